@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs what Stillpoint needs from the system and builds the lab vCenter (vcsim).
+# Idempotent: a second run with everything in place does nothing and takes well under a second.
+# Called by `npm run demo` and `npm test`; safe to run by hand.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+
+# command -> Debian package that provides it
+declare -A need=(
+  [go]=golang-go
+  [mke2fs]=e2fsprogs
+  [mkntfs]=ntfs-3g
+  [wimapply]=wimtools
+  [mcopy]=mtools
+  [mkfs.fat]=dosfstools
+  [sgdisk]=gdisk
+  [sfdisk]=fdisk
+  [fls]=sleuthkit
+  [qemu-img]=qemu-utils
+  [chromium]=chromium
+  [restic]=restic
+  [borg]=borgbackup
+  [fsntfsinfo]=libfsntfs-utils
+  [esedbinfo]=libesedb-utils
+  [openssl]=openssl
+  [zstd]=zstd
+)
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+[ -d /usr/share/gocode/src/github.com/vmware/govmomi/simulator ] || missing+=(golang-github-vmware-govmomi-dev)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "stillpoint setup: missing system packages. Run as root, then try again:" >&2
+    echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "stillpoint setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || true
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies (so `npm test` alone works on a fresh clone): install when missing or older than the lock.
+if [ ! -x "$root/node_modules/.bin/tsc" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
+  echo "stillpoint setup: installing npm dependencies" >&2
+  (cd "$root" && npm install --no-audit --no-fund >&2)
+fi
+
+# Build the lab vCenter when its sources are newer than the binary.
+bin="$root/test/lab/bin/vcsim-lab"
+src="$root/test/lab/vcsim"
+if [ -d "$src" ]; then
+  if [ ! -x "$bin" ] || [ -n "$(find "$src" -name '*.go' -newer "$bin" -print -quit)" ]; then
+    echo "stillpoint setup: building the lab vCenter" >&2
+    mkdir -p "$(dirname "$bin")"
+    (cd "$src" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="${GOCACHE:-$root/test/lab/bin/.gocache}" go build -o "$bin" .)
+  fi
+fi
