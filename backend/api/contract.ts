@@ -1,0 +1,177 @@
+// The REST contract between the Stillpoint service and its UI (and the CLI).
+// One source of truth: the Express routes implement these shapes, the Angular app and the CLI
+// import them as types. All timestamps are ISO-8601 strings, sizes are bytes, durations ms.
+//
+// Routes (all JSON, under /api; errors are `ApiError` with a 4xx/5xx status):
+//   GET    /api/health                         -> Health
+//   POST   /api/session/login    LoginRequest  -> LoginResponse      (standalone UI; the plugin inside
+//   POST   /api/session/logout                 -> 204                 vCenter sends `vmware-api-session-id`)
+//   GET    /api/session                        -> SessionInfo
+//   GET    /api/vms                            -> VmSummary[]
+//   GET    /api/vms/:id                        -> VmDetail
+//   GET    /api/vms/:id/restore-points         -> RestorePoint[]     (newest first)
+//   GET    /api/vms/:id/jobs                   -> Job[]
+//   GET    /api/vms/:id/runs                   -> JobRun[]           (newest first)
+//   GET    /api/vms/:id/replica                -> ReplicaState | 404
+//   POST   /api/backups          BackupRequest -> JobRun (202)       (right-click "Back up now", 1..n VMs)
+//   GET    /api/restore-points/:id             -> RestorePoint
+//   POST   /api/restore-points/:id/restore RestoreRequest -> JobRun (202)
+//   GET    /api/jobs                           -> Job[]
+//   POST   /api/jobs             JobInput      -> Job (201)
+//   GET    /api/jobs/:id                       -> Job
+//   PUT    /api/jobs/:id         JobInput      -> Job
+//   DELETE /api/jobs/:id                       -> 204
+//   POST   /api/jobs/:id/run                   -> JobRun (202)
+//   POST   /api/jobs/:id/vms     { vmIds }     -> Job                 (right-click "Add to job…")
+//   GET    /api/runs?limit=N                   -> JobRun[]
+//   GET    /api/runs/:id                       -> JobRun
+//   POST   /api/runs/:id/cancel                -> JobRun
+//   GET    /api/inventory/hosts                -> HostInfo[]
+//   GET    /api/inventory/datastores           -> DatastoreInfo[]
+//   GET    /api/credentials                    -> GuestCredential[]  (never returns passwords)
+//   POST   /api/credentials  GuestCredentialInput -> GuestCredential (201)
+//   DELETE /api/credentials/:id                -> 204
+//   GET    /api/dashboard                      -> Dashboard
+//   GET    /api/events                         -> text/event-stream of ServerEvent (data: JSON)
+//   GET    /api/openapi.json                   -> the OpenAPI 3.1 document
+
+export type Consistency = 'application' | 'filesystem' | 'crash';
+export type RunStatus = 'queued' | 'running' | 'success' | 'warning' | 'failed' | 'cancelled';
+export type PowerState = 'poweredOn' | 'poweredOff' | 'suspended';
+
+export interface ApiError {
+  error: string;       // machine-readable code, e.g. "not_found", "invalid_request", "vcenter_unreachable"
+  message: string;     // what went wrong and what to do next, for a human
+  details?: unknown;
+}
+
+export interface Health { status: 'ok' | 'degraded'; version: string; vcenter: { url: string; connected: boolean; message?: string }; repository: { path: string; ok: boolean } }
+
+export interface LoginRequest { username: string; password: string }
+export interface LoginResponse { token: string; username: string }
+export interface SessionInfo { username: string; mode: 'plugin' | 'standalone' }
+
+export interface VmSummary {
+  id: string;                 // managed object id, e.g. "vm-42"
+  name: string;
+  powerState: PowerState;
+  guestOs: string;            // full name, e.g. "Microsoft Windows Server 2019 (64-bit)"
+  guestFamily: 'windows' | 'linux' | 'other';
+  toolsRunning: boolean;
+  host: string;               // host name
+  datastores: string[];
+  protected: boolean;         // member of at least one enabled job
+  lastBackup?: { at: string; status: RunStatus; consistency?: Consistency; restorePointId?: string };
+  nextRun?: string;
+}
+
+export interface DiskInfo { key: number; label: string; capacityBytes: number; file: string; changeId?: string; thin?: boolean }
+export interface SnapshotInfo { id: string; name: string; description: string; createdAt: string; quiesced: boolean; children: SnapshotInfo[] }
+
+export interface VmDetail extends VmSummary {
+  instanceUuid: string;
+  cpu: number;
+  memoryMiB: number;
+  disks: DiskInfo[];
+  snapshots: SnapshotInfo[];
+  cbtEnabled: boolean;
+  consolidationNeeded: boolean;
+}
+
+export interface RestorePoint {
+  id: string;
+  vmId: string;
+  vmName: string;
+  createdAt: string;
+  consistency: Consistency;
+  logicalBytes: number;       // size of all disks
+  storedBytes: number;        // new bytes this restore point added to the repository
+  durationMs: number;
+  disks: { key: number; label: string; capacityBytes: number }[];
+  jobId?: string;
+  runId?: string;
+  lockedUntil?: string;
+  notes?: string;
+  warnings: string[];
+}
+
+export interface Script { content: string; interpreter?: string; timeoutSec: number }
+
+export interface AppAwareSettings {
+  quiesce: boolean;                           // ask VMware Tools to quiesce (VSS on Windows)
+  onQuiesceFailure: 'fail' | 'fallback';      // fallback = crash-consistent restore point with a warning
+  vssBackupType: 'copy' | 'full';             // full truncates application logs
+  preFreeze?: Script;                         // run in the guest before the snapshot
+  postThaw?: Script;                          // run in the guest after the snapshot (always, once pre-freeze ran)
+  guestCredentialId?: string;
+}
+
+export interface RetentionPolicy { keepLast?: number; daily?: number; weekly?: number; monthly?: number; yearly?: number }
+
+export interface JobInput {
+  name: string;
+  vmIds: string[];
+  schedule: { cron: string | null };          // null = manual only
+  retention: RetentionPolicy;
+  appAware: AppAwareSettings;
+  concurrency: number;                        // VMs backed up at once, 1..8
+  enabled: boolean;
+}
+
+export interface Job extends JobInput { id: string; createdAt: string; nextRun?: string; lastRun?: { id: string; status: RunStatus; endedAt?: string } }
+
+export interface BackupRequest { vmIds: string[]; jobId?: string }
+
+export type RestoreTarget =
+  | { kind: 'new'; name: string; host: string; datastore: string; powerOn: boolean }
+  | { kind: 'original'; confirm: true; powerOn: boolean };
+export interface RestoreRequest { target: RestoreTarget }
+
+export interface JobRunVm {
+  vmId: string;
+  vmName: string;
+  status: RunStatus;
+  phase: string;              // e.g. "pre-freeze", "snapshot", "reading disks", "removing snapshot"
+  progress: number;           // 0..100
+  bytesRead: number;
+  bytesStored: number;
+  durationMs: number;
+  consistency?: Consistency;
+  restorePointId?: string;
+  message?: string;
+  warnings: string[];
+}
+
+export interface JobRun {
+  id: string;
+  kind: 'backup' | 'restore' | 'replication';
+  jobId?: string;
+  jobName?: string;
+  startedAt: string;
+  endedAt?: string;
+  status: RunStatus;
+  progress: number;           // 0..100 over all VMs
+  vms: JobRunVm[];
+}
+
+export interface ReplicaState { vmId: string; replicaVmId: string; targetHost: string; lastSync?: string; recoveryPoints: number; state: 'ready' | 'syncing' | 'failedOver' | 'error' }
+
+export interface HostInfo { id: string; name: string; cluster?: string; datastores: string[] }
+export interface DatastoreInfo { id: string; name: string; capacityBytes: number; freeBytes: number }
+
+export interface GuestCredentialInput { name: string; username: string; password: string }
+export interface GuestCredential { id: string; name: string; username: string }
+
+export interface Dashboard {
+  vms: { total: number; protected: number; unprotected: number };
+  last24h: { success: number; warning: number; failed: number };
+  repository: { capacityBytes: number; usedBytes: number; logicalBytes: number; dedupRatio: number; restorePoints: number };
+  running: JobRun[];
+  growth: { date: string; storedBytes: number }[];          // per day, cumulative repository size
+  durations: { at: string; vmName: string; durationMs: number }[];
+}
+
+export type ServerEvent =
+  | { type: 'run'; run: JobRun }
+  | { type: 'restorePoint'; restorePoint: RestorePoint }
+  | { type: 'job'; job: Job };

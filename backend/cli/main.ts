@@ -1,0 +1,24 @@
+// The `stillpoint` command. Each command family lives in its own module and exports `run(args)`,
+// which returns the process exit code. Families that talk to the service read STILLPOINT_URL
+// (default https://127.0.0.1:8443); `repo` works on a repository folder directly.
+const families: Record<string, { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }> = {
+  repo: { summary: 'use a backup repository folder directly (init, backup, restore, ls, verify, prune, stats)', load: () => import('./repo.ts') },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const family = name ? families[name] : undefined;
+  if (!family) {
+    const lines = Object.entries(families).map(([k, v]) => `  ${k.padEnd(10)} ${v.summary}`);
+    const out = `usage: stillpoint <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+    if (name && name !== 'help' && name !== '--help' && name !== '-h') {
+      process.stderr.write(`stillpoint: unknown command '${name}'\n\n${out}`);
+      return 2;
+    }
+    process.stdout.write(out);
+    return 0;
+  }
+  return (await family.load()).run(rest);
+}
+
+process.exitCode = await main(process.argv.slice(2));
