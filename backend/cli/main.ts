@@ -2,6 +2,8 @@
 // which returns the process exit code. Families that talk to the service read STILLPOINT_URL
 // (default https://127.0.0.1:8443); `repo` works on a repository folder directly.
 const families: Record<string, { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }> = {
+  login: { summary: 'log in to the Stillpoint service with vCenter credentials', load: () => import('./login.ts') },
+  vms: { summary: 'list the VMs in vCenter with their protection state', load: () => import('./vms.ts') },
   repo: { summary: 'use a backup repository folder directly (init, backup, restore, ls, verify, prune, stats)', load: () => import('./repo.ts') },
 };
 

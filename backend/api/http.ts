@@ -1,0 +1,68 @@
+// Express plumbing shared by every route module: async handlers, JSON errors, request ids.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { StillpointError, InvalidRequest, NotFound } from '../common/errors.ts';
+import { childLog } from '../common/log.ts';
+import type { ApiError } from './contract.ts';
+
+const log = childLog('api');
+
+/** Wraps an async handler so a rejected promise reaches the error handler. */
+export function handle(fn: (req: Request, res: Response) => Promise<unknown>): RequestHandler {
+  return (req, res, next) => {
+    fn(req, res).then((body) => {
+      if (res.headersSent || body === undefined) return;
+      res.json(body);
+    }, next);
+  };
+}
+
+/** Route parameter by name, checked against a pattern (e.g. managed object ids). */
+export function param(req: Request, name: string, pattern: RegExp, what: string): string {
+  const v = req.params[name];
+  if (typeof v !== 'string' || !pattern.test(v)) {
+    throw new InvalidRequest(`'${String(v)}' is not a valid ${what} id.`);
+  }
+  return v;
+}
+
+export const VM_ID = /^vm-\d{1,12}$/;
+export const UUID_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function notFoundRoute(req: Request, _res: Response, next: NextFunction): void {
+  next(new NotFound('API route', `${req.method} ${req.path}`, 'see /api/openapi.json for the routes this service offers.'));
+}
+
+/** The last middleware: every error becomes an ApiError JSON body; the process never dies of a request. */
+export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+  let status = 500;
+  let body: ApiError;
+  if (err instanceof StillpointError) {
+    status = err.status;
+    body = { error: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) };
+  } else if (isBodyParserError(err)) {
+    status = err.status ?? 400;
+    body = status === 413
+      ? { error: 'too_large', message: 'The request body is too large (limit 1 MiB).' }
+      : { error: 'invalid_json', message: `The request body is not valid JSON: ${err.message}` };
+  } else if (isStatusError(err)) {
+    status = err.status;
+    body = { error: err.code ?? 'error', message: err.message };
+  } else {
+    body = { error: 'internal', message: `Internal error: ${(err as Error)?.message ?? String(err)}. The service logs have the details.` };
+  }
+  if (status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
+  else log.debug({ status, code: body.error, method: req.method, path: req.path }, 'request rejected');
+  if (res.headersSent) return;
+  res.status(status).json(body);
+}
+
+function isBodyParserError(e: unknown): e is { type: string; status?: number; message: string } {
+  return typeof e === 'object' && e !== null && typeof (e as { type?: unknown }).type === 'string' &&
+    ['entity.parse.failed', 'entity.too.large', 'encoding.unsupported', 'charset.unsupported'].includes((e as { type: string }).type);
+}
+
+/** Errors from lower layers (e.g. vSphere faults) that carry an HTTP status and a code. */
+function isStatusError(e: unknown): e is { status: number; code?: string; message: string } {
+  return typeof e === 'object' && e !== null && typeof (e as { status?: unknown }).status === 'number' &&
+    (e as { status: number }).status >= 400 && (e as { status: number }).status < 600;
+}

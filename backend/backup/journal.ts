@@ -1,0 +1,60 @@
+// Write-ahead journal of consistent snapshot sessions. Every step that leaves something behind in
+// vCenter or in a guest (a frozen application, a snapshot) is recorded durably *before* it is
+// started, so after a crash the service knows what to undo: run post-thaw where pre-freeze ran,
+// and remove snapshots carrying the session's tag.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { readJson, removeFileDurable, writeFileDurable } from '../common/durable.ts';
+
+export interface SessionRecord {
+  id: string;
+  vmId: string;
+  vmName: string;
+  jobId?: string;
+  runId?: string;
+  /** Written into the snapshot description; finds our snapshots even when the task never returned. */
+  tag: string;
+  startedAt: string;
+  pid: number;
+  preFreezeStarted: boolean;
+  postThawDone: boolean;
+  snapshotRequested: boolean;
+  snapshotId?: string;
+}
+
+export const SNAPSHOT_TAG_PREFIX = 'stillpoint-session:';
+
+export class SessionJournal {
+  readonly dir: string;
+  constructor(dataDir: string) { this.dir = join(dataDir, 'sessions'); }
+
+  open(rec: Omit<SessionRecord, 'tag' | 'startedAt' | 'pid' | 'preFreezeStarted' | 'postThawDone' | 'snapshotRequested'>): SessionRecord {
+    const full: SessionRecord = {
+      ...rec, tag: SNAPSHOT_TAG_PREFIX + rec.id, startedAt: new Date().toISOString(), pid: process.pid,
+      preFreezeStarted: false, postThawDone: false, snapshotRequested: false,
+    };
+    this.save(full);
+    return full;
+  }
+
+  update(rec: SessionRecord, change: Partial<SessionRecord>): SessionRecord {
+    Object.assign(rec, change);
+    this.save(rec);
+    return rec;
+  }
+
+  close(rec: SessionRecord): void { removeFileDurable(this.file(rec.id)); }
+
+  /** Sessions that were not closed: left by a crashed or killed process. */
+  leftovers(): SessionRecord[] {
+    let names: string[];
+    try { names = readdirSync(this.dir); } catch { return []; }
+    return names.filter((n) => n.endsWith('.json')).flatMap((n) => {
+      const r = readJson<SessionRecord>(join(this.dir, n));
+      return r ? [r] : [];
+    });
+  }
+
+  private save(rec: SessionRecord): void { writeFileDurable(this.file(rec.id), JSON.stringify(rec)); }
+  private file(id: string): string { return join(this.dir, `${id}.json`); }
+}
