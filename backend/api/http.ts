@@ -3,6 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { StillpointError, InvalidRequest, NotFound } from '../common/errors.ts';
 import { childLog } from '../common/log.ts';
 import type { ApiError } from './contract.ts';
+import { VSphereError } from '../vsphere/faults.ts';
 
 const log = childLog('api');
 
@@ -39,6 +40,9 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
   if (err instanceof StillpointError) {
     status = err.status;
     body = { error: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) };
+  } else if (err instanceof VSphereError) {
+    status = vsphereStatus(err);
+    body = { error: err.fault, message: `${err.message}. ${err.hint}` };
   } else if (isBodyParserError(err)) {
     status = err.status ?? 400;
     body = status === 413
@@ -54,6 +58,18 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
   else log.debug({ status, code: body.error, method: req.method, path: req.path }, 'request rejected');
   if (res.headersSent) return;
   res.status(status).json(body);
+}
+
+/** vCenter's answer as an HTTP status: the caller's fault (4xx) or vCenter's (502/503). */
+function vsphereStatus(e: VSphereError): number {
+  switch (e.fault) {
+    case 'InvalidLogin': case 'NotAuthenticated': return 401;
+    case 'NoPermission': return 403;
+    case 'ManagedObjectNotFound': return 404;
+    case 'TaskInProgress': case 'InvalidState': case 'InvalidPowerState': case 'ConcurrentAccess': return 409;
+    case 'VCenterUnreachable': case 'ThumbprintMismatch': return 503;
+    default: return 502;
+  }
 }
 
 function isBodyParserError(e: unknown): e is { type: string; status?: number; message: string } {

@@ -1,0 +1,65 @@
+// A small terminal progress bar for CLI commands. On a TTY it redraws one line (at most 10×/s) with
+// a bar, percentage, bytes, rate and ETA; when the stream is not a TTY it prints nothing.
+import type { WriteStream } from 'node:tty';
+
+export function formatBytes(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  let v = n;
+  while (Math.abs(v) >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${u[i]}`;
+}
+
+function formatDuration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '--:--';
+  s = Math.round(s);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  return (h ? `${h}:${String(m).padStart(2, '0')}` : String(m)) + ':' + String(sec).padStart(2, '0');
+}
+
+export interface ProgressBar {
+  /** Reports progress; cheap to call very often. */
+  update(done: number, total: number): void;
+  /** Clears the bar line (call before printing results). */
+  done(): void;
+}
+
+export interface ProgressOptions {
+  stream?: NodeJS.WriteStream | WriteStream;
+  /** Force on/off (default: on when the stream is a TTY). */
+  enabled?: boolean;
+  /** 'bytes' (default) or 'count' for item counts. */
+  unit?: 'bytes' | 'count';
+}
+
+export function progressBar(label: string, opts: ProgressOptions = {}): ProgressBar {
+  const stream = opts.stream ?? process.stderr;
+  const enabled = opts.enabled ?? !!(stream as WriteStream).isTTY;
+  if (!enabled) return { update() {}, done() {} };
+  const start = Date.now();
+  let last = 0;
+  let drawn = false;
+  const fmt = opts.unit === 'count' ? (n: number) => String(n) : formatBytes;
+  return {
+    update(done: number, total: number) {
+      const now = Date.now();
+      if (now - last < 100 && done < total) return;
+      last = now;
+      const cols = (stream as WriteStream).columns || 80;
+      const frac = total > 0 ? Math.min(1, done / total) : 0;
+      const secs = (now - start) / 1000;
+      const rate = secs > 0 ? done / secs : 0;
+      const eta = rate > 0 ? (total - done) / rate : NaN;
+      const tail = ` ${(frac * 100).toFixed(0).padStart(3)}% ${fmt(done)}/${fmt(total)}` +
+        (opts.unit === 'count' ? '' : ` ${formatBytes(rate)}/s`) + ` ETA ${formatDuration(eta)}`;
+      const width = Math.max(10, Math.min(40, cols - label.length - tail.length - 4));
+      const fill = Math.round(frac * width);
+      stream.write(`\r${label} [${'#'.repeat(fill)}${'-'.repeat(width - fill)}]${tail}\x1b[K`);
+      drawn = true;
+    },
+    done() {
+      if (drawn) stream.write('\r\x1b[K');
+      drawn = false;
+    },
+  };
+}

@@ -1,0 +1,289 @@
+// `stillpoint repo …`: work on a backup repository folder directly.
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Repository, RepositoryError, type RestorePoint, type RetentionPolicy } from '../repository/repository.ts';
+import { progressBar, formatBytes } from './progress.ts';
+import { log } from '../common/log.ts';
+
+const USAGE = `usage: stillpoint repo <command> <dir> [options]
+
+commands:
+  init <dir> [--encrypt] [--chunk-size MiB]      create a repository (--encrypt asks for a passphrase)
+  backup <dir> <image> [--name N] [--vm-id ID] [--consistency crash|filesystem|application]
+         [--notes TEXT] [--no-parent]            back up a disk image; prints the new restore point id
+  restore <dir> <point-id> <out-image> [--disk KEY]
+  ls <dir> [--vm-id ID]                          list restore points
+  verify <dir> [--quick]                         check every chunk (or only index/pack consistency)
+  prune <dir> [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]
+        [--dry-run] [--no-gc]                    apply retention, then reclaim space
+  gc <dir>                                       reclaim space of unreferenced chunks
+  lock <dir> <point-id> --until DATE             make a restore point immutable until DATE
+  delete <dir> <point-id>                        delete one restore point
+  stats <dir>                                    sizes and deduplication
+
+every command takes --json. Encrypted repositories read the passphrase from STILLPOINT_PASSPHRASE,
+or ask for it on the terminal.
+`;
+
+interface Parsed { pos: string[]; flags: Map<string, string | true> }
+
+const VALUE_FLAGS = new Set(['name', 'vm-id', 'consistency', 'notes', 'disk', 'keep-last', 'keep-daily', 'keep-weekly',
+  'keep-monthly', 'keep-yearly', 'until', 'chunk-size', 'parent']);
+
+function parse(args: string[]): Parsed {
+  const pos: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (eq > 0) flags.set(name, a.slice(eq + 1));
+      else if (VALUE_FLAGS.has(name)) {
+        if (i + 1 >= args.length) throw new UsageError(`--${name} needs a value`);
+        flags.set(name, args[++i]);
+      } else flags.set(name, true);
+    } else pos.push(a);
+  }
+  return { pos, flags };
+}
+
+class UsageError extends Error {}
+
+function str(p: Parsed, name: string): string | undefined {
+  const v = p.flags.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+function int(p: Parsed, name: string): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} needs a whole number, got '${v}'`);
+  return n;
+}
+
+/** Reads a passphrase from the terminal without echo. */
+async function prompt(question: string): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) throw new RepositoryError('ENEEDPASS', 'a passphrase is needed: set STILLPOINT_PASSPHRASE (no terminal to ask on).');
+  process.stderr.write(question);
+  stdin.setRawMode(true);
+  stdin.resume();
+  stdin.setEncoding('utf8');
+  return new Promise((resolve, reject) => {
+    let s = '';
+    const onData = (ch: string) => {
+      for (const c of ch) {
+        if (c === '\r' || c === '\n') { done(); resolve(s); return; }
+        if (c === '\u0003') { done(); reject(new RepositoryError('EABORTED', 'cancelled')); return; }
+        if (c === '\u007f' || c === '\b') s = s.slice(0, -1);
+        else s += c;
+      }
+    };
+    const done = () => { stdin.off('data', onData); stdin.setRawMode(false); stdin.pause(); process.stderr.write('\n'); };
+    stdin.on('data', onData);
+  });
+}
+
+async function passphraseFor(dir: string): Promise<string | undefined> {
+  try {
+    const cfg = JSON.parse(await (await import('node:fs/promises')).readFile(`${dir}/config.json`, 'utf8'));
+    if (!cfg.encryption) return undefined;
+  } catch { return undefined; } // open() reports what is wrong
+  return process.env.STILLPOINT_PASSPHRASE ?? prompt(`passphrase for ${dir}: `);
+}
+
+async function openRepo(dir: string, command: string): Promise<Repository> {
+  return Repository.open(dir, { passphrase: await passphraseFor(dir), command: `stillpoint repo ${command}` });
+}
+
+function out(json: boolean, obj: unknown, text: string): void {
+  process.stdout.write(json ? JSON.stringify(obj, null, 2) + '\n' : text);
+}
+
+function rpLine(rp: RestorePoint): string {
+  const locked = rp.lockedUntil && Date.parse(rp.lockedUntil) > Date.now() ? ` locked until ${rp.lockedUntil}` : '';
+  return `${rp.id}  ${rp.vm.name.padEnd(16)} ${rp.createdAt}  ${rp.consistency.padEnd(11)} ${String(rp.disks.length).padStart(2)} disk(s) ` +
+    `${formatBytes(rp.logicalBytes).padStart(10)} logical ${formatBytes(rp.newStoredBytes).padStart(10)} new${locked}`;
+}
+
+async function withRepo<T>(dir: string, command: string, fn: (repo: Repository) => Promise<T>): Promise<T> {
+  const repo = await openRepo(dir, command);
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\nstillpoint repo: ${sig}, stopping (nothing partial is kept)\n`);
+    repo.close().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try { return await fn(repo); } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (!interrupted) await repo.close();
+  }
+}
+
+async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
+  const need = (n: number, what: string) => { if (p.pos.length < n) throw new UsageError(`repo ${name} needs ${what}`); };
+  const dir = p.pos[0];
+  switch (name) {
+    case 'init': {
+      need(1, '<dir>');
+      let passphrase: string | undefined;
+      if (p.flags.has('encrypt')) {
+        passphrase = process.env.STILLPOINT_PASSPHRASE;
+        if (passphrase === undefined) {
+          passphrase = await prompt('new passphrase: ');
+          if ((await prompt('repeat passphrase: ')) !== passphrase) throw new RepositoryError('EPASSPHRASE', 'the passphrases differ; run init again.');
+        }
+        if (!passphrase) throw new RepositoryError('EPASSPHRASE', 'an empty passphrase is not allowed.');
+      }
+      const cs = int(p, 'chunk-size');
+      const repo = await Repository.init(dir, { passphrase, chunkSize: cs ? cs * 1024 * 1024 : undefined });
+      const cfg = repo.config;
+      await repo.close();
+      out(json, { dir, id: cfg.id, encrypted: !!cfg.encryption, chunkSize: cfg.chunkSize }, `created ${cfg.encryption ? 'encrypted ' : ''}repository ${dir}\n`);
+      return 0;
+    }
+    case 'backup': {
+      need(2, '<dir> <image>');
+      const image = p.pos[1];
+      const st = await stat(image).catch(() => undefined);
+      if (!st) throw new RepositoryError('ENOENT', `image ${image} does not exist`);
+      const vmName = str(p, 'name') ?? basename(image);
+      const vmId = str(p, 'vm-id') ?? vmName;
+      const consistency = (str(p, 'consistency') ?? 'crash') as 'crash';
+      return withRepo(dir, 'backup', async (repo) => {
+        let parent = str(p, 'parent');
+        if (!parent && !p.flags.has('no-parent')) parent = (await repo.listRestorePoints({ vmId }))[0]?.id;
+        const w = await repo.beginRestorePoint({ vm: { id: vmId, name: vmName }, consistency, notes: str(p, 'notes'), parent });
+        const bar = progressBar(`backup ${basename(image)}`);
+        try {
+          const d = await w.addDisk({ key: '0', label: image, capacity: st.size, file: image });
+          await d.writeFile(image, { onProgress: (a, b) => bar.update(a, b) });
+          const rp = await w.commit();
+          bar.done();
+          out(json, rp, `${rp.id}\n`);
+          if (!json) process.stderr.write(`stored ${formatBytes(rp.newStoredBytes)} new of ${formatBytes(rp.nonZeroBytes)} non-zero (${formatBytes(rp.logicalBytes)} disk)\n`);
+          return 0;
+        } catch (e) {
+          bar.done();
+          await w.abort();
+          throw e;
+        }
+      });
+    }
+    case 'restore': {
+      need(3, '<dir> <point-id> <out-image>');
+      return withRepo(dir, 'restore', async (repo) => {
+        const rp = await repo.getRestorePoint(p.pos[1]);
+        const key = str(p, 'disk') ?? (rp.disks.length === 1 ? rp.disks[0].key : undefined);
+        if (key === undefined) throw new UsageError(`restore point ${rp.id} has ${rp.disks.length} disks; pick one with --disk (${rp.disks.map((d) => d.key).join(', ')})`);
+        const bar = progressBar(`restore ${rp.id}`);
+        const r = await repo.restoreDisk(rp.id, key, p.pos[2], (a, b) => bar.update(a, b));
+        bar.done();
+        out(json, { restorePoint: rp.id, disk: key, out: p.pos[2], ...r }, `restored ${formatBytes(r.bytes)} to ${p.pos[2]}\n`);
+        return 0;
+      });
+    }
+    case 'ls': {
+      need(1, '<dir>');
+      return withRepo(dir, 'ls', async (repo) => {
+        const list = await repo.listRestorePoints({ vmId: str(p, 'vm-id') });
+        out(json, list, list.length ? list.map(rpLine).join('\n') + '\n' : 'no restore points\n');
+        return 0;
+      });
+    }
+    case 'verify': {
+      need(1, '<dir>');
+      return withRepo(dir, 'verify', async (repo) => {
+        const bar = progressBar('verify');
+        const r = await repo.verify({ quick: p.flags.has('quick'), onProgress: (a, b) => bar.update(a, b) });
+        bar.done();
+        let text = `${r.mode} verify: ${r.chunks} chunks in ${r.packs} packs, ${r.restorePoints} restore points: ${r.ok ? 'no errors' : `${r.damaged.length} damaged chunk(s)`}\n`;
+        for (const d of r.damaged.slice(0, 20)) text += `  chunk ${d.id.slice(0, 16)}… ${d.pack ? `pack ${d.pack}: ` : ''}${d.problem}\n`;
+        for (const a of r.affected) text += `  affected: ${a.restorePoint} (${a.vm.name}) disks ${a.disks.map((d) => `${d.key} (${d.damagedChunks} chunks)`).join(', ')}\n`;
+        out(json, r, text);
+        return r.ok ? 0 : 1;
+      });
+    }
+    case 'prune': {
+      need(1, '<dir>');
+      const policy: RetentionPolicy = { keepLast: int(p, 'keep-last'), keepDaily: int(p, 'keep-daily'), keepWeekly: int(p, 'keep-weekly'), keepMonthly: int(p, 'keep-monthly'), keepYearly: int(p, 'keep-yearly') };
+      if (!Object.values(policy).some((v) => v)) throw new UsageError('repo prune needs at least one of --keep-last/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly');
+      return withRepo(dir, 'prune', async (repo) => {
+        const dry = p.flags.has('dry-run');
+        const d = await repo.applyRetention(policy, { dryRun: dry, vmId: str(p, 'vm-id') });
+        const g = !dry && !p.flags.has('no-gc') ? await repo.gc() : undefined;
+        let text = d.keep.map((k) => `keep   ${k.id} (${k.reasons.join(', ')})\n`).join('') + d.remove.map((r) => `${dry ? 'would remove' : 'remove'} ${r.id}\n`).join('');
+        if (g) text += `reclaimed ${formatBytes(g.reclaimedBytes)} (${g.deletedChunks} chunks, ${g.deletedPacks} packs deleted, ${g.repackedPacks} repacked)\n`;
+        out(json, { ...d, dryRun: dry, gc: g }, text);
+        return 0;
+      });
+    }
+    case 'gc': {
+      need(1, '<dir>');
+      return withRepo(dir, 'gc', async (repo) => {
+        const g = await repo.gc();
+        out(json, g, `reclaimed ${formatBytes(g.reclaimedBytes)} (${g.deletedChunks} chunks, ${g.deletedPacks} packs deleted, ${g.repackedPacks} repacked)\n`);
+        return 0;
+      });
+    }
+    case 'lock': {
+      need(2, '<dir> <point-id>');
+      const until = str(p, 'until');
+      if (!until || Number.isNaN(Date.parse(until))) throw new UsageError('repo lock needs --until DATE (e.g. 2027-01-01)');
+      return withRepo(dir, 'lock', async (repo) => {
+        const rp = await repo.lock(p.pos[1], new Date(until));
+        out(json, rp, `${rp.id} locked until ${rp.lockedUntil}\n`);
+        return 0;
+      });
+    }
+    case 'delete': {
+      need(2, '<dir> <point-id>');
+      return withRepo(dir, 'delete', async (repo) => {
+        await repo.deleteRestorePoint(p.pos[1]);
+        out(json, { deleted: p.pos[1] }, `deleted ${p.pos[1]} (run \`stillpoint repo gc\` to reclaim space)\n`);
+        return 0;
+      });
+    }
+    case 'stats': {
+      need(1, '<dir>');
+      return withRepo(dir, 'stats', async (repo) => {
+        const s = await repo.stats();
+        out(json, s, `restore points ${s.restorePoints} (${s.vms} VMs)\nchunks ${s.chunks} in ${s.packs} packs\n` +
+          `logical ${formatBytes(s.logicalBytes)}, non-zero ${formatBytes(s.nonZeroBytes)}, on disk ${formatBytes(s.packBytes)} ` +
+          `(${s.dedupRatio.toFixed(2)}× dedup+compression)\nencrypted ${s.encrypted ? 'yes' : 'no'}, chunk size ${formatBytes(s.chunkSize)}\n`);
+        return 0;
+      });
+    }
+    default:
+      throw new UsageError(`unknown repo command '${name}'`);
+  }
+}
+
+export async function run(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (!name || name === 'help' || name === '--help' || name === '-h') { process.stdout.write(USAGE); return name ? 0 : 2; }
+  let json = false;
+  try {
+    const p = parse(rest);
+    json = p.flags.has('json');
+    // Log records go to stdout; keep it for results (and pure JSON with --json) unless asked otherwise.
+    if (!process.env.STILLPOINT_LOG_LEVEL) log.level = json ? 'error' : 'warn';
+    return await cmd(name, p, json);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`stillpoint repo: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    const code = (e as RepositoryError).code ?? 'ERROR';
+    const message = (e as Error).message;
+    if (json) process.stdout.write(JSON.stringify({ error: { code, message } }, null, 2) + '\n');
+    process.stderr.write(`stillpoint repo: ${message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,17 @@
+// Decoding of stored chunk payloads (decrypt, decompress, check the id); used by workers and the main thread.
+import zlib from 'node:zlib';
+import { chunkId, openChunk } from './crypto.ts';
+import { FLAG_COMPRESSED, FLAG_ENCRYPTED } from './format.ts';
+
+export function decodePayload(payload: Buffer, flags: number, rawLength: number, id: Buffer, check: boolean,
+  keys: { encKey?: Buffer; idKey?: Buffer }): Buffer {
+  let b = payload;
+  if (flags & FLAG_ENCRYPTED) {
+    if (!keys.encKey) throw new Error('chunk is encrypted but the repository key is not loaded');
+    b = openChunk(b, keys.encKey, id);
+  }
+  if (flags & FLAG_COMPRESSED) b = zlib.zstdDecompressSync(b, { chunkSize: rawLength + 64 });
+  if (b.length !== rawLength) throw new Error(`chunk length ${b.length} != ${rawLength}`);
+  if (check && !chunkId(b, keys.idKey).equals(id)) throw new Error('chunk hash mismatch');
+  return b;
+}

@@ -1,0 +1,31 @@
+// What the repository's parts share while it is open.
+import type { Logger } from 'pino';
+import type { DB, ChunkLookup } from './index.ts';
+import type { RepoKeys } from './crypto.ts';
+import type { WorkerPool } from './worker-pool.ts';
+import type { Gate } from './gate.ts';
+
+/** An in-flight backup, as GC sees it: everything it references must survive a concurrent GC. */
+export interface InFlight {
+  /** Digest buffers (32 B per chunk) of chunks the writer references: its disks so far and its parent's. */
+  referencedDigests(): Buffer[];
+  /** Packs it is writing or has written (not yet referenced by a committed restore point). */
+  packs(): Set<string>;
+  /** Chunk ids stored but not yet indexed (in its open pack). */
+  pendingIds(): Iterable<Buffer>;
+}
+
+export interface RepoContext {
+  dir: string;
+  db: DB;
+  keys: RepoKeys | undefined;
+  chunkSize: number;
+  packSize: number;
+  pool: WorkerPool;
+  gate: Gate;
+  lookup: ChunkLookup;
+  inflight: Set<InFlight>;
+  /** Packs being written by in-flight backups -> a flag set when another backup deduplicates against them. */
+  packOwners: Map<string, { shared: boolean }>;
+  log: Logger;
+}

@@ -1,0 +1,42 @@
+// Per-disk digest lists: one 32-byte digest per chunk (all-zero = zero chunk), stored in LevelDB as
+// binary segments of SEGMENT_DIGESTS digests (128 KiB), so a 1 TiB disk is 256 small values, never JSON.
+import type { Level } from 'level';
+import { DIGEST_LEN, SEGMENT_DIGESTS, segKey, segRange } from './format.ts';
+
+type DB = Level<Buffer, Buffer>;
+
+export function segmentOps(rpId: string, diskKey: string, digests: Buffer): { type: 'put'; key: Buffer; value: Buffer }[] {
+  const ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
+  const segBytes = SEGMENT_DIGESTS * DIGEST_LEN;
+  for (let s = 0, off = 0; off < digests.length; s++, off += segBytes) {
+    ops.push({ type: 'put', key: segKey(rpId, diskKey, s), value: Buffer.from(digests.subarray(off, Math.min(off + segBytes, digests.length))) });
+  }
+  return ops;
+}
+
+/** Segments of one disk in order: { first chunk index, digests }. */
+export async function* segments(db: DB, rpId: string, diskKey: string): AsyncGenerator<{ first: number; digests: Buffer }> {
+  let first = 0;
+  for await (const v of db.values({ ...segRange(rpId, diskKey) })) {
+    yield { first, digests: v };
+    first += v.length / DIGEST_LEN;
+  }
+}
+
+export async function readSegment(db: DB, rpId: string, diskKey: string, seg: number): Promise<Buffer | undefined> {
+  return db.get(segKey(rpId, diskKey, seg));
+}
+
+/** The whole list in one buffer (32 B per chunk: 32 MiB for 1 TiB at 1 MiB chunks). */
+export async function readAll(db: DB, rpId: string, diskKey: string, count: number): Promise<Buffer> {
+  const out = Buffer.alloc(count * DIGEST_LEN);
+  for await (const s of segments(db, rpId, diskKey)) s.digests.copy(out, s.first * DIGEST_LEN);
+  return out;
+}
+
+/** Deletes all segments of a restore point (all disks). */
+export async function deleteOps(db: DB, rpId: string): Promise<{ type: 'del'; key: Buffer }[]> {
+  const ops: { type: 'del'; key: Buffer }[] = [];
+  for await (const k of db.keys({ ...segRange(rpId) })) ops.push({ type: 'del', key: k });
+  return ops;
+}

@@ -1,0 +1,56 @@
+// The LevelDB index: chunk id -> location, plus the catalog and digest lists (see format.ts for keys).
+// Lookups are batched (getMany) and the index is never loaded into memory as a whole.
+import { Level } from 'level';
+import { chunkKey, decodeEntry, encodeEntry, K_CHUNK, type ChunkEntry } from './format.ts';
+
+export type DB = Level<Buffer, Buffer>;
+
+export async function openDb(path: string, createIfMissing: boolean): Promise<DB> {
+  const db = new Level<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing });
+  await db.open();
+  return db;
+}
+
+/** Batches individual lookups issued in the same turn of the event loop into one getMany. */
+export class ChunkLookup {
+  #db: DB;
+  #queue: { id: Buffer; resolve: (e: ChunkEntry | undefined) => void; reject: (e: unknown) => void }[] = [];
+  #scheduled = false;
+
+  constructor(db: DB) { this.#db = db; }
+
+  lookup(id: Buffer): Promise<ChunkEntry | undefined> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ id, resolve, reject });
+      if (!this.#scheduled) { this.#scheduled = true; setImmediate(() => this.#flush()); }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const q = this.#queue;
+    this.#queue = [];
+    this.#scheduled = false;
+    try {
+      const vals = await this.#db.getMany(q.map((x) => chunkKey(x.id)));
+      q.forEach((x, i) => x.resolve(vals[i] ? decodeEntry(vals[i]!) : undefined));
+    } catch (e) {
+      for (const x of q) x.reject(e);
+    }
+  }
+}
+
+export async function lookupMany(db: DB, ids: Buffer[]): Promise<(ChunkEntry | undefined)[]> {
+  const vals = await db.getMany(ids.map(chunkKey));
+  return vals.map((v) => (v ? decodeEntry(v) : undefined));
+}
+
+export function entryOps(chunks: { id: Buffer; entry: ChunkEntry }[]): { type: 'put'; key: Buffer; value: Buffer }[] {
+  return chunks.map((c) => ({ type: 'put' as const, key: chunkKey(c.id), value: encodeEntry(c.entry) }));
+}
+
+/** Iterates all chunk entries in id order. */
+export async function* allEntries(db: DB): AsyncGenerator<{ id: Buffer; entry: ChunkEntry }> {
+  for await (const [k, v] of db.iterator({ gte: Buffer.from([K_CHUNK]), lt: Buffer.from([K_CHUNK + 1]) })) {
+    yield { id: k.subarray(1), entry: decodeEntry(v) };
+  }
+}

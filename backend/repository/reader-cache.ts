@@ -1,0 +1,95 @@
+// Random access to restore-point disks: digest-list segments and decoded chunks are kept in small
+// LRU caches bounded in bytes, so reads at any offset cost at most one chunk decode per chunk touched.
+import { DIGEST_LEN, SEGMENT_DIGESTS, isZeroDigest } from './format.ts';
+import { readSegment } from './digest-list.ts';
+import { lookupMany } from './index.ts';
+import { decodePayload } from './codec.ts';
+import type { PackReader } from './pack-reader.ts';
+import type { RepoContext } from './context.ts';
+import { damaged } from './errors.ts';
+
+class Lru<V extends { length: number }> {
+  #map = new Map<string, V>();
+  #bytes = 0;
+  #max: number;
+  constructor(max: number) { this.#max = max; }
+  get(k: string): V | undefined {
+    const v = this.#map.get(k);
+    if (v) { this.#map.delete(k); this.#map.set(k, v); }
+    return v;
+  }
+  set(k: string, v: V): void {
+    if (this.#map.has(k)) return;
+    this.#map.set(k, v);
+    this.#bytes += v.length;
+    while (this.#bytes > this.#max && this.#map.size > 1) {
+      const [ok, ov] = this.#map.entries().next().value!;
+      this.#map.delete(ok);
+      this.#bytes -= ov.length;
+    }
+  }
+  clear(): void { this.#map.clear(); this.#bytes = 0; }
+}
+
+export class ChunkCache {
+  #ctx: RepoContext;
+  #packs: PackReader;
+  #chunks: Lru<Buffer>;
+  #segments = new Lru<Buffer>(4 * 1024 * 1024);
+
+  constructor(ctx: RepoContext, packs: PackReader, maxBytes = 64 * 1024 * 1024) {
+    this.#ctx = ctx;
+    this.#packs = packs;
+    this.#chunks = new Lru<Buffer>(maxBytes);
+  }
+
+  async #digest(rpId: string, diskKey: string, i: number): Promise<Buffer> {
+    const seg = Math.floor(i / SEGMENT_DIGESTS);
+    const k = `${rpId}\0${diskKey}\0${seg}`;
+    let s = this.#segments.get(k);
+    if (!s) {
+      s = await readSegment(this.#ctx.db, rpId, diskKey, seg);
+      if (!s) throw damaged(`digest list segment ${seg} of disk ${diskKey} in ${rpId} is missing`);
+      this.#segments.set(k, s);
+    }
+    const at = (i % SEGMENT_DIGESTS) * DIGEST_LEN;
+    return s.subarray(at, at + DIGEST_LEN);
+  }
+
+  async chunk(id: Buffer, rawLength: number): Promise<Buffer> {
+    if (isZeroDigest(id)) return Buffer.alloc(rawLength);
+    const hex = id.toString('hex');
+    const hit = this.#chunks.get(hex);
+    if (hit) return hit;
+    const [e] = await lookupMany(this.#ctx.db, [id]);
+    if (!e) throw damaged(`chunk ${hex.slice(0, 16)}… is missing from the index`);
+    const payload = await this.#packs.read(id, e);
+    let data: Buffer;
+    try {
+      data = decodePayload(Buffer.from(payload), e.flags, e.rawLength, id, true, this.#ctx.keys ?? {});
+    } catch (err) {
+      throw damaged(`chunk ${hex.slice(0, 16)}… in pack ${e.pack} is damaged (${(err as Error).message})`);
+    }
+    this.#chunks.set(hex, data);
+    return data;
+  }
+
+  /** Reads [offset, offset+length) of a disk of capacity `capacity`. */
+  async read(rpId: string, diskKey: string, capacity: number, chunkSize: number, offset: number, length: number): Promise<Buffer> {
+    const end = Math.min(capacity, offset + length);
+    const out = Buffer.alloc(Math.max(0, end - offset));
+    let pos = offset;
+    while (pos < end) {
+      const i = Math.floor(pos / chunkSize);
+      const cstart = i * chunkSize;
+      const clen = Math.min(chunkSize, capacity - cstart);
+      const id = await this.#digest(rpId, diskKey, i);
+      const n = Math.min(end, cstart + clen) - pos;
+      if (!isZeroDigest(id)) (await this.chunk(Buffer.from(id), clen)).copy(out, pos - offset, pos - cstart, pos - cstart + n);
+      pos += n;
+    }
+    return out;
+  }
+
+  clear(): void { this.#chunks.clear(); this.#segments.clear(); }
+}

@@ -1,0 +1,308 @@
+// Stillpoint backup repository: the public API.
+//
+//   const repo = await Repository.init(dir, { passphrase? });   // or Repository.open(dir, { passphrase? })
+//   const w = await repo.beginRestorePoint({ vm: { id, name, uuid }, consistency: 'crash', parent? });
+//   const d = await w.addDisk({ key: '2000', label: 'Hard disk 1', capacity });
+//   await d.writeFile('/path/disk.img');      // or d.write(offset, buf) / d.writeStream(stream)
+//   const rp = await w.commit();               // or w.abort()
+//   await repo.restoreDisk(rp.id, '2000', '/out.img', (done, total) => …);
+//   await repo.close();
+//
+// Restore points are logically full: with `parent`, chunks a disk does not write inherit from the
+// parent's disk of the same key, so a CBT incremental writes only the changed (chunk-aligned) ranges.
+import { mkdir, readFile, readdir, rename, stat, writeFile, open as fsOpen } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { childLog } from '../common/log.ts';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_PACK_SIZE, DEFAULT_ZSTD_LEVEL, FORMAT_VERSION, rpKey } from './format.ts';
+import { createKeyBlock, openKeyBlock, type KeyBlock, type RepoKeys } from './crypto.ts';
+import { RepositoryError, notARepository, needPassphrase } from './errors.ts';
+import { RepoLock, lockHolder } from './lock.ts';
+import { openDb, allEntries, ChunkLookup, type DB } from './index.ts';
+import { WorkerPool } from './worker-pool.ts';
+import { Gate } from './gate.ts';
+import { PackReader } from './pack-reader.ts';
+import { ChunkCache } from './reader-cache.ts';
+import { allRecords, getRecord, recordOps, isLocked, type RestorePoint } from './catalog.ts';
+import { deleteOps } from './digest-list.ts';
+import { RestorePointWriter, type BeginOptions } from './writer.ts';
+import { restoreDisk } from './restore.ts';
+import { verify, packSizes, type VerifyReport } from './verify.ts';
+import { decideRetention, type RetentionPolicy, type RetentionDecision } from './retention.ts';
+import { gc, type GcReport } from './gc.ts';
+import type { RepoContext, InFlight } from './context.ts';
+
+export type { RestorePoint, DiskRecord, DiskInfo, VmIdentity, Consistency } from './catalog.ts';
+export type { BeginOptions, DiskWriter, RestorePointWriter } from './writer.ts';
+export type { VerifyReport } from './verify.ts';
+export type { RetentionPolicy, RetentionDecision } from './retention.ts';
+export type { GcReport } from './gc.ts';
+export { RepositoryError } from './errors.ts';
+
+export type Progress = (done: number, total: number) => void;
+
+export interface RepoConfig {
+  format: 'stillpoint-repository';
+  version: number;
+  id: string;
+  createdAt: string;
+  chunkSize: number;
+  packSize: number;
+  compression: { algorithm: 'zstd'; level: number };
+  encryption: KeyBlock | null;
+}
+
+export interface InitOptions {
+  /** Encrypts the repository (AES-256-GCM, scrypt-wrapped master key). */
+  passphrase?: string;
+  chunkSize?: number;
+  packSize?: number;
+  zstdLevel?: number;
+}
+
+export interface OpenOptions {
+  passphrase?: string;
+  /** Shown to other processes that find the repository locked, e.g. "stillpoint repo backup". */
+  command?: string;
+  /** Worker threads for hashing/compression (default: one per core). */
+  threads?: number;
+  /** Decoded-chunk cache for read() (default 64 MiB). */
+  cacheBytes?: number;
+}
+
+export interface RepoStats {
+  restorePoints: number;
+  vms: number;
+  chunks: number;
+  /** Stored chunk payload bytes referenced by the index, and pack file bytes on disk. */
+  storedBytes: number;
+  packBytes: number;
+  packs: number;
+  /** Sum over restore points of their disks' capacities / non-zero bytes (what a full copy of each would take). */
+  logicalBytes: number;
+  nonZeroBytes: number;
+  /** nonZeroBytes / packBytes. */
+  dedupRatio: number;
+  encrypted: boolean;
+  chunkSize: number;
+}
+
+async function readConfig(dir: string): Promise<RepoConfig> {
+  const st = await stat(dir).catch(() => undefined);
+  if (!st) throw notARepository(dir, 'the folder does not exist');
+  if (!st.isDirectory()) throw notARepository(dir, 'not a folder');
+  let text: string;
+  try { text = await readFile(`${dir}/config.json`, 'utf8'); } catch { throw notARepository(dir, 'no config.json'); }
+  let cfg: RepoConfig;
+  try { cfg = JSON.parse(text) as RepoConfig; } catch { throw notARepository(dir, 'config.json is not valid JSON'); }
+  if (cfg.format !== 'stillpoint-repository') throw notARepository(dir, 'config.json is not a Stillpoint repository config');
+  if (cfg.version > FORMAT_VERSION) throw new RepositoryError('EVERSION', `${dir} has repository format ${cfg.version}; this Stillpoint understands up to ${FORMAT_VERSION}. Upgrade Stillpoint.`);
+  return cfg;
+}
+
+export class Repository {
+  readonly dir: string;
+  readonly config: RepoConfig;
+  #ctx: RepoContext;
+  #lock: RepoLock;
+  #packs: PackReader;
+  #cache: ChunkCache;
+  #pool: WorkerPool | undefined;
+  #opts: OpenOptions;
+  #gcRunning = false;
+  #closed = false;
+
+  private constructor(dir: string, config: RepoConfig, db: DB, keys: RepoKeys | undefined, lock: RepoLock, opts: OpenOptions) {
+    this.dir = dir;
+    this.config = config;
+    this.#lock = lock;
+    this.#opts = opts;
+    const self = this;
+    this.#ctx = {
+      dir, db, keys, chunkSize: config.chunkSize, packSize: config.packSize,
+      get pool() { return self.#workerPool(); },
+      gate: new Gate(), lookup: new ChunkLookup(db), inflight: new Set<InFlight>(), packOwners: new Map(),
+      log: childLog('repository', { dir }),
+    };
+    this.#packs = new PackReader(dir);
+    this.#cache = new ChunkCache(this.#ctx, this.#packs, opts.cacheBytes);
+  }
+
+  #workerPool(): WorkerPool {
+    this.#pool ??= new WorkerPool({ keys: this.#ctx.keys, level: this.config.compression.level, chunkSize: this.config.chunkSize, threads: this.#opts.threads });
+    return this.#pool;
+  }
+
+  /** Creates a repository in `dir` (which must not exist or be empty) and opens it. */
+  static async init(dir: string, opts: InitOptions & OpenOptions = {}): Promise<Repository> {
+    await mkdir(dir, { recursive: true });
+    const existing = (await readdir(dir)).filter((f) => f !== 'lost+found');
+    if (existing.length) throw new RepositoryError('EEXIST', `${dir} is not empty; \`repo init\` needs a new or empty folder.`);
+    const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (chunkSize < 4096 || chunkSize > 16 * 1024 * 1024 || chunkSize % 4096) throw new RepositoryError('EINVAL', 'chunk size must be a multiple of 4 KiB between 4 KiB and 16 MiB');
+    const block = opts.passphrase !== undefined ? (await createKeyBlock(opts.passphrase)).block : null;
+    const cfg: RepoConfig = {
+      format: 'stillpoint-repository', version: FORMAT_VERSION, id: randomBytes(16).toString('hex'),
+      createdAt: new Date().toISOString(), chunkSize, packSize: opts.packSize ?? DEFAULT_PACK_SIZE,
+      compression: { algorithm: 'zstd', level: opts.zstdLevel ?? DEFAULT_ZSTD_LEVEL }, encryption: block,
+    };
+    await mkdir(`${dir}/packs`, { recursive: true });
+    const db = await openDb(`${dir}/index`, true);
+    await db.close();
+    const tmp = `${dir}/config.json.tmp`;
+    await writeFile(tmp, JSON.stringify(cfg, null, 2) + '\n');
+    const fh = await fsOpen(tmp, 'r'); await fh.sync(); await fh.close();
+    await rename(tmp, `${dir}/config.json`);
+    const d = await fsOpen(dir, 'r'); await d.sync(); await d.close();
+    childLog('repository').info({ dir, encrypted: !!block, chunkSize }, 'repository created');
+    return Repository.open(dir, opts);
+  }
+
+  /** Opens a repository; takes the one-process lock. Errors: ENOTREPO, ENEEDPASS, EPASSPHRASE, ELOCKED. */
+  static async open(dir: string, opts: OpenOptions = {}): Promise<Repository> {
+    const cfg = await readConfig(dir);
+    let keys: RepoKeys | undefined;
+    if (cfg.encryption) {
+      if (opts.passphrase === undefined) throw needPassphrase(dir);
+      keys = await openKeyBlock(dir, cfg.encryption, opts.passphrase);
+    }
+    const lock = await RepoLock.acquire(dir, opts.command);
+    let db: DB;
+    try {
+      db = await openDb(`${dir}/index`, false);
+    } catch (e) {
+      await lock.release();
+      const holder = await lockHolder(dir);
+      const msg = String((e as Error).message) + ' ' + String(((e as { cause?: Error }).cause)?.message ?? '');
+      if (/lock/i.test(msg)) throw new RepositoryError('ELOCKED', `the index of ${dir} is open in another process${holder ? ` (pid ${holder.pid} on ${holder.host})` : ''}. Wait for it to finish or stop it.`, { cause: e });
+      throw new RepositoryError('EINDEX', `cannot open the index of ${dir}: ${msg.trim()}. Check the folder's permissions and free space.`, { cause: e });
+    }
+    return new Repository(dir, cfg, db, keys, lock, opts);
+  }
+
+  get encrypted(): boolean { return !!this.config.encryption; }
+  get chunkSize(): number { return this.config.chunkSize; }
+
+  #check(): void { if (this.#closed) throw new RepositoryError('ECLOSED', 'the repository is closed'); }
+
+  /** Starts a restore point. Nothing is visible until commit(). */
+  async beginRestorePoint(opts: BeginOptions): Promise<RestorePointWriter> {
+    this.#check();
+    if (!opts.vm?.id || !opts.vm?.name) throw new RepositoryError('EINVAL', 'vm.id and vm.name are required');
+    if (!['application', 'filesystem', 'crash'].includes(opts.consistency)) throw new RepositoryError('EINVAL', `consistency must be application, filesystem or crash (got ${opts.consistency})`);
+    let parent: RestorePoint | undefined;
+    if (opts.parent) {
+      parent = await getRecord(this.#ctx.db, this.#ctx.keys, opts.parent);
+      if (!parent) throw new RepositoryError('ENOTFOUND', `parent restore point ${opts.parent} does not exist`);
+    }
+    return new RestorePointWriter(this.#ctx, opts, parent);
+  }
+
+  /** Restore points, newest first, optionally of one VM. */
+  async listRestorePoints(filter: { vmId?: string } = {}): Promise<RestorePoint[]> {
+    this.#check();
+    const out: RestorePoint[] = [];
+    for await (const rp of allRecords(this.#ctx.db, this.#ctx.keys)) if (!filter.vmId || rp.vm.id === filter.vmId) out.push(rp);
+    return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+  }
+
+  async getRestorePoint(id: string): Promise<RestorePoint> {
+    this.#check();
+    const rp = await getRecord(this.#ctx.db, this.#ctx.keys, id);
+    if (!rp) throw new RepositoryError('ENOTFOUND', `restore point ${id} does not exist; list them with \`stillpoint repo ls <dir>\`.`);
+    return rp;
+  }
+
+  #disk(rp: RestorePoint, key: string) {
+    const d = rp.disks.find((x) => x.key === key);
+    if (!d) throw new RepositoryError('ENOTFOUND', `restore point ${rp.id} has no disk ${key} (disks: ${rp.disks.map((x) => x.key).join(', ')})`);
+    return d;
+  }
+
+  /** Random access to a disk of a restore point (any offset/length; reads past the end are cut). */
+  async read(rpId: string, diskKey: string, offset: number, length: number): Promise<Buffer> {
+    const rp = await this.getRestorePoint(rpId);
+    const d = this.#disk(rp, diskKey);
+    return this.#cache.read(rp.id, d.key, d.capacity, rp.chunkSize, offset, length);
+  }
+
+  /** Writes a disk to a file (sparse: zero chunks become holes), a block device, or a stream. */
+  async restoreDisk(rpId: string, diskKey: string, target: string | Writable, onProgress?: Progress): Promise<{ bytes: number; zeroBytes: number }> {
+    const rp = await this.getRestorePoint(rpId);
+    this.#disk(rp, diskKey);
+    return restoreDisk(this.#ctx, this.#packs, rp, diskKey, target, onProgress);
+  }
+
+  /** Checks the repository; `quick` checks index/pack consistency only. */
+  async verify(opts: { quick?: boolean; onProgress?: Progress } = {}): Promise<VerifyReport> {
+    this.#check();
+    return verify(this.#ctx, this.#packs, opts);
+  }
+
+  /** Makes a restore point immutable until `until`: delete and retention refuse it. A lock can only be extended. */
+  async lock(rpId: string, until: Date): Promise<RestorePoint> {
+    const rp = await this.getRestorePoint(rpId);
+    if (rp.lockedUntil && Date.parse(rp.lockedUntil) > until.getTime()) throw new RepositoryError('ELOCKEDRP', `restore point ${rpId} is locked until ${rp.lockedUntil}; a lock can only be extended.`);
+    rp.lockedUntil = until.toISOString();
+    await this.#ctx.db.batch(recordOps(rp, this.#ctx.keys), { sync: true });
+    return rp;
+  }
+
+  /** Deletes a restore point (its chunks are reclaimed by gc()). Refuses locked points and parents of running backups. */
+  async deleteRestorePoint(id: string): Promise<void> {
+    const rp = await this.getRestorePoint(id);
+    if (isLocked(rp)) throw new RepositoryError('ELOCKEDRP', `restore point ${id} is locked until ${rp.lockedUntil} and cannot be deleted before then.`);
+    for (const w of this.#ctx.inflight) if ((w as RestorePointWriter).parent?.id === id) throw new RepositoryError('EBUSY', `restore point ${id} is the parent of a running backup; try again when it has finished.`);
+    const ops = [...(await deleteOps(this.#ctx.db, id)), { type: 'del' as const, key: rpKey(id) }];
+    await this.#ctx.db.batch(ops, { sync: true });
+    this.#ctx.log.info({ rp: id }, 'restore point deleted');
+  }
+
+  /** Applies keep-last/GFS per VM; deletes what is not kept unless `dryRun`. Run gc() afterwards to reclaim space. */
+  async applyRetention(policy: RetentionPolicy, opts: { dryRun?: boolean; vmId?: string } = {}): Promise<RetentionDecision> {
+    const all = await this.listRestorePoints({ vmId: opts.vmId });
+    const decision = decideRetention(all, policy);
+    const busy = new Set([...this.#ctx.inflight].map((w) => (w as RestorePointWriter).parent?.id));
+    for (const r of [...decision.remove]) {
+      if (busy.has(r.id)) { decision.remove.splice(decision.remove.indexOf(r), 1); decision.keep.push({ ...r, reasons: ['parent of a running backup'] }); }
+    }
+    if (!opts.dryRun) for (const r of decision.remove) await this.deleteRestorePoint(r.id);
+    return decision;
+  }
+
+  /** Removes chunks no restore point references; safe while backups run in this process. */
+  async gc(opts: { onProgress?: Progress; repackThreshold?: number } = {}): Promise<GcReport> {
+    this.#check();
+    if (this.#gcRunning) throw new RepositoryError('EBUSY', 'a GC is already running on this repository');
+    this.#gcRunning = true;
+    try { this.#cache.clear(); return await gc(this.#ctx, this.#packs, opts); } finally { this.#gcRunning = false; }
+  }
+
+  async stats(): Promise<RepoStats> {
+    this.#check();
+    let restorePoints = 0, logicalBytes = 0, nonZeroBytes = 0;
+    const vms = new Set<string>();
+    for await (const rp of allRecords(this.#ctx.db, this.#ctx.keys)) {
+      restorePoints++; vms.add(rp.vm.id); logicalBytes += rp.logicalBytes; nonZeroBytes += rp.nonZeroBytes;
+    }
+    let chunks = 0, storedBytes = 0;
+    for await (const { entry } of allEntries(this.#ctx.db)) { chunks++; storedBytes += entry.length; }
+    const sizes = await packSizes(this.dir);
+    const packBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
+    return {
+      restorePoints, vms: vms.size, chunks, storedBytes, packBytes, packs: sizes.size, logicalBytes, nonZeroBytes,
+      dedupRatio: packBytes ? nonZeroBytes / packBytes : 0, encrypted: this.encrypted, chunkSize: this.chunkSize,
+    };
+  }
+
+  /** Aborts running backups, stops the workers and releases the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const w of [...this.#ctx.inflight]) await (w as RestorePointWriter).abort();
+    this.#closed = true;
+    await this.#packs.close();
+    await this.#pool?.close();
+    await this.#ctx.db.close();
+    await this.#lock.release();
+  }
+}

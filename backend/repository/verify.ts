@@ -1,0 +1,103 @@
+// Repository verification. Quick: every index entry points inside an existing pack, and every chunk a
+// restore point references is in the index. Full: additionally re-reads every chunk and checks its id
+// after decrypting and decompressing. The report names each damaged chunk and the restore points and
+// disks it affects.
+import { readdir, stat } from 'node:fs/promises';
+import { DIGEST_LEN, RECORD_HEADER, isZeroDigest, type ChunkEntry } from './format.ts';
+import { allEntries, lookupMany } from './index.ts';
+import { segments } from './digest-list.ts';
+import { allRecords } from './catalog.ts';
+import type { PackReader } from './pack-reader.ts';
+import type { RepoContext } from './context.ts';
+
+export type Progress = (done: number, total: number) => void;
+
+export interface VerifyReport {
+  ok: boolean;
+  mode: 'quick' | 'full';
+  chunks: number;
+  bytesChecked: number;
+  packs: number;
+  restorePoints: number;
+  /** Chunks that are unreadable, fail their check, or are referenced but missing from the index. */
+  damaged: { id: string; pack?: string; problem: string }[];
+  affected: { restorePoint: string; vm: { id: string; name: string }; createdAt: string; disks: { key: string; label: string; damagedChunks: number }[] }[];
+}
+
+async function packSizes(dir: string): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  for (const sub of await readdir(`${dir}/packs`).catch(() => [] as string[])) {
+    for (const f of await readdir(`${dir}/packs/${sub}`).catch(() => [] as string[])) {
+      if (!f.endsWith('.pack')) continue;
+      const st = await stat(`${dir}/packs/${sub}/${f}`).catch(() => undefined);
+      if (st) sizes.set(f.slice(0, -5), st.size);
+    }
+  }
+  return sizes;
+}
+
+export async function verify(ctx: RepoContext, packs: PackReader, opts: { quick?: boolean; onProgress?: Progress } = {}): Promise<VerifyReport> {
+  const sizes = await packSizes(ctx.dir);
+  const bad = new Map<string, { pack?: string; problem: string }>();
+  let chunks = 0;
+  let total = 0;
+  for await (const { entry } of allEntries(ctx.db)) { chunks++; total += entry.length; }
+  let done = 0;
+  let bytes = 0;
+  const window = ctx.pool.size * 4;
+  const inflight = new Set<Promise<void>>();
+  const check = async (id: Buffer, e: ChunkEntry): Promise<void> => {
+    try {
+      const payload = await packs.read(id, e);
+      await ctx.pool.decode(payload, e.flags, e.rawLength, id, true);
+      bytes += e.length;
+    } catch (err) {
+      bad.set(id.toString('hex'), { pack: e.pack, problem: (err as Error).message.split('. Run')[0] });
+    }
+  };
+  for await (const { id, entry } of allEntries(ctx.db)) {
+    const size = sizes.get(entry.pack);
+    if (size === undefined) bad.set(id.toString('hex'), { pack: entry.pack, problem: `pack ${entry.pack} is missing` });
+    else if (entry.offset + RECORD_HEADER + entry.length > size) bad.set(id.toString('hex'), { pack: entry.pack, problem: `pack ${entry.pack} is truncated (record ends at ${entry.offset + RECORD_HEADER + entry.length}, pack has ${size} bytes)` });
+    else if (!opts.quick) {
+      const p: Promise<void> = check(Buffer.from(id), entry).finally(() => inflight.delete(p));
+      inflight.add(p);
+      if (inflight.size >= window) await Promise.race(inflight);
+    }
+    done += entry.length;
+    opts.onProgress?.(done, total);
+  }
+  await Promise.all(inflight);
+
+  // Which restore points and disks reference damaged or missing chunks.
+  const affected: VerifyReport['affected'] = [];
+  let rps = 0;
+  for await (const rp of allRecords(ctx.db, ctx.keys)) {
+    rps++;
+    const disks: VerifyReport['affected'][number]['disks'] = [];
+    for (const d of rp.disks) {
+      let n = 0;
+      for await (const seg of segments(ctx.db, rp.id, d.key)) {
+        const ids: Buffer[] = [];
+        for (let o = 0; o < seg.digests.length; o += DIGEST_LEN) {
+          if (isZeroDigest(seg.digests, o)) continue;
+          const id = seg.digests.subarray(o, o + DIGEST_LEN);
+          if (bad.has(id.toString('hex'))) n++;
+          else ids.push(id);
+        }
+        const found = await lookupMany(ctx.db, ids);
+        found.forEach((e, j) => {
+          if (e) return;
+          n++;
+          bad.set(ids[j].toString('hex'), { problem: 'referenced but missing from the index' });
+        });
+      }
+      if (n > 0) disks.push({ key: d.key, label: d.label, damagedChunks: n });
+    }
+    if (disks.length) affected.push({ restorePoint: rp.id, vm: { id: rp.vm.id, name: rp.vm.name }, createdAt: rp.createdAt, disks });
+  }
+  const damaged = [...bad].map(([id, v]) => ({ id, ...v }));
+  return { ok: damaged.length === 0, mode: opts.quick ? 'quick' : 'full', chunks, bytesChecked: bytes, packs: sizes.size, restorePoints: rps, damaged, affected };
+}
+
+export { packSizes };

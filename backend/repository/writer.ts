@@ -1,0 +1,382 @@
+// Writing a restore point: disks are cut into fixed-size, offset-aligned chunks that are hashed and
+// compressed in the worker pool, deduplicated against the parent restore point (hash-only fast path)
+// and the index, and appended to this writer's pack. Commit makes the restore point visible with one
+// synced LevelDB batch after the pack data is fsynced.
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { unlink } from 'node:fs/promises';
+import { DIGEST_LEN, ZERO_DIGEST, chunkCount, chunkKey, isZeroDigest, packPath, type ChunkEntry } from './format.ts';
+import { PackWriter, type PackedChunk } from './pack-writer.ts';
+import { entryOps, lookupMany } from './index.ts';
+import { segmentOps, readAll } from './digest-list.ts';
+import { recordOps, newRestorePointId, type Consistency, type DiskInfo, type DiskRecord, type RestorePoint, type VmIdentity } from './catalog.ts';
+import type { RepoContext, InFlight } from './context.ts';
+import type { EncodeRes } from './chunk-worker.ts';
+import { RepositoryError, diskFull, isNoSpace } from './errors.ts';
+
+export interface BeginOptions {
+  vm: VmIdentity;
+  consistency: Consistency;
+  notes?: string;
+  /** Any JSON the caller needs to recreate the VM (CPU, memory, NICs, disk layout…). */
+  vmConfig?: unknown;
+  /** Restore point this one is incremental to: chunks not written inherit from it, and chunks equal to it skip compression and lookups. */
+  parent?: string;
+}
+
+export type Progress = (done: number, total: number) => void;
+
+const QUEUE_LIMIT = 32 * 1024 * 1024; // bytes queued for pack writes before producers wait
+
+export class RestorePointWriter implements InFlight {
+  readonly id: string;
+  #ctx: RepoContext;
+  #opts: BeginOptions;
+  #parent: RestorePoint | undefined;
+  #createdAt = new Date();
+  #disks: DiskWriter[] = [];
+  #pack: PackWriter;
+  /** Chunks appended to packs whose index entries are not written yet (hex id -> entry). */
+  #pending = new Map<string, PackedChunk>();
+  #state: 'open' | 'committed' | 'aborted' = 'open';
+  /** Set when another backup deduplicated against a chunk in this writer's packs: abort must then keep them. */
+  /** @internal */ readonly owner = { shared: false };
+
+  constructor(ctx: RepoContext, opts: BeginOptions, parent: RestorePoint | undefined) {
+    this.#ctx = ctx;
+    this.#opts = opts;
+    this.#parent = parent;
+    this.id = newRestorePointId(this.#createdAt);
+    this.#pack = new PackWriter(ctx.dir, ctx.packSize, async (chunks) => {
+      await ctx.db.batch(entryOps(chunks));
+      for (const c of chunks) this.#pending.delete(c.id.toString('hex'));
+    }, (pack) => ctx.packOwners.set(pack, this.owner));
+    ctx.inflight.add(this);
+  }
+
+  get parent(): RestorePoint | undefined { return this.#parent; }
+  /** @internal */ get ctx(): RepoContext { return this.#ctx; }
+  /** @internal */ get pack(): PackWriter { return this.#pack; }
+  /** @internal */ get pending(): Map<string, PackedChunk> { return this.#pending; }
+
+  referencedDigests(): Buffer[] {
+    const out: Buffer[] = [];
+    for (const d of this.#disks) { out.push(d.digests); if (d.parentDigests) out.push(d.parentDigests); }
+    return out;
+  }
+  packs(): Set<string> { return this.#pack.packs; }
+  pendingIds(): Iterable<Buffer> { return [...this.#pending.values()].map((p) => p.id); }
+
+  #check(): void {
+    if (this.#state !== 'open') throw new RepositoryError('ESTATE', `restore point ${this.id} is already ${this.#state}`);
+  }
+
+  /** Adds a disk. Its chunks not written before finish() inherit from the parent's disk with the same key, or read as zeros. */
+  async addDisk(info: DiskInfo): Promise<DiskWriter> {
+    this.#check();
+    if (this.#disks.some((d) => d.info.key === info.key)) throw new RepositoryError('EINVAL', `disk ${info.key} added twice`);
+    if (!Number.isSafeInteger(info.capacity) || info.capacity < 0) throw new RepositoryError('EINVAL', `disk ${info.key}: bad capacity ${info.capacity}`);
+    let parentDigests: Buffer | undefined;
+    const pd = this.#parent?.disks.find((d) => d.key === info.key);
+    if (pd && this.#parent!.chunkSize === this.#ctx.chunkSize) parentDigests = await readAll(this.#ctx.db, this.#parent!.id, pd.key, pd.chunks);
+    const d = new DiskWriter(this, info, parentDigests);
+    this.#disks.push(d);
+    return d;
+  }
+
+  /** Finishes all disks, makes the pack data durable and the restore point visible (one synced batch). */
+  async commit(): Promise<RestorePoint> {
+    this.#check();
+    try {
+      const disks: DiskRecord[] = [];
+      for (const d of this.#disks) disks.push(await d.finish());
+      const last = await this.#pack.finish();
+      const rp: RestorePoint = {
+        id: this.id, vm: this.#opts.vm, consistency: this.#opts.consistency,
+        ...(this.#opts.notes !== undefined ? { notes: this.#opts.notes } : {}),
+        ...(this.#opts.vmConfig !== undefined ? { vmConfig: this.#opts.vmConfig } : {}),
+        ...(this.#parent ? { parent: this.#parent.id } : {}),
+        createdAt: this.#createdAt.toISOString(), completedAt: new Date().toISOString(),
+        chunkSize: this.#ctx.chunkSize, disks,
+        logicalBytes: disks.reduce((a, d) => a + d.capacity, 0),
+        nonZeroBytes: disks.reduce((a, d) => a + Math.min(d.capacity, (d.chunks - d.zeroChunks) * this.#ctx.chunkSize), 0),
+        newStoredBytes: disks.reduce((a, d) => a + d.newStoredBytes, 0),
+      };
+      const ops = [...entryOps(last), ...this.#disks.flatMap((d) => segmentOps(this.id, d.info.key, d.digests)), ...recordOps(rp, this.#ctx.keys)];
+      await this.#ctx.db.batch(ops, { sync: true });
+      this.#state = 'committed';
+      this.#release();
+      this.#ctx.log.info({ rp: rp.id, vm: rp.vm.id, disks: disks.length, newStoredBytes: rp.newStoredBytes }, 'restore point committed');
+      return rp;
+    } catch (e) {
+      await this.abort();
+      if (isNoSpace(e)) throw diskFull(this.#ctx.dir, e);
+      throw e;
+    }
+  }
+
+  #release(): void {
+    this.#ctx.inflight.delete(this);
+    for (const p of this.#pack.packs) this.#ctx.packOwners.delete(p);
+  }
+
+  /**
+   * Abandons the restore point; nothing becomes visible. The packs it wrote are deleted (with their
+   * index entries) unless another backup deduplicated against them; then GC reclaims them later.
+   */
+  async abort(): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#state = 'aborted';
+    for (const d of this.#disks) d.cancel();
+    await Promise.allSettled(this.#disks.map((d) => d.settled()));
+    await this.#pack.abort();
+    try {
+      await this.#dropPacks();
+    } catch (e) {
+      this.#ctx.log.warn({ rp: this.id, err: (e as Error).message }, 'could not drop the packs of an aborted backup; GC will');
+    } finally {
+      this.#release();
+    }
+  }
+
+  async #dropPacks(): Promise<void> {
+    const ctx = this.#ctx;
+    const mine = this.#pack.packs;
+    if (!mine.size) return;
+    await ctx.gate.exclusive(async () => {
+      if (this.owner.shared) return;
+      const dels: { type: 'del'; key: Buffer }[] = [];
+      for (const d of this.#disks) {
+        for (let o = 0; o < d.digests.length; o += 1024 * DIGEST_LEN) {
+          const ids: Buffer[] = [];
+          const part = d.digests.subarray(o, Math.min(d.digests.length, o + 1024 * DIGEST_LEN));
+          for (let k = 0; k < part.length; k += DIGEST_LEN) if (!isZeroDigest(part, k)) ids.push(part.subarray(k, k + DIGEST_LEN));
+          const found = await lookupMany(ctx.db, ids);
+          found.forEach((e, j) => { if (e && mine.has(e.pack)) dels.push({ type: 'del', key: chunkKey(ids[j]) }); });
+        }
+      }
+      if (dels.length) await ctx.db.batch(dels, { sync: true });
+      for (const p of mine) await unlink(packPath(ctx.dir, p)).catch(() => {});
+    });
+  }
+}
+
+export class DiskWriter {
+  readonly info: DiskInfo;
+  readonly count: number;
+  /** @internal */ readonly digests: Buffer;
+  /** @internal */ readonly parentDigests: Buffer | undefined;
+  #w: RestorePointWriter;
+  #written: Uint8Array;
+  #free: ArrayBuffer[] = [];
+  #allocated = 0;
+  #maxBuffers: number;
+  #waiters: (() => void)[] = [];
+  #inflight = new Set<Promise<void>>();
+  #error: unknown;
+  #finished: DiskRecord | undefined;
+  #stats = { zeroChunks: 0, newChunks: 0, newRawBytes: 0, newStoredBytes: 0 };
+
+  constructor(w: RestorePointWriter, info: DiskInfo, parentDigests: Buffer | undefined) {
+    this.#w = w;
+    this.info = { ...info };
+    this.count = chunkCount(info.capacity, w.ctx.chunkSize);
+    this.digests = Buffer.alloc(this.count * DIGEST_LEN);
+    this.#written = new Uint8Array(this.count);
+    this.parentDigests = parentDigests;
+    this.#maxBuffers = w.ctx.pool.size * 3 + 2;
+  }
+
+  get chunkSize(): number { return this.#w.ctx.chunkSize; }
+
+  #chunkLen(i: number): number { return Math.min(this.chunkSize, this.info.capacity - i * this.chunkSize); }
+
+  async #buffer(): Promise<ArrayBuffer> {
+    for (;;) {
+      if (this.#error) throw this.#error;
+      const b = this.#free.pop();
+      if (b) return b;
+      if (this.#allocated < this.#maxBuffers) { this.#allocated++; return new ArrayBuffer(this.chunkSize); }
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+  }
+
+  #release(b: ArrayBuffer): void {
+    this.#free.push(b);
+    this.#waiters.shift()?.();
+  }
+
+  #fail(e: unknown): void {
+    this.#error ??= isNoSpace(e) ? diskFull(this.#w.ctx.dir, e) : e;
+    for (const f of this.#waiters.splice(0)) f();
+  }
+
+  /** @internal */ cancel(): void { this.#fail(new RepositoryError('EABORTED', 'the restore point was aborted')); }
+  /** @internal */ async settled(): Promise<void> { await Promise.allSettled([...this.#inflight]); }
+
+  #submit(i: number, buf: ArrayBuffer, len: number): void {
+    const expect = this.parentDigests && i * DIGEST_LEN < this.parentDigests.length && !isZeroDigest(this.parentDigests, i * DIGEST_LEN)
+      ? new Uint8Array(this.parentDigests.subarray(i * DIGEST_LEN, (i + 1) * DIGEST_LEN)) : undefined;
+    const p = this.#w.ctx.pool.encode(buf, len, expect)
+      .then((r) => this.#accept(i, len, r))
+      .catch((e) => this.#fail(e))
+      .finally(() => this.#inflight.delete(p));
+    this.#inflight.add(p);
+  }
+
+  async #accept(i: number, len: number, r: EncodeRes): Promise<void> {
+    this.#release(r.buf);
+    const at = i * DIGEST_LEN;
+    if (r.kind === 'zero') { ZERO_DIGEST.copy(this.digests, at); this.#stats.zeroChunks++; this.#written[i] = 1; return; }
+    const id = Buffer.from(r.id!);
+    if (r.kind === 'known') { id.copy(this.digests, at); this.#written[i] = 1; return; }
+    const ctx = this.#w.ctx;
+    const hex = id.toString('hex');
+    // Decide "exists" and record the reference under the shared gate, so GC cannot sweep the chunk in between.
+    await ctx.gate.shared(async () => {
+      let known: ChunkEntry | undefined = this.#w.pending.get(hex)?.entry;
+      if (!known) known = await ctx.lookup.lookup(id);
+      if (!known) known = this.#w.pending.get(hex)?.entry;
+      if (!known) {
+        const payload = Buffer.from(r.payload!, r.payloadOffset ?? 0, r.payloadLength);
+        const entry = this.#w.pack.append(id, r.flags!, len, payload);
+        this.#w.pending.set(hex, { id, entry });
+        this.#stats.newChunks++;
+        this.#stats.newRawBytes += len;
+        this.#stats.newStoredBytes += payload.length;
+      } else {
+        // Deduplicated against a chunk another running backup wrote: that backup must keep it if it aborts.
+        const owner = ctx.packOwners.get(known.pack);
+        if (owner && owner !== this.#w.owner) owner.shared = true;
+      }
+      id.copy(this.digests, at);
+      this.#written[i] = 1;
+    });
+    await this.#w.pack.whenBelow(QUEUE_LIMIT);
+  }
+
+  #range(offset: number, length: number): { first: number; n: number } {
+    const cs = this.chunkSize;
+    if (offset % cs !== 0) throw new RepositoryError('EINVAL', `disk ${this.info.key}: write offset ${offset} is not a multiple of the chunk size ${cs}; round changed areas to chunk boundaries`);
+    if (offset + length > this.info.capacity) throw new RepositoryError('EINVAL', `disk ${this.info.key}: write past the end (${offset}+${length} > ${this.info.capacity})`);
+    if (length % cs !== 0 && offset + length !== this.info.capacity) throw new RepositoryError('EINVAL', `disk ${this.info.key}: write length ${length} is not a multiple of the chunk size ${cs} and does not end at the disk end`);
+    return { first: offset / cs, n: Math.ceil(length / cs) };
+  }
+
+  /**
+   * Writes chunk-aligned data at `offset` (any order; a chunk written twice keeps the last data).
+   * Resolves when the data is copied into the pipeline; errors surface on later calls and on finish().
+   */
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    this.#open();
+    const { first, n } = this.#range(offset, data.length);
+    for (let k = 0; k < n; k++) {
+      const i = first + k;
+      const len = this.#chunkLen(i);
+      const buf = await this.#buffer();
+      new Uint8Array(buf).set(data.subarray(k * this.chunkSize, k * this.chunkSize + len));
+      this.#submit(i, buf, len);
+    }
+  }
+
+  /** Reads a whole image file (or `length` bytes of it from `offset`) straight into pipeline buffers. */
+  async writeFile(path: string, opts: { offset?: number; length?: number; onProgress?: Progress } = {}): Promise<void> {
+    this.#open();
+    const offset = opts.offset ?? 0;
+    const length = opts.length ?? this.info.capacity - offset;
+    const { first, n } = this.#range(offset, length);
+    const fh = await open(path, 'r');
+    const readChunk = async (i: number, buf: ArrayBuffer, len: number): Promise<void> => {
+      const view = new Uint8Array(buf, 0, len);
+      let got = 0;
+      while (got < len) {
+        const { bytesRead } = await fh.read(view, got, len - got, i * this.chunkSize + got);
+        if (bytesRead === 0) { view.fill(0, got); break; } // shorter file: the rest reads as zeros
+        got += bytesRead;
+      }
+    };
+    try {
+      let done = 0;
+      // Two reads in flight keep the workers fed while the main thread waits on the file system.
+      let prev: Promise<void> | undefined;
+      for (let k = 0; k < n; k++) {
+        const i = first + k;
+        const len = this.#chunkLen(i);
+        const buf = await this.#buffer();
+        const r = readChunk(i, buf, len).then(() => { this.#submit(i, buf, len); done += len; opts.onProgress?.(done, length); });
+        r.catch(() => {});
+        if (prev) await prev;
+        prev = r;
+      }
+      if (prev) await prev;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Consumes a stream of the disk's bytes from `offset` (default 0) in order. */
+  async writeStream(stream: Readable | AsyncIterable<Uint8Array>, opts: { offset?: number; onProgress?: Progress } = {}): Promise<void> {
+    this.#open();
+    let pos = opts.offset ?? 0;
+    this.#range(pos, 0);
+    let buf = await this.#buffer();
+    let fill = 0;
+    const total = this.info.capacity - pos;
+    let done = 0;
+    for await (const piece of stream as AsyncIterable<Uint8Array>) {
+      let off = 0;
+      while (off < piece.length) {
+        const i = pos / this.chunkSize;
+        if (i >= this.count) throw new RepositoryError('EINVAL', `disk ${this.info.key}: stream is longer than the capacity ${this.info.capacity}`);
+        const len = this.#chunkLen(i);
+        const take = Math.min(len - fill, piece.length - off);
+        new Uint8Array(buf).set(piece.subarray(off, off + take), fill);
+        fill += take; off += take;
+        if (fill === len) {
+          this.#submit(i, buf, len);
+          pos += len; done += len; fill = 0;
+          opts.onProgress?.(done, total);
+          buf = await this.#buffer();
+        }
+      }
+    }
+    if (fill > 0) {
+      const i = pos / this.chunkSize;
+      new Uint8Array(buf).fill(0, fill, this.#chunkLen(i));
+      this.#submit(i, buf, this.#chunkLen(i));
+    } else this.#release(buf);
+  }
+
+  /** Takes chunks of [offset, offset+length) from the parent restore point (the default for unwritten chunks). */
+  copyFromParent(offset: number, length: number): void {
+    this.#open();
+    const { first, n } = this.#range(offset, Math.min(length, this.info.capacity - offset));
+    for (let i = first; i < first + n; i++) this.#inherit(i);
+  }
+
+  #inherit(i: number): void {
+    const at = i * DIGEST_LEN;
+    if (this.parentDigests && at < this.parentDigests.length) this.parentDigests.copy(this.digests, at, at, at + DIGEST_LEN);
+    else ZERO_DIGEST.copy(this.digests, at);
+    this.#written[i] = 1;
+  }
+
+  #open(): void {
+    if (this.#finished) throw new RepositoryError('ESTATE', `disk ${this.info.key} is already finished`);
+    if (this.#error) throw this.#error;
+  }
+
+  /** Waits for the pipeline, fills unwritten chunks from the parent (or zeros) and returns the disk record. */
+  async finish(): Promise<DiskRecord> {
+    if (this.#finished) return this.#finished;
+    while (this.#inflight.size) await Promise.all([...this.#inflight]);
+    if (this.#error) throw this.#error;
+    let zero = 0;
+    for (let i = 0; i < this.count; i++) {
+      if (!this.#written[i]) this.#inherit(i);
+      if (isZeroDigest(this.digests, i * DIGEST_LEN)) zero++;
+    }
+    this.#finished = { ...this.info, chunks: this.count, zeroChunks: zero, newChunks: this.#stats.newChunks, newRawBytes: this.#stats.newRawBytes, newStoredBytes: this.#stats.newStoredBytes };
+    return this.#finished;
+  }
+}

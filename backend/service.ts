@@ -1,0 +1,115 @@
+// The composition root: builds the service from its configuration (vCenter connection, repository,
+// jobs, API) and serves it over HTTPS. Everything long-lived is created here and closed in close().
+import { createServer, type Server } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './api/server.ts';
+import { Auth, type SessionSources } from './api/auth.ts';
+import { EventBus } from './api/events.ts';
+import type { Health } from './api/contract.ts';
+import { Unauthorized, Unavailable } from './common/errors.ts';
+import { childLog } from './common/log.ts';
+import { SecretBox } from './common/secrets.ts';
+import { loadOrCreateServerCert } from './common/tls-cert.ts';
+import type { Config } from './config.ts';
+import { JobStore } from './jobs/store.ts';
+import { InventoryView } from './service/inventory-view.ts';
+import { userSession } from './service/user-session.ts';
+import { VcenterConnection } from './service/vcenter-connection.ts';
+import { VSphere } from './vsphere/index.ts';
+import { InvalidLoginError, VCenterUnreachableError } from './vsphere/faults.ts';
+import { SessionBridge } from '../plugin/session-bridge.ts';
+
+const log = childLog('service');
+const rootDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const version = (JSON.parse(readFileSync(join(rootDir, 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface RunningService {
+  url: string;
+  /** PEM of the server certificate (clients pin or trust it). */
+  cert: string;
+  thumbprint: string;
+  config: Config;
+  close(): Promise<void>;
+}
+
+export async function startService(config: Config): Promise<RunningService> {
+  const box = SecretBox.forDataDir(config.dataDir);
+  const vcenter = new VcenterConnection(config.vcenter);
+  const jobs = new JobStore(config.dataDir, box);
+  const events = new EventBus();
+  const inventory = new InventoryView(() => vcenter.get(), {
+    protectedVms: () => new Map(jobs.jobs().filter((j) => j.enabled).flatMap((j) => j.vmIds.map((id) => [id, { ...(j.nextRun ? { nextRun: j.nextRun } : {}) }] as const))),
+    lastBackup: (vmId) => {
+      const run = jobs.runs({ vmId, limit: 20 }).find((r) => r.kind === 'backup' && r.status !== 'running' && r.status !== 'queued');
+      const v = run?.vms.find((x) => x.vmId === vmId);
+      return run && v ? { at: run.endedAt ?? run.startedAt, status: v.status, ...(v.consistency ? { consistency: v.consistency } : {}), ...(v.restorePointId ? { restorePointId: v.restorePointId } : {}) } : undefined;
+    },
+  });
+
+  let bridge: SessionBridge | undefined;
+  const sources: SessionSources = {
+    async login(username, password) {
+      try {
+        const vs = await VSphere.connect({ url: config.vcenter.url, username, password, thumbprint: config.vcenter.thumbprint, wsdl: config.vcenter.wsdl });
+        return userSession(vs, username);
+      } catch (e) {
+        if (e instanceof InvalidLoginError) throw new Unauthorized('vCenter refused the user name or password: check them (user@domain, e.g. administrator@vsphere.local).');
+        if (e instanceof VCenterUnreachableError) throw new Unavailable('vcenter_unreachable', `Cannot log in: ${e.message}. ${e.hint}`, e);
+        throw e;
+      }
+    },
+    async fromPluginToken(token) {
+      if (!bridge) {
+        const vs = await vcenter.get();
+        bridge = new SessionBridge({ vcenterUrl: config.vcenter.url, thumbprint: config.vcenter.thumbprint, wsdl: config.vcenter.wsdl, vcGuid: vs.about.instanceUuid ?? '' });
+      }
+      const vs = await bridge.session(token);
+      const who = await vs.session.currentSession();
+      return userSession(vs, who?.userName ?? 'unknown');
+    },
+  };
+  const auth = new Auth(sources);
+
+  const health = async (): Promise<Health> => {
+    const vc = await vcenter.check();
+    return {
+      status: vc.connected ? 'ok' : 'degraded',
+      version,
+      vcenter: { url: config.vcenter.url, ...vc },
+      repository: { path: config.repository.path, ok: true },
+    };
+  };
+
+  const vcOrigin = config.vcenter.url ? new URL(config.vcenter.url).origin : undefined;
+  const app = createApp({
+    version, rootDir, devHost: config.devHost, frameAncestors: vcOrigin ? [vcOrigin] : [],
+    auth, events, health, inventory,
+  });
+
+  const cert = loadOrCreateServerCert(config.dataDir, config.tls);
+  const server: Server = createServer({ cert: cert.cert, key: cert.key }, app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
+      ? new Error(`Port ${config.listen.port} on ${config.listen.host} is in use: stop the other process or set STILLPOINT_PORT.`) : e));
+    server.listen(config.listen.port, config.listen.host, resolve);
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `https://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  log.info({ url, dataDir: config.dataDir }, 'service started');
+  void vcenter.check();
+
+  return {
+    url, cert: cert.cert, thumbprint: cert.thumbprint, config,
+    async close() {
+      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      events.complete();
+      await auth.close();
+      bridge?.close();
+      await vcenter.close();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// The service account's connection to vCenter: connects on demand, reconnects with backoff after
+// vCenter was unreachable, and reports its state for /api/health. The VSphere client itself logs in
+// again when a session expires.
+import { VSphere } from '../vsphere/index.ts';
+import { VCenterUnreachableError } from '../vsphere/faults.ts';
+import { Unavailable } from '../common/errors.ts';
+import { childLog } from '../common/log.ts';
+import type { Config } from '../config.ts';
+
+const log = childLog('vcenter');
+
+export class VcenterConnection {
+  readonly #cfg: Config['vcenter'];
+  #vs: Promise<VSphere> | undefined;
+  #lastError: Error | undefined;
+  #retryAt = 0;
+
+  constructor(cfg: Config['vcenter']) { this.#cfg = cfg; }
+
+  get url(): string { return this.#cfg.url; }
+
+  /** The connected client; throws Unavailable (503) with the reason when vCenter cannot be reached. */
+  async get(): Promise<VSphere> {
+    if (!this.#vs) {
+      if (Date.now() < this.#retryAt && this.#lastError) throw this.#unavailable(this.#lastError);
+      const { url, username, password, thumbprint, wsdl } = this.#cfg;
+      if (!username || password === undefined) {
+        throw new Unavailable('vcenter_not_configured', 'No vCenter service account is configured: set the vCenter user and password in the Stillpoint configuration.');
+      }
+      this.#vs = VSphere.connect({ url, username, password, thumbprint, wsdl });
+      this.#vs.then((vs) => {
+        this.#lastError = undefined;
+        log.info({ url, version: vs.about.version }, 'connected to vCenter');
+      }, (e: Error) => {
+        this.#vs = undefined;
+        this.#lastError = e;
+        this.#retryAt = Date.now() + 5_000;
+        log.warn({ url, err: e.message }, 'cannot connect to vCenter');
+      });
+    }
+    try {
+      return await this.#vs;
+    } catch (e) {
+      throw this.#unavailable(e as Error);
+    }
+  }
+
+  status(): { connected: boolean; message?: string } {
+    return this.#lastError ? { connected: false, message: this.#lastError.message } : { connected: true };
+  }
+
+  /** Tries to connect and reports the outcome without throwing. */
+  async check(): Promise<{ connected: boolean; message?: string }> {
+    try {
+      await this.get();
+      return { connected: true };
+    } catch (e) {
+      return { connected: false, message: (e as Error).message };
+    }
+  }
+
+  #unavailable(e: Error): Error {
+    if (e instanceof VCenterUnreachableError) return new Unavailable('vcenter_unreachable', `${e.message}. ${e.hint}`, e);
+    return e;
+  }
+
+  async close(): Promise<void> {
+    const vs = await this.#vs?.catch(() => undefined);
+    this.#vs = undefined;
+    await vs?.close();
+  }
+}

@@ -1,0 +1,205 @@
+// vSphere faults and connection failures as typed errors. Every error names the fault, carries the
+// server's message, and says what to do next (`hint`), so the service can show it to an operator as is.
+import type { ManagedObjectReference } from './types.ts';
+
+export class VSphereError extends Error {
+  /** vim25 fault type name (e.g. "InvalidLogin") or a Stillpoint condition (e.g. "ThumbprintMismatch"). */
+  readonly fault: string;
+  /** What to do next. */
+  readonly hint: string;
+  /** The parsed fault object (vim25 fields such as obj, privilegeId, invalidProperty), when there is one. */
+  readonly detail: Record<string, unknown> | undefined;
+
+  constructor(fault: string, message: string, hint: string, detail?: Record<string, unknown>, options?: ErrorOptions) {
+    super(message ? `${fault}: ${message}` : fault, options);
+    this.name = `${fault}Error`;
+    this.fault = fault;
+    this.hint = hint;
+    this.detail = detail;
+  }
+}
+
+export class InvalidLoginError extends VSphereError {
+  constructor(message: string, detail?: Record<string, unknown>) {
+    super('InvalidLogin', message || 'Cannot complete login due to an incorrect user name or password.',
+      'Check the vCenter user name and password (user@domain, e.g. administrator@vsphere.local).', detail);
+  }
+}
+
+export class NotAuthenticatedError extends VSphereError {
+  constructor(message: string, detail?: Record<string, unknown>) {
+    super('NotAuthenticated', message || 'The session is not authenticated.',
+      'The vCenter session expired or was terminated; log in again (the client does so once automatically).', detail);
+  }
+}
+
+export class ManagedObjectNotFoundError extends VSphereError {
+  readonly obj: ManagedObjectReference | undefined;
+  constructor(message: string, detail?: Record<string, unknown>) {
+    const obj = detail?.obj as ManagedObjectReference | undefined;
+    super('ManagedObjectNotFound', message || `The object ${obj ? `${obj.type}:${obj.value}` : ''} has already been deleted or has not been completely created`,
+      'The object was deleted or its id is wrong: refresh the inventory and pick it again (VMs get a new id when re-registered).', detail);
+    this.obj = obj;
+  }
+}
+
+export class ApplicationQuiesceError extends VSphereError {
+  constructor(message: string, detail?: Record<string, unknown>) {
+    super('ApplicationQuiesceFault', message || 'An application in the guest failed to quiesce.',
+      "Check the guest's pre-freeze scripts (/usr/sbin/pre-freeze-script, backupScripts.d, C:\\Windows\\pre-freeze-script.bat) " +
+      "and VSS writers (vssadmin list writers), or allow the crash-consistent fallback for this VM.", detail);
+  }
+}
+
+export class TaskInProgressError extends VSphereError {
+  constructor(message: string, detail?: Record<string, unknown>) {
+    super('TaskInProgress', message || 'Another task is in progress on this object.',
+      'Wait for the running operation on this VM (snapshot, consolidation, backup by another tool) to finish, then retry.', detail);
+  }
+}
+
+export class InvalidStateError extends VSphereError {
+  constructor(fault: string, message: string, detail?: Record<string, unknown>) {
+    super(fault, message || 'The operation is not allowed in the current state.',
+      fault === 'InvalidPowerState'
+        ? 'The VM is in the wrong power state for this operation: power it on/off first or choose another option.'
+        : 'The object is in a state that does not allow this operation (e.g. a consolidation or another task is running): retry later.',
+      detail);
+  }
+}
+
+export class FileFaultError extends VSphereError {
+  readonly file: string | undefined;
+  constructor(fault: string, message: string, detail?: Record<string, unknown>) {
+    super(fault, message || `File error ${detail?.file ?? ''}`,
+      'Check the datastore: is it accessible, is there free space, is the file locked by another host or backup tool?', detail);
+    this.file = detail?.file as string | undefined;
+  }
+}
+
+export class InvalidArgumentError extends VSphereError {
+  readonly invalidProperty: string | undefined;
+  constructor(fault: string, message: string, detail?: Record<string, unknown>) {
+    const prop = detail?.invalidProperty as string | undefined;
+    super(fault, message || `A specified parameter was not correct${prop ? `: ${prop}` : ''}`,
+      `vCenter rejected an argument${prop ? ` (${prop})` : ''}; this is usually a Stillpoint bug or an unsupported vSphere version — report it with the log.`, detail);
+    this.invalidProperty = prop;
+  }
+}
+
+export class NoPermissionError extends VSphereError {
+  readonly privilegeId: string | undefined;
+  constructor(message: string, detail?: Record<string, unknown>) {
+    const priv = detail?.privilegeId as string | undefined;
+    super('NoPermission', message || `Permission to perform this operation was denied${priv ? ` (privilege ${priv})` : ''}`,
+      `Give the Stillpoint vCenter user the privilege ${priv ?? '(see the vCenter role)'} on this object, or use the Stillpoint role.`, detail);
+    this.privilegeId = priv;
+  }
+}
+
+export class GuestOperationsError extends VSphereError {
+  constructor(fault: string, message: string, detail?: Record<string, unknown>) {
+    const hint = fault === 'InvalidGuestLogin' || fault === 'GuestPermissionDenied'
+      ? 'Check the guest OS credentials configured for this VM.'
+      : fault === 'GuestOperationsUnavailable' || fault === 'ToolsUnavailable'
+        ? 'VMware Tools is not running in the guest: power the VM on and install/start VMware Tools.'
+        : 'Guest operations failed: check VMware Tools in the guest and the guest credentials.';
+    super(fault, message || 'Guest operation failed', hint, detail);
+  }
+}
+
+/** A CBT query could not be answered from the given changeId (invalid/reset change tracking). */
+export class ChangeTrackingInvalidError extends VSphereError {
+  constructor(message: string, detail?: Record<string, unknown>, cause?: unknown) {
+    super('ChangeTrackingInvalid', message || 'Changed block tracking data is invalid for this disk',
+      'Reset CBT on this VM (disable, snapshot, enable) and take a full backup; Stillpoint does this automatically for the next run.',
+      detail, { cause });
+  }
+}
+
+export class ThumbprintMismatchError extends VSphereError {
+  readonly expected: string;
+  readonly actual: string;
+  constructor(expected: string, actual: string, endpoint: string) {
+    super('ThumbprintMismatch', `the certificate of ${endpoint} has thumbprint ${actual}, expected ${expected}; nothing was sent`,
+      'If the vCenter certificate was renewed on purpose, confirm the new thumbprint and update the connection; otherwise someone may be intercepting the connection.',
+      { expected, actual, endpoint });
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+export class VCenterUnreachableError extends VSphereError {
+  readonly url: string;
+  readonly code: string | undefined;
+  constructor(url: string, cause: unknown) {
+    const code = (cause as { code?: string })?.code;
+    const why = code === 'ECONNREFUSED' ? 'connection refused'
+      : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'host name not found'
+        : code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT' || code === 'TIMEOUT' ? 'timed out'
+          : code === 'ECONNRESET' ? 'connection reset' : (cause as Error)?.message ?? String(cause);
+    super('VCenterUnreachable', `vCenter unreachable at ${url} (${why})`,
+      'Check the vCenter address and port, that vCenter is running, and that this machine can reach it (firewall, proxy, DNS).',
+      { url, code }, { cause });
+    this.url = url;
+    this.code = code;
+  }
+}
+
+export class TimeoutError extends VSphereError {
+  constructor(what: string, ms: number) {
+    super('Timeout', `${what} did not finish within ${Math.round(ms / 1000)} s`,
+      'The operation may still be running in vCenter: check Recent Tasks; raise the timeout if the environment is slow.');
+  }
+}
+
+/** Any other vSphere fault. */
+export class VSphereFault extends VSphereError {}
+
+const HINT_GENERIC = 'See the message; check the vCenter task and event log for this object.';
+
+/**
+ * Builds the typed error for a vim25 fault. `fault` is the type name (xsi:type of the detail / MethodFault),
+ * `detail` the parsed fault object (its fields), `message` the faultstring or localizedMessage.
+ */
+export function faultToError(fault: string, message: string, detail?: Record<string, unknown>): VSphereError {
+  switch (fault) {
+    case 'InvalidLogin':
+      return new InvalidLoginError(message, detail);
+    case 'NotAuthenticated':
+      return new NotAuthenticatedError(message, detail);
+    case 'ManagedObjectNotFound':
+      return new ManagedObjectNotFoundError(message, detail);
+    case 'ApplicationQuiesceFault':
+      return new ApplicationQuiesceError(message, detail);
+    case 'TaskInProgress':
+      return new TaskInProgressError(message, detail);
+    case 'InvalidState': case 'InvalidPowerState': case 'InvalidHostState': case 'InvalidHostConnectionState':
+    case 'SnapshotLocked': case 'ConcurrentAccess':
+      return new InvalidStateError(fault, message, detail);
+    case 'FileFault': case 'FileNotFound': case 'FileAlreadyExists': case 'CannotAccessFile': case 'FileLocked':
+    case 'CannotCreateFile': case 'NoDiskSpace': case 'CannotDeleteFile': case 'FileTooLarge':
+      return new FileFaultError(fault, message, detail);
+    case 'InvalidArgument': case 'InvalidRequest': case 'InvalidType': case 'InvalidProperty': case 'InvalidName':
+    case 'InvalidDeviceSpec': case 'InvalidDatastorePath': case 'InvalidController': case 'OutOfBounds':
+      return new InvalidArgumentError(fault, message, detail);
+    case 'NoPermission':
+      return new NoPermissionError(message, detail);
+    case 'InvalidGuestLogin': case 'GuestPermissionDenied': case 'GuestOperationsUnavailable': case 'GuestOperationsFault':
+    case 'GuestComponentsOutOfDate': case 'GuestProcessNotFound': case 'OperationDisabledByGuest':
+    case 'OperationNotSupportedByGuest': case 'TooManyGuestLogons': case 'ToolsUnavailable':
+    case 'GuestAuthenticationChallenge':
+      return new GuestOperationsError(fault, message, detail);
+    default:
+      return new VSphereFault(fault, message || fault, HINT_GENERIC, detail);
+  }
+}
+
+/** Turns a LocalizedMethodFault (TaskInfo.error, PropertyCollector missingSet) into a typed error. */
+export function localizedFaultToError(lmf: { fault?: Record<string, unknown>; localizedMessage?: string } | undefined): VSphereError {
+  const f = lmf?.fault ?? {};
+  const type = (f._type as string | undefined) ?? 'MethodFault';
+  const msgs = (f.faultMessage as { message?: string }[] | undefined)?.map((m) => m.message).filter(Boolean) ?? [];
+  const message = lmf?.localizedMessage || msgs.join('; ') || '';
+  return faultToError(type, message, f);
+}

@@ -1,0 +1,62 @@
+// Starts the real Stillpoint service against a lab vCenter for a test file, and talks to it over
+// HTTPS trusting only the service's own certificate.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLab, type Lab } from '../lab/lab.ts';
+import { loadConfig, type Config } from '../../backend/config.ts';
+import { startService, type RunningService } from '../../backend/service.ts';
+
+export interface TestService {
+  lab: Lab;
+  service: RunningService;
+  dataDir: string;
+  call<T = unknown>(method: string, path: string, opts?: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Record<string, string | string[] | undefined> }>;
+  login(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startTestService(opts: { lab?: Lab; config?: Partial<Config> } = {}): Promise<TestService> {
+  const lab = opts.lab ?? await startLab();
+  const dataDir = mkdtempSync(join(tmpdir(), 'stillpoint-test-'));
+  const config = loadConfig({}, {
+    dataDir,
+    listen: { host: '127.0.0.1', port: 0 },
+    vcenter: { url: lab.url, username: lab.username, password: lab.password, thumbprint: lab.thumbprint, wsdl: 'builtin' },
+    ...(opts.config as object),
+  });
+  const service = await startService(config);
+  const call: TestService['call'] = (method, path, o = {}) => new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { accept: 'application/json', ...o.headers };
+    const payload = o.rawBody ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    if (o.token) headers.authorization = `Bearer ${o.token}`;
+    const req = request(service.url + path, { method, headers, ca: service.cert }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try { body = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
+        resolve({ status: res.statusCode ?? 0, body: body as never, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+  return {
+    lab, service, dataDir, call,
+    async login() {
+      const r = await call<{ token: string }>('POST', '/api/session/login', { body: { username: lab.username, password: lab.password } });
+      if (r.status !== 200) throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.token;
+    },
+    async stop() {
+      await service.close();
+      if (!opts.lab) await lab.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,365 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// Guest operations. Nothing runs in a guest: the lab records each call and
+// makes the "process" exit with the code a test chose (POST /lab/guest/program).
+
+// guestCall is one recorded guest operation (GET /lab/guest/calls).
+type guestCall struct {
+	Kind             string    `json:"kind"` // "program" | "upload" | "download"
+	VM               string    `json:"vm"`
+	VMRef            string    `json:"vmRef"`
+	User             string    `json:"user"`
+	Time             time.Time `json:"time"`
+	ProgramPath      string    `json:"programPath,omitempty"`
+	Arguments        string    `json:"arguments,omitempty"`
+	WorkingDirectory string    `json:"workingDirectory,omitempty"`
+	EnvVariables     []string  `json:"envVariables,omitempty"`
+	Pid              int64     `json:"pid,omitempty"`
+	ExitCode         *int32    `json:"exitCode,omitempty"`
+	DelayMs          int       `json:"delayMs,omitempty"`
+	GuestFilePath    string    `json:"guestFilePath,omitempty"`
+	Size             int64     `json:"size,omitempty"`
+	Sha256           string    `json:"sha256,omitempty"`
+	Content          string    `json:"content,omitempty"` // uploads: the content if it is UTF-8 text up to 64 KiB
+}
+
+// guestRule chooses the outcome of matching StartProgramInGuest calls.
+type guestRule struct {
+	VM       string `json:"vm,omitempty"`
+	Match    string `json:"match,omitempty"` // substring of "programPath arguments"
+	ExitCode int32  `json:"exitCode"`
+	DelayMs  int    `json:"delayMs"`
+}
+
+type guestProcess struct {
+	info types.GuestProcessInfo
+	end  time.Time
+	exit int32
+}
+
+type guestTransfer struct {
+	vm, vmRef, user, guestPath string
+	upload                     bool
+	size                       int64
+}
+
+type guestState struct {
+	mu        sync.Mutex
+	nextPid   int64
+	procs     map[string][]*guestProcess // by VM moref value
+	calls     []guestCall
+	rules     []guestRule
+	transfers map[string]*guestTransfer
+	files     map[string]string // vm ref + "\x00" + guest path -> local file
+}
+
+func (g *guestState) init() {
+	g.nextPid = 4000
+	g.procs = map[string][]*guestProcess{}
+	g.transfers = map[string]*guestTransfer{}
+	g.files = map[string]string{}
+}
+
+func (g *guestState) addRule(r guestRule) {
+	g.mu.Lock()
+	g.rules = append([]guestRule{r}, g.rules...)
+	g.mu.Unlock()
+}
+
+func (g *guestState) reset() {
+	g.mu.Lock()
+	g.rules, g.calls = nil, nil
+	g.mu.Unlock()
+}
+
+func (g *guestState) recorded() []guestCall {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]guestCall{}, g.calls...)
+}
+
+// guestCheck validates a guest operation like ESXi: the VM must be powered on
+// (InvalidPowerState), Tools must be running (GuestOperationsUnavailable) and
+// the credentials must be right (InvalidGuestLogin). It returns the VM's name
+// and the user name.
+func (l *Lab) guestCheck(ref types.ManagedObjectReference, auth types.BaseGuestAuthentication) (string, string, *soap.Fault) {
+	vm := simVM(ref)
+	if vm == nil {
+		return "", "", simulator.Fault("", &types.ManagedObjectNotFound{Obj: ref})
+	}
+	var name string
+	var fault *soap.Fault
+	simulator.Map.WithLock(vm, func() {
+		name = vm.Name
+		switch {
+		case vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn:
+			fault = simulator.Fault("The attempted operation cannot be performed in the current state (Powered off).", &types.InvalidPowerState{
+				RequestedState: types.VirtualMachinePowerStatePoweredOn, ExistingState: vm.Runtime.PowerState})
+		case !toolsRunning(vm):
+			fault = simulator.Fault(defaultMessages["GuestOperationsUnavailable"], &types.GuestOperationsUnavailable{})
+		}
+	})
+	if fault != nil {
+		return name, "", fault
+	}
+	np, ok := auth.(*types.NamePasswordAuthentication)
+	if !ok || np.Username != l.opts.guestUser || np.Password != l.opts.guestPass {
+		return name, "", simulator.Fault(defaultMessages["InvalidGuestLogin"], &types.InvalidGuestLogin{})
+	}
+	return name, np.Username, nil
+}
+
+// GuestProcessManager replaces vcsim's (which has no methods in 0.24.2).
+type GuestProcessManager struct {
+	mo.GuestProcessManager
+	lab *Lab
+}
+
+// StartProgramInGuest starts a program in the guest and returns its pid.
+//
+// vSphere: runs spec.programPath with spec.arguments as the given guest user;
+// ListProcessesInGuest then reports it, with exitCode and endTime once it has
+// exited. Lab: records the call and "runs" nothing: the process ends after the
+// delay and with the exit code of the first matching /lab/guest/program rule
+// (default: at once, exit code 0).
+func (m *GuestProcessManager) StartProgramInGuest(ctx *simulator.Context, req *types.StartProgramInGuest) soap.HasFault {
+	body := &methods.StartProgramInGuestBody{}
+	name, user, fault := m.lab.guestCheck(req.Vm, req.Auth)
+	if fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	spec := req.Spec.GetGuestProgramSpec()
+	g := &m.lab.guest
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	rule := guestRule{}
+	cmd := spec.ProgramPath + " " + spec.Arguments
+	for _, r := range g.rules {
+		if (r.VM == "" || r.VM == name) && strings.Contains(cmd, r.Match) {
+			rule = r
+			break
+		}
+	}
+	g.nextPid++
+	now := time.Now()
+	p := &guestProcess{
+		info: types.GuestProcessInfo{Name: path.Base(strings.ReplaceAll(spec.ProgramPath, `\`, "/")), Pid: g.nextPid, Owner: user,
+			CmdLine: strings.TrimSpace(`"` + spec.ProgramPath + `" ` + spec.Arguments), StartTime: now},
+		end:  now.Add(time.Duration(rule.DelayMs) * time.Millisecond),
+		exit: rule.ExitCode,
+	}
+	g.procs[req.Vm.Value] = append(g.procs[req.Vm.Value], p)
+	exit := rule.ExitCode
+	g.calls = append(g.calls, guestCall{Kind: "program", VM: name, VMRef: req.Vm.Value, User: user, Time: now,
+		ProgramPath: spec.ProgramPath, Arguments: spec.Arguments, WorkingDirectory: spec.WorkingDirectory,
+		EnvVariables: spec.EnvVariables, Pid: p.info.Pid, ExitCode: &exit, DelayMs: rule.DelayMs})
+	body.Res = &types.StartProgramInGuestResponse{Returnval: p.info.Pid}
+	return body
+}
+
+// ListProcessesInGuest lists the processes started by StartProgramInGuest.
+//
+// vSphere: all processes, or those in pids; exited ones keep exitCode and
+// endTime for a few minutes. Lab: the processes started through the lab.
+func (m *GuestProcessManager) ListProcessesInGuest(ctx *simulator.Context, req *types.ListProcessesInGuest) soap.HasFault {
+	body := &methods.ListProcessesInGuestBody{}
+	if _, _, fault := m.lab.guestCheck(req.Vm, req.Auth); fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	g := &m.lab.guest
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	want := map[int64]bool{}
+	for _, pid := range req.Pids {
+		want[pid] = true
+	}
+	res := &types.ListProcessesInGuestResponse{}
+	now := time.Now()
+	for _, p := range g.procs[req.Vm.Value] {
+		if len(want) > 0 && !want[p.info.Pid] {
+			continue
+		}
+		info := p.info
+		if !now.Before(p.end) {
+			end := p.end
+			info.EndTime = &end
+			info.ExitCode = p.exit
+		}
+		res.Returnval = append(res.Returnval, info)
+	}
+	body.Res = res
+	return body
+}
+
+// TerminateProcessInGuest ends a lab process at once with exit code 1 (as if killed).
+func (m *GuestProcessManager) TerminateProcessInGuest(ctx *simulator.Context, req *types.TerminateProcessInGuest) soap.HasFault {
+	body := &methods.TerminateProcessInGuestBody{}
+	if _, _, fault := m.lab.guestCheck(req.Vm, req.Auth); fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	g := &m.lab.guest
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range g.procs[req.Vm.Value] {
+		if p.info.Pid == req.Pid {
+			if time.Now().Before(p.end) {
+				p.end, p.exit = time.Now(), 1
+			}
+			body.Res = &types.TerminateProcessInGuestResponse{}
+			return body
+		}
+	}
+	body.Fault_ = simulator.Fault("", &types.GuestProcessNotFound{Pid: req.Pid})
+	return body
+}
+
+// GuestFileManager replaces vcsim's (which needs a container runtime in 0.24.2).
+type GuestFileManager struct {
+	mo.GuestFileManager
+	lab *Lab
+}
+
+// InitiateFileTransferToGuest returns a URL the client PUTs the file to.
+//
+// vSphere: https://<host>/guestFile?id=…&token=…; FileAlreadyExists when the
+// file exists and overwrite is false. Lab: a URL on the lab's own server; the
+// uploaded content is stored below <dataDir>/guest and recorded.
+func (m *GuestFileManager) InitiateFileTransferToGuest(ctx *simulator.Context, req *types.InitiateFileTransferToGuest) soap.HasFault {
+	body := &methods.InitiateFileTransferToGuestBody{}
+	name, user, fault := m.lab.guestCheck(req.Vm, req.Auth)
+	if fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	g := &m.lab.guest
+	g.mu.Lock()
+	_, exists := g.files[req.Vm.Value+"\x00"+req.GuestFilePath]
+	g.mu.Unlock()
+	if exists && !req.Overwrite {
+		body.Fault_ = simulator.Fault("The file already exists: "+req.GuestFilePath, &types.FileAlreadyExists{FileFault: types.FileFault{File: req.GuestFilePath}})
+		return body
+	}
+	u := m.lab.newTransfer(&guestTransfer{vm: name, vmRef: req.Vm.Value, user: user, guestPath: req.GuestFilePath, upload: true, size: req.FileSize})
+	body.Res = &types.InitiateFileTransferToGuestResponse{Returnval: u}
+	return body
+}
+
+// InitiateFileTransferFromGuest returns a URL to GET a file from the guest.
+// Lab: only files uploaded through the lab exist (else FileNotFound).
+func (m *GuestFileManager) InitiateFileTransferFromGuest(ctx *simulator.Context, req *types.InitiateFileTransferFromGuest) soap.HasFault {
+	body := &methods.InitiateFileTransferFromGuestBody{}
+	name, user, fault := m.lab.guestCheck(req.Vm, req.Auth)
+	if fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	g := &m.lab.guest
+	g.mu.Lock()
+	local, ok := g.files[req.Vm.Value+"\x00"+req.GuestFilePath]
+	g.mu.Unlock()
+	st, err := os.Stat(local)
+	if !ok || err != nil {
+		body.Fault_ = simulator.Fault("File "+req.GuestFilePath+" was not found", &types.FileNotFound{FileFault: types.FileFault{File: req.GuestFilePath}})
+		return body
+	}
+	u := m.lab.newTransfer(&guestTransfer{vm: name, vmRef: req.Vm.Value, user: user, guestPath: req.GuestFilePath})
+	body.Res = &types.InitiateFileTransferFromGuestResponse{Returnval: types.FileTransferInformation{
+		Attributes: &types.GuestFileAttributes{}, Size: st.Size(), Url: u}}
+	return body
+}
+
+func (l *Lab) newTransfer(t *guestTransfer) string {
+	id := randomHex(12)
+	l.guest.mu.Lock()
+	l.guest.transfers[id] = t
+	l.guest.mu.Unlock()
+	return (&url.URL{Scheme: "https", Host: l.serverURL.Host, Path: "/guestFile",
+		RawQuery: url.Values{"id": {id}, "token": {randomHex(8)}}.Encode()}).String()
+}
+
+// serveGuestFile serves the URLs handed out by the GuestFileManager: PUT for
+// uploads, GET for downloads. Each URL can be used once.
+func (l *Lab) serveGuestFile(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	g := &l.guest
+	g.mu.Lock()
+	t := g.transfers[id]
+	delete(g.transfers, id)
+	g.mu.Unlock()
+	if t == nil {
+		http.Error(w, "unknown or used transfer id", http.StatusNotFound)
+		return
+	}
+	key := t.vmRef + "\x00" + t.guestPath
+	switch {
+	case t.upload && (r.Method == http.MethodPut || r.Method == http.MethodPost):
+		dir := l.labPath("guest", t.vm)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		local := filepath.Join(dir, fmt.Sprintf("%d-%s", time.Now().UnixNano(), sanitize(t.guestPath)))
+		data, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := os.WriteFile(local, data, 0o644); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		sum := sha256.Sum256(data)
+		call := guestCall{Kind: "upload", VM: t.vm, VMRef: t.vmRef, User: t.user, Time: time.Now(),
+			GuestFilePath: t.guestPath, Size: int64(len(data)), Sha256: hex.EncodeToString(sum[:])}
+		if len(data) <= 64<<10 && utf8.Valid(data) {
+			call.Content = string(data)
+		}
+		g.mu.Lock()
+		g.files[key] = local
+		g.calls = append(g.calls, call)
+		g.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	case !t.upload && r.Method == http.MethodGet:
+		g.mu.Lock()
+		local := g.files[key]
+		g.calls = append(g.calls, guestCall{Kind: "download", VM: t.vm, VMRef: t.vmRef, User: t.user, Time: time.Now(), GuestFilePath: t.guestPath})
+		g.mu.Unlock()
+		http.ServeFile(w, r, local)
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+func sanitize(p string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ':' || r == 0 {
+			return '_'
+		}
+		return r
+	}, p)
+}

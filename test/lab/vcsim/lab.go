@@ -1,0 +1,118 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"sync"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// Lab holds the lab's own state next to vcsim's object registry (simulator.Map).
+type Lab struct {
+	opts      options
+	client    *vim25.Client // in-process client used while building the inventory
+	serverURL *url.URL
+	certPEM   string
+
+	// controlToken must accompany every /lab request (header x-lab-token), so only
+	// whoever started the lab (and read its JSON line) can drive it.
+	controlToken string
+
+	mu   sync.Mutex
+	vms  map[string]*labVM // by name
+	byID map[string]*labVM // by moref value
+
+	faults   faultBook
+	sessions sessionBook
+	guest    guestState
+	ui       uiSessions
+}
+
+// labVM is what the lab knows about a VM beyond vcsim's object.
+type labVM struct {
+	Name      string
+	Ref       types.ManagedObjectReference
+	Datastore string // datastore of the VM's home folder
+	Dir       string // folder inside the datastore
+	Windows   bool
+	Tools     bool // VMware Tools installed: running whenever the VM is powered on
+	Disks     []*labDisk
+}
+
+// labDisk is one virtual disk: its vSphere names and the flat file on the lab's disk.
+type labDisk struct {
+	Key            int32
+	FileName       string // "[prod-ds1] win-app01/win-app01.vmdk"
+	DescriptorPath string
+	FlatPath       string
+	Capacity       int64
+	cbt            *cbtDisk // nil until CBT starts tracking this disk
+}
+
+func newLab(o options, c *vim25.Client) *Lab {
+	l := &Lab{
+		opts:         o,
+		client:       c,
+		controlToken: randomHex(16),
+		vms:          map[string]*labVM{},
+		byID:         map[string]*labVM{},
+	}
+	l.guest.init()
+	return l
+}
+
+// vmByRef returns the lab record of a VM moref (nil if unknown).
+func (l *Lab) vmByRef(ref types.ManagedObjectReference) *labVM {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byID[ref.Value]
+}
+
+func (l *Lab) vmByName(name string) *labVM {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.vms[name]
+}
+
+func (l *Lab) addVM(v *labVM) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.vms[v.Name] = v
+	l.byID[v.Ref.Value] = v
+}
+
+// simVM returns vcsim's object for a VM moref.
+func simVM(ref types.ManagedObjectReference) *simulator.VirtualMachine {
+	vm, _ := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+	return vm
+}
+
+// registerObjects puts the lab's managed objects into vcsim's registry: the ones
+// vcsim 0.24.2 lacks entirely (ExtensionManager) or implements as no-ops
+// (GuestProcessManager, GuestFileManager) are replaced by lab types, exactly as
+// govmomi's simulator/example_extend_test.go does with simulator.Map.Put.
+func (l *Lab) registerObjects() {
+	content := l.client.ServiceContent
+	simulator.Map.Put(newExtensionManager(*content.ExtensionManager))
+	gom := simulator.Map.Get(*content.GuestOperationsManager).(*simulator.GuestOperationsManager)
+	pm := &GuestProcessManager{lab: l}
+	pm.Self = *gom.ProcessManager
+	simulator.Map.Put(pm)
+	fm := &GuestFileManager{lab: l}
+	fm.Self = *gom.FileManager
+	simulator.Map.Put(fm)
+}
+
+func (l *Lab) close() {
+	l.ui.logoutAll()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// overlay is the base of the lab objects that carry extra methods for one of
+// vcsim's objects (see overlays in soap.go). Its reference is {"Lab"+Type, Value}
+// of the object it stands for.
+type overlay struct {
+	Self types.ManagedObjectReference
+	lab  *Lab
+}
+
+func (o *overlay) Reference() types.ManagedObjectReference { return o.Self }
+
+// target is the reference of the vcsim object the overlay stands for.
+func (o *overlay) target() types.ManagedObjectReference {
+	return types.ManagedObjectReference{Type: o.Self.Type[len("Lab"):], Value: o.Self.Value}
+}
+
+// LabVirtualMachine adds CBT, snapshot, consolidation and Tools-state behaviour
+// to a vcsim VirtualMachine (snapshots.go, cbt.go, power.go).
+type LabVirtualMachine struct{ overlay }
+
+// LabVirtualMachineSnapshot adds consolidation behaviour to snapshot removal.
+type LabVirtualMachineSnapshot struct{ overlay }
+
+// LabTaskManager adds TaskManager.CreateTask (tasks.go).
+type LabTaskManager struct{ overlay }
+
+// LabTask adds the extension task methods SetTaskState/UpdateProgress/SetTaskDescription (tasks.go).
+type LabTask struct{ overlay }
+
+// LabEventManager adds EventManager.LogUserEvent (events.go).
+type LabEventManager struct{ overlay }
+
+// ensureOverlay registers the overlay object for ref if it is not there yet.
+func (l *Lab) ensureOverlay(ref types.ManagedObjectReference) {
+	key := types.ManagedObjectReference{Type: "Lab" + ref.Type, Value: ref.Value}
+	if simulator.Map.Get(key) != nil {
+		return
+	}
+	base := overlay{Self: key, lab: l}
+	var obj mo.Reference
+	switch ref.Type {
+	case "VirtualMachine":
+		obj = &LabVirtualMachine{base}
+	case "VirtualMachineSnapshot":
+		obj = &LabVirtualMachineSnapshot{base}
+	case "TaskManager":
+		obj = &LabTaskManager{base}
+	case "Task":
+		obj = &LabTask{base}
+	case "EventManager":
+		obj = &LabEventManager{base}
+	default:
+		return
+	}
+	simulator.Map.Put(obj)
+}
+
+// withLock runs f holding the lock of the vcsim object the overlay stands for,
+// with ctx.Caller set to it, exactly as vcsim holds it while running one of
+// that object's own methods.
+func (o *overlay) withLock(ctx *simulator.Context, obj mo.Reference, f func()) {
+	ref := obj.Reference()
+	caller := ctx.Caller
+	simulator.Map.WithLock(obj, func() {
+		ctx.Caller = &ref
+		defer func() { ctx.Caller = caller }()
+		f()
+	})
+}

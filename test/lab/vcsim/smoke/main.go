@@ -1,0 +1,436 @@
+// Command smoke drives a running lab vCenter through govmomi (the SOAP API) and
+// checks the behaviour the lab adds to vcsim. It reads the lab's JSON ready line
+// on stdin and exits non-zero on the first failed check.
+//
+//	go build -o smoke ./smoke && ./bin/vcsim-lab | ./smoke   (test/lab-tests/lab.test.ts runs it)
+package main
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/task"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+type ready struct {
+	URL, CertPem, Username, Password, ControlToken, GuestUsername, GuestPassword, VcGuid string
+}
+
+var (
+	ctx  = context.Background()
+	lab  ready
+	hc   *http.Client
+	pool = x509.NewCertPool()
+)
+
+func check(cond bool, format string, a ...interface{}) {
+	if !cond {
+		fmt.Fprintf(os.Stderr, "FAIL: "+format+"\n", a...)
+		os.Exit(1)
+	}
+}
+
+func must(err error, what string) {
+	check(err == nil, "%s: %v", what, err)
+}
+
+// faultOf returns the vim25 fault type name of an error ("" if none).
+func faultOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	if soap.IsSoapFault(err) {
+		return reflect.TypeOf(soap.ToSoapFault(err).VimFault()).Name()
+	}
+	if soap.IsVimFault(err) {
+		return reflect.TypeOf(soap.ToVimFault(err)).Elem().Name()
+	}
+	if te, ok := err.(task.Error); ok {
+		return reflect.TypeOf(te.Fault()).Elem().Name()
+	}
+	return fmt.Sprintf("%T:%v", err, err)
+}
+
+func control(method, path string, body interface{}, out interface{}) int {
+	var rd io.Reader
+	if b, ok := body.([]byte); ok {
+		rd = bytes.NewReader(b)
+	} else if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	u := strings.TrimSuffix(lab.URL, "/sdk") + path
+	req, _ := http.NewRequest(method, u, rd)
+	req.Header.Set("x-lab-token", lab.ControlToken)
+	res, err := hc.Do(req)
+	must(err, method+" "+path)
+	defer res.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(res.Body).Decode(out)
+	}
+	return res.StatusCode
+}
+
+func connect() *vim25.Client {
+	u, _ := url.Parse(lab.URL)
+	sc := soap.NewClient(u, false)
+	sc.DefaultTransport().TLSClientConfig.RootCAs = pool
+	c, err := vim25.NewClient(ctx, sc)
+	must(err, "connect")
+	return c
+}
+
+func login() *vim25.Client {
+	c := connect()
+	must(session.NewManager(c).Login(ctx, url.UserPassword(lab.Username, lab.Password)), "login")
+	return c
+}
+
+func main() {
+	line, err := bufio.NewReader(os.Stdin).ReadBytes('\n')
+	must(err, "read ready line")
+	must(json.Unmarshal(line, &lab), "parse ready line")
+	pool.AppendCertsFromPEM([]byte(lab.CertPem))
+	hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+
+	// Wrong password → InvalidLogin; no session → NotAuthenticated even for RetrievePropertiesEx.
+	err = session.NewManager(connect()).Login(ctx, url.UserPassword(lab.Username, "wrong"))
+	check(faultOf(err) == "InvalidLogin", "bad password: %v", err)
+	anon := connect()
+	var folder mo.Folder
+	err = property.DefaultCollector(anon).RetrieveOne(ctx, anon.ServiceContent.RootFolder, []string{"name"}, &folder)
+	check(faultOf(err) == "NotAuthenticated", "anonymous RetrievePropertiesEx: %v", err)
+
+	c := login()
+	finder := find.NewFinder(c, true)
+	dc, err := finder.Datacenter(ctx, "Lab-DC")
+	must(err, "datacenter Lab-DC")
+	finder.SetDatacenter(dc)
+	for _, p := range []string{"/Lab-DC/host/Production", "/Lab-DC/host/DR"} {
+		_, err := finder.ClusterComputeResource(ctx, p)
+		must(err, p)
+	}
+	hosts, _ := finder.HostSystemList(ctx, "/Lab-DC/host/Production/*")
+	check(len(hosts) == 2, "production hosts: %d", len(hosts))
+	for _, ds := range []string{"prod-ds1", "prod-ds2", "dr-ds1"} {
+		_, err := finder.Datastore(ctx, ds)
+		must(err, "datastore "+ds)
+	}
+	vm := func(name string) *object.VirtualMachine {
+		v, err := finder.VirtualMachine(ctx, name)
+		must(err, "vm "+name)
+		return v
+	}
+	win, lin, off, notools := vm("win-app01"), vm("linux-db01"), vm("web-off01"), vm("app-notools01")
+	props := func(v *object.VirtualMachine, ps ...string) mo.VirtualMachine {
+		var m mo.VirtualMachine
+		must(v.Properties(ctx, v.Reference(), ps, &m), "properties")
+		return m
+	}
+	m := props(win, "config", "guest", "runtime")
+	check(m.Guest.ToolsRunningStatus == "guestToolsRunning", "win tools: %s", m.Guest.ToolsRunningStatus)
+	check(strings.HasPrefix(m.Config.GuestId, "windows"), "guest id %s", m.Config.GuestId)
+	disks := object.VirtualDeviceList(m.Config.Hardware.Device).SelectByType((*types.VirtualDisk)(nil))
+	check(len(disks) == 1, "win disks %d", len(disks))
+	disk := disks[0].(*types.VirtualDisk)
+	backing := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+	check(backing.FileName == "[prod-ds1] win-app01/win-app01.vmdk" && disk.Key == 2000, "disk %s key %d", backing.FileName, disk.Key)
+	check(m.Runtime.ConsolidationNeeded != nil && !*m.Runtime.ConsolidationNeeded, "consolidationNeeded initially false")
+	check(props(notools, "guest").Guest.ToolsRunningStatus == "guestToolsNotRunning", "notools VM")
+
+	// Descriptor over datastore HTTP.
+	res, err := hc.Get(strings.TrimSuffix(lab.URL, "/sdk") + "/folder/win-app01/win-app01.vmdk?dcPath=Lab-DC&dsName=prod-ds1")
+	must(err, "GET descriptor")
+	desc, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	check(res.StatusCode == 200 && strings.Contains(string(desc), fmt.Sprintf(`RW %d VMFS "win-app01-flat.vmdk"`, disk.CapacityInBytes/512)), "descriptor: %d %s", res.StatusCode, desc)
+
+	// --- CBT ---
+	snap := func(v *object.VirtualMachine, name string, quiesce bool) types.ManagedObjectReference {
+		t, err := v.CreateSnapshot(ctx, name, "smoke", false, quiesce)
+		must(err, "CreateSnapshot")
+		info, err := t.WaitForResult(ctx, nil)
+		must(err, "CreateSnapshot task")
+		return info.Result.(types.ManagedObjectReference)
+	}
+	qcda := func(s types.ManagedObjectReference, start int64, changeID string) (types.DiskChangeInfo, error) {
+		r, err := methods.QueryChangedDiskAreas(ctx, c, &types.QueryChangedDiskAreas{This: win.Reference(), Snapshot: &s, DeviceKey: 2000, StartOffset: start, ChangeId: changeID})
+		if err != nil {
+			return types.DiskChangeInfo{}, err
+		}
+		return r.Returnval, nil
+	}
+	s0 := snap(win, "before-cbt", false)
+	_, err = qcda(s0, 0, "*")
+	check(faultOf(err) == "FileFault", "QCDA without CBT: %v", err)
+	t, err := win.Reconfigure(ctx, types.VirtualMachineConfigSpec{ChangeTrackingEnabled: types.NewBool(true)})
+	must(err, "reconfigure")
+	must(t.Wait(ctx), "reconfigure task")
+	check(*props(win, "config").Config.ChangeTrackingEnabled, "changeTrackingEnabled")
+
+	s1 := snap(win, "full", true)
+	var sm mo.VirtualMachineSnapshot
+	must(property.DefaultCollector(c).RetrieveOne(ctx, s1, []string{"config"}, &sm), "snapshot config")
+	id1 := object.VirtualDeviceList(sm.Config.Hardware.Device).SelectByType((*types.VirtualDisk)(nil))[0].(*types.VirtualDisk).Backing.(*types.VirtualDiskFlatVer2BackingInfo).ChangeId
+	check(strings.Contains(id1, "/"), "changeId %q", id1)
+	var allocated int64
+	for off := int64(0); off < disk.CapacityInBytes; {
+		info, err := qcda(s1, off, "*")
+		must(err, "QCDA *")
+		for _, a := range info.ChangedArea {
+			allocated += a.Length
+		}
+		check(info.Length > 0, "page length")
+		off = info.StartOffset + info.Length
+	}
+	check(allocated > 4<<20 && allocated < disk.CapacityInBytes, "allocated %d", allocated)
+
+	payload := bytes.Repeat([]byte("guest write "), 100*1024/12)
+	check(control("POST", "/lab/disk?vm=win-app01&disk=0&offset="+fmt.Sprint(10<<20+1000), payload, nil) == 200, "writeDisk")
+	s2 := snap(win, "incr", false)
+	info, err := qcda(s2, 0, id1)
+	must(err, "QCDA incremental")
+	check(len(info.ChangedArea) == 1 && info.ChangedArea[0].Start == 10<<20 && info.ChangedArea[0].Length == 2*64*1024,
+		"incremental areas %+v", info.ChangedArea)
+	_, err = qcda(s2, 0, "52 00 00 00 00 00 00 00-00 00 00 00 00 00 00 00/1")
+	check(faultOf(err) == "InvalidArgument", "bad changeId: %v", err)
+	_, err = qcda(s2, disk.CapacityInBytes, "*")
+	check(faultOf(err) == "InvalidArgument", "offset past end: %v", err)
+
+	// --- quiescing ---
+	var vmm mo.VirtualMachine
+	must(win.Properties(ctx, win.Reference(), []string{"snapshot"}, &vmm), "snapshot tree")
+	var quiescedFull *types.VirtualMachineSnapshotTree
+	var walk func([]types.VirtualMachineSnapshotTree)
+	walk = func(tree []types.VirtualMachineSnapshotTree) {
+		for i := range tree {
+			if tree[i].Snapshot == s1 {
+				quiescedFull = &tree[i]
+			}
+			walk(tree[i].ChildSnapshotList)
+		}
+	}
+	walk(vmm.Snapshot.RootSnapshotList)
+	check(quiescedFull != nil && quiescedFull.Quiesced && quiescedFull.BackupManifest == "vss-manifest.zip", "quiesced tree item %+v", quiescedFull)
+	zipFiles := func() []string {
+		res, err := hc.Get(strings.TrimSuffix(lab.URL, "/sdk") + "/folder/win-app01/vss-manifest.zip?dcPath=Lab-DC&dsName=prod-ds1")
+		must(err, "GET vss-manifest.zip")
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		z, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		must(err, "zip")
+		var names []string
+		for _, f := range z.File {
+			names = append(names, f.Name)
+		}
+		return names
+	}
+	check(len(zipFiles()) > 1, "writer manifests: %v", zipFiles())
+	control("POST", "/lab/faults", map[string]interface{}{"method": "CreateSnapshot_Task", "fault": "NoWriterManifests", "vm": "win-app01"}, nil)
+	snap(win, "fs-only", true)
+	check(reflect.DeepEqual(zipFiles(), []string{"backupComponents.xml"}), "no writer manifests: %v", zipFiles())
+	treeQuiesced := func(v *object.VirtualMachine, s types.ManagedObjectReference) bool {
+		var m mo.VirtualMachine
+		must(v.Properties(ctx, v.Reference(), []string{"snapshot"}, &m), "tree")
+		for _, it := range m.Snapshot.RootSnapshotList {
+			if it.Snapshot == s {
+				return it.Quiesced
+			}
+		}
+		return true
+	}
+	check(!treeQuiesced(off, snap(off, "off", true)), "powered-off VM: quiesce must be ignored")
+	check(!treeQuiesced(notools, snap(notools, "notools", true)), "no tools: quiesce must be ignored")
+
+	// CreateSnapshotEx_Task with a Windows quiesce spec.
+	ex, err := methods.CreateSnapshotEx_Task(ctx, c, &types.CreateSnapshotEx_Task{This: win.Reference(), Name: "ex",
+		QuiesceSpec: &types.VirtualMachineWindowsQuiesceSpec{VssBackupType: 1, VssBackupContext: "ctx_backup"}})
+	must(err, "CreateSnapshotEx_Task")
+	_, err = object.NewTask(c, ex.Returnval).WaitForResult(ctx, nil)
+	must(err, "CreateSnapshotEx task")
+
+	// Injected quiesce fault fails the task.
+	control("POST", "/lab/faults", map[string]interface{}{"method": "CreateSnapshot_Task", "fault": "ApplicationQuiesceFault", "vm": "linux-db01"}, nil)
+	t, _ = lin.CreateSnapshot(ctx, "q", "", false, true)
+	_, err = t.WaitForResult(ctx, nil)
+	check(faultOf(err) == "ApplicationQuiesceFault", "quiesce fault: %v", err)
+
+	// Consolidation left needed after remove, then consolidated.
+	control("POST", "/lab/faults", map[string]interface{}{"method": "RemoveSnapshot_Task", "fault": "LeaveConsolidationNeeded"}, nil)
+	rt, err := methods.RemoveSnapshot_Task(ctx, c, &types.RemoveSnapshot_Task{This: s2, Consolidate: types.NewBool(true)})
+	must(err, "RemoveSnapshot_Task")
+	must(object.NewTask(c, rt.Returnval).Wait(ctx), "remove task")
+	check(*props(win, "runtime").Runtime.ConsolidationNeeded, "consolidationNeeded after faulted remove")
+	ct, err := methods.ConsolidateVMDisks_Task(ctx, c, &types.ConsolidateVMDisks_Task{This: win.Reference()})
+	must(err, "ConsolidateVMDisks_Task")
+	must(object.NewTask(c, ct.Returnval).Wait(ctx), "consolidate task")
+	check(!*props(win, "runtime").Runtime.ConsolidationNeeded, "consolidationNeeded after consolidate")
+	_, err = qcda(s1, 0, id1) // the older snapshot still answers
+	must(err, "QCDA after removing a later snapshot")
+
+	// --- guest operations ---
+	gom := c.ServiceContent.GuestOperationsManager
+	var g mo.GuestOperationsManager
+	must(property.DefaultCollector(c).RetrieveOne(ctx, *gom, nil, &g), "guest ops manager")
+	auth := &types.NamePasswordAuthentication{Username: lab.GuestUsername, Password: lab.GuestPassword}
+	start := func(v *object.VirtualMachine, a types.BaseGuestAuthentication, prog string) (int64, error) {
+		r, err := methods.StartProgramInGuest(ctx, c, &types.StartProgramInGuest{This: *g.ProcessManager, Vm: v.Reference(), Auth: a,
+			Spec: &types.GuestProgramSpec{ProgramPath: prog, Arguments: "--freeze"}})
+		if err != nil {
+			return 0, err
+		}
+		return r.Returnval, nil
+	}
+	_, err = start(lin, &types.NamePasswordAuthentication{Username: "root", Password: "nope"}, "/bin/true")
+	check(faultOf(err) == "InvalidGuestLogin", "bad guest login: %v", err)
+	_, err = start(notools, auth, "/bin/true")
+	check(faultOf(err) == "GuestOperationsUnavailable", "tools not running: %v", err)
+	control("POST", "/lab/guest/program", map[string]interface{}{"vm": "linux-db01", "match": "pre-freeze", "exitCode": 3, "delayMs": 300}, nil)
+	pid, err := start(lin, auth, "/usr/local/bin/pre-freeze.sh")
+	must(err, "StartProgramInGuest")
+	list := func() types.GuestProcessInfo {
+		r, err := methods.ListProcessesInGuest(ctx, c, &types.ListProcessesInGuest{This: *g.ProcessManager, Vm: lin.Reference(), Auth: auth, Pids: []int64{pid}})
+		must(err, "ListProcessesInGuest")
+		check(len(r.Returnval) == 1, "one process")
+		return r.Returnval[0]
+	}
+	check(list().EndTime == nil, "process still running")
+	time.Sleep(400 * time.Millisecond)
+	p := list()
+	check(p.EndTime != nil && p.ExitCode == 3, "process ended with 3: %+v", p)
+	up, err := methods.InitiateFileTransferToGuest(ctx, c, &types.InitiateFileTransferToGuest{This: *g.FileManager, Vm: lin.Reference(), Auth: auth,
+		GuestFilePath: "/tmp/freeze.sh", FileAttributes: &types.GuestPosixFileAttributes{}, FileSize: 12, Overwrite: true})
+	must(err, "InitiateFileTransferToGuest")
+	req, _ := http.NewRequest("PUT", up.Returnval, strings.NewReader("#!/bin/sh\nx\n"))
+	res, err = hc.Do(req)
+	must(err, "PUT guest file")
+	res.Body.Close()
+	check(res.StatusCode == 200, "PUT guest file status %d", res.StatusCode)
+	var calls []map[string]interface{}
+	control("GET", "/lab/guest/calls", nil, &calls)
+	check(len(calls) == 2 && calls[1]["content"] == "#!/bin/sh\nx\n" && calls[0]["programPath"] == "/usr/local/bin/pre-freeze.sh", "guest calls %v", calls)
+
+	// --- extensions and tasks ---
+	em := object.NewExtensionManager(c)
+	ext := types.Extension{Key: "com.stillpoint.smoke", Version: "1.0.0", Description: &types.Description{Label: "Smoke", Summary: "smoke"},
+		TaskList: []types.ExtensionTaskTypeInfo{{TaskID: "com.stillpoint.smoke.backup"}}}
+	must(em.Register(ctx, ext), "RegisterExtension")
+	check(faultOf(em.Register(ctx, ext)) == "InvalidArgument", "duplicate register")
+	found, err := em.Find(ctx, ext.Key)
+	check(err == nil && found != nil && found.Version == "1.0.0", "FindExtension %v %v", found, err)
+	ext.Version = "1.1.0"
+	must(em.Update(ctx, ext), "UpdateExtension")
+	check(faultOf(em.Update(ctx, types.Extension{Key: "nope", Description: &types.Description{}})) == "NotFound", "update unknown")
+	tm := *c.ServiceContent.TaskManager
+	_, err = methods.CreateTask(ctx, c, &types.CreateTask{This: tm, Obj: win.Reference(), TaskTypeId: "com.example.undeclared"})
+	check(faultOf(err) == "InvalidArgument", "undeclared task type: %v", err)
+	ctr, err := methods.CreateTask(ctx, c, &types.CreateTask{This: tm, Obj: win.Reference(), TaskTypeId: "com.stillpoint.smoke.backup", InitiatedBy: "Stillpoint", Cancelable: true})
+	must(err, "CreateTask")
+	task := ctr.Returnval.Task
+	_, err = methods.UpdateProgress(ctx, c, &types.UpdateProgress{This: task, PercentDone: 10})
+	check(faultOf(err) == "InvalidState", "progress before running: %v", err)
+	_, err = methods.SetTaskState(ctx, c, &types.SetTaskState{This: task, State: types.TaskInfoStateRunning})
+	must(err, "SetTaskState running")
+	_, err = methods.UpdateProgress(ctx, c, &types.UpdateProgress{This: task, PercentDone: 42})
+	must(err, "UpdateProgress")
+	_, err = methods.SetTaskDescription(ctx, c, &types.SetTaskDescription{This: task, Description: types.LocalizableMessage{Key: "k", Message: "Copying disk 1 of 1"}})
+	must(err, "SetTaskDescription")
+	var mt mo.Task
+	must(property.DefaultCollector(c).RetrieveOne(ctx, task, []string{"info"}, &mt), "task info")
+	check(mt.Info.Progress == 42 && mt.Info.Description.Message == "Copying disk 1 of 1" && mt.Info.State == "running" && mt.Info.EntityName == "win-app01",
+		"task info %+v", mt.Info)
+	var mtm mo.TaskManager
+	must(property.DefaultCollector(c).RetrieveOne(ctx, tm, []string{"recentTask"}, &mtm), "recentTask")
+	check(len(mtm.RecentTask) > 0 && mtm.RecentTask[len(mtm.RecentTask)-1] == task, "recentTask has the task")
+	_, err = methods.SetTaskState(ctx, c, &types.SetTaskState{This: task, State: types.TaskInfoStateSuccess})
+	must(err, "SetTaskState success")
+	_, err = methods.SetTaskState(ctx, c, &types.SetTaskState{This: task, State: types.TaskInfoStateRunning})
+	check(faultOf(err) == "InvalidState", "state after completion: %v", err)
+	must(em.Unregister(ctx, ext.Key), "UnregisterExtension")
+	check(faultOf(em.Unregister(ctx, ext.Key)) == "NotFound", "unregister unknown")
+
+	// --- events ---
+	_, err = methods.LogUserEvent(ctx, c, &types.LogUserEvent{This: *c.ServiceContent.EventManager, Entity: win.Reference(), Msg: "Stillpoint backup finished"})
+	must(err, "LogUserEvent")
+	qe, err := methods.QueryEvents(ctx, c, &types.QueryEvents{This: *c.ServiceContent.EventManager, Filter: types.EventFilterSpec{
+		Entity: &types.EventFilterSpecByEntity{Entity: win.Reference(), Recursion: types.EventFilterSpecRecursionOptionSelf}}})
+	must(err, "QueryEvents")
+	logged := false
+	for _, e := range qe.Returnval {
+		if u, ok := e.(*types.GeneralUserEvent); ok && u.Message == "Stillpoint backup finished" && u.UserName == lab.Username {
+			logged = true
+		}
+	}
+	check(logged, "user event in QueryEvents")
+
+	// --- faults ---
+	control("POST", "/lab/faults", map[string]interface{}{"method": "PowerOffVM_Task", "fault": "TaskInProgress", "vm": "linux-db01"}, nil)
+	t, _ = lin.PowerOff(ctx)
+	check(faultOf(t.Wait(ctx)) == "TaskInProgress", "injected task fault")
+	control("POST", "/lab/faults", map[string]interface{}{"method": "RetrievePropertiesEx", "fault": "NotAuthenticated"}, nil)
+	check(faultOf(win.Properties(ctx, win.Reference(), []string{"name"}, &vmm)) == "NotAuthenticated", "injected SOAP fault")
+	control("POST", "/lab/faults", map[string]interface{}{"method": "DatastoreGet", "fault": "ReadFault", "path": "linux-db01-flat.vmdk", "afterBytes": 100000}, nil)
+	res, err = hc.Get(strings.TrimSuffix(lab.URL, "/sdk") + "/folder/linux-db01/linux-db01-flat.vmdk?dcPath=Lab-DC&dsName=prod-ds1")
+	must(err, "GET flat")
+	n, err := io.Copy(io.Discard, res.Body)
+	check(err != nil && n == 100000, "read fault after 100000 bytes: n=%d err=%v", n, err)
+	control("DELETE", "/lab/faults", nil, nil)
+
+	// --- vSphere Client clone ticket → CloneSession ---
+	var tok struct{ SessionToken string }
+	check(control("POST", "/lab/ui-session", map[string]string{"username": lab.Username, "password": lab.Password}, &tok) == 200, "ui-session")
+	cloneTicket := func(token string) (int, string) {
+		req, _ := http.NewRequest("POST", strings.TrimSuffix(lab.URL, "/sdk")+"/api/ui/vcenter/session/clone-ticket", strings.NewReader(`{"vc_guid":"`+lab.VcGuid+`"}`))
+		req.Header.Set("vmware-api-session-id", token)
+		req.Header.Set("content-type", "application/json")
+		res, err := hc.Do(req)
+		must(err, "clone-ticket")
+		defer res.Body.Close()
+		var out struct {
+			SessionCloneTicket string `json:"session_clone_ticket"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return res.StatusCode, out.SessionCloneTicket
+	}
+	code, _ := cloneTicket("bogus")
+	check(code == 401, "bogus token → 401, got %d", code)
+	code, ticket := cloneTicket(tok.SessionToken)
+	check(code == 200 && ticket != "", "clone ticket %d", code)
+	c2 := connect()
+	_, err = methods.CloneSession(ctx, c2, &types.CloneSession{This: *c2.ServiceContent.SessionManager, CloneTicket: ticket})
+	must(err, "CloneSession")
+	us, err := session.NewManager(c2).UserSession(ctx)
+	check(err == nil && us != nil && us.UserName == lab.Username, "cloned session user %v %v", us, err)
+
+	// --- session expiry ---
+	var exp struct{ Expired int }
+	control("POST", "/lab/sessions/expire", nil, &exp)
+	check(exp.Expired >= 2, "expired %d sessions", exp.Expired)
+	err = win.Properties(ctx, win.Reference(), []string{"name"}, &vmm)
+	check(faultOf(err) == "NotAuthenticated", "after expiry: %v", err)
+	c = login()
+	must(object.NewVirtualMachine(c, win.Reference()).Properties(ctx, win.Reference(), []string{"name"}, &vmm), "after re-login")
+	fmt.Println("smoke: all checks passed")
+}

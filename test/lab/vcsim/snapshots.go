@@ -1,0 +1,301 @@
+package main
+
+import (
+	"archive/zip"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// CreateSnapshotTask creates a snapshot.
+//
+// vSphere: quiesce=true is silently ignored when the VM is powered off or
+// VMware Tools is not running (the snapshot's tree item says quiesced=false).
+// A quiesced snapshot of a Windows guest is a VSS_BT_COPY shadow copy and Tools
+// writes vss-manifest.zip next to the snapshot. The disks' changeId moves on.
+// Lab: vcsim's CreateSnapshot_Task plus those semantics (snapshotExtras).
+func (o *LabVirtualMachine) CreateSnapshotTask(ctx *simulator.Context, req *types.CreateSnapshot_Task) soap.HasFault {
+	task, fault := o.createSnapshot(ctx, req.Name, req.Description, req.Memory, req.Quiesce, nil, "CreateSnapshot_Task")
+	if fault != nil {
+		return &methods.CreateSnapshot_TaskBody{Fault_: fault}
+	}
+	return &methods.CreateSnapshot_TaskBody{Res: &types.CreateSnapshot_TaskResponse{Returnval: task}}
+}
+
+// CreateSnapshotExTask creates a snapshot with a guest quiesce spec.
+//
+// vSphere (6.5+): like CreateSnapshot_Task, quiescing when quiesceSpec is set;
+// a VirtualMachineWindowsQuiesceSpec chooses the VSS backup type (e.g. 1 =
+// VSS_BT_FULL, which lets applications truncate their logs) and context.
+// vcsim 0.24.2 lacks it. Lab: as CreateSnapshot_Task, recording the VSS
+// backup type in backupComponents.xml.
+func (o *LabVirtualMachine) CreateSnapshotExTask(ctx *simulator.Context, req *types.CreateSnapshotEx_Task) soap.HasFault {
+	task, fault := o.createSnapshot(ctx, req.Name, req.Description, req.Memory, req.QuiesceSpec != nil, req.QuiesceSpec, "CreateSnapshotEx_Task")
+	if fault != nil {
+		return &methods.CreateSnapshotEx_TaskBody{Fault_: fault}
+	}
+	return &methods.CreateSnapshotEx_TaskBody{Res: &types.CreateSnapshotEx_TaskResponse{Returnval: task}}
+}
+
+func (o *LabVirtualMachine) createSnapshot(ctx *simulator.Context, name, desc string, memory, quiesce bool,
+	spec types.BaseVirtualMachineGuestQuiesceSpec, method string) (types.ManagedObjectReference, *soap.Fault) {
+	var taskRef types.ManagedObjectReference
+	vm := simVM(o.target())
+	rec := o.lab.vmByRef(o.target())
+	if vm == nil || rec == nil {
+		return taskRef, simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})
+	}
+	var fault *soap.Fault
+	o.withLock(ctx, vm, func() {
+		quiesced := quiesce && toolsRunning(vm)
+		res := vm.CreateSnapshotTask(&types.CreateSnapshot_Task{This: vm.Self, Name: name, Description: desc, Memory: memory, Quiesce: quiesced})
+		b := res.(*methods.CreateSnapshot_TaskBody)
+		if b.Fault_ != nil {
+			fault = b.Fault_
+			return
+		}
+		taskRef = b.Res.Returnval
+		task := simulator.Map.Get(taskRef).(*simulator.Task)
+		if task.Info.State != types.TaskInfoStateSuccess {
+			return
+		}
+		snapRef := task.Info.Result.(types.ManagedObjectReference)
+		if err := o.lab.snapshotExtras(vm, rec, snapRef, quiesced, spec, method); err != nil {
+			log.Printf("snapshot %s of %s: %v", snapRef.Value, rec.Name, err)
+			finishTask(task, nil, &types.SnapshotFault{}, err.Error())
+		}
+	})
+	return taskRef, fault
+}
+
+// snapshotExtras completes a new snapshot the way ESXi does: the snapshot's
+// config gets its own copy of the disk devices (vcsim shares them with the VM),
+// CBT moves to a new epoch whose changeId both configs carry, and a quiesced
+// Windows snapshot gets vss-manifest.zip. Caller holds the VM's lock.
+func (l *Lab) snapshotExtras(vm *simulator.VirtualMachine, rec *labVM, snapRef types.ManagedObjectReference,
+	quiesced bool, spec types.BaseVirtualMachineGuestQuiesceSpec, method string) error {
+	snap := simulator.Map.Get(snapRef).(*simulator.VirtualMachineSnapshot)
+	devices := make([]types.BaseVirtualDevice, len(vm.Config.Hardware.Device))
+	for i, d := range vm.Config.Hardware.Device {
+		devices[i] = d
+		if disk, ok := d.(*types.VirtualDisk); ok {
+			c := *disk
+			if b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok {
+				bc := *b
+				c.Backing = &bc
+			}
+			devices[i] = &c
+		}
+	}
+	snap.Config.Hardware.Device = devices
+	snap.Config.ChangeTrackingEnabled = vm.Config.ChangeTrackingEnabled
+
+	if cbtEnabled(vm.Config) {
+		seqs, err := l.startEpochs(vm)
+		if err != nil {
+			return err
+		}
+		ids := map[int32]string{}
+		for _, d := range rec.Disks {
+			ids[d.Key] = d.cbt.changeID(seqs[d.Key])
+		}
+		setChangeIDs(snap.Config.Hardware.Device, ids)
+		cbtSnapshots.Lock()
+		cbtSnapshots.m[snapRef.Value] = seqs
+		cbtSnapshots.Unlock()
+	}
+
+	if quiesced && rec.Windows {
+		writers := !l.takeBehaviour(method, "NoWriterManifests", rec.Name)
+		backupType := 5 // VSS_BT_COPY
+		context := "ctx_auto"
+		if ws, ok := spec.(*types.VirtualMachineWindowsQuiesceSpec); ok {
+			if ws.VssBackupType != 0 {
+				backupType = int(ws.VssBackupType)
+			}
+			if ws.VssBackupContext != "" {
+				context = ws.VssBackupContext
+			}
+		}
+		dir := filepath.Join(l.labPath("datastores", rec.Datastore), rec.Dir)
+		if err := writeVSSManifest(filepath.Join(dir, "vss-manifest.zip"), rec.Name, backupType, context, writers); err != nil {
+			return err
+		}
+		if item := findTreeItem(vm.Snapshot.RootSnapshotList, snapRef); item != nil {
+			item.BackupManifest = "vss-manifest.zip"
+		}
+	}
+	return nil
+}
+
+func findTreeItem(tree []types.VirtualMachineSnapshotTree, ref types.ManagedObjectReference) *types.VirtualMachineSnapshotTree {
+	for i := range tree {
+		if tree[i].Snapshot == ref {
+			return &tree[i]
+		}
+		if t := findTreeItem(tree[i].ChildSnapshotList, ref); t != nil {
+			return t
+		}
+	}
+	return nil
+}
+
+// vssWriters are the VSS writers of the lab's Windows guest (a Windows Server with SQL Server).
+var vssWriters = []struct{ name, id string }{
+	{"System Writer", "e8132975-6f93-4464-a53e-1050253ae220"},
+	{"Registry Writer", "afbab4a2-367d-4d15-a586-71dbb18f8485"},
+	{"WMI Writer", "a6ad56c2-b509-4e6c-bb19-49d8f43532f0"},
+	{"SqlServerWriter", "a65faa63-5ea8-4ebc-9dbd-a0c4db26912a"},
+}
+
+var vssBackupTypes = map[int]string{1: "FULL", 2: "INCREMENTAL", 3: "DIFFERENTIAL", 4: "LOG", 5: "COPY", 6: "OTHER"}
+
+// writeVSSManifest writes the vss-manifest.zip VMware Tools leaves after a
+// quiesced snapshot of a Windows guest: backupComponents.xml (the VSS Backup
+// Components Document) and, when the writers took part, one writer manifest
+// per writer. Without writer manifests the snapshot is only file-system consistent.
+func writeVSSManifest(path, vm string, backupType int, context string, writers bool) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	z := zip.NewWriter(f)
+	setID := strings.ToUpper(newCBTUUID()[:8]) + "-LAB"
+	var comps strings.Builder
+	if writers {
+		for _, w := range vssWriters {
+			fmt.Fprintf(&comps, `<WRITER_COMPONENTS instanceId="{%s}" writerId="{%s}"><COMPONENT logicalPath="" componentName="%s" componentType="filegroup"/></WRITER_COMPONENTS>`,
+				w.id, w.id, w.name)
+		}
+	}
+	bc, _ := z.Create("backupComponents.xml")
+	fmt.Fprintf(bc, `<?xml version="1.0"?>
+<BACKUP_COMPONENTS xmlns="x-schema:#VssComponentMetadata" version="1.2" bootableSystemStateBackup="no" selectComponents="yes" backupType="%s" partialFileSupport="no" snapshotSetId="{%s}" context="%s" computer="%s" created="%s">%s</BACKUP_COMPONENTS>
+`, vssBackupTypes[backupType], setID, context, vm, time.Now().UTC().Format(time.RFC3339), comps.String())
+	if writers {
+		for i, w := range vssWriters {
+			wf, _ := z.Create(fmt.Sprintf("writer%d.xml", i))
+			fmt.Fprintf(wf, `<?xml version="1.0"?>
+<WRITER_METADATA xmlns="x-schema:#VssWriterMetadataInfo" version="1.2"><IDENTIFICATION writerId="{%s}" instanceId="{%s}" friendlyName="%s" usage="USER_DATA" dataSource="TRANSACTION_DB"/><BACKUP_LOCATIONS/><RESTORE_METHOD method="RESTORE_IF_CAN_REPLACE" writerRestore="always" rebootRequired="no"/></WRITER_METADATA>
+`, w.id, w.id, w.name)
+		}
+	}
+	return z.Close()
+}
+
+// RemoveSnapshotTask removes a snapshot (vcsim's implementation).
+//
+// vSphere: with consolidate=true the snapshot's delta is merged; if that merge
+// fails the VM is left with runtime.consolidationNeeded=true. Lab: the
+// "LeaveConsolidationNeeded" fault behaviour sets that flag.
+func (o *LabVirtualMachineSnapshot) RemoveSnapshotTask(ctx *simulator.Context, req *types.RemoveSnapshot_Task) soap.HasFault {
+	snap, ok := simulator.Map.Get(o.target()).(*simulator.VirtualMachineSnapshot)
+	if !ok {
+		return &methods.RemoveSnapshot_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+	}
+	vmRef := snap.Vm
+	r := *req
+	r.This = snap.Self
+	var res soap.HasFault
+	o.withLock(ctx, snap, func() {
+		res = snap.RemoveSnapshotTask(ctx, &r)
+	})
+	cbtSnapshots.Lock()
+	delete(cbtSnapshots.m, snap.Self.Value)
+	cbtSnapshots.Unlock()
+	if rec := o.lab.vmByRef(vmRef); rec != nil && o.lab.takeBehaviour("RemoveSnapshot_Task", "LeaveConsolidationNeeded", rec.Name) {
+		vm := simVM(vmRef)
+		simulator.Map.WithLock(vm, func() {
+			simulator.Map.Update(vm, []types.PropertyChange{{Name: "runtime.consolidationNeeded", Val: true}})
+		})
+	}
+	return res
+}
+
+// ConsolidateVMDisksTask merges leftover delta disks into their parents.
+//
+// vSphere: clears runtime.consolidationNeeded (succeeds as a no-op when
+// nothing needs consolidating). vcsim 0.24.2 lacks it. Lab: clears the flag.
+func (o *LabVirtualMachine) ConsolidateVMDisksTask(ctx *simulator.Context, req *types.ConsolidateVMDisks_Task) soap.HasFault {
+	vm := simVM(o.target())
+	if vm == nil {
+		return &methods.ConsolidateVMDisks_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+	}
+	task := simulator.CreateTask(vm, "consolidateDisks", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		simulator.Map.WithLock(vm, func() {
+			simulator.Map.Update(vm, []types.PropertyChange{{Name: "runtime.consolidationNeeded", Val: false}})
+		})
+		return nil, nil
+	})
+	return &methods.ConsolidateVMDisks_TaskBody{Res: &types.ConsolidateVMDisks_TaskResponse{Returnval: task.Run()}}
+}
+
+// ReconfigVMTask reconfigures a VM (vcsim's implementation).
+//
+// vSphere: changeTrackingEnabled=true starts CBT (a new change-tracking uuid,
+// the disks get a changeId); false stops it and invalidates every changeId.
+// Lab: vcsim stores config.changeTrackingEnabled; the lab starts/stops its epochs.
+func (o *LabVirtualMachine) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Task) soap.HasFault {
+	vm := simVM(o.target())
+	if vm == nil {
+		return &methods.ReconfigVM_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+	}
+	r := *req
+	r.This = vm.Self
+	var res soap.HasFault
+	o.withLock(ctx, vm, func() {
+		was := cbtEnabled(vm.Config)
+		res = vm.ReconfigVMTask(ctx, &r)
+		if b, ok := res.(*methods.ReconfigVM_TaskBody); !ok || b.Res == nil {
+			return
+		}
+		switch now := cbtEnabled(vm.Config); {
+		case now && !was:
+			if _, err := o.lab.startEpochs(vm); err != nil {
+				log.Printf("cbt start %s: %v", vm.Name, err)
+			}
+		case !now && was:
+			o.lab.stopTracking(vm)
+		}
+	})
+	return res
+}
+
+// PowerOnVMTask powers a VM on (vcsim) and, if Tools is installed, reports it running.
+func (o *LabVirtualMachine) PowerOnVMTask(ctx *simulator.Context, req *types.PowerOnVM_Task) soap.HasFault {
+	return o.power(ctx, func(vm *simulator.VirtualMachine) soap.HasFault {
+		r := *req
+		r.This = vm.Self
+		return vm.PowerOnVMTask(ctx, &r)
+	})
+}
+
+// PowerOffVMTask powers a VM off (vcsim); Tools then reports not running.
+func (o *LabVirtualMachine) PowerOffVMTask(ctx *simulator.Context, req *types.PowerOffVM_Task) soap.HasFault {
+	return o.power(ctx, func(vm *simulator.VirtualMachine) soap.HasFault {
+		r := *req
+		r.This = vm.Self
+		return vm.PowerOffVMTask(ctx, &r)
+	})
+}
+
+func (o *LabVirtualMachine) power(ctx *simulator.Context, f func(*simulator.VirtualMachine) soap.HasFault) soap.HasFault {
+	vm := simVM(o.target())
+	rec := o.lab.vmByRef(o.target())
+	var res soap.HasFault
+	o.withLock(ctx, vm, func() {
+		res = f(vm)
+		on := vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn
+		setGuestState(vm, on && rec != nil && rec.Tools, vm.Name)
+	})
+	return res
+}

@@ -1,0 +1,93 @@
+// Damage detection: a flipped byte, a truncated pack and a missing pack are found by verify, named by
+// restore point and disk, and give clear errors on restore; undamaged restore points keep working.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readdirSync, statSync, openSync, readSync, writeSync, closeSync, truncateSync, renameSync } from 'node:fs';
+import { Repository } from '../../backend/repository/repository.ts';
+import { RECORD_HEADER } from '../../backend/repository/format.ts';
+import { tempDir, sparseRandomImage, sha256File } from './helpers.ts';
+
+const MiB = 1024 * 1024;
+
+function packFiles(repoDir: string): string[] {
+  const out: string[] = [];
+  for (const sub of readdirSync(join(repoDir, 'packs'))) for (const f of readdirSync(join(repoDir, 'packs', sub))) out.push(join(repoDir, 'packs', sub, f));
+  return out.sort();
+}
+
+async function setup(t: { after: (fn: () => void) => void }, passphrase?: string) {
+  const dir = tempDir(t);
+  const repoDir = join(dir, 'repo');
+  const a = sparseRandomImage(join(dir, 'a.img'), 12, [[0, 10 * MiB]]);
+  const b = sparseRandomImage(join(dir, 'b.img'), 12, [[MiB, 8 * MiB]]);
+  const repo = await Repository.init(repoDir, { packSize: 4 * MiB, passphrase });
+  const backup = async (img: string, vmId: string) => {
+    const w = await repo.beginRestorePoint({ vm: { id: vmId, name: vmId }, consistency: 'crash' });
+    await (await w.addDisk({ key: '2000', label: 'Hard disk 1', capacity: 12 * MiB })).writeFile(img);
+    await (await w.addDisk({ key: '2001', label: 'Hard disk 2', capacity: 2 * MiB })).write(0, Buffer.alloc(2 * MiB, 7));
+    return w.commit();
+  };
+  const rpA = await backup(a, 'vm-a');
+  const packsA = packFiles(repoDir);
+  const rpB = await backup(b, 'vm-b');
+  const packsB = packFiles(repoDir).filter((p) => !packsA.includes(p));
+  await repo.close();
+  return { dir, repoDir, a, b, rpA, rpB, packsA, packsB };
+}
+
+for (const passphrase of [undefined, 'pw']) {
+  test(`a flipped byte in a pack is found by full verify and named by restore point and disk${passphrase ? ' (encrypted)' : ''}`, async (t) => {
+    const s = await setup(t, passphrase);
+    // Flip one byte inside the payload of the second record of vm-a's first pack.
+    const pack = s.packsA[0];
+    const fd = openSync(pack, 'r+');
+    const h = Buffer.alloc(RECORD_HEADER);
+    readSync(fd, h, 0, RECORD_HEADER, 0);
+    const second = RECORD_HEADER + h.readUInt32BE(12);
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, second + RECORD_HEADER + 1000);
+    byte[0] ^= 0x40;
+    writeSync(fd, byte, 0, 1, second + RECORD_HEADER + 1000);
+    closeSync(fd);
+
+    const repo = await Repository.open(s.repoDir, { passphrase });
+    t.after(() => repo.close());
+    const quick = await repo.verify({ quick: true });
+    assert.equal(quick.ok, true, 'quick verify only checks index/pack consistency');
+    let calls = 0;
+    const v = await repo.verify({ onProgress: () => { calls++; } });
+    assert.ok(calls > 0);
+    assert.equal(v.ok, false);
+    assert.equal(v.damaged.length, 1);
+    assert.deepEqual(v.affected.map((x) => x.restorePoint), [s.rpA.id]);
+    assert.deepEqual(v.affected[0].disks.map((d) => [d.key, d.damagedChunks]), [['2000', 1]]);
+    await assert.rejects(repo.restoreDisk(s.rpA.id, '2000', join(s.dir, 'out.img')), (e: Error & { code?: string }) =>
+      e.code === 'EDAMAGED' && /damaged/.test(e.message) && /repo verify/.test(e.message));
+    await repo.restoreDisk(s.rpB.id, '2000', join(s.dir, 'out.img'));
+    assert.equal(sha256File(join(s.dir, 'out.img')), sha256File(s.b), 'an unaffected restore point still restores');
+    await repo.restoreDisk(s.rpA.id, '2001', join(s.dir, 'out2.img')); // the other disk of the damaged point is fine
+  });
+}
+
+test('a truncated pack and a missing pack give clear errors and are reported by quick verify', async (t) => {
+  const s = await setup(t);
+  const victim = s.packsB[0];
+  truncateSync(victim, Math.floor(statSync(victim).size / 2));
+  let repo = await Repository.open(s.repoDir);
+  let v = await repo.verify({ quick: true });
+  assert.equal(v.ok, false);
+  assert.ok(v.damaged.every((d) => /truncated/.test(d.problem)), JSON.stringify(v.damaged[0]));
+  assert.deepEqual(v.affected.map((x) => x.restorePoint), [s.rpB.id]);
+  await assert.rejects(repo.restoreDisk(s.rpB.id, '2000', join(s.dir, 'o.img')), /truncated.*repo verify/s);
+  await repo.restoreDisk(s.rpA.id, '2000', join(s.dir, 'o.img'));
+  assert.equal(sha256File(join(s.dir, 'o.img')), sha256File(s.a));
+  await repo.close();
+
+  renameSync(victim, victim + '.gone');
+  repo = await Repository.open(s.repoDir);
+  t.after(() => repo.close());
+  v = await repo.verify({ quick: true });
+  assert.ok(v.damaged.length > 0 && v.damaged.every((d) => /missing/.test(d.problem)));
+  await assert.rejects(repo.read(s.rpB.id, '2000', 1 * MiB, 100), /missing/);
+});

@@ -1,0 +1,27 @@
+import { provideHttpClient, withInterceptors } from '@angular/common/http';
+import { type ApplicationConfig, inject, provideAppInitializer, provideZoneChangeDetection } from '@angular/core';
+import { provideAnimations } from '@angular/platform-browser/animations';
+import { provideRouter, withComponentInputBinding, withHashLocation } from '@angular/router';
+import { routes } from './app.routes';
+import { authInterceptor } from './core/auth.interceptor';
+import { AuthService } from './core/auth';
+import { I18n } from './core/i18n';
+import { ThemeService } from './core/theme';
+import { SdkService } from './sdk/sdk.service';
+import { registerIcons } from './shared/icons';
+
+export const appConfig: ApplicationConfig = {
+  providers: [
+    provideZoneChangeDetection({ eventCoalescing: true }),
+    provideAnimations(),
+    provideRouter(routes, withHashLocation(), withComponentInputBinding()),
+    provideHttpClient(withInterceptors([authInterceptor])),
+    provideAppInitializer(() => {
+      const sdk = inject(SdkService);
+      registerIcons();
+      inject(I18n).init(sdk.clientLocale());
+      inject(ThemeService).init();
+      return inject(AuthService).init();
+    }),
+  ],
+};

@@ -1,0 +1,29 @@
+import { inject } from '@angular/core';
+import { Router, type Routes } from '@angular/router';
+import { AuthService } from './core/auth';
+import { ROUTE_PATHS as P } from './route-paths';
+
+/** Standalone mode needs a login first; inside vCenter the client's session is used. */
+const loggedIn = () => inject(AuthService).isLoggedIn() || inject(Router).createUrlTree(['/login'], { queryParams: { returnUrl: location.hash.slice(1) || '/dashboard' } });
+
+export const routes: Routes = [
+  { path: '', pathMatch: 'full', redirectTo: P.dashboard },
+  { path: P.login, loadComponent: () => import('./views/login').then((m) => m.LoginPage) },
+  {
+    path: '', canActivateChild: [loggedIn], children: [
+      { path: P.dashboard, loadComponent: () => import('./views/dashboard').then((m) => m.DashboardPage) },
+      { path: P.vms, loadComponent: () => import('./views/vm-list').then((m) => m.VmListPage) },
+      { path: P.jobs, loadComponent: () => import('./views/job-list').then((m) => m.JobListPage) },
+      { path: P.jobNew, loadComponent: () => import('./views/job-wizard').then((m) => m.JobWizardPage) },
+      { path: P.jobEdit, loadComponent: () => import('./views/job-wizard').then((m) => m.JobWizardPage) },
+      { path: P.vmSummary, loadComponent: () => import('./views/vm-summary').then((m) => m.VmSummaryCard) },
+      { path: P.vmMonitor, loadComponent: () => import('./views/vm-monitor').then((m) => m.VmMonitorView) },
+      { path: P.vmConfigure, loadComponent: () => import('./views/vm-configure').then((m) => m.VmConfigureView) },
+      { path: P.actionBackup, loadComponent: () => import('./views/backup-now').then((m) => m.BackupNowModal) },
+      { path: P.actionRestore, loadComponent: () => import('./views/restore-wizard').then((m) => m.RestoreWizard) },
+      { path: P.actionRecoverFiles, loadComponent: () => import('./views/recover-files').then((m) => m.RecoverFilesModal) },
+      { path: P.actionAddToJob, loadComponent: () => import('./views/add-to-job').then((m) => m.AddToJobModal) },
+    ],
+  },
+  { path: '**', loadComponent: () => import('./views/not-found').then((m) => m.NotFoundPage) },
+];

@@ -1,0 +1,71 @@
+import { HttpClient, HttpErrorResponse } from '@angular/common/http';
+import { Injectable, inject } from '@angular/core';
+import { firstValueFrom } from 'rxjs';
+import type {
+  ApiError, BackupRequest, Dashboard, DatastoreInfo, GuestCredential, GuestCredentialInput, HostInfo, Job, JobInput,
+  JobRun, LoginRequest, LoginResponse, ReplicaState, RestorePoint, RestoreRequest, SessionInfo, VmDetail, VmSummary,
+} from '@contract';
+import { AuthService } from './auth';
+
+/** Typed client for backend/api/contract.ts. All methods return promises; errors are `ApiFailure`. */
+@Injectable({ providedIn: 'root' })
+export class Api {
+  private readonly http = inject(HttpClient);
+  private readonly auth = inject(AuthService);
+
+  private get<T>(path: string): Promise<T> { return this.wrap(this.http.get<T>(this.auth.url(path))); }
+  private post<T>(path: string, body: unknown = {}): Promise<T> { return this.wrap(this.http.post<T>(this.auth.url(path), body)); }
+  private put<T>(path: string, body: unknown): Promise<T> { return this.wrap(this.http.put<T>(this.auth.url(path), body)); }
+  private del(path: string): Promise<void> { return this.wrap(this.http.delete<void>(this.auth.url(path))); }
+  private async wrap<T>(o: import('rxjs').Observable<T>): Promise<T> {
+    try { return await firstValueFrom(o); } catch (e) { throw ApiFailure.from(e); }
+  }
+
+  login(body: LoginRequest): Promise<LoginResponse> { return this.post('session/login', body); }
+  logout(): Promise<void> { return this.post('session/logout'); }
+  session(): Promise<SessionInfo> { return this.get('session'); }
+  vms(): Promise<VmSummary[]> { return this.get('vms'); }
+  vm(id: string): Promise<VmDetail> { return this.get(`vms/${enc(id)}`); }
+  restorePoints(vmId: string): Promise<RestorePoint[]> { return this.get(`vms/${enc(vmId)}/restore-points`); }
+  vmJobs(vmId: string): Promise<Job[]> { return this.get(`vms/${enc(vmId)}/jobs`); }
+  vmRuns(vmId: string): Promise<JobRun[]> { return this.get(`vms/${enc(vmId)}/runs`); }
+  async replica(vmId: string): Promise<ReplicaState | null> {
+    try { return await this.get<ReplicaState>(`vms/${enc(vmId)}/replica`); } catch (e) { if (e instanceof ApiFailure && e.status === 404) return null; throw e; }
+  }
+  backup(body: BackupRequest): Promise<JobRun> { return this.post('backups', body); }
+  restorePoint(id: string): Promise<RestorePoint> { return this.get(`restore-points/${enc(id)}`); }
+  restore(id: string, body: RestoreRequest): Promise<JobRun> { return this.post(`restore-points/${enc(id)}/restore`, body); }
+  jobs(): Promise<Job[]> { return this.get('jobs'); }
+  job(id: string): Promise<Job> { return this.get(`jobs/${enc(id)}`); }
+  createJob(body: JobInput): Promise<Job> { return this.post('jobs', body); }
+  updateJob(id: string, body: JobInput): Promise<Job> { return this.put(`jobs/${enc(id)}`, body); }
+  deleteJob(id: string): Promise<void> { return this.del(`jobs/${enc(id)}`); }
+  runJob(id: string): Promise<JobRun> { return this.post(`jobs/${enc(id)}/run`); }
+  addVmsToJob(id: string, vmIds: string[]): Promise<Job> { return this.post(`jobs/${enc(id)}/vms`, { vmIds }); }
+  runs(limit = 50): Promise<JobRun[]> { return this.get(`runs?limit=${limit}`); }
+  run(id: string): Promise<JobRun> { return this.get(`runs/${enc(id)}`); }
+  cancelRun(id: string): Promise<JobRun> { return this.post(`runs/${enc(id)}/cancel`); }
+  hosts(): Promise<HostInfo[]> { return this.get('inventory/hosts'); }
+  datastores(): Promise<DatastoreInfo[]> { return this.get('inventory/datastores'); }
+  credentials(): Promise<GuestCredential[]> { return this.get('credentials'); }
+  createCredential(body: GuestCredentialInput): Promise<GuestCredential> { return this.post('credentials', body); }
+  deleteCredential(id: string): Promise<void> { return this.del(`credentials/${enc(id)}`); }
+  dashboard(): Promise<Dashboard> { return this.get('dashboard'); }
+}
+
+const enc = encodeURIComponent;
+
+export class ApiFailure extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) { super(message); }
+  static from(e: unknown): ApiFailure {
+    if (e instanceof ApiFailure) return e;
+    if (e instanceof HttpErrorResponse) {
+      const body = e.error as Partial<ApiError> | null;
+      if (body && typeof body === 'object' && body.message) return new ApiFailure(e.status, body.error ?? 'error', body.message);
+      return new ApiFailure(e.status, e.status === 0 ? 'unreachable' : 'http_' + e.status, e.status === 0 ? 'The Stillpoint service cannot be reached.' : e.message);
+    }
+    return new ApiFailure(0, 'error', String((e as Error)?.message ?? e));
+  }
+}
+/** Human message for any error thrown by Api. */
+export function errorText(e: unknown): string { return ApiFailure.from(e).message; }

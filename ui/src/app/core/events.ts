@@ -1,0 +1,63 @@
+import { Injectable, NgZone, inject } from '@angular/core';
+import { Observable, Subject, filter, map, share } from 'rxjs';
+import type { JobRun, ServerEvent } from '@contract';
+import { AuthService } from './auth';
+
+/**
+ * Live updates from GET /api/events (server-sent events). EventSource cannot set headers, so the token
+ * travels as `?session=<token>` (accepted by the backend on this route only). Reconnects with backoff.
+ */
+@Injectable({ providedIn: 'root' })
+export class EventsService {
+  private readonly auth = inject(AuthService);
+  private readonly zone = inject(NgZone);
+  private readonly subject = new Subject<ServerEvent>();
+  private source: EventSource | null = null;
+  private subscribers = 0;
+  private retryMs = 1000;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+
+  readonly events$: Observable<ServerEvent> = new Observable<ServerEvent>((sub) => {
+    const s = this.subject.subscribe(sub);
+    if (this.subscribers++ === 0) void this.connect();
+    return () => { s.unsubscribe(); if (--this.subscribers === 0) this.disconnect(); };
+  }).pipe(share());
+
+  /** Updates for one run (by id). */
+  run$(runId: string): Observable<JobRun> {
+    return this.events$.pipe(
+      filter((e): e is Extract<ServerEvent, { type: 'run' }> => e.type === 'run' && e.run.id === runId),
+      map((e) => e.run),
+    );
+  }
+
+  private async connect(): Promise<void> {
+    if (this.source || this.subscribers === 0) return;
+    const token = await this.auth.token();
+    const url = new URL(this.auth.url('events'));
+    if (token) url.searchParams.set('session', token);
+    const es = new EventSource(url.href);
+    this.source = es;
+    es.onopen = () => { this.retryMs = 1000; };
+    es.onmessage = (msg: MessageEvent<string>) => {
+      let ev: ServerEvent;
+      try { ev = JSON.parse(msg.data) as ServerEvent; } catch { return; }
+      this.zone.run(() => this.subject.next(ev));
+    };
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) {
+        this.source = null;
+        if (this.subscribers > 0) {
+          this.retryTimer = setTimeout(() => { this.retryTimer = null; void this.connect(); }, this.retryMs);
+          this.retryMs = Math.min(this.retryMs * 2, 30_000);
+        }
+      }
+    };
+  }
+  private disconnect(): void {
+    this.source?.close();
+    this.source = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+}

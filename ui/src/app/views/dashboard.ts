@@ -1,0 +1,130 @@
+import { Component, DestroyRef, computed, inject, signal } from '@angular/core';
+import { Router, RouterLink } from '@angular/router';
+import { ClrProgressBarModule, ClrSpinnerModule } from '@clr/angular';
+import type { Dashboard, JobRun } from '@contract';
+import { Api, errorText } from '../core/api';
+import { EventsService } from '../core/events';
+import { I18N_PIPES, I18n } from '../core/i18n';
+import { isTerminal } from '../core/run-tracker';
+import { SdkService } from '../sdk/sdk.service';
+import { BarChart, LineChart, type ChartPoint } from '../shared/charts';
+import { ErrorAlert } from '../shared/error-alert';
+import { PluginNav } from '../shared/plugin-nav';
+
+/** Global view: protection, last 24 h, repository capacity/dedup, running jobs (live), growth and duration charts. */
+@Component({
+  selector: 'sp-dashboard',
+  imports: [RouterLink, ClrProgressBarModule, ClrSpinnerModule, LineChart, BarChart, ErrorAlert, PluginNav, ...I18N_PIPES],
+  template: `
+    <div [class]="sdk.isPlugin ? 'sp-plugin-view' : 'sp-page'">
+      <sp-plugin-nav />
+      <div class="sp-row"><h2 style="margin-top: 0">{{ 'dashboard.title' | t }}</h2><span class="sp-grow"></span>
+        <button type="button" class="btn btn-sm btn-link" (click)="load()">{{ 'common.refresh' | t }}</button></div>
+      <sp-error [message]="error()" [retryable]="true" (retry)="load()" />
+      @if (!data() && !error()) { <clr-spinner clrInline>{{ 'common.loading' | t }}</clr-spinner> }
+      @if (data(); as d) {
+        <div class="sp-cards">
+          <div class="card">
+            <div class="card-header">{{ 'dashboard.protection' | t }}</div>
+            <div class="card-block">
+              <div class="sp-big">{{ d.vms.protected | num }} / {{ d.vms.total | num }}</div>
+              <div>{{ 'dashboard.protectedOf' | t: { pct: protectedPct() } }}</div>
+              <clr-progress-bar [clrValue]="d.vms.protected" [clrMax]="d.vms.total || 1" clrColor="success" [attr.aria-label]="'dashboard.protection' | t" />
+              @if (d.vms.unprotected > 0) { <p><a [routerLink]="'/vms'" [queryParams]="{ filter: 'unprotected' }">{{ 'dashboard.unprotectedN' | t: { n: d.vms.unprotected } }}</a></p> }
+            </div>
+          </div>
+          <div class="card">
+            <div class="card-header">{{ 'dashboard.last24h' | t }}</div>
+            <div class="card-block sp-row" style="justify-content: space-around">
+              <div><div class="sp-big">{{ d.last24h.success | num }}</div><span class="label label-success">{{ 'status.success' | t }}</span></div>
+              <div><div class="sp-big">{{ d.last24h.warning | num }}</div><span class="label label-warning">{{ 'status.warning' | t }}</span></div>
+              <div><div class="sp-big">{{ d.last24h.failed | num }}</div><span class="label label-danger">{{ 'status.failed' | t }}</span></div>
+            </div>
+          </div>
+          <div class="card">
+            <div class="card-header">{{ 'dashboard.repository' | t }}</div>
+            <div class="card-block">
+              <div class="sp-big">{{ d.repository.usedBytes | bytes }}</div>
+              <div>{{ 'dashboard.ofCapacity' | t: { cap: (d.repository.capacityBytes | bytes), pct: usedPct() } }}</div>
+              <clr-progress-bar [clrValue]="d.repository.usedBytes" [clrMax]="d.repository.capacityBytes || 1" [clrColor]="usedColor()" [attr.aria-label]="'dashboard.repository' | t" />
+              <dl class="sp-kv" style="margin-top: 0.5rem">
+                <dt>{{ 'dashboard.dedup' | t }}</dt><dd>{{ d.repository.dedupRatio | num: 1 }} : 1</dd>
+                <dt>{{ 'dashboard.logical' | t }}</dt><dd>{{ d.repository.logicalBytes | bytes }}</dd>
+                <dt>{{ 'summary.restorePoints' | t }}</dt><dd>{{ d.repository.restorePoints | num }}</dd>
+              </dl>
+            </div>
+          </div>
+        </div>
+
+        <div class="card">
+          <div class="card-header">{{ 'dashboard.running' | t }} ({{ running().length | num }})</div>
+          <div class="card-block">
+            @for (r of running(); track r.id) {
+              <div style="margin-bottom: 0.75rem">
+                <div class="sp-row"><strong>{{ r.jobName ?? ('kind.' + r.kind | t) }}</strong>
+                  <span class="sp-muted">{{ vmNames(r) }}</span><span class="sp-grow"></span><span>{{ r.progress | num }} %</span></div>
+                <clr-progress-bar [clrValue]="r.progress" [clrMax]="100" [attr.aria-label]="'run.progressAria' | t: { p: r.progress }" />
+                @for (vm of r.vms; track vm.vmId) { @if (vm.status === 'running') { <div class="sp-muted">{{ vm.vmName }}: {{ vm.phase }} · {{ vm.bytesRead | bytes }}</div> } }
+              </div>
+            } @empty { <p class="sp-muted">{{ 'dashboard.nothingRunning' | t }}</p> }
+          </div>
+        </div>
+
+        <div class="sp-cards" style="grid-template-columns: repeat(auto-fill, minmax(360px, 1fr))">
+          <div class="card">
+            <div class="card-header">{{ 'dashboard.growth' | t }}</div>
+            <div class="card-block">
+              @if (growth().length) { <sp-line-chart [points]="growth()" [label]="'dashboard.growth' | t" [format]="fmtBytes" /> }
+              @else { <p class="sp-muted">{{ 'dashboard.noData' | t }}</p> }
+            </div>
+          </div>
+          <div class="card">
+            <div class="card-header">{{ 'dashboard.durations' | t }}</div>
+            <div class="card-block">
+              @if (durations().length) { <sp-bar-chart [points]="durations()" [label]="'dashboard.durations' | t" [format]="fmtDuration" /> }
+              @else { <p class="sp-muted">{{ 'dashboard.noData' | t }}</p> }
+            </div>
+          </div>
+        </div>
+      }
+    </div>`,
+})
+export class DashboardPage {
+  readonly sdk = inject(SdkService);
+  private readonly api = inject(Api);
+  private readonly i18n = inject(I18n);
+  readonly data = signal<Dashboard | null>(null);
+  readonly error = signal<string | null>(null);
+  private readonly live = signal<Map<string, JobRun>>(new Map());
+  readonly running = computed(() => {
+    const byId = new Map((this.data()?.running ?? []).map((r) => [r.id, r]));
+    for (const [id, r] of this.live()) byId.set(id, r);
+    return [...byId.values()].filter((r) => !isTerminal(r.status));
+  });
+  readonly protectedPct = computed(() => { const d = this.data(); return d && d.vms.total ? this.i18n.percent(d.vms.protected / d.vms.total) : '—'; });
+  readonly usedPct = computed(() => { const d = this.data(); return d && d.repository.capacityBytes ? this.i18n.percent(d.repository.usedBytes / d.repository.capacityBytes) : '—'; });
+  readonly usedColor = computed(() => { const d = this.data(); const f = d && d.repository.capacityBytes ? d.repository.usedBytes / d.repository.capacityBytes : 0; return f > 0.9 ? 'danger' : f > 0.75 ? 'warning' : ''; });
+  readonly growth = computed<ChartPoint[]>(() => { this.i18n.locale(); return (this.data()?.growth ?? []).map((g) => ({ label: this.i18n.date(g.date), value: g.storedBytes })); });
+  readonly durations = computed<ChartPoint[]>(() => { this.i18n.locale(); return (this.data()?.durations ?? []).map((d) => ({ label: this.i18n.date(d.at), value: d.durationMs / 1000 })); });
+  readonly fmtBytes = (n: number) => this.i18n.bytes(n);
+  readonly fmtDuration = (s: number) => this.i18n.duration(s * 1000);
+
+  constructor() {
+    // Deep link from other views inside vCenter: app.navigateTo({targetViewId, customData: {route}}).
+    const nav = this.sdk.navigationData() as { route?: string; vm?: string } | null;
+    const router = inject(Router);
+    if (nav?.route && nav.route.startsWith('/jobs')) { void router.navigate([nav.route], { queryParams: nav.vm ? { vm: nav.vm } : {} }); }
+    void this.load();
+    const sub = inject(EventsService).events$.subscribe((e) => {
+      if (e.type !== 'run') return;
+      const m = new Map(this.live()); m.set(e.run.id, e.run); this.live.set(m);
+      if (isTerminal(e.run.status)) void this.load();
+    });
+    inject(DestroyRef).onDestroy(() => sub.unsubscribe());
+  }
+  async load(): Promise<void> {
+    try { this.data.set(await this.api.dashboard()); this.error.set(null); this.live.set(new Map()); }
+    catch (e) { this.error.set(errorText(e)); }
+  }
+  vmNames(r: JobRun): string { return r.vms.map((v) => v.vmName).join(', '); }
+}
