@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJson, removeFileDurable, writeFileDurable } from '../common/durable.ts';
+import type { Script } from '../api/contract.ts';
 
 export interface SessionRecord {
   id: string;
@@ -20,6 +21,10 @@ export interface SessionRecord {
   postThawDone: boolean;
   snapshotRequested: boolean;
   snapshotId?: string;
+  /** What a recovery needs to thaw the guest if this process dies: the script and whose credentials. */
+  postThaw?: Script;
+  guestCredentialId?: string;
+  guestFamily: 'windows' | 'linux' | 'other';
 }
 
 export const SNAPSHOT_TAG_PREFIX = 'stillpoint-session:';

@@ -1,0 +1,191 @@
+// One VM backup, end to end: take the VM (never two sessions at once), open a consistent snapshot
+// session, read the frozen disks (only what changed since the last restore point, when CBT allows)
+// into a new restore point, close the session, and tell vCenter (task, event, "Last backup").
+import type { AppAwareSettings, Consistency } from '../api/contract.ts';
+import { childLog } from '../common/log.ts';
+import type { VmLocks } from '../jobs/vm-lock.ts';
+import type { Repository, RestorePoint } from '../repository/repository.ts';
+import { ChangeTrackingInvalidError, type DiskInfo, type GuestCredentials, type MoRef, type VcTask, type VSphere } from '../vsphere/index.ts';
+import { TASK_TYPES } from '../../plugin/extension.ts';
+import { guestFamily } from '../service/inventory-view.ts';
+import { readDiskInto } from './disk-reader.ts';
+import type { SessionJournal } from './journal.ts';
+import { plan, type ReadPlan } from './read-plan.ts';
+import { SnapshotSession } from './snapshot-session.ts';
+import { captureVmConfig } from './vm-config.ts';
+
+const log = childLog('backup');
+
+export const LAST_BACKUP_FIELD = 'Last backup (Stillpoint)';
+
+export interface BackupDeps {
+  vs: VSphere;
+  repo: Repository;
+  journal: SessionJournal;
+  locks: VmLocks;
+}
+
+export interface BackupProgress {
+  phase: string;
+  percent: number;
+  bytesRead: number;
+  bytesStored: number;
+}
+
+export interface BackupVmRequest {
+  vmId: string;
+  settings: AppAwareSettings;
+  guest?: { id: string; credentials: GuestCredentials };
+  jobId?: string;
+  runId?: string;
+  initiatedBy?: string;
+  notes?: string;
+  /** 'wait' queues behind another session on the VM; 'fail' reports "in use" at once. */
+  whenBusy?: 'wait' | 'fail';
+  onProgress?: (p: BackupProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface BackupVmResult {
+  vmId: string;
+  vmName: string;
+  restorePoint: RestorePoint;
+  consistency: Consistency;
+  reason: string;
+  warnings: string[];
+  bytesRead: number;
+  bytesStored: number;
+  durationMs: number;
+  disks: { key: string; plan: ReadPlan['kind']; bytesRead: number }[];
+}
+
+export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<BackupVmResult> {
+  const { vs, repo, locks } = deps;
+  const t0 = Date.now();
+  const owner = req.jobId ? `job ${req.jobId}` : `backup ${req.runId ?? ''}`.trim();
+  const release = req.whenBusy === 'fail' ? locks.tryAcquire(req.vmId, owner) : await locks.acquire(req.vmId, owner, req.signal);
+  const ref: MoRef = { type: 'VirtualMachine', value: req.vmId };
+  let task: VcTask | undefined;
+  let progress: BackupProgress = { phase: 'starting', percent: 0, bytesRead: 0, bytesStored: 0 };
+  const report = (change: Partial<BackupProgress>) => {
+    progress = { ...progress, ...change };
+    req.onProgress?.(progress);
+    void task?.progress(Math.min(99, Math.round(progress.percent))).catch(() => undefined);
+  };
+  try {
+    const vm = await vs.inventory.vm(ref);
+    task = await vs.tasks.create({ obj: ref, taskTypeId: TASK_TYPES.backup, initiatedBy: req.initiatedBy ?? 'Stillpoint', cancelable: false })
+      .then(async (t) => { await t.running(); return t; })
+      .catch((e) => { log.debug({ err: (e as Error).message }, 'no vCenter task (is the plugin registered?)'); return undefined; });
+    const warnings: string[] = [];
+    if (!vm.cbtEnabled) {
+      report({ phase: 'enabling changed block tracking' });
+      const on = await vs.cbt.setEnabled(ref, true).catch(() => false);
+      if (!on) warnings.push('Changed block tracking could not be enabled: every backup of this VM reads the whole disk.');
+    }
+    const parent = await latestRestorePoint(repo, req.vmId);
+    const family = guestFamily(vm.guestId);
+    const session = await SnapshotSession.open({ vs, journal: deps.journal }, {
+      vm, guestFamily: family, settings: req.settings, purpose: 'backup',
+      ...(req.guest ? { guest: req.guest } : {}), ...(req.jobId ? { jobId: req.jobId } : {}), ...(req.runId ? { runId: req.runId } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+      onPhase: (phase) => report({ phase }),
+    });
+    warnings.push(...session.warnings);
+    let result: Omit<BackupVmResult, 'durationMs'>;
+    let cbtResetNeeded = false;
+    try {
+      const vmConfig = await captureVmConfig(vs, ref, session.snapshot.node.ref, vm.host?.value);
+      const chunkSize = repo.config.chunkSize;
+      report({ phase: 'planning reads' });
+      const plans: { disk: DiskInfo; plan: ReadPlan }[] = [];
+      for (const disk of session.snapshot.disks) {
+        const p = await planDisk(vs, ref, session.snapshot.node.ref, disk, parent, chunkSize).catch((e) => {
+          if (!(e instanceof ChangeTrackingInvalidError)) throw e;
+          cbtResetNeeded = true;
+          warnings.push(`Changed block tracking of ${disk.label} is invalid (${e.message}); read the whole disk and reset CBT.`);
+          return plan('full', undefined, chunkSize, disk.capacityBytes);
+        });
+        plans.push({ disk, plan: p });
+      }
+      // Chunks a backup does not write come from the parent: only safe when every non-incremental disk is read whole.
+      const incremental = plans.some((p) => p.plan.kind === 'incremental');
+      if (incremental) for (const p of plans) if (p.plan.kind === 'allocated') p.plan = plan('full', undefined, chunkSize, p.disk.capacityBytes);
+      const total = plans.reduce((n, p) => n + p.plan.bytes, 0) || 1;
+
+      const writer = await repo.beginRestorePoint({
+        vm: { id: req.vmId, name: vm.name, ...(vm.instanceUuid ? { uuid: vm.instanceUuid } : {}) },
+        consistency: session.consistency,
+        vmConfig,
+        ...(req.notes ? { notes: req.notes } : {}),
+        ...(incremental && parent ? { parent: parent.id } : {}),
+      });
+      const disks: BackupVmResult['disks'] = [];
+      let bytesRead = 0;
+      try {
+        for (const { disk, plan: p } of plans) {
+          report({ phase: `reading ${disk.label}` });
+          const dw = await writer.addDisk({ key: String(disk.key), label: disk.label, capacity: disk.capacityBytes, file: disk.fileName, ...(disk.changeId ? { changeId: disk.changeId } : {}) });
+          const r = await readDiskInto(vs, disk, p, dw, {
+            ...(req.signal ? { signal: req.signal } : {}),
+            onBytes: (n) => { bytesRead += n; report({ bytesRead, percent: 5 + 90 * (bytesRead / total) }); },
+          });
+          await dw.finish();
+          disks.push({ key: String(disk.key), plan: p.kind, bytesRead: r.bytesRead });
+        }
+        report({ phase: 'saving restore point' });
+        const rp = await writer.commit();
+        result = {
+          vmId: req.vmId, vmName: vm.name, restorePoint: rp, consistency: session.consistency, reason: session.reason,
+          warnings, bytesRead, bytesStored: rp.newStoredBytes, disks,
+        };
+      } catch (e) {
+        await writer.abort().catch(() => undefined);
+        throw e;
+      }
+    } finally {
+      report({ phase: 'removing snapshot' });
+      await session.close().catch((e) => {
+        warnings.push(`The backup snapshot could not be removed (${(e as Error).message}); Stillpoint removes it at its next start.`);
+      });
+    }
+    if (cbtResetNeeded) await vs.cbt.reset(ref).catch((e) => warnings.push(`Resetting CBT failed: ${(e as Error).message}`));
+    const durationMs = Date.now() - t0;
+    await tellVcenter(vs, ref, `Stillpoint: backup of ${vm.name} finished, ${result.consistency}-consistent${warnings.length ? ` with ${warnings.length} warning(s)` : ''}.`,
+      `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${warnings.length ? 'warning' : 'success'} (${result.consistency}-consistent)`);
+    if (task) await task.succeed().catch(() => undefined);
+    report({ phase: 'done', percent: 100 });
+    log.info({ vm: req.vmId, rp: result.restorePoint.id, consistency: result.consistency, bytesRead: result.bytesRead, bytesStored: result.bytesStored, durationMs }, 'backup finished');
+    return { ...result, durationMs };
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (task) await task.fail(msg).catch(() => undefined);
+    await tellVcenter(vs, ref, `Stillpoint: backup failed: ${msg}`, `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} failed`).catch(() => undefined);
+    throw e;
+  } finally {
+    release();
+  }
+}
+
+async function planDisk(vs: VSphere, vm: MoRef, snapshot: MoRef, disk: DiskInfo, parent: RestorePoint | undefined, chunkSize: number): Promise<ReadPlan> {
+  if (!disk.changeId) return plan('full', undefined, chunkSize, disk.capacityBytes);
+  const pd = parent?.disks.find((d) => d.key === String(disk.key) && d.capacity === disk.capacityBytes);
+  const changeId = pd?.changeId ?? '*';
+  const areas = await vs.cbt.changedAreas(vm, { snapshot, deviceKey: disk.key, changeId, capacityBytes: disk.capacityBytes });
+  return plan(changeId === '*' ? 'allocated' : 'incremental', areas, chunkSize, disk.capacityBytes);
+}
+
+async function latestRestorePoint(repo: Repository, vmId: string): Promise<RestorePoint | undefined> {
+  const list = await repo.listRestorePoints({ vmId });
+  return list.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+}
+
+/** "Last backup" attribute and an event on the VM; vCenter problems here never fail a backup. */
+async function tellVcenter(vs: VSphere, vm: MoRef, event: string, lastBackup: string): Promise<void> {
+  await vs.events.logUserEvent(vm, event).catch((e) => log.debug({ err: (e as Error).message }, 'could not log the vCenter event'));
+  await vs.customFields.setByName(vm, LAST_BACKUP_FIELD, lastBackup).catch(async () => {
+    await vs.customFields.ensure(LAST_BACKUP_FIELD, 'VirtualMachine');
+    await vs.customFields.setByName(vm, LAST_BACKUP_FIELD, lastBackup);
+  }).catch((e) => log.debug({ err: (e as Error).message }, 'could not set the Last backup attribute'));
+}
+

@@ -1,0 +1,56 @@
+// Reads a frozen disk over datastore HTTP into a restore point: parallel ranged GETs of the disk's
+// flat extent (the snapshot's parent file, which stays still while the snapshot exists), each piece
+// handed to the repository's disk writer at its offset.
+import type { DiskWriter } from '../repository/repository.ts';
+import type { DiskInfo, VSphere } from '../vsphere/index.ts';
+import { pieces, type ReadPlan } from './read-plan.ts';
+
+export interface ReadOptions {
+  /** Ranged GETs in flight (default 4). */
+  concurrency?: number;
+  /** Bytes per GET, rounded down to a multiple of the chunk size (default 16 MiB). */
+  pieceBytes?: number;
+  onBytes?: (n: number) => void;
+  signal?: AbortSignal;
+}
+
+export async function readDiskInto(vs: VSphere, disk: DiskInfo, plan: ReadPlan, writer: DiskWriter, opts: ReadOptions = {}): Promise<{ bytesRead: number; extentPath: string }> {
+  const { extentPath } = await vs.datastores.resolveExtent(disk.fileName);
+  const cs = writer.chunkSize;
+  const pieceBytes = Math.max(cs, Math.floor((opts.pieceBytes ?? 16 * 1024 * 1024) / cs) * cs);
+  const queue = pieces(plan.ranges, pieceBytes);
+  let next = 0;
+  let bytesRead = 0;
+  const worker = async (): Promise<void> => {
+    while (next < queue.length) {
+      opts.signal?.throwIfAborted();
+      const p = queue[next++]!;
+      const buf = await readExactly(vs, extentPath, p.start, p.length, opts.signal);
+      await writer.write(p.start, buf);
+      bytesRead += buf.length;
+      opts.onBytes?.(buf.length);
+    }
+  };
+  const n = Math.min(opts.concurrency ?? 4, queue.length);
+  await Promise.all(Array.from({ length: n }, worker));
+  return { bytesRead, extentPath };
+}
+
+/** One ranged read, retried twice on a broken transfer; a short file reads as zeros past its end. */
+async function readExactly(vs: VSphere, path: string, start: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const buf = await vs.datastores.read(path, { start, end: start + length, ...(signal ? { signal } : {}) });
+      if (buf.length === length) return buf;
+      if (buf.length < length) {
+        const full = Buffer.alloc(length);
+        buf.copy(full);
+        return full;
+      }
+      return buf.subarray(0, length);
+    } catch (e) {
+      if (attempt >= 3 || signal?.aborted) throw e;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}

@@ -1,0 +1,219 @@
+// A consistent snapshot session, shared by backup and replication:
+//   preflight → [pre-freeze script] → quiesced snapshot → [post-thaw script] → (caller reads) → close
+// Post-thaw runs once whenever pre-freeze was started, whatever happened in between, and the
+// snapshot is removed (with consolidation checked) on every path. Each step that leaves something
+// behind is journaled before it starts, so a crashed process is cleaned up at the next start
+// (see recovery.ts).
+import { randomUUID } from 'node:crypto';
+import type { AppAwareSettings, Consistency } from '../api/contract.ts';
+import { childLog } from '../common/log.ts';
+import {
+  ApplicationQuiesceError, VSphereError, type GuestCredentials, type MoRef, type SnapshotDetails, type VmInfo, type VSphere,
+} from '../vsphere/index.ts';
+import { classify, parseVssManifest, type VssManifest } from './consistency.ts';
+import { runGuestScript, type GuestFamily } from './guest-script.ts';
+import { SNAPSHOT_TAG_PREFIX, type SessionJournal, type SessionRecord } from './journal.ts';
+
+const log = childLog('snapshot-session');
+
+export interface SessionContext {
+  vs: VSphere;
+  journal: SessionJournal;
+}
+
+export interface SessionRequest {
+  vm: VmInfo;
+  guestFamily: GuestFamily;
+  settings: AppAwareSettings;
+  /** Clear guest credentials for the scripts (from the job's credential), with the id for the journal. */
+  guest?: { id: string; credentials: GuestCredentials };
+  jobId?: string;
+  runId?: string;
+  purpose: 'backup' | 'replication';
+  onPhase?: (phase: string) => void;
+  signal?: AbortSignal;
+}
+
+export class SnapshotSession {
+  readonly id: string;
+  readonly vm: MoRef;
+  readonly snapshot: SnapshotDetails;
+  readonly consistency: Consistency;
+  readonly reason: string;
+  readonly warnings: string[];
+  readonly #ctx: SessionContext;
+  readonly #rec: SessionRecord;
+  #closed = false;
+
+  private constructor(ctx: SessionContext, rec: SessionRecord, snapshot: SnapshotDetails, c: { consistency: Consistency; reason: string }, warnings: string[]) {
+    this.#ctx = ctx;
+    this.#rec = rec;
+    this.id = rec.id;
+    this.vm = { type: 'VirtualMachine', value: rec.vmId };
+    this.snapshot = snapshot;
+    this.consistency = c.consistency;
+    this.reason = c.reason;
+    this.warnings = warnings;
+  }
+
+  static async open(ctx: SessionContext, req: SessionRequest): Promise<SnapshotSession> {
+    const { vs, journal } = ctx;
+    const vm = req.vm.ref;
+    const s = req.settings;
+    const warnings: string[] = [];
+    const phase = (p: string) => req.onPhase?.(p);
+    const warn = (w: string) => { warnings.push(w); log.warn({ vm: vm.value, warning: w }, 'snapshot session warning'); };
+
+    phase('preflight');
+    await preflight(vs, vm, warn, req.signal);
+    if ((s.preFreeze || s.postThaw) && !req.guest) {
+      throw new VSphereError('GuestCredentialsMissing', `the job runs scripts in ${req.vm.name} but has no guest credentials`,
+        'Pick guest OS credentials in the job\'s application-aware settings, or remove the pre-freeze/post-thaw scripts.');
+    }
+
+    const rec = journal.open({
+      id: randomUUID(), vmId: vm.value, vmName: req.vm.name, guestFamily: req.guestFamily,
+      ...(req.jobId ? { jobId: req.jobId } : {}), ...(req.runId ? { runId: req.runId } : {}),
+      ...(s.postThaw ? { postThaw: s.postThaw } : {}), ...(req.guest ? { guestCredentialId: req.guest.id } : {}),
+    });
+    let preFreezeOk = false;
+    let quiesce = s.quiesce;
+    let snapshot: SnapshotDetails | undefined;
+    try {
+      if (s.preFreeze) {
+        phase('pre-freeze script');
+        journal.update(rec, { preFreezeStarted: true });
+        try {
+          await runGuestScript(vs, vm, req.guest!.credentials, s.preFreeze, req.guestFamily, 'pre-freeze', { sessionId: rec.id, ...(req.signal ? { signal: req.signal } : {}) });
+          preFreezeOk = true;
+        } catch (e) {
+          if (s.onQuiesceFailure === 'fail' || req.signal?.aborted) throw prefixed(e, 'pre-freeze failed');
+          warn(`Pre-freeze script failed (${(e as Error).message}); fell back to a crash-consistent snapshot.`);
+          quiesce = false;
+        }
+      }
+
+      phase(quiesce ? 'quiesced snapshot' : 'snapshot');
+      req.signal?.throwIfAborted();
+      journal.update(rec, { snapshotRequested: true });
+      try {
+        snapshot = await createSnapshot(vs, vm, rec, quiesce, req);
+      } catch (e) {
+        if (!quiesce || !isQuiesceFailure(e) || s.onQuiesceFailure === 'fail') throw e;
+        warn(`Quiescing failed (${(e as Error).message}); fell back to a crash-consistent snapshot.`);
+        await removeTagged(vs, vm, rec.tag);
+        snapshot = await createSnapshot(vs, vm, rec, false, req);
+      }
+      journal.update(rec, { snapshotId: snapshot.node.ref.value });
+    } catch (e) {
+      // The snapshot may exist even though the call failed (task timed out, connection lost).
+      await thawOnce(ctx, rec, req, warn);
+      await removeTagged(vs, vm, rec.tag).catch((err) => warn(`Could not remove the snapshot after the failure: ${(err as Error).message}`));
+      journal.close(rec);
+      throw e;
+    }
+    await thawOnce(ctx, rec, req, warn);
+
+    let vss: VssManifest | undefined;
+    if (snapshot.node.quiesced && req.guestFamily === 'windows') {
+      vss = await readVssManifest(vs, req.vm, snapshot).catch((e) => {
+        warn(`The VSS manifest could not be read (${(e as Error).message}); the restore point is recorded as filesystem-consistent.`);
+        return undefined;
+      });
+    }
+    const c = classify({ quiesced: snapshot.node.quiesced, guestFamily: req.guestFamily, preFreezeSucceeded: preFreezeOk && snapshot.node.quiesced, ...(vss ? { vss } : {}) });
+    if (s.quiesce && c.consistency === 'crash' && !warnings.length) {
+      warn('vSphere took the snapshot without quiescing (VMware Tools not running or the VM is off): the restore point is crash-consistent.');
+    }
+    log.info({ vm: vm.value, snapshot: snapshot.node.ref.value, consistency: c.consistency, reason: c.reason }, 'snapshot ready');
+    return new SnapshotSession(ctx, rec, snapshot, c, warnings);
+  }
+
+  /** Removes the snapshot (consolidating where vSphere asks for it) and closes the journal entry. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    const { vs, journal } = this.#ctx;
+    await removeSnapshot(vs, this.vm, this.snapshot.node.ref, this.#rec.tag);
+    journal.close(this.#rec);
+    this.#closed = true;
+  }
+}
+
+async function preflight(vs: VSphere, vm: MoRef, warn: (w: string) => void, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  const removed = await vs.snapshots.removeMatching(vm, (n) => n.description.includes(SNAPSHOT_TAG_PREFIX));
+  if (removed) warn(`Removed ${removed} leftover Stillpoint snapshot(s) from an earlier run.`);
+  if (await vs.snapshots.consolidateIfNeeded(vm)) warn('The VM needed disk consolidation; consolidated before the backup.');
+}
+
+async function createSnapshot(vs: VSphere, vm: MoRef, rec: SessionRecord, quiesce: boolean, req: SessionRequest): Promise<SnapshotDetails> {
+  const name = `Stillpoint ${req.purpose} ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`;
+  const description = `Temporary snapshot of a Stillpoint ${req.purpose}; removed automatically. ${rec.tag}`;
+  const signal = req.signal ? { signal: req.signal } : {};
+  if (quiesce && req.guestFamily === 'windows') {
+    return vs.snapshots.create(vm, {
+      name, description, memory: false,
+      windowsQuiesce: { vssBackupType: req.settings.vssBackupType === 'full' ? 'FULL' : 'COPY', vssBackupContext: 'ctx_auto', timeout: 15 },
+      ...signal,
+    });
+  }
+  return vs.snapshots.create(vm, { name, description, memory: false, quiesce, ...signal });
+}
+
+function isQuiesceFailure(e: unknown): boolean {
+  return e instanceof ApplicationQuiesceError || (e instanceof VSphereError && /quiesce|holding off I\/O/i.test(e.message));
+}
+
+/** Runs post-thaw once if pre-freeze was started; a failing post-thaw is a warning, never fatal. */
+async function thawOnce(ctx: SessionContext, rec: SessionRecord, req: SessionRequest, warn: (w: string) => void): Promise<void> {
+  if (!rec.preFreezeStarted || rec.postThawDone) return;
+  const script = req.settings.postThaw;
+  if (script && req.guest) {
+    req.onPhase?.('post-thaw script');
+    try {
+      await runGuestScript(ctx.vs, req.vm.ref, req.guest.credentials, script, req.guestFamily, 'post-thaw', { sessionId: rec.id });
+    } catch (e) {
+      warn(`Post-thaw script failed: ${(e as Error).message}. Check the application in the guest.`);
+    }
+  }
+  ctx.journal.update(rec, { postThawDone: true });
+}
+
+async function readVssManifest(vs: VSphere, vm: VmInfo, snap: SnapshotDetails): Promise<VssManifest | undefined> {
+  const m = snap.node.backupManifest;
+  if (!m) return undefined;
+  let path = m;
+  if (!m.startsWith('[')) {
+    const vmx = vm.vmPathName ?? snap.disks[0]?.fileName;
+    if (!vmx) return undefined;
+    path = vmx.replace(/[^/\]]*$/, '') + m.replace(/^.*[\\/]/, '');
+    if (!/\]\s*\S/.test(path)) path = vmx.replace(/\]\s*.*$/, '] ') + m;
+  }
+  return parseVssManifest(await vs.datastores.read(path));
+}
+
+export async function removeTagged(vs: VSphere, vm: MoRef, tag: string): Promise<number> {
+  const n = await vs.snapshots.removeMatching(vm, (s) => s.description.includes(tag));
+  await vs.snapshots.consolidateIfNeeded(vm);
+  return n;
+}
+
+async function removeSnapshot(vs: VSphere, vm: MoRef, snapshot: MoRef, tag: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await vs.snapshots.remove(snapshot, { consolidate: true });
+      break;
+    } catch (e) {
+      if (e instanceof VSphereError && e.fault === 'ManagedObjectNotFound') break; // already gone
+      if (attempt >= 3) throw prefixed(e, 'removing the backup snapshot failed; Stillpoint retries at its next start');
+      await new Promise((r) => setTimeout(r, 2_000 * attempt));
+    }
+  }
+  await removeTagged(vs, vm, tag);
+}
+
+function prefixed(e: unknown, what: string): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (!err.message.startsWith(what)) err.message = `${what}: ${err.message}`;
+  return err;
+}
