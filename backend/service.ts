@@ -19,6 +19,15 @@ import { InventoryView } from './service/inventory-view.ts';
 import { userSession } from './service/user-session.ts';
 import { VcenterConnection } from './service/vcenter-connection.ts';
 import { VSphere } from './vsphere/index.ts';
+import { Repository } from './repository/repository.ts';
+import { existsSync } from 'node:fs';
+import { SessionJournal } from './backup/journal.ts';
+import { recoverLeftovers } from './backup/recovery.ts';
+import { VmLocks } from './jobs/vm-lock.ts';
+import { JobRunner, type RestoreFn } from './jobs/runner.ts';
+import { Scheduler } from './jobs/scheduler.ts';
+import { operationRoutes } from './api/routes/operations.ts';
+import { dashboard, restorePointDto } from './service/views.ts';
 import { InvalidLoginError, VCenterUnreachableError } from './vsphere/faults.ts';
 import { SessionBridge } from '../plugin/session-bridge.ts';
 
@@ -32,6 +41,8 @@ export interface RunningService {
   cert: string;
   thumbprint: string;
   config: Config;
+  /** Settles when start-up recovery has run (or was postponed because vCenter is down). */
+  recovery: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -73,20 +84,85 @@ export async function startService(config: Config): Promise<RunningService> {
   };
   const auth = new Auth(sources);
 
+  // The repository: opened (or created on first start) now; a problem shows in health and as 503s.
+  let repoError: Error | undefined;
+  const repoOpening = (existsSync(join(config.repository.path, 'config.json'))
+    ? Repository.open(config.repository.path, { passphrase: config.repository.passphrase, command: 'stillpoint service' })
+    : Repository.init(config.repository.path, { passphrase: config.repository.passphrase, command: 'stillpoint service' }));
+  repoOpening.catch((e: Error) => { repoError = e; log.error({ err: e.message }, 'cannot open the repository'); });
+  const repo = async (): Promise<Repository> => {
+    try { return await repoOpening; } catch (e) { throw new Unavailable('repository_unavailable', `The backup repository at ${config.repository.path} cannot be used: ${(e as Error).message}`, e); }
+  };
+
+  const journal = new SessionJournal(config.dataDir);
+  const locks = new VmLocks();
+  let restoreFn: RestoreFn | undefined;
+  try {
+    const mod = await import('./restore/restore-vm.ts') as { restoreVm?: (deps: { vs: VSphere; repo: Repository }, id: string, target: unknown, opts: unknown) => Promise<{ vmId: string; vmName: string }> };
+    if (mod.restoreVm) {
+      const restoreVm = mod.restoreVm;
+      restoreFn = async (id, target, opts) => restoreVm({ vs: await vcenter.get(), repo: await repo() }, id, target, opts);
+    }
+  } catch (e) { log.warn({ err: (e as Error).message }, 'full VM restore is not available'); }
+  const runner = new JobRunner({
+    store: jobs, events,
+    backupDeps: async () => ({ vs: await vcenter.get(), repo: await repo(), journal, locks }),
+    vmName: async (id) => (await inventory.vms().catch(() => [])).find((v) => v.id === id)?.name ?? id,
+    onRestorePoint: (rp, run) => { inventory.invalidate(); events.publish({ type: 'restorePoint', restorePoint: restorePointDto(rp, [run]) }); },
+    ...(restoreFn ? { restore: restoreFn } : {}),
+  });
+  runner.markInterrupted([]);
+  const scheduler = new Scheduler(jobs, runner, (job) => events.publish({ type: 'job', job }));
+  scheduler.refresh();
+
+  // Undo what a crashed predecessor left in vCenter, as soon as vCenter answers.
+  let recovered = false;
+  const recover = async () => {
+    if (recovered) return;
+    try {
+      const vs = await vcenter.get();
+      const actions = await recoverLeftovers(vs, journal, (id) => { try { return jobs.credentialSecret(id); } catch { return undefined; } });
+      recovered = true;
+      if (actions.length) log.warn({ actions }, 'start-up recovery cleaned up after an interrupted run');
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'start-up recovery postponed until vCenter answers');
+    }
+  };
+  const recovery = recover();
+  const recoveryTimer = setInterval(() => void recover().then(() => { if (recovered) clearInterval(recoveryTimer); }), 30_000);
+  recoveryTimer.unref();
+
   const health = async (): Promise<Health> => {
     const vc = await vcenter.check();
     return {
-      status: vc.connected ? 'ok' : 'degraded',
+      status: vc.connected && !repoError ? 'ok' : 'degraded',
       version,
       vcenter: { url: config.vcenter.url, ...vc },
-      repository: { path: config.repository.path, ok: true },
+      repository: { path: config.repository.path, ok: !repoError, ...(repoError ? { message: repoError.message } : {}) },
     };
   };
+
+  const allRuns = () => jobs.runs({ limit: 10_000 });
+  const operations = operationRoutes({
+    store: jobs, runner, inventory,
+    restorePoints: async (vmId) => {
+      const runs = allRuns();
+      return (await (await repo()).listRestorePoints(vmId ? { vmId } : {})).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((p) => restorePointDto(p, runs));
+    },
+    restorePoint: async (id) => {
+      const r = await repo();
+      const p = await r.getRestorePoint(id).catch(() => undefined);
+      return p && restorePointDto(p, allRuns());
+    },
+    restore: (rp, req, user) => runner.restore(rp, req.target, user.username),
+    dashboard: async (visible) => dashboard(await repo(), jobs, runner.active(), await inventory.vms(), visible),
+    jobsChanged: (job) => { scheduler.refresh(); inventory.invalidate(); if (job) events.publish({ type: 'job', job: jobs.job(job.id) }); },
+  });
 
   const vcOrigin = config.vcenter.url ? new URL(config.vcenter.url).origin : undefined;
   const app = createApp({
     version, rootDir, devHost: config.devHost, frameAncestors: vcOrigin ? [vcOrigin] : [],
-    auth, events, health, inventory,
+    auth, events, health, inventory, extraRoutes: operations,
   });
 
   const cert = loadOrCreateServerCert(config.dataDir, config.tls);
@@ -103,9 +179,13 @@ export async function startService(config: Config): Promise<RunningService> {
   void vcenter.check();
 
   return {
-    url, cert: cert.cert, thumbprint: cert.thumbprint, config,
+    url, cert: cert.cert, thumbprint: cert.thumbprint, config, recovery,
     async close() {
+      scheduler.stop();
+      clearInterval(recoveryTimer);
+      await runner.drain();
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await repoOpening.then((r) => r.close(), () => undefined);
       events.complete();
       await auth.close();
       bridge?.close();

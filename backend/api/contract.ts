@@ -45,7 +45,7 @@ export interface ApiError {
   details?: unknown;
 }
 
-export interface Health { status: 'ok' | 'degraded'; version: string; vcenter: { url: string; connected: boolean; message?: string }; repository: { path: string; ok: boolean } }
+export interface Health { status: 'ok' | 'degraded'; version: string; vcenter: { url: string; connected: boolean; message?: string }; repository: { path: string; ok: boolean; message?: string } }
 
 export interface LoginRequest { username: string; password: string }
 export interface LoginResponse { token: string; username: string }

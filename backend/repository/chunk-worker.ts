@@ -1,5 +1,6 @@
 // Worker thread: hashes, compresses and encrypts chunks for writing, and decrypts, decompresses and
-// checks chunks for reading. Buffers arrive and leave as transferred ArrayBuffers (no copies).
+// checks chunks for reading. All buffers come from the caller's pools and go back as transferred
+// ArrayBuffers, so steady-state backups and restores allocate nothing per chunk on the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { chunkId, sealChunk } from './crypto.ts';
@@ -10,52 +11,51 @@ const encKey: Buffer | undefined = workerData?.encKey ? Buffer.from(workerData.e
 const idKey: Buffer | undefined = workerData?.idKey ? Buffer.from(workerData.idKey) : undefined;
 const level: number = workerData?.level ?? 2;
 const zeros = Buffer.alloc(workerData?.chunkSize ?? 1 << 20);
+const zopts = {
+  params: { [zlib.constants.ZSTD_c_compressionLevel]: level, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
+  chunkSize: (workerData?.chunkSize ?? 1 << 20) + 65536,
+};
 
-export interface EncodeReq { op: 'encode'; seq: number; buf: ArrayBuffer; len: number; expect?: Uint8Array }
+export interface EncodeReq { op: 'encode'; seq: number; buf: ArrayBuffer; len: number; out: ArrayBuffer; expect?: Uint8Array }
 export interface EncodeRes {
-  seq: number; buf: ArrayBuffer; kind: 'zero' | 'known' | 'data'; id?: Uint8Array;
-  flags?: number; payload?: ArrayBuffer; payloadOffset?: number; payloadLength?: number;
+  seq: number; buf: ArrayBuffer; out: ArrayBuffer; kind: 'zero' | 'known' | 'data'; id?: Uint8Array;
+  flags?: number; payloadLength?: number; error?: string;
 }
-export interface DecodeReq { op: 'decode'; seq: number; payload: ArrayBuffer; flags: number; rawLength: number; id: Uint8Array; check: boolean }
-export interface DecodeRes { seq: number; data?: ArrayBuffer; error?: string }
+export interface DecodeReq {
+  op: 'decode'; seq: number; payload: ArrayBuffer; offset: number; length: number; flags: number; rawLength: number;
+  id: Uint8Array; check: boolean; out: ArrayBuffer;
+}
+export interface DecodeRes { seq: number; payload: ArrayBuffer; out: ArrayBuffer; error?: string }
 
-function encode(m: EncodeReq): { res: EncodeRes; transfer: ArrayBuffer[] } {
+function encode(m: EncodeReq): EncodeRes {
   const data = Buffer.from(m.buf, 0, m.len);
-  if (data.equals(zeros.subarray(0, m.len))) return { res: { seq: m.seq, buf: m.buf, kind: 'zero' }, transfer: [m.buf] };
+  if (data.equals(zeros.subarray(0, m.len))) return { seq: m.seq, buf: m.buf, out: m.out, kind: 'zero' };
   const id = chunkId(data, idKey);
-  if (m.expect && id.equals(m.expect)) return { res: { seq: m.seq, buf: m.buf, kind: 'known', id }, transfer: [m.buf] };
+  if (m.expect && id.equals(m.expect)) return { seq: m.seq, buf: m.buf, out: m.out, kind: 'known', id };
   let flags = 0;
   let out: Buffer = data;
-  const z = zlib.zstdCompressSync(data, { chunkSize: m.len + 65536, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
+  const z = zlib.zstdCompressSync(data, zopts);
   if (z.length < data.length) { out = z; flags |= FLAG_COMPRESSED; }
   if (encKey) { out = sealChunk(out, encKey, id); flags |= FLAG_ENCRYPTED; }
-  let payload: ArrayBuffer;
-  if (out === data) {
-    payload = new ArrayBuffer(out.length); // the input buffer goes back to the pool, so copy raw chunks
-    Buffer.from(payload).set(out);
-    return { res: { seq: m.seq, buf: m.buf, kind: 'data', id, flags, payload, payloadOffset: 0, payloadLength: out.length }, transfer: [m.buf, payload] };
-  }
-  payload = out.buffer as ArrayBuffer;
-  const transferable = out.byteOffset === 0 && out.byteLength === payload.byteLength;
-  if (!transferable) { payload = new ArrayBuffer(out.length); Buffer.from(payload).set(out); }
-  return { res: { seq: m.seq, buf: m.buf, kind: 'data', id, flags, payload, payloadOffset: 0, payloadLength: out.length }, transfer: [m.buf, payload] };
+  if (out.length > m.out.byteLength) return { seq: m.seq, buf: m.buf, out: m.out, kind: 'data', error: 'payload larger than the output buffer' };
+  Buffer.from(m.out).set(out);
+  return { seq: m.seq, buf: m.buf, out: m.out, kind: 'data', id, flags, payloadLength: out.length };
 }
 
-function decode(m: DecodeReq): { res: DecodeRes; transfer: ArrayBuffer[] } {
+function decode(m: DecodeReq): DecodeRes {
   try {
-    const out = decodePayload(Buffer.from(m.payload), m.flags, m.rawLength, Buffer.from(m.id), m.check, { encKey, idKey });
-    let ab = out.buffer as ArrayBuffer;
-    if (out.byteOffset !== 0 || out.byteLength !== ab.byteLength || ab === m.payload) { ab = new ArrayBuffer(out.length); Buffer.from(ab).set(out); }
-    return { res: { seq: m.seq, data: ab }, transfer: [ab] };
+    const data = decodePayload(Buffer.from(m.payload, m.offset, m.length), m.flags, m.rawLength, Buffer.from(m.id), m.check, { encKey, idKey });
+    Buffer.from(m.out).set(data);
+    return { seq: m.seq, payload: m.payload, out: m.out };
   } catch (e) {
-    return { res: { seq: m.seq, error: (e as Error).message }, transfer: [] };
+    return { seq: m.seq, payload: m.payload, out: m.out, error: (e as Error).message };
   }
 }
 
 if (parentPort) {
   const port = parentPort;
   port.on('message', (m: EncodeReq | DecodeReq) => {
-    const r = m.op === 'encode' ? encode(m) : decode(m);
-    port.postMessage(r.res, r.transfer);
+    if (m.op === 'encode') { const r = encode(m); port.postMessage(r, [r.buf, r.out]); }
+    else { const r = decode(m); port.postMessage(r, [r.payload, r.out]); }
   });
 }

@@ -69,8 +69,16 @@ export class RepoLock {
   #startHeartbeat(): void {
     this.#timer = setInterval(() => {
       this.#info.heartbeat = new Date().toISOString();
-      writeFile(`${this.#path}.hb`, JSON.stringify(this.#info))
-        .then(() => rename(`${this.#path}.hb`, this.#path))
+      readFile(this.#path, 'utf8')
+        .then(async (cur) => {
+          if ((JSON.parse(cur) as LockInfo).token !== this.#info.token) {
+            childLog('repository.lock').error({ path: this.#path }, 'repository lock was taken over by another process');
+            clearInterval(this.#timer);
+            return;
+          }
+          await writeFile(`${this.#path}.hb`, JSON.stringify(this.#info));
+          await rename(`${this.#path}.hb`, this.#path);
+        })
         .catch((e) => childLog('repository.lock').warn({ err: e }, 'lock heartbeat failed'));
     }, HEARTBEAT_MS);
     this.#timer.unref();

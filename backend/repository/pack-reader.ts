@@ -36,19 +36,25 @@ export class PackReader {
    * record header against the index entry. Missing or short packs give a clear EDAMAGED error.
    */
   async read(id: Buffer, e: ChunkEntry): Promise<ArrayBuffer> {
+    const ab = new ArrayBuffer(RECORD_HEADER + e.length);
+    await this.readInto(id, e, ab);
+    return ab.slice(RECORD_HEADER);
+  }
+
+  /** Reads header + payload into `ab` (payload at RECORD_HEADER) and checks the header. */
+  async readInto(id: Buffer, e: ChunkEntry, ab: ArrayBuffer): Promise<void> {
+    if (ab.byteLength < RECORD_HEADER + e.length) throw damaged(`chunk ${id.toString('hex').slice(0, 16)}… has an impossible length ${e.length} in the index`);
     let fh: FileHandle;
     try { fh = await this.#handle(e.pack); } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw damaged(`pack ${e.pack} is missing (chunk ${id.toString('hex').slice(0, 16)}…)`);
       throw err;
     }
-    const ab = new ArrayBuffer(RECORD_HEADER + e.length);
-    const b = Buffer.from(ab);
+    const b = Buffer.from(ab, 0, RECORD_HEADER + e.length);
     const { bytesRead } = await fh.read(b, 0, b.length, e.offset);
     if (bytesRead < b.length) throw damaged(`pack ${e.pack} is truncated: chunk ${id.toString('hex').slice(0, 16)}… at offset ${e.offset} needs ${b.length} bytes, ${bytesRead} present`);
     if (b.readUInt32BE(0) !== RECORD_MAGIC || b.readUInt32BE(12) !== e.length || !b.subarray(16, 48).equals(id)) {
       throw damaged(`pack ${e.pack} has a bad record header at offset ${e.offset} (chunk ${id.toString('hex').slice(0, 16)}…)`);
     }
-    return ab.slice(RECORD_HEADER);
   }
 
   async close(): Promise<void> {

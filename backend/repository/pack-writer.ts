@@ -48,8 +48,8 @@ export class PackWriter {
    * Queues a record and returns its index entry at once (the offset is assigned synchronously, so
    * the same chunk seen again before the write completes is deduplicated). Await `flush()` for durability.
    */
-  append(id: Buffer, flags: number, rawLength: number, payload: Buffer): ChunkEntry {
-    if (this.#error) throw this.#error;
+  append(id: Buffer, flags: number, rawLength: number, payload: Buffer, onWritten?: () => void): ChunkEntry {
+    if (this.#error) { onWritten?.(); throw this.#error; }
     this.#cur ??= this.#newPack();
     const p = this.#cur;
     const entry: ChunkEntry = { pack: p.id, offset: p.size, length: payload.length, rawLength, flags };
@@ -64,6 +64,7 @@ export class PackWriter {
       const fh = await p.fh;
       await fh.writev([header, payload], pos);
     }).catch((e) => { this.#error ??= e; }).finally(() => {
+      onWritten?.();
       this.#queued -= payload.length;
       const w = this.#waiters;
       this.#waiters = [];

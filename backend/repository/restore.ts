@@ -3,7 +3,8 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
-import { DIGEST_LEN, isZeroDigest } from './format.ts';
+import { DIGEST_LEN, RECORD_HEADER, isZeroDigest } from './format.ts';
+import { BufferPool } from './worker-pool.ts';
 import { segments } from './digest-list.ts';
 import { lookupMany } from './index.ts';
 import type { PackReader } from './pack-reader.ts';
@@ -26,6 +27,8 @@ export async function restoreDisk(ctx: RepoContext, packs: PackReader, rp: Resto
     else { fh = await open(target, 'w'); sparse = true; }
   }
   const window = ctx.pool.size * 4;
+  const payPool = new BufferPool(cs + RECORD_HEADER + 1024, window + 2);
+  const outPool = new BufferPool(cs, window + 8);
   let done = 0;
   let zeroBytes = 0;
   const zeros = Buffer.alloc(cs);
@@ -37,9 +40,9 @@ export async function restoreDisk(ctx: RepoContext, packs: PackReader, rp: Resto
     }
   };
   const writes = new Set<Promise<void>>();
-  const put = async (data: Buffer, pos: number): Promise<void> => {
-    if (!fh) return emit(data, pos);
-    const w: Promise<void> = emit(data, pos).finally(() => writes.delete(w));
+  const put = async (data: Buffer, pos: number, done?: () => void): Promise<void> => {
+    if (!fh) { try { return await emit(data, pos); } finally { done?.(); } }
+    const w: Promise<void> = emit(data, pos).finally(() => { writes.delete(w); done?.(); });
     writes.add(w);
     if (writes.size >= 4) await Promise.race(writes);
   };
@@ -55,16 +58,26 @@ export async function restoreDisk(ctx: RepoContext, packs: PackReader, rp: Resto
         if (!uniq.has(h)) { uniq.set(h, ids.length); ids.push(Buffer.from(id)); }
       }
       const entries = await lookupMany(ctx.db, ids);
-      const fetch = (k: number): Promise<Buffer> | null => {
+      const fetch = (k: number): Promise<ArrayBuffer> | null => {
         const id = seg.digests.subarray(k * DIGEST_LEN, (k + 1) * DIGEST_LEN);
         if (isZeroDigest(id)) return null;
         const j = uniq.get(id.toString('hex'))!;
         const e = entries[j];
         if (!e) return Promise.reject(damaged(`chunk ${ids[j].toString('hex').slice(0, 16)}… of disk ${diskKey} is missing from the index`));
-        return packs.read(ids[j], e).then((payload) => ctx.pool.decode(payload, e.flags, e.rawLength, ids[j], true)
-          .catch((err: Error) => { throw damaged(`chunk ${ids[j].toString('hex').slice(0, 16)}… in pack ${e.pack} is damaged (${err.message})`); }));
+        return (async () => {
+          const payload = await payPool.acquire();
+          try { await packs.readInto(ids[j], e, payload); } catch (err) { payPool.release(payload); throw err; }
+          const out = await outPool.acquire();
+          const r = await ctx.pool.decode(payload, RECORD_HEADER, e.length, e.flags, e.rawLength, ids[j], false, out);
+          payPool.release(r.payload);
+          if (r.error !== undefined) {
+            outPool.release(r.out);
+            throw damaged(`chunk ${ids[j].toString('hex').slice(0, 16)}… in pack ${e.pack} is damaged (${r.error})`);
+          }
+          return r.out;
+        })();
       };
-      const ahead: (Promise<Buffer> | null)[] = [];
+      const ahead: (Promise<ArrayBuffer> | null)[] = [];
       let next = 0;
       const fill = (): void => { while (next < n && ahead.length < window) { const p = fetch(next++); p?.catch(() => {}); ahead.push(p); } };
       fill();
@@ -78,7 +91,8 @@ export async function restoreDisk(ctx: RepoContext, packs: PackReader, rp: Resto
           zeroBytes += len;
           if (!sparse) await put(zeros.subarray(0, len), pos);
         } else {
-          await put(await p, pos);
+          const out = await p;
+          await put(Buffer.from(out, 0, len), pos, () => outPool.release(out));
         }
         done += len;
         onProgress?.(done, disk.capacity);

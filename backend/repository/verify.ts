@@ -8,6 +8,7 @@ import { allEntries, lookupMany } from './index.ts';
 import { segments } from './digest-list.ts';
 import { allRecords } from './catalog.ts';
 import type { PackReader } from './pack-reader.ts';
+import { BufferPool } from './worker-pool.ts';
 import type { RepoContext } from './context.ts';
 
 export type Progress = (done: number, total: number) => void;
@@ -46,14 +47,23 @@ export async function verify(ctx: RepoContext, packs: PackReader, opts: { quick?
   let bytes = 0;
   const window = ctx.pool.size * 4;
   const inflight = new Set<Promise<void>>();
+  const payPool = new BufferPool(ctx.chunkSize + RECORD_HEADER + 1024, window + 1);
+  const outPool = new BufferPool(ctx.chunkSize, window + 1);
   const check = async (id: Buffer, e: ChunkEntry): Promise<void> => {
+    const payload = await payPool.acquire();
     try {
-      const payload = await packs.read(id, e);
-      await ctx.pool.decode(payload, e.flags, e.rawLength, id, true);
-      bytes += e.length;
+      await packs.readInto(id, e, payload);
     } catch (err) {
+      payPool.release(payload);
       bad.set(id.toString('hex'), { pack: e.pack, problem: (err as Error).message.split('. Run')[0] });
+      return;
     }
+    const out = await outPool.acquire();
+    const r = await ctx.pool.decode(payload, RECORD_HEADER, e.length, e.flags, e.rawLength, id, true, out);
+    outPool.release(r.out);
+    payPool.release(r.payload);
+    if (r.error !== undefined) bad.set(id.toString('hex'), { pack: e.pack, problem: `chunk fails its check (${r.error})` });
+    else bytes += e.length;
   };
   for await (const { id, entry } of allEntries(ctx.db)) {
     const size = sizes.get(entry.pack);

@@ -50,22 +50,50 @@ export class WorkerPool {
     });
   }
 
-  /** Hashes (and unless zero or equal to `expect`, compresses/encrypts) `len` bytes of `buf`; `buf` is transferred and returned in the result. */
-  encode(buf: ArrayBuffer, len: number, expect?: Uint8Array): Promise<EncodeRes> {
+  /**
+   * Hashes `len` bytes of `buf` and, unless they are zero or hash to `expect`, compresses/encrypts them
+   * into `out` (capacity ≥ chunk size + 1 KiB). Both buffers are transferred and come back in the result.
+   */
+  encode(buf: ArrayBuffer, len: number, out: ArrayBuffer, expect?: Uint8Array): Promise<EncodeRes> {
     const seq = ++this.#seq;
-    return this.#post<EncodeRes>({ op: 'encode', seq, buf, len, expect }, [buf]);
+    return this.#post<EncodeRes>({ op: 'encode', seq, buf, len, out, expect }, [buf, out]);
   }
 
-  /** Decrypts/decompresses a stored payload (transferred) and, when `check`, verifies its id. */
-  async decode(payload: ArrayBuffer, flags: number, rawLength: number, id: Uint8Array, check: boolean): Promise<Buffer> {
+  /**
+   * Decrypts/decompresses payload[offset, offset+length) into `out`. `check`: recompute the chunk id
+   * (full verify); otherwise integrity comes from the zstd frame checksum / GCM tag, and raw chunks are
+   * always hashed. Both buffers come back in the result, also on error (then `error` is set).
+   */
+  decode(payload: ArrayBuffer, offset: number, length: number, flags: number, rawLength: number, id: Uint8Array, check: boolean, out: ArrayBuffer): Promise<DecodeRes> {
     const seq = ++this.#seq;
-    const r = await this.#post<DecodeRes>({ op: 'decode', seq, payload, flags, rawLength, id, check }, [payload]);
-    if (r.error !== undefined) throw new Error(r.error);
-    return Buffer.from(r.data!);
+    return this.#post<DecodeRes>({ op: 'decode', seq, payload, offset, length, flags, rawLength, id, check: check || !(flags & 3), out }, [payload, out]);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all(this.#workers.map((s) => s.w.terminate()));
+  }
+}
+
+/** A fixed set of equally sized ArrayBuffers; acquire() waits when all are in use (back-pressure). */
+export class BufferPool {
+  #free: ArrayBuffer[] = [];
+  #made = 0;
+  #waiters: ((b: ArrayBuffer) => void)[] = [];
+  #failed: unknown;
+  readonly size: number;
+  readonly max: number;
+  constructor(size: number, max: number) { this.size = size; this.max = max; }
+  acquire(): Promise<ArrayBuffer> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    const b = this.#free.pop();
+    if (b) return Promise.resolve(b);
+    if (this.#made < this.max) { this.#made++; return Promise.resolve(new ArrayBuffer(this.size)); }
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+  release(b: ArrayBuffer): void {
+    if (b.byteLength !== this.size) { this.#made--; return; } // detached or foreign: forget it
+    const w = this.#waiters.shift();
+    if (w) w(b); else this.#free.push(b);
   }
 }

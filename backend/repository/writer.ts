@@ -12,6 +12,7 @@ import { segmentOps, readAll } from './digest-list.ts';
 import { recordOps, newRestorePointId, type Consistency, type DiskInfo, type DiskRecord, type RestorePoint, type VmIdentity } from './catalog.ts';
 import type { RepoContext, InFlight } from './context.ts';
 import type { EncodeRes } from './chunk-worker.ts';
+import { BufferPool } from './worker-pool.ts';
 import { RepositoryError, diskFull, isNoSpace } from './errors.ts';
 
 export interface BeginOptions {
@@ -172,6 +173,7 @@ export class DiskWriter {
   #allocated = 0;
   #maxBuffers: number;
   #waiters: (() => void)[] = [];
+  #out: BufferPool;
   #inflight = new Set<Promise<void>>();
   #error: unknown;
   #finished: DiskRecord | undefined;
@@ -185,6 +187,8 @@ export class DiskWriter {
     this.#written = new Uint8Array(this.count);
     this.parentDigests = parentDigests;
     this.#maxBuffers = w.ctx.pool.size * 3 + 2;
+    // Compressed payloads wait here for their pack write; 16 chunks bound that queue.
+    this.#out = new BufferPool(w.ctx.chunkSize + 1024, 16);
   }
 
   get chunkSize(): number { return this.#w.ctx.chunkSize; }
@@ -217,7 +221,8 @@ export class DiskWriter {
   #submit(i: number, buf: ArrayBuffer, len: number): void {
     const expect = this.parentDigests && i * DIGEST_LEN < this.parentDigests.length && !isZeroDigest(this.parentDigests, i * DIGEST_LEN)
       ? new Uint8Array(this.parentDigests.subarray(i * DIGEST_LEN, (i + 1) * DIGEST_LEN)) : undefined;
-    const p = this.#w.ctx.pool.encode(buf, len, expect)
+    const p = this.#out.acquire()
+      .then((out) => this.#w.ctx.pool.encode(buf, len, out, expect))
       .then((r) => this.#accept(i, len, r))
       .catch((e) => this.#fail(e))
       .finally(() => this.#inflight.delete(p));
@@ -226,6 +231,17 @@ export class DiskWriter {
 
   async #accept(i: number, len: number, r: EncodeRes): Promise<void> {
     this.#release(r.buf);
+    let outHeld = true;
+    const releaseOut = (): void => { if (outHeld) { outHeld = false; this.#out.release(r.out); } };
+    try {
+      await this.#place(i, len, r, () => { outHeld = false; }, () => this.#out.release(r.out));
+    } finally {
+      releaseOut();
+    }
+  }
+
+  async #place(i: number, len: number, r: EncodeRes, handOver: () => void, release: () => void): Promise<void> {
+    if (r.error) throw new Error(r.error);
     const at = i * DIGEST_LEN;
     if (r.kind === 'zero') { ZERO_DIGEST.copy(this.digests, at); this.#stats.zeroChunks++; this.#written[i] = 1; return; }
     const id = Buffer.from(r.id!);
@@ -238,8 +254,9 @@ export class DiskWriter {
       if (!known) known = await ctx.lookup.lookup(id);
       if (!known) known = this.#w.pending.get(hex)?.entry;
       if (!known) {
-        const payload = Buffer.from(r.payload!, r.payloadOffset ?? 0, r.payloadLength);
-        const entry = this.#w.pack.append(id, r.flags!, len, payload);
+        const payload = Buffer.from(r.out, 0, r.payloadLength);
+        handOver();
+        const entry = this.#w.pack.append(id, r.flags!, len, payload, release);
         this.#w.pending.set(hex, { id, entry });
         this.#stats.newChunks++;
         this.#stats.newRawBytes += len;

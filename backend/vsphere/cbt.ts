@@ -3,6 +3,7 @@
 import type { VimClient } from './client.ts';
 import { ChangeTrackingInvalidError, VSphereError } from './faults.ts';
 import { PropertyCollector } from './property-collector.ts';
+import { Snapshots } from './snapshot.ts';
 import { waitForTask, type WaitTaskOptions } from './task.ts';
 import type { DiskChangeExtent, DiskChangeInfo, MoRef } from './types.ts';
 
@@ -58,7 +59,6 @@ export class ChangeTracking {
 
   /** Disable, stun/unstun via a temporary snapshot, enable: the recovery when change tracking is invalid. */
   async reset(vm: MoRef, opts: WaitTaskOptions = {}): Promise<void> {
-    const { Snapshots } = await import('./snapshot.ts');
     const snaps = new Snapshots(this.client, this.pc);
     await this.setEnabled(vm, false, opts);
     const s = await snaps.create(vm, { ...opts, name: 'stillpoint-cbt-reset', description: 'Stillpoint: CBT reset (temporary)' });

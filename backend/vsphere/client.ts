@@ -19,6 +19,7 @@ import { Client as SoapClient, WSDL } from 'soap';
 import { childLog } from '../common/log.ts';
 import { faultToError, VCenterUnreachableError, VSphereError, ThumbprintMismatchError } from './faults.ts';
 import { PinnedAgent, type TlsOptions } from './tls.ts';
+import { parseResponse } from './fast-parse.ts';
 import { isMor, mor, type ManagedObjectReference, type ServiceContent } from './types.ts';
 
 const log = childLog('vsphere.client');
@@ -31,7 +32,7 @@ export type ClientOptions = TlsOptions & {
   url: string;
   /** 'builtin' (default): the vim25 subset shipped in backend/vsphere/wsdl; 'server': vCenter's /sdk/vimService.wsdl. */
   wsdl?: 'builtin' | 'server';
-  /** SOAPAction API version (default "7.0"). */
+  /** SOAPAction API version (default: "7.0" for RetrieveServiceContent, then the server's about.apiVersion). */
   apiVersion?: string;
   /** Per-call timeout in ms (default 120 s; WaitForUpdatesEx adds its own wait). */
   timeoutMs?: number;
@@ -40,6 +41,7 @@ export type ClientOptions = TlsOptions & {
   userAgent?: string;
 };
 
+type RawHolder = { method: string; body?: string };
 type HttpResponse = { status: number; headers: Record<string, string | string[] | undefined>; data: string };
 
 /** node-soap IHttpClient on node:https with the pinned agent and the vCenter session cookie. */
@@ -59,9 +61,20 @@ class VimHttp {
   }
 
   request(rurl: string, data: unknown, callback: (err: unknown, res?: HttpResponse, body?: string) => void,
-    exheaders?: Record<string, string>, exoptions?: { timeout?: number }): undefined {
+    exheaders?: Record<string, string>, exoptions?: { timeout?: number; raw?: RawHolder }): undefined {
     this.send(rurl, data as string | null, exheaders ?? {}, exoptions?.timeout ?? this.timeoutMs)
-      .then((res) => callback(null, res, res.data), (err) => callback(err));
+      .then((res) => {
+        const raw = exoptions?.raw;
+        if (raw && res.status === 200) {
+          // Bulk calls: keep the body for fast-parse.ts and give node-soap an empty response to parse.
+          raw.body = res.data;
+          const empty = `<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">` +
+            `<soapenv:Body><${raw.method}Response xmlns="urn:vim25"></${raw.method}Response></soapenv:Body></soapenv:Envelope>`;
+          callback(null, { ...res, data: empty }, empty);
+          return;
+        }
+        callback(null, res, res.data);
+      }, (err) => callback(err));
     return undefined;
   }
 
@@ -130,7 +143,7 @@ function loadWsdl(kind: 'builtin' | 'server', baseUrl: string, http: VimHttp): P
   let p = wsdlCache.get(key);
   if (!p) {
     p = new Promise<WSDL>((resolve, reject) => {
-      const path = kind === 'builtin' ? join(here, 'wsdl', 'vim.wsdl') : `${baseUrl}/vimService.wsdl`;
+      const path = kind === 'builtin' ? join(here, 'wsdl', 'vimService.wsdl') : `${baseUrl}/vimService.wsdl`;
       const build = (xml: string): void => {
         const w = new WSDL(xml, path, wsdlOptions(http) as never);
         w.onReady((err) => (err ? reject(err) : resolve(memoizeDescriptions(w))));
@@ -240,6 +253,9 @@ const NO_RELOGIN = new Set(['Login', 'LoginByToken', 'Logout', 'CloneSession', '
 
 export type CallOptions = { timeoutMs?: number; noRetry?: boolean };
 
+/** Bulk PropertyCollector responses parsed by fast-parse.ts instead of node-soap's xmlToObject (see there). */
+const FAST_PARSE = new Set(['RetrievePropertiesEx', 'ContinueRetrievePropertiesEx', 'WaitForUpdatesEx']);
+
 export class VimClient {
   readonly url: string;
   readonly baseUrl: string;
@@ -249,6 +265,8 @@ export class VimClient {
   serviceContent!: ServiceContent;
   /** Set by the session layer: re-authenticates after NotAuthenticated (called at most once per call). */
   reauthenticate: (() => Promise<void>) | undefined;
+  /** Use fast-parse.ts for the bulk PropertyCollector calls (default true; false = node-soap for everything). */
+  fastParse = true;
   #reauthInFlight: Promise<void> | undefined;
 
   private constructor(options: ClientOptions, url: string, http: VimHttp, soap: SoapClient) {
@@ -279,6 +297,8 @@ export class VimClient {
     const soap = new SoapClient(wsdl, url, wsdlOptions(http) as never);
     const c = new VimClient(options, url, http, soap);
     c.serviceContent = await c.call<ServiceContent>('RetrieveServiceContent', { _this: mor('ServiceInstance', 'ServiceInstance') });
+    // Speak the server's API version from now on (what govmomi does), unless one was configured.
+    if (!options.apiVersion && c.serviceContent.about?.apiVersion) http.soapAction = `urn:vim25/${c.serviceContent.about.apiVersion}`;
     log.debug({ url, api: c.serviceContent.about?.apiVersion }, 'connected');
     return c;
   }
@@ -326,9 +346,19 @@ export class VimClient {
   };
 
   #requestDesc(method: string): Desc | undefined {
+    return this.#elementDesc(method);
+  }
+
+  /** The type description of a top-level vim25 element (a request or response element). */
+  #elementDesc(element: string): Desc | undefined {
     const defs = (this.soap.wsdl as unknown as { definitions: { schemas: Record<string, { elements: Record<string, { $type?: string }> }> } }).definitions;
-    const type = defs.schemas[VIM25]?.elements[method]?.$type;
+    const type = defs.schemas[VIM25]?.elements[element]?.$type;
     return type ? this.#lookup(type.slice(type.indexOf(':') + 1)) : undefined;
+  }
+
+  /** The type description of a vim25 type (for tests and tools). */
+  typeDescription(typeName: string): Record<string, unknown> | undefined {
+    return this.#lookup(typeName);
   }
 
   async #invoke<T>(method: string, args: Record<string, unknown>, opts: CallOptions): Promise<T> {
@@ -336,12 +366,14 @@ export class VimClient {
     if (!fn) throw new Error(`vim25 method ${method} is not in the WSDL`);
     const t0 = performance.now();
     let res: [unknown];
+    const raw: RawHolder | undefined = FAST_PARSE.has(method) && this.fastParse ? { method } : undefined;
     try {
-      res = await fn.call(this.soap, toSoap(args, this.#requestDesc(method), this.#lookup), { timeout: opts.timeoutMs ?? this.http.timeoutMs });
+      res = await fn.call(this.soap, toSoap(args, this.#requestDesc(method), this.#lookup), { timeout: opts.timeoutMs ?? this.http.timeoutMs, raw });
     } catch (err) {
       throw mapError(err, this.url);
     }
     log.trace({ method, ms: Math.round(performance.now() - t0) }, 'call');
+    if (raw?.body !== undefined) return parseResponse(raw.body, this.#elementDesc(`${method}Response`), this.#lookup) as T;
     const body = res[0] as Obj | null | undefined;
     return fromSoap(body?.returnval) as T;
   }

@@ -94,8 +94,9 @@ export class GuestOperations {
     for (;;) {
       opts.signal?.throwIfAborted();
       const [p] = await this.listProcesses(vm, creds, [pid]);
-      if (p && (p.endTime || p.exitCode !== undefined && p.exitCode !== null && p.endTime !== undefined)) {
-        return { pid, exitCode: Number(p.exitCode ?? 0), startTime: p.startTime, endTime: p.endTime, durationMs: Date.now() - t0 } as RunResult;
+      if (p?.endTime) {
+        // vSphere sets endTime and exitCode together when the process exits (and keeps them ~5 min).
+        return { pid, exitCode: Number(p.exitCode ?? 0), startTime: p.startTime, endTime: p.endTime, durationMs: Date.now() - t0 };
       }
       if (Date.now() - t0 > timeoutMs) {
         await this.terminate(vm, creds, pid).catch(() => undefined);

@@ -9,7 +9,7 @@ import { Extensions } from './extensions.ts';
 import { GuestOperations } from './guest.ts';
 import { Inventory } from './inventory.ts';
 import { PropertyCollector } from './property-collector.ts';
-import { Session, type SessionOptions } from './session.ts';
+import { cloneTicketFromUiSession, Session, type SessionOptions } from './session.ts';
 import { Snapshots } from './snapshot.ts';
 import { waitForTask, type WaitTaskOptions } from './task.ts';
 import { VcTasks } from './tasks.ts';
@@ -69,6 +69,18 @@ export class VSphere {
     return VSphere.#init(client, session);
   }
 
+  /**
+   * The plugin session bridge: a backend session for the vSphere Client user behind `sessionToken`
+   * (token → clone ticket via /api/ui/vcenter/session/clone-ticket → CloneSession). When the cloned session
+   * expires, the same token is traded again (as long as the user's vSphere Client session lives).
+   */
+  static async fromUiSessionToken(opts: ClientOptions & SessionOptions & { sessionToken: string; vcGuid?: string }): Promise<VSphere> {
+    const client = await VimClient.connect(opts);
+    const ticket = () => cloneTicketFromUiSession(client, opts.sessionToken, opts.vcGuid ?? client.serviceContent.about.instanceUuid);
+    const session = await Session.fromCloneTicket(client, await ticket(), { ...opts, renew: ticket });
+    return VSphere.#init(client, session);
+  }
+
   static async #init(client: VimClient, session: Session): Promise<VSphere> {
     const vs = new VSphere(client, session);
     // Datastore URLs need a dcPath: default to the only datacenter when there is exactly one.
@@ -99,7 +111,7 @@ export class VSphere {
 }
 
 export { VimClient } from './client.ts';
-export { Session } from './session.ts';
+export { Session, cloneTicketFromUiSession } from './session.ts';
 export { PropertyCollector, ContainerView } from './property-collector.ts';
 export { Inventory, VM_PROPERTIES, disksOf, snapshotTree, flattenSnapshots } from './inventory.ts';
 export type { VmInfo, DiskInfo, SnapshotNode, HostInfo, DatastoreInfo, ClusterInfo, DatacenterInfo, PowerState } from './inventory.ts';

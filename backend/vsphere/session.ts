@@ -1,8 +1,10 @@
 // SessionManager: Login, keep-alive, transparent re-login, clone tickets (session bridge), generic service
 // tickets, Logout. Passwords, cookies and tickets are never logged.
+import { request as httpsRequest } from 'node:https';
 import { VimClient, type ClientOptions } from './client.ts';
 import { childLog } from '../common/log.ts';
-import { NotAuthenticatedError, VSphereError } from './faults.ts';
+import { NotAuthenticatedError, VCenterUnreachableError, VSphereError } from './faults.ts';
+import { PropertyCollector } from './property-collector.ts';
 import { mor, type MoRef, type UserSession } from './types.ts';
 
 const SERVICE_INSTANCE = mor('ServiceInstance', 'ServiceInstance');
@@ -102,7 +104,6 @@ export class Session {
 
   /** SessionManager.currentSession (undefined when not logged in). */
   async currentSession(): Promise<UserSession | undefined> {
-    const { PropertyCollector } = await import('./property-collector.ts');
     const pc = new PropertyCollector(this.client);
     const p = await pc.retrieveOne<{ currentSession?: UserSession }>(this.sessionManager, ['currentSession']);
     return p.currentSession;
@@ -133,6 +134,44 @@ export class Session {
     }
     this.client.sessionCookie = undefined;
   }
+}
+
+/**
+ * Trades a vSphere Client session token (the plugin iframe's htmlClientSdk getSessionInfo().sessionToken)
+ * for a clone ticket: POST /api/ui/vcenter/session/clone-ticket with header vmware-api-session-id and body
+ * {vc_guid}, over the client's pinned connection. The token is never logged.
+ */
+export async function cloneTicketFromUiSession(client: VimClient, sessionToken: string, vcGuid?: string): Promise<string> {
+  const url = `${client.baseUrl}/api/ui/vcenter/session/clone-ticket`;
+  const body = JSON.stringify(vcGuid ? { vc_guid: vcGuid } : {});
+  const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = httpsRequest(url, {
+      method: 'POST', agent: client.agent,
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'vmware-api-session-id': sessionToken },
+    }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      r.on('error', reject);
+    });
+    req.setTimeout(client.http.timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.on('error', (err) => reject(err instanceof VSphereError ? err : new VCenterUnreachableError(client.baseUrl, err)));
+    req.end(body);
+  });
+  let json: { session_clone_ticket?: string; messages?: { default_message?: string }[] } = {};
+  try {
+    json = JSON.parse(res.text);
+  } catch { /* not JSON */ }
+  if (res.status === 200 && json.session_clone_ticket) return json.session_clone_ticket;
+  const msg = json.messages?.[0]?.default_message ?? `HTTP ${res.status}`;
+  if (res.status === 401) {
+    throw new VSphereError('NotAuthenticated', `vSphere Client session token refused: ${msg}`,
+      "The user's vSphere Client session expired or the token is wrong: reload the Stillpoint view in the vSphere Client.");
+  }
+  if (res.status === 404) {
+    throw new VSphereError('NotFound', `clone-ticket: ${msg}`, 'The vCenter GUID does not match this vCenter: check the plugin registration.');
+  }
+  throw new VSphereError('HttpError', `clone-ticket: ${msg}`, 'Check that the vSphere Client service (vsphere-ui) is running on this vCenter.');
 }
 
 /** Connects and logs in: the usual way to get a working client. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { startLab, type Lab } from '../lab/lab.ts';
 import { loadConfig, type Config } from '../../backend/config.ts';
 import { startService, type RunningService } from '../../backend/service.ts';
+import { registerPlugin } from '../../plugin/registration.ts';
 
 export interface TestService {
   lab: Lab;
@@ -14,10 +15,12 @@ export interface TestService {
   dataDir: string;
   call<T = unknown>(method: string, path: string, opts?: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Record<string, string | string[] | undefined> }>;
   login(): Promise<string>;
+  /** Polls a run until it ends. */
+  waitRun(token: string, runId: string, timeoutMs?: number): Promise<import('../../backend/api/contract.ts').JobRun>;
   stop(): Promise<void>;
 }
 
-export async function startTestService(opts: { lab?: Lab; config?: Partial<Config> } = {}): Promise<TestService> {
+export async function startTestService(opts: { lab?: Lab; config?: Partial<Config>; register?: boolean } = {}): Promise<TestService> {
   const lab = opts.lab ?? await startLab();
   const dataDir = mkdtempSync(join(tmpdir(), 'stillpoint-test-'));
   const config = loadConfig({}, {
@@ -27,6 +30,12 @@ export async function startTestService(opts: { lab?: Lab; config?: Partial<Confi
     ...(opts.config as object),
   });
   const service = await startService(config);
+  if (opts.register !== false) {
+    await registerPlugin({ url: lab.sdkUrl, username: lab.username, password: lab.password, thumbprint: lab.thumbprint },
+      { manifestUrl: `${service.url}/plugin.json`, serverThumbprint: service.thumbprint, version: '1.0.0.0' }).catch((e: Error) => {
+      if (!/registered in this vCenter already/.test(e.message)) throw e;
+    });
+  }
   const call: TestService['call'] = (method, path, o = {}) => new Promise((resolve, reject) => {
     const headers: Record<string, string> = { accept: 'application/json', ...o.headers };
     const payload = o.rawBody ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
@@ -52,6 +61,16 @@ export async function startTestService(opts: { lab?: Lab; config?: Partial<Confi
       const r = await call<{ token: string }>('POST', '/api/session/login', { body: { username: lab.username, password: lab.password } });
       if (r.status !== 200) throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.token;
+    },
+    async waitRun(token, runId, timeoutMs = 60_000) {
+      const t0 = Date.now();
+      for (;;) {
+        const r = await call<import('../../backend/api/contract.ts').JobRun>('GET', `/api/runs/${runId}`, { token });
+        if (r.status !== 200) throw new Error(`GET run: ${r.status} ${JSON.stringify(r.body)}`);
+        if (!['running', 'queued'].includes(r.body.status)) return r.body;
+        if (Date.now() - t0 > timeoutMs) throw new Error(`run ${runId} still ${r.body.status} after ${timeoutMs} ms: ${JSON.stringify(r.body)}`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
     },
     async stop() {
       await service.close();

@@ -1,4 +1,6 @@
 // Regenerates vim.wsdl (the vim25 subset Stillpoint uses) from a list of operations and types.
+// Like vCenter's, vim.wsdl holds types, messages, port type and binding; vimService.wsdl (hand-written)
+// imports it and declares the service.
 //
 // The vim25 type shapes (names, field order, optionality, inheritance) are read from a vim25 type
 // catalogue — by default govmomi's generated `vim25/types/types.go`, which mirrors the vSphere API
@@ -225,7 +227,6 @@ for (const op of ops) {
     '<output><soap:body use="literal"/></output><fault name="RuntimeFault"><soap:fault name="RuntimeFault" use="literal"/></fault></operation>');
 }
 out.push(' </binding>');
-out.push(' <service name="VimService"><port name="VimPort" binding="vim25:VimBinding"><soap:address location="https://localhost/sdk"/></port></service>');
 out.push('</definitions>');
 writeFileSync(join(here, 'vim.wsdl'), out.join('\n') + '\n');
 console.log(`vim.wsdl: ${ops.length} operations, ${included.size} types`);

@@ -1,0 +1,98 @@
+// Input schemas of the API, named so the OpenAPI document shows them as components.
+import { ref, type Schema } from './schema.ts';
+
+const vmId: Schema = { type: 'string', pattern: '^vm-\\d{1,12}$', description: 'a VM managed object id such as vm-42' };
+const uuid: Schema = { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', description: 'a UUID' };
+const count = (max: number): Schema => ({ type: 'integer', minimum: 0, maximum: max });
+
+export const ScriptSchema = ref('Script', {
+  type: 'object', additionalProperties: false, required: ['content', 'timeoutSec'],
+  properties: {
+    content: { type: 'string', minLength: 1, maxLength: 65_536 },
+    interpreter: { type: 'string', minLength: 1, maxLength: 260 },
+    timeoutSec: { type: 'integer', minimum: 1, maximum: 3600 },
+  },
+});
+
+export const AppAwareSchema = ref('AppAwareSettings', {
+  type: 'object', additionalProperties: false, required: ['quiesce', 'onQuiesceFailure', 'vssBackupType'],
+  properties: {
+    quiesce: { type: 'boolean' },
+    onQuiesceFailure: { type: 'string', enum: ['fail', 'fallback'] },
+    vssBackupType: { type: 'string', enum: ['copy', 'full'] },
+    preFreeze: ScriptSchema,
+    postThaw: ScriptSchema,
+    guestCredentialId: uuid,
+  },
+});
+
+export const RetentionSchema = ref('RetentionPolicy', {
+  type: 'object', additionalProperties: false,
+  properties: { keepLast: count(1000), daily: count(366), weekly: count(520), monthly: count(240), yearly: count(100) },
+});
+
+export const JobInputSchema = ref('JobInput', {
+  type: 'object', additionalProperties: false,
+  required: ['name', 'vmIds', 'schedule', 'retention', 'appAware', 'concurrency', 'enabled'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 128 },
+    vmIds: { type: 'array', items: vmId, maxItems: 5000, uniqueItems: true },
+    schedule: {
+      type: 'object', additionalProperties: false, required: ['cron'],
+      properties: { cron: { oneOf: [{ type: 'string', minLength: 1, maxLength: 128 }, { type: 'null' }] } },
+    },
+    retention: RetentionSchema,
+    appAware: AppAwareSchema,
+    concurrency: { type: 'integer', minimum: 1, maximum: 8 },
+    enabled: { type: 'boolean' },
+  },
+});
+
+export const BackupRequestSchema = ref('BackupRequest', {
+  type: 'object', additionalProperties: false, required: ['vmIds'],
+  properties: { vmIds: { type: 'array', items: vmId, minItems: 1, maxItems: 500, uniqueItems: true }, jobId: uuid },
+});
+
+export const VmIdsSchema: Schema = {
+  type: 'object', additionalProperties: false, required: ['vmIds'],
+  properties: { vmIds: { type: 'array', items: vmId, minItems: 1, maxItems: 5000, uniqueItems: true } },
+};
+
+export const RestoreRequestSchema = ref('RestoreRequest', {
+  type: 'object', additionalProperties: false, required: ['target'],
+  properties: {
+    target: {
+      oneOf: [
+        {
+          type: 'object', additionalProperties: false, required: ['kind', 'name', 'host', 'datastore', 'powerOn'],
+          properties: {
+            kind: { type: 'string', enum: ['new'] },
+            name: { type: 'string', minLength: 1, maxLength: 80, pattern: '^[^/\\\\%\\[\\]]+$', description: 'no / \\ % [ ]' },
+            host: { type: 'string', minLength: 1, maxLength: 256 },
+            datastore: { type: 'string', minLength: 1, maxLength: 256 },
+            powerOn: { type: 'boolean' },
+          },
+        },
+        {
+          type: 'object', additionalProperties: false, required: ['kind', 'confirm', 'powerOn'],
+          properties: { kind: { type: 'string', enum: ['original'] }, confirm: { type: 'boolean' }, powerOn: { type: 'boolean' } },
+        },
+      ],
+      discriminator: 'kind',
+    },
+  },
+});
+
+export const CredentialInputSchema = ref('GuestCredentialInput', {
+  type: 'object', additionalProperties: false, required: ['name', 'username', 'password'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 128 },
+    username: { type: 'string', minLength: 1, maxLength: 256 },
+    password: { type: 'string', maxLength: 1024 },
+  },
+});
+
+export const LimitQuery: Schema = {
+  type: 'object', additionalProperties: false,
+  properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+};

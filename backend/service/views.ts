@@ -1,0 +1,64 @@
+// Repository and run history as the UI sees them: restore points joined with the runs that made
+// them (warnings, job), and the dashboard's figures.
+import { statfs } from 'node:fs/promises';
+import type { Dashboard, JobRun, RestorePoint } from '../api/contract.ts';
+import type { Repository, RestorePoint as RepoPoint } from '../repository/repository.ts';
+import type { JobStore } from '../jobs/store.ts';
+import type { VmSummary } from '../api/contract.ts';
+
+export function restorePointDto(rp: RepoPoint, runs: JobRun[]): RestorePoint {
+  const run = runs.find((r) => r.vms.some((v) => v.restorePointId === rp.id && r.kind === 'backup'));
+  const v = run?.vms.find((x) => x.restorePointId === rp.id);
+  return {
+    id: rp.id,
+    vmId: rp.vm.id,
+    vmName: rp.vm.name,
+    createdAt: rp.createdAt,
+    consistency: rp.consistency,
+    logicalBytes: rp.logicalBytes,
+    storedBytes: rp.newStoredBytes,
+    durationMs: v?.durationMs ?? Math.max(0, Date.parse(rp.completedAt) - Date.parse(rp.createdAt)),
+    disks: rp.disks.map((d) => ({ key: Number(d.key), label: d.label, capacityBytes: d.capacity })),
+    ...(run?.jobId ? { jobId: run.jobId } : {}),
+    ...(run ? { runId: run.id } : {}),
+    ...(rp.lockedUntil ? { lockedUntil: rp.lockedUntil } : {}),
+    ...(rp.notes ? { notes: rp.notes } : {}),
+    warnings: v?.warnings ?? [],
+  };
+}
+
+export async function dashboard(repo: Repository, store: JobStore, active: JobRun[], vms: VmSummary[], visible: Set<string>): Promise<Dashboard> {
+  const mine = vms.filter((v) => visible.has(v.id));
+  const runs = store.runs({ limit: 1000 }).filter((r) => r.vms.every((v) => visible.has(v.vmId)));
+  const since = Date.now() - 24 * 3600_000;
+  const last24h = { success: 0, warning: 0, failed: 0 };
+  for (const r of runs) {
+    if (r.kind !== 'backup' || Date.parse(r.startedAt) < since) continue;
+    for (const v of r.vms) {
+      if (v.status === 'success') last24h.success++;
+      else if (v.status === 'warning') last24h.warning++;
+      else if (v.status === 'failed') last24h.failed++;
+    }
+  }
+  const [stats, fs, points] = await Promise.all([repo.stats(), statfs(repo.dir), repo.listRestorePoints()]);
+  const perDay = new Map<string, number>();
+  for (const p of points) perDay.set(p.createdAt.slice(0, 10), (perDay.get(p.createdAt.slice(0, 10)) ?? 0) + p.newStoredBytes);
+  let cumulative = 0;
+  const growth = [...perDay.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([date, n]) => ({ date, storedBytes: (cumulative += n) }));
+  const durations = runs.filter((r) => r.kind === 'backup' && r.endedAt).slice(0, 50).flatMap((r) =>
+    r.vms.filter((v) => v.status === 'success' || v.status === 'warning').map((v) => ({ at: r.endedAt!, vmName: v.vmName, durationMs: v.durationMs }))).reverse();
+  return {
+    vms: { total: mine.length, protected: mine.filter((v) => v.protected).length, unprotected: mine.filter((v) => !v.protected).length },
+    last24h,
+    repository: {
+      capacityBytes: fs.blocks * fs.bsize,
+      usedBytes: stats.packBytes,
+      logicalBytes: stats.logicalBytes,
+      dedupRatio: stats.packBytes ? stats.logicalBytes / stats.packBytes : 0,
+      restorePoints: stats.restorePoints,
+    },
+    running: active.filter((r) => r.vms.every((v) => visible.has(v.vmId))),
+    growth,
+    durations,
+  };
+}

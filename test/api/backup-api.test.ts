@@ -1,0 +1,142 @@
+// Backups through the API as the UI and CLI use them: a run with live progress, the restore point
+// with its consistency, the vCenter side (task, event, "Last backup"), jobs and their validation,
+// and one VM never in two snapshot sessions at once.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestService, type TestService } from '../helpers/service.ts';
+import { VSphere } from '../../backend/vsphere/index.ts';
+import type { ApiError, Dashboard, Job, JobInput, JobRun, RestorePoint, VmSummary } from '../../backend/api/contract.ts';
+import { TASK_TYPES } from '../../plugin/extension.ts';
+import { LAST_BACKUP_FIELD } from '../../backend/backup/backup-vm.ts';
+
+let t: TestService;
+let token: string;
+let vs: VSphere;
+let ids: Record<string, string>;
+before(async () => {
+  t = await startTestService();
+  token = await t.login();
+  vs = await VSphere.connect({ url: t.lab.sdkUrl, username: t.lab.username, password: t.lab.password, thumbprint: t.lab.thumbprint });
+  ids = Object.fromEntries(Object.entries(await t.lab.control.vms()).map(([n, v]) => [n, v.moref]));
+});
+after(async () => { await vs?.close(); await t?.stop(); });
+
+const job = (over: Partial<JobInput> = {}): JobInput => ({
+  name: 'nightly', vmIds: [ids['linux-db01']!], schedule: { cron: '0 22 * * 1-5' }, retention: { keepLast: 7 },
+  appAware: { quiesce: true, onQuiesceFailure: 'fallback', vssBackupType: 'copy' }, concurrency: 2, enabled: true, ...over,
+});
+
+test('Back up now: run succeeds, restore point is application-consistent, vCenter shows task, event and Last backup', async () => {
+  const vmId = ids['win-app01']!;
+  const started = await t.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: [vmId] } });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  const run = await t.waitRun(token, started.body.id);
+  assert.equal(run.status, 'success', JSON.stringify(run));
+  assert.equal(run.vms[0]!.consistency, 'application');
+  assert.ok(run.vms[0]!.bytesRead > 0);
+
+  const points = await t.call<RestorePoint[]>('GET', `/api/vms/${vmId}/restore-points`, { token });
+  assert.equal(points.body.length, 1);
+  assert.equal(points.body[0]!.consistency, 'application');
+  assert.equal(points.body[0]!.id, run.vms[0]!.restorePointId);
+  assert.equal((await t.call<RestorePoint>('GET', `/api/restore-points/${points.body[0]!.id}`, { token })).body.vmId, vmId);
+
+  const vm = { type: 'VirtualMachine', value: vmId };
+  const fields = await vs.customFields.values(vm);
+  assert.match(fields[LAST_BACKUP_FIELD] ?? '', /success \(application-consistent\)/);
+  const events = await vs.events.query(vm);
+  assert.ok(events.some((e) => /Stillpoint: backup of win-app01 finished, application-consistent/.test(e.fullFormattedMessage ?? '')), JSON.stringify(events.map((e) => e.fullFormattedMessage)));
+  const tm = vs.client.serviceContent.taskManager!;
+  const { recentTask } = await vs.pc.retrieveOne<{ recentTask?: { value: string; type: string }[] }>(tm, ['recentTask']);
+  const infos = await Promise.all((recentTask ?? []).map((r) => vs.pc.retrieveOne<{ info: { descriptionId: string; state: string; entity?: { value: string } } }>(r, ['info'])));
+  assert.ok(infos.some((i) => i.info.descriptionId === TASK_TYPES.backup && i.info.state === 'success' && i.info.entity?.value === vmId),
+    `no successful ${TASK_TYPES.backup} task: ${JSON.stringify(infos.map((i) => i.info.descriptionId))}`);
+
+  const list = await t.call<VmSummary[]>('GET', '/api/vms', { token });
+  const summary = list.body.find((v) => v.id === vmId)!;
+  assert.equal(summary.lastBackup?.status, 'success');
+  assert.equal(summary.lastBackup?.consistency, 'application');
+  const dash = await t.call<Dashboard>('GET', '/api/dashboard', { token });
+  assert.equal(dash.status, 200);
+  assert.ok(dash.body.last24h.success >= 1);
+  assert.ok(dash.body.repository.restorePoints >= 1);
+});
+
+test('jobs: validation names the bad field; a created job is scheduled, protects its VMs and runs', async () => {
+  const bad = [
+    [{ ...job(), schedule: { cron: '61 * * * *' } }, /cron.*minute/],
+    [{ ...job(), concurrency: 9 }, /concurrency must be at most 8/],
+    [{ ...job(), extra: 1 }, /extra is not a known field/],
+    [{ ...job(), vmIds: ['vm-abc'] }, /vmIds\[0\] has an invalid format/],
+    [{ ...job(), appAware: { quiesce: true, onQuiesceFailure: 'maybe', vssBackupType: 'copy' } }, /onQuiesceFailure must be one of/],
+    [{ ...job(), appAware: { quiesce: true, onQuiesceFailure: 'fail', vssBackupType: 'copy', preFreeze: { content: 'sync', timeoutSec: 10 } } }, /guest credentials/],
+  ] as const;
+  for (const [body, re] of bad) {
+    const r = await t.call<ApiError>('POST', '/api/jobs', { token, body });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.match(r.body.message, re);
+  }
+  const created = await t.call<Job>('POST', '/api/jobs', { token, body: job() });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.ok(created.body.nextRun && Date.parse(created.body.nextRun) > Date.now());
+  assert.equal(new Date(created.body.nextRun).getHours(), 22);
+  const dup = await t.call<ApiError>('POST', '/api/jobs', { token, body: job() });
+  assert.equal(dup.status, 409);
+  const vms = await t.call<VmSummary[]>('GET', '/api/vms', { token });
+  assert.equal(vms.body.find((v) => v.id === ids['linux-db01'])!.protected, true);
+  const run = await t.call<JobRun>('POST', `/api/jobs/${created.body.id}/run`, { token });
+  assert.equal(run.status, 202);
+  const done = await t.waitRun(token, run.body.id);
+  assert.equal(done.status, 'success', JSON.stringify(done));
+  assert.equal(done.jobId, created.body.id);
+  assert.equal((await t.call<Job>('GET', `/api/jobs/${created.body.id}`, { token })).body.lastRun?.status, 'success');
+});
+
+test('two jobs with the same VM at once: both complete, never two snapshots on the VM', async () => {
+  const vmId = ids['linux-db01']!;
+  const a = await t.call<Job>('POST', '/api/jobs', { token, body: job({ name: 'a', schedule: { cron: null } }) });
+  const b = await t.call<Job>('POST', '/api/jobs', { token, body: job({ name: 'b', schedule: { cron: null } }) });
+  // Slow snapshot creation down so the two runs overlap.
+  await t.lab.control.injectFault({ method: 'CreateSnapshot_Task', fault: '', delayMs: 400, count: -1 });
+  let maxSnapshots = 0;
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const n = (await vs.snapshots.list({ type: 'VirtualMachine', value: vmId })).length;
+      maxSnapshots = Math.max(maxSnapshots, n);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    const [ra, rb] = await Promise.all([
+      t.call<JobRun>('POST', `/api/jobs/${a.body.id}/run`, { token }),
+      t.call<JobRun>('POST', `/api/jobs/${b.body.id}/run`, { token }),
+    ]);
+    const [da, db] = await Promise.all([t.waitRun(token, ra.body.id), t.waitRun(token, rb.body.id)]);
+    assert.equal(da.status, 'success', JSON.stringify(da));
+    assert.equal(db.status, 'success', JSON.stringify(db));
+    // The runs overlapped in time, so only the VM lock kept the snapshots apart.
+    assert.ok(Date.parse(da.startedAt) < Date.parse(db.endedAt!) && Date.parse(db.startedAt) < Date.parse(da.endedAt!));
+  } finally {
+    polling = false;
+    await poller;
+    await t.lab.control.clearFaults();
+  }
+  assert.equal(maxSnapshots, 1);
+  // A manual backup while a job holds the VM is refused at once, naming the holder.
+  const slow = await t.call<JobRun>('POST', `/api/jobs/${a.body.id}/run`, { token });
+  const busy = await t.call<ApiError>('POST', '/api/backups', { token, body: { vmIds: [vmId] } });
+  await t.waitRun(token, slow.body.id);
+  if (busy.status === 409) assert.match(busy.body.message, /in use/i);
+  else assert.equal(busy.status, 202); // the job had not taken the VM yet
+});
+
+test('backup input errors: unknown VM, malformed id, empty list', async () => {
+  const r1 = await t.call<ApiError>('POST', '/api/backups', { token, body: { vmIds: ['vm-999999'] } });
+  assert.equal(r1.status, 404);
+  const r2 = await t.call<ApiError>('POST', '/api/backups', { token, body: { vmIds: ['42'] } });
+  assert.equal(r2.status, 400);
+  const r3 = await t.call<ApiError>('POST', '/api/backups', { token, body: { vmIds: [] } });
+  assert.equal(r3.status, 400);
+  assert.match(r3.body.message, /at least 1 item/);
+});
