@@ -4,6 +4,11 @@
 const families: Record<string, { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }> = {
   login: { summary: 'log in to the Stillpoint service with vCenter credentials', load: () => import('./login.ts') },
   vms: { summary: 'list the VMs in vCenter with their protection state', load: () => import('./vms.ts') },
+  backup: { summary: 'back up VMs now and follow the progress', load: () => import('./backup.ts') },
+  points: { summary: 'list the restore points of a VM with their consistency', load: () => import('./points.ts') },
+  restore: { summary: 'restore a VM from a restore point (to a new VM or over the original)', load: () => import('./restore.ts') },
+  jobs: { summary: 'list, create, run and delete backup jobs', load: () => import('./jobs.ts') },
+  plugin: { summary: 'register, update, unregister the vSphere Client plugin in vCenter', load: () => import('./plugin.ts') },
   repo: { summary: 'use a backup repository folder directly (init, backup, restore, ls, verify, prune, stats)', load: () => import('./repo.ts') },
 };
 

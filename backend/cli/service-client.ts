@@ -68,7 +68,9 @@ export class ServiceClient {
       });
       req.on('error', (e: NodeJS.ErrnoException) => reject(new ServiceError(0, 'unreachable',
         e.code === 'ECONNREFUSED' ? `The Stillpoint service at ${this.baseUrl} is not running: start it with \`npm start\` (or \`npm run demo\`), or set STILLPOINT_URL.`
-          : `Cannot reach the Stillpoint service at ${this.baseUrl}: ${e.message}`)));
+          : /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(e.code ?? '')
+            ? `The certificate of ${this.baseUrl} is not trusted (${e.code}): set STILLPOINT_CA to the service's server.crt (in its data folder, tls/server.crt).`
+            : `Cannot reach the Stillpoint service at ${this.baseUrl}: ${e.message}`)));
       if (payload) req.write(payload);
       req.end();
     });
