@@ -126,8 +126,10 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
         for (const { disk, plan: p } of plans) {
           report({ phase: `reading ${disk.label}` });
           const dw = await writer.addDisk({ key: String(disk.key), label: disk.label, capacity: disk.capacityBytes, file: disk.fileName, ...(disk.changeId ? { changeId: disk.changeId } : {}) });
+          const parentDisk = incremental && parent ? parent.disks.find((d) => d.key === String(disk.key) && d.capacity === disk.capacityBytes) : undefined;
           const r = await readDiskInto(vs, disk, p, dw, {
             ...(req.signal ? { signal: req.signal } : {}),
+            ...(parentDisk && p.kind === 'incremental' ? { parent: (offset: number, length: number) => repo.read(parent!.id, parentDisk.key, offset, length) } : {}),
             onBytes: (n) => { bytesRead += n; report({ bytesRead, percent: 5 + 90 * (bytesRead / total) }); },
           });
           await dw.finish();

@@ -1,15 +1,19 @@
 // Reads a frozen disk over datastore HTTP into a restore point: parallel ranged GETs of the disk's
 // flat extent (the snapshot's parent file, which stays still while the snapshot exists), each piece
-// handed to the repository's disk writer at its offset.
+// handed to the repository's disk writer at its offset. For incremental plans, chunks that changed
+// only a little are patched: only the changed areas are read from the datastore and the rest of the
+// chunk comes from the parent restore point, so the bytes read track the bytes changed.
 import type { DiskWriter } from '../repository/repository.ts';
 import type { DiskInfo, VSphere } from '../vsphere/index.ts';
-import { pieces, type ReadPlan } from './read-plan.ts';
+import { chunkWork, type ReadPlan } from './read-plan.ts';
 
 export interface ReadOptions {
   /** Ranged GETs in flight (default 4). */
   concurrency?: number;
-  /** Bytes per GET, rounded down to a multiple of the chunk size (default 16 MiB). */
+  /** Bytes per GET, rounded down to a multiple of the chunk size (default 8 MiB). */
   pieceBytes?: number;
+  /** Reads the parent restore point's bytes of this disk (needed to patch chunks). */
+  parent?: (offset: number, length: number) => Promise<Buffer>;
   onBytes?: (n: number) => void;
   signal?: AbortSignal;
 }
@@ -17,18 +21,29 @@ export interface ReadOptions {
 export async function readDiskInto(vs: VSphere, disk: DiskInfo, plan: ReadPlan, writer: DiskWriter, opts: ReadOptions = {}): Promise<{ bytesRead: number; extentPath: string }> {
   const { extentPath } = await vs.datastores.resolveExtent(disk.fileName);
   const cs = writer.chunkSize;
-  const pieceBytes = Math.max(cs, Math.floor((opts.pieceBytes ?? 16 * 1024 * 1024) / cs) * cs);
-  const queue = pieces(plan.ranges, pieceBytes);
+  const pieceBytes = Math.max(cs, Math.floor((opts.pieceBytes ?? 8 * 1024 * 1024) / cs) * cs);
+  const queue = opts.parent ? chunkWork(plan, cs, disk.capacityBytes, pieceBytes) : chunkWork({ ...plan, kind: 'full' }, cs, disk.capacityBytes, pieceBytes);
   let next = 0;
   let bytesRead = 0;
+  const count = (n: number) => { bytesRead += n; opts.onBytes?.(n); };
   const worker = async (): Promise<void> => {
     while (next < queue.length) {
       opts.signal?.throwIfAborted();
-      const p = queue[next++]!;
-      const buf = await readExactly(vs, extentPath, p.start, p.length, opts.signal);
-      await writer.write(p.start, buf);
-      bytesRead += buf.length;
-      opts.onBytes?.(buf.length);
+      const w = queue[next++]!;
+      if (w.whole) {
+        const buf = await readExactly(vs, extentPath, w.whole.start, w.whole.length, opts.signal);
+        await writer.write(w.whole.start, buf);
+        count(buf.length);
+      } else if (w.patch) {
+        const { chunk, areas } = w.patch;
+        const buf = Buffer.from(await opts.parent!(chunk.start, chunk.length));
+        for (const a of areas) {
+          const part = await readExactly(vs, extentPath, a.start, a.length, opts.signal);
+          part.copy(buf, a.start - chunk.start);
+          count(part.length);
+        }
+        await writer.write(chunk.start, buf);
+      }
     }
   };
   const n = Math.min(opts.concurrency ?? 4, queue.length);

@@ -36,18 +36,20 @@ test('Linux VM: changed areas only on the second backup, and both restore points
   assert.equal(first.consistency, 'filesystem');
   const v1 = await sha256File(disk.flatPath);
 
-  // The guest writes 3 small ranges, one spanning a chunk boundary.
+  // The guest writes 3 small ranges (one spanning a chunk boundary) and rewrites most of one chunk.
   const cs = env.repo.config.chunkSize;
-  const writes = [[5 * 4096, 1000], [cs - 100, 300], [disk.capacityBytes - 8192, 8192]] as const;
+  const writes = [[5 * 4096, 1000], [cs - 100, 300], [disk.capacityBytes - 8192, 8192], [2 * cs + 4096, (cs * 3) / 4]] as const;
   for (const [off, len] of writes) await env.lab.control.writeDisk('linux-db01', 0, off, randomBytes(len));
   const v2 = await sha256File(disk.flatPath);
   assert.notEqual(v1, v2);
 
   const second = await backupVm(env, { vmId, settings: DEFAULT_SETTINGS });
   assert.equal(second.disks[0]!.plan, 'incremental');
-  // Every changed byte lies in one of at most 4 chunks: 0, 1 (boundary write) and the last.
-  assert.ok(second.bytesRead <= 4 * cs, `read ${second.bytesRead} bytes for 3 small writes`);
-  assert.ok(second.bytesRead >= 2 * Math.min(cs, disk.capacityBytes / 4), `read only ${second.bytesRead} bytes`);
+  // Reads track the changed bytes: the mostly rewritten chunk whole, elsewhere only the changed areas
+  // at vSphere's change-tracking granularity (64 KiB in the lab), the rest of those chunks from the parent.
+  const block = 64 * 1024;
+  assert.ok(second.bytesRead >= cs, `read only ${second.bytesRead} bytes`);
+  assert.ok(second.bytesRead <= cs + 4 * block, `read ${second.bytesRead} bytes for ${cs * 0.75 + 9492} changed`);
   assert.equal(second.restorePoint.parent, first.restorePoint.id);
 
   const o1 = join(env.dir, 'l1.img');
