@@ -10,11 +10,12 @@ const SECRET_PATHS = [
 ];
 
 /** The process-wide structured logger. Level from STILLPOINT_LOG_LEVEL (default info; `silent` in tests). */
+/** Logs go to stderr, so command output on stdout (tables, --json) stays clean. */
 export const log: Logger = pino({
   name: 'stillpoint',
   level: process.env.STILLPOINT_LOG_LEVEL ?? (process.env.NODE_TEST_CONTEXT ? 'silent' : 'info'),
   redact: { paths: SECRET_PATHS, censor: '[redacted]' },
-});
+}, pino.destination({ fd: 2, sync: true }));
 
 export function childLog(module: string, bindings: Record<string, unknown> = {}): Logger {
   return log.child({ module, ...bindings });

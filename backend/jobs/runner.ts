@@ -77,11 +77,12 @@ export class JobRunner {
     a.done = restore(rp.id, target, {
       signal: a.abort.signal,
       onProgress: (p) => {
+        const phaseChanged = v.phase !== p.phase;
         v.phase = p.phase;
         v.progress = p.total > 0 ? Math.round((100 * p.done) / p.total) : v.progress;
         v.bytesRead = p.done;
         v.durationMs = Date.now() - t0;
-        this.#publish(a);
+        this.#publish(a, phaseChanged);
       },
     }).then((r) => {
       this.#finishVm(a, v, 'success', `Restored to VM ${r.vmName} (${r.vmId}).`, t0);
@@ -192,11 +193,12 @@ export class JobRunner {
         vmId: v.vmId, settings, runId: a.run.id, initiatedBy: o.initiatedBy, whenBusy: o.whenBusy, signal: a.abort.signal,
         ...(guest ? { guest } : {}), ...(job ? { jobId: job.id } : {}),
         onProgress: (p) => {
+          const phaseChanged = v.phase !== p.phase;
           v.phase = p.phase;
           v.progress = Math.round(p.percent);
           v.bytesRead = p.bytesRead;
           v.durationMs = Date.now() - t0;
-          this.#publish(a);
+          this.#publish(a, phaseChanged);
         },
       });
       v.consistency = r.consistency;

@@ -41,7 +41,12 @@ export async function restoreDisk(ctx: RepoContext, packs: PackReader, rp: Resto
   };
   const writes = new Set<Promise<void>>();
   const put = async (data: Buffer, pos: number, done?: () => void): Promise<void> => {
-    if (!fh) { try { return await emit(data, pos); } finally { done?.(); } }
+    if (!fh) {
+      // A stream may keep the buffer after write() (a pass-through pushes it on), so it gets a copy of pooled data.
+      const own = done ? Buffer.from(data) : data;
+      done?.();
+      return emit(own, pos);
+    }
     const w: Promise<void> = emit(data, pos).finally(() => { writes.delete(w); done?.(); });
     writes.add(w);
     if (writes.size >= 4) await Promise.race(writes);

@@ -28,6 +28,7 @@ export interface BeginOptions {
 export type Progress = (done: number, total: number) => void;
 
 const QUEUE_LIMIT = 32 * 1024 * 1024; // bytes queued for pack writes before producers wait
+const READ_DEPTH = 4; // image reads in flight
 
 export class RestorePointWriter implements InFlight {
   readonly id: string;
@@ -314,18 +315,18 @@ export class DiskWriter {
     };
     try {
       let done = 0;
-      // Two reads in flight keep the workers fed while the main thread waits on the file system.
-      let prev: Promise<void> | undefined;
+      // Several reads in flight keep the workers fed while the main thread waits on the file system.
+      const reads: Promise<void>[] = [];
       for (let k = 0; k < n; k++) {
         const i = first + k;
         const len = this.#chunkLen(i);
         const buf = await this.#buffer();
         const r = readChunk(i, buf, len).then(() => { this.#submit(i, buf, len); done += len; opts.onProgress?.(done, length); });
         r.catch(() => {});
-        if (prev) await prev;
-        prev = r;
+        reads.push(r);
+        if (reads.length >= READ_DEPTH) await reads.shift();
       }
-      if (prev) await prev;
+      await Promise.all(reads);
     } finally {
       await fh.close();
     }

@@ -1,0 +1,65 @@
+// Inside the vSphere Client the plugin calls the backend with the user's plugin session token: the
+// backend trades it with vCenter for a clone ticket and a session of that same user.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:https';
+import { startTestService, type TestService } from '../helpers/service.ts';
+import type { ServerEvent, SessionInfo, VmSummary } from '../../backend/api/contract.ts';
+
+let t: TestService;
+before(async () => { t = await startTestService(); });
+after(async () => { await t?.stop(); });
+
+test('a vSphere Client session token works, and is answered as that user', async () => {
+  const token = await t.lab.control.uiSessionToken();
+  const who = await t.call<SessionInfo>('GET', '/api/session', { headers: { 'vmware-api-session-id': token } });
+  assert.equal(who.status, 200, JSON.stringify(who.body));
+  assert.equal(who.body.mode, 'plugin');
+  assert.match(who.body.username, new RegExp(t.lab.username.split('@')[0]!, 'i'));
+  const vms = await t.call<VmSummary[]>('GET', '/api/vms', { headers: { 'vmware-api-session-id': token } });
+  assert.equal(vms.status, 200);
+  assert.ok(vms.body.some((v) => v.name === 'win-app01'));
+});
+
+test('a token vCenter does not know gets 401, and so does a logged-out one', async () => {
+  const r = await t.call('GET', '/api/vms', { headers: { 'vmware-api-session-id': 'ffffffff-0000-4000-8000-000000000000' } });
+  assert.equal(r.status, 401);
+});
+
+test('the event stream accepts the session as a query parameter and delivers run progress', async () => {
+  const token = await t.login();
+  const vmId = (await t.lab.control.vms())['linux-db01']!.moref;
+  const seen: ServerEvent[] = [];
+  const ac = new AbortController();
+  const stream = new Promise<void>((resolve, reject) => {
+    const req = request(`${t.service.url}/api/events?session=${encodeURIComponent(token)}`, { ca: t.service.cert, signal: ac.signal }, (res) => {
+      assert.equal(res.statusCode, 200);
+      assert.match(String(res.headers['content-type']), /text\/event-stream/);
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        buf += c;
+        for (let i; (i = buf.indexOf('\n\n')) >= 0; buf = buf.slice(i + 2)) {
+          const data = /^data: (.*)$/m.exec(buf.slice(0, i))?.[1];
+          if (!data) continue;
+          const e = JSON.parse(data) as ServerEvent;
+          seen.push(e);
+          if (e.type === 'run' && e.run.status === 'success') { ac.abort(); resolve(); }
+        }
+      });
+    });
+    req.on('error', (e) => (ac.signal.aborted ? resolve() : reject(e)));
+    req.end();
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const started = await t.call<{ id: string }>('POST', '/api/backups', { token, body: { vmIds: [vmId] } });
+  assert.equal(started.status, 202);
+  await stream;
+  const runs = seen.filter((e): e is Extract<ServerEvent, { type: 'run' }> => e.type === 'run' && e.run.id === started.body.id);
+  assert.ok(runs.length >= 3, `only ${runs.length} run events`);
+  assert.ok(runs.some((e) => e.run.vms[0]!.phase.startsWith('reading')), JSON.stringify(runs.map((e) => e.run.vms[0]!.phase)));
+  assert.ok(seen.some((e) => e.type === 'restorePoint' && e.restorePoint.vmId === vmId));
+  // Without a session the stream is refused.
+  const anon = await t.call('GET', '/api/events');
+  assert.equal(anon.status, 401);
+});
