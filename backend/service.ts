@@ -52,7 +52,17 @@ export async function startService(config: Config): Promise<RunningService> {
   const jobs = new JobStore(config.dataDir, box);
   const events = new EventBus();
   const inventory = new InventoryView(() => vcenter.get(), {
-    protectedVms: () => new Map(jobs.jobs().filter((j) => j.enabled).flatMap((j) => j.vmIds.map((id) => [id, { ...(j.nextRun ? { nextRun: j.nextRun } : {}) }] as const))),
+    protectedVms: async () => {
+      const map = new Map<string, { nextRun?: string }>();
+      for (const j of jobs.jobs().filter((x) => x.enabled)) {
+        const members = [...j.vmIds, ...(await inventory.folderMembers(j.folderIds ?? []).catch(() => []))];
+        for (const id of members) {
+          const prev = map.get(id)?.nextRun;
+          map.set(id, j.nextRun && (!prev || j.nextRun < prev) ? { nextRun: j.nextRun } : { ...(prev ? { nextRun: prev } : {}) });
+        }
+      }
+      return map;
+    },
     lastBackup: (vmId) => {
       const run = jobs.runs({ vmId, limit: 20 }).find((r) => r.kind === 'backup' && r.status !== 'running' && r.status !== 'queued');
       const v = run?.vms.find((x) => x.vmId === vmId);
@@ -107,6 +117,7 @@ export async function startService(config: Config): Promise<RunningService> {
   const runner = new JobRunner({
     store: jobs, events,
     backupDeps: async () => ({ vs: await vcenter.get(), repo: await repo(), journal, locks }),
+    jobVms: async (job) => [...new Set([...job.vmIds, ...(await inventory.folderMembers(job.folderIds ?? []))])],
     vmName: async (id) => (await inventory.vms().catch(() => [])).find((v) => v.id === id)?.name ?? id,
     onRestorePoint: (rp, run) => { inventory.invalidate(); events.publish({ type: 'restorePoint', restorePoint: restorePointDto(rp, [run]) }); },
     ...(restoreFn ? { restore: restoreFn } : {}),

@@ -28,6 +28,7 @@
 //   POST   /api/runs/:id/cancel                -> JobRun
 //   GET    /api/inventory/hosts                -> HostInfo[]
 //   GET    /api/inventory/datastores           -> DatastoreInfo[]
+//   GET    /api/inventory/folders              -> FolderInfo[]       (VM folders, for folder-based jobs)
 //   GET    /api/credentials                    -> GuestCredential[]  (never returns passwords)
 //   POST   /api/credentials  GuestCredentialInput -> GuestCredential (201)
 //   DELETE /api/credentials/:id                -> 204
@@ -111,6 +112,8 @@ export interface RetentionPolicy { keepLast?: number; daily?: number; weekly?: n
 export interface JobInput {
   name: string;
   vmIds: string[];
+  /** VM folders whose VMs (recursively) the job also backs up, resolved at each run. */
+  folderIds?: string[];
   schedule: { cron: string | null };          // null = manual only
   retention: RetentionPolicy;
   appAware: AppAwareSettings;
@@ -158,6 +161,7 @@ export interface ReplicaState { vmId: string; replicaVmId: string; targetHost: s
 
 export interface HostInfo { id: string; name: string; cluster?: string; datastores: string[] }
 export interface DatastoreInfo { id: string; name: string; capacityBytes: number; freeBytes: number }
+export interface FolderInfo { id: string; name: string; path: string }
 
 export interface GuestCredentialInput { name: string; username: string; password: string }
 export interface GuestCredential { id: string; name: string; username: string }

@@ -37,6 +37,7 @@ export const JobInputSchema = ref('JobInput', {
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 128 },
     vmIds: { type: 'array', items: vmId, maxItems: 5000, uniqueItems: true },
+    folderIds: { type: 'array', items: { type: 'string', pattern: '^[a-z]+-[a-z]?\\d{1,12}$', description: 'a VM folder id such as group-v3' }, maxItems: 100, uniqueItems: true },
     schedule: {
       type: 'object', additionalProperties: false, required: ['cron'],
       properties: { cron: { oneOf: [{ type: 'string', minLength: 1, maxLength: 128 }, { type: 'null' }] } },

@@ -21,6 +21,8 @@ export interface RunnerDeps {
   /** Connects lazily: vCenter may be down when the service starts. */
   backupDeps(): Promise<BackupDeps>;
   vmName(vmId: string): Promise<string>;
+  /** The job's VMs now: its listed VMs plus those in its folders. */
+  jobVms(job: Job): Promise<string[]>;
   onRestorePoint?(rp: RestorePoint, run: JobRun): void;
   restore?: RestoreFn;
 }
@@ -54,8 +56,9 @@ export class JobRunner {
   async runJob(jobId: string, initiatedBy: string): Promise<JobRun> {
     const job = this.#d.store.job(jobId);
     if (this.isJobRunning(jobId)) throw new Conflict(`Job '${job.name}' is running already: wait for it or cancel it.`);
-    if (job.vmIds.length === 0) throw new InvalidRequest(`Job '${job.name}' has no VMs: add VMs to it first.`);
-    return this.#start({ kind: 'backup', vmIds: job.vmIds, initiatedBy, job, concurrency: job.concurrency, whenBusy: 'wait', settingsFor: () => job });
+    const vmIds = await this.#d.jobVms(job);
+    if (vmIds.length === 0) throw new InvalidRequest(`Job '${job.name}' has no VMs${job.folderIds?.length ? ' (its folders are empty)' : ''}: add VMs to it first.`);
+    return this.#start({ kind: 'backup', vmIds, initiatedBy, job, concurrency: job.concurrency, whenBusy: 'wait', settingsFor: () => job });
   }
 
   /** Restores a restore point as a run: the run's VM entry is the source VM, its message names the result. */
@@ -169,7 +172,7 @@ export class JobRunner {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, a.run.vms.length)) }, worker));
-    if (o.job && !(deps instanceof Error)) await this.#retention(a, deps, o.job.retention, o.job.vmIds);
+    if (o.job && !(deps instanceof Error)) await this.#retention(a, deps, o.job.retention, a.run.vms.map((v) => v.vmId));
     a.run.status = overall(a.run.vms);
     a.run.progress = 100;
     a.run.endedAt = new Date().toISOString();

@@ -1,14 +1,14 @@
 // The inventory as the UI sees it: vCenter's VMs (read with the service account, cached briefly so a
 // dashboard refresh does not re-read 2,000 VMs) joined with Stillpoint's protection state.
-import type { DatastoreInfo, HostInfo, RunStatus, VmDetail, VmSummary, Consistency } from '../api/contract.ts';
+import type { DatastoreInfo, FolderInfo, HostInfo, RunStatus, VmDetail, VmSummary, Consistency } from '../api/contract.ts';
 import type { InventoryApi } from '../api/routes/vms.ts';
 import type { VSphere, VmInfo } from '../vsphere/index.ts';
 import type { SnapshotNode } from '../vsphere/index.ts';
 import type { SnapshotInfo } from '../api/contract.ts';
 
 export interface ProtectionState {
-  /** VM ids in at least one enabled job, with that job's next run. */
-  protectedVms(): Map<string, { nextRun?: string }>;
+  /** VM ids in at least one enabled job (folder members included), with that job's next run. */
+  protectedVms(): Promise<Map<string, { nextRun?: string }>>;
   lastBackup(vmId: string): { at: string; status: RunStatus; consistency?: Consistency; restorePointId?: string } | undefined;
 }
 
@@ -46,7 +46,7 @@ export class InventoryView implements InventoryApi {
   async vms(): Promise<VmSummary[]> {
     const c = this.#load();
     const [vms, hosts, dss] = await Promise.all([c.vms, c.hostNames, c.dsNames]);
-    const prot = this.#protection.protectedVms();
+    const prot = await this.#protection.protectedVms();
     return vms.filter((v) => !v.template).map((v) => this.#summary(v, hosts, dss, prot));
   }
 
@@ -58,7 +58,7 @@ export class InventoryView implements InventoryApi {
     const vs = await this.#vs();
     const extra = await vs.pc.retrieveOne<{ 'config.hardware.numCPU'?: number; 'config.hardware.memoryMB'?: number }>(v.ref, ['config.hardware.numCPU', 'config.hardware.memoryMB']).catch(() => ({} as Record<string, number | undefined>));
     return {
-      ...this.#summary(v, hosts, dss, this.#protection.protectedVms()),
+      ...this.#summary(v, hosts, dss, await this.#protection.protectedVms()),
       instanceUuid: v.instanceUuid ?? '',
       cpu: extra['config.hardware.numCPU'] ?? 0,
       memoryMiB: extra['config.hardware.memoryMB'] ?? 0,
@@ -67,6 +67,37 @@ export class InventoryView implements InventoryApi {
       cbtEnabled: v.cbtEnabled,
       consolidationNeeded: v.consolidationNeeded,
     };
+  }
+
+  /** VM folders with their inventory paths ("Lab-DC/vm/Production"). */
+  async folders(): Promise<FolderInfo[]> {
+    const vs = await this.#vs();
+    type F = { name?: string; parent?: { type: string; value: string }; childType?: string[] };
+    const [folders, dcs] = await Promise.all([
+      vs.pc.retrieveAllOfType<F>('Folder', ['name', 'parent', 'childType']),
+      vs.pc.retrieveAllOfType<F>('Datacenter', ['name', 'parent']),
+    ]);
+    const byId = new Map([...folders, ...dcs].map((f) => [f.ref.value, f.props]));
+    const path = (id: string): string => {
+      const p = byId.get(id);
+      if (!p) return '';
+      const up = p.parent && byId.has(p.parent.value) && byId.get(p.parent.value)!.parent ? path(p.parent.value) : '';
+      return up ? `${up}/${p.name}` : p.name ?? id;
+    };
+    return folders.filter((f) => f.props.childType?.includes('VirtualMachine')).map((f) => ({ id: f.ref.value, name: f.props.name ?? f.ref.value, path: path(f.ref.value) }))
+      .sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  /** VM ids inside the given folders (recursively), as vCenter sees them now. */
+  async folderMembers(folderIds: string[]): Promise<string[]> {
+    if (!folderIds.length) return [];
+    const vs = await this.#vs();
+    const ids = new Set<string>();
+    for (const id of folderIds) {
+      const list = await vs.pc.retrieveAllOfType<{ name?: string }>('VirtualMachine', ['name'], { container: { type: 'Folder', value: id } });
+      for (const v of list) ids.add(v.ref.value);
+    }
+    return [...ids];
   }
 
   async hosts(): Promise<HostInfo[]> {

@@ -131,6 +131,27 @@ test('two jobs with the same VM at once: both complete, never two snapshots on t
   else assert.equal(busy.status, 202); // the job had not taken the VM yet
 });
 
+test('a folder-based job backs up the VMs in the folder at run time', async () => {
+  const folders = await t.call<{ id: string; name: string; path: string }[]>('GET', '/api/inventory/folders', { token });
+  assert.equal(folders.status, 200);
+  const vmFolder = folders.body.find((f) => f.name === 'vm');
+  assert.ok(vmFolder, JSON.stringify(folders.body));
+  const bad = await t.call<ApiError>('POST', '/api/jobs', { token, body: job({ name: 'f0', vmIds: [], folderIds: ['group-v999999'] }) });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.message, /not a VM folder/);
+  const empty = await t.call<ApiError>('POST', '/api/jobs', { token, body: job({ name: 'f0', vmIds: [] }) });
+  assert.equal(empty.status, 400);
+  const created = await t.call<Job>('POST', '/api/jobs', { token, body: job({ name: 'by-folder', vmIds: [], folderIds: [vmFolder.id], schedule: { cron: null } }) });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const vms = await t.call<VmSummary[]>('GET', '/api/vms', { token });
+  assert.ok(vms.body.every((v) => v.protected), 'every VM in the folder counts as protected');
+  const run = await t.call<JobRun>('POST', `/api/jobs/${created.body.id}/run`, { token });
+  const done = await t.waitRun(token, run.body.id);
+  assert.deepEqual(done.vms.map((v) => v.vmId).sort(), vms.body.map((v) => v.id).sort());
+  assert.notEqual(done.status, 'failed', JSON.stringify(done));
+  await t.call('DELETE', `/api/jobs/${created.body.id}`, { token });
+});
+
 test('backup input errors: unknown VM, malformed id, empty list', async () => {
   const r1 = await t.call<ApiError>('POST', '/api/backups', { token, body: { vmIds: ['vm-999999'] } });
   assert.equal(r1.status, 404);

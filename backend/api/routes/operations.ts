@@ -32,7 +32,13 @@ async function requireVisible(user: UserContext, vmIds: string[]): Promise<void>
   if (hidden.length) throw new NotFound('VM', hidden.join(', '), 'it may have been deleted, or your vCenter account cannot see it.');
 }
 
-function checkJob(input: JobInput, store: JobStore): void {
+async function checkJob(input: JobInput, store: JobStore, inventory: InventoryApi): Promise<void> {
+  if (input.vmIds.length === 0 && !input.folderIds?.length) throw new InvalidRequest('Invalid request: a job needs at least one VM (body.vmIds) or VM folder (body.folderIds).');
+  if (input.folderIds?.length) {
+    const known = new Set((await inventory.folders()).map((f) => f.id));
+    const unknown = input.folderIds.filter((id) => !known.has(id));
+    if (unknown.length) throw new InvalidRequest(`Invalid request: body.folderIds: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a VM folder' : 'are not VM folders'}; list them with GET /api/inventory/folders.`);
+  }
   if (input.schedule.cron !== null) {
     try { parseCron(input.schedule.cron); } catch (e) { if (e instanceof CronError) throw new InvalidRequest(`Invalid request: body.schedule.cron: ${e.message}`); throw e; }
   }
@@ -123,7 +129,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       handler: async ({ body, user }) => {
         const input = body as JobInput;
         await requireVisible(user, input.vmIds);
-        checkJob(input, d.store);
+        await checkJob(input, d.store, d.inventory);
         const job = d.store.createJob(input);
         d.jobsChanged(job);
         return d.store.job(job.id);
@@ -140,7 +146,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         const input = body as JobInput;
         d.store.job(id);
         await requireVisible(user, input.vmIds);
-        checkJob(input, d.store);
+        await checkJob(input, d.store, d.inventory);
         const job = d.store.updateJob(id, input);
         d.jobsChanged(job);
         return d.store.job(id);

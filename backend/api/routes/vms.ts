@@ -1,6 +1,6 @@
 import { NotFound } from '../../common/errors.ts';
 import type { UserContext } from '../auth.ts';
-import type { DatastoreInfo, HostInfo, VmDetail, VmSummary } from '../contract.ts';
+import type { DatastoreInfo, FolderInfo, HostInfo, VmDetail, VmSummary } from '../contract.ts';
 import { param, VM_ID } from '../http.ts';
 import type { RouteDef } from '../routes.ts';
 
@@ -10,6 +10,7 @@ export interface InventoryApi {
   vm(id: string): Promise<VmDetail | undefined>;
   hosts(): Promise<HostInfo[]>;
   datastores(): Promise<DatastoreInfo[]>;
+  folders(): Promise<FolderInfo[]>;
 }
 
 /** A VM the user cannot see is answered exactly like a VM that does not exist. */
@@ -35,5 +36,6 @@ export function vmRoutes(inv: InventoryApi): RouteDef[] {
     },
     { method: 'get', path: '/inventory/hosts', tag: 'inventory', summary: 'Hosts (restore and replication targets)', handler: () => inv.hosts() },
     { method: 'get', path: '/inventory/datastores', tag: 'inventory', summary: 'Datastores', handler: () => inv.datastores() },
+    { method: 'get', path: '/inventory/folders', tag: 'inventory', summary: 'VM folders (for folder-based jobs)', handler: () => inv.folders() },
   ];
 }
