@@ -1,6 +1,6 @@
 // Cron expressions for job schedules: the five classic fields (minute hour day-of-month month
 // day-of-week) with lists, ranges, steps, names (jan, mon) and the @hourly/@daily/@weekly/@monthly
-// shorthands. Times are evaluated in the service's local time zone. As in Vixie cron, when both
+// shorthands; an optional sixth, leading seconds field as in Quartz and node-cron. Times are evaluated in the service's local time zone. As in Vixie cron, when both
 // day-of-month and day-of-week are restricted a day matches if either does.
 
 export interface CronSchedule {
@@ -8,6 +8,7 @@ export interface CronSchedule {
   next(after: Date): Date;
 }
 
+const SECONDS = { name: 'second', min: 0, max: 59 } as const;
 const FIELDS = [
   { name: 'minute', min: 0, max: 59 },
   { name: 'hour', min: 0, max: 23 },
@@ -25,10 +26,12 @@ export class CronError extends Error {}
 
 export function parseCron(source: string): CronSchedule {
   const expr = SHORTHANDS[source.trim().toLowerCase()] ?? source.trim();
-  const parts = expr.split(/\s+/);
-  if (parts.length !== 5) {
+  const all = expr.split(/\s+/);
+  if (all.length !== 5 && all.length !== 6) {
     throw new CronError(`'${source}' is not a cron expression: expected 5 fields (minute hour day-of-month month day-of-week), e.g. '0 22 * * 1-5'.`);
   }
+  const seconds = all.length === 6 ? parseField(all[0]!, SECONDS, source) : new Set([0]);
+  const parts = all.slice(all.length - 5);
   const sets = parts.map((p, i) => parseField(p, FIELDS[i]!, source));
   const [minutes, hours, doms, months, dows] = sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
   if (dows.has(7)) dows.add(0);
@@ -51,8 +54,8 @@ export function parseCron(source: string): CronSchedule {
     source,
     next(after: Date): Date {
       const t = new Date(after.getTime());
-      t.setSeconds(0, 0);
-      t.setMinutes(t.getMinutes() + 1);
+      t.setMilliseconds(0);
+      t.setSeconds(t.getSeconds() + 1);
       // Walk forward field by field; bounded so an impossible combination cannot loop forever.
       for (let guard = 0; guard < 100_000; guard++) {
         if (!months.has(t.getMonth() + 1)) {
@@ -73,6 +76,12 @@ export function parseCron(source: string): CronSchedule {
           t.setMinutes(t.getMinutes() + 1, 0, 0);
           continue;
         }
+        const s = [...seconds].sort((a, b) => a - b).find((x) => x >= t.getSeconds());
+        if (s === undefined) {
+          t.setMinutes(t.getMinutes() + 1, 0, 0);
+          continue;
+        }
+        t.setSeconds(s);
         return t;
       }
       throw new CronError(`'${source}' has no next run time.`);

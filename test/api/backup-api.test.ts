@@ -92,6 +92,29 @@ test('jobs: validation names the bad field; a created job is scheduled, protects
   assert.equal((await t.call<Job>('GET', `/api/jobs/${created.body.id}`, { token })).body.lastRun?.status, 'success');
 });
 
+test('a scheduled job runs by itself; disabling it clears the next run', async () => {
+  const created = await t.call<Job>('POST', '/api/jobs', { token, body: job({ name: 'every-2s', schedule: { cron: '*/2 * * * * *' } }) });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const t0 = Date.now();
+  let runs: JobRun[] = [];
+  while (Date.now() - t0 < 20_000) {
+    runs = (await t.call<JobRun[]>('GET', '/api/runs', { token })).body.filter((r) => r.jobId === created.body.id && r.status !== 'running');
+    if (runs.length) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(runs.length >= 1, 'the scheduler never ran the job');
+  assert.equal(runs[0]!.status, 'success', JSON.stringify(runs[0]));
+  const off = await t.call<Job>('PUT', `/api/jobs/${created.body.id}`, { token, body: job({ name: 'every-2s', schedule: { cron: '*/2 * * * * *' }, enabled: false }) });
+  assert.equal(off.status, 200, JSON.stringify(off.body));
+  assert.equal(off.body.nextRun, undefined);
+  // Wait for a run the scheduler may have started just before, then nothing more starts.
+  const waitIdle = async () => { for (;;) { const r = (await t.call<JobRun[]>('GET', '/api/runs', { token })).body; if (!r.some((x) => x.status === 'running')) return r; await new Promise((res) => setTimeout(res, 100)); } };
+  const before = (await waitIdle()).filter((r) => r.jobId === created.body.id).length;
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal((await waitIdle()).filter((r) => r.jobId === created.body.id).length, before);
+  await t.call('DELETE', `/api/jobs/${created.body.id}`, { token });
+});
+
 test('two jobs with the same VM at once: both complete, never two snapshots on the VM', async () => {
   const vmId = ids['linux-db01']!;
   const a = await t.call<Job>('POST', '/api/jobs', { token, body: job({ name: 'a', schedule: { cron: null } }) });

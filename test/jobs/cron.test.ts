@@ -29,6 +29,15 @@ test('leap day schedule waits for a leap year', () => {
   assert.equal(fmt(parseCron('0 0 29 2 *').next(at('2026-03-01T00:00:00'))), '2028-02-29 00:00');
 });
 
+test('an optional leading seconds field', () => {
+  const c = parseCron('*/10 * * * * *');
+  const n = c.next(at('2026-11-25T10:16:03'));
+  assert.equal(`${fmt(n)}:${n.getSeconds()}`, '2026-11-25 10:16:10');
+  const m = parseCron('30 0 22 * * *').next(at('2026-11-25T22:00:30'));
+  assert.equal(`${fmt(m)}:${m.getSeconds()}`, '2026-11-26 22:00:30');
+  assert.equal(parseCron('0 22 * * *').next(at('2026-11-25T21:59:59')).getSeconds(), 0);
+});
+
 test('bad expressions are refused with the field named', () => {
   assert.throws(() => parseCron('61 * * * *'), (e: unknown) => e instanceof CronError && /minute/.test((e as Error).message));
   assert.throws(() => parseCron('* * *'), /expected 5 fields/);
