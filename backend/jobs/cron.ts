@@ -8,14 +8,16 @@ export interface CronSchedule {
   next(after: Date): Date;
 }
 
-const SECONDS = { name: 'second', min: 0, max: 59 } as const;
-const FIELDS = [
+interface Field { readonly name: string; readonly min: number; readonly max: number; readonly names?: readonly string[] }
+
+const SECONDS: Field = { name: 'second', min: 0, max: 59 };
+const FIELDS: readonly Field[] = [
   { name: 'minute', min: 0, max: 59 },
   { name: 'hour', min: 0, max: 23 },
   { name: 'day of month', min: 1, max: 31 },
   { name: 'month', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'] },
   { name: 'day of week', min: 0, max: 7, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] },
-] as const;
+];
 
 const SHORTHANDS: Record<string, string> = {
   '@hourly': '0 * * * *', '@daily': '0 0 * * *', '@midnight': '0 0 * * *',
@@ -93,7 +95,7 @@ function daysInMonthMax(m: number): number {
   return [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
 }
 
-function parseField(text: string, f: (typeof FIELDS)[number], source: string): Set<number> {
+function parseField(text: string, f: Field, source: string): Set<number> {
   const out = new Set<number>();
   const bad = (why: string) => new CronError(`'${source}': ${f.name} field '${text}' ${why}; allowed ${f.min}-${f.max}.`);
   for (const item of text.split(',')) {
@@ -117,8 +119,8 @@ function parseField(text: string, f: (typeof FIELDS)[number], source: string): S
   return out;
 }
 
-function value(s: string, f: (typeof FIELDS)[number], bad: (why: string) => CronError): number {
-  const names: readonly string[] | undefined = 'names' in f ? f.names : undefined;
+function value(s: string, f: Field, bad: (why: string) => CronError): number {
+  const names = f.names;
   const idx = names ? names.indexOf(s.toLowerCase()) : -1;
   const n = idx >= 0 ? idx + (f.min === 1 ? 1 : 0) : /^\d+$/.test(s) ? Number(s) : NaN;
   if (!Number.isInteger(n) || n < f.min || n > f.max) throw bad(`has the value '${s}' out of range`);
