@@ -41,6 +41,9 @@ export type ClientOptions = TlsOptions & {
   userAgent?: string;
 };
 
+/** SOAP bodies of read-only vim25 calls (safe to resend). */
+const READ_ONLY = /<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?(?:Retrieve|ContinueRetrieve|Find|Query|List|CurrentTime|SessionIsActive|WaitForUpdates)/;
+
 type RawHolder = { method: string; body?: string };
 type HttpResponse = { status: number; headers: Record<string, string | string[] | undefined>; data: string };
 
@@ -78,7 +81,23 @@ class VimHttp {
     return undefined;
   }
 
-  send(rurl: string, body: string | null, headers: Record<string, string>, timeoutMs: number): Promise<HttpResponse> {
+  /**
+   * One HTTP exchange. A read-only call that fails with ECONNRESET on a reused keep-alive socket (the server
+   * closed it while idle, a race every keep-alive client has) is sent once more on a fresh socket.
+   */
+  async send(rurl: string, body: string | null, headers: Record<string, string>, timeoutMs: number): Promise<HttpResponse> {
+    try {
+      return await this.#sendOnce(rurl, body, headers, timeoutMs);
+    } catch (err) {
+      const e = err as { code?: string; reusedSocket?: boolean };
+      if (e.code === 'ECONNRESET' && e.reusedSocket && (body === null || READ_ONLY.test(body))) {
+        return this.#sendOnce(rurl, body, headers, timeoutMs);
+      }
+      throw err;
+    }
+  }
+
+  #sendOnce(rurl: string, body: string | null, headers: Record<string, string>, timeoutMs: number): Promise<HttpResponse> {
     return new Promise((resolve, reject) => {
       const h: Record<string, string | number> = { 'User-Agent': this.userAgent, ...headers };
       if (body !== null) {
@@ -99,7 +118,7 @@ class VimHttp {
         });
       });
       req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.on('error', reject);
+      req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end(body ?? undefined);
     });
   }

@@ -202,7 +202,7 @@ export class DatastoreHttp {
     throw new VSphereError('HttpError', `${where}: HTTP ${res.statusCode} ${text.slice(0, 200)}`, 'Check the datastore and the vCenter logs.');
   }
 
-  #sendOnce(method: string, t: Target, headers: Record<string, string>, body?: Buffer | Readable, signal?: AbortSignal): Promise<IncomingMessage> {
+  #sendOnce(method: string, t: Target, headers: Record<string, string>, body?: Buffer | Readable, signal?: AbortSignal, resent = false): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const h: Record<string, string> = { ...headers };
       if (t.cookie) h.Cookie = t.cookie;
@@ -210,7 +210,14 @@ export class DatastoreHttp {
       if (signal) opts.signal = signal;
       const req = httpsRequest(t.url, opts, resolve);
       req.setTimeout(this.client.http.timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-      req.on('error', (err) => reject(err instanceof VSphereError || (err as Error).name === 'AbortError' ? err : new VCenterUnreachableError(t.url.origin, err)));
+      req.on('error', (err) => {
+        // A keep-alive socket the server closed while idle: resend a GET once on a fresh socket.
+        if (!resent && method === 'GET' && req.reusedSocket && (err as { code?: string }).code === 'ECONNRESET') {
+          resolve(this.#sendOnce(method, t, headers, body, signal, true));
+          return;
+        }
+        reject(err instanceof VSphereError || (err as Error).name === 'AbortError' ? err : new VCenterUnreachableError(t.url.origin, err));
+      });
       if (body === undefined) req.end();
       else if (Buffer.isBuffer(body)) req.end(body);
       else body.on('error', (e) => req.destroy(e)).pipe(req);

@@ -190,6 +190,10 @@ export function faultToError(fault: string, message: string, detail?: Record<str
     case 'OperationNotSupportedByGuest': case 'TooManyGuestLogons': case 'ToolsUnavailable':
     case 'GuestAuthenticationChallenge':
       return new GuestOperationsError(fault, message, detail);
+    case 'MethodNotFound': case 'NotSupported': case 'NotImplemented':
+      return new VSphereFault(fault, message || fault,
+        `This vCenter/ESXi version does not offer ${String(detail?.method ?? 'this operation')} (e.g. CreateSnapshotEx_Task needs vSphere 7.0+): ` +
+        'upgrade, or choose the option that does not need it (plain quiesced snapshot).', detail);
     default:
       return new VSphereFault(fault, message || fault, HINT_GENERIC, detail);
   }

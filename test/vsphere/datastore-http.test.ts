@@ -91,6 +91,18 @@ describe('vsphere: datastore HTTP', () => {
     assert.ok((await vs.datastores.read(p)).equals(data));
   });
 
+  it('direct-to-host route: one-time generic service ticket as vmware_cgi_ticket', async () => {
+    const l = labVms['win-app01']!;
+    const { extentPath } = await vs.datastores.resolveExtent(l.disks[0]!.fileName);
+    const [dc] = await vs.inventory.datacenters();
+    // The lab has no separate ESXi endpoints; its vCenter stands in for the host.
+    const route = { hostName: lab.host, port: lab.port, dcPath: dc!.path, session: vs.session };
+    const target = await vs.datastores.hostTarget(extentPath, route, 'httpGet');
+    assert.match(target.cookie ?? '', /^vmware_cgi_ticket=.{8,}/);
+    const got = await vs.datastores.read(extentPath, { start: 4096, end: 8192, route });
+    assert.ok(got.equals(readFileSync(l.disks[0]!.flatPath).subarray(4096, 8192)));
+  });
+
   it('a missing file → FileNotFound', async () => {
     await assert.rejects(vs.datastores.read('[prod-ds1] nope/nope.vmdk', { start: 0, end: 10 }), FileFaultError);
   });

@@ -5,7 +5,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import {
   InvalidLoginError, ManagedObjectNotFoundError, mor, NotAuthenticatedError, ThumbprintMismatchError, VCenterUnreachableError,
-  VimClient, VSphere, certThumbprint, fetchThumbprint,
+  VimClient, VSphere, VSphereError, certThumbprint, fetchThumbprint,
 } from '../../backend/vsphere/index.ts';
 import { startLab, type Lab } from '../lab/lab.ts';
 import { connect, selfSignedCert } from './helpers.ts';
@@ -133,6 +133,19 @@ describe('vsphere: connection and session', () => {
     }
   });
 
+  it('keep-alive pings the session periodically and speaks the server API version', async () => {
+    const vs = await connect(lab, { keepAliveMs: 100 });
+    try {
+      const sent: string[] = [];
+      vs.client.soap.on('request', (xml: string) => sent.push(xml));
+      await new Promise((r) => setTimeout(r, 450));
+      assert.ok(sent.filter((x) => x.includes('CurrentTime')).length >= 2, `keep-alive calls: ${sent.length}`);
+      assert.equal(vs.client.http.soapAction, `urn:vim25/${vs.about.apiVersion}`);
+    } finally {
+      await vs.close();
+    }
+  });
+
   it('clone ticket → a second, independent session (the plugin session bridge)', async () => {
     const vs = await connect(lab);
     try {
@@ -151,6 +164,24 @@ describe('vsphere: connection and session', () => {
     } finally {
       await vs.close();
     }
+  });
+
+  it('plugin session bridge: vSphere Client session token → clone ticket → our session, renewed after expiry', async () => {
+    const token = await lab.control.uiSessionToken();
+    const vs = await VSphere.fromUiSessionToken({ url: lab.url, thumbprint: lab.thumbprint, sessionToken: token, vcGuid: lab.vcGuid });
+    try {
+      assert.equal(vs.session.user?.userName, lab.username);
+      assert.ok((await vs.inventory.vms()).length > 0);
+      const before = vs.session.user?.key;
+      await lab.control.expireSessions();
+      // The cloned session and the UI session behind the token are both gone: renewing must fail clearly.
+      await assert.rejects(vs.inventory.vms(), (err: unknown) => err instanceof VSphereError && err.fault === 'NotAuthenticated' && /reload/.test(err.hint));
+      assert.equal(vs.session.user?.key, before);
+    } finally {
+      await vs.close();
+    }
+    await assert.rejects(VSphere.fromUiSessionToken({ url: lab.url, thumbprint: lab.thumbprint, sessionToken: 'bogus' }),
+      (err: unknown) => err instanceof VSphereError && err.fault === 'NotAuthenticated');
   });
 
   it('generic service ticket for a host URL', async () => {

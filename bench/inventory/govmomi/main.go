@@ -3,9 +3,12 @@
 // with the time of every round. Used by bench/inventory/run.ts.
 //
 // Usage: govmomi-inventory -url https://host:port/sdk -user U -password P -ca cert.pem -rounds N -props a,b,c
+// With -rounds 0 it runs one round per line read from stdin and prints {"ms":…,"vms":…,"disks":…} after each
+// (so the benchmark can interleave it with the other clients under the same machine load).
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -61,32 +64,54 @@ func run(rawURL, user, password, ca string, rounds int, props []string) error {
 	if err := session.NewManager(c).Login(ctx, url.UserPassword(user, password)); err != nil {
 		return err
 	}
-	var res result
-	for i := 0; i < rounds; i++ {
+	round := func() (float64, int, int, error) {
 		start := time.Now()
 		v, err := view.NewManager(c).CreateContainerView(ctx, c.ServiceContent.RootFolder, []string{"VirtualMachine"}, true)
 		if err != nil {
-			return err
+			return 0, 0, 0, err
 		}
 		var vms []mo.VirtualMachine
 		if err := v.Retrieve(ctx, []string{"VirtualMachine"}, props, &vms); err != nil {
-			return err
+			return 0, 0, 0, err
 		}
 		if err := v.Destroy(ctx); err != nil {
-			return err
+			return 0, 0, 0, err
 		}
-		res.Rounds = append(res.Rounds, float64(time.Since(start).Microseconds())/1000)
-		res.VMs = len(vms)
-		res.Disks = 0
+		ms := float64(time.Since(start).Microseconds()) / 1000
+		disks := 0
 		for _, vm := range vms {
 			if vm.Config != nil {
 				for _, d := range vm.Config.Hardware.Device {
 					if _, ok := d.(*types.VirtualDisk); ok {
-						res.Disks++
+						disks++
 					}
 				}
 			}
 		}
+		return ms, len(vms), disks, nil
+	}
+	if rounds == 0 {
+		in := bufio.NewScanner(os.Stdin)
+		enc := json.NewEncoder(os.Stdout)
+		for in.Scan() {
+			ms, n, disks, err := round()
+			if err != nil {
+				return err
+			}
+			if err := enc.Encode(map[string]interface{}{"ms": ms, "vms": n, "disks": disks}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var res result
+	for i := 0; i < rounds; i++ {
+		ms, n, disks, err := round()
+		if err != nil {
+			return err
+		}
+		res.Rounds = append(res.Rounds, ms)
+		res.VMs, res.Disks = n, disks
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
