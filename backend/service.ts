@@ -29,7 +29,7 @@ import { Scheduler } from './jobs/scheduler.ts';
 import { operationRoutes } from './api/routes/operations.ts';
 import { dashboard, restorePointDto } from './service/views.ts';
 import { InvalidLoginError, VCenterUnreachableError } from './vsphere/faults.ts';
-import { SessionBridge } from '../plugin/session-bridge.ts';
+import { sessionFromPluginToken } from '../plugin/session-bridge.ts';
 
 const log = childLog('service');
 const rootDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,7 +70,6 @@ export async function startService(config: Config): Promise<RunningService> {
     },
   });
 
-  let bridge: SessionBridge | undefined;
   const sources: SessionSources = {
     async login(username, password) {
       try {
@@ -83,13 +82,8 @@ export async function startService(config: Config): Promise<RunningService> {
       }
     },
     async fromPluginToken(token) {
-      if (!bridge) {
-        const vs = await vcenter.get();
-        bridge = new SessionBridge({ vcenterUrl: config.vcenter.url, thumbprint: config.vcenter.thumbprint, wsdl: config.vcenter.wsdl, vcGuid: vs.about.instanceUuid ?? '' });
-      }
-      const vs = await bridge.session(token);
-      const who = await vs.session.currentSession();
-      return userSession(vs, who?.userName ?? 'unknown');
+      const { vs, username } = await sessionFromPluginToken(config.vcenter, token);
+      return userSession(vs, username);
     },
   };
   const auth = new Auth(sources);
@@ -199,7 +193,6 @@ export async function startService(config: Config): Promise<RunningService> {
       await repoOpening.then((r) => r.close(), () => undefined);
       events.complete();
       await auth.close();
-      bridge?.close();
       await vcenter.close();
     },
   };
