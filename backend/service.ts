@@ -25,6 +25,7 @@ import { SessionJournal } from './backup/journal.ts';
 import { recoverLeftovers } from './backup/recovery.ts';
 import { VmLocks } from './jobs/vm-lock.ts';
 import { JobRunner, type RestoreFn } from './jobs/runner.ts';
+import { restoreVm } from './restore/index.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { operationRoutes } from './api/routes/operations.ts';
 import { dashboard, restorePointDto } from './service/views.ts';
@@ -100,21 +101,15 @@ export async function startService(config: Config): Promise<RunningService> {
 
   const journal = new SessionJournal(config.dataDir);
   const locks = new VmLocks();
-  let restoreFn: RestoreFn | undefined;
-  try {
-    const mod = await import('./restore/restore-vm.ts') as { restoreVm?: (deps: { vs: VSphere; repo: Repository }, id: string, target: unknown, opts: unknown) => Promise<{ vmId: string; vmName: string }> };
-    if (mod.restoreVm) {
-      const restoreVm = mod.restoreVm;
-      restoreFn = async (id, target, opts) => restoreVm({ vs: await vcenter.get(), repo: await repo() }, id, target, opts);
-    }
-  } catch (e) { log.warn({ err: (e as Error).message }, 'full VM restore is not available'); }
+  const restore: RestoreFn = async (id, target, opts) => restoreVm({ vs: await vcenter.get(), repo: await repo() }, id, target, opts);
   const runner = new JobRunner({
     store: jobs, events,
     backupDeps: async () => ({ vs: await vcenter.get(), repo: await repo(), journal, locks }),
     jobVms: async (job) => [...new Set([...job.vmIds, ...(await inventory.folderMembers(job.folderIds ?? []))])],
     vmName: async (id) => (await inventory.vms().catch(() => [])).find((v) => v.id === id)?.name ?? id,
     onRestorePoint: (rp, run) => { inventory.invalidate(); events.publish({ type: 'restorePoint', restorePoint: restorePointDto(rp, [run]) }); },
-    ...(restoreFn ? { restore: restoreFn } : {}),
+    restore,
+    onRestored: () => inventory.invalidate(),
   });
   runner.markInterrupted([]);
   const scheduler = new Scheduler(jobs, runner, (job) => events.publish({ type: 'job', job }));

@@ -24,7 +24,9 @@ export interface RunnerDeps {
   /** The job's VMs now: its listed VMs plus those in its folders. */
   jobVms(job: Job): Promise<string[]>;
   onRestorePoint?(rp: RestorePoint, run: JobRun): void;
-  restore?: RestoreFn;
+  /** A restore finished (it may have created or changed a VM). */
+  onRestored?(run: JobRun): void;
+  restore: RestoreFn;
 }
 
 /** A full VM restore (backend/restore), reporting progress as phases with byte counts. */
@@ -64,7 +66,6 @@ export class JobRunner {
   /** Restores a restore point as a run: the run's VM entry is the source VM, its message names the result. */
   async restore(rp: { id: string; vmId: string; vmName: string }, target: RestoreTarget, initiatedBy: string): Promise<JobRun> {
     const restore = this.#d.restore;
-    if (!restore) throw new Conflict('Restore is not available in this service.');
     const { locks } = await this.#d.backupDeps();
     const release = target.kind === 'original' ? locks.tryAcquire(rp.vmId, `restore by ${initiatedBy}`) : () => {};
     const run: JobRun = {
@@ -93,6 +94,7 @@ export class JobRunner {
       this.#finishVm(a, v, a.abort.signal.aborted ? 'cancelled' : 'failed', e.message, t0);
     }).finally(() => {
       release();
+      this.#d.onRestored?.(run);
       run.status = overall(run.vms);
       run.progress = 100;
       run.endedAt = new Date().toISOString();

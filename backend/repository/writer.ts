@@ -90,9 +90,12 @@ export class RestorePointWriter implements InFlight {
   async commit(): Promise<RestorePoint> {
     this.#check();
     try {
+      const t0 = Date.now();
       const disks: DiskRecord[] = [];
       for (const d of this.#disks) disks.push(await d.finish());
+      const t1 = Date.now();
       const last = await this.#pack.finish();
+      const t2 = Date.now();
       const rp: RestorePoint = {
         id: this.id, vm: this.#opts.vm, consistency: this.#opts.consistency,
         ...(this.#opts.notes !== undefined ? { notes: this.#opts.notes } : {}),
@@ -108,7 +111,8 @@ export class RestorePointWriter implements InFlight {
       await this.#ctx.db.batch(ops, { sync: true });
       this.#state = 'committed';
       this.#release();
-      this.#ctx.log.info({ rp: rp.id, vm: rp.vm.id, disks: disks.length, newStoredBytes: rp.newStoredBytes }, 'restore point committed');
+      this.#ctx.log.info({ rp: rp.id, vm: rp.vm.id, disks: disks.length, newStoredBytes: rp.newStoredBytes,
+        ms: { drain: t1 - t0, packs: t2 - t1, index: Date.now() - t2 } }, 'restore point committed');
       return rp;
     } catch (e) {
       await this.abort();

@@ -68,9 +68,7 @@ export async function uploadDisk(vs: VSphere, repo: Repository, rpId: string, di
     if (opts.dcPath) putOpts.dcPath = opts.dcPath;
     if (opts.signal) putOpts.signal = opts.signal;
     const consumer = vs.datastores.put(dsPath, tee, putOpts).catch((err: unknown) => { fail(err); throw err; });
-    const dbg = process.env.RESTORE_DEBUG ? setInterval(() => console.error('DBG', dsPath, { bytes: tee.bytes, wl: tee.writableLength, rl: tee.readableLength, flowing: tee.readableFlowing, ended: tee.writableEnded, destroyed: tee.destroyed, needDrain: tee.writableNeedDrain }), 3000) : undefined;
     const [p, c] = await Promise.allSettled([producer, consumer]);
-    clearInterval(dbg);
     if (first !== undefined) throw first;
     if (p.status === 'rejected') throw p.reason;
     if (c.status === 'rejected') throw c.reason;

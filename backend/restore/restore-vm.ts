@@ -21,9 +21,16 @@ const log = childLog('restore');
 
 type Emit = (phase: string, done?: number, total?: number) => void;
 
+/** Progress for the caller: every phase change and end of phase, data phases at most every 1 % or 250 ms. */
 function emitter(opts: RestoreOptions): Emit {
+  let last = { phase: '', done: -1, at: 0 };
   return (phase, done = 0, total = 0) => {
-    try { opts.onProgress?.({ phase, done, total } satisfies RestoreProgress); } catch (err) {
+    if (!opts.onProgress) return;
+    const now = Date.now();
+    const boundary = phase !== last.phase || done === 0 || done >= total;
+    if (!boundary && done - last.done < total / 100 && now - last.at < 250) return;
+    last = { phase, done, at: now };
+    try { opts.onProgress({ phase, done, total } satisfies RestoreProgress); } catch (err) {
       log.warn({ err: messageOf(err) }, 'onProgress threw; ignored');
     }
   };
@@ -276,8 +283,10 @@ async function findOriginal(vs: VSphere, rp: RestorePoint): Promise<VmInfo> {
   // A moref can be reused by another VM after the original is removed: trust the instance UUID.
   if (vm && rp.vm.uuid && vm.instanceUuid && vm.instanceUuid !== rp.vm.uuid) vm = undefined;
   if (!vm && rp.vm.uuid) {
-    const ref = await vs.inventory.findVmByUuid(rp.vm.uuid, true);
-    if (ref) vm = await vs.vms.get(ref);
+    // A property scan rather than SearchIndex.FindByUuid: one light call, and it cannot match a template's BIOS UUID.
+    const all = await vs.pc.retrieveAllOfType<{ 'config.instanceUuid'?: string }>('VirtualMachine', ['config.instanceUuid']);
+    const hit = all.find((o) => o.props['config.instanceUuid'] === rp.vm.uuid);
+    if (hit) vm = await vs.vms.get(hit.ref);
   }
   if (!vm) {
     throw new NotFound('VM', `${rp.vm.name} (${rp.vm.id})`, 'the VM of this restore point no longer exists (deleted or re-registered): restore to a new VM instead.');

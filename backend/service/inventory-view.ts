@@ -4,6 +4,7 @@ import type { DatastoreInfo, FolderInfo, HostInfo, RunStatus, VmDetail, VmSummar
 import type { InventoryApi } from '../api/routes/vms.ts';
 import type { VSphere, VmInfo } from '../vsphere/index.ts';
 import type { SnapshotNode } from '../vsphere/index.ts';
+import { inventoryEpoch } from './user-session.ts';
 import type { SnapshotInfo } from '../api/contract.ts';
 
 export interface ProtectionState {
@@ -24,7 +25,10 @@ export class InventoryView implements InventoryApi {
     this.#protection = protection;
   }
 
-  invalidate(): void { this.#cache = undefined; }
+  invalidate(): void {
+    this.#cache = undefined;
+    inventoryEpoch.value++;
+  }
 
   #load() {
     if (!this.#cache || Date.now() - this.#cache.at > TTL_MS) {

@@ -44,6 +44,20 @@ test('backup by name, then points shows the restore point with its consistency',
   assert.match(text.stdout, new RegExp(`${points[0]!.id}\\s+\\S+\\s+filesystem`));
 });
 
+test('restore a restore point to a new VM from the command line', async () => {
+  const p = await cli(['points', 'linux-db01', '--json']);
+  const [rp] = JSON.parse(p.stdout) as RestorePoint[];
+  assert.ok(rp, p.stderr);
+  const r = await cli(['restore', rp.id, '--as', 'cli-restored', '--host', 'esx-dr-01.lab.local', '--datastore', 'dr-ds1', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as JobRun).status, 'success');
+  const vms = JSON.parse((await cli(['vms', '--json'])).stdout) as VmSummary[];
+  assert.ok(vms.some((v) => v.name === 'cli-restored'));
+  const refused = await cli(['restore', rp.id, '--original']);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /add --yes to confirm/);
+});
+
 test('jobs create, list and run', async () => {
   const c = await cli(['jobs', 'create', 'cli-nightly', '--vm', 'win-app01', '--cron', '30 1 * * *', '--keep-last', '3', '--json']);
   assert.equal(c.code, 0, c.stderr);
