@@ -38,13 +38,23 @@ export interface LabReadyLine {
   vcGuid: string;
 }
 
+export interface LabDiskFile {
+  fileName: string; // "[prod-ds1] win-app01/win-app01-000001.vmdk"
+  descriptorPath: string;
+  dataPath: string; // -flat.vmdk, or a delta's -delta.vmdk (raw 64 KiB blocks at their offsets, lab format)
+  delta: boolean;
+  blocks?: number; // delta: 64 KiB blocks it holds
+}
+
 export interface LabDisk {
   key: number; // device key (e.g. 2000)
-  fileName: string; // "[prod-ds1] win-app01/win-app01.vmdk"
-  descriptorPath: string; // local path of the descriptor
-  flatPath: string; // local path of the -flat.vmdk
+  fileName: string; // base disk: "[prod-ds1] win-app01/win-app01.vmdk"
+  descriptorPath: string; // local path of the base descriptor
+  flatPath: string; // local path of the base -flat.vmdk (frozen while snapshots exist)
   capacityBytes: number;
-  changeId?: string; // current CBT changeId, when tracking
+  changeId?: string; // latest CBT changeId, when tracking
+  currentFileName: string; // what the VM's backing names now (a delta while snapshots exist)
+  chain: LabDiskFile[]; // current file first, the flat file last
 }
 
 export interface LabVm {
@@ -132,7 +142,7 @@ export interface LabControl {
   expireSessions(): Promise<number>;
   /** VM name → moref, datastore folder and local disk files. */
   vms(): Promise<Record<string, LabVm>>;
-  /** Write bytes into a VM disk's flat file at offset, as the guest would. */
+  /** Write bytes into a VM disk at offset as the guest would: into the flat file, or into the top delta while snapshots exist. */
   writeDisk(vm: string, diskIndex: number, offset: number, bytes: Uint8Array): Promise<void>;
   /** What the vSphere Client gives a plugin iframe (getSessionInfo().sessionToken); defaults to the lab's credentials. */
   uiSessionToken(username?: string, password?: string): Promise<string>;
@@ -153,6 +163,12 @@ export interface Lab {
   vcGuid: string; // ServiceContent.about.instanceUuid
   guestUsername: string; // credentials guest operations accept
   guestPassword: string;
+  /** Token for the /lab control endpoints (header x-lab-token); `control` sends it for you. */
+  controlToken: string;
+  /** The JSON line vcsim-lab printed, e.g. to hand to other tools. */
+  readyLine: LabReadyLine;
+  /** Directory with the source images and their manifests (<name>.img, <name>.manifest.json), if used. */
+  imagesDir?: string;
   control: LabControl;
   stop(): Promise<void>;
 }
@@ -195,12 +211,14 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
   const inventory = opts.inventory ?? 'standard';
   const diskMiB = opts.diskMiB ?? 64;
   ensureBinary();
-  const args = ['-listen', '127.0.0.1:0', '-inventory', inventory, '-disk-mib', String(diskMiB)];
+  const args = ['-listen', '127.0.0.1:0', '-exit-on-stdin-eof', '-inventory', inventory, '-disk-mib', String(diskMiB)];
   if (inventory === 'large') args.push('-vms', String(opts.vms ?? 2000));
-  if (inventory === 'standard' && opts.images !== false) args.push('-images', ensureImages(diskMiB));
+  const imagesDir = inventory === 'standard' && opts.images !== false ? ensureImages(diskMiB) : undefined;
+  if (imagesDir) args.push('-images', imagesDir);
   if (opts.trace) args.push('-trace');
 
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin stays open: the lab exits by itself when this process dies and the pipe closes.
+  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   running.add(child);
   let stderr = '';
   child.stderr!.setEncoding('utf8');
@@ -220,16 +238,21 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
       child.kill('SIGKILL');
       reject(new Error(`${err.message}\n${stderr}`));
     }
+    const onExit = (code: number | null, signal: string | null) =>
+      fail(new Error(`vcsim-lab exited (${code ?? signal}) before it was ready`));
+    const onError = (err: Error) => fail(err);
     lines.once('line', (line) => {
       clearTimeout(timer);
+      child.off('exit', onExit);
+      child.off('error', onError);
       try {
         resolve(JSON.parse(line) as LabReadyLine);
       } catch {
         fail(new Error(`unexpected output from vcsim-lab: ${line}`));
       }
     });
-    child.once('exit', (code, signal) => fail(new Error(`vcsim-lab exited (${code ?? signal}) before it was ready`)));
-    child.once('error', (err) => fail(err));
+    child.once('exit', onExit);
+    child.once('error', onError);
   });
 
   const sdk = new URL(ready.url);
@@ -248,6 +271,9 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
     vcGuid: ready.vcGuid,
     guestUsername: ready.guestUsername,
     guestPassword: ready.guestPassword,
+    controlToken: ready.controlToken,
+    readyLine: ready,
+    imagesDir,
     control,
     stop() {
       stopped ??= (async () => {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
@@ -59,12 +58,6 @@ func (c *cbtDisk) epoch(seq int) *cbtEpoch {
 	return nil
 }
 
-// cbtSnapshots maps snapshot moref value -> device key -> epoch sequence.
-var cbtSnapshots = struct {
-	sync.Mutex
-	m map[string]map[int32]int
-}{m: map[string]map[int32]int{}}
-
 func newCBTUUID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
@@ -90,9 +83,6 @@ func fingerprint(path string, capacity int64) ([]uint64, error) {
 		return nil, err
 	}
 	buf := make([]byte, cbtBlock)
-	zero := make([]byte, cbtBlock)
-	var h maphash.Hash
-	h.SetSeed(hashSeed)
 	done := int64(-1)
 	for _, e := range extents {
 		for b := e[0] / cbtBlock; b*cbtBlock < e[1] && b < n; b++ {
@@ -104,21 +94,29 @@ func fingerprint(path string, capacity int64) ([]uint64, error) {
 			for i := k; i < cbtBlock; i++ {
 				buf[i] = 0
 			}
-			if bytes.Equal(buf, zero) {
-				continue
-			}
-			h.Reset()
-			_, _ = h.Write(buf)
-			hashes[b] = h.Sum64() | 1
+			hashes[b] = hashBlock(buf)
 		}
 	}
 	return hashes, nil
 }
 
+var zeroBlock = make([]byte, cbtBlock)
+
+// hashBlock fingerprints one block: 0 for all zeros, otherwise an odd 64-bit hash.
+func hashBlock(buf []byte) uint64 {
+	if bytes.Equal(buf, zeroBlock) {
+		return 0
+	}
+	var h maphash.Hash
+	h.SetSeed(hashSeed)
+	_, _ = h.Write(buf)
+	return h.Sum64() | 1
+}
+
 // newEpoch starts tracking a disk (new uuid) or records its next epoch, and
 // returns the new changeId. Caller holds the VM's lock.
 func (d *labDisk) newEpoch() (string, error) {
-	hashes, err := fingerprint(d.FlatPath, d.Capacity)
+	hashes, err := d.contentHashes()
 	if err != nil {
 		return "", err
 	}
@@ -199,7 +197,7 @@ func cbtEnabled(c *types.VirtualMachineConfigInfo) bool {
 func (o *LabVirtualMachine) QueryChangedDiskAreas(ctx *simulator.Context, req *types.QueryChangedDiskAreas) soap.HasFault {
 	body := &methods.QueryChangedDiskAreasBody{}
 	vm := simVM(o.target())
-	rec := o.lab.vmByRef(o.target())
+	rec := o.lab.record(o.target())
 	if vm == nil || rec == nil {
 		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})
 		return body
@@ -243,9 +241,10 @@ func (l *Lab) changedAreas(vm *simulator.VirtualMachine, rec *labVM, req *types.
 		if snap.Vm != vm.Self {
 			return invalidArgument("snapshot")
 		}
-		cbtSnapshots.Lock()
-		seq, ok := cbtSnapshots.m[snap.Self.Value][disk.Key]
-		cbtSnapshots.Unlock()
+		seq, ok := 0, false
+		if st := snapshotState(snap.Self); st != nil {
+			seq, ok = st.seqs[disk.Key]
+		}
 		if !ok || disk.cbt == nil || !cbtEnabled(&snap.Config) {
 			return fileFault()
 		}
@@ -258,7 +257,7 @@ func (l *Lab) changedAreas(vm *simulator.VirtualMachine, rec *labVM, req *types.
 		if disk.cbt == nil || !cbtEnabled(vm.Config) {
 			return fileFault()
 		}
-		h, err := fingerprint(disk.FlatPath, disk.Capacity)
+		h, err := disk.contentHashes()
 		if err != nil {
 			return fileFault()
 		}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -27,8 +26,8 @@ import (
 // header "x-lab-token: <controlToken>" from the lab's JSON line: these endpoints
 // exist only in the lab binary and only the test that started it can use them.
 //
-//	GET    /lab/vms                  name -> moref, datastore folder, disk files
-//	POST   /lab/disk?vm=&disk=&offset=  body: bytes to write into the disk's flat file (a guest write)
+//	GET    /lab/vms                  name -> moref, datastore folder, disk files and chains
+//	POST   /lab/disk?vm=&disk=&offset=  body: bytes the guest writes to the disk (disk = index)
 //	GET    /lab/faults, POST /lab/faults (faultRule), DELETE /lab/faults
 //	GET    /lab/guest/calls, POST /lab/guest/program (guestRule), DELETE /lab/guest
 //	POST   /lab/sessions/expire      terminate every SOAP session
@@ -109,9 +108,14 @@ type diskInfo struct {
 	FlatPath       string `json:"flatPath"`
 	CapacityBytes  int64  `json:"capacityBytes"`
 	ChangeID       string `json:"changeId,omitempty"`
+	// The disk's chain, current file first; the last entry is the flat file.
+	// While snapshots exist the flat file is frozen and guest writes go to the top delta.
+	Chain           []chainInfo `json:"chain"`
+	CurrentFileName string      `json:"currentFileName"`
 }
 
 func (l *Lab) vmList() map[string]vmInfo {
+	l.adoptAll()
 	l.mu.Lock()
 	recs := make([]*labVM, 0, len(l.vms))
 	for _, v := range l.vms {
@@ -129,7 +133,8 @@ func (l *Lab) vmList() map[string]vmInfo {
 			info.ToolsRunning = toolsRunning(vm)
 			info.GuestID = vm.Config.GuestId
 			for _, d := range v.Disks {
-				di := diskInfo{Key: d.Key, FileName: d.FileName, DescriptorPath: d.DescriptorPath, FlatPath: d.FlatPath, CapacityBytes: d.Capacity}
+				di := diskInfo{Key: d.Key, FileName: d.FileName, DescriptorPath: d.DescriptorPath, FlatPath: d.FlatPath, CapacityBytes: d.Capacity,
+					Chain: d.chain(), CurrentFileName: d.current.name}
 				if d.cbt != nil {
 					di.ChangeID = d.cbt.changeID(d.cbt.seq)
 				}
@@ -141,11 +146,16 @@ func (l *Lab) vmList() map[string]vmInfo {
 	return out
 }
 
-// writeDisk writes the request body into a VM disk's flat file at an offset,
-// as the guest OS would (holding the VM's lock so CBT epochs see whole writes).
+// writeDisk writes the request body into a VM disk at an offset as the guest
+// OS would: into the flat file, or while snapshots exist into the top delta
+// (holding the VM's lock so snapshots and CBT epochs see whole writes).
 func (l *Lab) writeDisk(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	v := l.vmByName(q.Get("vm"))
+	if v == nil {
+		l.adoptAll()
+		v = l.vmByName(q.Get("vm"))
+	}
 	idx, err1 := strconv.Atoi(q.Get("disk"))
 	off, err2 := strconv.ParseInt(q.Get("offset"), 10, 64)
 	if v == nil || err1 != nil || err2 != nil || idx < 0 || idx >= len(v.Disks) || off < 0 {
@@ -164,13 +174,7 @@ func (l *Lab) writeDisk(w http.ResponseWriter, r *http.Request) {
 	}
 	var werr error
 	simulator.Map.WithLock(simVM(v.Ref), func() {
-		f, err := os.OpenFile(d.FlatPath, os.O_WRONLY, 0)
-		if err != nil {
-			werr = err
-			return
-		}
-		defer f.Close()
-		_, werr = f.WriteAt(data, off)
+		werr = d.guestWrite(off, data)
 	})
 	if werr != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": werr.Error()})

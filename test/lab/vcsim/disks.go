@@ -112,4 +112,3 @@ func blankDisk(path string, size int64, blocks int, seed string) error {
 	}
 	return nil
 }
-

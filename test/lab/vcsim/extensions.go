@@ -89,7 +89,9 @@ func (m *ExtensionManager) UpdateExtension(ctx *simulator.Context, req *types.Up
 	return body
 }
 
-// FindExtension returns a registered extension, or nothing when the key is unknown.
+// FindExtension returns a registered extension.
+//
+// vSphere: returns nothing (no fault) when the key is unknown. Lab: the same.
 func (m *ExtensionManager) FindExtension(ctx *simulator.Context, req *types.FindExtension) soap.HasFault {
 	body := &methods.FindExtensionBody{Res: &types.FindExtensionResponse{}}
 	if i := m.find(req.ExtensionKey); i >= 0 {

@@ -50,15 +50,15 @@ var requestFaults = map[string]bool{
 
 // defaultMessages are the texts vCenter puts in faultstring / localizedMessage.
 var defaultMessages = map[string]string{
-	"ApplicationQuiesceFault": "An error occurred while quiescing the virtual machine. See the virtual machine's event log for details.",
-	"FileFault":               "Error caused by file",
-	"TaskInProgress":          "The operation is not allowed in the current state.",
-	"NotAuthenticated":        "The session is not authenticated.",
-	"InvalidState":            "The operation is not allowed in the current state.",
-	"SnapshotFault":           "An error occurred while taking a snapshot.",
+	"ApplicationQuiesceFault":    "An error occurred while quiescing the virtual machine. See the virtual machine's event log for details.",
+	"FileFault":                  "Error caused by file",
+	"TaskInProgress":             "The operation is not allowed in the current state.",
+	"NotAuthenticated":           "The session is not authenticated.",
+	"InvalidState":               "The operation is not allowed in the current state.",
+	"SnapshotFault":              "An error occurred while taking a snapshot.",
 	"GuestOperationsUnavailable": "The guest operations agent could not be contacted.",
-	"InvalidGuestLogin":       "Failed to authenticate with the guest operating system using the supplied credentials.",
-	"TooManySnapshotLevels":   "Exceeded the maximum number of permitted snapshots.",
+	"InvalidGuestLogin":          "Failed to authenticate with the guest operating system using the supplied credentials.",
+	"TooManySnapshotLevels":      "Exceeded the maximum number of permitted snapshots.",
 }
 
 type faultBook struct {
@@ -157,8 +157,8 @@ func vmOfRequest(m *simulator.Method) *types.ManagedObjectReference {
 func (l *Lab) applyFaults(w http.ResponseWriter, m *simulator.Method) bool {
 	vmName := ""
 	if ref := vmOfRequest(m); ref != nil {
-		if v := l.vmByRef(*ref); v != nil {
-			vmName = v.Name
+		if vm := simVM(*ref); vm != nil {
+			vmName = vm.Name
 		}
 	}
 	rule := l.faults.take(func(r *faultRule) bool {
@@ -272,34 +272,6 @@ func lcFirst(s string) string {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
-}
-
-// serveDatastore passes datastore HTTP requests to vcsim, applying DatastoreGet
-// faults: a status code (Fault "FileNotFound" → 404, others → 500) or, for
-// "ReadFault", a connection cut after AfterBytes bytes of the body.
-func (l *Lab) serveDatastore(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		next.ServeHTTP(w, r)
-		return
-	}
-	p := strings.TrimPrefix(r.URL.Path, "/folder/")
-	rule := l.faults.take(func(f *faultRule) bool {
-		return f.Method == "DatastoreGet" && (f.Path == "" || strings.Contains(p, f.Path)) &&
-			(f.VM == "" || strings.HasPrefix(p, f.VM+"/"))
-	})
-	if rule == nil {
-		next.ServeHTTP(w, r)
-		return
-	}
-	time.Sleep(time.Duration(rule.DelayMs) * time.Millisecond)
-	switch rule.Fault {
-	case "", "ReadFault":
-		next.ServeHTTP(&cutWriter{ResponseWriter: w, left: rule.AfterBytes}, r)
-	case "FileNotFound", "NotFound":
-		http.Error(w, fmt.Sprintf("%s not found", p), http.StatusNotFound)
-	default:
-		http.Error(w, rule.Fault, http.StatusInternalServerError)
-	}
 }
 
 // cutWriter forwards `left` bytes of a response body, then drops the connection.

@@ -147,22 +147,70 @@ func (l *Lab) buildSite(ctx context.Context, prodHosts int) (*site, error) {
 			return nil, err
 		}
 		for _, name := range c.ds {
-			dir := l.labPath("datastores", name)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := l.createDatastore(ctx, name, s.hosts[c.name]); err != nil {
 				return nil, err
-			}
-			for _, h := range s.hosts[c.name] {
-				dss, err := h.ConfigManager().DatastoreSystem(ctx)
-				if err != nil {
-					return nil, err
-				}
-				if _, err := dss.CreateLocalDatastore(ctx, name, dir); err != nil {
-					return nil, err
-				}
 			}
 		}
 	}
 	return s, nil
+}
+
+// createDatastore creates a datastore mounted by the given hosts, stored in
+// <dataDir>/datastores/<name>.
+//
+// vcsim names a local datastore's moref after its path; creating it with a
+// relative path (from the datastores directory) keeps that "prod-ds1@group-s5"
+// instead of the temp directory's absolute path. vcsim also keeps only the last
+// host's mount and lists the datastore once per host in its folder; both are
+// corrected so the datastore looks like one shared VMFS volume.
+func (l *Lab) createDatastore(ctx context.Context, name string, hosts []*object.HostSystem) error {
+	root := l.labPath("datastores")
+	dir := filepath.Join(root, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if err := os.Chdir(root); err != nil {
+		return err
+	}
+	defer func() { _ = os.Chdir(cwd) }()
+	var ref types.ManagedObjectReference
+	for _, h := range hosts {
+		dss, err := h.ConfigManager().DatastoreSystem(ctx)
+		if err != nil {
+			return err
+		}
+		ds, err := dss.CreateLocalDatastore(ctx, name, name)
+		if err != nil {
+			return err
+		}
+		ref = ds.Reference()
+	}
+	ds := simulator.Map.Get(ref).(*simulator.Datastore)
+	simulator.Map.WithLock(ds, func() {
+		ds.Info.GetDatastoreInfo().Url = dir
+		ds.Summary.Url = dir
+		ds.Host = nil
+		for _, h := range hosts {
+			ds.Host = append(ds.Host, types.DatastoreHostMount{Key: h.Reference(), MountInfo: types.HostMountInfo{
+				Path: "/vmfs/volumes/" + name, AccessMode: string(types.HostMountModeReadWrite),
+				Mounted: types.NewBool(true), Accessible: types.NewBool(true)}})
+		}
+	})
+	folder := simulator.Map.Get(*ds.Parent).(*simulator.Folder)
+	simulator.Map.WithLock(folder, func() {
+		var children []types.ManagedObjectReference
+		for _, c := range folder.ChildEntity {
+			if simulator.FindReference(children, c) == nil {
+				children = append(children, c)
+			}
+		}
+		folder.ChildEntity = children
+	})
+	return nil
 }
 
 // createVM writes the VM's disk files into its datastore folder, then creates
@@ -256,7 +304,7 @@ func (l *Lab) createVM(ctx context.Context, s *site, p *vmPlan) error {
 	rec := &labVM{Name: p.name, Ref: ref, Datastore: p.datastore, Dir: p.name, Windows: strings.HasPrefix(p.guestID, "win"), Tools: p.tools}
 	for _, d := range object.VirtualDeviceList(sim.Config.Hardware.Device).SelectByType((*types.VirtualDisk)(nil)) {
 		vd := d.(*types.VirtualDisk)
-		rec.Disks = append(rec.Disks, &labDisk{Key: vd.Key, FileName: fileName, DescriptorPath: descriptor, FlatPath: flat, Capacity: size})
+		rec.Disks = append(rec.Disks, newLabDisk(vd.Key, fileName, descriptor, flat, size, *vd.Backing.(*types.VirtualDiskFlatVer2BackingInfo)))
 	}
 	l.addVM(rec)
 	simulator.Map.WithLock(sim, func() {

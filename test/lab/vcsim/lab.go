@@ -51,6 +51,20 @@ type labDisk struct {
 	FlatPath       string
 	Capacity       int64
 	cbt            *cbtDisk // nil until CBT starts tracking this disk
+
+	template types.VirtualDiskFlatVer2BackingInfo // the backing as created (chains.go builds on it)
+	current  *diskFile                            // the file the guest writes to (top of the chain)
+	files    []*diskFile                          // every file of the disk that still exists
+	deltas   int                                  // delta files created so far (for their names)
+}
+
+// newLabDisk records a disk whose only file is its flat file.
+func newLabDisk(key int32, fileName, descriptor, flat string, capacity int64, backing types.VirtualDiskFlatVer2BackingInfo) *labDisk {
+	base := &diskFile{name: fileName, descriptor: descriptor, data: flat}
+	backing.Parent = nil
+	backing.ChangeId = ""
+	return &labDisk{Key: key, FileName: fileName, DescriptorPath: descriptor, FlatPath: flat, Capacity: capacity,
+		template: backing, current: base, files: []*diskFile{base}}
 }
 
 func newLab(o options, c *vim25.Client) *Lab {

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/url"
 	"os"
@@ -40,6 +41,7 @@ type options struct {
 	guestUser string
 	guestPass string
 	trace     bool
+	watchIn   bool
 }
 
 // readyLine is the JSON object printed once the server accepts connections.
@@ -70,7 +72,10 @@ func main() {
 	flag.StringVar(&o.guestUser, "guest-username", "labadmin", "guest OS user accepted by guest operations")
 	flag.StringVar(&o.guestPass, "guest-password", "Guest-Pass-1!", "guest OS password accepted by guest operations")
 	flag.BoolVar(&o.trace, "trace", false, "write SOAP traffic to stderr")
+	flag.BoolVar(&o.watchIn, "exit-on-stdin-eof", false, "shut down when stdin closes (the parent process is gone)")
 	flag.Parse()
+	// When the parent dies, stdout/stderr are broken pipes: keep running to clean up.
+	signal.Ignore(syscall.SIGPIPE)
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("vcsim-lab: ")
 
@@ -80,7 +85,15 @@ func main() {
 }
 
 func run(o options) error {
+	if o.images != "" {
+		abs, err := filepath.Abs(o.images)
+		if err != nil {
+			return err
+		}
+		o.images = abs
+	}
 	removeData := false
+	var err error
 	if o.dataDir == "" {
 		d, err := os.MkdirTemp("", "stillpoint-lab-")
 		if err != nil {
@@ -90,6 +103,9 @@ func run(o options) error {
 		removeData = !o.keep
 	}
 	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
+		return err
+	}
+	if o.dataDir, err = filepath.Abs(o.dataDir); err != nil {
 		return err
 	}
 	if removeData {
@@ -169,6 +185,12 @@ func run(o options) error {
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	if o.watchIn {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			sig <- syscall.SIGHUP
+		}()
+	}
 	s := <-sig
 	log.Printf("%s: shutting down", s)
 	lab.close()

@@ -8,10 +8,12 @@ import (
 
 // overlay is the base of the lab objects that carry extra methods for one of
 // vcsim's objects (see overlays in soap.go). Its reference is {"Lab"+Type, Value}
-// of the object it stands for.
+// of the object it stands for. Like every object in vcsim's registry it starts
+// with an embedded mo type: vcsim code that walks all objects (SearchIndex,
+// views) digs for it and panics without one.
 type overlay struct {
-	Self types.ManagedObjectReference
-	lab  *Lab
+	mo.ExtensibleManagedObject
+	lab *Lab
 }
 
 func (o *overlay) Reference() types.ManagedObjectReference { return o.Self }
@@ -37,13 +39,17 @@ type LabTask struct{ overlay }
 // LabEventManager adds EventManager.LogUserEvent (events.go).
 type LabEventManager struct{ overlay }
 
+// LabSessionManager remembers generic service tickets for datastore HTTP (datastore.go).
+type LabSessionManager struct{ overlay }
+
 // ensureOverlay registers the overlay object for ref if it is not there yet.
 func (l *Lab) ensureOverlay(ref types.ManagedObjectReference) {
 	key := types.ManagedObjectReference{Type: "Lab" + ref.Type, Value: ref.Value}
 	if simulator.Map.Get(key) != nil {
 		return
 	}
-	base := overlay{Self: key, lab: l}
+	base := overlay{lab: l}
+	base.Self = key
 	var obj mo.Reference
 	switch ref.Type {
 	case "VirtualMachine":
@@ -56,6 +62,10 @@ func (l *Lab) ensureOverlay(ref types.ManagedObjectReference) {
 		obj = &LabTask{base}
 	case "EventManager":
 		obj = &LabEventManager{base}
+	case "SessionManager":
+		obj = &LabSessionManager{base}
+	case "PropertyCollector":
+		obj = &LabPropertyCollector{base}
 	default:
 		return
 	}

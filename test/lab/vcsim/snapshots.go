@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -49,7 +50,7 @@ func (o *LabVirtualMachine) createSnapshot(ctx *simulator.Context, name, desc st
 	spec types.BaseVirtualMachineGuestQuiesceSpec, method string) (types.ManagedObjectReference, *soap.Fault) {
 	var taskRef types.ManagedObjectReference
 	vm := simVM(o.target())
-	rec := o.lab.vmByRef(o.target())
+	rec := o.lab.record(o.target())
 	if vm == nil || rec == nil {
 		return taskRef, simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})
 	}
@@ -68,7 +69,7 @@ func (o *LabVirtualMachine) createSnapshot(ctx *simulator.Context, name, desc st
 			return
 		}
 		snapRef := task.Info.Result.(types.ManagedObjectReference)
-		if err := o.lab.snapshotExtras(vm, rec, snapRef, quiesced, spec, method); err != nil {
+		if err := o.lab.snapshotExtras(vm, rec, snapRef, memory, quiesced, spec, method); err != nil {
 			log.Printf("snapshot %s of %s: %v", snapRef.Value, rec.Name, err)
 			finishTask(task, nil, &types.SnapshotFault{}, err.Error())
 		}
@@ -78,11 +79,15 @@ func (o *LabVirtualMachine) createSnapshot(ctx *simulator.Context, name, desc st
 
 // snapshotExtras completes a new snapshot the way ESXi does: the snapshot's
 // config gets its own copy of the disk devices (vcsim shares them with the VM),
-// CBT moves to a new epoch whose changeId both configs carry, and a quiesced
-// Windows snapshot gets vss-manifest.zip. Caller holds the VM's lock.
+// CBT moves to a new epoch whose changeId both configs carry, each disk gets a
+// delta file on top of the now frozen one (chains.go), and a quiesced Windows
+// snapshot gets vss-manifest.zip. Caller holds the VM's lock.
 func (l *Lab) snapshotExtras(vm *simulator.VirtualMachine, rec *labVM, snapRef types.ManagedObjectReference,
-	quiesced bool, spec types.BaseVirtualMachineGuestQuiesceSpec, method string) error {
+	memory, quiesced bool, spec types.BaseVirtualMachineGuestQuiesceSpec, method string) error {
 	snap := simulator.Map.Get(snapRef).(*simulator.VirtualMachineSnapshot)
+	if item := findTreeItem(vm.Snapshot.RootSnapshotList, snapRef); item != nil && !memory {
+		item.State = types.VirtualMachinePowerStatePoweredOff // a snapshot without memory reverts to a powered-off VM
+	}
 	devices := make([]types.BaseVirtualDevice, len(vm.Config.Hardware.Device))
 	for i, d := range vm.Config.Hardware.Device {
 		devices[i] = d
@@ -98,6 +103,10 @@ func (l *Lab) snapshotExtras(vm *simulator.VirtualMachine, rec *labVM, snapRef t
 	snap.Config.Hardware.Device = devices
 	snap.Config.ChangeTrackingEnabled = vm.Config.ChangeTrackingEnabled
 
+	st := &snapState{vm: vm.Self, files: map[int32]*diskFile{}, seqs: map[int32]int{}}
+	for _, d := range rec.Disks {
+		st.files[d.Key] = d.current
+	}
 	if cbtEnabled(vm.Config) {
 		seqs, err := l.startEpochs(vm)
 		if err != nil {
@@ -108,10 +117,17 @@ func (l *Lab) snapshotExtras(vm *simulator.VirtualMachine, rec *labVM, snapRef t
 			ids[d.Key] = d.cbt.changeID(seqs[d.Key])
 		}
 		setChangeIDs(snap.Config.Hardware.Device, ids)
-		cbtSnapshots.Lock()
-		cbtSnapshots.m[snapRef.Value] = seqs
-		cbtSnapshots.Unlock()
+		st.seqs = seqs
 	}
+	snapStates.Lock()
+	snapStates.m[snapRef.Value] = st
+	snapStates.Unlock()
+	for _, d := range rec.Disks {
+		if err := d.newDelta(); err != nil {
+			return err
+		}
+	}
+	l.syncBackings(vm, rec)
 
 	if quiesced && rec.Windows {
 		writers := !l.takeBehaviour(method, "NoWriterManifests", rec.Name)
@@ -192,48 +208,187 @@ func writeVSSManifest(path, vm string, backupType int, context string, writers b
 	return z.Close()
 }
 
-// RemoveSnapshotTask removes a snapshot (vcsim's implementation).
+// RemoveSnapshotTask removes a snapshot (and with removeChildren its subtree).
 //
-// vSphere: with consolidate=true the snapshot's delta is merged; if that merge
-// fails the VM is left with runtime.consolidationNeeded=true. Lab: the
-// "LeaveConsolidationNeeded" fault behaviour sets that flag.
+// vSphere: the snapshot's delta is merged into the file the snapshot kept
+// frozen (consolidation) and the VM keeps running on the merged chain; if the
+// merge fails the snapshot is gone but the VM is left with
+// runtime.consolidationNeeded=true. Lab: vcsim removes the snapshot from the
+// tree, the lab merges the disk chains (chains.go); the
+// "LeaveConsolidationNeeded" fault behaviour skips the merge.
 func (o *LabVirtualMachineSnapshot) RemoveSnapshotTask(ctx *simulator.Context, req *types.RemoveSnapshot_Task) soap.HasFault {
 	snap, ok := simulator.Map.Get(o.target()).(*simulator.VirtualMachineSnapshot)
 	if !ok {
 		return &methods.RemoveSnapshot_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
 	}
-	vmRef := snap.Vm
+	vm, rec := simVM(snap.Vm), o.lab.record(snap.Vm)
+	refs := []types.ManagedObjectReference{snap.Self}
+	simulator.Map.WithLock(vm, func() {
+		if req.RemoveChildren && vm.Snapshot != nil {
+			refs = subtree(vm.Snapshot.RootSnapshotList, snap.Self)
+		}
+	})
 	r := *req
 	r.This = snap.Self
 	var res soap.HasFault
 	o.withLock(ctx, snap, func() {
 		res = snap.RemoveSnapshotTask(ctx, &r)
 	})
-	cbtSnapshots.Lock()
-	delete(cbtSnapshots.m, snap.Self.Value)
-	cbtSnapshots.Unlock()
-	if rec := o.lab.vmByRef(vmRef); rec != nil && o.lab.takeBehaviour("RemoveSnapshot_Task", "LeaveConsolidationNeeded", rec.Name) {
-		vm := simVM(vmRef)
-		simulator.Map.WithLock(vm, func() {
-			simulator.Map.Update(vm, []types.PropertyChange{{Name: "runtime.consolidationNeeded", Val: true}})
-		})
+	if !taskSucceeded(res) || rec == nil {
+		return res
+	}
+	keep := o.lab.takeBehaviour("RemoveSnapshot_Task", "LeaveConsolidationNeeded", rec.Name)
+	simulator.Map.WithLock(vm, func() {
+		if err := o.lab.forgetSnapshots(vm, rec, refs, keep); err != nil {
+			log.Printf("remove snapshot %s of %s: %v", snap.Self.Value, rec.Name, err)
+		}
+	})
+	return res
+}
+
+// RemoveAllSnapshotsTask removes every snapshot of a VM.
+//
+// vSphere: all deltas are merged into the base disks. Lab: vcsim's
+// implementation plus the merge of the disk chains.
+func (o *LabVirtualMachine) RemoveAllSnapshotsTask(ctx *simulator.Context, req *types.RemoveAllSnapshots_Task) soap.HasFault {
+	vm, rec := simVM(o.target()), o.lab.record(o.target())
+	if vm == nil || rec == nil {
+		return &methods.RemoveAllSnapshots_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+	}
+	var res soap.HasFault
+	o.withLock(ctx, vm, func() {
+		var refs []types.ManagedObjectReference
+		if vm.Snapshot != nil {
+			for _, root := range vm.Snapshot.RootSnapshotList {
+				refs = append(refs, subtree(vm.Snapshot.RootSnapshotList, root.Snapshot)...)
+			}
+		}
+		r := *req
+		r.This = vm.Self
+		res = vm.RemoveAllSnapshotsTask(ctx, &r)
+		if !taskSucceeded(res) {
+			return
+		}
+		keep := o.lab.takeBehaviour("RemoveAllSnapshots_Task", "LeaveConsolidationNeeded", rec.Name)
+		if err := o.lab.forgetSnapshots(vm, rec, refs, keep); err != nil {
+			log.Printf("remove all snapshots of %s: %v", rec.Name, err)
+		}
+	})
+	return res
+}
+
+// RevertToSnapshotTask makes a snapshot the VM's current state.
+//
+// vSphere: the disks continue on a new delta on top of the snapshot's files;
+// the previous current state is discarded; the VM takes the snapshot's power
+// state (powered off for a snapshot without memory). Lab: vcsim moves
+// currentSnapshot, the lab moves the disk chains and sets the power state.
+func (o *LabVirtualMachineSnapshot) RevertToSnapshotTask(ctx *simulator.Context, req *types.RevertToSnapshot_Task) soap.HasFault {
+	snap, ok := simulator.Map.Get(o.target()).(*simulator.VirtualMachineSnapshot)
+	if !ok {
+		return &methods.RevertToSnapshot_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+	}
+	r := *req
+	r.This = snap.Self
+	var res soap.HasFault
+	o.withLock(ctx, snap, func() {
+		res = snap.RevertToSnapshotTask(&r)
+	})
+	if taskSucceeded(res) {
+		o.lab.revertDisks(snap.Vm, snap.Self)
 	}
 	return res
 }
 
-// ConsolidateVMDisksTask merges leftover delta disks into their parents.
-//
-// vSphere: clears runtime.consolidationNeeded (succeeds as a no-op when
-// nothing needs consolidating). vcsim 0.24.2 lacks it. Lab: clears the flag.
-func (o *LabVirtualMachine) ConsolidateVMDisksTask(ctx *simulator.Context, req *types.ConsolidateVMDisks_Task) soap.HasFault {
+// RevertToCurrentSnapshotTask reverts to the VM's current snapshot (see RevertToSnapshotTask).
+func (o *LabVirtualMachine) RevertToCurrentSnapshotTask(ctx *simulator.Context, req *types.RevertToCurrentSnapshot_Task) soap.HasFault {
 	vm := simVM(o.target())
 	if vm == nil {
+		return &methods.RevertToCurrentSnapshot_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+	}
+	var res soap.HasFault
+	var cur *types.ManagedObjectReference
+	o.withLock(ctx, vm, func() {
+		if vm.Snapshot != nil {
+			cur = vm.Snapshot.CurrentSnapshot
+		}
+		r := *req
+		r.This = vm.Self
+		res = vm.RevertToCurrentSnapshotTask(&r)
+	})
+	if cur != nil && taskSucceeded(res) {
+		o.lab.revertDisks(vm.Self, *cur)
+	}
+	return res
+}
+
+// revertDisks puts a new delta on the snapshot's files and drops the old current state.
+func (l *Lab) revertDisks(vmRef, snapRef types.ManagedObjectReference) {
+	vm, rec, st := simVM(vmRef), l.record(vmRef), snapshotState(snapRef)
+	if vm == nil || rec == nil || st == nil {
+		return
+	}
+	simulator.Map.WithLock(vm, func() {
+		for _, d := range rec.Disks {
+			if f := st.files[d.Key]; f != nil {
+				d.current = f
+				if err := d.newDelta(); err != nil {
+					log.Printf("revert %s: %v", rec.Name, err)
+				}
+			}
+		}
+		if err := l.forgetSnapshots(vm, rec, nil, false); err != nil {
+			log.Printf("revert %s: %v", rec.Name, err)
+		}
+		if vm.Snapshot == nil {
+			return
+		}
+		if item := findTreeItem(vm.Snapshot.RootSnapshotList, snapRef); item != nil && item.State != vm.Runtime.PowerState {
+			simulator.Map.Update(vm, []types.PropertyChange{
+				{Name: "runtime.powerState", Val: item.State},
+				{Name: "summary.runtime.powerState", Val: item.State},
+			})
+			setGuestState(vm, item.State == types.VirtualMachinePowerStatePoweredOn && rec.Tools, vm.Name)
+		}
+	})
+}
+
+// taskSucceeded reports whether a *_Task response names a task that succeeded
+// (vcsim runs its tasks synchronously).
+func taskSucceeded(res soap.HasFault) bool {
+	if res == nil || res.Fault() != nil {
+		return false
+	}
+	v := reflect.ValueOf(res).Elem().FieldByName("Res")
+	if !v.IsValid() || v.IsNil() {
+		return false
+	}
+	ref, ok := v.Elem().FieldByName("Returnval").Interface().(types.ManagedObjectReference)
+	if !ok {
+		return false
+	}
+	t, ok := simulator.Map.Get(ref).(*simulator.Task)
+	return ok && t.Info.State == types.TaskInfoStateSuccess
+}
+
+// ConsolidateVMDisksTask merges delta disks that no snapshot needs any more.
+//
+// vSphere: clears runtime.consolidationNeeded (succeeds as a no-op when
+// nothing needs consolidating). vcsim 0.24.2 lacks it. Lab: merges the disk
+// chains (chains.go) and clears the flag.
+func (o *LabVirtualMachine) ConsolidateVMDisksTask(ctx *simulator.Context, req *types.ConsolidateVMDisks_Task) soap.HasFault {
+	vm, rec := simVM(o.target()), o.lab.record(o.target())
+	if vm == nil || rec == nil {
 		return &methods.ConsolidateVMDisks_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
 	}
 	task := simulator.CreateTask(vm, "consolidateDisks", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-		simulator.Map.WithLock(vm, func() {
-			simulator.Map.Update(vm, []types.PropertyChange{{Name: "runtime.consolidationNeeded", Val: false}})
+		var err error
+		o.withLock(ctx, vm, func() {
+			err = o.lab.forgetSnapshots(vm, rec, nil, false)
 		})
+		if err != nil {
+			return nil, &types.FileFault{File: rec.Disks[0].FileName}
+		}
 		return nil, nil
 	})
 	return &methods.ConsolidateVMDisks_TaskBody{Res: &types.ConsolidateVMDisks_TaskResponse{Returnval: task.Run()}}
@@ -249,14 +404,18 @@ func (o *LabVirtualMachine) ReconfigVMTask(ctx *simulator.Context, req *types.Re
 	if vm == nil {
 		return &methods.ReconfigVM_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
 	}
+	rec := o.lab.record(vm.Self)
 	r := *req
 	r.This = vm.Self
 	var res soap.HasFault
 	o.withLock(ctx, vm, func() {
 		was := cbtEnabled(vm.Config)
 		res = vm.ReconfigVMTask(ctx, &r)
-		if b, ok := res.(*methods.ReconfigVM_TaskBody); !ok || b.Res == nil {
+		if !taskSucceeded(res) {
 			return
+		}
+		if rec != nil {
+			o.lab.syncDisks(vm, rec)
 		}
 		switch now := cbtEnabled(vm.Config); {
 		case now && !was:
@@ -290,7 +449,10 @@ func (o *LabVirtualMachine) PowerOffVMTask(ctx *simulator.Context, req *types.Po
 
 func (o *LabVirtualMachine) power(ctx *simulator.Context, f func(*simulator.VirtualMachine) soap.HasFault) soap.HasFault {
 	vm := simVM(o.target())
-	rec := o.lab.vmByRef(o.target())
+	rec := o.lab.record(o.target())
+	if vm == nil {
+		return &methods.PowerOnVM_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+	}
 	var res soap.HasFault
 	o.withLock(ctx, vm, func() {
 		res = f(vm)
@@ -298,4 +460,28 @@ func (o *LabVirtualMachine) power(ctx *simulator.Context, f func(*simulator.Virt
 		setGuestState(vm, on && rec != nil && rec.Tools, vm.Name)
 	})
 	return res
+}
+
+// SuspendVMTask suspends a VM (vcsim); Tools then reports not running.
+func (o *LabVirtualMachine) SuspendVMTask(ctx *simulator.Context, req *types.SuspendVM_Task) soap.HasFault {
+	return o.power(ctx, func(vm *simulator.VirtualMachine) soap.HasFault {
+		r := *req
+		r.This = vm.Self
+		return vm.SuspendVMTask(ctx, &r)
+	})
+}
+
+// ShutdownGuest asks VMware Tools to shut the guest down.
+//
+// vSphere: ToolsUnavailable when Tools is not running; otherwise the guest
+// shuts down and the VM powers off. Lab: the same, at once.
+func (o *LabVirtualMachine) ShutdownGuest(ctx *simulator.Context, req *types.ShutdownGuest) soap.HasFault {
+	return o.power(ctx, func(vm *simulator.VirtualMachine) soap.HasFault {
+		if vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn && !toolsRunning(vm) {
+			return &methods.ShutdownGuestBody{Fault_: simulator.Fault("VMware Tools is not running in the guest.", &types.ToolsUnavailable{})}
+		}
+		r := *req
+		r.This = vm.Self
+		return vm.ShutdownGuest(ctx, &r)
+	})
 }

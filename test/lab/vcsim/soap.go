@@ -60,14 +60,19 @@ var publicMethods = map[string]bool{
 // decodes, authenticates, locks, dispatches and encodes as for any other object.
 var overlays = map[string]map[string]bool{
 	"VirtualMachine": {"QueryChangedDiskAreas": true, "CreateSnapshot_Task": true, "CreateSnapshotEx_Task": true,
-		"ConsolidateVMDisks_Task": true, "ReconfigVM_Task": true, "PowerOnVM_Task": true, "PowerOffVM_Task": true},
-	"VirtualMachineSnapshot": {"RemoveSnapshot_Task": true},
+		"ConsolidateVMDisks_Task": true, "ReconfigVM_Task": true, "PowerOnVM_Task": true, "PowerOffVM_Task": true,
+		"RemoveAllSnapshots_Task": true, "RevertToCurrentSnapshot_Task": true, "SuspendVM_Task": true, "ShutdownGuest": true},
+	"VirtualMachineSnapshot": {"RemoveSnapshot_Task": true, "RevertToSnapshot_Task": true},
 	"TaskManager":            {"CreateTask": true},
-	"Task":                   {"SetTaskState": true, "UpdateProgress": true, "SetTaskDescription": true},
+	"Task":                   {"SetTaskState": true, "UpdateProgress": true, "SetTaskDescription": true, "CancelTask": true},
 	"EventManager":           {"LogUserEvent": true},
+	"SessionManager":         {"AcquireGenericServiceTicket": true},
+	"PropertyCollector": {"RetrievePropertiesEx": true, "ContinueRetrievePropertiesEx": true,
+		"CancelRetrievePropertiesEx": true},
 }
 
-var thisType = regexp.MustCompile(`(<(?:[\w-]+:)?_this\b[^>]*\btype=")(\w+)(")`)
+// thisType finds the type attribute of the request's _this element.
+var thisType = regexp.MustCompile(`(<(?:[\w-]+:)?_this\b[^>]*\stype=["'])(\w+)(["'])`)
 
 func (l *Lab) serveSDK(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	body, err := io.ReadAll(r.Body)

@@ -151,3 +151,30 @@ func (o *LabTask) SetTaskDescription(ctx *simulator.Context, req *types.SetTaskD
 	})
 	return body
 }
+
+// CancelTask asks for a task to be cancelled.
+//
+// vSphere: NotSupported unless the task is cancelable, InvalidState once it
+// has completed; otherwise info.cancelled becomes true and the task's owner
+// (for CreateTask tasks: the extension) is expected to stop it and set its
+// state, typically to error with RequestCanceled. Lab: the same.
+func (o *LabTask) CancelTask(ctx *simulator.Context, req *types.CancelTask) soap.HasFault {
+	body := &methods.CancelTaskBody{}
+	t := o.task()
+	if t == nil {
+		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})
+		return body
+	}
+	o.withLock(ctx, t, func() {
+		switch {
+		case taskDone(t):
+			body.Fault_ = simulator.Fault("The operation is not allowed in the current state.", &types.InvalidState{})
+		case !t.Info.Cancelable:
+			body.Fault_ = simulator.Fault("The operation is not supported on the object.", &types.NotSupported{})
+		default:
+			simulator.Map.Update(t, []types.PropertyChange{{Name: "info.cancelled", Val: true}})
+			body.Res = &types.CancelTaskResponse{}
+		}
+	})
+	return body
+}

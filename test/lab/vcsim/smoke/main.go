@@ -138,6 +138,32 @@ func main() {
 		_, err := finder.Datastore(ctx, ds)
 		must(err, "datastore "+ds)
 	}
+	dss, err := finder.DatastoreList(ctx, "*")
+	check(err == nil && len(dss) == 3, "datastores listed once each: %d %v", len(dss), err)
+	var mds mo.Datastore
+	must(dss[0].Properties(ctx, dss[0].Reference(), []string{"host", "summary"}, &mds), "datastore props")
+	check(!strings.Contains(mds.Self.Value, "/"), "datastore moref %s", mds.Self.Value)
+	if mds.Summary.Name != "dr-ds1" {
+		check(len(mds.Host) == 2, "%s mounted by both production hosts: %d", mds.Summary.Name, len(mds.Host))
+	}
+	// Paged RetrievePropertiesEx.
+	pcRef := c.ServiceContent.PropertyCollector
+	vmSpec := types.PropertyFilterSpec{
+		ObjectSet: []types.ObjectSpec{{Obj: c.ServiceContent.RootFolder, Skip: types.NewBool(true), SelectSet: []types.BaseSelectionSpec{
+			&types.TraversalSpec{Type: "Folder", Path: "childEntity", SelectSet: []types.BaseSelectionSpec{&types.SelectionSpec{Name: "dc"}}, SelectionSpec: types.SelectionSpec{Name: "folder"}},
+			&types.TraversalSpec{Type: "Datacenter", Path: "vmFolder", SelectSet: []types.BaseSelectionSpec{&types.SelectionSpec{Name: "folder"}}, SelectionSpec: types.SelectionSpec{Name: "dc"}},
+		}}},
+		PropSet: []types.PropertySpec{{Type: "VirtualMachine", PathSet: []string{"name"}}},
+	}
+	rp, err := methods.RetrievePropertiesEx(ctx, c, &types.RetrievePropertiesEx{This: pcRef, SpecSet: []types.PropertyFilterSpec{vmSpec}, Options: types.RetrieveOptions{MaxObjects: 3}})
+	must(err, "RetrievePropertiesEx paged")
+	check(rp.Returnval != nil && len(rp.Returnval.Objects) == 3 && rp.Returnval.Token != "", "first page of 3 with a token")
+	cp, err := methods.ContinueRetrievePropertiesEx(ctx, c, &types.ContinueRetrievePropertiesEx{This: pcRef, Token: rp.Returnval.Token})
+	must(err, "ContinueRetrievePropertiesEx")
+	check(len(cp.Returnval.Objects) == 1 && cp.Returnval.Token == "", "last page of 1: %d %q", len(cp.Returnval.Objects), cp.Returnval.Token)
+	_, err = methods.ContinueRetrievePropertiesEx(ctx, c, &types.ContinueRetrievePropertiesEx{This: pcRef, Token: rp.Returnval.Token})
+	check(faultOf(err) == "InvalidArgument", "used-up token: %v", err)
+
 	vm := func(name string) *object.VirtualMachine {
 		v, err := finder.VirtualMachine(ctx, name)
 		must(err, "vm "+name)
@@ -160,8 +186,25 @@ func main() {
 	check(m.Runtime.ConsolidationNeeded != nil && !*m.Runtime.ConsolidationNeeded, "consolidationNeeded initially false")
 	check(props(notools, "guest").Guest.ToolsRunningStatus == "guestToolsNotRunning", "notools VM")
 
-	// Descriptor over datastore HTTP.
-	res, err := hc.Get(strings.TrimSuffix(lab.URL, "/sdk") + "/folder/win-app01/win-app01.vmdk?dcPath=Lab-DC&dsName=prod-ds1")
+	// Datastore HTTP: 401 without a session, with the session cookie or a generic service ticket it works.
+	base := strings.TrimSuffix(lab.URL, "/sdk")
+	dsGet := func(p string) (*http.Response, error) { // with the SOAP session's cookie
+		return c.Client.Client.Get(base + "/folder/" + p + "?dcPath=Lab-DC&dsName=prod-ds1")
+	}
+	res, err := hc.Get(base + "/folder/win-app01/win-app01.vmdk?dcPath=Lab-DC&dsName=prod-ds1")
+	must(err, "GET descriptor without session")
+	res.Body.Close()
+	check(res.StatusCode == 401, "datastore GET without session: %d", res.StatusCode)
+	st, err := methods.AcquireGenericServiceTicket(ctx, c, &types.AcquireGenericServiceTicket{This: *c.ServiceContent.SessionManager,
+		Spec: &types.SessionManagerHttpServiceRequestSpec{Method: "httpGet", Url: base + "/folder/win-app01/win-app01.vmdk?dcPath=Lab-DC&dsName=prod-ds1"}})
+	must(err, "AcquireGenericServiceTicket")
+	req0, _ := http.NewRequest("GET", base+"/folder/win-app01/win-app01.vmdk?dcPath=Lab-DC&dsName=prod-ds1", nil)
+	req0.AddCookie(&http.Cookie{Name: "vmware_cgi_ticket", Value: st.Returnval.Id})
+	res, err = hc.Do(req0)
+	must(err, "GET descriptor with ticket")
+	res.Body.Close()
+	check(res.StatusCode == 200, "datastore GET with service ticket: %d", res.StatusCode)
+	res, err = dsGet("win-app01/win-app01.vmdk")
 	must(err, "GET descriptor")
 	desc, _ := io.ReadAll(res.Body)
 	res.Body.Close()
@@ -235,7 +278,7 @@ func main() {
 	walk(vmm.Snapshot.RootSnapshotList)
 	check(quiescedFull != nil && quiescedFull.Quiesced && quiescedFull.BackupManifest == "vss-manifest.zip", "quiesced tree item %+v", quiescedFull)
 	zipFiles := func() []string {
-		res, err := hc.Get(strings.TrimSuffix(lab.URL, "/sdk") + "/folder/win-app01/vss-manifest.zip?dcPath=Lab-DC&dsName=prod-ds1")
+		res, err := dsGet("win-app01/vss-manifest.zip")
 		must(err, "GET vss-manifest.zip")
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
@@ -290,6 +333,49 @@ func main() {
 	_, err = qcda(s1, 0, id1) // the older snapshot still answers
 	must(err, "QCDA after removing a later snapshot")
 
+	// --- snapshot disk chains: frozen base, deltas, merge on removal, revert ---
+	curBacking := func() *types.VirtualDiskFlatVer2BackingInfo {
+		d := object.VirtualDeviceList(props(win, "config").Config.Hardware.Device).SelectByType((*types.VirtualDisk)(nil))[0]
+		return d.(*types.VirtualDisk).Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+	}
+	b := curBacking()
+	check(strings.HasPrefix(b.FileName, "[prod-ds1] win-app01/win-app01-0000") && b.Parent != nil, "VM runs on a delta while snapshots exist: %s", b.FileName)
+	var root *types.VirtualDiskFlatVer2BackingInfo
+	for root = b; root.Parent != nil; root = root.Parent {
+	}
+	check(root.FileName == "[prod-ds1] win-app01/win-app01.vmdk", "chain ends in the base disk: %s", root.FileName)
+	readBase := func(off, n int64) []byte {
+		req, _ := http.NewRequest("GET", base+"/folder/win-app01/win-app01-flat.vmdk?dcPath=Lab-DC&dsName=prod-ds1", nil)
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+		res, err := c.Client.Client.Do(req)
+		must(err, "ranged GET")
+		defer res.Body.Close()
+		check(res.StatusCode == 206, "ranged GET status %d", res.StatusCode)
+		data, _ := io.ReadAll(res.Body)
+		return data
+	}
+	check(!bytes.Equal(readBase(10<<20+1000, 12), payload[:12]), "base disk frozen while snapshots exist")
+	sr := snap(win, "revert-point", false)
+	check(control("POST", "/lab/disk?vm=win-app01&disk=0&offset="+fmt.Sprint(20<<20), []byte("discard me"), nil) == 200, "writeDisk 2")
+	rv, err := methods.RevertToSnapshot_Task(ctx, c, &types.RevertToSnapshot_Task{This: sr})
+	must(err, "RevertToSnapshot_Task")
+	must(object.NewTask(c, rv.Returnval).Wait(ctx), "revert task")
+	check(props(win, "runtime").Runtime.PowerState == "poweredOff", "reverting to a snapshot without memory powers the VM off")
+	pt0, err := win.PowerOn(ctx)
+	must(err, "power on after revert")
+	must(pt0.Wait(ctx), "power on task")
+	ra, err := methods.RemoveAllSnapshots_Task(ctx, c, &types.RemoveAllSnapshots_Task{This: win.Reference()})
+	must(err, "RemoveAllSnapshots_Task")
+	must(object.NewTask(c, ra.Returnval).Wait(ctx), "remove all task")
+	b = curBacking()
+	check(b.FileName == "[prod-ds1] win-app01/win-app01.vmdk" && b.Parent == nil, "back on the base disk: %s", b.FileName)
+	check(bytes.Equal(readBase(10<<20+1000, 12), payload[:12]), "guest write merged into the base disk")
+	check(!bytes.Equal(readBase(20<<20, 10), []byte("discard me")), "write after the revert point discarded")
+	res, err = dsGet("win-app01/win-app01-000001-delta.vmdk")
+	must(err, "GET delta")
+	res.Body.Close()
+	check(res.StatusCode == 404, "delta files deleted after consolidation: %d", res.StatusCode)
+
 	// --- guest operations ---
 	gom := c.ServiceContent.GuestOperationsManager
 	var g mo.GuestOperationsManager
@@ -340,6 +426,9 @@ func main() {
 	check(faultOf(em.Register(ctx, ext)) == "InvalidArgument", "duplicate register")
 	found, err := em.Find(ctx, ext.Key)
 	check(err == nil && found != nil && found.Version == "1.0.0", "FindExtension %v %v", found, err)
+	var mem mo.ExtensionManager
+	must(property.DefaultCollector(c).RetrieveOne(ctx, *c.ServiceContent.ExtensionManager, []string{"extensionList"}, &mem), "extensionList")
+	check(len(mem.ExtensionList) == 1 && mem.ExtensionList[0].Key == ext.Key, "extensionList %+v", mem.ExtensionList)
 	ext.Version = "1.1.0"
 	must(em.Update(ctx, ext), "UpdateExtension")
 	check(faultOf(em.Update(ctx, types.Extension{Key: "nope", Description: &types.Description{}})) == "NotFound", "update unknown")
@@ -364,8 +453,14 @@ func main() {
 	var mtm mo.TaskManager
 	must(property.DefaultCollector(c).RetrieveOne(ctx, tm, []string{"recentTask"}, &mtm), "recentTask")
 	check(len(mtm.RecentTask) > 0 && mtm.RecentTask[len(mtm.RecentTask)-1] == task, "recentTask has the task")
+	_, err = methods.CancelTask(ctx, c, &types.CancelTask{This: task})
+	must(err, "CancelTask")
+	must(property.DefaultCollector(c).RetrieveOne(ctx, task, []string{"info"}, &mt), "task info after cancel")
+	check(mt.Info.Cancelled && mt.Info.State == "running", "cancel requested: %+v", mt.Info)
 	_, err = methods.SetTaskState(ctx, c, &types.SetTaskState{This: task, State: types.TaskInfoStateSuccess})
 	must(err, "SetTaskState success")
+	_, err = methods.CancelTask(ctx, c, &types.CancelTask{This: task})
+	check(faultOf(err) == "InvalidState", "cancel after completion: %v", err)
 	_, err = methods.SetTaskState(ctx, c, &types.SetTaskState{This: task, State: types.TaskInfoStateRunning})
 	check(faultOf(err) == "InvalidState", "state after completion: %v", err)
 	must(em.Unregister(ctx, ext.Key), "UnregisterExtension")
@@ -385,18 +480,79 @@ func main() {
 	}
 	check(logged, "user event in QueryEvents")
 
+	// --- power: Tools state follows; ShutdownGuest needs Tools ---
+	check(faultOf(notools.ShutdownGuest(ctx)) == "ToolsUnavailable", "ShutdownGuest without Tools")
+	must(lin.ShutdownGuest(ctx), "ShutdownGuest")
+	check(props(lin, "guest").Guest.ToolsRunningStatus == "guestToolsNotRunning", "Tools not running after shutdown")
+	pt1, err := lin.PowerOn(ctx)
+	must(err, "power on linux-db01")
+	must(pt1.Wait(ctx), "power on task")
+	check(props(lin, "guest").Guest.ToolsRunningStatus == "guestToolsRunning", "Tools running after power on")
+
+	// --- custom attributes (vcsim's CustomFieldsManager) ---
+	cfm, err := object.GetCustomFieldsManager(c)
+	must(err, "CustomFieldsManager")
+	def, err := cfm.Add(ctx, "Last backup", "VirtualMachine", nil, nil)
+	must(err, "AddCustomFieldDef")
+	must(cfm.Set(ctx, win.Reference(), def.Key, "2026-11-25 OK"), "SetField")
+	cv := props(win, "customValue").CustomValue
+	check(len(cv) == 1 && cv[0].(*types.CustomFieldStringValue).Value == "2026-11-25 OK", "customValue %+v", cv)
+
 	// --- faults ---
 	control("POST", "/lab/faults", map[string]interface{}{"method": "PowerOffVM_Task", "fault": "TaskInProgress", "vm": "linux-db01"}, nil)
 	t, _ = lin.PowerOff(ctx)
 	check(faultOf(t.Wait(ctx)) == "TaskInProgress", "injected task fault")
-	control("POST", "/lab/faults", map[string]interface{}{"method": "RetrievePropertiesEx", "fault": "NotAuthenticated"}, nil)
+	control("POST", "/lab/faults", map[string]interface{}{"method": "RetrieveProperties", "fault": "NotAuthenticated"}, nil)
 	check(faultOf(win.Properties(ctx, win.Reference(), []string{"name"}, &vmm)) == "NotAuthenticated", "injected SOAP fault")
 	control("POST", "/lab/faults", map[string]interface{}{"method": "DatastoreGet", "fault": "ReadFault", "path": "linux-db01-flat.vmdk", "afterBytes": 100000}, nil)
-	res, err = hc.Get(strings.TrimSuffix(lab.URL, "/sdk") + "/folder/linux-db01/linux-db01-flat.vmdk?dcPath=Lab-DC&dsName=prod-ds1")
+	res, err = dsGet("linux-db01/linux-db01-flat.vmdk")
 	must(err, "GET flat")
 	n, err := io.Copy(io.Discard, res.Body)
 	check(err != nil && n == 100000, "read fault after 100000 bytes: n=%d err=%v", n, err)
 	control("DELETE", "/lab/faults", nil, nil)
+
+	// --- a VM created through the API (e.g. a restore) is adopted by the lab ---
+	drPool, err := finder.ResourcePool(ctx, "/Lab-DC/host/DR/Resources")
+	must(err, "DR pool")
+	folders, err := dc.Folders(ctx)
+	must(err, "folders")
+	var devs object.VirtualDeviceList
+	scsi, _ := devs.CreateSCSIController("pvscsi")
+	devs = append(devs, scsi)
+	nd := devs.CreateDisk(scsi.(types.BaseVirtualController), types.ManagedObjectReference{}, "[dr-ds1] restored01/restored01.vmdk")
+	nd.CapacityInKB = 8 << 10
+	devs = append(devs, nd)
+	change, _ := devs.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
+	cvt, err := folders.VmFolder.CreateVM(ctx, types.VirtualMachineConfigSpec{Name: "restored01", GuestId: "debian10_64Guest",
+		Files: &types.VirtualMachineFileInfo{VmPathName: "[dr-ds1]"}, DeviceChange: change, ChangeTrackingEnabled: types.NewBool(true)}, drPool, nil)
+	must(err, "CreateVM")
+	cinfo, err := cvt.WaitForResult(ctx, nil)
+	must(err, "CreateVM task")
+	restored := object.NewVirtualMachine(c, cinfo.Result.(types.ManagedObjectReference))
+	pt, err := restored.PowerOn(ctx)
+	must(err, "power on restored")
+	must(pt.Wait(ctx), "power on task")
+	check(props(restored, "guest").Guest.ToolsRunningStatus == "guestToolsRunning", "adopted VM reports Tools running after power on")
+	rs := snap(restored, "first", false)
+	var rsm mo.VirtualMachineSnapshot
+	must(property.DefaultCollector(c).RetrieveOne(ctx, rs, []string{"config"}, &rsm), "restored snapshot config")
+	rdisk := object.VirtualDeviceList(rsm.Config.Hardware.Device).SelectByType((*types.VirtualDisk)(nil))[0].(*types.VirtualDisk)
+	_, err = methods.QueryChangedDiskAreas(ctx, c, &types.QueryChangedDiskAreas{This: restored.Reference(), Snapshot: &rs, DeviceKey: rdisk.Key, ChangeId: "*"})
+	must(err, "QCDA on an adopted VM")
+	var labVMs map[string]struct {
+		Disks []struct {
+			FlatPath       string
+			DescriptorPath string
+			CapacityBytes  int64
+		}
+	}
+	control("GET", "/lab/vms", nil, &labVMs)
+	rd := labVMs["restored01"].Disks
+	check(len(rd) == 1 && rd[0].CapacityBytes == 8<<20, "adopted VM in /lab/vms: %+v", labVMs["restored01"])
+	fst, err := os.Stat(rd[0].FlatPath)
+	check(err == nil && fst.Size() == 8<<20, "adopted flat file completed to its capacity: %v", err)
+	dsc, _ := os.ReadFile(rd[0].DescriptorPath)
+	check(strings.HasPrefix(string(dsc), "# Disk DescriptorFile"), "adopted descriptor written")
 
 	// --- vSphere Client clone ticket → CloneSession ---
 	var tok struct{ SessionToken string }
@@ -423,6 +579,13 @@ func main() {
 	must(err, "CloneSession")
 	us, err := session.NewManager(c2).UserSession(ctx)
 	check(err == nil && us != nil && us.UserName == lab.Username, "cloned session user %v %v", us, err)
+
+	// SearchIndex walks every registry object (including the lab's overlays).
+	for i := 0; i < 20; i++ {
+		si := object.NewSearchIndex(c)
+		ref, err := si.FindByUuid(ctx, nil, "no-such-uuid", true, types.NewBool(true))
+		check(err == nil && ref == nil, "FindByUuid: %v %v", ref, err)
+	}
 
 	// --- session expiry ---
 	var exp struct{ Expired int }
