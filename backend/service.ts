@@ -47,7 +47,12 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-export async function startService(config: Config): Promise<RunningService> {
+export interface ServiceExtras {
+  /** Demo/tests with the dev host: issues vSphere Client session tokens (the lab's stand-in for vCenter's UI login). */
+  devHostUiSession?: (username: string, password: string) => Promise<string>;
+}
+
+export async function startService(config: Config, extras: ServiceExtras = {}): Promise<RunningService> {
   const box = SecretBox.forDataDir(config.dataDir);
   const vcenter = new VcenterConnection(config.vcenter);
   const jobs = new JobStore(config.dataDir, box);
@@ -163,6 +168,7 @@ export async function startService(config: Config): Promise<RunningService> {
   const app = createApp({
     version, rootDir, devHost: config.devHost, frameAncestors: vcOrigin ? [vcOrigin] : [],
     auth, events, health, inventory, extraRoutes: operations,
+    ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 
   const cert = loadOrCreateServerCert(config.dataDir, config.tls);

@@ -7,8 +7,10 @@ import { startLab } from './lab/lab.ts';
 import { loadConfig } from '../backend/config.ts';
 import { startService } from '../backend/service.ts';
 import { registerPlugin } from '../plugin/registration.ts';
+import { ensureUiBuilt } from './helpers/ui-build.ts';
 
 const port = Number(process.env.STILLPOINT_PORT ?? 8443);
+ensureUiBuilt();
 process.stdout.write('Starting the lab vCenter…\n');
 const lab = await startLab();
 const ownDataDir = !process.env.STILLPOINT_DATA_DIR;
@@ -19,7 +21,7 @@ const config = loadConfig({}, {
   vcenter: { url: lab.sdkUrl, username: lab.username, password: lab.password, thumbprint: lab.thumbprint, wsdl: 'builtin' },
   devHost: true,
 });
-const service = await startService(config);
+const service = await startService(config, { devHostUiSession: (u, p) => lab.control.uiSessionToken(u, p) });
 // Register the plugin like an admin would, so backups show as vCenter tasks.
 await registerPlugin({ url: lab.sdkUrl, username: lab.username, password: lab.password, thumbprint: lab.thumbprint },
   { manifestUrl: `${service.url}/plugin.json`, serverThumbprint: service.thumbprint, version: '1.0.0.0' });

@@ -11,6 +11,7 @@ import { mount, openApiDocument, type RouteDef } from './routes.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { vmRoutes, type InventoryApi } from './routes/vms.ts';
 import type { Health } from './contract.ts';
+import { Unauthorized } from '../common/errors.ts';
 
 export interface ApiServices {
   version: string;
@@ -23,6 +24,11 @@ export interface ApiServices {
   health(): Promise<Health>;
   inventory: InventoryApi;
   extraRoutes?: RouteDef[];
+  /**
+   * Demo and tests only: what the vSphere Client does at login — hand out a UI session token for
+   * vCenter credentials — so the dev host can give plugin frames a token the backend really clones.
+   */
+  devHostUiSession?: (username: string, password: string) => Promise<string>;
 }
 
 export function createApp(s: ApiServices): Express {
@@ -62,6 +68,28 @@ export function createApp(s: ApiServices): Express {
   ];
   const openapi = openApiDocument([...routes, { method: 'get', path: '/openapi.json', tag: 'service', public: true, summary: 'This document', handler: async () => undefined }], { version: s.version });
 
+  if (s.devHost && s.devHostUiSession) {
+    const issue = s.devHostUiSession;
+    routes.push({
+      method: 'post', path: '/devhost/ui-session', tag: 'dev host', public: true, body: {
+        type: 'object', additionalProperties: false, required: ['username', 'password'],
+        properties: { username: { type: 'string', minLength: 1, maxLength: 256 }, password: { type: 'string', maxLength: 1024 } },
+      },
+      summary: 'Demo only: a vSphere Client session token for the dev host (as vCenter gives the real client)',
+      handler: async ({ body }) => {
+        const b = body as { username: string; password: string };
+        try {
+          return { sessionToken: await issue(b.username, b.password) };
+        } catch {
+          throw new Unauthorized('vCenter refused the user name or password.');
+        }
+      },
+    });
+  }
+
+  // The htmlClientSdk stand-in lives under /api like vCenter's own, but is public (demo/tests only).
+  if (s.devHost) app.get('/api/ui/htmlClientSdk.js', (_req, res) => { res.sendFile(join(s.rootDir, 'test', 'devhost', 'htmlClientSdk.js')); });
+
   const api = express.Router();
   api.use(express.json({ limit: '1mb', strict: false }));
   api.get('/openapi.json', (_req, res) => { res.json(openapi); });
@@ -78,7 +106,6 @@ export function createApp(s: ApiServices): Express {
   const uiDist = join(s.rootDir, 'ui', 'dist', 'browser');
   if (existsSync(uiDist)) app.use('/ui', express.static(uiDist));
   if (s.devHost) {
-    app.get('/api/ui/htmlClientSdk.js', (_req, res) => { res.sendFile(join(s.rootDir, 'test', 'devhost', 'htmlClientSdk.js')); });
     app.use('/devhost', express.static(join(s.rootDir, 'test', 'devhost')));
     app.get('/', (_req, res) => { res.redirect('/devhost/'); });
   } else {

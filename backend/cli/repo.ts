@@ -8,7 +8,9 @@ import { log } from '../common/log.ts';
 const USAGE = `usage: stillpoint repo <command> <dir> [options]
 
 commands:
-  init <dir> [--encrypt] [--chunk-size MiB]      create a repository (--encrypt asks for a passphrase)
+  init <dir> [--encrypt] [--chunk-size MiB] [--compression-level N]
+                                                 create a repository (--encrypt asks for a passphrase;
+                                                 zstd level, default 2: 1 is faster, 3 smaller)
   backup <dir> <image> [--name N] [--vm-id ID] [--consistency crash|filesystem|application]
          [--notes TEXT] [--no-parent]            back up a disk image; prints the new restore point id
   restore <dir> <point-id> <out-image> [--disk KEY]
@@ -28,7 +30,7 @@ or ask for it on the terminal.
 interface Parsed { pos: string[]; flags: Map<string, string | true> }
 
 const VALUE_FLAGS = new Set(['name', 'vm-id', 'consistency', 'notes', 'disk', 'keep-last', 'keep-daily', 'keep-weekly',
-  'keep-monthly', 'keep-yearly', 'until', 'chunk-size', 'parent']);
+  'keep-monthly', 'keep-yearly', 'until', 'chunk-size', 'parent', 'compression-level']);
 
 function parse(args: string[]): Parsed {
   const pos: string[] = [];
@@ -142,7 +144,9 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
         if (!passphrase) throw new RepositoryError('EPASSPHRASE', 'an empty passphrase is not allowed.');
       }
       const cs = int(p, 'chunk-size');
-      const repo = await Repository.init(dir, { passphrase, chunkSize: cs ? cs * 1024 * 1024 : undefined });
+      const level = int(p, 'compression-level');
+      if (level !== undefined && (level < 1 || level > 19)) throw new UsageError('--compression-level must be between 1 and 19');
+      const repo = await Repository.init(dir, { passphrase, chunkSize: cs ? cs * 1024 * 1024 : undefined, zstdLevel: level });
       const cfg = repo.config;
       await repo.close();
       out(json, { dir, id: cfg.id, encrypted: !!cfg.encryption, chunkSize: cfg.chunkSize }, `created ${cfg.encryption ? 'encrypted ' : ''}repository ${dir}\n`);

@@ -29,7 +29,7 @@ export async function startTestService(opts: { lab?: Lab; config?: Partial<Confi
     vcenter: { url: lab.url, username: lab.username, password: lab.password, thumbprint: lab.thumbprint, wsdl: 'builtin' },
     ...(opts.config as object),
   });
-  const service = await startService(config);
+  const service = await startService(config, config.devHost ? { devHostUiSession: (u, p) => lab.control.uiSessionToken(u, p) } : {});
   if (opts.register !== false) {
     await registerPlugin({ url: lab.sdkUrl, username: lab.username, password: lab.password, thumbprint: lab.thumbprint },
       { manifestUrl: `${service.url}/plugin.json`, serverThumbprint: service.thumbprint, version: '1.0.0.0' }).catch((e: Error) => {

@@ -1,5 +1,7 @@
 import { provideHttpClient, withInterceptors } from '@angular/common/http';
-import { type ApplicationConfig, inject, provideAppInitializer, provideZoneChangeDetection } from '@angular/core';
+import { type ApplicationConfig, effect, inject, provideAppInitializer, provideZoneChangeDetection } from '@angular/core';
+import { ClrCommonStringsService } from '@clr/angular';
+import { CLARITY_DE } from './core/clarity-strings';
 import { provideAnimations } from '@angular/platform-browser/animations';
 import { provideRouter, withComponentInputBinding, withHashLocation } from '@angular/router';
 import { routes } from './app.routes';
@@ -19,7 +21,12 @@ export const appConfig: ApplicationConfig = {
     provideAppInitializer(() => {
       const sdk = inject(SdkService);
       registerIcons();
-      inject(I18n).init(sdk.clientLocale());
+      const i18n = inject(I18n);
+      i18n.init(sdk.clientLocale());
+      // Clarity's own strings follow the locale too.
+      const clr = inject(ClrCommonStringsService);
+      const english = { ...clr.keys };
+      effect(() => clr.localize(i18n.locale() === 'de-DE' ? CLARITY_DE : english));
       inject(ThemeService).init();
       return inject(AuthService).init();
     }),

@@ -45,8 +45,8 @@ import { SdkService } from './sdk/sdk.service';
           </div>
           <div class="sp-header-controls">
             <label class="sp-sr-only" for="sp-locale">{{ 'shell.language' | t }}</label>
-            <select id="sp-locale" [value]="i18n.locale()" (change)="setLocale($any($event.target).value)">
-              @for (l of locales; track l) { <option [value]="l">{{ 'locale.' + l | t }}</option> }
+            <select id="sp-locale" (change)="setLocale($any($event.target).value)">
+              @for (l of locales; track l) { <option [value]="l" [selected]="l === i18n.locale()">{{ 'locale.' + l | t }}</option> }
             </select>
             <button type="button" class="btn btn-sm btn-link btn-inverse btn-icon" (click)="theme.toggle()"
                     [attr.aria-label]="(theme.theme() === 'dark' ? 'shell.themeLight' : 'shell.themeDark') | t"

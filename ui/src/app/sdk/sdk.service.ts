@@ -1,4 +1,5 @@
-import { Injectable } from '@angular/core';
+import { Injectable, NgZone, inject } from '@angular/core';
+import { Subject } from 'rxjs';
 import {
   type HtmlClientSdk, type SdkContextObject, type SdkModalOpenOptions, type SdkNavigateOptions,
   type SdkPluginBackendInfo, type SdkTheme, moRefFromContextId,
@@ -27,6 +28,14 @@ export class SdkService {
   readonly mode: AppMode = appMode();
   readonly isPlugin = this.mode === 'plugin';
   private readonly sdk: HtmlClientSdk | null = this.isPlugin ? window.htmlClientSdk ?? null : null;
+  private readonly refreshSubject = new Subject<void>();
+  /** The vSphere Client's global refresh (its refresh button, or after an action's modal closed). */
+  readonly refresh$ = this.refreshSubject.asObservable();
+
+  constructor() {
+    const zone = inject(NgZone);
+    try { this.sdk?.event.onGlobalRefresh?.(() => zone.run(() => this.refreshSubject.next())); } catch { /* older clients */ }
+  }
 
   contextObjects(): SdkContextObject[] {
     try { return this.sdk?.app.getContextObjects() ?? []; } catch { return []; }

@@ -2,7 +2,7 @@ import { Component, computed, input } from '@angular/core';
 
 export interface ChartPoint { label: string; value: number }
 
-const W = 480, H = 160, PAD_L = 56, PAD_B = 22, PAD_T = 8, PAD_R = 8;
+const W = 480, H = 160, PAD_L = 70, PAD_B = 22, PAD_T = 8, PAD_R = 8;
 
 /** Minimal SVG line/area chart (repository growth). No chart library. */
 @Component({

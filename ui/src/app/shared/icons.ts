@@ -3,7 +3,8 @@ import {
   successStandardIcon, timesIcon, userIcon, folderIcon, searchIcon,
 } from '@clr/angular';
 
-const svg = (body: string) => `<svg version="1.1" viewBox="0 0 36 36" xmlns="http://www.w3.org/2000/svg" aria-hidden="true">${body}</svg>`;
+// Shape collections: Clarity renders `outline` inside its own <svg viewBox="0 0 36 36">.
+const svg = (body: string) => ({ outline: body });
 
 /** Clarity's built-in shapes we use plus a few drawn here (sun/moon toggle, VM, backup, restore). */
 export function registerIcons(): void {

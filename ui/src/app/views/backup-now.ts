@@ -4,7 +4,7 @@ import { ActivatedRoute } from '@angular/router';
 import { ClrSpinnerModule } from '@clr/angular';
 import type { JobRun, VmSummary } from '@contract';
 import { Api, errorText } from '../core/api';
-import { I18N_PIPES } from '../core/i18n';
+import { I18N_PIPES, I18n } from '../core/i18n';
 import { RunTracker } from '../core/run-tracker';
 import { SdkService } from '../sdk/sdk.service';
 import { Actions } from '../shared/actions';
@@ -63,6 +63,7 @@ import { contextVmIds } from '../shared/vm-context';
 export class BackupNowModal {
   readonly sdk = inject(SdkService);
   private readonly api = inject(Api);
+  private readonly i18n = inject(I18n);
   private readonly actions = inject(Actions);
   readonly tracker = inject(RunTracker);
   readonly ids = contextVmIds(inject(ActivatedRoute), this.sdk);
@@ -78,7 +79,7 @@ export class BackupNowModal {
     try {
       const all = await this.api.vms();
       this.vms.set(all.filter((v) => this.ids.includes(v.id)));
-      if (this.ids.length === 0) this.error.set('no VM in context');
+      if (this.ids.length === 0) this.error.set(this.i18n.t('error.noVm'));
     } catch (e) { this.error.set(errorText(e)); } finally { this.loading.set(false); }
   }
   async start(): Promise<void> {

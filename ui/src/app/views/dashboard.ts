@@ -48,7 +48,7 @@ import { PluginNav } from '../shared/plugin-nav';
               <div>{{ 'dashboard.ofCapacity' | t: { cap: (d.repository.capacityBytes | bytes), pct: usedPct() } }}</div>
               <clr-progress-bar [clrValue]="d.repository.usedBytes" [clrMax]="d.repository.capacityBytes || 1" [clrColor]="usedColor()" [attr.aria-label]="'dashboard.repository' | t" />
               <dl class="sp-kv" style="margin-top: 0.5rem">
-                <dt>{{ 'dashboard.dedup' | t }}</dt><dd>{{ d.repository.dedupRatio | num: 1 }} : 1</dd>
+                <dt>{{ 'dashboard.dedup' | t }}</dt><dd>@if (d.repository.dedupRatio > 0) { {{ d.repository.dedupRatio | num: 1 }} : 1 } @else { — }</dd>
                 <dt>{{ 'dashboard.logical' | t }}</dt><dd>{{ d.repository.logicalBytes | bytes }}</dd>
                 <dt>{{ 'summary.restorePoints' | t }}</dt><dd>{{ d.repository.restorePoints | num }}</dd>
               </dl>
@@ -120,7 +120,8 @@ export class DashboardPage {
       const m = new Map(this.live()); m.set(e.run.id, e.run); this.live.set(m);
       if (isTerminal(e.run.status)) void this.load();
     });
-    inject(DestroyRef).onDestroy(() => sub.unsubscribe());
+    const refresh = this.sdk.refresh$.subscribe(() => void this.load());
+    inject(DestroyRef).onDestroy(() => { sub.unsubscribe(); refresh.unsubscribe(); });
   }
   async load(): Promise<void> {
     try { this.data.set(await this.api.dashboard()); this.error.set(null); this.live.set(new Map()); }

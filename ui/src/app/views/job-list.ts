@@ -71,7 +71,8 @@ export class JobListPage {
       if (e.type === 'job') this.jobs.set(this.jobs().map((j) => (j.id === e.job.id ? e.job : j)));
       if (e.type === 'run' && e.run.jobId && e.run.endedAt) void this.load();
     });
-    inject(DestroyRef).onDestroy(() => sub.unsubscribe());
+    const refresh = this.sdk.refresh$.subscribe(() => void this.load());
+    inject(DestroyRef).onDestroy(() => { sub.unsubscribe(); refresh.unsubscribe(); });
   }
   async load(): Promise<void> {
     try { this.jobs.set(await this.api.jobs()); this.error.set(null); } catch (e) { this.error.set(errorText(e)); } finally { this.loading.set(false); }

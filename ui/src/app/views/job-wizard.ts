@@ -41,12 +41,12 @@ interface Model {
             <input clrInput id="job-name" name="name" [(ngModel)]="m.name" required maxlength="80" />
             <clr-control-error>{{ 'form.required' | t }}</clr-control-error>
           </clr-input-container>
-          <clr-input-container>
+          <clr-number-input-container>
             <label for="job-concurrency">{{ 'job.concurrency' | t }}</label>
-            <input clrInput type="number" id="job-concurrency" name="concurrency" [(ngModel)]="m.concurrency" min="1" max="8" required />
+            <input clrNumberInput type="number" id="job-concurrency" name="concurrency" [(ngModel)]="m.concurrency" min="1" max="8" required />
             <clr-control-helper>{{ 'jobWizard.concurrencyHelp' | t }}</clr-control-helper>
             <clr-control-error>{{ 'jobWizard.concurrencyRange' | t }}</clr-control-error>
-          </clr-input-container>
+          </clr-number-input-container>
           <clr-checkbox-container>
             <label class="sp-sr-only">{{ 'jobWizard.enabled' | t }}</label>
             <clr-checkbox-wrapper>
@@ -109,16 +109,16 @@ interface Model {
             <clr-radio-wrapper><input type="radio" clrRadio name="rmode" id="rmode-gfs" value="gfs" [(ngModel)]="m.retentionMode" /><label for="rmode-gfs">{{ 'retention.gfs' | t }}</label></clr-radio-wrapper>
           </clr-radio-container>
           @if (m.retentionMode === 'keepLast') {
-            <clr-input-container>
+            <clr-number-input-container>
               <label for="keep-last">{{ 'retention.restorePoints' | t }}</label>
-              <input clrInput type="number" id="keep-last" name="keepLast" [(ngModel)]="m.keepLast" min="1" max="1000" required />
-            </clr-input-container>
+              <input clrNumberInput type="number" id="keep-last" name="keepLast" [(ngModel)]="m.keepLast" min="1" max="1000" required />
+            </clr-number-input-container>
           } @else {
             @for (k of gfsKeys; track k) {
-              <clr-input-container>
+              <clr-number-input-container>
                 <label [for]="'gfs-' + k">{{ 'retention.gfsLabel.' + k | t }}</label>
-                <input clrInput type="number" [id]="'gfs-' + k" [name]="'gfs-' + k" [(ngModel)]="m[k]" min="0" max="1000" />
-              </clr-input-container>
+                <input clrNumberInput type="number" [id]="'gfs-' + k" [name]="'gfs-' + k" [(ngModel)]="m[k]" min="0" max="1000" />
+              </clr-number-input-container>
             }
           }
           <p class="sp-muted">{{ retentionText() }}</p>
@@ -189,10 +189,10 @@ interface Model {
                 <input clrInput [id]="s + '-interp'" [name]="s + '-interp'" [(ngModel)]="m[s].interpreter" placeholder="/bin/sh" />
                 <clr-control-helper>{{ 'scripts.interpreterHelp' | t }}</clr-control-helper>
               </clr-input-container>
-              <clr-input-container>
+              <clr-number-input-container>
                 <label [for]="s + '-timeout'">{{ 'scripts.timeout' | t }}</label>
-                <input clrInput type="number" [id]="s + '-timeout'" [name]="s + '-timeout'" [(ngModel)]="m[s].timeoutSec" min="1" max="3600" required />
-              </clr-input-container>
+                <input clrNumberInput type="number" [id]="s + '-timeout'" [name]="s + '-timeout'" [(ngModel)]="m[s].timeoutSec" min="1" max="3600" required />
+              </clr-number-input-container>
             }
           </form>
         }

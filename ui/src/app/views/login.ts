@@ -34,8 +34,8 @@ import { ThemeService } from '../core/theme';
           <button type="submit" class="btn btn-primary" [disabled]="busy() || !f.valid">{{ (busy() ? 'login.busy' : 'login.submit') | t }}</button>
           <div class="sp-row" style="margin-top: 1rem">
             <label for="sp-login-locale">{{ 'shell.language' | t }}</label>
-            <select id="sp-login-locale" class="clr-select" [value]="i18n.locale()" (change)="setLocale($any($event.target).value)">
-              @for (l of locales; track l) { <option [value]="l">{{ 'locale.' + l | t }}</option> }
+            <select id="sp-login-locale" class="clr-select" (change)="setLocale($any($event.target).value)">
+              @for (l of locales; track l) { <option [value]="l" [selected]="l === i18n.locale()">{{ 'locale.' + l | t }}</option> }
             </select>
             <button type="button" class="btn btn-sm btn-link" (click)="theme.toggle()">{{ (theme.theme() === 'dark' ? 'shell.themeLight' : 'shell.themeDark') | t }}</button>
           </div>

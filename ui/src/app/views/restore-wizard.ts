@@ -25,7 +25,7 @@ import { contextVmIds } from '../shared/vm-context';
   template: `
     @if (tracker.run(); as run) {
       <div class="sp-modal-body" [class.sp-page]="!sdk.isPlugin">
-        <h2 tabindex="-1" id="sp-restore-progress">{{ 'restore.progress' | t: { vm: vm()?.name ?? vmId } }}</h2>
+        <h2 tabindex="-1" id="sp-restore-progress">{{ (done() ? 'restore.progressDone' : 'restore.progress') | t: { vm: vm()?.name ?? vmId } }}</h2>
         <sp-run-progress [run]="run" />
         @if (done()) { <p role="status">{{ 'restore.done.' + run.status | t }}</p> }
       </div>
@@ -58,7 +58,7 @@ import { contextVmIds } from '../shared/vm-context';
                         <label [for]="'rp-' + i"> {{ rp.createdAt | dt }}</label>
                       </td>
                       <td class="left"><sp-consistency [value]="rp.consistency" /></td>
-                      <td>{{ rp.logicalBytes | bytes }}</td>
+                      <td style="white-space: nowrap">{{ rp.logicalBytes | bytes }}</td>
                       <td class="left">@for (w of rp.warnings; track $index) { <div class="sp-muted">⚠ {{ w }}</div> } {{ rp.notes }}</td>
                     </tr>
                   }

@@ -1,4 +1,4 @@
-import { Component, inject, signal } from '@angular/core';
+import { Component, DestroyRef, inject, signal } from '@angular/core';
 import { ActivatedRoute, Router } from '@angular/router';
 import { ClrSpinnerModule } from '@clr/angular';
 import type { GuestCredential, Job, VmDetail } from '@contract';
@@ -24,7 +24,7 @@ import { VmTabs, contextVmIds } from '../shared/vm-context';
           <span class="label" [class.label-success]="v.toolsRunning" [class.label-warning]="!v.toolsRunning">{{ (v.toolsRunning ? 'configure.toolsRunning' : 'configure.toolsNotRunning') | t }}</span>
           <span class="label" [class.label-success]="v.cbtEnabled">{{ (v.cbtEnabled ? 'configure.cbtOn' : 'configure.cbtOff') | t }}</span>
           <span class="sp-grow"></span>
-          <button type="button" class="btn btn-sm btn-outline" (click)="addToJob()">{{ 'action.addToJob' | t }}</button>
+          @if (sdk.isPlugin) { <button type="button" class="btn btn-sm btn-outline" (click)="addToJob()">{{ 'action.addToJob' | t }}</button> }
         </div>
         @if (!v.toolsRunning) { <p class="sp-muted">{{ 'configure.toolsHint' | t }}</p> }
       }
@@ -50,9 +50,9 @@ import { VmTabs, contextVmIds } from '../shared/vm-context';
               <dt>{{ 'appAware.credential' | t }}</dt><dd>{{ credentialName(job.appAware.guestCredentialId) }}</dd>
               <dt>{{ 'job.concurrency' | t }}</dt><dd>{{ job.concurrency | num }}</dd>
               <dt>{{ 'scripts.preFreeze' | t }}</dt>
-              <dd>@if (job.appAware.preFreeze; as s) { <span class="sp-muted">{{ s.interpreter || 'sh' }} · {{ 'scripts.timeoutN' | t: { n: s.timeoutSec } }}</span><pre class="sp-script">{{ s.content }}</pre> } @else { {{ 'common.none' | t }} }</dd>
+              <dd>@if (job.appAware.preFreeze; as s) { <span class="sp-muted">@if (s.interpreter) { {{ s.interpreter }} · }{{ 'scripts.timeoutN' | t: { n: s.timeoutSec } }}</span><pre class="sp-script">{{ s.content }}</pre> } @else { {{ 'common.none' | t }} }</dd>
               <dt>{{ 'scripts.postThaw' | t }}</dt>
-              <dd>@if (job.appAware.postThaw; as s) { <span class="sp-muted">{{ s.interpreter || 'sh' }} · {{ 'scripts.timeoutN' | t: { n: s.timeoutSec } }}</span><pre class="sp-script">{{ s.content }}</pre> } @else { {{ 'common.none' | t }} }</dd>
+              <dd>@if (job.appAware.postThaw; as s) { <span class="sp-muted">@if (s.interpreter) { {{ s.interpreter }} · }{{ 'scripts.timeoutN' | t: { n: s.timeoutSec } }}</span><pre class="sp-script">{{ s.content }}</pre> } @else { {{ 'common.none' | t }} }</dd>
             </dl>
           </div>
         </div>
@@ -72,9 +72,13 @@ export class VmConfigureView {
   readonly loading = signal(true);
   readonly error = signal<string | null>(null);
 
-  constructor() { void this.load(); }
+  constructor() {
+    void this.load();
+    const refresh = this.sdk.refresh$.subscribe(() => void this.load());
+    inject(DestroyRef).onDestroy(() => refresh.unsubscribe());
+  }
   async load(): Promise<void> {
-    if (!this.vmId) { this.error.set('no VM in context'); this.loading.set(false); return; }
+    if (!this.vmId) { this.error.set(this.i18n.t('error.noVm')); this.loading.set(false); return; }
     try {
       const [vm, jobs, creds] = await Promise.all([this.api.vm(this.vmId), this.api.vmJobs(this.vmId), this.api.credentials()]);
       this.vm.set(vm); this.jobs.set(jobs); this.credentials.set(creds); this.error.set(null);

@@ -4,7 +4,7 @@ import { ClrDatagridModule, ClrSpinnerModule } from '@clr/angular';
 import type { JobRun, ReplicaState, RestorePoint, VmDetail } from '@contract';
 import { Api, errorText } from '../core/api';
 import { EventsService } from '../core/events';
-import { I18N_PIPES } from '../core/i18n';
+import { I18N_PIPES, I18n } from '../core/i18n';
 import { SdkService } from '../sdk/sdk.service';
 import { Actions } from '../shared/actions';
 import { ConsistencyBadge, StatusLabel } from '../shared/badges';
@@ -88,6 +88,7 @@ import { VmTabs, contextVmIds } from '../shared/vm-context';
 export class VmMonitorView {
   readonly sdk = inject(SdkService);
   private readonly api = inject(Api);
+  private readonly i18n = inject(I18n);
   private readonly actions = inject(Actions);
   readonly vmId = contextVmIds(inject(ActivatedRoute), this.sdk)[0] ?? '';
   readonly vm = signal<VmDetail | null>(null);
@@ -108,10 +109,11 @@ export class VmMonitorView {
         if (e.run.endedAt) void this.load();
       } else if (e.type === 'restorePoint' && e.restorePoint.vmId === this.vmId) void this.load();
     });
-    inject(DestroyRef).onDestroy(() => sub.unsubscribe());
+    const refresh = this.sdk.refresh$.subscribe(() => void this.load());
+    inject(DestroyRef).onDestroy(() => { sub.unsubscribe(); refresh.unsubscribe(); });
   }
   async load(): Promise<void> {
-    if (!this.vmId) { this.error.set('no VM in context'); this.loading.set(false); return; }
+    if (!this.vmId) { this.error.set(this.i18n.t('error.noVm')); this.loading.set(false); return; }
     try {
       const [vm, points, runs, replica] = await Promise.all([
         this.api.vm(this.vmId), this.api.restorePoints(this.vmId), this.api.vmRuns(this.vmId), this.api.replica(this.vmId),

@@ -4,7 +4,7 @@ import { ClrSpinnerModule } from '@clr/angular';
 import type { RestorePoint, VmDetail } from '@contract';
 import { Api, errorText } from '../core/api';
 import { EventsService } from '../core/events';
-import { I18N_PIPES } from '../core/i18n';
+import { I18N_PIPES, I18n } from '../core/i18n';
 import { SdkService } from '../sdk/sdk.service';
 import { Actions } from '../shared/actions';
 import { ConsistencyBadge, StatusLabel } from '../shared/badges';
@@ -18,9 +18,10 @@ import { ErrorAlert } from '../shared/error-alert';
   template: `
     <div [class]="sdk.isPlugin ? 'sp-plugin-view' : 'sp-page'">
       <sp-vm-tabs [vmId]="vmId" [name]="vm()?.name" active="summary" />
-      <div class="card" style="margin-top: 0">
-        <div class="card-header">{{ 'summary.title' | t }}</div>
-        <div class="card-block">
+      <!-- Inside vCenter the client draws the card frame and title; standalone draws its own card. -->
+      <div [class.card]="!sdk.isPlugin" style="margin-top: 0">
+        @if (!sdk.isPlugin) { <div class="card-header">{{ 'summary.title' | t }}</div> }
+        <div [class.card-block]="!sdk.isPlugin">
           <sp-error [message]="error()" [retryable]="true" (retry)="load()" />
           @if (error()) {} @else if (!vm()) { <clr-spinner clrInline>{{ 'common.loading' | t }}</clr-spinner> }
           @else {
@@ -31,7 +32,7 @@ import { ErrorAlert } from '../shared/error-alert';
               <dt>{{ 'summary.lastBackup' | t }}</dt>
               <dd>
                 @if (v.lastBackup; as lb) {
-                  <span [attr.title]="lb.at | dt">{{ lb.at | rel }}</span>
+                  <span [attr.title]="lb.at | dt">{{ lb.at | rel }}</span>&nbsp;
                   <sp-status [value]="lb.status" />
                   @if (lb.consistency) { <sp-consistency [value]="lb.consistency" /> }
                 } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }
@@ -43,7 +44,7 @@ import { ErrorAlert } from '../shared/error-alert';
             </dl>
           }
         </div>
-        <div class="card-footer">
+        <div [class.card-footer]="!sdk.isPlugin" class="sp-summary-actions">
           <button type="button" class="btn btn-sm btn-link" (click)="backup()">{{ 'action.backup' | t }}</button>
           <button type="button" class="btn btn-sm btn-link" (click)="restore()" [disabled]="points().length === 0">{{ 'action.restore' | t }}</button>
         </div>
@@ -53,6 +54,7 @@ import { ErrorAlert } from '../shared/error-alert';
 export class VmSummaryCard {
   readonly sdk = inject(SdkService);
   private readonly api = inject(Api);
+  private readonly i18n = inject(I18n);
   private readonly actions = inject(Actions);
   readonly vmId = contextVmIds(inject(ActivatedRoute), this.sdk)[0] ?? '';
   readonly vm = signal<VmDetail | null>(null);
@@ -64,10 +66,11 @@ export class VmSummaryCard {
     const sub = inject(EventsService).events$.subscribe((e) => {
       if ((e.type === 'run' && e.run.vms.some((v) => v.vmId === this.vmId) && e.run.endedAt) || (e.type === 'restorePoint' && e.restorePoint.vmId === this.vmId)) void this.load();
     });
-    inject(DestroyRef).onDestroy(() => sub.unsubscribe());
+    const refresh = this.sdk.refresh$.subscribe(() => void this.load());
+    inject(DestroyRef).onDestroy(() => { sub.unsubscribe(); refresh.unsubscribe(); });
   }
   async load(): Promise<void> {
-    if (!this.vmId) { this.error.set('no VM in context'); return; }
+    if (!this.vmId) { this.error.set(this.i18n.t('error.noVm')); return; }
     try {
       const [vm, points] = await Promise.all([this.api.vm(this.vmId), this.api.restorePoints(this.vmId)]);
       this.vm.set(vm); this.points.set(points); this.error.set(null);
