@@ -116,7 +116,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     restore,
     onRestored: () => inventory.invalidate(),
   });
-  runner.markInterrupted([]);
+  runner.markInterrupted();
   const scheduler = new Scheduler(jobs, runner, (job) => events.publish({ type: 'job', job }));
   scheduler.refresh();
 
@@ -128,6 +128,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       const vs = await vcenter.get();
       const actions = await recoverLeftovers(vs, journal, (id) => { try { return jobs.credentialSecret(id); } catch { return undefined; } });
       recovered = true;
+      runner.recordRecovery(actions);
       if (actions.length) log.warn({ actions }, 'start-up recovery cleaned up after an interrupted run');
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'start-up recovery postponed until vCenter answers');

@@ -15,6 +15,8 @@ export interface RecoveryAction {
   vmId: string;
   vmName: string;
   sessionId?: string;
+  /** The run the interrupted session belonged to. */
+  runId?: string;
   postThawRan?: boolean;
   postThawError?: string;
   snapshotsRemoved: number;
@@ -26,7 +28,7 @@ export async function recoverLeftovers(vs: VSphere, journal: SessionJournal, cre
   for (const rec of journal.leftovers()) {
     if (rec.pid === process.pid) continue; // a session of this very process is not a leftover
     const vm = { type: 'VirtualMachine', value: rec.vmId };
-    const a: RecoveryAction = { vmId: rec.vmId, vmName: rec.vmName, sessionId: rec.id, snapshotsRemoved: 0 };
+    const a: RecoveryAction = { vmId: rec.vmId, vmName: rec.vmName, sessionId: rec.id, ...(rec.runId ? { runId: rec.runId } : {}), snapshotsRemoved: 0 };
     try {
       if (rec.preFreezeStarted && !rec.postThawDone) {
         const creds = rec.guestCredentialId ? credentials(rec.guestCredentialId) : undefined;

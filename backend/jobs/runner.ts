@@ -121,17 +121,15 @@ export class JobRunner {
     await Promise.all([...this.#active.values()].map((a) => a.done));
   }
 
-  /** Marks runs a crashed process left "running" as failed, with what recovery found. */
-  markInterrupted(recovered: { vmId: string; snapshotsRemoved: number; postThawRan?: boolean; error?: string }[]): JobRun[] {
+  /** Marks runs a crashed process left "running" as failed: they cannot be going on any more. */
+  markInterrupted(): JobRun[] {
     const fixed: JobRun[] = [];
     for (const r of this.#d.store.runs({ limit: 1000 })) {
       if (r.status !== 'running' && r.status !== 'queued') continue;
       for (const v of r.vms) {
         if (v.status !== 'running' && v.status !== 'queued') continue;
-        const rec = recovered.find((x) => x.vmId === v.vmId);
         v.status = 'failed';
-        v.message = 'Interrupted: the Stillpoint service stopped during this backup.' +
-          (rec ? ` At restart it removed ${rec.snapshotsRemoved} leftover snapshot(s)${rec.postThawRan ? ' and ran the post-thaw script' : ''}${rec.error ? `; cleanup problem: ${rec.error}` : ''}.` : '');
+        v.message = `Interrupted: the Stillpoint service stopped during this ${r.kind}.`;
       }
       r.status = 'failed';
       r.endedAt = new Date().toISOString();
@@ -139,6 +137,23 @@ export class JobRunner {
       fixed.push(r);
     }
     return fixed;
+  }
+
+  /** Adds what start-up recovery did for an interrupted run's VM to that run's history. */
+  recordRecovery(actions: { runId?: string; vmId: string; snapshotsRemoved: number; postThawRan?: boolean; postThawError?: string; error?: string }[]): void {
+    for (const a of actions) {
+      if (!a.runId) continue;
+      let run: JobRun;
+      try { run = this.#d.store.run(a.runId); } catch { continue; }
+      const v = run.vms.find((x) => x.vmId === a.vmId);
+      if (!v) continue;
+      const did = [`removed ${a.snapshotsRemoved} leftover snapshot(s)`];
+      if (a.postThawRan) did.push('ran the post-thaw script');
+      if (a.postThawError) did.push(`the post-thaw script failed (${a.postThawError})`);
+      if (a.error) did.push(`cleanup problem: ${a.error}`);
+      v.message = `${v.message ?? ''} At restart Stillpoint ${did.join(', ')}.`.trim();
+      this.#d.store.saveRun(run);
+    }
   }
 
   async #start(o: {
