@@ -71,13 +71,20 @@ export interface LabVm {
 
 /** A fault to inject (POST /lab/faults); see test/lab/vcsim/faults.go. */
 export interface LabFaultInput {
-  /** SOAP method ("CreateSnapshot_Task", "StartProgramInGuest", …) or "DatastoreGet". */
+  /**
+   * SOAP method ("CreateSnapshot_Task", "StartProgramInGuest", …), "DatastoreGet" (datastore HTTP
+   * GET/HEAD) or "DatastorePut" (datastore HTTP PUT/POST uploads).
+   */
   method: string;
   /**
    * vim25 fault type ("ApplicationQuiesceFault", "FileFault", "TaskInProgress", "NotAuthenticated", …),
    * or a lab behaviour: "LeaveConsolidationNeeded" (RemoveSnapshot_Task), "NoWriterManifests"
-   * (CreateSnapshot_Task / CreateSnapshotEx_Task), "ReadFault" (DatastoreGet, with afterBytes),
-   * or "" to only delay the call.
+   * (CreateSnapshot_Task / CreateSnapshotEx_Task), "ReadFault" (DatastoreGet: the download is cut
+   * after afterBytes bytes), "WriteFault" (DatastorePut: the connection is dropped, unanswered, once
+   * afterBytes bytes of the upload arrived; those bytes stay in the file), or "" to only delay the call.
+   * Other faults on datastore HTTP answer a status: DatastoreGet "FileNotFound"/"NotFound" → 404, else
+   * 500; DatastorePut (after reading the whole upload, storing nothing) "NoDiskSpace" → 507,
+   * "FileNotFound"/"NotFound" → 404, else (e.g. "FileFault") 500.
    */
   fault: string;
   vm?: string; // VM name; default any
@@ -85,8 +92,8 @@ export interface LabFaultInput {
   delayMs?: number;
   message?: string;
   as?: 'task' | 'soap'; // default: *_Task methods fail their task (request-level faults are SOAP faults)
-  path?: string; // DatastoreGet: substring of the datastore path
-  afterBytes?: number; // DatastoreGet ReadFault: bytes sent before the connection is cut
+  path?: string; // DatastoreGet/DatastorePut: substring of the datastore path ("web-off01/web-off01.vmx")
+  afterBytes?: number; // ReadFault: bytes sent, WriteFault: bytes received, before the connection is cut
 }
 
 export interface LabFault extends Required<Pick<LabFaultInput, 'method' | 'fault'>> {

@@ -119,7 +119,9 @@ func (l *Lab) vmList() map[string]vmInfo {
 	l.mu.Lock()
 	recs := make([]*labVM, 0, len(l.vms))
 	for _, v := range l.vms {
-		recs = append(recs, v)
+		if l.live(v) != nil { // skip (and forget) destroyed VMs
+			recs = append(recs, v)
+		}
 	}
 	l.mu.Unlock()
 	out := map[string]vmInfo{}
@@ -127,6 +129,9 @@ func (l *Lab) vmList() map[string]vmInfo {
 		info := vmInfo{Moref: v.Ref.Value, Datastore: v.Datastore, Dir: v.Dir,
 			DatastoreDir: filepath.Join(l.labPath("datastores", v.Datastore), v.Dir)}
 		vm := simVM(v.Ref)
+		if vm == nil { // destroyed since
+			continue
+		}
 		simulator.Map.WithLock(vm, func() {
 			info.VmxPath = vm.Config.Files.VmPathName
 			info.PowerState = string(vm.Runtime.PowerState)
@@ -172,8 +177,13 @@ func (l *Lab) writeDisk(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "write beyond the end of the disk"})
 		return
 	}
+	vm := simVM(v.Ref)
+	if vm == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the VM no longer exists"})
+		return
+	}
 	var werr error
-	simulator.Map.WithLock(simVM(v.Ref), func() {
+	simulator.Map.WithLock(vm, func() {
 		werr = d.guestWrite(off, data)
 	})
 	if werr != nil {

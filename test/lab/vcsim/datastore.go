@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -20,7 +22,7 @@ import (
 // the vmware_cgi_ticket cookie); otherwise 401. GET supports Range; PUT uploads
 // a whole file. vcsim 0.24.2 serves /folder without any authentication. Lab:
 // vcsim serves the files, the lab enforces authentication and applies
-// DatastoreGet faults.
+// DatastoreGet and DatastorePut faults.
 
 const ticketLifetime = 10 * time.Minute
 
@@ -64,22 +66,28 @@ func (l *Lab) datastoreAuthorized(r *http.Request) bool {
 	return false
 }
 
-// serveDatastore passes datastore HTTP requests to vcsim, applying DatastoreGet
-// faults: a status code (Fault "FileNotFound" → 404, others → 500) or, for
-// "ReadFault", a connection cut after AfterBytes bytes of the body.
+// serveDatastore passes datastore HTTP requests to vcsim, applying injected
+// faults: DatastoreGet rules to GET/HEAD, DatastorePut rules to PUT/POST
+// (uploads). Other methods (DELETE) pass unchanged.
 func (l *Lab) serveDatastore(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	if !l.datastoreAuthorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="VMware HTTP server"`)
 		http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	method := ""
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		method = "DatastoreGet"
+	case http.MethodPut, http.MethodPost:
+		method = "DatastorePut"
+	default:
 		next.ServeHTTP(w, r)
 		return
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/folder/")
 	rule := l.faults.take(func(f *faultRule) bool {
-		return f.Method == "DatastoreGet" && (f.Path == "" || strings.Contains(p, f.Path)) &&
+		return f.Method == method && (f.Path == "" || strings.Contains(p, f.Path)) &&
 			(f.VM == "" || strings.HasPrefix(p, f.VM+"/"))
 	})
 	if rule == nil {
@@ -87,12 +95,94 @@ func (l *Lab) serveDatastore(w http.ResponseWriter, r *http.Request, next http.H
 		return
 	}
 	time.Sleep(time.Duration(rule.DelayMs) * time.Millisecond)
+	if method == "DatastoreGet" {
+		serveGetFault(w, r, next, rule, p)
+	} else {
+		servePutFault(w, r, next, rule, p)
+	}
+}
+
+// serveGetFault applies a DatastoreGet rule: "" only delays, "ReadFault" cuts
+// the connection after AfterBytes bytes of the body, "FileNotFound"/"NotFound"
+// answer 404 and any other fault 500.
+func serveGetFault(w http.ResponseWriter, r *http.Request, next http.Handler, rule *faultRule, p string) {
 	switch rule.Fault {
-	case "", "ReadFault":
+	case "":
+		next.ServeHTTP(w, r) // only delayed
+	case "ReadFault":
 		next.ServeHTTP(&cutWriter{ResponseWriter: w, left: rule.AfterBytes}, r)
 	case "FileNotFound", "NotFound":
 		http.Error(w, fmt.Sprintf("%s not found", p), http.StatusNotFound)
 	default:
 		http.Error(w, rule.Fault, http.StatusInternalServerError)
+	}
+}
+
+// putStatus is the HTTP status of an upload fault. The codes ESXi's hostd
+// answers are not documented; the lab answers 507 Insufficient Storage for a
+// full datastore, 404 for a missing file or directory and 500 otherwise.
+var putStatus = map[string]int{
+	"NoDiskSpace": http.StatusInsufficientStorage, "FileNotFound": http.StatusNotFound, "NotFound": http.StatusNotFound,
+}
+
+// servePutFault applies a DatastorePut rule: "" only delays; "WriteFault"
+// lets the first AfterBytes bytes of the upload reach the file (as a broken-off
+// upload leaves a partial file on the datastore) and then drops the connection
+// without an answer; any other fault reads the whole upload, stores nothing
+// and answers its status (putStatus) with the fault name as the body.
+func servePutFault(w http.ResponseWriter, r *http.Request, next http.Handler, rule *faultRule, p string) {
+	switch rule.Fault {
+	case "":
+		next.ServeHTTP(w, r) // only delayed
+	case "WriteFault":
+		r.Body = &cutReader{r: r.Body, left: rule.AfterBytes}
+		next.ServeHTTP(silentWriter{w}, r) // vcsim copies until cutReader fails
+		dropConnection(w)
+	default:
+		_, _ = io.Copy(io.Discard, r.Body) // answer after the upload, so the client reads the status
+		status, ok := putStatus[rule.Fault]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		msg := rule.Message
+		if msg == "" {
+			msg = fmt.Sprintf("%s: %s", rule.Fault, p)
+		}
+		http.Error(w, msg, status)
+	}
+}
+
+// cutReader yields `left` bytes of an upload, then fails as a dropped connection would.
+type cutReader struct {
+	r    io.ReadCloser
+	left int64
+}
+
+func (c *cutReader) Read(b []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errors.New("lab write fault: connection cut")
+	}
+	if int64(len(b)) > c.left {
+		b = b[:c.left]
+	}
+	n, err := c.r.Read(b)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cutReader) Close() error { return c.r.Close() }
+
+// silentWriter swallows vcsim's answer to a cut upload (the connection is dropped instead).
+type silentWriter struct{ http.ResponseWriter }
+
+func (silentWriter) WriteHeader(int)             {}
+func (silentWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// dropConnection closes the client's connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	if h, ok := w.(http.Hijacker); ok {
+		if conn, _, err := h.Hijack(); err == nil {
+			_ = conn.Close()
+		}
 	}
 }

@@ -14,8 +14,9 @@ import (
 
 // faultRule is one injected fault, as posted to POST /lab/faults.
 //
-// Method is a SOAP method name ("CreateSnapshot_Task", "StartProgramInGuest", …)
-// or "DatastoreGet" for datastore HTTP reads. Fault is a vim25 fault type name
+// Method is a SOAP method name ("CreateSnapshot_Task", "StartProgramInGuest", …),
+// "DatastoreGet" for datastore HTTP reads (GET/HEAD) or "DatastorePut" for
+// datastore HTTP uploads (PUT/POST); see datastore.go. Fault is a vim25 fault type name
 // ("ApplicationQuiesceFault", "FileFault", "TaskInProgress", "NotAuthenticated",
 // …) or one of the lab behaviours:
 //   - "LeaveConsolidationNeeded" (RemoveSnapshot_Task): removal succeeds but the
@@ -24,7 +25,13 @@ import (
 //     quiesced snapshot's vss-manifest.zip has only backupComponents.xml, as when
 //     VSS writers failed (file-system consistent only).
 //   - "ReadFault" (DatastoreGet): the response is cut off after AfterBytes bytes.
+//   - "WriteFault" (DatastorePut): the connection is dropped, without an
+//     answer, once AfterBytes bytes of the upload have been received.
 //   - "" with DelayMs: the call is only delayed.
+//
+// Datastore HTTP rules with another fault answer an HTTP status instead:
+// DatastoreGet "FileNotFound"/"NotFound" 404, else 500; DatastorePut
+// "NoDiskSpace" 507, "FileNotFound"/"NotFound" 404, else 500.
 type faultRule struct {
 	ID         int    `json:"id"`
 	Method     string `json:"method"`
@@ -34,12 +41,12 @@ type faultRule struct {
 	DelayMs    int    `json:"delayMs,omitempty"`
 	Message    string `json:"message,omitempty"`
 	As         string `json:"as,omitempty"`         // "task" or "soap"; default: task methods fail their task, except request-level faults
-	Path       string `json:"path,omitempty"`       // DatastoreGet: substring of the datastore path
-	AfterBytes int64  `json:"afterBytes,omitempty"` // DatastoreGet: bytes sent before the connection is cut
+	Path       string `json:"path,omitempty"`       // DatastoreGet/DatastorePut: substring of the datastore path
+	AfterBytes int64  `json:"afterBytes,omitempty"` // ReadFault: bytes sent, WriteFault: bytes received, before the connection is cut
 	Hits       int    `json:"hits"`
 }
 
-var behaviours = map[string]bool{"LeaveConsolidationNeeded": true, "NoWriterManifests": true, "ReadFault": true}
+var behaviours = map[string]bool{"LeaveConsolidationNeeded": true, "NoWriterManifests": true, "ReadFault": true, "WriteFault": true}
 
 // requestFaults are returned as SOAP faults even by *_Task methods: vCenter
 // rejects the call before it creates a task.

@@ -159,7 +159,7 @@ func (l *Lab) buildSite(ctx context.Context, prodHosts int) (*site, error) {
 // <dataDir>/datastores/<name>.
 //
 // vcsim names a local datastore's moref after its path; creating it with a
-// relative path (from the datastores directory) keeps that "prod-ds1@group-s5"
+// relative path (from the datastores directory) keeps that "prod-ds1@folder-5"
 // instead of the temp directory's absolute path. vcsim also keeps only the last
 // host's mount and lists the datastore once per host in its folder; both are
 // corrected so the datastore looks like one shared VMFS volume.

@@ -79,17 +79,34 @@ func newLab(o options, c *vim25.Client) *Lab {
 	return l
 }
 
-// vmByRef returns the lab record of a VM moref (nil if unknown).
+// vmByRef returns the lab record of a VM moref (nil if unknown or destroyed).
 func (l *Lab) vmByRef(ref types.ManagedObjectReference) *labVM {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.byID[ref.Value]
+	return l.live(l.byID[ref.Value])
 }
 
+// vmByName returns the lab record of a VM by name (nil if unknown or destroyed).
 func (l *Lab) vmByName(name string) *labVM {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.vms[name]
+	return l.live(l.vms[name])
+}
+
+// live returns v, or nil after forgetting it if its VM no longer exists in
+// vcsim (Destroy_Task, UnregisterVM): the lab's code locks and reads the vcsim
+// object of every record it uses. Caller holds l.mu.
+func (l *Lab) live(v *labVM) *labVM {
+	if v == nil || simVM(v.Ref) != nil {
+		return v
+	}
+	if l.vms[v.Name] == v {
+		delete(l.vms, v.Name)
+	}
+	if l.byID[v.Ref.Value] == v {
+		delete(l.byID, v.Ref.Value)
+	}
+	return nil
 }
 
 func (l *Lab) addVM(v *labVM) {

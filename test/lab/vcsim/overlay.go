@@ -42,6 +42,9 @@ type LabEventManager struct{ overlay }
 // LabSessionManager remembers generic service tickets for datastore HTTP (datastore.go).
 type LabSessionManager struct{ overlay }
 
+// LabSearchIndex replaces vcsim's SearchIndex.FindByUuid (search.go).
+type LabSearchIndex struct{ overlay }
+
 // ensureOverlay registers the overlay object for ref if it is not there yet.
 func (l *Lab) ensureOverlay(ref types.ManagedObjectReference) {
 	key := types.ManagedObjectReference{Type: "Lab" + ref.Type, Value: ref.Value}
@@ -64,6 +67,8 @@ func (l *Lab) ensureOverlay(ref types.ManagedObjectReference) {
 		obj = &LabEventManager{base}
 	case "SessionManager":
 		obj = &LabSessionManager{base}
+	case "SearchIndex":
+		obj = &LabSearchIndex{base}
 	case "PropertyCollector":
 		obj = &LabPropertyCollector{base}
 	default:

@@ -152,6 +152,21 @@ func (l *Lab) snapshotExtras(vm *simulator.VirtualMachine, rec *labVM, snapRef t
 	return nil
 }
 
+// parentSnapshot returns the parent of a snapshot in the tree (nil for a root or an unknown snapshot).
+func parentSnapshot(tree []types.VirtualMachineSnapshotTree, ref types.ManagedObjectReference) *types.ManagedObjectReference {
+	for i := range tree {
+		for _, c := range tree[i].ChildSnapshotList {
+			if c.Snapshot == ref {
+				return &tree[i].Snapshot
+			}
+		}
+		if p := parentSnapshot(tree[i].ChildSnapshotList, ref); p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
 func findTreeItem(tree []types.VirtualMachineSnapshotTree, ref types.ManagedObjectReference) *types.VirtualMachineSnapshotTree {
 	for i := range tree {
 		if tree[i].Snapshot == ref {
@@ -213,28 +228,58 @@ func writeVSSManifest(path, vm string, backupType int, context string, writers b
 // vSphere: the snapshot's delta is merged into the file the snapshot kept
 // frozen (consolidation) and the VM keeps running on the merged chain; if the
 // merge fails the snapshot is gone but the VM is left with
-// runtime.consolidationNeeded=true. Lab: vcsim removes the snapshot from the
-// tree, the lab merges the disk chains (chains.go); the
-// "LeaveConsolidationNeeded" fault behaviour skips the merge.
+// runtime.consolidationNeeded=true. With removeChildren=false the snapshot's
+// children take its place in the tree (under its parent, or as roots) and keep
+// their disk state: its delta is consolidated into the child chain, or stays
+// as a shared parent while it has more than one child. If it was the current
+// snapshot, its parent becomes current (none if it was a root). Lab: vcsim
+// removes the snapshot from the tree, the lab merges the disk chains
+// (chains.go); the "LeaveConsolidationNeeded" fault behaviour skips the merge.
 func (o *LabVirtualMachineSnapshot) RemoveSnapshotTask(ctx *simulator.Context, req *types.RemoveSnapshot_Task) soap.HasFault {
 	snap, ok := simulator.Map.Get(o.target()).(*simulator.VirtualMachineSnapshot)
-	if !ok {
-		return &methods.RemoveSnapshot_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+	vm := (*simulator.VirtualMachine)(nil)
+	if ok {
+		vm = simVM(snap.Vm)
 	}
-	vm, rec := simVM(snap.Vm), o.lab.record(snap.Vm)
+	if vm == nil {
+		return &methods.RemoveSnapshot_TaskBody{Fault_: simulator.Fault(notFoundMessage(o.target()), &types.ManagedObjectNotFound{Obj: o.target()})}
+	}
+	rec := o.lab.record(snap.Vm)
 	refs := []types.ManagedObjectReference{snap.Self}
-	simulator.Map.WithLock(vm, func() {
-		if req.RemoveChildren && vm.Snapshot != nil {
-			refs = subtree(vm.Snapshot.RootSnapshotList, snap.Self)
-		}
-	})
-	r := *req
-	r.This = snap.Self
 	var res soap.HasFault
 	o.withLock(ctx, snap, func() {
+		simulator.Map.WithLock(vm, func() {
+			if vm.Snapshot == nil {
+				return
+			}
+			if req.RemoveChildren {
+				refs = subtree(vm.Snapshot.RootSnapshotList, snap.Self)
+			}
+			// vcsim makes the parent current when the current snapshot is
+			// removed; for a root it "assigns" a nil *ManagedObjectReference,
+			// which panics inside Map.Update and leaves a half-updated VM
+			// (currentSnapshot with an empty moref) and a task that never
+			// ends. Clear currentSnapshot first (vSphere: no current snapshot
+			// any more) so that vcsim leaves it alone.
+			if cur := vm.Snapshot.CurrentSnapshot; cur != nil && *cur == snap.Self && parentSnapshot(vm.Snapshot.RootSnapshotList, snap.Self) == nil {
+				simulator.Map.Update(vm, []types.PropertyChange{{Name: "snapshot.currentSnapshot", Val: nil}})
+			}
+		})
+		r := *req
+		r.This = snap.Self
 		res = snap.RemoveSnapshotTask(ctx, &r)
 	})
-	if !taskSucceeded(res) || rec == nil {
+	if !taskSucceeded(res) {
+		return res
+	}
+	// vcsim only unregisters the snapshot itself; its removed children would
+	// stay readable (vCenter: ManagedObjectNotFound).
+	for _, ref := range refs {
+		if ref != snap.Self {
+			simulator.Map.Remove(ref)
+		}
+	}
+	if rec == nil {
 		return res
 	}
 	keep := o.lab.takeBehaviour("RemoveSnapshot_Task", "LeaveConsolidationNeeded", rec.Name)
@@ -285,8 +330,8 @@ func (o *LabVirtualMachine) RemoveAllSnapshotsTask(ctx *simulator.Context, req *
 // currentSnapshot, the lab moves the disk chains and sets the power state.
 func (o *LabVirtualMachineSnapshot) RevertToSnapshotTask(ctx *simulator.Context, req *types.RevertToSnapshot_Task) soap.HasFault {
 	snap, ok := simulator.Map.Get(o.target()).(*simulator.VirtualMachineSnapshot)
-	if !ok {
-		return &methods.RevertToSnapshot_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+	if !ok || simVM(snap.Vm) == nil { // vcsim's revert asserts the VM exists
+		return &methods.RevertToSnapshot_TaskBody{Fault_: simulator.Fault(notFoundMessage(o.target()), &types.ManagedObjectNotFound{Obj: o.target()})}
 	}
 	r := *req
 	r.This = snap.Self

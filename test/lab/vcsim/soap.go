@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"reflect"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -67,6 +69,7 @@ var overlays = map[string]map[string]bool{
 	"Task":                   {"SetTaskState": true, "UpdateProgress": true, "SetTaskDescription": true, "CancelTask": true},
 	"EventManager":           {"LogUserEvent": true},
 	"SessionManager":         {"AcquireGenericServiceTicket": true},
+	"SearchIndex":            {"FindByUuid": true},
 	"PropertyCollector": {"RetrievePropertiesEx": true, "ContinueRetrievePropertiesEx": true,
 		"CancelRetrievePropertiesEx": true},
 }
@@ -108,12 +111,65 @@ func (l *Lab) serveSDK(w http.ResponseWriter, r *http.Request, next http.Handler
 	}
 
 	if overlays[method.This.Type][method.Name] {
+		// vCenter answers ManagedObjectNotFound for a VM or snapshot that does
+		// not exist (any more). Answer it here, before any lab code runs: the
+		// overlay methods build on vcsim code that asserts these objects exist,
+		// and an overlay registered for a bogus reference would leak the "Lab"
+		// type into vcsim's own fault.
+		if l.targetMissing(method.This) {
+			writeFault(w, notFoundMessage(method.This), &types.ManagedObjectNotFound{Obj: method.This})
+			return
+		}
 		l.ensureOverlay(method.This)
 		body = thisType.ReplaceAll(body, []byte("${1}Lab${2}${3}"))
 	}
 	restore(body)
+	// Safety net: a panic in vcsim or lab code would otherwise just drop the
+	// connection (net/http recovers it). Answer a SystemError fault naming the
+	// panic instead, and log the stack. vcsim writes nothing before the call
+	// returns, so no response has been started yet.
+	defer func() {
+		if p := recover(); p != nil {
+			log.Printf("panic in %s on %s:%s: %v\n%s", method.Name, method.This.Type, method.This.Value, p, debug.Stack())
+			msg := fmt.Sprintf("vcsim-lab internal error in %s: %v", method.Name, p)
+			writeFault(w, msg, &types.SystemError{Reason: msg})
+		}
+	}()
 	next.ServeHTTP(w, r)
 	l.sessions.noteResponse(w.Header())
+}
+
+// targetMissing reports whether an overlay call is about a VM or snapshot that
+// does not exist: an unknown or destroyed VM, or a snapshot that is gone, whose
+// VM is gone (vcsim's Destroy_Task leaves the snapshot objects in its
+// registry) or that is no longer in its VM's snapshot tree (vcsim's
+// RemoveSnapshot_Task with removeChildren leaves the children's objects).
+// The overlay methods check again, since the object may go in the meantime.
+func (l *Lab) targetMissing(ref types.ManagedObjectReference) bool {
+	switch ref.Type {
+	case "VirtualMachine":
+		return simVM(ref) == nil
+	case "VirtualMachineSnapshot":
+		snap, ok := simulator.Map.Get(ref).(*simulator.VirtualMachineSnapshot)
+		if !ok {
+			return true
+		}
+		vm := simVM(snap.Vm)
+		if vm == nil {
+			return true
+		}
+		missing := false
+		simulator.Map.WithLock(vm, func() {
+			missing = vm.Snapshot == nil || findTreeItem(vm.Snapshot.RootSnapshotList, ref) == nil
+		})
+		return missing
+	}
+	return false
+}
+
+// notFoundMessage is vCenter's text for ManagedObjectNotFound.
+func notFoundMessage(ref types.ManagedObjectReference) string {
+	return fmt.Sprintf("The object 'vim.%s:%s' has already been deleted or has not been completely created", ref.Type, ref.Value)
 }
 
 // sessionActive reports whether a vmware_soap_session cookie names a live session,
