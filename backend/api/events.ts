@@ -1,7 +1,7 @@
 // Live progress for the UI: every run, restore point and job change is published on one stream and
 // sent to browsers as server-sent events.
 import type { Request, Response } from 'express';
-import { Subject, filter, type Observable } from 'rxjs';
+import { Subject, filter, map, type Observable } from 'rxjs';
 import type { ServerEvent } from './contract.ts';
 
 export class EventBus {
@@ -10,8 +10,8 @@ export class EventBus {
 
   publish(e: ServerEvent): void { this.#subject.next(e); }
 
-  /** Streams events to one client until it disconnects; `visible` filters what this user may see. */
-  stream(req: Request, res: Response, visible: (e: ServerEvent) => boolean): void {
+  /** Streams events to one client until it disconnects; `view` drops or trims what this user may not see. */
+  stream(req: Request, res: Response, view: (e: ServerEvent) => ServerEvent | undefined): void {
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -20,7 +20,7 @@ export class EventBus {
     });
     res.flushHeaders();
     res.write('retry: 2000\n\n');
-    const sub = this.events$.pipe(filter(visible)).subscribe((e) => {
+    const sub = this.events$.pipe(map(view), filter((e): e is ServerEvent => e !== undefined)).subscribe((e) => {
       res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
     });
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);

@@ -61,7 +61,12 @@ export function createApp(s: ApiServices): Express {
       method: 'get', path: '/events', tag: 'service', summary: 'Live progress as server-sent events', response: 'event-stream',
       handler: async ({ req, res, user }) => {
         const visible = await user.session.visibleVmIds();
-        s.events.stream(req, res, (e) => e.type === 'job' || (e.type === 'run' ? e.run.vms.some((v) => visible.has(v.vmId)) : visible.has(e.restorePoint.vmId)));
+        // The same rule as the REST routes: runs of VMs the user cannot see stay hidden, jobs show only visible VMs.
+        s.events.stream(req, res, (e) => {
+          if (e.type === 'job') return { type: 'job', job: { ...e.job, vmIds: e.job.vmIds.filter((id) => visible.has(id)) } };
+          if (e.type === 'run') return e.run.vms.every((v) => visible.has(v.vmId)) ? e : undefined;
+          return visible.has(e.restorePoint.vmId) ? e : undefined;
+        });
         return undefined;
       },
     },

@@ -3,6 +3,8 @@
 // ArrayBuffers, so steady-state backups and restores allocate nothing per chunk on the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import zlib from 'node:zlib';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { chunkId, sealChunk } from './crypto.ts';
 import { decodePayload } from './codec.ts';
 import { FLAG_COMPRESSED, FLAG_ENCRYPTED } from './format.ts';
@@ -15,6 +17,21 @@ const zopts = {
   params: { [zlib.constants.ZSTD_c_compressionLevel]: level, [zlib.constants.ZSTD_c_checksumFlag]: 1 },
   chunkSize: (workerData?.chunkSize ?? 1 << 20) + 65536,
 };
+
+// zstd/GCM results are fresh native buffers; V8 lets dead ones pile up to ~64 MiB per thread before it
+// collects. Collecting every GARBAGE_LIMIT bytes keeps the process's peak RSS low (a GC of this tiny heap
+// takes about a millisecond).
+const GARBAGE_LIMIT = 24 * 1024 * 1024;
+let collectGarbage: (() => void) | undefined;
+try {
+  v8.setFlagsFromString('--expose-gc');
+  collectGarbage = vm.runInNewContext('gc') as () => void;
+} catch { /* not available: V8's own heuristics apply */ }
+let garbage = 0;
+function allocated(bytes: number): void {
+  garbage += bytes;
+  if (garbage >= GARBAGE_LIMIT && collectGarbage) { garbage = 0; collectGarbage(); }
+}
 
 export interface EncodeReq { op: 'encode'; seq: number; buf: ArrayBuffer; len: number; out: ArrayBuffer; expect?: Uint8Array }
 export interface EncodeRes {
@@ -35,8 +52,9 @@ function encode(m: EncodeReq): EncodeRes {
   let flags = 0;
   let out: Buffer = data;
   const z = zlib.zstdCompressSync(data, zopts);
+  allocated(zopts.chunkSize);
   if (z.length < data.length) { out = z; flags |= FLAG_COMPRESSED; }
-  if (encKey) { out = sealChunk(out, encKey, id); flags |= FLAG_ENCRYPTED; }
+  if (encKey) { out = sealChunk(out, encKey, id); flags |= FLAG_ENCRYPTED; allocated(out.length); }
   if (out.length > m.out.byteLength) return { seq: m.seq, buf: m.buf, out: m.out, kind: 'data', error: 'payload larger than the output buffer' };
   Buffer.from(m.out).set(out);
   return { seq: m.seq, buf: m.buf, out: m.out, kind: 'data', id, flags, payloadLength: out.length };
@@ -46,6 +64,7 @@ function decode(m: DecodeReq): DecodeRes {
   try {
     const data = decodePayload(Buffer.from(m.payload, m.offset, m.length), m.flags, m.rawLength, Buffer.from(m.id), m.check, { encKey, idKey });
     Buffer.from(m.out).set(data);
+    allocated(m.flags ? data.length * 2 : 0);
     return { seq: m.seq, payload: m.payload, out: m.out };
   } catch (e) {
     return { seq: m.seq, payload: m.payload, out: m.out, error: (e as Error).message };

@@ -49,7 +49,8 @@ export async function restoreDisk(ctx: RepoContext, packs: PackReader, rp: Resto
     }
     const w: Promise<void> = emit(data, pos).finally(() => { writes.delete(w); done?.(); });
     writes.add(w);
-    if (writes.size >= 4) await Promise.race(writes);
+    // Writes to one file serialize in the kernel; two in flight keep it busy and leave libuv threads for pack reads.
+    if (writes.size >= 2) await Promise.race(writes);
   };
   try {
     for await (const seg of segments(ctx.db, rp.id, diskKey)) {
