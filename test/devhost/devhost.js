@@ -283,6 +283,14 @@ function renderMain() {
   main.replaceChildren(head, tabs, body);
 }
 
+// ---------- global refresh (the vSphere Client's refresh button) ----------
+async function refreshAll() {
+  state.vms = await api('/api/vms');
+  renderTree();
+  for (const f of state.frames.values()) post(f, { sp: 'refresh' });
+}
+$('#refresh').addEventListener('click', () => { if (state.manifest) refreshAll().catch((e) => console.warn('refresh failed', e)); });
+
 // ---------- theme / locale ----------
 function applyTheme() {
   document.body.dataset.theme = state.theme;
@@ -339,5 +347,5 @@ async function start() {
 $('#locale').value = state.locale;
 applyTheme();
 // For tests: drive the host without pixel-hunting.
-window.__devhost = { state, select, openMenu, runAction: (id, vmIds) => runAction(vmActions().find((a) => a.id === id), vmIds), closeModal, navigateTo };
+window.__devhost = { state, select, openMenu, refreshAll, runAction: (id, vmIds) => runAction(vmActions().find((a) => a.id === id), vmIds), closeModal, navigateTo };
 start();

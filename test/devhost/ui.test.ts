@@ -1,28 +1,48 @@
-// Browser tests of the plugin UI against the real service and the lab vCenter: the standalone app (login,
-// Back up now with live progress, the restore wizard driven by the keyboard only, German + dark theme) and,
-// inside the dev host (plugin mode, htmlClientSdk stand-in), the VM's Backup tab and the right-click modal.
+// Browser acceptance tests of the plugin UI against the real service and the lab vCenter: the standalone app
+// (login, 401 handling, Back up now with live progress, the restore wizard driven by the keyboard only and the new
+// VM in the lab inventory, the job wizard creating a scheduled job that runs, German + dark theme, accessible
+// names on every route) and, inside the dev host (plugin mode, htmlClientSdk stand-in), the right-click
+// "Back up now" flow, the VM's Backup tab, the dashboard and every right-click modal at its manifest size.
+// Screenshots go to test-results/ (git-ignored) for a human to look at.
 // Needs the UI build (built here when ui/dist is missing) and Chromium (/usr/bin/chromium, from test/lab/setup.sh).
 /* eslint-disable @typescript-eslint/no-explicit-any -- page functions run in the browser; the root tsconfig has no DOM types */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { ensureUiBuilt } from '../helpers/ui-build.ts';
-import { chromium, type Browser, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Frame, type FrameLocator, type Page } from 'playwright-core';
 import { startTestService, type TestService } from '../helpers/service.ts';
-import type { VmSummary } from '../../backend/api/contract.ts';
+import type { Job, JobRun, VmSummary } from '../../backend/api/contract.ts';
+import { ROUTE_PATHS } from '../../ui/src/app/route-paths.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
+const SHOTS = `${root}test-results/`;
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const en = JSON.parse(readFileSync(`${root}ui/src/app/i18n/en-US.json`, 'utf8')) as Record<string, string>;
+const de = JSON.parse(readFileSync(`${root}ui/src/app/i18n/de-DE.json`, 'utf8')) as Record<string, string>;
+const manifest = JSON.parse(readFileSync(`${root}manifest/plugin.json`, 'utf8')) as {
+  objects: { VirtualMachine: { menu: { actions: { id: string; labelKey: string; trigger: { type: string; uri: string; size: { width: number; height: number } } }[] } } };
+  definitions: { i18n: { definitions: Record<string, Record<string, string>> } };
+};
+const fill = (text: string, params: Record<string, string | number>) => text.replace(/\{(\w+)\}/g, (_, k: string) => String(params[k] ?? ''));
+
 let svc: TestService;
 let browser: Browser;
-let vm: VmSummary;
+let token: string;
+let vm: VmSummary;      // a powered-on VM with tools running (standalone tests)
+let winApp: VmSummary;  // win-app01: Windows with tools → application-consistent (dev host right-click flow)
+let linuxDb: VmSummary; // linux-db01: the scheduled job's VM
 
 before(async () => {
   ensureUiBuilt();
+  mkdirSync(SHOTS, { recursive: true });
   svc = await startTestService({ config: { devHost: true }, register: false });
-  const token = await svc.login();
+  token = await svc.login();
   const vms = (await svc.call<VmSummary[]>('GET', '/api/vms', { token })).body;
   vm = vms.find((v) => v.toolsRunning && v.powerState === 'poweredOn') ?? vms[0]!;
+  winApp = vms.find((v) => v.name === 'win-app01')!;
+  linuxDb = vms.find((v) => v.name === 'linux-db01')!;
+  assert.ok(winApp && linuxDb, `lab VMs present: ${vms.map((v) => v.name).join(', ')}`);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
 });
 after(async () => {
@@ -30,8 +50,8 @@ after(async () => {
   await svc?.stop();
 });
 
-async function newPage(opts: { locale?: string; dark?: boolean } = {}): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
-  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 }, locale: opts.locale ?? 'en-US', colorScheme: opts.dark ? 'dark' : 'light' });
+async function newPage(opts: { locale?: string; dark?: boolean; width?: number; height?: number } = {}): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: opts.width ?? 1400, height: opts.height ?? 900 }, locale: opts.locale ?? 'en-US', colorScheme: opts.dark ? 'dark' : 'light' });
   const page = await ctx.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -46,9 +66,22 @@ async function login(page: Page, path: string): Promise<void> {
     await page.waitForFunction(() => !(globalThis as any).location.hash.startsWith('#/login'), undefined, { timeout: 15_000 });
   } catch (e) {
     const alert = await page.locator('.login [role=alert]').allTextContents();
-    await page.screenshot({ path: `${root}test-results/devhost-login-failed.png` }).catch(() => undefined);
+    await page.screenshot({ path: `${SHOTS}devhost-login-failed.png` }).catch(() => undefined);
     throw new Error(`login did not leave the login page (${page.url()}): ${alert.join(' ') || (e as Error).message}`);
   }
+}
+/** Opens the dev host logged in (URL options: vm, tab, locale). */
+async function openDevHost(page: Page, opts: Record<string, string> = {}): Promise<void> {
+  const q = new URLSearchParams({ user: svc.lab.username, password: svc.lab.password, ...opts });
+  await page.goto(`${svc.service.url}/devhost/?${q}`);
+  await page.locator('#tree li[data-id]').first().waitFor();
+}
+/** The Playwright frame of an iframe (by CSS selector in the dev host page). */
+async function frameOf(page: Page, selector: string): Promise<Frame> {
+  const handle = await page.locator(selector).elementHandle();
+  const frame = await handle?.contentFrame();
+  assert.ok(frame, `no frame for ${selector}`);
+  return frame;
 }
 /** Tab until the focused element's description matches. */
 async function tabTo(target: Page | Frame, page: Page, pred: (desc: string) => boolean, max = 60): Promise<string> {
@@ -61,6 +94,78 @@ async function tabTo(target: Page | Frame, page: Page, pred: (desc: string) => b
     if (pred(d)) return d;
   }
   throw new Error('focus never reached the target');
+}
+async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, describe: () => Promise<string> = async () => ''): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms ${await describe()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+const digits = (s: string | null): number => Number((s ?? '').replace(/\D/g, ''));
+
+/**
+ * Form controls (input, select, textarea), buttons and ARIA widgets (Clarity's) that a screen reader would reach
+ * without an accessible name. Form controls count label[for], a wrapping label, aria-label and aria-labelledby;
+ * buttons and widgets also their text and title. Hidden controls (display/visibility, aria-hidden, inert) are skipped.
+ */
+async function unnamedControls(target: Page | Frame): Promise<string[]> {
+  return target.evaluate(() => {
+    const doc = (globalThis as any).document;
+    const text = (e: any): string => String(e?.textContent ?? '').replace(/\s+/g, ' ').trim();
+    const formSel = 'input:not([type=hidden]), select, textarea';
+    const widgetSel = 'button, [role=button], [role=checkbox], [role=radio], [role=combobox], [role=textbox], [role=switch], [role=tab], [role=menuitem], [role=spinbutton], [role=slider], [role=listbox], [role=searchbox]';
+    const out: string[] = [];
+    for (const e of doc.querySelectorAll(`${formSel}, ${widgetSel}`)) {
+      if (!e.checkVisibility({ visibilityProperty: true }) || e.closest('[aria-hidden="true"], [inert]')) continue;
+      const names: string[] = [];
+      const lb = e.getAttribute('aria-labelledby');
+      if (lb) names.push(lb.split(/\s+/).map((id: string) => text(doc.getElementById(id))).join(' '));
+      names.push(e.getAttribute('aria-label') ?? '');
+      if (e.labels) for (const l of e.labels) names.push(text(l));
+      else if (e.closest('label')) names.push(text(e.closest('label')));
+      if (!e.matches(formSel)) {
+        names.push(text(e), e.getAttribute('title') ?? '');
+        for (const img of e.querySelectorAll('[aria-label], img[alt]')) names.push(img.getAttribute('aria-label') ?? img.getAttribute('alt') ?? '');
+      } else if (/^(submit|button|reset)$/.test(e.type ?? '')) names.push(e.value ?? '');
+      if (!names.some((n) => n.trim())) {
+        const cls = typeof e.className === 'string' ? e.className.trim().split(/\s+/).slice(0, 3).join('.') : '';
+        const where = e.closest('[id], clr-datagrid, clr-wizard, form, header, table')?.tagName.toLowerCase() ?? '';
+        out.push(`<${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${cls ? '.' + cls : ''}${e.type ? ' type=' + e.type : ''}${e.getAttribute('role') ? ' role=' + e.getAttribute('role') : ''}> in ${where}`);
+      }
+    }
+    return out;
+  });
+}
+/** Elements wider than the viewport's right edge (content that overflows a modal iframe horizontally). */
+async function horizontalOverflow(target: Page | Frame): Promise<string[]> {
+  return target.evaluate(() => {
+    const doc = (globalThis as any).document;
+    const w = doc.documentElement.clientWidth;
+    const out: string[] = [];
+    if (doc.scrollingElement.scrollWidth > w + 1) out.push(`page scrolls sideways: ${doc.scrollingElement.scrollWidth} > ${w}`);
+    for (const e of doc.querySelectorAll('table, clr-datagrid, .clr-wizard, .sp-modal-footer, .modal-body, form, dl')) {
+      if (!e.checkVisibility()) continue;
+      const r = e.getBoundingClientRect();
+      if (r.right > w + 1) out.push(`<${e.tagName.toLowerCase()}.${String(e.className).split(' ')[0]}> ends at ${Math.round(r.right)} > ${w}`);
+    }
+    // Form labels whose words do not fit their column run into the control beside them.
+    for (const l of doc.querySelectorAll('label, dt')) {
+      const cs = (globalThis as any).getComputedStyle(l);
+      const srOnly = cs.clip.startsWith('rect(0') || cs.clipPath !== 'none';
+      if (!srOnly && l.checkVisibility() && l.clientWidth > 1 && l.scrollWidth > l.clientWidth + 1) out.push(`label "${l.textContent.trim()}" overflows its column (${l.scrollWidth} > ${l.clientWidth})`);
+    }
+    return out;
+  });
+}
+async function dashboardCounts(frame: Frame, t: Record<string, string>): Promise<{ success: number; restorePoints: number }> {
+  const card = (title: string) => frame.locator('.card').filter({ has: frame.locator('.card-header', { hasText: title }) });
+  const success = card(t['dashboard.last24h']!).locator('div:has(> .label-success) > .sp-big');
+  await success.waitFor();
+  const rp = card(t['dashboard.repository']!).locator('dt', { hasText: new RegExp(`^${t['summary.restorePoints']}$`) }).locator('xpath=following-sibling::dd[1]');
+  return { success: digits(await success.textContent()), restorePoints: digits(await rp.textContent()) };
 }
 
 test('standalone: login redirects back, dashboard and VM list render', async () => {
@@ -80,6 +185,40 @@ test('standalone: login redirects back, dashboard and VM list render', async () 
   await ctx.close();
 });
 
+test('401: the API refuses calls without a valid session; the standalone UI goes back to its login page', async () => {
+  const { ctx, page } = await newPage();
+  await page.goto(`${svc.service.url}/ui/#/login`);
+  await page.locator('#sp-user').waitFor();
+  const statuses = await page.evaluate(async () => {
+    const f = (globalThis as any).fetch;
+    return [
+      (await f('/api/vms')).status,
+      (await f('/api/vms', { headers: { authorization: 'Bearer not-a-token' } })).status,
+      (await f('/api/dashboard', { headers: { 'vmware-api-session-id': 'not-a-session' } })).status,
+    ];
+  });
+  assert.deepEqual(statuses, [401, 401, 401]);
+
+  // A session that ends on the server (logout elsewhere): the next API call gets 401 and the UI asks to log in again.
+  await login(page, '/jobs');
+  await page.getByRole('heading', { name: en['jobs.title']! }).waitFor();
+  const stored = await page.evaluate(() => (globalThis as any).sessionStorage.getItem('stillpoint.token') as string);
+  assert.ok(stored);
+  assert.equal((await svc.call('POST', '/api/session/logout', { token: stored })).status, 204);
+  assert.equal((await page.evaluate(async (t) => (await (globalThis as any).fetch('/api/vms', { headers: { authorization: `Bearer ${t}` } })).status as number, stored)), 401);
+  await page.getByRole('link', { name: en['nav.vms']! }).click();
+  await page.waitForFunction(() => (globalThis as any).location.hash.startsWith('#/login?returnUrl=%2Fvms'));
+  await page.locator('#sp-user').waitFor();
+  assert.equal(await page.evaluate(() => (globalThis as any).sessionStorage.getItem('stillpoint.token')), null, 'the dead token is dropped');
+  // A made-up token: the guard lets the route load, the API's 401 sends it to the login page.
+  await page.evaluate(() => (globalThis as any).sessionStorage.setItem('stillpoint.token', 'forged'));
+  await page.goto(`${svc.service.url}/ui/#/dashboard`);
+  await page.waitForFunction(() => (globalThis as any).location.hash.startsWith('#/login?returnUrl=%2Fdashboard'));
+  await login(page, '/dashboard');
+  await page.getByRole('heading', { name: en['dashboard.title']! }).waitFor();
+  await ctx.close();
+});
+
 test('standalone: Back up now shows live progress, then the restore point with its consistency', async () => {
   const { ctx, page, errors } = await newPage();
   await login(page, `/actions/backup?vm=${vm.id}`);
@@ -95,7 +234,63 @@ test('standalone: Back up now shows live progress, then the restore point with i
   await ctx.close();
 });
 
-test('standalone: the restore wizard works with the keyboard only', async () => {
+test('dev host: right-click › Back up now, the modal closes itself, the Backup tab and the dashboard show the new restore point', async () => {
+  const before = (await svc.call<unknown[]>('GET', `/api/vms/${winApp.id}/restore-points`, { token })).body.length;
+  const { ctx, page, errors } = await newPage();
+  await openDevHost(page);
+  const dash0 = await dashboardCounts(await frameOf(page, 'iframe.view-frame'), en);
+
+  // Right-click the VM in the inventory tree: the menu is built from the manifest's VM actions.
+  await page.getByRole('treeitem', { name: winApp.name, exact: true }).click({ button: 'right' });
+  const menu = page.getByRole('menu');
+  await menu.waitFor();
+  const labels = (await menu.getByRole('menuitem').allTextContents()).map((s) => s.trim());
+  assert.deepEqual(labels, manifest.objects.VirtualMachine.menu.actions.map((a) => manifest.definitions.i18n.definitions[a.labelKey]!['en-US']));
+  await menu.getByRole('menuitem', { name: 'Back up now' }).click();
+
+  // The modal iframe at the manifest's size; confirm; it closes by itself when the backup succeeded.
+  await page.locator('#modal').waitFor();
+  const size = manifest.objects.VirtualMachine.menu.actions.find((a) => a.id === 'stillpoint.backupNow')!.trigger.size;
+  assert.deepEqual(await page.locator('#modal-frame').evaluate((f: any) => [f.offsetWidth, f.offsetHeight]), [size.width, size.height]);
+  const modal = page.frameLocator('#modal-frame');
+  await modal.getByRole('cell', { name: winApp.name }).waitFor();
+  await modal.getByRole('button', { name: 'Back up now' }).click();
+  await modal.locator('clr-progress-bar').first().waitFor();
+  await page.waitForFunction(() => (globalThis as any).document.querySelector('#modal').hidden, undefined, { timeout: 120_000 });
+
+  // Monitor › Backup of that VM: the new restore point, newest first, with its consistency badge.
+  await page.getByRole('tab', { name: 'Monitor' }).click();
+  const tab = page.frameLocator('iframe.view-frame');
+  await tab.getByRole('heading', { name: en['monitor.restorePoints']! }).waitFor();
+  await tab.locator('clr-dg-footer', { hasText: fill(en['monitor.restorePointCount']!, { n: before + 1 }) }).first().waitFor();
+  const newest = tab.locator('clr-datagrid').first().locator('clr-dg-row').first();
+  assert.equal((await newest.locator('sp-consistency').textContent())?.trim(), en['consistency.application']);
+  assert.equal(await newest.locator('sp-consistency .badge').getAttribute('class').then((c) => /badge-success/.test(c ?? '')), true);
+
+  // Dark theme: the host and the plugin view switch together.
+  await page.locator('#theme').click();
+  const tabFrame = await frameOf(page, 'iframe.view-frame');
+  await tabFrame.waitForFunction(() => (globalThis as any).document.body.getAttribute('cds-theme') === 'dark');
+  await page.screenshot({ path: `${SHOTS}devhost-vm-backup-tab-dark.png` });
+
+  // The global view (dashboard) counts it.
+  await page.getByRole('treeitem', { name: 'Stillpoint Backup' }).click();
+  const dash1 = await dashboardCounts(await frameOf(page, 'iframe.view-frame'), en);
+  assert.ok(dash1.success >= dash0.success + 1 && dash1.success >= 1, `last 24 h successes ${dash0.success} → ${dash1.success}`);
+  assert.ok(dash1.restorePoints >= dash0.restorePoints + 1, `repository restore points ${dash0.restorePoints} → ${dash1.restorePoints}`);
+  await page.screenshot({ path: `${SHOTS}devhost-dashboard-dark.png` });
+  assert.deepEqual(errors, []);
+  await ctx.close();
+});
+
+test('standalone: the restore wizard works with the keyboard only; the new VM appears in the lab and in the dev host', async () => {
+  const name = `${vm.name}-kbd`;
+  // The dev host is open before the restore: the VM shows up there after its Refresh.
+  const host = await newPage();
+  await openDevHost(host.page);
+  assert.equal(await host.page.getByRole('treeitem', { name, exact: true }).count(), 0);
+  assert.equal((await svc.lab.control.vms())[name], undefined);
+
   const { ctx, page, errors } = await newPage();
   await login(page, `/actions/restore?vm=${vm.id}`);
   await page.locator('input[name=sp-rp]').first().waitFor();
@@ -105,10 +300,13 @@ test('standalone: the restore wizard works with the keyboard only', async () => 
   await page.locator('#new-name').waitFor();
   await tabTo(page, page, (d) => d.includes('#new-name'));
   await page.keyboard.press('ControlOrMeta+a');
-  await page.keyboard.type(`${vm.name}-kbd`);
+  await page.keyboard.type(name);
+  const chosenHost = await page.locator('#new-host').inputValue();
+  const chosenDs = await page.locator('#new-ds').inputValue();
+  assert.ok(chosenHost && chosenDs, 'the wizard proposes a host and a datastore');
   await tabTo(page, page, (d) => /Next/.test(d));
   await page.keyboard.press('Enter');
-  await page.getByText(`${vm.name}-kbd`).waitFor();
+  await page.getByText(name).waitFor();
   await tabTo(page, page, (d) => /^BUTTON .*Restore$/.test(d));
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => (globalThis as any).document.activeElement?.id === 'sp-restore-progress');
@@ -117,40 +315,221 @@ test('standalone: the restore wizard works with the keyboard only', async () => 
   assert.match(await status.textContent() ?? '', /Restore finished/);
   assert.deepEqual(errors, []);
   await ctx.close();
+
+  // In the lab vCenter: on the chosen datastore; vCenter places it on the chosen host.
+  const labVm = (await svc.lab.control.vms())[name];
+  assert.ok(labVm, `${name} exists in the lab inventory`);
+  assert.equal(labVm.datastore, chosenDs);
+  const restored = await poll('the restored VM in GET /api/vms', async () =>
+    (await svc.call<VmSummary[]>('GET', '/api/vms', { token })).body.find((v) => v.name === name), 15_000);
+  assert.equal(restored.id, labVm.moref);
+  assert.equal(restored.host, chosenHost);
+
+  await host.page.locator('#refresh').click();
+  await host.page.getByRole('treeitem', { name, exact: true }).waitFor({ timeout: 15_000 });
+  assert.deepEqual(host.errors, []);
+  await host.ctx.close();
 });
 
-test('standalone: German and the dark theme follow browser language and OS preference', async () => {
-  const { ctx, page } = await newPage({ locale: 'de-DE', dark: true });
+test('standalone (de-DE): the job wizard creates a job on a seconds schedule; it runs and the job list shows its last run', async () => {
+  const jobName = `e2e-every-10s-${Date.now().toString(36)}`;
+  const { ctx, page, errors } = await newPage({ locale: 'de-DE' });
+  let jobId: string | undefined;
+  try {
+    await login(page, '/jobs/new');
+    const wizard = page.locator('clr-wizard');
+    await wizard.getByText(de['jobWizard.newTitle']!).first().waitFor();
+    const next = () => page.getByRole('button', { name: de['common.next']!, exact: true }).click();
+    await page.locator('#job-name').fill(jobName);
+    await next();
+    // VMs: select one row of the Clarity datagrid.
+    const row = page.locator('clr-dg-row', { hasText: linuxDb.name });
+    await row.locator('input[type=checkbox]').check();
+    await page.getByText(fill(de['jobWizard.vmsSelected']!, { n: 1 })).waitFor();
+    await next();
+    // Schedule: a custom cron with the optional leading seconds field.
+    await page.locator('label[for=preset-daily]', { hasText: de['schedule.preset.daily']! }).waitFor();
+    await page.locator('label[for=preset-custom]').click();
+    await page.locator('#job-cron').fill('*/10 * * * * *');
+    await page.locator('clr-control-helper', { hasText: de['schedule.cronHelp']! }).waitFor();
+    await page.screenshot({ path: `${SHOTS}job-wizard-de.png` });
+    assert.deepEqual(await unnamedControls(page), []);
+    await next(); // retention
+    await page.locator('label[for=keep-last]', { hasText: de['retention.restorePoints']! }).waitFor();
+    await next(); // app-aware
+    await next(); // scripts
+    await next(); // summary
+    await page.locator('.sp-kv', { hasText: '*/10 * * * * *' }).waitFor();
+    assert.match(await page.locator('.sp-kv').textContent() ?? '', new RegExp(linuxDb.name));
+    await page.screenshot({ path: `${SHOTS}job-wizard-summary-de.png` });
+    await page.getByRole('button', { name: de['jobWizard.create']! }).click();
+    await page.waitForFunction(() => (globalThis as any).location.hash === '#/jobs');
+
+    const job = (await svc.call<Job[]>('GET', '/api/jobs', { token })).body.find((j) => j.name === jobName);
+    assert.ok(job, 'the job exists');
+    jobId = job.id;
+    assert.deepEqual(job.vmIds, [linuxDb.id]);
+    assert.equal(job.schedule.cron, '*/10 * * * * *');
+    assert.equal(job.enabled, true);
+
+    // The scheduler fires it: a run of this job ends with success.
+    const runs = async () => (await svc.call<JobRun[]>('GET', '/api/runs?limit=50', { token })).body.filter((r) => r.jobId === jobId);
+    const ok = await poll('a successful scheduled run', async () => (await runs()).find((r) => r.status === 'success'), 60_000,
+      async () => JSON.stringify((await runs()).map((r) => [r.status, r.vms.map((v) => v.message)])));
+    assert.equal(ok.kind, 'backup');
+    assert.deepEqual(ok.vms.map((v) => v.vmId), [linuxDb.id]);
+
+    // The job list shows its last run (live via events, else after Aktualisieren).
+    const listRow = page.locator('clr-dg-row', { hasText: jobName });
+    await listRow.locator('.label-success', { hasText: de['status.success']! }).waitFor({ timeout: 20_000 }).catch(async (e: Error) => {
+      await page.screenshot({ path: `${SHOTS}job-list-de-failed.png` });
+      throw new Error(`the job list never showed the successful run: row "${await listRow.innerText()}", API lastRun ${JSON.stringify((await svc.call<Job>('GET', `/api/jobs/${jobId}`, { token })).body.lastRun)}: ${e.message}`);
+    });
+    await page.screenshot({ path: `${SHOTS}job-list-de.png` });
+
+    // Delete it in the UI so that it stops firing.
+    await listRow.getByRole('button', { name: de['common.actions']! }).click();
+    await page.getByRole('menuitem', { name: de['common.delete']! }).or(page.locator('.action-item', { hasText: de['common.delete']! })).first().click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText(de['jobs.deleteTitle']!).waitFor();
+    await dialog.getByRole('button', { name: de['common.delete']! }).click();
+    await listRow.waitFor({ state: 'detached' });
+    assert.equal((await svc.call('GET', `/api/jobs/${jobId}`, { token })).status, 404);
+    jobId = undefined;
+    assert.deepEqual(errors, []);
+  } finally {
+    if (jobId) await svc.call('DELETE', `/api/jobs/${jobId}`, { token });
+    await ctx.close();
+  }
+});
+
+test('standalone: German and the dark theme follow browser language and OS preference (dashboard, restore wizard)', async () => {
+  const { ctx, page, errors } = await newPage({ locale: 'de-DE', dark: true });
   await page.goto(`${svc.service.url}/ui/#/login`);
   await page.getByText('Melden Sie sich mit Ihren vCenter-Anmeldedaten an').waitFor();
   assert.equal(await page.evaluate(() => (globalThis as any).document.body.getAttribute('cds-theme') as string), 'dark');
   assert.equal(await page.evaluate(() => (globalThis as any).document.documentElement.lang as string), 'de-DE');
+
+  await login(page, '/dashboard');
+  await page.getByRole('heading', { name: de['dashboard.title']! }).waitFor();
+  for (const k of ['dashboard.last24h', 'dashboard.protection', 'dashboard.running', 'dashboard.growth', 'nav.vms']) await page.getByText(de[k]!).first().waitFor();
+  const counts = await dashboardCounts(page.mainFrame(), de);
+  assert.ok(counts.restorePoints >= 1);
+  assert.equal(await page.evaluate(() => (globalThis as any).document.body.getAttribute('cds-theme') as string), 'dark');
+  await page.screenshot({ path: `${SHOTS}dashboard-dark-de.png`, fullPage: true });
+
+  await page.goto(`${svc.service.url}/ui/#/actions/restore?vm=${vm.id}`);
+  await page.getByText(fill(de['restore.title']!, { vm: vm.name })).first().waitFor();
+  await page.locator('input[name=sp-rp]').first().waitFor();
+  await page.getByRole('columnheader', { name: de['col.consistency']! }).waitFor();
+  await page.locator('sp-consistency').first().waitFor();
+  assert.ok((await page.locator('sp-consistency').allTextContents()).every((t) => [de['consistency.application'], de['consistency.filesystem'], de['consistency.crash']].includes(t.trim())));
+  await page.screenshot({ path: `${SHOTS}restore-wizard-de-dark.png` });
+  await page.getByRole('button', { name: de['common.next']!, exact: true }).click();
+  await page.getByText(de['restore.target.new']!).waitFor();
+  await page.locator('label[for=power-on]', { hasText: de['restore.powerOn']! }).waitFor();
+  await page.screenshot({ path: `${SHOTS}restore-wizard-target-de-dark.png` });
+  assert.deepEqual(errors, []);
   await ctx.close();
 });
 
-test('dev host: plugin views and the Back up now modal inside the vSphere Client stand-in', async () => {
-  const sdk = await svc.call('GET', '/api/ui/htmlClientSdk.js');
-  assert.equal(sdk.status, 200, 'the dev host serves the htmlClientSdk stand-in');
-  const uiSession = await svc.call<{ sessionToken: string }>('POST', '/api/devhost/ui-session', { body: { username: svc.lab.username, password: svc.lab.password } });
-  assert.equal(uiSession.status, 200);
-  const asPlugin = await svc.call<{ mode: string }>('GET', '/api/session', { headers: { 'vmware-api-session-id': uiSession.body.sessionToken } });
-  assert.equal(asPlugin.body.mode, 'plugin');
-
-  const { ctx, page, errors } = await newPage();
-  const q = new URLSearchParams({ user: svc.lab.username, password: svc.lab.password, vm: vm.id, tab: 'monitor' });
-  await page.goto(`${svc.service.url}/devhost/?${q}`);
-  const view = page.frameLocator('iframe.view-frame');
-  await view.getByRole('heading', { name: 'Restore points' }).waitFor();
-  const frame = page.frames().find((f) => f.url().includes('/vm/monitor'))!;
-  assert.equal(await frame.evaluate(() => (globalThis as any).document.documentElement.dataset.mode as string), 'plugin');
-
+test('dev host (de-DE, dark): every right-click modal at its manifest size: German, accessible names, nothing overflows', async () => {
+  const { ctx, page, errors } = await newPage({ width: 1400, height: 900 });
+  await openDevHost(page, { vm: vm.id, tab: 'monitor', locale: 'de-DE' });
   await page.locator('#theme').click();
-  await page.waitForFunction(() => [...(globalThis as any).document.querySelectorAll('iframe')]
-    .find((i: any) => i.src.includes('/vm/monitor'))?.contentDocument?.body.getAttribute('cds-theme') === 'dark');
-
-  await page.evaluate((id) => (globalThis as any).__devhost.runAction('stillpoint.backupNow', [id]), vm.id);
-  await page.frameLocator('#modal-frame').getByRole('button', { name: 'Back up now' }).click();
-  await page.waitForFunction(() => (globalThis as any).document.querySelector('#modal').hidden, undefined, { timeout: 120_000 });
+  const problems: string[] = [];
+  for (const action of manifest.objects.VirtualMachine.menu.actions) {
+    await page.getByRole('treeitem', { name: vm.name, exact: true }).click({ button: 'right' });
+    await page.getByRole('menuitem', { name: manifest.definitions.i18n.definitions[action.labelKey]!['de-DE'] }).click();
+    await page.locator('#modal').waitFor();
+    assert.deepEqual(await page.locator('#modal-frame').evaluate((f: any) => [f.offsetWidth, f.offsetHeight]), [action.trigger.size.width, action.trigger.size.height]);
+    const frame = await frameOf(page, '#modal-frame');
+    await frame.waitForFunction(() => {
+      const d = (globalThis as any).document;
+      return d.body?.getAttribute('cds-theme') === 'dark' && d.documentElement.lang === 'de-DE' && !d.querySelector('clr-spinner') && d.querySelector('.sp-modal-footer, clr-wizard');
+    });
+    await frame.locator('sp-consistency, .sp-modal-body p').first().waitFor();
+    const body = await frame.locator('body').textContent() ?? ''; // not innerText: Clarity upper-cases buttons with CSS
+    for (const english of ['Cancel', 'Close', 'Next', 'Restore point', 'Back up now', 'Loading', 'None', 'Never']) {
+      if (new RegExp(`\\b${english}\\b`).test(body)) problems.push(`${action.id}: English "${english}" in the German modal`);
+    }
+    if (!body.includes(de['common.cancel']!) && !body.includes(de['common.close']!)) problems.push(`${action.id}: no German "${de['common.cancel']}"/"${de['common.close']}" button`);
+    for (const p of await unnamedControls(frame)) problems.push(`${action.id}: unnamed ${p}`);
+    for (const p of await horizontalOverflow(frame)) problems.push(`${action.id}: ${p}`);
+    await page.screenshot({ path: `${SHOTS}modal-${action.id.replace('stillpoint.', '')}-de-dark.png` });
+    if (action.id === 'stillpoint.restoreVm') {
+      await frame.getByRole('button', { name: de['common.next']!, exact: true }).click();
+      await frame.locator('#new-name').waitFor();
+      for (const p of await unnamedControls(frame)) problems.push(`${action.id} (target): unnamed ${p}`);
+      for (const p of await horizontalOverflow(frame)) problems.push(`${action.id} (target): ${p}`);
+      await page.screenshot({ path: `${SHOTS}modal-restoreVm-target-de-dark.png` });
+    }
+    await page.locator('#modal-x').click();
+    await page.locator('#modal').waitFor({ state: 'hidden' });
+  }
+  // The job wizard inside the global view (what "Add to job… › New job" opens), in the same iframe layout.
+  await page.evaluate((id) => (globalThis as any).__devhost.navigateTo({ targetViewId: 'stillpointDashboard', customData: { route: '/jobs/new', vm: id } }), vm.id);
+  const global = await frameOf(page, 'iframe.view-frame');
+  await global.locator('#job-name').waitFor();
+  await global.getByText(de['jobWizard.newTitle']!).first().waitFor();
+  for (const p of await unnamedControls(global)) problems.push(`job wizard (global view): unnamed ${p}`);
+  for (const p of await horizontalOverflow(global)) problems.push(`job wizard (global view): ${p}`);
+  await page.screenshot({ path: `${SHOTS}devhost-job-wizard-de-dark.png` });
+  assert.deepEqual(problems, []);
   assert.deepEqual(errors, []);
   await ctx.close();
+});
+
+test('accessibility: every route (and every wizard page) has an accessible name on each form control, nothing overflows', async () => {
+  // A job to edit (jobs/:id).
+  const created = await svc.call<Job>('POST', '/api/jobs', { token, body: { name: 'a11y-job', vmIds: [vm.id], schedule: { cron: null }, retention: { keepLast: 3 }, appAware: { quiesce: true, onQuiesceFailure: 'fallback', vssBackupType: 'copy' }, concurrency: 1, enabled: false } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const params: Record<string, string> = { id: created.body.id };
+  const query: Record<string, string> = { vmSummary: `vm=${vm.id}`, vmMonitor: `vm=${vm.id}`, vmConfigure: `vm=${vm.id}`, actionBackup: `vm=${vm.id}`, actionRestore: `vm=${vm.id}`, actionRecoverFiles: `vm=${vm.id}`, actionAddToJob: `vm=${vm.id}`, jobNew: `vm=${vm.id}` };
+  const problems: string[] = [];
+  const visited: string[] = [];
+  try {
+    const anon = await newPage();
+    await anon.page.goto(`${svc.service.url}/ui/#/${ROUTE_PATHS.login}`);
+    await anon.page.locator('#sp-user').waitFor();
+    for (const p of await unnamedControls(anon.page)) problems.push(`login: ${p}`);
+    visited.push('login');
+    await anon.ctx.close();
+
+    const { ctx, page, errors } = await newPage();
+    await login(page, '/dashboard');
+    for (const [name, pattern] of Object.entries(ROUTE_PATHS)) {
+      if (name === 'login') continue;
+      const path = pattern.replace(/:(\w+)/g, (_, k: string) => { assert.ok(params[k], `no value for :${k} in ${pattern}`); return params[k]!; });
+      await page.goto(`${svc.service.url}/ui/#/${path}${query[name] ? '?' + query[name] : ''}`);
+      await page.waitForFunction(() => {
+        const d = (globalThis as any).document;
+        return d.querySelector('router-outlet + *') && !d.querySelector('clr-spinner, .datagrid-spinner') && !(globalThis as any).location.hash.startsWith('#/login');
+      }, undefined, { timeout: 15_000 });
+      await page.waitForTimeout(150);
+      for (const p of await unnamedControls(page)) problems.push(`${path}: ${p}`);
+      for (const p of await horizontalOverflow(page)) problems.push(`${path}: ${p}`);
+      // Wizards: every page.
+      if (await page.locator('clr-wizard').count()) {
+        let seen = 1;
+        for (let i = 0; i < 10; i++) {
+          const nextBtn = page.locator('.clr-wizard-footer button.clr-wizard-btn--primary:visible, .clr-wizard-footer button:visible', { hasText: /^\s*Next\s*$/ });
+          if (!(await nextBtn.count()) || !(await nextBtn.first().isEnabled())) break;
+          await nextBtn.first().click();
+          seen++;
+          await page.waitForTimeout(100);
+          for (const p of await unnamedControls(page)) problems.push(`${path} (wizard page ${i + 2}): ${p}`);
+          for (const p of await horizontalOverflow(page)) problems.push(`${path} (wizard page ${i + 2}): ${p}`);
+        }
+        assert.equal(seen, await page.locator('.clr-wizard-stepnav-item').count(), `${path}: every wizard page was checked`);
+      }
+      visited.push(name);
+    }
+    assert.deepEqual(errors, []);
+    await ctx.close();
+  } finally {
+    await svc.call('DELETE', `/api/jobs/${created.body.id}`, { token });
+  }
+  assert.deepEqual(visited.sort(), Object.keys(ROUTE_PATHS).sort());
+  assert.deepEqual([...new Set(problems)], []);
 });

@@ -7,6 +7,8 @@ import { AuthService } from './auth';
  * Live updates from GET /api/events (server-sent events). EventSource cannot set headers, so the token
  * travels as `?session=<token>` (accepted by the backend on this route only). Reconnects with backoff.
  */
+const EVENT_TYPES: readonly ServerEvent['type'][] = ['run', 'restorePoint', 'job'];
+
 @Injectable({ providedIn: 'root' })
 export class EventsService {
   private readonly auth = inject(AuthService);
@@ -39,11 +41,15 @@ export class EventsService {
     const es = new EventSource(url.href);
     this.source = es;
     es.onopen = () => { this.retryMs = 1000; };
-    es.onmessage = (msg: MessageEvent<string>) => {
+    const onEvent = (msg: MessageEvent<string>) => {
       let ev: ServerEvent;
       try { ev = JSON.parse(msg.data) as ServerEvent; } catch { return; }
       this.zone.run(() => this.subject.next(ev));
     };
+    // The service names each event after its type (`event: run`); EventSource hands named events only to
+    // listeners of that name, never to onmessage.
+    es.onmessage = onEvent;
+    for (const type of EVENT_TYPES) es.addEventListener(type, onEvent as EventListener);
     es.onerror = () => {
       if (es.readyState === EventSource.CLOSED) {
         this.source = null;

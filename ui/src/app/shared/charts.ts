@@ -17,6 +17,7 @@ const W = 480, H = 160, PAD_L = 70, PAD_B = 22, PAD_T = 8, PAD_R = 8;
       @if (geometry(); as g) {
         <path class="area" [attr.d]="g.area" />
         <path class="line" [attr.d]="g.line" />
+        @for (d of g.dots; track $index) { <circle class="dot" [attr.cx]="d.x" [attr.cy]="d.y" r="3"><title>{{ d.title }}</title></circle> }
         @for (t of g.ticks; track t.x) { <text [attr.x]="t.x" [attr.y]="H - 6" text-anchor="middle">{{ t.label }}</text> }
       }
     </svg>`,
@@ -37,7 +38,10 @@ export class LineChart {
     const area = `${line} L${x(pts.length - 1).toFixed(1)},${H - PAD_B} L${PAD_L},${H - PAD_B} Z`;
     const step = Math.max(1, Math.ceil(pts.length / 6));
     const ticks = pts.map((p, i) => ({ x: x(i), label: p.label })).filter((_, i) => i % step === 0);
-    return { line, area, ticks };
+    const fmt = this.format();
+    // A line needs two points: dots keep a single day (a new repository) visible.
+    const dots = pts.length <= 31 ? pts.map((p, i) => ({ x: x(i), y: y(p.value), title: `${p.label}: ${fmt(p.value)}` })) : [];
+    return { line, area, ticks, dots };
   });
 }
 

@@ -25,11 +25,11 @@ export function describeRetention(r: RetentionPolicy, i18n: I18n): string {
   return parts.length ? parts.join(', ') : i18n.t('retention.forever');
 }
 
-/** Very small 5-field cron check (numbers, *, ranges, lists, steps). */
+/** Very small cron check (numbers, *, ranges, lists, steps): 5 fields, or 6 with a leading seconds field as the backend accepts. */
 export function isValidCron(cron: string): boolean {
   const f = cron.trim().split(/\s+/);
-  if (f.length !== 5) return false;
-  const limits = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
+  if (f.length !== 5 && f.length !== 6) return false;
+  const limits = [...(f.length === 6 ? [[0, 59]] : []), [0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
   return f.every((field, i) => field.split(',').every((part) => {
     const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
     if (!m) return false;

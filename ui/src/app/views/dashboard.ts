@@ -70,7 +70,7 @@ import { PluginNav } from '../shared/plugin-nav';
           </div>
         </div>
 
-        <div class="sp-cards" style="grid-template-columns: repeat(auto-fill, minmax(360px, 1fr))">
+        <div class="sp-cards" style="grid-template-columns: repeat(auto-fit, minmax(360px, 1fr))">
           <div class="card">
             <div class="card-header">{{ 'dashboard.growth' | t }}</div>
             <div class="card-block">

@@ -8,6 +8,7 @@ import { I18N_PIPES, I18n } from '../core/i18n';
 import { SdkService } from '../sdk/sdk.service';
 import { CRON_PRESETS, describeRetention, describeSchedule, isValidCron } from '../shared/describe';
 import { ErrorAlert } from '../shared/error-alert';
+import { NumberStepperLabels } from '../shared/number-steppers';
 
 interface ScriptModel { enabled: boolean; content: string; interpreter: string; timeoutSec: number }
 interface Model {
@@ -21,7 +22,7 @@ interface Model {
 /** Job wizard (create at #/jobs/new, edit at #/jobs/:id): VMs, schedule, retention, app-aware, scripts, credentials, concurrency. */
 @Component({
   selector: 'sp-job-wizard',
-  imports: [FormsModule, ClrWizardModule, ClrFormsModule, ClrCheckboxModule, ClrDatagridModule, ClrSpinnerModule, ErrorAlert, ...I18N_PIPES],
+  imports: [FormsModule, ClrWizardModule, ClrFormsModule, ClrCheckboxModule, ClrDatagridModule, ClrSpinnerModule, ErrorAlert, NumberStepperLabels, ...I18N_PIPES],
   template: `
     <div class="sp-wizard-host" [class.sp-page]="!sdk.isPlugin">
     @if (loading()) { <clr-spinner clrInline>{{ 'common.loading' | t }}</clr-spinner> } @else {

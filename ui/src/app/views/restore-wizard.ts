@@ -71,7 +71,7 @@ import { contextVmIds } from '../shared/vm-context';
 
         <clr-wizard-page [clrWizardPageNextDisabled]="!targetValid()">
           <ng-template clrPageTitle>{{ 'restore.step.target' | t }}</ng-template>
-          <form clrForm clrLayout="horizontal" (submit)="$event.preventDefault()">
+          <form clrForm clrLayout="horizontal" [clrLabelSize]="3" (submit)="$event.preventDefault()">
             <clr-radio-container>
               <label>{{ 'restore.target' | t }}</label>
               <clr-radio-wrapper>
