@@ -162,6 +162,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     },
     restore: (rp, req, user) => runner.restore(rp, req.target, user.username),
     dashboard: async (visible) => dashboard(await repo(), jobs, runner.active(), await inventory.vms(), visible),
+    jobVms: async (job) => [...new Set([...job.vmIds, ...(await inventory.folderMembers(job.folderIds ?? []))])],
     jobsChanged: (job) => { scheduler.refresh(); inventory.invalidate(); if (job) events.publish({ type: 'job', job: jobs.job(job.id) }); },
   });
 

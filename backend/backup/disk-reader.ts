@@ -8,7 +8,7 @@ import type { DiskInfo, VSphere } from '../vsphere/index.ts';
 import { chunkWork, type ReadPlan } from './read-plan.ts';
 
 export interface ReadOptions {
-  /** Ranged GETs in flight (default 4). */
+  /** Ranged GETs in flight (default 4 for large pieces; patching small changed areas uses 4× as many). */
   concurrency?: number;
   /** Bytes per GET, rounded down to a multiple of the chunk size (default 8 MiB). */
   pieceBytes?: number;
@@ -46,7 +46,9 @@ export async function readDiskInto(vs: VSphere, disk: DiskInfo, plan: ReadPlan, 
       }
     }
   };
-  const n = Math.min(opts.concurrency ?? 4, queue.length);
+  // Small reads are bound by round trips, not bandwidth: keep more of them in flight.
+  const patching = queue.some((w) => w.patch);
+  const n = Math.min((opts.concurrency ?? 4) * (patching ? 4 : 1), queue.length);
   await Promise.all(Array.from({ length: n }, worker));
   return { bytesRead, extentPath };
 }

@@ -41,8 +41,9 @@ export async function dashboard(repo: Repository, store: JobStore, active: JobRu
     }
   }
   const [stats, fs, points] = await Promise.all([repo.stats(), statfs(repo.dir), repo.listRestorePoints()]);
+  const myPoints = points.filter((p) => visible.has(p.vm.id));
   const perDay = new Map<string, number>();
-  for (const p of points) perDay.set(p.createdAt.slice(0, 10), (perDay.get(p.createdAt.slice(0, 10)) ?? 0) + p.newStoredBytes);
+  for (const p of myPoints) perDay.set(p.createdAt.slice(0, 10), (perDay.get(p.createdAt.slice(0, 10)) ?? 0) + p.newStoredBytes);
   let cumulative = 0;
   const growth = [...perDay.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([date, n]) => ({ date, storedBytes: (cumulative += n) }));
   const durations = runs.filter((r) => r.kind === 'backup' && r.endedAt).slice(0, 50).flatMap((r) =>
@@ -55,7 +56,7 @@ export async function dashboard(repo: Repository, store: JobStore, active: JobRu
       usedBytes: stats.packBytes,
       logicalBytes: stats.logicalBytes,
       dedupRatio: stats.packBytes ? stats.logicalBytes / stats.packBytes : 0,
-      restorePoints: stats.restorePoints,
+      restorePoints: myPoints.length,
     },
     running: active.filter((r) => r.vms.every((v) => visible.has(v.vmId))),
     growth,

@@ -37,15 +37,25 @@ try {
   }
   await fh.close();
 
-  const backup = async (): Promise<{ ms: number; run: JobRun; listedMs: number }> => {
+  const backup = async (): Promise<{ ms: number; run: JobRun; listedMs: number; phases: string }> => {
     const t0 = performance.now();
     const started = await t.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: [vm.moref] } });
-    const run = await t.waitRun(token, started.body.id, 3_600_000);
+    // Phase timeline from the run's progress (polled every 50 ms).
+    const seen: { phase: string; at: number }[] = [];
+    let run: JobRun;
+    for (;;) {
+      run = (await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token })).body;
+      const phase = run.vms[0]!.phase;
+      if (seen[seen.length - 1]?.phase !== phase) seen.push({ phase, at: performance.now() - t0 });
+      if (run.status !== 'running' && run.status !== 'queued') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const phases = seen.map((p, i) => `${p.phase} ${(((seen[i + 1]?.at ?? performance.now() - t0) - p.at) / 1000).toFixed(1)}s`).join(', ');
     if (run.status !== 'success') throw new Error(`backup ${run.status}: ${JSON.stringify(run.vms[0])}`);
     const points = await t.call<RestorePoint[]>('GET', `/api/vms/${vm.moref}/restore-points`, { token });
     const listedMs = performance.now() - t0;
     if (points.body[0]?.id !== run.vms[0]!.restorePointId) throw new Error('restore point not listed');
-    return { ms: run.vms[0]!.durationMs, run, listedMs };
+    return { ms: run.vms[0]!.durationMs, run, listedMs, phases };
   };
 
   process.stderr.write('Full backup…\n');
@@ -85,6 +95,7 @@ try {
   const w = [0, 1, 2, 3, 4].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   process.stdout.write(`\nStillpoint backup bench: lab VM linux-db01, ${gib} GiB disk, ${(used / MiB).toFixed(0)} MiB in use\n\n`);
   for (const row of rows) process.stdout.write(row.map((c, i) => c.padEnd(w[i]!)).join('   ') + '\n');
+  process.stdout.write(`\nphases, full:        ${full.phases}\nphases, incremental: ${incr.phases}\n`);
   const ratio = incr.ms / full.ms;
   process.stdout.write(`\nincremental / full time: ${(ratio * 100).toFixed(1)}% (target ≤ 5%) ${ratio <= 0.05 ? 'MET' : 'MISSED'}\n`);
   process.stdout.write(`right-click to restore point (full, ${gib} GiB VM): ${(full.listedMs / 1000).toFixed(1)} s (target < 15 s) ${full.listedMs < 15_000 ? 'MET' : 'MISSED'}\n`);

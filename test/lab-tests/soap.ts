@@ -87,8 +87,9 @@ export class Soap {
     return this.cookie;
   }
 
-  async login(): Promise<void> {
-    await this.ok('Login', `${ref('_this', { type: 'SessionManager', value: 'SessionManager' })}<userName>${esc(this.lab.username)}</userName><password>${esc(this.lab.password)}</password>`);
+  /** Logs in as the lab's administrator, or as another user. */
+  async login(username = this.lab.username, password = this.lab.password): Promise<void> {
+    await this.ok('Login', `${ref('_this', { type: 'SessionManager', value: 'SessionManager' })}<userName>${esc(username)}</userName><password>${esc(password)}</password>`);
   }
 
   /** Values of one property of one object (the raw <val> XML). */

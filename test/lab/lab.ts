@@ -36,6 +36,10 @@ export interface LabReadyLine {
   guestUsername: string;
   guestPassword: string;
   vcGuid: string;
+  /** A second user with a role on restrictedVms only (test/lab/vcsim/permissions.go). */
+  restrictedUsername: string;
+  restrictedPassword: string;
+  restrictedVms: string[]; // VM names the restricted user can see
 }
 
 export interface LabDiskFile {
@@ -151,7 +155,10 @@ export interface LabControl {
   vms(): Promise<Record<string, LabVm>>;
   /** Write bytes into a VM disk at offset as the guest would: into the flat file, or into the top delta while snapshots exist. */
   writeDisk(vm: string, diskIndex: number, offset: number, bytes: Uint8Array): Promise<void>;
-  /** What the vSphere Client gives a plugin iframe (getSessionInfo().sessionToken); defaults to the lab's credentials. */
+  /**
+   * What the vSphere Client gives a plugin iframe (getSessionInfo().sessionToken); defaults to the lab's
+   * administrator. With the restricted user's credentials, sessions cloned from the token are restricted too.
+   */
   uiSessionToken(username?: string, password?: string): Promise<string>;
   /** Raw access to /lab endpoints. */
   request(method: string, pathAndQuery: string, body?: unknown): Promise<unknown>;
@@ -170,6 +177,15 @@ export interface Lab {
   vcGuid: string; // ServiceContent.about.instanceUuid
   guestUsername: string; // credentials guest operations accept
   guestPassword: string;
+  /**
+   * A second vCenter user (operator@vsphere.local / Operator-Pass-1!) holding a role on `restrictedVms`
+   * only (win-app01 and linux-db01 in the standard inventory). vCenter's rules apply to its sessions,
+   * including sessions cloned from them: other VMs and their snapshots are left out of property
+   * retrievals and views, and calls naming them fail with NoPermission (test/lab/vcsim/permissions.go).
+   */
+  restrictedUsername: string;
+  restrictedPassword: string;
+  restrictedVms: string[];
   /** Token for the /lab control endpoints (header x-lab-token); `control` sends it for you. */
   controlToken: string;
   /** The JSON line vcsim-lab printed, e.g. to hand to other tools. */
@@ -278,6 +294,9 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
     vcGuid: ready.vcGuid,
     guestUsername: ready.guestUsername,
     guestPassword: ready.guestPassword,
+    restrictedUsername: ready.restrictedUsername,
+    restrictedPassword: ready.restrictedPassword,
+    restrictedVms: ready.restrictedVms ?? [],
     controlToken: ready.controlToken,
     readyLine: ready,
     imagesDir,

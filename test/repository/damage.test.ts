@@ -39,16 +39,26 @@ async function setup(t: { after: (fn: () => void) => void }, passphrase?: string
 for (const passphrase of [undefined, 'pw']) {
   test(`a flipped byte in a pack is found by full verify and named by restore point and disk${passphrase ? ' (encrypted)' : ''}`, async (t) => {
     const s = await setup(t, passphrase);
-    // Flip one byte inside the payload of the second record of vm-a's first pack.
-    const pack = s.packsA[0];
-    const fd = openSync(pack, 'r+');
-    const h = Buffer.alloc(RECORD_HEADER);
-    readSync(fd, h, 0, RECORD_HEADER, 0);
-    const second = RECORD_HEADER + h.readUInt32BE(12);
+    // Flip one byte inside the payload of a large record (random data: vm-a's disk 2000) in vm-a's packs.
+    let target: { pack: string; at: number } | undefined;
+    for (const pack of s.packsA) {
+      const fd = openSync(pack, 'r');
+      const h = Buffer.alloc(RECORD_HEADER);
+      for (let off = 0; off < statSync(pack).size && !target; ) {
+        readSync(fd, h, 0, RECORD_HEADER, off);
+        const len = h.readUInt32BE(12);
+        if (len > 100_000) target = { pack, at: off + RECORD_HEADER + 1000 };
+        off += RECORD_HEADER + len;
+      }
+      closeSync(fd);
+      if (target) break;
+    }
+    assert.ok(target);
+    const fd = openSync(target.pack, 'r+');
     const byte = Buffer.alloc(1);
-    readSync(fd, byte, 0, 1, second + RECORD_HEADER + 1000);
+    readSync(fd, byte, 0, 1, target.at);
     byte[0] ^= 0x40;
-    writeSync(fd, byte, 0, 1, second + RECORD_HEADER + 1000);
+    writeSync(fd, byte, 0, 1, target.at);
     closeSync(fd);
 
     const repo = await Repository.open(s.repoDir, { passphrase });
@@ -89,5 +99,5 @@ test('a truncated pack and a missing pack give clear errors and are reported by 
   t.after(() => repo.close());
   v = await repo.verify({ quick: true });
   assert.ok(v.damaged.length > 0 && v.damaged.every((d) => /missing/.test(d.problem)));
-  await assert.rejects(repo.read(s.rpB.id, '2000', 1 * MiB, 100), /missing/);
+  await assert.rejects(repo.read(s.rpB.id, '2000', 0, 12 * MiB), /missing/);
 });

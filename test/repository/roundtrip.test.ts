@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, copyFileSync, readFileSync, openSync, readSync, closeSync, createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { Repository } from '../../backend/repository/repository.ts';
 import { tempDir, sourceTree, ext4Image, ntfsImage, fatImage, gptImage, sparseRandomImage, sha256File, mutate } from './helpers.ts';
 
@@ -144,4 +145,18 @@ test('random reads at unaligned offsets match the image', async (t) => {
     assert.ok(got.equals(want), `read at ${off}+${len}`);
   }
   closeSync(fd);
+
+  // Restore into a stream consumed slowly through a pass-through (as an upload would): same bytes.
+  const pass = new PassThrough({ highWaterMark: 64 * 1024 });
+  const pieces: Buffer[] = []; // kept, like a socket keeps buffers until they are sent
+  const consumed = (async () => {
+    let n = 0;
+    for await (const piece of pass) { pieces.push(piece as Buffer); if (++n % 7 === 0) await new Promise((r) => setTimeout(r, 1)); }
+  })();
+  await repo.restoreDisk(rp.id, '2000', pass);
+  pass.end();
+  await consumed;
+  const hash = createHash('sha256');
+  for (const p of pieces) hash.update(p);
+  assert.equal(hash.digest('hex'), sha256File(img));
 });

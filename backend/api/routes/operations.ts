@@ -1,7 +1,7 @@
 // Backups, restore points, restores, jobs, runs, guest credentials and the dashboard. Every VM a
 // request names must be visible to the user's own vCenter session.
 import type { Dashboard, GuestCredentialInput, Job, JobInput, JobRun, RestorePoint, RestoreRequest, BackupRequest } from '../contract.ts';
-import { NotFound, InvalidRequest } from '../../common/errors.ts';
+import { Forbidden, NotFound, InvalidRequest } from '../../common/errors.ts';
 import { param, UUID_ID, VM_ID } from '../http.ts';
 import type { RouteDef } from '../routes.ts';
 import type { UserContext } from '../auth.ts';
@@ -24,6 +24,8 @@ export interface OperationsDeps {
   dashboard(visible: Set<string>): Promise<Dashboard>;
   /** Called after any job change (rescheduling). */
   jobsChanged(job?: Job): void;
+  /** A job's VMs now: listed ones plus the members of its folders. */
+  jobVms(job: Pick<JobInput, 'vmIds' | 'folderIds'>): Promise<string[]>;
 }
 
 async function requireVisible(user: UserContext, vmIds: string[]): Promise<void> {
@@ -50,9 +52,26 @@ async function checkJob(input: JobInput, store: JobStore, inventory: InventoryAp
 }
 
 export function operationRoutes(d: OperationsDeps): RouteDef[] {
-  const visibleJob = async (user: UserContext, job: Job) => {
+  // A job is shown to a user who can see at least one of its VMs, with only those VMs; changing or
+  // running it needs every one of its VMs (folder members included) to be visible to the user.
+  const shownJob = async (user: UserContext, job: Job): Promise<Job | undefined> => {
     const visible = await user.session.visibleVmIds();
-    return job.vmIds.every((id) => visible.has(id)) ? job : { ...job, vmIds: job.vmIds.filter((id) => visible.has(id)) };
+    const members = await d.jobVms(job);
+    if (members.length > 0 && !members.some((id) => visible.has(id))) return undefined;
+    return { ...job, vmIds: job.vmIds.filter((id) => visible.has(id)) };
+  };
+  const jobForUser = async (user: UserContext, id: string): Promise<Job> => {
+    const job = await shownJob(user, d.store.job(id));
+    if (!job) throw new NotFound('Job', id);
+    return job;
+  };
+  const requireWholeJob = async (user: UserContext, job: Pick<JobInput, 'vmIds' | 'folderIds' | 'name'>): Promise<string[]> => {
+    const members = await d.jobVms(job);
+    const visible = await user.session.visibleVmIds();
+    if (members.some((m) => !visible.has(m))) {
+      throw new Forbidden(`Job '${job.name}' includes VMs your vCenter account cannot see: only a user who can see all of them may change or run it.`);
+    }
+    return members;
   };
   return [
     // --- backups and restore points
@@ -108,7 +127,13 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       handler: async ({ req, user }) => {
         const id = param(req, 'id', VM_ID, 'VM');
         await visibleVm(d.inventory, user, id);
-        return d.store.jobs().filter((j) => j.vmIds.includes(id));
+        const mine: Job[] = [];
+        for (const j of d.store.jobs()) {
+          if (!(await d.jobVms(j)).includes(id)) continue;
+          const shown = await shownJob(user, j);
+          if (shown) mine.push(shown);
+        }
+        return mine;
       },
     },
     {
@@ -122,7 +147,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
     // --- jobs
     {
       method: 'get', path: '/jobs', tag: 'jobs', summary: 'All jobs',
-      handler: async ({ user }) => Promise.all(d.store.jobs().map((j) => visibleJob(user, j))),
+      handler: async ({ user }) => (await Promise.all(d.store.jobs().map((j) => shownJob(user, j)))).filter((j): j is Job => j !== undefined),
     },
     {
       method: 'post', path: '/jobs', tag: 'jobs', status: 201, body: JobInputSchema, summary: 'Create a job',
@@ -130,6 +155,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         const input = body as JobInput;
         await requireVisible(user, input.vmIds);
         await checkJob(input, d.store, d.inventory);
+        await requireWholeJob(user, input);
         const job = d.store.createJob(input);
         d.jobsChanged(job);
         return d.store.job(job.id);
@@ -137,16 +163,18 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
     },
     {
       method: 'get', path: '/jobs/:id', tag: 'jobs', summary: 'One job',
-      handler: async ({ req, user }) => visibleJob(user, d.store.job(param(req, 'id', UUID_ID, 'job'))),
+      handler: async ({ req, user }) => jobForUser(user, param(req, 'id', UUID_ID, 'job')),
     },
     {
       method: 'put', path: '/jobs/:id', tag: 'jobs', body: JobInputSchema, summary: 'Change a job',
       handler: async ({ req, body, user }) => {
         const id = param(req, 'id', UUID_ID, 'job');
         const input = body as JobInput;
-        d.store.job(id);
+        await jobForUser(user, id);
+        await requireWholeJob(user, d.store.job(id));
         await requireVisible(user, input.vmIds);
         await checkJob(input, d.store, d.inventory);
+        await requireWholeJob(user, input);
         const job = d.store.updateJob(id, input);
         d.jobsChanged(job);
         return d.store.job(id);
@@ -154,8 +182,10 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
     },
     {
       method: 'delete', path: '/jobs/:id', tag: 'jobs', summary: 'Delete a job (its restore points stay)',
-      handler: async ({ req }) => {
+      handler: async ({ req, user }) => {
         const id = param(req, 'id', UUID_ID, 'job');
+        await jobForUser(user, id);
+        await requireWholeJob(user, d.store.job(id));
         d.store.deleteJob(id);
         d.jobsChanged();
         return undefined;
@@ -164,17 +194,22 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
     {
       method: 'post', path: '/jobs/:id/run', tag: 'jobs', status: 202, summary: 'Run a job now',
       handler: async ({ req, user }) => {
-        const job = d.store.job(param(req, 'id', UUID_ID, 'job'));
-        await requireVisible(user, job.vmIds);
+        const id = param(req, 'id', UUID_ID, 'job');
+        await jobForUser(user, id);
+        const job = d.store.job(id);
+        await requireWholeJob(user, job);
         return d.runner.runJob(job.id, user.username);
       },
     },
     {
       method: 'post', path: '/jobs/:id/vms', tag: 'jobs', body: VmIdsSchema, summary: 'Add VMs to a job',
       handler: async ({ req, body, user }) => {
-        const job = d.store.job(param(req, 'id', UUID_ID, 'job'));
+        const id = param(req, 'id', UUID_ID, 'job');
+        await jobForUser(user, id);
+        const job = d.store.job(id);
         const ids = (body as { vmIds: string[] }).vmIds;
         await requireVisible(user, ids);
+        await requireWholeJob(user, job);
         const updated = d.store.updateJob(job.id, { vmIds: [...new Set([...job.vmIds, ...ids])] });
         d.jobsChanged(updated);
         return updated;

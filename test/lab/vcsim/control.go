@@ -214,8 +214,10 @@ func readJSON(w http.ResponseWriter, r *http.Request, v interface{}) bool {
 // /api/ui/vcenter/session/clone-ticket (header vmware-api-session-id, body
 // {"vc_guid"}) and gets {"session_clone_ticket"}, a one-time ticket for
 // SessionManager.CloneSession. Lab: POST /lab/ui-session logs in to the lab's
-// own /sdk as that user (the vSphere Client's session) and returns a token for
-// it; the clone-ticket endpoint calls AcquireCloneTicket on that session.
+// own /sdk as that user (the administrator or the restricted user, see
+// permissions.go) and returns a token for the vSphere Client's session; the
+// clone-ticket endpoint calls AcquireCloneTicket on that session, so the
+// cloned session belongs to the same user and has the same permissions.
 const cloneTicketPath = "/api/ui/vcenter/session/clone-ticket"
 
 type uiSessions struct {
@@ -224,7 +226,7 @@ type uiSessions struct {
 }
 
 func (u *uiSessions) login(l *Lab, user, pass string) (string, error) {
-	if user != l.opts.username || pass != l.opts.password {
+	if (user != l.opts.username || pass != l.opts.password) && (user != l.opts.restrictedUser || pass != l.opts.restrictedPass) {
 		return "", fmt.Errorf("Cannot complete login due to an incorrect user name or password.")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -43,6 +43,14 @@ func (o *LabSessionManager) AcquireGenericServiceTicket(ctx *simulator.Context, 
 		serviceTickets.Lock()
 		serviceTickets.m[b.Res.Returnval.Id] = time.Now().Add(ticketLifetime)
 		serviceTickets.Unlock()
+		if o.lab.restrictedCtx(ctx) { // the ticket carries the session's (lack of) privileges
+			o.lab.perms.mu.Lock()
+			if o.lab.perms.tickets == nil {
+				o.lab.perms.tickets = map[string]bool{}
+			}
+			o.lab.perms.tickets[b.Res.Returnval.Id] = true
+			o.lab.perms.mu.Unlock()
+		}
 	}
 	return res
 }
@@ -66,6 +74,23 @@ func (l *Lab) datastoreAuthorized(r *http.Request) bool {
 	return false
 }
 
+// datastoreRestricted reports whether an authorized datastore HTTP request
+// comes from the restricted user (session cookie or a ticket its session
+// acquired), who holds no datastore privileges (permissions.go).
+func (l *Lab) datastoreRestricted(r *http.Request) bool {
+	if c, err := r.Cookie(soap.SessionCookieName); err == nil {
+		if user := l.sessionUser(c.Value); user != "" {
+			return user == l.opts.restrictedUser
+		}
+	}
+	if c, err := r.Cookie("vmware_cgi_ticket"); err == nil && validTicket(c.Value) {
+		l.perms.mu.Lock()
+		defer l.perms.mu.Unlock()
+		return l.perms.tickets[c.Value]
+	}
+	return false
+}
+
 // serveDatastore passes datastore HTTP requests to vcsim, applying injected
 // faults: DatastoreGet rules to GET/HEAD, DatastorePut rules to PUT/POST
 // (uploads). Other methods (DELETE) pass unchanged.
@@ -73,6 +98,10 @@ func (l *Lab) serveDatastore(w http.ResponseWriter, r *http.Request, next http.H
 	if !l.datastoreAuthorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="VMware HTTP server"`)
 		http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if l.datastoreRestricted(r) {
+		http.Error(w, "403 Forbidden: the user has no privileges on this datastore", http.StatusForbidden)
 		return
 	}
 	method := ""

@@ -30,6 +30,7 @@ type Lab struct {
 	sessions sessionBook
 	guest    guestState
 	ui       uiSessions
+	perms    permissions // what the restricted user may see (permissions.go)
 }
 
 // labVM is what the lab knows about a VM beyond vcsim's object.

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,19 +30,22 @@ import (
 
 // options are the command-line flags.
 type options struct {
-	listen    string
-	inventory string
-	vms       int
-	diskMiB   int
-	images    string
-	dataDir   string
-	keep      bool
-	username  string
-	password  string
-	guestUser string
-	guestPass string
-	trace     bool
-	watchIn   bool
+	listen         string
+	inventory      string
+	vms            int
+	diskMiB        int
+	images         string
+	dataDir        string
+	keep           bool
+	username       string
+	password       string
+	restrictedUser string
+	restrictedPass string
+	restrictedVMs  []string
+	guestUser      string
+	guestPass      string
+	trace          bool
+	watchIn        bool
 }
 
 // readyLine is the JSON object printed once the server accepts connections.
@@ -56,6 +60,10 @@ type readyLine struct {
 	GuestUsername string `json:"guestUsername"`
 	GuestPassword string `json:"guestPassword"`
 	VcGUID        string `json:"vcGuid"`
+	// The restricted user (permissions.go) and the VMs it can see.
+	RestrictedUsername string   `json:"restrictedUsername"`
+	RestrictedPassword string   `json:"restrictedPassword"`
+	RestrictedVms      []string `json:"restrictedVms"`
 }
 
 func main() {
@@ -69,11 +77,19 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the data directory on exit")
 	flag.StringVar(&o.username, "username", "administrator@vsphere.local", "vCenter user name")
 	flag.StringVar(&o.password, "password", "Lab-Pass-1!", "vCenter password")
+	flag.StringVar(&o.restrictedUser, "restricted-username", "operator@vsphere.local", "a second vCenter user with a role on -restricted-vms only (permissions.go)")
+	flag.StringVar(&o.restrictedPass, "restricted-password", "Operator-Pass-1!", "password of the restricted user")
+	restrictedVMs := flag.String("restricted-vms", "win-app01,linux-db01", "comma-separated VM names the restricted user can see")
 	flag.StringVar(&o.guestUser, "guest-username", "labadmin", "guest OS user accepted by guest operations")
 	flag.StringVar(&o.guestPass, "guest-password", "Guest-Pass-1!", "guest OS password accepted by guest operations")
 	flag.BoolVar(&o.trace, "trace", false, "write SOAP traffic to stderr")
 	flag.BoolVar(&o.watchIn, "exit-on-stdin-eof", false, "shut down when stdin closes (the parent process is gone)")
 	flag.Parse()
+	for _, name := range strings.Split(*restrictedVMs, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			o.restrictedVMs = append(o.restrictedVMs, name)
+		}
+	}
 	// When the parent dies, stdout/stderr are broken pipes: keep running to clean up.
 	signal.Ignore(syscall.SIGPIPE)
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
@@ -158,6 +174,7 @@ func run(o options) error {
 	log.Printf("inventory %s built in %s", o.inventory, time.Since(start).Round(time.Millisecond))
 
 	lab.registerObjects()
+	lab.grantRestricted()
 
 	server := model.Service.NewServer()
 	defer server.Close()
@@ -179,6 +196,10 @@ func run(o options) error {
 		GuestUsername: o.guestUser,
 		GuestPassword: o.guestPass,
 		VcGUID:        c.ServiceContent.About.InstanceUuid,
+
+		RestrictedUsername: o.restrictedUser,
+		RestrictedPassword: o.restrictedPass,
+		RestrictedVms:      lab.restrictedVMNames(),
 	}
 	out, _ := json.Marshal(line)
 	fmt.Println(string(out))

@@ -16,7 +16,8 @@ import (
 // page has no token); CancelRetrievePropertiesEx drops the rest. An unknown or
 // used-up token is InvalidArgument. vcsim 0.24.2 ignores maxObjects and has no
 // ContinueRetrievePropertiesEx. Lab: vcsim collects everything, the lab hands it
-// out page by page (with no maxObjects everything comes in one page).
+// out page by page (with no maxObjects everything comes in one page). For the
+// restricted user the result is filtered first (permissions.go).
 
 // LabPropertyCollector adds paging to vcsim's PropertyCollector.
 type LabPropertyCollector struct{ overlay }
@@ -64,6 +65,9 @@ func (o *LabPropertyCollector) RetrievePropertiesEx(ctx *simulator.Context, req 
 	var res soap.HasFault
 	o.withLock(ctx, pc, func() { res = pc.RetrievePropertiesEx(ctx, &r) })
 	b, ok := res.(*methods.RetrievePropertiesExBody)
+	if ok && b.Res != nil && b.Res.Returnval != nil && o.lab.restrictedCtx(ctx) { // permissions.go
+		b.Res.Returnval.Objects = o.lab.filterContents(b.Res.Returnval.Objects)
+	}
 	if !ok || b.Res == nil || b.Res.Returnval == nil || size <= 0 || len(b.Res.Returnval.Objects) <= size {
 		return res
 	}

@@ -55,6 +55,9 @@ func (o *LabSearchIndex) FindByUuid(ctx *simulator.Context, req *types.FindByUui
 		if req.Datacenter != nil && !inDatacenter(e, *req.Datacenter) {
 			continue
 		}
+		if o.lab.restrictedCtx(ctx) && o.lab.hidden(e.Reference()) { // permissions.go
+			continue
+		}
 		found = append(found, e.Reference())
 	}
 	if len(found) > 0 {

@@ -14,7 +14,6 @@ import (
 	"sync"
 
 	"github.com/vmware/govmomi/simulator"
-	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 	"github.com/vmware/govmomi/vim25/xml"
@@ -24,6 +23,7 @@ import (
 // looks at every SOAP request before vcsim does, to
 //   - enforce sessions like vCenter (vcsim 0.24.2 answers RetrieveProperties
 //     without a session),
+//   - enforce the restricted user's permissions like vCenter (permissions.go),
 //   - apply injected faults (faults.go),
 //   - route the methods the lab adds or changes on vcsim's own object types to
 //     lab "overlay" objects (see overlays).
@@ -99,18 +99,36 @@ func (l *Lab) serveSDK(w http.ResponseWriter, r *http.Request, next http.Handler
 	if c, err := r.Cookie(soap.SessionCookieName); err == nil {
 		cookie = c.Value
 	}
-	if !publicMethods[method.Name] && !l.sessionActive(cookie) {
-		writeFault(w, "The session is not authenticated.", &types.NotAuthenticated{
-			NoPermission: types.NoPermission{Object: method.This, PrivilegeId: "System.View"},
-		})
-		return
+	user := ""
+	if !publicMethods[method.Name] {
+		if user = l.sessionUser(cookie); user == "" {
+			writeFault(w, "The session is not authenticated.", &types.NotAuthenticated{
+				NoPermission: types.NoPermission{Object: method.This, PrivilegeId: "System.View"},
+			})
+			return
+		}
+	}
+	// The restricted user (permissions.go): vCenter checks privileges before
+	// anything else happens.
+	restricted := user != "" && user == l.opts.restrictedUser
+	if restricted {
+		obj, hidden := method.This, l.hidden(method.This)
+		if !hidden {
+			obj, hidden = l.hiddenArgument(method.Body)
+		}
+		if hidden {
+			writeFault(w, permissionDenied, noPermission(method.Name, obj))
+			return
+		}
 	}
 
 	if done := l.applyFaults(w, method); done {
 		return
 	}
 
-	if overlays[method.This.Type][method.Name] {
+	if overlays[method.This.Type][method.Name] ||
+		(restricted && method.This.Type == "PropertyCollector" && permissionFiltered[method.Name]) ||
+		l.restrictedLogin(method) {
 		// vCenter answers ManagedObjectNotFound for a VM or snapshot that does
 		// not exist (any more). Answer it here, before any lab code runs: the
 		// overlay methods build on vcsim code that asserts these objects exist,
@@ -172,16 +190,17 @@ func notFoundMessage(ref types.ManagedObjectReference) string {
 	return fmt.Sprintf("The object 'vim.%s:%s' has already been deleted or has not been completely created", ref.Type, ref.Value)
 }
 
-// sessionActive reports whether a vmware_soap_session cookie names a live session,
-// asking vcsim's SessionManager (SessionIsActive) for the lab's only user.
+// sessionActive reports whether a vmware_soap_session cookie names a live
+// session of one of the lab's users.
 func (l *Lab) sessionActive(id string) bool {
-	if id == "" {
-		return false
-	}
-	ctx := &simulator.Context{Context: context.Background(), Map: simulator.Map}
-	res := simulator.Map.SessionManager().SessionIsActive(ctx, &types.SessionIsActive{SessionID: id, UserName: l.opts.username})
-	b, ok := res.(*methods.SessionIsActiveBody)
-	return ok && b.Res != nil && b.Res.Returnval
+	return l.sessionUser(id) != ""
+}
+
+// restrictedLogin reports whether a call is a Login of the restricted user,
+// which the lab's SessionManager overlay handles (vcsim knows one user).
+func (l *Lab) restrictedLogin(method *simulator.Method) bool {
+	b, ok := method.Body.(*types.Login)
+	return ok && method.Name == "Login" && method.This.Type == "SessionManager" && b.UserName == l.opts.restrictedUser
 }
 
 // sessionBook remembers the session keys vcsim handed out (Set-Cookie), so that
