@@ -4,7 +4,6 @@
 // through the plugin path. VMs its vCenter account cannot see are answered like VMs that do not exist.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:https';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import type { ApiError, Dashboard, Job, JobRun, RestorePoint, ServerEvent, SessionInfo, VmDetail, VmSummary } from '../../backend/api/contract.ts';
 
@@ -223,38 +222,17 @@ test('the dashboard counts only visible VMs and their runs', async () => {
 
 test('the event stream of the restricted user carries no run or restore point of a hidden VM', async () => {
   const seen: ServerEvent[] = [];
-  const ac = new AbortController();
   let opRunId = '';
-  let opDone: () => void = () => {};
-  const done = new Promise<void>((resolve) => { opDone = resolve; });
-  const stream = new Promise<void>((resolve, reject) => {
-    const req = request(`${t.service.url}/api/events?session=${encodeURIComponent(op)}`, { ca: t.service.cert, signal: ac.signal }, (res) => {
-      assert.equal(res.statusCode, 200);
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        buf += c;
-        for (let i; (i = buf.indexOf('\n\n')) >= 0; buf = buf.slice(i + 2)) {
-          const data = /^data: (.*)$/m.exec(buf.slice(0, i))?.[1];
-          if (!data) continue;
-          const e = JSON.parse(data) as ServerEvent;
-          seen.push(e);
-          if (e.type === 'run' && e.run.id === opRunId && e.run.status !== 'running' && e.run.status !== 'queued') opDone();
-        }
-      });
-      res.on('end', resolve);
-    });
-    req.on('error', (e) => (ac.signal.aborted ? resolve() : reject(e)));
-    req.end();
+  const stream = t.events(op, (e) => {
+    seen.push(e);
+    return e.type === 'run' && e.run.id === opRunId && e.run.status !== 'running' && e.run.status !== 'queued';
   });
-  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await stream.opened, 200);
   const hiddenRun = await adminBackup(ids['app-notools01']!);
   const r = await t.call<JobRun>('POST', '/api/backups', { token: op, body: { vmIds: [ids['linux-db01']!] } });
   assert.equal(r.status, 202);
   opRunId = r.body.id;
-  await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error('no final event for the restricted user\'s run')), 60_000))]);
-  ac.abort();
-  await stream;
+  await Promise.race([stream.done, new Promise((_, rej) => setTimeout(() => rej(new Error('no final event for the restricted user\'s run')), 60_000))]);
   assert.ok(seen.some((e) => e.type === 'run' && e.run.id === opRunId), 'the user\'s own run is streamed');
   const leaks = seen.filter((e) =>
     (e.type === 'run' && (e.run.id === hiddenRun.id || e.run.vms.some((v) => hidden.includes(v.vmId)))) ||

@@ -2,7 +2,6 @@
 // backend trades it with vCenter for a clone ticket and a session of that same user.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:https';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import type { ServerEvent, SessionInfo, VmSummary } from '../../backend/api/contract.ts';
 
@@ -30,31 +29,14 @@ test('the event stream accepts the session as a query parameter and delivers run
   const token = await t.login();
   const vmId = (await t.lab.control.vms())['linux-db01']!.moref;
   const seen: ServerEvent[] = [];
-  const ac = new AbortController();
-  const stream = new Promise<void>((resolve, reject) => {
-    const req = request(`${t.service.url}/api/events?session=${encodeURIComponent(token)}`, { ca: t.service.cert, signal: ac.signal }, (res) => {
-      assert.equal(res.statusCode, 200);
-      assert.match(String(res.headers['content-type']), /text\/event-stream/);
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        buf += c;
-        for (let i; (i = buf.indexOf('\n\n')) >= 0; buf = buf.slice(i + 2)) {
-          const data = /^data: (.*)$/m.exec(buf.slice(0, i))?.[1];
-          if (!data) continue;
-          const e = JSON.parse(data) as ServerEvent;
-          seen.push(e);
-          if (e.type === 'run' && e.run.status === 'success') { ac.abort(); resolve(); }
-        }
-      });
-    });
-    req.on('error', (e) => (ac.signal.aborted ? resolve() : reject(e)));
-    req.end();
+  const stream = t.events(token, (e) => {
+    seen.push(e);
+    return e.type === 'run' && e.run.status === 'success';
   });
-  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await stream.opened, 200);
   const started = await t.call<{ id: string }>('POST', '/api/backups', { token, body: { vmIds: [vmId] } });
   assert.equal(started.status, 202);
-  await stream;
+  await stream.done;
   const runs = seen.filter((e): e is Extract<ServerEvent, { type: 'run' }> => e.type === 'run' && e.run.id === started.body.id);
   assert.ok(runs.length >= 3, `only ${runs.length} run events`);
   assert.ok(runs.some((e) => e.run.vms[0]!.phase.startsWith('reading')), JSON.stringify(runs.map((e) => e.run.vms[0]!.phase)));

@@ -15,6 +15,12 @@ export interface TestService {
   dataDir: string;
   call<T = unknown>(method: string, path: string, opts?: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Record<string, string | string[] | undefined> }>;
   login(): Promise<string>;
+  /**
+   * Follows /api/events with a session token (as EventSource does, in the query string), calling
+   * `on` for each event until it returns true or stop() is called. Resolves `opened` once the
+   * stream answered (so events published afterwards are seen).
+   */
+  events(session: string, on: (e: import('../../backend/api/contract.ts').ServerEvent) => boolean | void): { opened: Promise<number>; done: Promise<void>; stop(): void };
   /** Polls a run until it ends. */
   waitRun(token: string, runId: string, timeoutMs?: number): Promise<import('../../backend/api/contract.ts').JobRun>;
   stop(): Promise<void>;
@@ -61,6 +67,29 @@ export async function startTestService(opts: { lab?: Lab; config?: Partial<Confi
       const r = await call<{ token: string }>('POST', '/api/session/login', { body: { username: lab.username, password: lab.password } });
       if (r.status !== 200) throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.token;
+    },
+    events(session, on) {
+      const ac = new AbortController();
+      let opened!: (status: number) => void;
+      const openedP = new Promise<number>((r) => { opened = r; });
+      const done = new Promise<void>((resolve, reject) => {
+        const req = request(`${service.url}/api/events?session=${encodeURIComponent(session)}`, { ca: service.cert, signal: ac.signal }, (res) => {
+          opened(res.statusCode ?? 0);
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            buf += c;
+            for (let i; (i = buf.indexOf('\n\n')) >= 0; buf = buf.slice(i + 2)) {
+              const data = /^data: (.*)$/m.exec(buf.slice(0, i))?.[1];
+              if (data && on(JSON.parse(data)) === true) { ac.abort(); resolve(); return; }
+            }
+          });
+          res.on('end', resolve);
+        });
+        req.on('error', (e) => (ac.signal.aborted ? resolve() : reject(e)));
+        req.end();
+      });
+      return { opened: openedP, done, stop: () => ac.abort() };
     },
     async waitRun(token, runId, timeoutMs = 60_000) {
       const t0 = Date.now();
