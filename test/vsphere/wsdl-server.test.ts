@@ -29,7 +29,7 @@ describe('vsphere: WSDL from the server', () => {
         res.end(readFileSync(join(wsdlDir, req.url.slice(5))));
         return;
       }
-      const fwd = request(`${lab.url}${req.url}`, { method: req.method, headers: req.headers, rejectUnauthorized: false }, (r) => {
+      const fwd = request(`${lab.url}${req.url}`, { method: req.method, headers: req.headers, ca: lab.certPem }, (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
       });
