@@ -84,6 +84,19 @@ test('malformed JSON, unknown fields and wrong types are 400s; the service stays
   assert.equal((await t.call('GET', '/api/health')).status, 200);
 });
 
+test('the plugin server serves the manifest and UI over HTTPS with a CSP that lets only vCenter frame it', async () => {
+  const m = await t.call<{ manifestVersion: string }>('GET', '/plugin.json');
+  assert.equal(m.status, 200);
+  assert.ok(m.body.manifestVersion);
+  const csp = String(m.headers['content-security-policy']);
+  assert.match(csp, new RegExp(`frame-ancestors 'self' ${new URL(t.lab.sdkUrl).origin.replace(/[.]/g, '\\.')}(;|$)`));
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-eval|\*/);
+  const ui = await t.call<string>('GET', '/ui/');
+  assert.equal(ui.status, 200);
+  assert.match(String(ui.headers['content-type']), /text\/html/);
+});
+
 test('OpenAPI document describes the routes', async () => {
   const r = await t.call<{ openapi: string; paths: Record<string, unknown> }>('GET', '/api/openapi.json');
   assert.equal(r.status, 200);
