@@ -16,6 +16,8 @@ export interface Config {
     username?: string;
     password?: string;       // clear in memory only
     thumbprint?: string;     // SHA-256, "AA:BB:…"; without it the system CAs must trust vCenter
+    /** Instead of user/password: a one-time clone ticket (SessionManager.AcquireCloneTicket) of an existing session. */
+    cloneTicket?: string;
     wsdl: 'builtin' | 'server';
   };
   repository: { path: string; passphrase?: string };
@@ -68,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: File
       username: env.STILLPOINT_VCENTER_USER ?? merged.vcenter?.username,
       password: vcPassword,
       thumbprint: env.STILLPOINT_VCENTER_THUMBPRINT ?? merged.vcenter?.thumbprint,
+      cloneTicket: env.STILLPOINT_VCENTER_CLONE_TICKET ?? merged.vcenter?.cloneTicket,
       wsdl: (env.STILLPOINT_VCENTER_WSDL ?? merged.vcenter?.wsdl ?? 'builtin') === 'server' ? 'server' : 'builtin',
     },
     repository: { path: resolve(env.STILLPOINT_REPOSITORY ?? merged.repository?.path ?? join(dataDir, 'repository')), passphrase: repoPass },

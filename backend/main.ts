@@ -7,7 +7,7 @@ import { startService } from './service.ts';
 try {
   const config = loadConfig();
   if (!config.vcenter.url) {
-    throw new Error(`No vCenter configured: set STILLPOINT_VCENTER_URL (and _USER, _PASSWORD, _THUMBPRINT), or write them into ${config.dataDir}/config.json. For a lab vCenter with everything set up, run \`npm run demo\`.`);
+    throw new Error(`No vCenter configured: set STILLPOINT_VCENTER_URL (and _USER + _PASSWORD or _CLONE_TICKET, and _THUMBPRINT), or write them into ${config.dataDir}/config.json. For a lab vCenter with everything set up, run \`npm run demo\`.`);
   }
   const service = await startService(config);
   log.info({ url: service.url }, 'Stillpoint service is listening');

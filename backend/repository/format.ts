@@ -64,6 +64,11 @@ export function encodeHeader(id: Buffer, flags: number, rawLength: number, lengt
   return h;
 }
 
+/** Whether a record header read from a pack matches the index entry's id and length. */
+export function headerMatches(h: Buffer, id: Uint8Array, length: number): boolean {
+  return h.readUInt32BE(0) === RECORD_MAGIC && h.readUInt32BE(12) === length && h.subarray(16, 48).equals(id);
+}
+
 export const K_CHUNK = 0x63; // 'c'
 export function chunkKey(id: Buffer): Buffer {
   const k = Buffer.allocUnsafe(33);

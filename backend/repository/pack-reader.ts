@@ -1,6 +1,6 @@
 // Reads chunk records from pack files with positional reads, keeping a few file handles open.
 import { open, type FileHandle } from 'node:fs/promises';
-import { RECORD_HEADER, RECORD_MAGIC, packPath, type ChunkEntry } from './format.ts';
+import { RECORD_HEADER, headerMatches, packPath, type ChunkEntry } from './format.ts';
 import { damaged } from './errors.ts';
 
 export class PackReader {
@@ -52,7 +52,7 @@ export class PackReader {
     const b = Buffer.from(ab, 0, RECORD_HEADER + e.length);
     const { bytesRead } = await fh.read(b, 0, b.length, e.offset);
     if (bytesRead < b.length) throw damaged(`pack ${e.pack} is truncated: chunk ${id.toString('hex').slice(0, 16)}… at offset ${e.offset} needs ${b.length} bytes, ${bytesRead} present`);
-    if (b.readUInt32BE(0) !== RECORD_MAGIC || b.readUInt32BE(12) !== e.length || !b.subarray(16, 48).equals(id)) {
+    if (!headerMatches(b, id, e.length)) {
       throw damaged(`pack ${e.pack} has a bad record header at offset ${e.offset} (chunk ${id.toString('hex').slice(0, 16)}…)`);
     }
   }

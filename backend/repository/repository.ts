@@ -129,7 +129,7 @@ export class Repository {
   }
 
   #workerPool(): WorkerPool {
-    this.#pool ??= new WorkerPool({ keys: this.#ctx.keys, level: this.config.compression.level, chunkSize: this.config.chunkSize, threads: this.#opts.threads });
+    this.#pool ??= new WorkerPool({ dir: this.dir, keys: this.#ctx.keys, level: this.config.compression.level, chunkSize: this.config.chunkSize, threads: this.#opts.threads });
     return this.#pool;
   }
 

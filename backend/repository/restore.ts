@@ -1,115 +1,159 @@
-// Restores a disk of a restore point to a file, block device or stream. Chunks are read ahead from the
-// packs, decoded and checked in the worker pool and written in order; zero chunks become holes in files.
-import { open, stat, type FileHandle } from 'node:fs/promises';
+// Restores a disk of a restore point to a file, block device or stream. To files and devices the
+// workers write directly: each reads a chunk's record from its pack, decodes and checks it and writes
+// it at its offset (several positional writes in flight, zero chunks become holes in files). Streams
+// get the chunks in order through the main thread.
+import { open, stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
-import { DIGEST_LEN, RECORD_HEADER, isZeroDigest } from './format.ts';
+import { DIGEST_LEN, RECORD_HEADER, isZeroDigest, type ChunkEntry } from './format.ts';
 import { BufferPool } from './worker-pool.ts';
 import { segments } from './digest-list.ts';
 import { lookupMany } from './index.ts';
 import type { PackReader } from './pack-reader.ts';
 import type { RepoContext } from './context.ts';
-import type { RestorePoint } from './catalog.ts';
+import type { DiskRecord, RestorePoint } from './catalog.ts';
 import { RepositoryError, damaged } from './errors.ts';
 
 export type Progress = (done: number, total: number) => void;
+type Result = { bytes: number; zeroBytes: number };
 
 export async function restoreDisk(ctx: RepoContext, packs: PackReader, rp: RestorePoint, diskKey: string,
-  target: string | Writable, onProgress?: Progress): Promise<{ bytes: number; zeroBytes: number }> {
+  target: string | Writable, onProgress?: Progress): Promise<Result> {
   const disk = rp.disks.find((d) => d.key === diskKey);
   if (!disk) throw new RepositoryError('ENOTFOUND', `restore point ${rp.id} has no disk ${diskKey} (disks: ${rp.disks.map((d) => d.key).join(', ')})`);
-  const cs = rp.chunkSize;
-  let fh: FileHandle | undefined;
-  let sparse = false;
-  if (typeof target === 'string') {
-    const st = await stat(target).catch(() => undefined);
-    if (st?.isBlockDevice()) fh = await open(target, 'r+');
-    else { fh = await open(target, 'w'); sparse = true; }
+  return typeof target === 'string'
+    ? restoreToFile(ctx, rp, disk, target, onProgress)
+    : restoreToStream(ctx, packs, rp, disk, target, onProgress);
+}
+
+/** One digest-list segment with the index entries of its chunks; entry(k) is null for a zero chunk. */
+interface Located { first: number; n: number; id(k: number): Buffer | null; entry(k: number): ChunkEntry | null }
+
+async function* located(ctx: RepoContext, rpId: string, disk: DiskRecord): AsyncGenerator<Located> {
+  for await (const seg of segments(ctx.db, rpId, disk.key)) {
+    const n = seg.digests.length / DIGEST_LEN;
+    const ids: Buffer[] = [];
+    const slot = new Int32Array(n).fill(-1);
+    const uniq = new Map<string, number>();
+    for (let k = 0; k < n; k++) {
+      const id = seg.digests.subarray(k * DIGEST_LEN, (k + 1) * DIGEST_LEN);
+      if (isZeroDigest(id)) continue;
+      const h = id.toString('hex');
+      let j = uniq.get(h);
+      if (j === undefined) { j = ids.length; uniq.set(h, j); ids.push(Buffer.from(id)); }
+      slot[k] = j;
+    }
+    const entries = await lookupMany(ctx.db, ids);
+    yield {
+      first: seg.first, n,
+      id: (k) => (slot[k] < 0 ? null : ids[slot[k]]),
+      entry: (k) => {
+        if (slot[k] < 0) return null;
+        const e = entries[slot[k]];
+        if (!e) throw damaged(`chunk ${ids[slot[k]].toString('hex').slice(0, 16)}… of disk ${disk.key} is missing from the index`);
+        return e;
+      },
+    };
   }
+}
+
+async function restoreToFile(ctx: RepoContext, rp: RestorePoint, disk: DiskRecord, path: string, onProgress?: Progress): Promise<Result> {
+  const cs = rp.chunkSize;
+  const device = (await stat(path).catch(() => undefined))?.isBlockDevice() ?? false;
+  const fh = await open(path, device ? 'r+' : 'w');
+  const zeros = device ? Buffer.alloc(cs) : undefined;
+  const limit = ctx.pool.size * 4;
+  const jobs = new Set<Promise<void>>();
+  let failure: unknown;
+  let done = 0;
+  let zeroBytes = 0;
+  const progress = (len: number): void => { done += len; onProgress?.(done, disk.capacity); };
+  try {
+    outer: for await (const seg of located(ctx, rp.id, disk)) {
+      for (let k = 0; k < seg.n; k++) {
+        if (failure) break outer;
+        const pos = (seg.first + k) * cs;
+        const len = Math.min(cs, disk.capacity - pos);
+        const e = seg.entry(k);
+        if (e === null) {
+          zeroBytes += len;
+          if (zeros) await fh.write(zeros, 0, len, pos);
+          progress(len);
+          continue;
+        }
+        const job: Promise<void> = ctx.pool.restore({ pack: e.pack, offset: e.offset, length: e.length, flags: e.flags, rawLength: e.rawLength, id: seg.id(k)!, fd: fh.fd, pos })
+          .then((r) => {
+            if (r.error === undefined) progress(len);
+            else failure ??= r.damaged ? damaged(r.error) : Object.assign(new Error(r.error), { code: r.code });
+          }, (err) => { failure ??= err; })
+          .finally(() => jobs.delete(job));
+        jobs.add(job);
+        if (jobs.size >= limit) await Promise.race(jobs);
+      }
+    }
+    await Promise.all(jobs);
+    if (failure) throw failure;
+    if (device) await fh.sync(); // block devices: make the restore durable
+    else await fh.truncate(disk.capacity);
+  } finally {
+    await Promise.allSettled(jobs);
+    await ctx.pool.release().catch(() => {});
+    await fh.close();
+  }
+  return { bytes: disk.capacity, zeroBytes };
+}
+
+async function restoreToStream(ctx: RepoContext, packs: PackReader, rp: RestorePoint, disk: DiskRecord, s: Writable, onProgress?: Progress): Promise<Result> {
+  const cs = rp.chunkSize;
   const window = ctx.pool.size * 4;
   const payPool = new BufferPool(cs + RECORD_HEADER + 1024, window + 2);
   const outPool = new BufferPool(cs, window + 8);
+  const zeros = Buffer.alloc(cs);
   let done = 0;
   let zeroBytes = 0;
-  const zeros = Buffer.alloc(cs);
-  const emit = async (data: Buffer, pos: number): Promise<void> => {
-    if (fh) { let w = 0; while (w < data.length) w += (await fh.write(data, w, data.length - w, pos + w)).bytesWritten; }
-    else {
-      const s = target as Writable;
-      if (!s.write(data)) await once(s, 'drain');
-    }
-  };
-  const writes = new Set<Promise<void>>();
-  const put = async (data: Buffer, pos: number, done?: () => void): Promise<void> => {
-    if (!fh) {
-      // A stream may keep the buffer after write() (a pass-through pushes it on), so it gets a copy of pooled data.
-      const own = done ? Buffer.from(data) : data;
-      done?.();
-      return emit(own, pos);
-    }
-    const w: Promise<void> = emit(data, pos).finally(() => { writes.delete(w); done?.(); });
-    writes.add(w);
-    // Writes to one file serialize in the kernel; two in flight keep it busy and leave libuv threads for pack reads.
-    if (writes.size >= 2) await Promise.race(writes);
-  };
-  try {
-    for await (const seg of segments(ctx.db, rp.id, diskKey)) {
-      const n = seg.digests.length / DIGEST_LEN;
-      const ids: Buffer[] = [];
-      const uniq = new Map<string, number>();
-      for (let k = 0; k < n; k++) {
-        const id = seg.digests.subarray(k * DIGEST_LEN, (k + 1) * DIGEST_LEN);
-        if (isZeroDigest(id)) continue;
-        const h = id.toString('hex');
-        if (!uniq.has(h)) { uniq.set(h, ids.length); ids.push(Buffer.from(id)); }
-      }
-      const entries = await lookupMany(ctx.db, ids);
-      const fetch = (k: number): Promise<ArrayBuffer> | null => {
-        const id = seg.digests.subarray(k * DIGEST_LEN, (k + 1) * DIGEST_LEN);
-        if (isZeroDigest(id)) return null;
-        const j = uniq.get(id.toString('hex'))!;
-        const e = entries[j];
-        if (!e) return Promise.reject(damaged(`chunk ${ids[j].toString('hex').slice(0, 16)}… of disk ${diskKey} is missing from the index`));
-        return (async () => {
-          const payload = await payPool.acquire();
-          try { await packs.readInto(ids[j], e, payload); } catch (err) { payPool.release(payload); throw err; }
-          const out = await outPool.acquire();
-          const r = await ctx.pool.decode(payload, RECORD_HEADER, e.length, e.flags, e.rawLength, ids[j], false, out);
-          payPool.release(r.payload);
-          if (r.error !== undefined) {
-            outPool.release(r.out);
-            throw damaged(`chunk ${ids[j].toString('hex').slice(0, 16)}… in pack ${e.pack} is damaged (${r.error})`);
-          }
-          return r.out;
-        })();
-      };
-      const ahead: (Promise<ArrayBuffer> | null)[] = [];
-      let next = 0;
-      const fill = (): void => { while (next < n && ahead.length < window) { const p = fetch(next++); p?.catch(() => {}); ahead.push(p); } };
-      fill();
-      for (let k = 0; k < n; k++) {
-        const p = ahead.shift()!;
-        fill();
-        const i = seg.first + k;
-        const pos = i * cs;
-        const len = Math.min(cs, disk.capacity - pos);
-        if (p === null) {
-          zeroBytes += len;
-          if (!sparse) await put(zeros.subarray(0, len), pos);
-        } else {
-          const out = await p;
-          await put(Buffer.from(out, 0, len), pos, () => outPool.release(out));
+  const emit = async (data: Buffer): Promise<void> => { if (!s.write(data)) await once(s, 'drain'); };
+  for await (const seg of located(ctx, rp.id, disk)) {
+    const fetch = (k: number): Promise<ArrayBuffer> | null => {
+      let e: ChunkEntry | null;
+      try { e = seg.entry(k); } catch (err) { return Promise.reject(err); }
+      if (e === null) return null;
+      const entry = e;
+      const id = seg.id(k)!;
+      return (async () => {
+        const payload = await payPool.acquire();
+        try { await packs.readInto(id, entry, payload); } catch (err) { payPool.release(payload); throw err; }
+        const out = await outPool.acquire();
+        const r = await ctx.pool.decode(payload, RECORD_HEADER, entry.length, entry.flags, entry.rawLength, id, false, out);
+        payPool.release(r.payload);
+        if (r.error !== undefined) {
+          outPool.release(r.out);
+          throw damaged(`chunk ${id.toString('hex').slice(0, 16)}… in pack ${entry.pack} is damaged (${r.error})`);
         }
-        done += len;
-        onProgress?.(done, disk.capacity);
+        return r.out;
+      })();
+    };
+    const ahead: (Promise<ArrayBuffer> | null)[] = [];
+    let next = 0;
+    const fill = (): void => { while (next < seg.n && ahead.length < window) { const p = fetch(next++); p?.catch(() => {}); ahead.push(p); } };
+    fill();
+    for (let k = 0; k < seg.n; k++) {
+      const p = ahead.shift()!;
+      fill();
+      const pos = (seg.first + k) * cs;
+      const len = Math.min(cs, disk.capacity - pos);
+      if (p === null) {
+        zeroBytes += len;
+        await emit(zeros.subarray(0, len));
+      } else {
+        const out = await p;
+        // A stream may keep the buffer after write() (a pass-through pushes it on), so it gets a copy of pooled data.
+        const own = Buffer.from(Buffer.from(out, 0, len));
+        outPool.release(out);
+        await emit(own);
       }
+      done += len;
+      onProgress?.(done, disk.capacity);
     }
-    await Promise.all(writes);
-    if (fh && sparse) await fh.truncate(disk.capacity);
-    if (fh && !sparse) await fh.sync(); // block devices: make the restore durable
-  } finally {
-    await Promise.allSettled(writes);
-    await fh?.close();
   }
   return { bytes: disk.capacity, zeroBytes };
 }

@@ -2,7 +2,7 @@
 // decryption/decompression/checking for reads run here, off the main thread.
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import type { EncodeReq, EncodeRes, DecodeReq, DecodeRes } from './chunk-worker.ts';
+import type { EncodeReq, EncodeRes, DecodeReq, DecodeRes, RestoreReq, RestoreRes, ReleaseReq } from './chunk-worker.ts';
 import type { RepoKeys } from './crypto.ts';
 
 type Pending = { resolve: (v: any) => void; reject: (e: Error) => void };
@@ -13,10 +13,10 @@ export class WorkerPool {
   #seq = 0;
   #closed = false;
 
-  constructor(opts: { keys?: RepoKeys; level: number; chunkSize: number; threads?: number }) {
+  constructor(opts: { dir: string; keys?: RepoKeys; level: number; chunkSize: number; threads?: number }) {
     const n = opts.threads ?? Math.max(1, availableParallelism());
     const workerData = {
-      level: opts.level, chunkSize: opts.chunkSize,
+      dir: opts.dir, level: opts.level, chunkSize: opts.chunkSize,
       encKey: opts.keys ? new Uint8Array(opts.keys.encKey) : undefined,
       idKey: opts.keys ? new Uint8Array(opts.keys.idKey) : undefined,
     };
@@ -38,10 +38,10 @@ export class WorkerPool {
 
   get size(): number { return this.#workers.length; }
 
-  #post<T>(msg: EncodeReq | DecodeReq, transfer: ArrayBuffer[]): Promise<T> {
+  #post<T>(msg: EncodeReq | DecodeReq | RestoreReq | ReleaseReq, transfer: ArrayBuffer[], to?: { w: Worker; busy: number }): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('repository is closed'));
-    let best = this.#workers[0];
-    for (const s of this.#workers) if (s.busy < best.busy) best = s;
+    let best = to ?? this.#workers[0];
+    if (!to) for (const s of this.#workers) if (s.busy < best.busy) best = s;
     best.busy++;
     best.w.ref();
     return new Promise<T>((resolve, reject) => {
@@ -54,9 +54,20 @@ export class WorkerPool {
    * Hashes `len` bytes of `buf` and, unless they are zero or hash to `expect`, compresses/encrypts them
    * into `out` (capacity ≥ chunk size + 1 KiB). Both buffers are transferred and come back in the result.
    */
-  encode(buf: ArrayBuffer, len: number, out: ArrayBuffer, expect?: Uint8Array): Promise<EncodeRes> {
+  encode(buf: ArrayBuffer, len: number, out: ArrayBuffer, expect?: Uint8Array, src?: { fd: number; pos: number }): Promise<EncodeRes> {
     const seq = ++this.#seq;
-    return this.#post<EncodeRes>({ op: 'encode', seq, buf, len, out, expect }, [buf, out]);
+    return this.#post<EncodeRes>({ op: 'encode', seq, buf, len, out, expect, src }, [buf, out]);
+  }
+
+  /** Restores one chunk: the worker reads its record from the pack, decodes it and writes it to `fd` at `pos`. */
+  restore(r: Omit<RestoreReq, 'op' | 'seq'>): Promise<RestoreRes> {
+    const seq = ++this.#seq;
+    return this.#post<RestoreRes>({ op: 'restore', seq, ...r }, []);
+  }
+
+  /** Makes every worker close the pack descriptors restore() opened. */
+  async release(): Promise<void> {
+    await Promise.all(this.#workers.map((s) => this.#post({ op: 'release', seq: ++this.#seq }, [], s)));
   }
 
   /**

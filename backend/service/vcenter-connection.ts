@@ -23,11 +23,17 @@ export class VcenterConnection {
   async get(): Promise<VSphere> {
     if (!this.#vs) {
       if (Date.now() < this.#retryAt && this.#lastError) throw this.#unavailable(this.#lastError);
-      const { url, username, password, thumbprint, wsdl } = this.#cfg;
-      if (!username || password === undefined) {
-        throw new Unavailable('vcenter_not_configured', 'No vCenter service account is configured: set the vCenter user and password in the Stillpoint configuration.');
+      const { url, username, password, thumbprint, wsdl, cloneTicket } = this.#cfg;
+      if (username && password !== undefined) {
+        this.#vs = VSphere.connect({ url, username, password, thumbprint, wsdl });
+      } else if (cloneTicket) {
+        // Clone-ticket mode: the service borrows a session someone else logged in. A ticket works once;
+        // when that session ends, the service needs a new ticket (or credentials) to reconnect.
+        this.#cfg.cloneTicket = undefined;
+        this.#vs = VSphere.fromCloneTicket({ url, ticket: cloneTicket, wsdl, ...(thumbprint ? { thumbprint } : {}) });
+      } else {
+        throw new Unavailable('vcenter_not_configured', 'No vCenter service account is configured: set the vCenter user and password (or a clone ticket) in the Stillpoint configuration.');
       }
-      this.#vs = VSphere.connect({ url, username, password, thumbprint, wsdl });
       this.#vs.then((vs) => {
         this.#lastError = undefined;
         log.info({ url, version: vs.about.version }, 'connected to vCenter');

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { request } from 'node:https';
 import { loadConfig } from '../../backend/config.ts';
 import { startService } from '../../backend/service.ts';
+import { startLab } from '../lab/lab.ts';
+import { VSphere } from '../../backend/vsphere/index.ts';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -46,6 +48,36 @@ test('unreachable vCenter: service starts, health is degraded with a clear messa
     assert.equal((await get('/api/health')).status, 200);
   } finally {
     await service.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('clone-ticket mode: the service runs on a session borrowed with a clone ticket', async () => {
+  const lab = await startLab({ images: false });
+  const dataDir = mkdtempSync(join(tmpdir(), 'stillpoint-test-'));
+  const owner = await VSphere.connect({ url: lab.sdkUrl, username: lab.username, password: lab.password, thumbprint: lab.thumbprint });
+  try {
+    const ticket = await owner.acquireCloneTicket();
+    const config = loadConfig({ STILLPOINT_VCENTER_CLONE_TICKET: ticket }, {
+      dataDir, listen: { host: '127.0.0.1', port: 0 }, vcenter: { url: lab.sdkUrl, thumbprint: lab.thumbprint, wsdl: 'builtin' },
+    });
+    const service = await startService(config);
+    try {
+      const h = await new Promise<{ status: string; vcenter: { connected: boolean } }>((resolve, reject) => {
+        request(service.url + '/api/health', { ca: service.cert }, (res) => {
+          let s = '';
+          res.on('data', (c) => (s += c));
+          res.on('end', () => resolve(JSON.parse(s)));
+        }).on('error', reject).end();
+      });
+      assert.equal(h.vcenter.connected, true);
+      assert.equal(h.status, 'ok');
+    } finally {
+      await service.close();
+    }
+  } finally {
+    await owner.close();
+    await lab.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
