@@ -56,7 +56,7 @@ export interface BackupVmResult {
   bytesRead: number;
   bytesStored: number;
   durationMs: number;
-  disks: { key: string; plan: ReadPlan['kind']; bytesRead: number }[];
+  disks: { key: string; label: string; plan: ReadPlan['kind']; bytesRead: number }[];
 }
 
 export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<BackupVmResult> {
@@ -133,7 +133,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
             onBytes: (n) => { bytesRead += n; report({ bytesRead, percent: 5 + 90 * (bytesRead / total) }); },
           });
           await dw.finish();
-          disks.push({ key: String(disk.key), plan: p.kind, bytesRead: r.bytesRead });
+          disks.push({ key: String(disk.key), label: disk.label, plan: p.kind, bytesRead: r.bytesRead });
         }
         report({ phase: 'saving restore point' });
         const rp = await writer.commit();

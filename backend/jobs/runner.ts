@@ -226,7 +226,8 @@ export class JobRunner {
       v.bytesRead = r.bytesRead;
       v.bytesStored = r.bytesStored;
       v.warnings = r.warnings;
-      v.message = `${r.consistency}-consistent: ${r.reason}. Read ${r.disks.map((d) => `${d.plan} ${d.key}`).join(', ')}.`;
+      const how = { incremental: 'changed areas', allocated: 'allocated areas', full: 'whole disk' } as const;
+      v.message = `${r.consistency[0]!.toUpperCase()}${r.consistency.slice(1)}-consistent: ${r.reason}. Read ${r.disks.map((d) => `${d.label} (${how[d.plan]}, ${formatMiB(d.bytesRead)})`).join(', ')}.`;
       this.#d.onRestorePoint?.(r.restorePoint, a.run);
       this.#finishVm(a, v, r.warnings.length ? 'warning' : 'success', v.message, t0);
     } catch (e) {
@@ -283,6 +284,10 @@ export class JobRunner {
       this.#d.store.saveRun(a.run);
     }
   }
+}
+
+function formatMiB(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 function overall(vms: JobRunVm[]): RunStatus {

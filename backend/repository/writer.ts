@@ -28,7 +28,6 @@ export interface BeginOptions {
 export type Progress = (done: number, total: number) => void;
 
 const QUEUE_LIMIT = 32 * 1024 * 1024; // bytes queued for pack writes before producers wait
-const READ_DEPTH = 4; // image reads in flight
 
 export class RestorePointWriter implements InFlight {
   readonly id: string;
@@ -223,15 +222,16 @@ export class DiskWriter {
   /** @internal */ cancel(): void { this.#fail(new RepositoryError('EABORTED', 'the restore point was aborted')); }
   /** @internal */ async settled(): Promise<void> { await Promise.allSettled([...this.#inflight]); }
 
-  #submit(i: number, buf: ArrayBuffer, len: number): void {
+  #submit(i: number, buf: ArrayBuffer, len: number, src?: { fd: number; pos: number }): Promise<void> {
     const expect = this.parentDigests && i * DIGEST_LEN < this.parentDigests.length && !isZeroDigest(this.parentDigests, i * DIGEST_LEN)
       ? new Uint8Array(this.parentDigests.subarray(i * DIGEST_LEN, (i + 1) * DIGEST_LEN)) : undefined;
     const p = this.#out.acquire()
-      .then((out) => this.#w.ctx.pool.encode(buf, len, out, expect))
+      .then((out) => this.#w.ctx.pool.encode(buf, len, out, expect, src))
       .then((r) => this.#accept(i, len, r))
       .catch((e) => this.#fail(e))
       .finally(() => this.#inflight.delete(p));
     this.#inflight.add(p);
+    return p;
   }
 
   async #accept(i: number, len: number, r: EncodeRes): Promise<void> {
@@ -301,37 +301,32 @@ export class DiskWriter {
     }
   }
 
-  /** Reads a whole image file (or `length` bytes of it from `offset`) straight into pipeline buffers. */
+  /**
+   * Reads a whole image file (or `length` bytes of it from `offset`): the workers read each chunk straight
+   * into a pipeline buffer (positional reads on this call's descriptor), so the data never passes
+   * through the main thread. Resolves when every chunk of the range is through the pipeline.
+   */
   async writeFile(path: string, opts: { offset?: number; length?: number; onProgress?: Progress } = {}): Promise<void> {
     this.#open();
     const offset = opts.offset ?? 0;
     const length = opts.length ?? this.info.capacity - offset;
     const { first, n } = this.#range(offset, length);
     const fh = await open(path, 'r');
-    const readChunk = async (i: number, buf: ArrayBuffer, len: number): Promise<void> => {
-      const view = new Uint8Array(buf, 0, len);
-      let got = 0;
-      while (got < len) {
-        const { bytesRead } = await fh.read(view, got, len - got, i * this.chunkSize + got);
-        if (bytesRead === 0) { view.fill(0, got); break; } // shorter file: the rest reads as zeros
-        got += bytesRead;
-      }
-    };
+    const mine = new Set<Promise<void>>();
+    let done = 0;
     try {
-      let done = 0;
-      // Several reads in flight keep the workers fed while the main thread waits on the file system.
-      const reads: Promise<void>[] = [];
       for (let k = 0; k < n; k++) {
         const i = first + k;
         const len = this.#chunkLen(i);
         const buf = await this.#buffer();
-        const r = readChunk(i, buf, len).then(() => { this.#submit(i, buf, len); done += len; opts.onProgress?.(done, length); });
-        r.catch(() => {});
-        reads.push(r);
-        if (reads.length >= READ_DEPTH) await reads.shift();
+        const p = this.#submit(i, buf, len, { fd: fh.fd, pos: i * this.chunkSize }).then(() => { done += len; opts.onProgress?.(done, length); });
+        mine.add(p);
+        p.finally(() => mine.delete(p));
       }
-      await Promise.all(reads);
+      while (mine.size) await Promise.all([...mine]);
+      if (this.#error) throw this.#error;
     } finally {
+      await Promise.allSettled([...mine]);
       await fh.close();
     }
   }
