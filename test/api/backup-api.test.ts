@@ -175,6 +175,30 @@ test('a folder-based job backs up the VMs in the folder at run time', async () =
   await t.call('DELETE', `/api/jobs/${created.body.id}`, { token });
 });
 
+test('cancelling a running backup removes the snapshot and records the run as cancelled', async () => {
+  const vmId = ids['linux-db01']!;
+  await t.lab.control.writeDisk('linux-db01', 0, 3 << 20, Buffer.alloc(1 << 20, 9)); // something to read
+  await t.lab.control.injectFault({ method: 'DatastoreGet', fault: '', path: 'linux-db01-flat.vmdk', delayMs: 3000, count: -1 });
+  try {
+    const started = await t.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: [vmId] } });
+    for (let i = 0; i < 200; i++) {
+      const r = await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token });
+      if (r.body.vms[0]!.phase.startsWith('reading')) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const c = await t.call<JobRun>('POST', `/api/runs/${started.body.id}/cancel`, { token });
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    const done = await t.waitRun(token, started.body.id);
+    assert.equal(done.status, 'cancelled', JSON.stringify(done));
+    assert.match(done.vms[0]!.message ?? '', /Cancelled/);
+    assert.deepEqual(await vs.snapshots.list({ type: 'VirtualMachine', value: vmId }), []);
+    const again = await t.call<ApiError>('POST', `/api/runs/${started.body.id}/cancel`, { token });
+    assert.equal(again.status, 409);
+  } finally {
+    await t.lab.control.clearFaults();
+  }
+});
+
 test('backup input errors: unknown VM, malformed id, empty list', async () => {
   const r1 = await t.call<ApiError>('POST', '/api/backups', { token, body: { vmIds: ['vm-999999'] } });
   assert.equal(r1.status, 404);
