@@ -190,6 +190,7 @@ export class Repository {
     this.#check();
     if (!opts.vm?.id || !opts.vm?.name) throw new RepositoryError('EINVAL', 'vm.id and vm.name are required');
     if (!['application', 'filesystem', 'crash'].includes(opts.consistency)) throw new RepositoryError('EINVAL', `consistency must be application, filesystem or crash (got ${opts.consistency})`);
+    this.#workerPool(); // started now, the workers load while the parent's records are read
     let parent: RestorePoint | undefined;
     if (opts.parent) {
       parent = await getRecord(this.#ctx.db, this.#ctx.keys, opts.parent);
@@ -228,6 +229,7 @@ export class Repository {
 
   /** Writes a disk to a file (sparse: zero chunks become holes), a block device, or a stream. */
   async restoreDisk(rpId: string, diskKey: string, target: string | Writable, onProgress?: Progress): Promise<{ bytes: number; zeroBytes: number }> {
+    this.#workerPool(); // started now, the workers load while the restore point is read
     const rp = await this.getRestorePoint(rpId);
     this.#disk(rp, diskKey);
     return restoreDisk(this.#ctx, this.#packs, rp, diskKey, target, onProgress);

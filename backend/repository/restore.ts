@@ -69,6 +69,8 @@ async function restoreToFile(ctx: RepoContext, rp: RestorePoint, disk: DiskRecor
   let zeroBytes = 0;
   const progress = (len: number): void => { done += len; onProgress?.(done, disk.capacity); };
   try {
+    // Sized up front, so no chunk write extends the file (an extending write also updates the inode).
+    if (!device) await fh.truncate(disk.capacity);
     outer: for await (const seg of located(ctx, rp.id, disk)) {
       for (let k = 0; k < seg.n; k++) {
         if (failure) break outer;
@@ -94,7 +96,6 @@ async function restoreToFile(ctx: RepoContext, rp: RestorePoint, disk: DiskRecor
     await Promise.all(jobs);
     if (failure) throw failure;
     if (device) await fh.sync(); // block devices: make the restore durable
-    else await fh.truncate(disk.capacity);
   } finally {
     await Promise.allSettled(jobs);
     await ctx.pool.release().catch(() => {});

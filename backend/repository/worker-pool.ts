@@ -16,7 +16,7 @@ export class WorkerPool {
   constructor(opts: { dir: string; keys?: RepoKeys; level: number; chunkSize: number; threads?: number }) {
     const n = opts.threads ?? Math.max(1, availableParallelism());
     const workerData = {
-      dir: opts.dir, level: opts.level, chunkSize: opts.chunkSize,
+      dir: opts.dir, level: opts.level, chunkSize: opts.chunkSize, writeLock: new SharedArrayBuffer(4),
       encKey: opts.keys ? new Uint8Array(opts.keys.encKey) : undefined,
       idKey: opts.keys ? new Uint8Array(opts.keys.idKey) : undefined,
     };

@@ -1,5 +1,6 @@
 // Repository benchmark: Stillpoint vs restic vs borg on the same disk images, same disk, same machine.
 // Usage: node bench/repository/run.ts [--size-gib 4] [--repeat 2] [--keep] [--only stillpoint,restic,borg]
+//        [--images DIR]   (reuse disk-v1.img and disk-v2.img from a --keep'ed run instead of building them)
 //
 // Builds an ext4 image with real files copied from /usr (~50%), random data (~10%) and free space
 // (zeros), then a second version with ~5% of the image rewritten in scattered extents. For each tool
@@ -8,7 +9,8 @@
 // Both run with their default chunkers and compression; their file caches are bypassed (restic
 // --force, borg --files-cache=disabled) so every tool reads the whole image like a VM disk backup does.
 // The machine may be shared: the tools run in rotation, `--repeat` times each (fresh repositories), and
-// each metric reports the best run (peak RSS: the highest of all runs).
+// each metric reports the best run (peak RSS: the highest of all runs). Every timed step starts after a
+// `sync`, so no tool pays for the writeback of the previous step's (or tool's) output.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, statSync, copyFileSync, openSync, writeSync, readSync, closeSync, rmSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ const repeat = Math.max(1, Number(args[args.indexOf('--repeat') + 1] ?? 2) || 2)
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : ['stillpoint', 'restic', 'borg'];
 const root = join(import.meta.dirname, '..', '..');
 const size = Math.round(sizeGiB * 1024 ** 3);
+const imagesDir = args.includes('--images') ? args[args.indexOf('--images') + 1] : undefined;
 const work = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'sp-bench-'));
 const log = (s: string) => process.stderr.write(s + '\n');
 
@@ -32,6 +35,7 @@ function sh(cmd: string, argv: string[], env: Record<string, string> = {}): stri
 /** Runs a command under GNU time; returns wall seconds and peak RSS (KiB). */
 function timed(cmd: string, argv: string[], env: Record<string, string> = {}, stdinFile?: string): { secs: number; rssKiB: number; out: string } {
   const tf = join(work, 'time.txt');
+  sh('sync', []);
   const t0 = performance.now();
   const r = spawnSync('/usr/bin/time', ['-v', '-o', tf, cmd, ...argv], {
     env: { ...process.env, ...env }, stdio: [stdinFile ? openSync(stdinFile, 'r') : 'ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26,
@@ -142,6 +146,7 @@ function runBorg(v1: string, v2: string): Result {
   const c = timed('borg', ['create', '--files-cache=disabled', `${repo}::v2`, path], env);
   const target = join(work, 'borg-out');
   mkdirSync(target);
+  sh('sync', []);
   const t0 = performance.now();
   const r = spawnSync('/usr/bin/time', ['-v', '-o', join(work, 'time.txt'), 'borg', 'extract', `${repo}::v2`], { cwd: target, env: { ...process.env, ...env } });
   const secs = (performance.now() - t0) / 1000;
@@ -157,7 +162,7 @@ const mbs = (s: number) => (size / s / 1e6).toFixed(0);
 try {
   log(`bench: building ${sizeGiB} GiB images in ${work}`);
   let t = performance.now();
-  const { v1, v2 } = buildImages();
+  const { v1, v2 } = imagesDir ? { v1: join(imagesDir, 'disk-v1.img'), v2: join(imagesDir, 'disk-v2.img') } : buildImages();
   log(`bench: images ready in ${((performance.now() - t) / 1000).toFixed(0)} s (v1: ${(Number(sh('du', ['-sB1', v1]).split('\t')[0]) / 1e9).toFixed(2)} GB allocated of ${(size / 1e9).toFixed(2)})`);
   const results: Record<string, Result> = {};
   const runners: Record<string, (a: string, b: string) => Result> = { stillpoint: runStillpoint, restic: runRestic, borg: runBorg };
