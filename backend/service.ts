@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './api/server.ts';
 import { Auth, type SessionSources } from './api/auth.ts';
 import { EventBus } from './api/events.ts';
-import type { Health } from './api/contract.ts';
+import type { Health, Job } from './api/contract.ts';
 import { Unauthorized, Unavailable } from './common/errors.ts';
 import { childLog } from './common/log.ts';
 import { SecretBox } from './common/secrets.ts';
@@ -57,11 +57,14 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const vcenter = new VcenterConnection(config.vcenter);
   const jobs = new JobStore(config.dataDir, box);
   const events = new EventBus();
+  /** A job's VMs now: the listed ones plus the members of its folders. */
+  const jobVms = async (job: Pick<Job, 'vmIds' | 'folderIds'>): Promise<string[]> =>
+    [...new Set([...job.vmIds, ...(await inventory.folderMembers(job.folderIds ?? []))])];
   const inventory = new InventoryView(() => vcenter.get(), {
     protectedVms: async () => {
       const map = new Map<string, { nextRun?: string }>();
       for (const j of jobs.jobs().filter((x) => x.enabled)) {
-        const members = [...j.vmIds, ...(await inventory.folderMembers(j.folderIds ?? []).catch(() => []))];
+        const members = await jobVms(j).catch(() => j.vmIds);
         for (const id of members) {
           const prev = map.get(id)?.nextRun;
           map.set(id, j.nextRun && (!prev || j.nextRun < prev) ? { nextRun: j.nextRun } : { ...(prev ? { nextRun: prev } : {}) });
@@ -110,7 +113,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const runner = new JobRunner({
     store: jobs, events,
     backupDeps: async () => ({ vs: await vcenter.get(), repo: await repo(), journal, locks }),
-    jobVms: async (job) => [...new Set([...job.vmIds, ...(await inventory.folderMembers(job.folderIds ?? []))])],
+    jobVms,
     vmName: async (id) => (await inventory.vms().catch(() => [])).find((v) => v.id === id)?.name ?? id,
     onRestorePoint: (rp, run) => { inventory.invalidate(); events.publish({ type: 'restorePoint', restorePoint: restorePointDto(rp, [run]) }); },
     restore,
@@ -162,7 +165,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     },
     restore: (rp, req, user) => runner.restore(rp, req.target, user.username),
     dashboard: async (visible) => dashboard(await repo(), jobs, runner.active(), await inventory.vms(), visible),
-    jobVms: async (job) => [...new Set([...job.vmIds, ...(await inventory.folderMembers(job.folderIds ?? []))])],
+    jobVms,
     jobsChanged: (job) => { scheduler.refresh(); inventory.invalidate(); if (job) events.publish({ type: 'job', job: jobs.job(job.id) }); },
   });
 
