@@ -314,10 +314,23 @@ func (l *Lab) createVM(ctx context.Context, s *site, p *vmPlan) error {
 	return nil
 }
 
+// guestFullNames are vSphere's GuestOsDescriptor names for the guest ids the
+// lab uses; vCenter fills config.guestFullName from them (vcsim copies the id).
+var guestFullNames = map[string]string{
+	string(types.VirtualMachineGuestOsIdentifierWindows2019srv_64Guest): "Microsoft Windows Server 2019 (64-bit)",
+	string(types.VirtualMachineGuestOsIdentifierWindows9Server64Guest): "Microsoft Windows Server 2016 or later (64-bit)",
+	string(types.VirtualMachineGuestOsIdentifierDebian10_64Guest):      "Debian GNU/Linux 10 (64-bit)",
+	string(types.VirtualMachineGuestOsIdentifierUbuntu64Guest):         "Ubuntu Linux (64-bit)",
+}
+
 // setGuestState sets what VMware Tools reports for a VM: with Tools running,
 // the guest's state, host name and IP address; otherwise "toolsNotRunning".
 // Caller holds the VM's lock.
 func setGuestState(vm *simulator.VirtualMachine, running bool, hostname string) {
+	if full, ok := guestFullNames[vm.Config.GuestId]; ok {
+		vm.Config.GuestFullName = full
+		vm.Summary.Config.GuestFullName = full
+	}
 	changes := []types.PropertyChange{
 		{Name: "guest.toolsVersion", Val: "11365"},
 		{Name: "guest.toolsVersionStatus2", Val: string(types.VirtualMachineToolsVersionStatusGuestToolsCurrent)},
