@@ -20,7 +20,12 @@ export interface Config {
     cloneTicket?: string;
     wsdl: 'builtin' | 'server';
   };
-  repository: { path: string; passphrase?: string };
+  /**
+   * chunkKiB applies when the repository is created: smaller chunks store less for scattered guest
+   * writes at some cost in full-backup speed (bench/backup: 256 KiB stores 2.8× less than 1 MiB for
+   * scattered 64 KiB changes, full backup ~10% slower). Default: the repository's own (1 MiB).
+   */
+  repository: { path: string; passphrase?: string; chunkKiB?: number };
   tls: { certFile?: string; keyFile?: string };
   /** Serves the dev host and the htmlClientSdk stand-in (demo and tests only). */
   devHost: boolean;
@@ -31,7 +36,7 @@ interface FileConfig {
   listen?: Partial<Config['listen']>;
   publicUrl?: string;
   vcenter?: Partial<Config['vcenter']> & { passwordSealed?: string };
-  repository?: { path?: string; passphrase?: string; passphraseSealed?: string };
+  repository?: { path?: string; passphrase?: string; passphraseSealed?: string; chunkKiB?: number };
   tls?: Config['tls'];
   devHost?: boolean;
 }
@@ -73,10 +78,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: File
       cloneTicket: env.STILLPOINT_VCENTER_CLONE_TICKET ?? merged.vcenter?.cloneTicket,
       wsdl: (env.STILLPOINT_VCENTER_WSDL ?? merged.vcenter?.wsdl ?? 'builtin') === 'server' ? 'server' : 'builtin',
     },
-    repository: { path: resolve(env.STILLPOINT_REPOSITORY ?? merged.repository?.path ?? join(dataDir, 'repository')), passphrase: repoPass },
+    repository: {
+      path: resolve(env.STILLPOINT_REPOSITORY ?? merged.repository?.path ?? join(dataDir, 'repository')), passphrase: repoPass,
+      ...(chunkKiB(env.STILLPOINT_REPOSITORY_CHUNK_KIB ?? merged.repository?.chunkKiB) ?? {}),
+    },
     tls: merged.tls ?? {},
     devHost: (env.STILLPOINT_DEVHOST ?? String(merged.devHost ?? false)) === 'true',
   };
+}
+
+function chunkKiB(v: string | number | undefined): { chunkKiB: number } | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 4 || n > 16384 || n % 4 !== 0) {
+    throw new Error(`Repository chunk size ${v} KiB is not usable: give a multiple of 4 between 4 and 16384 (e.g. 256 or 1024).`);
+  }
+  return { chunkKiB: n };
 }
 
 function sealSecretsInFile(file: string, fc: FileConfig, dataDir: string): void {

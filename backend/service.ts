@@ -101,7 +101,10 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   let repoError: Error | undefined;
   const repoOpening = (existsSync(join(config.repository.path, 'config.json'))
     ? Repository.open(config.repository.path, { passphrase: config.repository.passphrase, command: 'stillpoint service' })
-    : Repository.init(config.repository.path, { passphrase: config.repository.passphrase, command: 'stillpoint service' }));
+    : Repository.init(config.repository.path, {
+      passphrase: config.repository.passphrase, command: 'stillpoint service',
+      ...(config.repository.chunkKiB ? { chunkSize: config.repository.chunkKiB * 1024 } : {}),
+    }));
   repoOpening.catch((e: Error) => { repoError = e; log.error({ err: e.message }, 'cannot open the repository'); });
   const repo = async (): Promise<Repository> => {
     try { return await repoOpening; } catch (e) { throw new Unavailable('repository_unavailable', `The backup repository at ${config.repository.path} cannot be used: ${(e as Error).message}`, e); }
