@@ -119,8 +119,9 @@ test('two jobs with the same VM at once: both complete, never two snapshots on t
   const vmId = ids['linux-db01']!;
   const a = await t.call<Job>('POST', '/api/jobs', { token, body: job({ name: 'a', schedule: { cron: null } }) });
   const b = await t.call<Job>('POST', '/api/jobs', { token, body: job({ name: 'b', schedule: { cron: null } }) });
-  // Slow snapshot creation down so the two runs overlap.
+  // Slow snapshot creation down so the two runs overlap, and removal so each snapshot lives long enough to be seen.
   await t.lab.control.injectFault({ method: 'CreateSnapshot_Task', fault: '', delayMs: 400, count: -1 });
+  await t.lab.control.injectFault({ method: 'RemoveSnapshot_Task', fault: '', delayMs: 300, count: -1 });
   let maxSnapshots = 0;
   let polling = true;
   const poller = (async () => {
