@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { Repository, RepositoryError, type RestorePoint, type RetentionPolicy } from '../repository/repository.ts';
 import { progressBar, formatBytes } from './progress.ts';
 import { log } from '../common/log.ts';
+import { promptSecret } from './prompt.ts';
 
 const USAGE = `usage: stillpoint repo <command> <dir> [options]
 
@@ -65,27 +66,14 @@ function int(p: Parsed, name: string): number | undefined {
   return n;
 }
 
-/** Reads a passphrase from the terminal without echo. */
+/** Asks for a passphrase on the terminal (no echo); without a terminal, says how to give it instead. */
 async function prompt(question: string): Promise<string> {
-  const stdin = process.stdin;
-  if (!stdin.isTTY) throw new RepositoryError('ENEEDPASS', 'a passphrase is needed: set STILLPOINT_PASSPHRASE (no terminal to ask on).');
-  process.stderr.write(question);
-  stdin.setRawMode(true);
-  stdin.resume();
-  stdin.setEncoding('utf8');
-  return new Promise((resolve, reject) => {
-    let s = '';
-    const onData = (ch: string) => {
-      for (const c of ch) {
-        if (c === '\r' || c === '\n') { done(); resolve(s); return; }
-        if (c === '\u0003') { done(); reject(new RepositoryError('EABORTED', 'cancelled')); return; }
-        if (c === '\u007f' || c === '\b') s = s.slice(0, -1);
-        else s += c;
-      }
-    };
-    const done = () => { stdin.off('data', onData); stdin.setRawMode(false); stdin.pause(); process.stderr.write('\n'); };
-    stdin.on('data', onData);
-  });
+  if (!process.stdin.isTTY) throw new RepositoryError('ENEEDPASS', 'a passphrase is needed: set STILLPOINT_PASSPHRASE (no terminal to ask on).');
+  try {
+    return await promptSecret(question);
+  } catch (e) {
+    throw new RepositoryError('EABORTED', (e as Error).message);
+  }
 }
 
 async function passphraseFor(dir: string): Promise<string | undefined> {
