@@ -1,14 +1,9 @@
 // A small terminal progress bar for CLI commands. On a TTY it redraws one line (at most 10×/s) with
 // a bar, percentage, bytes, rate and ETA; when the stream is not a TTY it prints nothing.
 import type { WriteStream } from 'node:tty';
+import { formatBytes } from '../common/units.ts';
 
-export function formatBytes(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let i = 0;
-  let v = n;
-  while (Math.abs(v) >= 1024 && i < u.length - 1) { v /= 1024; i++; }
-  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${u[i]}`;
-}
+export { formatBytes };
 
 function formatDuration(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '--:--';

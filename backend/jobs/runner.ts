@@ -6,6 +6,7 @@ import type { AppAwareSettings, Job, JobRun, JobRunVm, RestoreTarget, RetentionP
 import type { EventBus } from '../api/events.ts';
 import { Conflict, InvalidRequest } from '../common/errors.ts';
 import { childLog } from '../common/log.ts';
+import { formatBytes } from '../common/units.ts';
 import type { BackupDeps, BackupVmResult } from '../backup/backup-vm.ts';
 import { backupVm } from '../backup/backup-vm.ts';
 import type { RestorePoint } from '../repository/repository.ts';
@@ -227,7 +228,7 @@ export class JobRunner {
       v.bytesStored = r.bytesStored;
       v.warnings = r.warnings;
       const how = { incremental: 'changed areas', allocated: 'allocated areas', full: 'whole disk' } as const;
-      v.message = `${r.consistency[0]!.toUpperCase()}${r.consistency.slice(1)}-consistent: ${r.reason}. Read ${r.disks.map((d) => `${d.label} (${how[d.plan]}, ${formatMiB(d.bytesRead)})`).join(', ')}.`;
+      v.message = `${r.consistency[0]!.toUpperCase()}${r.consistency.slice(1)}-consistent: ${r.reason}. Read ${r.disks.map((d) => `${d.label} (${how[d.plan]}, ${formatBytes(d.bytesRead)})`).join(', ')}.`;
       this.#d.onRestorePoint?.(r.restorePoint, a.run);
       this.#finishVm(a, v, r.warnings.length ? 'warning' : 'success', v.message, t0);
     } catch (e) {
@@ -284,10 +285,6 @@ export class JobRunner {
       this.#d.store.saveRun(a.run);
     }
   }
-}
-
-function formatMiB(n: number): string {
-  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 function overall(vms: JobRunVm[]): RunStatus {
