@@ -4,10 +4,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestService, type TestService } from '../helpers/service.ts';
-import { VSphere } from '../../backend/vsphere/index.ts';
+import type { VSphere } from '../../backend/vsphere/index.ts';
 import type { ApiError, Dashboard, Job, JobInput, JobRun, RestorePoint, VmSummary } from '../../backend/api/contract.ts';
 import { TASK_TYPES } from '../../plugin/extension.ts';
 import { LAST_BACKUP_FIELD } from '../../backend/backup/backup-vm.ts';
+import { connectToLab } from '../helpers/lab-vsphere.ts';
 
 let t: TestService;
 let token: string;
@@ -16,7 +17,7 @@ let ids: Record<string, string>;
 before(async () => {
   t = await startTestService();
   token = await t.login();
-  vs = await VSphere.connect({ url: t.lab.sdkUrl, username: t.lab.username, password: t.lab.password, thumbprint: t.lab.thumbprint });
+  vs = await connectToLab(t.lab);
   ids = Object.fromEntries(Object.entries(await t.lab.control.vms()).map(([n, v]) => [n, v.moref]));
 });
 after(async () => { await vs?.close(); await t?.stop(); });

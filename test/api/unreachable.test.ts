@@ -10,7 +10,7 @@ import { request } from 'node:https';
 import { loadConfig } from '../../backend/config.ts';
 import { startService } from '../../backend/service.ts';
 import { startLab } from '../lab/lab.ts';
-import { VSphere } from '../../backend/vsphere/index.ts';
+import { connectToLab } from '../helpers/lab-vsphere.ts';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -55,7 +55,7 @@ test('unreachable vCenter: service starts, health is degraded with a clear messa
 test('clone-ticket mode: the service runs on a session borrowed with a clone ticket', async () => {
   const lab = await startLab({ images: false });
   const dataDir = mkdtempSync(join(tmpdir(), 'stillpoint-test-'));
-  const owner = await VSphere.connect({ url: lab.sdkUrl, username: lab.username, password: lab.password, thumbprint: lab.thumbprint });
+  const owner = await connectToLab(lab);
   try {
     const ticket = await owner.acquireCloneTicket();
     const config = loadConfig({ STILLPOINT_VCENTER_CLONE_TICKET: ticket }, {

@@ -9,16 +9,17 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab, type Lab } from '../lab/lab.ts';
-import { VSphere } from '../../backend/vsphere/index.ts';
+import type { VSphere } from '../../backend/vsphere/index.ts';
 import { Repository } from '../../backend/repository/repository.ts';
 import type { GuestCredential, Job, JobRun } from '../../backend/api/contract.ts';
+import { connectToLab } from '../helpers/lab-vsphere.ts';
 
 let lab: Lab;
 let vs: VSphere;
 let dataDir: string;
 before(async () => {
   lab = await startLab();
-  vs = await VSphere.connect({ url: lab.sdkUrl, username: lab.username, password: lab.password, thumbprint: lab.thumbprint });
+  vs = await connectToLab(lab);
   dataDir = mkdtempSync(join(tmpdir(), 'stillpoint-crash-'));
 });
 after(async () => { await vs?.close(); await lab?.stop(); rmSync(dataDir, { recursive: true, force: true }); });

@@ -5,11 +5,12 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab, type Lab } from '../lab/lab.ts';
-import { VSphere } from '../../backend/vsphere/index.ts';
+import type { VSphere } from '../../backend/vsphere/index.ts';
 import { Repository } from '../../backend/repository/repository.ts';
 import { SessionJournal } from '../../backend/backup/journal.ts';
 import { VmLocks } from '../../backend/jobs/vm-lock.ts';
 import type { AppAwareSettings } from '../../backend/api/contract.ts';
+import { connectToLab } from './lab-vsphere.ts';
 
 export interface BackupEnv {
   lab: Lab;
@@ -27,7 +28,7 @@ export const DEFAULT_SETTINGS: AppAwareSettings = { quiesce: true, onQuiesceFail
 export async function startBackupEnv(opts: { diskMiB?: number } = {}): Promise<BackupEnv> {
   const lab = await startLab(opts.diskMiB ? { diskMiB: opts.diskMiB } : {});
   const dir = mkdtempSync(join(tmpdir(), 'stillpoint-backup-'));
-  const vs = await VSphere.connect({ url: lab.url, username: lab.username, password: lab.password, thumbprint: lab.thumbprint });
+  const vs = await connectToLab(lab);
   const repo = await Repository.init(join(dir, 'repo'));
   return {
     lab, vs, repo, dir, journal: new SessionJournal(join(dir, 'data')), locks: new VmLocks(),

@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { captureVmConfig } from '../../backend/backup/vm-config.ts';
 import { Repository, type RestorePoint } from '../../backend/repository/repository.ts';
-import { VSphere, mor } from '../../backend/vsphere/index.ts';
+import { mor, type VSphere } from '../../backend/vsphere/index.ts';
 import type { Lab, LabVm } from '../lab/lab.ts';
+import { connectToLab } from '../helpers/lab-vsphere.ts';
 
 export function connect(lab: Lab): Promise<VSphere> {
-  return VSphere.connect({ url: lab.url, thumbprint: lab.thumbprint, username: lab.username, password: lab.password });
+  return connectToLab(lab);
 }
 
 export async function tempRepo(): Promise<{ repo: Repository; dir: string }> {

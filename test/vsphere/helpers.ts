@@ -3,12 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VSphere } from '../../backend/vsphere/index.ts';
-import type { Lab } from '../lab/lab.ts';
+import { connectToLab } from '../helpers/lab-vsphere.ts';
 
-export function connect(lab: Lab, extra: Record<string, unknown> = {}): Promise<VSphere> {
-  return VSphere.connect({ url: lab.url, thumbprint: lab.thumbprint, username: lab.username, password: lab.password, ...extra });
-}
+export { connectToLab as connect };
 
 /** A throw-away self-signed certificate (for TLS servers the tests run themselves). */
 export function selfSignedCert(): { key: string; cert: string } {
