@@ -73,10 +73,7 @@ export class JobRunner {
       id: randomUUID(), kind: 'restore', startedAt: new Date().toISOString(), status: 'running', progress: 0,
       vms: [{ vmId: rp.vmId, vmName: rp.vmName, status: 'running', phase: 'starting', progress: 0, bytesRead: 0, bytesStored: 0, durationMs: 0, warnings: [], restorePointId: rp.id }],
     };
-    const a: Active = { run, abort: new AbortController(), done: Promise.resolve(), lastSave: 0, lastPublish: 0 };
-    this.#active.set(run.id, a);
-    this.#d.store.saveRun(run);
-    this.#publish(a, true);
+    const a = this.#begin(run);
     const v = run.vms[0]!;
     const t0 = Date.now();
     a.done = restore(rp.id, target, {
@@ -167,10 +164,7 @@ export class JobRunner {
       startedAt: new Date().toISOString(), status: 'running', progress: 0,
       vms: o.vmIds.map((vmId, i) => ({ vmId, vmName: names[i]!, status: 'queued', phase: 'queued', progress: 0, bytesRead: 0, bytesStored: 0, durationMs: 0, warnings: [] })),
     };
-    const a: Active = { run, abort: new AbortController(), done: Promise.resolve(), lastSave: 0, lastPublish: 0 };
-    this.#active.set(run.id, a);
-    this.#d.store.saveRun(run);
-    this.#publish(a, true);
+    const a = this.#begin(run);
     if (o.job) this.#updateJobLastRun(o.job.id, run);
     a.done = this.#execute(a, o).catch((e) => log.error({ err: e, run: run.id }, 'run failed unexpectedly')).finally(() => {
       this.#active.delete(run.id);
@@ -261,6 +255,15 @@ export class JobRunner {
       }
     }
     if (removed > 0) await deps.repo.gc().catch((e) => log.warn({ err: (e as Error).message }, 'GC after retention failed'));
+  }
+
+  /** Registers a new run as active, saves it and tells the UI. */
+  #begin(run: JobRun): Active {
+    const a: Active = { run, abort: new AbortController(), done: Promise.resolve(), lastSave: 0, lastPublish: 0 };
+    this.#active.set(run.id, a);
+    this.#d.store.saveRun(run);
+    this.#publish(a, true);
+    return a;
   }
 
   #finishVm(a: Active, v: JobRunVm, status: RunStatus, message: string, t0 = Date.now()): void {
