@@ -64,6 +64,11 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
   const t0 = Date.now();
   const owner = req.jobId ? `job ${req.jobId}` : `backup ${req.runId ?? ''}`.trim();
   const release = req.whenBusy === 'fail' ? locks.tryAcquire(req.vmId, owner) : await locks.acquire(req.vmId, owner, req.signal);
+  // Milliseconds per step, in the "backup finished" log line: where an incremental's time goes.
+  const steps: Record<string, number> = {};
+  let lap = Date.now();
+  const step = (name: string) => { const now = Date.now(); steps[name] = (steps[name] ?? 0) + now - lap; lap = now; };
+  step('lock');
   const ref: MoRef = { type: 'VirtualMachine', value: req.vmId };
   let task: VcTask | undefined;
   let progress: BackupProgress = { phase: 'starting', percent: 0, bytesRead: 0, bytesStored: 0 };
@@ -85,6 +90,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
     }
     const parent = await latestRestorePoint(repo, req.vmId);
     const family = guestFamily(vm.guestId);
+    step('prepare');
     const session = await SnapshotSession.open({ vs, journal: deps.journal }, {
       vm, guestFamily: family, settings: req.settings, purpose: 'backup',
       ...(req.guest ? { guest: req.guest } : {}), ...(req.jobId ? { jobId: req.jobId } : {}), ...(req.runId ? { runId: req.runId } : {}),
@@ -92,6 +98,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
       onPhase: (phase) => report({ phase }),
     });
     warnings.push(...session.warnings);
+    step('snapshot');
     let result: Omit<BackupVmResult, 'durationMs'>;
     let cbtResetNeeded = false;
     try {
@@ -112,6 +119,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
       const incremental = plans.some((p) => p.plan.kind === 'incremental');
       if (incremental) for (const p of plans) if (p.plan.kind === 'allocated') p.plan = plan('full', undefined, chunkSize, p.disk.capacityBytes);
       const total = plans.reduce((n, p) => n + p.plan.bytes, 0) || 1;
+      step('plan');
 
       const writer = await repo.beginRestorePoint({
         vm: { id: req.vmId, name: vm.name, ...(vm.instanceUuid ? { uuid: vm.instanceUuid } : {}) },
@@ -135,8 +143,10 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
           await dw.finish();
           disks.push({ key: String(disk.key), label: disk.label, plan: p.kind, bytesRead: r.bytesRead });
         }
+        step('read');
         report({ phase: 'saving restore point' });
         const rp = await writer.commit();
+        step('commit');
         result = {
           vmId: req.vmId, vmName: vm.name, restorePoint: rp, consistency: session.consistency, reason: session.reason,
           warnings, bytesRead, bytesStored: rp.newStoredBytes, disks,
@@ -151,13 +161,15 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
         warnings.push(`The backup snapshot could not be removed (${(e as Error).message}); Stillpoint removes it at its next start.`);
       });
     }
+    step('remove snapshot');
     if (cbtResetNeeded) await vs.cbt.reset(ref).catch((e) => warnings.push(`Resetting CBT failed: ${(e as Error).message}`));
     const durationMs = Date.now() - t0;
     await tellVcenter(vs, ref, `Stillpoint: backup of ${vm.name} finished, ${result.consistency}-consistent${warnings.length ? ` with ${warnings.length} warning(s)` : ''}.`,
       `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${warnings.length ? 'warning' : 'success'} (${result.consistency}-consistent)`);
     if (task) await task.succeed().catch(() => undefined);
+    step('tell vCenter');
     report({ phase: 'done', percent: 100 });
-    log.info({ vm: req.vmId, rp: result.restorePoint.id, consistency: result.consistency, bytesRead: result.bytesRead, bytesStored: result.bytesStored, durationMs }, 'backup finished');
+    log.info({ vm: req.vmId, rp: result.restorePoint.id, consistency: result.consistency, bytesRead: result.bytesRead, bytesStored: result.bytesStored, durationMs, steps }, 'backup finished');
     return { ...result, durationMs };
   } catch (e) {
     const msg = (e as Error).message;

@@ -36,12 +36,11 @@ export async function readDiskInto(vs: VSphere, disk: DiskInfo, plan: ReadPlan, 
         count(buf.length);
       } else if (w.patch) {
         const { chunk, areas } = w.patch;
-        const buf = Buffer.from(await opts.parent!(chunk.start, chunk.length));
-        for (const a of areas) {
-          const part = await readExactly(vs, extentPath, a.start, a.length, opts.signal);
-          part.copy(buf, a.start - chunk.start);
-          count(part.length);
-        }
+        // The parent's chunk and the changed areas are fetched at once; the areas are laid over the chunk.
+        const [base, ...parts] = await Promise.all([opts.parent!(chunk.start, chunk.length),
+          ...areas.map((a) => readExactly(vs, extentPath, a.start, a.length, opts.signal))]);
+        const buf = Buffer.from(base!);
+        areas.forEach((a, k) => { parts[k]!.copy(buf, a.start - chunk.start); count(parts[k]!.length); });
         await writer.write(chunk.start, buf);
       }
     }

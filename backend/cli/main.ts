@@ -1,6 +1,11 @@
 // The `stillpoint` command. Each command family lives in its own module and exports `run(args)`,
 // which returns the process exit code. Families that talk to the service read STILLPOINT_URL
 // (default https://127.0.0.1:8443); `repo` works on a repository folder directly.
+import module from 'node:module';
+
+// Keeps compiled (and type-stripped) modules on disk between runs: halves the start-up of a command.
+module.enableCompileCache?.();
+
 const families: Record<string, { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }> = {
   login: { summary: 'log in to the Stillpoint service with vCenter credentials', load: () => import('./login.ts') },
   vms: { summary: 'list the VMs in vCenter with their protection state', load: () => import('./vms.ts') },

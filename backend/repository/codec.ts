@@ -2,15 +2,21 @@
 import zlib from 'node:zlib';
 import { chunkId, openChunk } from './crypto.ts';
 import { FLAG_COMPRESSED, FLAG_ENCRYPTED } from './format.ts';
+import type { ZstdDecompressor } from './zstd.ts';
 
+/**
+ * `into`: decompress with this long-lived context into this buffer (room for rawLength + 1 bytes)
+ * instead of a fresh one; the result is then a view of `into.out` (raw chunks are copied there too).
+ */
 export function decodePayload(payload: Buffer, flags: number, rawLength: number, id: Buffer, check: boolean,
-  keys: { encKey?: Buffer; idKey?: Buffer }): Buffer {
+  keys: { encKey?: Buffer; idKey?: Buffer }, into?: { zstd: ZstdDecompressor; out: Buffer }): Buffer {
   let b = payload;
   if (flags & FLAG_ENCRYPTED) {
     if (!keys.encKey) throw new Error('chunk is encrypted but the repository key is not loaded');
     b = openChunk(b, keys.encKey, id);
   }
-  if (flags & FLAG_COMPRESSED) b = zlib.zstdDecompressSync(b, { chunkSize: rawLength + 64 });
+  if (flags & FLAG_COMPRESSED) b = into ? into.zstd.decompress(b, into.out, rawLength) : zlib.zstdDecompressSync(b, { chunkSize: rawLength + 64 });
+  else if (into && b.length === rawLength) { b.copy(into.out); b = into.out.subarray(0, rawLength); }
   if (b.length !== rawLength) throw new Error(`chunk length ${b.length} != ${rawLength}`);
   if (check && !chunkId(b, keys.idKey).equals(id)) throw new Error('chunk hash mismatch');
   return b;

@@ -2,7 +2,8 @@
 // workers write directly: each reads a chunk's record from its pack, decodes and checks it and writes
 // it at its offset (several positional writes in flight, zero chunks become holes in files). Streams
 // get the chunks in order through the main thread.
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { DIGEST_LEN, RECORD_HEADER, isZeroDigest, type ChunkEntry } from './format.ts';
@@ -67,10 +68,13 @@ async function restoreToFile(ctx: RepoContext, rp: RestorePoint, disk: DiskRecor
   let failure: unknown;
   let done = 0;
   let zeroBytes = 0;
+  let direct: FileHandle | undefined;
   const progress = (len: number): void => { done += len; onProgress?.(done, disk.capacity); };
   try {
     // Sized up front, so no chunk write extends the file (an extending write also updates the inode).
     if (!device) await fh.truncate(disk.capacity);
+    // Block-aligned chunks go around the page cache where the file system allows it (not on tmpfs).
+    direct = await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
     outer: for await (const seg of located(ctx, rp.id, disk)) {
       for (let k = 0; k < seg.n; k++) {
         if (failure) break outer;
@@ -83,7 +87,7 @@ async function restoreToFile(ctx: RepoContext, rp: RestorePoint, disk: DiskRecor
           progress(len);
           continue;
         }
-        const job: Promise<void> = ctx.pool.restore({ pack: e.pack, offset: e.offset, length: e.length, flags: e.flags, rawLength: e.rawLength, id: seg.id(k)!, fd: fh.fd, pos })
+        const job: Promise<void> = ctx.pool.restore({ pack: e.pack, offset: e.offset, length: e.length, flags: e.flags, rawLength: e.rawLength, id: seg.id(k)!, fd: fh.fd, pos, ...(direct ? { directFd: direct.fd } : {}) })
           .then((r) => {
             if (r.error === undefined) progress(len);
             else failure ??= r.damaged ? damaged(r.error) : Object.assign(new Error(r.error), { code: r.code });
@@ -99,6 +103,7 @@ async function restoreToFile(ctx: RepoContext, rp: RestorePoint, disk: DiskRecor
   } finally {
     await Promise.allSettled(jobs);
     await ctx.pool.release().catch(() => {});
+    await direct?.close();
     await fh.close();
   }
   return { bytes: disk.capacity, zeroBytes };

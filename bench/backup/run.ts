@@ -9,7 +9,9 @@ import { startTestService } from '../../test/helpers/service.ts';
 import { startLab } from '../../test/lab/lab.ts';
 import type { JobRun, RestorePoint } from '../../backend/api/contract.ts';
 
-const gib = Number(process.argv[process.argv.indexOf('--disk-gib') + 1] || 4);
+const at = process.argv.indexOf('--disk-gib');
+const gib = at > 0 ? Number(process.argv[at + 1]) : 4;
+if (!Number.isInteger(gib) || gib < 1) throw new Error('--disk-gib takes a whole number of GiB (≥ 1)');
 const size = gib * 1024 ** 3;
 const MiB = 1024 ** 2;
 const fmt = (bytes: number, ms: number) => `${(bytes / MiB / (ms / 1000)).toFixed(0)} MiB/s`;
@@ -65,14 +67,13 @@ try {
   // pages (64 KiB writes spread over the whole disk, the worst case for any chunked store).
   const change = Math.round(size * 0.02);
   const rewrite = async (label: string, extent: (i: number) => { off: number; len: number }) => {
+    // Through the lab's guest-write path, which marks the blocks in its CBT like ESXi does.
     process.stderr.write(`Changing 2% of the disk (${label})…\n`);
-    const f = await open(flat, 'r+');
     for (let done = 0, i = 0; done < change; i++) {
       const { off, len } = extent(i);
-      await f.write(randomBytes(len), 0, len, off);
+      await lab.control.writeDisk('linux-db01', 0, off, randomBytes(len));
       done += len;
     }
-    await f.close();
   };
   await rewrite('files', (i) => {
     const len = (256 * 1024) << (i % 5); // 256 KiB … 4 MiB

@@ -1,5 +1,6 @@
 // Changed Block Tracking against the lab vCenter: areas computed by the lab from the disk file's contents.
 import assert from 'node:assert/strict';
+import { open } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { ChangeTrackingInvalidError, mergeExtents, mor, type DiskChangeExtent, type MoRef, type VSphere } from '../../backend/vsphere/index.ts';
 import { startLab, type Lab, type LabVm } from '../lab/lab.ts';
@@ -102,6 +103,35 @@ describe('vsphere: changed block tracking', () => {
       }
     } finally {
       await vs.snapshots.remove(s2.node.ref);
+    }
+  });
+
+  it('writes the lab did not track (straight into the flat file) and writes merged at consolidation are still reported', async () => {
+    assert.equal(await vs.cbt.setEnabled(vm, true), true);
+    const s1 = await vs.snapshots.create(vm, { name: 'base' });
+    const d1 = s1.disks[0]!;
+    // While s1 exists the guest writes into the delta; removing s1 merges the delta into the base file.
+    await lab.control.writeDisk('linux-db01', 0, 7 * MiB, Buffer.alloc(BLOCK, 0x51));
+    await vs.snapshots.remove(s1.node.ref);
+    const s2 = await vs.snapshots.create(vm, { name: 'after-merge' });
+    const d2 = s2.disks[0]!;
+    try {
+      const areas = await vs.cbt.changedAreas(vm, { snapshot: s2.node.ref, deviceKey: d1.key, changeId: d1.changeId!, capacityBytes: d1.capacityBytes });
+      assert.deepEqual(areas, [{ start: 7 * MiB, length: BLOCK }]);
+    } finally {
+      await vs.snapshots.remove(s2.node.ref);
+    }
+    // A write that bypasses the lab (like a tool editing the -flat file) is found by the next epoch too.
+    const fh = await open(labVms['linux-db01']!.disks[0]!.flatPath, 'r+');
+    await fh.write(Buffer.alloc(100, 0x52), 0, 100, 9 * MiB + 10);
+    await fh.close();
+    await lab.control.writeDisk('linux-db01', 0, 11 * MiB, Buffer.alloc(10, 0x53)); // and a tracked one after it
+    const s3 = await vs.snapshots.create(vm, { name: 'after-direct' });
+    try {
+      const areas = await vs.cbt.changedAreas(vm, { snapshot: s3.node.ref, deviceKey: d2.key, changeId: d2.changeId!, capacityBytes: d2.capacityBytes });
+      assert.deepEqual(areas, [{ start: 9 * MiB, length: BLOCK }, { start: 11 * MiB, length: BLOCK }]);
+    } finally {
+      await vs.snapshots.remove(s3.node.ref);
     }
   });
 

@@ -123,6 +123,10 @@ func (d *labDisk) guestWrite(off int64, data []byte) error {
 			top.blocks[b] = true
 		}
 	}
+	if top.blocks == nil {
+		d.beforeBaseWrite(top.data)
+		defer func() { d.afterBaseWrite(top.data, off, int64(len(data))) }()
+	}
 	_, err = f.WriteAt(data, off)
 	return err
 }
@@ -133,7 +137,7 @@ func (d *labDisk) contentHashes() ([]uint64, error) {
 	for base.parent != nil {
 		base = base.parent
 	}
-	hashes, err := fingerprint(base.data, d.Capacity)
+	hashes, err := d.baseHashes(base.data)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +212,9 @@ func (d *labDisk) merge(vm types.ManagedObjectReference, f, child *diskFile) err
 		return err
 	}
 	defer in.Close()
+	if f.blocks == nil {
+		d.beforeBaseWrite(f.data)
+	}
 	buf := make([]byte, cbtBlock)
 	for b := range child.blocks {
 		n, err := in.ReadAt(buf, b*cbtBlock)
@@ -219,6 +226,8 @@ func (d *labDisk) merge(vm types.ManagedObjectReference, f, child *diskFile) err
 		}
 		if f.blocks != nil {
 			f.blocks[b] = true
+		} else {
+			d.afterBaseWrite(f.data, b*cbtBlock, int64(n))
 		}
 	}
 	for _, x := range d.files {

@@ -318,9 +318,9 @@ func (l *Lab) createVM(ctx context.Context, s *site, p *vmPlan) error {
 // lab uses; vCenter fills config.guestFullName from them (vcsim copies the id).
 var guestFullNames = map[string]string{
 	string(types.VirtualMachineGuestOsIdentifierWindows2019srv_64Guest): "Microsoft Windows Server 2019 (64-bit)",
-	string(types.VirtualMachineGuestOsIdentifierWindows9Server64Guest): "Microsoft Windows Server 2016 or later (64-bit)",
-	string(types.VirtualMachineGuestOsIdentifierDebian10_64Guest):      "Debian GNU/Linux 10 (64-bit)",
-	string(types.VirtualMachineGuestOsIdentifierUbuntu64Guest):         "Ubuntu Linux (64-bit)",
+	string(types.VirtualMachineGuestOsIdentifierWindows9Server64Guest):  "Microsoft Windows Server 2016 or later (64-bit)",
+	string(types.VirtualMachineGuestOsIdentifierDebian10_64Guest):       "Debian GNU/Linux 10 (64-bit)",
+	string(types.VirtualMachineGuestOsIdentifierUbuntu64Guest):          "Ubuntu Linux (64-bit)",
 }
 
 // setGuestState sets what VMware Tools reports for a VM: with Tools running,

@@ -51,7 +51,8 @@ type labDisk struct {
 	DescriptorPath string
 	FlatPath       string
 	Capacity       int64
-	cbt            *cbtDisk // nil until CBT starts tracking this disk
+	cbt            *cbtDisk  // nil until CBT starts tracking this disk
+	scan           *baseScan // fingerprints of the base file between epochs (writelog.go)
 
 	template types.VirtualDiskFlatVer2BackingInfo // the backing as created (chains.go builds on it)
 	current  *diskFile                            // the file the guest writes to (top of the chain)
