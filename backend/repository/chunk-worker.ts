@@ -19,7 +19,8 @@ const dir: string = workerData?.dir ?? '';
 const writeLock = new Int32Array(workerData?.writeLock ?? new SharedArrayBuffer(4));
 const chunkBytes: number = workerData?.chunkSize ?? 1 << 20;
 const zeros = Buffer.alloc(chunkBytes);
-const compressor = new ZstdCompressor(level, workerData?.chunkSize ?? 1 << 20);
+const compressor = new ZstdCompressor(level, chunkBytes);
+const zstdOut = new ZstdDecompressor();
 
 // zstd/GCM results are fresh native buffers; V8 lets dead ones pile up to ~64 MiB per thread before it
 // collects. A young-generation collection every GARBAGE_LIMIT bytes frees them (they die young) and keeps
@@ -98,9 +99,10 @@ function encode(m: EncodeReq): EncodeRes {
 
 function decode(m: DecodeReq): DecodeRes {
   try {
-    const data = decodePayload(Buffer.from(m.payload, m.offset, m.length), m.flags, m.rawLength, Buffer.from(m.id), m.check, { encKey, idKey });
-    Buffer.from(m.out).set(data);
-    allocated(m.flags ? data.length * 2 : 0);
+    const out = Buffer.from(m.out);
+    const into = out.length > m.rawLength ? { zstd: zstdOut, out } : undefined;
+    const data = decodePayload(Buffer.from(m.payload, m.offset, m.length), m.flags, m.rawLength, Buffer.from(m.id), m.check, { encKey, idKey }, into);
+    if (!into) { out.set(data); allocated(m.flags ? data.length * 2 : 0); }
     return { seq: m.seq, payload: m.payload, out: m.out };
   } catch (e) {
     return { seq: m.seq, payload: m.payload, out: m.out, error: (e as Error).message };
@@ -133,7 +135,6 @@ function packFd(pack: string): number {
 // without touching the file; the probe writes where the chunk is written next anyway).
 const DIRECT_ALIGN = 4096;
 const SLOTS = 3;
-const zstdOut = new ZstdDecompressor();
 
 class Slot {
   readonly ab: ArrayBuffer;

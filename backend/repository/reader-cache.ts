@@ -1,9 +1,8 @@
 // Random access to restore-point disks: digest-list segments and decoded chunks are kept in small
 // LRU caches bounded in bytes, so reads at any offset cost at most one chunk decode per chunk touched.
-import { DIGEST_LEN, SEGMENT_DIGESTS, isZeroDigest } from './format.ts';
+import { DIGEST_LEN, RECORD_HEADER, SEGMENT_DIGESTS, isZeroDigest } from './format.ts';
 import { readSegment } from './digest-list.ts';
 import { lookupMany } from './index.ts';
-import { decodePayload } from './codec.ts';
 import type { PackReader } from './pack-reader.ts';
 import type { RepoContext } from './context.ts';
 import { damaged } from './errors.ts';
@@ -63,13 +62,13 @@ export class ChunkCache {
     if (hit) return hit;
     const [e] = await lookupMany(this.#ctx.db, [id]);
     if (!e) throw damaged(`chunk ${hex.slice(0, 16)}… is missing from the index`);
-    const payload = await this.#packs.read(id, e);
-    let data: Buffer;
-    try {
-      data = decodePayload(Buffer.from(payload), e.flags, e.rawLength, id, true, this.#ctx.keys ?? {});
-    } catch (err) {
-      throw damaged(`chunk ${hex.slice(0, 16)}… in pack ${e.pack} is damaged (${(err as Error).message})`);
-    }
+    const payload = new ArrayBuffer(RECORD_HEADER + e.length);
+    await this.#packs.readInto(id, e, payload);
+    // Decoded in a worker (reads of many chunks, like patching an incremental backup, run in
+    // parallel off the main thread); the zstd checksum or GCM tag checks it, raw chunks are hashed.
+    const r = await this.#ctx.pool.decode(payload, RECORD_HEADER, e.length, e.flags, e.rawLength, id, false, new ArrayBuffer(e.rawLength + 1));
+    if (r.error !== undefined) throw damaged(`chunk ${hex.slice(0, 16)}… in pack ${e.pack} is damaged (${r.error})`);
+    const data = Buffer.from(r.out, 0, e.rawLength);
     this.#chunks.set(hex, data);
     return data;
   }

@@ -113,7 +113,7 @@ async function restoreToStream(ctx: RepoContext, packs: PackReader, rp: RestoreP
   const cs = rp.chunkSize;
   const window = ctx.pool.size * 4;
   const payPool = new BufferPool(cs + RECORD_HEADER + 1024, window + 2);
-  const outPool = new BufferPool(cs, window + 8);
+  const outPool = new BufferPool(cs + 1, window + 8); // + 1: room the reused zstd context needs to see a frame end
   const zeros = Buffer.alloc(cs);
   let done = 0;
   let zeroBytes = 0;

@@ -125,7 +125,7 @@ func (d *labDisk) guestWrite(off int64, data []byte) error {
 	}
 	if top.blocks == nil {
 		d.beforeBaseWrite(top.data)
-		defer func() { d.afterBaseWrite(top.data, off, int64(len(data))) }()
+		defer func() { d.afterBaseWrite(top.data, off, data) }()
 	}
 	_, err = f.WriteAt(data, off)
 	return err
@@ -227,7 +227,7 @@ func (d *labDisk) merge(vm types.ManagedObjectReference, f, child *diskFile) err
 		if f.blocks != nil {
 			f.blocks[b] = true
 		} else {
-			d.afterBaseWrite(f.data, b*cbtBlock, int64(n))
+			d.afterBaseWrite(f.data, b*cbtBlock, buf[:n])
 		}
 	}
 	for _, x := range d.files {

@@ -11,8 +11,8 @@ import (
 // flat file at each snapshot costs ~0.1 s per GiB, which real CBT never pays:
 // the hypervisor marks blocks as the guest writes them. The lab does the same
 // for the writes it performs on a disk's base file itself (guest writes through
-// /lab/disk, consolidation of deltas): those blocks are marked dirty and only
-// they are re-hashed at the next epoch. Anything else that touches the file (a
+// /lab/disk, consolidation of deltas): whole blocks are fingerprinted from the
+// written data, partial ones re-hashed at the next epoch. Anything else that touches the file (a
 // test writing the flat file directly, a restore over datastore HTTP) changes
 // its modification time or size, and the next epoch hashes the whole file again.
 type baseScan struct {
@@ -75,15 +75,24 @@ func (d *labDisk) beforeBaseWrite(path string) {
 	}
 }
 
-// afterBaseWrite marks the blocks of [off, off+n) dirty and takes the file's
-// new stamp as the scan's own.
-func (d *labDisk) afterBaseWrite(path string, off, n int64) {
+// afterBaseWrite records a write of data at off into the base file: blocks the
+// write covers whole are fingerprinted from data at once (as ESXi sets bits
+// in its change bitmap as the guest writes), partly covered ones are marked
+// for re-hashing at the next epoch. The file's new stamp becomes the scan's own.
+func (d *labDisk) afterBaseWrite(path string, off int64, data []byte) {
 	s := d.scan
 	if s == nil || s.path != path {
 		return
 	}
-	for b := off / cbtBlock; b*cbtBlock < off+n; b++ {
-		s.dirty[b] = true
+	end := off + int64(len(data))
+	for b := off / cbtBlock; b*cbtBlock < end && b < int64(len(s.hashes)); b++ {
+		start := b * cbtBlock
+		if start >= off && start+cbtBlock <= end {
+			s.hashes[b] = hashBlock(data[start-off : start-off+cbtBlock])
+			delete(s.dirty, b)
+		} else {
+			s.dirty[b] = true
+		}
 	}
 	if now, ok := stampOf(path); ok {
 		s.stamp = now
