@@ -4,12 +4,13 @@
 // Image reads (backup) and pack reads + target writes (restore) happen here too, with positional
 // synchronous I/O on descriptors the main thread owns: no extra copy or hop through the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { readSync, writeSync, openSync, closeSync, write } from 'node:fs';
+import { readSync, writeSync, openSync, closeSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { chunkId, sealChunk } from './crypto.ts';
 import { decodePayload } from './codec.ts';
 import { ZstdCompressor, ZstdDecompressor } from './zstd.ts';
+import { DIRECT_ALIGN, SlotPool, writeAsync } from './direct-io.ts';
 import { FLAG_COMPRESSED, FLAG_ENCRYPTED, RECORD_HEADER, headerMatches, packPath } from './format.ts';
 
 const encKey: Buffer | undefined = workerData?.encKey ? Buffer.from(workerData.encKey) : undefined;
@@ -126,62 +127,12 @@ function packFd(pack: string): number {
   return fd;
 }
 
-// Restores write around the page cache when the target allows O_DIRECT: on VMs whose free memory
-// goes back to the host, filling the page cache costs ~1 s of kernel time per GiB, several times the
-// cost of the write itself. Each chunk is decoded straight into one of a few output slots and written
-// from there asynchronously, so the next chunk decodes while the device writes. O_DIRECT needs a
-// block-aligned memory address, which JavaScript cannot ask for: each slot is over-allocated and its
-// aligned offset found once by trying 4 KiB writes at 16-byte steps (misaligned ones fail with EINVAL
-// without touching the file; the probe writes where the chunk is written next anyway).
-const DIRECT_ALIGN = 4096;
-const SLOTS = 3;
-
-class Slot {
-  readonly ab: ArrayBuffer;
-  /** Byte offset of the block-aligned view; -1 not probed yet, -2 none works (no O_DIRECT here). */
-  align = -1;
-  constructor(size: number) { this.ab = new ArrayBuffer(size + DIRECT_ALIGN * 2); }
-  plain(): Buffer { return Buffer.from(this.ab); }
-  aligned(fd: number, pos: number): Buffer | undefined {
-    if (this.align === -1) {
-      this.align = -2;
-      for (let off = 0; off < DIRECT_ALIGN; off += 16) {
-        try { writeSync(fd, new Uint8Array(this.ab, off, DIRECT_ALIGN), 0, DIRECT_ALIGN, pos); this.align = off; break; } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
-        }
-      }
-    }
-    return this.align >= 0 ? Buffer.from(this.ab, this.align, this.ab.byteLength - DIRECT_ALIGN * 2) : undefined;
-  }
-}
-const slots: Slot[] = [];
-let slotsMade = 0;
-const slotWaiters: ((s: Slot) => void)[] = [];
-function takeSlot(): Promise<Slot> {
-  const s = slots.pop();
-  if (s) return Promise.resolve(s);
-  if (slotsMade < SLOTS) { slotsMade++; return Promise.resolve(new Slot(chunkBytes + 1)); }
-  return new Promise((r) => slotWaiters.push(r));
-}
-function giveSlot(s: Slot): void {
-  const w = slotWaiters.shift();
-  if (w) w(s); else slots.push(s);
-}
-
-function writeAsync(fd: number, b: Buffer, pos: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const next = (off: number): void => {
-      if (off >= b.length) { resolve(); return; }
-      write(fd, b, off, b.length - off, pos + off, (err, n) => (err ? reject(err) : next(off + n)));
-    };
-    next(0);
-  });
-}
+const slots = new SlotPool(chunkBytes + 1, 3);
 
 async function restore(m: RestoreReq): Promise<RestoreRes> {
   const chunk = `chunk ${Buffer.from(m.id).toString('hex').slice(0, 16)}…`;
   const bad = (why: string): RestoreRes => ({ seq: m.seq, damaged: true, error: why });
-  const slot = await takeSlot();
+  const slot = await slots.take();
   try {
     let fd: number;
     try { fd = packFd(m.pack); } catch (e) {
@@ -214,7 +165,7 @@ async function restore(m: RestoreReq): Promise<RestoreRes> {
   } catch (e) {
     return { seq: m.seq, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code };
   } finally {
-    giveSlot(slot);
+    slots.give(slot);
   }
 }
 
