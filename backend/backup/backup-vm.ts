@@ -137,7 +137,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
           const parentDisk = incremental && parent ? parent.disks.find((d) => d.key === String(disk.key) && d.capacity === disk.capacityBytes) : undefined;
           const r = await readDiskInto(vs, disk, p, dw, {
             ...(req.signal ? { signal: req.signal } : {}),
-            ...(parentDisk && p.kind === 'incremental' ? { parent: (offset: number, length: number) => repo.read(parent!.id, parentDisk.key, offset, length) } : {}),
+            ...(parentDisk && p.kind === 'incremental' ? { patch: true } : {}),
             onBytes: (n) => { bytesRead += n; report({ bytesRead, percent: 5 + 90 * (bytesRead / total) }); },
           });
           await dw.finish();

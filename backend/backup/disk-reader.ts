@@ -12,8 +12,8 @@ export interface ReadOptions {
   concurrency?: number;
   /** Bytes per GET, rounded down to a multiple of the chunk size (default 8 MiB). */
   pieceBytes?: number;
-  /** Reads the parent restore point's bytes of this disk (needed to patch chunks). */
-  parent?: (offset: number, length: number) => Promise<Buffer>;
+  /** Incremental plans: patch chunks that changed only a little over the parent restore point's (writer.patchable). */
+  patch?: boolean;
   onBytes?: (n: number) => void;
   signal?: AbortSignal;
 }
@@ -22,7 +22,7 @@ export async function readDiskInto(vs: VSphere, disk: DiskInfo, plan: ReadPlan, 
   const { extentPath } = await vs.datastores.resolveExtent(disk.fileName);
   const cs = writer.chunkSize;
   const pieceBytes = Math.max(cs, Math.floor((opts.pieceBytes ?? 8 * 1024 * 1024) / cs) * cs);
-  const queue = opts.parent ? chunkWork(plan, cs, disk.capacityBytes, pieceBytes) : chunkWork({ ...plan, kind: 'full' }, cs, disk.capacityBytes, pieceBytes);
+  const queue = opts.patch && writer.patchable ? chunkWork(plan, cs, disk.capacityBytes, pieceBytes) : chunkWork({ ...plan, kind: 'full' }, cs, disk.capacityBytes, pieceBytes);
   let next = 0;
   let bytesRead = 0;
   const count = (n: number) => { bytesRead += n; opts.onBytes?.(n); };
@@ -36,12 +36,10 @@ export async function readDiskInto(vs: VSphere, disk: DiskInfo, plan: ReadPlan, 
         count(buf.length);
       } else if (w.patch) {
         const { chunk, areas } = w.patch;
-        // The parent's chunk and the changed areas are fetched at once; the areas are laid over the chunk.
-        const [base, ...parts] = await Promise.all([opts.parent!(chunk.start, chunk.length),
-          ...areas.map((a) => readExactly(vs, extentPath, a.start, a.length, opts.signal))]);
-        const buf = Buffer.from(base!);
-        areas.forEach((a, k) => { parts[k]!.copy(buf, a.start - chunk.start); count(parts[k]!.length); });
-        await writer.write(chunk.start, buf);
+        // Only the changed areas are read; the repository lays them over the parent's chunk.
+        const parts = await Promise.all(areas.map((a) => readExactly(vs, extentPath, a.start, a.length, opts.signal)));
+        parts.forEach((p) => count(p.length));
+        await writer.patch(chunk.start, areas.map((a, k) => ({ at: a.start - chunk.start, data: parts[k]! })));
       }
     }
   };

@@ -38,8 +38,18 @@ function allocated(bytes: number): void {
   if (garbage >= GARBAGE_LIMIT && collectGarbage) { garbage = 0; collectGarbage({ type: 'minor' }); }
 }
 
-/** `src`: read the chunk from this file descriptor at `pos` into `buf` first (short files read as zeros). */
-export interface EncodeReq { op: 'encode'; seq: number; buf: ArrayBuffer; len: number; out: ArrayBuffer; expect?: Uint8Array; src?: { fd: number; pos: number } }
+/** Where a stored chunk's record is (from its index entry). */
+export interface StoredChunk { pack: string; offset: number; length: number; flags: number; rawLength: number; id: Uint8Array }
+/** A chunk made of a stored one (or zeros) with `patches` laid over it (offsets within the chunk). */
+export interface ChunkPatch { base: StoredChunk | 'zero'; patches: { at: number; data: Uint8Array }[] }
+/**
+ * `src`: read the chunk from this file descriptor at `pos` into `buf` first (short files read as zeros).
+ * `patch`: build the chunk from a stored chunk and patches instead. `buf` has room for len + 1 bytes.
+ */
+export interface EncodeReq {
+  op: 'encode'; seq: number; buf: ArrayBuffer; len: number; out: ArrayBuffer; expect?: Uint8Array;
+  src?: { fd: number; pos: number }; patch?: ChunkPatch;
+}
 export interface EncodeRes {
   seq: number; buf: ArrayBuffer; out: ArrayBuffer; kind: 'zero' | 'known' | 'data'; id?: Uint8Array;
   flags?: number; payloadLength?: number; error?: string;
@@ -85,6 +95,11 @@ function encode(m: EncodeReq): EncodeRes {
       return { seq: m.seq, buf: m.buf, out: m.out, kind: 'data', error: (e as Error).message };
     }
   }
+  if (m.patch) {
+    const why = m.patch.base === 'zero' ? (data.fill(0), undefined) : readStored(m.patch.base, Buffer.from(m.buf), m.len);
+    if (why) return { seq: m.seq, buf: m.buf, out: m.out, kind: 'data', error: why };
+    for (const p of m.patch.patches) data.set(p.data, p.at);
+  }
   if (data.equals(zeros.subarray(0, m.len))) return { seq: m.seq, buf: m.buf, out: m.out, kind: 'zero' };
   const id = chunkId(data, idKey);
   if (m.expect && id.equals(m.expect)) return { seq: m.seq, buf: m.buf, out: m.out, kind: 'known', id };
@@ -128,6 +143,23 @@ function packFd(pack: string): number {
 }
 
 const slots = new SlotPool(chunkBytes + 1, 3);
+
+/** Reads and decodes a stored chunk into `into` (room for len + 1 bytes); returns why not, if it could not. */
+function readStored(c: StoredChunk, into: Buffer, len: number): string | undefined {
+  const chunk = `chunk ${Buffer.from(c.id).toString('hex').slice(0, 16)}…`;
+  if (c.rawLength !== len) return `${chunk} of the parent restore point has ${c.rawLength} bytes, not ${len}`;
+  try {
+    const fd = packFd(c.pack);
+    const need = RECORD_HEADER + c.length;
+    if (record.length < need) record = Buffer.allocUnsafeSlow(need);
+    const got = readFully(fd, record, need, c.offset);
+    if (got < need || !headerMatches(record, c.id, c.length)) return `pack ${c.pack} is damaged at ${chunk}; run 'stillpoint repo verify'`;
+    decodePayload(record.subarray(RECORD_HEADER, need), c.flags, c.rawLength, Buffer.from(c.id), !(c.flags & 3), { encKey, idKey }, { zstd: zstdOut, out: into });
+    return undefined;
+  } catch (e) {
+    return `${chunk} of the parent restore point could not be read (${(e as Error).message}); run 'stillpoint repo verify'`;
+  }
+}
 
 async function restore(m: RestoreReq): Promise<RestoreRes> {
   const chunk = `chunk ${Buffer.from(m.id).toString('hex').slice(0, 16)}…`;

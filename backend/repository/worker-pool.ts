@@ -2,7 +2,7 @@
 // decryption/decompression/checking for reads run here, off the main thread.
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import type { EncodeReq, EncodeRes, DecodeReq, DecodeRes, RestoreReq, RestoreRes, ReleaseReq } from './chunk-worker.ts';
+import type { ChunkPatch, EncodeReq, EncodeRes, DecodeReq, DecodeRes, RestoreReq, RestoreRes, ReleaseReq } from './chunk-worker.ts';
 import type { RepoKeys } from './crypto.ts';
 
 type Pending = { resolve: (v: any) => void; reject: (e: Error) => void };
@@ -53,10 +53,11 @@ export class WorkerPool {
   /**
    * Hashes `len` bytes of `buf` and, unless they are zero or hash to `expect`, compresses/encrypts them
    * into `out` (capacity ≥ chunk size + 1 KiB). Both buffers are transferred and come back in the result.
+   * `src`/`patch`: the worker fills `buf` first (see EncodeReq).
    */
-  encode(buf: ArrayBuffer, len: number, out: ArrayBuffer, expect?: Uint8Array, src?: { fd: number; pos: number }): Promise<EncodeRes> {
+  encode(buf: ArrayBuffer, len: number, out: ArrayBuffer, expect?: Uint8Array, src?: { fd: number; pos: number }, patch?: ChunkPatch): Promise<EncodeRes> {
     const seq = ++this.#seq;
-    return this.#post<EncodeRes>({ op: 'encode', seq, buf, len, out, expect, src }, [buf, out]);
+    return this.#post<EncodeRes>({ op: 'encode', seq, buf, len, out, expect, src, ...(patch ? { patch } : {}) }, [buf, out]);
   }
 
   /** Restores one chunk: the worker reads its record from the pack, decodes it and writes it to `fd` at `pos`. */

@@ -11,7 +11,7 @@ import { entryOps, lookupMany } from './index.ts';
 import { segmentOps, readAll } from './digest-list.ts';
 import { recordOps, newRestorePointId, type Consistency, type DiskInfo, type DiskRecord, type RestorePoint, type VmIdentity } from './catalog.ts';
 import type { RepoContext, InFlight } from './context.ts';
-import type { EncodeRes } from './chunk-worker.ts';
+import type { ChunkPatch, EncodeRes } from './chunk-worker.ts';
 import { BufferPool } from './worker-pool.ts';
 import { RepositoryError, diskFull, isNoSpace } from './errors.ts';
 
@@ -204,7 +204,8 @@ export class DiskWriter {
       if (this.#error) throw this.#error;
       const b = this.#free.pop();
       if (b) return b;
-      if (this.#allocated < this.#maxBuffers) { this.#allocated++; return new ArrayBuffer(this.chunkSize); }
+      // + 1: a worker decoding a parent chunk into it needs that byte to see the zstd frame end.
+      if (this.#allocated < this.#maxBuffers) { this.#allocated++; return new ArrayBuffer(this.chunkSize + 1); }
       await new Promise<void>((r) => this.#waiters.push(r));
     }
   }
@@ -222,11 +223,11 @@ export class DiskWriter {
   /** @internal */ cancel(): void { this.#fail(new RepositoryError('EABORTED', 'the restore point was aborted')); }
   /** @internal */ async settled(): Promise<void> { await Promise.allSettled([...this.#inflight]); }
 
-  #submit(i: number, buf: ArrayBuffer, len: number, src?: { fd: number; pos: number }): Promise<void> {
+  #submit(i: number, buf: ArrayBuffer, len: number, src?: { fd: number; pos: number }, patch?: ChunkPatch): Promise<void> {
     const expect = this.parentDigests && i * DIGEST_LEN < this.parentDigests.length && !isZeroDigest(this.parentDigests, i * DIGEST_LEN)
       ? new Uint8Array(this.parentDigests.subarray(i * DIGEST_LEN, (i + 1) * DIGEST_LEN)) : undefined;
     const p = this.#out.acquire()
-      .then((out) => this.#w.ctx.pool.encode(buf, len, out, expect, src))
+      .then((out) => this.#w.ctx.pool.encode(buf, len, out, expect, src, patch))
       .then((r) => this.#accept(i, len, r))
       .catch((e) => this.#fail(e))
       .finally(() => this.#inflight.delete(p));
@@ -299,6 +300,35 @@ export class DiskWriter {
       new Uint8Array(buf).set(data.subarray(k * this.chunkSize, k * this.chunkSize + len));
       this.#submit(i, buf, len);
     }
+  }
+
+  /** Whether patch() has a parent restore point's disk to patch. */
+  get patchable(): boolean { return this.parentDigests !== undefined; }
+
+  /**
+   * Writes the chunk at `offset` as the parent's chunk there (zeros where it has none) with `patches`
+   * laid over it (`at`: offset within the chunk). The worker reads and decodes the parent's chunk itself,
+   * so an incremental built from small changed areas costs the main thread nothing per chunk.
+   */
+  async patch(offset: number, patches: { at: number; data: Uint8Array }[]): Promise<void> {
+    this.#open();
+    const cs = this.chunkSize;
+    const i = offset / cs;
+    this.#range(offset, this.#chunkLen(i));
+    const len = this.#chunkLen(i);
+    for (const p of patches) {
+      if (p.at < 0 || p.at + p.data.length > len) throw new RepositoryError('EINVAL', `disk ${this.info.key}: patch at ${p.at}+${p.data.length} is outside the chunk at ${offset}`);
+    }
+    const at = i * DIGEST_LEN;
+    let base: ChunkPatch['base'] = 'zero';
+    if (this.parentDigests && at < this.parentDigests.length && !isZeroDigest(this.parentDigests, at)) {
+      const id = Buffer.from(this.parentDigests.subarray(at, at + DIGEST_LEN));
+      const e = await this.#w.ctx.lookup.lookup(id);
+      if (!e) throw new RepositoryError('EDAMAGED', `chunk ${id.toString('hex').slice(0, 16)}… of the parent restore point is missing from the index; run 'stillpoint repo verify'`);
+      base = { pack: e.pack, offset: e.offset, length: e.length, flags: e.flags, rawLength: e.rawLength, id: new Uint8Array(id) };
+    }
+    const buf = await this.#buffer();
+    this.#submit(i, buf, len, undefined, { base, patches });
   }
 
   /**

@@ -1,5 +1,5 @@
 // Round trips of real file-system images, dedup, incrementals and random reads.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, copyFileSync, readFileSync, openSync, readSync, closeSync, createReadStream } from 'node:fs';
 import { join } from 'node:path';
@@ -91,12 +91,17 @@ test('unchanged re-backup stores ~0 bytes, a 5% change stores ~5%, clones dedup 
   assert.equal((await repo.stats()).packBytes, before);
 });
 
-test('CBT incremental: writing only changed ranges gives a logically full restore point', async (t) => {
+/** An encrypted repository holding one backup of a random image with these data islands. */
+async function backedUp(t: TestContext, sizeMiB: number, islands: [number, number][]) {
   const dir = tempDir(t);
-  const img = sparseRandomImage(join(dir, 'd.img'), 24, [[0, 24 * MiB]]);
+  const img = sparseRandomImage(join(dir, 'd.img'), sizeMiB, islands);
   const repo = await Repository.init(join(dir, 'repo'), { passphrase: 'correct horse' });
   t.after(() => repo.close());
-  const full = await backupImage(repo, img);
+  return { dir, img, repo, full: await backupImage(repo, img) };
+}
+
+test('CBT incremental: writing only changed ranges gives a logically full restore point', async (t) => {
+  const { dir, img, repo, full } = await backedUp(t, 24, [[0, 24 * MiB]]);
   // Change chunks 3 and 17 (and write a short tail change), back up only those ranges.
   const fd = openSync(img, 'r+');
   const a = randomBytes(MiB), b = randomBytes(2 * MiB);
@@ -125,6 +130,28 @@ test('CBT incremental: writing only changed ranges gives a logically full restor
   assert.ok(restored.subarray(24 * MiB).equals(Buffer.alloc(6 * MiB)));
   assert.ok((await repo.read(rp2.id, '2001', 0, 24 * MiB)).equals(readFileSync(img)));
   assert.equal(d2.count, 30);
+});
+
+test('patching chunks: small areas laid over the parent\'s chunks (or zeros) restore to the changed image', async (t) => {
+  const { dir, img, repo, full } = await backedUp(t, 12, [[0, 8 * MiB]]);
+  const changes: [number, Buffer][] = [[2 * MiB + 4096, randomBytes(65536)], [2 * MiB + 900_000, randomBytes(1000)], [6 * MiB, randomBytes(10)], [10 * MiB + 5, randomBytes(70_000)]];
+  const fd = openSync(img, 'r+');
+  for (const [at, data] of changes) (await import('node:fs')).writeSync(fd, data, 0, data.length, at);
+  closeSync(fd);
+  const w = await repo.beginRestorePoint({ vm, consistency: 'crash', parent: full.id });
+  const d = await w.addDisk({ key: '2000', label: 'Hard disk 1', capacity: 12 * MiB });
+  assert.ok(d.patchable);
+  await d.patch(2 * MiB, [{ at: 4096, data: changes[0]![1] }, { at: 900_000, data: changes[1]![1] }]);
+  await d.patch(6 * MiB, [{ at: 0, data: changes[2]![1] }]);
+  await d.patch(10 * MiB, [{ at: 5, data: changes[3]![1] }]); // the parent has zeros there
+  await assert.rejects(d.patch(3 * MiB, [{ at: MiB - 1, data: Buffer.alloc(2) }]), /outside the chunk/);
+  await assert.rejects(d.patch(100, []), /multiple of the chunk size/);
+  const inc = await w.commit();
+  assert.ok(inc.newStoredBytes < 2.5 * MiB, `three new chunks, ${inc.newStoredBytes} bytes`);
+  const out = join(dir, 'out.img');
+  await repo.restoreDisk(inc.id, '2000', out);
+  assert.equal(sha256File(out), sha256File(img));
+  assert.equal((await repo.verify({})).ok, true);
 });
 
 test('random reads at unaligned offsets match the image', async (t) => {
