@@ -203,13 +203,18 @@ try {
   for (const l of lines) console.log(l.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
   if (sp && peers.length) {
     // The issue's targets, and what the CPU allows at most on this machine (ceiling.ts).
-    const c = await measureCeiling(v1);
+    // Starting a command and opening the repository: the fastest of three `repo ls` on a small repository.
+    const lsRepo = join(work, 'ceiling-repo');
+    const node = process.execPath, cli = join(root, 'backend', 'cli', 'main.ts');
+    sh(node, [cli, 'repo', 'init', lsRepo], { STILLPOINT_LOG_LEVEL: 'warn' });
+    const starts = [0, 1, 2].map(() => { const t0 = performance.now(); sh(node, [cli, 'repo', 'ls', lsRepo], { STILLPOINT_LOG_LEVEL: 'warn' }); return (performance.now() - t0) / 1000; });
+    const c = await measureCeiling(v1, Math.min(...starts));
     const best = (f: (r: Result) => number) => Math.max(...peers.map((p) => f(results[p])));
     const verdict = (label: string, ours: number, need: number, ceiling?: number) =>
       console.log(`${label.padEnd(28)} ${(ours / 1e6).toFixed(0).padStart(6)} MB/s, needs ${(need / 1e6).toFixed(0)}: ${ours >= need ? 'MET' : 'MISSED'}` +
         (ceiling !== undefined ? `  (ceiling on this machine ${ceiling.toFixed(0)} MB/s${ceiling * 1e6 < need ? ': out of reach' : ''})` : ''));
-    console.log(`\nceiling on this machine (${c.cores} cores busy at once; reading the image from the page cache + hashing/compressing its own chunks; no start-up, index, pack writes or pipeline):`);
-    console.log(`  read whole image ${c.readSecs.toFixed(2)} s; SHA-256 ${c.hashMBps.toFixed(0)} MB/s, SHA-256 + zstd-2 ${c.hashZstdMBps.toFixed(0)} MB/s of non-zero data (${(c.nonZeroBytes / 2 ** 30).toFixed(2)} GiB)`);
+    console.log(`\nceiling on this machine (${c.cores} cores busy at once: start + read the image from the page cache + hash/compress its own chunks; index, pack writes and pipelining free):`);
+    console.log(`  start and open ${c.startSecs.toFixed(2)} s; read whole image ${c.readSecs.toFixed(2)} s; SHA-256 ${c.hashMBps.toFixed(0)} MB/s, SHA-256 + zstd-2 ${c.hashZstdMBps.toFixed(0)} MB/s of non-zero data (${(c.nonZeroBytes / 2 ** 30).toFixed(2)} GiB)`);
     console.log('targets:');
     verdict('first backup ≥ 3× peers', size / sp.first, 3 * best((r) => size / r.first), c.firstBackupMBps);
     verdict('unchanged re-backup ≥ 5×', size / sp.unchanged, 5 * best((r) => size / r.unchanged), c.rebackupMBps);
