@@ -63,7 +63,7 @@ export interface DecodeRes { seq: number; payload: ArrayBuffer; out: ArrayBuffer
 export interface RestoreReq {
   op: 'restore'; seq: number; pack: string; offset: number; length: number; flags: number; rawLength: number;
   id: Uint8Array; fd: number; pos: number;
-  /** The same file opened with O_DIRECT, for block-aligned chunks (see directBuffer). */
+  /** The same file opened with O_DIRECT, for block-aligned chunks (see direct-io.ts). */
   directFd?: number;
 }
 /** `damaged`: the stored chunk is missing or bad; otherwise `error` is an I/O error (with its errno `code`). */
@@ -176,8 +176,8 @@ async function restore(m: RestoreReq): Promise<RestoreRes> {
     const got = readFully(fd, record, need, m.offset);
     if (got < need) return bad(`pack ${m.pack} is truncated: ${chunk} at offset ${m.offset} needs ${need} bytes, ${got} present`);
     if (!headerMatches(record, m.id, m.length)) return bad(`pack ${m.pack} has a bad record header at offset ${m.offset} (${chunk})`);
-    const direct = m.directFd !== undefined && m.pos % DIRECT_ALIGN === 0 && m.rawLength % DIRECT_ALIGN === 0
-      ? slot.aligned(m.directFd, m.pos) : undefined;
+    const dfd = m.directFd !== undefined && m.pos % DIRECT_ALIGN === 0 && m.rawLength % DIRECT_ALIGN === 0 ? m.directFd : undefined;
+    const direct = dfd === undefined ? null : slot.aligned(dfd);
     let data: Buffer;
     try {
       // Compressed/encrypted chunks are checked by the zstd frame checksum / GCM tag; raw chunks are hashed.
@@ -188,11 +188,17 @@ async function restore(m: RestoreReq): Promise<RestoreRes> {
     }
     if (m.flags & FLAG_ENCRYPTED) allocated(data.length);
     if (direct) {
-      await writeAsync(m.directFd!, data, m.pos);
-    } else {
-      while (Atomics.compareExchange(writeLock, 0, 0, 1) !== 0) Atomics.wait(writeLock, 0, 1);
-      try { writeFully(m.fd, data, m.pos); } finally { Atomics.store(writeLock, 0, 0); Atomics.notify(writeLock, 0, 1); }
+      try {
+        await writeAsync(dfd!, data, m.pos);
+        return { seq: m.seq };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+        slot.refuse(dfd!); // the data is still in the slot: write it the ordinary way
+      }
     }
+    while (Atomics.compareExchange(writeLock, 0, 0, 1) !== 0) Atomics.wait(writeLock, 0, 1);
+    try { writeFully(m.fd, data, m.pos); } finally { Atomics.store(writeLock, 0, 0); Atomics.notify(writeLock, 0, 1); }
+    if (dfd !== undefined && direct === undefined) slot.probe(dfd, m.pos, data);
     return { seq: m.seq };
   } catch (e) {
     return { seq: m.seq, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code };
@@ -204,13 +210,17 @@ async function restore(m: RestoreReq): Promise<RestoreRes> {
 function release(): void {
   for (const fd of packFds.values()) closeSync(fd);
   packFds.clear();
+  slots.forget();
 }
 
 if (parentPort) {
   const port = parentPort;
   port.on('message', (m: EncodeReq | DecodeReq | RestoreReq | ReleaseReq) => {
-    if (m.op === 'encode') { const r = encode(m); port.postMessage(r, [r.buf, r.out]); }
-    else if (m.op === 'decode') { const r = decode(m); port.postMessage(r, [r.payload, r.out]); }
+    if (m.op === 'encode') {
+      let r: EncodeRes;
+      try { r = encode(m); } catch (e) { r = { seq: m.seq, buf: m.buf, out: m.out, kind: 'data', error: (e as Error).message }; }
+      port.postMessage(r, [r.buf, r.out]);
+    } else if (m.op === 'decode') { const r = decode(m); port.postMessage(r, [r.payload, r.out]); }
     else if (m.op === 'restore') void restore(m).then((r) => port.postMessage(r));
     else { release(); port.postMessage({ seq: m.seq }); }
   });

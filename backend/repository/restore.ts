@@ -73,7 +73,7 @@ async function restoreToFile(ctx: RepoContext, rp: RestorePoint, disk: DiskRecor
   try {
     // Sized up front, so no chunk write extends the file (an extending write also updates the inode).
     if (!device) await fh.truncate(disk.capacity);
-    // Block-aligned chunks go around the page cache where the file system allows it (not on tmpfs).
+    // Block-aligned chunks go around the page cache where the target allows it (see direct-io.ts).
     direct = await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
     outer: for await (const seg of located(ctx, rp.id, disk)) {
       for (let k = 0; k < seg.n; k++) {
@@ -103,8 +103,7 @@ async function restoreToFile(ctx: RepoContext, rp: RestorePoint, disk: DiskRecor
   } finally {
     await Promise.allSettled(jobs);
     await ctx.pool.release().catch(() => {});
-    await direct?.close();
-    await fh.close();
+    try { await direct?.close(); } finally { await fh.close(); }
   }
   return { bytes: disk.capacity, zeroBytes };
 }

@@ -110,6 +110,7 @@ export class RestorePointWriter implements InFlight {
       await this.#ctx.db.batch(ops, { sync: true });
       this.#state = 'committed';
       this.#release();
+      await this.#ctx.pool.release().catch(() => {}); // pack descriptors the workers opened to patch chunks
       this.#ctx.log.info({ rp: rp.id, vm: rp.vm.id, disks: disks.length, newStoredBytes: rp.newStoredBytes,
         ms: { drain: t1 - t0, packs: t2 - t1, index: Date.now() - t2 } }, 'restore point committed');
       return rp;
@@ -141,6 +142,7 @@ export class RestorePointWriter implements InFlight {
       this.#ctx.log.warn({ rp: this.id, err: (e as Error).message }, 'could not drop the packs of an aborted backup; GC will');
     } finally {
       this.#release();
+      await this.#ctx.pool.release().catch(() => {});
     }
   }
 
@@ -314,7 +316,7 @@ export class DiskWriter {
     this.#open();
     const cs = this.chunkSize;
     const i = offset / cs;
-    this.#range(offset, this.#chunkLen(i));
+    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new RepositoryError('EINVAL', `disk ${this.info.key}: patch offset ${offset} is not the start of a chunk of this disk (chunk size ${cs})`);
     const len = this.#chunkLen(i);
     for (const p of patches) {
       if (p.at < 0 || p.at + p.data.length > len) throw new RepositoryError('EINVAL', `disk ${this.info.key}: patch at ${p.at}+${p.data.length} is outside the chunk at ${offset}`);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readdirSync, statSync, openSync, readSync, writeSync, closeSync, truncateSync, renameSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, openSync, readSync, writeSync, closeSync, truncateSync, renameSync } from 'node:fs';
 import { Repository } from '../../backend/repository/repository.ts';
 import { RECORD_HEADER } from '../../backend/repository/format.ts';
 import { tempDir, sparseRandomImage, sha256File } from './helpers.ts';
@@ -72,10 +72,19 @@ for (const passphrase of [undefined, 'pw']) {
     assert.equal(v.damaged.length, 1);
     assert.deepEqual(v.affected.map((x) => x.restorePoint), [s.rpA.id]);
     assert.deepEqual(v.affected[0].disks.map((d) => [d.key, d.damagedChunks]), [['2000', 1]]);
-    await assert.rejects(repo.restoreDisk(s.rpA.id, '2000', join(s.dir, 'out.img')), (e: Error & { code?: string }) =>
-      e.code === 'EDAMAGED' && /damaged/.test(e.message) && /repo verify/.test(e.message));
     await repo.restoreDisk(s.rpB.id, '2000', join(s.dir, 'out.img'));
-    assert.equal(sha256File(join(s.dir, 'out.img')), sha256File(s.b), 'an unaffected restore point still restores');
+    assert.equal(sha256File(join(s.dir, 'out.img')), sha256File(s.b), 'an unaffected restore point restores');
+    const outA = join(s.dir, 'out-a.img');
+    await assert.rejects(repo.restoreDisk(s.rpA.id, '2000', outA), (e: Error & { code?: string }) =>
+      e.code === 'EDAMAGED' && /damaged/.test(e.message) && /repo verify/.test(e.message));
+    // What the failed restore wrote is the restore point's own data, never another disk's bytes.
+    const got = readFileSync(outA), want = readFileSync(s.a);
+    for (let o = 0; o < got.length; o += 4096) {
+      const block = got.subarray(o, o + 4096);
+      if (block.some((x) => x !== 0)) assert.ok(block.equals(want.subarray(o, o + 4096)), `block at ${o} is not vm-a's`);
+    }
+    await repo.restoreDisk(s.rpB.id, '2000', join(s.dir, 'out.img'));
+    assert.equal(sha256File(join(s.dir, 'out.img')), sha256File(s.b), 'and still restores after the failure');
     await repo.restoreDisk(s.rpA.id, '2001', join(s.dir, 'out2.img')); // the other disk of the damaged point is fine
   });
 }

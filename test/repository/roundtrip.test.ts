@@ -1,7 +1,7 @@
 // Round trips of real file-system images, dedup, incrementals and random reads.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, copyFileSync, readFileSync, openSync, readSync, closeSync, createReadStream } from 'node:fs';
+import { statSync, copyFileSync, readFileSync, openSync, readSync, closeSync, createReadStream, readdirSync, readlinkSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
@@ -145,13 +145,26 @@ test('patching chunks: small areas laid over the parent\'s chunks (or zeros) res
   await d.patch(6 * MiB, [{ at: 0, data: changes[2]![1] }]);
   await d.patch(10 * MiB, [{ at: 5, data: changes[3]![1] }]); // the parent has zeros there
   await assert.rejects(d.patch(3 * MiB, [{ at: MiB - 1, data: Buffer.alloc(2) }]), /outside the chunk/);
-  await assert.rejects(d.patch(100, []), /multiple of the chunk size/);
+  await assert.rejects(d.patch(100, []), /not the start of a chunk/);
+  await assert.rejects(d.patch(12 * MiB, []), /not the start of a chunk/);
   const inc = await w.commit();
   assert.ok(inc.newStoredBytes < 2.5 * MiB, `three new chunks, ${inc.newStoredBytes} bytes`);
+  const packFds = readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`).endsWith('.pack'); } catch { return false; } });
+  assert.deepEqual(packFds, [], 'the workers closed the parent packs they read');
   const out = join(dir, 'out.img');
   await repo.restoreDisk(inc.id, '2000', out);
   assert.equal(sha256File(out), sha256File(img));
   assert.equal((await repo.verify({})).ok, true);
+});
+
+test('restores to targets on different file systems in one session (tmpfs, then the disk) are byte-identical', async (t) => {
+  const { dir, img, repo, full } = await backedUp(t, 12, [[0, 9 * MiB + 4096]]);
+  const shm = mkdtempSync('/dev/shm/sp-restore-');
+  t.after(() => rmSync(shm, { recursive: true, force: true }));
+  for (const out of [join(shm, 'a.img'), join(dir, 'b.img'), join(shm, 'c.img'), join(dir, 'd.img')]) {
+    await repo.restoreDisk(full.id, '2000', out);
+    assert.equal(sha256File(out), sha256File(img), out);
+  }
 });
 
 test('random reads at unaligned offsets match the image', async (t) => {

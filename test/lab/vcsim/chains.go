@@ -125,10 +125,15 @@ func (d *labDisk) guestWrite(off int64, data []byte) error {
 	}
 	if top.blocks == nil {
 		d.beforeBaseWrite(top.data)
-		defer func() { d.afterBaseWrite(top.data, off, data) }()
 	}
-	_, err = f.WriteAt(data, off)
-	return err
+	if _, err = f.WriteAt(data, off); err != nil {
+		d.scan = nil // what reached the file is unknown: the next epoch hashes it all
+		return err
+	}
+	if top.blocks == nil {
+		d.afterBaseWrite(top.data, off, data)
+	}
+	return nil
 }
 
 // contentHashes fingerprints the disk as seen from its current file.
@@ -222,6 +227,9 @@ func (d *labDisk) merge(vm types.ManagedObjectReference, f, child *diskFile) err
 			return err
 		}
 		if _, err := out.WriteAt(buf[:n], b*cbtBlock); err != nil {
+			if f.blocks == nil {
+				d.scan = nil
+			}
 			return err
 		}
 		if f.blocks != nil {

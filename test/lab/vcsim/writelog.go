@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -22,9 +23,11 @@ type baseScan struct {
 	dirty  map[int64]bool
 }
 
+// fileStamp identifies a file's state: any write changes mtime and ctime (ctime cannot be set back),
+// a replaced file has another inode.
 type fileStamp struct {
-	mtime time.Time
-	size  int64
+	mtime, ctime time.Time
+	size, inode  int64
 }
 
 func stampOf(path string) (fileStamp, bool) {
@@ -32,7 +35,11 @@ func stampOf(path string) (fileStamp, bool) {
 	if err != nil {
 		return fileStamp{}, false
 	}
-	return fileStamp{st.ModTime(), st.Size()}, true
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileStamp{}, false
+	}
+	return fileStamp{st.ModTime(), time.Unix(sys.Ctim.Sec, sys.Ctim.Nsec), st.Size(), int64(sys.Ino)}, true
 }
 
 // baseHashes returns the block fingerprints of the base file at path, from the
