@@ -199,7 +199,7 @@ func (o *LabVirtualMachine) QueryChangedDiskAreas(ctx *simulator.Context, req *t
 	vm := simVM(o.target())
 	rec := o.lab.record(o.target())
 	if vm == nil || rec == nil {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})
+		body.Fault_ = o.gone()
 		return body
 	}
 	o.withLock(ctx, vm, func() {

@@ -72,7 +72,17 @@ type guestState struct {
 	calls     []guestCall
 	rules     []guestRule
 	transfers map[string]*guestTransfer
-	files     map[string]string // vm ref + "\x00" + guest path -> local file
+	files     map[string]string // fileKey(vm ref, guest path) -> local file
+}
+
+func fileKey(vmRef, guestPath string) string { return vmRef + "\x00" + guestPath }
+
+// file is the local copy of a file uploaded into a guest, if any.
+func (g *guestState) file(vmRef, guestPath string) (string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	local, ok := g.files[fileKey(vmRef, guestPath)]
+	return local, ok
 }
 
 func (g *guestState) init() {
@@ -131,6 +141,19 @@ func (l *Lab) guestCheck(ref types.ManagedObjectReference, auth types.BaseGuestA
 	return name, np.Username, nil
 }
 
+// inGuest runs a process-manager call: the VM and credentials are checked
+// (guestCheck), then f runs holding the guest state's lock.
+func (l *Lab) inGuest(vm types.ManagedObjectReference, auth types.BaseGuestAuthentication, f func(g *guestState, name, user string) *soap.Fault) *soap.Fault {
+	name, user, fault := l.guestCheck(vm, auth)
+	if fault != nil {
+		return fault
+	}
+	g := &l.guest
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return f(g, name, user)
+}
+
 // GuestProcessManager replaces vcsim's (which has no methods in 0.24.2).
 type GuestProcessManager struct {
 	mo.GuestProcessManager
@@ -146,15 +169,15 @@ type GuestProcessManager struct {
 // (default: at once, exit code 0).
 func (m *GuestProcessManager) StartProgramInGuest(ctx *simulator.Context, req *types.StartProgramInGuest) soap.HasFault {
 	body := &methods.StartProgramInGuestBody{}
-	name, user, fault := m.lab.guestCheck(req.Vm, req.Auth)
-	if fault != nil {
-		body.Fault_ = fault
-		return body
-	}
-	spec := req.Spec.GetGuestProgramSpec()
-	g := &m.lab.guest
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	body.Fault_ = m.lab.inGuest(req.Vm, req.Auth, func(g *guestState, name, user string) *soap.Fault {
+		body.Res = &types.StartProgramInGuestResponse{Returnval: g.start(req.Vm.Value, name, user, req.Spec.GetGuestProgramSpec())}
+		return nil
+	})
+	return body
+}
+
+// start records a program started in a guest and returns its pid. Caller holds g.mu.
+func (g *guestState) start(vmRef, name, user string, spec *types.GuestProgramSpec) int64 {
 	rule := guestRule{}
 	cmd := spec.ProgramPath + " " + spec.Arguments
 	for _, r := range g.rules {
@@ -171,13 +194,12 @@ func (m *GuestProcessManager) StartProgramInGuest(ctx *simulator.Context, req *t
 		end:  now.Add(time.Duration(rule.DelayMs) * time.Millisecond),
 		exit: rule.ExitCode,
 	}
-	g.procs[req.Vm.Value] = append(g.procs[req.Vm.Value], p)
+	g.procs[vmRef] = append(g.procs[vmRef], p)
 	exit := rule.ExitCode
-	g.calls = append(g.calls, guestCall{Kind: "program", VM: name, VMRef: req.Vm.Value, User: user, Time: now,
+	g.calls = append(g.calls, guestCall{Kind: "program", VM: name, VMRef: vmRef, User: user, Time: now,
 		ProgramPath: spec.ProgramPath, Arguments: spec.Arguments, WorkingDirectory: spec.WorkingDirectory,
 		EnvVariables: spec.EnvVariables, Pid: p.info.Pid, ExitCode: &exit, DelayMs: rule.DelayMs})
-	body.Res = &types.StartProgramInGuestResponse{Returnval: p.info.Pid}
-	return body
+	return p.info.Pid
 }
 
 // ListProcessesInGuest lists the processes started by StartProgramInGuest.
@@ -186,55 +208,46 @@ func (m *GuestProcessManager) StartProgramInGuest(ctx *simulator.Context, req *t
 // endTime for a few minutes. Lab: the processes started through the lab.
 func (m *GuestProcessManager) ListProcessesInGuest(ctx *simulator.Context, req *types.ListProcessesInGuest) soap.HasFault {
 	body := &methods.ListProcessesInGuestBody{}
-	if _, _, fault := m.lab.guestCheck(req.Vm, req.Auth); fault != nil {
-		body.Fault_ = fault
-		return body
-	}
-	g := &m.lab.guest
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	want := map[int64]bool{}
-	for _, pid := range req.Pids {
-		want[pid] = true
-	}
-	res := &types.ListProcessesInGuestResponse{}
-	now := time.Now()
-	for _, p := range g.procs[req.Vm.Value] {
-		if len(want) > 0 && !want[p.info.Pid] {
-			continue
+	body.Fault_ = m.lab.inGuest(req.Vm, req.Auth, func(g *guestState, _, _ string) *soap.Fault {
+		want := map[int64]bool{}
+		for _, pid := range req.Pids {
+			want[pid] = true
 		}
-		info := p.info
-		if !now.Before(p.end) {
-			end := p.end
-			info.EndTime = &end
-			info.ExitCode = p.exit
+		res := &types.ListProcessesInGuestResponse{}
+		now := time.Now()
+		for _, p := range g.procs[req.Vm.Value] {
+			if len(want) > 0 && !want[p.info.Pid] {
+				continue
+			}
+			info := p.info
+			if !now.Before(p.end) {
+				end := p.end
+				info.EndTime = &end
+				info.ExitCode = p.exit
+			}
+			res.Returnval = append(res.Returnval, info)
 		}
-		res.Returnval = append(res.Returnval, info)
-	}
-	body.Res = res
+		body.Res = res
+		return nil
+	})
 	return body
 }
 
 // TerminateProcessInGuest ends a lab process at once with exit code 1 (as if killed).
 func (m *GuestProcessManager) TerminateProcessInGuest(ctx *simulator.Context, req *types.TerminateProcessInGuest) soap.HasFault {
 	body := &methods.TerminateProcessInGuestBody{}
-	if _, _, fault := m.lab.guestCheck(req.Vm, req.Auth); fault != nil {
-		body.Fault_ = fault
-		return body
-	}
-	g := &m.lab.guest
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, p := range g.procs[req.Vm.Value] {
-		if p.info.Pid == req.Pid {
-			if time.Now().Before(p.end) {
-				p.end, p.exit = time.Now(), 1
+	body.Fault_ = m.lab.inGuest(req.Vm, req.Auth, func(g *guestState, _, _ string) *soap.Fault {
+		for _, p := range g.procs[req.Vm.Value] {
+			if p.info.Pid == req.Pid {
+				if time.Now().Before(p.end) {
+					p.end, p.exit = time.Now(), 1
+				}
+				body.Res = &types.TerminateProcessInGuestResponse{}
+				return nil
 			}
-			body.Res = &types.TerminateProcessInGuestResponse{}
-			return body
 		}
-	}
-	body.Fault_ = simulator.Fault("", &types.GuestProcessNotFound{Pid: req.Pid})
+		return simulator.Fault("", &types.GuestProcessNotFound{Pid: req.Pid})
+	})
 	return body
 }
 
@@ -256,11 +269,7 @@ func (m *GuestFileManager) InitiateFileTransferToGuest(ctx *simulator.Context, r
 		body.Fault_ = fault
 		return body
 	}
-	g := &m.lab.guest
-	g.mu.Lock()
-	_, exists := g.files[req.Vm.Value+"\x00"+req.GuestFilePath]
-	g.mu.Unlock()
-	if exists && !req.Overwrite {
+	if _, exists := m.lab.guest.file(req.Vm.Value, req.GuestFilePath); exists && !req.Overwrite {
 		body.Fault_ = simulator.Fault("The file already exists: "+req.GuestFilePath, &types.FileAlreadyExists{FileFault: types.FileFault{File: req.GuestFilePath}})
 		return body
 	}
@@ -278,10 +287,7 @@ func (m *GuestFileManager) InitiateFileTransferFromGuest(ctx *simulator.Context,
 		body.Fault_ = fault
 		return body
 	}
-	g := &m.lab.guest
-	g.mu.Lock()
-	local, ok := g.files[req.Vm.Value+"\x00"+req.GuestFilePath]
-	g.mu.Unlock()
+	local, ok := m.lab.guest.file(req.Vm.Value, req.GuestFilePath)
 	st, err := os.Stat(local)
 	if !ok || err != nil {
 		body.Fault_ = simulator.Fault("File "+req.GuestFilePath+" was not found", &types.FileNotFound{FileFault: types.FileFault{File: req.GuestFilePath}})
@@ -315,7 +321,7 @@ func (l *Lab) serveGuestFile(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown or used transfer id", http.StatusNotFound)
 		return
 	}
-	key := t.vmRef + "\x00" + t.guestPath
+	key := fileKey(t.vmRef, t.guestPath)
 	switch {
 	case t.upload && (r.Method == http.MethodPut || r.Method == http.MethodPost):
 		dir := l.labPath("guest", t.vm)

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -75,6 +76,11 @@ func (l *Lab) ensureOverlay(ref types.ManagedObjectReference) {
 		return
 	}
 	simulator.Map.Put(obj)
+}
+
+// gone is the fault for a call on an overlay whose vcsim object no longer exists.
+func (o *overlay) gone() *soap.Fault {
+	return o.gone()
 }
 
 // withLock runs f holding the lock of the vcsim object the overlay stands for,

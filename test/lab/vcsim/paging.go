@@ -56,7 +56,7 @@ func sessionKey(ctx *simulator.Context) string {
 func (o *LabPropertyCollector) RetrievePropertiesEx(ctx *simulator.Context, req *types.RetrievePropertiesEx) soap.HasFault {
 	pc := o.collector(ctx)
 	if pc == nil {
-		return &methods.RetrievePropertiesExBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+		return &methods.RetrievePropertiesExBody{Fault_: o.gone()}
 	}
 	r := *req
 	r.This = pc.Self

@@ -308,7 +308,7 @@ func (o *LabPropertyCollector) Unlock() {}
 func (o *LabPropertyCollector) RetrieveProperties(ctx *simulator.Context, req *types.RetrieveProperties) soap.HasFault {
 	pc := o.collector(ctx)
 	if pc == nil {
-		return &methods.RetrievePropertiesBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+		return &methods.RetrievePropertiesBody{Fault_: o.gone()}
 	}
 	r := *req
 	r.This = pc.Self
@@ -323,7 +323,7 @@ func (o *LabPropertyCollector) RetrieveProperties(ctx *simulator.Context, req *t
 func (o *LabPropertyCollector) WaitForUpdatesEx(ctx *simulator.Context, req *types.WaitForUpdatesEx) soap.HasFault {
 	pc := o.collector(ctx)
 	if pc == nil {
-		return &methods.WaitForUpdatesExBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+		return &methods.WaitForUpdatesExBody{Fault_: o.gone()}
 	}
 	r := *req
 	r.This = pc.Self
@@ -338,7 +338,7 @@ func (o *LabPropertyCollector) WaitForUpdatesEx(ctx *simulator.Context, req *typ
 func (o *LabPropertyCollector) WaitForUpdates(ctx *simulator.Context, req *types.WaitForUpdates) soap.HasFault {
 	pc := o.collector(ctx)
 	if pc == nil {
-		return &methods.WaitForUpdatesBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+		return &methods.WaitForUpdatesBody{Fault_: o.gone()}
 	}
 	r := *req
 	r.This = pc.Self

@@ -52,7 +52,7 @@ func (o *LabVirtualMachine) createSnapshot(ctx *simulator.Context, name, desc st
 	vm := simVM(o.target())
 	rec := o.lab.record(o.target())
 	if vm == nil || rec == nil {
-		return taskRef, simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})
+		return taskRef, o.gone()
 	}
 	var fault *soap.Fault
 	o.withLock(ctx, vm, func() {
@@ -298,7 +298,7 @@ func (o *LabVirtualMachineSnapshot) RemoveSnapshotTask(ctx *simulator.Context, r
 func (o *LabVirtualMachine) RemoveAllSnapshotsTask(ctx *simulator.Context, req *types.RemoveAllSnapshots_Task) soap.HasFault {
 	vm, rec := simVM(o.target()), o.lab.record(o.target())
 	if vm == nil || rec == nil {
-		return &methods.RemoveAllSnapshots_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+		return &methods.RemoveAllSnapshots_TaskBody{Fault_: o.gone()}
 	}
 	var res soap.HasFault
 	o.withLock(ctx, vm, func() {
@@ -349,7 +349,7 @@ func (o *LabVirtualMachineSnapshot) RevertToSnapshotTask(ctx *simulator.Context,
 func (o *LabVirtualMachine) RevertToCurrentSnapshotTask(ctx *simulator.Context, req *types.RevertToCurrentSnapshot_Task) soap.HasFault {
 	vm := simVM(o.target())
 	if vm == nil {
-		return &methods.RevertToCurrentSnapshot_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+		return &methods.RevertToCurrentSnapshot_TaskBody{Fault_: o.gone()}
 	}
 	var res soap.HasFault
 	var cur *types.ManagedObjectReference
@@ -424,7 +424,7 @@ func taskSucceeded(res soap.HasFault) bool {
 func (o *LabVirtualMachine) ConsolidateVMDisksTask(ctx *simulator.Context, req *types.ConsolidateVMDisks_Task) soap.HasFault {
 	vm, rec := simVM(o.target()), o.lab.record(o.target())
 	if vm == nil || rec == nil {
-		return &methods.ConsolidateVMDisks_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+		return &methods.ConsolidateVMDisks_TaskBody{Fault_: o.gone()}
 	}
 	task := simulator.CreateTask(vm, "consolidateDisks", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		var err error
@@ -447,7 +447,7 @@ func (o *LabVirtualMachine) ConsolidateVMDisksTask(ctx *simulator.Context, req *
 func (o *LabVirtualMachine) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Task) soap.HasFault {
 	vm := simVM(o.target())
 	if vm == nil {
-		return &methods.ReconfigVM_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+		return &methods.ReconfigVM_TaskBody{Fault_: o.gone()}
 	}
 	rec := o.lab.record(vm.Self)
 	r := *req
@@ -496,7 +496,7 @@ func (o *LabVirtualMachine) power(ctx *simulator.Context, f func(*simulator.Virt
 	vm := simVM(o.target())
 	rec := o.lab.record(o.target())
 	if vm == nil {
-		return &methods.PowerOnVM_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})}
+		return &methods.PowerOnVM_TaskBody{Fault_: o.gone()}
 	}
 	var res soap.HasFault
 	o.withLock(ctx, vm, func() {

@@ -69,32 +69,37 @@ func taskDone(t *simulator.Task) bool {
 	return t.Info.State == types.TaskInfoStateSuccess || t.Info.State == types.TaskInfoStateError
 }
 
+// change runs f on the task under its lock and returns f's fault, or
+// ManagedObjectNotFound if the task is gone: the frame of every setter below.
+func (o *LabTask) change(ctx *simulator.Context, f func(t *simulator.Task) *soap.Fault) *soap.Fault {
+	t := o.task()
+	if t == nil {
+		return o.gone()
+	}
+	var fault *soap.Fault
+	o.withLock(ctx, t, func() { fault = f(t) })
+	return fault
+}
+
+func invalidTaskState() *soap.Fault {
+	return simulator.Fault("The operation is not allowed in the current state.", &types.InvalidState{})
+}
+
 // SetTaskState sets a task's state, with its result or fault when it completes.
 //
 // vSphere: running sets startTime; success/error set completeTime and
 // result/error. A completed task cannot change state (InvalidState). Lab: the same.
 func (o *LabTask) SetTaskState(ctx *simulator.Context, req *types.SetTaskState) soap.HasFault {
 	body := &methods.SetTaskStateBody{}
-	t := o.task()
-	if t == nil {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})
-		return body
-	}
-	o.withLock(ctx, t, func() {
+	if body.Fault_ = o.change(ctx, func(t *simulator.Task) *soap.Fault {
 		if taskDone(t) {
-			body.Fault_ = simulator.Fault("The operation is not allowed in the current state.", &types.InvalidState{})
-			return
+			return invalidTaskState()
 		}
 		changes := []types.PropertyChange{{Name: "info.state", Val: req.State}}
-		switch req.State {
-		case types.TaskInfoStateRunning:
-			if t.Info.StartTime == nil {
-				changes = append(changes, types.PropertyChange{Name: "info.startTime", Val: time.Now()})
-			}
-		case types.TaskInfoStateSuccess, types.TaskInfoStateError:
-			if t.Info.StartTime == nil {
-				changes = append(changes, types.PropertyChange{Name: "info.startTime", Val: time.Now()})
-			}
+		if req.State != types.TaskInfoStateQueued && t.Info.StartTime == nil {
+			changes = append(changes, types.PropertyChange{Name: "info.startTime", Val: time.Now()})
+		}
+		if req.State == types.TaskInfoStateSuccess || req.State == types.TaskInfoStateError {
 			changes = append(changes, types.PropertyChange{Name: "info.completeTime", Val: time.Now()})
 			if req.Result != nil {
 				changes = append(changes, types.PropertyChange{Name: "info.result", Val: req.Result})
@@ -104,8 +109,10 @@ func (o *LabTask) SetTaskState(ctx *simulator.Context, req *types.SetTaskState) 
 			}
 		}
 		simulator.Map.Update(t, changes)
+		return nil
+	}); body.Fault_ == nil {
 		body.Res = &types.SetTaskStateResponse{}
-	})
+	}
 	return body
 }
 
@@ -115,22 +122,18 @@ func (o *LabTask) SetTaskState(ctx *simulator.Context, req *types.SetTaskState) 
 // Lab: the same; the value is info.progress.
 func (o *LabTask) UpdateProgress(ctx *simulator.Context, req *types.UpdateProgress) soap.HasFault {
 	body := &methods.UpdateProgressBody{}
-	t := o.task()
-	if t == nil {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})
-		return body
-	}
-	o.withLock(ctx, t, func() {
+	if body.Fault_ = o.change(ctx, func(t *simulator.Task) *soap.Fault {
 		switch {
 		case t.Info.State != types.TaskInfoStateRunning:
-			body.Fault_ = simulator.Fault("The operation is not allowed in the current state.", &types.InvalidState{})
+			return invalidTaskState()
 		case req.PercentDone < 0 || req.PercentDone > 100:
-			body.Fault_ = simulator.Fault("", &types.OutOfBounds{ArgumentName: "percentDone"})
-		default:
-			simulator.Map.Update(t, []types.PropertyChange{{Name: "info.progress", Val: req.PercentDone}})
-			body.Res = &types.UpdateProgressResponse{}
+			return simulator.Fault("", &types.OutOfBounds{ArgumentName: "percentDone"})
 		}
-	})
+		simulator.Map.Update(t, []types.PropertyChange{{Name: "info.progress", Val: req.PercentDone}})
+		return nil
+	}); body.Fault_ == nil {
+		body.Res = &types.UpdateProgressResponse{}
+	}
 	return body
 }
 
@@ -139,16 +142,13 @@ func (o *LabTask) UpdateProgress(ctx *simulator.Context, req *types.UpdateProgre
 // vSphere: sets info.description (a LocalizableMessage). Lab: the same.
 func (o *LabTask) SetTaskDescription(ctx *simulator.Context, req *types.SetTaskDescription) soap.HasFault {
 	body := &methods.SetTaskDescriptionBody{}
-	t := o.task()
-	if t == nil {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})
-		return body
-	}
-	o.withLock(ctx, t, func() {
+	if body.Fault_ = o.change(ctx, func(t *simulator.Task) *soap.Fault {
 		d := req.Description
 		simulator.Map.Update(t, []types.PropertyChange{{Name: "info.description", Val: &d}})
+		return nil
+	}); body.Fault_ == nil {
 		body.Res = &types.SetTaskDescriptionResponse{}
-	})
+	}
 	return body
 }
 
@@ -160,21 +160,17 @@ func (o *LabTask) SetTaskDescription(ctx *simulator.Context, req *types.SetTaskD
 // state, typically to error with RequestCanceled. Lab: the same.
 func (o *LabTask) CancelTask(ctx *simulator.Context, req *types.CancelTask) soap.HasFault {
 	body := &methods.CancelTaskBody{}
-	t := o.task()
-	if t == nil {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: o.target()})
-		return body
-	}
-	o.withLock(ctx, t, func() {
+	if body.Fault_ = o.change(ctx, func(t *simulator.Task) *soap.Fault {
 		switch {
 		case taskDone(t):
-			body.Fault_ = simulator.Fault("The operation is not allowed in the current state.", &types.InvalidState{})
+			return invalidTaskState()
 		case !t.Info.Cancelable:
-			body.Fault_ = simulator.Fault("The operation is not supported on the object.", &types.NotSupported{})
-		default:
-			simulator.Map.Update(t, []types.PropertyChange{{Name: "info.cancelled", Val: true}})
-			body.Res = &types.CancelTaskResponse{}
+			return simulator.Fault("The operation is not supported on the object.", &types.NotSupported{})
 		}
-	})
+		simulator.Map.Update(t, []types.PropertyChange{{Name: "info.cancelled", Val: true}})
+		return nil
+	}); body.Fault_ == nil {
+		body.Res = &types.CancelTaskResponse{}
+	}
 	return body
 }
