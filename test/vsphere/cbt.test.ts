@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { open } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { ChangeTrackingInvalidError, mergeExtents, mor, type DiskChangeExtent, type MoRef, type VSphere } from '../../backend/vsphere/index.ts';
-import { startLab, type Lab, type LabVm } from '../lab/lab.ts';
-import { connect } from './helpers.ts';
+import type { Lab, LabVm } from '../lab/lab.ts';
+import { startLabSession, stopLabSession } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 const BLOCK = 64 * 1024;
@@ -25,15 +25,10 @@ describe('vsphere: changed block tracking', () => {
   let vm: MoRef;
   const diskMiB = 1100; // > 1 GiB: the lab answers QueryChangedDiskAreas in 1 GiB pages
   before(async () => {
-    lab = await startLab({ images: false, diskMiB });
-    vs = await connect(lab);
-    labVms = await lab.control.vms();
+    ({ lab, vs, vms: labVms } = await startLabSession({ diskMiB }));
     vm = mor('VirtualMachine', labVms['linux-db01']!.moref);
   });
-  after(async () => {
-    await vs?.close();
-    await lab?.stop();
-  });
+  after(() => stopLabSession(lab, vs));
 
   it('mergeExtents sorts and merges', () => {
     assert.deepEqual(mergeExtents([{ start: 10, length: 5 }, { start: 0, length: 10 }, { start: 30, length: 1 }, { start: 31, length: 0 }]),

@@ -7,25 +7,20 @@ import { after, before, describe, it } from 'node:test';
 import {
   FileFaultError, mor, parseDatastorePath, parseVmdkDescriptor, siblingPath, VSphereError, type VSphere,
 } from '../../backend/vsphere/index.ts';
-import { startLab, type Lab, type LabVm } from '../lab/lab.ts';
-import { connect } from './helpers.ts';
+import type { Lab, LabVm } from '../lab/lab.ts';
+import { startLabSession, stopLabSession } from './helpers.ts';
 
 describe('vsphere: datastore HTTP', () => {
   let lab: Lab;
   let vs: VSphere;
   let labVms: Record<string, LabVm>;
   before(async () => {
-    lab = await startLab({ images: false });
-    vs = await connect(lab);
-    labVms = await lab.control.vms();
+    ({ lab, vs, vms: labVms } = await startLabSession());
     // Known content in the disk.
     await lab.control.writeDisk('win-app01', 0, 0, randomBytes(4 * 1024 * 1024));
     await lab.control.writeDisk('win-app01', 0, 30 * 1024 * 1024 + 7, randomBytes(1_000_000));
   });
-  after(async () => {
-    await vs?.close();
-    await lab?.stop();
-  });
+  after(() => stopLabSession(lab, vs));
 
   it('parses datastore paths and VMDK descriptors', () => {
     assert.deepEqual(parseDatastorePath('[prod-ds1] win-app01/win-app01.vmdk'), { datastore: 'prod-ds1', path: 'win-app01/win-app01.vmdk' });

@@ -3,22 +3,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ContainerView, mor, VM_PROPERTIES, type VSphere, type MoRef } from '../../backend/vsphere/index.ts';
 import { parseResponse } from '../../backend/vsphere/fast-parse.ts';
-import { startLab, type Lab, type LabVm } from '../lab/lab.ts';
-import { connect } from './helpers.ts';
+import type { Lab, LabVm } from '../lab/lab.ts';
+import { startLabSession, stopLabSession } from './helpers.ts';
 
 describe('vsphere: fast PropertyCollector parsing', () => {
   let lab: Lab;
   let vs: VSphere;
   let labVms: Record<string, LabVm>;
   before(async () => {
-    lab = await startLab({ images: false });
-    vs = await connect(lab);
-    labVms = await lab.control.vms();
+    ({ lab, vs, vms: labVms } = await startLabSession());
   });
-  after(async () => {
-    await vs?.close();
-    await lab?.stop();
-  });
+  after(() => stopLabSession(lab, vs));
 
   async function both<T>(fn: () => Promise<T>): Promise<[T, T]> {
     vs.client.fastParse = true;

@@ -5,8 +5,8 @@ import {
   FileFaultError, InvalidArgumentError, InvalidStateError, mor, NoPermissionError, NotAuthenticatedError, VSphereError,
   VSphereFault, faultToError, localizedFaultToError, type MoRef, type VSphere,
 } from '../../backend/vsphere/index.ts';
-import { startLab, type Lab, type LabVm } from '../lab/lab.ts';
-import { connect } from './helpers.ts';
+import type { Lab, LabVm } from '../lab/lab.ts';
+import { startLabSession, stopLabSession } from './helpers.ts';
 
 describe('vsphere: faults', () => {
   let lab: Lab;
@@ -14,16 +14,11 @@ describe('vsphere: faults', () => {
   let vm: MoRef;
   let labVms: Record<string, LabVm>;
   before(async () => {
-    lab = await startLab({ images: false });
-    vs = await connect(lab);
-    labVms = await lab.control.vms();
+    ({ lab, vs, vms: labVms } = await startLabSession());
     vm = mor('VirtualMachine', labVms['linux-db01']!.moref);
   });
   afterEach(async () => { await lab.control.clearFaults(); });
-  after(async () => {
-    await vs?.close();
-    await lab?.stop();
-  });
+  after(() => stopLabSession(lab, vs));
 
   it('maps fault names to classes, each with a hint', () => {
     const cases: [string, Function][] = [

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { GuestOperationsError, InvalidStateError, mor, TimeoutError, type GuestCredentials, type MoRef, type VSphere } from '../../backend/vsphere/index.ts';
-import { startLab, type Lab, type LabVm } from '../lab/lab.ts';
-import { connect } from './helpers.ts';
+import type { Lab, LabVm } from '../lab/lab.ts';
+import { startLabSession, stopLabSession } from './helpers.ts';
 
 describe('vsphere: guest operations', () => {
   let lab: Lab;
@@ -12,19 +12,14 @@ describe('vsphere: guest operations', () => {
   let creds: GuestCredentials;
   const ref = (name: string): MoRef => mor('VirtualMachine', labVms[name]!.moref);
   before(async () => {
-    lab = await startLab({ images: false });
-    vs = await connect(lab);
-    labVms = await lab.control.vms();
+    ({ lab, vs, vms: labVms } = await startLabSession());
     creds = { username: lab.guestUsername, password: lab.guestPassword };
   });
   afterEach(async () => {
     await lab.control.resetGuest();
     await lab.control.clearFaults();
   });
-  after(async () => {
-    await vs?.close();
-    await lab?.stop();
-  });
+  after(() => stopLabSession(lab, vs));
 
   it('runs a program and returns its exit code', async () => {
     await lab.control.setGuestExitCode({ vm: 'linux-db01', match: 'pre-freeze', exitCode: 0, delayMs: 300 });

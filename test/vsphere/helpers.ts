@@ -4,8 +4,23 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectToLab } from '../helpers/lab-vsphere.ts';
+import { startLab, type Lab, type StartLabOptions } from '../lab/lab.ts';
+import type { VSphere } from '../../backend/vsphere/index.ts';
 
 export { connectToLab as connect };
+
+/** A lab without disk images (unless asked), an administrator session on it, and its VMs: a suite's `before`. */
+export async function startLabSession(opts: StartLabOptions = {}) {
+  const lab = await startLab({ images: false, ...opts });
+  const vs = await connectToLab(lab);
+  return { lab, vs, vms: await lab.control.vms() };
+}
+
+/** The matching `after`: whatever of the two `before` got to start. */
+export async function stopLabSession(lab: Lab | undefined, vs: VSphere | undefined): Promise<void> {
+  await vs?.close();
+  await lab?.stop();
+}
 
 /** A throw-away self-signed certificate (for TLS servers the tests run themselves). */
 export function selfSignedCert(): { key: string; cert: string } {

@@ -2,22 +2,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ContainerView, VM_PROPERTIES, type VSphere } from '../../backend/vsphere/index.ts';
-import { startLab, type Lab, type LabVm } from '../lab/lab.ts';
-import { connect } from './helpers.ts';
+import type { Lab, LabVm } from '../lab/lab.ts';
+import { startLabSession, stopLabSession } from './helpers.ts';
 
 describe('vsphere: property collector and inventory', () => {
   let lab: Lab;
   let vs: VSphere;
   let labVms: Record<string, LabVm>;
   before(async () => {
-    lab = await startLab({ images: false });
-    vs = await connect(lab);
-    labVms = await lab.control.vms();
+    ({ lab, vs, vms: labVms } = await startLabSession());
   });
-  after(async () => {
-    await vs?.close();
-    await lab?.stop();
-  });
+  after(() => stopLabSession(lab, vs));
 
   it('lists every VM with the backup-relevant properties', async () => {
     const vms = await vs.inventory.vms();

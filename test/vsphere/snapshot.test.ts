@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ApplicationQuiesceError, mor, TaskInProgressError, type VSphere, type MoRef } from '../../backend/vsphere/index.ts';
-import { startLab, type Lab, type LabVm } from '../lab/lab.ts';
-import { connect } from './helpers.ts';
+import type { Lab, LabVm } from '../lab/lab.ts';
+import { startLabSession, stopLabSession } from './helpers.ts';
 
 describe('vsphere: snapshots', () => {
   let lab: Lab;
@@ -11,9 +11,7 @@ describe('vsphere: snapshots', () => {
   let labVms: Record<string, LabVm>;
   const ref = (name: string): MoRef => mor('VirtualMachine', labVms[name]!.moref);
   before(async () => {
-    lab = await startLab({ images: false });
-    vs = await connect(lab);
-    labVms = await lab.control.vms();
+    ({ lab, vs, vms: labVms } = await startLabSession());
   });
   afterEach(async () => {
     await lab.control.clearFaults();
@@ -21,10 +19,7 @@ describe('vsphere: snapshots', () => {
       for (const s of await vs.snapshots.list(ref(name))) await vs.snapshots.remove(s.ref, { removeChildren: true }).catch(() => undefined);
     }
   });
-  after(async () => {
-    await vs?.close();
-    await lab?.stop();
-  });
+  after(() => stopLabSession(lab, vs));
 
   it('creates a quiesced snapshot and reads back quiesced + backupManifest + disks', async () => {
     const progress: number[] = [];

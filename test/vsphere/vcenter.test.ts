@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { InvalidArgumentError, mor, type Extension, type MoRef, type TaskInfo, type VSphere } from '../../backend/vsphere/index.ts';
-import { startLab, type Lab, type LabVm } from '../lab/lab.ts';
-import { connect } from './helpers.ts';
+import type { Lab, LabVm } from '../lab/lab.ts';
+import { startLabSession, stopLabSession } from './helpers.ts';
 
 const KEY = 'com.stillpoint.test';
 
@@ -29,15 +29,10 @@ describe('vsphere: extensions, tasks, events, custom attributes', () => {
   let labVms: Record<string, LabVm>;
   let vm: MoRef;
   before(async () => {
-    lab = await startLab({ images: false });
-    vs = await connect(lab);
-    labVms = await lab.control.vms();
+    ({ lab, vs, vms: labVms } = await startLabSession());
     vm = mor('VirtualMachine', labVms['win-app01']!.moref);
   });
-  after(async () => {
-    await vs?.close();
-    await lab?.stop();
-  });
+  after(() => stopLabSession(lab, vs));
 
   it('registers, finds, updates and unregisters an extension', async () => {
     assert.equal(await vs.extensions.find(KEY), undefined);
