@@ -1,8 +1,18 @@
-import { Component, computed, input } from '@angular/core';
+import { Component, Directive, computed, input } from '@angular/core';
 
 export interface ChartPoint { label: string; value: number }
 
 const W = 480, H = 160, PAD_L = 70, PAD_B = 22, PAD_T = 8, PAD_R = 8;
+
+/** What both charts share: their inputs, the layout the templates use and the scale's top. */
+@Directive()
+abstract class Chart {
+  readonly points = input.required<ChartPoint[]>();
+  readonly label = input('');
+  readonly format = input<(n: number) => string>((n) => String(Math.round(n)));
+  protected readonly W = W; protected readonly H = H; protected readonly PAD_L = PAD_L; protected readonly PAD_B = PAD_B; protected readonly PAD_T = PAD_T; protected readonly PAD_R = PAD_R;
+  readonly max = computed(() => Math.max(1, ...this.points().map((p) => p.value)));
+}
 
 /** Minimal SVG line/area chart (repository growth). No chart library. */
 @Component({
@@ -22,12 +32,7 @@ const W = 480, H = 160, PAD_L = 70, PAD_B = 22, PAD_T = 8, PAD_R = 8;
       }
     </svg>`,
 })
-export class LineChart {
-  readonly points = input.required<ChartPoint[]>();
-  readonly label = input('');
-  readonly format = input<(n: number) => string>((n) => String(Math.round(n)));
-  protected readonly W = W; protected readonly H = H; protected readonly PAD_L = PAD_L; protected readonly PAD_B = PAD_B; protected readonly PAD_T = PAD_T; protected readonly PAD_R = PAD_R;
-  readonly max = computed(() => Math.max(1, ...this.points().map((p) => p.value)));
+export class LineChart extends Chart {
   readonly geometry = computed(() => {
     const pts = this.points();
     if (pts.length === 0) return null;
@@ -60,12 +65,7 @@ export class LineChart {
       }
     </svg>`,
 })
-export class BarChart {
-  readonly points = input.required<ChartPoint[]>();
-  readonly label = input('');
-  readonly format = input<(n: number) => string>((n) => String(Math.round(n)));
-  protected readonly W = W; protected readonly H = H; protected readonly PAD_L = PAD_L; protected readonly PAD_B = PAD_B; protected readonly PAD_T = PAD_T; protected readonly PAD_R = PAD_R;
-  readonly max = computed(() => Math.max(1, ...this.points().map((p) => p.value)));
+export class BarChart extends Chart {
   readonly bars = computed(() => {
     const pts = this.points();
     const slot = (W - PAD_L - PAD_R) / Math.max(1, pts.length);

@@ -1,9 +1,9 @@
-import { Component, DestroyRef, computed, inject, signal } from '@angular/core';
+import { Component, computed, inject, signal } from '@angular/core';
+import { liveView } from '../shared/live-view';
 import { Router, RouterLink } from '@angular/router';
 import { ClrProgressBarModule, ClrSpinnerModule } from '@clr/angular';
 import type { Dashboard, JobRun } from '@contract';
 import { Api, errorText } from '../core/api';
-import { EventsService } from '../core/events';
 import { I18N_PIPES, I18n } from '../core/i18n';
 import { isTerminal } from '../core/run-tracker';
 import { SdkService } from '../sdk/sdk.service';
@@ -115,13 +115,11 @@ export class DashboardPage {
     const router = inject(Router);
     if (nav?.route && nav.route.startsWith('/jobs')) { void router.navigate([nav.route], { queryParams: nav.vm ? { vm: nav.vm } : {} }); }
     void this.load();
-    const sub = inject(EventsService).events$.subscribe((e) => {
+    liveView(() => void this.load(), (e) => {
       if (e.type !== 'run') return;
       const m = new Map(this.live()); m.set(e.run.id, e.run); this.live.set(m);
       if (isTerminal(e.run.status)) void this.load();
     });
-    const refresh = this.sdk.refresh$.subscribe(() => void this.load());
-    inject(DestroyRef).onDestroy(() => { sub.unsubscribe(); refresh.unsubscribe(); });
   }
   async load(): Promise<void> {
     try { this.data.set(await this.api.dashboard()); this.error.set(null); this.live.set(new Map()); }

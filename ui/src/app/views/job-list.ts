@@ -1,9 +1,9 @@
-import { Component, DestroyRef, inject, signal } from '@angular/core';
+import { Component, inject, signal } from '@angular/core';
+import { liveView } from '../shared/live-view';
 import { RouterLink } from '@angular/router';
 import { ClrDatagridModule, ClrModalModule } from '@clr/angular';
 import type { Job } from '@contract';
 import { Api, errorText } from '../core/api';
-import { EventsService } from '../core/events';
 import { I18N_PIPES, I18n } from '../core/i18n';
 import { SdkService } from '../sdk/sdk.service';
 import { StatusLabel } from '../shared/badges';
@@ -67,12 +67,10 @@ export class JobListPage {
 
   constructor() {
     void this.load();
-    const sub = inject(EventsService).events$.subscribe((e) => {
+    liveView(() => void this.load(), (e) => {
       if (e.type === 'job') this.jobs.set(this.jobs().map((j) => (j.id === e.job.id ? e.job : j)));
       if (e.type === 'run' && e.run.jobId && e.run.endedAt) void this.load();
     });
-    const refresh = this.sdk.refresh$.subscribe(() => void this.load());
-    inject(DestroyRef).onDestroy(() => { sub.unsubscribe(); refresh.unsubscribe(); });
   }
   async load(): Promise<void> {
     try { this.jobs.set(await this.api.jobs()); this.error.set(null); } catch (e) { this.error.set(errorText(e)); } finally { this.loading.set(false); }

@@ -1,4 +1,5 @@
-import { Component, DestroyRef, inject, signal } from '@angular/core';
+import { Component, inject, signal } from '@angular/core';
+import { liveView } from '../shared/live-view';
 import { ActivatedRoute, Router } from '@angular/router';
 import { ClrSpinnerModule } from '@clr/angular';
 import type { GuestCredential, Job, VmDetail } from '@contract';
@@ -74,8 +75,7 @@ export class VmConfigureView {
 
   constructor() {
     void this.load();
-    const refresh = this.sdk.refresh$.subscribe(() => void this.load());
-    inject(DestroyRef).onDestroy(() => refresh.unsubscribe());
+    liveView(() => void this.load());
   }
   async load(): Promise<void> {
     if (!this.vmId) { this.error.set(this.i18n.t('error.noVm')); this.loading.set(false); return; }

@@ -1,9 +1,9 @@
-import { Component, DestroyRef, inject, signal } from '@angular/core';
+import { Component, inject, signal } from '@angular/core';
+import { liveView } from '../shared/live-view';
 import { ActivatedRoute } from '@angular/router';
 import { ClrSpinnerModule } from '@clr/angular';
 import type { RestorePoint, VmDetail } from '@contract';
 import { Api, errorText } from '../core/api';
-import { EventsService } from '../core/events';
 import { I18N_PIPES, I18n } from '../core/i18n';
 import { SdkService } from '../sdk/sdk.service';
 import { Actions } from '../shared/actions';
@@ -63,11 +63,9 @@ export class VmSummaryCard {
 
   constructor() {
     void this.load();
-    const sub = inject(EventsService).events$.subscribe((e) => {
+    liveView(() => void this.load(), (e) => {
       if ((e.type === 'run' && e.run.vms.some((v) => v.vmId === this.vmId) && e.run.endedAt) || (e.type === 'restorePoint' && e.restorePoint.vmId === this.vmId)) void this.load();
     });
-    const refresh = this.sdk.refresh$.subscribe(() => void this.load());
-    inject(DestroyRef).onDestroy(() => { sub.unsubscribe(); refresh.unsubscribe(); });
   }
   async load(): Promise<void> {
     if (!this.vmId) { this.error.set(this.i18n.t('error.noVm')); return; }
