@@ -77,6 +77,39 @@ export async function restoreVm(deps: RestoreDeps, restorePointId: string, targe
 
 const BAD_NAME = /[/\\[\]%\u0000-\u001f]/;
 
+interface DiskTarget { key: string; label: string; capacity: number; path: string }
+
+/**
+ * The "uploading disk …" phase of one disk: `prepare` (in the phase, so its failure is reported as
+ * part of it), then the disk's bytes from the restore point to `d.path`.
+ */
+async function uploadPhase(vs: VSphere, repo: RestoreDeps['repo'], rpId: string, d: DiskTarget, dcPath: string, signal: AbortSignal | undefined,
+  enter: (phase: string) => void, emit: Emit, prepare: () => Promise<void>): Promise<RestoredDisk> {
+  signal?.throwIfAborted();
+  const phase = `uploading disk ${d.label}`;
+  enter(phase);
+  emit(phase, 0, d.capacity);
+  await prepare();
+  const up = await uploadDisk(vs, repo, rpId, d.key, d.capacity, d.path, {
+    dcPath, ...(signal ? { signal } : {}), onProgress: (done, total) => emit(phase, done, total),
+  });
+  return { key: d.key, bytes: up.bytes, sha256: up.sha256 };
+}
+
+/** The "verifying disk …" phases: each uploaded disk read back and checked against what was uploaded. */
+async function verifyPhase(vs: VSphere, disks: DiskTarget[], uploaded: RestoredDisk[], dcPath: string, signal: AbortSignal | undefined,
+  enter: (phase: string) => void, emit: Emit): Promise<void> {
+  for (const [i, d] of disks.entries()) {
+    signal?.throwIfAborted();
+    const phase = `verifying disk ${d.label}`;
+    enter(phase);
+    emit(phase, 0, d.capacity);
+    await verifyUploadedDisk(vs, d.path, d.label, uploaded[i]!, {
+      dcPath, ...(signal ? { signal } : {}), onProgress: (done, total) => emit(phase, done, total),
+    });
+  }
+}
+
 function checkName(name: unknown): string {
   if (typeof name !== 'string' || !name.trim()) throw new InvalidRequest('target.name is required: the name of the new VM.');
   if (name !== name.trim()) throw new InvalidRequest(`VM name '${name}' starts or ends with spaces: remove them.`);
@@ -148,20 +181,16 @@ async function restoreToNewVm(deps: RestoreDeps, rp: RestorePoint, cfg: VmConfig
     await makeDirectory(vs, dir, pl.datacenter.ref);
     dirCreated = true;
     for (const d of disks) {
-      opts.signal?.throwIfAborted();
-      phase = `uploading disk ${d.label}`;
-      emit(phase, 0, d.capacity);
-      const flatName = d.flatPath.slice(d.flatPath.lastIndexOf('/') + 1);
-      const descriptor = vmdkDescriptor({
-        capacityBytes: d.capacity, extentFile: flatName, thin: d.thin,
-        ...(d.controllerType ? { controllerType: d.controllerType } : {}),
-        ...(cfg.hardwareVersion ? { hardwareVersion: cfg.hardwareVersion } : {}),
+      const up = await uploadPhase(vs, repo, rp.id, { ...d, path: d.flatPath }, dcPath, opts.signal, (p) => { phase = p; }, emit, async () => {
+        const flatName = d.flatPath.slice(d.flatPath.lastIndexOf('/') + 1);
+        const descriptor = vmdkDescriptor({
+          capacityBytes: d.capacity, extentFile: flatName, thin: d.thin,
+          ...(d.controllerType ? { controllerType: d.controllerType } : {}),
+          ...(cfg.hardwareVersion ? { hardwareVersion: cfg.hardwareVersion } : {}),
+        });
+        await vs.datastores.put(d.descriptorPath, Buffer.from(descriptor, 'utf8'), { dcPath, ...(opts.signal ? { signal: opts.signal } : {}) });
       });
-      await vs.datastores.put(d.descriptorPath, Buffer.from(descriptor, 'utf8'), { dcPath, ...(opts.signal ? { signal: opts.signal } : {}) });
-      const up = await uploadDisk(vs, repo, rp.id, d.key, d.capacity, d.flatPath, {
-        dcPath, ...(opts.signal ? { signal: opts.signal } : {}), onProgress: (done, total) => emit(phase, done, total),
-      });
-      results.push({ key: d.key, bytes: up.bytes, sha256: up.sha256 });
+      results.push(up);
       rlog.info({ disk: d.key, bytes: up.bytes, sha256: up.sha256 }, 'disk uploaded');
     }
 
@@ -177,14 +206,7 @@ async function restoreToNewVm(deps: RestoreDeps, rp: RestorePoint, cfg: VmConfig
     emit(phase, 1, 1);
     rlog.info({ vmId: vmRef.value }, 'VM created');
 
-    for (const [i, d] of disks.entries()) {
-      opts.signal?.throwIfAborted();
-      phase = `verifying disk ${d.label}`;
-      emit(phase, 0, d.capacity);
-      await verifyUploadedDisk(vs, d.flatPath, d.label, results[i]!, {
-        dcPath, ...(opts.signal ? { signal: opts.signal } : {}), onProgress: (done, total) => emit(phase, done, total),
-      });
-    }
+    await verifyPhase(vs, disks.map((d) => ({ ...d, path: d.flatPath })), results, dcPath, opts.signal, (p) => { phase = p; }, emit);
     opts.signal?.throwIfAborted();
   } catch (err) {
     const cleanup = await cleanUpNewVm(vs, { name, dir, datacenter: pl.datacenter.ref, dcPath, dirCreated, createAttempted, vmRef, vmxPath: `[${ds}] ${name}/${name}.vmx` });
@@ -340,23 +362,11 @@ async function restoreOverOriginal(deps: RestoreDeps, rp: RestorePoint, target: 
       emit(phase, 1, 1);
     }
     for (const d of plan) {
-      opts.signal?.throwIfAborted();
-      phase = `uploading disk ${d.label}`;
-      emit(phase, 0, d.capacity);
-      touched.push(`${d.label} (${d.extentPath})`);
-      const up = await uploadDisk(vs, repo, rp.id, d.key, d.capacity, d.extentPath, {
-        dcPath, ...(opts.signal ? { signal: opts.signal } : {}), onProgress: (done, total) => emit(phase, done, total),
-      });
-      results.push({ key: d.key, bytes: up.bytes, sha256: up.sha256 });
+      results.push(await uploadPhase(vs, repo, rp.id, { ...d, path: d.extentPath }, dcPath, opts.signal, (p) => { phase = p; }, emit, async () => {
+        touched.push(`${d.label} (${d.extentPath})`);
+      }));
     }
-    for (const [i, d] of plan.entries()) {
-      opts.signal?.throwIfAborted();
-      phase = `verifying disk ${d.label}`;
-      emit(phase, 0, d.capacity);
-      await verifyUploadedDisk(vs, d.extentPath, d.label, results[i]!, {
-        dcPath, ...(opts.signal ? { signal: opts.signal } : {}), onProgress: (done, total) => emit(phase, done, total),
-      });
-    }
+    await verifyPhase(vs, plan.map((d) => ({ ...d, path: d.extentPath })), results, dcPath, opts.signal, (p) => { phase = p; }, emit);
     opts.signal?.throwIfAborted();
     if (target.powerOn) {
       phase = 'powering on';
