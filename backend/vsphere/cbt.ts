@@ -1,8 +1,7 @@
 // Changed Block Tracking: enable/disable (ReconfigVM_Task changeTrackingEnabled), the paged
 // QueryChangedDiskAreas loop up to the disk's capacity, and the reset path for invalid change tracking.
-import type { VimClient } from './client.ts';
 import { ChangeTrackingInvalidError, VSphereError } from './faults.ts';
-import { PropertyCollector } from './property-collector.ts';
+import { ApiWrapper } from './property-collector.ts';
 import { Snapshots } from './snapshot.ts';
 import { waitForTask, type WaitTaskOptions } from './task.ts';
 import type { DiskChangeExtent, DiskChangeInfo, MoRef } from './types.ts';
@@ -33,15 +32,7 @@ export function mergeExtents(extents: DiskChangeExtent[]): DiskChangeExtent[] {
   return out;
 }
 
-export class ChangeTracking {
-  readonly client: VimClient;
-  readonly pc: PropertyCollector;
-
-  constructor(client: VimClient, pc?: PropertyCollector) {
-    this.client = client;
-    this.pc = pc ?? new PropertyCollector(client);
-  }
-
+export class ChangeTracking extends ApiWrapper {
   async isEnabled(vm: MoRef): Promise<boolean> {
     const p = await this.pc.retrieveOne<{ 'config.changeTrackingEnabled'?: boolean }>(vm, ['config.changeTrackingEnabled']);
     return !!p['config.changeTrackingEnabled'];

@@ -1,19 +1,10 @@
 // Custom attributes (CustomFieldsManager): e.g. "Last backup" on every protected VM.
-import type { VimClient } from './client.ts';
-import { PropertyCollector } from './property-collector.ts';
+import { ApiWrapper } from './property-collector.ts';
 import type { MoRef } from './types.ts';
 
 export type CustomFieldDef = { key: number; name: string; type: string; managedObjectType?: string };
 
-export class CustomFields {
-  readonly client: VimClient;
-  readonly pc: PropertyCollector;
-
-  constructor(client: VimClient, pc?: PropertyCollector) {
-    this.client = client;
-    this.pc = pc ?? new PropertyCollector(client);
-  }
-
+export class CustomFields extends ApiWrapper {
   get manager(): MoRef {
     const m = this.client.serviceContent.customFieldsManager;
     if (!m) throw new Error('this endpoint has no CustomFieldsManager');

@@ -2,10 +2,9 @@
 // ListProcessesInGuest until it exits, bounded by a timeout) and upload files (InitiateFileTransferToGuest
 // + HTTPS PUT). Guest passwords are never logged.
 import { request as httpsRequest } from 'node:https';
-import type { VimClient } from './client.ts';
 import { childLog } from '../common/log.ts';
 import { TimeoutError, VCenterUnreachableError, VSphereError } from './faults.ts';
-import { PropertyCollector } from './property-collector.ts';
+import { ApiWrapper } from './property-collector.ts';
 import { PinnedAgent } from './tls.ts';
 import type { MoRef } from './types.ts';
 
@@ -37,15 +36,8 @@ function auth(c: GuestCredentials): Record<string, unknown> {
   return { _type: 'NamePasswordAuthentication', interactiveSession: false, username: c.username, password: c.password };
 }
 
-export class GuestOperations {
-  readonly client: VimClient;
-  readonly pc: PropertyCollector;
+export class GuestOperations extends ApiWrapper {
   #managers: Promise<{ processManager: MoRef; fileManager: MoRef }> | undefined;
-
-  constructor(client: VimClient, pc?: PropertyCollector) {
-    this.client = client;
-    this.pc = pc ?? new PropertyCollector(client);
-  }
 
   managers(): Promise<{ processManager: MoRef; fileManager: MoRef }> {
     this.#managers ??= (async () => {

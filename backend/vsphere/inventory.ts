@@ -1,8 +1,7 @@
 // Inventory reads: every VM with what the backup engine needs (one container view + paged
 // RetrievePropertiesEx), plus hosts, datastores, clusters and datacenters.
-import type { VimClient } from './client.ts';
 import { ManagedObjectNotFoundError } from './faults.ts';
-import { PropertyCollector, type ObjectProps, type RetrieveOptions } from './property-collector.ts';
+import { ApiWrapper, type ObjectProps, type RetrieveOptions } from './property-collector.ts';
 import type {
   MoRef, VirtualDevice, VirtualDeviceBackingInfo, VirtualDisk, VirtualMachineSnapshotInfo, VirtualMachineSnapshotTree,
 } from './types.ts';
@@ -153,15 +152,7 @@ function toVmInfo(o: ObjectProps<VmProps>): VmInfo {
   return vm;
 }
 
-export class Inventory {
-  readonly client: VimClient;
-  readonly pc: PropertyCollector;
-
-  constructor(client: VimClient, pc?: PropertyCollector) {
-    this.client = client;
-    this.pc = pc ?? new PropertyCollector(client);
-  }
-
+export class Inventory extends ApiWrapper {
   /** Every VM (templates included) under the root folder, or under `container`. */
   async vms(opts: RetrieveOptions & { container?: MoRef } = {}): Promise<VmInfo[]> {
     const res = await this.pc.retrieveAllOfType<VmProps>('VirtualMachine', VM_PROPERTIES, opts);

@@ -175,3 +175,14 @@ export function objectSpec(obj: MoRef, selectSet?: SelectionSpec[]): ObjectSpec 
 }
 
 export { mor };
+
+/** Base of the typed wrappers (inventory, snapshots, CBT, …): the client they call and the collector they read with. */
+export class ApiWrapper {
+  readonly client: VimClient;
+  readonly pc: PropertyCollector;
+
+  constructor(client: VimClient, pc?: PropertyCollector) {
+    this.client = client;
+    this.pc = pc ?? new PropertyCollector(client);
+  }
+}

@@ -1,9 +1,8 @@
 // Snapshots: create (quiesced, or with a Windows VSS quiesce spec), remove, revert, consolidate, and the
 // read-back a backup must do (was it really quiesced? where is the manifest? which disk files and change ids?).
-import type { VimClient } from './client.ts';
 import { ManagedObjectNotFoundError } from './faults.ts';
 import { disksOf, flattenSnapshots, snapshotTree, type DiskInfo, type SnapshotNode } from './inventory.ts';
-import { PropertyCollector } from './property-collector.ts';
+import { ApiWrapper } from './property-collector.ts';
 import { waitForTask, type WaitTaskOptions } from './task.ts';
 import type { MoRef, VirtualDevice, VirtualMachineSnapshotInfo } from './types.ts';
 
@@ -39,15 +38,7 @@ export type SnapshotDetails = {
   disks: DiskInfo[];
 };
 
-export class Snapshots {
-  readonly client: VimClient;
-  readonly pc: PropertyCollector;
-
-  constructor(client: VimClient, pc?: PropertyCollector) {
-    this.client = client;
-    this.pc = pc ?? new PropertyCollector(client);
-  }
-
+export class Snapshots extends ApiWrapper {
   /** Creates a snapshot and reads it back (quiesced flag and backupManifest as vSphere recorded them). */
   async create(vm: MoRef, opts: CreateSnapshotOptions): Promise<SnapshotDetails> {
     let task: MoRef;

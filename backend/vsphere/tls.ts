@@ -51,9 +51,8 @@ export class PinnedAgent extends Agent {
       scheduling: 'lifo',
     };
     if (opts.thumbprint) {
-      // Self-signed certificates are the norm for vCenter/ESXi; the pin replaces chain verification.
       // No TLS session reuse, so every socket presents (and is checked against) a full certificate.
-      Object.assign(base, { rejectUnauthorized: false, maxCachedSessions: 0 });
+      base.maxCachedSessions = 0;
     } else if (opts.ca) {
       base.ca = opts.ca;
     }
@@ -66,6 +65,8 @@ export class PinnedAgent extends Agent {
     if (!expected) return super.createConnection(args, callback);
     const options = args as tls.ConnectionOptions;
     const algorithm = expected.length === 95 ? 'sha256' : 'sha1';
+    // Self-signed certificates are the norm for vCenter/ESXi: the pin below replaces chain verification,
+    // and nothing is written on the socket before it matched.
     const socket = tls.connect({ ...options, rejectUnauthorized: false });
     let done = false;
     const finish = (err: Error | null): void => {

@@ -2,7 +2,7 @@
 import type { VimClient } from './client.ts';
 import { ManagedObjectNotFoundError } from './faults.ts';
 import { Inventory, type VmInfo } from './inventory.ts';
-import { PropertyCollector } from './property-collector.ts';
+import { ApiWrapper, type PropertyCollector } from './property-collector.ts';
 import { waitForTask, type WaitTaskOptions } from './task.ts';
 import type { MoRef, VirtualDeviceConfigSpec, VirtualMachineConfigSpec } from './types.ts';
 
@@ -26,14 +26,11 @@ function typedDeviceChange(spec: VirtualMachineConfigSpec): VirtualMachineConfig
   };
 }
 
-export class VirtualMachines {
-  readonly client: VimClient;
-  readonly pc: PropertyCollector;
+export class VirtualMachines extends ApiWrapper {
   readonly inventory: Inventory;
 
   constructor(client: VimClient, pc?: PropertyCollector) {
-    this.client = client;
-    this.pc = pc ?? new PropertyCollector(client);
+    super(client, pc);
     this.inventory = new Inventory(client, this.pc);
   }
 
