@@ -9,7 +9,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { chunkId, sealChunk } from './crypto.ts';
 import { decodePayload } from './codec.ts';
-import { ZstdCompressor, ZstdDecompressor } from './zstd.ts';
+import { FRAME_END_ROOM, ZstdCompressor, ZstdDecompressor } from './zstd.ts';
 import { DIRECT_ALIGN, SlotPool, writeAsync } from './direct-io.ts';
 import { FLAG_COMPRESSED, FLAG_ENCRYPTED, RECORD_HEADER, headerMatches, packPath } from './format.ts';
 
@@ -44,7 +44,7 @@ export interface StoredChunk { pack: string; offset: number; length: number; fla
 export interface ChunkPatch { base: StoredChunk | 'zero'; patches: { at: number; data: Uint8Array }[] }
 /**
  * `src`: read the chunk from this file descriptor at `pos` into `buf` first (short files read as zeros).
- * `patch`: build the chunk from a stored chunk and patches instead. `buf` has room for len + 1 bytes.
+ * `patch`: build the chunk from a stored chunk and patches instead. `buf` has room for len + FRAME_END_ROOM bytes.
  */
 export interface EncodeReq {
   op: 'encode'; seq: number; buf: ArrayBuffer; len: number; out: ArrayBuffer; expect?: Uint8Array;
@@ -116,7 +116,7 @@ function encode(m: EncodeReq): EncodeRes {
 function decode(m: DecodeReq): DecodeRes {
   try {
     const out = Buffer.from(m.out);
-    const into = out.length > m.rawLength ? { zstd: zstdOut, out } : undefined;
+    const into = out.length >= m.rawLength + FRAME_END_ROOM ? { zstd: zstdOut, out } : undefined;
     const data = decodePayload(Buffer.from(m.payload, m.offset, m.length), m.flags, m.rawLength, Buffer.from(m.id), m.check, { encKey, idKey }, into);
     if (!into) { out.set(data); allocated(m.flags ? data.length * 2 : 0); }
     return { seq: m.seq, payload: m.payload, out: m.out };
@@ -142,9 +142,9 @@ function packFd(pack: string): number {
   return fd;
 }
 
-const slots = new SlotPool(chunkBytes + 1, 3);
+const slots = new SlotPool(chunkBytes + FRAME_END_ROOM, 3);
 
-/** Reads and decodes a stored chunk into `into` (room for len + 1 bytes); returns why not, if it could not. */
+/** Reads and decodes a stored chunk into `into` (room for len + FRAME_END_ROOM bytes); returns why not, if it could not. */
 function readStored(c: StoredChunk, into: Buffer, len: number): string | undefined {
   const chunk = `chunk ${Buffer.from(c.id).toString('hex').slice(0, 16)}…`;
   if (c.rawLength !== len) return `${chunk} of the parent restore point has ${c.rawLength} bytes, not ${len}`;

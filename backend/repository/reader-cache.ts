@@ -4,6 +4,7 @@ import { DIGEST_LEN, RECORD_HEADER, SEGMENT_DIGESTS, isZeroDigest } from './form
 import { readSegment } from './digest-list.ts';
 import { lookupMany } from './index.ts';
 import type { PackReader } from './pack-reader.ts';
+import { FRAME_END_ROOM } from './zstd.ts';
 import type { RepoContext } from './context.ts';
 import { damaged } from './errors.ts';
 
@@ -66,7 +67,7 @@ export class ChunkCache {
     await this.#packs.readInto(id, e, payload);
     // Decoded in a worker (reads of many chunks, like patching an incremental backup, run in
     // parallel off the main thread); the zstd checksum or GCM tag checks it, raw chunks are hashed.
-    const r = await this.#ctx.pool.decode(payload, RECORD_HEADER, e.length, e.flags, e.rawLength, id, false, new ArrayBuffer(e.rawLength + 1));
+    const r = await this.#ctx.pool.decode(payload, RECORD_HEADER, e.length, e.flags, e.rawLength, id, false, new ArrayBuffer(e.rawLength + FRAME_END_ROOM));
     if (r.error !== undefined) throw damaged(`chunk ${hex.slice(0, 16)}… in pack ${e.pack} is damaged (${r.error})`);
     const data = Buffer.from(r.out, 0, e.rawLength);
     this.#chunks.set(hex, data);

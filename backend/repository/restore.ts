@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { DIGEST_LEN, RECORD_HEADER, isZeroDigest, type ChunkEntry } from './format.ts';
 import { BufferPool } from './worker-pool.ts';
+import { FRAME_END_ROOM } from './zstd.ts';
 import { segments } from './digest-list.ts';
 import { lookupMany } from './index.ts';
 import type { PackReader } from './pack-reader.ts';
@@ -112,7 +113,7 @@ async function restoreToStream(ctx: RepoContext, packs: PackReader, rp: RestoreP
   const cs = rp.chunkSize;
   const window = ctx.pool.size * 4;
   const payPool = new BufferPool(cs + RECORD_HEADER + 1024, window + 2);
-  const outPool = new BufferPool(cs + 1, window + 8); // + 1: room the reused zstd context needs to see a frame end
+  const outPool = new BufferPool(cs + FRAME_END_ROOM, window + 8);
   const zeros = Buffer.alloc(cs);
   let done = 0;
   let zeroBytes = 0;

@@ -9,6 +9,7 @@ import { segments } from './digest-list.ts';
 import { allRecords } from './catalog.ts';
 import type { PackReader } from './pack-reader.ts';
 import { BufferPool } from './worker-pool.ts';
+import { FRAME_END_ROOM } from './zstd.ts';
 import type { RepoContext } from './context.ts';
 
 export type Progress = (done: number, total: number) => void;
@@ -48,7 +49,7 @@ export async function verify(ctx: RepoContext, packs: PackReader, opts: { quick?
   const window = ctx.pool.size * 4;
   const inflight = new Set<Promise<void>>();
   const payPool = new BufferPool(ctx.chunkSize + RECORD_HEADER + 1024, window + 1);
-  const outPool = new BufferPool(ctx.chunkSize, window + 1);
+  const outPool = new BufferPool(ctx.chunkSize + FRAME_END_ROOM, window + 1);
   const check = async (id: Buffer, e: ChunkEntry): Promise<void> => {
     const payload = await payPool.acquire();
     try {

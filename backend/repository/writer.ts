@@ -13,6 +13,7 @@ import { recordOps, newRestorePointId, type Consistency, type DiskInfo, type Dis
 import type { RepoContext, InFlight } from './context.ts';
 import type { ChunkPatch, EncodeRes } from './chunk-worker.ts';
 import { BufferPool } from './worker-pool.ts';
+import { FRAME_END_ROOM } from './zstd.ts';
 import { RepositoryError, diskFull, isNoSpace } from './errors.ts';
 
 export interface BeginOptions {
@@ -206,8 +207,8 @@ export class DiskWriter {
       if (this.#error) throw this.#error;
       const b = this.#free.pop();
       if (b) return b;
-      // + 1: a worker decoding a parent chunk into it needs that byte to see the zstd frame end.
-      if (this.#allocated < this.#maxBuffers) { this.#allocated++; return new ArrayBuffer(this.chunkSize + 1); }
+      // A worker may decode a parent chunk into it (patch).
+      if (this.#allocated < this.#maxBuffers) { this.#allocated++; return new ArrayBuffer(this.chunkSize + FRAME_END_ROOM); }
       await new Promise<void>((r) => this.#waiters.push(r));
     }
   }

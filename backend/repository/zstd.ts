@@ -95,6 +95,13 @@ export function frameLength(b: Uint8Array): number {
   return p <= b.length ? p : -1;
 }
 
+/**
+ * Output room a ZstdDecompressor needs beyond the decoded length: with one spare byte, a frame that
+ * would decode to more than expected shows as overlong instead of stopping at a full buffer mid-frame.
+ * Every buffer a chunk is decoded into is sized chunk size + FRAME_END_ROOM.
+ */
+export const FRAME_END_ROOM = 1;
+
 /** zstd decompression into the caller's buffer with one long-lived context (see ZstdCompressor). */
 export class ZstdDecompressor {
   #handle: NativeHandle | undefined;
@@ -111,13 +118,13 @@ export class ZstdDecompressor {
 
   /**
    * Decodes the single frame `src` (exactly one whole frame, checksum checked) into `dst`, which must
-   * have room for `length + 1` bytes; returns the `length` decoded bytes as a view of `dst`. Throws
+   * have room for `length + FRAME_END_ROOM` bytes; returns the `length` decoded bytes as a view of `dst`. Throws
    * on anything else: damaged frame, wrong length, trailing bytes.
    */
   decompress(src: Uint8Array, dst: Buffer, length: number): Buffer {
     const end = frameLength(src);
     if (end !== src.length) throw new Error(end < 0 ? 'not a whole zstd frame with checksum' : `zstd frame ends at ${end} of ${src.length} bytes`);
-    if (dst.length < length + 1) throw new Error('output buffer too small');
+    if (dst.length < length + FRAME_END_ROOM) throw new Error('output buffer too small');
     const h = this.#handle;
     if (!h) {
       const b = zlib.zstdDecompressSync(src, { chunkSize: length + 64 });
@@ -126,9 +133,9 @@ export class ZstdDecompressor {
       return dst.subarray(0, length);
     }
     this.#failed = undefined;
-    h.writeSync(C.ZSTD_e_end, src, 0, src.length, dst, 0, length + 1);
+    h.writeSync(C.ZSTD_e_end, src, 0, src.length, dst, 0, length + FRAME_END_ROOM);
     const [outLeft, inLeft] = this.#state!;
-    const n = length + 1 - outLeft!;
+    const n = length + FRAME_END_ROOM - outLeft!;
     if (this.#failed !== undefined || inLeft !== 0 || n !== length) {
       const why = this.#failed ?? (inLeft !== 0 ? 'the frame did not consume its record' : `chunk length ${n} != ${length}`);
       this.#open(); // errors stick to a context: the next chunk gets a fresh one
