@@ -9,6 +9,7 @@ import {
 } from '../../backend/vsphere/index.ts';
 import { startLab, type Lab } from '../lab/lab.ts';
 import { connect, selfSignedCert } from './helpers.ts';
+import { within } from '../helpers/wait.ts';
 
 describe('vsphere: connection and session', () => {
   let lab: Lab;
@@ -63,17 +64,19 @@ describe('vsphere: connection and session', () => {
     const { key, cert } = selfSignedCert();
     let received = 0;
     let connections = 0;
+    const closed: Promise<void>[] = []; // the server side of each connection, closed
     const server = createTlsServer({ key, cert }, (sock) => {
       sock.on('data', (d) => { received += d.length; });
       sock.on('error', () => undefined);
     });
-    server.on('connection', () => { connections++; });
+    server.on('connection', (raw) => { connections++; closed.push(new Promise((r) => raw.once('close', () => r()))); });
     server.on('tlsClientError', () => undefined);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
     try {
       await assert.rejects(VimClient.connect({ url: `https://127.0.0.1:${port}/sdk`, thumbprint: lab.thumbprint }), ThumbprintMismatchError);
-      await new Promise((r) => setTimeout(r, 100));
+      // Once the server's end of the connection has closed, every byte the client sent has been counted.
+      await within('the server side of the connection to close', Promise.all(closed), 10_000);
       assert.equal(connections, 1, 'the TLS handshake happened');
       assert.equal(received, 0, 'no HTTP request bytes reached the server');
     } finally {
@@ -137,8 +140,12 @@ describe('vsphere: connection and session', () => {
     const vs = await connect(lab, { keepAliveMs: 100 });
     try {
       const sent: string[] = [];
-      vs.client.soap.on('request', (xml: string) => sent.push(xml));
-      await new Promise((r) => setTimeout(r, 450));
+      const twoPings = new Promise<void>((resolve) => vs.client.soap.on('request', (xml: string) => {
+        sent.push(xml);
+        if (sent.filter((x) => x.includes('CurrentTime')).length >= 2) resolve();
+      }));
+      // Nothing else calls vCenter here: two CurrentTime calls can only be the keep-alive's.
+      await within('two keep-alive calls (every 100 ms)', twoPings, 5_000).catch((e: Error) => assert.fail(`${e.message}; calls sent: ${sent.length}`));
       assert.ok(sent.filter((x) => x.includes('CurrentTime')).length >= 2, `keep-alive calls: ${sent.length}`);
       assert.equal(vs.client.http.soapAction, `urn:vim25/${vs.about.apiVersion}`);
     } finally {
