@@ -88,7 +88,14 @@ test('GC while a backup runs in the same process loses nothing (incl. chunks it 
   const w3 = await repo.beginRestorePoint({ vm: { id: 'vm-x', name: 'x' }, consistency: 'crash' });
   await repo.deleteRestorePoint(rp1.id);
   const d3 = await w3.addDisk({ key: '0', label: 'd', capacity: 24 * MiB });
-  await Promise.all([d3.writeFile(img), repo.gc(), (async () => { await new Promise((r) => setTimeout(r, 5)); await repo.gc().catch(() => {}); })()]);
+  // A second GC starts once writeFile has stored its first chunks, i.e. in the middle of it.
+  let midway!: () => void;
+  const writing = new Promise<void>((r) => { midway = r; });
+  await Promise.all([
+    d3.writeFile(img, { onProgress: () => midway() }).finally(() => midway()),
+    repo.gc(),
+    writing.then(() => repo.gc().catch(() => {})),
+  ]);
   const rp3 = await w3.commit();
   await repo.gc();
   assert.equal((await repo.verify()).ok, true);
