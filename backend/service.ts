@@ -8,7 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './api/server.ts';
 import { Auth, type SessionSources } from './api/auth.ts';
 import { EventBus } from './api/events.ts';
-import type { Health, Job } from './api/contract.ts';
+import type { Health } from './api/contract.ts';
+import type { Job } from './model/job.ts';
+import { jobToDto, runToDto } from './api/mappers.ts';
 import { Unauthorized, Unavailable } from './common/errors.ts';
 import { childLog } from './common/log.ts';
 import { SecretBox } from './common/secrets.ts';
@@ -21,10 +23,13 @@ import { VcenterConnection } from './service/vcenter-connection.ts';
 import { VSphere } from './vsphere/index.ts';
 import { Repository } from './repository/repository.ts';
 import { existsSync } from 'node:fs';
-import { SessionJournal } from './backup/journal.ts';
-import { recoverLeftovers } from './backup/recovery.ts';
-import { VmLocks } from './jobs/vm-lock.ts';
-import { JobRunner, type RestoreFn } from './jobs/runner.ts';
+import { SessionJournal } from './sources/snapshot/journal.ts';
+import { recoverLeftovers } from './sources/snapshot/recovery.ts';
+import { VmLocks } from './sources/snapshot/vm-lock.ts';
+import { JobRunner } from './jobs/runner.ts';
+import { BackupKind, backupNow } from './jobs/kinds/backup.ts';
+import { RestoreKind, type RestoreFn, type RestoreParams } from './jobs/kinds/restore.ts';
+import { registerMaintenance } from './jobs/maintenance.ts';
 import { restoreVm } from './restore/index.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { operationRoutes } from './api/routes/operations.ts';
@@ -114,16 +119,25 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const locks = new VmLocks();
   const restore: RestoreFn = async (id, target, opts) => restoreVm({ vs: await vcenter.get(), repo: await repo() }, id, target, opts);
   const runner = new JobRunner({
-    store: jobs, events,
-    backupDeps: async () => ({ vs: await vcenter.get(), repo: await repo(), journal, locks }),
+    store: jobs,
+    publish: (e) => events.publish(e.type === 'run' ? { type: 'run', run: runToDto(e.run) } : { type: 'job', job: jobToDto(e.job) }),
     jobVms,
     vmName: async (id) => (await inventory.vms().catch(() => [])).find((v) => v.id === id)?.name ?? id,
-    onRestorePoint: (rp, run) => { inventory.invalidate(); events.publish({ type: 'restorePoint', restorePoint: restorePointDto(rp, [run]) }); },
-    restore,
-    onRestored: () => inventory.invalidate(),
   });
+  runner.registerVmKind(new BackupKind({
+    store: jobs,
+    backupDeps: async () => ({ vs: await vcenter.get(), repo: await repo(), journal, locks }),
+    holder: (vmId) => locks.holder(vmId),
+    onRestorePoint: (rp, runId) => {
+      inventory.invalidate();
+      events.publish({ type: 'restorePoint', restorePoint: restorePointDto(rp, [jobs.run(runId)]) });
+    },
+    queueRetention: (job) => { runner.runTask('retention', 'Stillpoint (after the job\'s run)', job); },
+  }));
+  runner.registerVmKind(new RestoreKind({ restore, takeVm: (vmId, owner) => locks.tryAcquire(vmId, owner), onRestored: () => inventory.invalidate() }));
+  registerMaintenance(runner, { repo, jobVms });
   runner.markInterrupted();
-  const scheduler = new Scheduler(jobs, runner, (job) => events.publish({ type: 'job', job }));
+  const scheduler = new Scheduler(jobs, runner, (job) => events.publish({ type: 'job', job: jobToDto(job) }));
   scheduler.refresh();
 
   // Undo what a crashed predecessor left in vCenter, as soon as vCenter answers.
@@ -166,10 +180,13 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       const p = await r.getRestorePoint(id).catch(() => undefined);
       return p && restorePointDto(p, allRuns());
     },
-    restore: (rp, req, user) => runner.restore(rp, req.target, user.username),
-    dashboard: async (visible) => dashboard(await repo(), jobs, runner.active(), await inventory.vms(), visible),
+    restore: async (rp, req, user) => runToDto(await runner.start<RestoreParams>({
+      kind: 'restore', vmIds: [rp.vmId], initiatedBy: user.username, concurrency: 1, params: { restorePointId: rp.id, target: req.target },
+    })),
+    backupNow: async (vmIds, user, jobId) => runToDto(await backupNow(runner, jobs, jobVms, vmIds, user, jobId)),
+    dashboard: async (visible) => dashboard(await repo(), jobs, runner.active().map(runToDto), await inventory.vms(), visible),
     jobVms,
-    jobsChanged: (job) => { scheduler.refresh(); inventory.invalidate(); if (job) events.publish({ type: 'job', job: jobs.job(job.id) }); },
+    jobsChanged: (job) => { scheduler.refresh(); inventory.invalidate(); if (job) events.publish({ type: 'job', job: jobToDto(jobs.job(job.id)) }); },
   });
 
   const vcOrigin = config.vcenter.url ? new URL(config.vcenter.url).origin : undefined;

@@ -3,25 +3,10 @@
 // events the service creates, which vCenter requires to be declared before TaskManager.CreateTask
 // accepts them.
 
-export const EXTENSION_KEY = 'com.stillpoint.plugin';
+import { EVENT_TYPES, EXTENSION_KEY, TASK_TYPES } from '../backend/model/vcenter-tasks.ts';
+
+export { EVENT_TYPES, EXTENSION_KEY, TASK_TYPES };
 export const COMPANY = 'Stillpoint';
-
-/** Task types shown in vCenter's Recent Tasks; the label keys resolve through the extension's resourceList. */
-export const TASK_TYPES = {
-  backup: `${EXTENSION_KEY}.BackupVm`,
-  restore: `${EXTENSION_KEY}.RestoreVm`,
-  replicate: `${EXTENSION_KEY}.ReplicateVm`,
-  failover: `${EXTENSION_KEY}.FailoverVm`,
-  verify: `${EXTENSION_KEY}.VerifyRepository`,
-} as const;
-
-export const EVENT_TYPES = {
-  backupSucceeded: `${EXTENSION_KEY}.BackupSucceeded`,
-  backupWarning: `${EXTENSION_KEY}.BackupWarning`,
-  backupFailed: `${EXTENSION_KEY}.BackupFailed`,
-  restoreSucceeded: `${EXTENSION_KEY}.RestoreSucceeded`,
-  restoreFailed: `${EXTENSION_KEY}.RestoreFailed`,
-} as const;
 
 const TASK_LABELS: Record<keyof typeof TASK_TYPES, [string, string]> = {
   backup: ['Back up VM (Stillpoint)', 'VM sichern (Stillpoint)'],

@@ -111,6 +111,8 @@ export interface RetentionPolicy { keepLast?: number; daily?: number; weekly?: n
 
 export interface JobInput {
   name: string;
+  /** What the job does (default backup). */
+  kind?: 'backup';
   vmIds: string[];
   /** VM folders whose VMs (recursively) the job also backs up, resolved at each run. */
   folderIds?: string[];
@@ -121,8 +123,9 @@ export interface JobInput {
   enabled: boolean;
 }
 
-export interface Job extends JobInput { id: string; createdAt: string; nextRun?: string; lastRun?: { id: string; status: RunStatus; endedAt?: string } }
+export interface Job extends Omit<JobInput, 'kind'> { id: string; kind: 'backup' | 'replication' | 'copy' | 'verify'; createdAt: string; nextRun?: string; lastRun?: { id: string; status: RunStatus; endedAt?: string } }
 
+/** With jobId, the run belongs to that job and uses its settings (every VM must be in the job). */
 export interface BackupRequest { vmIds: string[]; jobId?: string }
 
 export type RestoreTarget =
@@ -145,9 +148,15 @@ export interface JobRunVm {
   warnings: string[];
 }
 
+export type RunKind = 'backup' | 'restore' | 'replication' | 'copy' | 'verify' | 'retention' | 'gc';
+
 export interface JobRun {
   id: string;
-  kind: 'backup' | 'restore' | 'replication';
+  /** backup/restore/replication work on VMs; retention, gc and verify are repository maintenance (no VMs). */
+  kind: RunKind;
+  initiatedBy?: string;
+  /** What a maintenance run did (e.g. the restore points retention removed), or a run-level problem. */
+  message?: string;
   jobId?: string;
   jobName?: string;
   startedAt: string;

@@ -1,6 +1,6 @@
 // Express plumbing shared by every route module: async handlers, JSON errors, request ids.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { StillpointError, InvalidRequest, NotFound } from '../common/errors.ts';
+import { StillpointError, InvalidRequest, NotFound, type ErrorKind } from '../common/errors.ts';
 import { childLog } from '../common/log.ts';
 import type { ApiError } from './contract.ts';
 import { VSphereError } from '../vsphere/faults.ts';
@@ -38,7 +38,7 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
   let status = 500;
   let body: ApiError;
   if (err instanceof StillpointError) {
-    status = err.status;
+    status = HTTP_STATUS[err.kind];
     body = { error: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) };
   } else if (err instanceof VSphereError) {
     status = vsphereStatus(err);
@@ -59,6 +59,11 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
   if (res.headersSent) return;
   res.status(status).json(body);
 }
+
+/** The HTTP status of each kind of engine error. 499: the client's own cancel (nginx's convention). */
+const HTTP_STATUS: Record<ErrorKind, number> = {
+  invalid: 400, unauthorized: 401, forbidden: 403, not_found: 404, conflict: 409, unavailable: 503, failed: 500, cancelled: 499,
+};
 
 /** vCenter's answer as an HTTP status: the caller's fault (4xx) or vCenter's (502/503). */
 function vsphereStatus(e: VSphereError): number {

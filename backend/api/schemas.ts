@@ -36,6 +36,7 @@ export const JobInputSchema = ref('JobInput', {
   required: ['name', 'vmIds', 'schedule', 'retention', 'appAware', 'concurrency', 'enabled'],
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 128 },
+    kind: { type: 'string', enum: ['backup'], description: 'what the job does; this route makes backup jobs' },
     vmIds: { type: 'array', items: vmId, maxItems: 5000, uniqueItems: true },
     folderIds: { type: 'array', items: { type: 'string', pattern: '^[a-z]+-[a-z]?\\d{1,12}$', description: 'a VM folder id such as group-v3' }, maxItems: 100, uniqueItems: true },
     schedule: {

@@ -1,18 +1,19 @@
 // One VM backup, end to end: take the VM (never two sessions at once), open a consistent snapshot
 // session, read the frozen disks (only what changed since the last restore point, when CBT allows)
 // into a new restore point, close the session, and tell vCenter (task, event, "Last backup").
-import type { AppAwareSettings, Consistency } from '../api/contract.ts';
+import type { AppAwareSettings } from '../model/app-aware.ts';
+import type { Consistency } from '../model/consistency.ts';
+import { guestFamily } from '../model/guest.ts';
+import { TASK_TYPES } from '../model/vcenter-tasks.ts';
 import { childLog } from '../common/log.ts';
-import type { VmLocks } from '../jobs/vm-lock.ts';
+import type { VmLocks } from '../sources/snapshot/vm-lock.ts';
 import type { Repository, RestorePoint } from '../repository/repository.ts';
 import { ChangeTrackingInvalidError, type DiskInfo, type GuestCredentials, type MoRef, type VcTask, type VSphere } from '../vsphere/index.ts';
-import { TASK_TYPES } from '../../plugin/extension.ts';
-import { guestFamily } from '../service/inventory-view.ts';
-import { readDiskInto } from './disk-reader.ts';
-import type { SessionJournal } from './journal.ts';
-import { plan, type ReadPlan } from './read-plan.ts';
-import { SnapshotSession } from './snapshot-session.ts';
-import { captureVmConfig } from './vm-config.ts';
+import { readDiskInto } from '../sources/snapshot/disk-source.ts';
+import type { SessionJournal } from '../sources/snapshot/journal.ts';
+import { plan, type ReadPlan } from '../pipeline/read-plan.ts';
+import { SnapshotSession } from '../sources/snapshot/session.ts';
+import { captureVmConfig } from '../sources/snapshot/vm-config.ts';
 
 const log = childLog('backup');
 
@@ -37,6 +38,7 @@ export interface BackupVmRequest {
   settings: AppAwareSettings;
   guest?: { id: string; credentials: GuestCredentials };
   jobId?: string;
+  jobName?: string;
   runId?: string;
   initiatedBy?: string;
   notes?: string;

@@ -1,109 +1,101 @@
-// Runs backups (manual or from a job) and restores as "runs": each run tracks its VMs' phases,
-// progress and results, is saved as it goes, and is published to the UI as it changes. Runs go on
-// in the background; callers get the run record at once.
+// Runs work as "runs": each run has a kind (see kinds.ts), tracks its VMs' phases, progress and
+// results, is saved as it goes and is published as it changes. Runs go on in the background; the
+// caller gets the run record at once. Kinds are registered by the composition root, so a new kind
+// (replication, copy, verify) gets history, VM concurrency, progress, cancel and events for free.
 import { randomUUID } from 'node:crypto';
-import type { AppAwareSettings, Job, JobRun, JobRunVm, RestoreTarget, RetentionPolicy, RunStatus } from '../api/contract.ts';
-import type { EventBus } from '../api/events.ts';
 import { Conflict, InvalidRequest } from '../common/errors.ts';
 import { childLog } from '../common/log.ts';
-import { formatBytes } from '../common/units.ts';
-import type { BackupDeps, BackupVmResult } from '../backup/backup-vm.ts';
-import { backupVm } from '../backup/backup-vm.ts';
-import type { RestorePoint } from '../repository/repository.ts';
+import { overallStatus, type Job, type Run, type RunItem, type RunKind, type RunStatus } from '../model/job.ts';
+import type { EngineEvent, RepositoryTask, VmKind, VmOutcome } from './kinds.ts';
 import type { JobStore } from './store.ts';
 
 const log = childLog('runner');
 
-export const DEFAULT_APP_AWARE: AppAwareSettings = { quiesce: true, onQuiesceFailure: 'fallback', vssBackupType: 'copy' };
-
 export interface RunnerDeps {
   store: JobStore;
-  events: EventBus;
-  /** Connects lazily: vCenter may be down when the service starts. */
-  backupDeps(): Promise<BackupDeps>;
+  publish(e: EngineEvent): void;
   vmName(vmId: string): Promise<string>;
   /** The job's VMs now: its listed VMs plus those in its folders. */
   jobVms(job: Job): Promise<string[]>;
-  onRestorePoint?(rp: RestorePoint, run: JobRun): void;
-  /** A restore finished (it may have created or changed a VM). */
-  onRestored?(run: JobRun): void;
-  restore: RestoreFn;
 }
 
-/** A full VM restore (backend/restore), reporting progress as phases with byte counts. */
-export type RestoreFn = (restorePointId: string, target: RestoreTarget, opts: {
-  onProgress: (p: { phase: string; done: number; total: number }) => void; signal: AbortSignal;
-}) => Promise<{ vmId: string; vmName: string }>;
+export interface StartRequest<P> {
+  kind: RunKind;
+  vmIds: string[];
+  job?: Job;
+  initiatedBy: string;
+  concurrency: number;
+  params: P;
+}
 
-interface Active { run: JobRun; abort: AbortController; done: Promise<void>; lastSave: number; lastPublish: number }
+interface Active { run: Run; abort: AbortController; done: Promise<void>; lastSave: number; lastPublish: number }
 
 export class JobRunner {
   readonly #d: RunnerDeps;
   readonly #active = new Map<string, Active>();
+  readonly #vmKinds = new Map<RunKind, VmKind<never>>();
+  readonly #tasks = new Map<RunKind, RepositoryTask>();
 
   constructor(deps: RunnerDeps) { this.#d = deps; }
 
-  active(): JobRun[] { return [...this.#active.values()].map((a) => structuredClone(a.run)); }
-  isJobRunning(jobId: string): boolean { return [...this.#active.values()].some((a) => a.run.jobId === jobId); }
+  registerVmKind<P>(k: VmKind<P>): this { this.#vmKinds.set(k.kind, k as VmKind<never>); return this; }
+  registerTask(t: RepositoryTask): this { this.#tasks.set(t.kind, t); return this; }
 
-  /** "Back up now" for VMs: the settings of the first enabled job holding each VM, else the defaults. */
-  async backupNow(vmIds: string[], initiatedBy: string): Promise<JobRun> {
-    const { locks } = await this.#d.backupDeps();
-    const busy = vmIds.map((id) => ({ id, h: locks.holder(id) })).filter((x) => x.h);
-    if (busy.length) throw new Conflict(`In use: ${busy.map((b) => `${b.id} (by ${b.h!.owner})`).join(', ')}. Wait until it finishes or cancel it.`);
-    const jobs = this.#d.store.jobs().filter((j) => j.enabled);
-    return this.#start({ kind: 'backup', vmIds, initiatedBy, concurrency: 2, whenBusy: 'fail',
-      settingsFor: (vmId) => jobs.find((j) => j.vmIds.includes(vmId)) });
-  }
+  active(): Run[] { return [...this.#active.values()].map((a) => structuredClone(a.run)); }
+  isJobRunning(jobId: string): boolean { return [...this.#active.values()].some((a) => a.run.jobId === jobId && a.run.kind !== 'retention'); }
+  isTaskRunning(kind: RunKind): boolean { return [...this.#active.values()].some((a) => a.run.kind === kind); }
 
-  async runJob(jobId: string, initiatedBy: string): Promise<JobRun> {
+  /** Runs a job now: its kind decides what happens to its VMs. */
+  async runJob(jobId: string, initiatedBy: string): Promise<Run> {
     const job = this.#d.store.job(jobId);
     if (this.isJobRunning(jobId)) throw new Conflict(`Job '${job.name}' is running already: wait for it or cancel it.`);
     const vmIds = await this.#d.jobVms(job);
-    if (vmIds.length === 0) throw new InvalidRequest(`Job '${job.name}' has no VMs${job.folderIds?.length ? ' (its folders are empty)' : ''}: add VMs to it first.`);
-    return this.#start({ kind: 'backup', vmIds, initiatedBy, job, concurrency: job.concurrency, whenBusy: 'wait', settingsFor: () => job });
+    if (vmIds.length === 0) throw new InvalidRequest(`Job '${job.name}' has no VMs${job.folderIds.length ? ' (its folders are empty)' : ''}: add VMs to it first.`);
+    return this.start({ kind: job.kind, vmIds, job, initiatedBy, concurrency: job.concurrency, params: { whenBusy: 'wait' } });
   }
 
-  /** Restores a restore point as a run: the run's VM entry is the source VM, its message names the result. */
-  async restore(rp: { id: string; vmId: string; vmName: string }, target: RestoreTarget, initiatedBy: string): Promise<JobRun> {
-    const restore = this.#d.restore;
-    const { locks } = await this.#d.backupDeps();
-    const release = target.kind === 'original' ? locks.tryAcquire(rp.vmId, `restore by ${initiatedBy}`) : () => {};
-    const run: JobRun = {
-      id: randomUUID(), kind: 'restore', startedAt: new Date().toISOString(), status: 'running', progress: 0,
-      vms: [{ vmId: rp.vmId, vmName: rp.vmName, status: 'running', phase: 'starting', progress: 0, bytesRead: 0, bytesStored: 0, durationMs: 0, warnings: [], restorePointId: rp.id }],
-    };
+  /** Starts a run of a registered VM kind. The kind may refuse it at once (admit). */
+  async start<P>(o: StartRequest<P>): Promise<Run> {
+    const kind = this.#vmKinds.get(o.kind) as VmKind<P> | undefined;
+    if (!kind) throw new InvalidRequest(`Runs of kind '${o.kind}' are not available in this version of Stillpoint.`);
+    const release = await kind.admit?.(o.vmIds, o.params, o.initiatedBy);
+    let names: string[];
+    try { names = await Promise.all(o.vmIds.map((id) => this.#d.vmName(id))); } catch (e) { release?.(); throw e; }
+    const run = this.#newRun(o.kind, o.job, o.initiatedBy, o.vmIds.map((vmId, i) => newItem(vmId, names[i]!)));
     const a = this.#begin(run);
-    const v = run.vms[0]!;
-    const t0 = Date.now();
-    a.done = restore(rp.id, target, {
-      signal: a.abort.signal,
-      onProgress: (p) => {
-        const phaseChanged = v.phase !== p.phase;
-        v.phase = p.phase;
-        v.progress = p.total > 0 ? Math.round((100 * p.done) / p.total) : v.progress;
-        v.bytesRead = p.done;
-        v.durationMs = Date.now() - t0;
-        this.#publish(a, phaseChanged);
-      },
-    }).then((r) => {
-      this.#finishVm(a, v, 'success', `Restored to VM ${r.vmName} (${r.vmId}).`, t0);
-    }, (e: Error) => {
-      this.#finishVm(a, v, a.abort.signal.aborted ? 'cancelled' : 'failed', e.message, t0);
-    }).finally(() => {
-      release();
-      this.#d.onRestored?.(run);
-      run.status = overall(run.vms);
-      run.progress = 100;
-      run.endedAt = new Date().toISOString();
-      this.#d.store.saveRun(run);
-      this.#publish(a, true);
-      this.#active.delete(run.id);
-    });
+    if (o.job) this.#updateJobLastRun(o.job.id, run);
+    a.done = this.#processVms(a, kind, o)
+      .catch((e) => log.error({ err: e, run: run.id }, 'run failed unexpectedly'))
+      .finally(() => {
+        release?.();
+        this.#end(a);
+        if (o.job) this.#updateJobLastRun(o.job.id, a.run);
+        try { kind.finished?.(structuredClone(a.run), o.job); } catch (e) { log.warn({ err: (e as Error).message }, 'after-run step failed'); }
+      });
     return structuredClone(run);
   }
 
-  cancel(runId: string): JobRun {
+  /** Starts a maintenance task on the repository (retention of a job, GC, verify) as its own run. */
+  runTask(kind: RunKind, initiatedBy: string, job?: Job): Run {
+    const task = this.#tasks.get(kind);
+    if (!task) throw new InvalidRequest(`Maintenance task '${kind}' is not available in this version of Stillpoint.`);
+    if (!job && this.isTaskRunning(kind)) throw new Conflict(`A ${kind} run is going already: wait for it to finish.`);
+    const run = this.#newRun(kind, job, initiatedBy, []);
+    const a = this.#begin(run);
+    a.done = task.execute({
+      runId: run.id, initiatedBy, signal: a.abort.signal, ...(job ? { job } : {}),
+      progress: (percent, phase) => { a.run.progress = Math.round(percent); a.run.message = phase; this.#publish(a); },
+    }).then((r) => {
+      a.run.status = r.status;
+      a.run.message = r.message;
+    }, (e: Error) => {
+      a.run.status = a.abort.signal.aborted ? 'cancelled' : 'failed';
+      a.run.message = e.message;
+    }).finally(() => this.#end(a));
+    return structuredClone(run);
+  }
+
+  cancel(runId: string): Run {
     const a = this.#active.get(runId);
     if (!a) {
       const r = this.#d.store.run(runId);
@@ -116,12 +108,12 @@ export class JobRunner {
   /** Waits for every running run (used when the service stops, after cancelling them). */
   async drain(cancel = true): Promise<void> {
     for (const a of this.#active.values()) if (cancel) a.abort.abort(new Error('the service is stopping'));
-    await Promise.all([...this.#active.values()].map((a) => a.done));
+    while (this.#active.size) await Promise.all([...this.#active.values()].map((a) => a.done));
   }
 
   /** Marks runs a crashed process left "running" as failed: they cannot be going on any more. */
-  markInterrupted(): JobRun[] {
-    const fixed: JobRun[] = [];
+  markInterrupted(): Run[] {
+    const fixed: Run[] = [];
     for (const r of this.#d.store.runs({ limit: 1000 })) {
       if (r.status !== 'running' && r.status !== 'queued') continue;
       for (const v of r.vms) {
@@ -129,7 +121,8 @@ export class JobRunner {
         v.status = 'failed';
         v.message = `Interrupted: the Stillpoint service stopped during this ${r.kind}.`;
       }
-      r.status = 'failed';
+      r.status = r.vms.length ? overallStatus(r.vms) : 'failed';
+      if (!r.vms.length) r.message = `Interrupted: the Stillpoint service stopped during this ${r.kind}.`;
       r.endedAt = new Date().toISOString();
       this.#d.store.saveRun(r);
       fixed.push(r);
@@ -141,7 +134,7 @@ export class JobRunner {
   recordRecovery(actions: { runId?: string; vmId: string; snapshotsRemoved: number; postThawRan?: boolean; postThawError?: string; error?: string }[]): void {
     for (const a of actions) {
       if (!a.runId) continue;
-      let run: JobRun;
+      let run: Run;
       try { run = this.#d.store.run(a.runId); } catch { continue; }
       const v = run.vms.find((x) => x.vmId === a.vmId);
       if (!v) continue;
@@ -154,111 +147,65 @@ export class JobRunner {
     }
   }
 
-  async #start(o: {
-    kind: 'backup'; vmIds: string[]; initiatedBy: string; job?: Job; concurrency: number; whenBusy: 'wait' | 'fail';
-    settingsFor: (vmId: string) => Job | undefined;
-  }): Promise<JobRun> {
-    const names = await Promise.all(o.vmIds.map((id) => this.#d.vmName(id)));
-    const run: JobRun = {
-      id: randomUUID(), kind: o.kind, ...(o.job ? { jobId: o.job.id, jobName: o.job.name } : {}),
-      startedAt: new Date().toISOString(), status: 'running', progress: 0,
-      vms: o.vmIds.map((vmId, i) => ({ vmId, vmName: names[i]!, status: 'queued', phase: 'queued', progress: 0, bytesRead: 0, bytesStored: 0, durationMs: 0, warnings: [] })),
-    };
-    const a = this.#begin(run);
-    if (o.job) this.#updateJobLastRun(o.job.id, run);
-    a.done = this.#execute(a, o).catch((e) => log.error({ err: e, run: run.id }, 'run failed unexpectedly')).finally(() => {
-      this.#active.delete(run.id);
-    });
-    return structuredClone(run);
-  }
-
-  async #execute(a: Active, o: { vmIds: string[]; initiatedBy: string; job?: Job; concurrency: number; whenBusy: 'wait' | 'fail'; settingsFor: (vmId: string) => Job | undefined }): Promise<void> {
-    const deps = await this.#d.backupDeps().catch((e: Error) => e);
+  async #processVms<P>(a: Active, kind: VmKind<P>, o: StartRequest<P>): Promise<void> {
     let next = 0;
     const worker = async () => {
       while (next < a.run.vms.length) {
         const v = a.run.vms[next++]!;
-        if (deps instanceof Error) { this.#finishVm(a, v, 'failed', deps.message); continue; }
         if (a.abort.signal.aborted) { this.#finishVm(a, v, 'cancelled', 'Cancelled before it started.'); continue; }
-        await this.#backupOne(a, v, deps, o);
+        await this.#processVm(a, v, kind, o);
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, a.run.vms.length)) }, worker));
-    if (o.job && !(deps instanceof Error)) await this.#retention(a, deps, o.job.retention, a.run.vms.map((v) => v.vmId));
-    a.run.status = overall(a.run.vms);
-    a.run.progress = 100;
-    a.run.endedAt = new Date().toISOString();
-    this.#d.store.saveRun(a.run);
-    this.#publish(a, true);
-    if (o.job) this.#updateJobLastRun(o.job.id, a.run);
-    log.info({ run: a.run.id, status: a.run.status }, 'run finished');
   }
 
-  async #backupOne(a: Active, v: JobRunVm, deps: BackupDeps, o: { initiatedBy: string; whenBusy: 'wait' | 'fail'; settingsFor: (vmId: string) => Job | undefined }): Promise<void> {
+  async #processVm<P>(a: Active, v: RunItem, kind: VmKind<P>, o: StartRequest<P>): Promise<void> {
     const t0 = Date.now();
-    const job = o.settingsFor(v.vmId);
-    const settings = job?.appAware ?? DEFAULT_APP_AWARE;
     v.status = 'running';
-    v.phase = 'waiting for the VM';
+    v.phase = 'starting';
     this.#publish(a, true);
     try {
-      let guest: { id: string; credentials: { username: string; password: string } } | undefined;
-      if (settings.guestCredentialId) guest = { id: settings.guestCredentialId, credentials: this.#d.store.credentialSecret(settings.guestCredentialId) };
-      const r: BackupVmResult = await backupVm(deps, {
-        vmId: v.vmId, settings, runId: a.run.id, initiatedBy: o.initiatedBy, whenBusy: o.whenBusy, signal: a.abort.signal,
-        ...(guest ? { guest } : {}), ...(job ? { jobId: job.id } : {}),
-        onProgress: (p) => {
+      const r: VmOutcome = await kind.processVm({
+        vmId: v.vmId, vmName: v.vmName, runId: a.run.id, params: o.params, initiatedBy: o.initiatedBy, signal: a.abort.signal,
+        ...(o.job ? { job: o.job } : {}),
+        progress: (p) => {
           const phaseChanged = v.phase !== p.phase;
           v.phase = p.phase;
-          v.progress = Math.round(p.percent);
-          v.bytesRead = p.bytesRead;
+          if (p.percent !== undefined) v.progress = Math.round(p.percent);
+          if (p.bytesRead !== undefined) v.bytesRead = p.bytesRead;
           v.durationMs = Date.now() - t0;
           this.#publish(a, phaseChanged);
         },
       });
-      v.consistency = r.consistency;
-      v.restorePointId = r.restorePoint.id;
+      if (r.consistency) v.consistency = r.consistency;
+      if (r.restorePointId) v.restorePointId = r.restorePointId;
       v.bytesRead = r.bytesRead;
       v.bytesStored = r.bytesStored;
       v.warnings = r.warnings;
-      const how = { incremental: 'changed areas', allocated: 'allocated areas', full: 'whole disk' } as const;
-      v.message = `${r.consistency[0]!.toUpperCase()}${r.consistency.slice(1)}-consistent: ${r.reason}. Read ${r.disks.map((d) => `${d.label} (${how[d.plan]}, ${formatBytes(d.bytesRead)})`).join(', ')}.`;
-      this.#d.onRestorePoint?.(r.restorePoint, a.run);
-      this.#finishVm(a, v, r.warnings.length ? 'warning' : 'success', v.message, t0);
+      this.#finishVm(a, v, r.status, r.message, t0);
     } catch (e) {
       const cancelled = a.abort.signal.aborted;
-      this.#finishVm(a, v, cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled: ${(e as Error).message}` : (e as Error).message, t0);
+      const msg = (e as Error).message;
+      this.#finishVm(a, v, cancelled ? 'cancelled' : 'failed', cancelled && !/^cancel/i.test(msg) ? `Cancelled: ${msg}` : msg, t0);
     }
   }
 
-  #updateJobLastRun(jobId: string, run: JobRun): void {
+  #newRun(kind: RunKind, job: Job | undefined, initiatedBy: string, vms: RunItem[]): Run {
+    return {
+      id: randomUUID(), kind, ...(job ? { jobId: job.id, jobName: job.name } : {}), initiatedBy,
+      startedAt: new Date().toISOString(), status: 'running', progress: 0, vms,
+    };
+  }
+
+  #updateJobLastRun(jobId: string, run: Run): void {
     try {
       const job = this.#d.store.updateJob(jobId, { lastRun: { id: run.id, status: run.status, ...(run.endedAt ? { endedAt: run.endedAt } : {}) } });
-      this.#d.events.publish({ type: 'job', job });
+      this.#d.publish({ type: 'job', job });
     } catch { /* the job was deleted while it ran */ }
   }
 
-  async #retention(a: Active, deps: BackupDeps, policy: RetentionPolicy, vmIds: string[]): Promise<void> {
-    if (!Object.values(policy).some((n) => typeof n === 'number' && n > 0)) return;
-    let removed = 0;
-    for (const vmId of vmIds) {
-      try {
-        const d = await deps.repo.applyRetention({
-          ...(policy.keepLast ? { keepLast: policy.keepLast } : {}), ...(policy.daily ? { keepDaily: policy.daily } : {}),
-          ...(policy.weekly ? { keepWeekly: policy.weekly } : {}), ...(policy.monthly ? { keepMonthly: policy.monthly } : {}),
-          ...(policy.yearly ? { keepYearly: policy.yearly } : {}),
-        }, { vmId });
-        removed += d.remove.length;
-      } catch (e) {
-        const v = a.run.vms.find((x) => x.vmId === vmId);
-        v?.warnings.push(`Retention could not be applied: ${(e as Error).message}`);
-      }
-    }
-    if (removed > 0) await deps.repo.gc().catch((e) => log.warn({ err: (e as Error).message }, 'GC after retention failed'));
-  }
-
   /** Registers a new run as active, saves it and tells the UI. */
-  #begin(run: JobRun): Active {
+  #begin(run: Run): Active {
     const a: Active = { run, abort: new AbortController(), done: Promise.resolve(), lastSave: 0, lastPublish: 0 };
     this.#active.set(run.id, a);
     this.#d.store.saveRun(run);
@@ -266,7 +213,17 @@ export class JobRunner {
     return a;
   }
 
-  #finishVm(a: Active, v: JobRunVm, status: RunStatus, message: string, t0 = Date.now()): void {
+  #end(a: Active): void {
+    if (a.run.vms.length) a.run.status = overallStatus(a.run.vms);
+    a.run.progress = 100;
+    a.run.endedAt = new Date().toISOString();
+    this.#d.store.saveRun(a.run);
+    this.#publish(a, true);
+    this.#active.delete(a.run.id);
+    log.info({ run: a.run.id, kind: a.run.kind, status: a.run.status }, 'run finished');
+  }
+
+  #finishVm(a: Active, v: RunItem, status: RunStatus, message: string, t0 = Date.now()): void {
     v.status = status;
     v.phase = status === 'success' || status === 'warning' ? 'done' : status;
     v.message = message;
@@ -278,10 +235,12 @@ export class JobRunner {
   /** Publishes at most 4 updates a second and saves at most one a second, except on milestones. */
   #publish(a: Active, force = false): void {
     const now = Date.now();
-    a.run.progress = Math.round(a.run.vms.reduce((n, v) => n + (v.status === 'running' || v.status === 'queued' ? v.progress : 100), 0) / a.run.vms.length);
+    if (a.run.vms.length) {
+      a.run.progress = Math.round(a.run.vms.reduce((n, v) => n + (v.status === 'running' || v.status === 'queued' ? v.progress : 100), 0) / a.run.vms.length);
+    }
     if (force || now - a.lastPublish >= 250) {
       a.lastPublish = now;
-      this.#d.events.publish({ type: 'run', run: structuredClone(a.run) });
+      this.#d.publish({ type: 'run', run: structuredClone(a.run) });
     }
     if (force || now - a.lastSave >= 1000) {
       a.lastSave = now;
@@ -290,9 +249,6 @@ export class JobRunner {
   }
 }
 
-function overall(vms: JobRunVm[]): RunStatus {
-  if (vms.every((v) => v.status === 'success')) return 'success';
-  if (vms.every((v) => v.status === 'cancelled')) return 'cancelled';
-  if (vms.every((v) => v.status === 'failed' || v.status === 'cancelled')) return 'failed';
-  return 'warning';
+function newItem(vmId: string, vmName: string): RunItem {
+  return { vmId, vmName, status: 'queued', phase: 'queued', progress: 0, bytesRead: 0, bytesStored: 0, durationMs: 0, warnings: [] };
 }

@@ -1,6 +1,6 @@
 // Fires jobs on their cron schedules. One timer for the earliest due job; a job whose previous run
 // is still going skips that occurrence (recorded in the log) rather than piling up.
-import type { Job } from '../api/contract.ts';
+import type { Job } from '../model/job.ts';
 import { childLog } from '../common/log.ts';
 import { parseCron } from './cron.ts';
 import type { JobRunner } from './runner.ts';

@@ -4,29 +4,44 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GuestCredential, GuestCredentialInput, Job, JobInput, JobRun } from '../api/contract.ts';
+import type { GuestCredential, GuestCredentialInput } from '../model/credential.ts';
+import { DEFAULT_TARGET, type Job, type Run } from '../model/job.ts';
 import { NotFound, Conflict } from '../common/errors.ts';
 import { readJson, removeFileDurable, writeFileDurable } from '../common/durable.ts';
 import type { SecretBox } from '../common/secrets.ts';
 
 interface SealedCredential extends GuestCredential { passwordSealed: string }
 
+/** What a new job is made of; the store adds id and creation time. */
+export type JobDraft = Omit<Job, 'id' | 'createdAt' | 'nextRun' | 'lastRun'>;
+
+/** A job as jobs.json may hold it: files written before jobs had kinds and targets used GFS names without "keep". */
+type StoredJob = Omit<Job, 'kind' | 'target' | 'folderIds'> & Partial<Pick<Job, 'kind' | 'target' | 'folderIds'>> & {
+  retention: Job['retention'] & { daily?: number; weekly?: number; monthly?: number; yearly?: number };
+};
+
+function upgradeJob(j: StoredJob): Job {
+  const { daily, weekly, monthly, yearly, ...rest } = j.retention ?? {};
+  const retention = { ...rest, ...(daily ? { keepDaily: daily } : {}), ...(weekly ? { keepWeekly: weekly } : {}), ...(monthly ? { keepMonthly: monthly } : {}), ...(yearly ? { keepYearly: yearly } : {}) };
+  return { ...j, kind: j.kind ?? 'backup', target: j.target ?? { ...DEFAULT_TARGET }, folderIds: j.folderIds ?? [], retention };
+}
+
 export class JobStore {
   readonly #dir: string;
   readonly #box: SecretBox;
   #jobs: Job[];
   #credentials: SealedCredential[];
-  #runs = new Map<string, JobRun>();
+  #runs = new Map<string, Run>();
 
   constructor(dataDir: string, box: SecretBox) {
     this.#dir = dataDir;
     this.#box = box;
-    this.#jobs = readJson<Job[]>(join(dataDir, 'jobs.json')) ?? [];
+    this.#jobs = (readJson<StoredJob[]>(join(dataDir, 'jobs.json')) ?? []).map(upgradeJob);
     this.#credentials = readJson<SealedCredential[]>(join(dataDir, 'credentials.json')) ?? [];
     let names: string[] = [];
     try { names = readdirSync(join(dataDir, 'runs')); } catch { /* first start */ }
     for (const n of names.filter((n) => n.endsWith('.json'))) {
-      const r = readJson<JobRun>(join(dataDir, 'runs', n));
+      const r = readJson<Run>(join(dataDir, 'runs', n));
       if (r) this.#runs.set(r.id, r);
     }
   }
@@ -38,7 +53,7 @@ export class JobStore {
     if (!j) throw new NotFound('Job', id, 'it may have been deleted; list jobs with GET /api/jobs.');
     return structuredClone(j);
   }
-  createJob(input: JobInput): Job {
+  createJob(input: JobDraft): Job {
     if (this.#jobs.some((j) => j.name === input.name)) throw new Conflict(`A job named '${input.name}' exists already: choose another name.`);
     const job: Job = { ...structuredClone(input), id: randomUUID(), createdAt: new Date().toISOString() };
     this.#jobs.push(job);
@@ -84,16 +99,16 @@ export class JobStore {
   }
 
   // --- runs
-  saveRun(run: JobRun): void {
+  saveRun(run: Run): void {
     this.#runs.set(run.id, structuredClone(run));
     writeFileDurable(join(this.#dir, 'runs', `${run.id}.json`), JSON.stringify(run));
   }
-  run(id: string): JobRun {
+  run(id: string): Run {
     const r = this.#runs.get(id);
     if (!r) throw new NotFound('Run', id);
     return structuredClone(r);
   }
-  runs(filter: { vmId?: string; jobId?: string; limit?: number } = {}): JobRun[] {
+  runs(filter: { vmId?: string; jobId?: string; limit?: number } = {}): Run[] {
     let list = [...this.#runs.values()];
     if (filter.vmId) list = list.filter((r) => r.vms.some((v) => v.vmId === filter.vmId));
     if (filter.jobId) list = list.filter((r) => r.jobId === filter.jobId);

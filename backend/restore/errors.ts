@@ -16,15 +16,15 @@ export interface RestoreFailureDetails {
 
 export class RestoreFailed extends StillpointError {
   declare readonly details: RestoreFailureDetails;
-  constructor(message: string, details: RestoreFailureDetails, cause?: unknown, status = 500, code = 'restore_failed') {
-    super(status, code, message, details, { cause });
+  constructor(message: string, details: RestoreFailureDetails, cause?: unknown, kind: 'failed' | 'cancelled' = 'failed', code = 'restore_failed') {
+    super(kind, code, message, details, { cause });
   }
 }
 
 /** The caller's AbortSignal fired; what the restore created was cleaned up (see details). */
 export class RestoreCancelled extends RestoreFailed {
   constructor(message: string, details: RestoreFailureDetails, cause?: unknown) {
-    super(message, details, cause, 499, 'restore_cancelled');
+    super(message, details, cause, 'cancelled', 'restore_cancelled');
   }
 }
 

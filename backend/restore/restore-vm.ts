@@ -3,13 +3,13 @@
 // uploaded and read back to check it. A new-VM restore that fails or is cancelled removes what it made.
 import { childLog } from '../common/log.ts';
 import { Conflict, InvalidRequest, NotFound } from '../common/errors.ts';
-import type { VmConfig } from '../backup/vm-config.ts';
+import type { VmConfig } from '../model/vm-config.ts';
 import { RepositoryError, type RestorePoint } from '../repository/repository.ts';
 import {
   ManagedObjectNotFoundError, formatDatastorePath, type MoRef, type VmInfo, type VSphere,
 } from '../vsphere/index.ts';
 import { datastoreFileExists, deleteDatastoreFile, makeDirectory } from './datastore-files.ts';
-import { uploadDisk } from './disk-upload.ts';
+import { uploadDisk } from '../sinks/datastore-upload.ts';
 import { RestoreCancelled, RestoreFailed, isAbort, messageOf, type RestoreFailureDetails } from './errors.ts';
 import { datacenterOf, hostNetworks, resolvePlacement } from './placement.ts';
 import type { RestoreDeps, RestoredDisk, RestoreOptions, RestoreProgress, RestoreResult, RestoreTarget } from './types.ts';

@@ -1,7 +1,7 @@
 // The VirtualMachineConfigSpec of a restored VM, from the VmConfig stored with the restore point:
 // same guest, CPU, memory, firmware and hardware version; controllers re-created; disks attached to the
 // uploaded files (no fileOperation: the files exist); NICs re-created with new MACs on the same network.
-import type { VmConfig, VmConfigController, VmConfigDisk } from '../backup/vm-config.ts';
+import type { VmConfig, VmConfigController, VmConfigDisk } from '../model/vm-config.ts';
 import type { MoRef, VirtualDevice, VirtualDeviceConfigSpec, VirtualMachineConfigSpec } from '../vsphere/index.ts';
 
 /** One disk of the restore plan. */

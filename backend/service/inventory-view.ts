@@ -1,5 +1,6 @@
 // The inventory as the UI sees it: vCenter's VMs (read with the service account, cached briefly so a
 // dashboard refresh does not re-read 2,000 VMs) joined with Stillpoint's protection state.
+import { guestFamily } from '../model/guest.ts';
 import type { DatastoreInfo, FolderInfo, HostInfo, RunStatus, VmDetail, VmSummary, Consistency } from '../api/contract.ts';
 import type { InventoryApi } from '../api/routes/vms.ts';
 import type { VSphere, VmInfo } from '../vsphere/index.ts';
@@ -137,12 +138,6 @@ export class InventoryView implements InventoryApi {
   }
 }
 
-export function guestFamily(guestId: string | undefined): 'windows' | 'linux' | 'other' {
-  if (!guestId) return 'other';
-  if (/^win/i.test(guestId)) return 'windows';
-  if (/linux|ubuntu|debian|rhel|centos|sles|suse|oracle|fedora|photon|coreos|rocky|alma|amazonlinux|asianux|mandr|opensuse|redhat|turbo/i.test(guestId)) return 'linux';
-  return 'other';
-}
 
 function snapshotDto(n: SnapshotNode): SnapshotInfo {
   return {

@@ -2,11 +2,12 @@
 // them (warnings, job), and the dashboard's figures.
 import { statfs } from 'node:fs/promises';
 import type { Dashboard, JobRun, RestorePoint } from '../api/contract.ts';
+import type { Run } from '../model/job.ts';
 import type { Repository, RestorePoint as RepoPoint } from '../repository/repository.ts';
 import type { JobStore } from '../jobs/store.ts';
 import type { VmSummary } from '../api/contract.ts';
 
-export function restorePointDto(rp: RepoPoint, runs: JobRun[]): RestorePoint {
+export function restorePointDto(rp: RepoPoint, runs: Run[]): RestorePoint {
   const run = runs.find((r) => r.vms.some((v) => v.restorePointId === rp.id && r.kind === 'backup'));
   const v = run?.vms.find((x) => x.restorePointId === rp.id);
   return {

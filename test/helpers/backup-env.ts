@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { startLab, type Lab } from '../lab/lab.ts';
 import type { VSphere } from '../../backend/vsphere/index.ts';
 import { Repository } from '../../backend/repository/repository.ts';
-import { SessionJournal } from '../../backend/backup/journal.ts';
-import { VmLocks } from '../../backend/jobs/vm-lock.ts';
+import { SessionJournal } from '../../backend/sources/snapshot/journal.ts';
+import { VmLocks } from '../../backend/sources/snapshot/vm-lock.ts';
 import type { AppAwareSettings } from '../../backend/api/contract.ts';
 import { connectToLab } from './lab-vsphere.ts';
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { captureVmConfig } from '../../backend/backup/vm-config.ts';
+import { captureVmConfig } from '../../backend/sources/snapshot/vm-config.ts';
 import { Repository, type RestorePoint } from '../../backend/repository/repository.ts';
 import { mor, type VSphere } from '../../backend/vsphere/index.ts';
 import type { Lab, LabVm } from '../lab/lab.ts';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { captureVmConfig } from '../../backend/backup/vm-config.ts';
+import { captureVmConfig } from '../../backend/sources/snapshot/vm-config.ts';
 import { Conflict, InvalidRequest, NotFound } from '../../backend/common/errors.ts';
 import type { Repository, RestorePoint } from '../../backend/repository/repository.ts';
 import { RestoreCancelled, RestoreFailed, restoreVm, type RestoreProgress } from '../../backend/restore/index.ts';

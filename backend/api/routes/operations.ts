@@ -1,12 +1,15 @@
 // Backups, restore points, restores, jobs, runs, guest credentials and the dashboard. Every VM a
 // request names must be visible to the user's own vCenter session.
 import type { Dashboard, GuestCredentialInput, Job, JobInput, JobRun, RestorePoint, RestoreRequest, BackupRequest } from '../contract.ts';
+import type { Job as JobModel } from '../../model/job.ts';
+import { jobDraftFromDto, jobToDto, runToDto } from '../mappers.ts';
 import { Forbidden, NotFound, InvalidRequest } from '../../common/errors.ts';
 import { param, UUID_ID, VM_ID } from '../http.ts';
 import type { RouteDef } from '../routes.ts';
 import type { UserContext } from '../auth.ts';
 import { AppAwareSchema, BackupRequestSchema, CredentialInputSchema, JobInputSchema, LimitQuery, RestoreRequestSchema, VmIdsSchema } from '../schemas.ts';
 import type { JobRunner } from '../../jobs/runner.ts';
+import { DEFAULT_APP_AWARE } from '../../model/app-aware.ts';
 import type { JobStore } from '../../jobs/store.ts';
 import { parseCron, CronError } from '../../jobs/cron.ts';
 import type { InventoryApi } from './vms.ts';
@@ -26,6 +29,8 @@ export interface OperationsDeps {
   jobsChanged(job?: Job): void;
   /** A job's VMs now: listed ones plus the members of its folders. */
   jobVms(job: Pick<JobInput, 'vmIds' | 'folderIds'>): Promise<string[]>;
+  /** "Back up now"; with jobId as part of that job. */
+  backupNow(vmIds: string[], initiatedBy: string, jobId?: string): Promise<JobRun>;
 }
 
 async function requireVisible(user: UserContext, vmIds: string[]): Promise<void> {
@@ -54,7 +59,8 @@ async function checkJob(input: JobInput, store: JobStore, inventory: InventoryAp
 export function operationRoutes(d: OperationsDeps): RouteDef[] {
   // A job is shown to a user who can see at least one of its VMs, with only those VMs; changing or
   // running it needs every one of its VMs (folder members included) to be visible to the user.
-  const shownJob = async (user: UserContext, job: Job): Promise<Job | undefined> => {
+  const shownJob = async (user: UserContext, model: JobModel): Promise<Job | undefined> => {
+    const job = jobToDto(model);
     const visible = await user.session.visibleVmIds();
     const members = await d.jobVms(job);
     if (members.length > 0 && !members.some((id) => visible.has(id))) return undefined;
@@ -81,12 +87,8 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       handler: async ({ body, user }) => {
         const b = body as BackupRequest;
         await requireVisible(user, b.vmIds);
-        if (b.jobId) {
-          const job = d.store.job(b.jobId);
-          const outside = b.vmIds.filter((id) => !job.vmIds.includes(id));
-          if (outside.length) throw new InvalidRequest(`Invalid request: ${outside.join(', ')} not in job '${job.name}'.`);
-        }
-        return d.runner.backupNow(b.vmIds, user.username);
+        if (b.jobId) await jobForUser(user, b.jobId);
+        return d.backupNow(b.vmIds, user.username, b.jobId);
       },
     },
     {
@@ -141,7 +143,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       handler: async ({ req, user, query }) => {
         const id = param(req, 'id', VM_ID, 'VM');
         await requireVisible(user, [id]);
-        return d.store.runs({ vmId: id, limit: (query as { limit?: number }).limit ?? 50 });
+        return d.store.runs({ vmId: id, limit: (query as { limit?: number }).limit ?? 50 }).map(runToDto);
       },
     },
     // --- jobs
@@ -156,9 +158,9 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         await requireVisible(user, input.vmIds);
         await checkJob(input, d.store, d.inventory);
         await requireWholeJob(user, input);
-        const job = d.store.createJob(input);
-        d.jobsChanged(job);
-        return d.store.job(job.id);
+        const job = d.store.createJob(jobDraftFromDto(input));
+        d.jobsChanged(jobToDto(job));
+        return jobToDto(d.store.job(job.id));
       },
     },
     {
@@ -171,13 +173,14 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         const id = param(req, 'id', UUID_ID, 'job');
         const input = body as JobInput;
         await jobForUser(user, id);
-        await requireWholeJob(user, d.store.job(id));
+        await requireWholeJob(user, jobToDto(d.store.job(id)));
         await requireVisible(user, input.vmIds);
         await checkJob(input, d.store, d.inventory);
         await requireWholeJob(user, input);
-        const job = d.store.updateJob(id, input);
-        d.jobsChanged(job);
-        return d.store.job(id);
+        const { kind: _kind, target: _target, ...change } = jobDraftFromDto(input);
+        const job = d.store.updateJob(id, change);
+        d.jobsChanged(jobToDto(job));
+        return jobToDto(d.store.job(id));
       },
     },
     {
@@ -185,7 +188,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       handler: async ({ req, user }) => {
         const id = param(req, 'id', UUID_ID, 'job');
         await jobForUser(user, id);
-        await requireWholeJob(user, d.store.job(id));
+        await requireWholeJob(user, jobToDto(d.store.job(id)));
         d.store.deleteJob(id);
         d.jobsChanged();
         return undefined;
@@ -196,9 +199,9 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       handler: async ({ req, user }) => {
         const id = param(req, 'id', UUID_ID, 'job');
         await jobForUser(user, id);
-        const job = d.store.job(id);
+        const job = jobToDto(d.store.job(id));
         await requireWholeJob(user, job);
-        return d.runner.runJob(job.id, user.username);
+        return runToDto(await d.runner.runJob(job.id, user.username));
       },
     },
     {
@@ -206,25 +209,25 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       handler: async ({ req, body, user }) => {
         const id = param(req, 'id', UUID_ID, 'job');
         await jobForUser(user, id);
-        const job = d.store.job(id);
+        const job = jobToDto(d.store.job(id));
         const ids = (body as { vmIds: string[] }).vmIds;
         await requireVisible(user, ids);
         await requireWholeJob(user, job);
-        const updated = d.store.updateJob(job.id, { vmIds: [...new Set([...job.vmIds, ...ids])] });
+        const updated = jobToDto(d.store.updateJob(job.id, { vmIds: [...new Set([...job.vmIds, ...ids])] }));
         d.jobsChanged(updated);
         return updated;
       },
     },
     {
       method: 'get', path: '/app-aware/defaults', tag: 'jobs', summary: 'Application-aware settings new jobs start with', response: AppAwareSchema,
-      handler: async () => ({ quiesce: true, onQuiesceFailure: 'fallback', vssBackupType: 'copy' }),
+      handler: async () => ({ ...DEFAULT_APP_AWARE }),
     },
     // --- runs
     {
       method: 'get', path: '/runs', tag: 'jobs', summary: 'Recent runs, newest first', query: LimitQuery,
       handler: async ({ user, query }) => {
         const visible = await user.session.visibleVmIds();
-        return d.store.runs({ limit: (query as { limit?: number }).limit ?? 100 }).filter((r) => r.vms.every((v) => visible.has(v.vmId)));
+        return d.store.runs({ limit: (query as { limit?: number }).limit ?? 100 }).filter((r) => r.vms.every((v) => visible.has(v.vmId))).map(runToDto);
       },
     },
     {
@@ -232,7 +235,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       handler: async ({ req, user }) => {
         const run = d.store.run(param(req, 'id', UUID_ID, 'run'));
         await requireVisible(user, run.vms.map((v) => v.vmId));
-        return run;
+        return runToDto(run);
       },
     },
     {
@@ -240,7 +243,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       handler: async ({ req, user }) => {
         const id = param(req, 'id', UUID_ID, 'run');
         await requireVisible(user, d.store.run(id).vms.map((v) => v.vmId));
-        return d.runner.cancel(id);
+        return runToDto(d.runner.cancel(id));
       },
     },
     // --- guest credentials

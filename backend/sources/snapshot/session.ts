@@ -5,11 +5,12 @@
 // behind is journaled before it starts, so a crashed process is cleaned up at the next start
 // (see recovery.ts).
 import { randomUUID } from 'node:crypto';
-import type { AppAwareSettings, Consistency } from '../api/contract.ts';
-import { childLog } from '../common/log.ts';
+import type { AppAwareSettings } from '../../model/app-aware.ts';
+import type { Consistency } from '../../model/consistency.ts';
+import { childLog } from '../../common/log.ts';
 import {
   ApplicationQuiesceError, VSphereError, type GuestCredentials, type MoRef, type SnapshotDetails, type VmInfo, type VSphere,
-} from '../vsphere/index.ts';
+} from '../../vsphere/index.ts';
 import { classify, parseVssManifest, type VssManifest } from './consistency.ts';
 import { runGuestScript, type GuestFamily } from './guest-script.ts';
 import { SNAPSHOT_TAG_PREFIX, type SessionJournal, type SessionRecord } from './journal.ts';

@@ -1,6 +1,6 @@
 // One VM is never in two snapshot sessions at once, whichever job, manual backup or replication
 // asks. Callers either wait their turn or are told at once who holds the VM.
-import { Conflict } from '../common/errors.ts';
+import { Conflict } from '../../common/errors.ts';
 
 interface Holder { owner: string; since: Date; release: Promise<void> }
 

@@ -3,9 +3,9 @@
 // handed to the repository's disk writer at its offset. For incremental plans, chunks that changed
 // only a little are patched: only the changed areas are read from the datastore and the rest of the
 // chunk comes from the parent restore point, so the bytes read track the bytes changed.
-import type { DiskWriter } from '../repository/repository.ts';
-import type { DiskInfo, VSphere } from '../vsphere/index.ts';
-import { chunkWork, type ReadPlan } from './read-plan.ts';
+import type { DiskWriter } from '../../repository/repository.ts';
+import type { DiskInfo, VSphere } from '../../vsphere/index.ts';
+import { chunkWork, type ReadPlan } from '../../pipeline/read-plan.ts';
 
 export interface ReadOptions {
   /** Ranged GETs in flight (default 4 for large pieces; patching small changed areas uses 4× as many). */

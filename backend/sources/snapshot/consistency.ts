@@ -5,7 +5,7 @@
 //   application — quiesced and the applications took part: on Windows, VSS writers are listed in the
 //                 vss-manifest.zip VMware Tools left; elsewhere, the user's pre-freeze script (which
 //                 quiesces the application) ran in the guest and exited 0.
-import type { Consistency } from '../api/contract.ts';
+import type { Consistency } from '../../model/consistency.ts';
 import { readZip } from './zip.ts';
 
 export interface VssManifest {

@@ -1,10 +1,12 @@
 // Runs the user's pre-freeze / post-thaw script inside the guest through guest operations: the
 // script is uploaded to the guest's temp folder and run by its interpreter, bounded by its timeout.
 // The exit code is what vSphere reports for the process (ListProcessesInGuest).
-import type { Script } from '../api/contract.ts';
-import type { GuestCredentials, MoRef, RunResult, VSphere } from '../vsphere/index.ts';
+import type { Script } from '../../model/app-aware.ts';
+import type { GuestCredentials, MoRef, RunResult, VSphere } from '../../vsphere/index.ts';
 
-export type GuestFamily = 'windows' | 'linux' | 'other';
+import type { GuestFamily } from '../../model/guest.ts';
+
+export type { GuestFamily };
 
 export class ScriptFailed extends Error {
   readonly exitCode: number;

@@ -1,40 +1,11 @@
 // What a restore needs to rebuild a VM, captured from the snapshot's configuration at backup time and
 // stored with the restore point (RestorePoint.vmConfig).
-import type { VSphere, MoRef, VirtualDevice } from '../vsphere/index.ts';
-import { disksOf } from '../vsphere/index.ts';
+import type { VSphere, MoRef, VirtualDevice } from '../../vsphere/index.ts';
+import { disksOf } from '../../vsphere/index.ts';
 
-export interface VmConfigDisk {
-  key: number;
-  label: string;
-  capacityBytes: number;
-  controllerKey?: number;
-  unitNumber?: number;
-  thin?: boolean;
-  diskMode?: string;
-  /** "[ds] vm/vm.vmdk" at backup time. */
-  fileName: string;
-}
+import type { VmConfig, VmConfigController, VmConfigDisk, VmConfigNic } from '../../model/vm-config.ts';
 
-export interface VmConfigController { key: number; type: string; busNumber: number; sharedBus?: string }
-export interface VmConfigNic { key: number; type: string; network?: string; macAddress?: string; addressType?: string; connected?: boolean }
-
-export interface VmConfig {
-  version: 1;
-  name: string;
-  guestId: string;
-  guestFullName?: string;
-  numCPUs: number;
-  numCoresPerSocket?: number;
-  memoryMB: number;
-  firmware?: string;
-  hardwareVersion?: string;
-  /** "[ds] vm/vm.vmx" */
-  vmPathName?: string;
-  host?: string;
-  controllers: VmConfigController[];
-  disks: VmConfigDisk[];
-  nics: VmConfigNic[];
-}
+export type { VmConfig, VmConfigController, VmConfigDisk, VmConfigNic };
 
 const CONTROLLER_TYPES = /Controller$/;
 const NIC_TYPES = /^Virtual(E1000e?|Vmxnet\d?|Pcnet32|Sriov\w*)$/;

@@ -2,12 +2,12 @@
 // starts. For each open journal entry: run post-thaw where pre-freeze ran and post-thaw did not,
 // remove the session's snapshots. Then sweep every VM for Stillpoint-tagged snapshots that no
 // journal knows (e.g. the journal's folder was lost).
-import { childLog } from '../common/log.ts';
-import type { GuestCredentials, VSphere } from '../vsphere/index.ts';
-import { VSphereError } from '../vsphere/index.ts';
+import { childLog } from '../../common/log.ts';
+import type { GuestCredentials, VSphere } from '../../vsphere/index.ts';
+import { VSphereError } from '../../vsphere/index.ts';
 import { runGuestScript } from './guest-script.ts';
 import { SNAPSHOT_TAG_PREFIX, type SessionJournal } from './journal.ts';
-import { removeTagged } from './snapshot-session.ts';
+import { removeTagged } from './session.ts';
 
 const log = childLog('recovery');
 

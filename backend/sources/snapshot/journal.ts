@@ -4,8 +4,8 @@
 // and remove snapshots carrying the session's tag.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJson, removeFileDurable, writeFileDurable } from '../common/durable.ts';
-import type { Script } from '../api/contract.ts';
+import { readJson, removeFileDurable, writeFileDurable } from '../../common/durable.ts';
+import type { Script } from '../../model/app-aware.ts';
 
 export interface SessionRecord {
   id: string;

@@ -1,0 +1,67 @@
+// Maintenance of the repository as runs of their own, not the tail of a backup job:
+//   retention — a job's policy over the job's VMs (queued when the job's run ends),
+//   gc        — reclaims chunks no restore point references (scheduled, or on demand),
+//   verify    — checks every chunk of every restore point (scheduled, or on demand).
+// Each run's message says what it did, so the history shows every point retention removed.
+import { formatBytes } from '../common/units.ts';
+import type { Repository } from '../repository/repository.ts';
+import type { JobRunner } from './runner.ts';
+import type { RepositoryTask, TaskContext, TaskOutcome } from './kinds.ts';
+
+export interface MaintenanceDeps {
+  repo(): Promise<Repository>;
+  /** A job's VMs now (listed and through folders). */
+  jobVms(job: NonNullable<TaskContext['job']>): Promise<string[]>;
+}
+
+export function registerMaintenance(runner: JobRunner, d: MaintenanceDeps): void {
+  runner.registerTask(retentionTask(d)).registerTask(gcTask(d)).registerTask(verifyTask(d));
+}
+
+function retentionTask(d: MaintenanceDeps): RepositoryTask {
+  return {
+    kind: 'retention',
+    async execute(ctx): Promise<TaskOutcome> {
+      const job = ctx.job;
+      if (!job) throw new Error('retention runs for a job: name the job');
+      const repo = await d.repo();
+      const vmIds = await d.jobVms(job);
+      const removed: string[] = [];
+      const warnings: string[] = [];
+      for (const [i, vmId] of vmIds.entries()) {
+        ctx.signal.throwIfAborted();
+        ctx.progress((100 * i) / vmIds.length, `applying retention to ${vmId}`);
+        try {
+          const decision = await repo.applyRetention(job.retention, { vmId });
+          removed.push(...decision.remove.map((r) => `${r.id} (${r.vmId}, ${r.createdAt})`));
+        } catch (e) {
+          warnings.push(`Retention could not be applied to ${vmId}: ${(e as Error).message}`);
+        }
+      }
+      const message = removed.length ? `Removed ${removed.length} restore point(s) by job '${job.name}' retention: ${removed.join(', ')}.` : `Job '${job.name}' retention kept every restore point.`;
+      return { status: warnings.length ? 'warning' : 'success', message: [message, ...warnings].join(' '), warnings };
+    },
+  };
+}
+
+function gcTask(d: MaintenanceDeps): RepositoryTask {
+  return {
+    kind: 'gc',
+    async execute(ctx): Promise<TaskOutcome> {
+      const r = await (await d.repo()).gc({ onProgress: (done, total) => ctx.progress(total ? (100 * done) / total : 0, 'collecting garbage') });
+      return { status: 'success', message: `Reclaimed ${formatBytes(r.reclaimedBytes)}: ${r.deletedChunks} chunk(s), ${r.deletedPacks} pack(s) deleted, ${r.repackedPacks} repacked.` };
+    },
+  };
+}
+
+function verifyTask(d: MaintenanceDeps): RepositoryTask {
+  return {
+    kind: 'verify',
+    async execute(ctx): Promise<TaskOutcome> {
+      const r = await (await d.repo()).verify({ onProgress: (done, total) => ctx.progress(total ? (100 * done) / total : 0, 'verifying chunks') });
+      if (r.ok) return { status: 'success', message: 'Every chunk of every restore point read back and matched its hash.' };
+      const points = r.affected.map((a) => `${a.restorePoint} (${a.vm.name})`);
+      throw new Error(`Verify found ${r.damaged.length} damaged chunk(s) affecting ${points.length} restore point(s): ${points.join(', ')}. Back these VMs up again; damaged points cannot be restored whole.`);
+    },
+  };
+}

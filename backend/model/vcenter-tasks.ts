@@ -1,0 +1,19 @@
+// The task and event types Stillpoint registers with vCenter (plugin/extension.ts declares them in
+// its extension) and runs its work under, so operations show in vCenter's Recent Tasks and Events.
+export const EXTENSION_KEY = 'com.stillpoint.plugin';
+
+export const TASK_TYPES = {
+  backup: `${EXTENSION_KEY}.BackupVm`,
+  restore: `${EXTENSION_KEY}.RestoreVm`,
+  replicate: `${EXTENSION_KEY}.ReplicateVm`,
+  failover: `${EXTENSION_KEY}.FailoverVm`,
+  verify: `${EXTENSION_KEY}.VerifyRepository`,
+} as const;
+
+export const EVENT_TYPES = {
+  backupSucceeded: `${EXTENSION_KEY}.BackupSucceeded`,
+  backupWarning: `${EXTENSION_KEY}.BackupWarning`,
+  backupFailed: `${EXTENSION_KEY}.BackupFailed`,
+  restoreSucceeded: `${EXTENSION_KEY}.RestoreSucceeded`,
+  restoreFailed: `${EXTENSION_KEY}.RestoreFailed`,
+} as const;
