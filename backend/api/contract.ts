@@ -157,6 +157,8 @@ export interface JobRun {
   initiatedBy?: string;
   /** What a maintenance run did (e.g. the restore points retention removed), or a run-level problem. */
   message?: string;
+  /** Maintenance for one job (its retention). */
+  forJob?: { id: string; name: string };
   jobId?: string;
   jobName?: string;
   startedAt: string;

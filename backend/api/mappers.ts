@@ -42,6 +42,6 @@ export function runToDto(r: Run): JobRun {
     id: r.id, kind: r.kind, ...(r.jobId ? { jobId: r.jobId } : {}), ...(r.jobName ? { jobName: r.jobName } : {}),
     ...(r.initiatedBy ? { initiatedBy: r.initiatedBy } : {}), startedAt: r.startedAt, ...(r.endedAt ? { endedAt: r.endedAt } : {}),
     status: r.status, progress: r.progress, vms: r.vms.map((v) => ({ ...v, warnings: [...v.warnings] })),
-    ...(r.message ? { message: r.message } : {}),
+    ...(r.message ? { message: r.message } : {}), ...(r.forJob ? { forJob: { ...r.forJob } } : {}),
   };
 }

@@ -42,7 +42,7 @@ export class JobRunner {
   registerTask(t: RepositoryTask): this { this.#tasks.set(t.kind, t); return this; }
 
   active(): Run[] { return [...this.#active.values()].map((a) => structuredClone(a.run)); }
-  isJobRunning(jobId: string): boolean { return [...this.#active.values()].some((a) => a.run.jobId === jobId && a.run.kind !== 'retention'); }
+  isJobRunning(jobId: string): boolean { return [...this.#active.values()].some((a) => a.run.jobId === jobId); }
   isTaskRunning(kind: RunKind): boolean { return [...this.#active.values()].some((a) => a.run.kind === kind); }
 
   /** Runs a job now: its kind decides what happens to its VMs. */
@@ -79,8 +79,8 @@ export class JobRunner {
   runTask(kind: RunKind, initiatedBy: string, job?: Job): Run {
     const task = this.#tasks.get(kind);
     if (!task) throw new InvalidRequest(`Maintenance task '${kind}' is not available in this version of Stillpoint.`);
-    if (!job && this.isTaskRunning(kind)) throw new Conflict(`A ${kind} run is going already: wait for it to finish.`);
-    const run = this.#newRun(kind, job, initiatedBy, []);
+    if (this.isTaskRunning(kind) && (!job || this.active().some((r) => r.forJob?.id === job.id))) throw new Conflict(`A ${kind} run is going already: wait for it to finish.`);
+    const run: Run = { ...this.#newRun(kind, undefined, initiatedBy, []), ...(job ? { forJob: { id: job.id, name: job.name } } : {}) };
     const a = this.#begin(run);
     a.done = task.execute({
       runId: run.id, initiatedBy, signal: a.abort.signal, ...(job ? { job } : {}),

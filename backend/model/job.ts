@@ -72,6 +72,8 @@ export interface Run {
   vms: RunItem[];
   /** A summary line, for runs without VMs (maintenance) or a run-level problem. */
   message?: string;
+  /** Maintenance for one job (its retention): that job. Not jobId, which marks the job's own runs. */
+  forJob?: { id: string; name: string };
 }
 
 /** A run's status from its items': all good → success; nothing good → failed/cancelled; else warning. */
