@@ -1,5 +1,5 @@
 // `stillpoint repo …`: work on a backup repository folder directly.
-import { stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises'; // the image to back up, not repository files
 import { basename } from 'node:path';
 import { Repository, RepositoryError, type RestorePoint, type RetentionPolicy } from '../repository/repository.ts';
 import { progressBar, formatBytes } from './progress.ts';
@@ -78,8 +78,7 @@ async function prompt(question: string): Promise<string> {
 
 async function passphraseFor(dir: string): Promise<string | undefined> {
   try {
-    const cfg = JSON.parse(await (await import('node:fs/promises')).readFile(`${dir}/config.json`, 'utf8'));
-    if (!cfg.encryption) return undefined;
+    if (!(await Repository.inspect(dir)).encryption) return undefined;
   } catch { return undefined; } // open() reports what is wrong
   return process.env.STILLPOINT_PASSPHRASE ?? prompt(`passphrase for ${dir}: `);
 }

@@ -4,6 +4,7 @@ import type { DB, ChunkLookup } from './index.ts';
 import type { RepoKeys } from './crypto.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import type { Gate } from './gate.ts';
+import type { Storage } from './storage/storage.ts';
 
 /** An in-flight backup, as GC sees it: everything it references must survive a concurrent GC. */
 export interface InFlight {
@@ -15,8 +16,15 @@ export interface InFlight {
   pendingIds(): Iterable<Buffer>;
 }
 
+/** An open reader (a DiskImage) that resolved chunk locations up front: GC must not delete or repack its packs. */
+export interface OpenReader {
+  packs(): Iterable<string>;
+}
+
 export interface RepoContext {
+  /** The repository's folder, for messages and logs (its files are reached through `storage`). */
   dir: string;
+  storage: Storage;
   db: DB;
   keys: RepoKeys | undefined;
   chunkSize: number;
@@ -25,6 +33,8 @@ export interface RepoContext {
   gate: Gate;
   lookup: ChunkLookup;
   inflight: Set<InFlight>;
+  /** Open disk images (see disk-image.ts). */
+  readers: Set<OpenReader>;
   /** Packs being written by in-flight backups -> a flag set when another backup deduplicates against them. */
   packOwners: Map<string, { shared: boolean }>;
   log: Logger;

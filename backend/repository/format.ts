@@ -5,6 +5,7 @@
 //   index/               LevelDB: chunk index, restore-point catalog, digest lists (keys below)
 //   packs/<xx>/<id>.pack pack files: a sequence of chunk records, appended, fsynced before being indexed
 //   lock                 JSON {pid, host, startedAt, heartbeat} of the one process that has it open
+// All but index/ are storage objects (storage/storage.ts) named by these paths.
 //
 // LevelDB keys (binary):
 //   'c' + id[32]                         -> ChunkEntry (21 bytes, see encodeEntry)
@@ -91,8 +92,22 @@ export function segRange(rpId: string, diskKey?: string): { gte: Buffer; lt: Buf
   return { gte: Buffer.from(p), lt: Buffer.concat([Buffer.from(p), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff])]) };
 }
 
+/** Storage object name of a pack: "packs/<first 2 hex>/<id>.pack". */
+export function packName(pack: string): string {
+  return `packs/${pack.slice(0, 2)}/${pack}.pack`;
+}
+
+/** The pack id of a storage object name, or undefined if the name is not a pack's. */
+export function packIdOf(name: string): string | undefined {
+  const m = /^packs\/[0-9a-f]{2}\/([0-9a-f]{16})\.pack$/.exec(name);
+  return m?.[1];
+}
+
+export const PACKS_PREFIX = 'packs/';
+
+/** The file of a pack in a local repository folder (LocalStorage.pathOf(packName(pack))); used by the chunk workers. */
 export function packPath(dir: string, pack: string): string {
-  return `${dir}/packs/${pack.slice(0, 2)}/${pack}.pack`;
+  return `${dir}/${packName(pack)}`;
 }
 
 export function isZeroDigest(b: Buffer, off = 0): boolean {

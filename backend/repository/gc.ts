@@ -3,8 +3,7 @@
 // a dead chunk). Sweep (under the exclusive gate, so no backup decides "exists" meanwhile): index
 // entries not marked are deleted. Then packs with no live chunk are deleted and packs with mostly
 // dead bytes are repacked (live records copied to a new pack, re-indexed, old pack deleted).
-import { unlink } from 'node:fs/promises';
-import { DIGEST_LEN, RECORD_HEADER, chunkKey, isZeroDigest, packPath } from './format.ts';
+import { DIGEST_LEN, RECORD_HEADER, chunkKey, isZeroDigest, packName } from './format.ts';
 import { allEntries, entryOps } from './index.ts';
 import { segments } from './digest-list.ts';
 import { allRecords } from './catalog.ts';
@@ -68,7 +67,7 @@ export async function gc(ctx: RepoContext, packs: PackReader, opts: { repackThre
   let sizes = new Map<string, number>();
   await ctx.gate.exclusive(async () => {
     // Only packs that exist now are candidates: packs created later belong to backups that started later.
-    sizes = await packSizes(ctx.dir);
+    sizes = await packSizes(ctx.storage);
     for (const w of ctx.inflight) {
       for (const d of w.referencedDigests()) markDigests(bloom, d);
       for (const id of w.pendingIds()) bloom.add(id);
@@ -91,12 +90,14 @@ export async function gc(ctx: RepoContext, packs: PackReader, opts: { repackThre
   let deletedPacks = 0;
   let deletedBytes = 0;
   const repack = new Set<string>();
+  // Open disk images read packs at the locations they resolved when they opened: leave those packs as they are.
+  const readerPacks = new Set<string>();
+  for (const r of ctx.readers) for (const p of r.packs()) readerPacks.add(p);
   for (const [pack, size] of sizes) {
-    if (protectedPacks.has(pack) || [...ctx.inflight].some((w) => w.packs().has(pack))) continue;
+    if (protectedPacks.has(pack) || [...ctx.inflight].some((w) => w.packs().has(pack)) || readerPacks.has(pack)) continue;
     const l = live.get(pack) ?? 0;
     if (l === 0) {
-      packs.forget(pack);
-      await unlink(packPath(ctx.dir, pack)).catch(() => {});
+      await ctx.storage.delete(packName(pack)).catch(() => false);
       deletedPacks++;
       deletedBytes += size;
     } else if ((size - l) / size >= threshold) repack.add(pack);
@@ -104,7 +105,7 @@ export async function gc(ctx: RepoContext, packs: PackReader, opts: { repackThre
 
   let written = 0;
   if (repack.size) {
-    const w = new PackWriter(ctx.dir, ctx.packSize, async (chunks) => { await ctx.db.batch(entryOps(chunks)); });
+    const w = new PackWriter(ctx.storage, ctx.packSize, async (chunks) => { await ctx.db.batch(entryOps(chunks)); });
     for await (const { id, entry } of allEntries(ctx.db)) {
       if (!repack.has(entry.pack)) continue;
       const payload = Buffer.from(await packs.read(Buffer.from(id), entry));
@@ -114,7 +115,7 @@ export async function gc(ctx: RepoContext, packs: PackReader, opts: { repackThre
     const last = await w.finish();
     await ctx.db.batch(entryOps(last), { sync: true });
     written = w.bytesWritten;
-    for (const p of repack) { packs.forget(p); await unlink(packPath(ctx.dir, p)).catch(() => {}); deletedBytes += sizes.get(p)!; }
+    for (const p of repack) { await ctx.storage.delete(packName(p)).catch(() => false); deletedBytes += sizes.get(p)!; }
   }
   const reclaimed = deletedBytes - written;
   ctx.log.info({ deletedChunks, deletedPacks, repacked: repack.size, reclaimed }, 'gc done');

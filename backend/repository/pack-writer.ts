@@ -1,16 +1,71 @@
-// Appends chunk records to pack files. One open pack per writer; a pack is sealed (fsynced, with its
-// directory) when it reaches the size limit, and only then are its chunks handed over for indexing.
-import { open, mkdir, unlink, type FileHandle } from 'node:fs/promises';
+// Appends chunk records to packs. One open pack per writer, streamed to the storage record by record
+// (storage.writeOnce with a stream of pieces); a pack is sealed when it reaches the size limit: its
+// stream ends, the storage makes it durable, and only then are its chunks handed over for indexing.
 import { randomBytes } from 'node:crypto';
-import { dirname } from 'node:path';
-import { encodeHeader, packPath, RECORD_HEADER, type ChunkEntry } from './format.ts';
+import { encodeHeader, packName, RECORD_HEADER, type ChunkEntry } from './format.ts';
+import type { Piece, Storage } from './storage/storage.ts';
 
 export interface PackedChunk { id: Buffer; entry: ChunkEntry }
 
-interface OpenPack { id: string; fh: Promise<FileHandle>; size: number; chunks: PackedChunk[]; writes: Promise<void> }
+/**
+ * The records of one pack on their way to storage.writeOnce, as an async iterable of pieces. A
+ * record's `done` runs when the storage asks for the next piece (it is done with this one) or the
+ * stream is dropped, so its payload buffer can go back to its pool.
+ */
+class RecordStream implements AsyncIterable<Piece> {
+  #items: { parts: Uint8Array[]; done: () => void }[] = [];
+  #ended = false;
+  #failed: unknown;
+  #wake: (() => void) | undefined;
+  #idle: (() => void)[] = [];
+
+  push(parts: Uint8Array[], done: () => void): void {
+    if (this.#ended || this.#failed) { done(); return; }
+    this.#items.push({ parts, done });
+    this.#wake?.();
+  }
+
+  /** No more records: the storage finishes the object. */
+  end(): void { this.#ended = true; this.#wake?.(); }
+
+  /** Makes the storage drop the object (the stream throws `e`); queued records are released. */
+  fail(e: unknown): void {
+    this.#failed ??= e;
+    this.drop();
+    this.#wake?.();
+  }
+
+  /** Releases records the storage will never take (it failed, or the stream failed). */
+  drop(): void {
+    for (const it of this.#items.splice(0)) it.done();
+    this.#settle();
+  }
+
+  /** Resolves when the storage has taken every queued record. */
+  idle(): Promise<void> {
+    return this.#items.length === 0 ? Promise.resolve() : new Promise((r) => this.#idle.push(r));
+  }
+
+  #settle(): void {
+    if (this.#items.length === 0) for (const f of this.#idle.splice(0)) f();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Piece> {
+    for (;;) {
+      while (!this.#items.length && !this.#ended && !this.#failed) await new Promise<void>((r) => { this.#wake = r; });
+      this.#wake = undefined;
+      if (this.#failed) throw this.#failed;
+      const it = this.#items.shift();
+      if (!it) return;
+      try { yield it.parts; } finally { it.done(); this.#settle(); }
+    }
+  }
+}
+
+interface OpenPack { id: string; size: number; chunks: PackedChunk[]; stream: RecordStream; stored: Promise<void> }
 
 export class PackWriter {
-  #dir: string;
+  #storage: Storage;
   #maxSize: number;
   #cur: OpenPack | undefined;
   #error: unknown;
@@ -25,8 +80,8 @@ export class PackWriter {
 
   #onNewPack: ((id: string) => void) | undefined;
 
-  constructor(dir: string, maxSize: number, onSealed: (chunks: PackedChunk[]) => Promise<void>, onNewPack?: (id: string) => void) {
-    this.#dir = dir;
+  constructor(storage: Storage, maxSize: number, onSealed: (chunks: PackedChunk[]) => Promise<void>, onNewPack?: (id: string) => void) {
+    this.#storage = storage;
     this.#maxSize = maxSize;
     this.onSealed = onSealed;
     this.#onNewPack = onNewPack;
@@ -36,17 +91,19 @@ export class PackWriter {
 
   #newPack(): OpenPack {
     const id = randomBytes(8).toString('hex');
-    const path = packPath(this.#dir, id);
     this.packs.add(id);
     this.#onNewPack?.(id);
-    const fh = mkdir(dirname(path), { recursive: true }).then(() => open(path, 'wx'));
-    fh.catch((e) => { this.#error ??= e; });
-    return { id, fh, size: 0, chunks: [], writes: Promise.resolve() };
+    const stream = new RecordStream();
+    const stored = this.#storage.writeOnce(packName(id), stream);
+    // On failure the storage left nothing; records it never took go back to their pools.
+    stored.catch((e) => { this.#error ??= e; stream.drop(); });
+    return { id, size: 0, chunks: [], stream, stored };
   }
 
   /**
    * Queues a record and returns its index entry at once (the offset is assigned synchronously, so
-   * the same chunk seen again before the write completes is deduplicated). Await `flush()` for durability.
+   * the same chunk seen again before the write completes is deduplicated). Await `finish()` for durability.
+   * `onWritten` runs when the storage is done with `payload`.
    */
   append(id: Buffer, flags: number, rawLength: number, payload: Buffer, onWritten?: () => void): ChunkEntry {
     if (this.#error) { onWritten?.(); throw this.#error; }
@@ -54,16 +111,11 @@ export class PackWriter {
     const p = this.#cur;
     const entry: ChunkEntry = { pack: p.id, offset: p.size, length: payload.length, rawLength, flags };
     const header = encodeHeader(id, flags, rawLength, payload.length);
-    const pos = p.size;
     p.size += RECORD_HEADER + payload.length;
     p.chunks.push({ id, entry });
     this.bytesWritten += RECORD_HEADER + payload.length;
     this.#queued += payload.length;
-    p.writes = p.writes.then(async () => {
-      if (this.#error) return;
-      const fh = await p.fh;
-      await fh.writev([header, payload], pos);
-    }).catch((e) => { this.#error ??= e; }).finally(() => {
+    p.stream.push([header, payload], () => {
       onWritten?.();
       this.#queued -= payload.length;
       const w = this.#waiters;
@@ -84,22 +136,15 @@ export class PackWriter {
   }
 
   async #seal(p: OpenPack): Promise<PackedChunk[]> {
-    await p.writes;
-    const fh = await p.fh;
-    try {
-      if (this.#error) throw this.#error;
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    const d = await open(dirname(packPath(this.#dir, p.id)), 'r');
-    try { await d.sync(); } finally { await d.close(); }
+    if (this.#error) { p.stream.fail(this.#error); await p.stored.catch(() => {}); throw this.#error; }
+    p.stream.end();
+    await p.stored; // durable (file and folder fsynced) when this resolves
     return p.chunks;
   }
 
-  /** Waits until the queued writes of the open pack are done (back-pressure for producers). */
+  /** Waits until the storage has taken the open pack's queued records. */
   async drain(): Promise<void> {
-    if (this.#cur) await this.#cur.writes;
+    if (this.#cur) await Promise.race([this.#cur.stream.idle(), this.#cur.stored.catch(() => {})]);
     if (this.#error) throw this.#error;
   }
 
@@ -116,16 +161,16 @@ export class PackWriter {
     return chunks;
   }
 
-  /** Drops the open pack (its chunks were never indexed). Sealed packs stay; GC removes what nothing references. */
+  /** Drops the open pack (its chunks were never indexed; the storage removes it). Sealed packs stay; GC removes what nothing references. */
   async abort(): Promise<void> {
     const p = this.#cur;
     this.#cur = undefined;
-    this.#error ??= new Error('aborted');
+    const aborted = new Error('aborted');
+    this.#error ??= aborted;
     await Promise.allSettled(this.#sealing);
     if (p) {
-      await p.writes;
-      try { await (await p.fh).close(); } catch { /* not opened */ }
-      await unlink(packPath(this.#dir, p.id)).catch(() => {});
+      p.stream.fail(aborted);
+      await p.stored.catch(() => {});
     }
   }
 }

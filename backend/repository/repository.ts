@@ -10,7 +10,6 @@
 //
 // Restore points are logically full: with `parent`, chunks a disk does not write inherit from the
 // parent's disk of the same key, so a CBT incremental writes only the changed (chunk-aligned) ranges.
-import { mkdir, readFile, readdir, rename, stat, writeFile, open as fsOpen } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { childLog } from '../common/log.ts';
@@ -24,6 +23,8 @@ import { Gate } from './gate.ts';
 import { PackReader } from './pack-reader.ts';
 import { ChunkCache } from './reader-cache.ts';
 import { allRecords, getRecord, recordOps, isLocked, type RestorePoint } from './catalog.ts';
+import { LocalStorage } from './storage/local.ts';
+import { isNotFound, type Storage } from './storage/storage.ts';
 import { deleteOps } from './digest-list.ts';
 import { RestorePointWriter, type BeginOptions } from './writer.ts';
 import { restoreDisk } from './restore.ts';
@@ -33,6 +34,7 @@ import { gc, type GcReport } from './gc.ts';
 import type { RepoContext, InFlight } from './context.ts';
 
 export type { RestorePoint, DiskRecord, DiskInfo, VmIdentity, Consistency } from './catalog.ts';
+export type { Storage, StorageLocation, ObjectInfo } from './storage/storage.ts';
 export type { BeginOptions, DiskWriter, RestorePointWriter } from './writer.ts';
 export type { VerifyReport } from './verify.ts';
 export type { RetentionPolicy, RetentionDecision } from './retention.ts';
@@ -87,12 +89,17 @@ export interface RepoStats {
   chunkSize: number;
 }
 
-async function readConfig(dir: string): Promise<RepoConfig> {
-  const st = await stat(dir).catch(() => undefined);
-  if (!st) throw notARepository(dir, 'the folder does not exist');
-  if (!st.isDirectory()) throw notARepository(dir, 'not a folder');
+async function openStorage(dir: string): Promise<LocalStorage> {
+  try {
+    return await LocalStorage.open(dir);
+  } catch (e) {
+    throw notARepository(dir, isNotFound(e) ? 'the folder does not exist' : 'not a folder');
+  }
+}
+
+async function readConfig(storage: Storage, dir: string): Promise<RepoConfig> {
   let text: string;
-  try { text = await readFile(`${dir}/config.json`, 'utf8'); } catch { throw notARepository(dir, 'no config.json'); }
+  try { text = (await storage.read('config.json')).toString('utf8'); } catch { throw notARepository(dir, 'no config.json'); }
   let cfg: RepoConfig;
   try { cfg = JSON.parse(text) as RepoConfig; } catch { throw notARepository(dir, 'config.json is not valid JSON'); }
   if (cfg.format !== 'stillpoint-repository') throw notARepository(dir, 'config.json is not a Stillpoint repository config');
@@ -104,40 +111,44 @@ export class Repository {
   readonly dir: string;
   readonly config: RepoConfig;
   #ctx: RepoContext;
+  #storage: LocalStorage;
   #lock: RepoLock;
   #packs: PackReader;
   #cache: ChunkCache;
   #pool: WorkerPool | undefined;
   #opts: OpenOptions;
-  #gcRunning = false;
+  #gcRunning: Promise<unknown> | undefined;
   #closed = false;
 
-  private constructor(dir: string, config: RepoConfig, db: DB, keys: RepoKeys | undefined, lock: RepoLock, opts: OpenOptions) {
+  private constructor(dir: string, storage: LocalStorage, config: RepoConfig, db: DB, keys: RepoKeys | undefined, lock: RepoLock, opts: OpenOptions) {
     this.dir = dir;
+    this.#storage = storage;
     this.config = config;
     this.#lock = lock;
     this.#opts = opts;
     const self = this;
     this.#ctx = {
-      dir, db, keys, chunkSize: config.chunkSize, packSize: config.packSize,
+      dir, storage, db, keys, chunkSize: config.chunkSize, packSize: config.packSize, readers: new Set(),
       get pool() { return self.#workerPool(); },
       gate: new Gate(), lookup: new ChunkLookup(db), inflight: new Set<InFlight>(), packOwners: new Map(),
       log: childLog('repository', { dir }),
     };
-    this.#packs = new PackReader(dir);
+    this.#packs = new PackReader(storage);
     this.#cache = new ChunkCache(this.#ctx, this.#packs, opts.cacheBytes);
   }
 
   #workerPool(): WorkerPool {
-    this.#pool ??= new WorkerPool({ dir: this.dir, keys: this.#ctx.keys, level: this.config.compression.level, chunkSize: this.config.chunkSize, threads: this.#opts.threads });
+    // The workers open packs by path for positional reads (LocalStorage.pathOf(packName(id)) = packPath(root, id)).
+    this.#pool ??= new WorkerPool({ dir: this.#storage.root, keys: this.#ctx.keys, level: this.config.compression.level, chunkSize: this.config.chunkSize, threads: this.#opts.threads });
     return this.#pool;
   }
 
   /** Creates a repository in `dir` (which must not exist or be empty) and opens it. */
   static async init(dir: string, opts: InitOptions & OpenOptions = {}): Promise<Repository> {
-    await mkdir(dir, { recursive: true });
-    const existing = (await readdir(dir)).filter((f) => f !== 'lost+found');
-    if (existing.length) throw new RepositoryError('EEXIST', `${dir} is not empty; \`repo init\` needs a new or empty folder.`);
+    const storage = await LocalStorage.create(dir);
+    let existing = false;
+    for await (const o of storage.list('')) if (!o.name.startsWith('lost+found/')) { existing = true; break; }
+    if (existing) throw new RepositoryError('EEXIST', `${dir} is not empty; \`repo init\` needs a new or empty folder.`);
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (chunkSize < 4096 || chunkSize > 16 * 1024 * 1024 || chunkSize % 4096) throw new RepositoryError('EINVAL', 'chunk size must be a multiple of 4 KiB between 4 KiB and 16 MiB');
     const block = opts.passphrase !== undefined ? (await createKeyBlock(opts.passphrase)).block : null;
@@ -146,39 +157,45 @@ export class Repository {
       createdAt: new Date().toISOString(), chunkSize, packSize: opts.packSize ?? DEFAULT_PACK_SIZE,
       compression: { algorithm: 'zstd', level: opts.zstdLevel ?? DEFAULT_ZSTD_LEVEL }, encryption: block,
     };
-    await mkdir(`${dir}/packs`, { recursive: true });
-    const db = await openDb(`${dir}/index`, true);
+    const db = await openDb(storage.pathOf('index'), true);
     await db.close();
-    const tmp = `${dir}/config.json.tmp`;
-    await writeFile(tmp, JSON.stringify(cfg, null, 2) + '\n');
-    const fh = await fsOpen(tmp, 'r'); await fh.sync(); await fh.close();
-    await rename(tmp, `${dir}/config.json`);
-    const d = await fsOpen(dir, 'r'); await d.sync(); await d.close();
+    // Last: a folder with config.json is a repository (written once, durable, never half written).
+    await storage.writeOnce('config.json', Buffer.from(JSON.stringify(cfg, null, 2) + '\n'));
     childLog('repository').info({ dir, encrypted: !!block, chunkSize }, 'repository created');
     return Repository.open(dir, opts);
   }
 
   /** Opens a repository; takes the one-process lock. Errors: ENOTREPO, ENEEDPASS, EPASSPHRASE, ELOCKED. */
   static async open(dir: string, opts: OpenOptions = {}): Promise<Repository> {
-    const cfg = await readConfig(dir);
+    const storage = await openStorage(dir);
+    const cfg = await readConfig(storage, dir);
     let keys: RepoKeys | undefined;
     if (cfg.encryption) {
       if (opts.passphrase === undefined) throw needPassphrase(dir);
       keys = await openKeyBlock(dir, cfg.encryption, opts.passphrase);
     }
-    const lock = await RepoLock.acquire(dir, opts.command);
+    const lock = await RepoLock.acquire(storage, dir, opts.command);
     let db: DB;
     try {
-      db = await openDb(`${dir}/index`, false);
+      // The index is a local LevelDB folder (a cache of what packs and records hold; see README.md).
+      db = await openDb(storage.pathOf('index'), false);
     } catch (e) {
       await lock.release();
-      const holder = await lockHolder(dir);
+      const holder = await lockHolder(storage);
       const msg = String((e as Error).message) + ' ' + String(((e as { cause?: Error }).cause)?.message ?? '');
       if (/lock/i.test(msg)) throw new RepositoryError('ELOCKED', `the index of ${dir} is open in another process${holder ? ` (pid ${holder.pid} on ${holder.host})` : ''}. Wait for it to finish or stop it.`, { cause: e });
       throw new RepositoryError('EINDEX', `cannot open the index of ${dir}: ${msg.trim()}. Check the folder's permissions and free space.`, { cause: e });
     }
-    return new Repository(dir, cfg, db, keys, lock, opts);
+    return new Repository(dir, storage, cfg, db, keys, lock, opts);
   }
+
+  /** A folder's repository config without opening it (no lock, no passphrase): e.g. to learn whether it is encrypted. */
+  static async inspect(dir: string): Promise<RepoConfig> {
+    return readConfig(await openStorage(dir), dir);
+  }
+
+  /** The storage the repository's packs, config and lock live in. */
+  get storage(): Storage { return this.#storage; }
 
   get encrypted(): boolean { return !!this.config.encryption; }
   get chunkSize(): number { return this.config.chunkSize; }
@@ -276,8 +293,10 @@ export class Repository {
   async gc(opts: { onProgress?: Progress; repackThreshold?: number } = {}): Promise<GcReport> {
     this.#check();
     if (this.#gcRunning) throw new RepositoryError('EBUSY', 'a GC is already running on this repository');
-    this.#gcRunning = true;
-    try { this.#cache.clear(); return await gc(this.#ctx, this.#packs, opts); } finally { this.#gcRunning = false; }
+    this.#cache.clear();
+    const run = gc(this.#ctx, this.#packs, opts);
+    this.#gcRunning = run;
+    try { return await run; } finally { this.#gcRunning = undefined; }
   }
 
   async stats(): Promise<RepoStats> {
@@ -289,7 +308,7 @@ export class Repository {
     }
     let chunks = 0, storedBytes = 0;
     for await (const { entry } of allEntries(this.#ctx.db)) { chunks++; storedBytes += entry.length; }
-    const sizes = await packSizes(this.dir);
+    const sizes = await packSizes(this.#storage);
     const packBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
     return {
       restorePoints, vms: vms.size, chunks, storedBytes, packBytes, packs: sizes.size, logicalBytes, nonZeroBytes,
@@ -306,5 +325,6 @@ export class Repository {
     await this.#pool?.close();
     await this.#ctx.db.close();
     await this.#lock.release();
+    await this.#storage.close();
   }
 }

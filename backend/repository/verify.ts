@@ -2,8 +2,8 @@
 // restore point references is in the index. Full: additionally re-reads every chunk and checks its id
 // after decrypting and decompressing. The report names each damaged chunk and the restore points and
 // disks it affects.
-import { readdir, stat } from 'node:fs/promises';
-import { DIGEST_LEN, RECORD_HEADER, isZeroDigest, type ChunkEntry } from './format.ts';
+import { DIGEST_LEN, PACKS_PREFIX, RECORD_HEADER, isZeroDigest, packIdOf, type ChunkEntry } from './format.ts';
+import type { Storage } from './storage/storage.ts';
 import { allEntries, lookupMany } from './index.ts';
 import { segments } from './digest-list.ts';
 import { allRecords } from './catalog.ts';
@@ -26,20 +26,18 @@ export interface VerifyReport {
   affected: { restorePoint: string; vm: { id: string; name: string }; createdAt: string; disks: { key: string; label: string; damagedChunks: number }[] }[];
 }
 
-async function packSizes(dir: string): Promise<Map<string, number>> {
+/** Pack id -> bytes, of every pack in the storage. */
+async function packSizes(storage: Storage): Promise<Map<string, number>> {
   const sizes = new Map<string, number>();
-  for (const sub of await readdir(`${dir}/packs`).catch(() => [] as string[])) {
-    for (const f of await readdir(`${dir}/packs/${sub}`).catch(() => [] as string[])) {
-      if (!f.endsWith('.pack')) continue;
-      const st = await stat(`${dir}/packs/${sub}/${f}`).catch(() => undefined);
-      if (st) sizes.set(f.slice(0, -5), st.size);
-    }
+  for await (const o of storage.list(PACKS_PREFIX)) {
+    const id = packIdOf(o.name);
+    if (id) sizes.set(id, o.size);
   }
   return sizes;
 }
 
 export async function verify(ctx: RepoContext, packs: PackReader, opts: { quick?: boolean; onProgress?: Progress } = {}): Promise<VerifyReport> {
-  const sizes = await packSizes(ctx.dir);
+  const sizes = await packSizes(ctx.storage);
   const bad = new Map<string, { pack?: string; problem: string }>();
   let chunks = 0;
   let total = 0;

@@ -2,10 +2,9 @@
 // compressed in the worker pool, deduplicated against the parent restore point (hash-only fast path)
 // and the index, and appended to this writer's pack. Commit makes the restore point visible with one
 // synced LevelDB batch after the pack data is fsynced.
-import { open } from 'node:fs/promises';
+import { open } from 'node:fs/promises'; // the source image of writeFile(), not a repository file
 import type { Readable } from 'node:stream';
-import { unlink } from 'node:fs/promises';
-import { DIGEST_LEN, ZERO_DIGEST, chunkCount, chunkKey, isZeroDigest, packPath, type ChunkEntry } from './format.ts';
+import { DIGEST_LEN, ZERO_DIGEST, chunkCount, chunkKey, isZeroDigest, packName, type ChunkEntry } from './format.ts';
 import { PackWriter, type PackedChunk } from './pack-writer.ts';
 import { entryOps, lookupMany } from './index.ts';
 import { segmentOps, readAll } from './digest-list.ts';
@@ -49,7 +48,7 @@ export class RestorePointWriter implements InFlight {
     this.#opts = opts;
     this.#parent = parent;
     this.id = newRestorePointId(this.#createdAt);
-    this.#pack = new PackWriter(ctx.dir, ctx.packSize, async (chunks) => {
+    this.#pack = new PackWriter(ctx.storage, ctx.packSize, async (chunks) => {
       await ctx.db.batch(entryOps(chunks));
       for (const c of chunks) this.#pending.delete(c.id.toString('hex'));
     }, (pack) => ctx.packOwners.set(pack, this.owner));
@@ -164,7 +163,7 @@ export class RestorePointWriter implements InFlight {
         }
       }
       if (dels.length) await ctx.db.batch(dels, { sync: true });
-      for (const p of mine) await unlink(packPath(ctx.dir, p)).catch(() => {});
+      for (const p of mine) await ctx.storage.delete(packName(p)).catch(() => false);
     });
   }
 }
