@@ -1,7 +1,7 @@
 // `stillpoint repo …`: work on a backup repository folder directly.
 import { stat } from 'node:fs/promises'; // the image to back up, not repository files
 import { basename } from 'node:path';
-import { Repository, RepositoryError, type RestorePoint, type RetentionPolicy } from '../repository/repository.ts';
+import { Repository, RepositoryError, warningsOf, type RestorePoint, type RetentionPolicy } from '../repository/repository.ts';
 import { progressBar, formatBytes } from './progress.ts';
 import { log } from '../common/log.ts';
 import { promptSecret } from './prompt.ts';
@@ -15,7 +15,9 @@ commands:
   backup <dir> <image> [--name N] [--vm-id ID] [--consistency crash|filesystem|application]
          [--notes TEXT] [--no-parent]            back up a disk image; prints the new restore point id
   restore <dir> <point-id> <out-image> [--disk KEY]
-  ls <dir> [--vm-id ID]                          list restore points
+  ls <dir> [--vm-id ID]                          list restore points (--json: with their metadata: source,
+                                                 job, consistency and reason, warnings, VSS writers,
+                                                 VM configuration, disk layouts)
   verify <dir> [--quick]                         check every chunk (or only index/pack consistency)
   prune <dir> [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]
         [--dry-run] [--no-gc]                    apply retention, then reclaim space
@@ -93,8 +95,17 @@ function out(json: boolean, obj: unknown, text: string): void {
 
 function rpLine(rp: RestorePoint): string {
   const locked = rp.lockedUntil && Date.parse(rp.lockedUntil) > Date.now() ? ` locked until ${rp.lockedUntil}` : '';
-  return `${rp.id}  ${rp.vm.name.padEnd(16)} ${rp.createdAt}  ${rp.consistency.padEnd(11)} ${String(rp.disks.length).padStart(2)} disk(s) ` +
-    `${formatBytes(rp.logicalBytes).padStart(10)} logical ${formatBytes(rp.newStoredBytes).padStart(10)} new${locked}`;
+  const warnings = warningsOf(rp).length;
+  const o = rp.metadata?.origin;
+  const job = o ? ` ${o.kind === 'job' ? `job ${o.jobName ?? o.jobId ?? '?'}` : 'on-demand'}` : '';
+  return `${rp.id}  ${rp.vm.name.padEnd(16)} ${rp.createdAt}  ${rp.consistency.padEnd(11)} ${String(warnings).padStart(2)} warning(s) ` +
+    `${String(rp.disks.length).padStart(2)} disk(s) ` +
+    `${formatBytes(rp.logicalBytes).padStart(10)} logical ${formatBytes(rp.newStoredBytes).padStart(10)} new${job}${locked}`;
+}
+
+/** `ls --json`: each record as stored (with `metadata` when it has one) plus its warnings wherever they are kept. */
+function rpJson(rp: RestorePoint): RestorePoint & { warnings: string[] } {
+  return { ...rp, warnings: warningsOf(rp) };
 }
 
 async function withRepo<T>(dir: string, command: string, fn: (repo: Repository) => Promise<T>): Promise<T> {
@@ -184,7 +195,9 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
       need(1, '<dir>');
       return withRepo(dir, 'ls', async (repo) => {
         const list = await repo.listRestorePoints({ vmId: str(p, 'vm-id') });
-        out(json, list, list.length ? list.map(rpLine).join('\n') + '\n' : 'no restore points\n');
+        const head = `${'id'.padEnd(26)}  ${'vm'.padEnd(16)} ${'created'.padEnd(24)}  ${'consistency'.padEnd(11)} warnings\n`;
+        const text = list.length ? head + list.map(rpLine).join('\n') + '\n' : 'no restore points\n';
+        out(json, list.map(rpJson), text);
         return 0;
       });
     }

@@ -22,7 +22,8 @@ import { WorkerPool } from './worker-pool.ts';
 import { Gate } from './gate.ts';
 import { PackReader } from './pack-reader.ts';
 import { ChunkCache } from './reader-cache.ts';
-import { allRecords, getRecord, recordOps, isLocked, type RestorePoint } from './catalog.ts';
+import { allRecords, getRecord, recordOps, isLocked, metadataProblem, type RestorePoint } from './catalog.ts';
+import { CONSISTENCIES } from '../model/consistency.ts';
 import { LocalStorage } from './storage/local.ts';
 import { isNotFound, type Storage } from './storage/storage.ts';
 import { deleteOps } from './digest-list.ts';
@@ -33,7 +34,8 @@ import { decideRetention, type RetentionPolicy, type RetentionDecision } from '.
 import { gc, type GcReport } from './gc.ts';
 import type { RepoContext, InFlight } from './context.ts';
 
-export type { RestorePoint, DiskRecord, DiskInfo, VmIdentity, Consistency } from './catalog.ts';
+export type { RestorePoint, DiskRecord, DiskInfo, VmIdentity, Consistency, RestorePointMetadata } from './catalog.ts';
+export { warningsOf } from './catalog.ts';
 export type { Storage, StorageLocation, ObjectInfo } from './storage/storage.ts';
 export type { BeginOptions, DiskWriter, RestorePointWriter } from './writer.ts';
 export type { VerifyReport } from './verify.ts';
@@ -206,7 +208,15 @@ export class Repository {
   async beginRestorePoint(opts: BeginOptions): Promise<RestorePointWriter> {
     this.#check();
     if (!opts.vm?.id || !opts.vm?.name) throw new RepositoryError('EINVAL', 'vm.id and vm.name are required');
-    if (!['application', 'filesystem', 'crash'].includes(opts.consistency)) throw new RepositoryError('EINVAL', `consistency must be application, filesystem or crash (got ${opts.consistency})`);
+    if (opts.metadata !== undefined) {
+      const why = metadataProblem(opts.metadata);
+      if (why) throw new RepositoryError('EINVAL', why);
+      if (opts.consistency !== undefined && opts.consistency !== opts.metadata.consistency.consistency) {
+        throw new RepositoryError('EINVAL', `consistency ${opts.consistency} differs from the metadata's verdict ${opts.metadata.consistency.consistency}`);
+      }
+    }
+    const consistency = opts.consistency ?? opts.metadata?.consistency.consistency;
+    if (!consistency || !CONSISTENCIES.includes(consistency)) throw new RepositoryError('EINVAL', `consistency must be application, filesystem or crash (got ${consistency})`);
     this.#workerPool(); // started now, the workers load while the parent's records are read
     let parent: RestorePoint | undefined;
     if (opts.parent) {

@@ -2,14 +2,9 @@
 // monthly, yearly; newest point of each of the N newest buckets, dates in UTC), like borg/restic.
 // Locked restore points are always kept.
 import { isLocked, type RestorePoint } from './catalog.ts';
+import { hasRetention, type RetentionPolicy } from '../model/retention.ts';
 
-export interface RetentionPolicy {
-  keepLast?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
-}
+export type { RetentionPolicy } from '../model/retention.ts';
 
 export interface RetentionDecision {
   keep: { id: string; vmId: string; createdAt: string; reasons: string[] }[];
@@ -33,8 +28,7 @@ const BUCKETS: [keyof RetentionPolicy, string, (d: Date) => string][] = [
 ];
 
 export function decideRetention(points: RestorePoint[], policy: RetentionPolicy, now = Date.now()): RetentionDecision {
-  const empty = !policy.keepLast && BUCKETS.every(([k]) => !policy[k]);
-  if (empty) throw new Error('a retention policy needs at least one keep rule (e.g. --keep-last 7)');
+  if (!hasRetention(policy)) throw new Error('a retention policy needs at least one keep rule (e.g. --keep-last 7)');
   const byVm = new Map<string, RestorePoint[]>();
   for (const p of points) (byVm.get(p.vm.id) ?? byVm.set(p.vm.id, []).get(p.vm.id)!).push(p);
   const out: RetentionDecision = { keep: [], remove: [] };

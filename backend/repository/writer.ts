@@ -9,6 +9,8 @@ import { PackWriter, type PackedChunk } from './pack-writer.ts';
 import { entryOps, lookupMany } from './index.ts';
 import { segmentOps, readAll } from './digest-list.ts';
 import { recordOps, newRestorePointId, type Consistency, type DiskInfo, type DiskRecord, type RestorePoint, type VmIdentity } from './catalog.ts';
+import type { DiskLayout, RestorePointMetadata } from '../model/restore-point.ts';
+import type { VmConfig } from '../model/vm-config.ts';
 import type { RepoContext, InFlight } from './context.ts';
 import type { ChunkPatch, EncodeRes } from './chunk-worker.ts';
 import { BufferPool } from './worker-pool.ts';
@@ -17,10 +19,18 @@ import { RepositoryError, diskFull, isNoSpace } from './errors.ts';
 
 export interface BeginOptions {
   vm: VmIdentity;
-  consistency: Consistency;
+  /** Required unless `metadata` is given (then it defaults to, and must equal, metadata.consistency.consistency). */
+  consistency?: Consistency;
   notes?: string;
-  /** Any JSON the caller needs to recreate the VM (CPU, memory, NICs, disk layout…). */
+  /** Any JSON the caller needs to recreate the VM (CPU, memory, NICs, disk layout…); stored as rp.vmConfig. */
   vmConfig?: unknown;
+  /**
+   * What the point says about itself (source, origin, consistency verdict, warnings so far, VSS manifest,
+   * VmConfig, disk layouts), stored sealed with the record. The writer adds to it while the backup runs
+   * (addWarning, setDiskLayout). Its vmConfig is also written as rp.vmConfig, and a VmConfig passed as
+   * `vmConfig` lands in metadata.vmConfig when the metadata has none.
+   */
+  metadata?: RestorePointMetadata;
   /** Restore point this one is incremental to: chunks not written inherit from it, and chunks equal to it skip compression and lookups. */
   parent?: string;
 }
@@ -40,6 +50,8 @@ export class RestorePointWriter implements InFlight {
   /** Chunks appended to packs whose index entries are not written yet (hex id -> entry). */
   #pending = new Map<string, PackedChunk>();
   #state: 'open' | 'committed' | 'aborted' = 'open';
+  #warnings: string[];
+  #layouts: Record<string, DiskLayout>;
   /** Set when another backup deduplicated against a chunk in this writer's packs: abort must then keep them. */
   /** @internal */ readonly owner = { shared: false };
 
@@ -47,6 +59,8 @@ export class RestorePointWriter implements InFlight {
     this.#ctx = ctx;
     this.#opts = opts;
     this.#parent = parent;
+    this.#warnings = [...(opts.metadata?.warnings ?? [])];
+    this.#layouts = { ...(opts.metadata?.layouts ?? {}) };
     this.id = newRestorePointId(this.#createdAt);
     this.#pack = new PackWriter(ctx.storage, ctx.packSize, async (chunks) => {
       await ctx.db.batch(entryOps(chunks));
@@ -72,6 +86,34 @@ export class RestorePointWriter implements InFlight {
     if (this.#state !== 'open') throw new RepositoryError('ESTATE', `restore point ${this.id} is already ${this.#state}`);
   }
 
+  /** The consistency the record will say (from the options or the metadata's verdict). */
+  get consistency(): Consistency { return this.#opts.consistency ?? this.#opts.metadata!.consistency.consistency; }
+
+  /** Warnings so far (given at begin time plus those added since). */
+  get warnings(): readonly string[] { return this.#warnings; }
+
+  /** Records a warning learned while the backup runs; it is stored with the restore point at commit. */
+  addWarning(text: string): void {
+    this.#check();
+    if (typeof text !== 'string' || !text) throw new RepositoryError('EINVAL', 'a warning needs a text');
+    this.#warnings.push(text);
+  }
+
+  /** Records a disk's layout (partition table, controller) learned while the backup runs (needs `metadata`). */
+  setDiskLayout(diskKey: string, layout: DiskLayout): void {
+    this.#check();
+    if (!this.#opts.metadata) throw new RepositoryError('EINVAL', `restore point ${this.id} was begun without metadata; disk layouts live in metadata.layouts`);
+    this.#layouts[diskKey] = layout;
+  }
+
+  #metadata(): RestorePointMetadata | undefined {
+    const m = this.#opts.metadata;
+    if (!m) return undefined;
+    const vc = this.#opts.vmConfig as VmConfig | undefined;
+    const vmConfig = m.vmConfig ?? (vc && typeof vc === 'object' && vc.version === 1 ? vc : undefined);
+    return { ...m, warnings: [...this.#warnings], layouts: { ...this.#layouts }, ...(vmConfig ? { vmConfig } : {}) };
+  }
+
   /** Adds a disk. Its chunks not written before finish() inherit from the parent's disk with the same key, or read as zeros. */
   async addDisk(info: DiskInfo): Promise<DiskWriter> {
     this.#check();
@@ -95,10 +137,13 @@ export class RestorePointWriter implements InFlight {
       const t1 = Date.now();
       const last = await this.#pack.finish();
       const t2 = Date.now();
+      const metadata = this.#metadata();
+      const vmConfig = this.#opts.vmConfig ?? metadata?.vmConfig;
       const rp: RestorePoint = {
-        id: this.id, vm: this.#opts.vm, consistency: this.#opts.consistency,
+        id: this.id, vm: this.#opts.vm, consistency: this.consistency,
         ...(this.#opts.notes !== undefined ? { notes: this.#opts.notes } : {}),
-        ...(this.#opts.vmConfig !== undefined ? { vmConfig: this.#opts.vmConfig } : {}),
+        ...(vmConfig !== undefined ? { vmConfig } : {}),
+        ...(metadata ? { metadata } : this.#warnings.length ? { warnings: [...this.#warnings] } : {}),
         ...(this.#parent ? { parent: this.#parent.id } : {}),
         createdAt: this.#createdAt.toISOString(), completedAt: new Date().toISOString(),
         chunkSize: this.#ctx.chunkSize, disks,
