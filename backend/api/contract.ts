@@ -12,7 +12,7 @@
 //   GET    /api/vms/:id/restore-points         -> RestorePoint[]     (newest first)
 //   GET    /api/vms/:id/jobs                   -> Job[]
 //   GET    /api/vms/:id/runs                   -> JobRun[]           (newest first)
-//   GET    /api/vms/:id/replica                -> ReplicaState | 404
+//   GET    /api/vms/:id/replica                -> ReplicaState          (state 'none' when not replicated)
 //   POST   /api/backups          BackupRequest -> JobRun (202)       (right-click "Back up now", 1..n VMs)
 //   GET    /api/restore-points/:id             -> RestorePoint
 //   POST   /api/restore-points/:id/restore RestoreRequest -> JobRun (202)
@@ -168,7 +168,10 @@ export interface JobRun {
   vms: JobRunVm[];
 }
 
-export interface ReplicaState { vmId: string; replicaVmId: string; targetHost: string; lastSync?: string; recoveryPoints: number; state: 'ready' | 'syncing' | 'failedOver' | 'error' }
+/** A VM's replica at the DR site; state 'none' when the VM is not replicated (a 404 means the VM is unknown or hidden). */
+export type ReplicaState =
+  | { vmId: string; state: 'none' }
+  | { vmId: string; replicaVmId: string; targetHost: string; lastSync?: string; recoveryPoints: number; state: 'ready' | 'syncing' | 'failedOver' | 'error' };
 
 export interface HostInfo { id: string; name: string; cluster?: string; datastores: string[] }
 export interface DatastoreInfo { id: string; name: string; capacityBytes: number; freeBytes: number }

@@ -1,6 +1,6 @@
 // Backups, restore points, restores, jobs, runs, guest credentials and the dashboard. Every VM a
 // request names must be visible to the user's own vCenter session.
-import type { Dashboard, GuestCredentialInput, Job, JobInput, JobRun, RestorePoint, RestoreRequest, BackupRequest } from '../contract.ts';
+import type { Dashboard, GuestCredentialInput, Job, JobInput, JobRun, ReplicaState, RestorePoint, RestoreRequest, BackupRequest } from '../contract.ts';
 import type { Job as JobModel } from '../../model/job.ts';
 import { jobDraftFromDto, jobToDto, runToDto } from '../mappers.ts';
 import { Forbidden, NotFound, InvalidRequest } from '../../common/errors.ts';
@@ -144,6 +144,14 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         const id = param(req, 'id', VM_ID, 'VM');
         await requireVisible(user, [id]);
         return d.store.runs({ vmId: id, limit: (query as { limit?: number }).limit ?? 50 }).map(runToDto);
+      },
+    },
+    {
+      method: 'get', path: '/vms/:id/replica', tag: 'replication', summary: 'The VM\'s replica at the DR site (state none when it is not replicated)',
+      handler: async ({ req, user }): Promise<ReplicaState> => {
+        const id = param(req, 'id', VM_ID, 'VM');
+        await visibleVm(d.inventory, user, id);
+        return { vmId: id, state: 'none' };
       },
     },
     // --- jobs

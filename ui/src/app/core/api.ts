@@ -29,8 +29,9 @@ export class Api {
   restorePoints(vmId: string): Promise<RestorePoint[]> { return this.get(`vms/${enc(vmId)}/restore-points`); }
   vmJobs(vmId: string): Promise<Job[]> { return this.get(`vms/${enc(vmId)}/jobs`); }
   vmRuns(vmId: string): Promise<JobRun[]> { return this.get(`vms/${enc(vmId)}/runs`); }
-  async replica(vmId: string): Promise<ReplicaState | null> {
-    try { return await this.get<ReplicaState>(`vms/${enc(vmId)}/replica`); } catch (e) { if (e instanceof ApiFailure && e.status === 404) return null; throw e; }
+  /** State 'none' when the VM is not replicated; an error (e.g. 404 for an unknown VM) stays an error. */
+  async replica(vmId: string): Promise<ReplicaState> {
+    return this.get<ReplicaState>(`vms/${enc(vmId)}/replica`);
   }
   backup(body: BackupRequest): Promise<JobRun> { return this.post('backups', body); }
   restorePoint(id: string): Promise<RestorePoint> { return this.get(`restore-points/${enc(id)}`); }

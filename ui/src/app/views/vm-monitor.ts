@@ -74,7 +74,7 @@ import { VmTabs, contextVmIds } from '../shared/vm-context';
       </clr-datagrid>
 
       <h3>{{ 'monitor.replica' | t }}</h3>
-      @if (replica(); as rep) {
+      @if (replica(); as rep) { @if (rep.state !== 'none') {
         <dl class="sp-kv">
           <dt>{{ 'replica.state' | t }}</dt><dd><span class="label" [class.label-success]="rep.state === 'ready'" [class.label-info]="rep.state === 'syncing'" [class.label-warning]="rep.state === 'failedOver'" [class.label-danger]="rep.state === 'error'">{{ 'replica.state.' + rep.state | t }}</span></dd>
           <dt>{{ 'replica.vm' | t }}</dt><dd>{{ rep.replicaVmId }}</dd>
@@ -82,7 +82,7 @@ import { VmTabs, contextVmIds } from '../shared/vm-context';
           <dt>{{ 'replica.lastSync' | t }}</dt><dd>{{ rep.lastSync | dt }}</dd>
           <dt>{{ 'replica.points' | t }}</dt><dd>{{ rep.recoveryPoints | num }}</dd>
         </dl>
-      } @else { <p class="sp-muted">{{ 'replica.none' | t }}</p> }
+      } @else { <p class="sp-muted">{{ 'replica.none' | t }}</p> } }
     </div>`,
 })
 export class VmMonitorView {
