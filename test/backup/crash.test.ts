@@ -112,7 +112,8 @@ test('killed while the guest is frozen, while the snapshot exists, and while rea
   await lab.control.injectFault({ method: 'DatastoreGet', fault: '', path: 'win-app01-flat.vmdk', delayMs: 20_000, count: -1 });
   const run2 = (await svc.call<JobRun>('POST', `/api/jobs/${readJob.id}/run`)).body;
   await until('the backup snapshot', async () => (await snapshotsOf(win)).length === 1);
-  await new Promise((r) => setTimeout(r, 300));
+  // A read of the disk has reached the lab (where it is held 20 s): the service is killed while reading.
+  await until('the backup to read win-app01\'s disk', async () => (await lab.control.faults()).some((f) => f.path === 'win-app01-flat.vmdk' && f.hits > 0));
   await kill9(svc);
   await lab.control.clearFaults();
   assert.equal((await snapshotsOf(win)).length, 1, 'the killed backup left its snapshot');
