@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestService, type TestService } from '../helpers/service.ts';
+import { within } from '../helpers/wait.ts';
 import type { ApiError, Dashboard, Job, JobRun, RestorePoint, ServerEvent, SessionInfo, VmDetail, VmSummary } from '../../backend/api/contract.ts';
 
 let t: TestService;
@@ -95,7 +96,8 @@ test('backing up a hidden VM is refused (404) before anything happens: no run, n
       assert.match((r.body as ApiError).message, new RegExp(vmIds.at(-1)!));
     }
   }
-  await new Promise((r) => setTimeout(r, 300));
+  // A backup's run is recorded before POST /api/backups answers, so once every refusal has been answered
+  // there is nothing left to wait for: a run started by any of them would be listed now.
   assert.equal((await t.call<JobRun[]>('GET', '/api/runs', { token: admin })).body.length, runsBefore, 'no run was started');
   const labAfter = await t.lab.control.vms();
   for (const name of ['web-off01', 'app-notools01', 'linux-db01']) {
@@ -232,7 +234,7 @@ test('the event stream of the restricted user carries no run or restore point of
   const r = await t.call<JobRun>('POST', '/api/backups', { token: op, body: { vmIds: [ids['linux-db01']!] } });
   assert.equal(r.status, 202);
   opRunId = r.body.id;
-  await Promise.race([stream.done, new Promise((_, rej) => setTimeout(() => rej(new Error('no final event for the restricted user\'s run')), 60_000))]);
+  await within('the final event of the restricted user\'s run', stream.done, 60_000);
   assert.ok(seen.some((e) => e.type === 'run' && e.run.id === opRunId), 'the user\'s own run is streamed');
   const leaks = seen.filter((e) =>
     (e.type === 'run' && (e.run.id === hiddenRun.id || e.run.vms.some((v) => hidden.includes(v.vmId)))) ||
