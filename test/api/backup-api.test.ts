@@ -5,10 +5,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import type { VSphere } from '../../backend/vsphere/index.ts';
-import type { ApiError, Dashboard, Job, JobInput, JobRun, RestorePoint, VmSummary } from '../../backend/api/contract.ts';
+import type { ApiError, Dashboard, GuestCredential, Job, JobInput, JobRun, RestorePoint, VmSummary } from '../../backend/api/contract.ts';
 import { TASK_TYPES } from '../../plugin/extension.ts';
 import { LAST_BACKUP_FIELD } from '../../backend/backup/backup-vm.ts';
 import { connectToLab } from '../helpers/lab-vsphere.ts';
+import { until } from '../helpers/wait.ts';
 
 let t: TestService;
 let token: string;
@@ -96,23 +97,36 @@ test('jobs: validation names the bad field; a created job is scheduled, protects
 test('a scheduled job runs by itself; disabling it clears the next run', async () => {
   const created = await t.call<Job>('POST', '/api/jobs', { token, body: job({ name: 'every-2s', schedule: { cron: '*/2 * * * * *' } }) });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  const t0 = Date.now();
-  let runs: JobRun[] = [];
-  while (Date.now() - t0 < 20_000) {
-    runs = (await t.call<JobRun[]>('GET', '/api/runs', { token })).body.filter((r) => r.jobId === created.body.id && r.status !== 'running');
-    if (runs.length) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const allRuns = async () => (await t.call<JobRun[]>('GET', '/api/runs', { token })).body;
+  const backupsOf = (runs: JobRun[], jobId: string) => runs.filter((r) => r.jobId === jobId && r.kind === 'backup');
+  const ended = (r: JobRun) => r.status !== 'running' && r.status !== 'queued';
+  const runs = await until('the scheduler to run the job', async () => {
+    const r = backupsOf(await allRuns(), created.body.id).filter(ended);
+    return r.length ? r : undefined;
+  }, { timeoutMs: 20_000, everyMs: 200 }).catch(() => [] as JobRun[]);
   assert.ok(runs.length >= 1, 'the scheduler never ran the job');
   assert.equal(runs[0]!.status, 'success', JSON.stringify(runs[0]));
+  const offAt = Date.now();
   const off = await t.call<Job>('PUT', `/api/jobs/${created.body.id}`, { token, body: job({ name: 'every-2s', schedule: { cron: '*/2 * * * * *' }, enabled: false }) });
   assert.equal(off.status, 200, JSON.stringify(off.body));
   assert.equal(off.body.nextRun, undefined);
   // Wait for a run the scheduler may have started just before, then nothing more starts.
-  const waitIdle = async () => { for (;;) { const r = (await t.call<JobRun[]>('GET', '/api/runs', { token })).body; if (!r.some((x) => x.status === 'running')) return r; await new Promise((res) => setTimeout(res, 100)); } };
-  const before = (await waitIdle()).filter((r) => r.jobId === created.body.id).length;
-  await new Promise((r) => setTimeout(r, 2500));
-  assert.equal((await waitIdle()).filter((r) => r.jobId === created.body.id).length, before);
+  const waitIdle = () => until('no run to be running', async () => { const r = await allRuns(); return r.some((x) => !ended(x)) ? undefined : r; }, { timeoutMs: 60_000, everyMs: 100 });
+  const before = backupsOf(await waitIdle(), created.body.id).length;
+  // A job on the same schedule (another VM) shows the scheduler's ticks: once it has run twice since the
+  // disable, the disabled job would have been started too.
+  const control = await t.call<Job>('POST', '/api/jobs', { token, body: job({ name: 'every-2s-control', vmIds: [ids['web-off01']!], schedule: { cron: '*/2 * * * * *' } }) });
+  assert.equal(control.status, 201, JSON.stringify(control.body));
+  try {
+    await until('two scheduled runs of the control job after the disable', async () =>
+      backupsOf(await allRuns(), control.body.id).filter((r) => ended(r) && Date.parse(r.startedAt) > offAt).length >= 2,
+    { timeoutMs: 60_000, everyMs: 200 });
+  } finally {
+    await t.call('PUT', `/api/jobs/${control.body.id}`, { token, body: job({ name: 'every-2s-control', vmIds: [ids['web-off01']!], schedule: { cron: '*/2 * * * * *' }, enabled: false }) });
+    await waitIdle();
+    await t.call('DELETE', `/api/jobs/${control.body.id}`, { token });
+  }
+  assert.equal(backupsOf(await waitIdle(), created.body.id).length, before);
   await t.call('DELETE', `/api/jobs/${created.body.id}`, { token });
 });
 
@@ -148,12 +162,52 @@ test('two jobs with the same VM at once: both complete, never two snapshots on t
     await t.lab.control.clearFaults();
   }
   assert.equal(maxSnapshots, 1);
-  // A manual backup while a job holds the VM is refused at once, naming the holder.
-  const slow = await t.call<JobRun>('POST', `/api/jobs/${a.body.id}/run`, { token });
-  const busy = await t.call<ApiError>('POST', '/api/backups', { token, body: { vmIds: [vmId] } });
-  await t.waitRun(token, slow.body.id);
-  if (busy.status === 409) assert.match(busy.body.message, /in use/i);
-  else assert.equal(busy.status, 202); // the job had not taken the VM yet
+});
+
+test('a manual backup while a job holds the VM is refused at once (409), naming the holder; once released it runs', async () => {
+  const vmId = ids['linux-db01']!;
+  const guest = { username: t.lab.guestUsername, password: t.lab.guestPassword };
+  const cred = await t.call<GuestCredential>('POST', '/api/credentials', { token, body: { name: 'holder-guest', ...guest } });
+  assert.equal(cred.status, 201, JSON.stringify(cred.body));
+  // The job's pre-freeze script "runs" in the guest until the test ends it: meanwhile the job holds the VM.
+  const holder = await t.call<Job>('POST', '/api/jobs', { token, body: job({
+    name: 'holder', schedule: { cron: null }, enabled: false,
+    appAware: { quiesce: true, onQuiesceFailure: 'fallback', vssBackupType: 'copy', guestCredentialId: cred.body.id, preFreeze: { content: '#!/bin/sh\nsync\n', timeoutSec: 3600 } },
+  }) });
+  assert.equal(holder.status, 201, JSON.stringify(holder.body));
+  await t.lab.control.setGuestExitCode({ vm: 'linux-db01', match: 'pre-freeze', exitCode: 0, delayMs: 3_600_000 });
+  try {
+    const started = await t.call<JobRun>('POST', `/api/jobs/${holder.body.id}/run`, { token });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const freeze = await until('the job\'s pre-freeze script to run in linux-db01', async () =>
+      (await t.lab.control.guestCalls()).find((c) => c.kind === 'program' && c.vm === 'linux-db01' && /pre-freeze/.test(c.arguments ?? '')));
+    await until('the job run to report the pre-freeze phase', async () =>
+      /pre-freeze/.test((await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token })).body.vms[0]!.phase),
+    { describe: async () => JSON.stringify((await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token })).body) });
+
+    const manualRuns = async () => (await t.call<JobRun[]>('GET', '/api/runs', { token })).body.filter((r) => r.kind === 'backup' && !r.jobId && r.vms.some((v) => v.vmId === vmId)).length;
+    const manualBefore = await manualRuns();
+    const busy = await t.call<ApiError>('POST', '/api/backups', { token, body: { vmIds: [vmId] } });
+    assert.equal(busy.status, 409, JSON.stringify(busy.body));
+    assert.match(busy.body.message, /in use/i);
+    assert.ok(busy.body.message.includes(vmId), busy.body.message);
+    assert.ok(busy.body.message.includes(holder.body.id) || busy.body.message.includes(holder.body.name), `names the holding job: ${busy.body.message}`);
+    assert.equal(await manualRuns(), manualBefore, 'the refused backup started no run');
+
+    // Release: end the script (as if killed, exit code 1); the job falls back to a crash-consistent snapshot and finishes.
+    await vs.guest.terminate({ type: 'VirtualMachine', value: vmId }, guest, freeze.pid!);
+    const done = await t.waitRun(token, started.body.id);
+    assert.equal(done.status, 'warning', JSON.stringify(done));
+    assert.equal(done.vms[0]!.consistency, 'crash', JSON.stringify(done));
+    assert.ok(done.vms[0]!.warnings.some((w) => /pre-freeze/i.test(w)), JSON.stringify(done.vms[0]!.warnings));
+  } finally {
+    await t.lab.control.resetGuest();
+  }
+  const free = await t.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: [vmId] } });
+  assert.equal(free.status, 202, `the VM is free again: ${JSON.stringify(free.body)}`);
+  assert.equal((await t.waitRun(token, free.body.id)).status, 'success');
+  await t.call('DELETE', `/api/jobs/${holder.body.id}`, { token });
+  await t.call('DELETE', `/api/credentials/${cred.body.id}`, { token });
 });
 
 test('a folder-based job backs up the VMs in the folder at run time', async () => {
@@ -183,11 +237,7 @@ test('cancelling a running backup removes the snapshot and records the run as ca
   await t.lab.control.injectFault({ method: 'DatastoreGet', fault: '', path: 'linux-db01-flat.vmdk', delayMs: 3000, count: -1 });
   try {
     const started = await t.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: [vmId] } });
-    for (let i = 0; i < 200; i++) {
-      const r = await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token });
-      if (r.body.vms[0]!.phase.startsWith('reading')) break;
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    await until('the backup to read the disk', async () => (await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token })).body.vms[0]!.phase.startsWith('reading'), { timeoutMs: 10_000 });
     const c = await t.call<JobRun>('POST', `/api/runs/${started.body.id}/cancel`, { token });
     assert.equal(c.status, 200, JSON.stringify(c.body));
     const done = await t.waitRun(token, started.body.id);
