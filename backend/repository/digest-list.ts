@@ -1,7 +1,9 @@
 // Per-disk digest lists: one 32-byte digest per chunk (all-zero = zero chunk), stored in LevelDB as
 // binary segments of SEGMENT_DIGESTS digests (128 KiB), so a 1 TiB disk is 256 small values, never JSON.
 import type { Level } from 'level';
-import { DIGEST_LEN, SEGMENT_DIGESTS, segKey, segRange } from './format.ts';
+import { DIGEST_LEN, SEGMENT_DIGESTS, chunkCount, segKey, segRange } from './format.ts';
+import { lookupMany } from './index.ts';
+import { ChunkTableBuilder, type ChunkTable } from './chunk-table.ts';
 
 type DB = Level<Buffer, Buffer>;
 
@@ -39,4 +41,11 @@ export async function deleteOps(db: DB, rpId: string): Promise<{ type: 'del'; ke
   const ops: { type: 'del'; key: Buffer }[] = [];
   for await (const k of db.keys({ ...segRange(rpId) })) ops.push({ type: 'del', key: k });
   return ops;
+}
+
+/** Resolves a disk's digest list to chunk locations once (see chunk-table.ts): one batched index lookup per segment. */
+export async function buildChunkTable(db: DB, rpId: string, diskKey: string, capacity: number, chunkSize: number): Promise<ChunkTable> {
+  const b = new ChunkTableBuilder(chunkCount(capacity, chunkSize));
+  for await (const s of segments(db, rpId, diskKey)) await b.add(s.first, s.digests, (ids) => lookupMany(db, ids));
+  return b.build();
 }

@@ -7,40 +7,18 @@ import type { PackReader } from './pack-reader.ts';
 import { FRAME_END_ROOM } from './zstd.ts';
 import type { RepoContext } from './context.ts';
 import { damaged } from './errors.ts';
-
-class Lru<V extends { length: number }> {
-  #map = new Map<string, V>();
-  #bytes = 0;
-  #max: number;
-  constructor(max: number) { this.#max = max; }
-  get(k: string): V | undefined {
-    const v = this.#map.get(k);
-    if (v) { this.#map.delete(k); this.#map.set(k, v); }
-    return v;
-  }
-  set(k: string, v: V): void {
-    if (this.#map.has(k)) return;
-    this.#map.set(k, v);
-    this.#bytes += v.length;
-    while (this.#bytes > this.#max && this.#map.size > 1) {
-      const [ok, ov] = this.#map.entries().next().value!;
-      this.#map.delete(ok);
-      this.#bytes -= ov.length;
-    }
-  }
-  clear(): void { this.#map.clear(); this.#bytes = 0; }
-}
+import { Lru } from './lru.ts';
 
 export class ChunkCache {
   #ctx: RepoContext;
   #packs: PackReader;
-  #chunks: Lru<Buffer>;
-  #segments = new Lru<Buffer>(4 * 1024 * 1024);
+  #chunks: Lru<string, Buffer>;
+  #segments = new Lru<string, Buffer>(4 * 1024 * 1024);
 
   constructor(ctx: RepoContext, packs: PackReader, maxBytes = 64 * 1024 * 1024) {
     this.#ctx = ctx;
     this.#packs = packs;
-    this.#chunks = new Lru<Buffer>(maxBytes);
+    this.#chunks = new Lru<string, Buffer>(maxBytes);
   }
 
   async #digest(rpId: string, diskKey: string, i: number): Promise<Buffer> {

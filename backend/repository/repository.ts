@@ -26,7 +26,8 @@ import { allRecords, getRecord, recordOps, isLocked, metadataProblem, type Resto
 import { CONSISTENCIES } from '../model/consistency.ts';
 import { LocalStorage } from './storage/local.ts';
 import { isNotFound, type Storage } from './storage/storage.ts';
-import { deleteOps } from './digest-list.ts';
+import { DiskImage, type DiskImageOptions } from './disk-image.ts';
+import { deleteOps, buildChunkTable } from './digest-list.ts';
 import { RestorePointWriter, type BeginOptions } from './writer.ts';
 import { restoreDisk } from './restore.ts';
 import { verify, packSizes, type VerifyReport } from './verify.ts';
@@ -36,6 +37,7 @@ import type { RepoContext, InFlight } from './context.ts';
 
 export type { RestorePoint, DiskRecord, DiskInfo, VmIdentity, Consistency, RestorePointMetadata } from './catalog.ts';
 export { warningsOf } from './catalog.ts';
+export type { DiskImage, DiskImageOptions, DiskImageDescriptor } from './disk-image.ts';
 export type { Storage, StorageLocation, ObjectInfo } from './storage/storage.ts';
 export type { BeginOptions, DiskWriter, RestorePointWriter } from './writer.ts';
 export type { VerifyReport } from './verify.ts';
@@ -254,6 +256,32 @@ export class Repository {
     return this.#cache.read(rp.id, d.key, d.capacity, rp.chunkSize, offset, length);
   }
 
+  /**
+   * Opens a disk of a restore point for random reads (see disk-image.ts): its chunk locations are
+   * resolved once; reads need neither the index nor this object afterwards, and `image.descriptor()`
+   * opens the same image in a worker thread or child process. GC keeps the packs it reads until it is
+   * closed; closing the repository closes it.
+   */
+  async openDiskImage(rpId: string, diskKey: string, opts: DiskImageOptions = {}): Promise<DiskImage> {
+    this.#check();
+    await this.#gcRunning?.catch(() => {}); // a repack must not move chunks between resolving and registering
+    const rp = await this.getRestorePoint(rpId);
+    const d = this.#disk(rp, diskKey);
+    const table = await buildChunkTable(this.#ctx.db, rp.id, d.key, d.capacity, rp.chunkSize);
+    const readers = this.#ctx.readers;
+    const pool = this.#workerPool();
+    const image = new DiskImage({
+      storage: this.#storage, keys: this.#ctx.keys, chunkSize: rp.chunkSize, capacity: d.capacity, table, rpId: rp.id, diskKey: d.key,
+    }, {
+      // Decoded in the chunk workers, off this thread, unless the caller wants it inline.
+      decoder: opts.decoder ?? ((payload, offset, length, flags, rawLength, id, check, out) => pool.decode(payload, offset, length, flags, rawLength, id, check, out)),
+      ...opts,
+      onClose: () => { readers.delete(image); opts.onClose?.(); },
+    });
+    readers.add(image);
+    return image;
+  }
+
   /** Writes a disk to a file (sparse: zero chunks become holes), a block device, or a stream. */
   async restoreDisk(rpId: string, diskKey: string, target: string | Writable, onProgress?: Progress): Promise<{ bytes: number; zeroBytes: number }> {
     this.#workerPool(); // started now, the workers load while the restore point is read
@@ -331,6 +359,7 @@ export class Repository {
     if (this.#closed) return;
     for (const w of [...this.#ctx.inflight]) await (w as RestorePointWriter).abort();
     this.#closed = true;
+    for (const r of [...this.#ctx.readers]) await (r as DiskImage).close();
     await this.#packs.close();
     await this.#pool?.close();
     await this.#ctx.db.close();

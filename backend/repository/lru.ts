@@ -1,0 +1,26 @@
+// A map bounded in bytes that forgets its least recently used values (always keeps the newest one).
+export class Lru<K, V extends { length: number }> {
+  #map = new Map<K, V>();
+  #bytes = 0;
+  #max: number;
+  constructor(max: number) { this.#max = max; }
+  get bytes(): number { return this.#bytes; }
+  get size(): number { return this.#map.size; }
+  has(k: K): boolean { return this.#map.has(k); }
+  get(k: K): V | undefined {
+    const v = this.#map.get(k);
+    if (v) { this.#map.delete(k); this.#map.set(k, v); }
+    return v;
+  }
+  set(k: K, v: V): void {
+    if (this.#map.has(k)) return;
+    this.#map.set(k, v);
+    this.#bytes += v.length;
+    while (this.#bytes > this.#max && this.#map.size > 1) {
+      const [ok, ov] = this.#map.entries().next().value!;
+      this.#map.delete(ok);
+      this.#bytes -= ov.length;
+    }
+  }
+  clear(): void { this.#map.clear(); this.#bytes = 0; }
+}
