@@ -77,7 +77,8 @@ test('a job\'s retention is a maintenance run of its own, listing what it remove
     const first = await runJob();
     const second = await runJob();
     assert.equal(second.kind, 'backup');
-    assert.equal(second.status, 'success', JSON.stringify(second));
+    // web-off01 is powered off: its points are crash-consistent, which the run reports as a warning.
+    assert.equal(second.status, 'warning', JSON.stringify(second));
     const retention = await until('the retention run of the job', async () => {
       const runs = (await t.call<JobRun[]>('GET', '/api/runs?limit=100', { token })).body;
       return runs.find((r) => r.kind === 'retention' && r.forJob?.id === created.body.id && r.endedAt && r.startedAt >= second.startedAt);
