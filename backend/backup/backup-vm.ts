@@ -9,7 +9,9 @@ import { childLog } from '../common/log.ts';
 import type { VmLocks } from '../sources/snapshot/vm-lock.ts';
 import type { Repository, RestorePoint } from '../repository/repository.ts';
 import { ChangeTrackingInvalidError, type DiskInfo, type GuestCredentials, type MoRef, type VcTask, type VSphere } from '../vsphere/index.ts';
-import { readDiskInto } from '../sources/snapshot/disk-source.ts';
+import { SnapshotDiskSource } from '../sources/snapshot/disk-source.ts';
+import { copyDisk } from '../pipeline/disk-pipeline.ts';
+import { repositorySink } from '../sinks/repository.ts';
 import type { SessionJournal } from '../sources/snapshot/journal.ts';
 import { plan, type ReadPlan } from '../pipeline/read-plan.ts';
 import { SnapshotSession } from '../sources/snapshot/session.ts';
@@ -24,6 +26,8 @@ export interface BackupDeps {
   repo: Repository;
   journal: SessionJournal;
   locks: VmLocks;
+  /** The VM's managed object id in `vs` when req.vmId is site-qualified ("dr:vm-42"); default req.vmId. */
+  moref?: string;
 }
 
 export interface BackupProgress {
@@ -71,7 +75,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
   let lap = Date.now();
   const step = (name: string) => { const now = Date.now(); steps[name] = (steps[name] ?? 0) + now - lap; lap = now; };
   step('lock');
-  const ref: MoRef = { type: 'VirtualMachine', value: req.vmId };
+  const ref: MoRef = { type: 'VirtualMachine', value: deps.moref ?? req.vmId };
   let task: VcTask | undefined;
   let progress: BackupProgress = { phase: 'starting', percent: 0, bytesRead: 0, bytesStored: 0 };
   const report = (change: Partial<BackupProgress>) => {
@@ -137,7 +141,8 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
           report({ phase: `reading ${disk.label}` });
           const dw = await writer.addDisk({ key: String(disk.key), label: disk.label, capacity: disk.capacityBytes, file: disk.fileName, ...(disk.changeId ? { changeId: disk.changeId } : {}) });
           const parentDisk = incremental && parent ? parent.disks.find((d) => d.key === String(disk.key) && d.capacity === disk.capacityBytes) : undefined;
-          const r = await readDiskInto(vs, disk, p, dw, {
+          const source = await SnapshotDiskSource.open(vs, disk);
+          const r = await copyDisk(source, repositorySink(dw), p, {
             ...(req.signal ? { signal: req.signal } : {}),
             ...(parentDisk && p.kind === 'incremental' ? { patch: true } : {}),
             onBytes: (n) => { bytesRead += n; report({ bytesRead, percent: 5 + 90 * (bytesRead / total) }); },
