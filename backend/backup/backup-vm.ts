@@ -16,6 +16,10 @@ import type { SessionJournal } from '../sources/snapshot/journal.ts';
 import { plan, type ReadPlan } from '../pipeline/read-plan.ts';
 import { SnapshotSession } from '../sources/snapshot/session.ts';
 import { captureVmConfig } from '../sources/snapshot/vm-config.ts';
+import type { DiskLayout } from '../model/restore-point.ts';
+import type { VssManifest } from '../model/vss.ts';
+import type { VmConfigController, VmConfigDisk } from '../model/vm-config.ts';
+import { PARTITION_TABLE_BYTES, readPartitionTable } from '../volumes/partition-table.ts';
 
 const log = childLog('backup');
 
@@ -43,6 +47,8 @@ export interface BackupVmRequest {
   guest?: { id: string; credentials: GuestCredentials };
   jobId?: string;
   jobName?: string;
+  /** Site id of the VM's vCenter in the configuration (recorded with the restore point). */
+  site?: string;
   runId?: string;
   initiatedBy?: string;
   notes?: string;
@@ -127,10 +133,28 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
       const total = plans.reduce((n, p) => n + p.plan.bytes, 0) || 1;
       step('plan');
 
+      // The whole VSS backup components document (writers, components, database and log files), when the session read one.
+      const vss = (session as { vss?: VssManifest }).vss;
       const writer = await repo.beginRestorePoint({
         vm: { id: req.vmId, name: vm.name, ...(vm.instanceUuid ? { uuid: vm.instanceUuid } : {}) },
         consistency: session.consistency,
         vmConfig,
+        metadata: {
+          source: {
+            ...(req.site ? { site: req.site } : {}),
+            vcenter: { instanceUuid: vs.about?.instanceUuid ?? 'unknown' },
+            vm: { moref: ref.value, name: vm.name, ...(vm.instanceUuid ? { instanceUuid: vm.instanceUuid } : {}) },
+          },
+          origin: {
+            kind: req.jobId ? 'job' : 'on-demand', ...(req.jobId ? { jobId: req.jobId } : {}), ...(req.jobName ? { jobName: req.jobName } : {}),
+            ...(req.runId ? { runId: req.runId } : {}), ...(req.initiatedBy ? { initiatedBy: req.initiatedBy } : {}),
+          },
+          consistency: { consistency: session.consistency, reason: session.reason },
+          warnings: [...warnings],
+          ...(vss ? { vss } : {}),
+          vmConfig,
+          layouts: {},
+        },
         ...(req.notes ? { notes: req.notes } : {}),
         ...(incremental && parent ? { parent: parent.id } : {}),
       });
@@ -142,6 +166,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
           const dw = await writer.addDisk({ key: String(disk.key), label: disk.label, capacity: disk.capacityBytes, file: disk.fileName, ...(disk.changeId ? { changeId: disk.changeId } : {}) });
           const parentDisk = incremental && parent ? parent.disks.find((d) => d.key === String(disk.key) && d.capacity === disk.capacityBytes) : undefined;
           const source = await SnapshotDiskSource.open(vs, disk);
+          writer.setDiskLayout(String(disk.key), await diskLayout(source, vmConfig.disks.find((d) => d.key === disk.key), vmConfig.controllers));
           const r = await copyDisk(source, repositorySink(dw), p, {
             ...(req.signal ? { signal: req.signal } : {}),
             ...(parentDisk && p.kind === 'incremental' ? { patch: true } : {}),
@@ -186,6 +211,23 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
   } finally {
     release();
   }
+}
+
+/** Where the disk sits and how it is partitioned, for the restore point's record (item restore starts here). */
+async function diskLayout(source: SnapshotDiskSource, d: VmConfigDisk | undefined, controllers: VmConfigController[]): Promise<DiskLayout> {
+  const c = controllers.find((x) => x.key === d?.controllerKey);
+  let partitioning: DiskLayout['partitioning'];
+  try {
+    const head = await source.read(0, Math.min(PARTITION_TABLE_BYTES, source.capacity));
+    partitioning = await readPartitionTable(head, source.capacity, (o, l) => source.read(o, l));
+  } catch (e) {
+    partitioning = { scheme: 'unreadable', partitions: [], note: `the first sectors could not be read: ${(e as Error).message}` };
+  }
+  return {
+    ...(c ? { controller: { type: c.type, busNumber: c.busNumber, ...(d?.unitNumber !== undefined ? { unitNumber: d.unitNumber } : {}) } } : {}),
+    ...(d?.thin !== undefined ? { thin: d.thin } : {}),
+    partitioning,
+  };
 }
 
 async function planDisk(vs: VSphere, vm: MoRef, snapshot: MoRef, disk: DiskInfo, parent: RestorePoint | undefined, chunkSize: number): Promise<ReadPlan> {

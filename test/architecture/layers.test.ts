@@ -33,7 +33,7 @@ function edges(): Edge[] {
   return out;
 }
 
-const ENGINE = ['model', 'common', 'vsphere', 'sources', 'pipeline', 'sinks', 'repository', 'backup', 'restore', 'jobs'];
+const ENGINE = ['model', 'common', 'vsphere', 'volumes', 'sources', 'pipeline', 'sinks', 'repository', 'backup', 'restore', 'jobs'];
 const EDGES = ['api', 'service', 'plugin', 'cli', 'ui'];
 
 test('the import scan sees the engine (a scan that finds nothing cannot pass)', () => {
