@@ -122,6 +122,8 @@ export class Repository {
   #pool: WorkerPool | undefined;
   #opts: OpenOptions;
   #gcRunning: Promise<unknown> | undefined;
+  /** openDiskImage calls between resolving chunk locations and registering the image: GC waits for them. */
+  #opening = new Set<Promise<unknown>>();
   #closed = false;
 
   private constructor(dir: string, storage: LocalStorage, config: RepoConfig, db: DB, keys: RepoKeys | undefined, lock: RepoLock, opts: OpenOptions) {
@@ -264,7 +266,15 @@ export class Repository {
    */
   async openDiskImage(rpId: string, diskKey: string, opts: DiskImageOptions = {}): Promise<DiskImage> {
     this.#check();
-    await this.#gcRunning?.catch(() => {}); // a repack must not move chunks between resolving and registering
+    // A repack must not move chunks between resolving their locations and registering the image:
+    // wait for a running GC, and make a GC that starts meanwhile wait for this open.
+    while (this.#gcRunning) await this.#gcRunning.catch(() => {});
+    const opening = this.#open(rpId, diskKey, opts);
+    this.#opening.add(opening);
+    try { return await opening; } finally { this.#opening.delete(opening); }
+  }
+
+  async #open(rpId: string, diskKey: string, opts: DiskImageOptions): Promise<DiskImage> {
     const rp = await this.getRestorePoint(rpId);
     const d = this.#disk(rp, diskKey);
     const table = await buildChunkTable(this.#ctx.db, rp.id, d.key, d.capacity, rp.chunkSize);
@@ -332,7 +342,8 @@ export class Repository {
     this.#check();
     if (this.#gcRunning) throw new RepositoryError('EBUSY', 'a GC is already running on this repository');
     this.#cache.clear();
-    const run = gc(this.#ctx, this.#packs, opts);
+    const opening = [...this.#opening];
+    const run = Promise.allSettled(opening).then(() => gc(this.#ctx, this.#packs, opts));
     this.#gcRunning = run;
     try { return await run; } finally { this.#gcRunning = undefined; }
   }
