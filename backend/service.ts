@@ -1,5 +1,7 @@
-// The composition root: builds the service from its configuration (vCenter connection, repository,
-// jobs, API) and serves it over HTTPS. Everything long-lived is created here and closed in close().
+// The composition root: builds the service from its configuration (the sites' vCenter connections,
+// repository, jobs, API) and serves it over HTTPS. Everything long-lived is created here and closed
+// in close(). Several vCenters (sites) may be configured: ids are site-qualified (model/site.ts) and
+// every action on a VM, host or datastore goes to the vCenter of its site.
 import { createServer, type Server } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -11,15 +13,15 @@ import { EventBus } from './api/events.ts';
 import type { Health } from './api/contract.ts';
 import type { Job } from './model/job.ts';
 import { jobToDto, runToDto } from './api/mappers.ts';
-import { Unauthorized, Unavailable } from './common/errors.ts';
+import { NotFound, Unauthorized, Unavailable } from './common/errors.ts';
 import { childLog } from './common/log.ts';
 import { SecretBox } from './common/secrets.ts';
 import { loadOrCreateServerCert } from './common/tls-cert.ts';
 import type { Config } from './config.ts';
 import { JobStore } from './jobs/store.ts';
 import { InventoryView } from './service/inventory-view.ts';
-import { userSession } from './service/user-session.ts';
-import { VcenterConnection } from './service/vcenter-connection.ts';
+import { userSession, type SiteSession } from './service/user-session.ts';
+import { Sites } from './service/sites.ts';
 import { VSphere } from './vsphere/index.ts';
 import { Repository } from './repository/repository.ts';
 import { existsSync } from 'node:fs';
@@ -59,13 +61,14 @@ export interface ServiceExtras {
 
 export async function startService(config: Config, extras: ServiceExtras = {}): Promise<RunningService> {
   const box = SecretBox.forDataDir(config.dataDir);
-  const vcenter = new VcenterConnection(config.vcenter);
+  const sites = new Sites(config.vcenters?.length ? config.vcenters : [config.vcenter]);
+  const primary = sites.primary;
   const jobs = new JobStore(config.dataDir, box);
   const events = new EventBus();
   /** A job's VMs now: the listed ones plus the members of its folders. */
   const jobVms = async (job: Pick<Job, 'vmIds' | 'folderIds'>): Promise<string[]> =>
     [...new Set([...job.vmIds, ...(await inventory.folderMembers(job.folderIds ?? []))])];
-  const inventory = new InventoryView(() => vcenter.get(), {
+  const inventory = new InventoryView(sites, {
     protectedVms: async () => {
       const map = new Map<string, { nextRun?: string }>();
       for (const j of jobs.jobs().filter((x) => x.enabled)) {
@@ -85,19 +88,30 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   });
 
   const sources: SessionSources = {
+    // Standalone: the same vCenter credentials at every site, in parallel. A site that refuses them
+    // (or cannot be reached) is not visible to this session; refused everywhere is 401.
     async login(username, password) {
-      try {
-        const vs = await VSphere.connect({ url: config.vcenter.url, username, password, thumbprint: config.vcenter.thumbprint, wsdl: config.vcenter.wsdl });
-        return userSession(vs, username);
-      } catch (e) {
-        if (e instanceof InvalidLoginError) throw new Unauthorized('vCenter refused the user name or password: check them (user@domain, e.g. administrator@vsphere.local).');
-        if (e instanceof VCenterUnreachableError) throw new Unavailable('vcenter_unreachable', `Cannot log in: ${e.message}. ${e.hint}`, e);
-        throw e;
+      const tries = await Promise.allSettled(sites.list().map(async (s) => ({
+        site: s.id, vs: await VSphere.connect({ url: s.config.url, username, password, thumbprint: s.config.thumbprint, wsdl: s.config.wsdl }),
+      } satisfies SiteSession)));
+      const ok = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+      const failed = tries.flatMap((t, i) => (t.status === 'rejected' ? [{ site: sites.list()[i]!.id, e: t.reason as Error }] : []));
+      for (const f of failed) log.info({ site: f.site, user: username, err: f.e.message }, 'login not accepted at this site');
+      if (ok.length) return userSession(ok, username, primary);
+      if (failed.every((f) => f.e instanceof InvalidLoginError)) {
+        throw new Unauthorized(`vCenter refused the user name or password${sites.multiple ? ' at every site' : ''}: check them (user@domain, e.g. administrator@vsphere.local).`);
       }
+      const down = failed.find((f) => f.e instanceof VCenterUnreachableError);
+      if (down) {
+        const e = down.e as VCenterUnreachableError;
+        throw new Unavailable('vcenter_unreachable', `Cannot log in${sites.multiple ? ` at site '${down.site}'` : ''}: ${e.message}. ${e.hint}`, e);
+      }
+      throw failed.find((f) => !(f.e instanceof InvalidLoginError))!.e;
     },
+    // Plugin: the token is the primary vCenter's (the vSphere Client the plugin is registered in).
     async fromPluginToken(token) {
       const { vs, username } = await sessionFromPluginToken(config.vcenter, token);
-      return userSession(vs, username);
+      return userSession([{ site: primary, vs }], username, primary);
     },
   };
   const auth = new Auth(sources);
@@ -115,9 +129,22 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     try { return await repoOpening; } catch (e) { throw new Unavailable('repository_unavailable', `The backup repository at ${config.repository.path} cannot be used: ${(e as Error).message}`, e); }
   };
 
-  const journal = new SessionJournal(config.dataDir);
+  // One snapshot-session journal per site (morefs repeat across vCenters): the primary's stays where
+  // it always was, the others' under <dataDir>/sites/<id>.
+  const journals = new Map(sites.ids().map((id) => [id, new SessionJournal(id === primary ? config.dataDir : join(config.dataDir, 'sites', id))]));
+  const journal = (site: string): SessionJournal => journals.get(site)!;
   const locks = new VmLocks();
-  const restore: RestoreFn = async (id, target, opts) => restoreVm({ vs: await vcenter.get(), repo: await repo() }, id, target, opts);
+  // A restore goes to the restore point's own site; host and datastore are resolved in that vCenter.
+  const restore: RestoreFn = async (id, target, opts) => {
+    const r = await repo();
+    const rp = await r.getRestorePoint(id).catch(() => undefined);
+    if (!rp) throw new NotFound('Restore point', id, 'list the restore points of the VM and pick one of them.');
+    const { site } = sites.parse(rp.vm.id, 'VM');
+    const local = target.kind === 'new'
+      ? { ...target, host: sites.localArg(site, target.host, 'Host'), datastore: sites.localArg(site, target.datastore, 'Datastore') } : target;
+    const done = await restoreVm({ vs: await sites.vs(site), repo: r }, id, local, opts);
+    return { ...done, vmId: sites.format(site, done.vmId) };
+  };
   const runner = new JobRunner({
     store: jobs,
     publish: (e) => events.publish(e.type === 'run' ? { type: 'run', run: runToDto(e.run) } : { type: 'job', job: jobToDto(e.job) }),
@@ -126,11 +153,15 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   });
   runner.registerVmKind(new BackupKind({
     store: jobs,
-    backupDeps: async () => ({ vs: await vcenter.get(), repo: await repo(), journal, locks }),
+    // The VM's own vCenter; vSphere is called with the bare moref, the run and the restore point keep the qualified id.
+    backupDeps: async (vmId) => {
+      const { site, moref } = sites.parse(vmId, 'VM');
+      return { vs: await sites.vs(site), repo: await repo(), journal: journal(site), locks, moref };
+    },
     holder: (vmId) => locks.holder(vmId),
     onRestorePoint: (rp, runId) => {
       inventory.invalidate();
-      events.publish({ type: 'restorePoint', restorePoint: restorePointDto(rp, [jobs.run(runId)]) });
+      events.publish({ type: 'restorePoint', restorePoint: restorePointDto(rp, [jobs.run(runId)], siteOf) });
     },
     queueRetention: (job) => { runner.runTask('retention', 'Stillpoint (after the job\'s run)', job); },
   }));
@@ -140,45 +171,49 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const scheduler = new Scheduler(jobs, runner, (job) => events.publish({ type: 'job', job: jobToDto(job) }));
   scheduler.refresh();
 
-  // Undo what a crashed predecessor left in vCenter, as soon as vCenter answers.
-  let recovered = false;
-  const recover = async () => {
-    if (recovered) return;
+  // Undo what a crashed predecessor left in each site's vCenter, as soon as that vCenter answers.
+  const recovered = new Set<string>();
+  const recoverSite = async (site: string) => {
+    if (recovered.has(site)) return;
     try {
-      const vs = await vcenter.get();
-      const actions = await recoverLeftovers(vs, journal, (id) => { try { return jobs.credentialSecret(id); } catch { return undefined; } });
-      recovered = true;
-      runner.recordRecovery(actions);
-      if (actions.length) log.warn({ actions }, 'start-up recovery cleaned up after an interrupted run');
+      const vs = await sites.vs(site);
+      const actions = await recoverLeftovers(vs, journal(site), (id) => { try { return jobs.credentialSecret(id); } catch { return undefined; } });
+      recovered.add(site);
+      runner.recordRecovery(actions.map((a) => ({ ...a, vmId: sites.format(site, a.vmId) })));
+      if (actions.length) log.warn({ site, actions }, 'start-up recovery cleaned up after an interrupted run');
     } catch (e) {
-      log.warn({ err: (e as Error).message }, 'start-up recovery postponed until vCenter answers');
+      log.warn({ site, err: (e as Error).message }, 'start-up recovery postponed until vCenter answers');
     }
   };
+  const recover = async () => { await Promise.all(sites.ids().map(recoverSite)); };
   const recovery = recover();
-  const recoveryTimer = setInterval(() => void recover().then(() => { if (recovered) clearInterval(recoveryTimer); }), 30_000);
+  const recoveryTimer = setInterval(() => void recover().then(() => { if (recovered.size === sites.ids().length) clearInterval(recoveryTimer); }), 30_000);
   recoveryTimer.unref();
 
   const health = async (): Promise<Health> => {
-    const vc = await vcenter.check();
+    const all = await sites.status();
+    const { id: _id, name: _name, url: _url, ...vc } = all.find((s) => s.id === primary)!;
     return {
-      status: vc.connected && !repoError ? 'ok' : 'degraded',
+      status: all.every((s) => s.connected) && !repoError ? 'ok' : 'degraded',
       version,
       vcenter: { url: config.vcenter.url, ...vc },
+      sites: all.map((s) => ({ ...s, primary: s.id === primary })),
       repository: { path: config.repository.path, ok: !repoError, ...(repoError ? { message: repoError.message } : {}) },
     };
   };
 
   const allRuns = () => jobs.runs({ limit: 10_000 });
+  function siteOf(vmId: string): string | undefined { return sites.tryParse(vmId)?.site; }
   const operations = operationRoutes({
     store: jobs, runner, inventory,
     restorePoints: async (vmId) => {
       const runs = allRuns();
-      return (await (await repo()).listRestorePoints(vmId ? { vmId } : {})).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((p) => restorePointDto(p, runs));
+      return (await (await repo()).listRestorePoints(vmId ? { vmId } : {})).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((p) => restorePointDto(p, runs, siteOf));
     },
     restorePoint: async (id) => {
       const r = await repo();
       const p = await r.getRestorePoint(id).catch(() => undefined);
-      return p && restorePointDto(p, allRuns());
+      return p && restorePointDto(p, allRuns(), siteOf);
     },
     restore: async (rp, req, user) => runToDto(await runner.start<RestoreParams>({
       kind: 'restore', vmIds: [rp.vmId], initiatedBy: user.username, concurrency: 1, params: { restorePointId: rp.id, target: req.target },
@@ -189,9 +224,9 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     jobsChanged: (job) => { scheduler.refresh(); inventory.invalidate(); if (job) events.publish({ type: 'job', job: jobToDto(jobs.job(job.id)) }); },
   });
 
-  const vcOrigin = config.vcenter.url ? new URL(config.vcenter.url).origin : undefined;
+  const vcOrigins = [...new Set(sites.list().flatMap((s) => (s.config.url ? [new URL(s.config.url).origin] : [])))];
   const app = createApp({
-    version, rootDir, devHost: config.devHost, frameAncestors: vcOrigin ? [vcOrigin] : [],
+    version, rootDir, devHost: config.devHost, frameAncestors: vcOrigins,
     auth, events, health, inventory, extraRoutes: operations,
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
@@ -207,7 +242,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const addr = server.address() as AddressInfo;
   const url = `https://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
   log.info({ url, dataDir: config.dataDir }, 'service started');
-  void vcenter.check();
+  void sites.status();
 
   return {
     url, cert: cert.cert, thumbprint: cert.thumbprint, config, recovery,
@@ -219,7 +254,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       await repoOpening.then((r) => r.close(), () => undefined);
       events.complete();
       await auth.close();
-      await vcenter.close();
+      await sites.close();
     },
   };
 }

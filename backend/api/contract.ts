@@ -46,15 +46,20 @@ export interface ApiError {
   details?: unknown;
 }
 
-export interface Health { status: 'ok' | 'degraded'; version: string; vcenter: { url: string; connected: boolean; message?: string }; repository: { path: string; ok: boolean; message?: string } }
+/** One configured vCenter (a site); its objects' ids are "<id>:<moref>", the primary's bare morefs. */
+export interface SiteHealth { id: string; name?: string; url: string; primary: boolean; connected: boolean; message?: string }
+
+/** `vcenter` is the primary site; `sites` lists every site (status is ok only when all are connected). */
+export interface Health { status: 'ok' | 'degraded'; version: string; vcenter: { url: string; connected: boolean; message?: string }; sites?: SiteHealth[]; repository: { path: string; ok: boolean; message?: string } }
 
 export interface LoginRequest { username: string; password: string }
 export interface LoginResponse { token: string; username: string }
 export interface SessionInfo { username: string; mode: 'plugin' | 'standalone' }
 
 export interface VmSummary {
-  id: string;                 // managed object id, e.g. "vm-42"
+  id: string;                 // managed object id, e.g. "vm-42"; at a site other than the primary "<site>:vm-42"
   name: string;
+  site?: string;              // id of the site (vCenter) the VM is in
   powerState: PowerState;
   guestOs: string;            // full name, e.g. "Microsoft Windows Server 2019 (64-bit)"
   guestFamily: 'windows' | 'linux' | 'other';
@@ -81,7 +86,8 @@ export interface VmDetail extends VmSummary {
 
 export interface RestorePoint {
   id: string;
-  vmId: string;
+  vmId: string;               // site-qualified like VmSummary.id
+  site?: string;              // the site the VM was backed up from (restores go there by default)
   vmName: string;
   createdAt: string;
   consistency: Consistency;
@@ -173,9 +179,9 @@ export type ReplicaState =
   | { vmId: string; state: 'none' }
   | { vmId: string; replicaVmId: string; targetHost: string; lastSync?: string; recoveryPoints: number; state: 'ready' | 'syncing' | 'failedOver' | 'error' };
 
-export interface HostInfo { id: string; name: string; cluster?: string; datastores: string[] }
-export interface DatastoreInfo { id: string; name: string; capacityBytes: number; freeBytes: number }
-export interface FolderInfo { id: string; name: string; path: string }
+export interface HostInfo { id: string; name: string; cluster?: string; datastores: string[]; site?: string }
+export interface DatastoreInfo { id: string; name: string; capacityBytes: number; freeBytes: number; site?: string }
+export interface FolderInfo { id: string; name: string; path: string; site?: string }
 
 export interface GuestCredentialInput { name: string; username: string; password: string }
 export interface GuestCredential { id: string; name: string; username: string }

@@ -26,7 +26,8 @@ export function param(req: Request, name: string, pattern: RegExp, what: string)
   return v;
 }
 
-export const VM_ID = /^vm-\d{1,12}$/;
+/** A VM id: its managed object id ("vm-42"), at a site other than the primary with the site ("dr:vm-42"). */
+export const VM_ID = /^(?:[a-z][a-z0-9-]{0,31}:)?vm-\d{1,12}$/;
 export const UUID_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function notFoundRoute(req: Request, _res: Response, next: NextFunction): void {

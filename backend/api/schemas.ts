@@ -1,7 +1,7 @@
 // Input schemas of the API, named so the OpenAPI document shows them as components.
 import { ref, type Schema } from './schema.ts';
 
-const vmId: Schema = { type: 'string', pattern: '^vm-\\d{1,12}$', description: 'a VM managed object id such as vm-42' };
+const vmId: Schema = { type: 'string', pattern: '^(?:[a-z][a-z0-9-]{0,31}:)?vm-\\d{1,12}$', description: 'a VM id: its managed object id such as vm-42, at a site other than the primary <site>:vm-42' };
 const uuid: Schema = { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', description: 'a UUID' };
 const count = (max: number): Schema => ({ type: 'integer', minimum: 0, maximum: max });
 
@@ -38,7 +38,7 @@ export const JobInputSchema = ref('JobInput', {
     name: { type: 'string', minLength: 1, maxLength: 128 },
     kind: { type: 'string', enum: ['backup'], description: 'what the job does; this route makes backup jobs' },
     vmIds: { type: 'array', items: vmId, maxItems: 5000, uniqueItems: true },
-    folderIds: { type: 'array', items: { type: 'string', pattern: '^[a-z]+-[a-z]?\\d{1,12}$', description: 'a VM folder id such as group-v3' }, maxItems: 100, uniqueItems: true },
+    folderIds: { type: 'array', items: { type: 'string', pattern: '^(?:[a-z][a-z0-9-]{0,31}:)?[a-z]+-[a-z]?\\d{1,12}$', description: 'a VM folder id such as group-v3 (dr:group-v3 at site dr)' }, maxItems: 100, uniqueItems: true },
     schedule: {
       type: 'object', additionalProperties: false, required: ['cron'],
       properties: { cron: { oneOf: [{ type: 'string', minLength: 1, maxLength: 128 }, { type: 'null' }] } },

@@ -1,5 +1,6 @@
-// The inventory as the UI sees it: vCenter's VMs (read with the service account, cached briefly so a
-// dashboard refresh does not re-read 2,000 VMs) joined with Stillpoint's protection state.
+// The inventory as the UI sees it: every site's VMs (read with the service account, cached briefly so a
+// dashboard refresh does not re-read 2,000 VMs) joined with Stillpoint's protection state. Ids are
+// site-qualified (model/site.ts): the primary's stay bare morefs, the others' are "<site>:<moref>".
 import { guestFamily } from '../model/guest.ts';
 import type { DatastoreInfo, FolderInfo, HostInfo, RunStatus, VmDetail, VmSummary, Consistency } from '../api/contract.ts';
 import type { InventoryApi } from '../api/routes/vms.ts';
@@ -7,6 +8,10 @@ import type { VSphere, VmInfo } from '../vsphere/index.ts';
 import type { SnapshotNode } from '../vsphere/index.ts';
 import { inventoryEpoch } from './user-session.ts';
 import type { SnapshotInfo } from '../api/contract.ts';
+import { childLog } from '../common/log.ts';
+import type { Sites } from './sites.ts';
+
+const log = childLog('inventory');
 
 export interface ProtectionState {
   /** VM ids in at least one enabled job (folder members included), with that job's next run. */
@@ -16,54 +21,83 @@ export interface ProtectionState {
 
 const TTL_MS = 5_000;
 
-export class InventoryView implements InventoryApi {
-  readonly #vs: () => Promise<VSphere>;
-  readonly #protection: ProtectionState;
-  #cache: { at: number; vms: Promise<VmInfo[]>; hostNames: Promise<Map<string, string>>; dsNames: Promise<Map<string, string>> } | undefined;
+interface SiteCache { at: number; vms: Promise<VmInfo[]>; hostNames: Promise<Map<string, string>>; dsNames: Promise<Map<string, string>> }
+interface SiteInventory { site: string; vms: VmInfo[]; hosts: Map<string, string>; dss: Map<string, string> }
 
-  constructor(vs: () => Promise<VSphere>, protection: ProtectionState) {
-    this.#vs = vs;
+export class InventoryView implements InventoryApi {
+  readonly #sites: Sites;
+  readonly #protection: ProtectionState;
+  readonly #cache = new Map<string, SiteCache>();
+
+  constructor(sites: Sites, protection: ProtectionState) {
+    this.#sites = sites;
     this.#protection = protection;
   }
 
   invalidate(): void {
-    this.#cache = undefined;
+    this.#cache.clear();
     inventoryEpoch.value++;
   }
 
-  #load() {
-    if (!this.#cache || Date.now() - this.#cache.at > TTL_MS) {
-      const vs = this.#vs();
-      const c = {
+  #load(site: string): SiteCache {
+    let c = this.#cache.get(site);
+    if (!c || Date.now() - c.at > TTL_MS) {
+      const vs = this.#sites.vs(site);
+      const fresh: SiteCache = {
         at: Date.now(),
         vms: vs.then((v) => v.inventory.vms()),
         hostNames: vs.then((v) => v.inventory.hosts()).then((hs) => new Map(hs.map((h) => [h.ref.value, h.name]))),
         dsNames: vs.then((v) => v.inventory.datastores()).then((ds) => new Map(ds.map((d) => [d.ref.value, d.name]))),
       };
-      this.#cache = c;
-      Promise.all([c.vms, c.hostNames, c.dsNames]).catch(() => { if (this.#cache === c) this.#cache = undefined; });
+      c = fresh;
+      this.#cache.set(site, fresh);
+      Promise.all([fresh.vms, fresh.hostNames, fresh.dsNames]).catch(() => { if (this.#cache.get(site) === fresh) this.#cache.delete(site); });
     }
-    return this.#cache;
+    return c;
   }
 
-  async vmInfos(): Promise<VmInfo[]> { return this.#load().vms; }
+  async #site(site: string): Promise<SiteInventory> {
+    const c = this.#load(site);
+    const [vms, hosts, dss] = await Promise.all([c.vms, c.hostNames, c.dsNames]);
+    return { site, vms, hosts, dss };
+  }
+
+  /**
+   * Every site's answer: a site that cannot be read is left out (and logged) while another answers;
+   * when none answers, the first site's error is thrown (503 with the reason).
+   */
+  async #each<T>(fn: (site: string) => Promise<T>): Promise<T[]> {
+    const ids = this.#sites.ids();
+    const results = await Promise.allSettled(ids.map(fn));
+    const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (!ok.length) throw (results[0] as PromiseRejectedResult).reason;
+    results.forEach((r, i) => { if (r.status === 'rejected') log.warn({ site: ids[i], err: (r.reason as Error)?.message }, 'site left out of the inventory'); });
+    return ok;
+  }
+
+  #id(site: string, moref: string): string { return this.#sites.format(site, moref); }
+
+  /** The service account's VM infos at every site, with their qualified ids. */
+  async vmInfos(): Promise<(VmInfo & { id: string; site: string })[]> {
+    return (await this.#each((s) => this.#site(s))).flatMap((inv) => inv.vms.map((v) => ({ ...v, id: this.#id(inv.site, v.ref.value), site: inv.site })));
+  }
 
   async vms(): Promise<VmSummary[]> {
-    const c = this.#load();
-    const [vms, hosts, dss] = await Promise.all([c.vms, c.hostNames, c.dsNames]);
+    const invs = await this.#each((s) => this.#site(s));
     const prot = await this.#protection.protectedVms();
-    return vms.filter((v) => !v.template).map((v) => this.#summary(v, hosts, dss, prot));
+    return invs.flatMap((inv) => inv.vms.filter((v) => !v.template).map((v) => this.#summary(inv, v, prot)));
   }
 
   async vm(id: string): Promise<VmDetail | undefined> {
-    const c = this.#load();
-    const [vms, hosts, dss] = await Promise.all([c.vms, c.hostNames, c.dsNames]);
-    const v = vms.find((x) => x.ref.value === id);
+    const ref = this.#sites.tryParse(id);
+    if (!ref) return undefined;
+    const inv = await this.#site(ref.site);
+    const v = inv.vms.find((x) => x.ref.value === ref.moref);
     if (!v) return undefined;
-    const vs = await this.#vs();
+    const vs = await this.#sites.vs(ref.site);
     const extra = await vs.pc.retrieveOne<{ 'config.hardware.numCPU'?: number; 'config.hardware.memoryMB'?: number }>(v.ref, ['config.hardware.numCPU', 'config.hardware.memoryMB']).catch(() => ({} as Record<string, number | undefined>));
     return {
-      ...this.#summary(v, hosts, dss, await this.#protection.protectedVms()),
+      ...this.#summary(inv, v, await this.#protection.protectedVms()),
       instanceUuid: v.instanceUuid ?? '',
       cpu: extra['config.hardware.numCPU'] ?? 0,
       memoryMiB: extra['config.hardware.memoryMB'] ?? 0,
@@ -74,9 +108,13 @@ export class InventoryView implements InventoryApi {
     };
   }
 
-  /** VM folders with their inventory paths ("Lab-DC/vm/Production"). */
+  /** VM folders with their inventory paths ("Lab-DC/vm/Production"; "dr: Lab-DC/vm/Production" at other sites than the primary). */
   async folders(): Promise<FolderInfo[]> {
-    const vs = await this.#vs();
+    return (await this.#each((s) => this.#folders(s))).flat().sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  async #folders(site: string): Promise<FolderInfo[]> {
+    const vs = await this.#sites.vs(site);
     type F = { name?: string; parent?: { type: string; value: string }; childType?: string[] };
     const [folders, dcs] = await Promise.all([
       vs.pc.retrieveAllOfType<F>('Folder', ['name', 'parent', 'childType']),
@@ -89,48 +127,60 @@ export class InventoryView implements InventoryApi {
       const up = p.parent && byId.has(p.parent.value) && byId.get(p.parent.value)!.parent ? path(p.parent.value) : '';
       return up ? `${up}/${p.name}` : p.name ?? id;
     };
-    return folders.filter((f) => f.props.childType?.includes('VirtualMachine')).map((f) => ({ id: f.ref.value, name: f.props.name ?? f.ref.value, path: path(f.ref.value) }))
-      .sort((a, b) => a.path.localeCompare(b.path));
+    const prefix = site === this.#sites.primary ? '' : `${site}: `;
+    return folders.filter((f) => f.props.childType?.includes('VirtualMachine')).map((f) => ({
+      id: this.#id(site, f.ref.value), name: f.props.name ?? f.ref.value, path: prefix + path(f.ref.value),
+      site,
+    }));
   }
 
   /** VM ids inside the given folders (recursively), as vCenter sees them now. */
   async folderMembers(folderIds: string[]): Promise<string[]> {
     if (!folderIds.length) return [];
-    const vs = await this.#vs();
     const ids = new Set<string>();
     for (const id of folderIds) {
-      const list = await vs.pc.retrieveAllOfType<{ name?: string }>('VirtualMachine', ['name'], { container: { type: 'Folder', value: id } });
-      for (const v of list) ids.add(v.ref.value);
+      const { site, moref, vs } = await this.#sites.resolve(id, 'folder');
+      const list = await vs.pc.retrieveAllOfType<{ name?: string }>('VirtualMachine', ['name'], { container: { type: 'Folder', value: moref } });
+      for (const v of list) ids.add(this.#id(site, v.ref.value));
     }
     return [...ids];
   }
 
   async hosts(): Promise<HostInfo[]> {
-    const vs = await this.#vs();
-    const [hosts, clusters, dss] = await Promise.all([vs.inventory.hosts(), vs.inventory.clusters(), this.#load().dsNames]);
-    return hosts.map((h) => {
-      const cluster = clusters.find((c) => c.hosts.some((r) => r.value === h.ref.value));
-      return { id: h.ref.value, name: h.name, ...(cluster ? { cluster: cluster.name } : {}), datastores: h.datastores.map((d) => dss.get(d.value) ?? d.value) };
-    });
+    return (await this.#each(async (site) => {
+      const vs = await this.#sites.vs(site);
+      const [hosts, clusters, dss] = await Promise.all([vs.inventory.hosts(), vs.inventory.clusters(), this.#load(site).dsNames]);
+      return hosts.map((h): HostInfo => {
+        const cluster = clusters.find((c) => c.hosts.some((r) => r.value === h.ref.value));
+        return {
+          id: this.#id(site, h.ref.value), name: h.name, ...(cluster ? { cluster: cluster.name } : {}),
+          datastores: h.datastores.map((d) => dss.get(d.value) ?? d.value), site,
+        };
+      });
+    })).flat();
   }
 
   async datastores(): Promise<DatastoreInfo[]> {
-    const vs = await this.#vs();
-    return (await vs.inventory.datastores()).map((d) => ({ id: d.ref.value, name: d.name, capacityBytes: d.capacity, freeBytes: d.freeSpace }));
+    return (await this.#each(async (site) => {
+      const vs = await this.#sites.vs(site);
+      return (await vs.inventory.datastores()).map((d): DatastoreInfo => ({ id: this.#id(site, d.ref.value), name: d.name, capacityBytes: d.capacity, freeBytes: d.freeSpace, site }));
+    })).flat();
   }
 
-  #summary(v: VmInfo, hosts: Map<string, string>, dss: Map<string, string>, prot: Map<string, { nextRun?: string }>): VmSummary {
-    const last = this.#protection.lastBackup(v.ref.value);
-    const p = prot.get(v.ref.value);
+  #summary(inv: SiteInventory, v: VmInfo, prot: Map<string, { nextRun?: string }>): VmSummary {
+    const id = this.#id(inv.site, v.ref.value);
+    const last = this.#protection.lastBackup(id);
+    const p = prot.get(id);
     return {
-      id: v.ref.value,
+      id,
       name: v.name,
+      site: inv.site,
       powerState: v.powerState,
       guestOs: v.guestFullName ?? v.guestId ?? 'unknown',
       guestFamily: guestFamily(v.guestId),
       toolsRunning: v.toolsRunningStatus === 'guestToolsRunning',
-      host: v.host ? hosts.get(v.host.value) ?? v.host.value : '',
-      datastores: v.datastores.map((d) => dss.get(d.value) ?? d.value),
+      host: v.host ? inv.hosts.get(v.host.value) ?? v.host.value : '',
+      datastores: v.datastores.map((d) => inv.dss.get(d.value) ?? d.value),
       protected: p !== undefined,
       ...(last ? { lastBackup: last } : {}),
       ...(p?.nextRun ? { nextRun: p.nextRun } : {}),

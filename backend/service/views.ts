@@ -7,13 +7,16 @@ import type { Repository, RestorePoint as RepoPoint } from '../repository/reposi
 import type { JobStore } from '../jobs/store.ts';
 import type { VmSummary } from '../api/contract.ts';
 
-export function restorePointDto(rp: RepoPoint, runs: Run[]): RestorePoint {
+/** `siteOf` names the site of a (qualified) VM id when several vCenters are configured. */
+export function restorePointDto(rp: RepoPoint, runs: Run[], siteOf?: (vmId: string) => string | undefined): RestorePoint {
+  const site = siteOf?.(rp.vm.id);
   const run = runs.find((r) => r.vms.some((v) => v.restorePointId === rp.id && r.kind === 'backup'));
   const v = run?.vms.find((x) => x.restorePointId === rp.id);
   return {
     id: rp.id,
     vmId: rp.vm.id,
     vmName: rp.vm.name,
+    ...(site ? { site } : {}),
     createdAt: rp.createdAt,
     consistency: rp.consistency,
     logicalBytes: rp.logicalBytes,

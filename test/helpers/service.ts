@@ -26,21 +26,30 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-export async function startTestService(opts: { lab?: Lab; config?: Partial<Config>; register?: boolean } = {}): Promise<TestService> {
+/**
+ * `extraSites`: more lab vCenters as further sites after the primary (`lab`), each with its id
+ * (the caller starts and stops those labs).
+ */
+export async function startTestService(opts: { lab?: Lab; config?: Partial<Config>; register?: boolean; extraSites?: { id: string; lab: Lab }[] } = {}): Promise<TestService> {
   const lab = opts.lab ?? await startLab();
   const dataDir = mkdtempSync(join(tmpdir(), 'stillpoint-test-'));
   const config = loadConfig({}, {
     dataDir,
     listen: { host: '127.0.0.1', port: 0 },
     vcenter: { url: lab.url, username: lab.username, password: lab.password, thumbprint: lab.thumbprint, wsdl: 'builtin' },
+    ...(opts.extraSites?.length ? {
+      vcenters: opts.extraSites.map(({ id, lab: l }) => ({ id, url: l.sdkUrl, username: l.username, password: l.password, thumbprint: l.thumbprint, wsdl: 'builtin' as const })),
+    } : {}),
     ...(opts.config as object),
   });
   const service = await startService(config, config.devHost ? { devHostUiSession: (u, p) => lab.control.uiSessionToken(u, p) } : {});
   if (opts.register !== false) {
-    await registerPlugin({ url: lab.sdkUrl, username: lab.username, password: lab.password, thumbprint: lab.thumbprint },
-      { manifestUrl: `${service.url}/plugin.json`, serverThumbprint: service.thumbprint, version: '1.0.0.0' }).catch((e: Error) => {
-      if (!/registered in this vCenter already/.test(e.message)) throw e;
-    });
+    for (const l of [lab, ...(opts.extraSites ?? []).map((x) => x.lab)]) {
+      await registerPlugin({ url: l.sdkUrl, username: l.username, password: l.password, thumbprint: l.thumbprint },
+        { manifestUrl: `${service.url}/plugin.json`, serverThumbprint: service.thumbprint, version: '1.0.0.0' }).catch((e: Error) => {
+        if (!/registered in this vCenter already/.test(e.message)) throw e;
+      });
+    }
   }
   const call: TestService['call'] = (method, path, o = {}) => new Promise((resolve, reject) => {
     const headers: Record<string, string> = { accept: 'application/json', ...o.headers };

@@ -1,0 +1,101 @@
+// Sites: the service configured with two lab vCenters (same inventory names, same morefs) lists
+// both inventories with site-qualified ids, backs up a VM from each and restores each to its own site.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startLab, type Lab } from '../lab/lab.ts';
+import { startTestService, type TestService } from '../helpers/service.ts';
+import type { DatastoreInfo, Health, HostInfo, JobRun, RestorePoint, VmSummary } from '../../backend/api/contract.ts';
+
+let prod: Lab;
+let dr: Lab;
+let t: TestService;
+let token: string;
+before(async () => {
+  [prod, dr] = await Promise.all([startLab(), startLab()]);
+  t = await startTestService({ lab: prod, extraSites: [{ id: 'dr', lab: dr }] });
+  token = await t.login();
+});
+after(async () => {
+  await t?.stop();
+  await Promise.all([prod?.stop(), dr?.stop()]);
+});
+
+test('health reports both sites connected; the primary stays in vcenter', async () => {
+  const h = await t.call<Health>('GET', '/api/health');
+  assert.equal(h.status, 200);
+  assert.equal(h.body.status, 'ok', JSON.stringify(h.body));
+  assert.equal(h.body.vcenter.connected, true);
+  assert.deepEqual(h.body.sites?.map((s) => [s.id, s.primary, s.connected]), [['primary', true, true], ['dr', false, true]]);
+});
+
+test('GET /api/vms lists both inventories with distinct ids and their site', async () => {
+  const vms = (await t.call<VmSummary[]>('GET', '/api/vms', { token })).body;
+  assert.equal(vms.length, 8, JSON.stringify(vms.map((v) => v.id)));
+  assert.equal(new Set(vms.map((v) => v.id)).size, 8);
+  const [labProd, labDr] = await Promise.all([prod.control.vms(), dr.control.vms()]);
+  const db = labProd['linux-db01']!.moref;
+  assert.equal(labDr['linux-db01']!.moref, db, 'the two labs use the same morefs');
+  assert.deepEqual(vms.filter((v) => v.name === 'linux-db01').map((v) => [v.id, v.site]).sort(), [[`dr:${db}`, 'dr'], [db, 'primary']]);
+  for (const v of vms) assert.ok(v.site === 'primary' ? !v.id.includes(':') : v.id.startsWith('dr:'), v.id);
+  const one = await t.call<VmSummary>('GET', `/api/vms/dr:${db}`, { token });
+  assert.equal(one.status, 200, JSON.stringify(one.body));
+  assert.equal(one.body.site, 'dr');
+  const hosts = (await t.call<HostInfo[]>('GET', '/api/inventory/hosts', { token })).body;
+  assert.ok(hosts.some((h) => h.site === 'dr' && h.id.startsWith('dr:') && h.name === 'esx-dr-01.lab.local'));
+  assert.ok(hosts.some((h) => h.site === 'primary' && !h.id.includes(':') && h.name === 'esx-dr-01.lab.local'));
+  const dss = (await t.call<DatastoreInfo[]>('GET', '/api/inventory/datastores', { token })).body;
+  assert.equal(dss.filter((d) => d.name === 'dr-ds1').length, 2);
+});
+
+test('a VM of each site is backed up, and each is restored to a new VM at its own site', async () => {
+  const db = (await prod.control.vms())['linux-db01']!.moref;
+  const ids = [db, `dr:${db}`];
+  const b = await t.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: ids } });
+  assert.equal(b.status, 202, JSON.stringify(b.body));
+  const run = await t.waitRun(token, b.body.id);
+  assert.equal(run.status, 'success', JSON.stringify(run));
+  const rpIds = ids.map((id) => run.vms.find((v) => v.vmId === id)!.restorePointId!);
+  assert.equal(new Set(rpIds).size, 2);
+
+  for (const [i, id] of ids.entries()) {
+    const points = (await t.call<RestorePoint[]>('GET', `/api/vms/${id}/restore-points`, { token })).body;
+    assert.deepEqual(points.map((p) => p.id), [rpIds[i]], `restore points of ${id}`);
+    assert.equal(points[0]!.vmId, id);
+    assert.equal(points[0]!.site, i === 0 ? 'primary' : 'dr');
+  }
+
+  const names = ['db01-back-at-prod', 'db01-back-at-dr'];
+  for (const [i, rpId] of rpIds.entries()) {
+    const r = await t.call<JobRun>('POST', `/api/restore-points/${rpId}/restore`, {
+      token, body: { target: { kind: 'new', name: names[i], host: 'esx-dr-01.lab.local', datastore: 'dr-ds1', powerOn: false } },
+    });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const done = await t.waitRun(token, r.body.id);
+    assert.equal(done.status, 'success', JSON.stringify(done));
+  }
+  const [labProd, labDr] = await Promise.all([prod.control.vms(), dr.control.vms()]);
+  assert.ok(labProd[names[0]!], 'restored at the primary site');
+  assert.equal(labProd[names[1]!], undefined, 'the dr restore point did not restore at the primary');
+  assert.ok(labDr[names[1]!], 'restored at the dr site');
+  assert.equal(labDr[names[0]!], undefined, 'the primary restore point did not restore at dr');
+
+  const vms = (await t.call<VmSummary[]>('GET', '/api/vms', { token })).body;
+  assert.equal(vms.find((v) => v.name === names[0])?.site, 'primary');
+  assert.equal(vms.find((v) => v.name === names[1])?.site, 'dr');
+  assert.match(vms.find((v) => v.name === names[1])!.id, /^dr:vm-/);
+});
+
+test('a host of the other site is refused for a restore', async () => {
+  const db = (await prod.control.vms())['linux-db01']!.moref;
+  const points = (await t.call<RestorePoint[]>('GET', `/api/vms/${db}/restore-points`, { token })).body;
+  const host = (await t.call<HostInfo[]>('GET', '/api/inventory/hosts', { token })).body.find((h) => h.site === 'dr' && h.name === 'esx-dr-01.lab.local')!;
+  const r = await t.call<JobRun>('POST', `/api/restore-points/${points[0]!.id}/restore`, {
+    token, body: { target: { kind: 'new', name: 'cross-site', host: host.id, datastore: 'dr-ds1', powerOn: false } },
+  });
+  assert.equal(r.status, 202);
+  const done = await t.waitRun(token, r.body.id);
+  assert.equal(done.status, 'failed');
+  assert.match(done.vms[0]!.message ?? '', /site 'dr'.*site 'primary'/);
+  assert.equal((await dr.control.vms())['cross-site'], undefined);
+  assert.equal((await prod.control.vms())['cross-site'], undefined);
+});
