@@ -2,6 +2,10 @@
 // both inventories with site-qualified ids, backs up a VM from each and restores each to its own site.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../backend/config.ts';
 import { startLab, type Lab } from '../lab/lab.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import type { DatastoreInfo, Health, HostInfo, JobRun, RestorePoint, VmSummary } from '../../backend/api/contract.ts';
@@ -98,4 +102,62 @@ test('a host of the other site is refused for a restore', async () => {
   assert.match(done.vms[0]!.message ?? '', /site 'dr'.*site 'primary'/);
   assert.equal((await dr.control.vms())['cross-site'], undefined);
   assert.equal((await prod.control.vms())['cross-site'], undefined);
+});
+
+test('a login refused by one site sees only the other site; refused by all is 401', async () => {
+  await dr.control.injectFault({ method: 'Login', fault: 'InvalidLogin', count: 1, as: 'soap' });
+  const only = await t.login();
+  const vms = (await t.call<VmSummary[]>('GET', '/api/vms', { token: only })).body;
+  assert.ok(vms.length >= 4);
+  assert.ok(vms.every((v) => v.site === 'primary'), JSON.stringify(vms.map((v) => v.id)));
+  const drId = (await t.call<VmSummary[]>('GET', '/api/vms', { token })).body.find((v) => v.site === 'dr')!.id;
+  assert.equal((await t.call('GET', `/api/vms/${drId}`, { token: only })).status, 404);
+  assert.equal((await t.call('POST', '/api/backups', { token: only, body: { vmIds: [drId] } })).status, 404);
+  const bad = await t.call('POST', '/api/session/login', { body: { username: prod.username, password: 'wrong' } });
+  assert.equal(bad.status, 401);
+});
+
+test('the restricted user sees its VMs at both sites, with that site\'s rights', async () => {
+  const r = await t.call<{ token: string }>('POST', '/api/session/login', { body: { username: prod.restrictedUsername, password: prod.restrictedPassword } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const vms = (await t.call<VmSummary[]>('GET', '/api/vms', { token: r.body.token })).body;
+  assert.deepEqual(vms.map((v) => `${v.site}/${v.name}`).sort(), [...prod.restrictedVms.map((n) => `dr/${n}`), ...prod.restrictedVms.map((n) => `primary/${n}`)].sort());
+});
+
+test('a restore over the original VM goes to the VM at the restore point\'s site', async () => {
+  const db = (await prod.control.vms())['linux-db01']!.moref;
+  const points = (await t.call<RestorePoint[]>('GET', `/api/vms/dr:${db}/restore-points`, { token })).body;
+  await dr.control.writeDisk('linux-db01', 0, 0, Buffer.alloc(65536, 0xab));
+  const r = await t.call<JobRun>('POST', `/api/restore-points/${points[0]!.id}/restore`, { token, body: { target: { kind: 'original', confirm: true, powerOn: false } } });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const done = await t.waitRun(token, r.body.id);
+  assert.equal(done.status, 'success', JSON.stringify(done));
+  assert.equal(done.vms[0]!.vmId, `dr:${db}`);
+  assert.match(done.vms[0]!.message ?? '', new RegExp(`dr:${db}`));
+  assert.equal((await prod.control.vms())['linux-db01']!.powerState, 'poweredOn', 'the primary site\'s linux-db01 was not touched');
+  assert.equal((await dr.control.vms())['linux-db01']!.powerState, 'poweredOff');
+});
+
+test('configuration: vcenters list, the vcenter block as primary, sealed passwords, clear errors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stillpoint-sites-'));
+  try {
+    const file = join(dir, 'config.json');
+    const load = (fc: unknown, env: NodeJS.ProcessEnv = {}) => { writeFileSync(file, JSON.stringify(fc)); return loadConfig({ STILLPOINT_CONFIG: file, ...env }, { dataDir: dir }); };
+    const c = load({ vcenters: [{ id: 'prod', url: 'https://vc1.example.test', username: 'u', password: 'p1' }, { id: 'dr', name: 'DR', url: 'https://vc2.example.test/sdk', username: 'u', password: 'p2' }] });
+    assert.deepEqual(c.vcenters.map((v) => [v.id, v.url, v.password]), [['prod', 'https://vc1.example.test/sdk', 'p1'], ['dr', 'https://vc2.example.test/sdk', 'p2']]);
+    assert.equal(c.vcenter, c.vcenters[0]);
+    const onDisk = readFileSync(file, 'utf8');
+    assert.doesNotMatch(onDisk, /"password"/, 'passwords are sealed at rest');
+    assert.equal(loadConfig({ STILLPOINT_CONFIG: file }, { dataDir: dir }).vcenters[1]!.password, 'p2');
+    // The single block (and the variables) stay the primary, id "primary" unless given.
+    const single = load({ vcenter: { url: 'https://vc0.example.test' }, vcenters: [{ id: 'dr', url: 'https://vc2.example.test' }] }, { STILLPOINT_VCENTER_USER: 'admin' });
+    assert.deepEqual(single.vcenters.map((v) => [v.id, v.username]), [['primary', 'admin'], ['dr', undefined]]);
+    assert.equal(load({}).vcenter.id, 'primary');
+    assert.throws(() => load({ vcenters: [{ id: 'dr', url: 'https://a' }, { id: 'dr', url: 'https://b' }] }), /Site id 'dr' is used by two vCenters/);
+    assert.throws(() => load({ vcenters: [{ id: 'DR!', url: 'https://a' }] }), /Site id 'DR!' .* not usable/);
+    assert.throws(() => load({ vcenter: { url: 'https://a' }, vcenters: [{ url: 'https://b' }] }), /has no "id"/);
+    assert.throws(() => load({ vcenters: [{ id: 'a', url: 'https://a' }, { id: 'b' }] }), /Site 'b' has no "url"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
