@@ -1,7 +1,10 @@
 // Write-ahead journal of consistent snapshot sessions. Every step that leaves something behind in
 // vCenter or in a guest (a frozen application, a snapshot) is recorded durably *before* it is
 // started, so after a crash the service knows what to undo: run post-thaw where pre-freeze ran,
-// and remove snapshots carrying the session's tag.
+// and remove snapshots carrying the session's tag. Entries name the node (ownership.ts) and the
+// journal object that wrote them, so a restart in the same process still tells its own live
+// sessions from a predecessor's.
+import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJson, removeFileDurable, writeFileDurable } from '../../common/durable.ts';
@@ -17,6 +20,10 @@ export interface SessionRecord {
   tag: string;
   startedAt: string;
   pid: number;
+  /** The Stillpoint node that ran the session (absent in entries of older versions). */
+  nodeId?: string;
+  /** The SessionJournal instance (one per service start) that opened the entry. */
+  instance?: string;
   preFreezeStarted: boolean;
   postThawDone: boolean;
   snapshotRequested: boolean;
@@ -31,11 +38,18 @@ export const SNAPSHOT_TAG_PREFIX = 'stillpoint-session:';
 
 export class SessionJournal {
   readonly dir: string;
-  constructor(dataDir: string) { this.dir = join(dataDir, 'sessions'); }
+  /** This node (backend/service/node-identity.ts); without it snapshots carry no owner. */
+  readonly node?: { id: string; name?: string };
+  readonly instance = randomUUID();
+  constructor(dataDir: string, node?: { id: string; name?: string }) {
+    this.dir = join(dataDir, 'sessions');
+    if (node) this.node = node;
+  }
 
-  open(rec: Omit<SessionRecord, 'tag' | 'startedAt' | 'pid' | 'preFreezeStarted' | 'postThawDone' | 'snapshotRequested'>): SessionRecord {
+  open(rec: Omit<SessionRecord, 'tag' | 'startedAt' | 'pid' | 'nodeId' | 'instance' | 'preFreezeStarted' | 'postThawDone' | 'snapshotRequested'>): SessionRecord {
     const full: SessionRecord = {
       ...rec, tag: SNAPSHOT_TAG_PREFIX + rec.id, startedAt: new Date().toISOString(), pid: process.pid,
+      ...(this.node ? { nodeId: this.node.id } : {}), instance: this.instance,
       preFreezeStarted: false, postThawDone: false, snapshotRequested: false,
     };
     this.save(full);
@@ -50,7 +64,17 @@ export class SessionJournal {
 
   close(rec: SessionRecord): void { removeFileDurable(this.file(rec.id)); }
 
-  /** Sessions that were not closed: left by a crashed or killed process. */
+  /** An open entry by session id. */
+  get(id: string): SessionRecord | undefined {
+    return /^[0-9a-f-]{36}$/i.test(id) ? readJson<SessionRecord>(this.file(id.toLowerCase())) : undefined;
+  }
+
+  /** Whether the entry belongs to a session this journal object opened (still running in this process). */
+  isLive(rec: SessionRecord): boolean {
+    return rec.instance ? rec.instance === this.instance : rec.pid === process.pid;
+  }
+
+  /** Sessions that were not closed: left by a crashed or killed process, or still running. */
   leftovers(): SessionRecord[] {
     let names: string[];
     try { names = readdirSync(this.dir); } catch { return []; }

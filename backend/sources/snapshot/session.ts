@@ -3,7 +3,8 @@
 // Post-thaw runs once whenever pre-freeze was started, whatever happened in between, and the
 // snapshot is removed (with consolidation checked) on every path. Each step that leaves something
 // behind is journaled before it starts, so a crashed process is cleaned up at the next start
-// (see recovery.ts).
+// (see recovery.ts). Snapshots name the node that took them; the preflight removes only this node's
+// leftovers and those of nodes known to be gone (ownership.ts).
 import { randomUUID } from 'node:crypto';
 import type { AppAwareSettings } from '../../model/app-aware.ts';
 import type { Consistency } from '../../model/consistency.ts';
@@ -13,13 +14,17 @@ import {
 } from '../../vsphere/index.ts';
 import { classify, parseVssManifest, type VssManifest } from './consistency.ts';
 import { runGuestScript, type GuestFamily } from './guest-script.ts';
-import { SNAPSHOT_TAG_PREFIX, type SessionJournal, type SessionRecord } from './journal.ts';
+import type { SessionJournal, SessionRecord } from './journal.ts';
+import { judgeLeftovers, nodeGraceMs, snapshotTag } from './ownership.ts';
 
 const log = childLog('snapshot-session');
 
 export interface SessionContext {
   vs: VSphere;
+  /** This node's journal; its node (new SessionJournal(dataDir, node)) is written into the snapshot. */
   journal: SessionJournal;
+  /** How long after its last sign of life another node counts as gone (default: nodeGraceMs()). */
+  graceMs?: number;
 }
 
 export interface SessionRequest {
@@ -66,7 +71,7 @@ export class SnapshotSession {
     const warn = (w: string) => { warnings.push(w); log.warn({ vm: vm.value, warning: w }, 'snapshot session warning'); };
 
     phase('preflight');
-    await preflight(vs, vm, warn, req.signal);
+    await preflight(ctx, vm, warn, req.signal);
     if ((s.preFreeze || s.postThaw) && !req.guest) {
       throw new VSphereError('GuestCredentialsMissing', `the job runs scripts in ${req.vm.name} but has no guest credentials`,
         'Pick guest OS credentials in the job\'s application-aware settings, or remove the pre-freeze/post-thaw scripts.');
@@ -140,16 +145,30 @@ export class SnapshotSession {
   }
 }
 
-async function preflight(vs: VSphere, vm: MoRef, warn: (w: string) => void, signal?: AbortSignal): Promise<void> {
+/**
+ * Removes this node's leftover snapshots of the VM and those of nodes known to be gone; another live
+ * node's snapshot (its backup of the same VM is running) is left alone.
+ */
+async function preflight(ctx: SessionContext, vm: MoRef, warn: (w: string) => void, signal?: AbortSignal): Promise<void> {
+  const { vs } = ctx;
   signal?.throwIfAborted();
-  const removed = await vs.snapshots.removeMatching(vm, (n) => n.description.includes(SNAPSHOT_TAG_PREFIX));
-  if (removed) warn(`Removed ${removed} leftover Stillpoint snapshot(s) from an earlier run.`);
+  const decisions = await judgeLeftovers(vs, await vs.snapshots.list(vm), { journal: ctx.journal, graceMs: ctx.graceMs ?? nodeGraceMs(), keepJournaled: 'live' });
+  const doomed = new Set(decisions.filter((d) => d.remove).map((d) => d.snapshot.ref.value));
+  if (doomed.size) await vs.snapshots.removeMatching(vm, (n) => doomed.has(n.ref.value));
+  const own = decisions.filter((d) => d.verdict === 'own').length;
+  if (own) warn(`Removed ${own} leftover Stillpoint snapshot(s) from an earlier run.`);
+  const unknown = decisions.filter((d) => d.verdict === 'owner-unknown').length;
+  if (unknown) warn(`Left ${unknown} Stillpoint snapshot(s) of an older version alone: they name no owning node. Remove them in vSphere once no Stillpoint backup of this VM is running.`);
+  const gone = [...new Set(decisions.filter((d) => d.verdict === 'owner-gone').map((d) => d.owner))];
+  if (gone.length) warn(`Removed snapshot(s) left by Stillpoint ${gone.join(', ')}, which stopped reporting to vCenter.`);
+  const alive = [...new Set(decisions.filter((d) => d.verdict === 'owner-alive').map((d) => d.owner))];
+  if (alive.length) warn(`Stillpoint ${alive.join(', ')} holds a snapshot of this VM too (a session of its own); left alone.`);
   if (await vs.snapshots.consolidateIfNeeded(vm)) warn('The VM needed disk consolidation; consolidated before the backup.');
 }
 
 async function createSnapshot(vs: VSphere, vm: MoRef, rec: SessionRecord, quiesce: boolean, req: SessionRequest): Promise<SnapshotDetails> {
   const name = `Stillpoint ${req.purpose} ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`;
-  const description = `Temporary snapshot of a Stillpoint ${req.purpose}; removed automatically. ${rec.tag}`;
+  const description = `Temporary snapshot of a Stillpoint ${req.purpose}; removed automatically. ${snapshotTag(rec.id, rec.nodeId)}`;
   const signal = req.signal ? { signal: req.signal } : {};
   if (quiesce && req.guestFamily === 'windows') {
     return vs.snapshots.create(vm, {
