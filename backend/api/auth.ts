@@ -13,7 +13,9 @@ const log = childLog('auth');
 /** A vCenter session acting for one user. */
 export interface UserSession {
   readonly username: string;
-  /** Ids of the VMs this user can see (vCenter's permissions applied by vCenter itself). */
+  /** The sites (configured vCenters) this user has a session at; the others show nothing to the user. */
+  readonly siteIds?: string[];
+  /** Ids of the VMs this user can see (vCenter's permissions applied by vCenter itself), site-qualified. */
   visibleVmIds(): Promise<Set<string>>;
   logout(): Promise<void>;
 }

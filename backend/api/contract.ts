@@ -54,7 +54,8 @@ export interface Health { status: 'ok' | 'degraded'; version: string; vcenter: {
 
 export interface LoginRequest { username: string; password: string }
 export interface LoginResponse { token: string; username: string }
-export interface SessionInfo { username: string; mode: 'plugin' | 'standalone' }
+/** sites: the configured vCenters this user has a session at (see Health.sites). */
+export interface SessionInfo { username: string; mode: 'plugin' | 'standalone'; sites?: string[] }
 
 export interface VmSummary {
   id: string;                 // managed object id, e.g. "vm-42"; at a site other than the primary "<site>:vm-42"

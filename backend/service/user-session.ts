@@ -25,6 +25,7 @@ export function userSession(vs: VSphere | SiteSession[], username: string, prima
     username,
     vsphere: (sessions.find((s) => s.site === primary) ?? sessions[0]!).vs,
     sites: sessions,
+    siteIds: sessions.map((s) => s.site),
     visibleVmIds() {
       if (!cached || Date.now() - cached.at > VISIBLE_TTL_MS || cached.epoch !== inventoryEpoch.value) {
         // A site that does not answer shows none of its VMs (never more); when none answers, the error.

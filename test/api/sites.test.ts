@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../backend/config.ts';
 import { startLab, type Lab } from '../lab/lab.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
-import type { DatastoreInfo, Health, HostInfo, JobRun, RestorePoint, VmSummary } from '../../backend/api/contract.ts';
+import type { DatastoreInfo, Health, HostInfo, JobRun, RestorePoint, SessionInfo, VmSummary } from '../../backend/api/contract.ts';
 
 let prod: Lab;
 let dr: Lab;
@@ -110,6 +110,8 @@ test('a login refused by one site sees only the other site; refused by all is 40
   const vms = (await t.call<VmSummary[]>('GET', '/api/vms', { token: only })).body;
   assert.ok(vms.length >= 4);
   assert.ok(vms.every((v) => v.site === 'primary'), JSON.stringify(vms.map((v) => v.id)));
+  assert.deepEqual((await t.call<SessionInfo>('GET', '/api/session', { token: only })).body.sites, ['primary']);
+  assert.deepEqual((await t.call<SessionInfo>('GET', '/api/session', { token })).body.sites, ['primary', 'dr']);
   const drId = (await t.call<VmSummary[]>('GET', '/api/vms', { token })).body.find((v) => v.site === 'dr')!.id;
   assert.equal((await t.call('GET', `/api/vms/${drId}`, { token: only })).status, 404);
   assert.equal((await t.call('POST', '/api/backups', { token: only, body: { vmIds: [drId] } })).status, 404);

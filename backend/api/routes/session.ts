@@ -25,7 +25,7 @@ export function sessionRoutes(auth: Auth): RouteDef[] {
     },
     {
       method: 'get', path: '/session', tag: 'session', summary: 'Who is logged in',
-      handler: async ({ user }) => ({ username: user.username, mode: user.mode }),
+      handler: async ({ user }) => ({ username: user.username, mode: user.mode, ...(user.session.siteIds ? { sites: [...user.session.siteIds] } : {}) }),
     },
   ];
 }
