@@ -501,12 +501,15 @@ test('accessibility: every route (and every wizard page) has an accessible name 
     for (const [name, pattern] of Object.entries(ROUTE_PATHS)) {
       if (name === 'login') continue;
       const path = pattern.replace(/:(\w+)/g, (_, k: string) => { assert.ok(params[k], `no value for :${k} in ${pattern}`); return params[k]!; });
-      await page.goto(`${svc.service.url}/ui/#/${path}${query[name] ? '?' + query[name] : ''}`);
+      const url = `${svc.service.url}/ui/#/${path}${query[name] ? '?' + query[name] : ''}`;
+      // The previous route's view stays until the router has activated the new one: mark it, and wait for an unmarked view.
+      if (page.url() !== url) await page.evaluate(() => (globalThis as any).document.querySelector('router-outlet + *')?.setAttribute('data-sp-previous-route', ''));
+      await page.goto(url);
       await page.waitForFunction(() => {
         const d = (globalThis as any).document;
-        return d.querySelector('router-outlet + *') && !d.querySelector('clr-spinner, .datagrid-spinner') && !(globalThis as any).location.hash.startsWith('#/login');
+        const view = d.querySelector('router-outlet + *');
+        return view && !view.hasAttribute('data-sp-previous-route') && !d.querySelector('clr-spinner, .datagrid-spinner') && !(globalThis as any).location.hash.startsWith('#/login');
       }, undefined, { timeout: 15_000 });
-      await page.waitForTimeout(150);
       for (const p of await unnamedControls(page)) problems.push(`${path}: ${p}`);
       for (const p of await horizontalOverflow(page)) problems.push(`${path}: ${p}`);
       // Wizards: every page.
@@ -517,7 +520,8 @@ test('accessibility: every route (and every wizard page) has an accessible name 
           if (!(await nextBtn.count()) || !(await nextBtn.first().isEnabled())) break;
           await nextBtn.first().click();
           seen++;
-          await page.waitForTimeout(100);
+          // The wizard shows page `seen` (Clarity marks the current clr-wizard-page active).
+          await page.waitForFunction((n) => (globalThis as any).document.querySelectorAll('clr-wizard-page')[n - 1]?.classList.contains('active'), seen, { timeout: 15_000 });
           for (const p of await unnamedControls(page)) problems.push(`${path} (wizard page ${i + 2}): ${p}`);
           for (const p of await horizontalOverflow(page)) problems.push(`${path} (wizard page ${i + 2}): ${p}`);
         }
