@@ -29,7 +29,8 @@ export async function run(args: string[]): Promise<number> {
       if (!host || !datastore) {
         // Default placement: where the source VM runs now.
         const vm = await client.get<VmDetail>(`/api/vms/${rp.vmId}`).catch(() => undefined);
-        const hosts = await client.get<HostInfo[]>('/api/inventory/hosts');
+        // The restore goes to the restore point's own site: only that site's hosts are candidates.
+        const hosts = (await client.get<HostInfo[]>('/api/inventory/hosts')).filter((h) => !rp.site || !h.site || h.site === rp.site);
         host ??= vm?.host ?? hosts[0]?.name;
         datastore ??= vm?.datastores[0] ?? hosts.find((h) => h.name === host)?.datastores[0];
         if (!host || !datastore) throw new Error('give --host and --datastore: the source VM is gone and no default placement was found');
