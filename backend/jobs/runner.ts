@@ -186,7 +186,7 @@ export class JobRunner {
     } catch (e) {
       const cancelled = a.abort.signal.aborted;
       const msg = (e as Error).message;
-      this.#finishVm(a, v, cancelled ? 'cancelled' : 'failed', cancelled && !/^cancel/i.test(msg) ? `Cancelled: ${msg}` : msg, t0);
+      this.#finishVm(a, v, cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled: ${msg}` : msg, t0);
     }
   }
 
