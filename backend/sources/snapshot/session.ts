@@ -46,12 +46,14 @@ export class SnapshotSession {
   readonly snapshot: SnapshotDetails;
   readonly consistency: Consistency;
   readonly reason: string;
+  /** The VSS manifest VMware Tools left (quiesced Windows snapshots), whole: writers, components, files. */
+  readonly vss?: VssManifest;
   readonly warnings: string[];
   readonly #ctx: SessionContext;
   readonly #rec: SessionRecord;
   #closed = false;
 
-  private constructor(ctx: SessionContext, rec: SessionRecord, snapshot: SnapshotDetails, c: { consistency: Consistency; reason: string }, warnings: string[]) {
+  private constructor(ctx: SessionContext, rec: SessionRecord, snapshot: SnapshotDetails, c: { consistency: Consistency; reason: string }, warnings: string[], vss?: VssManifest) {
     this.#ctx = ctx;
     this.#rec = rec;
     this.id = rec.id;
@@ -59,6 +61,7 @@ export class SnapshotSession {
     this.snapshot = snapshot;
     this.consistency = c.consistency;
     this.reason = c.reason;
+    if (vss) this.vss = vss;
     this.warnings = warnings;
   }
 
@@ -132,7 +135,7 @@ export class SnapshotSession {
       warn('vSphere took the snapshot without quiescing (VMware Tools not running or the VM is off): the restore point is crash-consistent.');
     }
     log.info({ vm: vm.value, snapshot: snapshot.node.ref.value, consistency: c.consistency, reason: c.reason }, 'snapshot ready');
-    return new SnapshotSession(ctx, rec, snapshot, c, warnings);
+    return new SnapshotSession(ctx, rec, snapshot, c, warnings, vss);
   }
 
   /** Removes the snapshot (consolidating where vSphere asks for it) and closes the journal entry. */

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"archive/zip"
-	"fmt"
 	"log"
-	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
-	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
@@ -177,50 +172,6 @@ func findTreeItem(tree []types.VirtualMachineSnapshotTree, ref types.ManagedObje
 		}
 	}
 	return nil
-}
-
-// vssWriters are the VSS writers of the lab's Windows guest (a Windows Server with SQL Server).
-var vssWriters = []struct{ name, id string }{
-	{"System Writer", "e8132975-6f93-4464-a53e-1050253ae220"},
-	{"Registry Writer", "afbab4a2-367d-4d15-a586-71dbb18f8485"},
-	{"WMI Writer", "a6ad56c2-b509-4e6c-bb19-49d8f43532f0"},
-	{"SqlServerWriter", "a65faa63-5ea8-4ebc-9dbd-a0c4db26912a"},
-}
-
-var vssBackupTypes = map[int]string{1: "FULL", 2: "INCREMENTAL", 3: "DIFFERENTIAL", 4: "LOG", 5: "COPY", 6: "OTHER"}
-
-// writeVSSManifest writes the vss-manifest.zip VMware Tools leaves after a
-// quiesced snapshot of a Windows guest: backupComponents.xml (the VSS Backup
-// Components Document) and, when the writers took part, one writer manifest
-// per writer. Without writer manifests the snapshot is only file-system consistent.
-func writeVSSManifest(path, vm string, backupType int, context string, writers bool) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	z := zip.NewWriter(f)
-	setID := strings.ToUpper(newCBTUUID()[:8]) + "-LAB"
-	var comps strings.Builder
-	if writers {
-		for _, w := range vssWriters {
-			fmt.Fprintf(&comps, `<WRITER_COMPONENTS instanceId="{%s}" writerId="{%s}"><COMPONENT logicalPath="" componentName="%s" componentType="filegroup"/></WRITER_COMPONENTS>`,
-				w.id, w.id, w.name)
-		}
-	}
-	bc, _ := z.Create("backupComponents.xml")
-	fmt.Fprintf(bc, `<?xml version="1.0"?>
-<BACKUP_COMPONENTS xmlns="x-schema:#VssComponentMetadata" version="1.2" bootableSystemStateBackup="no" selectComponents="yes" backupType="%s" partialFileSupport="no" snapshotSetId="{%s}" context="%s" computer="%s" created="%s">%s</BACKUP_COMPONENTS>
-`, vssBackupTypes[backupType], setID, context, vm, time.Now().UTC().Format(time.RFC3339), comps.String())
-	if writers {
-		for i, w := range vssWriters {
-			wf, _ := z.Create(fmt.Sprintf("writer%d.xml", i))
-			fmt.Fprintf(wf, `<?xml version="1.0"?>
-<WRITER_METADATA xmlns="x-schema:#VssWriterMetadataInfo" version="1.2"><IDENTIFICATION writerId="{%s}" instanceId="{%s}" friendlyName="%s" usage="USER_DATA" dataSource="TRANSACTION_DB"/><BACKUP_LOCATIONS/><RESTORE_METHOD method="RESTORE_IF_CAN_REPLACE" writerRestore="always" rebootRequired="no"/></WRITER_METADATA>
-`, w.id, w.id, w.name)
-		}
-	}
-	return z.Close()
 }
 
 // RemoveSnapshotTask removes a snapshot (and with removeChildren its subtree).
