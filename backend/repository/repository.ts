@@ -348,6 +348,12 @@ export class Repository {
     try { return await run; } finally { this.#gcRunning = undefined; }
   }
 
+  /** Size and free room of where the repository lives (the dashboard's capacity), when the storage can tell. */
+  async space(): Promise<{ totalBytes: number; freeBytes: number } | undefined> {
+    this.#check();
+    return this.storage.space();
+  }
+
   async stats(): Promise<RepoStats> {
     this.#check();
     let restorePoints = 0, logicalBytes = 0, nonZeroBytes = 0;

@@ -8,7 +8,7 @@
 //   the end; a failed or aborted stream removes the file.
 // - New folders are fsynced with their parents, so a durable object is also reachable after a crash.
 // - Read handles are kept open (LRU), positional reads run on libuv's pool.
-import { open, mkdir, readFile, readdir, rename, stat, unlink, link, type FileHandle } from 'node:fs/promises';
+import { open, mkdir, readFile, readdir, rename, stat, statfs, unlink, link, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { StorageError, checkName, isExists, isNotFound, type ObjectInfo, type Piece, type Storage, type StorageLocation } from './storage.ts';
@@ -251,6 +251,11 @@ export class LocalStorage implements Storage {
       if (isNotFound(e)) return false;
       throw e;
     }
+  }
+
+  async space(): Promise<{ totalBytes: number; freeBytes: number }> {
+    const fs = await statfs(this.pathOf('config.json').replace(/config\.json$/, ''));
+    return { totalBytes: fs.blocks * fs.bsize, freeBytes: fs.bavail * fs.bsize };
   }
 
   async close(): Promise<void> {

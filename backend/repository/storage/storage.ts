@@ -71,6 +71,9 @@ export interface Storage {
   /** Deletes an object; resolves false if there was none. */
   delete(name: string): Promise<boolean>;
 
+  /** Room where the objects live (local: the file system's size and free bytes); undefined where a store has no limit it can tell. */
+  space(): Promise<{ totalBytes: number; freeBytes: number } | undefined>;
+
   /** Releases cached handles; the storage stays usable (handles are reopened on demand). */
   close(): Promise<void>;
 }
