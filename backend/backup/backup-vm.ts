@@ -17,7 +17,6 @@ import { plan, type ReadPlan } from '../pipeline/read-plan.ts';
 import { SnapshotSession } from '../sources/snapshot/session.ts';
 import { captureVmConfig } from '../sources/snapshot/vm-config.ts';
 import type { DiskLayout } from '../model/restore-point.ts';
-import type { VssManifest } from '../model/vss.ts';
 import type { VmConfigController, VmConfigDisk } from '../model/vm-config.ts';
 import { PARTITION_TABLE_BYTES, readPartitionTable } from '../volumes/partition-table.ts';
 
@@ -134,7 +133,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
       step('plan');
 
       // The whole VSS backup components document (writers, components, database and log files), when the session read one.
-      const vss = (session as { vss?: VssManifest }).vss;
+      const vss = session.vss;
       const writer = await repo.beginRestorePoint({
         vm: { id: req.vmId, name: vm.name, ...(vm.instanceUuid ? { uuid: vm.instanceUuid } : {}) },
         consistency: session.consistency,
