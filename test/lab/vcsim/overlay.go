@@ -70,6 +70,8 @@ func (l *Lab) ensureOverlay(ref types.ManagedObjectReference) {
 		obj = &LabSessionManager{base}
 	case "SearchIndex":
 		obj = &LabSearchIndex{base}
+	case "CustomFieldsManager":
+		obj = &LabCustomFieldsManager{base}
 	case "PropertyCollector":
 		obj = &LabPropertyCollector{base}
 	default:

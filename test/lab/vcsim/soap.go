@@ -70,6 +70,7 @@ var overlays = map[string]map[string]bool{
 	"EventManager":           {"LogUserEvent": true},
 	"SessionManager":         {"AcquireGenericServiceTicket": true},
 	"SearchIndex":            {"FindByUuid": true},
+	"CustomFieldsManager":    {"SetField": true},
 	"PropertyCollector": {"RetrievePropertiesEx": true, "ContinueRetrievePropertiesEx": true,
 		"CancelRetrievePropertiesEx": true},
 }
