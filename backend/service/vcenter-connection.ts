@@ -5,17 +5,17 @@ import { VSphere } from '../vsphere/index.ts';
 import { VCenterUnreachableError } from '../vsphere/faults.ts';
 import { Unavailable } from '../common/errors.ts';
 import { childLog } from '../common/log.ts';
-import type { Config } from '../config.ts';
+import type { VcenterConfig } from '../config.ts';
 
 const log = childLog('vcenter');
 
 export class VcenterConnection {
-  readonly #cfg: Config['vcenter'];
+  readonly #cfg: VcenterConfig & { id?: string };
   #vs: Promise<VSphere> | undefined;
   #lastError: Error | undefined;
   #retryAt = 0;
 
-  constructor(cfg: Config['vcenter']) { this.#cfg = cfg; }
+  constructor(cfg: VcenterConfig & { id?: string }) { this.#cfg = cfg; }
 
   get url(): string { return this.#cfg.url; }
 
@@ -36,12 +36,12 @@ export class VcenterConnection {
       }
       this.#vs.then((vs) => {
         this.#lastError = undefined;
-        log.info({ url, version: vs.about.version }, 'connected to vCenter');
+        log.info({ site: this.#cfg.id, url, version: vs.about.version }, 'connected to vCenter');
       }, (e: Error) => {
         this.#vs = undefined;
         this.#lastError = e;
         this.#retryAt = Date.now() + 5_000;
-        log.warn({ url, err: e.message }, 'cannot connect to vCenter');
+        log.warn({ site: this.#cfg.id, url, err: e.message }, 'cannot connect to vCenter');
       });
     }
     try {
