@@ -156,7 +156,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     // The VM's own vCenter; vSphere is called with the bare moref, the run and the restore point keep the qualified id.
     backupDeps: async (vmId) => {
       const { site, moref } = sites.parse(vmId, 'VM');
-      return { vs: await sites.vs(site), repo: await repo(), journal: journal(site), locks, moref };
+      return { vs: await sites.vs(site), repo: await repo(), journal: journal(site), locks, moref, site };
     },
     holder: (vmId) => locks.holder(vmId),
     onRestorePoint: (rp, runId) => {

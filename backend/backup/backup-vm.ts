@@ -31,6 +31,8 @@ export interface BackupDeps {
   locks: VmLocks;
   /** The VM's managed object id in `vs` when req.vmId is site-qualified ("dr:vm-42"); default req.vmId. */
   moref?: string;
+  /** The site (configured vCenter) `vs` belongs to; recorded in the restore point when req.site is not given. */
+  site?: string;
 }
 
 export interface BackupProgress {
@@ -140,7 +142,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
         vmConfig,
         metadata: {
           source: {
-            ...(req.site ? { site: req.site } : {}),
+            ...(req.site ?? deps.site ? { site: req.site ?? deps.site } : {}),
             vcenter: { instanceUuid: vs.about?.instanceUuid ?? 'unknown' },
             vm: { moref: ref.value, name: vm.name, ...(vm.instanceUuid ? { instanceUuid: vm.instanceUuid } : {}) },
           },
