@@ -1,10 +1,12 @@
 // Maintenance of the repository as runs of their own, not the tail of a backup job:
-//   retention — a job's policy over the job's VMs (queued when the job's run ends),
+//   retention — a job's policy over the job's own restore points (queued when the job's run ends;
+//               on-demand points and other jobs' points are never its to prune),
 //   gc        — reclaims chunks no restore point references (scheduled, or on demand),
 //   verify    — checks every chunk of every restore point (scheduled, or on demand).
 // Each run's message says what it did, so the history shows every point retention removed.
 import { formatBytes } from '../common/units.ts';
-import type { Repository } from '../repository/repository.ts';
+import type { Repository, RestorePoint } from '../repository/repository.ts';
+import { decideRetention } from '../repository/retention.ts';
 import type { JobRunner } from './runner.ts';
 import type { RepositoryTask, TaskContext, TaskOutcome } from './kinds.ts';
 
@@ -32,8 +34,17 @@ function retentionTask(d: MaintenanceDeps): RepositoryTask {
         ctx.signal.throwIfAborted();
         ctx.progress((100 * i) / vmIds.length, `applying retention to ${vmId}`);
         try {
-          const decision = await repo.applyRetention(job.retention, { vmId });
-          removed.push(...decision.remove.map((r) => `${r.id} (${r.vmId}, ${r.createdAt})`));
+          // Only this job's own points: on-demand backups and other jobs' points are never the job's to prune.
+          const mine = (await repo.listRestorePoints({ vmId })).filter((p) => madeByJob(p, job.id));
+          if (!mine.length) continue;
+          for (const r of decideRetention(mine, job.retention).remove) {
+            try {
+              await repo.deleteRestorePoint(r.id);
+              removed.push(`${r.id} (${r.vmId}, ${r.createdAt})`);
+            } catch (e) {
+              warnings.push(`Kept ${r.id}: ${(e as Error).message}`);
+            }
+          }
         } catch (e) {
           warnings.push(`Retention could not be applied to ${vmId}: ${(e as Error).message}`);
         }
@@ -42,6 +53,11 @@ function retentionTask(d: MaintenanceDeps): RepositoryTask {
       return { status: warnings.length ? 'warning' : 'success', message: [message, ...warnings].join(' '), warnings };
     },
   };
+}
+
+/** Points made by a run of this job. Points without a recorded origin (older versions) are kept: better a point too many than one lost. */
+function madeByJob(p: RestorePoint, jobId: string): boolean {
+  return p.metadata?.origin.kind === 'job' && p.metadata.origin.jobId === jobId;
 }
 
 function gcTask(d: MaintenanceDeps): RepositoryTask {

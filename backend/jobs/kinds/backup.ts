@@ -49,7 +49,8 @@ export class BackupKind implements VmKind<BackupParams> {
       ? { id: settings.guestCredentialId, credentials: this.#d.store.credentialSecret(settings.guestCredentialId) } : undefined;
     const r: BackupVmResult = await backupVm(deps, {
       vmId: ctx.vmId, settings, runId: ctx.runId, initiatedBy: ctx.initiatedBy, whenBusy: ctx.params.whenBusy, signal: ctx.signal,
-      ...(guest ? { guest } : {}), ...(job ? { jobId: job.id, jobName: job.name } : {}),
+      // The run's job owns the point (and its retention may prune it); settings borrowed from a job do not make it the job's.
+      ...(guest ? { guest } : {}), ...(ctx.job ? { jobId: ctx.job.id, jobName: ctx.job.name } : {}),
       onProgress: (p) => ctx.progress({ phase: p.phase, percent: p.percent, bytesRead: p.bytesRead }),
     });
     this.#d.onRestorePoint?.(r.restorePoint, ctx.runId);
