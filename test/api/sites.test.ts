@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../backend/config.ts';
 import { startLab, type Lab } from '../lab/lab.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
-import type { DatastoreInfo, Health, HostInfo, JobRun, RestorePoint, SessionInfo, VmSummary } from '../../backend/api/contract.ts';
+import type { DatastoreInfo, FolderInfo, Health, HostInfo, Job, JobInput, JobRun, RestorePoint, SessionInfo, VmSummary } from '../../backend/api/contract.ts';
 
 let prod: Lab;
 let dr: Lab;
@@ -162,4 +162,23 @@ test('configuration: vcenters list, the vcenter block as primary, sealed passwor
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a job with a folder of the dr site and a primary VM backs up each at its own site', async () => {
+  const folders = (await t.call<FolderInfo[]>('GET', '/api/inventory/folders', { token })).body;
+  const drFolder = folders.find((f) => f.site === 'dr' && f.name === 'vm');
+  assert.ok(drFolder && drFolder.id.startsWith('dr:'), JSON.stringify(folders));
+  const web = (await prod.control.vms())['web-off01']!.moref;
+  const body: JobInput = {
+    name: 'two-sites', vmIds: [web], folderIds: [drFolder.id], schedule: { cron: null }, retention: {},
+    appAware: { quiesce: false, onQuiesceFailure: 'fallback', vssBackupType: 'copy' }, concurrency: 2, enabled: true,
+  };
+  const created = await t.call<Job>('POST', '/api/jobs', { token, body });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const run = await t.waitRun(token, (await t.call<JobRun>('POST', `/api/jobs/${created.body.id}/run`, { token })).body.id);
+  assert.notEqual(run.status, 'failed', JSON.stringify(run));
+  assert.ok(run.vms.some((v) => v.vmId === web));
+  assert.ok(run.vms.filter((v) => v.vmId !== web).length >= 1 && run.vms.filter((v) => v.vmId !== web).every((v) => v.vmId.startsWith('dr:')), JSON.stringify(run.vms.map((v) => v.vmId)));
+  const vms = (await t.call<VmSummary[]>('GET', '/api/vms', { token })).body;
+  assert.ok(vms.filter((v) => v.protected).every((v) => v.id === web || v.id.startsWith('dr:')));
 });
