@@ -1,7 +1,7 @@
 // Service configuration: a JSON file (STILLPOINT_CONFIG, default <dataDir>/config.json) overlaid by
 // environment variables. Passwords written into the file in clear are sealed on first start and the
 // file rewritten, so no secret stays on disk in clear.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SecretBox } from './common/secrets.ts';
@@ -166,5 +166,5 @@ function sealSecretsInFile(file: string, fc: FileConfig, dataDir: string): void 
     delete fc.repository.passphrase;
     changed = true;
   }
-  if (changed) writeFileSync(file, JSON.stringify(fc, null, 2) + '\n', { mode: 0o600 });
+  if (changed) { writeFileSync(file, JSON.stringify(fc, null, 2) + '\n', { mode: 0o600 }); chmodSync(file, 0o600); } // mode: applies only to a new file
 }

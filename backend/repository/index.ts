@@ -1,14 +1,28 @@
 // The LevelDB index: chunk id -> location, plus the catalog and digest lists (see format.ts for keys).
 // Lookups are batched (getMany) and the index is never loaded into memory as a whole.
+// The LevelDB folder is local (opened by path, like LocalStorage's files): this module is the only
+// code besides storage/local.ts that touches repository files with node:fs.
+import { chmod, mkdir, readdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { chunkKey, decodeEntry, encodeEntry, K_CHUNK, type ChunkEntry } from './format.ts';
+import { DIR_MODE, FILE_MODE } from './storage/local.ts';
 
 export type DB = Level<Buffer, Buffer>;
 
 export async function openDb(path: string, createIfMissing: boolean): Promise<DB> {
+  // LevelDB makes its folder 0755 and files 0644: the folder is made private first, the files after opening and closing.
+  if (createIfMissing) await mkdir(path, { recursive: true, mode: DIR_MODE });
   const db = new Level<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing });
   await db.open();
+  await restrictIndex(path);
   return db;
+}
+
+/** Makes the index folder 0700 and its files 0600 (LevelDB creates them 0644 as it goes). */
+export async function restrictIndex(path: string): Promise<void> {
+  await chmod(path, DIR_MODE).catch(() => {});
+  const names = await readdir(path).catch(() => [] as string[]);
+  await Promise.all(names.map((n) => chmod(`${path}/${n}`, FILE_MODE).catch(() => {})));
 }
 
 /** Batches individual lookups issued in the same turn of the event loop into one getMany. */

@@ -17,7 +17,7 @@ import { DEFAULT_CHUNK_SIZE, DEFAULT_PACK_SIZE, DEFAULT_ZSTD_LEVEL, FORMAT_VERSI
 import { createKeyBlock, openKeyBlock, type KeyBlock, type RepoKeys } from './crypto.ts';
 import { RepositoryError, notARepository, needPassphrase } from './errors.ts';
 import { RepoLock, lockHolder } from './lock.ts';
-import { openDb, allEntries, ChunkLookup, type DB } from './index.ts';
+import { openDb, allEntries, restrictIndex, ChunkLookup, type DB } from './index.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { Gate } from './gate.ts';
 import { PackReader } from './pack-reader.ts';
@@ -155,6 +155,7 @@ export class Repository {
     let existing = false;
     for await (const o of storage.list('')) if (!o.name.startsWith('lost+found/')) { existing = true; break; }
     if (existing) throw new RepositoryError('EEXIST', `${dir} is not empty; \`repo init\` needs a new or empty folder.`);
+    await storage.restrict(); // an existing empty folder becomes private (0700) like the ones the storage creates
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (chunkSize < 4096 || chunkSize > 16 * 1024 * 1024 || chunkSize % 4096) throw new RepositoryError('EINVAL', 'chunk size must be a multiple of 4 KiB between 4 KiB and 16 MiB');
     const block = opts.passphrase !== undefined ? (await createKeyBlock(opts.passphrase)).block : null;
@@ -181,6 +182,8 @@ export class Repository {
       keys = await openKeyBlock(dir, cfg.encryption, opts.passphrase);
     }
     const lock = await RepoLock.acquire(storage, dir, opts.command);
+    // Repositories made before everything was created private: the root, config.json (an encrypted one's wrapped key) and the index.
+    await storage.restrict(['config.json', 'index']);
     let db: DB;
     try {
       // The index is a local LevelDB folder (a cache of what packs and records hold; see README.md).
@@ -380,6 +383,7 @@ export class Repository {
     await this.#packs.close();
     await this.#pool?.close();
     await this.#ctx.db.close();
+    await restrictIndex(this.#storage.pathOf('index'));
     await this.#lock.release();
     await this.#storage.close();
   }

@@ -8,13 +8,19 @@
 //   the end; a failed or aborted stream removes the file.
 // - New folders are fsynced with their parents, so a durable object is also reachable after a crash.
 // - Read handles are kept open (LRU), positional reads run on libuv's pool.
-import { open, mkdir, readFile, readdir, rename, stat, statfs, unlink, link, type FileHandle } from 'node:fs/promises';
+// - Everything it creates is private to the owner: folders 0700, files 0600 (a repository holds
+//   backups of whole VMs, and an encrypted one's wrapped key in config.json).
+import { open, mkdir, readFile, readdir, rename, stat, statfs, unlink, link, chmod, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { StorageError, checkName, isExists, isNotFound, type ObjectInfo, type Piece, type Storage, type StorageLocation } from './storage.ts';
 
 /** Temporary files are `<name>.tmp-<random>`; list() never shows them. */
 const TMP = '.tmp-';
+
+/** Modes of what the storage creates (before the umask, which can only take bits away). */
+export const FILE_MODE = 0o600;
+export const DIR_MODE = 0o700;
 
 function code(e: unknown): string | undefined { return (e as { code?: string } | null)?.code; }
 
@@ -56,10 +62,24 @@ export class LocalStorage implements Storage {
     return new LocalStorage(root, opts);
   }
 
-  /** Creates the folder (with its parents) if needed and opens it. */
+  /** Creates the folder (with its parents, 0700) if needed and opens it. */
   static async create(root: string, opts: { maxOpen?: number } = {}): Promise<LocalStorage> {
-    await mkdir(root, { recursive: true });
+    await mkdir(root, { recursive: true, mode: DIR_MODE });
     return LocalStorage.open(root, opts);
+  }
+
+  /**
+   * Local only: makes the root folder and the given objects or folders private to the owner again
+   * (0700 / 0600), for folders made before the storage created everything private, or given to
+   * `repo init` already existing. Best effort: a mount point we may not chmod stays as it is.
+   */
+  async restrict(names: string[] = []): Promise<void> {
+    await chmod(this.root, DIR_MODE).catch(() => {});
+    for (const n of names) {
+      const p = this.pathOf(n);
+      const st = await stat(p).catch(() => undefined);
+      if (st) await chmod(p, st.isDirectory() ? DIR_MODE : FILE_MODE).catch(() => {});
+    }
   }
 
   /**
@@ -136,7 +156,7 @@ export class LocalStorage implements Storage {
   /** Makes sure `dir` exists; folders it creates are made durable in their parents. */
   async #ensureDir(dir: string): Promise<void> {
     if (this.#dirs.has(dir)) return;
-    const first = await mkdir(dir, { recursive: true });
+    const first = await mkdir(dir, { recursive: true, mode: DIR_MODE });
     if (first) {
       for (let p = dir; ; p = dirname(p)) {
         await this.#syncDir(dirname(p));
@@ -148,7 +168,7 @@ export class LocalStorage implements Storage {
 
   async #writeTemp(path: string, data: Uint8Array): Promise<string> {
     const tmp = `${path}${TMP}${randomBytes(6).toString('hex')}`;
-    const fh = await open(tmp, 'wx');
+    const fh = await open(tmp, 'wx', FILE_MODE);
     try {
       await writeAll(fh, data, 0);
       await fh.sync();
@@ -182,7 +202,7 @@ export class LocalStorage implements Storage {
       return;
     }
     let fh: FileHandle;
-    try { fh = await open(path, 'wx'); } catch (e) {
+    try { fh = await open(path, 'wx', FILE_MODE); } catch (e) {
       if (isExists(e)) throw new StorageError('EEXIST', `${name} already exists in ${this.root}`, { cause: e });
       throw e;
     }
