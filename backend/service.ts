@@ -26,6 +26,8 @@ import { VSphere } from './vsphere/index.ts';
 import { Repository } from './repository/repository.ts';
 import { existsSync } from 'node:fs';
 import { SessionJournal } from './sources/snapshot/journal.ts';
+import { startHeartbeat } from './sources/snapshot/ownership.ts';
+import { loadOrCreateNodeIdentity } from './service/node-identity.ts';
 import { recoverLeftovers } from './sources/snapshot/recovery.ts';
 import { VmLocks } from './sources/snapshot/vm-lock.ts';
 import { JobRunner } from './jobs/runner.ts';
@@ -131,7 +133,10 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
 
   // One snapshot-session journal per site (morefs repeat across vCenters): the primary's stays where
   // it always was, the others' under <dataDir>/sites/<id>.
-  const journals = new Map(sites.ids().map((id) => [id, new SessionJournal(id === primary ? config.dataDir : join(config.dataDir, 'sites', id))]));
+  // Snapshots and journal entries name this node; peers see it alive by its heartbeat in each vCenter (sources/snapshot/ownership.ts).
+  const node = loadOrCreateNodeIdentity(config.dataDir);
+  const journals = new Map(sites.ids().map((id) => [id, new SessionJournal(id === primary ? config.dataDir : join(config.dataDir, 'sites', id), node)]));
+  const heartbeats = sites.ids().map((id) => startHeartbeat(() => sites.vs(id), node));
   const journal = (site: string): SessionJournal => journals.get(site)!;
   const locks = new VmLocks();
   // A restore goes to the restore point's own site; host and datastore are resolved in that vCenter.
@@ -249,6 +254,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     async close() {
       scheduler.stop();
       clearInterval(recoveryTimer);
+      for (const h of heartbeats) h.stop();
       await runner.drain();
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
       await repoOpening.then((r) => r.close(), () => undefined);

@@ -92,6 +92,8 @@ export interface RestorePoint {
   vmName: string;
   createdAt: string;
   consistency: Consistency;
+  /** Why the point has that consistency, as vSphere reported it (e.g. "VSS writers took part: …"). */
+  consistencyReason?: string;
   logicalBytes: number;       // size of all disks
   storedBytes: number;        // new bytes this restore point added to the repository
   durationMs: number;

@@ -1,6 +1,5 @@
 // Repository and run history as the UI sees them: restore points joined with the runs that made
 // them (warnings, job), and the dashboard's figures.
-import { statfs } from 'node:fs/promises';
 import type { Dashboard, JobRun, RestorePoint } from '../api/contract.ts';
 import type { Run } from '../model/job.ts';
 import type { Repository, RestorePoint as RepoPoint } from '../repository/repository.ts';
@@ -10,8 +9,12 @@ import type { VmSummary } from '../api/contract.ts';
 /** `siteOf` names the site of a (qualified) VM id when several vCenters are configured. */
 export function restorePointDto(rp: RepoPoint, runs: Run[], siteOf?: (vmId: string) => string | undefined): RestorePoint {
   const site = siteOf?.(rp.vm.id);
-  const run = runs.find((r) => r.vms.some((v) => v.restorePointId === rp.id && r.kind === 'backup'));
+  // The point says itself where it came from; only points of older versions need the run history.
+  const m = rp.metadata;
+  const run = m ? undefined : runs.find((r) => r.vms.some((v) => v.restorePointId === rp.id && r.kind === 'backup'));
   const v = run?.vms.find((x) => x.restorePointId === rp.id);
+  const jobId = m ? m.origin.jobId : run?.jobId;
+  const runId = m ? m.origin.runId : run?.id;
   return {
     id: rp.id,
     vmId: rp.vm.id,
@@ -23,11 +26,12 @@ export function restorePointDto(rp: RepoPoint, runs: Run[], siteOf?: (vmId: stri
     storedBytes: rp.newStoredBytes,
     durationMs: v?.durationMs ?? Math.max(0, Date.parse(rp.completedAt) - Date.parse(rp.createdAt)),
     disks: rp.disks.map((d) => ({ key: Number(d.key), label: d.label, capacityBytes: d.capacity })),
-    ...(run?.jobId ? { jobId: run.jobId } : {}),
-    ...(run ? { runId: run.id } : {}),
+    ...(m ? { consistencyReason: m.consistency.reason } : {}),
+    ...(jobId ? { jobId } : {}),
+    ...(runId ? { runId } : {}),
     ...(rp.lockedUntil ? { lockedUntil: rp.lockedUntil } : {}),
     ...(rp.notes ? { notes: rp.notes } : {}),
-    warnings: v?.warnings ?? [],
+    warnings: m ? [...m.warnings] : v?.warnings ?? [],
   };
 }
 
@@ -44,7 +48,7 @@ export async function dashboard(repo: Repository, store: JobStore, active: JobRu
       else if (v.status === 'failed') last24h.failed++;
     }
   }
-  const [stats, fs, points] = await Promise.all([repo.stats(), statfs(repo.dir), repo.listRestorePoints()]);
+  const [stats, space, points] = await Promise.all([repo.stats(), repo.space(), repo.listRestorePoints()]);
   const myPoints = points.filter((p) => visible.has(p.vm.id));
   const perDay = new Map<string, number>();
   for (const p of myPoints) perDay.set(p.createdAt.slice(0, 10), (perDay.get(p.createdAt.slice(0, 10)) ?? 0) + p.newStoredBytes);
@@ -56,7 +60,7 @@ export async function dashboard(repo: Repository, store: JobStore, active: JobRu
     vms: { total: mine.length, protected: mine.filter((v) => v.protected).length, unprotected: mine.filter((v) => !v.protected).length },
     last24h,
     repository: {
-      capacityBytes: fs.blocks * fs.bsize,
+      capacityBytes: space?.totalBytes ?? 0,
       usedBytes: stats.packBytes,
       logicalBytes: stats.logicalBytes,
       dedupRatio: stats.packBytes ? stats.logicalBytes / stats.packBytes : 0,
