@@ -27,6 +27,7 @@ import { Repository } from './repository/repository.ts';
 import { existsSync } from 'node:fs';
 import { SessionJournal } from './sources/snapshot/journal.ts';
 import { startHeartbeat } from './sources/snapshot/ownership.ts';
+import { CleanupRetrier } from './sources/snapshot/cleanup-retry.ts';
 import { loadOrCreateNodeIdentity } from './service/node-identity.ts';
 import { recoverLeftovers } from './sources/snapshot/recovery.ts';
 import { VmLocks } from './sources/snapshot/vm-lock.ts';
@@ -137,6 +138,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const node = loadOrCreateNodeIdentity(config.dataDir);
   const journals = new Map(sites.ids().map((id) => [id, new SessionJournal(id === primary ? config.dataDir : join(config.dataDir, 'sites', id), node)]));
   const heartbeats = sites.ids().map((id) => startHeartbeat(() => sites.vs(id), node));
+  const cleanup = new CleanupRetrier();
   const journal = (site: string): SessionJournal => journals.get(site)!;
   const locks = new VmLocks();
   // A restore goes to the restore point's own site; host and datastore are resolved in that vCenter.
@@ -161,7 +163,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     // The VM's own vCenter; vSphere is called with the bare moref, the run and the restore point keep the qualified id.
     backupDeps: async (vmId) => {
       const { site, moref } = sites.parse(vmId, 'VM');
-      return { vs: await sites.vs(site), repo: await repo(), journal: journal(site), locks, moref, site };
+      return { vs: await sites.vs(site), repo: await repo(), journal: journal(site), locks, moref, site, cleanup };
     },
     holder: (vmId) => locks.holder(vmId),
     onRestorePoint: (rp, runId) => {
@@ -255,6 +257,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       scheduler.stop();
       clearInterval(recoveryTimer);
       for (const h of heartbeats) h.stop();
+      cleanup.stop();
       await runner.drain();
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
       await repoOpening.then((r) => r.close(), () => undefined);

@@ -15,6 +15,7 @@ import { repositorySink } from '../sinks/repository.ts';
 import type { SessionJournal } from '../sources/snapshot/journal.ts';
 import { plan, type ReadPlan } from '../pipeline/read-plan.ts';
 import { SnapshotSession } from '../sources/snapshot/session.ts';
+import { SnapshotCleanupError, type CleanupRetrier } from '../sources/snapshot/cleanup-retry.ts';
 import { captureVmConfig } from '../sources/snapshot/vm-config.ts';
 import type { DiskLayout } from '../model/restore-point.ts';
 import type { VmConfigController, VmConfigDisk } from '../model/vm-config.ts';
@@ -33,6 +34,8 @@ export interface BackupDeps {
   moref?: string;
   /** The site (configured vCenter) `vs` belongs to; recorded in the restore point when req.site is not given. */
   site?: string;
+  /** Retries a snapshot removal or consolidation that failed, in the background. */
+  cleanup?: CleanupRetrier;
 }
 
 export interface BackupProgress {
@@ -190,8 +193,20 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
       }
     } finally {
       report({ phase: 'removing snapshot' });
-      await session.close().catch((e) => {
-        warnings.push(`The backup snapshot could not be removed (${(e as Error).message}); Stillpoint removes it at its next start.`);
+      await session.close().catch(async (e: Error) => {
+        const consolidation = e instanceof SnapshotCleanupError && e.step === 'consolidate';
+        const retrying = deps.cleanup ? 'Stillpoint keeps retrying in the background (and at its next start)' : 'Stillpoint retries at its next start';
+        const text = consolidation
+          ? `The backup snapshot was removed, but the VM's disks could not be consolidated (${e.message}); ${retrying}.`
+          : `The backup snapshot could not be removed (${e.message}); ${retrying}.`;
+        warnings.push(text);
+        await vs.events.logUserEvent(ref, `Stillpoint warning: ${text}`).catch(() => undefined);
+        deps.cleanup?.schedule({
+          what: `backup snapshot of ${vm.name}`,
+          attempt: () => session.close({ tries: 1 }),
+          onDone: () => void vs.events.logUserEvent(ref, `Stillpoint: the backup snapshot of ${vm.name} was cleaned up in the background.`).catch(() => undefined),
+          onGiveUp: (err) => void vs.events.logUserEvent(ref, `Stillpoint warning: the backup snapshot of ${vm.name} still could not be cleaned up (${err.message}); remove it by hand or wait for Stillpoint's next start.`).catch(() => undefined),
+        });
       });
     }
     step('remove snapshot');

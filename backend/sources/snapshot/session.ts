@@ -12,6 +12,7 @@ import { childLog } from '../../common/log.ts';
 import {
   ApplicationQuiesceError, VSphereError, type GuestCredentials, type MoRef, type SnapshotDetails, type VmInfo, type VSphere,
 } from '../../vsphere/index.ts';
+import { SnapshotCleanupError } from './cleanup-retry.ts';
 import { classify, parseVssManifest, type VssManifest } from './consistency.ts';
 import { runGuestScript, type GuestFamily } from './guest-script.ts';
 import type { SessionJournal, SessionRecord } from './journal.ts';
@@ -139,10 +140,11 @@ export class SnapshotSession {
   }
 
   /** Removes the snapshot (consolidating where vSphere asks for it) and closes the journal entry. */
-  async close(): Promise<void> {
+  /** Removes the snapshot (consolidating where vSphere asks for it) and closes the journal entry. Safe to call again after a failure. */
+  async close(opts: { tries?: number } = {}): Promise<void> {
     if (this.#closed) return;
     const { vs, journal } = this.#ctx;
-    await removeSnapshot(vs, this.vm, this.snapshot.node.ref, this.#rec.tag);
+    await removeSnapshot(vs, this.vm, this.snapshot.node.ref, this.#rec.tag, opts.tries);
     journal.close(this.#rec);
     this.#closed = true;
   }
@@ -221,18 +223,31 @@ export async function removeTagged(vs: VSphere, vm: MoRef, tag: string): Promise
   return n;
 }
 
-async function removeSnapshot(vs: VSphere, vm: MoRef, snapshot: MoRef, tag: string): Promise<void> {
+/**
+ * Removes the session's snapshot, then consolidates. Throws SnapshotCleanupError saying which step
+ * failed: a snapshot still there, or a snapshot gone whose disks still need consolidation.
+ */
+async function removeSnapshot(vs: VSphere, vm: MoRef, snapshot: MoRef, tag: string, tries = 3): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await vs.snapshots.remove(snapshot, { consolidate: true });
       break;
     } catch (e) {
       if (e instanceof VSphereError && e.fault === 'ManagedObjectNotFound') break; // already gone
-      if (attempt >= 3) throw prefixed(e, 'removing the backup snapshot failed; Stillpoint retries at its next start');
+      if (attempt >= tries) throw new SnapshotCleanupError('remove', `the backup snapshot could not be removed: ${(e as Error).message}`, { cause: e });
       await new Promise((r) => setTimeout(r, 2_000 * attempt));
     }
   }
-  await removeTagged(vs, vm, tag);
+  try {
+    await vs.snapshots.removeMatching(vm, (s) => s.description.includes(tag));
+  } catch (e) {
+    throw new SnapshotCleanupError('remove', `a leftover of the backup snapshot could not be removed: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    await vs.snapshots.consolidateIfNeeded(vm);
+  } catch (e) {
+    throw new SnapshotCleanupError('consolidate', `the backup snapshot was removed, but consolidating the VM's disks failed (${(e as Error).message}); the VM runs on delta disks until they are consolidated`, { cause: e });
+  }
 }
 
 function prefixed(e: unknown, what: string): Error {
