@@ -1,0 +1,11 @@
+/** Shared interfaces for the read-only, on-demand filesystem readers (issue 11). */
+
+/** Random-access reader over a partition of a disk image. */
+export interface ReadAt { readonly size: number; readAt(offset: number, length: number): Promise<Buffer> }
+
+export type FsEntryType = 'file' | 'dir' | 'symlink' | 'reparse' | 'other'
+
+export interface FsEntry { ref: string; name: string; type: FsEntryType; size: number; mtime?: string; ctime?: string; atime?: string; btime?: string; mode?: number; uid?: number; gid?: number; attributes?: string[]; streams?: { name: string; size: number }[]; linkTarget?: string; inode: number }
+
+/** Every failure caused by guest-controlled bytes surfaces as an FsError with a code. */
+export class FsError extends Error { constructor(readonly code: 'ECORRUPT' | 'ELOOP' | 'ERANGE' | 'ENOTSUP' | 'ENOENT' | 'ENOTDIR' | 'ELIMIT', message: string) { super(message); this.name = 'FsError'; } }
