@@ -8,4 +8,12 @@ export type FsEntryType = 'file' | 'dir' | 'symlink' | 'reparse' | 'other'
 export interface FsEntry { ref: string; name: string; type: FsEntryType; size: number; mtime?: string; ctime?: string; atime?: string; btime?: string; mode?: number; uid?: number; gid?: number; attributes?: string[]; streams?: { name: string; size: number }[]; linkTarget?: string; inode: number }
 
 /** Every failure caused by guest-controlled bytes surfaces as an FsError with a code. */
-export class FsError extends Error { constructor(readonly code: 'ECORRUPT' | 'ELOOP' | 'ERANGE' | 'ENOTSUP' | 'ENOENT' | 'ENOTDIR' | 'ELIMIT', message: string) { super(message); this.name = 'FsError'; } }
+export type FsErrorCode = 'ECORRUPT' | 'ELOOP' | 'ERANGE' | 'ENOTSUP' | 'ENOENT' | 'ENOTDIR' | 'ELIMIT'
+
+/** Every failure caused by guest-controlled bytes surfaces as an FsError with a code.
+ *  (Same shape as `constructor(readonly code, message)`, written without a parameter
+ *  property because node's type stripping / erasableSyntaxOnly rejects those.) */
+export class FsError extends Error {
+  readonly code: FsErrorCode
+  constructor(code: FsErrorCode, message: string) { super(message); this.code = code; this.name = 'FsError' }
+}
