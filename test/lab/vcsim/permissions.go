@@ -40,9 +40,10 @@ import (
 //
 // vcsim 0.24.2 knows one user and no permissions. Lab: a second user
 // (-restricted-username/-restricted-password, default
-// operator@vsphere.local / Operator-Pass-1!) holds the Administrator role on
-// the VMs named by -restricted-vms (default win-app01 and linux-db01) and
-// nothing else. The set is fixed when the inventory is built: VMs created
+// operator@vsphere.local / Operator-Pass-1!) holds a role on the VMs named by
+// -restricted-vms (default win-app01 and linux-db01) and, for the privileges
+// AuthorizationManager reports, roles on some infrastructure objects
+// (authorization.go): visibility below follows the VM list only. The set is fixed when the inventory is built: VMs created
 // later (e.g. a restore to a new VM by the service account) are hidden from
 // the restricted user, as they would be on vCenter without a permission on
 // their folder. What the lab enforces for sessions of that user:
@@ -58,10 +59,10 @@ import (
 // Not modelled: hosts, clusters, datastores, networks and folders stay
 // visible (vCenter would show only the VMs' ancestors); TaskManager,
 // EventManager/EventHistoryCollector and the other SearchIndex methods are
-// not filtered; AuthorizationManager (HasPrivilegeOnEntities,
-// FetchUserPrivilegeOnEntities, …) answers as vcsim does, for every user.
-// Within its VMs the restricted user may do everything (there is no
-// read-only role yet).
+// not filtered. AuthorizationManager's HasPrivilegeOnEntities,
+// HasPrivilegeOnEntity and FetchUserPrivilegeOnEntities answer the restricted
+// user's privileges per entity (authorization.go), but calls are refused only
+// for hidden objects, not for a missing privilege.
 
 // permissionDenied is vCenter's faultstring for NoPermission.
 const permissionDenied = "Permission to perform this operation was denied."
@@ -107,15 +108,18 @@ type permissions struct {
 
 // grantRestricted gives the restricted user its role on the VMs named by
 // -restricted-vms that exist in the inventory.
+// Its privileges per entity (roles and permissions in vcsim's
+// AuthorizationManager) are set up by setupAuthorization (authorization.go).
 func (l *Lab) grantRestricted() {
 	l.perms.mu.Lock()
-	defer l.perms.mu.Unlock()
 	l.perms.allowed = map[string]bool{}
 	for _, name := range l.opts.restrictedVMs {
 		if v := l.vmByName(name); v != nil {
 			l.perms.allowed[v.Ref.Value] = true
 		}
 	}
+	l.perms.mu.Unlock()
+	l.setupAuthorization()
 }
 
 // restrictedVMNames lists the VMs the restricted user can see, by name.
