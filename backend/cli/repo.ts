@@ -18,7 +18,9 @@ commands:
   ls <dir> [--vm-id ID]                          list restore points (--json: with their metadata: source,
                                                  job, consistency and reason, warnings, VSS writers,
                                                  VM configuration, disk layouts)
-  verify <dir> [--quick]                         check every chunk (or only index/pack consistency)
+  verify <dir> [--quick]                         check every chunk (or only index/pack consistency);
+                                                 damaged chunks are marked, and the next backup of the
+                                                 same data stores them again (repairing the points)
   prune <dir> [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]
         [--dry-run] [--no-gc]                    apply retention, then reclaim space
   gc <dir>                                       reclaim space of unreferenced chunks
@@ -210,6 +212,7 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
         let text = `${r.mode} verify: ${r.chunks} chunks in ${r.packs} packs, ${r.restorePoints} restore points: ${r.ok ? 'no errors' : `${r.damaged.length} damaged chunk(s)`}\n`;
         for (const d of r.damaged.slice(0, 20)) text += `  chunk ${d.id.slice(0, 16)}… ${d.pack ? `pack ${d.pack}: ` : ''}${d.problem}\n`;
         for (const a of r.affected) text += `  affected: ${a.restorePoint} (${a.vm.name}) disks ${a.disks.map((d) => `${d.key} (${d.damagedChunks} chunks)`).join(', ')}\n`;
+        if (r.repair) text += `${r.repair}\n`;
         out(json, r, text);
         return r.ok ? 0 : 1;
       });

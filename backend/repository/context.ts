@@ -35,6 +35,11 @@ export interface RepoContext {
   inflight: Set<InFlight>;
   /** Open disk images (see disk-image.ts). */
   readers: Set<OpenReader>;
+  /**
+   * Chunks verify found damaged or missing (hex ids; their 'b' markers, loaded at open). Backups treat
+   * them as absent and store the data again; indexing the new copy removes the id.
+   */
+  bad: Set<string>;
   /** Packs being written by in-flight backups -> a flag set when another backup deduplicates against them. */
   packOwners: Map<string, { shared: boolean }>;
   log: Logger;

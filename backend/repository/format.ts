@@ -11,6 +11,9 @@
 //   'c' + id[32]                         -> ChunkEntry (21 bytes, see encodeEntry)
 //   'r' + rpId                           -> restore point record (JSON, sealed when encrypted)
 //   'd' + rpId + 0x00 + diskKey + 0x00 + seg(u32 BE) -> digest-list segment: up to SEGMENT_DIGESTS × 32 bytes
+//   'b' + id[32]                         -> damage marker (JSON {problem, pack?, markedAt}): verify found the
+//                                           chunk damaged or missing; backups treat it as absent and store it
+//                                           again, which points 'c' + id at the good copy and deletes the marker
 
 export const FORMAT_VERSION = 1;
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
@@ -74,6 +77,14 @@ export const K_CHUNK = 0x63; // 'c'
 export function chunkKey(id: Buffer): Buffer {
   const k = Buffer.allocUnsafe(33);
   k[0] = K_CHUNK;
+  id.copy(k, 1);
+  return k;
+}
+
+export const K_BAD = 0x62; // 'b'
+export function badKey(id: Buffer): Buffer {
+  const k = Buffer.allocUnsafe(33);
+  k[0] = K_BAD;
   id.copy(k, 1);
   return k;
 }

@@ -3,7 +3,7 @@
 // a dead chunk). Sweep (under the exclusive gate, so no backup decides "exists" meanwhile): index
 // entries not marked are deleted. Then packs with no live chunk are deleted and packs with mostly
 // dead bytes are repacked (live records copied to a new pack, re-indexed, old pack deleted).
-import { DIGEST_LEN, RECORD_HEADER, chunkKey, isZeroDigest, packName } from './format.ts';
+import { DIGEST_LEN, K_BAD, RECORD_HEADER, chunkKey, isZeroDigest, packName } from './format.ts';
 import { allEntries, entryOps } from './index.ts';
 import { segments } from './digest-list.ts';
 import { allRecords } from './catalog.ts';
@@ -82,6 +82,13 @@ export async function gc(ctx: RepoContext, packs: PackReader, opts: { repackThre
         deletedChunks++;
         if (batch.length >= 1024) { await ctx.db.batch(batch, { sync: true }); batch = []; }
       }
+    }
+    if (batch.length) await ctx.db.batch(batch, { sync: true });
+    // Damage markers of chunks nothing references any more (a Bloom false positive keeps one: harmless).
+    batch = [];
+    for await (const k of ctx.db.keys({ gte: Buffer.from([K_BAD]), lt: Buffer.from([K_BAD + 1]) })) {
+      const id = k.subarray(1);
+      if (!bloom.has(id)) { batch.push({ type: 'del', key: Buffer.from(k) }); ctx.bad.delete(id.toString('hex')); }
     }
     if (batch.length) await ctx.db.batch(batch, { sync: true });
   });

@@ -4,7 +4,7 @@
 // code besides storage/local.ts that touches repository files with node:fs.
 import { chmod, mkdir, readdir } from 'node:fs/promises';
 import { Level } from 'level';
-import { chunkKey, decodeEntry, encodeEntry, K_CHUNK, type ChunkEntry } from './format.ts';
+import { badKey, chunkKey, decodeEntry, encodeEntry, K_BAD, K_CHUNK, type ChunkEntry } from './format.ts';
 import { DIR_MODE, FILE_MODE } from './storage/local.ts';
 
 export type DB = Level<Buffer, Buffer>;
@@ -68,3 +68,19 @@ export async function* allEntries(db: DB): AsyncGenerator<{ id: Buffer; entry: C
     yield { id: k.subarray(1), entry: decodeEntry(v) };
   }
 }
+
+/** Ids (hex) of the chunks marked damaged by verify ('b' keys; few). */
+export async function badMarkers(db: DB): Promise<Set<string>> {
+  const out = new Set<string>();
+  for await (const k of db.keys({ gte: Buffer.from([K_BAD]), lt: Buffer.from([K_BAD + 1]) })) out.add(k.toString('hex', 1));
+  return out;
+}
+
+export function markOp(id: Buffer, what: { problem: string; pack?: string }): { type: 'put'; key: Buffer; value: Buffer } {
+  return { type: 'put', key: badKey(id), value: Buffer.from(JSON.stringify({ ...what, markedAt: new Date().toISOString() })) };
+}
+
+export function unmarkOp(id: Buffer): { type: 'del'; key: Buffer } {
+  return { type: 'del', key: badKey(id) };
+}
+

@@ -17,7 +17,7 @@ import { DEFAULT_CHUNK_SIZE, DEFAULT_PACK_SIZE, DEFAULT_ZSTD_LEVEL, FORMAT_VERSI
 import { createKeyBlock, openKeyBlock, type KeyBlock, type RepoKeys } from './crypto.ts';
 import { RepositoryError, notARepository, needPassphrase } from './errors.ts';
 import { RepoLock, lockHolder } from './lock.ts';
-import { openDb, allEntries, restrictIndex, ChunkLookup, type DB } from './index.ts';
+import { openDb, allEntries, restrictIndex, badMarkers, ChunkLookup, type DB } from './index.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { Gate } from './gate.ts';
 import { PackReader } from './pack-reader.ts';
@@ -126,7 +126,7 @@ export class Repository {
   #opening = new Set<Promise<unknown>>();
   #closed = false;
 
-  private constructor(dir: string, storage: LocalStorage, config: RepoConfig, db: DB, keys: RepoKeys | undefined, lock: RepoLock, opts: OpenOptions) {
+  private constructor(dir: string, storage: LocalStorage, config: RepoConfig, db: DB, keys: RepoKeys | undefined, lock: RepoLock, opts: OpenOptions, bad: Set<string>) {
     this.dir = dir;
     this.#storage = storage;
     this.config = config;
@@ -134,7 +134,7 @@ export class Repository {
     this.#opts = opts;
     const self = this;
     this.#ctx = {
-      dir, storage, db, keys, chunkSize: config.chunkSize, packSize: config.packSize, readers: new Set(),
+      dir, storage, db, keys, chunkSize: config.chunkSize, packSize: config.packSize, readers: new Set(), bad,
       get pool() { return self.#workerPool(); },
       gate: new Gate(), lookup: new ChunkLookup(db), inflight: new Set<InFlight>(), packOwners: new Map(),
       log: childLog('repository', { dir }),
@@ -195,7 +195,7 @@ export class Repository {
       if (/lock/i.test(msg)) throw new RepositoryError('ELOCKED', `the index of ${dir} is open in another process${holder ? ` (pid ${holder.pid} on ${holder.host})` : ''}. Wait for it to finish or stop it.`, { cause: e });
       throw new RepositoryError('EINDEX', `cannot open the index of ${dir}: ${msg.trim()}. Check the folder's permissions and free space.`, { cause: e });
     }
-    return new Repository(dir, storage, cfg, db, keys, lock, opts);
+    return new Repository(dir, storage, cfg, db, keys, lock, opts, await badMarkers(db));
   }
 
   /** A folder's repository config without opening it (no lock, no passphrase): e.g. to learn whether it is encrypted. */

@@ -1,10 +1,13 @@
 // Repository verification. Quick: every index entry points inside an existing pack, and every chunk a
 // restore point references is in the index. Full: additionally re-reads every chunk and checks its id
 // after decrypting and decompressing. The report names each damaged chunk and the restore points and
-// disks it affects.
+// disks it affects, and marks each damaged chunk durably ('b' keys): the next backup that produces the
+// same data stores a good copy, the index then points at it, and every restore point sharing the chunk
+// reads it again (as Proxmox Backup Server does). A full verify also clears markers of chunks that now
+// check out (or that nothing references any more).
 import { DIGEST_LEN, PACKS_PREFIX, RECORD_HEADER, isZeroDigest, packIdOf, type ChunkEntry } from './format.ts';
 import type { Storage } from './storage/storage.ts';
-import { allEntries, lookupMany } from './index.ts';
+import { allEntries, badMarkers, lookupMany, markOp, unmarkOp } from './index.ts';
 import { segments } from './digest-list.ts';
 import { allRecords } from './catalog.ts';
 import type { PackReader } from './pack-reader.ts';
@@ -24,6 +27,10 @@ export interface VerifyReport {
   /** Chunks that are unreadable, fail their check, or are referenced but missing from the index. */
   damaged: { id: string; pack?: string; problem: string }[];
   affected: { restorePoint: string; vm: { id: string; name: string }; createdAt: string; disks: { key: string; label: string; damagedChunks: number }[] }[];
+  /** Damaged chunks now marked in the index: backups store them again (see `repair`). */
+  marked: number;
+  /** What happens next, when something is damaged: which backup repairs what. */
+  repair?: string;
 }
 
 /** Pack id -> bytes, of every pack in the storage. */
@@ -106,7 +113,26 @@ export async function verify(ctx: RepoContext, packs: PackReader, opts: { quick?
     if (disks.length) affected.push({ restorePoint: rp.id, vm: { id: rp.vm.id, name: rp.vm.name }, createdAt: rp.createdAt, disks });
   }
   const damaged = [...bad].map(([id, v]) => ({ id, ...v }));
-  return { ok: damaged.length === 0, mode: opts.quick ? 'quick' : 'full', chunks, bytesChecked: bytes, packs: sizes.size, restorePoints: rps, damaged, affected };
+
+  // Mark what is damaged, so the next backup producing these chunks stores them again; a full verify
+  // also unmarks chunks that check out now (re-stored meanwhile, or no longer referenced).
+  const before = await badMarkers(ctx.db);
+  const ops: ({ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer })[] = [];
+  for (const d of damaged) if (!before.has(d.id)) ops.push(markOp(Buffer.from(d.id, 'hex'), { problem: d.problem, ...(d.pack ? { pack: d.pack } : {}) }));
+  if (!opts.quick) for (const id of before) if (!bad.has(id)) ops.push(unmarkOp(Buffer.from(id, 'hex')));
+  if (ops.length) await ctx.db.batch(ops, { sync: true });
+  for (const d of damaged) ctx.bad.add(d.id);
+  if (!opts.quick) for (const id of before) if (!bad.has(id)) ctx.bad.delete(id);
+  if (damaged.length) ctx.log.warn({ damaged: damaged.length, affected: affected.map((a) => a.restorePoint) }, 'verify found damaged chunks and marked them');
+
+  const report: VerifyReport = { ok: damaged.length === 0, mode: opts.quick ? 'quick' : 'full', chunks, bytesChecked: bytes, packs: sizes.size, restorePoints: rps, damaged, affected, marked: damaged.length };
+  if (damaged.length) {
+    report.repair = `The ${damaged.length} damaged chunk(s) are marked: the next backup that reads the same data (a full read ` +
+      `of the disk, not only changed blocks) stores good copies, which repairs ${affected.length ? `the restore point(s) named above` : 'them'} and ` +
+      'every other restore point sharing those chunks. Data the source no longer has cannot be stored again: restore ' +
+      'those points from another copy of the repository, or delete them.';
+  }
+  return report;
 }
 
 export { packSizes };

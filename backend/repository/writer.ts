@@ -2,11 +2,15 @@
 // compressed in the worker pool, deduplicated against the parent restore point (hash-only fast path)
 // and the index, and appended to this writer's pack. Commit makes the restore point visible with one
 // synced LevelDB batch after the pack data is fsynced.
+//
+// Chunks verify marked damaged (ctx.bad) count as absent: one this backup produces is stored again
+// (also when it equals the parent's chunk, which otherwise skips all work), its index entry then points
+// at the new copy and the marker goes in the same batch, so every restore point sharing it is repaired.
 import { open } from 'node:fs/promises'; // the source image of writeFile(), not a repository file
 import type { Readable } from 'node:stream';
-import { DIGEST_LEN, ZERO_DIGEST, chunkCount, chunkKey, isZeroDigest, packName, type ChunkEntry } from './format.ts';
+import { DIGEST_LEN, ZERO_DIGEST, chunkCount, chunkKey, encodeEntry, isZeroDigest, packName, type ChunkEntry } from './format.ts';
 import { PackWriter, type PackedChunk } from './pack-writer.ts';
-import { entryOps, lookupMany } from './index.ts';
+import { entryOps, lookupMany, markOp, unmarkOp } from './index.ts';
 import { segmentOps, readAll } from './digest-list.ts';
 import { recordOps, newRestorePointId, type Consistency, type DiskInfo, type DiskRecord, type RestorePoint, type VmIdentity } from './catalog.ts';
 import type { DiskLayout, RestorePointMetadata } from '../model/restore-point.ts';
@@ -49,6 +53,8 @@ export class RestorePointWriter implements InFlight {
   #pack: PackWriter;
   /** Chunks appended to packs whose index entries are not written yet (hex id -> entry). */
   #pending = new Map<string, PackedChunk>();
+  /** Damaged chunks (marked by verify) this backup stores again: hex id -> the damaged entry (null: it had none), for abort. */
+  #repairs = new Map<string, ChunkEntry | null>();
   #state: 'open' | 'committed' | 'aborted' = 'open';
   #warnings: string[];
   #layouts: Record<string, DiskLayout>;
@@ -63,13 +69,33 @@ export class RestorePointWriter implements InFlight {
     this.#layouts = { ...(opts.metadata?.layouts ?? {}) };
     this.id = newRestorePointId(this.#createdAt);
     this.#pack = new PackWriter(ctx.storage, ctx.packSize, async (chunks) => {
-      await ctx.db.batch(entryOps(chunks));
+      await ctx.db.batch(this.#indexOps(chunks));
+      this.#indexed(chunks);
       for (const c of chunks) this.#pending.delete(c.id.toString('hex'));
     }, (pack) => ctx.packOwners.set(pack, this.owner));
     ctx.inflight.add(this);
   }
 
   get parent(): RestorePoint | undefined { return this.#parent; }
+  /** @internal */ get repairs(): Map<string, ChunkEntry | null> { return this.#repairs; }
+
+  /** Index entries of stored chunks; a re-stored damaged chunk's marker goes with its new entry. */
+  #indexOps(chunks: PackedChunk[]): ({ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer })[] {
+    const ops: ({ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer })[] = entryOps(chunks);
+    for (const c of chunks) if (this.#repairs.has(c.id.toString('hex'))) ops.push(unmarkOp(c.id));
+    return ops;
+  }
+
+  #indexed(chunks: PackedChunk[]): void {
+    if (!this.#repairs.size) return;
+    for (const c of chunks) {
+      const hex = c.id.toString('hex');
+      if (this.#repairs.has(hex)) { this.#ctx.bad.delete(hex); this.#ctx.log.info({ rp: this.id, chunk: hex, pack: c.entry.pack }, 'damaged chunk stored again'); }
+    }
+  }
+
+  /** @internal A warning the writer adds itself (e.g. damage inherited from the parent). */
+  note(text: string): void { this.#warnings.push(text); }
   /** @internal */ get ctx(): RepoContext { return this.#ctx; }
   /** @internal */ get pack(): PackWriter { return this.#pack; }
   /** @internal */ get pending(): Map<string, PackedChunk> { return this.#pending; }
@@ -151,8 +177,9 @@ export class RestorePointWriter implements InFlight {
         nonZeroBytes: disks.reduce((a, d) => a + Math.min(d.capacity, (d.chunks - d.zeroChunks) * this.#ctx.chunkSize), 0),
         newStoredBytes: disks.reduce((a, d) => a + d.newStoredBytes, 0),
       };
-      const ops = [...entryOps(last), ...this.#disks.flatMap((d) => segmentOps(this.id, d.info.key, d.digests)), ...recordOps(rp, this.#ctx.keys)];
+      const ops = [...this.#indexOps(last), ...this.#disks.flatMap((d) => segmentOps(this.id, d.info.key, d.digests)), ...recordOps(rp, this.#ctx.keys)];
       await this.#ctx.db.batch(ops, { sync: true });
+      this.#indexed(last);
       this.#state = 'committed';
       this.#release();
       await this.#ctx.pool.release().catch(() => {}); // pack descriptors the workers opened to patch chunks
@@ -197,14 +224,22 @@ export class RestorePointWriter implements InFlight {
     if (!mine.size) return;
     await ctx.gate.exclusive(async () => {
       if (this.owner.shared) return;
-      const dels: { type: 'del'; key: Buffer }[] = [];
+      // Entries of chunks in these packs go; a damaged chunk this backup had stored again gets its old entry and marker back.
+      const dels: ({ type: 'del'; key: Buffer } | { type: 'put'; key: Buffer; value: Buffer })[] = [];
       for (const d of this.#disks) {
         for (let o = 0; o < d.digests.length; o += 1024 * DIGEST_LEN) {
           const ids: Buffer[] = [];
           const part = d.digests.subarray(o, Math.min(d.digests.length, o + 1024 * DIGEST_LEN));
           for (let k = 0; k < part.length; k += DIGEST_LEN) if (!isZeroDigest(part, k)) ids.push(part.subarray(k, k + DIGEST_LEN));
           const found = await lookupMany(ctx.db, ids);
-          found.forEach((e, j) => { if (e && mine.has(e.pack)) dels.push({ type: 'del', key: chunkKey(ids[j]) }); });
+          found.forEach((e, j) => {
+            if (!e || !mine.has(e.pack)) return;
+            const hex = ids[j].toString('hex');
+            const old = this.#repairs.get(hex);
+            if (old) dels.push({ type: 'put', key: chunkKey(ids[j]), value: encodeEntry(old) });
+            else dels.push({ type: 'del', key: chunkKey(ids[j]) });
+            if (old !== undefined) { dels.push(markOp(ids[j], { problem: 'damaged; a backup storing it again was aborted' })); ctx.bad.add(hex); }
+          });
         }
       }
       if (dels.length) await ctx.db.batch(dels, { sync: true });
@@ -270,8 +305,27 @@ export class DiskWriter {
   /** @internal */ cancel(): void { this.#fail(new RepositoryError('EABORTED', 'the restore point was aborted')); }
   /** @internal */ async settled(): Promise<void> { await Promise.allSettled([...this.#inflight]); }
 
+  /** Whether the parent's chunk `i` is one verify marked damaged. */
+  #parentDamaged(i: number): boolean {
+    const bad = this.#w.ctx.bad;
+    const at = i * DIGEST_LEN;
+    return bad.size > 0 && !!this.parentDigests && at < this.parentDigests.length && bad.has(this.parentDigests.toString('hex', at, at + DIGEST_LEN));
+  }
+
+  /**
+   * Offsets of the chunks whose parent chunk verify marked damaged. A backup that writes only changed
+   * areas (CBT) should also write these (read from the source), so the damaged chunks are stored
+   * again; chunks left to the parent stay damaged in this restore point too (finish() adds a warning).
+   */
+  damagedParentChunks(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.count; i++) if (this.#parentDamaged(i)) out.push(i * this.chunkSize);
+    return out;
+  }
+
   #submit(i: number, buf: ArrayBuffer, len: number, src?: { fd: number; pos: number }, patch?: ChunkPatch): Promise<void> {
-    const expect = this.parentDigests && i * DIGEST_LEN < this.parentDigests.length && !isZeroDigest(this.parentDigests, i * DIGEST_LEN)
+    // No hash-only shortcut for a parent chunk marked damaged: an equal chunk is compressed and stored again.
+    const expect = this.parentDigests && i * DIGEST_LEN < this.parentDigests.length && !isZeroDigest(this.parentDigests, i * DIGEST_LEN) && !this.#parentDamaged(i)
       ? new Uint8Array(this.parentDigests.subarray(i * DIGEST_LEN, (i + 1) * DIGEST_LEN)) : undefined;
     const p = this.#out.acquire()
       .then((out) => this.#w.ctx.pool.encode(buf, len, out, expect, src, patch))
@@ -304,13 +358,20 @@ export class DiskWriter {
     // Decide "exists" and record the reference under the shared gate, so GC cannot sweep the chunk in between.
     await ctx.gate.shared(async () => {
       let known: ChunkEntry | undefined = this.#w.pending.get(hex)?.entry;
-      if (!known) known = await ctx.lookup.lookup(id);
+      // A chunk marked damaged is stored again (once per backup: then it is pending), replacing its entry.
+      let repairOf: ChunkEntry | null | undefined;
+      if (!known) {
+        const e = await ctx.lookup.lookup(id);
+        if (ctx.bad.has(hex)) repairOf = e ?? null;
+        else known = e;
+      }
       if (!known) known = this.#w.pending.get(hex)?.entry;
       if (!known) {
         const payload = Buffer.from(r.out, 0, r.payloadLength);
         handOver();
         const entry = this.#w.pack.append(id, r.flags!, len, payload, release);
         this.#w.pending.set(hex, { id, entry });
+        if (repairOf !== undefined) this.#w.repairs.set(hex, repairOf);
         this.#stats.newChunks++;
         this.#stats.newRawBytes += len;
         this.#stats.newStoredBytes += payload.length;
@@ -370,6 +431,10 @@ export class DiskWriter {
     let base: ChunkPatch['base'] = 'zero';
     if (this.parentDigests && at < this.parentDigests.length && !isZeroDigest(this.parentDigests, at)) {
       const id = Buffer.from(this.parentDigests.subarray(at, at + DIGEST_LEN));
+      if (this.#parentDamaged(i)) {
+        throw new RepositoryError('EDAMAGED', `disk ${this.info.key}: the parent restore point's chunk at ${offset} is damaged (marked by 'stillpoint repo verify'), ` +
+          'so it cannot be patched; write that chunk whole from the source instead (damagedParentChunks() lists them), which stores it again.');
+      }
       const e = await this.#w.ctx.lookup.lookup(id);
       if (!e) throw new RepositoryError('EDAMAGED', `chunk ${id.toString('hex').slice(0, 16)}… of the parent restore point is missing from the index; run 'stillpoint repo verify'`);
       base = { pack: e.pack, offset: e.offset, length: e.length, flags: e.flags, rawLength: e.rawLength, id: new Uint8Array(id) };
@@ -469,6 +534,17 @@ export class DiskWriter {
     for (let i = 0; i < this.count; i++) {
       if (!this.#written[i]) this.#inherit(i);
       if (isZeroDigest(this.digests, i * DIGEST_LEN)) zero++;
+    }
+    // Damaged parent chunks this backup did not store again (left to the parent, e.g. by a CBT incremental).
+    let inherited = 0;
+    for (let i = 0; i < this.count; i++) {
+      if (!this.#parentDamaged(i)) continue;
+      const at = i * DIGEST_LEN;
+      if (this.digests.compare(this.parentDigests!, at, at + DIGEST_LEN, at, at + DIGEST_LEN) === 0 && !this.#w.repairs.has(this.digests.toString('hex', at, at + DIGEST_LEN))) inherited++;
+    }
+    if (inherited) {
+      this.#w.note(`disk ${this.info.label} (${this.info.key}): ${inherited} chunk(s) taken unchanged from the parent restore point ` +
+        `${this.#w.parent?.id} are damaged (marked by verify), so this restore point shares the damage; a backup that reads the whole disk stores them again and repairs both.`);
     }
     this.#finished = { ...this.info, chunks: this.count, zeroChunks: zero, newChunks: this.#stats.newChunks, newRawBytes: this.#stats.newRawBytes, newStoredBytes: this.#stats.newStoredBytes };
     return this.#finished;
