@@ -33,4 +33,11 @@ async function main(argv: string[]): Promise<number> {
   return (await family.load()).run(rest);
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Every command settles its promise (the service going away included): an error that escapes one
+// still ends the process with a message and a non-zero code.
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`stillpoint: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+}
