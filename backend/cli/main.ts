@@ -13,6 +13,7 @@ const families: Record<string, { summary: string; load: () => Promise<{ run(args
   points: { summary: 'list the restore points of a VM with their consistency', load: () => import('./points.ts') },
   restore: { summary: 'restore a VM from a restore point (to a new VM or over the original)', load: () => import('./restore.ts') },
   jobs: { summary: 'list, create, run and delete backup jobs', load: () => import('./jobs.ts') },
+  runs: { summary: 'list runs, show one with its results, follow one again', load: () => import('./runs.ts') },
   plugin: { summary: 'register, update, unregister the vSphere Client plugin in vCenter', load: () => import('./plugin.ts') },
   repo: { summary: 'use a backup repository folder directly (init, backup, restore, ls, verify, prune, stats)', load: () => import('./repo.ts') },
 };
