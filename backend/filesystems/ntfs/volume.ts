@@ -66,6 +66,8 @@ export interface Attr {
   dataSize: number
   allocatedSize: number
   initializedSize: number
+  /** Clusters actually allocated (bytes) for compressed/sparse attributes, else allocatedSize. */
+  totalAllocated: number
   compressionUnit: number // log2 clusters, 0 = none
 }
 
@@ -91,6 +93,8 @@ export interface NtfsEntry extends FsEntry {
   reparseTag?: number
   reparseKind?: 'symlink' | 'junction' | 'other'
   isDirectory: boolean
+  /** Has an unnamed $DATA stream (false for directories and index-only metafiles like $Extend/$ObjId). */
+  hasData: boolean
   linkCount: number
   /** Per-entry problem (e.g. the child's MFT record is damaged); the rest comes from the index key. */
   error?: string
@@ -509,7 +513,7 @@ export class NtfsVolume {
       if (!attributes.includes('reparse')) attributes.push('reparse')
     }
     const sizeOf = (a: Attr) => a.resident ? a.value!.length : a.dataSize
-    const allocOf = (a: Attr) => a.resident ? 0 : a.allocatedSize
+    const allocOf = (a: Attr) => a.resident ? 0 : a.totalAllocated
     const streams = data.filter(a => a.name !== '').map(a => ({ name: a.name, size: sizeOf(a) }))
     const created = filetime(siv ?? Buffer.alloc(0), 0) ?? key?.created
     const modified = filetime(siv ?? Buffer.alloc(0), 8) ?? key?.modified
@@ -520,7 +524,7 @@ export class NtfsVolume {
       size: isDirectory || !main ? 0 : sizeOf(main),
       allocatedSize: isDirectory || !main ? 0 : allocOf(main),
       btime: created, mtime: modified, ctime: mftModified, atime: accessed, mftModified,
-      attributes, streams, isDirectory, linkCount: rec.linkCount,
+      attributes, streams, isDirectory, hasData: main !== undefined, linkCount: rec.linkCount,
     }
     if (linkTarget !== undefined) e.linkTarget = linkTarget
     if (reparseTag !== undefined) { e.reparseTag = reparseTag; e.reparseKind = reparseKind }
@@ -558,7 +562,7 @@ export class NtfsVolume {
         out.push({
           ref: formatRef(mft, seq), inode: mft, name: k.fn.name, type: 'other', size: k.fn.dataSize,
           allocatedSize: k.fn.allocatedSize, btime: k.fn.created, mtime: k.fn.modified, ctime: k.fn.mftModified,
-          atime: k.fn.accessed, attributes: [], streams: [], isDirectory: (k.fn.flags & 0x10000000) !== 0, linkCount: 0,
+          atime: k.fn.accessed, attributes: [], streams: [], isDirectory: (k.fn.flags & 0x10000000) !== 0, hasData: false, linkCount: 0,
           error: `${e.code}: ${e.message}`,
         })
       }
@@ -777,7 +781,7 @@ function parseAttr(a: Buffer, rec: number): Attr {
     const voff = a.readUInt16LE(20)
     if (vlen > MAX_RESIDENT_VALUE || voff + vlen > a.length) corrupt(`MFT record ${rec}: resident value out of range`)
     const value = Buffer.from(a.subarray(voff, voff + vlen))
-    return { type, name, flags, id, resident: true, value, runs: [], dataSize: vlen, allocatedSize: vlen, initializedSize: vlen, compressionUnit: 0 }
+    return { type, name, flags, id, resident: true, value, runs: [], dataSize: vlen, allocatedSize: vlen, initializedSize: vlen, totalAllocated: vlen, compressionUnit: 0 }
   }
   if (nonResident !== 1) corrupt(`MFT record ${rec}: bad non-resident flag`)
   if (a.length < 64) corrupt(`MFT record ${rec}: non-resident attribute header too short`)
@@ -795,7 +799,8 @@ function parseAttr(a: Buffer, rec: number): Attr {
   if (runOff < 64 || runOff > a.length) corrupt(`MFT record ${rec}: runlist offset out of range`)
   if (compressionUnit > 16) corrupt(`MFT record ${rec}: bad compression unit`)
   const runs = decodeRunlist(a, runOff, a.length, startVcn, lastVcn)
-  return { type, name, flags, id, resident: false, runs, dataSize, allocatedSize, initializedSize, compressionUnit, startVcn } as Attr & { startVcn: number }
+  const totalAllocated = (flags & 0x80ff) !== 0 && runOff >= 72 ? Number(a.readBigUInt64LE(64)) : allocatedSize
+  return { type, name, flags, id, resident: false, runs, dataSize, allocatedSize, initializedSize, totalAllocated, compressionUnit, startVcn } as Attr & { startVcn: number }
 }
 
 /** Merges the non-resident fragments of one attribute (several extents listed in $ATTRIBUTE_LIST). */

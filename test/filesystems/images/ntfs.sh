@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds a small NTFS test image with real tools: mkntfs, then populates it through the
-# ntfs-3g FUSE driver (needs /dev/fuse and root). Usage: ntfs.sh OUT.img [SIZE_MB]
+# ntfs-3g FUSE driver (needs /dev/fuse and root). Usage: ntfs.sh OUT.img [full|small]
+# "small" (8 MiB, fewer and smaller files, same features) is the fuzzing seed.
 # The content is deterministic (seeded), so a caller may key a cache on this script's hash.
 #
 # Covers: deep tree, Unicode names (CJK, emoji, combining marks, 255 chars), a directory big
@@ -13,7 +14,8 @@
 # script then fails with exit code 3 so the test reports it rather than silently testing less.
 set -euo pipefail
 out=${1:?usage: ntfs.sh OUT.img [SIZE_MB]}
-size=${2:-48}
+mode=${2:-full}
+size=48; [ "$mode" = small ] && size=8
 for t in mkntfs ntfs-3g python3; do command -v "$t" >/dev/null || { echo "missing $t (apt-get install ntfs-3g python3)" >&2; exit 2; }; done
 [ -c /dev/fuse ] && [ -w /dev/fuse ] || { echo "no usable /dev/fuse" >&2; exit 3; }
 rm -f "$out"
@@ -23,10 +25,12 @@ mnt=$(mktemp -d)
 cleanup() { mountpoint -q "$mnt" && umount "$mnt"; rmdir "$mnt"; }
 trap cleanup EXIT
 ntfs-3g -o streams_interface=xattr "$out" "$mnt"
-python3 - "$mnt" <<'PY'
+python3 - "$mnt" "$mode" <<'PY'
 import os, random, struct, sys
 root = sys.argv[1]
 rnd = random.Random(11)
+small = sys.argv[2] == 'small'
+k = (lambda full, sm: sm if small else full)
 def p(*a): return os.path.join(root, *a)
 def write(path, data):
     with open(path, 'wb') as f: f.write(data)
@@ -37,7 +41,7 @@ def rp(tag, sub, prn, flags=None):
 
 # deep tree
 d = p('deep')
-for i in range(24):
+for i in range(k(24, 6)):
     d = os.path.join(d, f'level{i:02d}')
 os.makedirs(d)
 write(os.path.join(d, 'bottom.txt'), b'the bottom of the tree\n')
@@ -55,11 +59,11 @@ for name in ['日本語のファイル.txt', '中文目录', 'emoji 😀🎉.bin
 # a directory big enough for several index nodes
 many = p('many')
 os.mkdir(many)
-for i in range(400):
+for i in range(k(120, 40)):
     write(os.path.join(many, f'file-{i:04d}-{"long-name-padding" * 2}.txt'), f'{i}\n'.encode() * (i % 7))
 
 # large file over many clusters, written in pieces interleaved with another file (fragmentation)
-big = rnd.randbytes(3 * 1024 * 1024 + 777)
+big = rnd.randbytes(k(3 * 1024 * 1024 + 777, 200 * 1024 + 777))
 with open(p('large.bin'), 'wb') as f, open(p('interleave.bin'), 'wb') as g:
     for off in range(0, len(big), 65536):
         f.write(big[off:off + 65536]); f.flush()
@@ -69,16 +73,16 @@ with open(p('large.bin'), 'wb') as f, open(p('interleave.bin'), 'wb') as g:
 with open(p('sparse.bin'), 'wb') as f:
     f.write(b'head' * 1024)
     f.seek(1 << 20); f.write(b'middle' * 2000)
-    f.seek(9 * (1 << 20) - 5); f.write(b'tail!')
+    f.seek(k(9 * (1 << 20), 3 * (1 << 20)) - 5); f.write(b'tail!')
 
 # compressed directory: new files inherit the compressed attribute (LZNT1)
 c = p('compressed')
 os.mkdir(c)
 os.setxattr(c, 'system.ntfs_attrib_be', (0x10 | 0x800).to_bytes(4, 'big'))
-text = b''.join(f'line {i}: the quick brown fox jumps over the lazy dog\n'.encode() for i in range(20000))
+text = b''.join(f'line {i}: the quick brown fox jumps over the lazy dog\n'.encode() for i in range(k(20000, 3000)))
 write(os.path.join(c, 'text.txt'), text)
 mixed = bytearray()
-for i in range(12):
+for i in range(k(12, 3)):
     mixed += rnd.randbytes(50000) if i % 3 == 0 else (b'\0' * 70000 if i % 3 == 1 else b'abc' * 23456)
 write(os.path.join(c, 'mixed.bin'), bytes(mixed))
 with open(os.path.join(c, 'sparse-compressed.bin'), 'wb') as f:
