@@ -170,7 +170,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
           const dw = await writer.addDisk({ key: String(disk.key), label: disk.label, capacity: disk.capacityBytes, file: disk.fileName, ...(disk.changeId ? { changeId: disk.changeId } : {}) });
           const parentDisk = incremental && parent ? parent.disks.find((d) => d.key === String(disk.key) && d.capacity === disk.capacityBytes) : undefined;
           const source = await SnapshotDiskSource.open(vs, disk);
-          writer.setDiskLayout(String(disk.key), await diskLayout(source, vmConfig.disks.find((d) => d.key === disk.key), vmConfig.controllers));
+          writer.setDiskLayout(String(disk.key), await diskLayout(source, vmConfig.disks.find((d) => d.key === disk.key), vmConfig.controllers, req.signal));
           const r = await copyDisk(source, repositorySink(dw), p, {
             ...(req.signal ? { signal: req.signal } : {}),
             ...(parentDisk && p.kind === 'incremental' ? { patch: true } : {}),
@@ -230,13 +230,14 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
 }
 
 /** Where the disk sits and how it is partitioned, for the restore point's record (item restore starts here). */
-async function diskLayout(source: SnapshotDiskSource, d: VmConfigDisk | undefined, controllers: VmConfigController[]): Promise<DiskLayout> {
+async function diskLayout(source: SnapshotDiskSource, d: VmConfigDisk | undefined, controllers: VmConfigController[], signal?: AbortSignal): Promise<DiskLayout> {
   const c = controllers.find((x) => x.key === d?.controllerKey);
   let partitioning: DiskLayout['partitioning'];
   try {
-    const head = await source.read(0, Math.min(PARTITION_TABLE_BYTES, source.capacity));
-    partitioning = await readPartitionTable(head, source.capacity, (o, l) => source.read(o, l));
+    const head = await source.read(0, Math.min(PARTITION_TABLE_BYTES, source.capacity), signal);
+    partitioning = await readPartitionTable(head, source.capacity, (o, l) => source.read(o, l, signal));
   } catch (e) {
+    signal?.throwIfAborted();
     partitioning = { scheme: 'unreadable', partitions: [], note: `the first sectors could not be read: ${(e as Error).message}` };
   }
   return {
