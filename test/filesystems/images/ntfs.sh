@@ -2,6 +2,7 @@
 # Builds a small NTFS test image with real tools: mkntfs, then populates it through the
 # ntfs-3g FUSE driver (needs /dev/fuse and root). Usage: ntfs.sh OUT.img [full|small]
 # "small" (8 MiB, fewer and smaller files, same features) is the fuzzing seed.
+# NTFS_CLUSTER=512|8192… picks the cluster size (compression needs ≤ 4096; above, files stay plain).
 # The content is deterministic (seeded), so a caller may key a cache on this script's hash.
 #
 # Covers: deep tree, Unicode names (CJK, emoji, combining marks, 255 chars), a directory big
@@ -20,7 +21,7 @@ for t in mkntfs ntfs-3g python3; do command -v "$t" >/dev/null || { echo "missin
 [ -c /dev/fuse ] && [ -w /dev/fuse ] || { echo "no usable /dev/fuse" >&2; exit 3; }
 rm -f "$out"
 truncate -s "${size}M" "$out"
-mkntfs -F -f -Q -L stillpoint-test "$out" >/dev/null 2>&1
+mkntfs -F -f -Q -L stillpoint-test ${NTFS_CLUSTER:+-c "$NTFS_CLUSTER"} "$out" >/dev/null 2>&1
 mnt=$(mktemp -d)
 cleanup() { mountpoint -q "$mnt" && umount "$mnt"; rmdir "$mnt"; }
 trap cleanup EXIT
@@ -78,7 +79,10 @@ with open(p('sparse.bin'), 'wb') as f:
 # compressed directory: new files inherit the compressed attribute (LZNT1)
 c = p('compressed')
 os.mkdir(c)
-os.setxattr(c, 'system.ntfs_attrib_be', (0x10 | 0x800).to_bytes(4, 'big'))
+try:
+    os.setxattr(c, 'system.ntfs_attrib_be', (0x10 | 0x800).to_bytes(4, 'big'))
+except OSError:
+    pass  # clusters > 4 KiB: NTFS cannot compress
 text = b''.join(f'line {i}: the quick brown fox jumps over the lazy dog\n'.encode() for i in range(k(20000, 3000)))
 write(os.path.join(c, 'text.txt'), text)
 mixed = bytearray()
