@@ -125,6 +125,17 @@ export function parseRef(ref: string | number): { mft: number; seq: number } {
 
 function corrupt(msg: string): never { throw new FsError('ECORRUPT', msg) }
 
+/** Safety net: a Buffer bounds error from parsing guest bytes becomes ECORRUPT (reader I/O errors pass through). */
+function guestError(e: unknown): unknown {
+  if (e instanceof RangeError && /ERR_OUT_OF_RANGE|ERR_BUFFER_OUT_OF_BOUNDS/.test(String((e as { code?: string }).code))) {
+    return new FsError('ECORRUPT', `malformed structure: ${e.message}`)
+  }
+  return e
+}
+async function guarded<T>(p: Promise<T>): Promise<T> {
+  try { return await p } catch (e) { throw guestError(e) }
+}
+
 function filetime(buf: Buffer, off: number): string | undefined {
   if (off + 8 > buf.length) return undefined
   const ft = buf.readBigUInt64LE(off)
@@ -280,7 +291,7 @@ export class NtfsVolume {
     const boot = await reader.readAt(0, 512)
     if (boot.length < 512) corrupt('short read of the boot sector')
     const vol = new NtfsVolume(reader, boot)
-    await vol.loadMft(Number(boot.readBigUInt64LE(48)))
+    await guarded(vol.loadMft(Number(boot.readBigUInt64LE(48))))
     return vol
   }
 
@@ -533,7 +544,9 @@ export class NtfsVolume {
 
   async root(): Promise<NtfsEntry> { return this.stat(MFT_ROOT) }
 
-  async stat(ref: string | number): Promise<NtfsEntry> {
+  stat(ref: string | number): Promise<NtfsEntry> { return guarded(this.statImpl(ref)) }
+
+  private async statImpl(ref: string | number): Promise<NtfsEntry> {
     const { rec, attrs } = await this.fileAttrs(ref)
     const e = await this.entryFor(rec, attrs)
     if (rec.number === MFT_ROOT) e.name = ''
@@ -541,7 +554,9 @@ export class NtfsVolume {
   }
 
   /** Lists a directory: one entry per name (hard links appear under each name), DOS 8.3 duplicates dropped. */
-  async list(dirRef: string | number): Promise<NtfsEntry[]> {
+  list(dirRef: string | number): Promise<NtfsEntry[]> { return guarded(this.listImpl(dirRef)) }
+
+  private async listImpl(dirRef: string | number): Promise<NtfsEntry[]> {
     const { rec, attrs } = await this.fileAttrs(dirRef)
     const keys = await this.indexEntries(rec, attrs)
     const out: NtfsEntry[] = []
@@ -635,7 +650,9 @@ export class NtfsVolume {
   }
 
   /** Resolves a path ("/a/b" or "\\a\\b") from the root; case-sensitive match first, then case-insensitive. */
-  async lookup(path: string): Promise<NtfsEntry> {
+  lookup(path: string): Promise<NtfsEntry> { return guarded(this.lookupImpl(path)) }
+
+  private async lookupImpl(path: string): Promise<NtfsEntry> {
     const parts = path.split(/[\\/]+/).filter(p => p !== '' && p !== '.')
     if (parts.length > MAX_PATH_DEPTH) throw new FsError('ELIMIT', 'path too deep')
     let cur = await this.root()
@@ -680,28 +697,34 @@ export class NtfsVolume {
   }
 
   /** Reads [offset, offset+length) of a file's data stream (unnamed by default); short at end of stream. */
-  async read(ref: string | number, stream: string | undefined, offset: number, length: number): Promise<Buffer> {
+  read(ref: string | number, stream: string | undefined, offset: number, length: number): Promise<Buffer> { return guarded(this.readImpl(ref, stream, offset, length)) }
+
+  private async readImpl(ref: string | number, stream: string | undefined, offset: number, length: number): Promise<Buffer> {
     const a = await this.dataAttr(ref, stream)
     return this.readAttr(a, offset, length)
   }
 
   /** The size of a data stream. */
-  async streamSize(ref: string | number, stream?: string): Promise<number> {
+  streamSize(ref: string | number, stream?: string): Promise<number> { return guarded(this.streamSizeImpl(ref, stream)) }
+
+  private async streamSizeImpl(ref: string | number, stream?: string): Promise<number> {
     const a = await this.dataAttr(ref, stream)
     return a.resident ? a.value!.length : a.dataSize
   }
 
   /** Streams a file's data in chunks of up to 1 MiB. */
   async *openStream(ref: string | number, stream?: string): AsyncGenerator<Buffer> {
-    const a = await this.dataAttr(ref, stream)
+    const a = await guarded(this.dataAttr(ref, stream))
     const size = a.resident ? a.value!.length : a.dataSize
     if (size > MAX_STREAM_SIZE) corrupt(`absurd stream size ${size}`)
     const step = a.compressionUnit > 0 && !a.resident ? Math.max(CHUNK, 2 ** a.compressionUnit * this.clusterSize) : CHUNK
-    for (let off = 0; off < size; off += step) yield await this.readAttr(a, off, Math.min(step, size - off))
+    for (let off = 0; off < size; off += step) yield await guarded(this.readAttr(a, off, Math.min(step, size - off)))
   }
 
   /** Volume consistency as seen in the image: $Volume dirty flag and the $LogFile restart area. */
-  async state(): Promise<NtfsState> {
+  state(): Promise<NtfsState> { return guarded(this.stateImpl()) }
+
+  private async stateImpl(): Promise<NtfsState> {
     const { attrs } = await this.fileAttrs(3)
     const vi = attrs.find(a => a.type === AT_VOLUME_INFORMATION && a.resident)
     if (!vi || vi.value!.length < 12) corrupt('$Volume has no $VOLUME_INFORMATION')
