@@ -10,7 +10,7 @@ import vm from 'node:vm';
 import { chunkId, sealChunk } from './crypto.ts';
 import { decodePayload } from './codec.ts';
 import { FRAME_END_ROOM, ZstdCompressor, ZstdDecompressor } from './zstd.ts';
-import { DIRECT_ALIGN, SlotPool, writeAsync } from './direct-io.ts';
+import { DIRECT_ALIGN, SlotArena, runChunks, writeAsync } from './direct-io.ts';
 import { FLAG_COMPRESSED, FLAG_ENCRYPTED, RECORD_HEADER, headerMatches, packPath } from './format.ts';
 
 const encKey: Buffer | undefined = workerData?.encKey ? Buffer.from(workerData.encKey) : undefined;
@@ -59,11 +59,13 @@ export interface DecodeReq {
   id: Uint8Array; check: boolean; out: ArrayBuffer;
 }
 export interface DecodeRes { seq: number; payload: ArrayBuffer; out: ArrayBuffer; error?: string }
-/** Reads a chunk record from its pack, decodes and checks it, and writes the plaintext to `fd` at `pos`. */
+/**
+ * Reads the records of consecutive chunks from their packs, decodes and checks them, and writes their
+ * plaintext to `fd` at `pos` with one write (at most runChunks(chunk size) chunks).
+ */
 export interface RestoreReq {
-  op: 'restore'; seq: number; pack: string; offset: number; length: number; flags: number; rawLength: number;
-  id: Uint8Array; fd: number; pos: number;
-  /** The same file opened with O_DIRECT, for block-aligned chunks (see direct-io.ts). */
+  op: 'restore'; seq: number; chunks: Omit<StoredChunk, 'id'>[]; ids: Uint8Array[]; fd: number; pos: number;
+  /** The same file opened with O_DIRECT, for block-aligned runs (see direct-io.ts). */
   directFd?: number;
 }
 /** `damaged`: the stored chunk is missing or bad; otherwise `error` is an I/O error (with its errno `code`). */
@@ -142,7 +144,7 @@ function packFd(pack: string): number {
   return fd;
 }
 
-const slots = new SlotPool(chunkBytes + FRAME_END_ROOM, 3);
+const slots = new SlotArena(runChunks(chunkBytes) * chunkBytes + FRAME_END_ROOM, 3);
 
 /** Reads and decodes a stored chunk into `into` (room for len + FRAME_END_ROOM bytes); returns why not, if it could not. */
 function readStored(c: StoredChunk, into: Buffer, len: number): string | undefined {
@@ -161,44 +163,53 @@ function readStored(c: StoredChunk, into: Buffer, len: number): string | undefin
   }
 }
 
+/** Reads chunk `c` of a run from its pack and decodes it into `out`; returns why not, if it could not. */
+function restoreChunk(c: Omit<StoredChunk, 'id'>, id: Uint8Array, out: Buffer): string | undefined {
+  const chunk = `chunk ${Buffer.from(id).toString('hex').slice(0, 16)}…`;
+  let fd: number;
+  try { fd = packFd(c.pack); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return `pack ${c.pack} is missing (${chunk})`;
+    throw e;
+  }
+  const need = RECORD_HEADER + c.length;
+  if (record.length < need) record = Buffer.allocUnsafeSlow(need);
+  const got = readFully(fd, record, need, c.offset);
+  if (got < need) return `pack ${c.pack} is truncated: ${chunk} at offset ${c.offset} needs ${need} bytes, ${got} present`;
+  if (!headerMatches(record, id, c.length)) return `pack ${c.pack} has a bad record header at offset ${c.offset} (${chunk})`;
+  try {
+    // Compressed/encrypted chunks are checked by the zstd frame checksum / GCM tag; raw chunks are hashed.
+    decodePayload(record.subarray(RECORD_HEADER, need), c.flags, c.rawLength, Buffer.from(id), !(c.flags & 3), { encKey, idKey }, { zstd: zstdOut, out });
+  } catch (e) {
+    return `${chunk} in pack ${c.pack} is damaged (${(e as Error).message})`;
+  }
+  if (c.flags & FLAG_ENCRYPTED) allocated(c.rawLength);
+  return undefined;
+}
+
 async function restore(m: RestoreReq): Promise<RestoreRes> {
-  const chunk = `chunk ${Buffer.from(m.id).toString('hex').slice(0, 16)}…`;
-  const bad = (why: string): RestoreRes => ({ seq: m.seq, damaged: true, error: why });
   const slot = await slots.take();
   try {
-    let fd: number;
-    try { fd = packFd(m.pack); } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return bad(`pack ${m.pack} is missing (${chunk})`);
-      throw e;
+    const len = m.chunks.reduce((n, c) => n + c.rawLength, 0);
+    if (len > slots.size - FRAME_END_ROOM) return { seq: m.seq, error: `restore run of ${len} bytes is larger than a slot` };
+    const out = slots.view(slot);
+    // Decoded in order: each chunk's spare output byte is overwritten by the next one.
+    for (let k = 0, at = 0; k < m.chunks.length; at += m.chunks[k].rawLength, k++) {
+      const why = restoreChunk(m.chunks[k], m.ids[k], out.subarray(at));
+      if (why) return { seq: m.seq, damaged: true, error: why };
     }
-    const need = RECORD_HEADER + m.length;
-    if (record.length < need) record = Buffer.allocUnsafeSlow(need);
-    const got = readFully(fd, record, need, m.offset);
-    if (got < need) return bad(`pack ${m.pack} is truncated: ${chunk} at offset ${m.offset} needs ${need} bytes, ${got} present`);
-    if (!headerMatches(record, m.id, m.length)) return bad(`pack ${m.pack} has a bad record header at offset ${m.offset} (${chunk})`);
-    const dfd = m.directFd !== undefined && m.pos % DIRECT_ALIGN === 0 && m.rawLength % DIRECT_ALIGN === 0 ? m.directFd : undefined;
-    const direct = dfd === undefined ? null : slot.aligned(dfd);
-    let data: Buffer;
-    try {
-      // Compressed/encrypted chunks are checked by the zstd frame checksum / GCM tag; raw chunks are hashed.
-      data = decodePayload(record.subarray(RECORD_HEADER, need), m.flags, m.rawLength, Buffer.from(m.id), !(m.flags & 3), { encKey, idKey },
-        { zstd: zstdOut, out: direct ?? slot.plain() });
-    } catch (e) {
-      return bad(`${chunk} in pack ${m.pack} is damaged (${(e as Error).message})`);
-    }
-    if (m.flags & FLAG_ENCRYPTED) allocated(data.length);
-    if (direct) {
+    const data = out.subarray(0, len);
+    const dfd = m.directFd;
+    if (dfd !== undefined && m.pos % DIRECT_ALIGN === 0 && len % DIRECT_ALIGN === 0 && slots.direct(dfd)) {
       try {
-        await writeAsync(dfd!, data, m.pos);
+        await writeAsync(dfd, data, m.pos);
         return { seq: m.seq };
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
-        slot.refuse(dfd!); // the data is still in the slot: write it the ordinary way
+        slots.refuse(dfd); // the data is still in the slot: write it the ordinary way
       }
     }
     while (Atomics.compareExchange(writeLock, 0, 0, 1) !== 0) Atomics.wait(writeLock, 0, 1);
     try { writeFully(m.fd, data, m.pos); } finally { Atomics.store(writeLock, 0, 0); Atomics.notify(writeLock, 0, 1); }
-    if (dfd !== undefined && direct === undefined) slot.probe(dfd, m.pos, data);
     return { seq: m.seq };
   } catch (e) {
     return { seq: m.seq, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code };

@@ -1,13 +1,17 @@
 // Restores a disk of a restore point to a file, block device or stream. To files and devices the
-// workers write directly: each reads a chunk's record from its pack, decodes and checks it and writes
-// it at its offset (several positional writes in flight, zero chunks become holes in files). Streams
-// get the chunks in order through the main thread.
+// workers write directly: the main thread groups consecutive non-zero chunks into runs (up to 8 MiB,
+// see direct-io.ts), and a worker reads each run's records from their packs, decodes and checks them
+// into one page-aligned slot and writes the run with one positional write (several runs in flight,
+// zero chunks become holes in files). The target is fsynced before the restore resolves. Streams get
+// the chunks in order through the main thread.
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { DIGEST_LEN, RECORD_HEADER, isZeroDigest, type ChunkEntry } from './format.ts';
 import { BufferPool } from './worker-pool.ts';
+import { runChunks } from './direct-io.ts';
 import { FRAME_END_ROOM } from './zstd.ts';
 import { segments } from './digest-list.ts';
 import { lookupMany } from './index.ts';
@@ -61,9 +65,11 @@ async function* located(ctx: RepoContext, rpId: string, disk: DiskRecord): Async
 
 async function restoreToFile(ctx: RepoContext, rp: RestorePoint, disk: DiskRecord, path: string, onProgress?: Progress): Promise<Result> {
   const cs = rp.chunkSize;
-  const device = (await stat(path).catch(() => undefined))?.isBlockDevice() ?? false;
+  const existed = await stat(path).catch(() => undefined);
+  const device = existed?.isBlockDevice() ?? false;
   const fh = await open(path, device ? 'r+' : 'w');
   const zeros = device ? Buffer.alloc(cs) : undefined;
+  const maxRun = runChunks(cs);
   const limit = ctx.pool.size * 4;
   const jobs = new Set<Promise<void>>();
   let failure: unknown;
@@ -74,8 +80,23 @@ async function restoreToFile(ctx: RepoContext, rp: RestorePoint, disk: DiskRecor
   try {
     // Sized up front, so no chunk write extends the file (an extending write also updates the inode).
     if (!device) await fh.truncate(disk.capacity);
-    // Block-aligned chunks go around the page cache where the target allows it (see direct-io.ts).
+    // Block-aligned runs go around the page cache where the target allows it (see direct-io.ts).
     direct = await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined);
+    // A run: consecutive non-zero chunks, written by one worker with one write.
+    let run: { pos: number; len: number; chunks: ChunkEntry[]; ids: Uint8Array[] } | undefined;
+    const flush = async (): Promise<void> => {
+      if (!run) return;
+      const r0 = run;
+      run = undefined;
+      const job: Promise<void> = ctx.pool.restore({ chunks: r0.chunks, ids: r0.ids, fd: fh.fd, pos: r0.pos, ...(direct ? { directFd: direct.fd } : {}) })
+        .then((r) => {
+          if (r.error === undefined) progress(r0.len);
+          else failure ??= r.damaged ? damaged(r.error) : Object.assign(new Error(r.error), { code: r.code });
+        }, (err) => { failure ??= err; })
+        .finally(() => jobs.delete(job));
+      jobs.add(job);
+      if (jobs.size >= limit) await Promise.race(jobs);
+    };
     outer: for await (const seg of located(ctx, rp.id, disk)) {
       for (let k = 0; k < seg.n; k++) {
         if (failure) break outer;
@@ -83,30 +104,41 @@ async function restoreToFile(ctx: RepoContext, rp: RestorePoint, disk: DiskRecor
         const len = Math.min(cs, disk.capacity - pos);
         const e = seg.entry(k);
         if (e === null) {
+          await flush();
           zeroBytes += len;
           if (zeros) await fh.write(zeros, 0, len, pos);
           progress(len);
           continue;
         }
-        const job: Promise<void> = ctx.pool.restore({ pack: e.pack, offset: e.offset, length: e.length, flags: e.flags, rawLength: e.rawLength, id: seg.id(k)!, fd: fh.fd, pos, ...(direct ? { directFd: direct.fd } : {}) })
-          .then((r) => {
-            if (r.error === undefined) progress(len);
-            else failure ??= r.damaged ? damaged(r.error) : Object.assign(new Error(r.error), { code: r.code });
-          }, (err) => { failure ??= err; })
-          .finally(() => jobs.delete(job));
-        jobs.add(job);
-        if (jobs.size >= limit) await Promise.race(jobs);
+        if (run && (run.pos + run.len !== pos || run.chunks.length >= maxRun || len !== cs)) await flush();
+        run ??= { pos, len: 0, chunks: [], ids: [] };
+        run.chunks.push({ pack: e.pack, offset: e.offset, length: e.length, flags: e.flags, rawLength: e.rawLength });
+        run.ids.push(seg.id(k)!);
+        run.len += len;
       }
     }
+    if (!failure) await flush();
     await Promise.all(jobs);
     if (failure) throw failure;
-    if (device) await fh.sync(); // block devices: make the restore durable
+    // Durable before it resolves: the data (O_DIRECT writes may still sit in the device's cache), the
+    // size and extents, and a new file's name in its folder.
+    await fh.sync();
+    if (!existed) await syncDir(dirname(resolve(path)));
   } finally {
     await Promise.allSettled(jobs);
     await ctx.pool.release().catch(() => {});
     try { await direct?.close(); } finally { await fh.close(); }
   }
   return { bytes: disk.capacity, zeroBytes };
+}
+
+/** fsyncs a folder (a new entry in it is durable then); file systems that cannot are skipped. */
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r').catch(() => undefined);
+  if (!d) return;
+  try { await d.sync(); } catch (e) {
+    if (!['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EBADF'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+  } finally { await d.close(); }
 }
 
 async function restoreToStream(ctx: RepoContext, packs: PackReader, rp: RestorePoint, disk: DiskRecord, s: Writable, onProgress?: Progress): Promise<Result> {

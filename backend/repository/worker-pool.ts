@@ -60,7 +60,7 @@ export class WorkerPool {
     return this.#post<EncodeRes>({ op: 'encode', seq, buf, len, out, expect, src, ...(patch ? { patch } : {}) }, [buf, out]);
   }
 
-  /** Restores one chunk: the worker reads its record from the pack, decodes it and writes it to `fd` at `pos`. */
+  /** Restores a run of consecutive chunks: the worker reads their records, decodes them and writes them to `fd` at `pos` with one write. */
   restore(r: Omit<RestoreReq, 'op' | 'seq'>): Promise<RestoreRes> {
     const seq = ++this.#seq;
     return this.#post<RestoreRes>({ op: 'restore', seq, ...r }, []);
