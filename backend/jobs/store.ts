@@ -4,13 +4,18 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GuestCredential, GuestCredentialInput } from '../model/credential.ts';
+import type { CredentialScope, GuestCredential, GuestCredentialInput } from '../model/credential.ts';
 import { DEFAULT_TARGET, type Job, type Run } from '../model/job.ts';
 import { NotFound, Conflict } from '../common/errors.ts';
 import { readJson, removeFileDurable, writeFileDurable } from '../common/durable.ts';
 import type { SecretBox } from '../common/secrets.ts';
 
 interface SealedCredential extends GuestCredential { passwordSealed: string }
+/** credentials.json as older versions wrote it: no owner, no scope. */
+type StoredCredential = Omit<SealedCredential, 'owner' | 'scope'> & { owner?: string; scope?: CredentialScope };
+
+/** The service account's user name: credentials stored before they had owners become its private ones. */
+export const LEGACY_CREDENTIAL_OWNER = 'stillpoint-service-account';
 
 /** What a new job is made of; the store adds id and creation time. */
 export type JobDraft = Omit<Job, 'id' | 'createdAt' | 'nextRun' | 'lastRun'>;
@@ -33,11 +38,14 @@ export class JobStore {
   #credentials: SealedCredential[];
   #runs = new Map<string, Run>();
 
-  constructor(dataDir: string, box: SecretBox) {
+  /** `serviceAccount`: the configured vCenter user, owner of credentials stored before credentials had owners. */
+  constructor(dataDir: string, box: SecretBox, opts: { serviceAccount?: string } = {}) {
     this.#dir = dataDir;
     this.#box = box;
     this.#jobs = (readJson<StoredJob[]>(join(dataDir, 'jobs.json')) ?? []).map(upgradeJob);
-    this.#credentials = readJson<SealedCredential[]>(join(dataDir, 'credentials.json')) ?? [];
+    const stored = readJson<StoredCredential[]>(join(dataDir, 'credentials.json')) ?? [];
+    this.#credentials = stored.map((c) => ({ ...c, owner: c.owner ?? opts.serviceAccount ?? LEGACY_CREDENTIAL_OWNER, scope: c.scope ?? 'private' }));
+    if (stored.some((c) => !c.owner || !c.scope)) this.#saveCredentials();
     let names: string[] = [];
     try { names = readdirSync(join(dataDir, 'runs')); } catch { /* first start */ }
     for (const n of names.filter((n) => n.endsWith('.json'))) {
@@ -77,17 +85,24 @@ export class JobStore {
   }
 
   // --- guest credentials
-  credentials(): GuestCredential[] { return this.#credentials.map(({ id, name, username }) => ({ id, name, username })); }
-  addCredential(input: GuestCredentialInput): GuestCredential {
-    const c: SealedCredential = { id: randomUUID(), name: input.name, username: input.username, passwordSealed: this.#box.seal(input.password) };
+  /** Every credential (who may see or use which is the API's business: model/credential.ts). */
+  credentials(): GuestCredential[] { return this.#credentials.map(({ id, name, username, owner, scope }) => ({ id, name, username, owner, scope })); }
+  credential(id: string): GuestCredential | undefined { return this.credentials().find((c) => c.id === id); }
+  addCredential(input: GuestCredentialInput, owner: string): GuestCredential {
+    const c: SealedCredential = {
+      id: randomUUID(), name: input.name, username: input.username, owner, scope: input.scope ?? 'private', passwordSealed: this.#box.seal(input.password),
+    };
     this.#credentials.push(c);
     this.#saveCredentials();
-    return { id: c.id, name: c.name, username: c.username };
+    return { id: c.id, name: c.name, username: c.username, owner: c.owner, scope: c.scope };
   }
+  /** Ids of the jobs that use a credential. */
+  credentialUsers(id: string): string[] { return this.#jobs.filter((j) => j.appAware.guestCredentialId === id).map((j) => j.id); }
   deleteCredential(id: string): void {
     if (!this.#credentials.some((c) => c.id === id)) throw new NotFound('Guest credential', id);
-    const users = this.#jobs.filter((j) => j.appAware.guestCredentialId === id).map((j) => j.name);
-    if (users.length) throw new Conflict(`Guest credential is used by job(s) ${users.join(', ')}: change those jobs first.`);
+    // No job names here: the caller may not see those jobs (the API names the ones it may see).
+    const users = this.credentialUsers(id);
+    if (users.length) throw new Conflict(`Guest credential is used by ${users.length} job(s): change those jobs first.`);
     this.#credentials = this.#credentials.filter((c) => c.id !== id);
     this.#saveCredentials();
   }

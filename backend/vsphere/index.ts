@@ -133,3 +133,5 @@ export { waitForTask, waitForTaskInfo } from './task.ts';
 export { PinnedAgent, certThumbprint, normalizeThumbprint, fetchThumbprint } from './tls.ts';
 export * from './faults.ts';
 export * from './types.ts';
+export { Authorization } from './authorization.ts';
+export type { EntityPrivileges } from './authorization.ts';

@@ -1,14 +1,22 @@
 // Backups, restore points, restores, jobs, runs, guest credentials and the dashboard. Every VM a
-// request names must be visible to the user's own vCenter session.
+// request names must be visible to the user's own vCenter session, and the user's own vCenter
+// session must hold the privileges the action needs (model/privileges.ts, README "Authorization"),
+// checked before any work starts: the work itself runs with the service account.
 import type { Dashboard, GuestCredentialInput, Job, JobInput, JobRun, ReplicaState, RestorePoint, RestoreRequest, BackupRequest } from '../contract.ts';
 import type { Job as JobModel } from '../../model/job.ts';
 import { jobDraftFromDto, jobToDto, runToDto } from '../mappers.ts';
-import { Forbidden, NotFound, InvalidRequest } from '../../common/errors.ts';
+import { Conflict, Forbidden, NotFound, InvalidRequest } from '../../common/errors.ts';
 import { param, UUID_ID, VM_ID } from '../http.ts';
 import type { RouteDef } from '../routes.ts';
 import type { UserContext } from '../auth.ts';
-import { AppAwareSchema, BackupRequestSchema, CredentialInputSchema, JobInputSchema, LimitQuery, RestoreRequestSchema, VmIdsSchema } from '../schemas.ts';
+import { AppAwareSchema, BackupRequestSchema, JobInputSchema, LimitQuery, RestoreRequestSchema, VmIdsSchema } from '../schemas.ts';
 import type { JobRunner } from '../../jobs/runner.ts';
+import type { Schema } from '../schema.ts';
+import { Authorization, NoPermissionError, type MoRef, type VSphere } from '../../vsphere/index.ts';
+import { PRIVILEGES, type PrivilegeRule, type PrivilegeTarget } from '../../model/privileges.ts';
+import { credentialVisibleTo, isCredentialOwner, type GuestCredential as CredentialModel } from '../../model/credential.ts';
+import type { AppAwareSettings } from '../../model/app-aware.ts';
+import { resolvePlacement } from '../../restore/placement.ts';
 import { DEFAULT_APP_AWARE } from '../../model/app-aware.ts';
 import type { JobStore } from '../../jobs/store.ts';
 import { parseCron, CronError } from '../../jobs/cron.ts';
@@ -38,6 +46,115 @@ async function requireVisible(user: UserContext, vmIds: string[]): Promise<void>
   const hidden = vmIds.filter((id) => !visible.has(id));
   if (hidden.length) throw new NotFound('VM', hidden.join(', '), 'it may have been deleted, or your vCenter account cannot see it.');
 }
+
+// --- vCenter privileges of the user's own session
+
+/** The user's own vCenter session at the site of a (site-qualified) id, and the id there. */
+function siteSession(user: UserContext, qualifiedId: string): { vs: VSphere; local: string; prefix: string } {
+  const s = user.session as unknown as { vsphere?: VSphere; sites?: { site: string; vs: VSphere }[] };
+  if (!s.vsphere || !s.sites) throw new Forbidden('Your session cannot be checked for vCenter privileges: log in again.');
+  const i = qualifiedId.indexOf(':');
+  if (i < 0) return { vs: s.vsphere, local: qualifiedId, prefix: '' };
+  const site = qualifiedId.slice(0, i);
+  const at = s.sites.find((x) => x.site === site);
+  if (!at) throw new Forbidden(`You have no vCenter session at site '${site}': log in there first.`);
+  return { vs: at.vs, local: qualifiedId.slice(i + 1), prefix: `${site}:` };
+}
+
+interface PrivilegeCheck { entity: MoRef; label: string; rules: readonly PrivilegeRule[]; on: PrivilegeTarget }
+
+const authorizations = new WeakMap<VSphere, Authorization>();
+
+/**
+ * Asks vCenter (HasPrivilegeOnEntities, the user's own session) whether the user holds every
+ * privilege the checks name; 403 naming each missing privilege and its object otherwise.
+ */
+async function requirePrivileges(vs: VSphere, what: string, checks: PrivilegeCheck[]): Promise<void> {
+  const wanted = checks.map((c) => ({ ...c, privileges: c.rules.filter((r) => r.on === c.on).flatMap((r) => r.privileges) }))
+    .filter((c) => c.privileges.length);
+  if (!wanted.length) return;
+  let authz = authorizations.get(vs);
+  if (!authz) { authz = new Authorization(vs.client, vs.session); authorizations.set(vs, authz); }
+  const entities = [...new Map(wanted.map((c) => [`${c.entity.type}:${c.entity.value}`, c.entity])).values()];
+  const privs = [...new Set(wanted.flatMap((c) => c.privileges))];
+  let answers: Awaited<ReturnType<Authorization['hasPrivilegeOnEntities']>>;
+  try {
+    answers = await authz.hasPrivilegeOnEntities(entities, privs);
+  } catch (e) {
+    // vCenter refuses the question for an object the user may not even read: nothing is granted.
+    if (!(e instanceof NoPermissionError)) throw e;
+    answers = entities.map((entity) => ({ entity, granted: new Map() }));
+  }
+  const missing: string[] = [];
+  for (const c of wanted) {
+    const a = answers.find((x) => x.entity.type === c.entity.type && x.entity.value === c.entity.value);
+    const lacks = c.privileges.filter((p) => a?.granted.get(p) !== true);
+    if (lacks.length) missing.push(`${lacks.join(', ')} on ${c.label}`);
+  }
+  if (missing.length) throw new Forbidden(`${what}: your vCenter account lacks the privilege ${missing.join('; ')}.`);
+}
+
+async function vmLabel(vs: VSphere, moref: string): Promise<string> {
+  const name = await vs.pc.retrieveOne<{ name?: string }>({ type: 'VirtualMachine', value: moref }, ['name']).then((p) => p.name, () => undefined);
+  return `VM '${name ?? moref}' (${moref})`;
+}
+
+/** The privileges of `rules` on each VM (site-qualified ids), checked at each VM's own site. */
+async function requireOnVms(user: UserContext, vmIds: string[], what: string, rules: readonly PrivilegeRule[]): Promise<void> {
+  const bySite = new Map<VSphere, string[]>();
+  for (const id of vmIds) {
+    const { vs, local } = siteSession(user, id);
+    bySite.set(vs, [...(bySite.get(vs) ?? []), local]);
+  }
+  for (const [vs, morefs] of bySite) {
+    const checks = await Promise.all(morefs.map(async (m) => ({ entity: { type: 'VirtualMachine', value: m }, label: await vmLabel(vs, m), rules, on: 'vm' as const })));
+    await requirePrivileges(vs, what, checks);
+  }
+}
+
+/** Whether the user holds Global.Settings (vCenter administrators) at the primary site. */
+async function isVcAdmin(user: UserContext): Promise<boolean> {
+  const { vs } = siteSession(user, '');
+  try {
+    await requirePrivileges(vs, 'administer', [{ entity: vs.client.serviceContent.rootFolder, label: 'the root folder', rules: PRIVILEGES.administer, on: 'root' }]);
+    return true;
+  } catch (e) {
+    if (e instanceof Forbidden) return false;
+    throw e;
+  }
+}
+
+/** Guest work a job's settings imply: scripts, or any use of a guest credential. */
+const usesGuest = (a: Pick<AppAwareSettings, 'preFreeze' | 'postThaw' | 'guestCredentialId'>): boolean => Boolean(a.preFreeze || a.postThaw || a.guestCredentialId);
+
+/**
+ * Using a guest credential (in a job, or by running a job that has one): the credential must be the
+ * user's own or shared (others are answered as not existing), and the user needs the guest
+ * operations privileges on every VM it would be used on.
+ */
+async function requireGuestUse(user: UserContext, store: JobStore, appAware: Pick<AppAwareSettings, 'preFreeze' | 'postThaw' | 'guestCredentialId'>, vmIds: string[]): Promise<void> {
+  if (!usesGuest(appAware)) return;
+  const id = appAware.guestCredentialId;
+  const cred = id ? store.credential(id) : undefined;
+  if (id && (!cred || !credentialVisibleTo(cred, user.username))) {
+    throw new InvalidRequest(`Invalid request: body.appAware.guestCredentialId '${id}' is not a stored guest credential.`);
+  }
+  await requireOnVms(user, vmIds, 'Running guest scripts with a guest credential', PRIVILEGES.guestScripts);
+}
+
+/** A credential as the API shows it. */
+const credentialDto = (c: CredentialModel) => ({ id: c.id, name: c.name, username: c.username, owner: c.owner, scope: c.scope });
+
+/** POST /credentials: GuestCredentialInput plus the scope (private by default). */
+const CredentialCreateSchema: Schema = {
+  type: 'object', additionalProperties: false, required: ['name', 'username', 'password'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 128 },
+    username: { type: 'string', minLength: 1, maxLength: 256 },
+    password: { type: 'string', maxLength: 1024 },
+    scope: { type: 'string', enum: ['private', 'shared'], description: "'private' (default): only you see and use it; 'shared': every user sees it, and may use it where vCenter grants them guest operations on the job's VMs" },
+  },
+};
 
 async function checkJob(input: JobInput, store: JobStore, inventory: InventoryApi): Promise<void> {
   if (input.vmIds.length === 0 && !input.folderIds?.length) throw new InvalidRequest('Invalid request: a job needs at least one VM (body.vmIds) or VM folder (body.folderIds).');
@@ -71,6 +188,19 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
     if (!job) throw new NotFound('Job', id);
     return job;
   };
+  /** A run is shown when the user sees all its VMs and, for a job's run or a job's maintenance, that job. */
+  const runVisible = async (user: UserContext, run: { vms: { vmId: string }[]; jobId?: string; forJob?: { id: string } }, visible: Set<string>): Promise<boolean> => {
+    if (!run.vms.every((v) => visible.has(v.vmId))) return false;
+    const jobId = run.forJob?.id ?? (run.vms.length ? undefined : run.jobId);
+    if (!jobId) return true;
+    const job = d.store.jobs().find((j) => j.id === jobId);
+    return job ? (await shownJob(user, job)) !== undefined : false;
+  };
+  /** Starting or changing a job's work: backup privileges on every VM, guest use when it runs guest work. */
+  const requireJobRights = async (user: UserContext, job: Pick<JobInput, 'appAware'>, members: string[]): Promise<void> => {
+    await requireOnVms(user, members, 'Backing up', PRIVILEGES.backup);
+    await requireGuestUse(user, d.store, job.appAware, members);
+  };
   const requireWholeJob = async (user: UserContext, job: Pick<JobInput, 'vmIds' | 'folderIds' | 'name'>): Promise<string[]> => {
     const members = await d.jobVms(job);
     const visible = await user.session.visibleVmIds();
@@ -88,6 +218,18 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         const b = body as BackupRequest;
         await requireVisible(user, b.vmIds);
         if (b.jobId) await jobForUser(user, b.jobId);
+        await requireOnVms(user, b.vmIds, 'Backing up', PRIVILEGES.backup);
+        // The settings that will apply (as backupNow picks them): the job's, else each VM's first enabled backup job.
+        const all = d.store.jobs();
+        for (const id of b.vmIds) {
+          let settings = b.jobId ? all.find((j) => j.id === b.jobId) : undefined;
+          if (!b.jobId) {
+            for (const j of all.filter((x) => x.enabled && x.kind === 'backup')) {
+              if ((await d.jobVms(j).catch(() => j.vmIds)).includes(id)) { settings = j; break; }
+            }
+          }
+          if (settings) await requireGuestUse(user, d.store, settings.appAware, [id]);
+        }
         return d.backupNow(b.vmIds, user.username, b.jobId);
       },
     },
@@ -120,6 +262,36 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         await requireVisible(user, [rp.vmId]);
         if (r.target.kind === 'original' && r.target.confirm !== true) {
           throw new InvalidRequest('Restoring over the original VM replaces its disks: confirm with target.confirm = true.');
+        }
+        const { vs, local, prefix } = siteSession(user, rp.vmId);
+        if (r.target.kind === 'original') {
+          const rules = [...PRIVILEGES.restoreOriginal, ...(r.target.powerOn ? PRIVILEGES.restoreOriginalPowerOn : [])];
+          await requirePrivileges(vs, 'Restoring over the original VM', [{ entity: { type: 'VirtualMachine', value: local }, label: await vmLabel(vs, local), rules, on: 'vm' }]);
+        } else {
+          // Placement as the restore will resolve it, but in the user's own session: what the user cannot see is not found.
+          const unqualified = (arg: string) => (prefix && arg.startsWith(prefix) ? arg.slice(prefix.length) : arg);
+          let pl: Awaited<ReturnType<typeof resolvePlacement>>;
+          try {
+            pl = await resolvePlacement(vs, unqualified(r.target.host), unqualified(r.target.datastore));
+          } catch (e) {
+            // A target that is invalid or unknown for the service account too fails in the restore run,
+            // as it always did (with the run's message); one only the user cannot see is refused here.
+            if (e instanceof InvalidRequest) return d.restore(rp, r, user);
+            if (!(e instanceof NotFound)) throw e;
+            const atSite = (id: string) => (prefix ? id.startsWith(prefix) : !id.includes(':'));
+            const known = (items: { id: string; name: string }[], arg: string) => items.some((x) => atSite(x.id)
+              && (x.id === arg || x.id === prefix + arg || x.name.toLowerCase() === arg.trim().toLowerCase()));
+            const [hosts, datastores] = await Promise.all([d.inventory.hosts(), d.inventory.datastores()]);
+            if (known(hosts, r.target.host) && known(datastores, r.target.datastore)) throw e;
+            return d.restore(rp, r, user);
+          }
+          const folderName = await vs.pc.retrieveOne<{ name?: string }>(pl.folder, ['name']).then((p) => p.name ?? pl.folder.value, () => pl.folder.value);
+          const rules = [...PRIVILEGES.restoreNew, ...(r.target.powerOn ? PRIVILEGES.restoreNewPowerOn : [])];
+          await requirePrivileges(vs, `Restoring to a new VM on host '${pl.host.name}'`, [
+            { entity: pl.folder, label: `folder '${folderName}' of datacenter '${pl.datacenter.name}' (${pl.folder.value})`, rules, on: 'folder' },
+            { entity: pl.datastore.ref, label: `datastore '${pl.datastore.name}' (${pl.datastore.ref.value})`, rules, on: 'datastore' },
+            { entity: pl.pool, label: `the resource pool of host '${pl.host.name}' (${pl.pool.value})`, rules, on: 'pool' },
+          ]);
         }
         return d.restore(rp, r, user);
       },
@@ -165,7 +337,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         const input = body as JobInput;
         await requireVisible(user, input.vmIds);
         await checkJob(input, d.store, d.inventory);
-        await requireWholeJob(user, input);
+        await requireJobRights(user, input, await requireWholeJob(user, input));
         const job = d.store.createJob(jobDraftFromDto(input));
         d.jobsChanged(jobToDto(job));
         return jobToDto(d.store.job(job.id));
@@ -184,7 +356,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         await requireWholeJob(user, jobToDto(d.store.job(id)));
         await requireVisible(user, input.vmIds);
         await checkJob(input, d.store, d.inventory);
-        await requireWholeJob(user, input);
+        await requireJobRights(user, input, await requireWholeJob(user, input));
         const { kind: _kind, target: _target, ...change } = jobDraftFromDto(input);
         const job = d.store.updateJob(id, change);
         d.jobsChanged(jobToDto(job));
@@ -208,7 +380,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         const id = param(req, 'id', UUID_ID, 'job');
         await jobForUser(user, id);
         const job = jobToDto(d.store.job(id));
-        await requireWholeJob(user, job);
+        await requireJobRights(user, job, await requireWholeJob(user, job));
         return runToDto(await d.runner.runJob(job.id, user.username));
       },
     },
@@ -221,6 +393,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         const ids = (body as { vmIds: string[] }).vmIds;
         await requireVisible(user, ids);
         await requireWholeJob(user, job);
+        await requireJobRights(user, job, await requireWholeJob(user, { ...job, vmIds: [...new Set([...job.vmIds, ...ids])] }));
         const updated = jobToDto(d.store.updateJob(job.id, { vmIds: [...new Set([...job.vmIds, ...ids])] }));
         d.jobsChanged(updated);
         return updated;
@@ -235,7 +408,9 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       method: 'get', path: '/runs', tag: 'jobs', summary: 'Recent runs, newest first', query: LimitQuery,
       handler: async ({ user, query }) => {
         const visible = await user.session.visibleVmIds();
-        return d.store.runs({ limit: (query as { limit?: number }).limit ?? 100 }).filter((r) => r.vms.every((v) => visible.has(v.vmId))).map(runToDto);
+        const runs = d.store.runs({ limit: (query as { limit?: number }).limit ?? 100 });
+        const shown = await Promise.all(runs.map((r) => runVisible(user, r, visible)));
+        return runs.filter((_, i) => shown[i]).map(runToDto);
       },
     },
     {
@@ -243,6 +418,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       handler: async ({ req, user }) => {
         const run = d.store.run(param(req, 'id', UUID_ID, 'run'));
         await requireVisible(user, run.vms.map((v) => v.vmId));
+        if (!(await runVisible(user, run, await user.session.visibleVmIds()))) throw new NotFound('Run', run.id);
         return runToDto(run);
       },
     },
@@ -250,19 +426,43 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       method: 'post', path: '/runs/:id/cancel', tag: 'jobs', summary: 'Cancel a running run',
       handler: async ({ req, user }) => {
         const id = param(req, 'id', UUID_ID, 'run');
-        await requireVisible(user, d.store.run(id).vms.map((v) => v.vmId));
+        const run = d.store.run(id);
+        await requireVisible(user, run.vms.map((v) => v.vmId));
+        if (!(await runVisible(user, run, await user.session.visibleVmIds()))) throw new NotFound('Run', id);
         return runToDto(d.runner.cancel(id));
       },
     },
-    // --- guest credentials
-    { method: 'get', path: '/credentials', tag: 'jobs', summary: 'Stored guest OS credentials (no passwords)', handler: async () => d.store.credentials() },
+    // --- guest credentials (model/credential.ts: owner and scope)
     {
-      method: 'post', path: '/credentials', tag: 'jobs', status: 201, body: CredentialInputSchema, summary: 'Store guest OS credentials (encrypted)',
-      handler: async ({ body }) => d.store.addCredential(body as GuestCredentialInput),
+      method: 'get', path: '/credentials', tag: 'jobs', summary: 'Guest OS credentials you may use: your own and shared ones (no passwords)',
+      handler: async ({ user }) => d.store.credentials().filter((c) => credentialVisibleTo(c, user.username)).map(credentialDto),
     },
     {
-      method: 'delete', path: '/credentials/:id', tag: 'jobs', summary: 'Delete stored guest credentials',
-      handler: async ({ req }) => { d.store.deleteCredential(param(req, 'id', UUID_ID, 'credential')); return undefined; },
+      method: 'post', path: '/credentials', tag: 'jobs', status: 201, body: CredentialCreateSchema, summary: 'Store guest OS credentials (encrypted), owned by you',
+      handler: async ({ body, user }) => credentialDto(d.store.addCredential(body as GuestCredentialInput & { scope?: 'private' | 'shared' }, user.username)),
+    },
+    {
+      method: 'delete', path: '/credentials/:id', tag: 'jobs', summary: 'Delete stored guest credentials (the owner, or a vCenter user holding Global.Settings)',
+      handler: async ({ req, user }) => {
+        const id = param(req, 'id', UUID_ID, 'credential');
+        const cred = d.store.credential(id);
+        const admin = cred && !isCredentialOwner(cred, user.username) ? await isVcAdmin(user) : false;
+        // Another user's private credential does not exist for this user (unless a vCenter administrator).
+        if (!cred || (!credentialVisibleTo(cred, user.username) && !admin)) throw new NotFound('Guest credential', id);
+        if (!isCredentialOwner(cred, user.username) && !admin) {
+          throw new Forbidden(`Guest credential '${cred.name}' is shared by ${cred.owner}: only its owner, or a vCenter user holding Global.Settings, may delete it.`);
+        }
+        const users = d.store.credentialUsers(id);
+        if (users.length) {
+          const names: string[] = [];
+          for (const j of d.store.jobs().filter((x) => users.includes(x.id))) if (await shownJob(user, j)) names.push(`'${j.name}'`);
+          const others = users.length - names.length;
+          const list = [...names, ...(others ? [`${others} job(s) you cannot see`] : [])].join(', ');
+          throw new Conflict(`Guest credential '${cred.name}' is used by ${list}: change those jobs first.`);
+        }
+        d.store.deleteCredential(id);
+        return undefined;
+      },
     },
     // --- dashboard
     {

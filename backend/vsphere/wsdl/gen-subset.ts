@@ -40,6 +40,8 @@ export const OPERATIONS = [
   'CreateTask', 'SetTaskState', 'UpdateProgress', 'SetTaskDescription', 'CancelTask', 'LogUserEvent', 'QueryEvents',
   'AddCustomFieldDef', 'RemoveCustomFieldDef', 'SetField', 'RegisterExtension', 'UpdateExtension', 'FindExtension',
   'UnregisterExtension',
+  // authorization (the user's own privileges)
+  'HasPrivilegeOnEntities', 'FetchUserPrivilegeOnEntities',
 ];
 
 /** Types read as property values or polymorphic members that no operation signature reaches. */

@@ -1,0 +1,41 @@
+// Which vCenter privileges each Stillpoint action needs, on which object. Checked against the
+// user's own vCenter session (AuthorizationManager.HasPrivilegeOnEntities) before the work starts;
+// the work itself then runs with the service account. The README's "Authorization" section is
+// this table in prose: keep them together.
+
+/** The object a privilege is checked on. */
+export type PrivilegeTarget = 'vm' | 'folder' | 'datastore' | 'pool' | 'root';
+
+export interface PrivilegeRule { on: PrivilegeTarget; privileges: readonly string[] }
+
+export const PRIVILEGES = {
+  /** Back up a VM (also what a job's run needs on each of its VMs): snapshot, read disks, CBT. */
+  backup: [{
+    on: 'vm', privileges: ['VirtualMachine.State.CreateSnapshot', 'VirtualMachine.State.RemoveSnapshot',
+      'VirtualMachine.Provisioning.DiskRandomRead', 'VirtualMachine.Config.ChangeTracking'],
+  }],
+  /** Pre-freeze/post-thaw scripts and other guest operations with a guest credential, on each VM. */
+  guestScripts: [{ on: 'vm', privileges: ['VirtualMachine.GuestOperations.Execute', 'VirtualMachine.GuestOperations.Modify'] }],
+  /**
+   * Restore to a new VM: created in the folder, placed in the pool, disks on the datastore.
+   * (Network.Assign on the NICs' networks is not checked yet: the restore point's NICs are known only
+   * once the restore reads its metadata.)
+   */
+  restoreNew: [
+    { on: 'folder', privileges: ['VirtualMachine.Inventory.Create', 'VirtualMachine.Config.AddNewDisk'] },
+    { on: 'datastore', privileges: ['Datastore.AllocateSpace'] },
+    { on: 'pool', privileges: ['Resource.AssignVMToPool'] },
+  ],
+  /** Power on the new VM after the restore (on the folder: the VM does not exist yet). */
+  restoreNewPowerOn: [{ on: 'folder', privileges: ['VirtualMachine.Interact.PowerOn'] }],
+  /** Restore over the original VM: power it off, replace its disks. */
+  restoreOriginal: [{
+    on: 'vm', privileges: ['VirtualMachine.Interact.PowerOff', 'VirtualMachine.Config.AddRemoveDevice',
+      'VirtualMachine.Config.RemoveDisk', 'VirtualMachine.Config.AddNewDisk'],
+  }],
+  restoreOriginalPowerOn: [{ on: 'vm', privileges: ['VirtualMachine.Interact.PowerOn'] }],
+  /** Delete another user's guest credential; manage the repository. */
+  administer: [{ on: 'root', privileges: ['Global.Settings'] }],
+} as const satisfies Record<string, readonly PrivilegeRule[]>;
+
+export type PrivilegedAction = keyof typeof PRIVILEGES;
