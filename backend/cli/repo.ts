@@ -1,7 +1,7 @@
 // `stillpoint repo …`: work on a backup repository folder directly.
 import { stat } from 'node:fs/promises'; // the image to back up, not repository files
 import { basename } from 'node:path';
-import { Repository, RepositoryError, warningsOf, type RestorePoint, type RetentionPolicy } from '../repository/repository.ts';
+import { Repository, RepositoryError, warningsOf, type RebuildReport, type RestorePoint, type RetentionPolicy } from '../repository/repository.ts';
 import { progressBar, formatBytes } from './progress.ts';
 import { log } from '../common/log.ts';
 import { promptSecret } from './prompt.ts';
@@ -24,6 +24,8 @@ commands:
   prune <dir> [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]
         [--dry-run] [--no-gc]                    apply retention, then reclaim space
   gc <dir>                                       reclaim space of unreferenced chunks
+  rebuild-index <dir>                            rebuild a damaged or missing index from the packs and the
+                                                 restore point objects (the old index is moved aside)
   lock <dir> <point-id> --until DATE             make a restore point immutable until DATE
   delete <dir> <point-id>                        delete one restore point
   stats <dir>                                    sizes and deduplication
@@ -238,6 +240,25 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
         out(json, g, `reclaimed ${formatBytes(g.reclaimedBytes)} (${g.deletedChunks} chunks, ${g.deletedPacks} packs deleted, ${g.repackedPacks} repacked)\n`);
         return 0;
       });
+    }
+    case 'rebuild-index': {
+      need(1, '<dir>');
+      const bar = progressBar('rebuild index');
+      let r: RebuildReport;
+      try {
+        r = await Repository.rebuildIndex(dir, { passphrase: await passphraseFor(dir), command: 'stillpoint repo rebuild-index', onProgress: (a, b) => bar.update(a, b) });
+      } finally { bar.done(); }
+      let text = r.movedTo ? `moved the previous index (${r.previous}) to ${r.movedTo}; delete it once the repository checks out\n` : 'there was no index\n';
+      if (r.exported) text += `wrote ${r.exported} restore point object(s) from the previous index first\n`;
+      text += `rebuilt the index from ${r.packs} pack(s) (${r.chunks} chunks${r.duplicates ? `, ${r.duplicates} found twice` : ''}) and ${r.restorePoints.length} restore point(s)` +
+        `${r.fromOldIndex.length ? `, ${r.fromOldIndex.length} of them recovered from the damaged index` : ''}\n`;
+      for (const p of r.packProblems) text += `  pack ${p.pack}: ${p.problem} at offset ${p.offset}; the records after it are not indexed\n`;
+      for (const l of r.lost) text += `  not recovered: ${l.restorePoint ? `${l.restorePoint}: ` : ''}${l.problem}\n`;
+      for (const i of r.incomplete) text += `  damaged: ${i.restorePoint} references ${i.missingChunks} chunk(s) that no pack holds\n`;
+      if (r.unreferencedChunks) text += `${r.unreferencedChunks} chunk(s) in the packs belong to no recovered restore point (\`stillpoint repo gc ${dir}\` reclaims them)\n`;
+      text += `check the repository with \`stillpoint repo verify ${dir}\`\n`;
+      out(json, r, text);
+      return r.lost.length || r.incomplete.length ? 1 : 0;
     }
     case 'lock': {
       need(2, '<dir> <point-id>');

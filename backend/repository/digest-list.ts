@@ -49,3 +49,17 @@ export async function buildChunkTable(db: DB, rpId: string, diskKey: string, cap
   for await (const s of segments(db, rpId, diskKey)) await b.add(s.first, s.digests, (ids) => lookupMany(db, ids));
   return b.build();
 }
+
+/** The whole list, or undefined if its segments do not cover exactly `count` digests (a damaged index). */
+export async function readComplete(db: DB, rpId: string, diskKey: string, count: number): Promise<Buffer | undefined> {
+  const out = Buffer.alloc(count * DIGEST_LEN);
+  const segBytes = SEGMENT_DIGESTS * DIGEST_LEN;
+  let have = 0;
+  let next = 0;
+  for await (const [k, v] of db.iterator({ ...segRange(rpId, diskKey) })) {
+    if (k.readUInt32BE(k.length - 4) !== next++ || have % segBytes !== 0 || have + v.length > out.length) return undefined;
+    v.copy(out, have);
+    have += v.length;
+  }
+  return have === out.length ? out : undefined;
+}

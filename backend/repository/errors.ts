@@ -41,3 +41,43 @@ export function damaged(what: string): RepositoryError {
   return new RepositoryError('EDAMAGED', `${what}. Run \`stillpoint repo verify <dir>\` to list the affected ` +
     'restore points; restore from another restore point or copy of the repository.');
 }
+
+/** The index cannot be used: says so and names the command that rebuilds it. */
+export function indexDamaged(dir: string, what: string, cause?: unknown): RepositoryError {
+  return new RepositoryError('EINDEX', `the index of the repository ${dir} is damaged (${what}). Rebuild it from the packs and ` +
+    `restore points with \`stillpoint repo rebuild-index ${dir}\` (the damaged index is moved aside, not deleted), then check ` +
+    `the repository with \`stillpoint repo verify ${dir}\`.`, { cause });
+}
+
+function levelText(e: unknown): string {
+  const m = (x: unknown) => String((x as Error | undefined)?.message ?? '');
+  return `${m(e)} ${m((e as { cause?: unknown } | null)?.cause)}`.trim();
+}
+
+function levelCodes(e: unknown): string[] {
+  const c = (x: unknown) => String((x as { code?: string } | null)?.code ?? '');
+  return [c(e), c((e as { cause?: unknown } | null)?.cause)];
+}
+
+/**
+ * A LevelDB error as a RepositoryError: damage (corruption, a truncated or missing file) → EINDEX naming
+ * `repo rebuild-index`; held by another process → ELOCKED; a full disk → ENOSPC; no permission →
+ * EINDEX saying so. Anything that is not a LevelDB error is returned unchanged.
+ */
+export function indexFailure(dir: string, e: unknown, holder?: string): unknown {
+  if (e instanceof RepositoryError) return e;
+  const codes = levelCodes(e);
+  if (!codes.some((c) => c.startsWith('LEVEL_'))) return e;
+  const text = levelText(e);
+  if (codes.includes('LEVEL_LOCKED') || /\block\b/i.test(text) && !/Corruption/.test(text)) {
+    return new RepositoryError('ELOCKED', `the index of ${dir} is open in another process${holder ?? ''}. Wait for it to finish or stop it.`, { cause: e });
+  }
+  if (isNoSpace(e) || /No space left/i.test(text)) return diskFull(dir, e);
+  if (/Permission denied|EACCES|Read-only file system/i.test(text)) {
+    return new RepositoryError('EINDEX', `cannot use the index of ${dir}: ${text}. Check the folder's permissions.`, { cause: e });
+  }
+  if (codes.includes('LEVEL_CORRUPTION') || codes.includes('LEVEL_IO_ERROR') || /Corruption|Invalid argument|No such file|does not exist|missing files|bad magic|checksum/i.test(text)) {
+    return indexDamaged(dir, text.replace(/^Database failed to open\s*/, ''), e);
+  }
+  return new RepositoryError('EINDEX', `cannot use the index of ${dir}: ${text}.`, { cause: e });
+}

@@ -4,6 +4,7 @@
 //   config.json          version, chunk size, compression level, encryption parameters (wrapped key)
 //   index/               LevelDB: chunk index, restore-point catalog, digest lists (keys below)
 //   packs/<xx>/<id>.pack pack files: a sequence of chunk records, appended, fsynced before being indexed
+//   points/<rpId>        each restore point's record and digest lists (points.ts), to rebuild the index from
 //   lock                 JSON {pid, host, startedAt, heartbeat} of the one process that has it open
 // All but index/ are storage objects (storage/storage.ts) named by these paths.
 //
@@ -11,6 +12,8 @@
 //   'c' + id[32]                         -> ChunkEntry (21 bytes, see encodeEntry)
 //   'r' + rpId                           -> restore point record (JSON, sealed when encrypted)
 //   'd' + rpId + 0x00 + diskKey + 0x00 + seg(u32 BE) -> digest-list segment: up to SEGMENT_DIGESTS × 32 bytes
+//   'm' + name                           -> facts: 'mpoints' = every restore point has its points/ object (points.ts),
+//                                           'mrebuilt' = when rebuild-index made this index
 //   'b' + id[32]                         -> damage marker (JSON {problem, pack?, markedAt}): verify found the
 //                                           chunk damaged or missing; backups treat it as absent and store it
 //                                           again, which points 'c' + id at the good copy and deletes the marker

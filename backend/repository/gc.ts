@@ -22,7 +22,8 @@ export interface GcReport {
   packBytesAfter: number;
 }
 
-class Bloom {
+/** A Bloom filter over chunk ids (also used by rebuild.ts to count unreferenced chunks). */
+export class Bloom {
   bits: Uint32Array;
   nbits: number;
   constructor(entries: number) {

@@ -2,7 +2,7 @@
 // Lookups are batched (getMany) and the index is never loaded into memory as a whole.
 // The LevelDB folder is local (opened by path, like LocalStorage's files): this module is the only
 // code besides storage/local.ts that touches repository files with node:fs.
-import { chmod, mkdir, readdir } from 'node:fs/promises';
+import { chmod, cp, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { Level } from 'level';
 import { badKey, chunkKey, decodeEntry, encodeEntry, K_BAD, K_CHUNK, type ChunkEntry } from './format.ts';
 import { DIR_MODE, FILE_MODE } from './storage/local.ts';
@@ -84,3 +84,57 @@ export function unmarkOp(id: Buffer): { type: 'del'; key: Buffer } {
   return { type: 'del', key: badKey(id) };
 }
 
+/** LevelDB's table magic (kTableMagicNumber as fixed64 LE): the last 8 bytes of every whole *.ldb/*.sst file. */
+const TABLE_MAGIC = Buffer.from('57fb808b247547db', 'hex');
+
+/**
+ * What is visibly wrong with the index folder before LevelDB opens it (undefined: nothing): the folder
+ * or CURRENT missing, CURRENT not naming a manifest, a table file cut short (its footer gone). LevelDB
+ * itself finds a damaged MANIFEST at open, but reads a table only when a key in it is needed, and a
+ * truncated log silently loses its writes (reconcilePoints in points.ts notices the lost restore points).
+ */
+export async function indexFileProblem(path: string): Promise<string | undefined> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st) return 'the index folder is missing';
+  if (!st.isDirectory()) return 'index is not a folder';
+  const current = await readFile(`${path}/CURRENT`, 'utf8').catch(() => undefined);
+  if (current === undefined) return 'its CURRENT file is missing';
+  if (!/^MANIFEST-\d+\n$/.test(current)) return 'its CURRENT file is damaged';
+  for (const n of (await readdir(path)).sort()) {
+    if (!/\.(ldb|sst)$/.test(n)) continue;
+    const fh = await open(`${path}/${n}`, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const tail = Buffer.alloc(8);
+      if (size < 48 || (await fh.read(tail, 0, 8, size - 8)).bytesRead !== 8 || !tail.equals(TABLE_MAGIC)) return `table file ${n} is truncated or damaged`;
+    } finally { await fh.close(); }
+  }
+  return undefined;
+}
+
+/** Moves the index folder to `index.<tag>-<time>` next to it (never deleted); returns the new path, or undefined if there was none. */
+export async function moveIndexAside(path: string, tag: string): Promise<string | undefined> {
+  if (!(await stat(path).catch(() => undefined))) return undefined;
+  const to = `${path}.${tag}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  await rename(path, to);
+  return to;
+}
+
+/**
+ * A copy of a damaged index run through LevelDB's repairer (what it can read from tables and logs),
+ * opened read-only in spirit; the caller closes it and calls `drop`. Undefined if nothing could be salvaged.
+ */
+export async function salvageIndex(path: string): Promise<{ db: DB; drop: () => Promise<void> } | undefined> {
+  const copy = `${path}.salvage-${process.pid}`;
+  await rm(copy, { recursive: true, force: true });
+  const drop = () => rm(copy, { recursive: true, force: true });
+  try {
+    await cp(path, copy, { recursive: true });
+    await rm(`${copy}/LOCK`, { force: true });
+    await (Level as unknown as { repair(location: string): Promise<void> }).repair(copy); // Level is classic-level's ClassicLevel in Node
+    return { db: await openDb(copy, false), drop };
+  } catch {
+    await drop();
+    return undefined;
+  }
+}

@@ -15,9 +15,11 @@ import type { Writable } from 'node:stream';
 import { childLog } from '../common/log.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_PACK_SIZE, DEFAULT_ZSTD_LEVEL, FORMAT_VERSION, rpKey } from './format.ts';
 import { createKeyBlock, openKeyBlock, type KeyBlock, type RepoKeys } from './crypto.ts';
-import { RepositoryError, notARepository, needPassphrase } from './errors.ts';
+import { RepositoryError, notARepository, needPassphrase, indexDamaged, indexFailure } from './errors.ts';
 import { RepoLock, lockHolder } from './lock.ts';
-import { openDb, allEntries, restrictIndex, badMarkers, ChunkLookup, type DB } from './index.ts';
+import { openDb, allEntries, restrictIndex, badMarkers, indexFileProblem, ChunkLookup, type DB } from './index.ts';
+import { reconcilePoints, digestsOf, writePoint, pointName, POINTS_COMPLETE } from './points.ts';
+import { rebuildIndex, type RebuildReport } from './rebuild.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { Gate } from './gate.ts';
 import { PackReader } from './pack-reader.ts';
@@ -43,6 +45,7 @@ export type { BeginOptions, DiskWriter, RestorePointWriter } from './writer.ts';
 export type { VerifyReport } from './verify.ts';
 export type { RetentionPolicy, RetentionDecision } from './retention.ts';
 export type { GcReport } from './gc.ts';
+export type { RebuildReport } from './rebuild.ts';
 export { RepositoryError } from './errors.ts';
 
 export type Progress = (done: number, total: number) => void;
@@ -165,6 +168,7 @@ export class Repository {
       compression: { algorithm: 'zstd', level: opts.zstdLevel ?? DEFAULT_ZSTD_LEVEL }, encryption: block,
     };
     const db = await openDb(storage.pathOf('index'), true);
+    await db.put(POINTS_COMPLETE, Buffer.from(cfg.createdAt), { sync: true }); // every point will have its object
     await db.close();
     // Last: a folder with config.json is a repository (written once, durable, never half written).
     await storage.writeOnce('config.json', Buffer.from(JSON.stringify(cfg, null, 2) + '\n'));
@@ -184,18 +188,56 @@ export class Repository {
     const lock = await RepoLock.acquire(storage, dir, opts.command);
     // Repositories made before everything was created private: the root, config.json (an encrypted one's wrapped key) and the index.
     await storage.restrict(['config.json', 'index']);
-    let db: DB;
     try {
-      // The index is a local LevelDB folder (a cache of what packs and records hold; see README.md).
-      db = await openDb(storage.pathOf('index'), false);
+      // The index is a local LevelDB folder (a cache of what the packs and point objects hold; see README.md).
+      const path = storage.pathOf('index');
+      const problem = await indexFileProblem(path);
+      if (problem) throw indexDamaged(dir, problem);
+      let db: DB;
+      try { db = await openDb(path, false); } catch (e) {
+        const holder = await lockHolder(storage);
+        throw indexFailure(dir, e, holder ? ` (pid ${holder.pid} on ${holder.host})` : '');
+      }
+      try {
+        // Restore points the index lost (a truncated log loses writes silently) show as objects without records.
+        const points = await reconcilePoints(storage, db, keys);
+        if (points.orphans.length) {
+          throw indexDamaged(dir, `it lacks ${points.orphans.length} restore point(s) that the repository holds: ` +
+            `${points.orphans.slice(0, 5).join(', ')}${points.orphans.length > 5 ? ', …' : ''}`);
+        }
+        if (points.incomplete.length) throw indexDamaged(dir, `the digest lists of restore point(s) ${points.incomplete.slice(0, 5).join(', ')} are incomplete`);
+        if (points.exported.length) childLog('repository').info({ dir, points: points.exported.length }, 'wrote restore point objects the repository lacked (the index can be rebuilt from them)');
+        return new Repository(dir, storage, cfg, db, keys, lock, opts, await badMarkers(db));
+      } catch (e) {
+        await db.close().catch(() => {});
+        throw indexFailure(dir, e);
+      }
     } catch (e) {
       await lock.release();
-      const holder = await lockHolder(storage);
-      const msg = String((e as Error).message) + ' ' + String(((e as { cause?: Error }).cause)?.message ?? '');
-      if (/lock/i.test(msg)) throw new RepositoryError('ELOCKED', `the index of ${dir} is open in another process${holder ? ` (pid ${holder.pid} on ${holder.host})` : ''}. Wait for it to finish or stop it.`, { cause: e });
-      throw new RepositoryError('EINDEX', `cannot open the index of ${dir}: ${msg.trim()}. Check the folder's permissions and free space.`, { cause: e });
+      throw e;
     }
-    return new Repository(dir, storage, cfg, db, keys, lock, opts, await badMarkers(db));
+  }
+
+  /**
+   * Rebuilds the index from the packs and the restore point objects (see rebuild.ts), for a repository
+   * whose index is damaged or missing: the previous index is moved aside (never deleted). Takes the lock.
+   */
+  static async rebuildIndex(dir: string, opts: { passphrase?: string; command?: string; onProgress?: Progress } = {}): Promise<RebuildReport> {
+    const storage = await openStorage(dir);
+    const cfg = await readConfig(storage, dir);
+    let keys: RepoKeys | undefined;
+    if (cfg.encryption) {
+      if (opts.passphrase === undefined) throw needPassphrase(dir);
+      keys = await openKeyBlock(dir, cfg.encryption, opts.passphrase);
+    }
+    const lock = await RepoLock.acquire(storage, dir, opts.command ?? 'rebuild-index');
+    try {
+      await storage.restrict(['config.json', 'index']);
+      return await rebuildIndex({ dir, storage, keys, log: childLog('repository', { dir }) }, opts.onProgress);
+    } finally {
+      await lock.release();
+      await storage.close();
+    }
   }
 
   /** A folder's repository config without opening it (no lock, no passphrase): e.g. to learn whether it is encrypted. */
@@ -211,41 +253,52 @@ export class Repository {
 
   #check(): void { if (this.#closed) throw new RepositoryError('ECLOSED', 'the repository is closed'); }
 
+  /** Runs `f`, turning LevelDB errors into RepositoryErrors (a damaged index names `repo rebuild-index`). */
+  async #g<T>(f: () => Promise<T>): Promise<T> {
+    try { return await f(); } catch (e) { throw indexFailure(this.dir, e); }
+  }
+
   /** Starts a restore point. Nothing is visible until commit(). */
   async beginRestorePoint(opts: BeginOptions): Promise<RestorePointWriter> {
     this.#check();
-    if (!opts.vm?.id || !opts.vm?.name) throw new RepositoryError('EINVAL', 'vm.id and vm.name are required');
-    if (opts.metadata !== undefined) {
-      const why = metadataProblem(opts.metadata);
-      if (why) throw new RepositoryError('EINVAL', why);
-      if (opts.consistency !== undefined && opts.consistency !== opts.metadata.consistency.consistency) {
-        throw new RepositoryError('EINVAL', `consistency ${opts.consistency} differs from the metadata's verdict ${opts.metadata.consistency.consistency}`);
+    return this.#g(async () => {
+      if (!opts.vm?.id || !opts.vm?.name) throw new RepositoryError('EINVAL', 'vm.id and vm.name are required');
+      if (opts.metadata !== undefined) {
+        const why = metadataProblem(opts.metadata);
+        if (why) throw new RepositoryError('EINVAL', why);
+        if (opts.consistency !== undefined && opts.consistency !== opts.metadata.consistency.consistency) {
+          throw new RepositoryError('EINVAL', `consistency ${opts.consistency} differs from the metadata's verdict ${opts.metadata.consistency.consistency}`);
+        }
       }
-    }
-    const consistency = opts.consistency ?? opts.metadata?.consistency.consistency;
-    if (!consistency || !CONSISTENCIES.includes(consistency)) throw new RepositoryError('EINVAL', `consistency must be application, filesystem or crash (got ${consistency})`);
-    this.#workerPool(); // started now, the workers load while the parent's records are read
-    let parent: RestorePoint | undefined;
-    if (opts.parent) {
-      parent = await getRecord(this.#ctx.db, this.#ctx.keys, opts.parent);
-      if (!parent) throw new RepositoryError('ENOTFOUND', `parent restore point ${opts.parent} does not exist`);
-    }
-    return new RestorePointWriter(this.#ctx, opts, parent);
+      const consistency = opts.consistency ?? opts.metadata?.consistency.consistency;
+      if (!consistency || !CONSISTENCIES.includes(consistency)) throw new RepositoryError('EINVAL', `consistency must be application, filesystem or crash (got ${consistency})`);
+      this.#workerPool(); // started now, the workers load while the parent's records are read
+      let parent: RestorePoint | undefined;
+      if (opts.parent) {
+        parent = await getRecord(this.#ctx.db, this.#ctx.keys, opts.parent);
+        if (!parent) throw new RepositoryError('ENOTFOUND', `parent restore point ${opts.parent} does not exist`);
+      }
+      return new RestorePointWriter(this.#ctx, opts, parent);
+    });
   }
 
   /** Restore points, newest first, optionally of one VM. */
   async listRestorePoints(filter: { vmId?: string } = {}): Promise<RestorePoint[]> {
     this.#check();
-    const out: RestorePoint[] = [];
-    for await (const rp of allRecords(this.#ctx.db, this.#ctx.keys)) if (!filter.vmId || rp.vm.id === filter.vmId) out.push(rp);
-    return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+    return this.#g(async () => {
+      const out: RestorePoint[] = [];
+      for await (const rp of allRecords(this.#ctx.db, this.#ctx.keys)) if (!filter.vmId || rp.vm.id === filter.vmId) out.push(rp);
+      return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+    });
   }
 
   async getRestorePoint(id: string): Promise<RestorePoint> {
     this.#check();
-    const rp = await getRecord(this.#ctx.db, this.#ctx.keys, id);
-    if (!rp) throw new RepositoryError('ENOTFOUND', `restore point ${id} does not exist; list them with \`stillpoint repo ls <dir>\`.`);
-    return rp;
+    return this.#g(async () => {
+      const rp = await getRecord(this.#ctx.db, this.#ctx.keys, id);
+      if (!rp) throw new RepositoryError('ENOTFOUND', `restore point ${id} does not exist; list them with \`stillpoint repo ls <dir>\`.`);
+      return rp;
+    });
   }
 
   #disk(rp: RestorePoint, key: string) {
@@ -256,9 +309,11 @@ export class Repository {
 
   /** Random access to a disk of a restore point (any offset/length; reads past the end are cut). */
   async read(rpId: string, diskKey: string, offset: number, length: number): Promise<Buffer> {
-    const rp = await this.getRestorePoint(rpId);
-    const d = this.#disk(rp, diskKey);
-    return this.#cache.read(rp.id, d.key, d.capacity, rp.chunkSize, offset, length);
+    return this.#g(async () => {
+      const rp = await this.getRestorePoint(rpId);
+      const d = this.#disk(rp, diskKey);
+      return this.#cache.read(rp.id, d.key, d.capacity, rp.chunkSize, offset, length);
+    });
   }
 
   /**
@@ -278,54 +333,71 @@ export class Repository {
   }
 
   async #open(rpId: string, diskKey: string, opts: DiskImageOptions): Promise<DiskImage> {
-    const rp = await this.getRestorePoint(rpId);
-    const d = this.#disk(rp, diskKey);
-    const table = await buildChunkTable(this.#ctx.db, rp.id, d.key, d.capacity, rp.chunkSize);
-    const readers = this.#ctx.readers;
-    const pool = this.#workerPool();
-    const image = new DiskImage({
-      storage: this.#storage, keys: this.#ctx.keys, chunkSize: rp.chunkSize, capacity: d.capacity, table, rpId: rp.id, diskKey: d.key,
-    }, {
-      // Decoded in the chunk workers, off this thread, unless the caller wants it inline.
-      decoder: opts.decoder ?? ((payload, offset, length, flags, rawLength, id, check, out) => pool.decode(payload, offset, length, flags, rawLength, id, check, out)),
-      ...opts,
-      onClose: () => { readers.delete(image); opts.onClose?.(); },
+    return this.#g(async () => {
+      const rp = await this.getRestorePoint(rpId);
+      const d = this.#disk(rp, diskKey);
+      const table = await buildChunkTable(this.#ctx.db, rp.id, d.key, d.capacity, rp.chunkSize);
+      const readers = this.#ctx.readers;
+      const pool = this.#workerPool();
+      const image = new DiskImage({
+        storage: this.#storage, keys: this.#ctx.keys, chunkSize: rp.chunkSize, capacity: d.capacity, table, rpId: rp.id, diskKey: d.key,
+      }, {
+        // Decoded in the chunk workers, off this thread, unless the caller wants it inline.
+        decoder: opts.decoder ?? ((payload, offset, length, flags, rawLength, id, check, out) => pool.decode(payload, offset, length, flags, rawLength, id, check, out)),
+        ...opts,
+        onClose: () => { readers.delete(image); opts.onClose?.(); },
+      });
+      readers.add(image);
+      return image;
     });
-    readers.add(image);
-    return image;
   }
 
   /** Writes a disk to a file (sparse: zero chunks become holes), a block device, or a stream. */
   async restoreDisk(rpId: string, diskKey: string, target: string | Writable, onProgress?: Progress): Promise<{ bytes: number; zeroBytes: number }> {
-    this.#workerPool(); // started now, the workers load while the restore point is read
-    const rp = await this.getRestorePoint(rpId);
-    this.#disk(rp, diskKey);
-    return restoreDisk(this.#ctx, this.#packs, rp, diskKey, target, onProgress);
+    return this.#g(async () => {
+      this.#workerPool(); // started now, the workers load while the restore point is read
+      const rp = await this.getRestorePoint(rpId);
+      this.#disk(rp, diskKey);
+      return restoreDisk(this.#ctx, this.#packs, rp, diskKey, target, onProgress);
+    });
   }
 
   /** Checks the repository; `quick` checks index/pack consistency only. */
   async verify(opts: { quick?: boolean; onProgress?: Progress } = {}): Promise<VerifyReport> {
     this.#check();
-    return verify(this.#ctx, this.#packs, opts);
+    return this.#g(async () => {
+      return verify(this.#ctx, this.#packs, opts);
+    });
   }
 
   /** Makes a restore point immutable until `until`: delete and retention refuse it. A lock can only be extended. */
   async lock(rpId: string, until: Date): Promise<RestorePoint> {
-    const rp = await this.getRestorePoint(rpId);
-    if (rp.lockedUntil && Date.parse(rp.lockedUntil) > until.getTime()) throw new RepositoryError('ELOCKEDRP', `restore point ${rpId} is locked until ${rp.lockedUntil}; a lock can only be extended.`);
-    rp.lockedUntil = until.toISOString();
-    await this.#ctx.db.batch(recordOps(rp, this.#ctx.keys), { sync: true });
-    return rp;
+    return this.#g(async () => {
+      const rp = await this.getRestorePoint(rpId);
+      if (rp.lockedUntil && Date.parse(rp.lockedUntil) > until.getTime()) throw new RepositoryError('ELOCKEDRP', `restore point ${rpId} is locked until ${rp.lockedUntil}; a lock can only be extended.`);
+      rp.lockedUntil = until.toISOString();
+      // The point object first: a crash in between leaves the longer lock there, which is harmless (locks only extend).
+      const digests = await digestsOf(this.#ctx.db, rp);
+      if (!digests) throw indexDamaged(this.dir, `the digest lists of restore point ${rp.id} are incomplete`);
+      await writePoint(this.#storage, rp, digests, this.#ctx.keys, true);
+      await this.#ctx.db.batch(recordOps(rp, this.#ctx.keys), { sync: true });
+      return rp;
+    });
   }
 
   /** Deletes a restore point (its chunks are reclaimed by gc()). Refuses locked points and parents of running backups. */
   async deleteRestorePoint(id: string): Promise<void> {
-    const rp = await this.getRestorePoint(id);
-    if (isLocked(rp)) throw new RepositoryError('ELOCKEDRP', `restore point ${id} is locked until ${rp.lockedUntil} and cannot be deleted before then.`);
-    for (const w of this.#ctx.inflight) if ((w as RestorePointWriter).parent?.id === id) throw new RepositoryError('EBUSY', `restore point ${id} is the parent of a running backup; try again when it has finished.`);
-    const ops = [...(await deleteOps(this.#ctx.db, id)), { type: 'del' as const, key: rpKey(id) }];
-    await this.#ctx.db.batch(ops, { sync: true });
-    this.#ctx.log.info({ rp: id }, 'restore point deleted');
+    return this.#g(async () => {
+      const rp = await this.getRestorePoint(id);
+      if (isLocked(rp)) throw new RepositoryError('ELOCKEDRP', `restore point ${id} is locked until ${rp.lockedUntil} and cannot be deleted before then.`);
+      for (const w of this.#ctx.inflight) if ((w as RestorePointWriter).parent?.id === id) throw new RepositoryError('EBUSY', `restore point ${id} is the parent of a running backup; try again when it has finished.`);
+      const ops = [...(await deleteOps(this.#ctx.db, id)), { type: 'del' as const, key: rpKey(id) }];
+      // The object first: a crash in between leaves a record without its object, which the next open writes
+      // again (the point stays), never an object without a record (which would say the index lost it).
+      await this.#storage.delete(pointName(id));
+      await this.#ctx.db.batch(ops, { sync: true });
+      this.#ctx.log.info({ rp: id }, 'restore point deleted');
+    });
   }
 
   /** Applies keep-last/GFS per VM; deletes what is not kept unless `dryRun`. Run gc() afterwards to reclaim space. */
@@ -343,12 +415,14 @@ export class Repository {
   /** Removes chunks no restore point references; safe while backups run in this process. */
   async gc(opts: { onProgress?: Progress; repackThreshold?: number } = {}): Promise<GcReport> {
     this.#check();
-    if (this.#gcRunning) throw new RepositoryError('EBUSY', 'a GC is already running on this repository');
-    this.#cache.clear();
-    const opening = [...this.#opening];
-    const run = Promise.allSettled(opening).then(() => gc(this.#ctx, this.#packs, opts));
-    this.#gcRunning = run;
-    try { return await run; } finally { this.#gcRunning = undefined; }
+    return this.#g(async () => {
+      if (this.#gcRunning) throw new RepositoryError('EBUSY', 'a GC is already running on this repository');
+      this.#cache.clear();
+      const opening = [...this.#opening];
+      const run = Promise.allSettled(opening).then(() => gc(this.#ctx, this.#packs, opts));
+      this.#gcRunning = run;
+      try { return await run; } finally { this.#gcRunning = undefined; }
+    });
   }
 
   /** Size and free room of where the repository lives (the dashboard's capacity), when the storage can tell. */
@@ -359,19 +433,21 @@ export class Repository {
 
   async stats(): Promise<RepoStats> {
     this.#check();
-    let restorePoints = 0, logicalBytes = 0, nonZeroBytes = 0;
-    const vms = new Set<string>();
-    for await (const rp of allRecords(this.#ctx.db, this.#ctx.keys)) {
-      restorePoints++; vms.add(rp.vm.id); logicalBytes += rp.logicalBytes; nonZeroBytes += rp.nonZeroBytes;
-    }
-    let chunks = 0, storedBytes = 0;
-    for await (const { entry } of allEntries(this.#ctx.db)) { chunks++; storedBytes += entry.length; }
-    const sizes = await packSizes(this.#storage);
-    const packBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
-    return {
-      restorePoints, vms: vms.size, chunks, storedBytes, packBytes, packs: sizes.size, logicalBytes, nonZeroBytes,
-      dedupRatio: packBytes ? nonZeroBytes / packBytes : 0, encrypted: this.encrypted, chunkSize: this.chunkSize,
-    };
+    return this.#g(async () => {
+      let restorePoints = 0, logicalBytes = 0, nonZeroBytes = 0;
+      const vms = new Set<string>();
+      for await (const rp of allRecords(this.#ctx.db, this.#ctx.keys)) {
+        restorePoints++; vms.add(rp.vm.id); logicalBytes += rp.logicalBytes; nonZeroBytes += rp.nonZeroBytes;
+      }
+      let chunks = 0, storedBytes = 0;
+      for await (const { entry } of allEntries(this.#ctx.db)) { chunks++; storedBytes += entry.length; }
+      const sizes = await packSizes(this.#storage);
+      const packBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
+      return {
+        restorePoints, vms: vms.size, chunks, storedBytes, packBytes, packs: sizes.size, logicalBytes, nonZeroBytes,
+        dedupRatio: packBytes ? nonZeroBytes / packBytes : 0, encrypted: this.encrypted, chunkSize: this.chunkSize,
+      };
+    });
   }
 
   /** Aborts running backups, stops the workers and releases the lock. */

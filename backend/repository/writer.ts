@@ -19,7 +19,8 @@ import type { RepoContext, InFlight } from './context.ts';
 import type { ChunkPatch, EncodeRes } from './chunk-worker.ts';
 import { BufferPool } from './worker-pool.ts';
 import { FRAME_END_ROOM } from './zstd.ts';
-import { RepositoryError, diskFull, isNoSpace } from './errors.ts';
+import { RepositoryError, diskFull, indexFailure, isNoSpace } from './errors.ts';
+import { writePoint } from './points.ts';
 
 export interface BeginOptions {
   vm: VmIdentity;
@@ -147,7 +148,9 @@ export class RestorePointWriter implements InFlight {
     if (!Number.isSafeInteger(info.capacity) || info.capacity < 0) throw new RepositoryError('EINVAL', `disk ${info.key}: bad capacity ${info.capacity}`);
     let parentDigests: Buffer | undefined;
     const pd = this.#parent?.disks.find((d) => d.key === info.key);
-    if (pd && this.#parent!.chunkSize === this.#ctx.chunkSize) parentDigests = await readAll(this.#ctx.db, this.#parent!.id, pd.key, pd.chunks);
+    if (pd && this.#parent!.chunkSize === this.#ctx.chunkSize) {
+      try { parentDigests = await readAll(this.#ctx.db, this.#parent!.id, pd.key, pd.chunks); } catch (e) { throw indexFailure(this.#ctx.dir, e); }
+    }
     const d = new DiskWriter(this, info, parentDigests);
     this.#disks.push(d);
     return d;
@@ -182,6 +185,10 @@ export class RestorePointWriter implements InFlight {
       this.#indexed(last);
       this.#state = 'committed';
       this.#release();
+      // The point's object (record + digest lists), from which the index can be rebuilt (points.ts). After the
+      // batch: if it fails or the process dies first, the next open writes it from the index.
+      await writePoint(this.#ctx.storage, rp, this.#disks.map((d) => d.digests), this.#ctx.keys)
+        .catch((e) => this.#ctx.log.warn({ rp: rp.id, err: (e as Error).message }, 'could not write the restore point object; the next open writes it'));
       await this.#ctx.pool.release().catch(() => {}); // pack descriptors the workers opened to patch chunks
       this.#ctx.log.info({ rp: rp.id, vm: rp.vm.id, disks: disks.length, newStoredBytes: rp.newStoredBytes,
         ms: { drain: t1 - t0, packs: t2 - t1, index: Date.now() - t2 } }, 'restore point committed');
@@ -189,7 +196,7 @@ export class RestorePointWriter implements InFlight {
     } catch (e) {
       await this.abort();
       if (isNoSpace(e)) throw diskFull(this.#ctx.dir, e);
-      throw e;
+      throw indexFailure(this.#ctx.dir, e);
     }
   }
 

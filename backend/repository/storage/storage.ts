@@ -1,7 +1,7 @@
 // The storage under a repository: named, immutable-once-written objects, in the spirit of restic's
 // internal/backend and kopia's blob storage. The repository keeps everything it owns behind this
-// interface (config.json, the lock, packs); only the LevelDB index is a local folder (a cache of what
-// the packs and records hold, see README.md).
+// interface (config.json, the lock, packs, restore point objects); only the LevelDB index is a local
+// folder (rebuildable from the packs and the point objects, see README.md).
 //
 // Names are relative, '/'-separated, without '.' or '..' segments: "config.json", "lock",
 // "packs/3f/3fa4…e1.pack". Objects are written whole and never modified in place, except through
