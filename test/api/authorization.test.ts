@@ -10,6 +10,11 @@ import { startTestService, type TestService } from '../helpers/service.ts';
 import { until } from '../helpers/wait.ts';
 import { Soap, ref } from '../lab-tests/soap.ts';
 import type { ApiError, Job, JobInput, JobRun } from '../../backend/api/contract.ts';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JobStore } from '../../backend/jobs/store.ts';
+import { SecretBox } from '../../backend/common/secrets.ts';
 
 type Credential = { id: string; name: string; username: string; owner: string; scope: 'private' | 'shared' };
 
@@ -78,7 +83,8 @@ describe('guest credentials have an owner and a scope', () => {
     assert.equal(created.status, 201, JSON.stringify(created.body));
     await t.lab.control.resetGuest();
     const run = await t.call('POST', `/api/jobs/${created.body.id}/run`, { token: op });
-    assert.equal(run.status, 400, JSON.stringify(run.body));
+    assert.equal(run.status, 403, JSON.stringify(run.body));
+    assert.match(message(run), /private to another user/);
     assert.deepEqual(await t.lab.control.guestCalls(), [], 'nothing ran in the guest');
     assert.equal((await t.call('DELETE', `/api/jobs/${created.body.id}`, { token: admin })).status, 204);
   });
@@ -204,4 +210,19 @@ describe('restores need the user\'s own privileges on the target', () => {
     assert.equal(run.status, 'success', JSON.stringify(run));
     assert.ok((await t.lab.control.vms())['db-restored'], 'the VM was restored');
   });
+});
+
+test('credentials stored before they had owners become private credentials of the service account', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stillpoint-creds-'));
+  try {
+    const box = SecretBox.forDataDir(dir);
+    writeFileSync(join(dir, 'credentials.json'), JSON.stringify([{ id: '11111111-1111-4111-8111-111111111111', name: 'old', username: 'root', passwordSealed: box.seal('pw') }]));
+    const store = new JobStore(dir, box, { serviceAccount: 'svc-stillpoint@vsphere.local' });
+    assert.deepEqual(store.credentials(), [{ id: '11111111-1111-4111-8111-111111111111', name: 'old', username: 'root', owner: 'svc-stillpoint@vsphere.local', scope: 'private' }]);
+    assert.equal(store.credentialSecret('11111111-1111-4111-8111-111111111111').password, 'pw');
+    const onDisk = JSON.parse(readFileSync(join(dir, 'credentials.json'), 'utf8')) as { owner?: string; scope?: string }[];
+    assert.deepEqual([onDisk[0]!.owner, onDisk[0]!.scope], ['svc-stillpoint@vsphere.local', 'private'], 'the migration is written back');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

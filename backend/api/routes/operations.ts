@@ -132,11 +132,15 @@ const usesGuest = (a: Pick<AppAwareSettings, 'preFreeze' | 'postThaw' | 'guestCr
  * user's own or shared (others are answered as not existing), and the user needs the guest
  * operations privileges on every VM it would be used on.
  */
-async function requireGuestUse(user: UserContext, store: JobStore, appAware: Pick<AppAwareSettings, 'preFreeze' | 'postThaw' | 'guestCredentialId'>, vmIds: string[]): Promise<void> {
+async function requireGuestUse(user: UserContext, store: JobStore, appAware: Pick<AppAwareSettings, 'preFreeze' | 'postThaw' | 'guestCredentialId'>, vmIds: string[],
+  runningJob?: string): Promise<void> {
   if (!usesGuest(appAware)) return;
   const id = appAware.guestCredentialId;
   const cred = id ? store.credential(id) : undefined;
   if (id && (!cred || !credentialVisibleTo(cred, user.username))) {
+    if (runningJob !== undefined) {
+      throw new Forbidden(`Job '${runningJob}' runs guest work with a guest credential that is private to another user: only its owner may run it, or the job must use a credential of yours or a shared one.`);
+    }
     throw new InvalidRequest(`Invalid request: body.appAware.guestCredentialId '${id}' is not a stored guest credential.`);
   }
   await requireOnVms(user, vmIds, 'Running guest scripts with a guest credential', PRIVILEGES.guestScripts);
@@ -197,9 +201,10 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
     return job ? (await shownJob(user, job)) !== undefined : false;
   };
   /** Starting or changing a job's work: backup privileges on every VM, guest use when it runs guest work. */
-  const requireJobRights = async (user: UserContext, job: Pick<JobInput, 'appAware'>, members: string[]): Promise<void> => {
+  /** `running`: the job runs as it is (its name for messages), rather than being created or changed. */
+  const requireJobRights = async (user: UserContext, job: Pick<JobInput, 'appAware' | 'name'>, members: string[], running = false): Promise<void> => {
     await requireOnVms(user, members, 'Backing up', PRIVILEGES.backup);
-    await requireGuestUse(user, d.store, job.appAware, members);
+    await requireGuestUse(user, d.store, job.appAware, members, running ? job.name : undefined);
   };
   const requireWholeJob = async (user: UserContext, job: Pick<JobInput, 'vmIds' | 'folderIds' | 'name'>): Promise<string[]> => {
     const members = await d.jobVms(job);
@@ -228,7 +233,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
               if ((await d.jobVms(j).catch(() => j.vmIds)).includes(id)) { settings = j; break; }
             }
           }
-          if (settings) await requireGuestUse(user, d.store, settings.appAware, [id]);
+          if (settings) await requireGuestUse(user, d.store, settings.appAware, [id], settings.name);
         }
         return d.backupNow(b.vmIds, user.username, b.jobId);
       },
@@ -380,7 +385,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         const id = param(req, 'id', UUID_ID, 'job');
         await jobForUser(user, id);
         const job = jobToDto(d.store.job(id));
-        await requireJobRights(user, job, await requireWholeJob(user, job));
+        await requireJobRights(user, job, await requireWholeJob(user, job), true);
         return runToDto(await d.runner.runJob(job.id, user.username));
       },
     },
@@ -393,7 +398,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         const ids = (body as { vmIds: string[] }).vmIds;
         await requireVisible(user, ids);
         await requireWholeJob(user, job);
-        await requireJobRights(user, job, await requireWholeJob(user, { ...job, vmIds: [...new Set([...job.vmIds, ...ids])] }));
+        await requireJobRights(user, job, await requireWholeJob(user, { ...job, vmIds: [...new Set([...job.vmIds, ...ids])] }), true);
         const updated = jobToDto(d.store.updateJob(job.id, { vmIds: [...new Set([...job.vmIds, ...ids])] }));
         d.jobsChanged(updated);
         return updated;
