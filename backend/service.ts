@@ -66,7 +66,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const box = SecretBox.forDataDir(config.dataDir);
   const sites = new Sites(config.vcenters?.length ? config.vcenters : [config.vcenter]);
   const primary = sites.primary;
-  const jobs = new JobStore(config.dataDir, box);
+  const jobs = new JobStore(config.dataDir, box, { serviceAccount: config.vcenter.username });
   const events = new EventBus();
   /** A job's VMs now: the listed ones plus the members of its folders. */
   const jobVms = async (job: Pick<Job, 'vmIds' | 'folderIds'>): Promise<string[]> =>
