@@ -123,7 +123,7 @@ async function exportFromReadable(ctx: RebuildContext, path: string, objects: Se
     }
     return true;
   } catch (e) {
-    ctx.log.warn({ err: (e as Error).message }, 'the previous index cannot be read whole; salvaging what LevelDB can repair');
+    ctx.log.info({ err: (e as Error).message }, 'the previous index cannot be read whole; salvaging what LevelDB can repair');
     return false;
   } finally {
     await db?.close().catch(() => {});
@@ -263,6 +263,6 @@ export async function rebuildIndex(ctx: RebuildContext, onProgress?: (done: numb
     await salvage?.drop();
   }
   report.restorePoints.sort();
-  ctx.log.warn({ dir: ctx.dir, previous: report.previous, movedTo: report.movedTo, restorePoints: report.restorePoints.length, lost: report.lost, incomplete: report.incomplete }, 'index rebuilt');
+  ctx.log.info({ previous: report.previous, movedTo: report.movedTo, restorePoints: report.restorePoints.length, lost: report.lost, incomplete: report.incomplete }, 'index rebuilt');
   return report;
 }

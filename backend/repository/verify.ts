@@ -123,7 +123,7 @@ export async function verify(ctx: RepoContext, packs: PackReader, opts: { quick?
   if (ops.length) await ctx.db.batch(ops, { sync: true });
   for (const d of damaged) ctx.bad.add(d.id);
   if (!opts.quick) for (const id of before) if (!bad.has(id)) ctx.bad.delete(id);
-  if (damaged.length) ctx.log.warn({ damaged: damaged.length, affected: affected.map((a) => a.restorePoint) }, 'verify found damaged chunks and marked them');
+  if (damaged.length) ctx.log.info({ damaged: damaged.length, affected: affected.map((a) => a.restorePoint) }, 'verify found damaged chunks and marked them');
 
   const report: VerifyReport = { ok: damaged.length === 0, mode: opts.quick ? 'quick' : 'full', chunks, bytesChecked: bytes, packs: sizes.size, restorePoints: rps, damaged, affected, marked: damaged.length };
   if (damaged.length) {
