@@ -171,7 +171,13 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
           const parentDisk = incremental && parent ? parent.disks.find((d) => d.key === String(disk.key) && d.capacity === disk.capacityBytes) : undefined;
           const source = await SnapshotDiskSource.open(vs, disk);
           writer.setDiskLayout(String(disk.key), await diskLayout(source, vmConfig.disks.find((d) => d.key === disk.key), vmConfig.controllers, req.signal));
-          const r = await copyDisk(source, repositorySink(dw), p, {
+          // Chunks of the parent that verify marked damaged are read whole from the VM, so this point stores them anew.
+          const damaged = parentDisk && p.kind === 'incremental' ? dw.damagedParentChunks() : [];
+          const todo = damaged.length
+            ? plan('incremental', [...(p.areas ?? []), ...damaged.map((start) => ({ start, length: Math.min(chunkSize, disk.capacityBytes - start) }))], chunkSize, disk.capacityBytes)
+            : p;
+          if (damaged.length) warnings.push(`${damaged.length} chunk(s) of ${disk.label} that verify had found damaged in the previous restore point were read again from the VM and stored anew.`);
+          const r = await copyDisk(source, repositorySink(dw), todo, {
             ...(req.signal ? { signal: req.signal } : {}),
             ...(parentDisk && p.kind === 'incremental' ? { patch: true } : {}),
             onBytes: (n) => { bytesRead += n; report({ bytesRead, percent: 5 + 90 * (bytesRead / total) }); },
