@@ -24,12 +24,20 @@ declare -A need=(
   [esedbinfo]=libesedb-utils
   [openssl]=openssl
   [zstd]=zstd
+  [icat]=sleuthkit
+  [xz]=xz-utils
+  [python3]=python3
+  [mkfs.exfat]=exfatprogs
 )
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi/simulator ] || missing+=(golang-github-vmware-govmomi-dev)
+# Filesystem images made by others, read by the file-level restore tests next to sleuthkit.
+for fs in ntfs ext2 vfat exfat multiple; do
+  [ -d "/usr/share/doc/forensics-samples-$fs" ] || missing+=("forensics-samples-$fs")
+done
 
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
