@@ -213,6 +213,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   function siteOf(vmId: string): string | undefined { return sites.tryParse(vmId)?.site; }
   const operations = operationRoutes({
     store: jobs, runner, inventory,
+    maintenance: () => scheduler.maintenance(),
     restorePoints: async (vmId) => {
       const runs = allRuns();
       return (await (await repo()).listRestorePoints(vmId ? { vmId } : {})).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((p) => restorePointDto(p, runs, siteOf));

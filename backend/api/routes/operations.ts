@@ -39,6 +39,8 @@ export interface OperationsDeps {
   jobVms(job: Pick<JobInput, 'vmIds' | 'folderIds'>): Promise<string[]>;
   /** "Back up now"; with jobId as part of that job. */
   backupNow(vmIds: string[], initiatedBy: string, jobId?: string): Promise<JobRun>;
+  /** Scheduled repository maintenance and when it runs next. */
+  maintenance(): { kind: 'gc' | 'verify'; nextRun?: string }[];
 }
 
 async function requireVisible(user: UserContext, vmIds: string[]): Promise<void> {
@@ -407,6 +409,20 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
     {
       method: 'get', path: '/app-aware/defaults', tag: 'jobs', summary: 'Application-aware settings new jobs start with', response: AppAwareSchema,
       handler: async () => ({ ...DEFAULT_APP_AWARE }),
+    },
+    // --- repository maintenance
+    {
+      method: 'get', path: '/maintenance', tag: 'repository', summary: 'Scheduled repository maintenance (GC, verify) and when it runs next',
+      handler: async () => d.maintenance(),
+    },
+    {
+      method: 'post', path: '/maintenance/:kind/run', tag: 'repository', status: 202,
+      summary: 'Run a maintenance task now (gc or verify); needs Global.Settings, as managing the repository does',
+      handler: async ({ req, user }) => {
+        const kind = param(req, 'kind', /^(gc|verify)$/, 'maintenance task (gc or verify)') as 'gc' | 'verify';
+        if (!(await isVcAdmin(user))) throw new Forbidden(`Running ${kind} on the repository needs the vCenter privilege Global.Settings on the root folder.`);
+        return runToDto(d.runner.runTask(kind, user.username));
+      },
     },
     // --- runs
     {
