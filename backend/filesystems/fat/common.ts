@@ -1,0 +1,133 @@
+/** Pieces shared by the FAT12/16/32 and exFAT readers: bounded I/O, caches, cluster chains. */
+import type { ReadAt } from '../types.ts'
+import { FsError, type FsErrorCode } from '../types.ts'
+
+export function fsErr(fs: string, code: FsErrorCode, msg: string): FsError { return new FsError(code, `${fs}: ${msg}`) }
+
+export class Lru<K, V> {
+  private map = new Map<K, V>()
+  private readonly cap: number
+  constructor(cap: number) { this.cap = cap }
+  get(k: K): V | undefined {
+    const v = this.map.get(k)
+    if (v !== undefined) { this.map.delete(k); this.map.set(k, v) }
+    return v
+  }
+  set(k: K, v: V): void {
+    this.map.delete(k)
+    this.map.set(k, v)
+    if (this.map.size > this.cap) this.map.delete(this.map.keys().next().value as K)
+  }
+}
+
+/** Reads inside [0, reader.size) only; short reads become ERANGE. */
+export async function readExact(fs: string, reader: ReadAt, offset: number, length: number): Promise<Buffer> {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > reader.size) throw fsErr(fs, 'ERANGE', `read at ${offset}+${length} is outside the volume (${reader.size} bytes)`)
+  if (length === 0) return Buffer.alloc(0)
+  const b = await reader.readAt(offset, length)
+  if (b.length < length) throw fsErr(fs, 'ERANGE', `short read at ${offset}`)
+  return b.length === length ? b : b.subarray(0, length)
+}
+
+/** A run of contiguous clusters. */
+export interface ClusterRun { start: number; count: number }
+
+/**
+ * A file's cluster chain, followed lazily as far as needed. Loops are detected (a run start
+ * seen twice: in a cycle the same run boundaries recur), length is bounded by `maxClusters`.
+ */
+export class Chain {
+  readonly runs: ClusterRun[] = []
+  private covered = 0
+  private next: number
+  private done = false
+  private readonly starts = new Set<number>()
+  private readonly fs: string
+  private readonly maxClusters: number
+  private readonly fat: (c: number) => Promise<number | null>
+  private readonly valid: (c: number) => boolean
+  /** fat(c) → next cluster, or null at end of chain; it throws FsError on free/bad entries. */
+  constructor(fs: string, first: number, maxClusters: number, valid: (c: number) => boolean, fat: (c: number) => Promise<number | null>) {
+    this.fs = fs; this.next = first; this.maxClusters = maxClusters; this.valid = valid; this.fat = fat
+  }
+
+  /** Makes sure the chain covers cluster index `idx` (0-based); false if the chain ends before. */
+  async ensure(idx: number): Promise<boolean> {
+    while (this.covered <= idx && !this.done) {
+      let c = this.next
+      if (!this.valid(c)) throw fsErr(this.fs, 'ECORRUPT', `cluster chain reaches invalid cluster ${c}`)
+      if (this.starts.has(c)) throw fsErr(this.fs, 'ELOOP', `cluster chain loops back to cluster ${c}`)
+      this.starts.add(c)
+      const run: ClusterRun = { start: c, count: 1 }
+      for (;;) {
+        if (this.covered + run.count > this.maxClusters) throw fsErr(this.fs, 'ECORRUPT', `cluster chain longer than ${this.maxClusters} clusters`)
+        const n = await this.fat(c)
+        if (n === null) { this.done = true; break }
+        if (n === c + 1 && this.valid(n)) { run.count++; c = n; continue }
+        this.next = n
+        break
+      }
+      this.runs.push(run)
+      this.covered += run.count
+    }
+    return this.covered > idx
+  }
+
+  /** The run holding cluster index idx: {cluster, contiguous clusters from there}. */
+  locate(idx: number): { cluster: number; count: number } {
+    let base = 0
+    // runs are few for ordinary files; binary search over cumulative counts is not worth a table
+    for (const r of this.runs) {
+      if (idx < base + r.count) return { cluster: r.start + (idx - base), count: r.count - (idx - base) }
+      base += r.count
+    }
+    throw fsErr(this.fs, 'ECORRUPT', `cluster index ${idx} beyond the chain`)
+  }
+
+  get length(): number { return this.covered }
+  get complete(): boolean { return this.done }
+}
+
+/** DOS date/time (local time, no zone) → ISO-8601 without an offset; undefined if not a date. */
+export function dosTime(date: number, time: number, centis = 0): string | undefined {
+  const day = date & 31, month = (date >> 5) & 15, year = 1980 + (date >> 9)
+  if (day === 0 || month === 0 || month > 12) return undefined
+  const h = time >> 11, m = (time >> 5) & 63
+  let s = (time & 31) * 2
+  let cs = centis
+  if (cs > 199) cs = 0
+  s += Math.floor(cs / 100)
+  cs %= 100
+  if (h > 23 || m > 59 || s > 59) return undefined
+  const p = (n: number, w = 2) => String(n).padStart(w, '0')
+  return `${p(year, 4)}-${p(month)}-${p(day)}T${p(h)}:${p(m)}:${p(s)}${cs ? `.${p(cs)}` : ''}`
+}
+
+/** Reads a byte range of a file laid out in clusters (runs from a Chain). */
+export async function readClusters(fs: string, reader: ReadAt, chain: Chain, clusterOffset: (c: number) => number, clusterSize: number,
+  offset: number, n: number, out: Buffer, outOff = 0): Promise<void> {
+  let pos = offset
+  const end = offset + n
+  while (pos < end) {
+    const idx = Math.floor(pos / clusterSize)
+    if (!(await chain.ensure(idx))) throw fsErr(fs, 'ECORRUPT', `cluster chain ends before offset ${pos}`)
+    const { cluster, count } = chain.locate(idx)
+    const within = pos - idx * clusterSize
+    const bytes = Math.min(count * clusterSize - within, end - pos)
+    const data = await readExact(fs, reader, clusterOffset(cluster) + within, bytes)
+    data.copy(out, outOff + (pos - offset))
+    pos += bytes
+  }
+}
+
+// Code page 437, bytes 0x80..0xFF (short 8.3 names are in the OEM code page).
+const CP437_HIGH = 'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0'
+
+export function cp437(b: Buffer): string {
+  let s = ''
+  for (const c of b) s += c < 0x80 ? String.fromCharCode(c) : CP437_HIGH[c - 0x80] ?? '?'
+  return s
+}
+
+export const STREAM_CHUNK = 1024 * 1024
+export const MAX_READ = 256 * 1024 * 1024
