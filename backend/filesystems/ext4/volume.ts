@@ -68,6 +68,8 @@ export interface Ext4State {
   blockSize: number
   blocksCount: number
   inodesCount: number
+  /** The filesystem is larger than the volume: data beyond the end cannot be read. */
+  truncated: boolean
 }
 
 interface Inode {
@@ -129,6 +131,8 @@ export class Ext4Volume {
   readonly compat: number
   readonly incompat: number
   readonly roCompat: number
+  /** The superblock describes more blocks than the volume holds. */
+  readonly truncated: boolean
   private readonly sb: Buffer
   private readonly cache = new BlockCache(CACHE_BLOCKS)
   private readonly reader: ReadAt
@@ -156,7 +160,9 @@ export class Ext4Volume {
     if (this.inodeSize < 128 || this.inodeSize > this.blockSize || (this.inodeSize & (this.inodeSize - 1)) !== 0) throw fsErr('ECORRUPT', `inode size ${this.inodeSize}`)
     if (is64 && (this.descSize < 32 || this.descSize > 1024 || (this.descSize & (this.descSize - 1)) !== 0)) throw fsErr('ECORRUPT', `group descriptor size ${this.descSize}`)
     if (this.firstDataBlock >= this.blocksCount || this.firstDataBlock > 1) throw fsErr('ECORRUPT', `first data block ${this.firstDataBlock}`)
-    if (this.blocksCount * this.blockSize > reader.size) throw fsErr('ERANGE', `filesystem (${this.blocksCount} blocks of ${this.blockSize}) is larger than the volume (${reader.size} bytes)`)
+    // a filesystem larger than its volume (truncated image or partition) still opens: what lies
+    // inside reads normally, anything beyond the end fails with ERANGE (see state().truncated)
+    this.truncated = this.blocksCount * this.blockSize > reader.size
     this.groupCount = Math.ceil((this.blocksCount - this.firstDataBlock) / this.blocksPerGroup)
     if (this.inodesCount > this.groupCount * this.inodesPerGroup || this.inodesCount < ROOT_INO) throw fsErr('ECORRUPT', `inode count ${this.inodesCount}`)
     const unsupported = this.incompat & (INCOMPAT_COMPRESSION | INCOMPAT_JOURNAL_DEV | INCOMPAT_DIRDATA)
@@ -187,6 +193,7 @@ export class Ext4Volume {
       blockSize: this.blockSize,
       blocksCount: this.blocksCount,
       inodesCount: this.inodesCount,
+      truncated: this.truncated,
     }
   }
 

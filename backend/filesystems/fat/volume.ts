@@ -34,6 +34,8 @@ export interface FatState {
   serial: string
   clusterSize: number
   clusterCount: number
+  /** The boot sector describes more sectors than the volume holds. */
+  truncated: boolean
 }
 
 interface Node {
@@ -56,6 +58,7 @@ export class FatVolume {
   readonly bytesPerSector: number
   readonly clusterSize: number
   readonly clusterCount: number
+  readonly truncated: boolean
   private readonly reader: ReadAt
   private readonly boot: Buffer
   private readonly fatOffset: number // bytes
@@ -99,7 +102,8 @@ export class FatVolume {
     this.clusterCount = clusters
     const entryBits = this.type === 'FAT12' ? 12 : this.type === 'FAT16' ? 16 : 32
     if (fatSz * bps * 8 < (clusters + 2) * entryBits) throw err('ECORRUPT', 'FAT too small for the cluster count')
-    if (totSec * bps > reader.size) throw err('ERANGE', `volume of ${totSec * bps} bytes is larger than the image (${reader.size})`)
+    // larger than the image (truncated): opens; reads beyond the end fail with ERANGE
+    this.truncated = totSec * bps > reader.size
     let activeFat = 0
     if (this.type === 'FAT32') {
       const ext = b.readUInt16LE(0x28)
@@ -187,6 +191,7 @@ export class FatVolume {
       serial: hasExt ? this.boot.readUInt32LE(ext + 3).toString(16).padStart(8, '0').replace(/^(.{4})/, '$1-').toUpperCase() : '',
       clusterSize: this.clusterSize,
       clusterCount: this.clusterCount,
+      truncated: this.truncated,
     }
   }
 
