@@ -213,6 +213,18 @@ test('ext4 state: needs_recovery, orphan list and errors are reported', async ()
   } finally { r.close() }
 })
 
+test('ext4: a directory linked into its own subtree ends the walk with ELOOP', async () => {
+  const img = join(dir, 'loop.img')
+  copyFileSync(join(dir, 'small.img'), img)
+  execFileSync('debugfs', ['-w', '-R', 'ln /a /a/b/back-to-a', img], { stdio: 'ignore' })
+  const r = fileReader(img)
+  try {
+    const vol = await Ext4Volume.open(r)
+    await assert.rejects((async () => { for await (const _ of vol.walk()) { /* drain */ } })(), (e: FsError) => e.code === 'ELOOP')
+    assert.equal((await vol.lookup('a/b/back-to-a/b/back-to-a/hello.txt')).size, 6) // lookups stay bounded by the path
+  } finally { r.close() }
+})
+
 test('forensics-samples ext2 and ext4 images: identical to sleuthkit', async () => {
   for (const t of ['ext2', 'ext4']) {
     const img = join(dir, `fs.${t}`)
@@ -225,7 +237,7 @@ test('forensics-samples ext2 and ext4 images: identical to sleuthkit', async () 
   const img = join(dir, 'fs.multiple')
   execFileSync('bash', ['-c', `xz -dc ${SAMPLES}/fs.multiple.xz > ${img}`])
   const mine = await compareWithSleuthkit(img, 227328)
-  assert.ok(mine.size > 3)
+  assert.ok(mine.has('test.txt') && mine.has('debian_logo.jpg'))
   const r = fileReader(img, 227328 * 512, (309248 - 227328) * 512)
   try { assert.equal((await (await Ext4Volume.open(r)).state()).truncated, true) } finally { r.close() }
 })

@@ -177,6 +177,29 @@ test('FAT: a cluster chain that loops ends in ELOOP', async () => {
   } finally { r.close() }
 })
 
+test('FAT: a long name whose checksum does not match its 8.3 entry is ignored (the 8.3 name is used)', async () => {
+  const copy = join(dir, 'lfn.img')
+  copyFileSync(join(dir, 'fat16.img'), copy)
+  const name = 'a very long file name that needs several LFN entries to hold it all.data'
+  const r0 = fileReader(copy)
+  const vol0 = await FatVolume.open(r0)
+  const e = await vol0.lookup(name)
+  const short = (await vol0.stat(e.ref)).name
+  r0.close()
+  assert.match(short, /^[A-Z0-9~]{1,8}\.DAT$/i)
+  const b = readFileSync(copy)
+  const bps = b.readUInt16LE(0x0b), first = b.readUInt16LE(0x0e) + b[0x10] * b.readUInt16LE(0x16)
+  const off = (first + Math.floor((e.inode - 3) / (bps / 32))) * bps + ((e.inode - 3) % (bps / 32)) * 32
+  assert.equal(b[off - 32 + 11], 0x0f) // the last LFN entry sits right before its 8.3 entry
+  b[off - 32 + 13] ^= 0xff
+  writeFileSync(copy, b)
+  const r = fileReader(copy)
+  try {
+    const names = (await (await FatVolume.open(r)).list(2)).map(x => x.name)
+    assert.ok(names.includes(short) && !names.includes(name), names.join(', '))
+  } finally { r.close() }
+})
+
 test('forensics-samples vfat image: identical to sleuthkit', async () => {
   const img = join(dir, 'fs.vfat')
   execFileSync('bash', ['-c', `xz -dc ${SAMPLES}/fs.vfat.xz > ${img}`])

@@ -38,6 +38,8 @@ export interface ClusterRun { start: number; count: number }
  */
 export class Chain {
   readonly runs: ClusterRun[] = []
+  /** Cluster index at which each run starts (for binary search). */
+  private readonly firstIdx: number[] = []
   private covered = 0
   private next: number
   private done = false
@@ -68,6 +70,7 @@ export class Chain {
         break
       }
       this.runs.push(run)
+      this.firstIdx.push(this.covered)
       this.covered += run.count
     }
     return this.covered > idx
@@ -75,13 +78,14 @@ export class Chain {
 
   /** The run holding cluster index idx: {cluster, contiguous clusters from there}. */
   locate(idx: number): { cluster: number; count: number } {
-    let base = 0
-    // runs are few for ordinary files; binary search over cumulative counts is not worth a table
-    for (const r of this.runs) {
-      if (idx < base + r.count) return { cluster: r.start + (idx - base), count: r.count - (idx - base) }
-      base += r.count
+    if (idx < 0 || idx >= this.covered) throw fsErr(this.fs, 'ECORRUPT', `cluster index ${idx} beyond the chain`)
+    let lo = 0, hi = this.runs.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (this.firstIdx[mid] <= idx) lo = mid; else hi = mid - 1
     }
-    throw fsErr(this.fs, 'ECORRUPT', `cluster index ${idx} beyond the chain`)
+    const r = this.runs[lo], base = this.firstIdx[lo]
+    return { cluster: r.start + (idx - base), count: r.count - (idx - base) }
   }
 
   get length(): number { return this.covered }
