@@ -29,6 +29,7 @@ import { CONSISTENCIES } from '../model/consistency.ts';
 import { LocalStorage } from './storage/local.ts';
 import { isNotFound, type Storage } from './storage/storage.ts';
 import { DiskImage, type DiskImageOptions } from './disk-image.ts';
+import { intoFileSafely } from './restore-target.ts';
 import { deleteOps, buildChunkTable } from './digest-list.ts';
 import { RestorePointWriter, type BeginOptions } from './writer.ts';
 import { restoreDisk } from './restore.ts';
@@ -358,7 +359,8 @@ export class Repository {
       this.#workerPool(); // started now, the workers load while the restore point is read
       const rp = await this.getRestorePoint(rpId);
       this.#disk(rp, diskKey);
-      return restoreDisk(this.#ctx, this.#packs, rp, diskKey, target, onProgress);
+      if (typeof target !== 'string') return restoreDisk(this.#ctx, this.#packs, rp, diskKey, target, onProgress);
+      return intoFileSafely(target, (path) => restoreDisk(this.#ctx, this.#packs, rp, diskKey, path, onProgress));
     });
   }
 
