@@ -6,7 +6,7 @@
  * forensics-samples exFAT images. Needs: exfatprogs, sleuthkit, xz-utils, forensics-samples-exfat,
  * forensics-samples-multiple.
  */
-import { test, before } from 'node:test'
+import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -230,6 +230,7 @@ before(() => {
     { name: 'c.bin', data: rand(1500, 6), contiguous: true }, { name: 'd', children: [{ name: 'e.txt', data: Buffer.from('e') }, { name: 'f', contiguous: true, children: [{ name: 'g.bin', data: rand(700, 7) }] }] }])
   writeFileSync(join(dir, 'small.img'), small)
 })
+after(() => { if (dir) rmSync(dir, { recursive: true, force: true }) })
 
 test('exFAT built here: fsck.exfat finds it clean; listing, sizes, inodes, mtimes and contents identical to sleuthkit', async () => {
   const img = join(dir, 'exfat.img')

@@ -3,7 +3,7 @@
  * forensics-samples images. Needs: e2fsprogs, sleuthkit, perl, xz-utils, forensics-samples-ext2,
  * forensics-samples-ext4, forensics-samples-multiple.
  */
-import { test, before } from 'node:test'
+import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -134,6 +134,7 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'ext4-test-'))
   execFileSync('bash', [join(HERE, 'images/ext4.sh'), dir], { stdio: 'ignore' })
 })
+after(() => { if (dir) rmSync(dir, { recursive: true, force: true }) })
 
 test('ext4 (4 KiB blocks): listing, sizes, inodes, mtimes and contents identical to sleuthkit', async () => {
   const mine = await compareWithSleuthkit(join(dir, 'ext4.img'))

@@ -3,7 +3,7 @@
  * and on the forensics-samples vfat image. Needs: dosfstools, mtools, sleuthkit, perl, xz-utils,
  * forensics-samples-vfat.
  */
-import { test, before } from 'node:test'
+import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -110,6 +110,7 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'fat-test-'))
   execFileSync('bash', [join(HERE, 'images/fat.sh'), dir], { stdio: 'ignore' })
 })
+after(() => { if (dir) rmSync(dir, { recursive: true, force: true }) })
 
 for (const [img, type] of [['fat12.img', 'FAT12'], ['fat16.img', 'FAT16'], ['fat32.img', 'FAT32']] as const) {
   test(`${type}: listing, sizes, inodes, mtimes and contents identical to sleuthkit`, async () => {
