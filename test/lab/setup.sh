@@ -27,6 +27,8 @@ declare -A need=(
   [icat]=sleuthkit
   [xz]=xz-utils
   [python3]=python3
+  [perl]=perl
+  [debugfs]=e2fsprogs
   [mkfs.exfat]=exfatprogs
 )
 missing=()
@@ -35,7 +37,7 @@ for cmd in "${!need[@]}"; do
 done
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi/simulator ] || missing+=(golang-github-vmware-govmomi-dev)
 # Filesystem images made by others, read by the file-level restore tests next to sleuthkit.
-for fs in ntfs ext2 vfat exfat multiple; do
+for fs in ntfs ext2 ext4 vfat exfat multiple; do
   [ -d "/usr/share/doc/forensics-samples-$fs" ] || missing+=("forensics-samples-$fs")
 done
 
