@@ -2,7 +2,7 @@
 // handlers (which validate before the handler runs) and produce the OpenAPI document.
 import type { Request, Response, Router } from 'express';
 import { handle } from './http.ts';
-import { parse, toOpenApi, type Schema } from './schema.ts';
+import { own, parse, toOpenApi, type Schema } from './schema.ts';
 import type { UserContext } from './auth.ts';
 
 export interface RouteContext<B = unknown, Q = Record<string, unknown>> {
@@ -43,10 +43,11 @@ export function mount(router: Router, defs: RouteDef[]): void {
 
 /** Query strings arrive as text: turn numeric/boolean fields into numbers/booleans before checking. */
 function coerceQuery(schema: Schema, q: Request['query']): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  // A null-prototype copy: a parameter named __proto__ is an ordinary (unknown) key, never the prototype.
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const props = 'type' in schema && schema.type === 'object' ? schema.properties : {};
   for (const [k, v] of Object.entries(q)) {
-    const p = props[k];
+    const p = own(props, k);
     if (p && 'type' in p && (p.type === 'integer' || p.type === 'number') && typeof v === 'string' && v.trim() !== '') out[k] = Number(v);
     else if (p && 'type' in p && p.type === 'boolean' && (v === 'true' || v === 'false')) out[k] = v === 'true';
     else out[k] = v;

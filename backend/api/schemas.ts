@@ -1,9 +1,15 @@
 // Input schemas of the API, named so the OpenAPI document shows them as components.
-import { ref, type Schema } from './schema.ts';
+import { ENTITY_NAME_FORMAT, ref, type Schema } from './schema.ts';
+import { ENTITY_NAME_FORBIDDEN, ENTITY_NAME_MAX } from '../model/names.ts';
 
 const vmId: Schema = { type: 'string', pattern: '^(?:[a-z][a-z0-9-]{0,31}:)?vm-\\d{1,12}$', description: 'a VM id: its managed object id such as vm-42, at a site other than the primary <site>:vm-42' };
 const uuid: Schema = { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', description: 'a UUID' };
 const count = (max: number): Schema => ({ type: 'integer', minimum: 0, maximum: max });
+/** A name that becomes a datastore folder and file names (backend/model/names.ts has the rules). */
+const vmName: Schema = {
+  type: 'string', minLength: 1, maxLength: ENTITY_NAME_MAX, format: ENTITY_NAME_FORMAT,
+  description: `the new VM's name, also its folder on the datastore: at most ${ENTITY_NAME_MAX} characters, none of ${ENTITY_NAME_FORBIDDEN}, no control characters, not '.' or '..', no leading or trailing spaces`,
+};
 
 export const ScriptSchema = ref('Script', {
   type: 'object', additionalProperties: false, required: ['content', 'timeoutSec'],
@@ -69,7 +75,7 @@ export const RestoreRequestSchema = ref('RestoreRequest', {
           type: 'object', additionalProperties: false, required: ['kind', 'name', 'host', 'datastore', 'powerOn'],
           properties: {
             kind: { type: 'string', enum: ['new'] },
-            name: { type: 'string', minLength: 1, maxLength: 80, pattern: '^[^/\\\\%\\[\\]]+$', description: 'no / \\ % [ ]' },
+            name: vmName,
             host: { type: 'string', minLength: 1, maxLength: 256 },
             datastore: { type: 'string', minLength: 1, maxLength: 256 },
             powerOn: { type: 'boolean' },

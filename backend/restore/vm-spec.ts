@@ -3,6 +3,8 @@
 // uploaded files (no fileOperation: the files exist); NICs re-created with new MACs on the same network.
 import type { VmConfig, VmConfigController, VmConfigDisk } from '../model/vm-config.ts';
 import type { MoRef, VirtualDevice, VirtualDeviceConfigSpec, VirtualMachineConfigSpec } from '../vsphere/index.ts';
+import { InvalidRequest } from '../common/errors.ts';
+import { assertEntityName, InvalidEntityName } from '../model/names.ts';
 
 /** One disk of the restore plan. */
 export interface PlannedDisk {
@@ -53,6 +55,19 @@ function controllerDevice(c: VmConfigController, key: number): VirtualDevice {
   return d;
 }
 
+/**
+ * The name checked once more where it becomes datastore paths (`[ds] name/name.vmx`): the API
+ * refuses such names already, this keeps any other caller from building a path out of the folder.
+ */
+export function vmPathName(name: string): string {
+  try {
+    return assertEntityName(name, 'VM name');
+  } catch (e) {
+    if (e instanceof InvalidEntityName) throw new InvalidRequest(e.message);
+    throw e;
+  }
+}
+
 export interface SpecInput {
   name: string;
   datastore: string;
@@ -69,7 +84,8 @@ export interface BuiltSpec {
 }
 
 export function buildConfigSpec(inp: SpecInput): BuiltSpec {
-  const { cfg, name } = inp;
+  const { cfg } = inp;
+  const name = vmPathName(inp.name);
   const warnings: string[] = [];
   const changes: VirtualDeviceConfigSpec[] = [];
   const ctrlKey = new Map<number, number>();
