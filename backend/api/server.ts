@@ -61,6 +61,10 @@ export function createApp(s: ApiServices): Express {
       method: 'get', path: '/events', tag: 'service', summary: 'Live progress as server-sent events', response: 'event-stream',
       handler: async ({ req, res, user }) => {
         const visible = await user.session.visibleVmIds();
+        if (res.destroyed || !res.socket || res.socket.destroyed) return undefined; // the client left while vCenter answered
+        // The stream stops on the request's 'close', which a request whose body was read (any Content-Length)
+        // has emitted already: the response's 'close' (the client is gone) stops it too, else it would leak.
+        res.once('close', () => req.emit('close'));
         // The same rule as the REST routes: runs of VMs the user cannot see stay hidden, jobs show only visible VMs.
         s.events.stream(req, res, (e) => {
           if (e.type === 'job') return { type: 'job', job: { ...e.job, vmIds: e.job.vmIds.filter((id) => visible.has(id)) } };
