@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/server.ts';
+import { SERVER_LIMITS } from './api/http.ts';
 import { Auth, type SessionSources } from './api/auth.ts';
 import { EventBus } from './api/events.ts';
 import type { Health } from './api/contract.ts';
@@ -240,8 +241,12 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   });
 
   const cert = loadOrCreateServerCert(config.dataDir, config.tls);
-  const server: Server = createServer({ cert: cert.cert, key: cert.key }, app);
-  server.keepAliveTimeout = 65_000;
+  const server: Server = createServer({
+    cert: cert.cert, key: cert.key,
+    headersTimeout: SERVER_LIMITS.headersTimeoutMs, requestTimeout: SERVER_LIMITS.requestTimeoutMs,
+    connectionsCheckingInterval: SERVER_LIMITS.connectionsCheckingIntervalMs, handshakeTimeout: SERVER_LIMITS.handshakeTimeoutMs,
+    keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
+  }, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
       ? new Error(`Port ${config.listen.port} on ${config.listen.host} is in use: stop the other process or set STILLPOINT_PORT.`) : e));

@@ -21,10 +21,45 @@ export function handle(fn: (req: Request, res: Response) => Promise<unknown>): R
 export function param(req: Request, name: string, pattern: RegExp, what: string): string {
   const v = req.params[name];
   if (typeof v !== 'string' || !pattern.test(v)) {
-    throw new InvalidRequest(`'${String(v)}' is not a valid ${what} id.`);
+    const shown = JSON.stringify(String(v).slice(0, 100)).slice(1, -1);
+    throw new InvalidRequest(`'${shown}${String(v).length > 100 ? '…' : ''}' is not a valid ${what} id.`);
   }
   return v;
 }
+
+/**
+ * 429: the caller must slow down (sign-in attempts over the limit). `retryAfterSec` becomes the
+ * Retry-After header.
+ */
+export class TooManyRequests extends Error {
+  readonly status = 429;
+  readonly code = 'too_many_requests';
+  readonly retryAfterSec: number;
+  constructor(message: string, retryAfterSec: number) {
+    super(message);
+    this.name = 'TooManyRequests';
+    this.retryAfterSec = retryAfterSec;
+  }
+}
+
+/**
+ * Limits of the HTTPS server, well below Node's defaults (60 s for headers, 300 s for a request):
+ * a client that trickles its request in holds a connection for at most this long. The request
+ * timeout covers receiving the request only, so the event stream (a response that never ends) is
+ * not cut by it. Idle keep-alive connections keep their own, longer timeout.
+ */
+export const SERVER_LIMITS = {
+  /** Whole request head (request line and headers) received within this, from the connection's first byte. */
+  headersTimeoutMs: 10_000,
+  /** Whole request (head and body, at most 1 MiB) received within this. */
+  requestTimeoutMs: 30_000,
+  /** How often the server checks the two above (Node's default is 30 s, which would make them up to 30 s late). */
+  connectionsCheckingIntervalMs: 1_000,
+  /** TLS handshake done within this (Node's default is 120 s): a connection that never says hello is closed. */
+  handshakeTimeoutMs: 10_000,
+  /** Idle time between requests on a keep-alive connection (longer than the usual load balancer's 60 s). */
+  keepAliveTimeoutMs: 65_000,
+} as const;
 
 /** A VM id: its managed object id ("vm-42"), at a site other than the primary with the site ("dr:vm-42"). */
 export const VM_ID = /^(?:[a-z][a-z0-9-]{0,31}:)?vm-\d{1,12}$/;
@@ -52,6 +87,7 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
   } else if (isStatusError(err)) {
     status = err.status;
     body = { error: err.code ?? 'error', message: err.message };
+    if (err instanceof TooManyRequests && !res.headersSent) res.set('Retry-After', String(err.retryAfterSec));
   } else {
     body = { error: 'internal', message: `Internal error: ${(err as Error)?.message ?? String(err)}. The service logs have the details.` };
   }

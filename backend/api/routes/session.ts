@@ -1,4 +1,4 @@
-import type { Auth } from '../auth.ts';
+import { Auth } from '../auth.ts';
 import type { LoginRequest } from '../contract.ts';
 import type { RouteDef } from '../routes.ts';
 import type { Schema } from '../schema.ts';
@@ -13,7 +13,8 @@ export function sessionRoutes(auth: Auth): RouteDef[] {
     {
       method: 'post', path: '/session/login', tag: 'session', public: true, body: LoginSchema,
       summary: 'Log in with vCenter credentials (standalone UI and CLI); returns a bearer token',
-      handler: ({ body }) => auth.login((body as LoginRequest).username, (body as LoginRequest).password),
+      // Failed logins are limited per source address (429 with Retry-After beyond the limit): see Auth.
+      handler: ({ req, body }) => auth.login((body as LoginRequest).username, (body as LoginRequest).password, Auth.sourceOf(req)),
     },
     {
       method: 'post', path: '/session/logout', tag: 'session', summary: 'End this session',
