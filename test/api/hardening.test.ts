@@ -10,6 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -160,6 +161,23 @@ test('a refused plugin token is answered from the cache; concurrent requests wit
   assert.equal(authStats.pluginValidations - before.pluginValidations, 0);
   assert.equal(authStats.rejectedTokenHits - before.rejectedTokenHits, 30);
   assert.equal((await call('GET', '/api/session', { from, plugin: await t.lab.control.uiSessionToken() })).status, 200, 'one failure does not limit the source');
+});
+
+/** Established TCP connections to a local port (Linux: /proc/net/tcp, where the lab runs). */
+function connectionsTo(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((f) => readFileSync(f, 'utf8').split('\n').slice(1))
+    .map((l) => l.trim().split(/\s+/)).filter((c) => c[2]?.endsWith(`:${hex}`) && c[3] === '01').length;
+}
+
+test('a refused plugin token leaves no connection to vCenter behind', async () => {
+  const port = Number(new URL(t.lab.url).port);
+  const before = connectionsTo(port);
+  const statsBefore = authStats.pluginValidations;
+  for (let i = 0; i < 3; i++) assert.equal((await call('GET', '/api/session', { from: '127.0.0.9', plugin: randomUUID() })).status, 401);
+  assert.equal(authStats.pluginValidations - statsBefore, 3, 'each token went to vCenter');
+  await until('the connections the validations opened to be closed', () => connectionsTo(port) <= before,
+    { timeoutMs: 5000, describe: () => `${connectionsTo(port)} connections to the lab, ${before} before` });
 });
 
 test('200 concurrent forged plugin tokens: at most the limit reaches vCenter, a real user\'s request keeps its pace', async (tc) => {
