@@ -4,6 +4,7 @@
 import { childLog } from '../common/log.ts';
 import { Conflict, InvalidRequest, NotFound } from '../common/errors.ts';
 import type { VmConfig } from '../model/vm-config.ts';
+import { entityNameProblem } from '../model/names.ts';
 import { RepositoryError, type RestorePoint } from '../repository/repository.ts';
 import {
   ManagedObjectNotFoundError, formatDatastorePath, type MoRef, type VmInfo, type VSphere,
@@ -115,6 +116,8 @@ function checkName(name: unknown): string {
   if (name !== name.trim()) throw new InvalidRequest(`VM name '${name}' starts or ends with spaces: remove them.`);
   if (name.length > 80) throw new InvalidRequest(`VM name '${name}' is longer than 80 characters: choose a shorter name.`);
   if (BAD_NAME.test(name)) throw new InvalidRequest(`VM name '${name}' contains / \\ [ ] % or control characters, which cannot be used in datastore paths: choose another name.`);
+  const problem = entityNameProblem(name);
+  if (problem) throw new InvalidRequest(`VM name '${name}': ${problem}.`);
   return name;
 }
 

@@ -168,6 +168,10 @@ describe('restore: to a new VM', () => {
     await assert.rejects(restoreVm(deps, rp.id, to({ datastore: 'prod-ds1' })),
       (e: Error) => e instanceof InvalidRequest && /'prod-ds1' is not mounted on host 'esx-dr-01\.lab\.local'.*dr-ds1/.test(e.message));
     await assert.rejects(restoreVm(deps, rp.id, to({ name: 'web/01' })), (e: Error) => e instanceof InvalidRequest && /cannot be used in datastore paths/.test(e.message));
+    // '..' would name the datastore's parent folder (and a failed restore's cleanup would delete '[dr-ds1] ..').
+    for (const name of ['..', '.']) {
+      await assert.rejects(restoreVm(deps, rp.id, to({ name })), (e: Error) => e instanceof InvalidRequest && /must not be '\.', '\.\.' or only dots/.test(e.message), name);
+    }
     await assert.rejects(restoreVm(deps, 'rp-20990101T000000Z-000000', to({})), (e: Error) => e instanceof NotFound && /Restore point/.test(e.message));
     // Not enough space: a (sparse) restore point of a 300 GiB disk, more than the lab datastore's free space.
     const big = await backUp(vs, repo, 'web-off01', (await lab.control.vms())['web-off01']!, { capacity: 300 * 1024 ** 3 });

@@ -191,7 +191,8 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
   };
   const jobForUser = async (user: UserContext, id: string): Promise<Job> => {
     const job = await shownJob(user, d.store.job(id));
-    if (!job) throw new NotFound('Job', id);
+    // The same answer as for a job that does not exist: a hidden job's id reveals nothing.
+    if (!job) throw new NotFound('Job', id, 'it may have been deleted; list jobs with GET /api/jobs.');
     return job;
   };
   /** A run is shown when the user sees all its VMs and, for a job's run or a job's maintenance, that job. */
