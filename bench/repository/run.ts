@@ -14,13 +14,14 @@
 // Restores are timed until their data is durable: each tool restores v2 from the last repetition's
 // repository, then the output file and its folder are fsynced (`sync FILE DIR`), inside the timing (a
 // tool that already made its output durable pays only for an fsync of a clean file). They run
-// `--restores` times per tool, in rotation, and report min/median/max.
+// `--restores` times per tool, in rotation, and report min/median/max. The CPU ceiling (ceiling.ts) is
+// measured right after each repetition of our backups, under the same load, and its best is reported.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, statSync, copyFileSync, openSync, writeSync, readSync, closeSync, rmSync, lstatSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { measureCeiling } from './ceiling.ts';
+import { measureCeiling, type Ceiling } from './ceiling.ts';
 
 const args = process.argv.slice(2);
 const sizeGiB = Number(args[args.indexOf('--size-gib') + 1] ?? 4) || 4;
@@ -176,6 +177,19 @@ function runBorg(v1: string, v2: string): Backups {
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+/**
+ * What the CPU allows at most right now (ceiling.ts), measured right after our backups so both see the
+ * same load. Starting a command and opening the repository: the fastest of three `repo ls` on a small repository.
+ */
+async function ceiling(v1: string): Promise<Ceiling> {
+  const lsRepo = join(work, 'ceiling-repo');
+  const node = process.execPath, cli = join(root, 'backend', 'cli', 'main.ts');
+  rmSync(lsRepo, { recursive: true, force: true });
+  sh(node, [cli, 'repo', 'init', lsRepo], { STILLPOINT_LOG_LEVEL: 'warn' });
+  const starts = [0, 1, 2].map(() => { const t0 = performance.now(); sh(node, [cli, 'repo', 'ls', lsRepo], { STILLPOINT_LOG_LEVEL: 'warn' }); return (performance.now() - t0) / 1000; });
+  return measureCeiling(v1, Math.min(...starts));
+}
+
 const mbs = (s: number) => (size / s / 1e6).toFixed(0);
 try {
   log(`bench: building ${sizeGiB} GiB images in ${work}`);
@@ -184,6 +198,7 @@ try {
   log(`bench: images ready in ${((performance.now() - t) / 1000).toFixed(0)} s (v1: ${(Number(sh('du', ['-sB1', v1]).split('\t')[0]) / 1e9).toFixed(2)} GB allocated of ${(size / 1e9).toFixed(2)})`);
   const results: Record<string, Result> = {};
   const restoreOf: Record<string, Restore> = {};
+  const ceilings: Ceiling[] = [];
   const runners: Record<string, (a: string, b: string) => Backups> = { stillpoint: runStillpoint, restic: runRestic, borg: runBorg };
   const own: Record<string, string[]> = { stillpoint: ['sp-repo'], restic: ['restic-repo', 'restic-cache'], borg: ['borg-repo', 'borg-home'] };
   for (let r = 0; r < repeat; r++) {
@@ -199,6 +214,10 @@ try {
         restores: [], repo: x.repo, rss: Math.max(b.rss, x.rss), ok: true,
       } : { ...x, restores: [], ok: true };
       log(`bench: ${name} backups done in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+      if (name === 'stillpoint') {
+        ceilings.push(await ceiling(v1));
+        log(`bench: ceiling ${ceilings.at(-1)!.firstBackupMBps.toFixed(0)}/${ceilings.at(-1)!.rebackupMBps.toFixed(0)} MB/s (first/unchanged)`);
+      }
     }
   }
   for (let r = 0; r < restores; r++) {
@@ -235,13 +254,10 @@ try {
   console.log(`\nrepository bench: ${sizeGiB} GiB ext4 image (50% files from /usr, 10% random, rest free), v2 = 5% rewritten; backups best of ${repeat} runs; restores until durable, min/median/max of ${restores} (MB/s: best/median/worst; SP/peer: medians); wall clock`);
   for (const l of lines) console.log(l.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
   if (sp) {
-    // The issue's targets, and what the CPU allows at most on this machine (ceiling.ts).
-    // Starting a command and opening the repository: the fastest of three `repo ls` on a small repository.
-    const lsRepo = join(work, 'ceiling-repo');
-    const node = process.execPath, cli = join(root, 'backend', 'cli', 'main.ts');
-    sh(node, [cli, 'repo', 'init', lsRepo], { STILLPOINT_LOG_LEVEL: 'warn' });
-    const starts = [0, 1, 2].map(() => { const t0 = performance.now(); sh(node, [cli, 'repo', 'ls', lsRepo], { STILLPOINT_LOG_LEVEL: 'warn' }); return (performance.now() - t0) / 1000; });
-    const c = await measureCeiling(v1, Math.min(...starts));
+    // The issue's targets, and what the CPU allows at most on this machine (ceiling.ts): the best of the
+    // ceilings measured next to each repetition of our backups, as the backups report their best run.
+    const c = ceilings.reduce((a, b) => (b.firstBackupMBps > a.firstBackupMBps ? b : a));
+    const rebackupCeiling = Math.max(...ceilings.map((x) => x.rebackupMBps));
     const best = (f: (r: Result) => number) => Math.max(...peers.map((p) => f(results[p])));
     const mark = (ok: boolean) => (ok ? 'MET' : 'MISSED');
     const verdict = (label: string, ours: number, need: number, ceiling?: number) =>
@@ -249,17 +265,17 @@ try {
         (ceiling !== undefined ? `  (ceiling on this machine ${ceiling.toFixed(0)} MB/s${ceiling * 1e6 < need ? ': out of reach' : ''})` : ''));
     console.log(`\nceiling on this machine (${c.cores} cores busy at once: start + read the image from the page cache + hash/compress its own chunks; index, pack writes and pipelining free):`);
     console.log(`  start and open ${c.startSecs.toFixed(2)} s; read whole image ${c.readSecs.toFixed(2)} s; SHA-256 ${c.hashMBps.toFixed(0)} MB/s, SHA-256 + zstd-2 ${c.hashZstdMBps.toFixed(0)} MB/s of non-zero data (${(c.nonZeroBytes / 2 ** 30).toFixed(2)} GiB)`);
-    console.log(`  first backup ${c.firstBackupMBps.toFixed(0)} MB/s, unchanged re-backup ${c.rebackupMBps.toFixed(0)} MB/s`);
+    console.log(`  first backup ${c.firstBackupMBps.toFixed(0)} MB/s, unchanged re-backup ${rebackupCeiling.toFixed(0)} MB/s (best of ${ceilings.length}: ${ceilings.map((x) => `${x.firstBackupMBps.toFixed(0)}/${x.rebackupMBps.toFixed(0)}`).join(', ')})`);
     console.log('targets:');
     verdict('first backup ≥ 90% of ceiling', size / sp.first, 0.9 * c.firstBackupMBps * 1e6);
-    verdict('unchanged ≥ 90% of ceiling', size / sp.unchanged, 0.9 * c.rebackupMBps * 1e6);
+    verdict('unchanged ≥ 90% of ceiling', size / sp.unchanged, 0.9 * rebackupCeiling * 1e6);
     if (results.restic) {
       const worst = Math.max(...sp.restores), best = Math.min(...results.restic.restores);
       console.log(`${'restore worst < restic best'.padEnd(30)} ${worst.toFixed(2).padStart(6)} s vs ${best.toFixed(2)} s (durable, ${restores} runs each): ${mark(worst < best)}`);
     }
     if (peers.length) {
       verdict('first backup ≥ 3× peers', size / sp.first, 3 * best((r) => size / r.first), c.firstBackupMBps);
-      verdict('unchanged re-backup ≥ 5×', size / sp.unchanged, 5 * best((r) => size / r.unchanged), c.rebackupMBps);
+      verdict('unchanged re-backup ≥ 5×', size / sp.unchanged, 5 * best((r) => size / r.unchanged), rebackupCeiling);
       verdict('restore ≥ 3× (medians)', size / median(sp.restores), 3 * best((r) => size / median(r.restores)));
     }
     const minRepo = Math.min(...peers.filter((p) => p === 'restic').map((p) => results[p].repo));
