@@ -15,60 +15,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { ExfatVolume } from '../../backend/filesystems/exfat/volume.ts'
+import { fileReader, fls, pool, prng, sha } from './helpers.ts'
 import { FsError, type FsEntry, type ReadAt } from '../../backend/filesystems/types.ts'
 
 const run = promisify(execFile)
 const HERE = import.meta.dirname
 const SAMPLES = '/usr/share/forensics-samples'
 
-function fileReader(path: string, base = 0, size?: number): ReadAt & { close(): void; reads: [number, number][] } {
-  const fd = openSync(path, 'r')
-  const total = size ?? fstatSync(fd).size - base
-  const reads: [number, number][] = []
-  return {
-    size: total,
-    reads,
-    async readAt(offset: number, length: number) {
-      reads.push([offset, length])
-      const b = Buffer.alloc(Math.max(0, Math.min(length, total - offset)))
-      let got = 0
-      while (got < b.length) { const n = readSync(fd, b, got, b.length - got, base + offset + got); if (n <= 0) break; got += n }
-      return b.subarray(0, got)
-    },
-    close() { closeSync(fd) },
-  }
-}
-
-interface FlsRow { path: string; type: string; inode: number; size: number; mtime: string }
-
-/** `fls -r -p -l`: allocated entries only, without TSK's virtual files. */
-async function fls(image: string, offsetSectors = 0): Promise<FlsRow[]> {
-  const { stdout } = await run('fls', ['-r', '-p', '-l', '-z', 'UTC', '-o', String(offsetSectors), image], { maxBuffer: 1 << 28 })
-  const rows: FlsRow[] = []
-  for (const line of stdout.split('\n')) {
-    const m = /^(\S)\/(\S) (\*\s)?(\d+)(?:-\d+-\d+)?(?:\(realloc\))?:\t([^\t]*)\t([^\t]*)\t[^\t]*\t[^\t]*\t[^\t]*\t(\d+)/.exec(line)
-    if (!m || m[3] || m[2] === 'V' || m[2] === 'v' || m[5].startsWith('$OrphanFiles') || m[5].endsWith('(Volume Label Entry)') || m[5] === '$ALLOC_BITMAP' || m[5] === '$UPCASE_TABLE') continue
-    const t = m[2] === 'r' ? 'file' : m[2] === 'd' ? 'dir' : m[2] === 'l' ? 'symlink' : 'other'
-    rows.push({ path: m[5], type: t, inode: Number(m[4]), size: Number(m[7]), mtime: m[6].replace(' (UTC)', '') })
-  }
-  return rows
-}
-
 async function ours(vol: ExfatVolume): Promise<Map<string, FsEntry>> {
   const out = new Map<string, FsEntry>()
   for await (const { path, entry } of vol.walk()) out.set(path, entry)
   return out
-}
-
-async function sha(it: AsyncIterable<Buffer>): Promise<string> {
-  const h = createHash('sha256')
-  for await (const b of it) h.update(b)
-  return h.digest('hex')
-}
-
-async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0
-  await Promise.all(Array.from({ length: n }, async () => { while (i < items.length) await fn(items[i++]) }))
 }
 
 /** Listing (path, type, size, inode, mtime to the second) and every file's SHA-256 identical to sleuthkit. */
@@ -311,11 +268,6 @@ test('forensics-samples exFAT images: identical to sleuthkit', async () => {
 })
 
 // ---- fuzz -------------------------------------------------------------------------------
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296 }
-}
 
 async function exercise(vol: ExfatVolume): Promise<void> {
   const guard = async (p: Promise<unknown>) => { try { await p } catch (e) { if (!(e instanceof FsError)) throw e } }
