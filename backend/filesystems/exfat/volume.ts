@@ -9,7 +9,7 @@
  */
 import type { FsEntry, ReadAt } from '../types.ts'
 import { FsError } from '../types.ts'
-import { Chain, Lru, MAX_READ, STREAM_CHUNK, dosTime, fsErr, readClusters, readExact } from '../fat/common.ts'
+import { Chain, Lru, MAX_READ, STREAM_CHUNK, dosTime, fsErr, lookupPath, readClusters, readExact } from '../fat/common.ts'
 
 const FS = 'exfat'
 const err = (code: Parameters<typeof fsErr>[1], msg: string): FsError => fsErr(FS, code, msg)
@@ -302,18 +302,7 @@ export class ExfatVolume {
   }
 
   async lookup(path: string): Promise<FsEntry> {
-    const parts = path.split('/').filter(p => p !== '' && p !== '.')
-    if (parts.length > 4096) throw err('ELIMIT', 'path too deep')
-    const stack: Node[] = [this.rootNode()]
-    for (const part of parts) {
-      if (part === '..') { if (stack.length > 1) stack.pop(); continue }
-      const { nodes } = await this.children(stack[stack.length - 1])
-      const lower = part.toLowerCase()
-      const hit = nodes.find(k => k.name === part) ?? nodes.find(k => k.name.toLowerCase() === lower)
-      if (!hit) throw err('ENOENT', `no such entry: ${path}`)
-      stack.push(hit)
-    }
-    return this.entry(stack[stack.length - 1])
+    return this.entry(await lookupPath(FS, path, this.rootNode(), async (dir) => (await this.children(dir)).nodes))
   }
 
   async *walk(dirRef: string | number = ROOT, maxDepth = 256, prefix = ''): AsyncGenerator<{ path: string; entry: FsEntry }> {

@@ -133,5 +133,25 @@ export function cp437(b: Buffer): string {
   return s
 }
 
+/**
+ * Resolves a '/'-separated path from `root` through `children`: an exact name first, else the first
+ * case-insensitive match (FAT and exFAT compare names without case); '.' stays, '..' goes up but
+ * never above the root. The node of the last part, or ENOENT.
+ */
+export async function lookupPath<N extends { name: string }>(fs: string, path: string, root: N, children: (dir: N) => Promise<N[]>): Promise<N> {
+  const parts = path.split('/').filter(p => p !== '' && p !== '.')
+  if (parts.length > 4096) throw fsErr(fs, 'ELIMIT', 'path too deep')
+  const stack: N[] = [root]
+  for (const part of parts) {
+    if (part === '..') { if (stack.length > 1) stack.pop(); continue }
+    const kids = await children(stack[stack.length - 1]!)
+    const lower = part.toLowerCase()
+    const hit = kids.find(k => k.name === part) ?? kids.find(k => k.name.toLowerCase() === lower)
+    if (!hit) throw fsErr(fs, 'ENOENT', `no such entry: ${path}`)
+    stack.push(hit)
+  }
+  return stack[stack.length - 1]!
+}
+
 export const STREAM_CHUNK = 1024 * 1024
 export const MAX_READ = 256 * 1024 * 1024

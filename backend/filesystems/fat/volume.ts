@@ -12,7 +12,7 @@
  */
 import type { FsEntry, ReadAt } from '../types.ts'
 import { FsError } from '../types.ts'
-import { Chain, Lru, MAX_READ, STREAM_CHUNK, cp437, dosTime, fsErr, readClusters, readExact } from './common.ts'
+import { Chain, Lru, MAX_READ, STREAM_CHUNK, cp437, dosTime, fsErr, lookupPath, readClusters, readExact } from './common.ts'
 
 const ROOT = 2
 const ATTR_RO = 0x01, ATTR_HIDDEN = 0x02, ATTR_SYSTEM = 0x04, ATTR_VOLUME = 0x08, ATTR_DIR = 0x10, ATTR_ARCHIVE = 0x20, ATTR_LFN = 0x0f
@@ -349,18 +349,7 @@ export class FatVolume {
   }
 
   async lookup(path: string): Promise<FsEntry> {
-    const parts = path.split('/').filter(p => p !== '' && p !== '.')
-    if (parts.length > 4096) throw err('ELIMIT', 'path too deep')
-    const stack: Node[] = [this.rootNode()]
-    for (const part of parts) {
-      if (part === '..') { if (stack.length > 1) stack.pop(); continue }
-      const kids = await this.children(stack[stack.length - 1])
-      const lower = part.toLowerCase()
-      const hit = kids.find(k => k.name === part) ?? kids.find(k => k.name.toLowerCase() === lower)
-      if (!hit) throw err('ENOENT', `no such entry: ${path}`)
-      stack.push(hit)
-    }
-    return this.entry(stack[stack.length - 1])
+    return this.entry(await lookupPath(FS, path, this.rootNode(), (dir) => this.children(dir)))
   }
 
   async *walk(dirRef: string | number = ROOT, maxDepth = 256, prefix = ''): AsyncGenerator<{ path: string; entry: FsEntry }> {
