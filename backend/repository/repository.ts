@@ -115,6 +115,15 @@ async function readConfig(storage: Storage, dir: string): Promise<RepoConfig> {
   return cfg;
 }
 
+/** The repository's storage and configuration, and its keys when it is encrypted (ENEEDPASS, EPASSPHRASE). */
+async function unlock(dir: string, passphrase: string | undefined): Promise<{ storage: LocalStorage; cfg: RepoConfig; keys: RepoKeys | undefined }> {
+  const storage = await openStorage(dir);
+  const cfg = await readConfig(storage, dir);
+  if (!cfg.encryption) return { storage, cfg, keys: undefined };
+  if (passphrase === undefined) throw needPassphrase(dir);
+  return { storage, cfg, keys: await openKeyBlock(dir, cfg.encryption, passphrase) };
+}
+
 export class Repository {
   readonly dir: string;
   readonly config: RepoConfig;
@@ -179,13 +188,7 @@ export class Repository {
 
   /** Opens a repository; takes the one-process lock. Errors: ENOTREPO, ENEEDPASS, EPASSPHRASE, ELOCKED. */
   static async open(dir: string, opts: OpenOptions = {}): Promise<Repository> {
-    const storage = await openStorage(dir);
-    const cfg = await readConfig(storage, dir);
-    let keys: RepoKeys | undefined;
-    if (cfg.encryption) {
-      if (opts.passphrase === undefined) throw needPassphrase(dir);
-      keys = await openKeyBlock(dir, cfg.encryption, opts.passphrase);
-    }
+    const { storage, cfg, keys } = await unlock(dir, opts.passphrase);
     const lock = await RepoLock.acquire(storage, dir, opts.command);
     // Repositories made before everything was created private: the root, config.json (an encrypted one's wrapped key) and the index.
     await storage.restrict(['config.json', 'index']);
@@ -224,13 +227,7 @@ export class Repository {
    * whose index is damaged or missing: the previous index is moved aside (never deleted). Takes the lock.
    */
   static async rebuildIndex(dir: string, opts: { passphrase?: string; command?: string; onProgress?: Progress } = {}): Promise<RebuildReport> {
-    const storage = await openStorage(dir);
-    const cfg = await readConfig(storage, dir);
-    let keys: RepoKeys | undefined;
-    if (cfg.encryption) {
-      if (opts.passphrase === undefined) throw needPassphrase(dir);
-      keys = await openKeyBlock(dir, cfg.encryption, opts.passphrase);
-    }
+    const { storage, cfg, keys } = await unlock(dir, opts.passphrase);
     const lock = await RepoLock.acquire(storage, dir, opts.command ?? 'rebuild-index');
     try {
       await storage.restrict(['config.json', 'index']);
