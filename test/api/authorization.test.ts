@@ -28,9 +28,7 @@ let guest: { username: string; password: string };
 before(async () => {
   t = await startTestService();
   admin = await t.login();
-  const login = await t.call<{ token: string }>('POST', '/api/session/login', { body: { username: t.lab.restrictedUsername, password: t.lab.restrictedPassword } });
-  assert.equal(login.status, 200, JSON.stringify(login.body));
-  op = login.body.token;
+  op = await t.login('restricted');
   opPlugin = await t.lab.control.uiSessionToken(t.lab.restrictedUsername, t.lab.restrictedPassword);
   ids = Object.fromEntries(Object.entries(await t.lab.control.vms()).map(([n, v]) => [n, v.moref]));
   guest = { username: t.lab.guestUsername, password: t.lab.guestPassword };

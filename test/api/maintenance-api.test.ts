@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestService, type TestService } from '../helpers/service.ts';
-import type { ApiError, JobRun, LoginResponse } from '../../backend/api/contract.ts';
+import type { ApiError, JobRun } from '../../backend/api/contract.ts';
 
 let t: TestService;
 let token: string;
@@ -28,9 +28,7 @@ test('GC and verify are scheduled, and an administrator runs verify now as a run
 test('maintenance refuses an unknown task and a user without Global.Settings', async () => {
   const bad = await t.call<ApiError>('POST', '/api/maintenance/defrag/run', { token });
   assert.equal(bad.status, 400, JSON.stringify(bad.body));
-  const login = await t.call<LoginResponse>('POST', '/api/session/login', { body: { username: t.lab.restrictedUsername, password: t.lab.restrictedPassword } });
-  assert.equal(login.status, 200, JSON.stringify(login.body));
-  const refused = await t.call<ApiError>('POST', '/api/maintenance/gc/run', { token: login.body.token });
+  const refused = await t.call<ApiError>('POST', '/api/maintenance/gc/run', { token: await t.login('restricted') });
   assert.equal(refused.status, 403, JSON.stringify(refused.body));
   assert.match(refused.body.message, /Global\.Settings/);
 });

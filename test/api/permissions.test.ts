@@ -23,9 +23,7 @@ const MODES = ['standalone', 'plugin'] as const;
 before(async () => {
   t = await startTestService();
   admin = await t.login();
-  const login = await t.call<{ token: string }>('POST', '/api/session/login', { body: { username: t.lab.restrictedUsername, password: t.lab.restrictedPassword } });
-  assert.equal(login.status, 200, JSON.stringify(login.body));
-  op = login.body.token;
+  op = await t.login('restricted');
   opPlugin = await t.lab.control.uiSessionToken(t.lab.restrictedUsername, t.lab.restrictedPassword);
   ids = Object.fromEntries(Object.entries(await t.lab.control.vms()).map(([n, v]) => [n, v.moref]));
   allowed = ['linux-db01', 'win-app01'].map((n) => ids[n]!).sort();

@@ -14,7 +14,8 @@ export interface TestService {
   service: RunningService;
   dataDir: string;
   call<T = unknown>(method: string, path: string, opts?: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Record<string, string | string[] | undefined> }>;
-  login(): Promise<string>;
+  /** A session token of the lab's administrator, or of its restricted user (lab.restrictedUsername). */
+  login(who?: 'admin' | 'restricted'): Promise<string>;
   /**
    * Follows /api/events with a session token (as EventSource does, in the query string), calling
    * `on` for each event until it returns true or stop() is called. Resolves `opened` once the
@@ -72,8 +73,9 @@ export async function startTestService(opts: { lab?: Lab; config?: Partial<Confi
   });
   return {
     lab, service, dataDir, call,
-    async login() {
-      const r = await call<{ token: string }>('POST', '/api/session/login', { body: { username: lab.username, password: lab.password } });
+    async login(who = 'admin') {
+      const body = who === 'restricted' ? { username: lab.restrictedUsername, password: lab.restrictedPassword } : { username: lab.username, password: lab.password };
+      const r = await call<{ token: string }>('POST', '/api/session/login', { body });
       if (r.status !== 200) throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.token;
     },
