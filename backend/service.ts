@@ -12,7 +12,7 @@ import { SERVER_LIMITS } from './api/http.ts';
 import { Auth, type SessionSources } from './api/auth.ts';
 import { EventBus } from './api/events.ts';
 import type { Health } from './api/contract.ts';
-import type { Job } from './model/job.ts';
+import type { Job, Run } from './model/job.ts';
 import { jobToDto, runToDto } from './api/mappers.ts';
 import { NotFound, Unauthorized, Unavailable } from './common/errors.ts';
 import { childLog } from './common/log.ts';
@@ -169,7 +169,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     holder: (vmId) => locks.holder(vmId),
     onRestorePoint: (rp, runId) => {
       inventory.invalidate();
-      events.publish({ type: 'restorePoint', restorePoint: restorePointDto(rp, [jobs.run(runId)], siteOf) });
+      events.publish({ type: 'restorePoint', restorePoint: restorePointDto(rp, () => [jobs.run(runId)], siteOf) });
     },
     queueRetention: (job) => { runner.runTask('retention', 'Stillpoint (after the job\'s run)', job); },
   }));
@@ -210,7 +210,8 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     };
   };
 
-  const allRuns = () => jobs.runs({ limit: 10_000 });
+  /** Run history, read once per request and only when a restore point of an older version needs it. */
+  const allRuns = (): (() => Run[]) => { let runs: Run[] | undefined; return () => (runs ??= jobs.runs({ limit: 10_000 })); };
   function siteOf(vmId: string): string | undefined { return sites.tryParse(vmId)?.site; }
   const operations = operationRoutes({
     store: jobs, runner, inventory,

@@ -7,11 +7,12 @@ import type { JobStore } from '../jobs/store.ts';
 import type { VmSummary } from '../api/contract.ts';
 
 /** `siteOf` names the site of a (qualified) VM id when several vCenters are configured. */
-export function restorePointDto(rp: RepoPoint, runs: Run[], siteOf?: (vmId: string) => string | undefined): RestorePoint {
+/** `runs` is only called for points of older versions, which do not record their origin themselves. */
+export function restorePointDto(rp: RepoPoint, runs: () => Run[], siteOf?: (vmId: string) => string | undefined): RestorePoint {
   const site = siteOf?.(rp.vm.id);
   // The point says itself where it came from; only points of older versions need the run history.
   const m = rp.metadata;
-  const run = m ? undefined : runs.find((r) => r.vms.some((v) => v.restorePointId === rp.id && r.kind === 'backup'));
+  const run = m ? undefined : runs().find((r) => r.vms.some((v) => v.restorePointId === rp.id && r.kind === 'backup'));
   const v = run?.vms.find((x) => x.restorePointId === rp.id);
   const jobId = m ? m.origin.jobId : run?.jobId;
   const runId = m ? m.origin.runId : run?.id;
