@@ -30,23 +30,18 @@ function retentionTask(d: MaintenanceDeps): RepositoryTask {
       const vmIds = await d.jobVms(job);
       const removed: string[] = [];
       const warnings: string[] = [];
-      for (const [i, vmId] of vmIds.entries()) {
+      // Only this job's own points of its current VMs: on-demand backups and other jobs' points are never the job's to prune.
+      const members = new Set(vmIds);
+      const mine = (await repo.listRestorePoints()).filter((p) => members.has(p.vm.id) && madeByJob(p, job.id));
+      const doomed = mine.length ? decideRetention(mine, job.retention).remove : [];
+      for (const [i, r] of doomed.entries()) {
         ctx.signal.throwIfAborted();
-        ctx.progress((100 * i) / vmIds.length, `applying retention to ${vmId}`);
+        ctx.progress((100 * i) / doomed.length, `removing ${r.id}`);
         try {
-          // Only this job's own points: on-demand backups and other jobs' points are never the job's to prune.
-          const mine = (await repo.listRestorePoints({ vmId })).filter((p) => madeByJob(p, job.id));
-          if (!mine.length) continue;
-          for (const r of decideRetention(mine, job.retention).remove) {
-            try {
-              await repo.deleteRestorePoint(r.id);
-              removed.push(`${r.id} (${r.vmId}, ${r.createdAt})`);
-            } catch (e) {
-              warnings.push(`Kept ${r.id}: ${(e as Error).message}`);
-            }
-          }
+          await repo.deleteRestorePoint(r.id);
+          removed.push(`${r.id} (${r.vmId}, ${r.createdAt})`);
         } catch (e) {
-          warnings.push(`Retention could not be applied to ${vmId}: ${(e as Error).message}`);
+          warnings.push(`Kept ${r.id}: ${(e as Error).message}`);
         }
       }
       const message = removed.length ? `Removed ${removed.length} restore point(s) by job '${job.name}' retention: ${removed.join(', ')}.` : `Job '${job.name}' retention kept every restore point.`;
