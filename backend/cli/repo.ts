@@ -5,6 +5,7 @@ import { Repository, RepositoryError, warningsOf, type RebuildReport, type Resto
 import { progressBar, formatBytes } from './progress.ts';
 import { log } from '../common/log.ts';
 import { promptSecret } from './prompt.ts';
+import { hasRetention } from '../model/retention.ts';
 
 const USAGE = `usage: stillpoint repo <command> <dir> [options]
 
@@ -222,7 +223,7 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
     case 'prune': {
       need(1, '<dir>');
       const policy: RetentionPolicy = { keepLast: int(p, 'keep-last'), keepDaily: int(p, 'keep-daily'), keepWeekly: int(p, 'keep-weekly'), keepMonthly: int(p, 'keep-monthly'), keepYearly: int(p, 'keep-yearly') };
-      if (!Object.values(policy).some((v) => v)) throw new UsageError('repo prune needs at least one of --keep-last/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly');
+      if (!hasRetention(policy)) throw new UsageError('repo prune needs at least one of --keep-last/--keep-daily/--keep-weekly/--keep-monthly/--keep-yearly');
       return withRepo(dir, 'prune', async (repo) => {
         const dry = p.flags.has('dry-run');
         const d = await repo.applyRetention(policy, { dryRun: dry, vmId: str(p, 'vm-id') });
