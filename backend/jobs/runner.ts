@@ -79,7 +79,7 @@ export class JobRunner {
   runTask(kind: RunKind, initiatedBy: string, job?: Job): Run {
     const task = this.#tasks.get(kind);
     if (!task) throw new InvalidRequest(`Maintenance task '${kind}' is not available in this version of Stillpoint.`);
-    if (this.isTaskRunning(kind) && (!job || this.active().some((r) => r.forJob?.id === job.id))) throw new Conflict(`A ${kind} run is going already: wait for it to finish.`);
+    if ([...this.#active.values()].some((a) => a.run.kind === kind && (!job || a.run.forJob?.id === job.id))) throw new Conflict(`A ${kind} run is going already: wait for it to finish.`);
     const run: Run = { ...this.#newRun(kind, undefined, initiatedBy, []), ...(job ? { forJob: { id: job.id, name: job.name } } : {}) };
     const a = this.#begin(run);
     a.done = task.execute({
