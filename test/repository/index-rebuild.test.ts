@@ -227,10 +227,11 @@ test('a chunk stored twice (damaged copy, then the good one) is indexed at the g
   const a = sparseRandomImage(join(dir, 'a.img'), 8, [[0, 8 * MiB]]);
   let repo = await Repository.init(repoDir, { packSize: 64 * MiB });
   const A = await backup(repo, 'vm-a', [['0', a]]);
-  const E1 = await backup(repo, 'vm-e', [['0', sparseRandomImage(join(dir, 'e.img'), 2, [[0, 2 * MiB]])]]);
   await repo.close();
+  // Damaged while A's pack is the only one (pack names are random, so "the first pack" must be A's).
   const damagedPack = damageOneRecord(repoDir);
   repo = await Repository.open(repoDir);
+  const E1 = await backup(repo, 'vm-e', [['0', sparseRandomImage(join(dir, 'e.img'), 2, [[0, 2 * MiB]])]]);
   assert.equal((await repo.verify()).marked, 1);
   const A2 = await backup(repo, 'vm-a', [['0', a]], A.id); // stores the good copy in a new pack
   assert.equal(A2.newStoredBytes > 0, true);
