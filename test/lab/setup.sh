@@ -30,6 +30,16 @@ declare -A need=(
   [perl]=perl
   [debugfs]=e2fsprogs
   [mkfs.exfat]=exfatprogs
+  [mkfs.xfs]=xfsprogs
+  [xfs_db]=xfsprogs
+  [fsxfsinfo]=libfsxfs-utils
+  [pvcreate]=lvm2
+  [nbdinfo]=libnbd-bin
+  [nbdcopy]=libnbd-bin
+  [samba-tool]=samba
+  [ldbsearch]=ldb-tools
+  [dovecot]=dovecot-imapd
+  [msgconvert]=libemail-outlook-message-perl
 )
 missing=()
 for cmd in "${!need[@]}"; do
