@@ -1,0 +1,153 @@
+/**
+ * One face for every filesystem reader: what file-level restore, the catalog and the app-item
+ * readers use. `openFileSystem` recognises a filesystem by its own signature (never by the
+ * partition type, which guests get wrong) and wraps the reader.
+ */
+import { ExfatVolume } from './exfat/volume.ts'
+import { Ext4Volume } from './ext4/volume.ts'
+import { FatVolume } from './fat/volume.ts'
+import { NtfsVolume } from './ntfs/volume.ts'
+import { FsError, type FsEntry, type ReadAt } from './types.ts'
+
+export type FsType = 'ntfs' | 'ext' | 'fat' | 'exfat' | 'xfs'
+
+/** What the filesystem says about itself in the restore point: clean, or what a mount would have to repair. */
+export interface FsConsistency {
+  clean: boolean
+  /** One line for an admin, e.g. "NTFS: dirty flag set, $LogFile has unreplayed transactions". */
+  summary: string
+  /** The reader's own state record (flags, label, sizes). */
+  details: Record<string, unknown>
+}
+
+export interface FileSystem {
+  readonly type: FsType
+  root(): Promise<FsEntry>
+  stat(ref: string): Promise<FsEntry>
+  list(dirRef: string): Promise<FsEntry[]>
+  lookup(path: string): Promise<FsEntry>
+  /** Bytes of a file (or of a named stream where the filesystem has them); fewer at the end of the file. */
+  read(ref: string, offset: number, length: number, stream?: string): Promise<Buffer>
+  /** Depth-first walk, directories before their children; paths without a leading slash. */
+  walk(dirRef?: string): AsyncGenerator<{ path: string; entry: FsEntry }>
+  label(): Promise<string>
+  consistency(): Promise<FsConsistency>
+}
+
+/** A reader for one filesystem type: a signature test on the first 64 KiB, then open. */
+export interface FsProbe {
+  type: FsType
+  matches(head: Buffer): boolean
+  open(reader: ReadAt): Promise<FileSystem>
+}
+
+export const PROBE_BYTES = 64 * 1024
+
+const probes: FsProbe[] = []
+
+/** Readers register here (the built-in ones below; XFS from its own folder). */
+export function registerFileSystem(p: FsProbe): void {
+  if (!probes.some((x) => x.type === p.type)) probes.push(p)
+}
+
+/** The filesystem on a volume, or undefined when no reader recognises it. Damaged ones throw FsError. */
+export async function openFileSystem(reader: ReadAt): Promise<FileSystem | undefined> {
+  const head = await reader.readAt(0, Math.min(PROBE_BYTES, reader.size))
+  const p = probes.find((x) => x.matches(head))
+  return p ? p.open(reader) : undefined
+}
+
+/** The type a volume's first bytes announce, without opening it. */
+export function detectFileSystem(head: Buffer): FsType | undefined {
+  return probes.find((x) => x.matches(head))?.type
+}
+
+const ascii = (b: Buffer, o: number, n: number) => (b.length >= o + n ? b.toString('latin1', o, o + n) : '')
+
+function describe(name: string, clean: boolean, problems: [boolean, string][]): string {
+  const found = problems.filter(([on]) => on).map(([, what]) => what)
+  return clean && found.length === 0 ? `${name}: clean` : `${name}: ${found.join(', ') || 'not clean'}`
+}
+
+registerFileSystem({
+  type: 'ntfs',
+  matches: (h) => ascii(h, 3, 8) === 'NTFS    ',
+  async open(r) {
+    const v = await NtfsVolume.open(r)
+    return {
+      type: 'ntfs',
+      root: () => v.root(),
+      stat: (ref) => v.stat(ref),
+      list: (ref) => v.list(ref),
+      lookup: (p) => v.lookup(p),
+      read: (ref, o, n, stream) => v.read(ref, stream, o, n),
+      walk: (ref) => v.walk(ref),
+      label: async () => (await v.state()).label,
+      async consistency() {
+        const s = await v.state()
+        const clean = !s.dirty && (s.logFile === 'clean' || s.logFile === 'empty')
+        return { clean, summary: describe('NTFS', clean, [[s.dirty, 'dirty flag set'], [s.logFile === 'dirty', '$LogFile has unreplayed transactions'], [s.logFile === 'unknown', '$LogFile state unknown']]), details: { ...s } }
+      },
+    }
+  },
+})
+
+registerFileSystem({
+  type: 'exfat',
+  matches: (h) => ascii(h, 3, 8) === 'EXFAT   ',
+  async open(r) {
+    const v = await ExfatVolume.open(r)
+    return {
+      type: 'exfat',
+      root: () => v.root(), stat: (ref) => v.stat(ref), list: (ref) => v.list(ref), lookup: (p) => v.lookup(p),
+      read: (ref, o, n) => v.read(ref, o, n),
+      walk: (ref) => v.walk(ref),
+      label: async () => (await v.state()).label,
+      async consistency() {
+        const s = await v.state()
+        return { clean: s.clean, summary: describe('exFAT', s.clean, [[s.dirty, 'volume dirty (not unmounted cleanly)'], [s.mediaFailure, 'media failures recorded'], [s.truncated, 'volume truncated']]), details: { ...s } }
+      },
+    }
+  },
+})
+
+registerFileSystem({
+  type: 'ext',
+  matches: (h) => h.length >= 1024 + 58 && h.readUInt16LE(1024 + 56) === 0xef53,
+  async open(r) {
+    const v = await Ext4Volume.open(r)
+    return {
+      type: 'ext',
+      root: () => v.root(), stat: (ref) => v.stat(ref), list: (ref) => v.list(ref), lookup: (p) => v.lookup(p),
+      read: (ref, o, n) => v.read(ref, o, n),
+      walk: (ref) => v.walk(ref),
+      label: async () => (await v.state()).label,
+      async consistency() {
+        const s = await v.state()
+        return { clean: s.clean && !s.needsRecovery && !s.errors, summary: describe('ext', s.clean && !s.needsRecovery && !s.errors, [[s.needsRecovery, 'journal needs recovery'], [s.errors, 'errors recorded'], [s.orphanListPresent, 'orphan inodes pending'], [!s.clean && !s.needsRecovery && !s.errors, 'not cleanly unmounted']]), details: { ...s } }
+      },
+    }
+  },
+})
+
+registerFileSystem({
+  type: 'fat',
+  // FAT has no magic number: a boot signature plus the type string where mkfs puts it.
+  matches: (h) => h.length >= 512 && h[510] === 0x55 && h[511] === 0xaa && (ascii(h, 54, 3) === 'FAT' || ascii(h, 82, 5) === 'FAT32'),
+  async open(r) {
+    const v = await FatVolume.open(r)
+    return {
+      type: 'fat',
+      root: () => v.root(), stat: (ref) => v.stat(ref), list: (ref) => v.list(ref), lookup: (p) => v.lookup(p),
+      read: (ref, o, n) => v.read(ref, o, n),
+      walk: (ref) => v.walk(ref),
+      label: async () => (await v.state()).label,
+      async consistency() {
+        const s = await v.state()
+        return { clean: s.clean, summary: describe(s.type, s.clean, [[s.dirty, 'dirty (not unmounted cleanly)'], [s.hardError, 'hard errors recorded'], [s.bootSectorDirty, 'boot sector dirty flag set']]), details: { ...s } }
+      },
+    }
+  },
+})
+
+export { FsError }
