@@ -34,6 +34,7 @@ declare -A need=(
   [xfs_db]=xfsprogs
   [fsxfsinfo]=libfsxfs-utils
   [pvcreate]=lvm2
+  [vslvminfo]=libvslvm-utils
   [nbdinfo]=libnbd-bin
   [nbdcopy]=libnbd-bin
   [samba-tool]=samba
