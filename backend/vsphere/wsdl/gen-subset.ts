@@ -35,7 +35,7 @@ export const OPERATIONS = [
   'MakeDirectory', 'DeleteDatastoreFile_Task',
   // guest
   'StartProgramInGuest', 'ListProcessesInGuest', 'InitiateFileTransferToGuest', 'InitiateFileTransferFromGuest',
-  'TerminateProcessInGuest',
+  'TerminateProcessInGuest', 'ListFilesInGuest', 'MakeDirectoryInGuest',
   // tasks, events, fields, extensions
   'CreateTask', 'SetTaskState', 'UpdateProgress', 'SetTaskDescription', 'CancelTask', 'LogUserEvent', 'QueryEvents',
   'AddCustomFieldDef', 'RemoveCustomFieldDef', 'SetField', 'RegisterExtension', 'UpdateExtension', 'FindExtension',
@@ -56,6 +56,7 @@ const ROOTS = [
   'LocalizableMessage', 'KeyAnyValue', 'MissingObject', 'MissingProperty', 'VirtualMachineConfigSpec',
   'VirtualDeviceConfigSpec', 'VirtualMachineFileInfo', 'ResourceAllocationInfo',
   'VmfsDatastoreInfo', 'NasDatastoreInfo', 'LocalDatastoreInfo',
+  'GuestPosixFileAttributes', 'GuestWindowsFileAttributes', 'GuestListFileInfo',
   // devices and backings
   'VirtualDisk', 'VirtualDiskFlatVer2BackingInfo', 'VirtualDiskSparseVer2BackingInfo', 'VirtualDiskSeSparseBackingInfo',
   'VirtualDiskRawDiskMappingVer1BackingInfo', 'VirtualDiskFlatVer1BackingInfo', 'VirtualDiskSparseVer1BackingInfo',
