@@ -1,0 +1,216 @@
+/**
+ * Isolation for code that parses guest-controlled bytes (filesystems, databases found in backups).
+ * A hostile or damaged image must not hang, exhaust or crash the service, so such code runs in a
+ * `worker_threads` Worker with a heap limit (`resourceLimits`) and a time bound per call. A call that
+ * runs over its time terminates the worker and fails with IsolationError('ETIMEOUT'); running out of
+ * heap fails with 'EMEMORY'; any other death of the worker with 'ECRASH'. The service goes on.
+ *
+ * One-shot jobs (the catalog builder, a consistency check):
+ *
+ *   import { runIsolated } from '../file-restore/isolation.ts';
+ *   const n = await runIsolated<number>(new URL('./count-files.ts', import.meta.url), 'countFiles',
+ *     [img.descriptor()], { timeoutMs: 60_000, maxHeapMb: 256 });
+ *
+ * The module is imported inside a fresh worker, `exportName` is called with `args` (structured
+ * clone: plain data, Buffers/ArrayBuffers, a DiskImageDescriptor) and its (awaited) result comes back
+ * the same way. A thrown error comes back as an Error with the same name, message and `code` (an
+ * FsError keeps `code: 'ECORRUPT'` etc.). `transfer` lists ArrayBuffers of `args` to move instead of
+ * copy. `signal` aborts (terminates the worker, 'EABORTED').
+ *
+ * Long-lived workers (a browse session that keeps parsed state between calls):
+ *
+ *   const w = new IsolatedWorker(moduleUrl, 'openHandler', [descriptors], { timeoutMs: 20_000, maxHeapMb: 512 });
+ *   const entries = await w.call<Entry[]>('list', ['vol1', 'ref']);
+ *   await w.close();
+ *
+ * `exportName` is a factory: called once per worker with `args`, it returns an object whose methods
+ * `call()` invokes. When a call exceeds its time, the worker (and every call running in it, which fail
+ * with 'ERESTARTED') is terminated; the next call starts a new worker, which runs the factory again.
+ */
+import { Worker, type Transferable } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+
+export type IsolationErrorCode = 'ETIMEOUT' | 'EMEMORY' | 'ECRASH' | 'ERESTARTED' | 'EABORTED' | 'ECLOSED';
+
+export class IsolationError extends Error {
+  readonly code: IsolationErrorCode;
+  constructor(code: IsolationErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'IsolationError';
+  }
+}
+
+export interface IsolationOptions {
+  /** Time bound of one call (default 30 s). */
+  timeoutMs?: number;
+  /** Old-generation heap of the worker in MiB (default 256). */
+  maxHeapMb?: number;
+  /** What the work is, for error messages ("listing C:\\Users"). */
+  label?: string;
+}
+
+const WORKER = new URL('./isolation-worker.ts', import.meta.url);
+const DEFAULT_TIMEOUT = 30_000;
+const DEFAULT_HEAP = 256;
+
+/** The error a dead worker gives its callers. */
+function deathError(label: string, e: unknown, heapMb: number): IsolationError {
+  const err = e as { code?: string; message?: string } | undefined;
+  if (err?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return new IsolationError('EMEMORY', `${label} needed more than ${heapMb} MiB and was stopped: the data it reads is probably damaged or hostile.`, { cause: e });
+  }
+  return new IsolationError('ECRASH', `${label} crashed (${err?.message ?? String(e)}); the data it reads may be damaged. Try again, or report it with the restore point id.`, { cause: e });
+}
+
+/** Rebuilds an error the worker sent: same name, message and code. */
+function revive(s: { name: string; message: string; code?: string; stack?: string }): Error {
+  const e = new Error(s.message) as Error & { code?: string };
+  e.name = s.name;
+  if (s.code !== undefined) e.code = s.code;
+  return e;
+}
+
+function moduleHref(m: string | URL): string {
+  const href = typeof m === 'string' ? (m.startsWith('file:') ? m : new URL(m, 'file://').href) : m.href;
+  fileURLToPath(href); // only local modules
+  return href;
+}
+
+function spawn(mode: 'once' | 'serve', moduleUrl: string | URL, exportName: string, args: unknown[], heapMb: number, transfer?: readonly Transferable[]): Worker {
+  return new Worker(WORKER, {
+    workerData: { mode, moduleUrl: moduleHref(moduleUrl), exportName, args },
+    transferList: transfer as Transferable[] | undefined,
+    resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.min(32, Math.max(4, heapMb >> 4)), stackSizeMb: 4 },
+    stdout: false, stderr: false,
+  });
+}
+
+/** Runs `exportName(...args)` of `moduleUrl` in a fresh, bounded worker and returns its result. */
+export function runIsolated<T>(moduleUrl: string | URL, exportName: string, args: unknown[],
+  opts: IsolationOptions & { transfer?: readonly Transferable[]; signal?: AbortSignal } = {}): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT;
+  const heapMb = opts.maxHeapMb ?? DEFAULT_HEAP;
+  const label = opts.label ?? `${exportName} (isolated)`;
+  if (opts.signal?.aborted) return Promise.reject(new IsolationError('EABORTED', `${label} was cancelled.`));
+  return new Promise<T>((resolve, reject) => {
+    const w = spawn('once', moduleUrl, exportName, args, heapMb, opts.transfer);
+    let done = false;
+    const finish = (f: () => void) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      f();
+      void w.terminate();
+    };
+    const timer = setTimeout(() => finish(() => reject(new IsolationError('ETIMEOUT', `${label} took longer than ${timeoutMs} ms and was stopped: the data it reads may be damaged or hostile.`))), timeoutMs);
+    const onAbort = () => finish(() => reject(new IsolationError('EABORTED', `${label} was cancelled.`)));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    w.on('message', (m: { ok?: unknown; error?: { name: string; message: string; code?: string } }) => {
+      finish(() => (m.error ? reject(revive(m.error)) : resolve(m.ok as T)));
+    });
+    w.on('error', (e) => finish(() => reject(deathError(label, e, heapMb))));
+    w.on('exit', (code) => finish(() => reject(deathError(label, new Error(`worker exited with code ${code}`), heapMb))));
+  });
+}
+
+interface Pending { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; method: string }
+
+/**
+ * A long-lived isolated worker holding state made by a factory export. Calls may overlap; each has its
+ * own time bound. The worker is unref'ed while idle (it never keeps the process alive).
+ */
+export class IsolatedWorker {
+  readonly #moduleUrl: string | URL;
+  readonly #exportName: string;
+  readonly #args: unknown[];
+  readonly #timeoutMs: number;
+  readonly #heapMb: number;
+  readonly #label: string;
+  #worker: Worker | undefined;
+  #pending = new Map<number, Pending>();
+  #seq = 0;
+  #closed = false;
+  /** Workers started so far (1 after the first call; more after restarts). */
+  starts = 0;
+  lastUsed = Date.now();
+
+  constructor(moduleUrl: string | URL, exportName: string, args: unknown[], opts: IsolationOptions = {}) {
+    this.#moduleUrl = moduleUrl;
+    this.#exportName = exportName;
+    this.#args = args;
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT;
+    this.#heapMb = opts.maxHeapMb ?? DEFAULT_HEAP;
+    this.#label = opts.label ?? exportName;
+  }
+
+  /** Calls if the worker is running calls now. */
+  get busy(): boolean { return this.#pending.size > 0; }
+
+  #start(): Worker {
+    const w = spawn('serve', this.#moduleUrl, this.#exportName, this.#args, this.#heapMb);
+    this.starts++;
+    w.on('message', (m: { seq: number; ok?: unknown; error?: { name: string; message: string; code?: string } }) => {
+      const p = this.#pending.get(m.seq);
+      if (!p) return;
+      this.#pending.delete(m.seq);
+      clearTimeout(p.timer);
+      if (this.#pending.size === 0) w.unref();
+      if (m.error) p.reject(revive(m.error)); else p.resolve(m.ok);
+    });
+    const die = (e: unknown) => {
+      if (this.#worker !== w) return;
+      this.#worker = undefined;
+      this.#failAll(deathError(this.#label, e, this.#heapMb));
+    };
+    w.on('error', die);
+    w.on('exit', (code) => die(new Error(`worker exited with code ${code}`)));
+    w.unref();
+    return w;
+  }
+
+  #failAll(e: Error): void {
+    const all = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of all) { clearTimeout(p.timer); p.reject(e); }
+  }
+
+  /** Kills the worker now (its calls fail with `reason`); the next call starts a new one. */
+  #kill(reason: Error): void {
+    const w = this.#worker;
+    this.#worker = undefined;
+    this.#failAll(reason);
+    if (w) void w.terminate();
+  }
+
+  /** Calls `method(...args)` on the factory's object in the worker. */
+  call<T>(method: string, args: unknown[] = [], opts: { timeoutMs?: number; transfer?: readonly Transferable[] } = {}): Promise<T> {
+    if (this.#closed) return Promise.reject(new IsolationError('ECLOSED', `${this.#label} is closed.`));
+    this.lastUsed = Date.now();
+    const w = this.#worker ??= this.#start();
+    const seq = ++this.#seq;
+    const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.#pending.has(seq)) return;
+        this.#pending.delete(seq);
+        reject(new IsolationError('ETIMEOUT', `${this.#label}: ${method} took longer than ${timeoutMs} ms and was stopped: the data it reads may be damaged or hostile.`));
+        this.#kill(new IsolationError('ERESTARTED', `${this.#label}: ${method} was stopped because another request on the same data ran over its time; try again.`));
+      }, timeoutMs);
+      this.#pending.set(seq, { resolve: resolve as (v: unknown) => void, reject, timer, method });
+      w.ref();
+      w.postMessage({ seq, method, args }, (opts.transfer ?? []) as Transferable[]);
+    });
+  }
+
+  /** Stops the worker; pending calls fail with 'ECLOSED'. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const w = this.#worker;
+    this.#worker = undefined;
+    this.#failAll(new IsolationError('ECLOSED', `${this.#label} was closed.`));
+    if (w) await w.terminate();
+  }
+}
