@@ -202,3 +202,4 @@ export type ServerEvent =
   | { type: 'run'; run: JobRun }
   | { type: 'restorePoint'; restorePoint: RestorePoint }
   | { type: 'job'; job: Job };
+export * from './contracts/files.ts';

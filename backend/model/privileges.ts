@@ -34,6 +34,8 @@ export const PRIVILEGES = {
       'VirtualMachine.Config.RemoveDisk', 'VirtualMachine.Config.AddNewDisk'],
   }],
   restoreOriginalPowerOn: [{ on: 'vm', privileges: ['VirtualMachine.Interact.PowerOn'] }],
+  /** Browse, search and download files inside a VM's restore points (file-level restore): reading its guest files. */
+  fileRestore: [{ on: 'vm', privileges: ['VirtualMachine.Provisioning.GetVmFiles'] }],
   /** Delete another user's guest credential; manage the repository. */
   administer: [{ on: 'root', privileges: ['Global.Settings'] }],
 } as const satisfies Record<string, readonly PrivilegeRule[]>;
