@@ -43,7 +43,7 @@ export interface OperationsDeps {
   maintenance(): { kind: 'gc' | 'verify'; nextRun?: string }[];
 }
 
-async function requireVisible(user: UserContext, vmIds: string[]): Promise<void> {
+export async function requireVisible(user: UserContext, vmIds: string[]): Promise<void> {
   const visible = await user.session.visibleVmIds();
   const hidden = vmIds.filter((id) => !visible.has(id));
   if (hidden.length) throw new NotFound('VM', hidden.join(', '), 'it may have been deleted, or your vCenter account cannot see it.');
@@ -102,7 +102,7 @@ async function vmLabel(vs: VSphere, moref: string): Promise<string> {
 }
 
 /** The privileges of `rules` on each VM (site-qualified ids), checked at each VM's own site. */
-async function requireOnVms(user: UserContext, vmIds: string[], what: string, rules: readonly PrivilegeRule[]): Promise<void> {
+export async function requireOnVms(user: UserContext, vmIds: string[], what: string, rules: readonly PrivilegeRule[]): Promise<void> {
   const bySite = new Map<VSphere, string[]>();
   for (const id of vmIds) {
     const { vs, local } = siteSession(user, id);
