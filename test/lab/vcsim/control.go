@@ -30,6 +30,7 @@ import (
 //	POST   /lab/disk?vm=&disk=&offset=  body: bytes the guest writes to the disk (disk = index)
 //	GET    /lab/faults, POST /lab/faults (faultRule), DELETE /lab/faults
 //	GET    /lab/guest/calls, POST /lab/guest/program (guestRule), DELETE /lab/guest
+//	GET    /lab/guest/files?vm=   the guest's files and folders; POST (&path=[&type=directory]) places one; DELETE resets (guestfs.go)
 //	POST   /lab/sessions/expire      terminate every SOAP session
 //	POST   /lab/ui-session           {"username","password"} -> {"sessionToken"}
 func (l *Lab) serveControl(w http.ResponseWriter, r *http.Request) {
@@ -67,6 +68,8 @@ func (l *Lab) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		l.guest.addRule(rule)
 		writeJSON(w, http.StatusOK, rule)
+	case "GET /lab/guest/files", "POST /lab/guest/files", "DELETE /lab/guest/files":
+		l.serveGuestFiles(w, r)
 	case "DELETE /lab/guest":
 		l.guest.reset()
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})

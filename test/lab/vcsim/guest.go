@@ -27,22 +27,25 @@ import (
 
 // guestCall is one recorded guest operation (GET /lab/guest/calls).
 type guestCall struct {
-	Kind             string    `json:"kind"` // "program" | "upload" | "download"
-	VM               string    `json:"vm"`
-	VMRef            string    `json:"vmRef"`
-	User             string    `json:"user"`
-	Time             time.Time `json:"time"`
-	ProgramPath      string    `json:"programPath,omitempty"`
-	Arguments        string    `json:"arguments,omitempty"`
-	WorkingDirectory string    `json:"workingDirectory,omitempty"`
-	EnvVariables     []string  `json:"envVariables,omitempty"`
-	Pid              int64     `json:"pid,omitempty"`
-	ExitCode         *int32    `json:"exitCode,omitempty"`
-	DelayMs          int       `json:"delayMs,omitempty"`
-	GuestFilePath    string    `json:"guestFilePath,omitempty"`
-	Size             int64     `json:"size,omitempty"`
-	Sha256           string    `json:"sha256,omitempty"`
-	Content          string    `json:"content,omitempty"` // uploads: the content if it is UTF-8 text up to 64 KiB
+	Kind             string      `json:"kind"` // "program" | "upload" | "download" | "mkdir" | "list"
+	VM               string      `json:"vm"`
+	VMRef            string      `json:"vmRef"`
+	User             string      `json:"user"`
+	Time             time.Time   `json:"time"`
+	ProgramPath      string      `json:"programPath,omitempty"`
+	Arguments        string      `json:"arguments,omitempty"`
+	WorkingDirectory string      `json:"workingDirectory,omitempty"`
+	EnvVariables     []string    `json:"envVariables,omitempty"`
+	Pid              int64       `json:"pid,omitempty"`
+	ExitCode         *int32      `json:"exitCode,omitempty"`
+	DelayMs          int         `json:"delayMs,omitempty"`
+	GuestFilePath    string      `json:"guestFilePath,omitempty"`
+	Size             int64       `json:"size,omitempty"`
+	Sha256           string      `json:"sha256,omitempty"`
+	Content          string      `json:"content,omitempty"` // uploads: the content if it is UTF-8 text up to 64 KiB
+	Overwrite        bool        `json:"overwrite,omitempty"`
+	Attributes       *guestAttrs `json:"attributes,omitempty"`    // uploads: the fileAttributes applied
+	CreateParents    bool        `json:"createParents,omitempty"` // mkdir: createParentDirectories
 }
 
 // guestRule chooses the outcome of matching StartProgramInGuest calls.
@@ -61,8 +64,9 @@ type guestProcess struct {
 
 type guestTransfer struct {
 	vm, vmRef, user, guestPath string
-	upload                     bool
+	upload, overwrite          bool
 	size                       int64
+	attrs                      guestAttrs
 }
 
 type guestState struct {
@@ -72,24 +76,28 @@ type guestState struct {
 	calls     []guestCall
 	rules     []guestRule
 	transfers map[string]*guestTransfer
-	files     map[string]string // fileKey(vm ref, guest path) -> local file
+	fs        map[string]*guestTree // by VM moref value (guestfs.go)
 }
 
-func fileKey(vmRef, guestPath string) string { return vmRef + "\x00" + guestPath }
-
-// file is the local copy of a file uploaded into a guest, if any.
-func (g *guestState) file(vmRef, guestPath string) (string, bool) {
+// file is the file at a guest path, if any (nil for a directory or nothing).
+func (g *guestState) file(vm types.ManagedObjectReference, guestPath string) *guestEntry {
+	windows := vmIsWindows(vm)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	local, ok := g.files[fileKey(vmRef, guestPath)]
-	return local, ok
+	t := g.tree(vm.Value, windows)
+	clean, ok := t.clean(guestPath)
+	if e := t.get(clean); ok && e != nil && e.Type == "file" {
+		c := *e
+		return &c
+	}
+	return nil
 }
 
 func (g *guestState) init() {
 	g.nextPid = 4000
 	g.procs = map[string][]*guestProcess{}
 	g.transfers = map[string]*guestTransfer{}
-	g.files = map[string]string{}
+	g.fs = map[string]*guestTree{}
 }
 
 func (g *guestState) addRule(r guestRule) {
@@ -269,11 +277,29 @@ func (m *GuestFileManager) InitiateFileTransferToGuest(ctx *simulator.Context, r
 		body.Fault_ = fault
 		return body
 	}
-	if _, exists := m.lab.guest.file(req.Vm.Value, req.GuestFilePath); exists && !req.Overwrite {
-		body.Fault_ = simulator.Fault("The file already exists: "+req.GuestFilePath, &types.FileAlreadyExists{FileFault: types.FileFault{File: req.GuestFilePath}})
+	windows := vmIsWindows(req.Vm)
+	g := &m.lab.guest
+	g.mu.Lock()
+	t := g.tree(req.Vm.Value, windows)
+	clean, ok := t.clean(req.GuestFilePath)
+	existing := t.get(clean)
+	g.mu.Unlock()
+	attrs := attrsFrom(req.FileAttributes)
+	switch {
+	case !ok:
+		body.Fault_ = notAbsolute(req.GuestFilePath, windows)
+	case (attrs.Kind == "posix" && windows) || (attrs.Kind == "windows" && !windows):
+		body.Fault_ = simulator.Fault("A specified parameter was not correct: fileAttributes ("+attrs.Kind+" attributes for another guest family)", &types.InvalidArgument{InvalidProperty: "fileAttributes"})
+	case existing != nil && existing.Type == "directory":
+		body.Fault_ = simulator.Fault("The file already exists: "+clean+" is a directory", &types.FileAlreadyExists{FileFault: types.FileFault{File: clean}})
+	case existing != nil && !req.Overwrite:
+		body.Fault_ = simulator.Fault("The file already exists: "+clean, &types.FileAlreadyExists{FileFault: types.FileFault{File: clean}})
+	}
+	if body.Fault_ != nil {
 		return body
 	}
-	u := m.lab.newTransfer(&guestTransfer{vm: name, vmRef: req.Vm.Value, user: user, guestPath: req.GuestFilePath, upload: true, size: req.FileSize})
+	u := m.lab.newTransfer(&guestTransfer{vm: name, vmRef: req.Vm.Value, user: user, guestPath: clean, upload: true, size: req.FileSize,
+		overwrite: req.Overwrite, attrs: attrs})
 	body.Res = &types.InitiateFileTransferToGuestResponse{Returnval: u}
 	return body
 }
@@ -287,15 +313,14 @@ func (m *GuestFileManager) InitiateFileTransferFromGuest(ctx *simulator.Context,
 		body.Fault_ = fault
 		return body
 	}
-	local, ok := m.lab.guest.file(req.Vm.Value, req.GuestFilePath)
-	st, err := os.Stat(local)
-	if !ok || err != nil {
+	e := m.lab.guest.file(req.Vm, req.GuestFilePath)
+	if e == nil {
 		body.Fault_ = simulator.Fault("File "+req.GuestFilePath+" was not found", &types.FileNotFound{FileFault: types.FileFault{File: req.GuestFilePath}})
 		return body
 	}
-	u := m.lab.newTransfer(&guestTransfer{vm: name, vmRef: req.Vm.Value, user: user, guestPath: req.GuestFilePath})
+	u := m.lab.newTransfer(&guestTransfer{vm: name, vmRef: req.Vm.Value, user: user, guestPath: e.Path})
 	body.Res = &types.InitiateFileTransferFromGuestResponse{Returnval: types.FileTransferInformation{
-		Attributes: &types.GuestFileAttributes{}, Size: st.Size(), Url: u}}
+		Attributes: e.Attrs.vim(vmIsWindows(req.Vm)), Size: e.Size, Url: u}}
 	return body
 }
 
@@ -321,44 +346,88 @@ func (l *Lab) serveGuestFile(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown or used transfer id", http.StatusNotFound)
 		return
 	}
-	key := fileKey(t.vmRef, t.guestPath)
 	switch {
 	case t.upload && (r.Method == http.MethodPut || r.Method == http.MethodPost):
-		dir := l.labPath("guest", t.vm)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		local := filepath.Join(dir, fmt.Sprintf("%d-%s", time.Now().UnixNano(), sanitize(t.guestPath)))
-		data, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+		e, err := l.storeGuestFile(t.vm, t.vmRef, t.guestPath, r.Body, t.size, t.attrs)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if err := os.WriteFile(local, data, 0o644); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		sum := sha256.Sum256(data)
+		attrs := e.Attrs
 		call := guestCall{Kind: "upload", VM: t.vm, VMRef: t.vmRef, User: t.user, Time: time.Now(),
-			GuestFilePath: t.guestPath, Size: int64(len(data)), Sha256: hex.EncodeToString(sum[:])}
-		if len(data) <= 64<<10 && utf8.Valid(data) {
-			call.Content = string(data)
-		}
+			GuestFilePath: t.guestPath, Size: e.Size, Sha256: e.Sha256, Content: e.Content, Overwrite: t.overwrite, Attributes: &attrs}
 		g.mu.Lock()
-		g.files[key] = local
 		g.calls = append(g.calls, call)
 		g.mu.Unlock()
 		w.WriteHeader(http.StatusOK)
 	case !t.upload && r.Method == http.MethodGet:
+		e := l.guest.file(types.ManagedObjectReference{Type: "VirtualMachine", Value: t.vmRef}, t.guestPath)
 		g.mu.Lock()
-		local := g.files[key]
 		g.calls = append(g.calls, guestCall{Kind: "download", VM: t.vm, VMRef: t.vmRef, User: t.user, Time: time.Now(), GuestFilePath: t.guestPath})
 		g.mu.Unlock()
-		http.ServeFile(w, r, local)
+		if e == nil {
+			http.Error(w, "the file is gone", http.StatusNotFound)
+			return
+		}
+		http.ServeFile(w, r, e.local)
 	default:
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
+}
+
+// storeGuestFile writes a file into a guest (clean path): the content is kept
+// below <dataDir>/guest/<vm>; missing parent folders are created (not "made").
+// size >= 0 must match the content's length, as the PUT announced it.
+func (l *Lab) storeGuestFile(vmName, vmRef, clean string, body io.Reader, size int64, attrs guestAttrs) (*guestEntry, error) {
+	dir := l.labPath("guest", vmName)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(body, 256<<20))
+	if err != nil {
+		return nil, err
+	}
+	if size >= 0 && int64(len(data)) != size {
+		return nil, fmt.Errorf("received %d bytes, but InitiateFileTransferToGuest announced fileSize %d", len(data), size)
+	}
+	local := filepath.Join(dir, fmt.Sprintf("%d-%s", time.Now().UnixNano(), sanitize(clean)))
+	if err := os.WriteFile(local, data, 0o644); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	now := time.Now().UTC()
+	if attrs.ModificationTime == nil {
+		attrs.ModificationTime = &now
+	}
+	if attrs.AccessTime == nil {
+		attrs.AccessTime = &now
+	}
+	e := &guestEntry{Path: clean, Type: "file", Size: int64(len(data)), Sha256: hex.EncodeToString(sum[:]), Attrs: attrs, local: local}
+	if len(data) <= 64<<10 && utf8.Valid(data) {
+		e.Content = string(data)
+	}
+	g := &l.guest
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t := g.fs[vmRef]
+	if t == nil {
+		return nil, fmt.Errorf("no guest file system for %s", vmRef)
+	}
+	if p := t.parent(clean); p != "" {
+		if f := t.mkdirAll(p, false); f != nil {
+			_ = os.Remove(local)
+			return nil, fmt.Errorf("a file is in the way of the folder %s", p)
+		}
+	}
+	if old := t.get(clean); old != nil && old.Type == "directory" {
+		_ = os.Remove(local)
+		return nil, fmt.Errorf("%s is a directory", clean)
+	} else {
+		removeLocal(old)
+	}
+	t.put(e)
+	c := *e
+	return &c, nil
 }
 
 func sanitize(p string) string {

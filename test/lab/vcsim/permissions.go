@@ -90,6 +90,8 @@ var privilegeFor = map[string]string{
 	"InitiateFileTransferToGuest":     "VirtualMachine.GuestOperations.Modify",
 	"InitiateFileTransferFromGuest":   "VirtualMachine.GuestOperations.Query",
 	"DeleteFileInGuest":               "VirtualMachine.GuestOperations.Modify",
+	"MakeDirectoryInGuest":            "VirtualMachine.GuestOperations.Modify",
+	"ListFilesInGuest":                "VirtualMachine.GuestOperations.Query",
 	"CreateTemporaryFileInGuest":      "VirtualMachine.GuestOperations.Modify",
 	"CreateTemporaryDirectoryInGuest": "VirtualMachine.GuestOperations.Modify",
 }
