@@ -1,7 +1,9 @@
 // Guest operations through VMware Tools: run a program (StartProgramInGuest, then poll
-// ListProcessesInGuest until it exits, bounded by a timeout) and upload files (InitiateFileTransferToGuest
-// + HTTPS PUT). Guest passwords are never logged.
+// ListProcessesInGuest until it exits, bounded by a timeout), upload files (InitiateFileTransferToGuest
+// + HTTPS PUT, from a buffer or streamed, with the guest family's file attributes), list a guest folder
+// (ListFilesInGuest) and make folders (MakeDirectoryInGuest). Guest passwords are never logged.
 import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 import { childLog } from '../common/log.ts';
 import { TimeoutError, VCenterUnreachableError, VSphereError } from './faults.ts';
 import { ApiWrapper } from './property-collector.ts';
@@ -31,6 +33,53 @@ export type RunOptions = {
   pollMs?: number;
   signal?: AbortSignal;
 };
+
+/**
+ * File attributes as the guest API carries them: 'posix' (GuestPosixFileAttributes: permissions,
+ * owner and group ids) for Linux and other Unix guests, 'windows' (GuestWindowsFileAttributes:
+ * hidden, read-only, creation time) for Windows guests; both carry modification and access times.
+ * A guest refuses the other family's kind; 'plain' carries the times only.
+ */
+export type GuestFileAttributes = {
+  kind: 'posix' | 'windows' | 'plain';
+  modificationTime?: Date;
+  accessTime?: Date;
+  permissions?: number;
+  ownerId?: number;
+  groupId?: number;
+  hidden?: boolean;
+  readOnly?: boolean;
+  createTime?: Date;
+};
+
+/** One entry of a guest folder listing ('.' and '..' included, as the guest reports them). */
+export type GuestFileInfo = { path: string; type: 'file' | 'directory' | 'symlink' | string; size: number; attributes?: GuestFileAttributes };
+
+export type GuestUploadOptions = {
+  /** Replace an existing file (else the guest refuses with FileAlreadyExists). Default true. */
+  overwrite?: boolean;
+  attributes?: GuestFileAttributes;
+  signal?: AbortSignal;
+};
+
+function attributesToVim(a: GuestFileAttributes | undefined): Record<string, unknown> {
+  if (!a) return { _type: 'GuestFileAttributes' };
+  const times = { modificationTime: a.modificationTime, accessTime: a.accessTime };
+  if (a.kind === 'posix') return { _type: 'GuestPosixFileAttributes', ...times, ownerId: a.ownerId, groupId: a.groupId, permissions: a.permissions };
+  if (a.kind === 'windows') return { _type: 'GuestWindowsFileAttributes', ...times, hidden: a.hidden, readOnly: a.readOnly, createTime: a.createTime };
+  return { _type: 'GuestFileAttributes', ...times };
+}
+
+function attributesFromVim(v: Record<string, unknown> | undefined): GuestFileAttributes | undefined {
+  if (!v) return undefined;
+  const t = String(v._type ?? '');
+  const kind = t === 'GuestPosixFileAttributes' ? 'posix' : t === 'GuestWindowsFileAttributes' ? 'windows' : 'plain';
+  const out: GuestFileAttributes = { kind };
+  for (const k of ['modificationTime', 'accessTime', 'createTime'] as const) if (v[k] instanceof Date) out[k] = v[k];
+  for (const k of ['permissions', 'ownerId', 'groupId'] as const) if (v[k] !== undefined) out[k] = Number(v[k]);
+  for (const k of ['hidden', 'readOnly'] as const) if (typeof v[k] === 'boolean') out[k] = v[k];
+  return out;
+}
 
 function auth(c: GuestCredentials): Record<string, unknown> {
   return { _type: 'NamePasswordAuthentication', interactiveSession: false, username: c.username, password: c.password };
@@ -101,20 +150,57 @@ export class GuestOperations extends ApiWrapper {
 
   /** Uploads bytes to a file in the guest (InitiateFileTransferToGuest + PUT). */
   async upload(vm: MoRef, creds: GuestCredentials, guestPath: string, data: Buffer, opts: { overwrite?: boolean; posixPermissions?: number; windows?: boolean } = {}): Promise<void> {
-    const { fileManager } = await this.managers();
-    const fileAttributes = opts.windows
-      ? { _type: 'GuestWindowsFileAttributes' }
-      : opts.posixPermissions !== undefined
-        ? { _type: 'GuestPosixFileAttributes', permissions: opts.posixPermissions }
-        : { _type: 'GuestFileAttributes' };
-    const url = await this.client.call<string>('InitiateFileTransferToGuest', {
-      _this: fileManager, vm, auth: auth(creds), guestFilePath: guestPath, fileAttributes, fileSize: data.length,
-      overwrite: opts.overwrite ?? true,
-    });
-    await this.#put(vm, url, data);
+    const attributes: GuestFileAttributes | undefined = opts.windows ? { kind: 'windows' }
+      : opts.posixPermissions !== undefined ? { kind: 'posix', permissions: opts.posixPermissions } : undefined;
+    await this.uploadStream(vm, creds, guestPath, data, data.length, { overwrite: opts.overwrite ?? true, ...(attributes ? { attributes } : {}) });
   }
 
-  async #put(vm: MoRef, rawUrl: string, data: Buffer): Promise<void> {
+  /**
+   * Uploads `size` bytes (a buffer, or a stream that must yield exactly that many) to a file in the
+   * guest, applying `attributes` once it has arrived. FileAlreadyExists (FileFaultError) when the file
+   * exists and `overwrite` is false.
+   */
+  async uploadStream(vm: MoRef, creds: GuestCredentials, guestPath: string, data: Buffer | Readable, size: number, opts: GuestUploadOptions = {}): Promise<void> {
+    const { fileManager } = await this.managers();
+    const url = await this.client.call<string>('InitiateFileTransferToGuest', {
+      _this: fileManager, vm, auth: auth(creds), guestFilePath: guestPath, fileAttributes: attributesToVim(opts.attributes), fileSize: size,
+      overwrite: opts.overwrite ?? true,
+    });
+    await this.#put(vm, url, data, size, opts.signal);
+  }
+
+  /** One page of a guest folder listing (or the one file a path names); FileFaultError FileNotFound if it does not exist. */
+  async listFiles(vm: MoRef, creds: GuestCredentials, path: string, opts: { matchPattern?: string; index?: number; maxResults?: number } = {}): Promise<{ files: GuestFileInfo[]; remaining: number }> {
+    const { fileManager } = await this.managers();
+    const r = await this.client.call<{ files?: Record<string, unknown>[]; remaining?: number } | undefined>('ListFilesInGuest', {
+      _this: fileManager, vm, auth: auth(creds), filePath: path, index: opts.index, maxResults: opts.maxResults, matchPattern: opts.matchPattern,
+    });
+    const files = (r?.files ?? []).map((f) => {
+      const attributes = attributesFromVim(f.attributes as Record<string, unknown> | undefined);
+      return { path: String(f.path), type: String(f.type), size: Number(f.size ?? 0), ...(attributes ? { attributes } : {}) };
+    });
+    return { files, remaining: Number(r?.remaining ?? 0) };
+  }
+
+  /** A whole listing, page by page (bounded: at most `limit` entries). */
+  async listAllFiles(vm: MoRef, creds: GuestCredentials, path: string, opts: { matchPattern?: string; limit?: number } = {}): Promise<GuestFileInfo[]> {
+    const limit = opts.limit ?? 100_000;
+    const out: GuestFileInfo[] = [];
+    for (;;) {
+      const page = await this.listFiles(vm, creds, path, { index: out.length, maxResults: 1000, ...(opts.matchPattern ? { matchPattern: opts.matchPattern } : {}) });
+      out.push(...page.files);
+      if (page.remaining <= 0 || page.files.length === 0 || out.length >= limit) return out;
+    }
+  }
+
+  /** Makes a folder in the guest (and its missing parents when asked); FileAlreadyExists if it exists. */
+  async makeDirectory(vm: MoRef, creds: GuestCredentials, path: string, createParents: boolean): Promise<void> {
+    const { fileManager } = await this.managers();
+    await this.client.call('MakeDirectoryInGuest', { _this: fileManager, vm, auth: auth(creds), directoryPath: path, createParentDirectories: createParents });
+    log.info({ vm: vm.value, path }, 'made a guest folder');
+  }
+
+  async #put(vm: MoRef, rawUrl: string, data: Buffer | Readable, size: number, signal?: AbortSignal): Promise<void> {
     const vc = new URL(this.client.baseUrl);
     const u = new URL(rawUrl.replace('://*', `://${vc.host}`));
     let agent = this.client.agent;
@@ -125,13 +211,15 @@ export class GuestOperations extends ApiWrapper {
       agent = new PinnedAgent(tp ? { thumbprint: tp, maxSockets: 1 } : { maxSockets: 1 });
     }
     await new Promise<void>((resolve, reject) => {
-      const req = httpsRequest(u, { method: 'PUT', agent, headers: { 'Content-Length': data.length, 'Content-Type': 'application/octet-stream' } }, (res) => {
+      const req = httpsRequest(u, { method: 'PUT', agent, ...(signal ? { signal } : {}), headers: { 'Content-Length': size, 'Content-Type': 'application/octet-stream' } }, (res) => {
         res.resume();
         res.on('end', () => (res.statusCode && res.statusCode < 300 ? resolve()
           : reject(new VSphereError('GuestFileTransferFailed', `upload to the guest failed: HTTP ${res.statusCode}`, 'Check VMware Tools and the guest path.'))));
       });
-      req.on('error', (err) => reject(err instanceof VSphereError ? err : new VCenterUnreachableError(u.origin, err)));
-      req.end(data);
+      req.on('error', (err) => reject(err instanceof VSphereError || signal?.aborted ? err : new VCenterUnreachableError(u.origin, err)));
+      if (Buffer.isBuffer(data)) { req.end(data); return; }
+      data.on('error', (err) => { req.destroy(err); reject(err); });
+      data.pipe(req);
     });
   }
 }

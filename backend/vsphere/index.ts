@@ -122,7 +122,7 @@ export type { ChangedAreasOptions } from './cbt.ts';
 export { DatastoreHttp, parseDatastorePath, formatDatastorePath, parseVmdkDescriptor, siblingPath } from './datastore-http.ts';
 export type { DatastorePath, VmdkDescriptor, HostRoute, ReadOptions } from './datastore-http.ts';
 export { GuestOperations } from './guest.ts';
-export type { GuestCredentials, GuestProgram, RunResult, GuestProcessInfo } from './guest.ts';
+export type { GuestCredentials, GuestProgram, RunResult, GuestProcessInfo, GuestFileAttributes, GuestFileInfo, GuestUploadOptions } from './guest.ts';
 export { VirtualMachines } from './vm.ts';
 export { VcTasks, VcTask } from './tasks.ts';
 export { Events } from './events.ts';
