@@ -225,6 +225,11 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       const p = await r.getRestorePoint(id).catch(() => undefined);
       return p && restorePointDto(p, allRuns(), siteOf);
     },
+    restorePointNics: async (id) => {
+      const p = await (await repo()).getRestorePoint(id).catch(() => undefined);
+      const cfg = (p?.vmConfig ?? p?.metadata?.vmConfig) as { nics?: { network?: string }[] } | undefined;
+      return Array.isArray(cfg?.nics) ? cfg.nics : [];
+    },
     restore: async (rp, req, user) => runToDto(await runner.start<RestoreParams>({
       kind: 'restore', vmIds: [rp.vmId], initiatedBy: user.username, concurrency: 1, params: { restorePointId: rp.id, target: req.target },
     })),

@@ -4,7 +4,7 @@
 // this table in prose: keep them together.
 
 /** The object a privilege is checked on. */
-export type PrivilegeTarget = 'vm' | 'folder' | 'datastore' | 'pool' | 'root';
+export type PrivilegeTarget = 'vm' | 'folder' | 'datastore' | 'pool' | 'network' | 'root';
 
 export interface PrivilegeRule { on: PrivilegeTarget; privileges: readonly string[] }
 
@@ -17,14 +17,14 @@ export const PRIVILEGES = {
   /** Pre-freeze/post-thaw scripts and other guest operations with a guest credential, on each VM. */
   guestScripts: [{ on: 'vm', privileges: ['VirtualMachine.GuestOperations.Execute', 'VirtualMachine.GuestOperations.Modify'] }],
   /**
-   * Restore to a new VM: created in the folder, placed in the pool, disks on the datastore.
-   * (Network.Assign on the NICs' networks is not checked yet: the restore point's NICs are known only
-   * once the restore reads its metadata.)
+   * Restore to a new VM: created in the folder, placed in the pool, disks on the datastore, its
+   * network adapters on the networks the restore point's NICs name (as found on the target host).
    */
   restoreNew: [
     { on: 'folder', privileges: ['VirtualMachine.Inventory.Create', 'VirtualMachine.Config.AddNewDisk'] },
     { on: 'datastore', privileges: ['Datastore.AllocateSpace'] },
     { on: 'pool', privileges: ['Resource.AssignVMToPool'] },
+    { on: 'network', privileges: ['Network.Assign'] },
   ],
   /** Power on the new VM after the restore (on the folder: the VM does not exist yet). */
   restoreNewPowerOn: [{ on: 'folder', privileges: ['VirtualMachine.Interact.PowerOn'] }],

@@ -1,7 +1,7 @@
 // The VirtualMachineConfigSpec of a restored VM, from the VmConfig stored with the restore point:
 // same guest, CPU, memory, firmware and hardware version; controllers re-created; disks attached to the
 // uploaded files (no fileOperation: the files exist); NICs re-created with new MACs on the same network.
-import type { VmConfig, VmConfigController, VmConfigDisk } from '../model/vm-config.ts';
+import type { VmConfig, VmConfigController, VmConfigDisk, VmConfigNic } from '../model/vm-config.ts';
 import type { MoRef, VirtualDevice, VirtualDeviceConfigSpec, VirtualMachineConfigSpec } from '../vsphere/index.ts';
 import { InvalidRequest } from '../common/errors.ts';
 import { assertEntityName, InvalidEntityName } from '../model/names.ts';
@@ -114,20 +114,16 @@ export function buildConfigSpec(inp: SpecInput): BuiltSpec {
     };
     changes.push({ operation: 'add', device: disk }); // no fileOperation: attach the uploaded files
   }
-  const firstNet = [...inp.networks.entries()][0];
   for (const n of cfg.nics) {
-    let net = n.network ? inp.networks.get(n.network) : undefined;
-    let netName = n.network;
-    let connected = n.connected ?? true;
-    if (!net) {
-      if (!firstNet) {
-        warnings.push(`network adapter ${n.key} (${n.type}) on '${n.network ?? '?'}' was left out: the host has no network`);
-        continue;
-      }
-      warnings.push(`network '${n.network ?? '?'}' does not exist on the host: network adapter ${n.key} was put on '${firstNet[0]}', disconnected`);
-      [netName, net] = firstNet;
-      connected = false;
+    const at = nicNetwork(n, inp.networks);
+    if (!at) {
+      warnings.push(`network adapter ${n.key} (${n.type}) on '${n.network ?? '?'}' was left out: the host has no network`);
+      continue;
     }
+    const [netName, net] = at;
+    const moved = netName !== n.network;
+    if (moved) warnings.push(`network '${n.network ?? '?'}' does not exist on the host: network adapter ${n.key} was put on '${netName}', disconnected`);
+    const connected = moved ? false : (n.connected ?? true);
     changes.push({
       operation: 'add',
       device: {
@@ -149,4 +145,14 @@ export function buildConfigSpec(inp: SpecInput): BuiltSpec {
     ...(cfg.firmware ? { firmware: cfg.firmware } : {}),
   };
   return { spec, warnings };
+}
+
+/**
+ * The network (name, ref) a restored NIC lands on: its own network when the target host has it,
+ * otherwise the host's first network (disconnected); undefined when the host has none.
+ */
+export function nicNetwork(nic: Pick<VmConfigNic, 'network'>, networks: Map<string, MoRef>): [string, MoRef] | undefined {
+  const own = nic.network ? networks.get(nic.network) : undefined;
+  if (own) return [nic.network!, own];
+  return [...networks.entries()][0];
 }

@@ -208,6 +208,32 @@ describe('restores need the user\'s own privileges on the target', () => {
     assert.equal(run.status, 'success', JSON.stringify(run));
     assert.ok((await t.lab.control.vms())['db-restored'], 'the VM was restored');
   });
+
+  test('onto a network where the role lacks Network.Assign: refused naming the network, nothing is created', async () => {
+    const network = { type: 'Network', value: [...(await soap.list('Network', 'name'))].find(([, name]) => name === 'VM Network')![0] };
+    const AM = { type: 'AuthorizationManager', value: 'AuthorizationManager' };
+    const saved = /<returnval>([\s\S]*?)<\/returnval>/.exec(await soap.ok('RetrieveEntityPermissions', `${ref('_this', AM)}${ref('entity', network)}<inherited>false</inherited>`))![1]!;
+    await soap.ok('RemoveEntityPermission', `${ref('_this', AM)}${ref('entity', network)}<user>VSPHERE.LOCAL\\operator</user><isGroup>false</isGroup>`);
+    // A restore point of the VM with a NIC on that network.
+    const vm = { type: 'VirtualMachine', value: ids['linux-db01']! };
+    const nic = '<deviceChange><operation>add</operation><device xsi:type="VirtualVmxnet3"><key>-1</key><backing xsi:type="VirtualEthernetCardNetworkBackingInfo"><deviceName>VM Network</deviceName></backing><addressType>generated</addressType></device></deviceChange>';
+    assert.equal((await soap.task('ReconfigVM_Task', `${ref('_this', vm)}<spec>${nic}</spec>`)).state, 'success');
+    const b = await t.call<JobRun>('POST', '/api/backups', { token: op, body: { vmIds: [ids['linux-db01']!] } });
+    const withNic = (await t.waitRun(op, b.body.id)).vms[0]!.restorePointId!;
+    const restoreWithNic = (name: string) => t.call<JobRun>('POST', `/api/restore-points/${withNic}/restore`, { token: op, body: { target: { kind: 'new', name, host: 'esx-prod-01.lab.local', datastore: 'prod-ds1', powerOn: false } } });
+    try {
+      const r = await restoreWithNic('db-no-network');
+      assert.equal(r.status, 403, JSON.stringify(r.body));
+      assert.match(message(r), new RegExp(`Network\\.Assign on network 'VM Network' \\(${network.value}\\)`));
+      assert.doesNotMatch(message(r), /AllocateSpace|AssignVMToPool|Inventory\.Create/);
+    } finally {
+      await soap.ok('SetEntityPermissions', `${ref('_this', AM)}${ref('entity', network)}<permission>${saved}</permission>`);
+    }
+    assert.ok(!(await t.lab.control.vms())['db-no-network'], 'no VM was created');
+    const ok = await restoreWithNic('db-with-network');
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    assert.equal((await t.waitRun(op, ok.body.id, 120_000)).status, 'success');
+  });
 });
 
 test('credentials stored before they had owners become private credentials of the service account', () => {

@@ -16,7 +16,9 @@ import { Authorization, NoPermissionError, type MoRef, type VSphere } from '../.
 import { PRIVILEGES, type PrivilegeRule, type PrivilegeTarget } from '../../model/privileges.ts';
 import { credentialVisibleTo, isCredentialOwner, type GuestCredential as CredentialModel } from '../../model/credential.ts';
 import type { AppAwareSettings } from '../../model/app-aware.ts';
-import { resolvePlacement } from '../../restore/placement.ts';
+import { hostNetworks, resolvePlacement } from '../../restore/placement.ts';
+import { nicNetwork } from '../../restore/vm-spec.ts';
+import type { VmConfigNic } from '../../model/vm-config.ts';
 import { DEFAULT_APP_AWARE } from '../../model/app-aware.ts';
 import type { JobStore } from '../../jobs/store.ts';
 import { parseCron, CronError } from '../../jobs/cron.ts';
@@ -31,6 +33,8 @@ export interface OperationsDeps {
   inventory: InventoryApi;
   restorePoints(vmId?: string): Promise<RestorePoint[]>;
   restorePoint(id: string): Promise<RestorePoint | undefined>;
+  /** The NICs a full VM restore of the point recreates (from its stored VM configuration). */
+  restorePointNics(id: string): Promise<Pick<VmConfigNic, 'network'>[]>;
   restore(rp: RestorePoint, req: RestoreRequest, user: UserContext): Promise<JobRun>;
   dashboard(visible: Set<string>): Promise<Dashboard>;
   /** Called after any job change (rescheduling). */
@@ -295,10 +299,15 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
           }
           const folderName = await vs.pc.retrieveOne<{ name?: string }>(pl.folder, ['name']).then((p) => p.name ?? pl.folder.value, () => pl.folder.value);
           const rules = [...PRIVILEGES.restoreNew, ...(r.target.powerOn ? PRIVILEGES.restoreNewPowerOn : [])];
+          // The networks the restored NICs will be put on, as the restore will choose them on this host.
+          const nics = await d.restorePointNics(rp.id);
+          const hostNets = nics.length ? await hostNetworks(vs, pl.host.ref) : new Map<string, MoRef>();
+          const networks = new Map(nics.flatMap((n) => { const at = nicNetwork(n, hostNets); return at ? [[at[1].value, at] as const] : []; }));
           await requirePrivileges(vs, `Restoring to a new VM on host '${pl.host.name}'`, [
             { entity: pl.folder, label: `folder '${folderName}' of datacenter '${pl.datacenter.name}' (${pl.folder.value})`, rules, on: 'folder' },
             { entity: pl.datastore.ref, label: `datastore '${pl.datastore.name}' (${pl.datastore.ref.value})`, rules, on: 'datastore' },
             { entity: pl.pool, label: `the resource pool of host '${pl.host.name}' (${pl.pool.value})`, rules, on: 'pool' },
+            ...[...networks.values()].map(([name, ref]) => ({ entity: ref, label: `network '${name}' (${ref.value})`, rules, on: 'network' as const })),
           ]);
         }
         return d.restore(rp, r, user);

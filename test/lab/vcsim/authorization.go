@@ -57,6 +57,7 @@ const (
 	roleDatastoreConsumer = "Lab datastore consumer"
 	rolePoolConsumer      = "Lab resource pool consumer"
 	roleVMCreator         = "Lab VM creator"
+	roleNetworkConsumer   = "Lab network consumer"
 	roleReadOnly          = "ReadOnly" // vcsim's built-in
 )
 
@@ -66,6 +67,7 @@ var labRoles = []labRole{
 	{roleDatastoreConsumer, []string{"Datastore.AllocateSpace"}},
 	{rolePoolConsumer, []string{"Resource.AssignVMToPool"}},
 	{roleVMCreator, []string{"VirtualMachine.Inventory.Create", "VirtualMachine.Config.AddNewDisk", "VirtualMachine.Interact.PowerOn", "Network.Assign"}},
+	{roleNetworkConsumer, []string{"Network.Assign"}},
 }
 
 func without(list []string, drop ...string) []string {
@@ -152,6 +154,12 @@ func (l *Lab) setupAuthorization() {
 	}
 	if c := entityByName("ClusterComputeResource", "Production"); c != nil {
 		grant(c.Reference(), rolePoolConsumer, true)
+	}
+	// Production VMs' NICs may be restored onto "VM Network"; other networks need an administrator.
+	for _, obj := range simulator.Map.All("Network") {
+		if n, ok := obj.(*mo.Network); ok && n.Name == "VM Network" {
+			grant(n.Self, roleNetworkConsumer, false)
+		}
 	}
 	l.ensureAuthzOverlay()
 }
