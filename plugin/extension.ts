@@ -11,6 +11,7 @@ export const COMPANY = 'Stillpoint';
 const TASK_LABELS: Record<keyof typeof TASK_TYPES, [string, string]> = {
   backup: ['Back up VM (Stillpoint)', 'VM sichern (Stillpoint)'],
   restore: ['Restore VM (Stillpoint)', 'VM wiederherstellen (Stillpoint)'],
+  restoreFiles: ['Restore files into the guest (Stillpoint)', 'Dateien im Gast wiederherstellen (Stillpoint)'],
   replicate: ['Replicate VM (Stillpoint)', 'VM replizieren (Stillpoint)'],
   failover: ['Fail over VM (Stillpoint)', 'Failover der VM (Stillpoint)'],
   verify: ['Verify backup repository (Stillpoint)', 'Sicherungs-Repository prüfen (Stillpoint)'],

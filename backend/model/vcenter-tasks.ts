@@ -5,6 +5,7 @@ export const EXTENSION_KEY = 'com.stillpoint.plugin';
 export const TASK_TYPES = {
   backup: `${EXTENSION_KEY}.BackupVm`,
   restore: `${EXTENSION_KEY}.RestoreVm`,
+  restoreFiles: `${EXTENSION_KEY}.RestoreGuestFiles`,
   replicate: `${EXTENSION_KEY}.ReplicateVm`,
   failover: `${EXTENSION_KEY}.FailoverVm`,
   verify: `${EXTENSION_KEY}.VerifyRepository`,
