@@ -21,7 +21,7 @@ export const routes: Routes = [
       { path: P.vmConfigure, loadComponent: () => import('./views/vm-configure').then((m) => m.VmConfigureView) },
       { path: P.actionBackup, loadComponent: () => import('./views/backup-now').then((m) => m.BackupNowModal) },
       { path: P.actionRestore, loadComponent: () => import('./views/restore-wizard').then((m) => m.RestoreWizard) },
-      { path: P.actionRecoverFiles, loadComponent: () => import('./views/recover-files').then((m) => m.RecoverFilesModal) },
+      { path: P.actionRecoverFiles, loadComponent: () => import('./views/file-restore/recover-files').then((m) => m.RecoverFilesModal) },
       { path: P.actionAddToJob, loadComponent: () => import('./views/add-to-job').then((m) => m.AddToJobModal) },
     ],
   },

@@ -5,6 +5,9 @@ import type {
   ApiError, BackupRequest, Dashboard, DatastoreInfo, GuestCredential, GuestCredentialInput, HostInfo, Job, JobInput,
   JobRun, LoginRequest, LoginResponse, ReplicaState, RestorePoint, RestoreRequest, SessionInfo, VmDetail, VmSummary,
 } from '@contract';
+import type {
+  FileDownloadLink, FileDownloadLinkRequest, FileEntry, FileListing, FileSearchResult, FileVolume,
+} from '@contracts/files';
 import { AuthService } from './auth';
 
 /** Typed client for backend/api/contract.ts. All methods return promises; errors are `ApiFailure`. */
@@ -52,6 +55,32 @@ export class Api {
   createCredential(body: GuestCredentialInput): Promise<GuestCredential> { return this.post('credentials', body); }
   deleteCredential(id: string): Promise<void> { return this.del(`credentials/${enc(id)}`); }
   dashboard(): Promise<Dashboard> { return this.get('dashboard'); }
+
+  // File-level restore (backend/api/contracts/files.ts): volumes, listings, search, download links.
+  fileVolumes(rpId: string): Promise<FileVolume[]> { return this.get(`restore-points/${enc(rpId)}/volumes`); }
+  /** A directory's entries (no ref: the volume's root), directories first, a page of `limit` from `offset`. */
+  fileList(rpId: string, volumeId: string, ref?: string, offset = 0, limit = 500): Promise<FileListing> {
+    return this.get(`restore-points/${enc(rpId)}/volumes/${enc(volumeId)}/list?${query({ ref, offset, limit })}`);
+  }
+  fileEntry(rpId: string, volumeId: string, ref: string): Promise<FileEntry> {
+    return this.get(`restore-points/${enc(rpId)}/volumes/${enc(volumeId)}/entry?${query({ ref })}`);
+  }
+  /** Glob search over every volume of the restore point (or one). */
+  fileSearch(rpId: string, pattern: string, opts: { volumeId?: string; limit?: number } = {}): Promise<FileSearchResult> {
+    return this.get(`restore-points/${enc(rpId)}/search?${query({ pattern, volumeId: opts.volumeId, limit: opts.limit })}`);
+  }
+  /** A short-lived link the browser can open without the session header; `url` is absolute. */
+  async fileDownloadLink(rpId: string, body: FileDownloadLinkRequest): Promise<FileDownloadLink> {
+    const link = await this.post<FileDownloadLink>(`restore-points/${enc(rpId)}/download-links`, body);
+    return { ...link, url: this.auth.url(link.url) };
+  }
+}
+
+/** `a=1&b=x` from the defined values only. */
+function query(params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
+  return q.toString();
 }
 
 const enc = encodeURIComponent;
