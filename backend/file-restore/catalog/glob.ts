@@ -1,0 +1,40 @@
+// File-name globs for "find report.xlsx in every restore point": `*` (any run of characters but
+// '/'), `?` (one character), `**` (any run, '/' included), case-insensitive. A pattern without '/'
+// matches the file name; one with '/' matches the whole path (volume-relative, no leading slash).
+
+export interface FileGlob {
+  /** Matches the lower-cased file name. */
+  name: RegExp;
+  /** Matches the lower-cased whole path, when the pattern named folders. */
+  path?: RegExp;
+  /** The exact lower-cased name, when the name part has no wildcard (a dictionary lookup suffices). */
+  exact?: string;
+}
+
+const MAX_PATTERN = 1024;
+
+function toRegExp(p: string): RegExp {
+  let re = '';
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '*') {
+      if (p[i + 1] === '*') { re += '.*'; i++; } else re += '[^/]*';
+    } else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, 's');
+}
+
+export function parseGlob(pattern: string): FileGlob {
+  const p = pattern.trim().replace(/\\/g, '/').replace(/^\/+/, '').toLowerCase();
+  if (!p) throw new Error('Give a file name or a glob, e.g. report.xlsx or *.docx');
+  if (p.length > MAX_PATTERN) throw new Error(`The pattern is longer than ${MAX_PATTERN} characters`);
+  const slash = p.lastIndexOf('/');
+  const namePart = p.slice(slash + 1) || '*';
+  const wild = /[*?]/.test(namePart);
+  return {
+    name: toRegExp(namePart.replace(/\*\*/g, '*')),
+    ...(slash >= 0 ? { path: toRegExp(p) } : {}),
+    ...(wild ? {} : { exact: namePart }),
+  };
+}

@@ -1,0 +1,82 @@
+// Cataloguing one volume, run inside an isolated worker (file-restore/isolation.ts): guest bytes are
+// parsed with a time and heap bound. Opens the restore point's disk from its descriptor (no index, no
+// lock), recognises the filesystem, records what it says about its own consistency, walks every
+// entry, and samples the content of new or changed files for entropy (the mass-encryption check).
+import { DiskImage, type DiskImageDescriptor } from '../../repository/disk-image.ts';
+import { openFileSystem, type FsConsistency, type FsType } from '../../filesystems/filesystem.ts';
+import type { ReadAt } from '../../filesystems/types.ts';
+import { CatalogFile, type CatalogEntry, type EntryType } from './format.ts';
+import { entropyCode, MIN_SAMPLED_SIZE, SAMPLE_BYTES } from './entropy.ts';
+
+export interface ScanRequest {
+  image: DiskImageDescriptor;
+  offset: number;
+  length: number;
+  /** The previous point's catalog and this volume's index in it: unchanged files keep their sample. */
+  previous?: { file: string; volume: number };
+  /** Sample new and changed files (default true). */
+  sample?: boolean;
+  maxEntries?: number;
+}
+
+export interface ScanResult {
+  fsType?: FsType;
+  label?: string;
+  consistency?: FsConsistency;
+  /** Entries with volume 0 (the caller sets the index). */
+  entries: CatalogEntry[];
+  sampled: number;
+  /** The walk stopped at maxEntries. */
+  truncated?: boolean;
+}
+
+const DEFAULT_MAX_ENTRIES = 5_000_000;
+
+const typeOf = (t: string): EntryType => (t === 'file' || t === 'dir' || t === 'symlink' ? t : 'other');
+
+export function partitionReader(img: DiskImage, offset: number, length: number): ReadAt {
+  const size = Math.max(0, Math.min(length, img.capacity - offset));
+  return {
+    size,
+    readAt: (o, n) => (o >= size ? Promise.resolve(Buffer.alloc(0)) : img.readAt(offset + o, Math.min(n, size - o))),
+  };
+}
+
+export async function scanVolume(req: ScanRequest): Promise<ScanResult> {
+  const img = DiskImage.fromDescriptor(req.image, { cacheBytes: 32 << 20, verify: false });
+  try {
+    const fs = await openFileSystem(partitionReader(img, req.offset, req.length));
+    if (!fs) return { entries: [], sampled: 0 };
+    const consistency = await fs.consistency();
+    const label = await fs.label().catch(() => '');
+    const before = new Map<string, CatalogEntry>();
+    if (req.previous) {
+      for (const e of new CatalogFile(req.previous.file).all()) if (e.volume === req.previous.volume && e.type === 'file') before.set(e.path, e);
+    }
+    const max = req.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    const entries: CatalogEntry[] = [];
+    let sampled = 0;
+    let truncated = false;
+    for await (const { path, entry } of fs.walk()) {
+      if (entries.length >= max) { truncated = true; break; }
+      const mtime = entry.mtime ? Date.parse(entry.mtime) : NaN;
+      const e: CatalogEntry = { volume: 0, path, type: typeOf(entry.type), size: entry.size, ...(Number.isFinite(mtime) ? { mtime } : {}), fileId: entry.inode };
+      if (e.type === 'file' && req.sample !== false && e.size >= MIN_SAMPLED_SIZE) {
+        const prev = before.get(path);
+        if (prev && prev.size === e.size && prev.mtime === e.mtime && prev.entropy !== undefined) e.entropy = prev.entropy;
+        else {
+          try {
+            const head = await fs.read(entry.ref, 0, SAMPLE_BYTES);
+            const tail = e.size > 2 * SAMPLE_BYTES ? await fs.read(entry.ref, e.size - SAMPLE_BYTES, SAMPLE_BYTES) : undefined;
+            e.entropy = entropyCode(head, tail);
+            sampled++;
+          } catch { /* unreadable content: listed without a sample */ }
+        }
+      }
+      entries.push(e);
+    }
+    return { fsType: fs.type, ...(label ? { label } : {}), consistency, entries, sampled, ...(truncated ? { truncated } : {}) };
+  } finally {
+    await img.close();
+  }
+}
