@@ -156,17 +156,19 @@ export class GuestOperations extends ApiWrapper {
   }
 
   /**
-   * Uploads `size` bytes (a buffer, or a stream that must yield exactly that many) to a file in the
-   * guest, applying `attributes` once it has arrived. FileAlreadyExists (FileFaultError) when the file
-   * exists and `overwrite` is false.
+   * Uploads `size` bytes (a buffer, or a stream that must yield exactly that many; a function is
+   * called for the stream only once the guest has accepted the transfer) to a file in the guest,
+   * applying `attributes` once it has arrived. FileAlreadyExists (FileFaultError) when the file exists
+   * and `overwrite` is false.
    */
-  async uploadStream(vm: MoRef, creds: GuestCredentials, guestPath: string, data: Buffer | Readable, size: number, opts: GuestUploadOptions = {}): Promise<void> {
+  async uploadStream(vm: MoRef, creds: GuestCredentials, guestPath: string, data: Buffer | Readable | (() => Promise<Readable>), size: number,
+    opts: GuestUploadOptions = {}): Promise<void> {
     const { fileManager } = await this.managers();
     const url = await this.client.call<string>('InitiateFileTransferToGuest', {
       _this: fileManager, vm, auth: auth(creds), guestFilePath: guestPath, fileAttributes: attributesToVim(opts.attributes), fileSize: size,
       overwrite: opts.overwrite ?? true,
     });
-    await this.#put(vm, url, data, size, opts.signal);
+    await this.#put(vm, url, typeof data === 'function' ? await data() : data, size, opts.signal);
   }
 
   /** One page of a guest folder listing (or the one file a path names); FileFaultError FileNotFound if it does not exist. */

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"path"
@@ -312,7 +313,7 @@ func (m *GuestFileManager) ListFilesInGuest(ctx *simulator.Context, req *types.L
 
 // serveGuestFiles is GET/POST/DELETE /lab/guest/files?vm=NAME: what is in the
 // guest (GET), a file or directory placed there as if the guest had it
-// (POST &path=…[&type=directory], body: the content), or a VM's guest file
+// (POST &path=…[&type=directory], body: the content, or a JSON string of it), or a VM's guest file
 // system back to its usual folders (DELETE).
 func (l *Lab) serveGuestFiles(w http.ResponseWriter, r *http.Request) {
 	v := l.vmByName(r.URL.Query().Get("vm"))
@@ -354,7 +355,15 @@ func (l *Lab) serveGuestFiles(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]string{"path": clean})
 			return
 		}
-		e, err := l.storeGuestFile(v.Name, v.Ref.Value, clean, r.Body, -1, guestAttrs{Kind: map[bool]string{true: "windows", false: "posix"}[windows]})
+		var body io.Reader = r.Body
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") { // a JSON string: its text is the content
+			var text string
+			if !readJSON(w, r, &text) {
+				return
+			}
+			body = strings.NewReader(text)
+		}
+		e, err := l.storeGuestFile(v.Name, v.Ref.Value, clean, body, -1, guestAttrs{Kind: map[bool]string{true: "windows", false: "posix"}[windows]})
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
