@@ -6,7 +6,8 @@ import { createServer, type Server } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import { createApp } from './api/server.ts';
 import { SERVER_LIMITS } from './api/http.ts';
 import { Auth, type SessionSources } from './api/auth.ts';
@@ -118,7 +119,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       return userSession([{ site: primary, vs }], username, primary);
     },
   };
-  const auth = new Auth(sources);
+  const auth = new Auth(sources, { trustedProxies: await vCenterAddresses(sites.list().map((s) => s.config.url)) });
 
   // The repository: opened (or created on first start) now; a problem shows in health and as 503s.
   let repoError: Error | undefined;
@@ -278,4 +279,11 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       await sites.close();
     },
   };
+}
+
+/** The addresses the configured vCenters resolve to: their reverse proxies forward plugin requests. */
+async function vCenterAddresses(urls: (string | undefined)[]): Promise<string[]> {
+  const hosts = [...new Set(urls.flatMap((u) => (u ? [new URL(u).hostname.replace(/^\[|\]$/g, '')] : [])))];
+  const found = await Promise.all(hosts.map((h) => (isIP(h) ? [h] : lookup(h, { all: true }).then((a) => a.map((x) => x.address), () => []))));
+  return found.flat();
 }

@@ -5,7 +5,8 @@
 // may see and do; a request whose session cannot be validated gets 401.
 //
 // Validating a password or a plugin token costs a vCenter call, so guessing is limited: per source
-// address, failed attempts (and attempts still in flight) beyond `maxFailures` in `windowMs` are
+// address (behind a configured vCenter's reverse proxy: the address it forwards for), failed attempts
+// (and attempts still in flight) beyond `maxFailures` in `windowMs` are
 // answered 429 with Retry-After, before vCenter is asked; successful attempts do not count. Tokens
 // vCenter refused are remembered (a bounded, expiring cache) and answered 401 at once, and
 // concurrent requests with the same new token share one validation.
@@ -53,6 +54,12 @@ export interface AuthOptions {
   windowMs?: number;
   /** How many refused plugin tokens are remembered, and for how long. */
   rejectedTokens?: { max?: number; ttlMs?: number };
+  /**
+   * Peer addresses whose X-Forwarded-For is believed: the configured vCenters, whose reverse proxy
+   * forwards the vSphere Client's plugin requests, so every plugin user would otherwise share the
+   * proxy's address (and one guesser's failures would lock them all out).
+   */
+  trustedProxies?: Iterable<string>;
 }
 
 /** What the sign-in defences did, since the process started (all Auth instances): for operators and tests. */
@@ -76,9 +83,11 @@ export class Auth {
   readonly #rejected: ExpiringSet;                    // sha-256 of plugin tokens vCenter refused
   readonly #limiter: FailureLimiter;
   readonly #timer: NodeJS.Timeout;
+  readonly #trustedProxies: ReadonlySet<string>;
 
   constructor(sources: SessionSources, opts: AuthOptions = {}) {
     this.#sources = sources;
+    this.#trustedProxies = new Set([...(opts.trustedProxies ?? [])].map(sourceKey));
     this.#ttlMs = opts.ttlMs ?? 10 * 60_000;
     this.#limiter = new FailureLimiter(
       opts.maxFailures ?? envNumber('STILLPOINT_AUTH_MAX_FAILURES') ?? 5,
@@ -89,9 +98,18 @@ export class Auth {
     this.#timer.unref();
   }
 
-  /** The address sign-in attempts are counted against: the peer's (no proxy is trusted); an IPv6 client by its /64. */
-  static sourceOf(req: Request): string {
-    return sourceKey(req.socket.remoteAddress ?? 'unknown');
+  /**
+   * The address sign-in attempts are counted against: the peer's, or, when the peer is a trusted
+   * proxy (a configured vCenter), the address that proxy put last into X-Forwarded-For (the entries
+   * before it are the client's own claims). An IPv6 client counts by its /64.
+   */
+  sourceOf(req: Request): string {
+    const peer = sourceKey(req.socket.remoteAddress ?? 'unknown');
+    if (!this.#trustedProxies.has(peer)) return peer;
+    const forwarded = req.headers['x-forwarded-for'];
+    const hops = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded ?? '').split(',').map((h) => h.trim());
+    const client = hops.at(-1);
+    return client && isIP(client) ? sourceKey(client) : peer;
   }
 
   async login(username: string, password: string, source = 'unknown'): Promise<{ token: string; username: string }> {
@@ -144,7 +162,7 @@ export class Auth {
       return e.ctx;
     }
     const plugin = pluginToken ?? (queryToken && !bearer ? queryToken : undefined);
-    if (plugin) return (await this.#fromPlugin(plugin, Auth.sourceOf(req))).ctx;
+    if (plugin) return (await this.#fromPlugin(plugin, this.sourceOf(req))).ctx;
     if (token) throw new Unauthorized('The session token is not valid (expired or from another server): log in again.');
     throw new Unauthorized();
   }

@@ -14,7 +14,7 @@ export function sessionRoutes(auth: Auth): RouteDef[] {
       method: 'post', path: '/session/login', tag: 'session', public: true, body: LoginSchema,
       summary: 'Log in with vCenter credentials (standalone UI and CLI); returns a bearer token',
       // Failed logins are limited per source address (429 with Retry-After beyond the limit): see Auth.
-      handler: ({ req, body }) => auth.login((body as LoginRequest).username, (body as LoginRequest).password, Auth.sourceOf(req)),
+      handler: ({ req, body }) => auth.login((body as LoginRequest).username, (body as LoginRequest).password, auth.sourceOf(req)),
     },
     {
       method: 'post', path: '/session/logout', tag: 'session', summary: 'End this session',
