@@ -5,9 +5,7 @@ import type {
   ApiError, BackupRequest, Dashboard, DatastoreInfo, GuestCredential, GuestCredentialInput, HostInfo, Job, JobInput,
   JobRun, LoginRequest, LoginResponse, ReplicaState, RestorePoint, RestoreRequest, SessionInfo, VmDetail, VmSummary,
 } from '@contract';
-import type {
-  FileDownloadLink, FileDownloadLinkRequest, FileEntry, FileListing, FileSearchResult, FileVolume,
-} from '@contracts/files';
+import type { FileDownloadLink, FileDownloadLinkRequest, FileEntry, FileListing, FileSearchResult, FileVolume } from '@contract';
 import { AuthService } from './auth';
 
 /** Typed client for backend/api/contract.ts. All methods return promises; errors are `ApiFailure`. */
@@ -74,6 +72,17 @@ export class Api {
     const link = await this.post<FileDownloadLink>(`restore-points/${enc(rpId)}/download-links`, body);
     return { ...link, url: this.auth.url(link.url) };
   }
+  /** Restores files into the VM's guest: a run of kind 'file-restore' (202), followed like any run. */
+  putBackFiles(rpId: string, body: PutBackRequest): Promise<JobRun> { return this.post(`restore-points/${enc(rpId)}/file-restore`, body); }
+}
+
+// Provisional until backend/api/contracts/file-restore-runs.ts lands.
+export interface PutBackRequest {
+  items: { volumeId: string; ref: string }[];
+  target: { kind: 'original' } | { kind: 'folder'; path: string };
+  existing: 'skip' | 'overwrite' | 'keep-both';
+  credentialId?: string;
+  credentials?: { username: string; password: string };
 }
 
 /** `a=1&b=x` from the defined values only. */

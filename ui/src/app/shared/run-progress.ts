@@ -10,7 +10,7 @@ import { ConsistencyBadge, StatusLabel } from './badges';
   imports: [ClrProgressBarModule, StatusLabel, ConsistencyBadge, ...I18N_PIPES],
   template: `
     @let r = run();
-    <div class="sp-row"><strong>{{ (r.kind === 'restore' ? 'run.restore' : 'run.backup') | t }}</strong>
+    <div class="sp-row"><strong>{{ (r.kind === 'restore' ? 'run.restore' : r.kind === 'file-restore' ? 'run.fileRestore' : 'run.backup') | t }}</strong>
       <sp-status [value]="r.status" /><span class="sp-grow"></span>
       <span class="sp-muted">{{ 'run.started' | t: { at: (r.startedAt | dt) } }}</span></div>
     <clr-progress-bar [clrValue]="r.progress" [clrMax]="100" clrLabeled [clrColor]="color()" [attr.aria-label]="'run.progressAria' | t: { p: r.progress }" />

@@ -1,6 +1,6 @@
 import { Component, computed, effect, inject, input, output, signal, untracked, type WritableSignal } from '@angular/core';
 import { ClarityIcons, ClrIcon, ClrSpinnerModule, fileIcon, folderIcon, linkIcon } from '@clr/angular';
-import type { FileEntry, FileSearchMatch, FileSearchResult, FileVolume } from '@contracts/files';
+import type { FileEntry, FileSearchMatch, FileSearchResult, FileVolume } from '@contract';
 import { Api, errorText } from '../../core/api';
 import { I18N_PIPES, I18n } from '../../core/i18n';
 import { ErrorAlert } from '../../shared/error-alert';

@@ -1,4 +1,4 @@
-import type { FileEntry, FileVolume } from '@contracts/files';
+import type { FileEntry, FileVolume } from '@contract';
 import type { I18n } from '../../core/i18n';
 
 /** Key of an entry in a selection: volume and ref (refs are unique per volume only). */

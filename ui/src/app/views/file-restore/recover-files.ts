@@ -1,31 +1,43 @@
 import { Component, computed, inject, signal } from '@angular/core';
 import { ActivatedRoute } from '@angular/router';
 import { ClrSpinnerModule } from '@clr/angular';
-import type { RestorePoint, VmDetail } from '@contract';
-import type { FileEntry, FileSearchMatch, FileVolume } from '@contracts/files';
+import type { FileEntry, FileSearchMatch, FileVolume, JobRun, RestorePoint, VmDetail } from '@contract';
 import { Api, errorText } from '../../core/api';
 import { I18N_PIPES, I18n } from '../../core/i18n';
+import { RunTracker } from '../../core/run-tracker';
 import { SdkService } from '../../sdk/sdk.service';
 import { Actions } from '../../shared/actions';
 import { ConsistencyBadge } from '../../shared/badges';
 import { ErrorAlert } from '../../shared/error-alert';
+import { RunProgress } from '../../shared/run-progress';
 import { contextVmIds } from '../../shared/vm-context';
 import { FileBrowser } from './file-browser';
 import { startDownload, volumeName } from './file-format';
+import { EMPTY_PUT_BACK, FilePutBack, type PutBackChoice } from './put-back';
 
-type Step = 'point' | 'volume' | 'browse';
-const STEPS: readonly Step[] = ['point', 'volume', 'browse'];
+type Step = 'point' | 'volume' | 'browse' | 'putBack';
+const STEPS: readonly Step[] = ['point', 'volume', 'browse', 'putBack'];
 
 /**
  * "Recover files…" (VM right-click, or a restore point's row in Monitor › Backup): restore point → volume
  * (filesystem, label, size, what the filesystem says about its consistency; volumes that cannot be opened
  * say why) → files (breadcrumbs, search, multi-select) → download (one file as is, several or folders as
- * a zip). Native radios, checkboxes and buttons only, so the whole flow works from the keyboard.
+ * a zip) or restore into the VM's guest (target folder, existing files, guest account) with the run's
+ * live progress. Native radios, checkboxes and buttons only, so the whole flow works from the keyboard.
  */
 @Component({
   selector: 'sp-recover-files',
-  imports: [ClrSpinnerModule, ConsistencyBadge, ErrorAlert, FileBrowser, ...I18N_PIPES],
+  imports: [ClrSpinnerModule, ConsistencyBadge, ErrorAlert, FileBrowser, FilePutBack, RunProgress, ...I18N_PIPES],
+  providers: [RunTracker],
   template: `
+    @if (tracker.run(); as run) {
+      <div class="sp-modal-body" [class.sp-page]="!sdk.isPlugin">
+        <h2 tabindex="-1" id="fr-progress" class="sp-fr-h">{{ (done() ? 'fileRestore.progressDone' : 'fileRestore.progress') | t: { n: putBackItems().length, vm: vm()?.name ?? vmId } }}</h2>
+        <sp-run-progress [run]="run" />
+        @if (done()) { <p role="status" class="sp-fr-done">{{ 'fileRestore.done.' + run.status | t }}</p> }
+      </div>
+      <div class="sp-modal-footer"><button type="button" class="btn btn-primary" (click)="close(run)">{{ (done() ? 'common.close' : 'backup.runInBackground') | t }}</button></div>
+    } @else {
     <div class="sp-modal-body" [class.sp-page]="!sdk.isPlugin">
       @if (!sdk.isPlugin) { <h2>{{ 'action.recoverFiles.title' | t }}</h2> }
       <ol class="sp-steps" [attr.aria-label]="'fileRestore.steps' | t">
@@ -94,6 +106,9 @@ const STEPS: readonly Step[] = ['point', 'volume', 'browse'];
             <sp-file-browser [rpId]="rp.id" [volume]="v" [volumes]="volumes()" [selection]="selection" />
           } }
         }
+        @case ('putBack') {
+          <sp-file-put-back [vm]="vm()" [items]="putBackItems()" [(choice)]="putBack" />
+        }
       }
     </div>
     <div class="sp-modal-footer">
@@ -103,11 +118,15 @@ const STEPS: readonly Step[] = ['point', 'volume', 'browse'];
       <button type="button" class="btn btn-outline" (click)="close()">{{ 'common.cancel' | t }}</button>
       @if (step() !== 'point') { <button type="button" class="btn btn-outline" (click)="back()">{{ 'common.back' | t }}</button> }
       @if (step() === 'browse') {
+        <button type="button" class="btn btn-outline" id="fr-put-back" [disabled]="selection().size === 0" (click)="step.set('putBack')">{{ 'fileRestore.putBack.open' | t }}</button>
         <button type="button" class="btn btn-primary" id="fr-download" [disabled]="selection().size === 0 || downloading()" (click)="download()">{{ (downloading() ? 'fileRestore.preparing' : downloadLabel()) | t: { n: selection().size } }}</button>
+      } @else if (step() === 'putBack') {
+        <button type="button" class="btn btn-primary" id="fr-start" [disabled]="!putBack().valid || starting()" (click)="start()">{{ (starting() ? 'fileRestore.putBack.starting' : 'fileRestore.putBack.start') | t }}</button>
       } @else {
         <button type="button" class="btn btn-primary" [disabled]="!canNext()" (click)="next()">{{ 'common.next' | t }}</button>
       }
-    </div>`,
+    </div>
+    }`,
   styles: [`
     .sp-steps { list-style: none; margin: 0 0 0.5rem; padding: 0; display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; font-size: 0.65rem; }
     .sp-steps li { opacity: 0.7; }
@@ -117,6 +136,7 @@ const STEPS: readonly Step[] = ['point', 'volume', 'browse'];
     .sp-fr-problem { color: var(--cds-alias-status-danger, #c21d00); }
     .sp-nowrap { white-space: nowrap; }
     .sp-fr-selected { align-self: center; }
+    .sp-fr-h { margin-top: 0; }
     input[type='radio'] { margin-right: 0.25rem; }
   `],
 })
@@ -140,6 +160,11 @@ export class RecoverFilesModal {
   readonly downloading = signal(false);
   readonly versionsOf = signal<FileSearchMatch | null>(null);
   readonly error = signal<string | null>(null);
+  readonly tracker = inject(RunTracker);
+  readonly putBack = signal<PutBackChoice>(EMPTY_PUT_BACK);
+  readonly putBackItems = computed(() => [...this.selection().values()]);
+  readonly starting = signal(false);
+  readonly done = signal(false);
   private volumesFor = '';
   readonly canNext = computed(() => this.step() === 'point' ? !!this.point() : this.step() === 'volume' ? !!this.volume()?.browsable : false);
   /** One file downloads as itself; anything else (several, or a folder) as a zip. */
@@ -167,7 +192,8 @@ export class RecoverFilesModal {
   }
   back(): void {
     this.error.set(null);
-    this.step.set(this.step() === 'browse' ? 'volume' : 'point');
+    const i = STEPS.indexOf(this.step());
+    this.step.set(STEPS[Math.max(0, i - 1)]!);
   }
 
   private async loadVolumes(): Promise<void> {
@@ -201,6 +227,23 @@ export class RecoverFilesModal {
     const vm = (this.vm()?.name ?? this.vmId).replace(/[^\w.-]+/g, '_');
     return `${vm}-${rp.createdAt.slice(0, 19).replace(/[:T]/g, '-')}.zip`;
   }
+  /** Puts the selection back into the guest: a run of kind file-restore, followed like any run. */
+  async start(): Promise<void> {
+    const rp = this.point();
+    const choice = this.putBack();
+    const items = this.putBackItems();
+    if (!rp || !choice.valid || !choice.credential || items.length === 0) return;
+    this.starting.set(true); this.error.set(null);
+    try {
+      const run = await this.api.putBackFiles(rp.id, {
+        items: items.map((e) => ({ volumeId: e.volumeId, ref: e.ref })),
+        target: choice.target, existing: choice.existing,
+        ...('id' in choice.credential ? { credentialId: choice.credential.id } : { credentials: choice.credential }),
+      });
+      this.tracker.track(run, () => this.done.set(true));
+      setTimeout(() => document.getElementById('fr-progress')?.focus());
+    } catch (e) { this.error.set(errorText(e)); } finally { this.starting.set(false); }
+  }
   volumeTitle(v: FileVolume): string { return volumeName(v, this.i18n); }
-  close(): void { this.actions.close(undefined, '/vm/monitor?vm=' + this.vmId); }
+  close(run?: JobRun): void { this.actions.close(run ? { runId: run.id, status: run.status } : undefined, '/vm/monitor?vm=' + this.vmId); }
 }

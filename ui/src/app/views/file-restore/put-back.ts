@@ -1,0 +1,122 @@
+import { Component, computed, inject, input, model, signal } from '@angular/core';
+import { FormsModule } from '@angular/forms';
+import { ClrFormsModule } from '@clr/angular';
+import type { GuestCredential, VmDetail } from '@contract';
+import type { FileEntry } from '@contract';
+import { Api, errorText } from '../../core/api';
+import { I18N_PIPES } from '../../core/i18n';
+import { ErrorAlert } from '../../shared/error-alert';
+
+export type ExistingChoice = 'skip' | 'overwrite' | 'keep-both';
+/** What the user chose on the put-back page; `valid` once everything needed is there. */
+export interface PutBackChoice {
+  target: { kind: 'original' } | { kind: 'folder'; path: string };
+  existing: ExistingChoice;
+  credential: { id: string } | { username: string; password: string } | null;
+  valid: boolean;
+}
+export const EMPTY_PUT_BACK: PutBackChoice = { target: { kind: 'original' }, existing: 'keep-both', credential: null, valid: false };
+
+/**
+ * "Restore to the VM": where the selected files go in the guest (their original folders, or another folder),
+ * what happens to files that exist there (skip, overwrite, keep both), and the guest account that writes them
+ * (a saved guest credential, or one typed in for this restore only and never stored).
+ */
+@Component({
+  selector: 'sp-file-put-back',
+  imports: [FormsModule, ClrFormsModule, ErrorAlert, ...I18N_PIPES],
+  template: `
+    <p>{{ 'fileRestore.putBack.intro' | t: { n: items().length, vm: vm()?.name ?? '' } }}</p>
+    @if (vm() && !vm()!.toolsRunning) { <div class="alert alert-warning alert-sm" role="alert"><div class="alert-items"><div class="alert-item static"><span class="alert-text">{{ 'fileRestore.putBack.noTools' | t }}</span></div></div></div> }
+    <sp-error [message]="error()" />
+    <form clrForm clrLayout="horizontal" [clrLabelSize]="4" (submit)="$event.preventDefault()">
+      <clr-radio-container>
+        <label>{{ 'fileRestore.putBack.target' | t }}</label>
+        <clr-radio-wrapper>
+          <input type="radio" clrRadio name="fr-target" id="fr-target-original" value="original" [(ngModel)]="targetKind" (ngModelChange)="emit()" />
+          <label for="fr-target-original">{{ 'fileRestore.putBack.original' | t }}</label>
+        </clr-radio-wrapper>
+        <clr-radio-wrapper>
+          <input type="radio" clrRadio name="fr-target" id="fr-target-folder" value="folder" [(ngModel)]="targetKind" (ngModelChange)="emit()" />
+          <label for="fr-target-folder">{{ 'fileRestore.putBack.folder' | t }}</label>
+        </clr-radio-wrapper>
+      </clr-radio-container>
+      @if (targetKind === 'folder') {
+        <clr-input-container>
+          <label for="fr-folder">{{ 'fileRestore.putBack.folderPath' | t }}</label>
+          <input clrInput id="fr-folder" name="folder" [(ngModel)]="folder" (ngModelChange)="emit()" required maxlength="1024" [placeholder]="folderExample()" />
+          <clr-control-helper>{{ 'fileRestore.putBack.folderHelp' | t: { example: folderExample() } }}</clr-control-helper>
+          <clr-control-error>{{ 'fileRestore.putBack.folderInvalid' | t }}</clr-control-error>
+        </clr-input-container>
+      }
+      <clr-radio-container>
+        <label>{{ 'fileRestore.putBack.existing' | t }}</label>
+        @for (c of existingChoices; track c) {
+          <clr-radio-wrapper>
+            <input type="radio" clrRadio name="fr-existing" [id]="'fr-existing-' + c" [value]="c" [(ngModel)]="existing" (ngModelChange)="emit()" />
+            <label [for]="'fr-existing-' + c">{{ 'fileRestore.putBack.existing.' + c | t }}</label>
+          </clr-radio-wrapper>
+        }
+      </clr-radio-container>
+      <clr-select-container>
+        <label for="fr-credential">{{ 'fileRestore.putBack.credential' | t }}</label>
+        <select clrSelect id="fr-credential" name="credential" [(ngModel)]="credentialId" (ngModelChange)="emit()">
+          @for (c of credentials(); track c.id) { <option [value]="c.id">{{ c.name }} ({{ c.username }})</option> }
+          <option value="">{{ 'fileRestore.putBack.enterCredential' | t }}</option>
+        </select>
+      </clr-select-container>
+      @if (!credentialId) {
+        <clr-input-container>
+          <label for="fr-guest-user">{{ 'credentials.username' | t }}</label>
+          <input clrInput id="fr-guest-user" name="guestUser" autocomplete="off" [(ngModel)]="username" (ngModelChange)="emit()" required maxlength="256" />
+          <clr-control-error>{{ 'form.required' | t }}</clr-control-error>
+        </clr-input-container>
+        <clr-password-container>
+          <label for="fr-guest-pass">{{ 'credentials.password' | t }}</label>
+          <input clrPassword id="fr-guest-pass" name="guestPass" autocomplete="new-password" [(ngModel)]="password" (ngModelChange)="emit()" required maxlength="256" />
+          <clr-control-helper>{{ 'fileRestore.putBack.passwordHelp' | t }}</clr-control-helper>
+          <clr-control-error>{{ 'form.required' | t }}</clr-control-error>
+        </clr-password-container>
+      }
+    </form>
+    <h4>{{ 'fileRestore.putBack.items' | t: { n: items().length } }}</h4>
+    <ul class="sp-fr-items">
+      @for (e of shown(); track e.volumeId + e.ref) { <li>{{ e.path ?? e.name }}@if (e.type === 'dir') { /}</li> }
+      @if (items().length > shown().length) { <li class="sp-muted">{{ 'fileRestore.putBack.more' | t: { n: items().length - shown().length } }}</li> }
+    </ul>`,
+  styles: [`.sp-fr-items { margin: 0.25rem 0 0 1rem; word-break: break-all; } h4 { margin-top: 0.75rem; }`],
+})
+export class FilePutBack {
+  private readonly api = inject(Api);
+  readonly vm = input<VmDetail | null>(null);
+  readonly items = input.required<FileEntry[]>();
+  readonly choice = model<PutBackChoice>(EMPTY_PUT_BACK);
+  readonly credentials = signal<GuestCredential[]>([]);
+  readonly error = signal<string | null>(null);
+  readonly existingChoices: readonly ExistingChoice[] = ['skip', 'overwrite', 'keep-both'];
+  readonly shown = computed(() => this.items().slice(0, 20));
+  readonly folderExample = computed(() => this.vm()?.guestFamily === 'windows' ? 'C:\\Restored' : '/tmp/restored');
+  targetKind: 'original' | 'folder' = 'original';
+  folder = '';
+  existing: ExistingChoice = 'keep-both';
+  credentialId = '';
+  username = '';
+  password = '';
+
+  constructor() { void this.load(); }
+  private async load(): Promise<void> {
+    try {
+      const list = await this.api.credentials();
+      this.credentials.set(list);
+      if (list.length && !this.credentialId) this.credentialId = list[0]!.id;
+    } catch (e) { this.error.set(errorText(e)); }
+    this.emit();
+  }
+  emit(): void {
+    const folder = this.folder.trim();
+    const target = this.targetKind === 'folder' ? { kind: 'folder' as const, path: folder } : { kind: 'original' as const };
+    const credential = this.credentialId ? { id: this.credentialId } : this.username.trim() && this.password ? { username: this.username.trim(), password: this.password } : null;
+    const absolute = this.vm()?.guestFamily === 'windows' ? /^[A-Za-z]:[\\/]/.test(folder) : folder.startsWith('/');
+    this.choice.set({ target, existing: this.existing, credential, valid: !!credential && (this.targetKind === 'original' || absolute) });
+  }
+}
