@@ -25,7 +25,7 @@ export class PageStore {
     this.reader = reader
     this.pageSize = pageSize
     this.largePages = pageSize >= 16384
-    this.pageCount = Math.max(0, Math.floor(reader.size / pageSize) - 1)
+    this.pageCount = Math.max(0, Math.floor(reader.size / pageSize) - 2)
     this.options = options
   }
 
