@@ -7,6 +7,7 @@ import { ExfatVolume } from './exfat/volume.ts'
 import { Ext4Volume } from './ext4/volume.ts'
 import { FatVolume } from './fat/volume.ts'
 import { NtfsVolume } from './ntfs/volume.ts'
+import { XfsVolume } from './xfs/volume.ts'
 import { FsError, type FsEntry, type ReadAt } from './types.ts'
 
 export type FsType = 'ntfs' | 'ext' | 'fat' | 'exfat' | 'xfs'
@@ -145,6 +146,25 @@ registerFileSystem({
       async consistency() {
         const s = await v.state()
         return { clean: s.clean, summary: describe(s.type, s.clean, [[s.dirty, 'dirty (not unmounted cleanly)'], [s.hardError, 'hard errors recorded'], [s.bootSectorDirty, 'boot sector dirty flag set']]), details: { ...s } }
+      },
+    }
+  },
+})
+
+registerFileSystem({
+  type: 'xfs',
+  matches: (h) => ascii(h, 0, 4) === 'XFSB',
+  async open(r) {
+    const v = await XfsVolume.open(r)
+    return {
+      type: 'xfs',
+      root: () => v.root(), stat: (ref) => v.stat(ref), list: (ref) => v.list(ref), lookup: (p) => v.lookup(p),
+      read: (ref, o, n) => v.read(ref, o, n),
+      walk: (ref) => v.walk(ref),
+      label: async () => (await v.state()).label,
+      async consistency() {
+        const s = await v.state()
+        return { clean: s.clean, summary: describe('XFS', s.clean, [[s.log === 'dirty', 'log has unreplayed transactions (not unmounted cleanly)'], [s.log === 'unknown', 'log state unknown'], [s.log === 'external', 'log on an external device (not checked)'], [s.needsRepair, 'needs xfs_repair'], [s.inProgress, 'mkfs did not finish']]), details: { ...s } }
       },
     }
   },
