@@ -40,6 +40,8 @@ import { registerMaintenance } from './jobs/maintenance.ts';
 import { restoreVm } from './restore/index.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { operationRoutes } from './api/routes/operations.ts';
+import { fileRoutes } from './api/routes/files.ts';
+import { FileRestore } from './file-restore/sessions.ts';
 import { dashboard, restorePointDto } from './service/views.ts';
 import { InvalidLoginError, VCenterUnreachableError } from './vsphere/faults.ts';
 import { sessionFromPluginToken } from '../plugin/session-bridge.ts';
@@ -240,10 +242,17 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     jobsChanged: (job) => { scheduler.refresh(); inventory.invalidate(); if (job) events.publish({ type: 'job', job: jobToDto(jobs.job(job.id)) }); },
   });
 
+  // File-level restore: browse sessions per restore point, parsers in isolated workers.
+  const files = new FileRestore(repo);
+  const filesRoutes = fileRoutes({
+    files,
+    restorePoint: async (id) => { const p = await (await repo()).getRestorePoint(id).catch(() => undefined); return p && restorePointDto(p, allRuns(), siteOf); },
+  });
+
   const vcOrigins = [...new Set(sites.list().flatMap((s) => (s.config.url ? [new URL(s.config.url).origin] : [])))];
   const app = createApp({
     version, rootDir, devHost: config.devHost, frameAncestors: vcOrigins,
-    auth, events, health, inventory, extraRoutes: operations,
+    auth, events, health, inventory, extraRoutes: [...operations, ...filesRoutes],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 
@@ -273,6 +282,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       cleanup.stop();
       await runner.drain();
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await files.close();
       await repoOpening.then((r) => r.close(), () => undefined);
       events.complete();
       await auth.close();

@@ -20,6 +20,8 @@
 export interface FileVolume {
   /** Stable id within the restore point, e.g. "2000-p1" (disk key, partition index) or "2000-disk" (no partition table). */
   id: string;
+  /** For people: "Hard disk 1, partition 2 (Microsoft basic data)". */
+  name: string;
   diskKey: number;
   /** The disk's label in the restore point, e.g. "Hard disk 1". */
   diskLabel: string;

@@ -1,0 +1,196 @@
+/**
+ * The state of one open restore point, kept inside an isolated worker (isolation.ts): its disk images
+ * (chunks read on demand from the repository), volumes, opened filesystems and recent listings.
+ * Everything here reads guest-controlled bytes; the main thread reaches it only through
+ * IsolatedWorker.call with a time bound per call. Nothing is written anywhere.
+ */
+import picomatch from 'picomatch';
+import { DiskImage, type DiskImageDescriptor } from '../repository/disk-image.ts';
+import { openVolumes, type Volume } from '../volumes/volumes.ts';
+import { openFileSystem, type FileSystem } from '../filesystems/filesystem.ts';
+import { FsError, type FsEntry } from '../filesystems/types.ts';
+import { READ_BLOCK, type BrowseVolume, type VolumeState, type EntryWithPath, type WalkBatch, type DirPage } from './types.ts';
+
+export interface BrowseDisk { key: string; label: string; descriptor: DiskImageDescriptor }
+
+const LISTING_CACHE = 64;
+const MAX_CURSORS = 16;
+
+const collator = new Intl.Collator('en', { sensitivity: 'base', numeric: true });
+const order = (a: FsEntry, b: FsEntry) => (a.type === 'dir') !== (b.type === 'dir') ? (a.type === 'dir' ? -1 : 1) : collator.compare(a.name, b.name);
+
+interface Cursor { gen: AsyncGenerator<EntryWithPath>; match?: (e: EntryWithPath) => boolean; scanned: number; problems: { volumeId: string; message: string }[] }
+
+function describeError(e: unknown): string {
+  return e instanceof FsError ? `${e.message} (${e.code})` : (e as Error)?.message ?? String(e);
+}
+
+/** The factory IsolatedWorker calls once per worker. */
+export async function openBrowseHandler(disks: BrowseDisk[], opts: { cacheBytes?: number } = {}): Promise<BrowseHandler> {
+  const images = disks.map((d) => ({ ...d, image: DiskImage.fromDescriptor(d.descriptor, { cacheBytes: opts.cacheBytes ?? 64 << 20 }) }));
+  return new BrowseHandler(images);
+}
+
+export class BrowseHandler {
+  #disks: (BrowseDisk & { image: DiskImage })[];
+  #volumes: Promise<Volume[]> | undefined;
+  #fs = new Map<string, Promise<FileSystem | undefined>>();
+  #listings = new Map<string, FsEntry[]>();
+  #cursors = new Map<number, Cursor>();
+  #cursorSeq = 0;
+
+  constructor(disks: (BrowseDisk & { image: DiskImage })[]) { this.#disks = disks; }
+
+  #allVolumes(): Promise<Volume[]> {
+    return this.#volumes ??= openVolumes(this.#disks.map((d) => ({ key: d.key, label: d.label, reader: { size: d.image.capacity, readAt: (o: number, n: number) => d.image.readAt(o, n) } })));
+  }
+
+  async #volume(id: string): Promise<Volume> {
+    const v = (await this.#allVolumes()).find((x) => x.id === id);
+    if (!v) throw new FsError('ENOENT', `volume '${id}' is not on this restore point's disks; list them again`);
+    return v;
+  }
+
+  async #fsOf(id: string): Promise<FileSystem> {
+    let p = this.#fs.get(id);
+    if (!p) {
+      p = this.#volume(id).then((v) => (v.problem && !v.fsType ? undefined : openFileSystem(v.reader)));
+      this.#fs.set(id, p);
+      p.catch(() => this.#fs.delete(id));
+    }
+    const fs = await p;
+    if (!fs) {
+      const v = await this.#volume(id);
+      throw new FsError('ENOTSUP', v.problem ?? `volume '${id}' holds no filesystem Stillpoint can read`);
+    }
+    return fs;
+  }
+
+  /** Disks → volumes, without opening filesystems (cheap: partition tables and signatures). */
+  async layout(): Promise<BrowseVolume[]> {
+    return (await this.#allVolumes()).map((v) => ({
+      id: v.id, name: v.name, diskKey: v.diskKey, diskLabel: v.diskLabel, kind: v.kind,
+      ...(v.partition ? { partition: v.partition.index, partitionType: v.partition.typeName ?? v.partition.name ?? v.partition.type } : {}),
+      offset: v.start ?? 0, sizeBytes: v.size,
+      ...(v.fsType ? { filesystem: v.fsType } : {}), ...(v.problem ? { problem: v.problem } : {}),
+    }));
+  }
+
+  /** Opens a volume's filesystem: its label and what it says about its consistency. */
+  async probe(volumeId: string): Promise<VolumeState> {
+    const v = await this.#volume(volumeId);
+    try {
+      const fs = await this.#fsOf(volumeId);
+      const [label, c] = await Promise.all([fs.label().catch(() => ''), fs.consistency().catch((e) => ({ clean: false, summary: `consistency unknown: ${describeError(e)}` }))]);
+      return { filesystem: fs.type, ...(label ? { label } : {}), consistency: { clean: c.clean, summary: c.summary }, browsable: true };
+    } catch (e) {
+      return { ...(v.fsType ? { filesystem: v.fsType } : {}), problem: v.problem ?? `the ${v.fsType ?? ''} filesystem cannot be read: ${describeError(e)}`.replace('  ', ' '), browsable: false };
+    }
+  }
+
+  async #list(volumeId: string, ref: string): Promise<FsEntry[]> {
+    const key = `${volumeId}\0${ref}`;
+    const hit = this.#listings.get(key);
+    if (hit) { this.#listings.delete(key); this.#listings.set(key, hit); return hit; }
+    const fs = await this.#fsOf(volumeId);
+    const entries = (await fs.list(ref)).filter((e) => e.name !== '.' && e.name !== '..').sort(order);
+    this.#listings.set(key, entries);
+    if (this.#listings.size > LISTING_CACHE) this.#listings.delete(this.#listings.keys().next().value!);
+    return entries;
+  }
+
+  /** One page of a directory (the root without ref), directories first, then by name. */
+  async list(volumeId: string, ref: string | undefined, offset: number, limit: number): Promise<DirPage> {
+    const fs = await this.#fsOf(volumeId);
+    const dir = ref === undefined ? await fs.root() : await fs.stat(ref);
+    if (dir.type !== 'dir') throw new FsError('ENOTDIR', `'${dir.name}' is not a folder`);
+    const all = await this.#list(volumeId, dir.ref);
+    return { dir, entries: all.slice(offset, offset + limit), offset, total: all.length };
+  }
+
+  async stat(volumeId: string, ref: string): Promise<FsEntry> { return (await this.#fsOf(volumeId)).stat(ref); }
+
+  /** An entry by its path on the volume ("Users/Public/readme.txt"; "" is the root). */
+  async lookup(volumeId: string, path: string): Promise<FsEntry> {
+    const fs = await this.#fsOf(volumeId);
+    const clean = path.split('/').filter((s) => s && s !== '.').join('/');
+    return clean ? fs.lookup(clean) : fs.root();
+  }
+
+  /** Up to READ_BLOCK bytes of a file or named stream; fewer at its end. */
+  async read(volumeId: string, ref: string, offset: number, length: number, stream?: string): Promise<Uint8Array> {
+    return (await this.#fsOf(volumeId)).read(ref, offset, Math.min(length, READ_BLOCK), stream || undefined);
+  }
+
+  #cursor(gen: AsyncGenerator<EntryWithPath>, match?: (e: EntryWithPath) => boolean): number {
+    const id = ++this.#cursorSeq;
+    this.#cursors.set(id, { gen, ...(match ? { match } : {}), scanned: 0, problems: [] });
+    while (this.#cursors.size > MAX_CURSORS) {
+      const [old, c] = this.#cursors.entries().next().value!;
+      this.#cursors.delete(old);
+      void c.gen.return(undefined);
+    }
+    return id;
+  }
+
+  /** Starts a walk under a folder (for zips): entries with their paths relative to it. */
+  async walkStart(volumeId: string, ref: string): Promise<number> {
+    const fs = await this.#fsOf(volumeId);
+    const top = await fs.stat(ref);
+    const gen = (async function* () {
+      if (top.type !== 'dir') { yield { ...top, path: top.name, volumeId }; return; }
+      for await (const { path, entry } of fs.walk(top.ref)) yield { ...entry, path, volumeId };
+    })();
+    return this.#cursor(gen);
+  }
+
+  /**
+   * Starts a search by glob over the given volumes (every browsable one when empty). A pattern
+   * without '/' matches names ("*.docx"), one with '/' whole paths ("Users/** /*.pst"); no case.
+   */
+  async searchStart(pattern: string, volumeIds: string[]): Promise<number> {
+    const ids = volumeIds.length ? volumeIds : (await this.#allVolumes()).filter((v) => v.fsType).map((v) => v.id);
+    const isMatch = picomatch(pattern, { nocase: true, dot: true, basename: !pattern.includes('/') });
+    const self = this;
+    let cursor: Cursor | undefined;
+    const gen = (async function* () {
+      for (const id of ids) {
+        let fs: FileSystem;
+        try { fs = await self.#fsOf(id); } catch (e) { cursor?.problems.push({ volumeId: id, message: describeError(e) }); continue; }
+        try {
+          for await (const { path, entry } of fs.walk()) yield { ...entry, path, volumeId: id };
+        } catch (e) {
+          cursor?.problems.push({ volumeId: id, message: `the search stopped in this volume: ${describeError(e)}` });
+        }
+      }
+    })();
+    const id = this.#cursor(gen, (e) => isMatch(e.path));
+    cursor = this.#cursors.get(id);
+    return id;
+  }
+
+  /** The next entries of a walk or search: at most `max`, for at most `budgetMs` (then fewer, done false). */
+  async next(cursorId: number, max: number, budgetMs: number): Promise<WalkBatch> {
+    const c = this.#cursors.get(cursorId);
+    if (!c) throw new FsError('ENOENT', 'the search or walk expired; start it again');
+    const until = Date.now() + budgetMs;
+    const items: EntryWithPath[] = [];
+    let done = false;
+    while (items.length < max && Date.now() < until) {
+      const r = await c.gen.next();
+      if (r.done) { done = true; break; }
+      c.scanned++;
+      if (!c.match || c.match(r.value)) items.push(r.value);
+    }
+    const problems = c.problems.splice(0);
+    if (done) this.#cursors.delete(cursorId);
+    return { items, done, scanned: c.scanned, problems };
+  }
+
+  /** Ends a walk or search early. */
+  async stop(cursorId: number): Promise<void> {
+    const c = this.#cursors.get(cursorId);
+    this.#cursors.delete(cursorId);
+    await c?.gen.return(undefined);
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * Browse sessions: one per open restore point, each with a long-lived isolated worker
+ * (browse-worker.ts) that keeps the point's disks, volumes, filesystems and listings, so a second
+ * listing costs one message. Sessions close after an idle time (never while a download streams).
+ * The main thread keeps the disk images open too: while they are, GC leaves their packs alone.
+ *
+ *   const files = new FileRestore(() => repo, { timeoutMs: 20_000 });
+ *   const s = await files.open('rp-…');
+ *   const vols = await s.volumes();
+ *   const page = await s.list(vols[0].id, undefined, 0, 200);
+ *   s.fileStream(vols[0].id, ref).pipe(res);
+ */
+import { Readable } from 'node:stream';
+import { IsolatedWorker, IsolationError } from './isolation.ts';
+import type { BrowseDisk } from './browse-worker.ts';
+import type { BrowseVolume, DirPage, EntryWithPath, VolumeInfo, VolumeState, WalkBatch } from './types.ts';
+import type { FsEntry } from '../filesystems/types.ts';
+import { FsError } from '../filesystems/types.ts';
+import type { DiskImage, Repository, RestorePoint } from '../repository/repository.ts';
+
+export interface FileRestoreOptions {
+  /** Time bound of one call into a browse worker (default 20 s; env STILLPOINT_FILES_TIMEOUT_MS). */
+  timeoutMs?: number;
+  /** Heap of a browse worker (default 512 MiB). */
+  maxHeapMb?: number;
+  /** A session idle this long is closed (default 10 min). */
+  idleMs?: number;
+  /** Open sessions at most; the least recently used idle one is closed first (default 8). */
+  maxSessions?: number;
+  /** Decoded-chunk cache of each disk in the worker (default 64 MiB). */
+  cacheBytes?: number;
+}
+
+const BROWSE_WORKER = new URL('./browse-worker.ts', import.meta.url);
+const BLOCK = 1024 * 1024;
+
+/** A volume a probe could not open in time (or whose worker died) stays unbrowsable for the session. */
+function probeFailure(v: BrowseVolume, e: unknown): VolumeState {
+  const why = e instanceof IsolationError ? e.message : `${(e as Error)?.message ?? e}`;
+  return { ...(v.filesystem ? { filesystem: v.filesystem } : {}), browsable: false, problem: `the filesystem could not be opened: ${why}` };
+}
+
+export class PointSession {
+  readonly rpId: string;
+  readonly point: RestorePoint;
+  /** How long the first volumes() took (opening disks and filesystems), once known. */
+  openedInMs: number | undefined;
+  #worker: IsolatedWorker;
+  #images: DiskImage[];
+  #volumes: Promise<VolumeInfo[]> | undefined;
+  #holds = 0;
+  #closed = false;
+  lastUsed = Date.now();
+
+  constructor(point: RestorePoint, images: DiskImage[], opts: Required<Pick<FileRestoreOptions, 'timeoutMs' | 'maxHeapMb' | 'cacheBytes'>>) {
+    this.rpId = point.id;
+    this.point = point;
+    this.#images = images;
+    const disks: BrowseDisk[] = images.map((img, i) => ({ key: point.disks[i]!.key, label: point.disks[i]!.label, descriptor: img.descriptor() }));
+    this.#worker = new IsolatedWorker(BROWSE_WORKER, 'openBrowseHandler', [disks, { cacheBytes: opts.cacheBytes }], {
+      timeoutMs: opts.timeoutMs, maxHeapMb: opts.maxHeapMb, label: `Reading restore point ${point.id}`,
+    });
+  }
+
+  get idle(): boolean { return this.#holds === 0 && !this.#worker.busy; }
+  get closed(): boolean { return this.#closed; }
+  /** Workers started for this session (more than one after a call ran over its time). */
+  get workerStarts(): number { return this.#worker.starts; }
+
+  #call<T>(method: string, args: unknown[] = []): Promise<T> {
+    this.lastUsed = Date.now();
+    return this.#worker.call<T>(method, args);
+  }
+
+  /** Every volume of every disk, each filesystem opened (once per session) with its label and consistency. */
+  volumes(): Promise<VolumeInfo[]> {
+    this.lastUsed = Date.now();
+    const p = this.#volumes ??= (async () => {
+      const t0 = Date.now();
+      const layout = await this.#call<BrowseVolume[]>('layout');
+      const out: VolumeInfo[] = [];
+      // One at a time: a volume that runs over its time restarts the worker, which must not fail the others.
+      for (const v of layout) {
+        if (v.problem && !v.filesystem) { out.push({ ...v, browsable: false }); continue; }
+        const state = await this.#call<VolumeState>('probe', [v.id]).catch((e) => probeFailure(v, e));
+        out.push({ ...v, ...state, ...(state.problem ? { problem: state.problem } : {}) });
+      }
+      this.openedInMs = Date.now() - t0;
+      return out;
+    })();
+    p.catch(() => { if (this.#volumes === p) this.#volumes = undefined; });
+    return p;
+  }
+
+  /** The volume if it can be browsed; otherwise the reason, as an FsError. */
+  async volume(volumeId: string): Promise<VolumeInfo> {
+    const v = (await this.volumes()).find((x) => x.id === volumeId);
+    if (!v) throw new FsError('ENOENT', `volume '${volumeId}' is not on restore point ${this.rpId}; list its volumes again`);
+    if (!v.browsable) throw new FsError('ENOTSUP', `volume '${volumeId}' cannot be browsed: ${v.problem ?? 'no filesystem Stillpoint can read'}`);
+    return v;
+  }
+
+  async list(volumeId: string, ref: string | undefined, offset = 0, limit = 1000): Promise<DirPage> {
+    await this.volume(volumeId);
+    return this.#call<DirPage>('list', [volumeId, ref, offset, limit]);
+  }
+
+  async stat(volumeId: string, ref: string): Promise<FsEntry> {
+    await this.volume(volumeId);
+    return this.#call<FsEntry>('stat', [volumeId, ref]);
+  }
+
+  async lookup(volumeId: string, path: string): Promise<FsEntry> {
+    await this.volume(volumeId);
+    return this.#call<FsEntry>('lookup', [volumeId, path]);
+  }
+
+  async read(volumeId: string, ref: string, offset: number, length: number, stream?: string): Promise<Buffer> {
+    const u = await this.#call<Uint8Array>('read', [volumeId, ref, offset, length, stream]);
+    return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  }
+
+  /** Batches of a cursor (walk or search) until done, `limit` items, or the caller stops iterating. */
+  async *#drain(start: () => Promise<number>, limit: number, budgetMs: number): AsyncGenerator<WalkBatch> {
+    const id = await start();
+    let left = limit;
+    let finished = false;
+    try {
+      while (left > 0) {
+        const b = await this.#call<WalkBatch>('next', [id, Math.min(left, 500), budgetMs]);
+        if (b.items.length > left) b.items.length = left;
+        left -= b.items.length;
+        finished = b.done;
+        yield b;
+        if (b.done) return;
+      }
+    } finally {
+      if (!finished) await this.#call('stop', [id]).catch(() => {});
+    }
+  }
+
+  /** Files and folders under a folder (or the one file), with paths relative to it, depth first. */
+  async *walk(volumeId: string, ref: string): AsyncGenerator<EntryWithPath> {
+    await this.volume(volumeId);
+    this.#holds++;
+    try {
+      for await (const b of this.#drain(() => this.#call<number>('walkStart', [volumeId, ref]), Number.MAX_SAFE_INTEGER, 2000)) yield* b.items;
+    } finally { this.#holds--; this.lastUsed = Date.now(); }
+  }
+
+  /** Entries whose name (or path, for a pattern with '/') matches the glob, in batches, up to `limit`. */
+  async *search(pattern: string, volumeIds: string[], limit: number, budgetMs = 2000): AsyncGenerator<WalkBatch> {
+    const vols = await this.volumes();
+    for (const id of volumeIds) await this.volume(id);
+    const ids = volumeIds.length ? volumeIds : vols.filter((v) => v.browsable).map((v) => v.id);
+    this.#holds++;
+    try {
+      yield* this.#drain(() => this.#call<number>('searchStart', [pattern, ids]), limit, budgetMs);
+    } finally { this.#holds--; this.lastUsed = Date.now(); }
+  }
+
+  /**
+   * Bytes [start, end) of a file (or named stream) as a stream read block by block from the worker,
+   * with backpressure: nothing is buffered whole.
+   */
+  fileStream(volumeId: string, ref: string, start: number, end: number, stream?: string): Readable {
+    const self = this;
+    this.#holds++;
+    let released = false;
+    const release = () => { if (!released) { released = true; self.#holds--; self.lastUsed = Date.now(); } };
+    const gen = async function* () {
+      try {
+        let pos = start;
+        while (pos < end) {
+          const b = await self.read(volumeId, ref, pos, Math.min(BLOCK, end - pos), stream);
+          if (b.length === 0) throw new FsError('ECORRUPT', `the file ended at byte ${pos} of ${end}: its data on the volume is shorter than its size says`);
+          pos += b.length;
+          yield b;
+        }
+      } finally { release(); }
+    };
+    const r = Readable.from(gen(), { objectMode: false, highWaterMark: 2 * BLOCK });
+    r.once('close', release);
+    return r;
+  }
+
+  /** Keeps the session open while something outside it (a zip) uses it. */
+  hold(): () => void {
+    this.#holds++;
+    let done = false;
+    return () => { if (!done) { done = true; this.#holds--; this.lastUsed = Date.now(); } };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#worker.close();
+    await Promise.allSettled(this.#images.map((i) => i.close()));
+  }
+}
+
+export class FileRestore {
+  #repo: () => Promise<Repository>;
+  #opts: Required<FileRestoreOptions>;
+  #sessions = new Map<string, Promise<PointSession>>();
+  #timer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(repo: () => Promise<Repository>, opts: FileRestoreOptions = {}) {
+    this.#repo = repo;
+    const envTimeout = Number(process.env.STILLPOINT_FILES_TIMEOUT_MS);
+    this.#opts = {
+      timeoutMs: opts.timeoutMs ?? (envTimeout > 0 ? envTimeout : 20_000), maxHeapMb: opts.maxHeapMb ?? 512,
+      idleMs: opts.idleMs ?? 10 * 60_000, maxSessions: opts.maxSessions ?? 8, cacheBytes: opts.cacheBytes ?? 64 << 20,
+    };
+    this.#timer = setInterval(() => void this.#sweep(), Math.min(30_000, Math.max(1000, this.#opts.idleMs / 4)));
+    this.#timer.unref();
+  }
+
+  get timeoutMs(): number { return this.#opts.timeoutMs; }
+
+  /** The open session of a restore point, opened now if needed (its disks; filesystems on first use). */
+  open(rpId: string): Promise<PointSession> {
+    if (this.#closed) return Promise.reject(new Error('file restore is shut down'));
+    const have = this.#sessions.get(rpId);
+    if (have) return have.then((s) => { s.lastUsed = Date.now(); return s; });
+    const p = (async () => {
+      const repo = await this.#repo();
+      const point = await repo.getRestorePoint(rpId);
+      const images: DiskImage[] = [];
+      try {
+        for (const d of point.disks) images.push(await repo.openDiskImage(rpId, d.key, { cacheBytes: 1 << 20, readAhead: 0 }));
+      } catch (e) {
+        await Promise.allSettled(images.map((i) => i.close()));
+        throw e;
+      }
+      return new PointSession(point, images, this.#opts);
+    })();
+    this.#sessions.set(rpId, p);
+    p.then(() => this.#sweep(), () => this.#sessions.delete(rpId));
+    return p;
+  }
+
+  /** Open sessions (for health and tests). */
+  async sessions(): Promise<PointSession[]> {
+    return (await Promise.allSettled([...this.#sessions.values()])).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  }
+
+  async #sweep(): Promise<void> {
+    const open = (await this.sessions()).filter((s) => !s.closed);
+    const now = Date.now();
+    const byAge = open.filter((s) => s.idle).sort((a, b) => a.lastUsed - b.lastUsed);
+    let over = open.length - this.#opts.maxSessions;
+    for (const s of byAge) {
+      if (now - s.lastUsed >= this.#opts.idleMs || over > 0) {
+        over--;
+        this.#sessions.delete(s.rpId);
+        await s.close();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    const all = await this.sessions();
+    this.#sessions.clear();
+    await Promise.allSettled(all.map((s) => s.close()));
+  }
+}
