@@ -87,7 +87,7 @@ async function diskVolumes(disk: VolumeDisk): Promise<Volume[]> {
   const scheme = table.scheme
   const out: Volume[] = []
   const seen = new Set<number>()
-  for (const p of table.partitions) {
+  for (const p of [...table.partitions].sort((a, b) => a.index - b.index)) {
     if (seen.has(p.index)) continue
     seen.add(p.index)
     out.push(await partitionVolume(disk, scheme, p))
