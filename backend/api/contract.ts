@@ -203,3 +203,4 @@ export type ServerEvent =
   | { type: 'restorePoint'; restorePoint: RestorePoint }
   | { type: 'job'; job: Job };
 export * from './contracts/files.ts';
+export * from './contracts/file-restore-runs.ts';

@@ -36,6 +36,8 @@ export const PRIVILEGES = {
   restoreOriginalPowerOn: [{ on: 'vm', privileges: ['VirtualMachine.Interact.PowerOn'] }],
   /** Browse, search and download files inside a VM's restore points (file-level restore): reading its guest files. */
   fileRestore: [{ on: 'vm', privileges: ['VirtualMachine.Provisioning.GetVmFiles'] }],
+  /** Put restored files back into the running VM through guest operations (with fileRestore and the right to the credential). */
+  guestFileWrite: [{ on: 'vm', privileges: ['VirtualMachine.GuestOperations.Modify'] }],
   /** Delete another user's guest credential; manage the repository. */
   administer: [{ on: 'root', privileges: ['Global.Settings'] }],
 } as const satisfies Record<string, readonly PrivilegeRule[]>;
