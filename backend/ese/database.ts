@@ -47,6 +47,8 @@ export interface EseRow {
   values: Record<string, EseValue>
   /** Columns whose value could not be decoded (damaged, encrypted, unsupported compression), with why. */
   problems: { column: string; error: string }[]
+  /** How tagged values were stored, where not plainly inline (for diagnostics and format checks). */
+  storage: Record<string, { compressed: boolean; separated: boolean; multi: boolean }>
 }
 
 export interface EseDatabase {
@@ -158,6 +160,7 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
     for (const tg of r.tagged) tagged.set(tg.id + (tg.derived ? 0x10000 : 0), tg)
     const values: Record<string, EseValue> = {}
     const problems: EseRow['problems'] = []
+    const storage: EseRow['storage'] = {}
     for (const c of t.columns) {
       try {
         let v: EseValue = null
@@ -169,7 +172,12 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
           v = b === undefined ? (c.defaultValue ? decodeScalar(c.type, c.defaultValue, c.codepage, c.name) : null) : b === null ? null : decodeScalar(c.type, b, c.codepage, c.name)
         } else {
           const tg = tagged.get(c.id + (c.fromTemplate ? 0x10000 : 0))
-          if (tg) v = await taggedValue(t, c, tg)
+          if (tg) {
+            if (tg.flags & (TAGGED_COMPRESSED | TAGGED_SEPARATED | TAGGED_MULTI | TAGGED_TWO_VALUES)) {
+              storage[c.name] = { compressed: !!(tg.flags & TAGGED_COMPRESSED), separated: !!(tg.flags & TAGGED_SEPARATED), multi: !!(tg.flags & (TAGGED_MULTI | TAGGED_TWO_VALUES)) }
+            }
+            v = await taggedValue(t, c, tg)
+          }
           else if (c.defaultValue) v = decodeScalar(c.type, c.defaultValue, c.codepage, c.name)
         }
         values[c.name] = v
@@ -179,7 +187,7 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
         problems.push({ column: c.name, error: e.message })
       }
     }
-    return { values, problems }
+    return { values, problems, storage }
   }
 
   const tableObjid = (t: EseTableDef) => (t.name === 'MSysObjects' ? CATALOG_OBJID : t.objid)
