@@ -204,3 +204,4 @@ export type ServerEvent =
   | { type: 'job'; job: Job };
 export * from './contracts/files.ts';
 export * from './contracts/file-restore-runs.ts';
+export * from './contracts/publish.ts';

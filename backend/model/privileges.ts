@@ -38,6 +38,8 @@ export const PRIVILEGES = {
   fileRestore: [{ on: 'vm', privileges: ['VirtualMachine.Provisioning.GetVmFiles'] }],
   /** Put restored files back into the running VM through guest operations (with fileRestore and the right to the credential). */
   guestFileWrite: [{ on: 'vm', privileges: ['VirtualMachine.GuestOperations.Modify'] }],
+  /** Publish a restore point's disks read-only over NBD: random reads of the VM's disks, whose bytes leave vCenter's control. */
+  publishDisk: [{ on: 'vm', privileges: ['VirtualMachine.Provisioning.DiskRandomRead', 'VirtualMachine.Provisioning.GetVmFiles'] }],
   /** Delete another user's guest credential; manage the repository. */
   administer: [{ on: 'root', privileges: ['Global.Settings'] }],
 } as const satisfies Record<string, readonly PrivilegeRule[]>;

@@ -56,7 +56,7 @@ export async function requireVisible(user: UserContext, vmIds: string[]): Promis
 // --- vCenter privileges of the user's own session
 
 /** The user's own vCenter session at the site of a (site-qualified) id, and the id there. */
-function siteSession(user: UserContext, qualifiedId: string): { vs: VSphere; local: string; prefix: string } {
+export function siteSession(user: UserContext, qualifiedId: string): { vs: VSphere; local: string; prefix: string } {
   const s = user.session as unknown as { vsphere?: VSphere; sites?: { site: string; vs: VSphere }[] };
   if (!s.vsphere || !s.sites) throw new Forbidden('Your session cannot be checked for vCenter privileges: log in again.');
   const i = qualifiedId.indexOf(':');
