@@ -42,6 +42,10 @@ import { Scheduler } from './jobs/scheduler.ts';
 import { operationRoutes } from './api/routes/operations.ts';
 import { fileRoutes } from './api/routes/files.ts';
 import { FileRestore } from './file-restore/sessions.ts';
+import { FileRestoreKind, type FileRestoreParams } from './jobs/kinds/file-restore.ts';
+import { fileRestoreRunRoutes } from './api/routes/file-restore-runs.ts';
+import { guestFamily } from './model/guest.ts';
+import { TASK_TYPES } from './model/vcenter-tasks.ts';
 import { dashboard, restorePointDto } from './service/views.ts';
 import { InvalidLoginError, VCenterUnreachableError } from './vsphere/faults.ts';
 import { sessionFromPluginToken } from '../plugin/session-bridge.ts';
@@ -249,10 +253,33 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     restorePoint: async (id) => { const p = await (await repo()).getRestorePoint(id).catch(() => undefined); return p && restorePointDto(p, allRuns(), siteOf); },
   });
 
+  // Restored files put back into the running VM: guest operations with a stored guest credential, as a run.
+  runner.registerVmKind(new FileRestoreKind({
+    openPoint: (rpId) => files.open(rpId),
+    guestOf: async (vmId) => {
+      const { site, moref } = sites.parse(vmId, 'VM');
+      const vs = await sites.vs(site);
+      const vm = { type: 'VirtualMachine', value: moref };
+      const family = guestFamily((await vs.inventory.vm(vm)).guestId);
+      const task = (by: string) => vs.tasks.create({ obj: vm, taskTypeId: TASK_TYPES.restoreFiles, initiatedBy: by, cancelable: false })
+        .then(async (t) => { await t.running(); return t; }, () => undefined);
+      return { guest: vs.guest, vm, family, task };
+    },
+    credential: (id) => jobs.credentialSecret(id),
+  }));
+  const fileRestoreRuns = fileRestoreRunRoutes({
+    restorePoint: async (id) => { const p = await (await repo()).getRestorePoint(id).catch(() => undefined); return p && restorePointDto(p, allRuns(), siteOf); },
+    credential: (id) => jobs.credential(id),
+    guestFamily: async (vmId) => (await inventory.vms()).find((v) => v.id === vmId)?.guestFamily,
+    start: async (rp, req, user) => runToDto(await runner.start<FileRestoreParams>({
+      kind: 'file-restore', vmIds: [rp.vmId], initiatedBy: user.username, concurrency: 1, params: { restorePointId: rp.id, ...req },
+    })),
+  });
+
   const vcOrigins = [...new Set(sites.list().flatMap((s) => (s.config.url ? [new URL(s.config.url).origin] : [])))];
   const app = createApp({
     version, rootDir, devHost: config.devHost, frameAncestors: vcOrigins,
-    auth, events, health, inventory, extraRoutes: [...operations, ...filesRoutes],
+    auth, events, health, inventory, extraRoutes: [...operations, ...filesRoutes, ...fileRestoreRuns],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 

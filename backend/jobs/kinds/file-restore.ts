@@ -1,0 +1,188 @@
+// The file-restore kind: files and folders of a restore point put back into the running VM through
+// guest operations (sinks/guest-files.ts), as a run with progress and history and a vCenter task on
+// the VM. The run's VM entry is the VM the files go into; its message says what was written, skipped
+// and renamed. The files are read through a browse session of the restore point (backend/file-restore),
+// named by volume id + entry ref, never by a path a client sent.
+import type { Readable } from 'node:stream';
+import { childLog } from '../../common/log.ts';
+import { NotFound } from '../../common/errors.ts';
+import type { GuestFamily } from '../../model/guest.ts';
+import { TASK_TYPES } from '../../model/vcenter-tasks.ts';
+import {
+  writeFilesToGuest, GuestUnusableError, type ExistingChoice, type GuestFileItem, type GuestFileOps, type GuestFileSource, type GuestFilesResult, type GuestTarget,
+} from '../../sinks/guest-files.ts';
+import type { GuestCredentials, MoRef, VcTask } from '../../vsphere/index.ts';
+import type { VmContext, VmKind, VmOutcome } from '../kinds.ts';
+
+const log = childLog('file-restore-run');
+
+export interface FileItemRef { volumeId: string; ref: string }
+
+export interface FileRestoreParams {
+  restorePointId: string;
+  items: FileItemRef[];
+  target: GuestTarget;
+  existing: ExistingChoice;
+  credentialId: string;
+}
+
+/** An entry as the browse session reports it (filesystems/types.ts FsEntry). */
+export interface PointEntry {
+  ref: string; name: string; type: string; size: number;
+  mtime?: string; atime?: string; btime?: string; mode?: number; uid?: number; gid?: number; attributes?: string[];
+}
+
+/** What the kind reads through: a browse session of the restore point (file-restore/sessions.ts PointSession). */
+export interface PointFiles {
+  stat(volumeId: string, ref: string): Promise<PointEntry>;
+  /** Everything under a folder (or the one file), paths relative to it, depth first. */
+  walk(volumeId: string, ref: string): AsyncIterable<PointEntry & { path: string }>;
+  lookup(volumeId: string, path: string): Promise<PointEntry>;
+  list(volumeId: string, ref: string | undefined, offset: number, limit: number): Promise<{ dir: PointEntry }>;
+  fileStream(volumeId: string, ref: string, start: number, end: number): Readable;
+  /** Keeps the session open while the run uses it; call the result when done. */
+  hold(): () => void;
+}
+
+export interface FileRestoreKindDeps {
+  openPoint(restorePointId: string): Promise<PointFiles>;
+  /** The VM in its own vCenter: guest operations, the bare moref, its guest family, a vCenter task on it. */
+  guestOf(vmId: string): Promise<{ guest: GuestFileOps; vm: MoRef; family: GuestFamily; task(initiatedBy: string): Promise<VcTask | undefined> }>;
+  /** The stored guest credential's secret (throws NotFound when it was deleted since). */
+  credential(id: string): GuestCredentials;
+}
+
+/** Walks of the volume root to find where an entry is are bounded (the original-location target). */
+const MAX_WALK_FOR_PATH = 500_000;
+
+const has = (e: PointEntry, attr: string) => (e.attributes ? e.attributes.includes(attr) : undefined);
+const date = (s: string | undefined) => (s ? new Date(s) : undefined);
+
+function fileItem(files: PointFiles, volumeId: string, e: PointEntry, relativePath: string, originalPath: string | undefined): GuestFileItem {
+  const mtime = date(e.mtime); const atime = date(e.atime); const btime = date(e.btime);
+  const hidden = has(e, 'hidden'); const readOnly = has(e, 'readonly');
+  return {
+    relativePath, type: e.type === 'dir' ? 'dir' : 'file', size: e.type === 'dir' ? 0 : e.size,
+    ...(originalPath ? { originalPath } : {}), ...(mtime ? { mtime } : {}), ...(atime ? { atime } : {}), ...(btime ? { btime } : {}),
+    ...(e.mode !== undefined ? { mode: e.mode } : {}), ...(e.uid !== undefined ? { uid: e.uid } : {}), ...(e.gid !== undefined ? { gid: e.gid } : {}),
+    ...(hidden !== undefined ? { hidden } : {}), ...(readOnly !== undefined ? { readOnly } : {}),
+    open: () => files.fileStream(volumeId, e.ref, 0, e.size),
+  };
+}
+
+/**
+ * Where a volume is in the guest, when the restore point shows it: the Windows system volume is C:\,
+ * the Linux root filesystem is /. Other volumes' mount points are not known (restore to a folder).
+ */
+async function mountPoint(files: PointFiles, volumeId: string, family: GuestFamily): Promise<string | undefined> {
+  const probe = family === 'windows' ? ['Windows/System32', 'C:\\'] : ['etc/fstab', '/'];
+  return files.lookup(volumeId, probe[0]!).then(() => probe[1], () => undefined);
+}
+
+/** Paths from the volume root of the entries `refs` name, by one bounded walk of the volume. */
+async function pathsFromRoot(files: PointFiles, volumeId: string, refs: Set<string>): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const root = (await files.list(volumeId, undefined, 0, 1)).dir;
+  let seen = 0;
+  for await (const e of files.walk(volumeId, root.ref)) {
+    if (refs.has(e.ref)) found.set(e.ref, e.path);
+    if (found.size === refs.size || ++seen >= MAX_WALK_FOR_PATH) break;
+  }
+  return found;
+}
+
+/** The selected entries, each file and folder under the selected folders, as the sink takes them. */
+export async function pointFileSource(files: PointFiles, items: FileItemRef[], target: GuestTarget, family: GuestFamily): Promise<GuestFileSource> {
+  const tops = await Promise.all(items.map(async (i) => ({ ...i, entry: await files.stat(i.volumeId, i.ref) })));
+  const origin = new Map<string, string | undefined>(); // volumeId:ref → absolute guest path of the top entry
+  if (target.kind === 'original') {
+    for (const volumeId of new Set(items.map((i) => i.volumeId))) {
+      const mount = await mountPoint(files, volumeId, family);
+      if (!mount) continue;
+      const mine = tops.filter((t) => t.volumeId === volumeId);
+      const paths = await pathsFromRoot(files, volumeId, new Set(mine.map((t) => t.ref)));
+      const sep = family === 'windows' ? '\\' : '/';
+      for (const t of mine) {
+        const p = paths.get(t.ref);
+        if (p !== undefined) origin.set(`${volumeId}:${t.ref}`, mount + p.split('/').join(sep));
+      }
+    }
+  }
+  // Totals for progress: one walk of each selected folder (metadata only) before any byte is read.
+  let totalBytes = 0;
+  let totalFiles = 0;
+  for (const t of tops) {
+    if (t.entry.type === 'file') { totalBytes += t.entry.size; totalFiles++; }
+    if (t.entry.type === 'dir') for await (const e of files.walk(t.volumeId, t.ref)) if (e.path && e.type === 'file') { totalBytes += e.size; totalFiles++; }
+  }
+  async function* walkAll(): AsyncGenerator<GuestFileItem> {
+    for (const t of tops) {
+      const base = origin.get(`${t.volumeId}:${t.ref}`);
+      const name = t.entry.name || t.volumeId;
+      if (t.entry.type === 'file') { yield fileItem(files, t.volumeId, t.entry, name, base); continue; }
+      if (t.entry.type !== 'dir') continue; // symlinks, reparse points, devices: nothing to copy
+      yield fileItem(files, t.volumeId, t.entry, name, base);
+      const sep = family === 'windows' ? '\\' : '/';
+      for await (const e of files.walk(t.volumeId, t.ref)) {
+        if (!e.path || (e.type !== 'file' && e.type !== 'dir')) continue;
+        yield fileItem(files, t.volumeId, e, `${name}/${e.path}`, base && `${base}${sep}${e.path.split('/').join(sep)}`);
+      }
+    }
+  }
+  return { items: walkAll(), totalFiles, totalBytes };
+}
+
+function summary(r: GuestFilesResult, vmName: string): string {
+  const mb = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${n} bytes`);
+  const parts = [`Restored ${r.written.length} file(s) (${mb(r.bytes)}) into VM '${vmName}'`];
+  const renamed = r.written.filter((w) => w.renamed);
+  if (renamed.length) parts.push(`${renamed.length} kept next to the existing file under a new name (e.g. ${renamed[0]!.to})`);
+  if (r.skipped.length) parts.push(`${r.skipped.length} skipped because they exist in the guest`);
+  if (r.folders.length) parts.push(`${r.folders.length} folder(s) made`);
+  if (r.failed.length) parts.push(`${r.failed.length} could not be written`);
+  return `${parts.join('; ')}.`;
+}
+
+export class FileRestoreKind implements VmKind<FileRestoreParams> {
+  readonly kind = 'file-restore' as const;
+  readonly #d: FileRestoreKindDeps;
+  constructor(deps: FileRestoreKindDeps) { this.#d = deps; }
+
+  async processVm(ctx: VmContext<FileRestoreParams>): Promise<VmOutcome> {
+    const p = ctx.params;
+    ctx.progress({ phase: 'opening the restore point', percent: 0 });
+    const { guest, vm, family, task: openTask } = await this.#d.guestOf(ctx.vmId);
+    const task = await openTask(ctx.initiatedBy);
+    try {
+      let creds: GuestCredentials;
+      try { creds = this.#d.credential(p.credentialId); } catch (e) {
+        if (e instanceof NotFound) throw new Error('The guest credential was deleted after the restore was started: store it again and restart the restore.');
+        throw e;
+      }
+      const files = await this.#d.openPoint(p.restorePointId);
+      const release = files.hold();
+      try {
+        const source = await pointFileSource(files, p.items, p.target, family);
+        let lastTask = 0;
+        const r = await writeFilesToGuest(source, {
+          guest, vm, creds, family, target: p.target, existing: p.existing, signal: ctx.signal,
+          onProgress: (pr) => {
+            const percent = pr.totalBytes ? Math.min(99, (100 * pr.bytesDone) / pr.totalBytes) : pr.totalFiles ? Math.min(99, (100 * pr.filesDone) / pr.totalFiles) : undefined;
+            ctx.progress({ phase: pr.current ? `writing ${pr.current}` : 'writing files into the guest', bytesRead: pr.bytesDone, ...(percent !== undefined ? { percent } : {}) });
+            if (task && percent !== undefined && Date.now() - lastTask > 1000) { lastTask = Date.now(); void task.progress(percent).catch(() => undefined); }
+          },
+        });
+        const message = summary(r, ctx.vmName);
+        const warnings = r.failed.map((f) => `${f.from}: ${f.message}`);
+        if (r.failed.length && !r.written.length && !r.skipped.length) throw new Error(`${message} ${warnings.slice(0, 5).join(' ')}`);
+        await task?.succeed(message).catch(() => undefined);
+        log.info({ run: ctx.runId, vm: ctx.vmId, written: r.written.length, skipped: r.skipped.length, failed: r.failed.length }, 'files restored into the guest');
+        return { status: warnings.length ? 'warning' : 'success', message, restorePointId: p.restorePointId, bytesRead: r.bytes, bytesStored: 0, warnings };
+      } finally { release(); }
+    } catch (e) {
+      const err = e instanceof GuestUnusableError ? new Error(`${e.message} ${e.hint}`) : e as Error;
+      await task?.fail(err.message).catch(() => undefined);
+      throw err;
+    }
+  }
+}
