@@ -51,7 +51,11 @@ const win1252 = new TextDecoder('windows-1252')
 
 /** Text by codepage: 1200 = UTF-16LE; anything else is read as Windows-1252 (a superset of ASCII 20127). */
 export function decodeText(b: Buffer, codepage: number): string {
-  if (codepage === 1200) return b.subarray(0, b.length & ~1).toString('utf16le')
+  if (codepage === 1200) {
+    // Fixed UTF-16 columns of odd size end in one single-byte pad character (a space).
+    const s = b.subarray(0, b.length & ~1).toString('utf16le')
+    return b.length & 1 ? s + String.fromCharCode(b[b.length - 1]) : s
+  }
   return win1252.decode(b)
 }
 
