@@ -34,7 +34,6 @@ declare -A need=(
   [xfs_db]=xfsprogs
   [fsxfsinfo]=libfsxfs-utils
   [pvcreate]=lvm2
-  [vslvminfo]=libvslvm-utils
   [nbdinfo]=libnbd-bin
   [nbdcopy]=libnbd-bin
   [samba-tool]=samba
