@@ -21,6 +21,9 @@ const order = (a: FsEntry, b: FsEntry) => (a.type === 'dir') !== (b.type === 'di
 
 interface Cursor { gen: AsyncGenerator<EntryWithPath>; match?: (e: EntryWithPath) => boolean; scanned: number; problems: { volumeId: string; message: string }[] }
 
+/** Walk paths without a leading slash (some readers give one). */
+const relPath = (p: string) => p.replace(/^\/+/, '');
+
 function describeError(e: unknown): string {
   return e instanceof FsError ? `${e.message} (${e.code})` : (e as Error)?.message ?? String(e);
 }
@@ -139,7 +142,7 @@ export class BrowseHandler {
     const top = await fs.stat(ref);
     const gen = (async function* () {
       if (top.type !== 'dir') { yield { ...top, path: top.name, volumeId }; return; }
-      for await (const { path, entry } of fs.walk(top.ref)) yield { ...entry, path, volumeId };
+      for await (const { path, entry } of fs.walk(top.ref)) yield { ...entry, path: relPath(path), volumeId };
     })();
     return this.#cursor(gen);
   }
@@ -158,7 +161,7 @@ export class BrowseHandler {
         let fs: FileSystem;
         try { fs = await self.#fsOf(id); } catch (e) { cursor?.problems.push({ volumeId: id, message: describeError(e) }); continue; }
         try {
-          for await (const { path, entry } of fs.walk()) yield { ...entry, path, volumeId: id };
+          for await (const { path, entry } of fs.walk()) yield { ...entry, path: relPath(path), volumeId: id };
         } catch (e) {
           cursor?.problems.push({ volumeId: id, message: `the search stopped in this volume: ${describeError(e)}` });
         }

@@ -48,6 +48,7 @@ export function zipStream(session: PointSession, items: ZipItem[], onError?: (e:
     for (const item of items) {
       const top = await session.stat(item.volumeId, item.ref);
       const base = unique(zipName(top.name || item.volumeId), taken);
+      if (top.type === 'dir') zip.addEmptyDirectory(base, { mtime: top.mtime ? new Date(top.mtime) : new Date(0) });
       for await (const e of session.walk(item.volumeId, item.ref)) {
         if (out.destroyed) return;
         const rel = top.type === 'dir' ? `${base}/${safePath(e.path)}` : base;

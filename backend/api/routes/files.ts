@@ -5,7 +5,7 @@
 // Reading guest bytes happens in isolated workers (file-restore/isolation.ts): a damaged or hostile
 // filesystem fails its request with 422 within the time bound, the service goes on.
 import { createHash, randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { Request, Response } from 'express';
 import type {
   FileDownloadLink, FileDownloadLinkRequest, FileEntry, FileListing, FileSearchMatch, FileSearchResult, FileVolume, FileZipRequest, RestorePoint,
@@ -41,8 +41,11 @@ class FileRestoreProblem extends Error {
   constructor(status: number, code: string, message: string) { super(message); this.status = status; this.code = code; }
 }
 
+/** FsErrors keep their name and code across the worker boundary (isolation.ts), not their class. */
+const isFsError = (e: unknown): e is FsError => e instanceof FsError || ((e as Error)?.name === 'FsError' && typeof (e as FsError).code === 'string');
+
 function translate(e: unknown): unknown {
-  if (e instanceof FsError) {
+  if (isFsError(e)) {
     switch (e.code) {
       case 'ENOENT': return new FileRestoreProblem(404, 'not_found', `${e.message}.`);
       case 'ENOTDIR': return new FileRestoreProblem(400, 'not_a_folder', `${e.message}.`);
@@ -202,14 +205,23 @@ export function fileRoutes(d: FilesDeps): RouteDef[] {
     await sendStream(res, s.fileStream(volumeId, ref, start + first.length, end, stream));
   }
 
-  /** Pipes a body; a failure after the headers went out cuts the connection (the client sees an incomplete download). */
-  async function sendStream(res: Response, body: NodeJS.ReadableStream): Promise<void> {
-    try {
-      await pipeline(body, res);
-    } catch (e) {
-      if (!res.headersSent) throw translate(e);
-      res.destroy(e as Error);
-    }
+  /**
+   * Pipes a body. A failure before anything was sent becomes an error answer; after the headers went
+   * out it cuts the connection (the client sees an incomplete download, never a complete-looking one).
+   * A client that leaves stops the reading.
+   */
+  function sendStream(res: Response, body: Readable): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      body.once('error', (e) => {
+        body.unpipe(res);
+        if (!res.headersSent) {
+          for (const h of ['Content-Disposition', 'Content-Type', 'Content-Range', 'Content-Length', 'ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(h);
+          reject(translate(e));
+        } else { res.destroy(e); resolve(); }
+      });
+      res.once('close', () => { if (!res.writableFinished) body.destroy(); resolve(); });
+      body.pipe(res);
+    });
   }
 
   async function sendZip(res: Response, s: PointSession, rp: RestorePoint, items: FileZipRequest['items'], name?: string): Promise<void> {

@@ -1,0 +1,264 @@
+// File-level restore through the API, as the "Recover files…" wizard drives it: the lab VMs' disks
+// (win-app01: GPT with NTFS + ext4; linux-db01: MBR with FAT32 + ext4) backed up through the service,
+// then browsed, searched and downloaded. Bytes are checked against sleuthkit's icat on the source image.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { request } from 'node:https';
+import { startTestService, type TestService } from '../helpers/service.ts';
+import { Soap, ref } from '../lab-tests/soap.ts';
+import type { ApiError, FileDownloadLink, FileEntry, FileListing, FileSearchResult, FileVolume, Health, JobRun } from '../../backend/api/contract.ts';
+
+let t: TestService;
+let admin: string;
+let ids: Record<string, string>;
+const rp: Record<string, string> = {};
+let manifests: Record<string, { partitions: { index: number; fs: string; label: string; startSector: number; files: { path: string; size: number; sha256: string }[] }[] }>;
+let tmp: string;
+
+before(async () => {
+  t = await startTestService();
+  admin = await t.login();
+  const vms = await t.lab.control.vms();
+  ids = Object.fromEntries(Object.entries(vms).map(([n, v]) => [n, v.moref]));
+  const b = await t.call<JobRun>('POST', '/api/backups', { token: admin, body: { vmIds: [ids['win-app01'], ids['linux-db01']] } });
+  assert.equal(b.status, 202, JSON.stringify(b.body));
+  const run = await t.waitRun(admin, b.body.id, 120_000);
+  assert.equal(run.status === 'success' || run.status === 'warning', true, JSON.stringify(run));
+  for (const v of run.vms) rp[v.vmName] = v.restorePointId!;
+  manifests = Object.fromEntries(['win-app01', 'linux-db01'].map((n) => [n, JSON.parse(readFileSync(join(t.lab.imagesDir!, `${n}.manifest.json`), 'utf8'))]));
+  tmp = mkdtempSync(join(tmpdir(), 'stillpoint-files-'));
+});
+after(async () => { await t?.stop(); if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+
+/** A raw HTTPS request: status, headers and body bytes. */
+function raw(method: string, path: string, o: { token?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; cut?: boolean }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...o.headers, ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) };
+    const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
+    if (payload) headers['content-type'] = 'application/json';
+    const req = request(t.service.url + path, { method, headers, ca: t.service.cert }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      // The service cuts a download it cannot finish: the client sees an incomplete body.
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), cut: true }));
+    });
+    req.on('error', reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+const volumes = async (vm: string, token = admin) => (await t.call<FileVolume[]>('GET', `/api/restore-points/${rp[vm]}/volumes`, { token })).body;
+const list = async (vm: string, volumeId: string, ref?: string) => {
+  const r = await t.call<FileListing>('GET', `/api/restore-points/${rp[vm]}/volumes/${volumeId}/list${ref ? `?ref=${encodeURIComponent(ref)}` : ''}`, { token: admin });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body;
+};
+async function byPath(vm: string, volumeId: string, path: string): Promise<FileEntry> {
+  const r = await t.call<FileEntry>('GET', `/api/restore-points/${rp[vm]}/volumes/${volumeId}/entry?path=${encodeURIComponent(path)}`, { token: admin });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body;
+}
+/** The file's bytes read by sleuthkit from the lab's source image (inode = the entry's MFT record / inode number). */
+function icat(vm: string, partition: number, entryRef: string): Buffer {
+  const p = manifests[vm]!.partitions.find((x) => x.index === partition)!;
+  return execFileSync('icat', ['-o', String(p.startSector), join(t.lab.imagesDir!, `${vm}.img`), entryRef.split('-')[0]!], { maxBuffer: 64 << 20 });
+}
+
+test('volumes of both lab VMs: partitions with the right filesystems, labels and consistency; first listing timed', async () => {
+  const t0 = Date.now();
+  const win = await volumes('win-app01');
+  const firstMs = Date.now() - t0;
+  assert.deepEqual(win.map((v) => [v.id, v.partition, v.filesystem, v.label, v.browsable]), [['2000-p1', 1, 'ntfs', 'System', true], ['2000-p2', 2, 'ext', 'data', true]]);
+  assert.equal(win[0]!.partitionType, 'Microsoft basic data');
+  assert.equal(win[0]!.consistency?.clean, true, JSON.stringify(win[0]));
+  assert.equal(win[0]!.diskKey, 2000);
+  assert.equal(win[0]!.offset, manifests['win-app01']!.partitions[0]!.startSector * 512);
+  const lin = await volumes('linux-db01');
+  assert.deepEqual(lin.map((v) => [v.id, v.filesystem, v.label]), [['2000-p1', 'fat', 'BOOT'], ['2000-p2', 'ext', 'root']]);
+  const t1 = Date.now();
+  const root = await list('win-app01', '2000-p1');
+  const listMs = Date.now() - t1;
+  const t2 = Date.now();
+  await list('win-app01', '2000-p1');
+  console.log(`# first volumes (open disks + filesystems) ${firstMs} ms, first root listing ${listMs} ms, cached listing ${Date.now() - t2} ms`);
+  assert.ok(['Data', 'Users', 'inetpub', 'ProgramData'].every((n) => root.entries.some((e) => e.name === n && e.type === 'dir')), JSON.stringify(root.entries.map((e) => e.name)));
+  assert.equal(root.dir.type, 'dir');
+});
+
+test('open folders by ref: entries with size, times and attributes; FAT and ext4 too', async () => {
+  const root = await list('win-app01', '2000-p1');
+  const users = root.entries.find((e) => e.name === 'Users')!;
+  const pub = (await list('win-app01', '2000-p1', users.ref)).entries.find((e) => e.name === 'Public')!;
+  const docs = (await list('win-app01', '2000-p1', pub.ref)).entries.find((e) => e.name === 'Documents')!;
+  const files = (await list('win-app01', '2000-p1', docs.ref)).entries;
+  const expected = manifests['win-app01']!.partitions[0]!.files.filter((f) => f.path.startsWith('/Users/Public/Documents/'));
+  assert.deepEqual(files.map((e) => [e.name, e.size]).sort(), expected.map((f) => [f.path.split('/').pop(), f.size]).sort());
+  assert.ok(files.every((e) => e.type === 'file' && e.mtime && e.volumeId === '2000-p1'));
+  const fat = await list('linux-db01', '2000-p1');
+  assert.ok(fat.entries.some((e) => e.name === 'README.TXT' && e.size === manifests['linux-db01']!.partitions[0]!.files.find((f) => f.path === '/README.TXT')!.size));
+  const etc = (await list('linux-db01', '2000-p2')).entries.find((e) => e.name === 'etc')!;
+  const hostname = (await list('linux-db01', '2000-p2', etc.ref)).entries.find((e) => e.name === 'hostname')!;
+  assert.equal(typeof hostname.mode, 'number');
+  assert.equal(hostname.uid !== undefined, true);
+  const page = await t.call<FileListing>('GET', `/api/restore-points/${rp['win-app01']}/volumes/2000-p1/list?offset=1&limit=2`, { token: admin });
+  assert.deepEqual(page.body.entries.map((e) => e.name), (await list('win-app01', '2000-p1')).entries.slice(1, 3).map((e) => e.name));
+  const notDir = await t.call<ApiError>('GET', `/api/restore-points/${rp['linux-db01']}/volumes/2000-p2/list?ref=${hostname.ref}`, { token: admin });
+  assert.equal(notDir.status, 400, JSON.stringify(notDir.body));
+  const noVol = await t.call<ApiError>('GET', `/api/restore-points/${rp['linux-db01']}/volumes/2000-p9/list`, { token: admin });
+  assert.equal(noVol.status, 404, JSON.stringify(noVol.body));
+});
+
+test('search by glob over every volume, by name and by path; NDJSON streams one match per line', async () => {
+  const r = await t.call<FileSearchResult>('GET', `/api/restore-points/${rp['win-app01']}/search?pattern=${encodeURIComponent('*.txt')}`, { token: admin });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const want = manifests['win-app01']!.partitions.flatMap((p) => p.files.filter((f) => f.path.endsWith('.txt')).map((f) => `2000-p${p.index}:${f.path.slice(1)}`)).sort();
+  assert.deepEqual(r.body.matches.map((m) => `${m.volumeId}:${m.path}`).sort(), want);
+  assert.equal(r.body.truncated, false);
+  assert.ok(r.body.matches.every((m) => m.diskKey === 2000));
+  const deep = await t.call<FileSearchResult>('GET', `/api/restore-points/${rp['win-app01']}/search?pattern=${encodeURIComponent('data/**/*.TXT')}&volumeId=2000-p1`, { token: admin });
+  assert.deepEqual(deep.body.matches.map((m) => m.path), ['Data/Nested/Deeper/notes.txt']);
+  const limited = await t.call<FileSearchResult>('GET', `/api/restore-points/${rp['win-app01']}/search?pattern=*&limit=3`, { token: admin });
+  assert.equal(limited.body.matches.length, 3);
+  assert.equal(limited.body.truncated, true);
+  const nd = await raw('GET', `/api/restore-points/${rp['linux-db01']}/search?pattern=${encodeURIComponent('*.conf')}`, { token: admin, headers: { accept: 'application/x-ndjson' } });
+  assert.equal(nd.status, 200);
+  const lines = nd.body.toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(lines.slice(0, -1).map((l) => l.path), ['etc/app/app.conf']);
+  assert.equal(lines.at(-1)!.done, true);
+});
+
+test('download a file: bytes equal icat on the source image; Range gives 206; Last-Modified, Content-Disposition', async () => {
+  const big = await byPath('win-app01', '2000-p1', 'Data/big.bin');
+  const url = `/api/restore-points/${rp['win-app01']}/volumes/2000-p1/content?ref=${encodeURIComponent(big.ref)}`;
+  const full = await raw('GET', url, { token: admin });
+  assert.equal(full.status, 200, full.body.toString().slice(0, 300));
+  const oracle = icat('win-app01', 1, big.ref);
+  assert.equal(full.body.length, big.size);
+  assert.ok(full.body.equals(oracle), 'the bytes are the ones sleuthkit reads from the source image');
+  assert.equal(full.headers['content-disposition'], `attachment; filename="big.bin"; filename*=UTF-8''big.bin`);
+  assert.equal(full.headers['last-modified'], new Date(big.mtime!).toUTCString());
+  assert.equal(full.headers['accept-ranges'], 'bytes');
+  const part = await raw('GET', url, { token: admin, headers: { range: 'bytes=1048570-1048589' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers['content-range'], `bytes 1048570-1048589/${big.size}`);
+  assert.ok(part.body.equals(oracle.subarray(1048570, 1048590)));
+  const tail = await raw('GET', url, { token: admin, headers: { range: 'bytes=-100', 'if-range': String(full.headers.etag) } });
+  assert.equal(tail.status, 206);
+  assert.ok(tail.body.equals(oracle.subarray(oracle.length - 100)));
+  const stale = await raw('GET', url, { token: admin, headers: { range: 'bytes=0-9', 'if-range': '"something-else"' } });
+  assert.equal(stale.status, 200, 'an If-Range that does not match gets the whole file');
+  const beyond = await raw('GET', url, { token: admin, headers: { range: `bytes=${big.size}-` } });
+  assert.equal(beyond.status, 416);
+  assert.equal(beyond.headers['content-range'], `bytes */${big.size}`);
+  const blob = await byPath('win-app01', '2000-p2', 'srv/data/blob.bin');
+  const ext = await raw('GET', `/api/restore-points/${rp['win-app01']}/volumes/2000-p2/content?ref=${blob.ref}`, { token: admin });
+  assert.ok(ext.body.equals(icat('win-app01', 2, blob.ref)), 'ext4 file equals icat');
+  const kernel = await byPath('linux-db01', '2000-p1', 'EFI/BOOT/kernel.img');
+  const fat = await raw('GET', `/api/restore-points/${rp['linux-db01']}/volumes/2000-p1/content?ref=${kernel.ref}`, { token: admin });
+  assert.ok(fat.body.equals(icat('linux-db01', 1, kernel.ref)), 'FAT32 file equals icat');
+  const quarterly = await byPath('win-app01', '2000-p1', 'Users/Public/Documents/Quarterly Report.txt');
+  const q = await raw('GET', `/api/restore-points/${rp['win-app01']}/volumes/2000-p1/content?ref=${quarterly.ref}`, { token: admin });
+  assert.equal(q.headers['content-disposition'], `attachment; filename="Quarterly Report.txt"; filename*=UTF-8''Quarterly%20Report.txt`);
+  const folder = await raw('GET', `/api/restore-points/${rp['win-app01']}/volumes/2000-p1/content?ref=${(await byPath('win-app01', '2000-p1', 'Data')).ref}`, { token: admin });
+  assert.equal(folder.status, 400);
+  assert.match(JSON.parse(folder.body.toString()).message, /folder: download it as a zip/);
+});
+
+test('a zip of a folder and a file, streamed: unzip lists and extracts the same bytes', async () => {
+  const data = await byPath('win-app01', '2000-p1', 'Data');
+  const readme = await byPath('win-app01', '2000-p1', 'Users/Public/Documents/readme.txt');
+  const z = await raw('POST', `/api/restore-points/${rp['win-app01']}/zip`, { token: admin, body: { items: [{ volumeId: '2000-p1', ref: data.ref }, { volumeId: '2000-p1', ref: readme.ref }], name: 'picked' } });
+  assert.equal(z.status, 200, z.body.toString().slice(0, 300));
+  assert.equal(z.headers['content-type'], 'application/zip');
+  assert.match(String(z.headers['content-disposition']), /filename="picked\.zip"/);
+  assert.equal(z.headers['content-length'], undefined, 'streamed, not buffered');
+  const file = join(tmp, 'picked.zip');
+  writeFileSync(file, z.body);
+  const names = execFileSync('unzip', ['-Z1', file], { encoding: 'utf8' }).trim().split('\n').sort();
+  assert.deepEqual(names, ['Data/', 'Data/Nested/', 'Data/Nested/Deeper/', 'Data/Nested/Deeper/notes.txt', 'Data/big.bin', 'readme.txt']);
+  const big = await byPath('win-app01', '2000-p1', 'Data/big.bin');
+  assert.ok(execFileSync('unzip', ['-p', file, 'Data/big.bin'], { maxBuffer: 64 << 20 }).equals(icat('win-app01', 1, big.ref)));
+  assert.equal(execFileSync('unzip', ['-p', file, 'readme.txt'], { encoding: 'utf8' }), 'Stillpoint lab: win-app01 system volume.\r\n');
+  execFileSync('unzip', ['-tq', file]);
+});
+
+test('download links work without the session header, once', async () => {
+  const hostname = await byPath('linux-db01', '2000-p2', 'etc/hostname');
+  const l = await t.call<FileDownloadLink>('POST', `/api/restore-points/${rp['linux-db01']}/download-links`, { token: admin, body: { kind: 'file', volumeId: '2000-p2', ref: hostname.ref } });
+  assert.equal(l.status, 201, JSON.stringify(l.body));
+  assert.match(l.body.url, /^\/api\/downloads\/[A-Za-z0-9_-]{32}$/);
+  const got = await raw('GET', l.body.url);
+  assert.equal(got.status, 200);
+  assert.equal(got.body.toString(), 'linux-db01\n');
+  assert.equal((await raw('GET', l.body.url)).status, 404, 'a link is spent by its first use');
+  const zl = await t.call<FileDownloadLink>('POST', `/api/restore-points/${rp['linux-db01']}/download-links`, { token: admin, body: { kind: 'zip', items: [{ volumeId: '2000-p2', ref: hostname.ref }] } });
+  const zip = await raw('GET', zl.body.url);
+  assert.equal(zip.status, 200);
+  assert.equal(zip.body.readUInt32LE(0), 0x04034b50, 'a zip');
+  const bad = await t.call<ApiError>('POST', `/api/restore-points/${rp['linux-db01']}/download-links`, { token: admin, body: { kind: 'file', volumeId: '2000-p2', ref: '999999' } });
+  assert.ok(bad.status >= 400 && bad.status < 500, JSON.stringify(bad.body));
+});
+
+test('authorization: a hidden VM\'s points are 404, a visible VM without the file-restore privilege is 403', async () => {
+  const op = await t.login('restricted');
+  // web-off01 is hidden from the restricted user: back it up as the administrator.
+  const b = await t.call<JobRun>('POST', '/api/backups', { token: admin, body: { vmIds: [ids['web-off01']] } });
+  const hiddenRp = (await t.waitRun(admin, b.body.id, 120_000)).vms[0]!.restorePointId!;
+  const hidden = await t.call<ApiError>('GET', `/api/restore-points/${hiddenRp}/volumes`, { token: op });
+  assert.equal(hidden.status, 404, JSON.stringify(hidden.body));
+  assert.equal((await raw('GET', `/api/restore-points/${hiddenRp}/volumes/2000/content?ref=5`, { token: op })).status, 404);
+  // The operator holds VirtualMachine.Provisioning.GetVmFiles on linux-db01 through its role: allowed.
+  assert.equal((await t.call('GET', `/api/restore-points/${rp['linux-db01']}/volumes`, { token: op })).status, 200);
+  const soap = new Soap(t.lab);
+  await soap.login();
+  const AM = { type: 'AuthorizationManager', value: 'AuthorizationManager' };
+  const vm = { type: 'VirtualMachine', value: ids['win-app01']! };
+  const saved = /<returnval>([\s\S]*?)<\/returnval>/.exec(await soap.ok('RetrieveEntityPermissions', `${ref('_this', AM)}${ref('entity', vm)}<inherited>false</inherited>`))![1]!;
+  await soap.ok('RemoveEntityPermission', `${ref('_this', AM)}${ref('entity', vm)}<user>VSPHERE.LOCAL\\operator</user><isGroup>false</isGroup>`);
+  try {
+    const op2 = await t.login('restricted'); // a fresh session: privilege answers are cached per session for a minute
+    const r = await t.call<ApiError>('GET', `/api/restore-points/${rp['win-app01']}/volumes`, { token: op2 });
+    assert.equal(r.status, 403, JSON.stringify(r.body));
+    assert.match(r.body.message, /VirtualMachine\.Provisioning\.GetVmFiles on VM 'win-app01'/);
+    const link = await t.call<ApiError>('POST', `/api/restore-points/${rp['win-app01']}/download-links`, { token: op2, body: { kind: 'file', volumeId: '2000-p1', ref: '5-5' } });
+    assert.equal(link.status, 403);
+  } finally {
+    await soap.ok('SetEntityPermissions', `${ref('_this', AM)}${ref('entity', vm)}<permission>${saved}</permission>`);
+  }
+});
+
+test('a hostile image (an ext4 directory entry pointing back at the root: a loop) fails with a clear error in time; the service stays healthy', async () => {
+  const disk = (await t.lab.control.vms())['linux-db01']!.disks[0]!.flatPath;
+  const p2 = manifests['linux-db01']!.partitions[1]!;
+  const img = readFileSync(disk);
+  // The root directory's entry "etc": inode(4) rec_len(2) name_len=3 type=2 (dir) "etc".
+  const needle = Buffer.from([3, 2, 0x65, 0x74, 0x63]);
+  let at = img.indexOf(needle, p2.startSector * 512);
+  while (at >= 0 && img.readUInt32LE(at - 6) !== Number(execFileSync('ifind', ['-o', String(p2.startSector), '-n', '/etc', disk], { encoding: 'utf8' }).trim())) at = img.indexOf(needle, at + 1);
+  assert.ok(at > 0, 'found the root directory entry of /etc');
+  const two = Buffer.alloc(4); two.writeUInt32LE(2);
+  await t.lab.control.writeDisk('linux-db01', 0, at - 6, two);
+  const b = await t.call<JobRun>('POST', '/api/backups', { token: admin, body: { vmIds: [ids['linux-db01']] } });
+  const hostile = (await t.waitRun(admin, b.body.id, 120_000)).vms[0]!.restorePointId!;
+  const bound = 20_000 + 5_000;
+  const t0 = Date.now();
+  const s = await t.call<FileSearchResult & ApiError>('GET', `/api/restore-points/${hostile}/search?pattern=*.conf&volumeId=2000-p2`, { token: admin });
+  const took = Date.now() - t0;
+  console.log(`# hostile search answered ${s.status} in ${took} ms: ${JSON.stringify(s.body.problems ?? s.body.message)}`);
+  assert.ok(took < bound, `answered in ${took} ms`);
+  if (s.status === 200) assert.match(JSON.stringify(s.body.problems), /ELOOP|ECORRUPT|checksum|reached twice/);
+  else { assert.equal(s.status, 422, JSON.stringify(s.body)); assert.match(s.body.message, /damaged|loop|checksum/); }
+  const zip = await raw('POST', `/api/restore-points/${hostile}/zip`, { token: admin, body: { items: [{ volumeId: '2000-p2', ref: '2' }] } });
+  assert.ok(zip.status === 422 || zip.cut === true, `a zip of the looping folder is refused or cut, never served as complete (${zip.status})`);
+  const health = await t.call<Health>('GET', '/api/health');
+  assert.equal(health.status, 200);
+  assert.equal(health.body.repository.ok, true);
+  const fine = await list('linux-db01', '2000-p1');
+  assert.ok(fine.entries.length > 0, 'other restore points still browse');
+});
