@@ -5,7 +5,7 @@ import type {
   ApiError, BackupRequest, Dashboard, DatastoreInfo, GuestCredential, GuestCredentialInput, HostInfo, Job, JobInput,
   JobRun, LoginRequest, LoginResponse, ReplicaState, RestorePoint, RestoreRequest, SessionInfo, VmDetail, VmSummary,
 } from '@contract';
-import type { FileDownloadLink, FileDownloadLinkRequest, FileEntry, FileListing, FileSearchResult, FileVolume } from '@contract';
+import type { FileDownloadLink, FileDownloadLinkRequest, FileEntry, FileListing, FileRestoreRequest, FileSearchResult, FileVolume } from '@contract';
 import { AuthService } from './auth';
 
 /** Typed client for backend/api/contract.ts. All methods return promises; errors are `ApiFailure`. */
@@ -73,16 +73,7 @@ export class Api {
     return { ...link, url: this.auth.url(link.url) };
   }
   /** Restores files into the VM's guest: a run of kind 'file-restore' (202), followed like any run. */
-  putBackFiles(rpId: string, body: PutBackRequest): Promise<JobRun> { return this.post(`restore-points/${enc(rpId)}/file-restore`, body); }
-}
-
-// Provisional until backend/api/contracts/file-restore-runs.ts lands.
-export interface PutBackRequest {
-  items: { volumeId: string; ref: string }[];
-  target: { kind: 'original' } | { kind: 'folder'; path: string };
-  existing: 'skip' | 'overwrite' | 'keep-both';
-  credentialId?: string;
-  credentials?: { username: string; password: string };
+  putBackFiles(rpId: string, body: FileRestoreRequest): Promise<JobRun> { return this.post(`restore-points/${enc(rpId)}/files/restore`, body); }
 }
 
 /** `a=1&b=x` from the defined values only. */

@@ -1,26 +1,19 @@
 import { Component, computed, inject, input, model, signal } from '@angular/core';
 import { FormsModule } from '@angular/forms';
 import { ClrFormsModule } from '@clr/angular';
-import type { GuestCredential, VmDetail } from '@contract';
-import type { FileEntry } from '@contract';
+import type { ExistingFileChoice, FileEntry, FileRestoreTarget, GuestCredential, VmDetail } from '@contract';
 import { Api, errorText } from '../../core/api';
 import { I18N_PIPES } from '../../core/i18n';
 import { ErrorAlert } from '../../shared/error-alert';
 
-export type ExistingChoice = 'skip' | 'overwrite' | 'keep-both';
 /** What the user chose on the put-back page; `valid` once everything needed is there. */
-export interface PutBackChoice {
-  target: { kind: 'original' } | { kind: 'folder'; path: string };
-  existing: ExistingChoice;
-  credential: { id: string } | { username: string; password: string } | null;
-  valid: boolean;
-}
-export const EMPTY_PUT_BACK: PutBackChoice = { target: { kind: 'original' }, existing: 'keep-both', credential: null, valid: false };
+export interface PutBackChoice { target: FileRestoreTarget; existing: ExistingFileChoice; credentialId: string; valid: boolean }
+export const EMPTY_PUT_BACK: PutBackChoice = { target: { kind: 'original' }, existing: 'keep-both', credentialId: '', valid: false };
 
 /**
  * "Restore to the VM": where the selected files go in the guest (their original folders, or another folder),
  * what happens to files that exist there (skip, overwrite, keep both), and the guest account that writes them
- * (a saved guest credential, or one typed in for this restore only and never stored).
+ * (a stored guest credential; a new one can be saved here, as in the job wizard).
  */
 @Component({
   selector: 'sp-file-put-back',
@@ -60,31 +53,28 @@ export const EMPTY_PUT_BACK: PutBackChoice = { target: { kind: 'original' }, exi
       </clr-radio-container>
       <clr-select-container>
         <label for="fr-credential">{{ 'fileRestore.putBack.credential' | t }}</label>
-        <select clrSelect id="fr-credential" name="credential" [(ngModel)]="credentialId" (ngModelChange)="emit()">
+        <select clrSelect id="fr-credential" name="credential" [(ngModel)]="credentialId" (ngModelChange)="emit()" required>
+          @if (credentials().length === 0) { <option value="">{{ 'fileRestore.putBack.noCredential' | t }}</option> }
           @for (c of credentials(); track c.id) { <option [value]="c.id">{{ c.name }} ({{ c.username }})</option> }
-          <option value="">{{ 'fileRestore.putBack.enterCredential' | t }}</option>
         </select>
+        <clr-control-helper>{{ 'fileRestore.putBack.credentialHelp' | t }}</clr-control-helper>
       </clr-select-container>
-      @if (!credentialId) {
-        <clr-input-container>
-          <label for="fr-guest-user">{{ 'credentials.username' | t }}</label>
-          <input clrInput id="fr-guest-user" name="guestUser" autocomplete="off" [(ngModel)]="username" (ngModelChange)="emit()" required maxlength="256" />
-          <clr-control-error>{{ 'form.required' | t }}</clr-control-error>
-        </clr-input-container>
-        <clr-password-container>
-          <label for="fr-guest-pass">{{ 'credentials.password' | t }}</label>
-          <input clrPassword id="fr-guest-pass" name="guestPass" autocomplete="new-password" [(ngModel)]="password" (ngModelChange)="emit()" required maxlength="256" />
-          <clr-control-helper>{{ 'fileRestore.putBack.passwordHelp' | t }}</clr-control-helper>
-          <clr-control-error>{{ 'form.required' | t }}</clr-control-error>
-        </clr-password-container>
-      }
     </form>
+    <details class="sp-fr-newcred" [open]="credentials().length === 0">
+      <summary>{{ 'credentials.new' | t }}</summary>
+      <form clrForm clrLayout="horizontal" [clrLabelSize]="4" (ngSubmit)="createCredential()" #cf="ngForm">
+        <clr-input-container><label for="fr-cred-name">{{ 'credentials.name' | t }}</label><input clrInput id="fr-cred-name" name="cname" [(ngModel)]="newCred.name" required maxlength="80" /></clr-input-container>
+        <clr-input-container><label for="fr-cred-user">{{ 'credentials.username' | t }}</label><input clrInput id="fr-cred-user" name="cuser" [(ngModel)]="newCred.username" required autocomplete="off" maxlength="256" /></clr-input-container>
+        <clr-password-container><label for="fr-cred-pass">{{ 'credentials.password' | t }}</label><input clrPassword id="fr-cred-pass" name="cpass" [(ngModel)]="newCred.password" required autocomplete="new-password" maxlength="256" /></clr-password-container>
+        <button type="submit" class="btn btn-sm btn-outline" id="fr-cred-save" [disabled]="!cf.valid || credBusy()">{{ 'credentials.save' | t }}</button>
+      </form>
+    </details>
     <h4>{{ 'fileRestore.putBack.items' | t: { n: items().length } }}</h4>
     <ul class="sp-fr-items">
       @for (e of shown(); track e.volumeId + e.ref) { <li>{{ e.path ?? e.name }}@if (e.type === 'dir') { /}</li> }
       @if (items().length > shown().length) { <li class="sp-muted">{{ 'fileRestore.putBack.more' | t: { n: items().length - shown().length } }}</li> }
     </ul>`,
-  styles: [`.sp-fr-items { margin: 0.25rem 0 0 1rem; word-break: break-all; } h4 { margin-top: 0.75rem; }`],
+  styles: [`.sp-fr-items { margin: 0.25rem 0 0 1rem; word-break: break-all; } h4 { margin-top: 0.75rem; } .sp-fr-newcred { margin-top: 0.5rem; } .sp-fr-newcred summary { cursor: pointer; }`],
 })
 export class FilePutBack {
   private readonly api = inject(Api);
@@ -93,15 +83,15 @@ export class FilePutBack {
   readonly choice = model<PutBackChoice>(EMPTY_PUT_BACK);
   readonly credentials = signal<GuestCredential[]>([]);
   readonly error = signal<string | null>(null);
-  readonly existingChoices: readonly ExistingChoice[] = ['skip', 'overwrite', 'keep-both'];
+  readonly existingChoices: readonly ExistingFileChoice[] = ['skip', 'overwrite', 'keep-both'];
+  readonly credBusy = signal(false);
+  newCred = { name: '', username: '', password: '' };
   readonly shown = computed(() => this.items().slice(0, 20));
   readonly folderExample = computed(() => this.vm()?.guestFamily === 'windows' ? 'C:\\Restored' : '/tmp/restored');
   targetKind: 'original' | 'folder' = 'original';
   folder = '';
-  existing: ExistingChoice = 'keep-both';
+  existing: ExistingFileChoice = 'keep-both';
   credentialId = '';
-  username = '';
-  password = '';
 
   constructor() { void this.load(); }
   private async load(): Promise<void> {
@@ -112,11 +102,20 @@ export class FilePutBack {
     } catch (e) { this.error.set(errorText(e)); }
     this.emit();
   }
+  async createCredential(): Promise<void> {
+    this.credBusy.set(true); this.error.set(null);
+    try {
+      const c = await this.api.createCredential({ ...this.newCred });
+      this.credentials.set([...this.credentials(), c]);
+      this.credentialId = c.id;
+      this.newCred = { name: '', username: '', password: '' };
+      this.emit();
+    } catch (e) { this.error.set(errorText(e)); } finally { this.credBusy.set(false); }
+  }
   emit(): void {
     const folder = this.folder.trim();
-    const target = this.targetKind === 'folder' ? { kind: 'folder' as const, path: folder } : { kind: 'original' as const };
-    const credential = this.credentialId ? { id: this.credentialId } : this.username.trim() && this.password ? { username: this.username.trim(), password: this.password } : null;
+    const target: FileRestoreTarget = this.targetKind === 'folder' ? { kind: 'folder', path: folder } : { kind: 'original' };
     const absolute = this.vm()?.guestFamily === 'windows' ? /^[A-Za-z]:[\\/]/.test(folder) : folder.startsWith('/');
-    this.choice.set({ target, existing: this.existing, credential, valid: !!credential && (this.targetKind === 'original' || absolute) });
+    this.choice.set({ target, existing: this.existing, credentialId: this.credentialId, valid: !!this.credentialId && (this.targetKind === 'original' || absolute) });
   }
 }

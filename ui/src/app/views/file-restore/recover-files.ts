@@ -219,26 +219,20 @@ export class RecoverFilesModal {
       const single = items.length === 1 && items[0]!.type !== 'dir' ? items[0]! : null;
       const link = single
         ? await this.api.fileDownloadLink(rp.id, { kind: 'file', volumeId: single.volumeId, ref: single.ref })
-        : await this.api.fileDownloadLink(rp.id, { kind: 'zip', items: items.map((e) => ({ volumeId: e.volumeId, ref: e.ref })), name: this.zipName(rp) });
+        : await this.api.fileDownloadLink(rp.id, { kind: 'zip', items: items.map((e) => ({ volumeId: e.volumeId, ref: e.ref })) });
       startDownload(link.url);
     } catch (e) { this.error.set(errorText(e)); } finally { this.downloading.set(false); }
-  }
-  private zipName(rp: RestorePoint): string {
-    const vm = (this.vm()?.name ?? this.vmId).replace(/[^\w.-]+/g, '_');
-    return `${vm}-${rp.createdAt.slice(0, 19).replace(/[:T]/g, '-')}.zip`;
   }
   /** Puts the selection back into the guest: a run of kind file-restore, followed like any run. */
   async start(): Promise<void> {
     const rp = this.point();
     const choice = this.putBack();
     const items = this.putBackItems();
-    if (!rp || !choice.valid || !choice.credential || items.length === 0) return;
+    if (!rp || !choice.valid || items.length === 0) return;
     this.starting.set(true); this.error.set(null);
     try {
       const run = await this.api.putBackFiles(rp.id, {
-        items: items.map((e) => ({ volumeId: e.volumeId, ref: e.ref })),
-        target: choice.target, existing: choice.existing,
-        ...('id' in choice.credential ? { credentialId: choice.credential.id } : { credentials: choice.credential }),
+        items: items.map((e) => ({ volumeId: e.volumeId, ref: e.ref })), target: choice.target, existing: choice.existing, credentialId: choice.credentialId,
       });
       this.tracker.track(run, () => this.done.set(true));
       setTimeout(() => document.getElementById('fr-progress')?.focus());
