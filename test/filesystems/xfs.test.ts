@@ -21,15 +21,23 @@ const run = promisify(execFile)
 const HERE = import.meta.dirname
 
 let dir = ''
-let mnt = ''
+let mnt = '' // xfs.img, mounted read-only by the kernel: the oracle
+let mntGeometry = '' // geometry.img, likewise
+const mounts: string[] = []
+function mountRo(img: string): string {
+  const m = mkdtempSync(join(tmpdir(), 'xfs-mnt-'))
+  mounts.push(m)
+  execFileSync('mount', ['-o', 'loop,ro', img, m])
+  return m
+}
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'xfs-test-'))
   execFileSync('bash', [join(HERE, 'images/xfs.sh'), dir], { stdio: 'ignore' })
-  mnt = mkdtempSync(join(tmpdir(), 'xfs-mnt-'))
-  execFileSync('mount', ['-o', 'loop,ro', join(dir, 'xfs.img'), mnt])
+  mnt = mountRo(join(dir, 'xfs.img'))
+  mntGeometry = mountRo(join(dir, 'geometry.img'))
 })
 after(() => {
-  if (mnt) { try { execFileSync('umount', [mnt]) } catch { /* not mounted */ } rmSync(mnt, { recursive: true, force: true }) }
+  for (const m of mounts) { try { execFileSync('umount', [m]) } catch { /* not mounted */ } rmSync(m, { recursive: true, force: true }) }
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
@@ -90,27 +98,32 @@ async function xfsDbCore(img: string, path: string, fields: string[]): Promise<R
   return Object.fromEntries([...stdout.matchAll(/^(\S+) = (.*)$/gm)].map((m) => [m[1], m[2]]))
 }
 
+/** Listing (path, type, size, inode, mode, owner, ns times, link target), link counts and every file's bytes identical to the kernel's. */
+async function compareWithKernel(vol: XfsVolume, mountpoint: string): Promise<Map<string, FsEntry>> {
+  const mine = await ours(vol)
+  const kernel = kernelTree(mountpoint)
+  const row = (p: string, k: KernelRow) => JSON.stringify([p, k.type, k.size, k.ino, k.mode, k.uid, k.gid, k.mtime, k.ctime, k.atime, k.btime, k.target])
+  const a: string[] = [], b: string[] = []
+  for (const [p, e] of mine) a.push(row(p, { type: e.type, size: e.size, ino: e.inode, mode: e.mode!, uid: e.uid!, gid: e.gid!, nlink: 0, mtime: e.mtime, ctime: e.ctime, atime: e.atime, btime: e.btime, target: e.linkTarget }))
+  for (const [p, k] of kernel) b.push(row(p, k))
+  const setB = new Set(b), setA = new Set(a)
+  assert.deepEqual({ onlyOurs: a.filter((x) => !setB.has(x)).slice(0, 10), onlyKernel: b.filter((x) => !setA.has(x)).slice(0, 10) }, { onlyOurs: [], onlyKernel: [] })
+  assert.equal(mine.size, kernel.size)
+  const files = [...mine].filter(([, e]) => e.type === 'file')
+  await pool(files, 2, async ([p, e]) => {
+    assert.equal((await vol.inodeInfo(e.ref)).nlink, kernel.get(p)!.nlink, `link count of ${p}`)
+    if (e.size === 0) return
+    assert.equal(await sha(vol.openStream(e.ref)), await hashFile(join(mountpoint, p)), `content of ${p}`)
+  })
+  return mine
+}
+
 test('xfs v5: listing, types, sizes, inodes, modes, owners, ns times, links and every file\'s bytes identical to the kernel\'s read-only mount', async () => {
   const img = join(dir, 'xfs.img')
   const { r, vol } = await open(img)
   try {
-    const mine = await ours(vol)
-    const kernel = kernelTree(mnt)
-    const row = (p: string, k: KernelRow) => JSON.stringify([p, k.type, k.size, k.ino, k.mode, k.uid, k.gid, k.mtime, k.ctime, k.atime, k.btime, k.target])
-    const a: string[] = [], b: string[] = []
-    for (const [p, e] of mine) a.push(row(p, { type: e.type, size: e.size, ino: e.inode, mode: e.mode!, uid: e.uid!, gid: e.gid!, nlink: 0, mtime: e.mtime, ctime: e.ctime, atime: e.atime, btime: e.btime, target: e.linkTarget }))
-    for (const [p, k] of kernel) b.push(row(p, k))
-    const setB = new Set(b), setA = new Set(a)
-    assert.deepEqual({ onlyOurs: a.filter((x) => !setB.has(x)).slice(0, 10), onlyKernel: b.filter((x) => !setA.has(x)).slice(0, 10) }, { onlyOurs: [], onlyKernel: [] })
-    assert.equal(mine.size, kernel.size)
+    const mine = await compareWithKernel(vol, mnt)
     assert.ok(mine.size > 6500, `${mine.size} entries`)
-    // link counts, and every regular file's bytes
-    const files = [...mine].filter(([, e]) => e.type === 'file')
-    await pool(files, 2, async ([p, e]) => {
-      assert.equal((await vol.inodeInfo(e.ref)).nlink, kernel.get(p)!.nlink, `link count of ${p}`)
-      if (e.size === 0 && p.startsWith('big-dir/')) return
-      assert.equal(await sha(vol.openStream(e.ref)), await hashFile(join(mnt, p)), `content of ${p}`)
-    })
     // what the image was built to contain, so the comparison covers every on-disk format
     assert.equal(mine.get('hardlink-a.txt')!.inode, mine.get('sub/hardlink-c.txt')!.inode)
     assert.equal(mine.get('short-symlink')!.linkTarget, 'size_1.bin')
@@ -134,6 +147,22 @@ test('xfs v5: listing, types, sizes, inodes, modes, owners, ns times, links and 
       assert.equal(info.extents, Number(db['core.nextents']), p)
       assert.ok(ok(info.extents, Number(db['core.size'])), `${p} has the intended shape`)
     }
+  } finally { r.close() }
+})
+
+test('xfs with 1 KiB blocks and 8 KiB directory blocks (multi-block directory blocks and symlink buffers): identical to the kernel\'s mount', async () => {
+  const img = join(dir, 'geometry.img')
+  const { r, vol } = await open(img)
+  try {
+    const mine = await compareWithKernel(vol, mntGeometry)
+    assert.equal(mine.get('longest-symlink')!.linkTarget, 'z'.repeat(1000))
+    assert.equal([...mine.keys()].filter((p) => p.startsWith('many/')).length, 1500)
+    const s = await vol.state()
+    assert.deepEqual([s.blockSize, s.dirBlockSize, s.clean], [1024, 8192, true])
+    assert.equal((await vol.inodeInfo((await vol.lookup('fragmented.bin')).ref)).format, 'btree')
+    const { stdout } = await run('xfs_db', ['-r', '-c', 'path /longest-symlink', '-c', 'bmap', img])
+    assert.match(stdout, /count 2 flag 0/, 'the 1000-byte target spans two blocks of one extent')
+    assert.deepEqual(await vol.read((await vol.lookup('prealloc.bin')).ref, 3070, 4), Buffer.from([0x61, 0x61, 0, 0]))
   } finally { r.close() }
 })
 
@@ -305,16 +334,20 @@ async function exercise(vol: XfsVolume): Promise<boolean> {
   return walked
 }
 
-/** Where the CRC sits in a metadata read of this shape, so a mutation can be re-stamped and reach the parser. */
-function crcOffset(b: Buffer, offset: number): number | undefined {
-  if (b.length < 512) return undefined
-  if (offset === 0 && b.readUInt32BE(0) === 0x58465342) return 224
+/** The checksummed structures in a metadata read ([start, length, CRC offset]), so a mutation can be re-stamped and reach the parser. */
+function checksummed(b: Buffer, offset: number): [number, number, number][] {
+  if (b.length < 512) return []
   const m = b.readUInt32BE(0)
-  if (b.length === 512 && b.readUInt16BE(0) === 0x494e) return 100
-  if (m === 0x58444233 || m === 0x58444433) return 4
-  if (m === 0x424d4133) return 64
-  if (m === 0x58534c4d) return 12
-  return undefined
+  if (offset === 0 && m === 0x58465342) return [[0, 512, 224]] // superblock: one sector
+  if (b.readUInt16BE(0) === 0x494e) { // an inode block: one CRC per inode
+    const out: [number, number, number][] = []
+    for (let o = 0; o + 512 <= b.length; o += 512) if (b.readUInt16BE(o) === 0x494e) out.push([o, 512, 100])
+    return out
+  }
+  if (m === 0x58444233 || m === 0x58444433) return [[0, b.length, 4]]
+  if (m === 0x424d4133) return [[0, b.length, 64]]
+  if (m === 0x58534c4d) return [[0, b.length, 12]]
+  return []
 }
 
 test('fuzz: 300 mutated copies of a v5 image (superblock, inodes, directory, bmap, symlink and log blocks; half with re-stamped CRCs) end with data or FsError, quickly', async () => {
@@ -335,19 +368,20 @@ test('fuzz: 300 mutated copies of a v5 image (superblock, inodes, directory, bma
       const touched: [number, number][] = []
       for (let j = 0; j < k; j++) {
         const [o, l] = hot[Math.floor(rnd() * hot.length)]
-        const at = o + Math.floor(rnd() * Math.min(l, rnd() < 0.6 ? 256 : l))
+        // mostly the headers of 512-byte structures (inode cores, block headers), sometimes anywhere
+        const at = o + (l >= 512 && rnd() < 0.6 ? 512 * Math.floor(rnd() * (l / 512)) + Math.floor(rnd() * 256) : Math.floor(rnd() * l))
         patch.set(at, rnd() < 0.3 ? 0xff : rnd() < 0.5 ? 0 : Math.floor(rnd() * 256))
         touched.push([o, l])
       }
       if (rnd() < 0.5) {
         for (const [o, l] of touched) {
           const b = await overlay(base, patch).readAt(o, l)
-          const at = crcOffset(b, o)
-          if (at === undefined || (at === 224 && l < 512)) continue
-          const region = at === 224 ? b.subarray(0, 512) : b
-          xfsCrcStamp(region, at)
-          assert.ok(xfsCrcOk(region, at))
-          for (let x = 0; x < 4; x++) patch.set(o + at + x, region[at + x])
+          for (const [from, len, at] of checksummed(b, o)) {
+            const region = b.subarray(from, from + len)
+            xfsCrcStamp(region, at)
+            assert.ok(xfsCrcOk(region, at))
+            for (let x = 0; x < 4; x++) patch.set(o + from + at + x, region[at + x])
+          }
         }
       }
       const r = overlay(base, patch)

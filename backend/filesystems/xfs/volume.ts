@@ -369,14 +369,15 @@ export class XfsVolume {
     return b
   }
 
-  private inodeOffset(ino: number): number {
+  /** The filesystem block holding inode `ino`, and the inode's byte offset inside it. */
+  private inodeLocation(ino: number): { fsb: number; at: number } {
     if (!Number.isSafeInteger(ino) || ino < 1) throw fsErr('ERANGE', `inode ${ino}`)
     const perAg = pow2(this.agBlkLog + this.inoPBLog)
     const ag = Math.floor(ino / perAg)
     const agb = Math.floor(ino / pow2(this.inoPBLog)) % pow2(this.agBlkLog)
     const slot = ino % pow2(this.inoPBLog)
     if (ag >= this.agCount || agb >= this.agBlocks) throw fsErr('ERANGE', `inode ${ino} lies beyond the filesystem`)
-    return (ag * this.agBlocks + agb) * this.blockSize + slot * this.inodeSize
+    return { fsb: ag * pow2(this.agBlkLog) + agb, at: slot * this.inodeSize }
   }
 
   private readonly inodes = new Lru<number, Inode>(256)
@@ -384,7 +385,9 @@ export class XfsVolume {
   private async readInode(ino: number): Promise<Inode> {
     const hit = this.inodes.get(ino)
     if (hit) return hit
-    const raw = await this.readBytes(this.inodeOffset(ino), this.inodeSize)
+    // whole inode blocks through the cache: listing a directory reads its children's inodes, which sit together
+    const loc = this.inodeLocation(ino)
+    const raw = (await this.block(loc.fsb)).subarray(loc.at, loc.at + this.inodeSize)
     if (raw.readUInt16BE(0) !== INODE_MAGIC) throw fsErr('ECORRUPT', `inode ${ino}: bad magic (not an allocated inode?)`)
     const version = raw[4]
     if (version < 1 || version > 3 || (version === 3) !== (this.version === 5)) throw fsErr('ECORRUPT', `inode ${ino}: version ${version} on a v${this.version} filesystem`)
@@ -534,22 +537,21 @@ export class XfsVolume {
       return inode.fork.subarray(0, inode.size).toString('utf8')
     }
     if (this.version === 4) return (await this.readFork(inode, 0, inode.size)).toString('utf8')
-    // v5 remote symlink: every block starts with a header saying which bytes it holds
+    // v5 remote symlink: every extent is one buffer starting with a header saying which bytes it holds
     const parts: Buffer[] = []
     let got = 0
     const exts = await this.extents(inode)
     for (const e of exts) {
-      for (let i = 0; i < e.len && got < inode.size; i++) {
-        if (e.unwritten) throw fsErr('ECORRUPT', `inode ${inode.ino}: unwritten symlink block`)
-        const b = await this.readBytes(this.fsbToByte(e.fsb + i), this.blockSize)
-        if (b.readUInt32BE(0) !== SYMLINK_MAGIC) throw fsErr('ECORRUPT', `inode ${inode.ino}: symlink block has a bad magic`)
-        if (!xfsCrcOk(b, 12)) throw fsErr('ECORRUPT', `inode ${inode.ino}: symlink block checksum mismatch`)
-        const off = b.readUInt32BE(4), bytes = b.readUInt32BE(8)
-        if (off !== got || bytes < 1 || 56 + bytes > this.blockSize || got + bytes > inode.size) throw fsErr('ECORRUPT', `inode ${inode.ino}: symlink block holds bytes ${off}+${bytes}`)
-        if (u64(b, 32) !== inode.ino) throw fsErr('ECORRUPT', `inode ${inode.ino}: symlink block belongs to inode ${u64(b, 32)}`)
-        parts.push(b.subarray(56, 56 + bytes))
-        got += bytes
-      }
+      if (got >= inode.size) break
+      if (e.unwritten || e.len * this.blockSize > 65536) throw fsErr('ECORRUPT', `inode ${inode.ino}: symlink extent of ${e.len} blocks`)
+      const b = await this.readBytes(this.fsbToByte(e.fsb, e.len), e.len * this.blockSize)
+      if (b.readUInt32BE(0) !== SYMLINK_MAGIC) throw fsErr('ECORRUPT', `inode ${inode.ino}: symlink block has a bad magic`)
+      if (!xfsCrcOk(b, 12)) throw fsErr('ECORRUPT', `inode ${inode.ino}: symlink block checksum mismatch`)
+      const off = b.readUInt32BE(4), bytes = b.readUInt32BE(8)
+      if (off !== got || bytes < 1 || 56 + bytes > b.length || got + bytes > inode.size) throw fsErr('ECORRUPT', `inode ${inode.ino}: symlink block holds bytes ${off}+${bytes}`)
+      if (u64(b, 32) !== inode.ino) throw fsErr('ECORRUPT', `inode ${inode.ino}: symlink block belongs to inode ${u64(b, 32)}`)
+      parts.push(b.subarray(56, 56 + bytes))
+      got += bytes
     }
     if (got !== inode.size) throw fsErr('ECORRUPT', `inode ${inode.ino}: symlink blocks hold ${got} of ${inode.size} bytes`)
     return Buffer.concat(parts).toString('utf8')

@@ -2,6 +2,7 @@
 # Builds XFS test images: the kernel writes them (mkfs.xfs, then a loop mount as root and plain
 # file operations), so directories, extent lists, bmap B+trees and the log are the real thing.
 # Usage: xfs.sh OUTDIR  → OUTDIR/xfs.img (v5, 4 KiB blocks, bigtime, everything below)
+#                          OUTDIR/geometry.img (v5, 1 KiB blocks, 8 KiB directory blocks)
 #                          OUTDIR/small.img (v5, for fuzzing)  OUTDIR/dirty.img (log not replayed)
 #                          OUTDIR/v4.img (v4 without CRCs, filled by mkfs.xfs -p protofile)
 #                          OUTDIR/v4-tree (what v4.img holds)
@@ -59,6 +60,18 @@ touch -h -d '2001-02-03 04:05:06.123456789 UTC' "$t/size_1.bin"
 touch -d '2400-06-07 08:09:10.5 UTC' "$t/size_335.bin"
 touch -d '1960-01-01 00:00:01 UTC' "$t/size_336.bin"
 mkdir -p "$t/empty-dir"
+umount "$mnt"
+
+# ---- other geometry: 1 KiB blocks, 8 KiB directory blocks (a directory block spans 8 filesystem blocks)
+mkimg "$out/geometry.img" 300M -m crc=1 -b size=1024 -n size=8192 -i size=512
+mount -o loop,allocsize=4k "$out/geometry.img" "$mnt"
+g=$mnt; mkdir -p "$g/many" "$g/few"
+perl -e 'for my $i (1..1500) { open my $f, ">", sprintf("%s/many/file-number-%04d-of-a-directory-with-big-blocks", $ARGV[0], $i) or die; print $f "x" x ($i % 50); close $f }' "$g"
+for i in 1 2 3 4 5; do echo "$i" > "$g/few/f$i"; done
+rnd "$g/big.bin" $((3 * 1024 * 1024))
+perl -e 'open my $f, "+>", $ARGV[0] or die; for my $i (0..399) { seek $f, $i * 2048, 0; print $f chr(65 + $i % 26) x 1024 } close $f' "$g/fragmented.bin"
+ln -s "$(printf 'z%.0s' $(seq 1 1000))" "$g/longest-symlink"
+xfs_io -f -c 'pwrite -S 0x61 0 3k' -c 'falloc 3k 100k' "$g/prealloc.bin" >/dev/null
 umount "$mnt"
 
 # ---- a small image for fuzzing (the kernel still demands 300 MiB; it stays sparse) -------------
