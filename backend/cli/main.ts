@@ -16,6 +16,7 @@ const families: Record<string, { summary: string; load: () => Promise<{ run(args
   runs: { summary: 'list runs, show one with its results, follow one again', load: () => import('./runs.ts') },
   plugin: { summary: 'register, update, unregister the vSphere Client plugin in vCenter', load: () => import('./plugin.ts') },
   repo: { summary: 'use a backup repository folder directly (init, backup, restore, ls, verify, prune, stats)', load: () => import('./repo.ts') },
+  files: { summary: 'browse, search and download files inside a restore point (file-level restore)', load: () => import('./files.ts') },
   ese: { summary: 'read an ESE database file (ntds.dit, Exchange .edb): state, tables, rows', load: () => import('./ese.ts') },
 };
 
