@@ -70,13 +70,21 @@ function fileItem(files: PointFiles, volumeId: string, e: PointEntry, relativePa
   };
 }
 
+/** Folders that mark the volume a guest starts from: Windows' system volume (C:\), Linux's root filesystem (/). */
+const SYSTEM_VOLUME_MARKS: Record<'windows' | 'linux', { mount: string; any: string[] }> = {
+  windows: { mount: 'C:\\', any: ['Windows/System32', 'Users'] },
+  linux: { mount: '/', any: ['etc/fstab', 'etc/os-release', 'etc/hostname'] },
+};
+
 /**
  * Where a volume is in the guest, when the restore point shows it: the Windows system volume is C:\,
  * the Linux root filesystem is /. Other volumes' mount points are not known (restore to a folder).
  */
 async function mountPoint(files: PointFiles, volumeId: string, family: GuestFamily): Promise<string | undefined> {
-  const probe = family === 'windows' ? ['Windows/System32', 'C:\\'] : ['etc/fstab', '/'];
-  return files.lookup(volumeId, probe[0]!).then(() => probe[1], () => undefined);
+  const marks = family === 'other' ? undefined : SYSTEM_VOLUME_MARKS[family];
+  if (!marks) return undefined;
+  for (const m of marks.any) if (await files.lookup(volumeId, m).then(() => true, () => false)) return marks.mount;
+  return undefined;
 }
 
 /** Paths from the volume root of the entries `refs` name, by one bounded walk of the volume. */
@@ -95,17 +103,20 @@ async function pathsFromRoot(files: PointFiles, volumeId: string, refs: Set<stri
 export async function pointFileSource(files: PointFiles, items: FileItemRef[], target: GuestTarget, family: GuestFamily): Promise<GuestFileSource> {
   const tops = await Promise.all(items.map(async (i) => ({ ...i, entry: await files.stat(i.volumeId, i.ref) })));
   const origin = new Map<string, string | undefined>(); // volumeId:ref → absolute guest path of the top entry
-  if (target.kind === 'original') {
-    for (const volumeId of new Set(items.map((i) => i.volumeId))) {
-      const mount = await mountPoint(files, volumeId, family);
-      if (!mount) continue;
-      const mine = tops.filter((t) => t.volumeId === volumeId);
-      const paths = await pathsFromRoot(files, volumeId, new Set(mine.map((t) => t.ref)));
-      const sep = family === 'windows' ? '\\' : '/';
-      for (const t of mine) {
-        const p = paths.get(t.ref);
-        if (p !== undefined) origin.set(`${volumeId}:${t.ref}`, mount + p.split('/').join(sep));
-      }
+  // Some filesystems keep names only in folders (ext: an inode has none), so an entry stat'ed by its ref
+  // may come without its name; its path from the volume root gives both the name and the original place.
+  const nameless = (e: PointEntry) => !e.name || e.name === e.ref;
+  for (const volumeId of new Set(items.map((i) => i.volumeId))) {
+    const mine = tops.filter((t) => t.volumeId === volumeId);
+    if (target.kind !== 'original' && !mine.some((t) => nameless(t.entry))) continue;
+    const mount = target.kind === 'original' ? await mountPoint(files, volumeId, family) : undefined;
+    const paths = await pathsFromRoot(files, volumeId, new Set(mine.map((t) => t.ref)));
+    const sep = family === 'windows' ? '\\' : '/';
+    for (const t of mine) {
+      const p = paths.get(t.ref);
+      if (p === undefined) continue;
+      if (nameless(t.entry)) t.entry = { ...t.entry, name: p.split('/').at(-1)! };
+      if (mount) origin.set(`${volumeId}:${t.ref}`, mount + p.split('/').join(sep));
     }
   }
   // Totals for progress: one walk of each selected folder (metadata only) before any byte is read.
