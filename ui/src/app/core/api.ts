@@ -63,6 +63,10 @@ export class Api {
   fileEntry(rpId: string, volumeId: string, ref: string): Promise<FileEntry> {
     return this.get(`restore-points/${enc(rpId)}/volumes/${enc(volumeId)}/entry?${query({ ref })}`);
   }
+  /** A file or folder by its path on the volume ("etc/app/app.conf"), e.g. the same file in another restore point. */
+  fileEntryByPath(rpId: string, volumeId: string, path: string): Promise<FileEntry> {
+    return this.get(`restore-points/${enc(rpId)}/volumes/${enc(volumeId)}/entry?${query({ path })}`);
+  }
   /** Glob search over every volume of the restore point (or one). */
   fileSearch(rpId: string, pattern: string, opts: { volumeId?: string; limit?: number } = {}): Promise<FileSearchResult> {
     return this.get(`restore-points/${enc(rpId)}/search?${query({ pattern, volumeId: opts.volumeId, limit: opts.limit })}`);
@@ -74,6 +78,16 @@ export class Api {
   }
   /** Restores files into the VM's guest: a run of kind 'file-restore' (202), followed like any run. */
   putBackFiles(rpId: string, body: FileRestoreRequest): Promise<JobRun> { return this.post(`restore-points/${enc(rpId)}/files/restore`, body); }
+  /** The files a glob matches in every restore point of the VM (from the file catalogs), grouped into versions. */
+  fileVersions(vmId: string, pattern: string): Promise<FileVersionsResult> { return this.get(`vms/${enc(vmId)}/file-versions?${query({ pattern })}`); }
+}
+
+// Provisional until backend/api/contracts/catalog.ts lands (the shape of file-restore/catalog/service.ts VersionsResult).
+export interface FileVersionsResult {
+  pattern: string;
+  restorePoints: { id: string; createdAt: string; catalog: 'ready' | 'queued' | 'building' | 'failed' | 'missing' }[];
+  matches: { restorePointId: string; createdAt: string; volume: string; path: string; size: number; mtime?: string }[];
+  truncated: boolean;
 }
 
 /** `a=1&b=x` from the defined values only. */

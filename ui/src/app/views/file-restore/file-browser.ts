@@ -1,10 +1,11 @@
-import { Component, computed, effect, inject, input, output, signal, untracked, type WritableSignal } from '@angular/core';
+import { Component, computed, effect, inject, input, signal, untracked, type WritableSignal } from '@angular/core';
 import { ClarityIcons, ClrIcon, ClrSpinnerModule, fileIcon, folderIcon, linkIcon } from '@clr/angular';
 import type { FileEntry, FileSearchMatch, FileSearchResult, FileVolume } from '@contract';
 import { Api, errorText } from '../../core/api';
 import { I18N_PIPES, I18n } from '../../core/i18n';
 import { ErrorAlert } from '../../shared/error-alert';
 import { attributesText, entryKey, volumeName } from './file-format';
+import { FileVersions } from './file-versions';
 
 const PAGE = 500;
 ClarityIcons.addIcons(fileIcon, folderIcon, linkIcon);
@@ -16,8 +17,11 @@ ClarityIcons.addIcons(fileIcon, folderIcon, linkIcon);
  */
 @Component({
   selector: 'sp-file-browser',
-  imports: [ClrIcon, ClrSpinnerModule, ErrorAlert, ...I18N_PIPES],
+  imports: [ClrIcon, ClrSpinnerModule, ErrorAlert, FileVersions, ...I18N_PIPES],
   template: `
+    @if (versionsOf(); as f) {
+      <sp-file-versions [vmId]="vmId()" [file]="f" (back)="versionsOf.set(null)" />
+    } @else {
     <div class="sp-row sp-fr-toolbar">
       <nav class="sp-grow" [attr.aria-label]="'fileRestore.breadcrumbs' | t">
         <ol class="sp-crumbs">
@@ -72,7 +76,7 @@ ClarityIcons.addIcons(fileIcon, folderIcon, linkIcon);
             <td class="left sp-nowrap">{{ e.mtime | dt: 'short' }}</td>
             <td class="left sp-muted">{{ attrs(e) }}</td>
             @if (searching()) {
-              <td>@if (e.type === 'file') { <button type="button" class="btn btn-link btn-sm sp-fr-versions" (click)="versions.emit(asMatch(e))">{{ 'fileRestore.versions' | t }}</button> }</td>
+              <td>@if (e.type === 'file') { <button type="button" class="btn btn-link btn-sm sp-fr-versions" (click)="versionsOf.set(asMatch(e))" [attr.aria-label]="'fileRestore.versionsOfName' | t: { name: e.name }">{{ 'fileRestore.versions' | t }}</button> }</td>
             }
           </tr>
         } @empty {
@@ -82,6 +86,7 @@ ClarityIcons.addIcons(fileIcon, folderIcon, linkIcon);
     </table>
     @if (!searching() && entries().length < total()) {
       <button type="button" class="btn btn-sm btn-link" (click)="more()" [disabled]="busy()">{{ 'fileRestore.loadMore' | t: { shown: entries().length, total: total() } }}</button>
+    }
     }`,
   styles: [`
     .sp-fr-toolbar { align-items: flex-start; }
@@ -110,8 +115,10 @@ export class FileBrowser {
   readonly rpId = input.required<string>();
   readonly volume = input.required<FileVolume>();
   readonly volumes = input<FileVolume[]>([]);
+  readonly vmId = input.required<string>();
   readonly selection = input.required<WritableSignal<Map<string, FileEntry>>>();
-  readonly versions = output<FileSearchMatch>();
+  /** The search match whose versions are shown instead of the list. */
+  readonly versionsOf = signal<FileSearchMatch | null>(null);
 
   readonly path = signal<FileEntry[]>([]);
   readonly entries = signal<FileEntry[]>([]);
@@ -174,7 +181,7 @@ export class FileBrowser {
   clearSearch(): void { this.searching.set(null); }
 
   private reset(rpId: string, v: FileVolume): void {
-    this.path.set([]); this.searching.set(null); this.entries.set([]); this.total.set(0);
+    this.path.set([]); this.searching.set(null); this.versionsOf.set(null); this.entries.set([]); this.total.set(0);
     if (rpId && v?.browsable) void this.load(undefined, 0);
   }
   private async load(ref: string | undefined, offset: number): Promise<void> {

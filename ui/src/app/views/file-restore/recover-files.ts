@@ -1,7 +1,7 @@
 import { Component, computed, inject, signal } from '@angular/core';
 import { ActivatedRoute } from '@angular/router';
 import { ClrSpinnerModule } from '@clr/angular';
-import type { FileEntry, FileSearchMatch, FileVolume, JobRun, RestorePoint, VmDetail } from '@contract';
+import type { FileEntry, FileVolume, JobRun, RestorePoint, VmDetail } from '@contract';
 import { Api, errorText } from '../../core/api';
 import { I18N_PIPES, I18n } from '../../core/i18n';
 import { RunTracker } from '../../core/run-tracker';
@@ -103,7 +103,7 @@ const STEPS: readonly Step[] = ['point', 'volume', 'browse', 'putBack'];
         }
         @case ('browse') {
           @if (point(); as rp) { @if (volume(); as v) {
-            <sp-file-browser [rpId]="rp.id" [volume]="v" [volumes]="volumes()" [selection]="selection" />
+            <sp-file-browser [vmId]="vmId" [rpId]="rp.id" [volume]="v" [volumes]="volumes()" [selection]="selection" />
           } }
         }
         @case ('putBack') {
@@ -158,7 +158,6 @@ export class RecoverFilesModal {
   readonly loading = signal(true);
   readonly volumesLoading = signal(false);
   readonly downloading = signal(false);
-  readonly versionsOf = signal<FileSearchMatch | null>(null);
   readonly error = signal<string | null>(null);
   readonly tracker = inject(RunTracker);
   readonly putBack = signal<PutBackChoice>(EMPTY_PUT_BACK);
