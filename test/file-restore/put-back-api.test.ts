@@ -4,6 +4,7 @@
 // arrived (bytes against the lab image's manifest, attributes against the restore point's entries).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestService, type TestService } from '../helpers/service.ts';
@@ -173,4 +174,30 @@ test('authorization: no GuestOperations.Modify on the VM → 403; another user\'
   assert.equal(ok.status, 202, JSON.stringify(ok.body));
   assert.equal((await t.waitRun(op, ok.body.id)).status, 'success');
   assert.ok(await guestFile('win-app01', 'C:\\Op\\readme.txt'));
+});
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/stillpoint.mjs', ...args], {
+      env: { ...process.env, STILLPOINT_URL: t.service.url, STILLPOINT_DATA_DIR: t.dataDir, STILLPOINT_USER: t.lab.username, STILLPOINT_PASSWORD: t.lab.password },
+      timeout: 60_000,
+    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+}
+
+test('CLI: files put PATH... --to FOLDER --credential NAME --existing keep-both, and its usage errors', async () => {
+  const ext = await volume('linux-db01', 'ext');
+  await place('linux-db01', '/srv/cli/todo.txt', 'mine');
+  const r = await cli(['files', 'put', rp['linux-db01']!, `${ext.id}/home/alice/notes/todo.txt`, `${ext.id}/etc/app`, '--to', '/srv/cli', '--credential', 'lab guest', '--existing', 'keep-both']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /^success: Restored 2 file\(s\).*kept next to the existing file/m);
+  assert.equal((await guestFile('linux-db01', '/srv/cli/todo.txt'))?.content, 'mine');
+  assert.equal((await guestFile('linux-db01', '/srv/cli/todo (1).txt'))?.sha256, sha('linux-db01', 2, '/home/alice/notes/todo.txt'));
+  assert.equal((await guestFile('linux-db01', '/srv/cli/app/app.conf'))?.sha256, sha('linux-db01', 2, '/etc/app/app.conf'));
+  const both = await cli(['files', 'put', rp['linux-db01']!, `${ext.id}/etc/hostname`, '--to', '/srv/cli', '--original', '--credential', cred]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /usage: stillpoint files put/);
+  const failed = await cli(['files', 'put', rp['linux-db01']!, `${ext.id}/etc/hostname`, '--original', '--credential', badCred, '--json']);
+  assert.equal(failed.code, 1);
+  assert.equal((JSON.parse(failed.stdout) as JobRun).status, 'failed');
 });
