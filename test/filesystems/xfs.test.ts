@@ -11,7 +11,7 @@ import { copyFileSync, createReadStream, lstatSync, mkdtempSync, readFileSync, r
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { XfsVolume, isoFromUnix } from '../../backend/filesystems/xfs/volume.ts'
+import { XfsVolume, daHash, isoFromUnix } from '../../backend/filesystems/xfs/volume.ts'
 import { xfsCrcOk, xfsCrcStamp } from '../../backend/filesystems/xfs/crc32c.ts'
 import { detectFileSystem, openFileSystem } from '../../backend/filesystems/filesystem.ts'
 import { FsError, type FsEntry, type ReadAt } from '../../backend/filesystems/types.ts'
@@ -223,6 +223,31 @@ test('xfs: unwritten (preallocated) extents read as zeros, holes as zeros, looku
     await assert.rejects(vol.read((await vol.lookup('sub')).ref, 0, 1), (e: FsError) => e.code === 'ENOTSUP')
     await assert.rejects(vol.stat('not-a-ref'), (e: FsError) => e.code === 'ENOENT')
     assert.deepEqual(await vol.read((await vol.lookup('long-symlink')).ref, 0, 5), Buffer.from('xxxxx'))
+  } finally { r.close() }
+})
+
+test('xfs lookup goes through the hash index (block, leaf, node/B+tree directories; hash identical to xfs_db) and finds the entries listed', async () => {
+  const names = ['abc', 'a', 'ab', 'abcd', 'entry-00097-with-a-long-name-to-fill-directory-blocks', 'ファイル.txt', '😀emoji.bin', 'naïve-café.txt']
+  const { stdout } = await run('xfs_db', ['-r', ...names.flatMap((n) => ['-c', `hash ${n}`]), join(dir, 'small.img')])
+  assert.deepEqual(stdout.trim().split('\n').map(Number), names.map((n) => daHash(Buffer.from(n))))
+  for (const [img, dirs] of [['xfs.img', ['big-dir', 'dir-leaf', 'dir-block', 'dir-short', '']], ['geometry.img', ['many', 'few']], ['v4.img', ['many', 'dir']]] as const) {
+    const { r, vol } = await open(join(dir, img))
+    try {
+      for (const d of dirs) {
+        const listing = await vol.list(d ? (await vol.lookup(d)).ref : (await vol.root()).ref)
+        for (const e of listing.filter((_, i) => i % 3 === 0)) assert.equal((await vol.lookup(`${d}/${e.name}`)).inode, e.inode, `${img}: ${d}/${e.name}`)
+        await assert.rejects(vol.lookup(`${d}/no-such-name`), (x: FsError) => x.code === 'ENOENT')
+      }
+    } finally { r.close() }
+  }
+  // one name in the 6000-entry B+tree directory costs a handful of block reads, not the whole directory
+  const r = fileReader(join(dir, 'xfs.img'))
+  try {
+    const vol = await XfsVolume.open(r)
+    await vol.lookup('big-dir')
+    const before = r.reads.length
+    assert.equal((await vol.lookup('big-dir/entry-04321-with-a-long-name-to-fill-directory-blocks')).size, 0)
+    assert.ok(r.reads.length - before < 12, `${r.reads.length - before} reads`)
   } finally { r.close() }
 })
 

@@ -149,6 +149,19 @@ export function isoFromUnix(sec: number, ns = 0): string | undefined {
   return `${base}Z`
 }
 
+/** The directory name hash (xfs_da_hashname). */
+export function daHash(name: Buffer): number {
+  const rol = (x: number, n: number) => ((x << n) | (x >>> (32 - n))) >>> 0
+  let h = 0, i = 0
+  for (; name.length - i >= 4; i += 4) h = ((name[i] << 21) ^ (name[i + 1] << 14) ^ (name[i + 2] << 7) ^ name[i + 3] ^ rol(h, 28)) >>> 0
+  switch (name.length - i) {
+    case 3: return ((name[i] << 14) ^ (name[i + 1] << 7) ^ name[i + 2] ^ rol(h, 21)) >>> 0
+    case 2: return ((name[i] << 7) ^ name[i + 1] ^ rol(h, 14)) >>> 0
+    case 1: return (name[i] ^ rol(h, 7)) >>> 0
+    default: return h
+  }
+}
+
 function cString(b: Buffer): string {
   const z = b.indexOf(0)
   return b.subarray(0, z < 0 ? b.length : z).toString('utf8')
@@ -183,6 +196,8 @@ export class XfsVolume {
   readonly dirBlockSize: number
   readonly rootIno: number
   readonly hasFtype: boolean
+  /** Directory names hashed case-insensitively (mkfs -n version=ci): lookups read every entry. */
+  readonly asciiCi: boolean
   readonly incompat: number
   readonly truncated: boolean
   private readonly sb: Buffer
@@ -227,6 +242,7 @@ export class XfsVolume {
       if (!(versionnum & V4_DIRV2)) throw fsErr('ENOTSUP', 'version 1 directories (pre-2002 XFS)')
       this.hasFtype = (versionnum & V4_MOREBITS) !== 0 && (sb.readUInt32BE(200) & V4_FEATURES2_FTYPE) !== 0
     }
+    this.asciiCi = (versionnum & V4_MOREBITS) !== 0 && (versionnum & 0x4000) !== 0
     this.uuid = Buffer.from(sb.subarray(v === 5 && (this.incompat & INCOMPAT_META_UUID) ? 248 : 32, v === 5 && (this.incompat & INCOMPAT_META_UUID) ? 264 : 48))
     this.rootIno = u64(sb, 56)
     this.truncated = this.blocks * this.blockSize > reader.size
@@ -623,14 +639,7 @@ export class XfsVolume {
     const out: { name: string; ino: number }[] = []
     const v5 = this.version === 5
     for (const d of dirBlocks) {
-      const b = await this.readFork(inode, d * this.dirBlockSize, this.dirBlockSize)
-      const magic = b.readUInt32BE(0)
-      const isBlock = magic === (v5 ? DIR_BLOCK_V5 : DIR_BLOCK_V4)
-      if (!isBlock && magic !== (v5 ? DIR_DATA_V5 : DIR_DATA_V4)) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: block ${d} has a bad magic`)
-      if (v5) {
-        if (!xfsCrcOk(b, 4)) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: block ${d} checksum mismatch`)
-        if (u64(b, 40) !== inode.ino) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: block ${d} belongs to inode ${u64(b, 40)}`)
-      }
+      const { b, isBlock } = await this.dirDataBlock(inode, d)
       let end = this.dirBlockSize
       if (isBlock) {
         const count = b.readUInt32BE(end - 8)
@@ -639,6 +648,96 @@ export class XfsVolume {
       this.parseDataBlock(inode.ino, b, v5 ? 64 : 16, end, out)
     }
     return out
+  }
+
+  /** Directory data block `d` (in directory-block units), magic, checksum and owner checked. */
+  private async dirDataBlock(inode: Inode, d: number): Promise<{ b: Buffer; isBlock: boolean }> {
+    const v5 = this.version === 5
+    const b = await this.readFork(inode, d * this.dirBlockSize, this.dirBlockSize)
+    const magic = b.readUInt32BE(0)
+    const isBlock = magic === (v5 ? DIR_BLOCK_V5 : DIR_BLOCK_V4)
+    if (!isBlock && magic !== (v5 ? DIR_DATA_V5 : DIR_DATA_V4)) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: block ${d} has a bad magic`)
+    if (v5) {
+      if (!xfsCrcOk(b, 4)) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: block ${d} checksum mismatch`)
+      if (u64(b, 40) !== inode.ino) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: block ${d} belongs to inode ${u64(b, 40)}`)
+    }
+    return { b, isBlock }
+  }
+
+  /** A directory hash-tree block (leaf, node) at `dablk` (filesystem-block units), checksum and owner checked. */
+  private async dirHashBlock(inode: Inode, dablk: number): Promise<{ b: Buffer; magic: number; count: number; hdr: number }> {
+    const v5 = this.version === 5
+    const b = await this.readFork(inode, dablk * this.blockSize, this.dirBlockSize)
+    const magic = b.readUInt16BE(8)
+    if (v5) {
+      if (!xfsCrcOk(b, 12)) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: hash block ${dablk} checksum mismatch`)
+      if (u64(b, 48) !== inode.ino) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: hash block ${dablk} belongs to inode ${u64(b, 48)}`)
+    }
+    const hdr = v5 ? 64 : 16
+    const count = b.readUInt16BE(hdr - (v5 ? 8 : 4))
+    if (hdr + count * 8 > b.length) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: hash block ${dablk} claims ${count} entries`)
+    return { b, magic, count, hdr }
+  }
+
+  /**
+   * Name → inode through the directory's hash index (block tail, leaf, or node tree), without
+   * reading every data block. undefined when the index has no match.
+   */
+  private async hashedLookup(inode: Inode, name: string): Promise<number | undefined> {
+    const v5 = this.version === 5
+    const raw = Buffer.from(name, 'utf8')
+    if (raw.length === 0 || raw.length > 255) return undefined
+    const hash = daHash(raw)
+    const candidates: number[] = [] // data pointers (directory byte offset / 8)
+    const collect = (b: Buffer, from: number, count: number): boolean => {
+      // entries are sorted by hash: binary search the first match, then take all equal ones
+      let lo = 0, hi = count
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (b.readUInt32BE(from + mid * 8) < hash) lo = mid + 1; else hi = mid }
+      for (let i = lo; i < count && b.readUInt32BE(from + i * 8) === hash; i++) {
+        const addr = b.readUInt32BE(from + i * 8 + 4)
+        if (addr !== 0 && candidates.length < 1024) candidates.push(addr)
+      }
+      return count > 0 && b.readUInt32BE(from + (count - 1) * 8) === hash // equal hashes may go on in the next leaf
+    }
+    const exts = await this.extents(inode)
+    const leafBlk = DIR_LEAF_OFFSET / this.blockSize
+    if (!exts.some((e) => e.off + e.len > leafBlk)) {
+      // block form: the leaf sits at the end of the single block
+      const { b, isBlock } = await this.dirDataBlock(inode, 0)
+      if (!isBlock) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: data blocks without a hash index`)
+      const count = b.readUInt32BE(b.length - 8)
+      const from = b.length - 8 - count * 8
+      if (from < (v5 ? 64 : 16)) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: block leaf of ${count} entries`)
+      collect(b, from, count)
+    } else {
+      let dablk = leafBlk
+      let blk = await this.dirHashBlock(inode, dablk)
+      for (let depth = 0; blk.magic === (v5 ? 0x3ebe : 0xfebe); depth++) { // a node: descend to the first child whose hash reaches ours
+        if (depth >= MAX_BTREE_DEPTH || blk.count < 1) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: hash tree node ${dablk} is empty or too deep`)
+        let i = 0
+        while (i < blk.count - 1 && blk.b.readUInt32BE(blk.hdr + i * 8) < hash) i++
+        dablk = blk.b.readUInt32BE(blk.hdr + i * 8 + 4)
+        blk = await this.dirHashBlock(inode, dablk)
+      }
+      const leafMagics = v5 ? [0x3df1, 0x3dff] : [0xd2f1, 0xd2ff]
+      for (let hops = 0; ; hops++) {
+        if (!leafMagics.includes(blk.magic)) throw fsErr('ECORRUPT', `directory inode ${inode.ino}: hash block ${dablk} has a bad magic`)
+        if (!collect(blk.b, blk.hdr, blk.count)) break
+        const forw = blk.b.readUInt32BE(0)
+        if (forw === 0 || hops >= 64) break
+        dablk = forw
+        blk = await this.dirHashBlock(inode, dablk)
+      }
+    }
+    for (const addr of candidates) {
+      const off = addr * 8
+      const { b } = await this.dirDataBlock(inode, Math.floor(off / this.dirBlockSize))
+      const at = off % this.dirBlockSize
+      if (at + 11 > b.length) continue
+      const len = b[at + 8]
+      if (at + 9 + len <= b.length && len === raw.length && b.subarray(at + 9, at + 9 + len).equals(raw)) return u64(b, at)
+    }
+    return undefined
   }
 
   private parseDataBlock(dirIno: number, b: Buffer, start: number, end: number, out: { name: string; ino: number }[]): void {
@@ -706,10 +805,15 @@ export class XfsVolume {
       const cur = stack[stack.length - 1]
       if (part === '..') { if (stack.length > 1) stack.pop(); continue }
       if (cur.type !== 'dir') throw fsErr('ENOTDIR', `${cur.name || '/'} is not a directory`)
-      const ents = await this.dirents(await this.readInode(cur.inode))
-      const hit = ents.find(e => e.name === part)
-      if (!hit) throw fsErr('ENOENT', `no such entry: ${path}`)
-      stack.push(await this.entry(hit.ino, hit.name))
+      const dirInode = await this.readInode(cur.inode)
+      let ino: number | undefined
+      // the hash index first (a few blocks); a damaged or missing index falls back to reading every entry
+      if (dirInode.format !== FMT_LOCAL && !this.asciiCi && (dirInode.mode & S_IFMT) === S_IFDIR) {
+        try { ino = await this.hashedLookup(dirInode, part) } catch (e) { if (!(e instanceof FsError)) throw e }
+      }
+      if (ino === undefined) ino = (await this.dirents(dirInode)).find(e => e.name === part)?.ino
+      if (ino === undefined) throw fsErr('ENOENT', `no such entry: ${path}`)
+      stack.push(await this.entry(ino, part))
     }
     return stack[stack.length - 1]
   }
