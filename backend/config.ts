@@ -43,6 +43,11 @@ export interface Config {
    */
   repository: { path: string; passphrase?: string; chunkKiB?: number };
   tls: { certFile?: string; keyFile?: string };
+  /**
+   * The NBD server for published restore-point disks (publish/): it listens only once something is
+   * published. urlHost is the name clients use in nbd:// addresses (default: publicUrl's host, else the listen host).
+   */
+  publish: { host: string; port: number; urlHost?: string };
   /** Serves the dev host and the htmlClientSdk stand-in (demo and tests only). */
   devHost: boolean;
 }
@@ -55,6 +60,7 @@ interface FileConfig {
   vcenters?: FileVcenter[];
   repository?: { path?: string; passphrase?: string; passphraseSealed?: string; chunkKiB?: number };
   tls?: Config['tls'];
+  publish?: Partial<Config['publish']>;
   devHost?: boolean;
 }
 
@@ -97,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: File
       ...(chunkKiB(env.STILLPOINT_REPOSITORY_CHUNK_KIB ?? merged.repository?.chunkKiB) ?? {}),
     },
     tls: merged.tls ?? {},
+    publish: publishConfig(env, merged, env.STILLPOINT_HOST ?? merged.listen?.host ?? '127.0.0.1', env.STILLPOINT_PUBLIC_URL ?? merged.publicUrl),
     devHost: (env.STILLPOINT_DEVHOST ?? String(merged.devHost ?? false)) === 'true',
   };
 }
@@ -140,6 +147,15 @@ function sites(env: NodeJS.ProcessEnv, merged: FileConfig, box: SecretBox): Site
     seen.add(s.id);
   }
   return out;
+}
+
+/** NBD publishing: STILLPOINT_NBD_PORT (default 10809, the NBD port) and STILLPOINT_NBD_HOST (default the service's bind address). */
+function publishConfig(env: NodeJS.ProcessEnv, merged: FileConfig, listenHost: string, publicUrl: string | undefined): Config['publish'] {
+  const port = Number(env.STILLPOINT_NBD_PORT ?? merged.publish?.port ?? 10809);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`NBD port ${env.STILLPOINT_NBD_PORT ?? merged.publish?.port} is not a TCP port (0-65535): fix publish.port or STILLPOINT_NBD_PORT.`);
+  let urlHost = merged.publish?.urlHost;
+  if (!urlHost && publicUrl) { try { urlHost = new URL(publicUrl).hostname.replace(/^\[|\]$/g, ''); } catch { /* publicUrl is checked where it is used */ } }
+  return { host: env.STILLPOINT_NBD_HOST ?? merged.publish?.host ?? listenHost, port, ...(urlHost ? { urlHost } : {}) };
 }
 
 function chunkKiB(v: string | number | undefined): { chunkKiB: number } | undefined {

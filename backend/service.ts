@@ -49,6 +49,8 @@ import { TASK_TYPES } from './model/vcenter-tasks.ts';
 import { dashboard, restorePointDto } from './service/views.ts';
 import { InvalidLoginError, VCenterUnreachableError } from './vsphere/faults.ts';
 import { sessionFromPluginToken } from '../plugin/session-bridge.ts';
+import { Publications } from './publish/publications.ts';
+import { publishRoutes } from './api/routes/publish.ts';
 
 const log = childLog('service');
 const rootDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -276,10 +278,21 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     })),
   });
 
+  // Restore-point disks published read-only over NBD: in memory only, a restart ends them.
+  const publications = new Publications({
+    openImage: async (rpId, disk) => (await repo()).openDiskImage(rpId, disk, { cacheBytes: 32 << 20 }),
+    listen: config.publish, ...(config.publish.urlHost ? { urlHost: config.publish.urlHost } : {}),
+    tls: loadOrCreateServerCert(config.dataDir, config.tls), log: childLog('publish'),
+  });
+  const publishing = publishRoutes({
+    publications,
+    restorePoint: async (id) => { const p = await (await repo()).getRestorePoint(id).catch(() => undefined); return p && restorePointDto(p, allRuns(), siteOf); },
+  });
+
   const vcOrigins = [...new Set(sites.list().flatMap((s) => (s.config.url ? [new URL(s.config.url).origin] : [])))];
   const app = createApp({
     version, rootDir, devHost: config.devHost, frameAncestors: vcOrigins,
-    auth, events, health, inventory, extraRoutes: [...operations, ...filesRoutes, ...fileRestoreRuns],
+    auth, events, health, inventory, extraRoutes: [...operations, ...filesRoutes, ...fileRestoreRuns, ...publishing],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 
@@ -309,6 +322,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       cleanup.stop();
       await runner.drain();
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await publications.close();
       await files.close();
       await repoOpening.then((r) => r.close(), () => undefined);
       events.complete();

@@ -190,9 +190,10 @@ export class Publications {
 
   get(id: string): Publication | undefined { const l = this.#live.get(id); return l && structuredClone(l.pub); }
 
-  /** Connections attached to a publication's exports now. */
-  connections(id: string): number {
-    return this.#live.get(id)?.exports.reduce((n, x) => n + this.#server.connections(x.key), 0) ?? 0;
+  /** Clients attached to a publication's exports now (to one disk's when `disk` is given). */
+  connections(id: string, disk?: string): number {
+    const exports = this.#live.get(id)?.exports.filter((x) => disk === undefined || x.key === `${id}/${disk}`) ?? [];
+    return exports.reduce((n, x) => n + this.#server.connections(x.key), 0);
   }
 
   /** Ends a publication: its clients are disconnected, its images closed, its tokens refused. */
