@@ -15,6 +15,7 @@ export interface BrowseDisk { key: string; label: string; descriptor: DiskImageD
 
 const LISTING_CACHE = 64;
 const MAX_CURSORS = 16;
+const MAX_NAMES = 200_000;
 
 const collator = new Intl.Collator('en', { sensitivity: 'base', numeric: true });
 const order = (a: FsEntry, b: FsEntry) => (a.type === 'dir') !== (b.type === 'dir') ? (a.type === 'dir' ? -1 : 1) : collator.compare(a.name, b.name);
@@ -41,6 +42,8 @@ export class BrowseHandler {
   #listings = new Map<string, FsEntry[]>();
   #cursors = new Map<number, Cursor>();
   #cursorSeq = 0;
+  /** Names seen in listings and lookups: some readers' stat (ext4: an inode) cannot know an entry's name. */
+  #names = new Map<string, string>();
 
   constructor(disks: (BrowseDisk & { image: DiskImage })[]) { this.#disks = disks; }
 
@@ -97,6 +100,7 @@ export class BrowseHandler {
     if (hit) { this.#listings.delete(key); this.#listings.set(key, hit); return hit; }
     const fs = await this.#fsOf(volumeId);
     const entries = (await fs.list(ref)).filter((e) => e.name !== '.' && e.name !== '..').sort(order);
+    for (const e of entries) this.#remember(volumeId, e);
     this.#listings.set(key, entries);
     if (this.#listings.size > LISTING_CACHE) this.#listings.delete(this.#listings.keys().next().value!);
     return entries;
@@ -111,13 +115,27 @@ export class BrowseHandler {
     return { dir, entries: all.slice(offset, offset + limit), offset, total: all.length };
   }
 
-  async stat(volumeId: string, ref: string): Promise<FsEntry> { return (await this.#fsOf(volumeId)).stat(ref); }
+  #remember(volumeId: string, e: FsEntry): void {
+    if (!e.name) return;
+    const key = `${volumeId}\0${e.ref}`;
+    this.#names.delete(key);
+    this.#names.set(key, e.name);
+    if (this.#names.size > MAX_NAMES) this.#names.delete(this.#names.keys().next().value!);
+  }
+
+  async stat(volumeId: string, ref: string): Promise<FsEntry> {
+    const e = await (await this.#fsOf(volumeId)).stat(ref);
+    const name = this.#names.get(`${volumeId}\0${e.ref}`);
+    return name !== undefined && name !== e.name ? { ...e, name } : e;
+  }
 
   /** An entry by its path on the volume ("Users/Public/readme.txt"; "" is the root). */
   async lookup(volumeId: string, path: string): Promise<FsEntry> {
     const fs = await this.#fsOf(volumeId);
     const clean = path.split('/').filter((s) => s && s !== '.').join('/');
-    return clean ? fs.lookup(clean) : fs.root();
+    const e = clean ? await fs.lookup(clean) : await fs.root();
+    this.#remember(volumeId, e);
+    return e;
   }
 
   /** Up to READ_BLOCK bytes of a file or named stream; fewer at its end. */
