@@ -15,6 +15,8 @@ export const DYNAMIC_DISK_PROBLEM = 'Windows dynamic disk (LDM): not supported y
 // BitLocker identifier in the volume header (Windows 7+ at 0xa0; BitLocker To Go, FAT-looking, at 0x1a8).
 const BITLOCKER_GUID = Buffer.from('3bd66749292ed84a8399f6a339e3d001', 'hex')
 
+const ZEROES = Buffer.alloc(64 * 1024 + 4096)
+
 const ascii = (b: Buffer, o: number, n: number) => (b.length >= o + n ? b.toString('latin1', o, o + n) : '')
 
 export function isBitLocker(h: Buffer): boolean {
@@ -45,7 +47,7 @@ function isMdRaid(h: Buffer): boolean {
 }
 
 /** Bytes classify wants: the filesystem probes' 64 KiB and btrfs's superblock just after them. */
-export const CLASSIFY_BYTES = 64 * 1024 + 4096
+export const CLASSIFY_BYTES = ZEROES.length
 
 /** `head` is the volume's first CLASSIFY_BYTES (or fewer for a small volume). */
 export function classify(head: Buffer): Classification {
@@ -58,6 +60,6 @@ export function classify(head: Buffer): Classification {
   if (isMdRaid(head)) return { kind: 'md-raid', problem: 'Linux software RAID (md) member: not supported yet; restore the disk or the VM' }
   const known = ascii(head, 0, 4) === 'XFSB' ? 'XFS' : ascii(head, 0x10040, 8) === '_BHRfS_M' ? 'btrfs' : ascii(head, 3, 4) === 'ReFS' ? 'ReFS' : undefined
   if (known) return { kind: 'unsupported', problem: `${known} filesystem: no reader for it yet; restore the disk or the VM` }
-  if (head.length > 0 && head.every((b) => b === 0)) return { kind: 'unknown', problem: 'empty: the first sectors are all zero (an unformatted or wiped volume)' }
+  if (head.length > 0 && head.equals(ZEROES.subarray(0, head.length))) return { kind: 'unknown', problem: 'empty: the first sectors are all zero (an unformatted or wiped volume)' }
   return { kind: 'unknown', problem: 'no filesystem we recognise' }
 }
