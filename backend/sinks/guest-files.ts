@@ -190,8 +190,11 @@ class ExactLength extends Transform {
   }
 }
 
+/** The guest refuses this one path (its user may not write there): that file fails, the others go on. */
+const deniedHere = (e: unknown): boolean => e instanceof GuestOperationsError && e.fault === 'GuestPermissionDenied';
+
 function unusable(e: unknown): GuestUnusableError | undefined {
-  if (e instanceof GuestOperationsError) {
+  if (e instanceof GuestOperationsError && !deniedHere(e)) {
     const what = e.fault === 'InvalidGuestLogin' ? 'the guest refused the guest credential (wrong user name or password)' : e.message;
     return new GuestUnusableError(`Cannot use the guest: ${what}.`, e.hint, e);
   }
@@ -298,8 +301,9 @@ export async function writeFilesToGuest(source: GuestFileSource, req: GuestFiles
       await writeOne(item, to);
     } catch (e) {
       if (e instanceof GuestUnusableError || req.signal?.aborted) throw e;
-      if (!(e instanceof GuestPathError || e instanceof FileFaultError || e instanceof InvalidArgumentError)) throw e;
-      result.failed.push({ from: item.relativePath, message: e.message });
+      if (deniedHere(e)) result.failed.push({ from: item.relativePath, message: `the guest user may not write ${to}: ${(e as Error).message}` });
+      else if (e instanceof GuestPathError || e instanceof FileFaultError || e instanceof InvalidArgumentError) result.failed.push({ from: item.relativePath, message: e.message });
+      else throw e;
     }
     filesDone++;
     progress();

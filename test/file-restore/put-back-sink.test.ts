@@ -40,6 +40,7 @@ describe('guest-files sink: restored files into a running guest', () => {
     creds = { username: lab.guestUsername, password: lab.guestPassword };
   });
   afterEach(async () => {
+    await lab.control.clearFaults();
     await lab.control.resetGuest();
     for (const vm of ['linux-db01', 'win-app01']) await lab.control.request('DELETE', `/lab/guest/files?vm=${vm}`);
   });
@@ -113,6 +114,14 @@ describe('guest-files sink: restored files into a running guest', () => {
     const uploads = ((await lab.control.guestCalls()) as LabCall[]).filter((c) => c.kind === 'upload');
     assert.ok(uploads.slice(-3).every((c) => c.overwrite === true));
     assert.ok(uploads.slice(0, -3).every((c) => c.overwrite !== true), 'skip and keep-both never ask the guest to overwrite');
+  });
+
+  it('a file the guest user may not write fails alone (GuestPermissionDenied); the others arrive', async () => {
+    await lab.control.injectFault({ method: 'InitiateFileTransferToGuest', fault: 'GuestPermissionDenied', vm: 'linux-db01', count: 1 });
+    const r = await put('linux-db01', 'linux', [item('locked.txt', Buffer.from('x')), item('free.txt', Buffer.from('y'))], { kind: 'folder', path: '/srv/perm' }, 'overwrite');
+    assert.equal(r.failed.length, 1);
+    assert.match(r.failed[0]!.message, /guest user may not write \/srv\/perm\/locked\.txt/);
+    assert.deepEqual(r.written.map((w) => w.to), ['/srv/perm/free.txt']);
   });
 
   it('a name that climbs out of the target folder is refused; a wrong guest password stops everything with a clear error', async () => {
