@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Frame, type FrameLocator, type Page } from 'playwright-core';
 import { ensureUiBuilt } from '../helpers/ui-build.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
-import { CHROMIUM, frameOf, newPage, openDevHost, darkTheme } from '../helpers/devhost-page.ts';
+import { CHROMIUM, darkTheme, frameOf, newPage, openDevHost, unnamedControls } from '../helpers/devhost-page.ts';
 import type { JobRun, VmSummary } from '../../backend/api/contract.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -83,6 +83,7 @@ async function toRootFolder(w: FrameLocator, t: Record<string, string>): Promise
   const rows = w.locator('tbody tr:has(input[name=sp-vol])');
   await rows.nth(1).waitFor({ timeout: 30_000 });
   const text = (await rows.allInnerTexts()).join('\n');
+  assert.equal(await rows.locator('.label').count(), 2, 'each volume shows what its filesystem says about its consistency');
   assert.match(text, new RegExp(t['fileRestore.fs.fat']!.replace(/[/]/g, '\\/')));
   assert.match(text, /BOOT/);
   assert.match(text, /root/);
@@ -108,6 +109,8 @@ test('dev host: right-click › Recover files… browses a restore point, search
     const w = page.frameLocator('#modal-frame');
     await toRootFolder(w, en);
     await page.screenshot({ path: `${SHOTS}file-restore-root.png` });
+    const unnamed = async (where: string) => { for (const p of await unnamedControls(frame)) problems.push(`${where}: unnamed ${p}`); };
+    await unnamed('folder');
 
     // Folders and breadcrumbs.
     await openFolder(w, 'etc', 'hostname');
@@ -126,6 +129,7 @@ test('dev host: right-click › Recover files… browses a restore point, search
     await w.locator('[role=status]', { hasText: fill(en['fileRestore.searchCount']!, { n: 1, pattern: '*.conf' }) }).waitFor();
     const match = w.locator('tbody tr', { hasText: 'app.conf' });
     assert.match(await match.innerText(), /\/etc\/app/);
+    await unnamed('search');
 
     // Download the one file: its bytes are the file's.
     await match.locator('input[type=checkbox]').check();
@@ -151,6 +155,7 @@ test('dev host: right-click › Recover files… browses a restore point, search
     await w.locator('#fr-cred-save').click();
     await w.locator('#fr-credential option', { hasText: svc.lab.guestUsername }).waitFor({ state: 'attached' });
     await page.screenshot({ path: `${SHOTS}file-restore-put-back.png` });
+    await unnamed('restore to the VM');
     const [started] = await Promise.all([
       page.waitForResponse((r) => r.url().endsWith('/files/restore') && r.request().method() === 'POST'),
       w.locator('#fr-start').click(),

@@ -35,3 +35,26 @@ export async function darkTheme(page: Page, frame?: Frame): Promise<void> {
   await page.locator('#theme').click();
   await frame?.waitForFunction(() => (globalThis as any).document.body.getAttribute('cds-theme') === 'dark');
 }
+
+/**
+ * Form controls and buttons a screen reader would reach without an accessible name (label[for], a wrapping label,
+ * aria-label, aria-labelledby; buttons also their text and title). Hidden ones are skipped.
+ */
+export async function unnamedControls(target: Page | Frame): Promise<string[]> {
+  return target.evaluate(() => {
+    const doc = (globalThis as any).document;
+    const text = (e: any): string => String(e?.textContent ?? '').replace(/\s+/g, ' ').trim();
+    const out: string[] = [];
+    for (const e of doc.querySelectorAll('input:not([type=hidden]), select, textarea, button, [role=button], [role=checkbox], [role=radio]')) {
+      if (!e.checkVisibility({ visibilityProperty: true }) || e.closest('[aria-hidden="true"], [inert]')) continue;
+      const names: string[] = [e.getAttribute('aria-label') ?? ''];
+      const lb = e.getAttribute('aria-labelledby');
+      if (lb) names.push(lb.split(/\s+/).map((id: string) => text(doc.getElementById(id))).join(' '));
+      for (const l of e.labels ?? []) names.push(text(l));
+      if (e.closest('label')) names.push(text(e.closest('label')));
+      if (!e.matches('input, select, textarea')) names.push(text(e), e.getAttribute('title') ?? '');
+      if (!names.some((n) => n.trim())) out.push(`<${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.type ? ' type=' + e.type : ''}>`);
+    }
+    return out;
+  });
+}

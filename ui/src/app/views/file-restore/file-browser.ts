@@ -152,12 +152,19 @@ export class FileBrowser {
     return vol + '/' + dir;
   }
 
-  toggle(e: FileEntry, on: boolean): void {
-    this.selection().update((m) => { const n = new Map(m); if (on) n.set(entryKey(e), e); else n.delete(entryKey(e)); return n; });
-  }
-  selectAll(on: boolean): void {
-    const rows = this.rows();
-    this.selection().update((m) => { const n = new Map(m); for (const e of rows) { if (on) n.set(entryKey(e), e); else n.delete(entryKey(e)); } return n; });
+  toggle(e: FileEntry, on: boolean): void { this.select([e], on); }
+  selectAll(on: boolean): void { this.select(this.rows(), on); }
+  /** Selected entries keep their display path (listings do not carry one), for the put-back summary. */
+  private select(list: FileEntry[], on: boolean): void {
+    const dir = this.path().map((d) => d.name);
+    this.selection().update((m) => {
+      const n = new Map(m);
+      for (const e of list) {
+        if (on) n.set(entryKey(e), e.path ? e : { ...e, path: [...dir, e.name].join('/') });
+        else n.delete(entryKey(e));
+      }
+      return n;
+    });
   }
 
   open(dir: FileEntry): void { this.path.update((p) => [...p, dir]); void this.load(dir.ref, 0); }
