@@ -306,6 +306,35 @@ describe('publishing through the service API (lab vCenter)', () => {
     assert.match(events, new RegExp(`ended the NBD publication ${pub.id}`));
   });
 
+  test('the command line: files publish prints the address, files publications lists it, files unpublish ends it', async () => {
+    const cli = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['bin/stillpoint.mjs', 'files', ...args], {
+        env: { ...process.env, STILLPOINT_URL: t.service.url, STILLPOINT_DATA_DIR: t.dataDir, STILLPOINT_USER: t.lab.username, STILLPOINT_PASSWORD: t.lab.password },
+        timeout: 60_000,
+      }, (e, stdout, stderr) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }));
+    });
+    const p = await cli(['publish', rpId, '--disk', String(diskKey), '--tls', '--json']);
+    assert.equal(p.code, 0, p.stderr);
+    const pub = JSON.parse(p.stdout) as DiskPublication;
+    assert.equal(pub.tls, true);
+    const url = pub.exports[0]!.url!;
+    assert.match(url, /^nbds:\/\//);
+    const pki = join(t.dataDir, 'pki');
+    mkdirSync(pki, { recursive: true });
+    writeFileSync(join(pki, 'ca-cert.pem'), t.service.cert);
+    assert.equal((await nbdinfo(`${url}?tls-certificates=${pki}`)).size, pub.exports[0]!.size);
+    const list = await cli(['publications']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`publication ${pub.id}: restore point ${rpId} of linux-db01, read-only, TLS only, until unpublished`));
+    assert.ok(list.stdout.includes(url));
+    const u = await cli(['unpublish', pub.id]);
+    assert.equal(u.code, 0, u.stderr);
+    assert.match(u.stdout, /ended/);
+    const again = await cli(['unpublish', pub.id]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /does not exist/);
+  });
+
   test('refusals: an unknown disk (400), a VM the user cannot see (404), missing privileges (403 naming them)', async () => {
     const bad = await t.call<ApiError>('POST', `/api/restore-points/${rpId}/publish`, { token: op, body: { disks: [999] } });
     assert.equal(bad.status, 400);
