@@ -21,6 +21,8 @@ import type { DiskImage, Repository, RestorePoint } from '../repository/reposito
 export interface FileRestoreOptions {
   /** Time bound of one call into a browse worker (default 20 s; env STILLPOINT_FILES_TIMEOUT_MS). */
   timeoutMs?: number;
+  /** Time bound for opening one volume's filesystem (default: timeoutMs). */
+  openTimeoutMs?: number;
   /** Heap of a browse worker (default 512 MiB). */
   maxHeapMb?: number;
   /** A session idle this long is closed (default 10 min). */
@@ -47,13 +49,15 @@ export class PointSession {
   openedInMs: number | undefined;
   #worker: IsolatedWorker;
   #images: DiskImage[];
+  #openTimeoutMs: number;
   #volumes: Promise<VolumeInfo[]> | undefined;
   #holds = 0;
   #closed = false;
   lastUsed = Date.now();
 
-  constructor(point: RestorePoint, images: DiskImage[], opts: Required<Pick<FileRestoreOptions, 'timeoutMs' | 'maxHeapMb' | 'cacheBytes'>>) {
+  constructor(point: RestorePoint, images: DiskImage[], opts: Required<Pick<FileRestoreOptions, 'timeoutMs' | 'openTimeoutMs' | 'maxHeapMb' | 'cacheBytes'>>) {
     this.rpId = point.id;
+    this.#openTimeoutMs = opts.openTimeoutMs;
     this.point = point;
     this.#images = images;
     const disks: BrowseDisk[] = images.map((img, i) => ({ key: point.disks[i]!.key, label: point.disks[i]!.label, descriptor: img.descriptor() }));
@@ -67,9 +71,9 @@ export class PointSession {
   /** Workers started for this session (more than one after a call ran over its time). */
   get workerStarts(): number { return this.#worker.starts; }
 
-  #call<T>(method: string, args: unknown[] = []): Promise<T> {
+  #call<T>(method: string, args: unknown[] = [], timeoutMs?: number): Promise<T> {
     this.lastUsed = Date.now();
-    return this.#worker.call<T>(method, args);
+    return this.#worker.call<T>(method, args, timeoutMs !== undefined ? { timeoutMs } : {});
   }
 
   /** Every volume of every disk, each filesystem opened (once per session) with its label and consistency. */
@@ -82,7 +86,7 @@ export class PointSession {
       // One at a time: a volume that runs over its time restarts the worker, which must not fail the others.
       for (const v of layout) {
         if (v.problem && !v.filesystem) { out.push({ ...v, browsable: false }); continue; }
-        const state = await this.#call<VolumeState>('probe', [v.id]).catch((e) => probeFailure(v, e));
+        const state = await this.#call<VolumeState>('probe', [v.id], this.#openTimeoutMs).catch((e) => probeFailure(v, e));
         out.push({ ...v, ...state, ...(state.problem ? { problem: state.problem } : {}) });
       }
       this.openedInMs = Date.now() - t0;
@@ -210,10 +214,11 @@ export class FileRestore {
     this.#repo = repo;
     const envTimeout = Number(process.env.STILLPOINT_FILES_TIMEOUT_MS);
     this.#opts = {
-      timeoutMs: opts.timeoutMs ?? (envTimeout > 0 ? envTimeout : 20_000), maxHeapMb: opts.maxHeapMb ?? 512,
+      timeoutMs: opts.timeoutMs ?? (envTimeout > 0 ? envTimeout : 20_000), openTimeoutMs: 0, maxHeapMb: opts.maxHeapMb ?? 512,
       idleMs: opts.idleMs ?? 10 * 60_000, maxSessions: opts.maxSessions ?? 8, cacheBytes: opts.cacheBytes ?? 64 << 20,
     };
-    this.#timer = setInterval(() => void this.#sweep(), Math.min(30_000, Math.max(1000, this.#opts.idleMs / 4)));
+    this.#opts.openTimeoutMs = opts.openTimeoutMs ?? this.#opts.timeoutMs;
+    this.#timer = setInterval(() => void this.closeIdle(), Math.min(30_000, Math.max(1000, this.#opts.idleMs / 4)));
     this.#timer.unref();
   }
 
@@ -237,7 +242,7 @@ export class FileRestore {
       return new PointSession(point, images, this.#opts);
     })();
     this.#sessions.set(rpId, p);
-    p.then(() => this.#sweep(), () => this.#sessions.delete(rpId));
+    p.then(() => this.closeIdle(), () => this.#sessions.delete(rpId));
     return p;
   }
 
@@ -246,7 +251,8 @@ export class FileRestore {
     return (await Promise.allSettled([...this.#sessions.values()])).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   }
 
-  async #sweep(): Promise<void> {
+  /** Closes sessions idle for longer than idleMs (and the oldest idle ones above maxSessions); runs on a timer too. */
+  async closeIdle(): Promise<void> {
     const open = (await this.sessions()).filter((s) => !s.closed);
     const now = Date.now();
     const byAge = open.filter((s) => s.idle).sort((a, b) => a.lastUsed - b.lastUsed);

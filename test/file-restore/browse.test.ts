@@ -1,0 +1,109 @@
+// Browse sessions on a repository built here (no service): an NTFS volume (whole disk) with an
+// alternate data stream and a Unicode name made by ntfs-3g's ntfscp, read back as ntfs-3g wrote it;
+// a volume whose parser runs over its time bound is reported with a clear problem while the service
+// side goes on; idle sessions close; the HTTP helpers (Range, Content-Disposition) on their own.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Repository } from '../../backend/repository/repository.ts';
+import { FileRestore } from '../../backend/file-restore/sessions.ts';
+import { contentDisposition, parseRange } from '../../backend/api/routes/files.ts';
+
+let dir: string;
+let repo: Repository;
+let rpId: string;
+const streamBytes = Buffer.from('Zone.Identifier-like data in a named stream\r\n'.repeat(100));
+const mainBytes = Buffer.from('the main data stream\r\n');
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'stillpoint-browse-'));
+  const img = join(dir, 'ntfs.img');
+  execFileSync('truncate', ['-s', '16M', img]);
+  execFileSync('mkntfs', ['-q', '-F', '-Q', '-s', '512', '-L', 'Streams', img], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+  writeFileSync(join(dir, 'main.txt'), mainBytes);
+  writeFileSync(join(dir, 'ads.txt'), streamBytes);
+  const cp = (...a: string[]) => execFileSync('ntfscp', ['-f', ...a], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` }, stdio: 'pipe' });
+  cp(img, join(dir, 'main.txt'), '/report.txt');
+  cp('-N', 'Zone.Identifier', img, join(dir, 'ads.txt'), '/report.txt');
+  cp(img, join(dir, 'main.txt'), '/naïve file.txt');
+  repo = await Repository.init(join(dir, 'repo'), {});
+  const w = await repo.beginRestorePoint({ vm: { id: 'vm-ntfs', name: 'ntfs-vm' }, consistency: 'crash' });
+  const d = await w.addDisk({ key: '2000', label: 'Hard disk 1', capacity: statSync(img).size, file: img });
+  await d.writeFile(img);
+  rpId = (await w.commit()).id;
+});
+after(async () => { await repo?.close(); if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+test('an NTFS whole-disk volume: named streams are listed and read; Unicode names come through', async () => {
+  const files = new FileRestore(async () => repo);
+  try {
+    const s = await files.open(rpId);
+    const vols = await s.volumes();
+    assert.deepEqual(vols.map((v) => [v.id, v.filesystem, v.label, v.browsable]), [['2000', 'ntfs', 'Streams', true]]);
+    const root = await s.list('2000', undefined, 0, 100);
+    const report = root.entries.find((e) => e.name === 'report.txt')!;
+    assert.deepEqual(report.streams, [{ name: 'Zone.Identifier', size: streamBytes.length }]);
+    assert.ok((await s.read('2000', report.ref, 0, 1 << 20)).equals(mainBytes));
+    assert.ok((await s.read('2000', report.ref, 0, 1 << 20, 'Zone.Identifier')).equals(streamBytes));
+    const chunks: Buffer[] = [];
+    for await (const c of s.fileStream('2000', report.ref, 10, streamBytes.length, 'Zone.Identifier')) chunks.push(c as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(streamBytes.subarray(10)));
+    assert.ok(root.entries.some((e) => e.name === 'naïve file.txt'));
+    const found: string[] = [];
+    for await (const b of s.search('NAÏVE*', [], 10)) found.push(...b.items.map((i) => i.path));
+    assert.deepEqual(found, ['naïve file.txt']);
+  } finally { await files.close(); }
+});
+
+test('a filesystem that cannot be opened within the time bound is a volume problem, not a failure of the session', async () => {
+  const files = new FileRestore(async () => repo, { openTimeoutMs: 1 });
+  try {
+    const s = await files.open(rpId);
+    const t0 = Date.now();
+    const [v] = await s.volumes();
+    assert.ok(Date.now() - t0 < 10_000);
+    assert.equal(v!.browsable, false);
+    assert.equal(v!.filesystem, 'ntfs', 'the signature is still reported');
+    assert.match(v!.problem!, /the filesystem could not be opened: .*took longer than 1 ms and was stopped: the data it reads may be damaged or hostile/);
+    await assert.rejects(s.list(v!.id, undefined), /cannot be browsed: the filesystem could not be opened/);
+    assert.equal(s.workerStarts, 1, 'refused without touching the volume again');
+  } finally { await files.close(); }
+  // A normal bound on the same repository afterwards: everything works.
+  const again = new FileRestore(async () => repo);
+  try { assert.equal((await (await again.open(rpId)).volumes())[0]!.browsable, true); } finally { await again.close(); }
+});
+
+test('an idle session closes (its worker and disk images), a busy one stays', async () => {
+  const files = new FileRestore(async () => repo, { idleMs: 0 });
+  try {
+    const s = await files.open(rpId);
+    await s.volumes();
+    const release = s.hold();
+    await files.closeIdle();
+    assert.equal(s.closed, false, 'a session in use (a download, a zip) stays open');
+    release();
+    await files.closeIdle();
+    assert.equal(s.closed, true);
+    assert.equal((await files.sessions()).length, 0);
+    await assert.rejects(s.list('2000', undefined), /closed/);
+    const s2 = await files.open(rpId);
+    assert.notEqual(s2, s, 'a new session opens on the next use');
+    assert.equal((await s2.list('2000', undefined)).dir.type, 'dir');
+  } finally { await files.close(); }
+});
+
+test('HTTP helpers: byte ranges and Content-Disposition with RFC 5987 names', () => {
+  assert.deepEqual(parseRange('bytes=0-9', 100), { start: 0, end: 10 });
+  assert.deepEqual(parseRange('bytes=90-', 100), { start: 90, end: 100 });
+  assert.deepEqual(parseRange('bytes=-10', 100), { start: 90, end: 100 });
+  assert.deepEqual(parseRange('bytes=50-500', 100), { start: 50, end: 100 });
+  assert.equal(parseRange('bytes=100-', 100), 'unsatisfiable');
+  assert.equal(parseRange('bytes=0-1,5-6', 100), undefined, 'several ranges: the whole file');
+  assert.equal(parseRange(undefined, 100), undefined);
+  assert.equal(contentDisposition('naïve file.txt'), `attachment; filename="na_ve file.txt"; filename*=UTF-8''na%C3%AFve%20file.txt`);
+  assert.equal(contentDisposition('a"b\\c;d%.txt'), `attachment; filename="a_b_c_d_.txt"; filename*=UTF-8''a%22b%5Cc%3Bd%25.txt`);
+  assert.equal(contentDisposition('报告 (1).docx'), `attachment; filename="__ (1).docx"; filename*=UTF-8''%E6%8A%A5%E5%91%8A%20%281%29.docx`);
+});
