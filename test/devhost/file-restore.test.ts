@@ -259,3 +259,33 @@ test('dev host (de-DE, dark): Recover files… from a restore point\'s row in Mo
     await ctx.close();
   }
 });
+
+test('standalone: a disk without a filesystem the service can read shows why, and cannot be opened', async () => {
+  const blank = (await svc.call<VmSummary[]>('GET', '/api/vms', { token })).body.find((v) => v.name === 'web-off01')!;
+  const started = await svc.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: [blank.id] } });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  // Powered off and without Tools: crash-consistent, a warning says so.
+  const run = await svc.waitRun(token, started.body.id, 60_000);
+  assert.ok(['success', 'warning'].includes(run.status), JSON.stringify(run.vms.map((v) => v.message)));
+  const { ctx, page, errors } = await newPage(browser);
+  try {
+    await page.goto(`${svc.service.url}/ui/#/login`);
+    await page.locator('#sp-user').fill(svc.lab.username);
+    await page.locator('#sp-pass').fill(svc.lab.password);
+    await page.locator('.login button[type=submit]').click();
+    await page.waitForFunction(() => !(globalThis as any).location.hash.startsWith('#/login'));
+    await page.goto(`${svc.service.url}/ui/#/actions/recover-files?vm=${blank.id}`);
+    await page.locator('input[name=sp-rp]:checked').waitFor();
+    await page.getByRole('button', { name: en['common.next']!, exact: true }).click();
+    const row = page.locator('tbody tr:has(input[name=sp-vol])').first();
+    await row.waitFor({ timeout: 30_000 });
+    assert.equal(await row.locator('input[name=sp-vol]').isDisabled(), true);
+    const why = (await row.locator('.sp-fr-problem').textContent())?.trim() ?? '';
+    assert.ok(why.length > 10, `the volume says why it cannot be opened: "${why}"`);
+    assert.equal(await page.getByRole('button', { name: en['common.next']!, exact: true }).isDisabled(), true);
+    await page.screenshot({ path: `${SHOTS}file-restore-unreadable.png` });
+    assert.deepEqual(errors, []);
+  } finally {
+    await ctx.close();
+  }
+});
