@@ -258,7 +258,7 @@ async function logprintState(img: string): Promise<string> {
 }
 
 test('xfs consistency: clean and dirty logs agree with xfs_logprint; NEEDSREPAIR is reported; registered behind the XFSB probe', async () => {
-  for (const [name, clean] of [['xfs.img', true], ['small.img', true], ['v4.img', true], ['dirty.img', false]] as const) {
+  for (const [name, clean] of [['xfs.img', true], ['small.img', true], ['v4.img', true], ['wrapped-clean.img', true], ['dirty.img', false], ['wrapped-dirty.img', false]] as const) {
     const img = join(dir, name)
     assert.equal(await logprintState(img), clean ? 'CLEAN' : 'DIRTY', `${name} per xfs_logprint`)
     const r = fileReader(img)
@@ -271,6 +271,10 @@ test('xfs consistency: clean and dirty logs agree with xfs_logprint; NEEDSREPAIR
       assert.equal(c.details.log, clean ? 'clean' : 'dirty', name)
       if (!clean) assert.match(c.summary, /log has unreplayed transactions/)
       if (name === 'xfs.img') { assert.equal(await fs.label(), 'stillpoint'); assert.equal(c.summary, 'XFS: clean') }
+      if (name.startsWith('wrapped')) { // the log really went round: blocks of cycle 2 before the head
+        const { stdout } = await run('xfs_logprint', ['-d', img], { maxBuffer: 1 << 26 })
+        assert.match(stdout, /HEADER Cycle 2 /, `${name}: log in its second cycle`)
+      }
     } finally { r.close() }
   }
   const img = join(dir, 'needsrepair.img')

@@ -4,6 +4,7 @@
 # Usage: xfs.sh OUTDIR  → OUTDIR/xfs.img (v5, 4 KiB blocks, bigtime, everything below)
 #                          OUTDIR/geometry.img (v5, 1 KiB blocks, 8 KiB directory blocks)
 #                          OUTDIR/small.img (v5, for fuzzing)  OUTDIR/dirty.img (log not replayed)
+#                          OUTDIR/wrapped-{clean,dirty}.img (a small log written round more than once)
 #                          OUTDIR/v4.img (v4 without CRCs, filled by mkfs.xfs -p protofile)
 #                          OUTDIR/v4-tree (what v4.img holds)
 # Needs: root, loop devices, xfsprogs (mkfs.xfs, xfs_io), perl, coreutils.
@@ -94,6 +95,19 @@ mkdir -p "$mnt/d"; for i in $(seq 1 50); do echo "$i" > "$mnt/d/f$i"; done
 sync
 for i in $(seq 51 80); do echo "$i" > "$mnt/d/f$i"; done
 xfs_io -x -c 'shutdown -f' "$mnt"
+umount "$mnt"
+
+# ---- a small log (mkfs accepts < 64 MiB only with its fstests variables) written round more than
+# once: the head sits mid-log between cycle 2 and cycle 1 blocks. Clean after umount, then dirty.
+rm -f "$out/wrapped-clean.img"; truncate -s 300M "$out/wrapped-clean.img"
+TEST_DEV=1 TEST_DIR=1 QA_CHECK_FS=1 mkfs.xfs -q -f -l size=1368b "$out/wrapped-clean.img"
+mount -o loop "$out/wrapped-clean.img" "$mnt"
+churn='my $d = $ARGV[0]; for my $r (1..$ARGV[1]) { for my $i (1..4000) { open my $f, ">", "$d/f$i" or die; close $f } unlink "$d/f$_" for 1..4000 }'
+perl -e "$churn" "$mnt" 3; echo kept > "$mnt/kept.txt"
+umount "$mnt"
+cp --sparse=always "$out/wrapped-clean.img" "$out/wrapped-dirty.img"
+mount -o loop "$out/wrapped-dirty.img" "$mnt"
+perl -e "$churn" "$mnt" 1; sync; xfs_io -x -c 'shutdown -f' "$mnt"
 umount "$mnt"
 
 # ---- v4 (no CRCs): written by mkfs.xfs from a protofile, no mount needed ----------------------
