@@ -10,7 +10,7 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { GuestFamily } from '../model/guest.ts';
 import {
-  FileFaultError, GuestOperationsError, InvalidArgumentError, InvalidStateError,
+  FileFaultError, GuestOperationsError, InvalidArgumentError, InvalidStateError, VSphereError,
   type GuestCredentials, type GuestFileAttributes, type GuestFileInfo, type GuestUploadOptions, type MoRef,
 } from '../vsphere/index.ts';
 
@@ -192,6 +192,8 @@ class ExactLength extends Transform {
 
 /** The guest refuses this one path (its user may not write there): that file fails, the others go on. */
 const deniedHere = (e: unknown): boolean => e instanceof GuestOperationsError && e.fault === 'GuestPermissionDenied';
+/** The transfer of this one file was refused after the guest accepted it (e.g. attributes it may not set). */
+const transferFailed = (e: unknown): boolean => e instanceof VSphereError && e.fault === 'GuestFileTransferFailed';
 
 function unusable(e: unknown): GuestUnusableError | undefined {
   if (e instanceof GuestOperationsError && !deniedHere(e)) {
@@ -302,7 +304,7 @@ export async function writeFilesToGuest(source: GuestFileSource, req: GuestFiles
     } catch (e) {
       if (e instanceof GuestUnusableError || req.signal?.aborted) throw e;
       if (deniedHere(e)) result.failed.push({ from: item.relativePath, message: `the guest user may not write ${to}: ${(e as Error).message}` });
-      else if (e instanceof GuestPathError || e instanceof FileFaultError || e instanceof InvalidArgumentError) result.failed.push({ from: item.relativePath, message: e.message });
+      else if (e instanceof GuestPathError || e instanceof FileFaultError || e instanceof InvalidArgumentError || transferFailed(e)) result.failed.push({ from: item.relativePath, message: (e as Error).message });
       else throw e;
     }
     filesDone++;
