@@ -32,6 +32,7 @@ declare -A need=(
   [mkfs.exfat]=exfatprogs
   [mkfs.xfs]=xfsprogs
   [xfs_db]=xfsprogs
+  [setfattr]=attr
   [fsxfsinfo]=libfsxfs-utils
   [pvcreate]=lvm2
   [nbdinfo]=libnbd-bin
