@@ -131,8 +131,56 @@ before(() => {
 			}
 		}
 `
+    // and a raid1 LV over two images, and a COW snapshot of lin (LVM cannot create those here either)
+    assert.match(meta, new RegExp(`pv2 \\{\\n\\t+id = "[^"]+"\\n\\t+device = "${b}"`))
+    const linear = (name: string, pv: string, start: number, count: number, status: string) => `
+		${name} {
+			id = "${lvId(name.length)}${name.length}"
+			status = [${status}]
+			flags = []
+			segment_count = 1
+			segment1 {
+				start_extent = 0
+				extent_count = ${count}
+				type = "striped"
+				stripe_count = 1
+				stripes = [ "${pv}", ${start} ]
+			}
+		}
+`.replace(/(id = ")[^"]*(")/, `$1${`${name.replace(/_/g, '')}xxxxxx`.slice(0, 6)}-0000-0000-0000-0000-0000-0000${String(start).padStart(2, '0')}$2`)
+    const raidAndSnapshot = `
+		r {
+			id = "${lvId(3)}"
+			status = ["READ", "WRITE", "VISIBLE"]
+			flags = []
+			segment_count = 1
+			segment1 {
+				start_extent = 0
+				extent_count = 4
+				type = "raid1"
+				device_count = 2
+				region_size = 1024
+				raids = [ "r_rmeta_0", "r_rimage_0", "r_rmeta_1", "r_rimage_1" ]
+			}
+		}
+		snapshot0 {
+			id = "${lvId(4)}"
+			status = ["READ"]
+			flags = []
+			segment_count = 1
+			segment1 {
+				start_extent = 0
+				extent_count = 2
+				type = "snapshot"
+				chunk_size = 8
+				origin = "lin"
+				cow_store = "snap"
+			}
+		}
+` + linear('r_rmeta_0', 'pv2', 30, 1, '"READ", "WRITE"') + linear('r_rimage_0', 'pv2', 31, 4, '"READ", "WRITE"') + linear('r_rmeta_1', 'pv1', 25, 1, '"READ", "WRITE"')
+      + linear('r_rimage_1', 'pv1', 26, 4, '"READ", "WRITE"') + linear('snap', 'pv2', 40, 2, '"READ", "WRITE", "VISIBLE"')
     const end = meta.lastIndexOf('\t}\n\n}')
-    writeFileSync(img('vg-thin.txt'), meta.slice(0, end) + thin + meta.slice(end))
+    writeFileSync(img('vg-thin.txt'), meta.slice(0, end) + thin + raidAndSnapshot + meta.slice(end))
     lvm('vgcfgrestore', ['--force', '-f', img('vg-thin.txt'), vg])
 
     lvsReport = JSON.parse(lvm('lvs', ['-a', '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'lv_name,segtype,seg_start_pe,seg_size_pe,stripes,stripe_size,seg_pe_ranges', vg])).report[0].lv
@@ -158,9 +206,10 @@ test('LVs across two disks listed like lvs reports them; the PVs (two partitions
   assert.deepEqual(volumes.map((v) => [v.id, v.kind]), [
     ['2000-p1', 'lvm-pv'], ['2000-p2', 'lvm-pv'], ['2001', 'lvm-pv'],
     [`lvm-${vg}-lin`, 'filesystem'], [`lvm-${vg}-str`, 'filesystem'], [`lvm-${vg}-pool`, 'unsupported'], [`lvm-${vg}-thinvol`, 'unsupported'],
+    [`lvm-${vg}-r`, 'unsupported'], [`lvm-${vg}-snap`, 'unsupported'],
   ])
   for (const pv of volumes.slice(0, 3)) assert.match(pv.problem!, new RegExp(`volume group "${vg}"`))
-  const visible = new Set(['lin', 'str', 'pool', 'thinvol'])
+  const visible = new Set(['lin', 'str', 'pool', 'thinvol', 'r', 'snap'])
   const fromLvs = lvsReport.filter((r) => visible.has(r.lv_name)).map((r) => `${r.lv_name} ${r.segtype} ${r.seg_start_pe}+${r.seg_size_pe}${/^(linear|striped)$/.test(r.segtype) ? ` x${r.stripes} ${r.stripes === '1' ? 0 : r.stripe_size}` : ''}`).sort()
   const ours = volumes.filter((v) => v.lvm).flatMap((v) => v.lvm!.segments.map((s) => `${v.lvm!.lv} ${s.type === 'striped' && s.stripes!.length === 1 ? 'linear' : s.type} ${s.startExtent}+${s.extentCount}${s.stripes ? ` x${s.stripes.length} ${s.stripeSize ?? 0}` : ''}`)).sort()
   assert.deepEqual(ours, fromLvs)
@@ -197,6 +246,13 @@ test('thin pool and thin volume: listed, "not supported yet", reads refused with
   assert.equal(thin.size, 32 * MiB)
   await assert.rejects(thin.reader.readAt(0, 512), /thin volume: not supported yet/)
   assert.ok(!volumes.some((v) => /pool_t(meta|data)/.test(v.id)), 'hidden LVs are not listed')
+})
+
+test('raid1 LV and COW snapshot: listed with "not supported yet", their hidden images are not', async () => {
+  assert.match(byId(`lvm-${vg}-r`).problem!, /LVM raid1 volume \(mirror\/RAID\): not supported yet; restore the disk or the VM/)
+  assert.match(byId(`lvm-${vg}-snap`).problem!, /LVM snapshot of lin \(copy-on-write\): not supported yet/)
+  assert.ok(!volumes.some((v) => /rimage|rmeta|snapshot0/.test(v.id)))
+  await assert.rejects(byId(`lvm-${vg}-r`).reader.readAt(0, 512), /not supported yet/)
 })
 
 test('a disk missing from the restore point: the LV that needs it says so, the others still read', async () => {

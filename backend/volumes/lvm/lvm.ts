@@ -154,7 +154,8 @@ export async function openLvmVolumes(pvs: LvmPvInput[]): Promise<{ volumes: LvmV
     for (const lv of vg.lvs) for (const s of lv.segments) if (s.type === 'snapshot' && s.refs.cow_store && s.refs.origin) cowOf.set(s.refs.cow_store, s.refs.origin)
     const firstDev = [...devices.values()][0]
     for (const lv of vg.lvs) {
-      if (!lv.visible) continue
+      // A COW store is written without VISIBLE: LVM shows it as the snapshot (its hidden snapshotN LV is the link).
+      if (!lv.visible && !cowOf.has(lv.name)) continue
       const segments = [...lv.segments].sort((a, b) => a.startExtent - b.startExtent)
       const used = [...new Set(segments.flatMap((s) => (s.stripes ?? []).map((st) => st.pv)))]
       const usedDevs = used.map((k) => devices.get(k)).filter((d) => d !== undefined)
