@@ -3,7 +3,7 @@
 // then browsed, searched and downloaded. Bytes are checked against sleuthkit's icat on the source image.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -231,6 +231,26 @@ test('authorization: a hidden VM\'s points are 404, a visible VM without the fil
   } finally {
     await soap.ok('SetEntityPermissions', `${ref('_this', AM)}${ref('entity', vm)}<permission>${saved}</permission>`);
   }
+});
+
+test('stillpoint files through the service: ls, find, get by restore point id with the user\'s session', async () => {
+  const cli = (...args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
+    execFile(process.execPath, ['bin/stillpoint.mjs', 'files', ...args], {
+      env: { ...process.env, STILLPOINT_URL: t.service.url, STILLPOINT_DATA_DIR: t.dataDir, STILLPOINT_USER: t.lab.username, STILLPOINT_PASSWORD: t.lab.password },
+      encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000,
+    }, (err, stdout, stderr) => res({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+  const ls = await cli('ls', rp['linux-db01']!, 'root/etc');
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /file\s+\S+ B\s+.*hostname/);
+  const find = await cli('find', rp['linux-db01']!, '*.db', '--json');
+  assert.equal(find.code, 0, find.stderr);
+  assert.deepEqual(find.stdout.trim().split('\n').map((l) => JSON.parse(l) as { volume: string; path: string; size: number }).map((m) => [m.volume, m.path, m.size]), [['2000-p2', 'var/lib/db/data.db', 2097152]]);
+  const out = join(tmp, 'data.db');
+  const get = await cli('get', rp['linux-db01']!, '2000-p2/var/lib/db/data.db', '-o', out);
+  assert.equal(get.code, 0, get.stderr);
+  const db = await byPath('linux-db01', '2000-p2', 'var/lib/db/data.db');
+  assert.ok(readFileSync(out).equals(icat('linux-db01', 2, db.ref)));
 });
 
 test('a hostile image (an ext4 directory entry pointing back at the root: a loop) fails with a clear error in time; the service stays healthy', async () => {
