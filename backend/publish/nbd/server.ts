@@ -4,9 +4,9 @@
 // server (NBD_OPT_STARTTLS with the service's certificate) and can be required per export.
 //
 // Bounded everywhere a client chooses a size: option data ≤ 4 KiB + name, ≤ 32 options per
-// connection, 10 s for the whole handshake, reads ≤ maxRequestBytes (32 MiB), replies in flight per
-// connection ≤ 64 MiB (the socket is not read further until they drain), write payloads are read
-// and dropped (EPERM) up to the same bound and end the connection beyond it.
+// connection, 10 s for the whole handshake, ≤ 64 connections, reads ≤ maxRequestBytes (32 MiB),
+// replies in flight per connection ≤ 32 MiB (the socket is not read further until they drain);
+// write payloads are read and dropped (EPERM) up to the same bound and end the connection beyond it.
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -42,7 +42,7 @@ export interface NbdServerOptions {
 
 const MAX_OPTION_BYTES = 4096 + 64;
 const MAX_OPTIONS = 32;
-const INFLIGHT_BYTES = 64 * 1024 * 1024;
+const INFLIGHT_BYTES = 32 * 1024 * 1024;
 const PREFERRED_BLOCK = 4096;
 
 class Closed extends Error {}
@@ -111,7 +111,7 @@ export class NbdServer {
     this.#maxRequest = opts.maxRequestBytes ?? 32 * 1024 * 1024;
     this.#tls = opts.tls ? createSecureContext({ cert: opts.tls.cert, key: opts.tls.key }) : undefined;
     this.#server = createServer({ pauseOnConnect: false, noDelay: true }, (sock) => this.#accept(sock));
-    this.#server.maxConnections = opts.maxConnections ?? 128;
+    this.#server.maxConnections = opts.maxConnections ?? 64;
   }
 
   get tlsEnabled(): boolean { return !!this.#tls; }
