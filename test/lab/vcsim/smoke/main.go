@@ -417,6 +417,19 @@ func main() {
 	var calls []map[string]interface{}
 	control("GET", "/lab/guest/calls", nil, &calls)
 	check(len(calls) == 2 && calls[1]["content"] == "#!/bin/sh\nx\n" && calls[0]["programPath"] == "/usr/local/bin/pre-freeze.sh", "guest calls %v", calls)
+	// Guest files: an existing file without overwrite, folders, listings.
+	_, err = methods.InitiateFileTransferToGuest(ctx, c, &types.InitiateFileTransferToGuest{This: *g.FileManager, Vm: lin.Reference(), Auth: auth,
+		GuestFilePath: "/tmp/freeze.sh", FileAttributes: &types.GuestPosixFileAttributes{}, FileSize: 1})
+	check(faultOf(err) == "FileAlreadyExists", "existing guest file without overwrite: %v", err)
+	_, err = methods.MakeDirectoryInGuest(ctx, c, &types.MakeDirectoryInGuest{This: *g.FileManager, Vm: lin.Reference(), Auth: auth, DirectoryPath: "/srv/a/b"})
+	check(faultOf(err) == "FileNotFound", "mkdir without its parent: %v", err)
+	_, err = methods.MakeDirectoryInGuest(ctx, c, &types.MakeDirectoryInGuest{This: *g.FileManager, Vm: lin.Reference(), Auth: auth, DirectoryPath: "/srv/a/b", CreateParentDirectories: true})
+	must(err, "MakeDirectoryInGuest")
+	ls, err := methods.ListFilesInGuest(ctx, c, &types.ListFilesInGuest{This: *g.FileManager, Vm: lin.Reference(), Auth: auth, FilePath: "/srv/a"})
+	must(err, "ListFilesInGuest")
+	check(len(ls.Returnval.Files) == 3 && ls.Returnval.Files[2].Path == "b" && ls.Returnval.Files[2].Type == "directory", "listing of /srv/a: %+v", ls.Returnval.Files)
+	_, err = methods.ListFilesInGuest(ctx, c, &types.ListFilesInGuest{This: *g.FileManager, Vm: lin.Reference(), Auth: auth, FilePath: "/srv/none"})
+	check(faultOf(err) == "FileNotFound", "listing a missing folder: %v", err)
 
 	// --- extensions and tasks ---
 	em := object.NewExtensionManager(c)
