@@ -1,4 +1,4 @@
-import { Component, computed, inject, signal } from '@angular/core';
+import { Component, computed, effect, inject, signal } from '@angular/core';
 import { ActivatedRoute } from '@angular/router';
 import { ClrSpinnerModule } from '@clr/angular';
 import type { FileEntry, FileVolume, JobRun, RestorePoint, VmDetail } from '@contract';
@@ -42,7 +42,7 @@ const STEPS: readonly Step[] = ['point', 'volume', 'browse', 'putBack'];
       @if (!sdk.isPlugin) { <h2>{{ 'action.recoverFiles.title' | t }}</h2> }
       <ol class="sp-steps" [attr.aria-label]="'fileRestore.steps' | t">
         @for (s of steps; track s; let i = $index) {
-          <li [class.sp-step-active]="step() === s" [attr.aria-current]="step() === s ? 'step' : null">{{ i + 1 }}. {{ 'fileRestore.step.' + s | t }}</li>
+          <li [class.sp-step-active]="step() === s" [attr.aria-current]="step() === s ? 'step' : null" [attr.id]="step() === s ? 'fr-step-current' : null" [attr.tabindex]="step() === s ? -1 : null">{{ i + 1 }}. {{ 'fileRestore.step.' + s | t }}</li>
         }
       </ol>
       <sp-error [message]="error()" />
@@ -130,6 +130,7 @@ const STEPS: readonly Step[] = ['point', 'volume', 'browse', 'putBack'];
   styles: [`
     .sp-steps { list-style: none; margin: 0 0 0.5rem; padding: 0; display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; font-size: 0.65rem; }
     .sp-steps li { opacity: 0.7; }
+    .sp-steps li:focus { outline: none; }
     .sp-steps li.sp-step-active { opacity: 1; font-weight: 600; border-bottom: 2px solid var(--cds-alias-status-info, #0072a3); }
     tr.sp-selected td { background: var(--cds-alias-object-interaction-background-selected, rgba(0, 114, 163, 0.12)); }
     tr.sp-disabled td { opacity: 0.8; }
@@ -172,7 +173,16 @@ export class RecoverFilesModal {
     return items.length === 1 && items[0]!.type !== 'dir' ? 'fileRestore.download' : 'fileRestore.downloadZip';
   });
 
-  constructor() { void this.load(); }
+  constructor() {
+    void this.load();
+    // Keyboard and screen-reader users land on the new step's name, not on a button that may be gone.
+    let first = true;
+    effect(() => {
+      this.step();
+      if (first) { first = false; return; }
+      setTimeout(() => document.getElementById('fr-step-current')?.focus());
+    });
+  }
   private async load(): Promise<void> {
     try {
       const [vm, pts] = await Promise.all([this.api.vm(this.vmId), this.api.restorePoints(this.vmId)]);
