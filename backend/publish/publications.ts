@@ -31,6 +31,8 @@ export interface PublicationsOptions {
   tls?: { cert: string; key: string };
   log?: Logger;
   maxRequestBytes?: number;
+  /** Time a client has from connecting to choosing an export (default 10 s). */
+  handshakeTimeoutMs?: number;
 }
 
 export interface PublishRequest {
@@ -108,6 +110,7 @@ export class Publications {
     this.#server = new NbdServer({
       lookup: (name) => this.#lookup(name), ...(opts.tls ? { tls: opts.tls } : {}),
       ...(opts.log ? { log: opts.log } : {}), ...(opts.maxRequestBytes ? { maxRequestBytes: opts.maxRequestBytes } : {}),
+      ...(opts.handshakeTimeoutMs ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
     });
   }
 

@@ -120,7 +120,7 @@ describe('a restore point published from a repository', () => {
     pki = join(dir, 'pki');
     mkdirSync(pki);
     writeFileSync(join(pki, 'ca-cert.pem'), cert.cert); // libnbd's tls-certificates folder: the CA that signed the server
-    pubs = new Publications({ openImage: (rp, disk) => repo.openDiskImage(rp, disk), listen: { host: '127.0.0.1', port: 0 }, tls: cert });
+    pubs = new Publications({ openImage: (rp, disk) => repo.openDiskImage(rp, disk), listen: { host: '127.0.0.1', port: 0 }, tls: cert, handshakeTimeoutMs: 1500 });
   });
   after(async () => { await pubs?.close(); await repo?.close(); rmSync(dir, { recursive: true, force: true }); });
 
@@ -224,6 +224,44 @@ describe('a restore point published from a repository', () => {
     await within('the client to be disconnected', c.closed, 10_000);
     assert.notEqual((await run('nbdinfo', [p.exports[0]!.url])).code, 0, 'the address no longer works');
     await assert.rejects(pubs.unpublish(p.id), /does not exist/);
+  });
+
+  test('NBD_OPT_EXPORT_NAME (older clients) serves a valid token and closes on a wrong one; garbage and silent clients are cut off', async () => {
+    const p = await publish();
+    const token = p.exports[0]!.url.split('/').pop()!;
+    const exportName = async (name: string) => {
+      const c = new RawClient(port);
+      await c.take(18);
+      const n = Buffer.from(name);
+      const h = Buffer.alloc(20 + n.length);
+      h.writeUInt32BE(3, 0); h.write('IHAVEOPT', 4, 'latin1'); h.writeUInt32BE(1, 12); h.writeUInt32BE(n.length, 16); n.copy(h, 20);
+      c.sock.write(h);
+      return c;
+    };
+    const ok = await exportName(token);
+    const reply = await ok.take(10);
+    assert.equal(Number(reply.readBigUInt64BE(0)), readFileSync(source).length);
+    assert.equal(reply.readUInt16BE(8) & 3, 3, 'HAS_FLAGS and READ_ONLY');
+    const read = await ok.cmd(0, 0, 512);
+    assert.ok(read.data!.equals(readFileSync(source).subarray(0, 512)));
+    ok.sock.destroy();
+    await within('a wrong export name to close the connection', (await exportName(token.slice(1))).closed, 10_000);
+
+    const garbage = new RawClient(port);
+    await garbage.take(18);
+    garbage.sock.write(Buffer.alloc(64, 0x41));
+    await within('a client sending garbage to be disconnected', garbage.closed, 10_000);
+    const silent = new RawClient(port);
+    await silent.take(18);
+    await within('a silent client to be disconnected after the handshake time', silent.closed, 10_000);
+    const huge = new RawClient(port);
+    await huge.take(18);
+    const h = Buffer.alloc(20);
+    h.writeUInt32BE(3, 0); h.write('IHAVEOPT', 4, 'latin1'); h.writeUInt32BE(7, 12); h.writeUInt32BE(0x7fffffff, 16);
+    huge.sock.write(h);
+    await within('a client announcing a 2 GiB option to be disconnected', huge.closed, 10_000);
+    assert.equal((await nbdinfo(p.exports[0]!.url)).size, readFileSync(source).length, 'the server still serves');
+    await pubs.unpublish(p.id);
   });
 
   test('an expiring publication ends by itself', async () => {
