@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Repository } from '../../backend/repository/repository.ts';
@@ -37,8 +37,13 @@ before(async () => {
 });
 after(async () => { await repo?.close(); if (dir) rmSync(dir, { recursive: true, force: true }); });
 
-test('an NTFS whole-disk volume: named streams are listed and read; Unicode names come through', async () => {
+/** Every file of the repository folder with its size and modification time. */
+const snapshot = () => readdirSync(join(dir, 'repo'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+  .map((e) => { const p = join(e.parentPath, e.name); const st = statSync(p); return `${p} ${st.size} ${st.mtimeMs}`; }).sort();
+
+test('an NTFS whole-disk volume: named streams are listed and read; Unicode names come through; nothing is written', async () => {
   const files = new FileRestore(async () => repo);
+  const before = snapshot();
   try {
     const s = await files.open(rpId);
     const vols = await s.volumes();
@@ -56,6 +61,7 @@ test('an NTFS whole-disk volume: named streams are listed and read; Unicode name
     for await (const b of s.search('NAÏVE*', [], 10)) found.push(...b.items.map((i) => i.path));
     assert.deepEqual(found, ['naïve file.txt']);
   } finally { await files.close(); }
+  assert.deepEqual(snapshot(), before, 'browsing wrote nothing into the repository');
 });
 
 test('a filesystem that cannot be opened within the time bound is a volume problem, not a failure of the session', async () => {

@@ -14,7 +14,7 @@
 //   POST /api/restore-points/:id/download-links FileDownloadLinkRequest    -> FileDownloadLink (201)
 //   GET  /api/downloads/:token                                             -> the file or zip; no session
 //        header needed (for <a href>): the token is single-use (spent by its first request) and expires
-//        after 5 minutes; it is bound to the user who asked for it, checked again when it is used
+//        after 5 minutes; visibility and privileges are checked when the link is made
 
 /** One filesystem (or unreadable partition) on one disk of a restore point. */
 export interface FileVolume {
