@@ -7,7 +7,7 @@
 #                          OUTDIR/wrapped-{clean,dirty}.img (a small log written round more than once)
 #                          OUTDIR/v4.img (v4 without CRCs, filled by mkfs.xfs -p protofile)
 #                          OUTDIR/v4-tree (what v4.img holds)
-# Needs: root, loop devices, xfsprogs (mkfs.xfs, xfs_io), perl, coreutils.
+# Needs: root, loop devices, xfsprogs (mkfs.xfs, xfs_io), attr (setfattr), perl, coreutils.
 set -euo pipefail
 out=${1:?usage: xfs.sh OUTDIR}
 mkdir -p "$out"
@@ -61,6 +61,14 @@ touch -h -d '2001-02-03 04:05:06.123456789 UTC' "$t/size_1.bin"
 touch -d '2400-06-07 08:09:10.5 UTC' "$t/size_335.bin"
 touch -d '1960-01-01 00:00:01 UTC' "$t/size_336.bin"
 mkdir -p "$t/empty-dir"
+# extended attributes (as SELinux labels put on every file): an attribute fork shrinks the data
+# fork, so short-form directories, inline symlinks, extent lists and bmap roots get less room
+label=system_u:object_r:etc_t:s0
+for f in "$t/dir-short" "$t/dir-short"/* "$t/dir-block" "$t/dir-block"/* "$t/dir-leaf" "$t/big-dir" "$t/sub" "$t/prealloc.bin" "$t/size_4097.bin"; do setfattr -n trusted.label -v "$label" "$f"; done
+setfattr -h -n trusted.label -v "$label" "$t/short-symlink"
+setfattr -h -n trusted.label -v "$label" "$t/long-symlink"
+setfattr -n user.big -v "0s$(head -c 3000 /dev/urandom | base64 -w0)" "$t/fragmented.bin"
+for i in $(seq 1 30); do setfattr -n "user.attr$i" -v "value number $i" "$t/sub"; done
 umount "$mnt"
 
 # ---- other geometry: 1 KiB blocks, 8 KiB directory blocks (a directory block spans 8 filesystem blocks)
@@ -72,6 +80,7 @@ for i in 1 2 3 4 5; do echo "$i" > "$g/few/f$i"; done
 rnd "$g/big.bin" $((3 * 1024 * 1024))
 perl -e 'open my $f, "+>", $ARGV[0] or die; for my $i (0..399) { seek $f, $i * 2048, 0; print $f chr(65 + $i % 26) x 1024 } close $f' "$g/fragmented.bin"
 ln -s "$(printf 'z%.0s' $(seq 1 1000))" "$g/longest-symlink"
+setfattr -n trusted.label -v system_u:object_r:etc_t:s0 "$g/many"
 xfs_io -f -c 'pwrite -S 0x61 0 3k' -c 'falloc 3k 100k' "$g/prealloc.bin" >/dev/null
 umount "$mnt"
 
@@ -110,7 +119,7 @@ mount -o loop "$out/wrapped-dirty.img" "$mnt"
 perl -e "$churn" "$mnt" 1; sync; xfs_io -x -c 'shutdown -f' "$mnt"
 umount "$mnt"
 
-# ---- v4 (no CRCs): written by mkfs.xfs from a protofile, no mount needed ----------------------
+# ---- v4 (no CRCs, no file type in directory entries): written by mkfs.xfs from a protofile (the kernel no longer mounts v4) ----------------------
 v4=$out/v4-tree; rm -rf "$v4"; mkdir -p "$v4/dir/sub" "$v4/many"
 echo "v4 says hi" > "$v4/dir/hello.txt"; rnd "$v4/dir/sub/data.bin" 300000
 for i in $(seq 1 200); do echo "$i" > "$v4/many/file-with-a-name-$i"; done
@@ -129,4 +138,4 @@ ln -s dir/hello.txt "$v4/link"
   emit "$v4" " "
   echo "\$"
 } > "$out/v4.proto"
-mkimg "$out/v4.img" 300M -m crc=0 -n ftype=1 -p "$out/v4.proto"
+mkimg "$out/v4.img" 300M -m crc=0 -n ftype=0 -p "$out/v4.proto"
