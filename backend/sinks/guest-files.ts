@@ -35,6 +35,8 @@ export interface GuestFileItem {
   readOnly?: boolean;
   /** The file's bytes: exactly `size` of them. Called only when the file is going to be written. */
   open(): Promise<Readable> | Readable;
+  /** Why this entry cannot be put into the guest (e.g. a symbolic link): it is reported as failed. */
+  problem?: string;
 }
 
 export interface GuestFileSource {
@@ -292,6 +294,7 @@ export async function writeFilesToGuest(source: GuestFileSource, req: GuestFiles
     req.signal?.throwIfAborted();
     let to = item.relativePath;
     try {
+      if (item.problem) throw new GuestPathError(item.problem);
       if (target) to = joinGuest(target, item.relativePath, family);
       else if (item.originalPath) to = isWindows(family) ? item.originalPath.replace(/\//g, '\\') : item.originalPath;
       else throw new GuestPathError(`The original location of '${item.relativePath}' in the guest is not known: restore it to a folder instead.`);

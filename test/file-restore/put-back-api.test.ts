@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { connectToLab } from '../helpers/lab-vsphere.ts';
-import { within } from '../helpers/wait.ts';
+import { until, within } from '../helpers/wait.ts';
 import type { ApiError, FileEntry, FileRestoreRequest, FileVolume, GuestCredential, JobRun } from '../../backend/api/contract.ts';
 import type { VSphere } from '../../backend/vsphere/index.ts';
 import { TASK_TYPES } from '../../plugin/extension.ts';
@@ -155,6 +155,24 @@ test('a wrong guest password fails the run with the reason; a folder path for th
   const bad = await restore('linux-db01', { items: [{ volumeId: ext.id, ref: conf.ref }], target: { kind: 'folder', path: 'C:\\Restore' }, existing: 'skip', credentialId: cred });
   assert.equal(bad.status, 400);
   assert.match(bad.body.message, /not an absolute path/);
+});
+
+test('the original place of a volume the guest\'s system volume is not is unknown: the run fails saying so; a run can be cancelled', async () => {
+  const data = await volume('win-app01', 'ext');
+  const csv = await entry('win-app01', data.id, '/srv/data/report.csv');
+  const unknown = await restored('win-app01', { items: [{ volumeId: data.id, ref: csv.ref }], target: { kind: 'original' }, existing: 'overwrite', credentialId: cred });
+  assert.equal(unknown.status, 'failed');
+  assert.match(unknown.vms[0]!.message ?? '', /original location of 'report\.csv' in the guest is not known: restore it to a folder/);
+
+  await t.lab.control.injectFault({ method: 'InitiateFileTransferToGuest', fault: '', delayMs: 1500, vm: 'win-app01', count: 1 });
+  const r = await restore('win-app01', { items: [{ volumeId: data.id, ref: csv.ref }], target: { kind: 'folder', path: 'C:\\Cancelled' }, existing: 'overwrite', credentialId: cred });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  await until('the run to write into the guest', async () => (await t.call<JobRun>('GET', `/api/runs/${r.body.id}`, { token: admin })).body.vms[0]?.phase.startsWith('writing'));
+  assert.equal((await t.call<JobRun>('POST', `/api/runs/${r.body.id}/cancel`, { token: admin })).status, 200);
+  const cancelled = await t.waitRun(admin, r.body.id);
+  assert.equal(cancelled.status, 'cancelled', JSON.stringify(cancelled));
+  assert.equal(await guestFile('win-app01', 'C:\\Cancelled\\report.csv'), undefined);
+  await t.lab.control.clearFaults();
 });
 
 test('authorization: no GuestOperations.Modify on the VM → 403; another user\'s private credential is not theirs to use', async () => {

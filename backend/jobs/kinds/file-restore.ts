@@ -126,17 +126,25 @@ export async function pointFileSource(files: PointFiles, items: FileItemRef[], t
     if (t.entry.type === 'file') { totalBytes += t.entry.size; totalFiles++; }
     if (t.entry.type === 'dir') for await (const e of files.walk(t.volumeId, t.ref)) if (e.path && e.type === 'file') { totalBytes += e.size; totalFiles++; }
   }
+  const problem = (e: PointEntry, path: string): string | undefined => (e.type === 'file' || e.type === 'dir' ? undefined
+    : `'${path}' is a ${e.type === 'symlink' ? 'symbolic link' : e.type === 'reparse' ? 'reparse point (junction or link)' : 'special file'}: only files and folders are put into the guest.`);
   async function* walkAll(): AsyncGenerator<GuestFileItem> {
     for (const t of tops) {
       const base = origin.get(`${t.volumeId}:${t.ref}`);
       const name = t.entry.name || t.volumeId;
-      if (t.entry.type === 'file') { yield fileItem(files, t.volumeId, t.entry, name, base); continue; }
-      if (t.entry.type !== 'dir') continue; // symlinks, reparse points, devices: nothing to copy
+      if (nameless(t.entry)) {
+        yield { ...fileItem(files, t.volumeId, t.entry, name, base), problem: `The name of entry ${t.ref} on volume ${t.volumeId} was not found (its folder could not be walked): pick it from its folder again.` };
+        continue;
+      }
+      const p = problem(t.entry, name);
+      if (p || t.entry.type === 'file') { yield { ...fileItem(files, t.volumeId, t.entry, name, base), ...(p ? { problem: p } : {}) }; continue; }
       yield fileItem(files, t.volumeId, t.entry, name, base);
       const sep = family === 'windows' ? '\\' : '/';
       for await (const e of files.walk(t.volumeId, t.ref)) {
-        if (!e.path || (e.type !== 'file' && e.type !== 'dir')) continue;
-        yield fileItem(files, t.volumeId, e, `${name}/${e.path}`, base && `${base}${sep}${e.path.split('/').join(sep)}`);
+        if (!e.path) continue;
+        const item = fileItem(files, t.volumeId, e, `${name}/${e.path}`, base && `${base}${sep}${e.path.split('/').join(sep)}`);
+        const p = problem(e, item.relativePath);
+        yield p ? { ...item, problem: p } : item;
       }
     }
   }
