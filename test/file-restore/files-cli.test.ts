@@ -4,7 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { Repository } from '../../backend/repository/repository.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,12 +27,17 @@ before(async () => {
   const build = spawnSync('bash', [join(root, 'test/lab/images/build.sh'), '64'], { encoding: 'utf8' });
   assert.equal(build.status, 0, build.stderr);
   images = build.stdout.trim().split('\n').pop()!;
-  assert.equal((await cli('repo', 'init', join(dir, 'repo'))).code, 0);
-  for (const vm of ['win-app01', 'linux-db01']) {
-    const r = await cli('repo', 'backup', join(dir, 'repo'), join(images, `${vm}.img`), '--name', vm, '--json');
-    assert.equal(r.code, 0, r.stderr);
-    points[vm] = (JSON.parse(r.stdout) as { id: string }).id;
-  }
+  // The repository as `stillpoint repo backup` makes it (in-process: no CLI start-ups to wait for).
+  const repo = await Repository.init(join(dir, 'repo'), {});
+  try {
+    for (const vm of ['win-app01', 'linux-db01']) {
+      const img = join(images, `${vm}.img`);
+      const w = await repo.beginRestorePoint({ vm: { id: vm, name: vm }, consistency: 'crash' });
+      const d = await w.addDisk({ key: '0', label: img, capacity: statSync(img).size, file: img });
+      await d.writeFile(img);
+      points[vm] = (await w.commit()).id;
+    }
+  } finally { await repo.close(); }
 });
 after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
