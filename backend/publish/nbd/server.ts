@@ -234,9 +234,14 @@ export class NbdServer {
 
   #find(name: string, address: string, secure: boolean): { export: NbdExport; why?: undefined } | { export?: undefined; reply: number; why: string } {
     const exp = name ? this.#o.lookup(name) : undefined;
-    if (!exp) return { reply: P.REP_ERR_UNKNOWN, why: 'no such export: the publication may have ended; publish the restore point again for a new address' };
-    if (exp.tlsRequired && !secure) return { reply: P.REP_ERR_TLS_REQD, why: 'this export needs TLS: use its nbds:// address' };
-    if (!exp.allows(address)) return { reply: P.REP_ERR_POLICY, why: `this export is not published for ${address}` };
+    const refused = (reply: number, why: string, what: string) => {
+      // Never the name: a near miss of a token is still half a secret.
+      this.#o.log?.info({ client: address, ...(exp ? { export: exp.key } : {}) }, `NBD export refused: ${what}`);
+      return { reply, why };
+    };
+    if (!exp) return refused(P.REP_ERR_UNKNOWN, 'no such export: the publication may have ended; publish the restore point again for a new address', 'unknown name');
+    if (exp.tlsRequired && !secure) return refused(P.REP_ERR_TLS_REQD, 'this export needs TLS: use its nbds:// address', 'TLS required');
+    if (!exp.allows(address)) return refused(P.REP_ERR_POLICY, `this export is not published for ${address}`, 'client address not allowed');
     return { export: exp };
   }
 
