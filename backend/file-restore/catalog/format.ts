@@ -36,13 +36,14 @@ export interface CatalogEntry {
 }
 
 export interface CatalogVolume {
-  /** Stable within the VM: disk key and partition index ("2000:p1", or "2000" for a whole disk). */
+  /** volumes/volumes.ts id, stable within the VM: "2000" (whole disk), "2000-p1", "lvm-vg0-root". */
   id: string;
+  /** For people: "Hard disk 1, partition 2 (Microsoft basic data)". */
+  name: string;
   diskKey: string;
   diskLabel: string;
   partition?: number;
-  offset: number;
-  length: number;
+  size: number;
   /** The filesystem found; absent when none was recognised (swap, LVM, empty). */
   fsType?: FsType;
   label?: string;

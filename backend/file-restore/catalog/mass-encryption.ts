@@ -3,7 +3,7 @@
 // new, unknown extension (report.xlsx → report.xlsx.locked). Ransomware does both to most files at
 // once; a normal day changes a few files, and new archives or media are high-entropy by nature.
 //
-// Thresholds (documented in the README of this folder and tested in test/file-restore):
+// Thresholds (tested in test/file-restore/catalog.test.ts):
 //   - content is "high-entropy" at ≥ HIGH_ENTROPY bits/byte (sampled head and tail both), "low" below
 //     LOW_ENTROPY; a changed file counts when it went from low (or unknown) to high, unless its
 //     extension is a compressed format (zip, docx, jpg, mp4, …) whose content is high-entropy anyway;
@@ -11,8 +11,9 @@
 //     path plus a new extension, or with its stem and another extension, or with its file id, whose
 //     extension is neither a known format nor present in the previous point, and whose content is
 //     high-entropy (or could not be sampled);
-//   - the warning is raised when the affected files are at least MIN_FILES and at least MIN_SHARE of
-//     the previous point's sampled-size files, or at least MANY_FILES whatever the share.
+//   - the warning is raised when, on one volume, the affected files are at least MIN_FILES and at least
+//     MIN_SHARE of that volume's files of judgeable size in the previous point, or when at least
+//     MANY_FILES are affected over the whole VM whatever the share.
 import { bitsPerByte, MIN_SAMPLED_SIZE } from './entropy.ts';
 import type { CatalogDiff } from './diff.ts';
 import type { CatalogEntry } from './format.ts';
@@ -39,15 +40,21 @@ const KNOWN_EXTENSIONS = new Set([
   'bmp', 'tif', 'tiff', 'svg', 'ico', 'wav', 'eml', 'msg', 'ics', 'vcf', 'lnk', 'url', '1', '2', '3', 'gz.1',
 ]);
 
-export interface MassEncryptionAssessment {
-  warning: boolean;
-  /** Files of the previous point large enough to judge (≥ MIN_SAMPLED_SIZE bytes). */
+export interface VolumeAssessment {
+  volume: string;
+  /** Files of the previous point on this volume large enough to judge (≥ MIN_SAMPLED_SIZE bytes). */
   filesBefore: number;
   rewrittenHighEntropy: number;
   renamedUnknownExtension: number;
   /** Distinct previous files affected by either. */
   affected: number;
   share: number;
+}
+
+export interface MassEncryptionAssessment extends Omit<VolumeAssessment, 'volume'> {
+  warning: boolean;
+  /** Per volume (ransomware often spares system volumes: a share over the whole VM would dilute it). */
+  volumes: VolumeAssessment[];
   /** The new extensions seen most, e.g. { locked: 240 }. */
   newExtensions: Record<string, number>;
   examples: string[];
@@ -65,36 +72,43 @@ export function extensionOf(path: string): string {
 const stemOf = (path: string): string => { const dot = path.lastIndexOf('.'); return dot > path.lastIndexOf('/') + 1 ? path.slice(0, dot) : path; };
 const high = (code: number | undefined): boolean => code !== undefined && bitsPerByte(code) >= HIGH_ENTROPY;
 const lowOrUnknown = (code: number | undefined): boolean => code === undefined || bitsPerByte(code) < LOW_ENTROPY;
+const pct = (x: number): string => `${Math.round(x * 100)}%`;
 
-export function assessMassEncryption(before: Iterable<CatalogEntry>, diff: CatalogDiff): MassEncryptionAssessment {
-  let filesBefore = 0;
+/** `before`: the previous point's catalog (its volumes name the entries' volume indexes). */
+export function assessMassEncryption(before: { volumes: { id: string; name?: string }[]; entries: Iterable<CatalogEntry> }, diff: CatalogDiff): MassEncryptionAssessment {
+  const vols = new Map<string, VolumeAssessment>();
+  const vol = (id: string): VolumeAssessment => vols.get(id) ?? vols.set(id, { volume: id, filesBefore: 0, rewrittenHighEntropy: 0, renamedUnknownExtension: 0, affected: 0, share: 0 }).get(id)!;
   const knownBefore = new Set<string>();
-  for (const e of before) {
+  for (const e of before.entries) {
     if (e.type !== 'file') continue;
     knownBefore.add(extensionOf(e.path));
-    if (e.size >= MIN_SAMPLED_SIZE) filesBefore++;
+    if (e.size >= MIN_SAMPLED_SIZE) vol(before.volumes[e.volume]?.id ?? String(e.volume)).filesBefore++;
   }
   const unknownExt = (ext: string): boolean => ext !== '' && !KNOWN_EXTENSIONS.has(ext) && !knownBefore.has(ext);
   const affected = new Set<string>();
   const examples: string[] = [];
   const newExtensions: Record<string, number> = {};
-  let rewritten = 0;
+  const hit = (volume: string, path: string): boolean => {
+    const k = `${volume}\0${path}`;
+    if (affected.has(k)) return false;
+    affected.add(k);
+    vol(volume).affected++;
+    return true;
+  };
   for (const c of diff.changed) {
     if (c.after.size < MIN_SAMPLED_SIZE || COMPRESSED_EXTENSIONS.has(extensionOf(c.path))) continue;
-    if (high(c.after.entropy) && lowOrUnknown(c.before.entropy)) {
-      rewritten++;
-      affected.add(`${c.volume}\0${c.path}`);
+    if (high(c.after.entropy) && lowOrUnknown(c.before.entropy) && hit(c.volume, c.path)) {
+      vol(c.volume).rewrittenHighEntropy++;
       if (examples.length < 5) examples.push(`${c.path} (rewritten, ${bitsPerByte(c.after.entropy!).toFixed(2)} bits/byte)`);
     }
   }
-  let renamedUnknown = 0;
   const suspiciousTarget = (path: string, entropy: number | undefined): string | undefined => {
     const ext = extensionOf(path);
     return unknownExt(ext) && (entropy === undefined || high(entropy)) ? ext : undefined;
   };
   const count = (volume: string, from: string, to: string, ext: string) => {
-    renamedUnknown++;
-    affected.add(`${volume}\0${from}`);
+    if (!hit(volume, from)) return;
+    vol(volume).renamedUnknownExtension++;
     newExtensions[ext] = (newExtensions[ext] ?? 0) + 1;
     if (examples.length < 5) examples.push(`${from} → ${to.slice(to.lastIndexOf('/') + 1)}`);
   };
@@ -110,18 +124,28 @@ export function assessMassEncryption(before: Iterable<CatalogEntry>, diff: Catal
     if (!ext) continue;
     const withoutExt = n.path.slice(0, n.path.length - ext.length - 1);
     const was = removedByPath.get(`${n.volume}\0${withoutExt}`) ?? removedByStem.get(`${n.volume}\0${withoutExt}`);
-    if (was && was.size >= MIN_SAMPLED_SIZE && !affected.has(`${n.volume}\0${was.path}`)) count(n.volume, was.path, n.path, ext);
+    if (was && was.size >= MIN_SAMPLED_SIZE) count(n.volume, was.path, n.path, ext);
   }
-  const share = filesBefore ? affected.size / filesBefore : 0;
-  const warning = affected.size >= MIN_FILES && (share >= MIN_SHARE || affected.size >= MANY_FILES);
+  const list = [...vols.values()].map((v) => ({ ...v, share: v.filesBefore ? v.affected / v.filesBefore : 0 }));
+  const sum = (k: 'filesBefore' | 'rewrittenHighEntropy' | 'renamedUnknownExtension' | 'affected') => list.reduce((n, v) => n + v[k], 0);
+  const total = { filesBefore: sum('filesBefore'), rewrittenHighEntropy: sum('rewrittenHighEntropy'), renamedUnknownExtension: sum('renamedUnknownExtension'), affected: sum('affected') };
+  const share = total.filesBefore ? total.affected / total.filesBefore : 0;
+  const flagged = list.filter((v) => v.affected >= MIN_FILES && v.share >= MIN_SHARE).sort((x, y) => y.share - x.share);
+  const warning = flagged.length > 0 || total.affected >= MANY_FILES;
+  const worst = flagged[0];
+  const name = (id: string) => before.volumes.find((v) => v.id === id)?.name ?? `volume ${id}`;
   const exts = Object.entries(newExtensions).sort((x, y) => y[1] - x[1]).slice(0, 5).map(([e, n]) => `.${e} (${n})`);
+  const what = worst
+    ? `${worst.affected} of ${worst.filesBefore} files (${pct(worst.share)}) on ${name(worst.volume)}`
+    : `${total.affected} of ${total.filesBefore} files (${pct(share)})`;
+  const how = worst ?? total;
   const summary = warning
-    ? `Possible mass encryption: ${affected.size} of ${filesBefore} files (${Math.round(share * 100)}%) changed like ransomware does since the previous restore point — ` +
-      `${rewritten} rewritten with random-looking content, ${renamedUnknown} replaced by files with a new extension${exts.length ? ` ${exts.join(', ')}` : ''}. ` +
+    ? `Possible mass encryption: ${what} changed like ransomware does since the previous restore point — ` +
+      `${how.rewrittenHighEntropy} rewritten with random-looking content, ${how.renamedUnknownExtension} replaced by files with a new extension${exts.length ? ` ${exts.join(', ')}` : ''}. ` +
       'Check the VM now, and restore from a restore point before the change if it is an attack.'
-    : `No sign of mass encryption: ${affected.size} of ${filesBefore} files changed like encryption would (${Math.round(share * 100)}%).`;
+    : `No sign of mass encryption: ${total.affected} of ${total.filesBefore} files changed like encryption would (${pct(share)}).`;
   return {
-    warning, filesBefore, rewrittenHighEntropy: rewritten, renamedUnknownExtension: renamedUnknown, affected: affected.size, share, newExtensions, examples,
+    warning, ...total, share, volumes: list, newExtensions, examples,
     thresholds: { highEntropy: HIGH_ENTROPY, lowEntropy: LOW_ENTROPY, minFiles: MIN_FILES, minShare: MIN_SHARE, manyFiles: MANY_FILES },
     summary,
   };

@@ -4,14 +4,15 @@
 // entry, and samples the content of new or changed files for entropy (the mass-encryption check).
 import { DiskImage, type DiskImageDescriptor } from '../../repository/disk-image.ts';
 import { openFileSystem, type FsConsistency, type FsType } from '../../filesystems/filesystem.ts';
-import type { ReadAt } from '../../filesystems/types.ts';
+import { openVolumes } from '../../volumes/volumes.ts';
 import { CatalogFile, type CatalogEntry, type EntryType } from './format.ts';
 import { entropyCode, MIN_SAMPLED_SIZE, SAMPLE_BYTES } from './entropy.ts';
 
 export interface ScanRequest {
-  image: DiskImageDescriptor;
-  offset: number;
-  length: number;
+  /** Every disk of the restore point (a logical volume may span several). */
+  disks: { key: string; label: string; image: DiskImageDescriptor }[];
+  /** The volume to catalogue (volumes/volumes.ts id: "2000", "2000-p1", "lvm-vg-lv"). */
+  volumeId: string;
   /** The previous point's catalog and this volume's index in it: unchanged files keep their sample. */
   previous?: { file: string; volume: number };
   /** Sample new and changed files (default true). */
@@ -34,18 +35,13 @@ const DEFAULT_MAX_ENTRIES = 5_000_000;
 
 const typeOf = (t: string): EntryType => (t === 'file' || t === 'dir' || t === 'symlink' ? t : 'other');
 
-export function partitionReader(img: DiskImage, offset: number, length: number): ReadAt {
-  const size = Math.max(0, Math.min(length, img.capacity - offset));
-  return {
-    size,
-    readAt: (o, n) => (o >= size ? Promise.resolve(Buffer.alloc(0)) : img.readAt(offset + o, Math.min(n, size - o))),
-  };
-}
-
 export async function scanVolume(req: ScanRequest): Promise<ScanResult> {
-  const img = DiskImage.fromDescriptor(req.image, { cacheBytes: 32 << 20, verify: false });
+  const images = req.disks.map((d) => ({ ...d, img: DiskImage.fromDescriptor(d.image, { cacheBytes: 32 << 20, verify: false }) }));
   try {
-    const fs = await openFileSystem(partitionReader(img, req.offset, req.length));
+    const volumes = await openVolumes(images.map((d) => ({ key: d.key, label: d.label, reader: { size: d.img.capacity, readAt: (o: number, n: number) => d.img.readAt(o, n) } })));
+    const vol = volumes.find((v) => v.id === req.volumeId);
+    if (!vol) throw new Error(`volume ${req.volumeId} is not on the restore point's disks any more`);
+    const fs = await openFileSystem(vol.reader);
     if (!fs) return { entries: [], sampled: 0 };
     const consistency = await fs.consistency();
     const label = await fs.label().catch(() => '');
@@ -77,6 +73,6 @@ export async function scanVolume(req: ScanRequest): Promise<ScanResult> {
     }
     return { fsType: fs.type, ...(label ? { label } : {}), consistency, entries, sampled, ...(truncated ? { truncated } : {}) };
   } finally {
-    await img.close();
+    await Promise.all(images.map((d) => d.img.close()));
   }
 }

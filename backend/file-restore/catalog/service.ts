@@ -120,32 +120,34 @@ export class CatalogService {
   }
 
   async #process(ctx: VmContext<CatalogParams>): Promise<VmOutcome> {
-    const repo = await this.#d.repo();
-    const rp = await repo.getRestorePoint(ctx.params.restorePointId);
-    let f = this.#inflight.get(rp.id);
+    const rpId = ctx.params.restorePointId;
+    let f = this.#inflight.get(rpId);
     if (!f) {
       // Started by the runner directly (not through request()): track it all the same.
       let resolve!: () => void;
       const done = new Promise<void>((r) => { resolve = r; });
-      f = { state: 'queued', progress: 0, phase: 'queued', runId: ctx.runId, done, resolve };
-      this.#inflight.set(rp.id, f);
+      f = { state: 'queued', progress: 0, phase: 'queued', done, resolve };
+      this.#inflight.set(rpId, f);
     }
     const fl = f;
     fl.runId = ctx.runId;
     const report = (percent: number, phase: string) => { fl.progress = percent; fl.phase = phase; ctx.progress({ phase, percent }); };
-    report(0, 'waiting for another catalog build');
-    const mine = this.#queue.then(async () => {
-      fl.state = 'building';
-      return this.#build(repo, rp, report, ctx.signal);
-    });
-    this.#queue = mine.catch(() => undefined);
+    let rp: RestorePoint | undefined;
     try {
+      const repo = await this.#d.repo();
+      const point = rp = await repo.getRestorePoint(rpId);
+      report(0, 'waiting for another catalog build');
+      const mine = this.#queue.then(async () => {
+        fl.state = 'building';
+        return this.#build(repo, point, report, ctx.signal);
+      });
+      this.#queue = mine.catch(() => undefined);
       return await mine;
     } catch (e) {
-      if (!ctx.signal.aborted) this.store.recordFailure(rp.vm.id, rp.id, (e as Error).message);
+      if (rp && !ctx.signal.aborted) this.store.recordFailure(rp.vm.id, rp.id, (e as Error).message);
       throw e;
     } finally {
-      this.#inflight.delete(rp.id);
+      this.#inflight.delete(rpId);
       fl.resolve();
     }
   }
@@ -177,7 +179,7 @@ export class CatalogService {
     const files = vols.reduce((n, v) => n + v.files, 0);
     const warnings: string[] = [];
     for (const v of vols) {
-      const where = `${v.diskLabel}${v.partition ? ` partition ${v.partition}` : ''}`;
+      const where = v.name;
       if (v.error) warnings.push(`${where}: ${v.error}`);
       else if (v.consistency && !v.consistency.clean) warnings.push(`${where}: ${v.consistency.summary} (a restore of its files is as after a crash)`);
     }
@@ -242,7 +244,7 @@ export class CatalogService {
     const [a, b] = await Promise.all([this.#ready(before, initiatedBy), this.#ready(after, initiatedBy)]);
     const entriesBefore = [...a.all()];
     const diff = diffCatalogs({ volumes: a.header.volumes, entries: entriesBefore }, { volumes: b.header.volumes, entries: b.all() });
-    return { diff, massEncryption: assessMassEncryption(entriesBefore, diff) };
+    return { diff, massEncryption: assessMassEncryption({ volumes: a.header.volumes, entries: entriesBefore }, diff) };
   }
 
   /** Removes catalogs of points the repository no longer has. */
