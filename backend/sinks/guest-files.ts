@@ -269,7 +269,8 @@ export async function writeFilesToGuest(source: GuestFileSource, req: GuestFiles
         await guard(() => guest.uploadStream(vm, creds, dest, async () => {
           const body = await item.open();
           const counted = new ExactLength(item.size, (k) => { sent += k; result.bytes += k; progress(item.relativePath); });
-          body.on('error', (err) => counted.destroy(err));
+          // A file the restore point cannot give (damaged on the volume, a reader that timed out) fails alone.
+          body.on('error', (err) => counted.destroy(new GuestPathError(`'${item.relativePath}' could not be read from the restore point: ${err.message}`)));
           return body.pipe(counted);
         }, item.size, { overwrite: req.existing === 'overwrite', attributes, ...(req.signal ? { signal: req.signal } : {}) }));
       } catch (e) {

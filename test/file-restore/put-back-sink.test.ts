@@ -124,6 +124,19 @@ describe('guest-files sink: restored files into a running guest', () => {
     assert.deepEqual(r.written.map((w) => w.to), ['/srv/perm/free.txt']);
   });
 
+  it('a file the restore point cannot give (its stream fails) fails alone and leaves nothing half-written', async () => {
+    let sent = false;
+    const broken = item('broken.bin', Buffer.alloc(100), {
+      open: () => new Readable({ read() { if (!sent) { sent = true; this.push(Buffer.alloc(40)); } else this.destroy(new Error('extent beyond the end of the volume')); } }),
+    });
+    const r = await put('linux-db01', 'linux', [broken, item('fine.txt', Buffer.from('fine'))], { kind: 'folder', path: '/srv/src' }, 'overwrite');
+    assert.equal(r.failed.length, 1);
+    assert.match(r.failed[0]!.message, /'broken\.bin' could not be read from the restore point: extent beyond the end/);
+    assert.deepEqual(r.written.map((w) => w.to), ['/srv/src/fine.txt']);
+    assert.equal(r.bytes, 4);
+    assert.equal(await entry('linux-db01', '/srv/src/broken.bin'), undefined);
+  });
+
   it('a name that climbs out of the target folder is refused; a wrong guest password stops everything with a clear error', async () => {
     const r = await put('linux-db01', 'linux', [item('../../etc/passwd', Buffer.from('x')), item('ok.txt', Buffer.from('ok'))], { kind: 'folder', path: '/srv/x' }, 'overwrite');
     assert.equal(r.failed.length, 1);
