@@ -58,6 +58,15 @@ async function describe(reader: ReadAt): Promise<{ kind: VolumeKind; fsType?: Fs
   }
 }
 
+const MAX_GPT_BYTES = 8 * 1024 * 1024
+
+/** Bytes a GPT's entry array needs from the start of the disk when it reaches past the usual 64 KiB (bounded). */
+function gptBytes(first: Buffer): number {
+  if (first.length < 1024 || first.toString('latin1', 512, 520) !== 'EFI PART') return 0
+  const need = Number(first.readBigUInt64LE(512 + 72)) * 512 + first.readUInt32LE(512 + 80) * first.readUInt32LE(512 + 84)
+  return Number.isSafeInteger(need) && need <= MAX_GPT_BYTES ? need : 0
+}
+
 async function diskVolumes(disk: VolumeDisk): Promise<Volume[]> {
   const base = { diskKey: disk.key, diskLabel: disk.label }
   const whole = async (problem?: string): Promise<Volume> => {
@@ -78,6 +87,8 @@ async function diskVolumes(disk: VolumeDisk): Promise<Volume[]> {
 
   let table: DiskLayout['partitioning']
   try {
+    const need = gptBytes(first)
+    if (need > first.length) first = await head(disk.reader, need)
     table = await readPartitionTable(first, disk.reader.size, (o, l) => readFully(disk.reader, o, l))
   } catch (e) {
     table = { scheme: 'unreadable', partitions: [], note: `the partition table could not be read: ${(e as Error).message}` }
@@ -93,6 +104,9 @@ async function diskVolumes(disk: VolumeDisk): Promise<Volume[]> {
     out.push(await partitionVolume(disk, scheme, p))
   }
   if (out.length === 0) return [await whole(`${scheme.toUpperCase()} partition table without partitions${table.note ? ` (${table.note})` : ''}`)]
+  // What the EBR chain walk stopped on (a loop, a missing signature) belongs to the extended partition.
+  const ext = out.find((v) => v.kind === 'extended')
+  if (table.note && ext) ext.problem = `${ext.problem}; ${table.note}`
   return out
 }
 

@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openVolumes, type Volume } from '../../backend/volumes/volumes.ts'
@@ -142,12 +142,18 @@ test('MBR disk with extended and logical partitions: like mmls, dd and fls -o; t
 
 test('whole-disk filesystems without a table, an empty disk, and several disks at once', async () => {
   sh('truncate', ['-s', '8M', img('empty.img')])
-  const vols = await openVolumes([disk('2000', img('ext4-8.img')), disk('2001', img('fat-12.img')), disk('2002', img('empty.img')), disk('2003', img('bitlocker.img'))])
+  // BitLocker To Go: a FAT32-looking boot sector ("MSWIN4.1", "FAT32   ") with the BitLocker GUID at 0x1a8
+  const togo = Buffer.alloc(MiB)
+  Buffer.from([0xeb, 0x58, 0x90]).copy(togo, 0); togo.write('MSWIN4.1', 3, 'latin1'); togo.writeUInt16LE(512, 11); togo.write('FAT32   ', 82, 'latin1')
+  Buffer.from('3bd66749292ed84a8399f6a339e3d001', 'hex').copy(togo, 0x1a8); togo.writeUInt16LE(0xaa55, 510)
+  writeFileSync(img('togo.img'), togo)
+  const vols = await openVolumes([disk('2000', img('ext4-8.img')), disk('2001', img('fat-12.img')), disk('2002', img('empty.img')), disk('2003', img('bitlocker.img')), disk('2004', img('togo.img'))])
   assert.deepEqual(vols.map((v) => [v.id, v.kind, v.fsType ?? '', v.start, v.size]), [
     ['2000', 'filesystem', 'ext', 0, 8 * MiB],
     ['2001', 'filesystem', 'fat', 0, 12 * MiB], // its boot sector ends in 0x55aa: not taken for an MBR
     ['2002', 'unknown', '', 0, 8 * MiB],
     ['2003', 'bitlocker', '', 0, 4 * MiB],
+    ['2004', 'bitlocker', '', 0, MiB], // not taken for the FAT32 it pretends to be
   ])
   assert.deepEqual(await ourListing(vols[0]!.reader), await flsListing(img('ext4-8.img')))
   assert.deepEqual(await ourListing(vols[1]!.reader), await flsListing(img('fat-12.img')))
@@ -165,3 +171,30 @@ test('forensics sample fs.multiple enumerates like mmls; each partition lists li
   // (bytes are compared with dd on the disks built above; here 250 MB would cost the suite seconds)
   for (const v of vols.slice(1)) await assertBytesAndListing(image, v, v.fsType === 'ntfs', false)
 })
+
+test('a GPT whose entry array passes 64 KiB (partition 600 of 1024), and an EBR chain that loops back on itself', async () => {
+  sh('truncate', ['-s', '16M', img('gpt-big.img')])
+  sh('sgdisk', ['--resize-table=1024', '-n1:2048:+2M', '-t1:8300', '-c1:first', '-n600:0:+4M', '-t600:8300', '-c600:far', img('gpt-big.img')])
+  const g = await openVolumes([disk('2000', img('gpt-big.img'))])
+  assert.deepEqual(g.map((v) => [v.id, v.partition?.name]), [['2000-p1', 'first'], ['2000-p600', 'far']])
+  assertLayoutLikeMmls(img('gpt-big.img'), g)
+
+  // the last logical partition's link points back at the second EBR
+  const loop = img('mbr-loop.img')
+  const ebrs = mmlsLinks(img('mbr.img'))
+  assert.equal(ebrs.length, 3)
+  const b = readFileSync(img('mbr.img'))
+  const last = ebrs[2]! * 512 + 462
+  b.writeUInt8(0x05, last + 4)
+  b.writeUInt32LE(ebrs[1]! - ebrs[0]!, last + 8)
+  b.writeUInt32LE(2048, last + 12)
+  writeFileSync(loop, b)
+  const m = await openVolumes([disk('2001', loop)])
+  assert.deepEqual(m.map((v) => v.id), ['2001-p1', '2001-p2', '2001-p3', '2001-p5', '2001-p6', '2001-p7'])
+  assert.match(m.find((v) => v.kind === 'extended')!.problem!, /loops/)
+})
+
+/** Sectors of the EBRs, as mmls reports the extended tables ("Extended Table (#n)"). */
+function mmlsLinks(image: string): number[] {
+  return sh('mmls', [image]).split('\n').filter((l) => /Extended Table/.test(l)).map((l) => Number(l.trim().split(/\s+/)[2]))
+}
