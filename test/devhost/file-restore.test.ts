@@ -135,8 +135,7 @@ test('dev host: right-click › Recover files… browses a restore point, search
     await match.locator('input[type=checkbox]').check();
     await w.locator('.sp-fr-selected', { hasText: fill(en['fileRestore.selected']!, { n: 1 }) }).waitFor();
     const [download] = await Promise.all([page.waitForEvent('download'), w.locator('#fr-download').click()]);
-    // Checked at the end, so that the steps after it run (and report) too.
-    if (download.suggestedFilename() !== 'app.conf') problems.push(`the download is named "${download.suggestedFilename()}", not app.conf`);
+    assert.equal(download.suggestedFilename(), 'app.conf');
     const saved = join(work, 'app.conf');
     await download.saveAs(saved);
     assert.equal(sha256(readFileSync(saved)), conf.sha256);
@@ -205,7 +204,7 @@ async function englishIn(frame: Frame): Promise<string[]> {
   return [...found];
 }
 
-test('dev host (de-DE, dark): Recover files… from a restore point\'s row in Monitor › Backup, a folder and a file as one zip, no English in the wizard', async () => {
+test('dev host (de-DE, dark): Recover files… from a restore point\'s row in Monitor › Backup, a folder and a file as one zip and into another guest folder, no English in the wizard', async () => {
   const { ctx, page, errors } = await newPage(browser, { locale: 'de-DE', dark: true });
   try {
     await openDevHost(svc, page, { vm: vm.id, tab: 'monitor', locale: 'de-DE' });
@@ -241,18 +240,37 @@ test('dev host (de-DE, dark): Recover files… from a restore point\'s row in Mo
     const out = join(work, 'unzipped');
     execFileSync('unzip', ['-q', '-o', zip, '-d', out]);
     const listed = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).trim().split('\n').sort();
-    if (listed.join() !== ['app/', 'app/app.conf', 'hostname'].join()) problems.push(`zip entries ${JSON.stringify(listed)}, not app/, app/app.conf, hostname`);
-    // The bytes, whatever the names: every file of the zip is one of the two, both are there.
-    const want = new Set([imageFile('ext4', '/etc/hostname').sha256, imageFile('ext4', '/etc/app/app.conf').sha256]);
-    const got = new Set(listed.filter((n) => !n.endsWith('/')).map((n) => sha256(readFileSync(join(out, n)))));
-    assert.deepEqual([...got].sort(), [...want].sort());
+    assert.deepEqual(listed, ['app/', 'app/app.conf', 'hostname']);
+    assert.equal(sha256(readFileSync(join(out, 'hostname'))), imageFile('ext4', '/etc/hostname').sha256);
+    assert.equal(sha256(readFileSync(join(out, 'app', 'app.conf'))), imageFile('ext4', '/etc/app/app.conf').sha256);
 
-    // Search in German.
+    // Search in German; the selection stays.
     await w.locator('#fr-search').fill('*.txt');
     await w.getByRole('button', { name: de['fileRestore.searchButton']!, exact: true }).click();
     await w.locator('tbody tr', { hasText: 'todo.txt' }).waitFor();
     await check('search');
     await page.screenshot({ path: `${SHOTS}file-restore-search-de-dark.png` });
+    // The same two (still selected) into another guest folder, made there, with a stored credential.
+    const cred = await svc.call<{ id: string }>('POST', '/api/credentials', { token, body: { name: 'Gast', username: svc.lab.guestUsername, password: svc.lab.guestPassword } });
+    assert.equal(cred.status, 201, JSON.stringify(cred.body));
+    await w.locator('#fr-put-back').click();
+    await w.locator('label[for=fr-target-folder]').click();
+    await w.locator('#fr-folder').fill('/srv/restored');
+    await w.locator('label[for=fr-existing-keep-both]').click();
+    await w.locator('#fr-credential').selectOption(cred.body.id);
+    await check('restore to the VM');
+    await page.screenshot({ path: `${SHOTS}file-restore-put-back-de-dark.png` });
+    await w.locator('#fr-start').click();
+    const done = w.locator('p.sp-fr-done[role=status]');
+    await done.waitFor({ timeout: 60_000 });
+    assert.equal((await done.textContent())?.trim(), de['fileRestore.done.success']);
+    await check('progress');
+    const inGuest = new Map(((await svc.lab.control.request('GET', `/lab/guest/files?vm=${vm.name}`)) as { path: string; sha256?: string }[]).map((f) => [f.path, f.sha256]));
+    assert.equal(inGuest.get('/srv/restored/hostname'), imageFile('ext4', '/etc/hostname').sha256);
+    assert.equal(inGuest.get('/srv/restored/app/app.conf'), imageFile('ext4', '/etc/app/app.conf').sha256);
+    await w.getByRole('button', { name: de['common.close']!, exact: true }).click();
+    await page.locator('#modal').waitFor({ state: 'hidden' });
+
     assert.deepEqual(problems, []);
     assert.deepEqual(errors, []);
   } finally {
