@@ -164,7 +164,7 @@ registerFileSystem({
       label: async () => (await v.state()).label,
       async consistency() {
         const s = await v.state()
-        return { clean: s.clean, summary: describe('XFS', s.clean, [[s.log === 'dirty', 'log has unreplayed transactions (not unmounted cleanly)'], [s.log === 'unknown', 'log state unknown'], [s.log === 'external', 'log on an external device (not checked)'], [s.needsRepair, 'needs xfs_repair'], [s.inProgress, 'mkfs did not finish']]), details: { ...s } }
+        return { clean: s.clean, summary: describe('XFS', s.clean, [[s.log === 'dirty', 'log has unreplayed transactions (not unmounted cleanly: the newest changes may be missing)'], [s.log === 'unknown', 'log state unknown'], [s.log === 'external', 'log on an external device (not checked)'], [s.needsRepair, 'needs xfs_repair'], [s.inProgress, 'mkfs did not finish']]), details: { ...s } }
       },
     }
   },

@@ -30,6 +30,7 @@ mkdir -p "$t/日本語 ディレクトリ"; printf 'naïve\n' > "$t/naïve café
 printf 'kanji\n' > "$t/日本語 ディレクトリ/ファイル.txt"; printf '\xf0\x9f\x98\x80' > "$t/😀 emoji.bin"
 for n in 0 1 335 336 4095 4096 4097 65536 100000; do rnd "$t/size_$n.bin" $n; done
 rnd "$t/big.bin" $((24 * 1024 * 1024))
+cp --reflink=always "$t/big.bin" "$t/big-clone.bin"; printf 'changed' | dd of="$t/big-clone.bin" bs=1 seek=5000000 conv=notrunc status=none
 # many extents: 4 KiB of data every 8 KiB (holes between), 1500 extents → a bmap B+tree
 perl -e 'open my $f, "+>", $ARGV[0] or die; open my $r, "<", "/dev/urandom" or die;
   for my $i (0..1499) { read $r, my $b, 4096; seek $f, $i * 8192, 0; print $f $b } close $f' "$t/fragmented.bin"
@@ -71,8 +72,9 @@ setfattr -n user.big -v "0s$(head -c 3000 /dev/urandom | base64 -w0)" "$t/fragme
 for i in $(seq 1 30); do setfattr -n "user.attr$i" -v "value number $i" "$t/sub"; done
 umount "$mnt"
 
-# ---- other geometry: 1 KiB blocks, 8 KiB directory blocks (a directory block spans 8 filesystem blocks)
-mkimg "$out/geometry.img" 300M -m crc=1 -b size=1024 -n size=8192 -i size=512
+# ---- other geometry: 1 KiB blocks, 8 KiB directory blocks (a directory block spans 8 filesystem blocks),
+# 64-bit extent counters (nrext64: the count moves to another place in the inode)
+mkimg "$out/geometry.img" 300M -m crc=1 -b size=1024 -n size=8192 -i size=512,nrext64=1
 mount -o loop,allocsize=4k "$out/geometry.img" "$mnt"
 g=$mnt; mkdir -p "$g/many" "$g/few"
 perl -e 'for my $i (1..1500) { open my $f, ">", sprintf("%s/many/file-number-%04d-of-a-directory-with-big-blocks", $ARGV[0], $i) or die; print $f "x" x ($i % 50); close $f }' "$g"
