@@ -71,7 +71,7 @@ export const EMPTY_PUT_BACK: PutBackChoice = { target: { kind: 'original' }, exi
     </details>
     <h4>{{ 'fileRestore.putBack.items' | t: { n: items().length } }}</h4>
     <ul class="sp-fr-items">
-      @for (e of shown(); track e.volumeId + e.ref) { <li>{{ e.path ?? e.name }}@if (e.type === 'dir') { /}</li> }
+      @for (e of shown(); track e.volumeId + e.ref) { <li>{{ itemLabel(e) }}</li> }
       @if (items().length > shown().length) { <li class="sp-muted">{{ 'fileRestore.putBack.more' | t: { n: items().length - shown().length } }}</li> }
     </ul>`,
   styles: [`.sp-fr-items { margin: 0.25rem 0 0 1rem; word-break: break-all; } h4 { margin-top: 0.75rem; } .sp-fr-newcred { margin-top: 0.5rem; } .sp-fr-newcred summary { cursor: pointer; }`],
@@ -94,6 +94,7 @@ export class FilePutBack {
   credentialId = '';
 
   constructor() { void this.load(); }
+  itemLabel(e: FileEntry): string { return (e.path ?? e.name) + (e.type === 'dir' ? '/' : ''); }
   private async load(): Promise<void> {
     try {
       const list = await this.api.credentials();

@@ -113,13 +113,13 @@ const STEPS: readonly Step[] = ['point', 'volume', 'browse', 'putBack'];
     </div>
     <div class="sp-modal-footer">
       @if (step() === 'browse') {
-        <span class="sp-grow sp-muted sp-fr-selected" role="status">{{ 'fileRestore.selected' | t: { n: selection().size } }}</span>
+        <span class="sp-grow sp-muted sp-fr-selected" role="status">{{ 'fileRestore.selected' | t: { n: selection().size } }}@if (tooMany()) { — <span class="sp-fr-problem">{{ 'fileRestore.tooMany' | t: { max: maxItems } }}</span> }</span>
       }
       <button type="button" class="btn btn-outline" (click)="close()">{{ 'common.cancel' | t }}</button>
       @if (step() !== 'point') { <button type="button" class="btn btn-outline" (click)="back()">{{ 'common.back' | t }}</button> }
       @if (step() === 'browse') {
-        <button type="button" class="btn btn-outline" id="fr-put-back" [disabled]="selection().size === 0" (click)="step.set('putBack')">{{ 'fileRestore.putBack.open' | t }}</button>
-        <button type="button" class="btn btn-primary" id="fr-download" [disabled]="selection().size === 0 || downloading()" (click)="download()">{{ (downloading() ? 'fileRestore.preparing' : downloadLabel()) | t: { n: selection().size } }}</button>
+        <button type="button" class="btn btn-outline" id="fr-put-back" [disabled]="selection().size === 0 || tooMany()" (click)="step.set('putBack')">{{ 'fileRestore.putBack.open' | t }}</button>
+        <button type="button" class="btn btn-primary" id="fr-download" [disabled]="selection().size === 0 || tooMany() || downloading()" (click)="download()">{{ (downloading() ? 'fileRestore.preparing' : downloadLabel()) | t: { n: selection().size } }}</button>
       } @else if (step() === 'putBack') {
         <button type="button" class="btn btn-primary" id="fr-start" [disabled]="!putBack().valid || starting()" (click)="start()">{{ (starting() ? 'fileRestore.putBack.starting' : 'fileRestore.putBack.start') | t }}</button>
       } @else {
@@ -164,6 +164,9 @@ export class RecoverFilesModal {
   readonly putBack = signal<PutBackChoice>(EMPTY_PUT_BACK);
   readonly putBackItems = computed(() => [...this.selection().values()]);
   readonly starting = signal(false);
+  /** The service takes up to this many items per zip or put-back (a folder counts as one, with everything in it). */
+  readonly maxItems = 1000;
+  readonly tooMany = computed(() => this.selection().size > this.maxItems);
   readonly done = signal(false);
   private volumesFor = '';
   readonly canNext = computed(() => this.step() === 'point' ? !!this.point() : this.step() === 'volume' ? !!this.volume()?.browsable : false);
