@@ -8,7 +8,7 @@ import { FsError, type ReadAt } from '../../filesystems/types.ts'
 import { readFully, refusingReader } from '../reader.ts'
 import type { VolumeKind } from '../signatures.ts'
 import { formatUuid, parsePvLabel, readMetadataText, type PvLabel } from './ondisk.ts'
-import { parseConfig } from './text-config.ts'
+import { MAX_CONFIG_BYTES, parseConfig } from './text-config.ts'
 import { interpretVg, type Vg, type VgLv, type VgSegment } from './vg.ts'
 
 export interface LvmPvInput { id: string; diskKey: string; diskLabel: string; reader: ReadAt }
@@ -29,6 +29,8 @@ export interface LvmVolumeInfo {
 export interface LvmVolume { info: LvmVolumeInfo; diskKey: string; diskLabel: string; reader: ReadAt; kind?: VolumeKind; problem?: string }
 
 interface Device { input: LvmPvInput; label: PvLabel }
+
+const MAX_METADATA_TOTAL = 64 * 1024 * 1024
 
 const dashless = (u: string) => u.replace(/-/g, '')
 
@@ -119,6 +121,8 @@ export async function openLvmVolumes(pvs: LvmPvInput[]): Promise<{ volumes: LvmV
   const byUuid = new Map<string, Device>()
   const vgs = new Map<string, Vg>()
   const mdaErrors = new Map<string, string>()
+  // Metadata text read over all PVs: a real VG's is a few KiB, hostile tables could name many PVs.
+  let budget = MAX_METADATA_TOTAL
   for (const input of pvs) {
     let label: PvLabel
     try {
@@ -128,10 +132,12 @@ export async function openLvmVolumes(pvs: LvmPvInput[]): Promise<{ volumes: LvmV
       continue
     }
     if (!byUuid.has(label.uuid)) byUuid.set(label.uuid, { input, label })
-    for (const area of label.metadataAreas) {
+    // LVM keeps at most two metadata areas per PV (start and end of the device)
+    for (const area of label.metadataAreas.slice(0, 2)) {
       try {
-        const text = await readMetadataText(input.reader, area)
+        const text = await readMetadataText(input.reader, area, Math.min(MAX_CONFIG_BYTES, budget))
         if (text === undefined) continue
+        budget -= text.length
         const vg = interpretVg(parseConfig(text))
         const had = vgs.get(vg.uuid)
         if (!had || had.seqno < vg.seqno) vgs.set(vg.uuid, vg)

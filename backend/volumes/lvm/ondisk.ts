@@ -82,7 +82,7 @@ export function parsePvLabel(head: Buffer): PvLabel {
 }
 
 /** The VG metadata text an area points at now (raw_locns[0]), or undefined when the area is empty. */
-export async function readMetadataText(pv: ReadAt, area: { offset: number; size: number }): Promise<string | undefined> {
+export async function readMetadataText(pv: ReadAt, area: { offset: number; size: number }, maxLength = MAX_CONFIG_BYTES): Promise<string | undefined> {
   if (area.size < MDA_HEADER_SIZE * 2 || area.offset + area.size > pv.size) throw new FsError('ECORRUPT', `LVM metadata area at ${area.offset} (${area.size} bytes) is outside the PV`)
   const h = await readFully(pv, area.offset, MDA_HEADER_SIZE)
   if (h.length < MDA_HEADER_SIZE) throw new FsError('ECORRUPT', 'LVM metadata area header cut short')
@@ -97,7 +97,8 @@ export async function readMetadataText(pv: ReadAt, area: { offset: number; size:
   const ignored = (h.readUInt32LE(60) & 1) !== 0
   if (offset === 0 || length === 0 || ignored) return undefined
   const ring = size - MDA_HEADER_SIZE
-  if (offset < MDA_HEADER_SIZE || offset >= size || length > ring || length > MAX_CONFIG_BYTES) throw new FsError('ECORRUPT', `LVM metadata text at ${offset} (${length} bytes) is outside its area of ${size} bytes`)
+  if (length > maxLength) throw new FsError('ELIMIT', `LVM metadata text of ${length} bytes is more than the ${maxLength} left to read`)
+  if (offset < MDA_HEADER_SIZE || offset >= size || length > ring) throw new FsError('ECORRUPT', `LVM metadata text at ${offset} (${length} bytes) is outside its area of ${size} bytes`)
   // Circular buffer: the text may wrap from the end of the area to just after its header.
   const firstPart = Math.min(length, size - offset)
   const a = await readFully(pv, area.offset + offset, firstPart)
