@@ -16,7 +16,7 @@ let t: TestService;
 let admin: string;
 let ids: Record<string, string>;
 const rp: Record<string, string> = {};
-let manifests: Record<string, { partitions: { index: number; fs: string; label: string; startSector: number; files: { path: string; size: number; sha256: string }[] }[] }>;
+let manifests: Record<string, { partitions: { index: number; fs: string; label: string; startSector: number; sectorCount: number; files: { path: string; size: number; sha256: string }[] }[] }>;
 let tmp: string;
 
 before(async () => {
@@ -253,7 +253,7 @@ test('stillpoint files through the service: ls, find, get by restore point id wi
   assert.ok(readFileSync(out).equals(icat('linux-db01', 2, db.ref)));
 });
 
-test('a hostile image (an ext4 directory entry pointing back at the root: a loop) fails with a clear error in time; the service stays healthy', async () => {
+test('a hostile image (an ext4 directory entry pointing back at the root: a loop; a directory claiming 2^44 bytes) fails with a clear error in time; the service stays healthy', async () => {
   const disk = (await t.lab.control.vms())['linux-db01']!.disks[0]!.flatPath;
   const p2 = manifests['linux-db01']!.partitions[1]!;
   const img = readFileSync(disk);
@@ -262,8 +262,16 @@ test('a hostile image (an ext4 directory entry pointing back at the root: a loop
   let at = img.indexOf(needle, p2.startSector * 512);
   while (at >= 0 && img.readUInt32LE(at - 6) !== Number(execFileSync('ifind', ['-o', String(p2.startSector), '-n', '/etc', disk], { encoding: 'utf8' }).trim())) at = img.indexOf(needle, at + 1);
   assert.ok(at > 0, 'found the root directory entry of /etc');
+  // And /var/lib's inode will claim a directory of about 2^44 bytes (i_size_high): where it is, read before any damage.
+  const part = join(tmp, 'p2.ext4');
+  execFileSync('dd', [`if=${disk}`, `of=${part}`, 'bs=512', `skip=${p2.startSector}`, `count=${p2.sectorCount}`, 'status=none']);
+  const debugfs = (req: string) => execFileSync('debugfs', ['-R', req, part], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+  const imap = /located at block (\d+), offset 0x([0-9a-f]+)/.exec(debugfs('imap /var/lib'))!;
+  const blockSize = Number(/Block size:\s+(\d+)/.exec(debugfs('stats'))![1]);
   const two = Buffer.alloc(4); two.writeUInt32LE(2);
   await t.lab.control.writeDisk('linux-db01', 0, at - 6, two);
+  const huge = Buffer.alloc(4); huge.writeUInt32LE(0x1000);
+  await t.lab.control.writeDisk('linux-db01', 0, p2.startSector * 512 + Number(imap[1]) * blockSize + parseInt(imap[2]!, 16) + 108, huge);
   const b = await t.call<JobRun>('POST', '/api/backups', { token: admin, body: { vmIds: [ids['linux-db01']] } });
   const hostile = (await t.waitRun(admin, b.body.id, 120_000)).vms[0]!.restorePointId!;
   const bound = 20_000 + 5_000;
@@ -274,6 +282,15 @@ test('a hostile image (an ext4 directory entry pointing back at the root: a loop
   assert.ok(took < bound, `answered in ${took} ms`);
   if (s.status === 200) assert.match(JSON.stringify(s.body.problems), /ELOOP|ECORRUPT|checksum|reached twice/);
   else { assert.equal(s.status, 422, JSON.stringify(s.body)); assert.match(s.body.message, /damaged|loop|checksum/); }
+  const t1 = Date.now();
+  const big = await t.call<ApiError>('GET', `/api/restore-points/${hostile}/volumes/2000-p2/entry?path=var/lib`, { token: admin });
+  console.log(`# hostile directory size answered ${big.status} in ${Date.now() - t1} ms: ${big.body.message}`);
+  assert.ok(Date.now() - t1 < bound);
+  assert.equal(big.status, 422, JSON.stringify(big.body));
+  assert.match(big.body.message, /damaged here: .*size/);
+  const root = await t.call<FileListing & ApiError>('GET', `/api/restore-points/${hostile}/volumes/2000-p2/list`, { token: admin });
+  assert.equal(root.status, 200, 'the damage is below the root: the root still lists');
+  assert.deepEqual(root.body.entries.map((e) => e.name), ['etc', 'home', 'lost+found', 'var']);
   const zip = await raw('POST', `/api/restore-points/${hostile}/zip`, { token: admin, body: { items: [{ volumeId: '2000-p2', ref: '2' }] } });
   assert.ok(zip.status === 422 || zip.cut === true, `a zip of the looping folder is refused or cut, never served as complete (${zip.status})`);
   const health = await t.call<Health>('GET', '/api/health');
