@@ -53,6 +53,7 @@ export interface GuestFileOps {
   uploadStream(vm: MoRef, creds: GuestCredentials, guestPath: string, data: () => Promise<Readable>, size: number, opts: GuestUploadOptions): Promise<void>;
   listAllFiles(vm: MoRef, creds: GuestCredentials, path: string): Promise<GuestFileInfo[]>;
   makeDirectory(vm: MoRef, creds: GuestCredentials, path: string, createParents: boolean): Promise<void>;
+  changeAttributes(vm: MoRef, creds: GuestCredentials, path: string, attributes: GuestFileAttributes): Promise<void>;
 }
 
 export interface GuestFilesProgress { filesDone: number; bytesDone: number; totalFiles?: number; totalBytes?: number; current?: string }
@@ -217,6 +218,7 @@ export async function writeFilesToGuest(source: GuestFileSource, req: GuestFiles
   const fold = (s: string) => (isWindows(family) ? s.toLowerCase() : s);
   /** Folder (folded) → names in it (folded), for the folders this restore looked at. */
   const listings = new Map<string, Set<string>>();
+  const folderAttributes: { from: string; to: string; attributes: GuestFileAttributes }[] = [];
   let filesDone = 0;
   const progress = (current?: string) => req.onProgress?.({
     filesDone, bytesDone: result.bytes, ...(source.totalFiles !== undefined ? { totalFiles: source.totalFiles } : {}),
@@ -250,7 +252,11 @@ export async function writeFilesToGuest(source: GuestFileSource, req: GuestFiles
     const { dir, name } = splitGuest(to, family);
     const names = await folder(dir);
     if (item.type === 'dir') {
+      const existed = listings.has(fold(to)) || names.has(fold(name));
       await folder(to);
+      names.add(fold(name));
+      // A folder's times change while files are written into it: its attributes are set at the end.
+      if (!existed || req.existing === 'overwrite') folderAttributes.push({ from: item.relativePath, to, attributes: attributesFor(item, family, keepOwner) });
       return;
     }
     let dest = to;
@@ -313,6 +319,19 @@ export async function writeFilesToGuest(source: GuestFileSource, req: GuestFiles
     }
     filesDone++;
     progress();
+  }
+  // Deepest first, so setting a folder's times does not change its parent's afterwards.
+  for (const f of folderAttributes.sort((a, b) => b.to.length - a.to.length)) {
+    req.signal?.throwIfAborted();
+    const { kind, ...given } = f.attributes;
+    if (!Object.keys(given).length) continue;
+    try {
+      await guard(() => guest.changeAttributes(vm, creds, f.to, { kind, ...given }));
+    } catch (e) {
+      if (e instanceof GuestUnusableError || req.signal?.aborted) throw e;
+      if (!(deniedHere(e) || e instanceof FileFaultError || e instanceof InvalidArgumentError)) throw e;
+      result.failed.push({ from: f.from, message: `the folder ${f.to} was restored, but its attributes could not be set: ${(e as Error).message}` });
+    }
   }
   return result;
 }

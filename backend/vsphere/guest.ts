@@ -1,7 +1,8 @@
 // Guest operations through VMware Tools: run a program (StartProgramInGuest, then poll
 // ListProcessesInGuest until it exits, bounded by a timeout), upload files (InitiateFileTransferToGuest
 // + HTTPS PUT, from a buffer or streamed, with the guest family's file attributes), list a guest folder
-// (ListFilesInGuest) and make folders (MakeDirectoryInGuest). Guest passwords are never logged.
+// (ListFilesInGuest), make folders (MakeDirectoryInGuest) and set attributes (ChangeFileAttributesInGuest).
+// Guest passwords are never logged.
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { childLog } from '../common/log.ts';
@@ -193,6 +194,12 @@ export class GuestOperations extends ApiWrapper {
       out.push(...page.files);
       if (page.remaining <= 0 || page.files.length === 0 || out.length >= limit) return out;
     }
+  }
+
+  /** Sets the given attributes of a file or folder in the guest (the others stay); FileNotFound if nothing is there. */
+  async changeAttributes(vm: MoRef, creds: GuestCredentials, path: string, attributes: GuestFileAttributes): Promise<void> {
+    const { fileManager } = await this.managers();
+    await this.client.call('ChangeFileAttributesInGuest', { _this: fileManager, vm, auth: auth(creds), guestFilePath: path, fileAttributes: attributesToVim(attributes) });
   }
 
   /** Makes a folder in the guest (and its missing parents when asked); FileAlreadyExists if it exists. */

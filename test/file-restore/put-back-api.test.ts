@@ -104,6 +104,9 @@ test('files and a folder of a Linux restore point into a guest folder: bytes, mo
   assert.equal((await guestFile('linux-db01', '/srv/restored/alice/notes/todo.txt'))?.sha256, sha('linux-db01', 2, '/home/alice/notes/todo.txt'));
   assert.equal((await guestFile('linux-db01', '/srv/restored/data.db'))?.sha256, sha('linux-db01', 2, '/var/lib/db/data.db'));
   assert.equal((await guestFile('linux-db01', '/srv/restored'))?.made, true);
+  const folder = await guestFile('linux-db01', '/srv/restored/alice');
+  assert.equal(folder?.attributes.permissions, alice.mode! & 0o7777);
+  assert.equal(Date.parse(folder.attributes.modificationTime!), Date.parse(alice.mtime!));
 
   const history = await t.call<JobRun[]>('GET', `/api/vms/${ids['linux-db01']}/runs`, { token: admin });
   assert.ok(history.body.some((h) => h.id === runId && h.kind === 'file-restore' && h.status === 'success'));

@@ -46,12 +46,14 @@ describe('guest-files sink: restored files into a running guest', () => {
   });
   after(() => stopLabSession(lab, vs));
 
-  it('Linux guest: bytes, mode, owner and times arrive; a missing folder is made before the upload', async () => {
+  it('Linux guest: bytes, mode, owner and times arrive, a folder\'s too; a missing folder is made before the upload', async () => {
     const big = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
     big.write('start');
     const mtime = new Date('2024-03-01T10:20:30Z');
     const atime = new Date('2024-03-02T08:00:00Z');
+    const folderTime = new Date('2022-07-07T07:07:07Z');
     const r = await put('linux-db01', 'linux', [
+      item('etc/app', Buffer.alloc(0), { type: 'dir', mode: 0o40750, uid: 1001, gid: 1002, mtime: folderTime }),
       item('etc/app/app.conf', Buffer.from('listen 8080\n'), { mode: 0o100640, uid: 1001, gid: 1002, mtime, atime }),
       item('data/blob.bin', big, { mode: 0o644 }),
     ], { kind: 'folder', path: '/srv/restore/' }, 'overwrite');
@@ -71,6 +73,12 @@ describe('guest-files sink: restored files into a running guest', () => {
     const upload = calls.findIndex((c) => c.kind === 'upload' && c.guestFilePath === '/srv/restore/etc/app/app.conf');
     assert.ok(mkdir >= 0 && mkdir < upload, `mkdir before upload: ${JSON.stringify(calls.map((c) => `${c.kind} ${c.guestFilePath}`))}`);
     assert.equal(calls[mkdir]!.createParents, true);
+    const folder = (await entry('linux-db01', '/srv/restore/etc/app'))!.attributes;
+    assert.equal(folder.permissions, 0o750);
+    assert.equal(folder.ownerId, 1001);
+    assert.equal(Date.parse(folder.modificationTime!), folderTime.getTime());
+    const setAttrs = calls.findIndex((c) => c.kind === 'attributes' && c.guestFilePath === '/srv/restore/etc/app');
+    assert.ok(setAttrs > upload, 'folder attributes are set after the files in it were written');
   });
 
   it('Windows guest: original location, hidden/read-only and creation time; Windows path rules', async () => {

@@ -35,7 +35,7 @@ export const OPERATIONS = [
   'MakeDirectory', 'DeleteDatastoreFile_Task',
   // guest
   'StartProgramInGuest', 'ListProcessesInGuest', 'InitiateFileTransferToGuest', 'InitiateFileTransferFromGuest',
-  'TerminateProcessInGuest', 'ListFilesInGuest', 'MakeDirectoryInGuest',
+  'TerminateProcessInGuest', 'ListFilesInGuest', 'MakeDirectoryInGuest', 'ChangeFileAttributesInGuest',
   // tasks, events, fields, extensions
   'CreateTask', 'SetTaskState', 'UpdateProgress', 'SetTaskDescription', 'CancelTask', 'LogUserEvent', 'QueryEvents',
   'AddCustomFieldDef', 'RemoveCustomFieldDef', 'SetField', 'RegisterExtension', 'UpdateExtension', 'FindExtension',

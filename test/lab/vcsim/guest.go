@@ -27,7 +27,7 @@ import (
 
 // guestCall is one recorded guest operation (GET /lab/guest/calls).
 type guestCall struct {
-	Kind             string      `json:"kind"` // "program" | "upload" | "download" | "mkdir" | "list"
+	Kind             string      `json:"kind"` // "program" | "upload" | "download" | "mkdir" | "list" | "attributes"
 	VM               string      `json:"vm"`
 	VMRef            string      `json:"vmRef"`
 	User             string      `json:"user"`

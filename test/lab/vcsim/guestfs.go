@@ -25,7 +25,8 @@ import (
 // GuestWindowsFileAttributes: hidden, readOnly, times) and refuses an existing
 // file unless overwrite (FileAlreadyExists); MakeDirectoryInGuest creates a
 // directory (FileAlreadyExists if it exists, FileNotFound for a missing parent
-// unless createParentDirectories); ListFilesInGuest lists a directory ("." and
+// unless createParentDirectories); ChangeFileAttributesInGuest sets the attributes
+// it is given on a file or directory; ListFilesInGuest lists a directory ("." and
 // ".." first, then the entries by name) or names one file, matchPattern is a
 // regular expression on the names, index/maxResults page, remaining counts what
 // is left; a path that does not exist is FileNotFound, a path that is not
@@ -245,6 +246,63 @@ func (m *GuestFileManager) MakeDirectoryInGuest(ctx *simulator.Context, req *typ
 			return f
 		}
 		body.Res = &types.MakeDirectoryInGuestResponse{}
+		return nil
+	})
+	return body
+}
+
+// merge sets the attributes b gives (the others stay), as ChangeFileAttributesInGuest does.
+func (a guestAttrs) merge(b guestAttrs) guestAttrs {
+	if b.Permissions != nil {
+		a.Permissions = b.Permissions
+	}
+	if b.OwnerID != nil {
+		a.OwnerID = b.OwnerID
+	}
+	if b.GroupID != nil {
+		a.GroupID = b.GroupID
+	}
+	if b.Hidden != nil {
+		a.Hidden = b.Hidden
+	}
+	if b.ReadOnly != nil {
+		a.ReadOnly = b.ReadOnly
+	}
+	if b.CreateTime != nil {
+		a.CreateTime = b.CreateTime
+	}
+	if b.ModificationTime != nil {
+		a.ModificationTime = b.ModificationTime
+	}
+	if b.AccessTime != nil {
+		a.AccessTime = b.AccessTime
+	}
+	return a
+}
+
+// ChangeFileAttributesInGuest sets attributes of a file or directory: only
+// those given change; FileNotFound when nothing is at the path, InvalidArgument
+// for the other family's attributes.
+func (m *GuestFileManager) ChangeFileAttributesInGuest(ctx *simulator.Context, req *types.ChangeFileAttributesInGuest) soap.HasFault {
+	body := &methods.ChangeFileAttributesInGuestBody{}
+	body.Fault_ = m.lab.inGuestFS(req.Vm, req.Auth, func(g *guestState, t *guestTree, name, user string) *soap.Fault {
+		attrs := attrsFrom(req.FileAttributes)
+		g.calls = append(g.calls, guestCall{Kind: "attributes", VM: name, VMRef: req.Vm.Value, User: user, Time: time.Now(), GuestFilePath: req.GuestFilePath, Attributes: &attrs})
+		clean, ok := t.clean(req.GuestFilePath)
+		if !ok {
+			return notAbsolute(req.GuestFilePath, t.windows)
+		}
+		if (attrs.Kind == "posix" && t.windows) || (attrs.Kind == "windows" && !t.windows) {
+			return simulator.Fault("A specified parameter was not correct: fileAttributes", &types.InvalidArgument{InvalidProperty: "fileAttributes"})
+		}
+		e := t.get(clean)
+		if e == nil {
+			return simulator.Fault("File "+clean+" was not found", &types.FileNotFound{FileFault: types.FileFault{File: clean}})
+		}
+		kind := e.Attrs.Kind
+		e.Attrs = e.Attrs.merge(attrs)
+		e.Attrs.Kind = kind
+		body.Res = &types.ChangeFileAttributesInGuestResponse{}
 		return nil
 	})
 	return body

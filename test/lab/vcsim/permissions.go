@@ -91,6 +91,7 @@ var privilegeFor = map[string]string{
 	"InitiateFileTransferFromGuest":   "VirtualMachine.GuestOperations.Query",
 	"DeleteFileInGuest":               "VirtualMachine.GuestOperations.Modify",
 	"MakeDirectoryInGuest":            "VirtualMachine.GuestOperations.Modify",
+	"ChangeFileAttributesInGuest":     "VirtualMachine.GuestOperations.Modify",
 	"ListFilesInGuest":                "VirtualMachine.GuestOperations.Query",
 	"CreateTemporaryFileInGuest":      "VirtualMachine.GuestOperations.Modify",
 	"CreateTemporaryDirectoryInGuest": "VirtualMachine.GuestOperations.Modify",
