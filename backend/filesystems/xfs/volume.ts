@@ -64,6 +64,7 @@ const MAX_SYMLINK = 1024
 const MAX_LOG_RECORD_BBS = (256 * 1024 + 32 * 1024 * 8) / 512
 const CACHE_BLOCKS = 1024
 const CACHE_MAPS = 64
+const CACHE_EXTENTS = 1_000_000
 const STREAM_CHUNK = 1024 * 1024
 
 export interface XfsState {
@@ -204,7 +205,9 @@ export class XfsVolume {
   private readonly reader: ReadAt
   private readonly uuid: Buffer
   private readonly cache = new Lru<number, Buffer>(CACHE_BLOCKS)
-  private readonly maps = new Lru<number, Extent[]>(CACHE_MAPS)
+  /** Recently used extent maps, bounded by count and by total extents (a walk over many fragmented files cannot pile up memory). */
+  private readonly maps = new Map<number, Extent[]>()
+  private cachedExtents = 0
 
   private constructor(reader: ReadAt, sb: Buffer) {
     this.reader = reader
@@ -449,7 +452,7 @@ export class XfsVolume {
   /** The data fork's extents, sorted and checked (extents list or bmap B+tree). */
   private async extents(inode: Inode): Promise<Extent[]> {
     const hit = this.maps.get(inode.ino)
-    if (hit) return hit
+    if (hit) { this.maps.delete(inode.ino); this.maps.set(inode.ino, hit); return hit }
     let out: Extent[]
     if (inode.format === FMT_EXTENTS) {
       if (inode.nextents * 16 > inode.fork.length) throw fsErr('ECORRUPT', `inode ${inode.ino}: ${inode.nextents} extents do not fit the fork`)
@@ -464,7 +467,15 @@ export class XfsVolume {
       end = e.off + e.len
       this.fsbToByte(e.fsb, e.len)
     }
-    this.maps.set(inode.ino, out)
+    if (out.length <= CACHE_EXTENTS) {
+      this.maps.set(inode.ino, out)
+      this.cachedExtents += out.length
+      for (const [k, v] of this.maps) {
+        if (this.maps.size <= CACHE_MAPS && this.cachedExtents <= CACHE_EXTENTS) break
+        this.maps.delete(k)
+        this.cachedExtents -= v.length
+      }
+    }
     return out
   }
 
