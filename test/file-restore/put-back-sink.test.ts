@@ -97,6 +97,13 @@ describe('guest-files sink: restored files into a running guest', () => {
     assert.equal(Date.parse(a.createTime!), btime.getTime());
     assert.equal(Date.parse(a.modificationTime!), btime.getTime());
     await assert.rejects(put('win-app01', 'windows', [], { kind: 'folder', path: '/tmp' }, 'skip'), /not an absolute Windows path/);
+    // Windows names match without case: README.TXT in the guest is the restored readme.txt.
+    await place('win-app01', 'D:\\Share\\README.TXT', 'theirs');
+    const both = await put('win-app01', 'windows', [item('readme.txt', Buffer.from('ours'))], { kind: 'folder', path: 'd:/share/' }, 'keep-both');
+    assert.deepEqual(both.written.map((w) => w.to), ['D:\\share\\readme (1).txt']);
+    assert.equal((await entry('win-app01', 'D:\\Share\\README.TXT'))?.content, 'theirs');
+    const skip = await put('win-app01', 'windows', [item('Readme.Txt', Buffer.from('ours'))], { kind: 'folder', path: 'D:\\Share' }, 'skip');
+    assert.equal(skip.skipped.length, 1);
   });
 
   it('existing files: skip leaves them, overwrite replaces them, keep both writes "name (1).ext" next to them', async () => {
