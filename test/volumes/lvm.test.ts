@@ -83,7 +83,8 @@ before(() => {
     const b = attach(img('b.img'))
     const where = new Map([[a1, { file: img('a.img'), base: MiB }], [a2, { file: img('a.img'), base: 21 * MiB }], [b, { file: img('b.img'), base: 0 }]])
 
-    lvm('pvcreate', ['-y', a1, a2, b])
+    lvm('pvcreate', ['-y', a1, a2])
+    lvm('pvcreate', ['-y', '--pvmetadatacopies', '2', b]) // disk B also keeps a copy at its end
     lvm('vgcreate', ['-s', '1M', vg, a1, a2, b])
     lvm('lvcreate', ['-an', '-Zn', '-L', '12M', '-n', 'lin', vg, a2])
     lvm('lvextend', ['-L', '+8M', `${vg}/lin`, a1]) // a second segment, on the other partition
@@ -266,8 +267,8 @@ test('a disk missing from the restore point: the LV that needs it says so, the o
 })
 
 test('metadata text wrapped around the end of the circular metadata area is read (LVM reads the same PV)', async () => {
-  // Copy disk B (whole-disk PV, its own copy of the VG metadata) and move the current text so it
-  // straddles the end of the ring; the mda header is rewritten with LVM's checksum.
+  // Copy disk B (whole-disk PV, its own copies of the VG metadata), wipe the copy at its end and move
+  // the first copy's text so it straddles the end of the ring; the mda header is rewritten with LVM's checksum.
   const copy = img('b-wrapped.img')
   writeFileSync(copy, readFileSync(img('b.img')))
   const fd = openSync(copy, 'r+')
@@ -279,6 +280,9 @@ test('metadata text wrapped around the end of the circular metadata area is read
     while (label.readBigUInt64LE(p) !== 0n) p += 16
     p += 16
     const mdaStart = Number(label.readBigUInt64LE(p)), mdaSize = Number(label.readBigUInt64LE(p + 8))
+    const mda2 = Number(label.readBigUInt64LE(p + 16))
+    assert.ok(mda2 > mdaStart, 'disk B has a second metadata area')
+    writeSync(fd, Buffer.alloc(512), 0, 512, mda2) // only the wrapped copy remains
     const h = Buffer.alloc(512); readSync(fd, h, 0, 512, mdaStart)
     const off = Number(h.readBigUInt64LE(40)), len = Number(h.readBigUInt64LE(48))
     const text = Buffer.alloc(len); readSync(fd, text, 0, len, mdaStart + off)
@@ -294,6 +298,22 @@ test('metadata text wrapped around the end of the circular metadata area is read
   let lvmSees: string
   try { lvmSees = sh('pvs', ['--config', LVM_CONFIG, '--devices', l, '--noheadings', '-o', 'vg_name', l]).trim() } finally { detachAll() }
   assert.equal(lvmSees, vg, 'LVM itself reads the wrapped metadata')
+  const vols = await openVolumes([{ key: '2001', label: 'Hard disk 2', reader: fileReader(copy) }])
+  assert.ok(vols.some((v) => v.id === `lvm-${vg}-thinvol`), JSON.stringify(vols.map((v) => [v.id, v.problem])))
+})
+
+test('the metadata copy at the end of a PV is used when the first one is wiped (LVM agrees)', async () => {
+  const copy = img('b-first-wiped.img')
+  const b = readFileSync(img('b.img'))
+  let p = 512 + 32 + 40
+  while (b.readBigUInt64LE(p) !== 0n) p += 16
+  b.fill(0, Number(b.readBigUInt64LE(p + 16)), Number(b.readBigUInt64LE(p + 16)) + 512)
+  writeFileSync(copy, b)
+  const l = sh('losetup', ['-f', '--show', '-r', copy]).trim()
+  loops.push(l)
+  let lvmSees: string
+  try { lvmSees = sh('pvs', ['--config', LVM_CONFIG, '--devices', l, '--noheadings', '-o', 'vg_name', l]).trim() } finally { detachAll() }
+  assert.equal(lvmSees, vg)
   const vols = await openVolumes([{ key: '2001', label: 'Hard disk 2', reader: fileReader(copy) }])
   assert.ok(vols.some((v) => v.id === `lvm-${vg}-thinvol`), JSON.stringify(vols.map((v) => [v.id, v.problem])))
 })
