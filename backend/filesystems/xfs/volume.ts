@@ -245,7 +245,7 @@ export class XfsVolume {
       if (!(versionnum & V4_DIRV2)) throw fsErr('ENOTSUP', 'version 1 directories (pre-2002 XFS)')
       this.hasFtype = (versionnum & V4_MOREBITS) !== 0 && (sb.readUInt32BE(200) & V4_FEATURES2_FTYPE) !== 0
     }
-    this.asciiCi = (versionnum & V4_MOREBITS) !== 0 && (versionnum & 0x4000) !== 0
+    this.asciiCi = (versionnum & 0x4000) !== 0 // XFS_SB_VERSION_BORGBIT
     this.uuid = Buffer.from(sb.subarray(v === 5 && (this.incompat & INCOMPAT_META_UUID) ? 248 : 32, v === 5 && (this.incompat & INCOMPAT_META_UUID) ? 264 : 48))
     this.rootIno = u64(sb, 56)
     this.truncated = this.blocks * this.blockSize > reader.size

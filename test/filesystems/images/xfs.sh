@@ -97,6 +97,7 @@ perl -e 'open my $f, "+>", $ARGV[0] or die; for my $i (0..59) { seek $f, $i * 81
 for i in $(seq 1 40); do : > "$mnt/blk/e$i"; done
 for i in $(seq 1 300); do : > "$mnt/leaf/a-longer-name-for-a-leaf-directory-$i"; done
 xfs_io -f -c 'pwrite -S 0x61 0 4k' -c 'falloc 4k 64k' "$mnt/prealloc.bin" >/dev/null
+for f in "$mnt/a" "$mnt/frag.bin" "$mnt/leaf"; do setfattr -n trusted.label -v system_u:object_r:etc_t:s0 "$f"; done
 umount "$mnt"
 
 # ---- a dirty log: the filesystem is shut down (log forced, no unmount record) ----------------
