@@ -108,7 +108,7 @@ function checkLv(vg: Vg, lv: VgLv, cowOf: Map<string, string>, devices: Map<stri
       const pv = vg.pvs.get(st.pv)
       if (!pv) return { kind: 'unknown', problem: `LVM metadata: ${lv.name} uses ${st.pv}, which the volume group does not list` }
       const dev = devices.get(st.pv)
-      if (!dev) return { kind: 'unknown', problem: `LVM physical volume ${pv.device ?? st.pv} (${pv.uuid}) is not in this restore point: the disk holding it was not backed up; restore the disks or the VM` }
+      if (!dev) return { kind: 'unknown', problem: `LVM physical volume ${pv.device ?? st.pv} (${pv.uuid}) is not in this restore point (the disk holding it was not backed up, or its LVM label is damaged); restore the disks or the VM` }
       if (st.startExtent + per > pv.peCount) return { kind: 'unknown', problem: `LVM metadata: ${lv.name} uses extents past the end of ${st.pv}` }
       if (dev.peStart + (st.startExtent + per) * vg.extentBytes > dev.reader.size) return { kind: 'unknown', problem: `LVM physical volume ${dev.name} is shorter than its extents (a truncated disk?)` }
     }
