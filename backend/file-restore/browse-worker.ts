@@ -16,14 +16,13 @@ export interface BrowseDisk { key: string; label: string; descriptor: DiskImageD
 const LISTING_CACHE = 64;
 const MAX_CURSORS = 16;
 const MAX_NAMES = 200_000;
+/** Folders deeper than this are not walked (guests rarely go past 30; loops are caught before). */
+const MAX_DEPTH = 256;
 
 const collator = new Intl.Collator('en', { sensitivity: 'base', numeric: true });
 const order = (a: FsEntry, b: FsEntry) => (a.type === 'dir') !== (b.type === 'dir') ? (a.type === 'dir' ? -1 : 1) : collator.compare(a.name, b.name);
 
 interface Cursor { gen: AsyncGenerator<EntryWithPath>; match?: (e: EntryWithPath) => boolean; scanned: number; problems: { volumeId: string; message: string }[] }
-
-/** Walk paths without a leading slash (some readers give one). */
-const relPath = (p: string) => p.replace(/^\/+/, '');
 
 function describeError(e: unknown): string {
   return e instanceof FsError ? `${e.message} (${e.code})` : (e as Error)?.message ?? String(e);
@@ -126,7 +125,8 @@ export class BrowseHandler {
   async stat(volumeId: string, ref: string): Promise<FsEntry> {
     const e = await (await this.#fsOf(volumeId)).stat(ref);
     const name = this.#names.get(`${volumeId}\0${e.ref}`);
-    return name !== undefined && name !== e.name ? { ...e, name } : e;
+    // A root has no name ('' from the reader), even when a damaged entry elsewhere points at it.
+    return name !== undefined && e.name !== '' && name !== e.name ? { ...e, name } : e;
   }
 
   /** An entry by its path on the volume ("Users/Public/readme.txt"; "" is the root). */
@@ -143,9 +143,9 @@ export class BrowseHandler {
     return (await this.#fsOf(volumeId)).read(ref, offset, Math.min(length, READ_BLOCK), stream || undefined);
   }
 
-  #cursor(gen: AsyncGenerator<EntryWithPath>, match?: (e: EntryWithPath) => boolean): number {
+  #cursor(gen: AsyncGenerator<EntryWithPath>, match: ((e: EntryWithPath) => boolean) | undefined, problems: Cursor['problems']): number {
     const id = ++this.#cursorSeq;
-    this.#cursors.set(id, { gen, ...(match ? { match } : {}), scanned: 0, problems: [] });
+    this.#cursors.set(id, { gen, ...(match ? { match } : {}), scanned: 0, problems });
     while (this.#cursors.size > MAX_CURSORS) {
       const [old, c] = this.#cursors.entries().next().value!;
       this.#cursors.delete(old);
@@ -154,15 +154,44 @@ export class BrowseHandler {
     return id;
   }
 
+  /**
+   * Every entry under a folder, depth first, directories before their children. A folder that cannot
+   * be listed, a folder reached again (a loop) or one deeper than MAX_DEPTH is reported in `problems`
+   * and skipped: the rest of the tree is still walked.
+   */
+  async *#tree(fs: FileSystem, volumeId: string, top: FsEntry, prefix: string, problems: Cursor['problems']): AsyncGenerator<EntryWithPath> {
+    const seen = new Set<string>([top.inode > 0 ? `i${top.inode}` : `r${top.ref}`]);
+    const self = this;
+    async function* rec(ref: string, path: string, depth: number): AsyncGenerator<EntryWithPath> {
+      if (depth > MAX_DEPTH) { problems.push({ volumeId, message: `${path}: more than ${MAX_DEPTH} folders deep, not walked further` }); return; }
+      let entries: FsEntry[];
+      try { entries = await fs.list(ref); } catch (e) { problems.push({ volumeId, message: `${path || '/'}: cannot be read: ${describeError(e)}` }); return; }
+      for (const e of entries) {
+        if (e.name === '.' || e.name === '..') continue;
+        self.#remember(volumeId, e);
+        const p = path ? `${path}/${e.name}` : e.name;
+        yield { ...e, path: p, volumeId };
+        if (e.type !== 'dir') continue;
+        const key = e.inode > 0 ? `i${e.inode}` : `r${e.ref}`;
+        if (seen.has(key)) { problems.push({ volumeId, message: `${p}: the folder appears again inside itself (a loop in the damaged filesystem), not followed` }); continue; }
+        seen.add(key);
+        yield* rec(e.ref, p, depth + 1);
+      }
+    }
+    yield* rec(top.ref, prefix, 0);
+  }
+
   /** Starts a walk under a folder (for zips): entries with their paths relative to it. */
   async walkStart(volumeId: string, ref: string): Promise<number> {
     const fs = await this.#fsOf(volumeId);
-    const top = await fs.stat(ref);
+    const top = await this.stat(volumeId, ref);
+    const problems: Cursor['problems'] = [];
+    const self = this;
     const gen = (async function* () {
       if (top.type !== 'dir') { yield { ...top, path: top.name, volumeId }; return; }
-      for await (const { path, entry } of fs.walk(top.ref)) yield { ...entry, path: relPath(path), volumeId };
+      yield* self.#tree(fs, volumeId, top, '', problems);
     })();
-    return this.#cursor(gen);
+    return this.#cursor(gen, undefined, problems);
   }
 
   /**
@@ -172,22 +201,17 @@ export class BrowseHandler {
   async searchStart(pattern: string, volumeIds: string[]): Promise<number> {
     const ids = volumeIds.length ? volumeIds : (await this.#allVolumes()).filter((v) => v.fsType).map((v) => v.id);
     const isMatch = picomatch(pattern, { nocase: true, dot: true, basename: !pattern.includes('/') });
+    const problems: Cursor['problems'] = [];
     const self = this;
-    let cursor: Cursor | undefined;
     const gen = (async function* () {
       for (const id of ids) {
         let fs: FileSystem;
-        try { fs = await self.#fsOf(id); } catch (e) { cursor?.problems.push({ volumeId: id, message: describeError(e) }); continue; }
-        try {
-          for await (const { path, entry } of fs.walk()) yield { ...entry, path: relPath(path), volumeId: id };
-        } catch (e) {
-          cursor?.problems.push({ volumeId: id, message: `the search stopped in this volume: ${describeError(e)}` });
-        }
+        let root: FsEntry;
+        try { fs = await self.#fsOf(id); root = await fs.root(); } catch (e) { problems.push({ volumeId: id, message: describeError(e) }); continue; }
+        yield* self.#tree(fs, id, root, '', problems);
       }
     })();
-    const id = this.#cursor(gen, (e) => isMatch(e.path));
-    cursor = this.#cursors.get(id);
-    return id;
+    return this.#cursor(gen, (e) => isMatch(e.path), problems);
   }
 
   /** The next entries of a walk or search: at most `max`, for at most `budgetMs` (then fewer, done false). */

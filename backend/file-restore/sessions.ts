@@ -143,12 +143,15 @@ export class PointSession {
     }
   }
 
-  /** Files and folders under a folder (or the one file), with paths relative to it, depth first. */
-  async *walk(volumeId: string, ref: string): AsyncGenerator<EntryWithPath> {
+  /** Files and folders under a folder (or the one file), with paths relative to it, depth first; folders that cannot be read go to onProblem. */
+  async *walk(volumeId: string, ref: string, onProblem?: (p: { volumeId: string; message: string }) => void): AsyncGenerator<EntryWithPath> {
     await this.volume(volumeId);
     this.#holds++;
     try {
-      for await (const b of this.#drain(() => this.#call<number>('walkStart', [volumeId, ref]), Number.MAX_SAFE_INTEGER, 2000)) yield* b.items;
+      for await (const b of this.#drain(() => this.#call<number>('walkStart', [volumeId, ref]), Number.MAX_SAFE_INTEGER, 2000)) {
+        for (const p of b.problems) onProblem?.(p);
+        yield* b.items;
+      }
     } finally { this.#holds--; this.lastUsed = Date.now(); }
   }
 
