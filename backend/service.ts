@@ -272,7 +272,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const fileRestoreRuns = fileRestoreRunRoutes({
     restorePoint: async (id) => { const p = await (await repo()).getRestorePoint(id).catch(() => undefined); return p && restorePointDto(p, allRuns(), siteOf); },
     credential: (id) => jobs.credential(id),
-    guestFamily: async (vmId) => (await inventory.vms()).find((v) => v.id === vmId)?.guestFamily,
+    vm: async (vmId) => (await inventory.vms()).find((v) => v.id === vmId),
     start: async (rp, req, user) => runToDto(await runner.start<FileRestoreParams>({
       kind: 'file-restore', vmIds: [rp.vmId], initiatedBy: user.username, concurrency: 1, params: { restorePointId: rp.id, ...req },
     })),

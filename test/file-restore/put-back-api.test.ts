@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { connectToLab } from '../helpers/lab-vsphere.ts';
 import { until, within } from '../helpers/wait.ts';
-import type { ApiError, FileEntry, FileRestoreRequest, FileVolume, GuestCredential, JobRun } from '../../backend/api/contract.ts';
+import type { ApiError, FileEntry, FileRestoreRequest, FileVolume, GuestCredential, JobRun, VmSummary } from '../../backend/api/contract.ts';
 import type { VSphere } from '../../backend/vsphere/index.ts';
 import { TASK_TYPES } from '../../plugin/extension.ts';
 
@@ -221,4 +221,24 @@ test('CLI: files put PATH... --to FOLDER --credential NAME --existing keep-both,
   const failed = await cli(['files', 'put', rp['linux-db01']!, `${ext.id}/etc/hostname`, '--original', '--credential', badCred, '--json']);
   assert.equal(failed.code, 1);
   assert.equal((JSON.parse(failed.stdout) as JobRun).status, 'failed');
+});
+
+test('a powered-off VM is refused at once (409) naming what to do, before any run starts', async () => {
+  const ext = await volume('linux-db01', 'ext');
+  const conf = await entry('linux-db01', ext.id, '/etc/app/app.conf');
+  const vm = { type: 'VirtualMachine', value: ids['linux-db01']! };
+  const before = (await t.call<JobRun[]>('GET', '/api/runs', { token: admin })).body.length;
+  await vs.vms.powerOff(vm);
+  try {
+    const body: FileRestoreRequest = { items: [{ volumeId: ext.id, ref: conf.ref }], target: { kind: 'folder', path: '/srv/off' }, existing: 'skip', credentialId: cred };
+    // The service's inventory follows vCenter within seconds.
+    await until('the service to see the VM powered off', async () =>
+      (await t.call<VmSummary[]>('GET', '/api/vms', { token: admin })).body.find((v) => v.id === vm.value)?.powerState === 'poweredOff', { timeoutMs: 20_000, everyMs: 250 });
+    const r = await restore('linux-db01', body);
+    assert.equal(r.status, 409, JSON.stringify(r.body));
+    assert.match(r.body.message, /VM 'linux-db01' is powered off: power it on to put files into its guest, or download the files/);
+    assert.equal((await t.call<JobRun[]>('GET', '/api/runs', { token: admin })).body.length, before, 'no run was started');
+  } finally {
+    await vs.vms.powerOn(vm);
+  }
 });

@@ -1,7 +1,7 @@
 // Restored files put back into the running VM (contracts/file-restore-runs.ts): checked here with the
 // user's own vCenter session, then started as a 'file-restore' run that the service account carries out.
-import type { FileRestoreRequest, JobRun, RestorePoint } from '../contract.ts';
-import { InvalidRequest, NotFound } from '../../common/errors.ts';
+import type { FileRestoreRequest, JobRun, RestorePoint, VmSummary } from '../contract.ts';
+import { Conflict, InvalidRequest, NotFound } from '../../common/errors.ts';
 import { param } from '../http.ts';
 import type { RouteDef } from '../routes.ts';
 import type { UserContext } from '../auth.ts';
@@ -14,8 +14,8 @@ import { RP_ID, requireOnVms, requireVisible } from './operations.ts';
 export interface FileRestoreRunDeps {
   restorePoint(id: string): Promise<RestorePoint | undefined>;
   credential(id: string): GuestCredential | undefined;
-  /** The VM's guest family now (its folder rules), if the VM still exists. */
-  guestFamily(vmId: string): Promise<'windows' | 'linux' | 'other' | undefined>;
+  /** The VM now (its guest family decides the folder rules), if it still exists. */
+  vm(vmId: string): Promise<Pick<VmSummary, 'name' | 'guestFamily' | 'powerState' | 'toolsRunning'> | undefined>;
   start(rp: RestorePoint, req: FileRestoreRequest, user: UserContext): Promise<JobRun>;
 }
 
@@ -62,10 +62,13 @@ export function fileRestoreRunRoutes(d: FileRestoreRunDeps): RouteDef[] {
         throw new InvalidRequest(`Invalid request: body.credentialId '${r.credentialId}' is not a stored guest credential; list yours with GET /api/credentials.`);
       }
       await requireOnVms(user, [rp.vmId], 'Restoring files into the guest', [...PRIVILEGES.fileRestore, ...PRIVILEGES.guestFileWrite]);
+      const vm = await d.vm(rp.vmId);
+      if (!vm) throw new NotFound('VM', rp.vmId, 'the VM of this restore point no longer exists: restore the whole VM, or download the files.');
+      // Files are written by VMware Tools in the running guest.
+      if (vm.powerState !== 'poweredOn') throw new Conflict(`VM '${vm.name}' is ${vm.powerState === 'suspended' ? 'suspended' : 'powered off'}: power it on to put files into its guest, or download the files instead.`);
+      if (!vm.toolsRunning) throw new Conflict(`VMware Tools is not running in VM '${vm.name}': start it (or install it) to put files into its guest, or download the files instead.`);
       if (r.target.kind === 'folder') {
-        const family = await d.guestFamily(rp.vmId);
-        if (!family) throw new NotFound('VM', rp.vmId, 'the VM of this restore point no longer exists: restore the whole VM, or download the files.');
-        try { guestFolder(r.target.path, family); } catch (e) {
+        try { guestFolder(r.target.path, vm.guestFamily); } catch (e) {
           if (e instanceof GuestPathError) throw new InvalidRequest(`Invalid request: body.target.path: ${e.message}`);
           throw e;
         }
