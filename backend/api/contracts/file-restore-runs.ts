@@ -7,7 +7,8 @@
 //
 // Needs: the VM visible, VirtualMachine.Provisioning.GetVmFiles (reading its files) and
 // VirtualMachine.GuestOperations.Modify (writing into its guest) on it, and the right to use the
-// credential (your own, or a shared one).
+// credential (your own, or a shared one). 409 when the VM is not powered on or VMware Tools is not
+// running in it; 400 for a folder that is not absolute for the VM's guest family.
 import type { FileItemRef } from './files.ts';
 
 /** What happens to a file that exists in the guest already. 'keep-both' writes the restored one as "name (1).ext". */
