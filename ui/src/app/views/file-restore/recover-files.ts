@@ -101,15 +101,14 @@ const STEPS: readonly Step[] = ['point', 'volume', 'browse', 'putBack'];
             </table>
           }
         }
-        @case ('browse') {
-          @if (point(); as rp) { @if (volume(); as v) {
-            <sp-file-browser [vmId]="vmId" [rpId]="rp.id" [volume]="v" [volumes]="volumes()" [selection]="selection" />
-          } }
-        }
         @case ('putBack') {
           <sp-file-put-back [vm]="vm()" [items]="putBackItems()" [(choice)]="putBack" />
         }
       }
+      <!-- The browser stays while the put-back page is shown, so Back returns to the same folder or search. -->
+      @if (step() === 'browse' || step() === 'putBack') { @if (point(); as rp) { @if (volume(); as v) {
+        <sp-file-browser [hidden]="step() !== 'browse'" [vmId]="vmId" [rpId]="rp.id" [volume]="v" [volumes]="volumes()" [selection]="selection" />
+      } } }
     </div>
     <div class="sp-modal-footer">
       @if (step() === 'browse') {
