@@ -1,7 +1,8 @@
 // The catalog of one restore point, one file in the service's data dir (never in the repository):
 //
 //   magic 'SPCAT01\n' (8 B), header length u32 LE, header JSON, then the sections the header points at:
-//     postings   raw u32 LE pairs (nameId, entry index), sorted: which entries bear each file name
+//     postings   raw u32 LE pairs (nameId, entry index), sorted: which entries bear each file name, in
+//                pages of POSTINGS_PAGE pairs whose first name ids the header lists (a lookup reads a page)
 //     blocks     zstd-compressed JSON arrays of BLOCK_ENTRIES entries each, sorted by (volume, path)
 //
 // Name ids come from the VM's name dictionary (names.ts): one list of lower-cased file names for all
@@ -14,7 +15,8 @@ import type { FsConsistency, FsType } from '../../filesystems/filesystem.ts';
 
 export const CATALOG_VERSION = 1;
 const MAGIC = Buffer.from('SPCAT01\n');
-export const BLOCK_ENTRIES = 1024;
+export const BLOCK_ENTRIES = 256;
+export const POSTINGS_PAGE = 1024;
 const MAX_HEADER = 64 << 20;
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
@@ -70,7 +72,7 @@ export interface CatalogHeader {
   entries: number;
   /** The name dictionary's length when this catalog was written (ids below it). */
   names: number;
-  postings: { offset: number; length: number };
+  postings: { offset: number; length: number; pages: number[] };
   blocks: { offset: number; length: number; count: number }[];
   /** The comparison with the VM's previous point made during the build (mass-encryption check). */
   comparedWith?: { rpId: string; summary: Record<string, number>; massEncryption: unknown };
@@ -107,7 +109,7 @@ export function writeCatalog(file: string, header: Omit<CatalogHeader, 'version'
   let at = postings.length;
   const h: CatalogHeader = {
     version: CATALOG_VERSION, ...header, entries: entries.length,
-    postings: { offset: 0, length: postings.length },
+    postings: { offset: 0, length: postings.length, pages: Array.from({ length: Math.ceil(entries.length / POSTINGS_PAGE) }, (_, k) => postings.readUInt32LE(8 * k * POSTINGS_PAGE)) },
     blocks: blocks.map((b, i) => { const r = { offset: at, length: b.length, count: Math.min(BLOCK_ENTRIES, entries.length - i * BLOCK_ENTRIES) }; at += b.length; return r; }),
   };
   const head = Buffer.from(JSON.stringify(h));
@@ -124,7 +126,7 @@ export function writeCatalog(file: string, header: Omit<CatalogHeader, 'version'
 }
 
 function readExactly(fd: number, length: number, position: number): Buffer {
-  const b = Buffer.alloc(length);
+  const b = Buffer.allocUnsafe(length);
   let got = 0;
   while (got < length) {
     const n = readSync(fd, b, got, length - got, position + got);
@@ -134,12 +136,14 @@ function readExactly(fd: number, length: number, position: number): Buffer {
   return b;
 }
 
-/** Random access to one catalog file: header, postings, blocks. Immutable once written. */
+const CACHED_BLOCKS = 64;
+
+/** Random access to one catalog file: header, postings pages, blocks. Immutable once written. */
 export class CatalogFile {
   readonly header: CatalogHeader;
   readonly #file: string;
   readonly #dataStart: number;
-  #postings: Uint32Array | undefined;
+  readonly #blocks = new Map<number, CatalogEntry[]>();
 
   constructor(file: string) {
     this.#file = file;
@@ -161,49 +165,53 @@ export class CatalogFile {
     try { return readExactly(fd, length, this.#dataStart + offset); } finally { closeSync(fd); }
   }
 
-  /** (nameId, entry) pairs sorted by name id. */
-  postings(): Uint32Array {
-    if (!this.#postings) {
-      const b = this.#read(this.header.postings.offset, this.header.postings.length);
-      this.#postings = new Uint32Array(b.buffer, b.byteOffset, b.length / 4);
-    }
-    return this.#postings;
-  }
-
-  /** Entry indexes bearing one of the (sorted) name ids. */
-  entriesNamed(sortedIds: number[]): number[] {
-    const p = this.postings();
-    const n = p.length / 2;
+  /** Entry indexes bearing one of the name ids, sorted. Reads only the postings pages that can hold them. */
+  entriesNamed(ids: number[]): number[] {
+    const pages = this.header.postings.pages;
+    const pairs = this.header.postings.length / 8;
     const out: number[] = [];
-    for (const id of sortedIds) {
-      let lo = 0, hi = n;
-      while (lo < hi) { const m = (lo + hi) >>> 1; if (p[2 * m]! < id) lo = m + 1; else hi = m; }
-      for (let k = lo; k < n && p[2 * k] === id; k++) out.push(p[2 * k + 1]!);
+    for (const id of [...new Set(ids)].sort((a, b) => a - b)) {
+      // Pages whose range can hold the id: from the last page starting below it to the last starting at or below it.
+      let lo = 0, hi = pages.length;
+      while (lo < hi) { const m = (lo + hi) >>> 1; if (pages[m]! < id) lo = m + 1; else hi = m; }
+      const first = Math.max(0, lo - 1);
+      let last = lo;
+      while (last < pages.length && pages[last] === id) last++;
+      last = Math.max(first, last - 1);
+      const from = first * POSTINGS_PAGE, to = Math.min(pairs, (last + 1) * POSTINGS_PAGE);
+      if (from >= to) continue;
+      const b = this.#read(this.header.postings.offset + 8 * from, 8 * (to - from));
+      for (let k = 0; k < to - from; k++) if (b.readUInt32LE(8 * k) === id) out.push(b.readUInt32LE(8 * k + 4));
     }
     return out.sort((a, b) => a - b);
   }
 
   block(i: number): CatalogEntry[] {
+    const hit = this.#blocks.get(i);
+    if (hit) return hit;
     const b = this.header.blocks[i];
     if (!b) throw new Error(`catalog block ${i} does not exist`);
-    return (JSON.parse(zstdDecompressSync(this.#read(b.offset, b.length)).toString('utf8')) as Row[]).map(fromRow);
+    const rows = (JSON.parse(zstdDecompressSync(this.#read(b.offset, b.length)).toString('utf8')) as Row[]).map(fromRow);
+    this.#blocks.set(i, rows);
+    if (this.#blocks.size > CACHED_BLOCKS) this.#blocks.delete(this.#blocks.keys().next().value!);
+    return rows;
   }
 
   /** The entries at these (sorted) indexes. */
   entriesAt(indexes: number[]): CatalogEntry[] {
     const out: CatalogEntry[] = [];
-    let cur = -1;
-    let rows: CatalogEntry[] = [];
     for (const i of indexes) {
-      const bi = Math.floor(i / BLOCK_ENTRIES);
-      if (bi !== cur) { rows = this.block(bi); cur = bi; }
-      const e = rows[i % BLOCK_ENTRIES];
+      const e = this.block(Math.floor(i / BLOCK_ENTRIES))[i % BLOCK_ENTRIES];
       if (e) out.push(e);
     }
     return out;
   }
 
+  /** Every entry, in order (not cached: a diff reads each block once). */
   *all(): Generator<CatalogEntry> {
-    for (let i = 0; i < this.header.blocks.length; i++) yield* this.block(i);
+    for (let i = 0; i < this.header.blocks.length; i++) {
+      const b = this.header.blocks[i]!;
+      yield* this.#blocks.get(i) ?? (JSON.parse(zstdDecompressSync(this.#read(b.offset, b.length)).toString('utf8')) as Row[]).map(fromRow);
+    }
   }
 }

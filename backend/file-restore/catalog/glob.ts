@@ -5,6 +5,8 @@
 export interface FileGlob {
   /** Matches the lower-cased file name. */
   name: RegExp;
+  /** The name part as an unanchored regular expression that never crosses a NUL (names.ts scans NUL-separated names). */
+  nameSource: string;
   /** Matches the lower-cased whole path, when the pattern named folders. */
   path?: RegExp;
   /** The exact lower-cased name, when the name part has no wildcard (a dictionary lookup suffices). */
@@ -13,17 +15,19 @@ export interface FileGlob {
 
 const MAX_PATTERN = 1024;
 
-function toRegExp(p: string): RegExp {
+function source(p: string): string {
   let re = '';
   for (let i = 0; i < p.length; i++) {
     const c = p[i]!;
     if (c === '*') {
-      if (p[i + 1] === '*') { re += '.*'; i++; } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
+      if (p[i + 1] === '*') { re += '[^\\0]*'; i++; } else re += '[^/\\0]*';
+    } else if (c === '?') re += '[^/\\0]';
     else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(`^${re}$`, 's');
+  return re;
 }
+
+const toRegExp = (p: string): RegExp => new RegExp(`^${source(p)}$`, 's');
 
 export function parseGlob(pattern: string): FileGlob {
   const p = pattern.trim().replace(/\\/g, '/').replace(/^\/+/, '').toLowerCase();
@@ -32,8 +36,9 @@ export function parseGlob(pattern: string): FileGlob {
   const slash = p.lastIndexOf('/');
   const namePart = p.slice(slash + 1) || '*';
   const wild = /[*?]/.test(namePart);
+  const name = namePart.replace(/\*\*/g, '*');
   return {
-    name: toRegExp(namePart.replace(/\*\*/g, '*')),
+    name: toRegExp(name), nameSource: source(name),
     ...(slash >= 0 ? { path: toRegExp(p) } : {}),
     ...(wild ? {} : { exact: namePart }),
   };
