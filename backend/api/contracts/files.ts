@@ -77,7 +77,7 @@ export interface FileListing {
   entries: FileEntry[];
   offset: number;
   total: number;
-  /** Time the first call for this restore point took to open its disks and volumes (only on that call). */
+  /** How long opening this restore point's disks and filesystems took (once per browse session). */
   openedInMs?: number;
 }
 

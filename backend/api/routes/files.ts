@@ -254,12 +254,11 @@ export function fileRoutes(d: FilesDeps): RouteDef[] {
         const rp = await authorize(user, req);
         const volumeId = volumeParam(req);
         const s = await session(rp.id);
-        const first = s.openedInMs === undefined;
         const q = query as { ref?: string; offset?: number; limit?: number };
         const page = await guarded(s.list(volumeId, q.ref, q.offset ?? 0, q.limit ?? 1000));
         return {
           volumeId, dir: toEntry(volumeId, page.dir), entries: page.entries.map((e) => toEntry(volumeId, e)), offset: page.offset, total: page.total,
-          ...(first && s.openedInMs !== undefined ? { openedInMs: s.openedInMs } : {}),
+          ...(s.openedInMs !== undefined ? { openedInMs: s.openedInMs } : {}),
         } satisfies FileListing;
       },
     },
