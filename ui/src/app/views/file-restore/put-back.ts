@@ -20,7 +20,7 @@ export const EMPTY_PUT_BACK: PutBackChoice = { target: { kind: 'original' }, exi
   imports: [FormsModule, ClrFormsModule, ErrorAlert, ...I18N_PIPES],
   template: `
     <p>{{ 'fileRestore.putBack.intro' | t: { n: items().length, vm: vm()?.name ?? '' } }}</p>
-    @if (vm() && !vm()!.toolsRunning) { <div class="alert alert-warning alert-sm" role="alert"><div class="alert-items"><div class="alert-item static"><span class="alert-text">{{ 'fileRestore.putBack.noTools' | t }}</span></div></div></div> }
+    @if (!guestReady()) { <div class="alert alert-warning alert-sm" role="alert"><div class="alert-items"><div class="alert-item static"><span class="alert-text">{{ 'fileRestore.putBack.noTools' | t }}</span></div></div></div> }
     <sp-error [message]="error()" />
     <form clrForm clrLayout="horizontal" [clrLabelSize]="4" (submit)="$event.preventDefault()">
       <clr-radio-container>
@@ -87,6 +87,8 @@ export class FilePutBack {
   readonly credBusy = signal(false);
   newCred = { name: '', username: '', password: '' };
   readonly shown = computed(() => this.items().slice(0, 20));
+  /** The service writes through VMware Tools: the VM must be on with Tools running (it answers 409 otherwise). */
+  readonly guestReady = computed(() => { const v = this.vm(); return !v || (v.powerState === 'poweredOn' && v.toolsRunning); });
   readonly folderExample = computed(() => this.vm()?.guestFamily === 'windows' ? 'C:\\Restored' : '/tmp/restored');
   targetKind: 'original' | 'folder' = 'original';
   folder = '';
@@ -117,6 +119,6 @@ export class FilePutBack {
     const folder = this.folder.trim();
     const target: FileRestoreTarget = this.targetKind === 'folder' ? { kind: 'folder', path: folder } : { kind: 'original' };
     const absolute = this.vm()?.guestFamily === 'windows' ? /^[A-Za-z]:[\\/]/.test(folder) : folder.startsWith('/');
-    this.choice.set({ target, existing: this.existing, credentialId: this.credentialId, valid: !!this.credentialId && (this.targetKind === 'original' || absolute) });
+    this.choice.set({ target, existing: this.existing, credentialId: this.credentialId, valid: this.guestReady() && !!this.credentialId && (this.targetKind === 'original' || absolute) });
   }
 }
