@@ -89,7 +89,7 @@ export interface FileSearchMatch extends FileEntry {
 export interface FileSearchResult {
   pattern: string;
   matches: FileSearchMatch[];
-  /** true when the limit or the time budget stopped the search before every volume was walked. */
+  /** true when the limit or the time budget (60 s; 10 min for NDJSON) stopped the search before every volume was walked. */
   truncated: boolean;
   /** Entries looked at. */
   scanned: number;

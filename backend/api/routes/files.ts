@@ -33,6 +33,9 @@ const VOLUME_ID = /^[A-Za-z0-9._-]{1,160}$/;
 const LINK_TTL_MS = 5 * 60_000;
 const MAX_LINKS = 10_000;
 const PRIVILEGE_CACHE_MS = 60_000;
+/** Time budget of one search: a JSON answer, or an NDJSON stream the client watches grow. */
+const SEARCH_MS = 60_000;
+const SEARCH_STREAM_MS = 10 * 60_000;
 
 /** Guest data problems as HTTP answers: 422 with what happened and what to do. */
 class FileRestoreProblem extends Error {
@@ -294,6 +297,7 @@ export function fileRoutes(d: FilesDeps): RouteDef[] {
         const batches = s.search(q.pattern, q.volumeId ? [q.volumeId] : [], limit);
         if (ndjson) res.status(200).set({ 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
         try {
+          const deadline = Date.now() + (ndjson ? SEARCH_STREAM_MS : SEARCH_MS);
           for await (const b of batches) {
             result.scanned = b.scanned;
             problems.push(...b.problems);
@@ -303,6 +307,7 @@ export function fileRoutes(d: FilesDeps): RouteDef[] {
               if (res.destroyed) break;
               for (const it of b.items) res.write(`${JSON.stringify(match(it))}\n`);
             } else result.matches.push(...b.items.map(match));
+            if (res.destroyed || Date.now() > deadline) break; // the client left, or the time budget is spent: truncated
           }
         } catch (e) {
           if (!ndjson) throw translate(e);
