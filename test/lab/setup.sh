@@ -47,6 +47,7 @@ for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi/simulator ] || missing+=(golang-github-vmware-govmomi-dev)
+[ -d /usr/share/samba/setup/ad-schema ] || missing+=(samba-ad-provision)  # samba-tool domain provision needs it
 # Filesystem images made by others, read by the file-level restore tests next to sleuthkit.
 for fs in ntfs ext2 ext4 vfat exfat multiple; do
   [ -d "/usr/share/doc/forensics-samples-$fs" ] || missing+=("forensics-samples-$fs")
