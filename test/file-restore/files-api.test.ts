@@ -233,6 +233,37 @@ test('authorization: a hidden VM\'s points are 404, a visible VM without the fil
   }
 });
 
+test('an NTFS named stream (alternate data stream) downloads by its name', async () => {
+  // Give readme.txt a Zone.Identifier stream with ntfs-3g on a copy of the NTFS partition, write the
+  // changed blocks back as guest writes, and back up again.
+  const vm = (await t.lab.control.vms())['win-app01']!;
+  const p1 = manifests['win-app01']!.partitions[0]!;
+  const part = join(tmp, 'p1.ntfs');
+  execFileSync('dd', [`if=${vm.disks[0]!.flatPath}`, `of=${part}`, 'bs=512', `skip=${p1.startSector}`, `count=${p1.sectorCount}`, 'status=none']);
+  const before = readFileSync(part);
+  const zone = Buffer.from('[ZoneTransfer]\r\nZoneId=3\r\nHostUrl=https://example.invalid/readme.txt\r\n');
+  writeFileSync(join(tmp, 'zone'), zone);
+  execFileSync('ntfscp', ['-f', '-N', 'Zone.Identifier', part, join(tmp, 'zone'), '/Users/Public/Documents/readme.txt'], { stdio: 'pipe', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+  const after = readFileSync(part);
+  const block = 64 * 1024;
+  for (let o = 0; o < after.length; o += block) {
+    if (!after.subarray(o, o + block).equals(before.subarray(o, o + block))) await t.lab.control.writeDisk('win-app01', 0, p1.startSector * 512 + o, after.subarray(o, o + block));
+  }
+  const b = await t.call<JobRun>('POST', '/api/backups', { token: admin, body: { vmIds: [ids['win-app01']] } });
+  const point = (await t.waitRun(admin, b.body.id, 120_000)).vms[0]!.restorePointId!;
+  const e = await t.call<FileEntry>('GET', `/api/restore-points/${point}/volumes/2000-p1/entry?path=${encodeURIComponent('Users/Public/Documents/readme.txt')}`, { token: admin });
+  assert.deepEqual(e.body.streams, [{ name: 'Zone.Identifier', size: zone.length }]);
+  const url = `/api/restore-points/${point}/volumes/2000-p1/content?ref=${encodeURIComponent(e.body.ref)}`;
+  const s = await raw('GET', `${url}&stream=Zone.Identifier`, { token: admin });
+  assert.equal(s.status, 200);
+  assert.ok(s.body.equals(zone));
+  assert.match(String(s.headers['content-disposition']), /filename="readme\.txt_Zone\.Identifier"/);
+  assert.equal((await raw('GET', url, { token: admin })).body.toString(), 'Stillpoint lab: win-app01 system volume.\r\n', 'the main stream is unchanged');
+  const none = await raw('GET', `${url}&stream=nope`, { token: admin });
+  assert.equal(none.status, 404);
+  assert.match(JSON.parse(none.body.toString()).message, /has the streams Zone\.Identifier/);
+});
+
 test('stillpoint files through the service: ls, find, get by restore point id with the user\'s session', async () => {
   const cli = (...args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
     execFile(process.execPath, ['bin/stillpoint.mjs', 'files', ...args], {
