@@ -41,6 +41,8 @@ import { restoreVm } from './restore/index.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { operationRoutes } from './api/routes/operations.ts';
 import { fileRoutes } from './api/routes/files.ts';
+import { catalogRoutes } from './api/routes/catalog.ts';
+import { CatalogService, type CatalogParams } from './file-restore/catalog/service.ts';
 import { FileRestore } from './file-restore/sessions.ts';
 import { FileRestoreKind, type FileRestoreParams } from './jobs/kinds/file-restore.ts';
 import { fileRestoreRunRoutes } from './api/routes/file-restore-runs.ts';
@@ -178,11 +180,19 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     holder: (vmId) => locks.holder(vmId),
     onRestorePoint: (rp, runId) => {
       inventory.invalidate();
+      catalogs.afterBackup(rp);
       events.publish({ type: 'restorePoint', restorePoint: restorePointDto(rp, () => [jobs.run(runId)], siteOf) });
     },
     queueRetention: (job) => { runner.runTask('retention', 'Stillpoint (after the job\'s run)', job); },
   }));
   runner.registerVmKind(new RestoreKind({ restore, takeVm: (vmId, owner) => locks.tryAcquire(vmId, owner), onRestored: () => inventory.invalidate() }));
+  // File catalogs of restore points: built after each backup (and on demand) as runs of their own.
+  const catalogs = new CatalogService({
+    dataDir: config.dataDir, repo,
+    startRun: (rp, by) => runner.start<CatalogParams>({ kind: 'catalog', vmIds: [rp.vm.id], initiatedBy: by, concurrency: 1, params: { restorePointId: rp.id } }),
+    vmEvent: async (vmId, text) => { const { site, moref } = sites.parse(vmId, 'VM'); await (await sites.vs(site)).events.logUserEvent({ type: 'VirtualMachine', value: moref }, text); },
+  });
+  runner.registerVmKind(catalogs.kind());
   registerMaintenance(runner, { repo, jobVms });
   runner.markInterrupted();
   const scheduler = new Scheduler(jobs, runner, (job) => events.publish({ type: 'job', job: jobToDto(job) }));
@@ -292,7 +302,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const vcOrigins = [...new Set(sites.list().flatMap((s) => (s.config.url ? [new URL(s.config.url).origin] : [])))];
   const app = createApp({
     version, rootDir, devHost: config.devHost, frameAncestors: vcOrigins,
-    auth, events, health, inventory, extraRoutes: [...operations, ...filesRoutes, ...fileRestoreRuns, ...publishing],
+    auth, events, health, inventory, extraRoutes: [...operations, ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: async (id) => (await repo()).getRestorePoint(id).catch(() => undefined) })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 

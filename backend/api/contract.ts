@@ -205,3 +205,4 @@ export type ServerEvent =
 export * from './contracts/files.ts';
 export * from './contracts/file-restore-runs.ts';
 export * from './contracts/publish.ts';
+export * from './contracts/catalog.ts';

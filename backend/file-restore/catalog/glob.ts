@@ -1,6 +1,7 @@
 // File-name globs for "find report.xlsx in every restore point": `*` (any run of characters but
 // '/'), `?` (one character), `**` (any run, '/' included), case-insensitive. A pattern without '/'
 // matches the file name; one with '/' matches the whole path (volume-relative, no leading slash).
+import { InvalidRequest } from '../../common/errors.ts';
 
 export interface FileGlob {
   /** Matches the lower-cased file name. */
@@ -14,6 +15,7 @@ export interface FileGlob {
 }
 
 const MAX_PATTERN = 1024;
+const MAX_STARS = 16;
 
 function source(p: string): string {
   let re = '';
@@ -31,8 +33,9 @@ const toRegExp = (p: string): RegExp => new RegExp(`^${source(p)}$`, 's');
 
 export function parseGlob(pattern: string): FileGlob {
   const p = pattern.trim().replace(/\\/g, '/').replace(/^\/+/, '').toLowerCase();
-  if (!p) throw new Error('Give a file name or a glob, e.g. report.xlsx or *.docx');
-  if (p.length > MAX_PATTERN) throw new Error(`The pattern is longer than ${MAX_PATTERN} characters`);
+  if (!p) throw new InvalidRequest('Give a file name or a glob, e.g. report.xlsx or *.docx.');
+  if (p.length > MAX_PATTERN) throw new InvalidRequest(`The pattern is longer than ${MAX_PATTERN} characters: shorten it.`);
+  if ((p.match(/\*/g) ?? []).length > MAX_STARS) throw new InvalidRequest(`The pattern has more than ${MAX_STARS} '*': use fewer.`);
   const slash = p.lastIndexOf('/');
   const namePart = p.slice(slash + 1) || '*';
   const wild = /[*?]/.test(namePart);

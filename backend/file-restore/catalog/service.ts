@@ -79,6 +79,8 @@ export class CatalogService {
   /** After a backup: build the new point's catalog in the background. Never throws. */
   afterBackup(rp: RestorePoint): void {
     this.request(rp, 'Stillpoint (after the backup)').catch((e: Error) => log.warn({ rp: rp.id, err: e.message }, 'could not start the catalog build'));
+    // Catalogs of the VM's points that retention or a user removed since.
+    this.prune(rp.vm.id).catch((e: Error) => log.debug({ err: e.message }, 'could not prune catalogs'));
   }
 
   /** Starts a build unless the catalog is ready or being built; returns the status. */
