@@ -3,11 +3,13 @@
 // STILLPOINT_CA), with a bearer token from `stillpoint login` (kept sealed in the data folder) or
 // from STILLPOINT_USER/STILLPOINT_PASSWORD. Sessions live in the service's memory: after a restart
 // the stored token is refused (401), and the client logs in again by itself when it has those
-// credentials, or says what to run when it has not.
+// credentials, or says what to run when it has not. Without STILLPOINT_URL, the address, certificate
+// and data folder come from the CLI config file (`cli-config.ts`) when there is one.
 import { readFileSync, existsSync } from 'node:fs';
 import { request, Agent } from 'node:https';
 import { join } from 'node:path';
 import { defaultDataDir } from '../config.ts';
+import { readCliConfig } from './cli-config.ts';
 import { SecretBox } from '../common/secrets.ts';
 import { readJson, writeFileDurable, removeFileDurable } from '../common/durable.ts';
 import type { ApiError, LoginResponse } from '../api/contract.ts';
@@ -34,9 +36,13 @@ export class ServiceClient {
   #token: string | undefined;
 
   constructor(opts: { url?: string; dataDir?: string; ca?: string } = {}) {
-    this.baseUrl = (opts.url ?? process.env.STILLPOINT_URL ?? 'https://127.0.0.1:8443').replace(/\/$/, '');
-    this.#dataDir = opts.dataDir ?? defaultDataDir();
-    const caFile = process.env.STILLPOINT_CA ?? join(this.#dataDir, 'tls', 'server.crt');
+    const envUrl = (opts.url ?? process.env.STILLPOINT_URL)?.replace(/\/$/, '');
+    // The CLI config file (written by `npm run demo`) counts for its own service only.
+    const saved = readCliConfig();
+    const file = saved && (!envUrl || envUrl === saved.url.replace(/\/$/, '')) ? saved : undefined;
+    this.baseUrl = envUrl ?? file?.url.replace(/\/$/, '') ?? 'https://127.0.0.1:8443';
+    this.#dataDir = opts.dataDir ?? (process.env.STILLPOINT_DATA_DIR || !file?.dataDir ? defaultDataDir() : file.dataDir);
+    const caFile = process.env.STILLPOINT_CA ?? file?.ca ?? join(this.#dataDir, 'tls', 'server.crt');
     const ca = opts.ca ?? (existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined);
     this.#agent = new Agent({ keepAlive: true, ...(ca ? { ca } : {}) });
   }
