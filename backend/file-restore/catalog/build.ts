@@ -26,6 +26,8 @@ export interface BuildOptions extends BuildLimits {
   previous?: { rp: RestorePoint; catalog: CatalogFile };
   progress?(percent: number, phase: string): void;
   signal?: AbortSignal;
+  /** The catalog run building it (kept in the header). */
+  runId?: string;
 }
 
 export interface BuildResult {
@@ -94,7 +96,7 @@ export async function buildCatalog(repo: Repository, store: CatalogStore, rp: Re
   for (const e of entries) names.intern(e.path.slice(e.path.lastIndexOf('/') + 1).toLowerCase());
   names.flush();
   const header = writeCatalog(store.pathForWrite(rp.vm.id, rp.id), {
-    rpId: rp.id, vmId: rp.vm.id, vmName: rp.vm.name, createdAt: rp.createdAt, builtAt: new Date().toISOString(), buildMs: Date.now() - t0,
+    rpId: rp.id, vmId: rp.vm.id, vmName: rp.vm.name, createdAt: rp.createdAt, builtAt: new Date().toISOString(), buildMs: Date.now() - t0, ...(o.runId ? { runId: o.runId } : {}),
     volumes, names: names.size,
     ...(o.previous && diff && massEncryption ? { comparedWith: { rpId: o.previous.rp.id, summary: { ...diff.totals }, massEncryption } } : {}),
   }, entries, (n) => names.intern(n));

@@ -68,6 +68,8 @@ export interface CatalogHeader {
   createdAt: string;
   builtAt: string;
   buildMs: number;
+  /** The catalog run that built it. */
+  runId?: string;
   volumes: CatalogVolume[];
   entries: number;
   /** The name dictionary's length when this catalog was written (ids below it). */

@@ -112,7 +112,7 @@ export class CatalogService {
     if (c) {
       const h = c.header;
       return {
-        restorePointId: rp.id, state: 'ready', progress: 100, builtAt: h.builtAt, files: h.volumes.reduce((n, v) => n + v.files, 0), volumes: h.volumes,
+        restorePointId: rp.id, state: 'ready', progress: 100, builtAt: h.builtAt, ...(h.runId ? { runId: h.runId } : {}), files: h.volumes.reduce((n, v) => n + v.files, 0), volumes: h.volumes,
         ...(h.comparedWith ? { comparedWith: { restorePointId: h.comparedWith.rpId, summary: h.comparedWith.summary, massEncryption: h.comparedWith.massEncryption as MassEncryptionAssessment } } : {}),
       };
     }
@@ -141,7 +141,7 @@ export class CatalogService {
       report(0, 'waiting for another catalog build');
       const mine = this.#queue.then(async () => {
         fl.state = 'building';
-        return this.#build(repo, point, report, ctx.signal);
+        return this.#build(repo, point, report, ctx.signal, ctx.runId);
       });
       this.#queue = mine.catch(() => undefined);
       return await mine;
@@ -174,9 +174,9 @@ export class CatalogService {
     return catalog ? { rp: p, catalog } : undefined;
   }
 
-  async #build(repo: Repository, rp: RestorePoint, report: (p: number, s: string) => void, signal: AbortSignal): Promise<VmOutcome> {
+  async #build(repo: Repository, rp: RestorePoint, report: (p: number, s: string) => void, signal: AbortSignal, runId: string): Promise<VmOutcome> {
     const previous = await this.#previous(repo, rp, report, signal);
-    const r = await buildCatalog(repo, this.store, rp, { ...this.#d.limits, ...(previous ? { previous } : {}), progress: report, signal });
+    const r = await buildCatalog(repo, this.store, rp, { ...this.#d.limits, ...(previous ? { previous } : {}), progress: report, signal, runId });
     const vols = r.header.volumes;
     const files = vols.reduce((n, v) => n + v.files, 0);
     const warnings: string[] = [];
