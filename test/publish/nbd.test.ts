@@ -4,9 +4,10 @@
 // outliving its restore point's deletion and GC; then the same through the service's API with the lab.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -151,6 +152,32 @@ describe('a restore point published from a repository', () => {
     // The copy is the filesystem that was backed up.
     const fsck = await run('/usr/sbin/e2fsck', ['-fn', copy]);
     assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
+    await pubs.unpublish(p.id);
+  });
+
+  test('mounting on a Linux box: nbdfuse exposes the export as a file, the kernel mounts it read-only, its files equal the originals', async () => {
+    const p = await publish();
+    const [fuseDir, mnt] = [join(dir, 'fuse'), join(dir, 'mnt')];
+    mkdirSync(fuseDir);
+    mkdirSync(mnt);
+    const fuse = spawn('nbdfuse', ['--readonly', fuseDir, p.exports[0]!.url], { stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => fuse.once('exit', () => resolve()));
+    let mounted = false;
+    try {
+      // Only asynchronous file calls on the mount: its reads are served by this very process's NBD server.
+      await until('nbdfuse to show the disk', () => access(join(fuseDir, 'nbd')).then(() => true, () => false), { timeoutMs: 10_000 });
+      const m = await run('mount', ['-o', 'ro,loop', join(fuseDir, 'nbd'), mnt]);
+      assert.equal(m.code, 0, m.stderr);
+      mounted = true;
+      const mountedSha = createHash('sha256').update(await readFile(join(mnt, 'random.bin'))).digest('hex');
+      assert.equal(mountedSha, sha256File(join(dir, 'src', 'random.bin')));
+      assert.deepEqual((await readdir(join(mnt, 'doc'))).sort(), readdirSync(join(dir, 'src', 'doc')).sort());
+      assert.notEqual((await run('touch', [join(mnt, 'new-file')])).code, 0, 'the mount is read-only');
+    } finally {
+      if (mounted) await run('umount', [mnt]);
+      await run('fusermount3', ['-u', fuseDir]);
+      await within('nbdfuse to exit', exited, 10_000).catch(() => fuse.kill('SIGKILL'));
+    }
     await pubs.unpublish(p.id);
   });
 
