@@ -2,7 +2,7 @@
 // the VM and hold the publishDisk privileges on it (model/privileges.ts); publishing and ending a
 // publication are logged as events on the VM in vCenter, under the user's own session.
 import type { DiskExport, DiskPublication, DiskPublishRequest, RestorePoint } from '../contract.ts';
-import { InvalidRequest, NotFound, Unavailable } from '../../common/errors.ts';
+import { InvalidRequest, NotFound, StillpointError, Unavailable } from '../../common/errors.ts';
 import { childLog } from '../../common/log.ts';
 import { param } from '../http.ts';
 import type { RouteDef } from '../routes.ts';
@@ -35,7 +35,7 @@ const PublishRequestSchema: Schema = {
 function fail(e: unknown): never {
   if (!(e instanceof PublicationError)) throw e;
   if (e.code === 'EINVAL') throw new InvalidRequest(e.message);
-  if (e.code === 'ENOTFOUND') throw new NotFound('Publication', '', e.message);
+  if (e.code === 'ENOTFOUND') throw new StillpointError('not_found', 'not_found', `${e.message}.`);
   throw new Unavailable('publishing_unavailable', e.message, e);
 }
 
