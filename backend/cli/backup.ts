@@ -5,14 +5,28 @@ import { followRun } from './follow.ts';
 import { resolveVms } from './resolve.ts';
 import { ServiceClient } from './service-client.ts';
 import { formatBytes } from './progress.ts';
+import { showHelp, usageError, wantsHelp, type Help } from './help.ts';
+
+export const help: Help = {
+  usage: ['stillpoint backup <vm name or id>… [--no-wait] [--json]'],
+  summary: 'Back up VMs now (each with its job\'s app-aware settings, or the defaults) and follow the run with a\n' +
+    'progress bar; prints each VM\'s result, consistency and new restore point.',
+  options: [
+    ['--no-wait', 'start the run and print its id; `stillpoint runs follow <id>` follows it later'],
+    ['--json', 'the finished run as JSON (no progress bar)'],
+  ],
+  notes: 'A VM is named as `stillpoint vms` shows it, by id (vm-42), or as site:name when several vCenters have the name.\n' +
+    'Exit code 0 when every VM succeeded (warnings included), 1 otherwise.',
+  examples: ['stillpoint backup win-app01', 'stillpoint backup win-app01 linux-db01 --no-wait', 'stillpoint backup vm-44 --json > run.json'],
+};
 
 export async function run(args: string[]): Promise<number> {
+  if (wantsHelp(args)) return showHelp(help);
   const json = flag(args, '--json');
   const noWait = flag(args, '--no-wait');
-  if (args.length === 0 || args.some((a) => a.startsWith('--'))) {
-    process.stderr.write('usage: stillpoint backup <vm name or id>… [--json] [--no-wait]\n');
-    return 2;
-  }
+  if (args.length === 0) return usageError('backup', 'name at least one VM', help);
+  const unknown = args.find((a) => a.startsWith('-'));
+  if (unknown) return usageError('backup', `unknown option ${unknown}`, help);
   try {
     const client = new ServiceClient();
     const vms = await resolveVms(client, args);

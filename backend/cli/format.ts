@@ -21,3 +21,12 @@ export function option(args: string[], name: string): string | undefined {
   args.splice(i, 2);
   return v;
 }
+
+/** A time from the service (ISO, UTC) as the CLI shows every time: local, `YYYY-MM-DD HH:MM:SS`. */
+export function formatTime(iso: string | undefined | null): string {
+  if (!iso) return '-';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}

@@ -1,7 +1,10 @@
 // Reads a secret from the terminal without echoing it. Refuses when stdin is not a terminal, so a
 // script never hangs waiting for input it cannot give.
-export async function promptSecret(question: string): Promise<string> {
-  if (!process.stdin.isTTY) throw new Error('no terminal to ask for the password on: set it in the environment instead');
+// `envName` is the variable that gives the secret instead, named when there is no terminal.
+export async function promptSecret(question: string, envName?: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    throw new Error(`no terminal to ask on (input is piped or redirected): ${envName ? `set ${envName} instead, e.g. ${envName}=… stillpoint …` : 'set it in the environment instead'}`);
+  }
   process.stderr.write(question);
   process.stdin.setRawMode(true);
   process.stdin.resume();

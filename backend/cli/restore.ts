@@ -4,11 +4,33 @@ import type { HostInfo, JobRun, RestorePoint, RestoreTarget, VmDetail } from '..
 import { flag, option } from './format.ts';
 import { followRun } from './follow.ts';
 import { ServiceClient } from './service-client.ts';
+import { showHelp, usageError, wantsHelp, type Help } from './help.ts';
 
-const USAGE = 'usage: stillpoint restore <restore-point-id> --as <new VM name> [--host H] [--datastore D] [--power-on] [--json]\n' +
-  '       stillpoint restore <restore-point-id> --original --yes [--power-on] [--json]\n';
+export const help: Help = {
+  usage: [
+    'stillpoint restore <restore point id> --as <new VM name> [--host H] [--datastore D] [--power-on] [--json]',
+    'stillpoint restore <restore point id> --original --yes [--power-on] [--json]',
+  ],
+  summary: 'Restore a whole VM from a restore point, to a new VM or over the original, and follow it with a\n' +
+    'progress bar. Restore point ids come from `stillpoint points <vm>`.',
+  options: [
+    ['--as NAME', 'create a new VM with this name (at the source VM\'s host and datastore unless given)'],
+    ['--host H', 'the ESXi host for the new VM'],
+    ['--datastore D', 'the datastore for the new VM\'s disks'],
+    ['--original', 'restore over the original VM: powers it off and replaces its disks'],
+    ['--yes', 'confirm --original'],
+    ['--power-on', 'power the VM on when the restore is done'],
+    ['--json', 'the finished run as JSON'],
+  ],
+  examples: [
+    'stillpoint restore rp-20261202T092611Z-20a592 --as win-app01-restored',
+    'stillpoint restore rp-20261202T092611Z-20a592 --as test01 --host esx-prod-02.lab.local --datastore LocalDS_1 --power-on',
+    'stillpoint restore rp-20261202T092611Z-20a592 --original --yes',
+  ],
+};
 
 export async function run(args: string[]): Promise<number> {
+  if (wantsHelp(args)) return showHelp(help);
   try {
     const json = flag(args, '--json');
     const powerOn = flag(args, '--power-on');
@@ -17,7 +39,9 @@ export async function run(args: string[]): Promise<number> {
     const as = option(args, '--as');
     let host = option(args, '--host');
     let datastore = option(args, '--datastore');
-    if (args.length !== 1 || (!as && !original) || (as && original)) { process.stderr.write(USAGE); return 2; }
+    if (args.length !== 1 || (!as && !original) || (as && original)) {
+      return usageError('restore', args.length !== 1 ? 'give one restore point id' : 'give either --as <new VM name> or --original --yes', help);
+    }
     if (original && !yes) {
       process.stderr.write('stillpoint restore: restoring over the original VM powers it off and replaces its disks; add --yes to confirm.\n');
       return 2;
