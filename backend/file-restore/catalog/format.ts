@@ -172,7 +172,15 @@ export class CatalogFile {
     const pages = this.header.postings.pages;
     const pairs = this.header.postings.length / 8;
     const out: number[] = [];
-    for (const id of [...new Set(ids)].sort((a, b) => a - b)) {
+    const wanted = [...new Set(ids)].sort((a, b) => a - b);
+    if (wanted.length > pages.length / 8) {
+      // A wide glob: one read of all postings beats a page read per name.
+      const set = new Set(wanted);
+      const b = this.#read(this.header.postings.offset, 8 * pairs);
+      for (let k = 0; k < pairs; k++) if (set.has(b.readUInt32LE(8 * k))) out.push(b.readUInt32LE(8 * k + 4));
+      return out.sort((x, y) => x - y);
+    }
+    for (const id of wanted) {
       // Pages whose range can hold the id: from the last page starting below it to the last starting at or below it.
       let lo = 0, hi = pages.length;
       while (lo < hi) { const m = (lo + hi) >>> 1; if (pages[m]! < id) lo = m + 1; else hi = m; }
