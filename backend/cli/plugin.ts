@@ -9,13 +9,60 @@ import { defaultDataDir } from '../config.ts';
 import { pluginStatus, registerPlugin, unregisterPlugin, updatePlugin, type PluginStatus, type VcenterTarget } from '../../plugin/registration.ts';
 import { flag, option } from './format.ts';
 import { promptSecret } from './prompt.ts';
+import { showHelp, usageError, wantsHelp, type Help } from './help.ts';
 
-const USAGE = 'usage: stillpoint plugin register|update|unregister|status --vcenter https://vc --user administrator@vsphere.local\n' +
-  '         [--thumbprint <vCenter SHA-256>] [--manifest-url https://host:8443/plugin.json] [--server-thumbprint <SHA-256>] [--version 1.0.0.0] [--json]\n';
+const COMMON: [string, string][] = [
+  ['--vcenter URL', 'vCenter\'s address, https://… (default STILLPOINT_VCENTER_URL)'],
+  ['--user U', 'a vCenter administrator (default STILLPOINT_VCENTER_USER)'],
+  ['--thumbprint T', 'SHA-256 of vCenter\'s certificate, to pin it (default STILLPOINT_VCENTER_THUMBPRINT; else system CAs)'],
+  ['--json', 'the registration as JSON'],
+];
+const PASSWORD = 'The password is asked on the terminal, or taken from STILLPOINT_VCENTER_PASSWORD.';
+const SERVER: [string, string][] = [
+  ['--manifest-url URL', 'where vCenter fetches plugin.json (default STILLPOINT_PUBLIC_URL or STILLPOINT_URL + /plugin.json)'],
+  ['--server-thumbprint T', 'SHA-256 of the service\'s certificate (default: read from the data folder\'s tls/server.crt)'],
+  ['--version V', 'the plugin version vCenter shows (register: 1.0.0.0)'],
+];
+const VC = '--vcenter https://vcenter.example.com --user administrator@vsphere.local';
+
+export const help: Help = {
+  usage: ['stillpoint plugin register|update|unregister|status --vcenter URL --user U [options]'],
+  summary: 'The vSphere Client plugin\'s registration in vCenter (ExtensionManager).',
+  examples: [`stillpoint plugin status ${VC}`, `stillpoint plugin register ${VC}`],
+};
+
+export const commands: Record<string, Help> = {
+  register: {
+    usage: ['stillpoint plugin register --vcenter URL --user U [--thumbprint T] [--manifest-url URL] [--server-thumbprint T] [--version V] [--json]'],
+    summary: 'register the plugin so the vSphere Client loads it from this service',
+    options: [...COMMON, ...SERVER], notes: PASSWORD,
+    examples: [`stillpoint plugin register ${VC}`, `stillpoint plugin register ${VC} --manifest-url https://stillpoint.example.com:8443/plugin.json`],
+  },
+  update: {
+    usage: ['stillpoint plugin update --vcenter URL --user U [--thumbprint T] [--manifest-url URL] [--server-thumbprint T] [--version V] [--json]'],
+    summary: 'point the registration at a new address, certificate or version',
+    options: [...COMMON, ...SERVER], notes: PASSWORD,
+    examples: [`stillpoint plugin update ${VC} --version 1.1.0.0`],
+  },
+  unregister: {
+    usage: ['stillpoint plugin unregister --vcenter URL --user U [--thumbprint T] [--json]'],
+    summary: 'remove the plugin from vCenter',
+    options: COMMON, notes: PASSWORD,
+    examples: [`stillpoint plugin unregister ${VC}`],
+  },
+  status: {
+    usage: ['stillpoint plugin status --vcenter URL --user U [--thumbprint T] [--json]'],
+    summary: 'whether the plugin is registered, with its version, manifest address and server thumbprint',
+    options: COMMON, notes: PASSWORD,
+    examples: [`stillpoint plugin status ${VC}`, `STILLPOINT_VCENTER_PASSWORD=… stillpoint plugin status ${VC} --json`],
+  },
+};
 
 export async function run(args: string[]): Promise<number> {
+  const askedHelp = wantsHelp(args);
   const json = flag(args, '--json');
   const [sub, ...rest] = args;
+  if (askedHelp) return sub && commands[sub] ? showHelp(commands[sub]) : showHelp(help, commands);
   try {
     const vcenter = option(rest, '--vcenter') ?? process.env.STILLPOINT_VCENTER_URL;
     const user = option(rest, '--user') ?? process.env.STILLPOINT_VCENTER_USER;
@@ -23,14 +70,14 @@ export async function run(args: string[]): Promise<number> {
     let manifestUrl = option(rest, '--manifest-url');
     let serverThumbprint = option(rest, '--server-thumbprint');
     const version = option(rest, '--version');
-    if (!sub || !['register', 'update', 'unregister', 'status'].includes(sub) || !vcenter || !user || rest.length) {
-      process.stderr.write(USAGE);
-      return 2;
+    if (!sub || !commands[sub]) return usageError('plugin', sub ? `unknown command '${sub}'` : 'give a command', help, commands);
+    if (!vcenter || !user || rest.length) {
+      return usageError(`plugin ${sub}`, rest.length ? `unexpected '${rest[0]}'` : `give ${!vcenter ? '--vcenter' : '--user'}`, commands[sub]!);
     }
     let url: URL;
     try { url = new URL(vcenter); } catch { throw new Error(`'${vcenter}' is not a URL: give the vCenter address as https://vcenter.example.com`); }
     if (url.protocol !== 'https:') throw new Error(`vCenter must be reached over https: ${vcenter}`);
-    const password = process.env.STILLPOINT_VCENTER_PASSWORD ?? await promptSecret(`vCenter password for ${user}: `);
+    const password = process.env.STILLPOINT_VCENTER_PASSWORD ?? await promptSecret(`vCenter password for ${user}: `, 'STILLPOINT_VCENTER_PASSWORD');
     const target: VcenterTarget = { url: vcenter, username: user, password, ...(thumbprint ? { thumbprint } : {}) };
     if ((sub === 'register' || sub === 'update') && (!manifestUrl || !serverThumbprint)) {
       const crt = join(defaultDataDir(), 'tls', 'server.crt');

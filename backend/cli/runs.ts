@@ -5,18 +5,49 @@
 //   stillpoint runs show <run id> [--json]
 //   stillpoint runs follow <run id> [--json]
 import type { JobRun, RunStatus } from '../api/contract.ts';
-import { flag, option, table } from './format.ts';
+import { flag, formatTime, option, table } from './format.ts';
+import { showHelp, usageError, wantsHelp, type Help } from './help.ts';
 import { followRun } from './follow.ts';
 import { formatBytes } from './progress.ts';
 import { ServiceClient } from './service-client.ts';
 
+export const help: Help = {
+  usage: ['stillpoint runs [list|show|follow] … [--json]'],
+  summary: 'The run history: backups, restores, file restores and repository maintenance (retention, GC,\nverify), what each did and why it failed.',
+  examples: ['stillpoint runs', 'stillpoint runs show run-8c1f', 'stillpoint runs follow run-8c1f'],
+};
+
+export const commands: Record<string, Help> = {
+  list: {
+    usage: ['stillpoint runs [list] [--limit N] [--json]'],
+    summary: 'the latest runs, newest first (local time)',
+    options: [['--limit N', 'how many (default 20)'], ['--json', 'the runs as JSON']],
+    examples: ['stillpoint runs', 'stillpoint runs list --limit 100 --json'],
+  },
+  show: {
+    usage: ['stillpoint runs show <run id> [--json]'],
+    summary: 'one run: status, times, each VM\'s result, consistency, restore point, data read and stored, errors',
+    options: [['--json', 'the run as JSON']],
+    examples: ['stillpoint runs show run-8c1f', 'stillpoint runs show run-8c1f --json'],
+  },
+  follow: {
+    usage: ['stillpoint runs follow <run id> [--json]'],
+    summary: 'follow a running run to its end with a progress bar (reconnects through a service restart)',
+    options: [['--json', 'the finished run as JSON']],
+    notes: 'STILLPOINT_RECONNECT_SECONDS (default 30) bounds how long the service may be away.',
+    examples: ['stillpoint runs follow run-8c1f'],
+  },
+};
+
 export async function run(args: string[]): Promise<number> {
+  const askedHelp = wantsHelp(args);
   const json = flag(args, '--json');
   const [sub = 'list', ...rest] = args;
+  if (askedHelp) return args.length && commands[sub] ? showHelp(commands[sub]) : showHelp(help, commands);
   try {
     const client = new ServiceClient();
     const one = async (id: string | undefined): Promise<JobRun> => {
-      if (!id || rest.length !== 1) throw new Error(`usage: stillpoint runs ${sub} <run id> [--json]`);
+      if (!id || rest.length !== 1) throw new UsageMistake(id ? `unexpected '${rest[1]}'` : 'give the run id');
       return client.get<JobRun>(`/api/runs/${encodeURIComponent(id)}`);
     };
     switch (sub) {
@@ -26,7 +57,7 @@ export async function run(args: string[]): Promise<number> {
         const runs = await client.get<JobRun[]>(`/api/runs?limit=${limit}`);
         if (json) process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
         else process.stdout.write(table(['ID', 'KIND', 'STATUS', 'STARTED', 'ENDED', 'WHAT'],
-          runs.map((r) => [r.id, r.kind, r.status, r.startedAt, r.endedAt ?? '-', what(r)])));
+          runs.map((r) => [r.id, r.kind, r.status, formatTime(r.startedAt), formatTime(r.endedAt), what(r)])));
         return 0;
       }
       case 'show': {
@@ -40,14 +71,16 @@ export async function run(args: string[]): Promise<number> {
         return ok(r.status) ? 0 : 1;
       }
       default:
-        process.stderr.write(`stillpoint runs: unknown subcommand '${sub}' (list, show, follow)\n`);
-        return 2;
+        return usageError('runs', `unknown command '${sub}'`, help, commands);
     }
   } catch (e) {
+    if (e instanceof UsageMistake) return usageError(`runs ${sub}`, e.message, commands[sub] ?? help);
     process.stderr.write(`stillpoint runs: ${(e as Error).message}\n`);
     return 1;
   }
 }
+
+class UsageMistake extends Error {}
 
 const ok = (s: RunStatus) => s === 'success' || s === 'warning';
 
@@ -59,8 +92,8 @@ function what(r: JobRun): string {
 
 /** The run as text: status and times, then each VM with its result and why it failed. */
 export function describe(r: JobRun): string {
-  const lines = [`Run ${r.id} (${r.kind}${r.jobName ? `, job ${r.jobName}` : ''}): ${r.status}, started ${r.startedAt}` +
-    `${r.endedAt ? `, ended ${r.endedAt}` : `, ${r.progress}% done`}${r.initiatedBy ? `, by ${r.initiatedBy}` : ''}`];
+  const lines = [`Run ${r.id} (${r.kind}${r.jobName ? `, job ${r.jobName}` : ''}): ${r.status}, started ${formatTime(r.startedAt)}` +
+    `${r.endedAt ? `, ended ${formatTime(r.endedAt)}` : `, ${r.progress}% done`}${r.initiatedBy ? `, by ${r.initiatedBy}` : ''}`];
   if (r.message) lines.push(`  ${r.message}`);
   for (const v of r.vms) {
     lines.push(`  ${v.vmName}: ${v.status}${v.status === 'running' ? ` (${v.phase}, ${v.progress}%)` : ''}` +
