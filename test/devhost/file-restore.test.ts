@@ -18,7 +18,7 @@ import { chromium, type Browser, type Frame, type FrameLocator, type Page } from
 import { ensureUiBuilt } from '../helpers/ui-build.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { CHROMIUM, darkTheme, frameOf, newPage, openDevHost, unnamedControls } from '../helpers/devhost-page.ts';
-import type { JobRun, VmSummary } from '../../backend/api/contract.ts';
+import type { CatalogStatus, JobRun, RestorePoint, VmSummary } from '../../backend/api/contract.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const SHOTS = `${root}test-results/`;
@@ -48,10 +48,13 @@ before(async () => {
   assert.ok(vm, 'the lab has linux-db01');
   assert.ok(svc.lab.imagesDir, 'the lab runs on the built disk images');
   image = JSON.parse(readFileSync(join(svc.lab.imagesDir, 'linux-db01.manifest.json'), 'utf8')) as ImageManifest;
-  const started = await svc.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: [vm.id] } });
-  assert.equal(started.status, 202, JSON.stringify(started.body));
-  const run = await svc.waitRun(token, started.body.id, 60_000);
-  assert.equal(run.status, 'success', JSON.stringify(run.vms.map((v) => v.message)));
+  // Two restore points: the file versions view shows a file in both.
+  for (let i = 0; i < 2; i++) {
+    const started = await svc.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: [vm.id] } });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const run = await svc.waitRun(token, started.body.id, 60_000);
+    assert.equal(run.status, 'success', JSON.stringify(run.vms.map((v) => v.message)));
+  }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
 });
 after(async () => {
@@ -64,6 +67,17 @@ function imageFile(fs: string, path: string): { size: number; sha256: string } {
   const f = image.partitions.find((p) => p.fs === fs)?.files.find((x) => x.path === path);
   assert.ok(f, `${path} on the ${fs} partition of the image manifest`);
   return f;
+}
+
+/** Waits until the file catalogs of the VM's restore points are built (the service builds one after each backup). */
+async function catalogsReady(vmId: string): Promise<string[]> {
+  const points = (await svc.call<RestorePoint[]>('GET', `/api/vms/${vmId}/restore-points`, { token })).body;
+  for (const p of points) {
+    const s = (await svc.call<CatalogStatus>('GET', `/api/restore-points/${p.id}/catalog`, { token })).body;
+    if (s.state !== 'ready' && s.runId) assert.equal((await svc.waitRun(token, s.runId, 60_000)).status, 'success', `catalog of ${p.id}`);
+    assert.equal((await svc.call<CatalogStatus>('GET', `/api/restore-points/${p.id}/catalog`, { token })).body.state, 'ready', `catalog of ${p.id}`);
+  }
+  return points.map((p) => p.id);
 }
 
 /** Right-click the VM in the dev host's tree and choose the action (label from the manifest). */
@@ -130,6 +144,23 @@ test('dev host: right-click › Recover files… browses a restore point, search
     const match = w.locator('tbody tr', { hasText: 'app.conf' });
     assert.match(await match.innerText(), /\/etc\/app/);
     await unnamed('search');
+
+    // File versions from the match: the file in both restore points, one version; any of them downloads.
+    assert.equal((await catalogsReady(vm.id)).length, 2);
+    await match.getByRole('button', { name: fill(en['fileRestore.versionsOfName']!, { name: 'app.conf' }) }).click();
+    await w.locator('#fr-versions-title', { hasText: fill(en['fileRestore.versionsOf']!, { path: '/etc/app/app.conf' }) }).waitFor();
+    const versions = w.locator('tr.sp-fr-version');
+    await versions.nth(1).waitFor();
+    assert.equal(await versions.count(), 2);
+    assert.match(await versions.nth(0).innerText(), new RegExp(`${conf.size}\\s*B[\\s\\S]*${en['fileRestore.unchanged']}`));
+    assert.match(await versions.nth(1).innerText(), new RegExp(`${conf.size}\\s*B[\\s\\S]*${fill(en['fileRestore.versionN']!, { n: 1 })}`));
+    await unnamed('versions');
+    await page.screenshot({ path: `${SHOTS}file-restore-versions.png` });
+    const [older] = await Promise.all([page.waitForEvent('download'), versions.nth(1).getByRole('button').click()]);
+    assert.equal(older.suggestedFilename(), 'app.conf');
+    assert.equal(sha256(readFileSync(await older.path())), conf.sha256);
+    await w.locator('#fr-versions-back').click();
+    await match.waitFor();
 
     // Download the one file: its bytes are the file's.
     await match.locator('input[type=checkbox]').check();

@@ -5,7 +5,9 @@ import type {
   ApiError, BackupRequest, Dashboard, DatastoreInfo, GuestCredential, GuestCredentialInput, HostInfo, Job, JobInput,
   JobRun, LoginRequest, LoginResponse, ReplicaState, RestorePoint, RestoreRequest, SessionInfo, VmDetail, VmSummary,
 } from '@contract';
-import type { FileDownloadLink, FileDownloadLinkRequest, FileEntry, FileListing, FileRestoreRequest, FileSearchResult, FileVolume } from '@contract';
+import type {
+  FileDownloadLink, FileDownloadLinkRequest, FileEntry, FileListing, FileRestoreRequest, FileSearchResult, FileVersions, FileVolume,
+} from '@contract';
 import { AuthService } from './auth';
 
 /** Typed client for backend/api/contract.ts. All methods return promises; errors are `ApiFailure`. */
@@ -78,16 +80,8 @@ export class Api {
   }
   /** Restores files into the VM's guest: a run of kind 'file-restore' (202), followed like any run. */
   putBackFiles(rpId: string, body: FileRestoreRequest): Promise<JobRun> { return this.post(`restore-points/${enc(rpId)}/files/restore`, body); }
-  /** The files a glob matches in every restore point of the VM (from the file catalogs), grouped into versions. */
-  fileVersions(vmId: string, pattern: string): Promise<FileVersionsResult> { return this.get(`vms/${enc(vmId)}/file-versions?${query({ pattern })}`); }
-}
-
-// Provisional until backend/api/contracts/catalog.ts lands (the shape of file-restore/catalog/service.ts VersionsResult).
-export interface FileVersionsResult {
-  pattern: string;
-  restorePoints: { id: string; createdAt: string; catalog: 'ready' | 'queued' | 'building' | 'failed' | 'missing' }[];
-  matches: { restorePointId: string; createdAt: string; volume: string; path: string; size: number; mtime?: string }[];
-  truncated: boolean;
+  /** The files a name or glob matches in every restore point of the VM (from the file catalogs), grouped into versions. */
+  fileVersions(vmId: string, name: string, limit?: number): Promise<FileVersions> { return this.get(`vms/${enc(vmId)}/file-versions?${query({ name, limit })}`); }
 }
 
 /** `a=1&b=x` from the defined values only. */

@@ -1,7 +1,7 @@
 import { Component, computed, inject, input, output, signal, type OnInit } from '@angular/core';
 import { ClrSpinnerModule } from '@clr/angular';
-import type { FileSearchMatch } from '@contract';
-import { Api, errorText, type FileVersionsResult } from '../../core/api';
+import type { FileSearchMatch, FileVersions as FileVersionsDto } from '@contract';
+import { Api, errorText } from '../../core/api';
 import { I18N_PIPES } from '../../core/i18n';
 import { ErrorAlert } from '../../shared/error-alert';
 import { startDownload } from './file-format';
@@ -9,8 +9,6 @@ import { startDownload } from './file-format';
 /** One restore point that holds the file: its size and time there, and whether it differs from the older one. */
 interface VersionRow { restorePointId: string; createdAt: string; size: number; mtime?: string; changed: boolean }
 
-/** The glob that matches exactly this name (glob characters escaped). */
-const literalGlob = (name: string) => name.replace(/[\\*?[\]{}()!+@]/g, (c) => `\\${c}`);
 const normPath = (p: string) => p.replace(/^\/+/, '');
 
 /**
@@ -59,7 +57,7 @@ export class FileVersions implements OnInit {
   readonly vmId = input.required<string>();
   readonly file = input.required<FileSearchMatch>();
   readonly back = output<void>();
-  readonly result = signal<FileVersionsResult | null>(null);
+  readonly result = signal<FileVersionsDto | null>(null);
   readonly loading = signal(true);
   readonly busy = signal<string | null>(null);
   readonly error = signal<string | null>(null);
@@ -67,7 +65,7 @@ export class FileVersions implements OnInit {
   /** Newest first; `changed` where size or time differ from the next older point (the oldest starts version 1). */
   readonly rows = computed<VersionRow[]>(() => {
     const f = this.file(); const path = this.path();
-    const mine = (this.result()?.matches ?? []).filter((m) => m.volume === f.volumeId && normPath(m.path) === path)
+    const mine = (this.result()?.matches ?? []).filter((m) => m.volumeId === f.volumeId && normPath(m.path) === path)
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     return mine.map((m, i) => {
       const older = mine[i + 1];
@@ -82,7 +80,8 @@ export class FileVersions implements OnInit {
 
   async load(): Promise<void> {
     this.loading.set(true); this.error.set(null);
-    try { this.result.set(await this.api.fileVersions(this.vmId(), literalGlob(this.file().name))); }
+    // The whole path narrows the catalog search to this file ('*' and '?' in a name may match more: filtered above).
+    try { this.result.set(await this.api.fileVersions(this.vmId(), this.path())); }
     catch (e) { this.error.set(errorText(e)); } finally { this.loading.set(false); }
   }
   async download(r: VersionRow): Promise<void> {

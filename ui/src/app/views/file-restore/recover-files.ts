@@ -172,7 +172,7 @@ export class RecoverFilesModal {
   /** One file downloads as itself; anything else (several, or a folder) as a zip. */
   readonly downloadLabel = computed(() => {
     const items = [...this.selection().values()];
-    return items.length === 1 && items[0]!.type !== 'dir' ? 'fileRestore.download' : 'fileRestore.downloadZip';
+    return items.length > 1 || items[0]?.type === 'dir' ? 'fileRestore.downloadZip' : 'fileRestore.download';
   });
 
   constructor() {
