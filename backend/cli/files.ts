@@ -23,6 +23,7 @@ import type { FsEntry } from '../filesystems/types.ts';
 import { zipStream } from '../file-restore/zip.ts';
 import { putSubcommand } from './files-put.ts';
 import { publishSubcommands } from './files-publish.ts';
+import { catalogSubcommands } from './files-catalog.ts';
 
 const PATHS = `PATH is <volume>/<path on the volume>: the volume is its id from \`stillpoint files ls POINT\`
 (e.g. 2000-p1: disk 2000, partition 1) or its filesystem label when no other volume has it (e.g. System).
@@ -212,6 +213,7 @@ interface Subcommand { usage: string; summary: string; run(args: string[], t: Ta
 export const SUBCOMMANDS: Record<string, Subcommand> = {
   put: putSubcommand(resolveVolume),
   ...publishSubcommands,
+  ...catalogSubcommands,
   ls: {
     usage: 'ls POINT [VOLUME[/PATH]]',
     summary: 'the volumes of a restore point, or a folder\'s entries',
