@@ -74,14 +74,18 @@ function image(): string {
   return img;
 }
 
-/** Wall time of a command (after a sync), its stdout. */
-function timedCmd(cmd: string, argv: string[]): { ms: number; out: string } {
+/** CPU ms (user + sys) GNU time wrote with -f '%U %S'. */
+const cpuOf = (file: string) => readFileSync(file, 'utf8').trim().split(/\s+/).slice(-2).reduce((a, x) => a + Number(x) * 1000, 0);
+
+/** Wall time of a command (after a sync), its CPU time (GNU time), its stdout. */
+function timedCmd(cmd: string, argv: string[]): { ms: number; cpuMs: number; out: string } {
+  const tf = join(work, 'cpu.txt');
   sh('sync', []);
   const t0 = now();
-  const r = spawnSync(cmd, argv, { env: { ...process.env, PATH }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', tf, cmd, ...argv], { env: { ...process.env, PATH }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
   const t = ms(t0);
   if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return { ms: t, out: r.stdout.toString() };
+  return { ms: t, cpuMs: cpuOf(tf), out: r.stdout.toString() };
 }
 
 /** Runs a command under GNU time (after a sync): wall seconds, peak RSS (KiB), stdout. */
@@ -99,18 +103,21 @@ function gnuTimed(cmd: string, argv: string[], env: Record<string, string> = {})
 }
 
 /** `icat` of an inode hashed as it streams: wall ms (after a sync) and the SHA-256. */
-function icatHashed(img: string, inode: string): Promise<{ ms: number; sha: string; bytes: number }> {
+function icatHashed(img: string, inode: string): Promise<{ ms: number; cpuMs: number; sha: string; bytes: number }> {
+  const tf = join(work, 'cpu.txt');
   sh('sync', []);
   return new Promise((resolve, reject) => {
     const t0 = now();
+    const c0 = process.cpuUsage();
     const h = createHash('sha256');
     let bytes = 0;
-    const p = spawn('icat', ['-o', String(PART_SECTOR), img, inode], { env: { ...process.env, PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('/usr/bin/time', ['-f', '%U %S', '-o', tf, 'icat', '-o', String(PART_SECTOR), img, inode], { env: { ...process.env, PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d: Buffer) => { err += d; });
     p.stdout.on('data', (d: Buffer) => { h.update(d); bytes += d.length; });
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve({ ms: ms(t0), sha: h.digest('hex'), bytes }) : reject(new Error(`icat failed (${code}): ${err}`))));
+    // CPU: icat's own, plus this process hashing what it sends (as our side hashes too).
+    p.on('close', (code) => (code === 0 ? resolve({ ms: ms(t0), cpuMs: cpuOf(tf) + cpuSince(c0) * 1000, sha: h.digest('hex'), bytes }) : reject(new Error(`icat failed (${code}): ${err}`))));
   });
 }
 
@@ -167,16 +174,18 @@ try {
   repo = await Repository.open(repoDir, { command: 'bench items' });
 
   // 2. The NTFS root, cold: a new session (new worker, nothing parsed yet) each time, against fls.
-  const listCold: number[] = [], listOpen: number[] = [], listWarm: number[] = [], fls: number[] = [];
+  const listCold: number[] = [], listOpen: number[] = [], listWarm: number[] = [], fls: number[] = [], listCpu: number[] = [], flsCpu: number[] = [];
   let rootOk = true;
   let rootNames = 0;
   for (let r = 0; r < repeat; r++) {
     sh('sync', []);
     const t0 = now();
+    const c0 = process.cpuUsage();
     const { files, s, vol } = await newSession(rp1);
     const opened = ms(t0);
     const page = await s.list(vol.id, undefined, 0, 1000);
     listCold.push(ms(t0));
+    listCpu.push(cpuSince(c0) * 1000);
     listOpen.push(opened);
     const t1 = now();
     await s.list(vol.id, undefined, 0, 1000);
@@ -184,6 +193,7 @@ try {
     await files.close();
     const f = timedCmd('fls', ['-o', String(PART_SECTOR), img]);
     fls.push(f.ms);
+    flsCpu.push(f.cpuMs);
     const theirs = flsNames(f.out);
     const ours = new Set(page.entries.map((e) => e.name).filter((n) => !n.startsWith('$')));
     rootNames = ours.size;
@@ -193,7 +203,7 @@ try {
 
   // 3. The 40-level path: one lookup in a new session vs `ifind -n`; folder by folder (as the UI
   //    clicks: 41 listings, the session already open) vs `fls` on each folder's inode.
-  const deepCold: number[] = [], deepIfind: number[] = [], walkOurs: number[] = [], walkFls: number[] = [];
+  const deepCold: number[] = [], deepIfind: number[] = [], walkOurs: number[] = [], walkFls: number[] = [], deepCpu: number[] = [], ifindCpu: number[] = [];
   const deepInode = ifind(img, DEEP);
   let deepOk = true;
   const levels = DEEP.split('/');
@@ -201,13 +211,16 @@ try {
   for (let r = 0; r < repeat; r++) {
     sh('sync', []);
     const t0 = now();
+    const c0 = process.cpuUsage();
     const { files, s, vol } = await newSession(rp1);
     const e = await s.lookup(vol.id, DEEP);
     deepCold.push(ms(t0));
+    deepCpu.push(cpuSince(c0) * 1000);
     deepOk &&= e.name === 'bottom.txt' && String(e.inode) === deepInode;
     await files.close();
     const f = timedCmd('ifind', ['-o', String(PART_SECTOR), '-n', DEEP, img]);
     deepIfind.push(f.ms);
+    ifindCpu.push(f.cpuMs);
     deepOk &&= f.out.trim() === deepInode;
 
     const w = await newSession(rp1);
@@ -237,7 +250,7 @@ try {
 
   // 4. The 1 GiB file streamed as the HTTP download streams it (fileStream), hashed; icat the same.
   const bigInode = ifind(img, BIG);
-  const dlOurs: number[] = [], dlIcat: number[] = [];
+  const dlOurs: number[] = [], dlIcat: number[] = [], dlCpu: number[] = [], icatCpu: number[] = [];
   let bigSize = 0;
   let dlOk = true;
   for (let r = 0; r < downloads; r++) {
@@ -246,14 +259,17 @@ try {
     bigSize = e.size;
     sh('sync', []);
     const t0 = now();
+    const c0 = process.cpuUsage();
     const h = createHash('sha256');
     let got = 0;
     for await (const b of s.fileStream(vol.id, e.ref, 0, e.size)) { h.update(b as Buffer); got += (b as Buffer).length; }
     dlOurs.push(ms(t0));
+    dlCpu.push(cpuSince(c0) * 1000);
     const ours = h.digest('hex');
     await files.close();
     const theirs = await icatHashed(img, bigInode);
     dlIcat.push(theirs.ms);
+    icatCpu.push(theirs.cpuMs);
     dlOk &&= ours === theirs.sha && got === theirs.bytes && got === e.size;
     log(`bench: 1 GiB download ${(e.size / dlOurs.at(-1)! / 1e3).toFixed(0)} MB/s vs icat ${(theirs.bytes / theirs.ms / 1e3).toFixed(0)} MB/s; sha256 ${ours === theirs.sha ? 'equal' : `DIFFERS (${ours} vs ${theirs.sha})`}`);
   }
@@ -348,10 +364,13 @@ try {
   rows.push(['full backup of the disk, s', backup.secs.toFixed(1), '—', '(reference)', '']);
   rows.push(['NTFS root list, cold ms min/med/max', three(listCold), three(fls), '≤ 2× fls and < 300', mark(median(listCold) <= 2 * median(fls) && median(listCold) < 300)]);
   rows.push(['  of which session + volumes() ms', three(listOpen), '', '', '']);
+  rows.push(['  CPU ms (all threads; fls: user+sys)', three(listCpu), three(flsCpu), '', '']);
   rows.push(['NTFS root list, warm ms', three(listWarm, 1), '—', '', '']);
   rows.push([`40-level path lookup, cold ms (ifind -n)`, three(deepCold), three(deepIfind), '≤ 2× ifind', mark(median(deepCold) <= 2 * median(deepIfind))]);
+  rows.push(['  CPU ms', three(deepCpu), three(ifindCpu), '', '']);
   rows.push([`40-level path, ${levelInodes.length + 1} folder lists ms (fls each, 1 run)`, three(walkOurs), three(walkFls), '', median(walkOurs) <= median(walkFls) ? 'faster' : 'slower']);
   rows.push(['1 GiB download MB/s best/med/worst (icat)', mbs(bigSize, dlOurs), mbs(bigSize, dlIcat), '≥ 500', mark(bigSize / median(dlOurs) / 1e3 >= 500)]);
+  rows.push(['  MB per CPU-second (hashing included)', mbs(bigSize, dlCpu), mbs(bigSize, icatCpu), '', '']);
   rows.push(['download bytes = icat (sha256)', dlOk ? 'yes' : 'NO', '', 'equal', mark(dlOk)]);
   rows.push(['full backup, CPU s (user+sys)', backup.cpuSecs.toFixed(1), '', '', '']);
   rows.push([`catalog build, s (fls -r -p)`, catalogSecs.toFixed(1), (flsR.ms / 1000).toFixed(1), `≤ 10% of backup (${(backup.secs * 0.1).toFixed(1)})`, mark(catalogSecs <= 0.1 * backup.secs)]);
