@@ -25,7 +25,12 @@ async function main(argv: string[]): Promise<number> {
   const family = name ? families[name] : undefined;
   if (!family) {
     const lines = Object.entries(families).map(([k, v]) => `  ${k.padEnd(10)} ${v.summary}`);
-    const out = `usage: stillpoint <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+    const out = `usage: stillpoint <command> [options]\n\ncommands:\n${lines.join('\n')}\n\n` +
+      '`stillpoint <command> --help` shows its options and examples. Commands reach the service at STILLPOINT_URL\n' +
+      '(trusting STILLPOINT_CA), else the one in ~/.config/stillpoint/cli.json (`npm run demo` writes it), else\n' +
+      'https://127.0.0.1:8443; `repo` works on a repository folder directly.\n\n' +
+      'examples:\n  stillpoint login --user administrator@vsphere.local\n  stillpoint vms\n  stillpoint backup win-app01\n' +
+      '  stillpoint points win-app01\n  stillpoint jobs create --help\n';
     if (name && name !== 'help' && name !== '--help' && name !== '-h') {
       process.stderr.write(`stillpoint: unknown command '${name}'\n\n${out}`);
       return 2;

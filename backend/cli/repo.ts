@@ -6,6 +6,7 @@ import { progressBar, formatBytes } from './progress.ts';
 import { log } from '../common/log.ts';
 import { promptSecret } from './prompt.ts';
 import { hasRetention } from '../model/retention.ts';
+import { showHelp, wantsHelp, type Help } from './help.ts';
 
 const USAGE = `usage: stillpoint repo <command> <dir> [options]
 
@@ -32,8 +33,73 @@ commands:
   stats <dir>                                    sizes and deduplication
 
 every command takes --json. Encrypted repositories read the passphrase from STILLPOINT_PASSPHRASE,
-or ask for it on the terminal.
+or ask for it on the terminal. \`stillpoint repo <command> --help\` shows a command's options and examples.
+
+examples:
+  stillpoint repo init /backups/repo
+  stillpoint repo backup /backups/repo disk.img --name web01
+  stillpoint repo ls /backups/repo
+  stillpoint repo prune /backups/repo --keep-last 7 --keep-monthly 12 --dry-run
 `;
+
+const R = '/backups/repo';
+const RP = 'rp-20261202T092611Z-20a592';
+export const commands: Record<string, Help> = {
+  init: {
+    usage: ['stillpoint repo init <dir> [--encrypt] [--chunk-size MiB] [--compression-level N] [--json]'],
+    summary: 'create a repository in an empty or new folder',
+    options: [['--encrypt', 'encrypt it (passphrase from STILLPOINT_PASSPHRASE, or asked twice)'], ['--chunk-size MiB', 'chunk size (default 1)'],
+      ['--compression-level N', 'zstd level 1..19 (default 2: 1 is faster, 3 smaller)']],
+    examples: [`stillpoint repo init ${R}`, `STILLPOINT_PASSPHRASE=… stillpoint repo init ${R} --encrypt`],
+  },
+  backup: {
+    usage: ['stillpoint repo backup <dir> <image> [--name N] [--vm-id ID] [--consistency crash|filesystem|application]', '  [--notes TEXT] [--no-parent] [--json]'],
+    summary: 'back up a disk image file or block device; prints the new restore point id',
+    options: [['--name N', 'the source\'s name (default: the image file name)'], ['--vm-id ID', 'the VM id the point belongs to'],
+      ['--consistency C', 'what the point claims (default crash)'], ['--notes TEXT', 'free text kept with the point'],
+      ['--no-parent', 'read everything instead of only what changed since the last point of the same source']],
+    examples: [`stillpoint repo backup ${R} /dev/vg0/web01 --name web01`, `stillpoint repo backup ${R} disk.img --vm-id vm-41 --consistency filesystem`],
+  },
+  restore: {
+    usage: ['stillpoint repo restore <dir> <point id> <out image> [--disk KEY] [--json]'],
+    summary: 'write a restore point\'s disk to an image file or block device',
+    options: [['--disk KEY', 'which disk, when the point has several']],
+    examples: [`stillpoint repo restore ${R} ${RP} restored.img`, `stillpoint repo restore ${R} ${RP} /dev/sdb --disk 2001`],
+  },
+  ls: {
+    usage: ['stillpoint repo ls <dir> [--vm-id ID] [--json]'],
+    summary: 'list restore points (--json: with their metadata: source, job, consistency and reason, warnings, VSS writers, VM configuration, disk layouts)',
+    options: [['--vm-id ID', 'only this VM\'s points'], ['--json', 'the points with all their metadata']],
+    examples: [`stillpoint repo ls ${R}`, `stillpoint repo ls ${R} --vm-id vm-41 --json`],
+  },
+  verify: {
+    usage: ['stillpoint repo verify <dir> [--quick] [--json]'],
+    summary: 'check every chunk (or only index/pack consistency); damaged chunks are marked and stored again by the next backup of the same data',
+    options: [['--quick', 'only the index and packs, not every chunk\'s bytes']],
+    examples: [`stillpoint repo verify ${R}`, `stillpoint repo verify ${R} --quick --json`],
+  },
+  prune: {
+    usage: ['stillpoint repo prune <dir> [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]', '  [--dry-run] [--no-gc] [--json]'],
+    summary: 'apply retention (per source), then reclaim space',
+    options: [['--keep-last N', 'the N newest points'], ['--keep-daily/-weekly/-monthly/-yearly N', 'the last point of each of N days, weeks…'],
+      ['--dry-run', 'only say what would be removed'], ['--no-gc', 'remove points but do not reclaim space now']],
+    examples: [`stillpoint repo prune ${R} --keep-last 7 --dry-run`, `stillpoint repo prune ${R} --keep-daily 7 --keep-monthly 12`],
+  },
+  gc: { usage: ['stillpoint repo gc <dir> [--json]'], summary: 'reclaim the space of chunks no restore point uses', examples: [`stillpoint repo gc ${R}`] },
+  'rebuild-index': {
+    usage: ['stillpoint repo rebuild-index <dir> [--json]'],
+    summary: 'rebuild a damaged or missing index from the packs and restore point objects (the old index is moved aside)',
+    examples: [`stillpoint repo rebuild-index ${R}`],
+  },
+  lock: {
+    usage: ['stillpoint repo lock <dir> <point id> --until DATE [--json]'],
+    summary: 'make a restore point immutable until DATE (retention and delete leave it alone)',
+    options: [['--until DATE', 'e.g. 2027-01-01 or 2027-01-01T12:00:00Z']],
+    examples: [`stillpoint repo lock ${R} ${RP} --until 2027-01-01`],
+  },
+  delete: { usage: ['stillpoint repo delete <dir> <point id> [--json]'], summary: 'delete one restore point (not a locked one)', examples: [`stillpoint repo delete ${R} ${RP}`] },
+  stats: { usage: ['stillpoint repo stats <dir> [--json]'], summary: 'sizes and deduplication', examples: [`stillpoint repo stats ${R}`, `stillpoint repo stats ${R} --json`] },
+};
 
 interface Parsed { pos: string[]; flags: Map<string, string | true> }
 
@@ -297,6 +363,12 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
 export async function run(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   if (!name || name === 'help' || name === '--help' || name === '-h') { process.stdout.write(USAGE); return name ? 0 : 2; }
+  if (wantsHelp(rest)) {
+    const c = commands[name];
+    if (c) return showHelp(c);
+    process.stderr.write(`stillpoint repo: unknown repo command '${name}'\n\n${USAGE}`);
+    return 2;
+  }
   let json = false;
   try {
     const p = parse(rest);
