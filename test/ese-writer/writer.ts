@@ -1,0 +1,260 @@
+/**
+ * TEST-ONLY ESE (JET Blue) database writer — never part of the product. It writes small, cleanly
+ * shut down databases (format 0x620 revision 0x14, 4 or 8 KiB pages, new-format page checksums): the
+ * catalog MSysObjects at page 4 and tables with fixed, variable and tagged columns (multi-values
+ * too), each table a B+tree of one level or two (a root branch page over linked leaf pages). A file it
+ * writes counts only when Debian's esedbexport reads it back with the same values (see its tests).
+ * No long values (values must fit in a page), no indexes, no space trees.
+ */
+import { writeFileSync } from 'node:fs'
+import { eccXor32, xor32, HEADER_SEED } from '../../backend/ese/checksum.ts'
+import { COLTYP, FIXED_SIZE } from '../../backend/ese/values.ts'
+
+export type WValue = null | undefined | boolean | number | bigint | string | Buffer
+export interface WColumn { name: string; type: number; multi?: boolean; codepage?: 1200 | 1252; /** force tagged storage */ tagged?: boolean }
+export interface WTable { name: string; columns: WColumn[]; rows: Record<string, WValue | WValue[]>[] }
+export interface WOptions { pageSize?: 4096 | 8192 }
+
+const PAGE_ROOT = 0x1, PAGE_LEAF = 0x2, PAGE_PARENT_OF_LEAF = 0x4, PAGE_NEW_FORMAT = 0x800, PAGE_NEW_CHECKSUM = 0x2000
+const CATALOG_PAGE = 4
+/** libesedb also reads the backup catalog, MSysObjectsShadow, at page 24. */
+const SHADOW_CATALOG_PAGE = 24
+const FORMAT_REVISION = 0x14
+
+interface Col extends WColumn { id: number; kind: 'fixed' | 'variable' | 'tagged'; size: number; offset: number }
+
+function layoutColumns(cols: WColumn[]): Col[] {
+  let f = 0, v = 127, t = 255, off = 0
+  return cols.map((c) => {
+    const fixedSize = FIXED_SIZE[c.type]
+    if (fixedSize !== undefined && !c.multi && !c.tagged) { const col: Col = { ...c, id: ++f, kind: 'fixed', size: fixedSize, offset: off }; off += fixedSize; return col }
+    if ((c.type === COLTYP.Text || c.type === COLTYP.Binary) && !c.multi && !c.tagged) return { ...c, id: ++v, kind: 'variable', size: 255, offset: 0 }
+    return { ...c, id: ++t, kind: 'tagged', size: 0, offset: 0 }
+  })
+}
+
+function encodeScalar(c: WColumn, v: WValue): Buffer {
+  if (v === null || v === undefined) throw new Error(`null inside a value of ${c.name}`)
+  const b = (n: number) => Buffer.alloc(n)
+  switch (c.type) {
+    case COLTYP.Bit: return Buffer.from([v ? 0xff : 0])
+    case COLTYP.UnsignedByte: return Buffer.from([Number(v)])
+    case COLTYP.Short: { const x = b(2); x.writeInt16LE(Number(v)); return x }
+    case COLTYP.UnsignedShort: { const x = b(2); x.writeUInt16LE(Number(v)); return x }
+    case COLTYP.Long: { const x = b(4); x.writeInt32LE(Number(v)); return x }
+    case COLTYP.UnsignedLong: { const x = b(4); x.writeUInt32LE(Number(v) >>> 0); return x }
+    case COLTYP.Currency: case COLTYP.LongLong: { const x = b(8); x.writeBigInt64LE(BigInt(v as number | bigint)); return x }
+    case COLTYP.IEEESingle: { const x = b(4); x.writeFloatLE(Number(v)); return x }
+    case COLTYP.IEEEDouble: case COLTYP.DateTime: { const x = b(8); x.writeDoubleLE(Number(v)); return x }
+    case COLTYP.GUID: if (Buffer.isBuffer(v) && v.length === 16) return v; throw new Error(`${c.name}: a GUID is 16 bytes`)
+    case COLTYP.Text: case COLTYP.LongText:
+      return Buffer.from(String(v), c.codepage === 1200 ? 'utf16le' : 'latin1')
+    default:
+      if (Buffer.isBuffer(v)) return v
+      throw new Error(`${c.name}: binary columns take Buffers`)
+  }
+}
+
+/** One record: fixed part, null bitmap, variable offsets and data, tagged array (revision ≥ 9 layout). */
+function encodeRecord(cols: Col[], row: Record<string, WValue | WValue[]>): Buffer {
+  const fixed = cols.filter((c) => c.kind === 'fixed'), vars = cols.filter((c) => c.kind === 'variable'), tagged = cols.filter((c) => c.kind === 'tagged')
+  const lastFixed = fixed.length, lastVar = vars.length ? 127 + vars.length : 127
+  const fixedBytes = fixed.reduce((n, c) => n + c.size, 0)
+  const bitmap = Buffer.alloc((lastFixed + 7) >> 3)
+  const fx = Buffer.alloc(fixedBytes)
+  for (const c of fixed) {
+    const v = row[c.name] as WValue
+    if (v === null || v === undefined) { bitmap[(c.id - 1) >> 3] |= 1 << ((c.id - 1) & 7); continue }
+    encodeScalar(c, v).copy(fx, c.offset)
+  }
+  const varOffsets = Buffer.alloc(vars.length * 2)
+  const varData: Buffer[] = []
+  let end = 0
+  vars.forEach((c, i) => {
+    const v = row[c.name] as WValue
+    if (v === null || v === undefined) { varOffsets.writeUInt16LE(end | 0x8000, i * 2); return }
+    const d = encodeScalar(c, v)
+    if (d.length > 255) throw new Error(`${c.name}: ${d.length} bytes is over a variable column's 255`)
+    varData.push(d); end += d.length
+    varOffsets.writeUInt16LE(end, i * 2)
+  })
+  const present: { c: Col; flags: number; data: Buffer }[] = []
+  for (const c of tagged) {
+    const v = row[c.name]
+    const vals = (Array.isArray(v) ? v : v === null || v === undefined ? [] : [v]).filter((x) => x !== null && x !== undefined)
+    if (!vals.length) continue
+    if (vals.length === 1) { present.push({ c, flags: 0, data: encodeScalar(c, vals[0]) }); continue }
+    const parts = vals.map((x) => encodeScalar(c, x))
+    const head = Buffer.alloc(parts.length * 2)
+    let o = head.length
+    parts.forEach((p, i) => { head.writeUInt16LE(o, i * 2); o += p.length })
+    present.push({ c, flags: 0x08, data: Buffer.concat([head, ...parts]) })
+  }
+  const arr = Buffer.alloc(present.length * 4)
+  const tdata: Buffer[] = []
+  let to = arr.length
+  present.forEach((p, i) => {
+    arr.writeUInt16LE(p.c.id, i * 4)
+    arr.writeUInt16LE(to | (p.flags ? 0x4000 : 0), i * 4 + 2)
+    const d = p.flags ? Buffer.concat([Buffer.from([p.flags]), p.data]) : p.data
+    tdata.push(d); to += d.length
+  })
+  if (to > 0x1fff) throw new Error('record too large for this writer (no long values)')
+  const head = Buffer.alloc(4)
+  head[0] = lastFixed; head[1] = lastVar; head.writeUInt16LE(4 + fixedBytes + bitmap.length, 2)
+  return Buffer.concat([head, fx, bitmap, varOffsets, ...varData, arr, ...tdata])
+}
+
+/** Normalized key parts: 0x7f then big-endian with the sign bit flipped, as ESE sorts signed integers. */
+export function keyLong(n: number): Buffer { const b = Buffer.alloc(5); b[0] = 0x7f; b.writeUInt32BE((n ^ 0x80000000) >>> 0, 1); return b }
+function keyShort(n: number): Buffer { const b = Buffer.alloc(3); b[0] = 0x7f; b.writeUInt16BE((n ^ 0x8000) & 0xffff, 1); return b }
+
+interface Node { key: Buffer; data: Buffer }
+const nodeBytes = (n: Node) => 2 + n.key.length + n.data.length
+
+interface Tree { objid: number; nodes: Node[]; leaves: Node[][]; root: number; pages: number[] }
+
+function packLeaves(nodes: Node[], pageSize: number): Node[][] {
+  const room = pageSize - 40 - 4 - 64
+  const out: Node[][] = [[]]
+  let used = 0
+  for (const n of nodes) {
+    const need = nodeBytes(n) + 4
+    if (need > room) throw new Error(`a ${need}-byte node does not fit a ${pageSize}-byte page`)
+    if (used + need > room && out[out.length - 1].length) { out.push([]); used = 0 }
+    out[out.length - 1].push(n); used += need
+  }
+  return out
+}
+
+function page(pageSize: number, pgno: number, objid: number, flags: number, tag0: Buffer, nodes: Node[], prev = 0, next = 0): Buffer {
+  const p = Buffer.alloc(pageSize)
+  const values = [tag0, ...nodes.map((n) => { const b = Buffer.alloc(nodeBytes(n)); b.writeUInt16LE(n.key.length, 0); n.key.copy(b, 2); n.data.copy(b, 2 + n.key.length); return b })]
+  let off = 0
+  values.forEach((v, i) => {
+    v.copy(p, 40 + off)
+    const at = pageSize - 4 * (i + 1)
+    p.writeUInt16LE(v.length, at); p.writeUInt16LE(off, at + 2)
+    off += v.length
+  })
+  const free = pageSize - 40 - off - values.length * 4
+  if (free < 0) throw new Error(`page ${pgno} overflows`)
+  p.writeBigUInt64LE(1n, 8)
+  p.writeUInt32LE(prev, 16); p.writeUInt32LE(next, 20); p.writeUInt32LE(objid, 24)
+  p.writeUInt16LE(free, 28); p.writeUInt16LE(0, 30); p.writeUInt16LE(off, 32); p.writeUInt16LE(values.length, 34)
+  p.writeUInt32LE(flags | PAGE_NEW_FORMAT | PAGE_NEW_CHECKSUM, 36)
+  const { xor, ecc } = eccXor32(p, 8, pageSize, pgno)
+  p.writeUInt32LE(xor, 0); p.writeUInt32LE(ecc, 4)
+  return p
+}
+
+function rootHeader(initialPages: number): Buffer {
+  const b = Buffer.alloc(16)
+  b.writeUInt32LE(initialPages, 0); b.writeUInt32LE(1, 4); b.writeUInt32LE(0, 8); b.writeUInt32LE(0, 12)
+  return b
+}
+
+/** Catalog record (MSysObjects' fixed schema: 9 fixed columns, then Name, …, TemplateTable). */
+function catalogRecord(objidTable: number, type: number, id: number, coltypOrPgno: number, spaceUsage: number, flags: number, pagesOrLocale: number, recordOffset: number, name: string): Buffer {
+  const fx = Buffer.alloc(4 + 2 + 4 + 4 + 4 + 4 + 4 + 1 + 2)
+  let o = 0
+  fx.writeInt32LE(objidTable, o); o += 4; fx.writeInt16LE(type, o); o += 2; fx.writeInt32LE(id, o); o += 4
+  fx.writeInt32LE(coltypOrPgno, o); o += 4; fx.writeInt32LE(spaceUsage, o); o += 4; fx.writeInt32LE(flags | 0, o); o += 4
+  fx.writeInt32LE(pagesOrLocale, o); o += 4; fx[o] = type === 1 ? 0xff : 0; o += 1; fx.writeInt16LE(recordOffset, o)
+  const nameBytes = Buffer.from(name, 'latin1')
+  const head = Buffer.from([9, 128, 0, 0]); head.writeUInt16LE(4 + fx.length + 2, 2)
+  const bitmap = Buffer.from([0, 0])
+  const varEnd = Buffer.alloc(2); varEnd.writeUInt16LE(nameBytes.length)
+  return Buffer.concat([head, fx, bitmap, varEnd, nameBytes])
+}
+
+const CATALOG_COLUMNS: WColumn[] = [
+  ['ObjidTable', COLTYP.Long], ['Type', COLTYP.Short], ['Id', COLTYP.Long], ['ColtypOrPgnoFDP', COLTYP.Long], ['SpaceUsage', COLTYP.Long],
+  ['Flags', COLTYP.Long], ['PagesOrLocale', COLTYP.Long], ['RootFlag', COLTYP.Bit], ['RecordOffset', COLTYP.Short], ['LCMapFlags', COLTYP.Long],
+  ['KeyMost', COLTYP.UnsignedShort], ['LVChunkMax', COLTYP.Long],
+].map(([name, type]) => ({ name: name as string, type: type as number })).concat([
+  { name: 'Name', type: COLTYP.Text }, { name: 'Stats', type: COLTYP.Binary }, { name: 'TemplateTable', type: COLTYP.Text },
+  { name: 'DefaultValue', type: COLTYP.Binary }, { name: 'KeyFldIDs', type: COLTYP.Binary }, { name: 'VarSegMac', type: COLTYP.Binary },
+  { name: 'ConditionalColumns', type: COLTYP.Binary }, { name: 'TupleLimits', type: COLTYP.Binary }, { name: 'Version', type: COLTYP.Binary },
+])
+
+function columnFlags(c: Col): number {
+  return (c.kind === 'fixed' ? 0x1 : 0) | (c.kind === 'tagged' ? 0x2 : 0) | (c.multi ? 0x400 : 0)
+}
+
+function headerPage(pageSize: number): Buffer {
+  const h = Buffer.alloc(pageSize)
+  h.writeUInt32LE(0x89abcdef, 4); h.writeUInt32LE(0x620, 8); h.writeUInt32LE(0, 12)
+  h.writeBigUInt64LE(1n, 16)
+  h.writeUInt32LE(0x5e1a7e57, 24)
+  const now = new Date()
+  const lt = Buffer.from([now.getUTCSeconds(), now.getUTCMinutes(), now.getUTCHours(), now.getUTCDate(), now.getUTCMonth() + 1, now.getUTCFullYear() - 1900, 0, 0])
+  lt.copy(h, 28); Buffer.from('STILLPOINT-TEST', 'latin1').copy(h, 36)
+  h.writeUInt32LE(3, 52) // clean shutdown
+  lt.copy(h, 64); lt.copy(h, 72); lt.copy(h, 88)
+  h.writeUInt32LE(6, 216); h.writeUInt32LE(1, 220); h.writeUInt32LE(7601, 224)
+  h.writeUInt32LE(FORMAT_REVISION, 232); h.writeUInt32LE(pageSize, 236)
+  h.writeUInt32LE(0x620, 0xd8 + 0x20) // creation format version (informational)
+  h.writeUInt32LE(xor32(h, 4, pageSize, HEADER_SEED), 0)
+  return h
+}
+
+/** Writes the database to `path` and returns its bytes. Table objids start at 4 (1 = database, 2 = catalog, 3 = its shadow). */
+export function writeEseDatabase(path: string, tables: WTable[], options: WOptions = {}): Buffer {
+  const pageSize = options.pageSize ?? 8192
+  const laid = tables.map((t, i) => ({ t, objid: 4 + i, cols: layoutColumns(t.columns) }))
+  const trees: Tree[] = laid.map(({ t, objid, cols }) => {
+    const nodes = t.rows.map((r, i) => ({ key: keyLong(i + 1), data: encodeRecord(cols, r) }))
+    return { objid, nodes, leaves: packLeaves(nodes, pageSize), root: 0, pages: [] }
+  })
+  const catCols = layoutColumns(CATALOG_COLUMNS)
+  const catalogNodes = (): Node[] => {
+    const out: Node[] = []
+    const add = (objid: number, type: number, id: number, rec: Buffer) => out.push({ key: Buffer.concat([keyLong(objid), keyShort(type), keyLong(id)]), data: rec })
+    add(2, 1, 2, catalogRecord(2, 1, 2, CATALOG_PAGE, 80, 0, 1, 0, 'MSysObjects'))
+    for (const c of catCols) add(2, 2, c.id, catalogRecord(2, 2, c.id, c.type, c.kind === 'fixed' ? c.size : 0, columnFlags(c), c.type === COLTYP.Text ? 1252 : 0, c.kind === 'fixed' ? 4 + c.offset : 0, c.name))
+    add(3, 1, 3, catalogRecord(3, 1, 3, SHADOW_CATALOG_PAGE, 80, 0, 1, 0, 'MSysObjectsShadow'))
+    for (const c of catCols) add(3, 2, c.id, catalogRecord(3, 2, c.id, c.type, c.kind === 'fixed' ? c.size : 0, columnFlags(c), c.type === COLTYP.Text ? 1252 : 0, c.kind === 'fixed' ? 4 + c.offset : 0, c.name))
+    laid.forEach(({ t, objid, cols }, i) => {
+      add(objid, 1, objid, catalogRecord(objid, 1, objid, trees[i].root, 80, 0, 1, 0, t.name))
+      for (const c of cols) {
+        const cp = c.type === COLTYP.Text || c.type === COLTYP.LongText ? (c.codepage ?? 1252) : 0
+        add(objid, 2, c.id, catalogRecord(objid, 2, c.id, c.type, c.kind === 'fixed' ? c.size : c.kind === 'variable' ? 255 : 0, columnFlags(c), cp, c.kind === 'fixed' ? 4 + c.offset : 0, c.name))
+      }
+    })
+    return out
+  }
+  // Page numbers: 1–3 database root and its space trees, 4 catalog root, 24 its shadow (5–23 stay
+  // blank), then catalog leaves, shadow leaves and tables.
+  const catLeaves = packLeaves(catalogNodes(), pageSize)
+  let next = 25
+  const catPages = catLeaves.length > 1 ? catLeaves.map(() => next++) : []
+  const shadowPages = catLeaves.length > 1 ? catLeaves.map(() => next++) : []
+  for (const tr of trees) {
+    tr.root = next++
+    tr.pages = tr.leaves.length > 1 ? tr.leaves.map(() => next++) : []
+  }
+  const pageCount = next - 1
+  const file = Buffer.alloc((pageCount + 2) * pageSize)
+  headerPage(pageSize).copy(file, 0); headerPage(pageSize).copy(file, pageSize)
+  const put = (pgno: number, p: Buffer) => p.copy(file, (pgno + 1) * pageSize)
+  put(1, page(pageSize, 1, 1, PAGE_ROOT | PAGE_LEAF, rootHeader(pageCount), []))
+  put(2, page(pageSize, 2, 1, PAGE_ROOT | PAGE_LEAF | 0x20, rootHeader(1), []))
+  put(3, page(pageSize, 3, 1, PAGE_ROOT | PAGE_LEAF | 0x20, rootHeader(1), []))
+  const writeTree = (objid: number, root: number, leaves: Node[][], pages: number[]) => {
+    if (leaves.length === 1) { put(root, page(pageSize, root, objid, PAGE_ROOT | PAGE_LEAF, rootHeader(1), leaves[0])); return }
+    const branch: Node[] = leaves.map((_l, i) => {
+      const child = Buffer.alloc(4); child.writeUInt32LE(pages[i])
+      return { key: i + 1 < leaves.length ? leaves[i + 1][0].key : Buffer.alloc(0), data: child }
+    })
+    put(root, page(pageSize, root, objid, PAGE_ROOT | PAGE_PARENT_OF_LEAF, rootHeader(pages.length + 1), branch))
+    leaves.forEach((l, i) => put(pages[i], page(pageSize, pages[i], objid, PAGE_LEAF, Buffer.alloc(0), l, i ? pages[i - 1] : 0, i + 1 < pages.length ? pages[i + 1] : 0)))
+  }
+  writeTree(2, CATALOG_PAGE, packLeaves(catalogNodes(), pageSize), catPages)
+  writeTree(3, SHADOW_CATALOG_PAGE, packLeaves(catalogNodes(), pageSize), shadowPages)
+  trees.forEach((tr) => writeTree(tr.objid, tr.root, tr.leaves, tr.pages))
+  writeFileSync(path, file)
+  return file
+}
+
+export { COLTYP }
