@@ -19,11 +19,11 @@ function reconnectMs(): number {
 }
 
 export async function followRun(client: ServiceClient, run: JobRun, opts: { quiet?: boolean } = {}): Promise<JobRun> {
-  const bar = opts.quiet ? { update() {}, done() {} } : progressBar(run.kind === 'restore' ? 'restore' : 'backup', { unit: 'count' });
+  const bar = opts.quiet ? { update() {}, done() {} } : progressBar(run.kind === 'restore' ? 'restore' : 'backup', { unit: 'percent' });
   let last = run;
   const phases = new Map<string, string>();
   const show = (r: JobRun) => {
-    bar.update(r.progress, 100);
+    bar.update(r.progress, 100, r.vms.reduce((n, v) => n + v.bytesRead, 0));
     if (opts.quiet || process.stderr.isTTY) return;
     for (const v of r.vms) {
       if (phases.get(v.vmId) === v.phase) continue;

@@ -13,8 +13,8 @@ function formatDuration(s: number): string {
 }
 
 export interface ProgressBar {
-  /** Reports progress; cheap to call very often. */
-  update(done: number, total: number): void;
+  /** Reports progress; cheap to call very often. With unit 'percent', `bytes` is the data moved so far. */
+  update(done: number, total: number, bytes?: number): void;
   /** Clears the bar line (call before printing results). */
   done(): void;
 }
@@ -23,8 +23,8 @@ export interface ProgressOptions {
   stream?: NodeJS.WriteStream | WriteStream;
   /** Force on/off (default: on when the stream is a TTY). */
   enabled?: boolean;
-  /** 'bytes' (default) or 'count' for item counts. */
-  unit?: 'bytes' | 'count';
+  /** 'bytes' (default), 'count' for item counts, 'percent' for a service's 0..100 with the bytes moved. */
+  unit?: 'bytes' | 'count' | 'percent';
 }
 
 export function progressBar(label: string, opts: ProgressOptions = {}): ProgressBar {
@@ -36,7 +36,7 @@ export function progressBar(label: string, opts: ProgressOptions = {}): Progress
   let drawn = false;
   const fmt = opts.unit === 'count' ? (n: number) => String(n) : formatBytes;
   return {
-    update(done: number, total: number) {
+    update(done: number, total: number, bytes = 0) {
       const now = Date.now();
       if (now - last < 100 && done < total) return;
       last = now;
@@ -45,8 +45,9 @@ export function progressBar(label: string, opts: ProgressOptions = {}): Progress
       const secs = (now - start) / 1000;
       const rate = secs > 0 ? done / secs : 0;
       const eta = rate > 0 ? (total - done) / rate : NaN;
-      const tail = ` ${(frac * 100).toFixed(0).padStart(3)}% ${fmt(done)}/${fmt(total)}` +
-        (opts.unit === 'count' ? '' : ` ${formatBytes(rate)}/s`) + ` ETA ${formatDuration(eta)}`;
+      const tail = ` ${(frac * 100).toFixed(0).padStart(3)}%` + (opts.unit === 'percent'
+        ? ` ${formatBytes(bytes)} read ${formatBytes(secs > 0 ? bytes / secs : 0)}/s`
+        : ` ${fmt(done)}/${fmt(total)}` + (opts.unit === 'count' ? '' : ` ${formatBytes(rate)}/s`)) + ` ETA ${formatDuration(eta)}`;
       const width = Math.max(10, Math.min(40, cols - label.length - tail.length - 4));
       const fill = Math.round(frac * width);
       stream.write(`\r${label} [${'#'.repeat(fill)}${'-'.repeat(width - fill)}]${tail}\x1b[K`);
