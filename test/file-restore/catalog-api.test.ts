@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import type { ApiError, CatalogChanges, CatalogStatus, FileVersions, JobRun, VolumeConsistency } from '../../backend/api/contract.ts';
@@ -12,6 +13,7 @@ import type { ApiError, CatalogChanges, CatalogStatus, FileVersions, JobRun, Vol
 let t: TestService;
 let admin: string;
 let ids: Record<string, string>;
+const points: string[] = [];
 let manifest: { partitions: { index: number; fs: string; files: { path: string; size: number }[] }[] };
 
 before(async () => {
@@ -81,6 +83,37 @@ test('after each backup a catalog run builds the point\'s file catalog; versions
   assert.equal(bad.status, 400);
   const badGlob = await t.call<ApiError>('GET', `/api/vms/${ids['linux-db01']}/file-versions?name=${'*a'.repeat(40)}`, { token: admin });
   assert.equal(badGlob.status, 400, JSON.stringify(badGlob.body));
+  points.push(rp1, rp2);
+});
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/stillpoint.mjs', ...args], {
+      env: { ...process.env, STILLPOINT_URL: t.service.url, STILLPOINT_DATA_DIR: t.dataDir, STILLPOINT_USER: t.lab.username, STILLPOINT_PASSWORD: t.lab.password, STILLPOINT_LOG_LEVEL: 'warn' },
+      timeout: 60_000,
+    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+}
+
+test('stillpoint files versions VM GLOB and files diff A B', async () => {
+  const [rp1, rp2] = points;
+  assert.ok(rp1 && rp2, 'the first test made two points');
+  const v = await cli(['files', 'versions', 'linux-db01', 'data.db']);
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /^PATH\s+SIZE\s+MODIFIED\s+IN RESTORE POINTS/m);
+  assert.match(v.stdout, /2000-p2\/var\/lib\/db\/data\.db\s+2\.00 MiB\s+\S+ \S+\s+2 points/);
+  assert.match(v.stderr, /searched 2 of 2 restore point\(s\)/);
+  const d = await cli(['files', 'diff', rp1, rp2, '--json']);
+  assert.equal(d.code, 0, d.stderr);
+  const changes = JSON.parse(d.stdout) as CatalogChanges;
+  assert.deepEqual([changes.from, changes.to, changes.massEncryption.warning], [rp1, rp2, false]);
+  const text = await cli(['files', 'diff', rp2, rp1]);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`^from ${rp1} to ${rp2}: 0 added`));
+  assert.match(text.stderr, /No sign of mass encryption/);
+  const bad = await cli(['files', 'diff', rp1]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /usage: stillpoint files diff POINT_A POINT_B/);
 });
 
 test('a hidden VM\'s catalog, versions and changes are 404 to the restricted user; a visible VM with the privilege is allowed', async () => {
