@@ -5,7 +5,7 @@ export interface ReadAt { readonly size: number; readAt(offset: number, length: 
 
 export type FsEntryType = 'file' | 'dir' | 'symlink' | 'reparse' | 'other'
 
-export interface FsEntry { ref: string; name: string; type: FsEntryType; size: number; mtime?: string; ctime?: string; atime?: string; btime?: string; mode?: number; uid?: number; gid?: number; attributes?: string[]; streams?: { name: string; size: number }[]; linkTarget?: string; inode: number }
+export interface FsEntry { ref: string; name: string; type: FsEntryType; size: number; mtime?: string; ctime?: string; atime?: string; btime?: string; mode?: number; uid?: number; gid?: number; attributes?: string[]; streams?: { name: string; size: number }[]; linkTarget?: string; inode: number; /** Why the entry's own metadata could not be read (listed anyway, with what its folder says). */ error?: string }
 
 /** Every failure caused by guest-controlled bytes surfaces as an FsError with a code. */
 export type FsErrorCode = 'ECORRUPT' | 'ELOOP' | 'ERANGE' | 'ENOTSUP' | 'ENOENT' | 'ENOTDIR' | 'ELIMIT'

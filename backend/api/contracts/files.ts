@@ -67,6 +67,8 @@ export interface FileEntry {
   linkTarget?: string;
   /** Display path from the volume root ("Users/Public/readme.txt"), where known (search, stat after list). */
   path?: string;
+  /** Set when the entry's own metadata is damaged: it is listed with what its folder says, and cannot be downloaded. */
+  error?: string;
 }
 
 export interface FileListing {

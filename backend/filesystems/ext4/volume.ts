@@ -10,6 +10,7 @@
  * enough to read directly.
  */
 import type { FsEntry, FsEntryType, ReadAt } from '../types.ts'
+import { listEntries, walkInodes } from '../inode-tree.ts'
 import { FsError } from '../types.ts'
 
 const SB_OFFSET = 1024
@@ -531,10 +532,7 @@ export class Ext4Volume {
 
   async list(dirRef: string | number): Promise<FsEntry[]> {
     const inode = await this.readInode(this.parseRef(dirRef))
-    const ents = await this.dirents(inode)
-    const out: FsEntry[] = []
-    for (const d of ents) out.push(await this.entry(d.ino, d.name))
-    return out
+    return listEntries(await this.dirents(inode), (ino, name) => this.entry(ino, name))
   }
 
   async lookup(path: string): Promise<FsEntry> {
@@ -554,23 +552,8 @@ export class Ext4Volume {
   }
 
   /** Depth-first walk yielding every entry with its path (directories before their children). */
-  async *walk(dirRef: string | number = ROOT_INO, maxDepth = 256, prefix = ''): AsyncGenerator<{ path: string; entry: FsEntry }> {
-    const seen = new Set<number>()
-    const self = this
-    async function* rec(ref: string | number, depth: number, pfx: string): AsyncGenerator<{ path: string; entry: FsEntry }> {
-      if (depth > maxDepth) throw fsErr('ELIMIT', `directory tree deeper than ${maxDepth}`)
-      for (const e of await self.list(ref)) {
-        const p = pfx ? `${pfx}/${e.name}` : e.name
-        yield { path: p, entry: e }
-        if (e.type === 'dir') {
-          if (seen.has(e.inode)) throw fsErr('ELOOP', `directory inode ${e.inode} reached twice (${p})`)
-          seen.add(e.inode)
-          yield* rec(e.ref, depth + 1, p)
-        }
-      }
-    }
-    seen.add(this.parseRef(dirRef))
-    yield* rec(dirRef, 0, prefix)
+  walk(dirRef: string | number = ROOT_INO, maxDepth = 256, prefix = ''): AsyncGenerator<{ path: string; entry: FsEntry }> {
+    return walkInodes((ref) => this.list(ref), { ref: dirRef, ino: this.parseRef(dirRef) }, maxDepth, prefix)
   }
 
   async read(ref: string | number, offset: number, length: number): Promise<Buffer> {

@@ -8,6 +8,7 @@
  * Why not a library: there is no maintained JavaScript XFS reader; libfsxfs only exists as C.
  */
 import type { FsEntry, FsEntryType, ReadAt } from '../types.ts'
+import { listEntries, walkInodes } from '../inode-tree.ts'
 import { FsError } from '../types.ts'
 import { xfsCrcOk } from './crc32c.ts'
 
@@ -802,10 +803,7 @@ export class XfsVolume {
 
   async list(dirRef: string | number): Promise<FsEntry[]> {
     const inode = await this.readInode(this.parseRef(dirRef))
-    const ents = await this.dirents(inode)
-    const out: FsEntry[] = []
-    for (const d of ents) out.push(await this.entry(d.ino, d.name))
-    return out
+    return listEntries(await this.dirents(inode), (ino, name) => this.entry(ino, name))
   }
 
   async lookup(path: string): Promise<FsEntry> {
@@ -830,23 +828,8 @@ export class XfsVolume {
   }
 
   /** Depth-first walk yielding every entry with its path (directories before their children). */
-  async *walk(dirRef: string | number = this.rootIno, maxDepth = 256, prefix = ''): AsyncGenerator<{ path: string; entry: FsEntry }> {
-    const seen = new Set<number>()
-    const self = this
-    async function* rec(ref: string | number, depth: number, pfx: string): AsyncGenerator<{ path: string; entry: FsEntry }> {
-      if (depth > maxDepth) throw fsErr('ELIMIT', `directory tree deeper than ${maxDepth}`)
-      for (const e of await self.list(ref)) {
-        const p = pfx ? `${pfx}/${e.name}` : e.name
-        yield { path: p, entry: e }
-        if (e.type === 'dir') {
-          if (seen.has(e.inode)) throw fsErr('ELOOP', `directory inode ${e.inode} reached twice (${p})`)
-          seen.add(e.inode)
-          yield* rec(e.ref, depth + 1, p)
-        }
-      }
-    }
-    seen.add(this.parseRef(dirRef))
-    yield* rec(dirRef, 0, prefix)
+  walk(dirRef: string | number = this.rootIno, maxDepth = 256, prefix = ''): AsyncGenerator<{ path: string; entry: FsEntry }> {
+    return walkInodes((ref) => this.list(ref), { ref: dirRef, ino: this.parseRef(dirRef) }, maxDepth, prefix)
   }
 
   async read(ref: string | number, offset: number, length: number): Promise<Buffer> {
