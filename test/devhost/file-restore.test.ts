@@ -278,9 +278,16 @@ test('dev host (de-DE, dark): Recover files… from a restore point\'s row in Mo
     // Search in German; the selection stays.
     await w.locator('#fr-search').fill('*.txt');
     await w.getByRole('button', { name: de['fileRestore.searchButton']!, exact: true }).click();
-    await w.locator('tbody tr', { hasText: 'todo.txt' }).waitFor();
+    const todo = w.locator('tbody tr', { hasText: 'todo.txt' });
+    await todo.waitFor();
     await check('search');
     await page.screenshot({ path: `${SHOTS}file-restore-search-de-dark.png` });
+    await catalogsReady(vm.id);
+    await todo.getByRole('button', { name: fill(de['fileRestore.versionsOfName']!, { name: 'todo.txt' }) }).click();
+    await w.locator('tr.sp-fr-version').nth(1).waitFor();
+    await check('versions');
+    await w.locator('#fr-versions-back').click();
+    await todo.waitFor();
     // The same two (still selected) into another guest folder, made there, with a stored credential.
     const cred = await svc.call<{ id: string }>('POST', '/api/credentials', { token, body: { name: 'Gast', username: svc.lab.guestUsername, password: svc.lab.guestPassword } });
     assert.equal(cred.status, 201, JSON.stringify(cred.body));
