@@ -207,14 +207,12 @@ export class CatalogFile {
     return rows;
   }
 
-  /** The entries at these (sorted) indexes. */
-  entriesAt(indexes: number[]): CatalogEntry[] {
-    const out: CatalogEntry[] = [];
+  /** The entries at these (sorted) indexes, read block by block as the caller goes on. */
+  *entriesAt(indexes: number[]): Generator<CatalogEntry> {
     for (const i of indexes) {
       const e = this.block(Math.floor(i / BLOCK_ENTRIES))[i % BLOCK_ENTRIES];
-      if (e) out.push(e);
+      if (e) yield e;
     }
-    return out;
   }
 
   /** Every entry, in order (not cached: a diff reads each block once). */
