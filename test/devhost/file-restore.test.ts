@@ -241,8 +241,10 @@ test('dev host (de-DE, dark): Recover files… from a restore point\'s row in Mo
     await openDevHost(svc, page, { vm: vm.id, tab: 'monitor', locale: 'de-DE' });
     const tab = await frameOf(page, 'iframe.view-frame');
     await darkTheme(page, tab);
-    const newest = tab.locator('clr-datagrid').first().locator('clr-dg-row').first();
-    await newest.getByRole('button', { name: de['common.actions']! }).click();
+    // The older of the two points (second row, newest first): the wizard opens on that one.
+    const points = (await svc.call<RestorePoint[]>('GET', `/api/vms/${vm.id}/restore-points`, { token })).body.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+    const olderRow = tab.locator('clr-datagrid').first().locator('clr-dg-row').nth(1);
+    await olderRow.getByRole('button', { name: de['common.actions']! }).click();
     await tab.getByRole('menuitem', { name: de['action.recoverFiles']! }).or(tab.locator('.action-item', { hasText: de['action.recoverFiles']! })).first().click();
     await page.locator('#modal').waitFor();
     const frame = await frameOf(page, '#modal-frame');
@@ -253,7 +255,9 @@ test('dev host (de-DE, dark): Recover files… from a restore point\'s row in Mo
 
     await w.locator('input[name=sp-rp]').first().waitFor();
     await check('restore point');
+    const volumesOf = page.waitForRequest((r) => /\/api\/restore-points\/[^/]+\/volumes$/.test(r.url()));
     await toRootFolder(w, de);
+    assert.equal(decodeURIComponent(new URL((await volumesOf).url()).pathname.split('/')[3]!), points[1]!.id, 'the wizard browses the row\'s restore point');
     await check('volume root');
     await page.screenshot({ path: `${SHOTS}file-restore-de-dark.png` });
     await openFolder(w, 'etc', 'hostname');
