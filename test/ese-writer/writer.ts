@@ -112,6 +112,7 @@ function keyShort(n: number): Buffer { const b = Buffer.alloc(3); b[0] = 0x7f; b
 interface Node { key: Buffer; data: Buffer }
 const nodeBytes = (n: Node) => 2 + n.key.length + n.data.length
 
+interface PlannedTree { levels: { pages: number[]; nodes: Node[][] }[] }
 interface Tree { objid: number; nodes: Node[]; leaves: Node[][]; root: number; pages: number[] }
 
 function packLeaves(nodes: Node[], pageSize: number): Node[][] {
@@ -225,34 +226,55 @@ export function writeEseDatabase(path: string, tables: WTable[], options: WOptio
     return out
   }
   // Page numbers: 1–3 database root and its space trees, 4 catalog root, 24 its shadow (5–23 stay
-  // blank), then catalog leaves, shadow leaves and tables.
+  // blank), then catalog pages, shadow pages and tables. A tree is leaves plus as many branch
+  // levels as it takes to end in one root page.
   const catLeaves = packLeaves(catalogNodes(), pageSize)
   let next = 25
-  const catPages = catLeaves.length > 1 ? catLeaves.map(() => next++) : []
-  const shadowPages = catLeaves.length > 1 ? catLeaves.map(() => next++) : []
-  for (const tr of trees) {
-    tr.root = next++
-    tr.pages = tr.leaves.length > 1 ? tr.leaves.map(() => next++) : []
+  const plan = (leaves: Node[][], root: number): PlannedTree => {
+    const levels: { pages: number[]; nodes: Node[][] }[] = [{ pages: [], nodes: leaves }]
+    while (levels[levels.length - 1].nodes.length > 1) {
+      const below = levels[levels.length - 1]
+      const entries: Node[] = below.nodes.map((l, i) => ({ key: i + 1 < below.nodes.length ? below.nodes[i + 1][0].key : Buffer.alloc(0), data: Buffer.alloc(4) }))
+      levels.push({ pages: [], nodes: packLeaves(entries, pageSize) })
+    }
+    for (let li = 0; li < levels.length; li++) {
+      const top = li === levels.length - 1
+      levels[li].pages = levels[li].nodes.map(() => (top ? root : next++))
+    }
+    for (let li = 1; li < levels.length; li++) {
+      let k = 0
+      for (const n of levels[li].nodes) for (const e of n) e.data.writeUInt32LE(levels[li - 1].pages[k++])
+    }
+    return { levels }
   }
+  const catPlan = plan(catLeaves, CATALOG_PAGE)
+  const shadowPlan = plan(packLeaves(catalogNodes(), pageSize), SHADOW_CATALOG_PAGE)
+  const tablePlans = trees.map((tr) => { tr.root = next++; return plan(tr.leaves, tr.root) })
+  // Table roots are known only now: lay the catalog out again with them (same sizes, so same pages).
+  const finalCat = packLeaves(catalogNodes(), pageSize)
+  catPlan.levels[0].nodes = finalCat
+  shadowPlan.levels[0].nodes = packLeaves(catalogNodes(), pageSize)
   const pageCount = next - 1
-  const file = Buffer.alloc((pageCount + 2) * pageSize)
+  const file = Buffer.alloc((Math.max(pageCount, SHADOW_CATALOG_PAGE) + 2) * pageSize)
   headerPage(pageSize).copy(file, 0); headerPage(pageSize).copy(file, pageSize)
   const put = (pgno: number, p: Buffer) => p.copy(file, (pgno + 1) * pageSize)
   put(1, page(pageSize, 1, 1, PAGE_ROOT | PAGE_LEAF, rootHeader(pageCount), []))
   put(2, page(pageSize, 2, 1, PAGE_ROOT | PAGE_LEAF | 0x20, rootHeader(1), []))
   put(3, page(pageSize, 3, 1, PAGE_ROOT | PAGE_LEAF | 0x20, rootHeader(1), []))
-  const writeTree = (objid: number, root: number, leaves: Node[][], pages: number[]) => {
-    if (leaves.length === 1) { put(root, page(pageSize, root, objid, PAGE_ROOT | PAGE_LEAF, rootHeader(1), leaves[0])); return }
-    const branch: Node[] = leaves.map((_l, i) => {
-      const child = Buffer.alloc(4); child.writeUInt32LE(pages[i])
-      return { key: i + 1 < leaves.length ? leaves[i + 1][0].key : Buffer.alloc(0), data: child }
+  const writeTree = (objid: number, p: PlannedTree) => {
+    const top = p.levels.length - 1
+    p.levels.forEach((lv, li) => {
+      const isRoot = li === top
+      lv.nodes.forEach((nodes, i) => {
+        const flags = (isRoot ? PAGE_ROOT : 0) | (li === 0 ? PAGE_LEAF : li === 1 ? PAGE_PARENT_OF_LEAF : 0)
+        const prev = isRoot ? 0 : i ? lv.pages[i - 1] : 0, nxt = isRoot ? 0 : i + 1 < lv.pages.length ? lv.pages[i + 1] : 0
+        put(lv.pages[i], page(pageSize, lv.pages[i], objid, flags, isRoot ? rootHeader(1) : Buffer.alloc(0), nodes, prev, nxt))
+      })
     })
-    put(root, page(pageSize, root, objid, PAGE_ROOT | PAGE_PARENT_OF_LEAF, rootHeader(pages.length + 1), branch))
-    leaves.forEach((l, i) => put(pages[i], page(pageSize, pages[i], objid, PAGE_LEAF, Buffer.alloc(0), l, i ? pages[i - 1] : 0, i + 1 < pages.length ? pages[i + 1] : 0)))
   }
-  writeTree(2, CATALOG_PAGE, packLeaves(catalogNodes(), pageSize), catPages)
-  writeTree(3, SHADOW_CATALOG_PAGE, packLeaves(catalogNodes(), pageSize), shadowPages)
-  trees.forEach((tr) => writeTree(tr.objid, tr.root, tr.leaves, tr.pages))
+  writeTree(2, catPlan)
+  writeTree(3, shadowPlan)
+  trees.forEach((tr, i) => writeTree(tr.objid, tablePlans[i]))
   writeFileSync(path, file)
   return file
 }
