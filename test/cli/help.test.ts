@@ -96,9 +96,9 @@ test('usage mistakes say what is wrong and show the usage; a piped password name
   assert.equal(create.code, 2);
   assert.match(create.stderr, /give at least one --vm/);
   assert.match(create.stderr, /--concurrency N\] \[--disabled\] \[--json\]/);
-  // stdin is a pipe (closed), no STILLPOINT_PASSWORD: nothing to prompt on.
+  // The password piped in, no STILLPOINT_PASSWORD: no terminal to prompt on.
   const login = await new Promise<Result>((resolve) => {
-    const e = { ...process.env, STILLPOINT_URL: 'https://127.0.0.1:1' };
+    const e: NodeJS.ProcessEnv = { ...process.env, STILLPOINT_URL: 'https://127.0.0.1:1' };
     delete e.STILLPOINT_PASSWORD;
     execFile(launcher, ['login', '--user', 'administrator@vsphere.local'], { env: e, timeout: 60_000 },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })).stdin?.end('secret\n');
