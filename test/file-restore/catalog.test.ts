@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, openSync, readSync, writeFileSync, writeSync, closeSync, readdirSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, openSync, readSync, writeFileSync, writeSync, closeSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Repository, type RestorePoint } from '../../backend/repository/repository.ts';
@@ -221,4 +221,19 @@ test('versions of a file across every restore point, by name and by glob', async
   const locked = await f.service.versions(VM.id, 'docs/*.locked', 'tester');
   assert.equal(locked.matches.length, 19, 'the 18 notes of docs and report.xlsx, in the attacked point only');
   assert.ok(locked.matches.every((m) => m.restorePointId === c!.id && m.volume === '2000'));
+});
+
+test('a point without a catalog (an older point, a moved repository) gets one built on demand by a search', async () => {
+  const f = await setup();
+  const [a, , c] = f.points;
+  await f.service.settled(c!.id);
+  rmSync(f.service.store.path(VM.id, a!.id));
+  const r = await f.service.versions(VM.id, 'report.xlsx', 'tester');
+  const state = r.restorePoints.find((p) => p.id === a!.id)!.catalog;
+  assert.ok(state === 'queued' || state === 'building', state);
+  assert.ok(r.matches.every((m) => m.restorePointId !== a!.id), 'its files are not searched until it is ready');
+  await f.service.settled(a!.id);
+  assert.equal(f.service.status(a!).state, 'ready');
+  const again = await f.service.versions(VM.id, 'report.xlsx', 'tester');
+  assert.equal(again.matches.filter((m) => m.restorePointId === a!.id).length, 2);
 });

@@ -220,11 +220,13 @@ export class CatalogService {
     const matches: FileMatch[] = [];
     const restorePoints: VersionsResult['restorePoints'] = [];
     let truncated = false;
+    const missing: { p: RestorePoint; at: number }[] = [];
     for (const p of points) {
       const c = this.store.open(vmId, p.id);
       if (!c) {
         const s = this.status(p);
-        restorePoints.push({ id: p.id, createdAt: p.createdAt, catalog: s.state === 'missing' ? (await this.request(p, initiatedBy).catch(() => s)).state : s.state });
+        if (s.state === 'missing') missing.push({ p, at: restorePoints.length });
+        restorePoints.push({ id: p.id, createdAt: p.createdAt, catalog: s.state });
         continue;
       }
       restorePoints.push({ id: p.id, createdAt: p.createdAt, catalog: 'ready' });
@@ -237,7 +239,10 @@ export class CatalogService {
         matches.push({ restorePointId: p.id, createdAt: p.createdAt, volume: vols[e.volume]?.id ?? String(e.volume), path: e.path, size: e.size, ...(mtime ? { mtime } : {}) });
       }
     }
-    return { pattern, restorePoints, matches, versions: groupVersions(matches), truncated, searchMs: Math.round((performance.now() - t0) * 10) / 10 };
+    const searchMs = Math.round((performance.now() - t0) * 10) / 10;
+    // Oldest first: each on-demand build then finds its predecessor's catalog to compare with.
+    for (const m of missing.reverse()) restorePoints[m.at]!.catalog = (await this.request(m.p, initiatedBy).catch(() => ({ state: 'missing' as const }))).state;
+    return { pattern, restorePoints, matches, versions: groupVersions(matches), truncated, searchMs };
   }
 
   /** What changed from `before` to `after` (any order of age), with the mass-encryption check. */

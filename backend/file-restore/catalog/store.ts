@@ -47,9 +47,9 @@ export class CatalogStore {
   /** The catalog, or undefined when none has been built. */
   open(vmId: string, rpId: string): CatalogFile | undefined {
     const p = this.path(vmId, rpId);
+    if (!existsSync(p)) { this.#files.delete(p); return undefined; }
     const hit = this.#files.get(p);
     if (hit) { this.#files.delete(p); this.#files.set(p, hit); return hit; }
-    if (!existsSync(p)) return undefined;
     const f = new CatalogFile(p);
     this.#files.set(p, f);
     if (this.#files.size > CACHED_FILES) this.#files.delete(this.#files.keys().next().value!);
