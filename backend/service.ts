@@ -291,6 +291,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   // Restore-point disks published read-only over NBD: in memory only, a restart ends them.
   const publications = new Publications({
     openImage: async (rpId, disk) => (await repo()).openDiskImage(rpId, disk, { cacheBytes: 32 << 20 }),
+    hold: async (rpId, why) => (await repo()).hold(rpId, why),
     listen: config.publish, ...(config.publish.urlHost ? { urlHost: config.publish.urlHost } : {}),
     tls: loadOrCreateServerCert(config.dataDir, config.tls), log: childLog('publish'),
   });

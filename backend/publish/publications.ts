@@ -5,8 +5,8 @@
 //
 // A publication lives until it is unpublished or its expiry passes, and only in this process: a
 // service restart ends every publication (clients see the connection close). While published, the
-// disk images stay open, so the repository's GC keeps every pack they read (repository.ts,
-// openDiskImage) even if retention deletes the restore point meanwhile.
+// restore point is held (retention, prune and deletion refuse it, naming the publication) and its
+// disk images stay open.
 // The NBD listener starts with the first publication, so a service that publishes nothing holds no port.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP, type AddressInfo } from 'node:net';
@@ -23,6 +23,8 @@ export interface PublishedImage {
 
 export interface PublicationsOptions {
   openImage(rpId: string, diskKey: string): Promise<PublishedImage>;
+  /** Keeps the restore point from being deleted while published; returns the release (repo.hold). */
+  hold?(rpId: string, why: string): Promise<() => void>;
   /** Where the NBD server listens (port 0: any free port). */
   listen: { host: string; port: number };
   /** Host in the nbd:// addresses; default the listen host, or this machine's name when that is a wildcard. */
@@ -70,7 +72,7 @@ export class PublicationError extends Error {
 }
 
 interface LiveExport { key: string; digest: Buffer; image: PublishedImage; exp: NbdExport }
-interface Live { pub: Publication; exports: LiveExport[]; timer?: NodeJS.Timeout }
+interface Live { pub: Publication; exports: LiveExport[]; timer?: NodeJS.Timeout; release?: () => void }
 
 const digest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -147,6 +149,7 @@ export class Publications {
     const id = `pub-${randomBytes(8).toString('hex')}`;
     const exports: LiveExport[] = [];
     const shown: PublishedDisk[] = [];
+    const release = await this.#o.hold?.(req.rpId, `it is published over NBD (${id})`);
     try {
       for (const d of req.disks) {
         const image = await this.#o.openImage(req.rpId, d.key);
@@ -164,6 +167,7 @@ export class Publications {
         shown.push({ disk: d.key, ...(d.label ? { label: d.label } : {}), size: image.capacity, url: this.#url(req.tls, addr.port, token) });
       }
     } catch (e) {
+      release?.();
       await Promise.allSettled(exports.map((x) => x.image.close()));
       throw e;
     }
@@ -172,7 +176,7 @@ export class Publications {
       createdAt: new Date().toISOString(), ...(req.expiresAt ? { expiresAt: req.expiresAt.toISOString() } : {}),
       tls: req.tls, ...(req.allowFrom?.length ? { allowFrom: req.allowFrom.map((a) => a.trim()) } : {}), exports: shown,
     };
-    const live: Live = { pub, exports };
+    const live: Live = { pub, exports, ...(release ? { release } : {}) };
     if (req.expiresAt) this.#expireAt(live, req.expiresAt.getTime());
     this.#live.set(id, live);
     this.#o.log?.info({ publication: id, rp: req.rpId, vm: req.vmId, disks: shown.map((x) => x.disk), owner: req.owner, tls: req.tls, expiresAt: pub.expiresAt }, 'restore point disks published over NBD');
@@ -206,6 +210,7 @@ export class Publications {
     this.#live.delete(id);
     clearTimeout(live.timer);
     for (const x of live.exports) this.#server.disconnect(x.key);
+    live.release?.();
     await Promise.allSettled(live.exports.map((x) => x.image.close()));
     this.#o.log?.info({ publication: id, rp: live.pub.rpId }, 'publication ended');
     return live.pub;

@@ -137,6 +137,8 @@ export class Repository {
   #gcRunning: Promise<unknown> | undefined;
   /** openDiskImage calls between resolving chunk locations and registering the image: GC waits for them. */
   #opening = new Set<Promise<unknown>>();
+  /** Restore points in use by this process (e.g. published over NBD): rpId -> why, one entry per hold. */
+  #holds = new Map<string, string[]>();
   #closed = false;
 
   private constructor(dir: string, storage: LocalStorage, config: RepoConfig, db: DB, keys: RepoKeys | undefined, lock: RepoLock, opts: OpenOptions, bad: Set<string>) {
@@ -384,12 +386,29 @@ export class Repository {
     });
   }
 
-  /** Deletes a restore point (its chunks are reclaimed by gc()). Refuses locked points and parents of running backups. */
+  /**
+   * Keeps a restore point from being deleted (by retention, prune or by hand) until the returned
+   * release is called; `why` is what the refusal says, e.g. "it is published over NBD (pub-…)".
+   */
+  hold(rpId: string, why: string): () => void {
+    this.#holds.set(rpId, [...(this.#holds.get(rpId) ?? []), why]);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      const left = this.#holds.get(rpId)?.filter((w, i, all) => i !== all.indexOf(why)) ?? [];
+      if (left.length) this.#holds.set(rpId, left); else this.#holds.delete(rpId);
+    };
+  }
+
+  /** Deletes a restore point (its chunks are reclaimed by gc()). Refuses locked points, held points and parents of running backups. */
   async deleteRestorePoint(id: string): Promise<void> {
     return this.#g(async () => {
       const rp = await this.getRestorePoint(id);
       if (isLocked(rp)) throw new RepositoryError('ELOCKEDRP', `restore point ${id} is locked until ${rp.lockedUntil} and cannot be deleted before then.`);
       for (const w of this.#ctx.inflight) if ((w as RestorePointWriter).parent?.id === id) throw new RepositoryError('EBUSY', `restore point ${id} is the parent of a running backup; try again when it has finished.`);
+      const held = this.#holds.get(id);
+      if (held?.length) throw new RepositoryError('EBUSY', `restore point ${id} is in use: ${held.join('; ')}. End that first.`);
       const ops = [...(await deleteOps(this.#ctx.db, id)), { type: 'del' as const, key: rpKey(id) }];
       // The object first: a crash in between leaves a record without its object, which the next open writes
       // again (the point stays), never an object without a record (which would say the index lost it).
@@ -405,7 +424,11 @@ export class Repository {
     const decision = decideRetention(all, policy);
     const busy = new Set([...this.#ctx.inflight].map((w) => (w as RestorePointWriter).parent?.id));
     for (const r of [...decision.remove]) {
-      if (busy.has(r.id)) { decision.remove.splice(decision.remove.indexOf(r), 1); decision.keep.push({ ...r, reasons: ['parent of a running backup'] }); }
+      const held = this.#holds.get(r.id);
+      if (busy.has(r.id) || held?.length) {
+        decision.remove.splice(decision.remove.indexOf(r), 1);
+        decision.keep.push({ ...r, reasons: [busy.has(r.id) ? 'parent of a running backup' : `in use: ${held!.join('; ')}`] });
+      }
     }
     if (!opts.dryRun) for (const r of decision.remove) await this.deleteRestorePoint(r.id);
     return decision;

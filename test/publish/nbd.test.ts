@@ -1,7 +1,7 @@
 // Publishing restore-point disks over NBD, checked with real NBD clients (libnbd's nbdinfo and
 // nbdcopy, qemu-img): sizes, byte-identical copies, TLS with the service certificate, refused
-// tokens and addresses, refused writes, unpublish and expiry ending access, the published image
-// outliving its restore point's deletion and GC; then the same through the service's API with the lab.
+// tokens and addresses, refused writes, unpublish and expiry ending access, the published point
+// held against deletion and retention; then the same through the service's API with the lab.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -121,7 +121,7 @@ describe('a restore point published from a repository', () => {
     pki = join(dir, 'pki');
     mkdirSync(pki);
     writeFileSync(join(pki, 'ca-cert.pem'), cert.cert); // libnbd's tls-certificates folder: the CA that signed the server
-    pubs = new Publications({ openImage: (rp, disk) => repo.openDiskImage(rp, disk), listen: { host: '127.0.0.1', port: 0 }, tls: cert, handshakeTimeoutMs: 1500 });
+    pubs = new Publications({ openImage: (rp, disk) => repo.openDiskImage(rp, disk), hold: async (rp, why) => repo.hold(rp, why), listen: { host: '127.0.0.1', port: 0 }, tls: cert, handshakeTimeoutMs: 1500 });
   });
   after(async () => { await pubs?.close(); await repo?.close(); rmSync(dir, { recursive: true, force: true }); });
 
@@ -298,19 +298,26 @@ describe('a restore point published from a repository', () => {
     assert.notEqual((await run('nbdinfo', [p.exports[0]!.url])).code, 0);
   });
 
-  test('a published disk stays readable after its restore point is deleted and GC runs; the next GC after unpublishing reclaims it', async () => {
+  test('a published restore point is held: deleting and retention refuse it naming the publication; after unpublishing it goes and GC reclaims it', async () => {
     const other = join(dir, 'other.img');
     const w = await repo.beginRestorePoint({ vm: { id: 'vm-2', name: 'db01' }, consistency: 'crash' });
     await (await w.addDisk({ key: '2000', label: 'Hard disk 1', capacity: 6 * MiB })).writeFile(other);
     const rp2 = (await w.commit()).id;
     const p = await pubs.publish({ rpId: rp2, vmId: 'vm-2', disks: [{ key: '2000' }], owner: 'alice', tls: false });
-    await repo.deleteRestorePoint(rp2);
+    await assert.rejects(repo.deleteRestorePoint(rp2), (e: Error & { code?: string }) => e.code === 'EBUSY' && e.message.includes(`published over NBD (${p.id})`));
+    const newer = await repo.beginRestorePoint({ vm: { id: 'vm-2', name: 'db01' }, consistency: 'crash' });
+    await (await newer.addDisk({ key: '2000', label: 'Hard disk 1', capacity: 6 * MiB })).write(0, Buffer.alloc(MiB, 3));
+    await newer.commit();
+    const kept = await repo.applyRetention({ keepLast: 1 }, { vmId: 'vm-2' });
+    assert.deepEqual(kept.remove, [], 'retention removes nothing published');
+    assert.match(kept.keep.find((k) => k.id === rp2)!.reasons.join(), /in use: it is published over NBD/);
     await repo.gc();
     const out = join(dir, 'after-gc.img');
     const c = await run('nbdcopy', [p.exports[0]!.url, out]);
     assert.equal(c.code, 0, c.stderr);
     assert.equal(sha256File(out), sha256File(other));
     await pubs.unpublish(p.id);
+    await repo.deleteRestorePoint(rp2);
     const report = await repo.gc();
     assert.ok(report.reclaimedBytes >= 2 * MiB, `reclaimed ${report.reclaimedBytes} bytes`);
   });
