@@ -16,6 +16,8 @@ import { JobRunner } from '../../backend/jobs/runner.ts';
 import { SecretBox } from '../../backend/common/secrets.ts';
 import { CatalogService, type CatalogParams } from '../../backend/file-restore/catalog/service.ts';
 import type { Run } from '../../backend/model/job.ts';
+import { CatalogStore } from '../../backend/file-restore/catalog/store.ts';
+import { buildCatalog } from '../../backend/file-restore/catalog/build.ts';
 import { tempDir } from '../repository/helpers.ts';
 
 const PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
@@ -236,4 +238,16 @@ test('a point without a catalog (an older point, a moved repository) gets one bu
   assert.equal(f.service.status(a!).state, 'ready');
   const again = await f.service.versions(VM.id, 'report.xlsx', 'tester');
   assert.equal(again.matches.filter((m) => m.restorePointId === a!.id).length, 2);
+});
+
+test('volumes whose walk runs over its time bound are recorded with the reason, the build still completes; with room it catalogues them', async () => {
+  const f = await setup();
+  const [a] = f.points;
+  const store = new CatalogStore(join(f.dir, 'bounded'));
+  // 2 ms is less than any worker needs to start and open a volume: both run over their bound.
+  const r = await buildCatalog(f.repo, store, a!, { volumeTimeoutMs: 2 });
+  assert.deepEqual(r.header.volumes.map((v) => [v.id, v.fsType, v.files]), [['2000', 'ext', 0], ['2001', 'fat', 0]]);
+  for (const v of r.header.volumes) assert.match(v.error ?? '', /took longer than 2 ms and was stopped/);
+  const ok = await buildCatalog(f.repo, store, a!, { volumeTimeoutMs: 60_000, maxHeapMb: 256 });
+  assert.deepEqual(ok.header.volumes.map((v) => [v.id, v.files, v.error]), [['2000', 51, undefined], ['2001', 21, undefined]]);
 });
