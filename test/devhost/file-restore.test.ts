@@ -80,6 +80,19 @@ async function catalogsReady(vmId: string): Promise<string[]> {
   return points.map((p) => p.id);
 }
 
+/** Presses Tab until the focused element (`TAG #id text`) matches. */
+async function tabTo(page: Page, pred: (desc: string) => boolean, max = 60): Promise<string> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const d = await page.evaluate(() => {
+      const a = (globalThis as any).document.activeElement;
+      return a ? `${a.tagName}${a.id ? ' #' + a.id : ''} ${String(a.textContent ?? '').trim().slice(0, 40)}`.trim() : '';
+    });
+    if (pred(d)) return d;
+  }
+  throw new Error('focus never reached the target');
+}
+
 /** Right-click the VM in the dev host's tree and choose the action (label from the manifest). */
 async function rightClickAction(page: Page, vmName: string, actionLabel: string): Promise<Frame> {
   await page.getByRole('treeitem', { name: vmName, exact: true }).click({ button: 'right' });
@@ -320,7 +333,7 @@ test('dev host (de-DE, dark): Recover files… from a restore point\'s row in Mo
   }
 });
 
-test('standalone: a disk without a filesystem the service can read shows why, and cannot be opened', async () => {
+test('standalone: a disk without a filesystem the service can read shows why and cannot be opened; the wizard works with the keyboard only', async () => {
   const blank = (await svc.call<VmSummary[]>('GET', '/api/vms', { token })).body.find((v) => v.name === 'web-off01')!;
   const started = await svc.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: [blank.id] } });
   assert.equal(started.status, 202, JSON.stringify(started.body));
@@ -344,6 +357,39 @@ test('standalone: a disk without a filesystem the service can read shows why, an
     assert.ok(why.length > 10, `the volume says why it cannot be opened: "${why}"`);
     assert.equal(await page.getByRole('button', { name: en['common.next']!, exact: true }).isDisabled(), true);
     await page.screenshot({ path: `${SHOTS}file-restore-unreadable.png` });
+
+    // Keyboard only, on linux-db01: restore point → volume → a folder → a file → download.
+    // Only the query changes: the router would keep the open wizard, so load the page afresh.
+    await page.goto(`${svc.service.url}/ui/#/actions/recover-files?vm=${vm.id}`);
+    await page.reload();
+    await page.locator('input[name=sp-rp]:checked').waitFor();
+    await tabTo(page, (d) => d.startsWith('INPUT #rp-'));
+    await tabTo(page, (d) => d.startsWith('BUTTON') && d.includes(en['common.next']!));
+    await page.keyboard.press('Enter');
+    await page.locator('input[name=sp-vol]:checked').waitFor({ timeout: 30_000 });
+    assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement?.id), 'fr-step-current', 'focus moves to the new step');
+    await tabTo(page, (d) => d.startsWith('INPUT #vol-'));
+    await page.keyboard.press('ArrowDown'); // the other volume of the radio group: ext4 "root"
+    await page.locator('tr.sp-selected', { hasText: 'root' }).waitFor();
+    await tabTo(page, (d) => d.startsWith('BUTTON') && d.includes(en['common.next']!));
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'home', exact: true }).waitFor({ timeout: 30_000 });
+    await tabTo(page, (d) => d === 'BUTTON home');
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'alice', exact: true }).waitFor();
+    await tabTo(page, (d) => d === 'BUTTON alice');
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'notes', exact: true }).waitFor();
+    await tabTo(page, (d) => d === 'BUTTON notes');
+    await page.keyboard.press('Enter');
+    await page.locator('.sp-fr-name', { hasText: 'todo.txt' }).waitFor();
+    await tabTo(page, (d) => d.startsWith('INPUT #fr-row-'));
+    await page.keyboard.press('Space');
+    await page.locator('.sp-fr-selected', { hasText: fill(en['fileRestore.selected']!, { n: 1 }) }).waitFor();
+    await tabTo(page, (d) => d.startsWith('BUTTON #fr-download'));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+    assert.equal(download.suggestedFilename(), 'todo.txt');
+    assert.equal(sha256(readFileSync(await download.path())), imageFile('ext4', '/home/alice/notes/todo.txt').sha256);
     assert.deepEqual(errors, []);
   } finally {
     await ctx.close();
