@@ -3,7 +3,7 @@ import { ActivatedRoute } from '@angular/router';
 import { ClrSpinnerModule } from '@clr/angular';
 import type { FileEntry, FileVolume, JobRun, RestorePoint, VmDetail } from '@contract';
 import { Api, errorText } from '../../core/api';
-import { I18N_PIPES, I18n } from '../../core/i18n';
+import { I18N_PIPES } from '../../core/i18n';
 import { RunTracker } from '../../core/run-tracker';
 import { SdkService } from '../../sdk/sdk.service';
 import { Actions } from '../../shared/actions';
@@ -12,7 +12,7 @@ import { ErrorAlert } from '../../shared/error-alert';
 import { RunProgress } from '../../shared/run-progress';
 import { contextVmIds } from '../../shared/vm-context';
 import { FileBrowser } from './file-browser';
-import { startDownload, volumeName } from './file-format';
+import { startDownload } from './file-format';
 import { EMPTY_PUT_BACK, FilePutBack, type PutBackChoice } from './put-back';
 
 type Step = 'point' | 'volume' | 'browse' | 'putBack';
@@ -143,7 +143,6 @@ const STEPS: readonly Step[] = ['point', 'volume', 'browse', 'putBack'];
 export class RecoverFilesModal {
   readonly sdk = inject(SdkService);
   private readonly api = inject(Api);
-  private readonly i18n = inject(I18n);
   private readonly actions = inject(Actions);
   private readonly route = inject(ActivatedRoute);
   readonly steps = STEPS;
@@ -249,6 +248,5 @@ export class RecoverFilesModal {
       setTimeout(() => document.getElementById('fr-progress')?.focus());
     } catch (e) { this.error.set(errorText(e)); } finally { this.starting.set(false); }
   }
-  volumeTitle(v: FileVolume): string { return volumeName(v, this.i18n); }
   close(run?: JobRun): void { this.actions.close(run ? { runId: run.id, status: run.status } : undefined, '/vm/monitor?vm=' + this.vmId); }
 }
