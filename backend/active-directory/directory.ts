@@ -220,10 +220,10 @@ export async function openActiveDirectory(db: EseDatabase, options: OpenAdOption
   return {
     consistency, schema, objectCount: [...entries.values()].filter(isObject).length,
     roots() {
-      const root = entries.get(2)
-      const ncs = [...entries.values()].filter((e) => isObject(e) && (e.pdnt === 2 || e.pdnt === 0) && !root?.children.includes(-1))
-      // Naming contexts whose parent is another NC (Configuration under the domain) are children there, not roots.
-      return answer(ncs.filter((e) => e.pdnt === 2).map(summary).sort(byName))
+      // Naming contexts: objects whose parent is the root or a phantom (DC=com above DC=corp,DC=com).
+      // Configuration and Schema sit under the domain NC in the parent chain, so they are its children.
+      const phantomOrRoot = (dnt: number) => { const p = entries.get(dnt); return !p || p.dnt === 2 || !isObject(p) }
+      return answer([...entries.values()].filter((e) => isObject(e) && phantomOrRoot(e.pdnt)).map(summary).sort(byName))
     },
     children(dn, opts = {}) {
       const e = resolve(dn)
