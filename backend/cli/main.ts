@@ -18,6 +18,7 @@ const families: Record<string, { summary: string; load: () => Promise<{ run(args
   repo: { summary: 'use a backup repository folder directly (init, backup, restore, ls, verify, prune, stats)', load: () => import('./repo.ts') },
   files: { summary: 'browse, search and download files inside a restore point (file-level restore)', load: () => import('./files.ts') },
   ese: { summary: 'read an ESE database file (ntds.dit, Exchange .edb): state, tables, rows', load: () => import('./ese.ts') },
+  ad: { summary: 'Active Directory objects from an ntds.dit file: ls, find, show (secrets never shown)', load: () => import('./ad.ts') },
 };
 
 async function main(argv: string[]): Promise<number> {
