@@ -112,3 +112,24 @@ test('ATTRTYP of 3,430 attributes of a real Windows AD + Exchange schema: msDS-I
   for (const r of rows) if (r.intId === 0 && samba[r.name]) { assert.equal(r.attributeId, samba[r.name].attrtyp, r.name); same++ }
   assert.ok(same > 1000, `${same} base attributes compared with Samba's`)
 })
+
+test('rows of a real ntds.dit (decoded by go-ese): class ATTRTYPs, names, times and GUIDs as published', async () => {
+  const { schemaFromRows } = await import('../../backend/active-directory/schema.ts')
+  const { decodeAdValue } = await import('../../backend/active-directory/values.ts')
+  const rows = readFileSync(`${FIX}/go-ese/golden/ntds.dit.golden`, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+  const s = schemaFromRows(rows)
+  // governsIDs from Microsoft's published schema, through the default prefix table.
+  assert.deepEqual([...s.classes].sort((a, b) => a[0] - b[0]), [[65540, 'organization'], [196617, 'dMD'], [1507375, 'nTDSDSA']])
+  assert.equal(oidFromAttrtyp(65540), '2.5.6.4')
+  assert.equal(oidFromAttrtyp(196617), '1.2.840.113556.1.3.9')
+  assert.equal(oidFromAttrtyp(1507375), '1.2.840.113556.1.5.7000.47')
+  const ctx = { dnOf: () => undefined, nameOf: (t: number) => s.nameOf(t), sdTable: false }
+  const org = rows.find((r) => r.ATTm589825 === 'Organization')!
+  const when = { name: 'whenCreated', attrtyp: 131074, syntax: '2.5.5.11', column: 'ATTl131074', single: true, searchFlags: 0 }
+  assert.equal(decodeAdValue(when, org.ATTl131074 as number, ctx), '2013-05-21T16:44:37.000Z')
+  const guid = { name: 'objectGUID', attrtyp: 589826, syntax: '2.5.5.10', column: 'ATTk589826', single: true, searchFlags: 0 }
+  assert.equal(decodeAdValue(guid, Buffer.from(org.ATTk589826 as string, 'hex'), ctx), 'aa41562d-5628-48e3-be14-8245aef718a2')
+  const oc = { name: 'objectClass', attrtyp: 0, syntax: '2.5.5.2', column: 'ATTc0', single: false, searchFlags: 0 }
+  // classSchema and top have no row in the sample, so they come out as their governsIDs.
+  assert.deepEqual((org.ATTc0 as number[]).map((t) => decodeAdValue(oc, t, ctx)), ['1.2.840.113556.1.3.13', '2.5.6.0'])
+})
