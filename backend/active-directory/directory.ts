@@ -124,14 +124,16 @@ export async function openActiveDirectory(db: EseDatabase, options: OpenAdOption
     if (Buffer.isBuffer(g) && g.length === 16) byGuid.set(guidString(g), e.dnt)
   }
 
-  // Links: link_base = linkID / 2; a set link_deltime is a removed value kept for replication.
+  // Links: link_base = linkID / 2.
   const links: Link[] = []
   if (tables.has('link_table')) {
     for await (const row of db.rows('link_table')) {
       const from = num(row.values.link_DNT), to = num(row.values.backlink_DNT), base = num(row.values.link_base)
       if (from === undefined || to === undefined || base === undefined) continue
-      const del = row.values.link_deltime
-      if (del !== null && del !== undefined && del !== 0 && del !== 0n) continue
+      // A removed value keeps its row with link_deltime; a deactivated one (owner deleted with the
+      // Recycle Bin on) with link_deactivetime: neither is a current value.
+      const set = (v: unknown) => v !== null && v !== undefined && v !== 0 && v !== 0n
+      if (set(row.values.link_deltime) || set(row.values.link_deactivetime)) continue
       links.push({ from, to, base })
     }
   }
