@@ -22,6 +22,8 @@ export interface StartLabOptions {
   images?: boolean;
   /** Write SOAP traffic to the lab's stderr (default false). */
   trace?: boolean;
+  /** Standard inventory: NICs on the VMs and the DR helper VM dr-transporter01 (test/lab/vcsim/hotadd.go). */
+  replication?: boolean;
 }
 
 /** The JSON line vcsim-lab prints when it is ready. */
@@ -59,6 +61,8 @@ export interface LabDisk {
   changeId?: string; // latest CBT changeId, when tracking
   currentFileName: string; // what the VM's backing names now (a delta while snapshots exist)
   chain: LabDiskFile[]; // current file first, the flat file last
+  /** A disk of another VM hot-added to this one: flatPath is then that disk's current top data file. */
+  attachedFrom?: { vm: string; diskKey: number; fileName: string };
 }
 
 export interface LabVm {
@@ -239,6 +243,7 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
   const imagesDir = inventory === 'standard' && opts.images !== false ? ensureImages(diskMiB) : undefined;
   if (imagesDir) args.push('-images', imagesDir);
   if (opts.trace) args.push('-trace');
+  if (opts.replication) args.push('-replication');
 
   // stdin stays open: the lab exits by itself when this process dies and the pipe closes.
   const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -115,6 +115,15 @@ type diskInfo struct {
 	// While snapshots exist the flat file is frozen and guest writes go to the top delta.
 	Chain           []chainInfo `json:"chain"`
 	CurrentFileName string      `json:"currentFileName"`
+	// A disk of another VM hot-added to this one (hotadd.go): flatPath is the
+	// data file of that disk's current top, the device the helper opens.
+	AttachedFrom *attachedFrom `json:"attachedFrom,omitempty"`
+}
+
+type attachedFrom struct {
+	VM       string `json:"vm"`
+	DiskKey  int32  `json:"diskKey"`
+	FileName string `json:"fileName"` // the owner's disk as named in its config
 }
 
 func (l *Lab) vmList() map[string]vmInfo {
@@ -148,6 +157,7 @@ func (l *Lab) vmList() map[string]vmInfo {
 				}
 				info.Disks = append(info.Disks, di)
 			}
+			info.Disks = append(info.Disks, l.attachedDiskInfos(vm)...)
 		})
 		out[v.Name] = info
 	}

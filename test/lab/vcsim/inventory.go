@@ -67,9 +67,23 @@ func (l *Lab) buildStandard(ctx context.Context) error {
 		{name: "app-notools01", guestID: string(types.VirtualMachineGuestOsIdentifierWindows9Server64Guest), cluster: "Production", host: 1,
 			datastore: "prod-ds2", diskBytes: small, random: 24, poweredOn: true, tools: false, vmx: "vmx-13", scsi: "lsilogic-sas"},
 	}
+	if err := l.buildNetworks(ctx, s); err != nil {
+		return fmt.Errorf("networks: %w", err)
+	}
+	nics := map[string]string{}
+	if l.opts.replication { // what replication needs (hotadd.go, networks.go)
+		plans = append(plans, vmPlan{name: "dr-transporter01", guestID: string(types.VirtualMachineGuestOsIdentifierDebian10_64Guest), cluster: "DR", host: 0,
+			datastore: "dr-ds1", diskBytes: small, poweredOn: true, tools: true, vmx: "vmx-15", scsi: "pvscsi"})
+		nics = map[string]string{"win-app01": "Prod-App", "linux-db01": "VM Network", "web-off01": "Prod-App", "app-notools01": "VM Network", "dr-transporter01": "DR-Network"}
+	}
 	for i := range plans {
 		if err := l.createVM(ctx, s, &plans[i]); err != nil {
 			return fmt.Errorf("%s: %w", plans[i].name, err)
+		}
+		if n := nics[plans[i].name]; n != "" {
+			if err := l.addNIC(ctx, object.NewVirtualMachine(l.client, l.vmByName(plans[i].name).Ref), n); err != nil {
+				return fmt.Errorf("%s NIC: %w", plans[i].name, err)
+			}
 		}
 	}
 	return nil

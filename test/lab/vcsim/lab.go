@@ -31,6 +31,7 @@ type Lab struct {
 	guest    guestState
 	ui       uiSessions
 	perms    permissions // what the restricted user may see (permissions.go)
+	hotadd   hotAdds     // disks of other VMs attached to helpers (hotadd.go)
 }
 
 // labVM is what the lab knows about a VM beyond vcsim's object.

@@ -46,6 +46,7 @@ type options struct {
 	guestPass      string
 	trace          bool
 	watchIn        bool
+	replication    bool // standard inventory: NICs on the VMs and the DR transporter VM (hotadd.go)
 }
 
 // readyLine is the JSON object printed once the server accepts connections.
@@ -72,6 +73,7 @@ func main() {
 	flag.StringVar(&o.inventory, "inventory", "standard", "inventory: standard|large")
 	flag.IntVar(&o.vms, "vms", 2000, "number of VMs for -inventory large")
 	flag.IntVar(&o.diskMiB, "disk-mib", 64, "size of the disk images of win-app01 and linux-db01")
+	flag.BoolVar(&o.replication, "replication", false, "standard inventory: give the VMs NICs on production networks and add the DR helper VM dr-transporter01")
 	flag.StringVar(&o.images, "images", "", "directory with win-app01.img / linux-db01.img built by test/lab/images/build.sh (blank disks if empty)")
 	flag.StringVar(&o.dataDir, "data-dir", "", "directory for datastores and lab state (default: a new temp dir, removed on exit)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the data directory on exit")

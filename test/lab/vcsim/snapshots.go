@@ -51,6 +51,10 @@ func (o *LabVirtualMachine) createSnapshot(ctx *simulator.Context, name, desc st
 	}
 	var fault *soap.Fault
 	o.withLock(ctx, vm, func() {
+		if f := o.lab.checkNewSnapshot(vm); f != nil { // depth limit, disks held by a helper (hotadd.go)
+			taskRef = simulator.CreateTask(vm, "createSnapshot", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) { return nil, f }).Run()
+			return
+		}
 		quiesced := quiesce && toolsRunning(vm)
 		res := vm.CreateSnapshotTask(&types.CreateSnapshot_Task{This: vm.Self, Name: name, Description: desc, Memory: memory, Quiesce: quiesced})
 		b := res.(*methods.CreateSnapshot_TaskBody)
@@ -406,6 +410,16 @@ func (o *LabVirtualMachine) ReconfigVMTask(ctx *simulator.Context, req *types.Re
 	var res soap.HasFault
 	o.withLock(ctx, vm, func() {
 		was := cbtEnabled(vm.Config)
+		// NIC checks and hot-add of other VMs' disks (networks.go, hotadd.go).
+		attach, fault := o.lab.prepareHotAdd(vm, &r.Spec)
+		if fault == nil {
+			fault = checkNICs(vm, &r.Spec)
+		}
+		if fault != nil {
+			res = &methods.ReconfigVM_TaskBody{Res: &types.ReconfigVM_TaskResponse{Returnval: simulator.CreateTask(vm, "reconfigVm",
+				func(*simulator.Task) (types.AnyType, types.BaseMethodFault) { return nil, fault }).Run()}}
+			return
+		}
 		res = vm.ReconfigVMTask(ctx, &r)
 		if !taskSucceeded(res) {
 			return
@@ -413,6 +427,8 @@ func (o *LabVirtualMachine) ReconfigVMTask(ctx *simulator.Context, req *types.Re
 		if rec != nil {
 			o.lab.syncDisks(vm, rec)
 		}
+		o.lab.finishHotAdd(vm, rec, attach)
+		syncGuestNICs(vm)
 		switch now := cbtEnabled(vm.Config); {
 		case now && !was:
 			if _, err := o.lab.startEpochs(vm); err != nil {
