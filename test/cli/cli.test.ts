@@ -41,7 +41,14 @@ test('backup by name, then points shows the restore point with its consistency',
   assert.equal(points[0]!.id, run.vms[0]!.restorePointId);
   assert.equal(points[0]!.consistency, 'filesystem');
   const text = await cli(['points', 'linux-db01']);
-  assert.match(text.stdout, new RegExp(`${points[0]!.id}\\s+\\S+\\s+filesystem`));
+  // Times in local time, one format: the restore point's creation as the reader's clock shows it.
+  const created = new Date(points[0]!.createdAt);
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const local = `${created.getFullYear()}-${p2(created.getMonth() + 1)}-${p2(created.getDate())} ${p2(created.getHours())}:${p2(created.getMinutes())}:${p2(created.getSeconds())}`;
+  assert.match(text.stdout, new RegExp(`${points[0]!.id}\\s+${local}\\s+filesystem`));
+  const vms = await cli(['vms'], { TZ: 'America/New_York' });
+  assert.doesNotMatch(vms.stdout, /\d{4}-\d\d-\d\dT\d\d:/, 'no raw ISO times');
+  assert.match(vms.stdout, /linux-db01 .* \d{4}-\d\d-\d\d \d\d:\d\d:\d\d success \(filesystem\)/);
 });
 
 test('restore a restore point to a new VM from the command line', async () => {
@@ -65,6 +72,11 @@ test('jobs create, list and run', async () => {
   assert.equal(job.retention.keepLast, 3);
   const l = await cli(['jobs', 'list']);
   assert.match(l.stdout, /cli-nightly\s+1\s+30 1 \* \* \*/);
+  const shown = await cli(['jobs', 'show', 'cli-nightly']);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^Schedule: +cron "30 1 \* \* \*"$/m, 'jobs show is text without --json');
+  assert.match(shown.stdout, /^VMs: +win-app01 \(vm-\d+\)$/m);
+  assert.match(shown.stdout, /^Keep: +last 3$/m);
   const r = await cli(['jobs', 'run', 'cli-nightly', '--json']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((JSON.parse(r.stdout) as JobRun).status, 'success');
