@@ -121,6 +121,9 @@ func (l *Lab) serveDatastore(w http.ResponseWriter, r *http.Request, next http.H
 	})
 	if rule == nil {
 		next.ServeHTTP(w, r)
+		if method == "DatastorePut" {
+			l.uploadedIntoDelta(r)
+		}
 		return
 	}
 	time.Sleep(time.Duration(rule.DelayMs) * time.Millisecond)
@@ -213,5 +216,46 @@ func dropConnection(w http.ResponseWriter) {
 		if conn, _, err := h.Hijack(); err == nil {
 			_ = conn.Close()
 		}
+	}
+}
+
+// uploadedIntoDelta: a whole-file PUT into the data file of a lab delta disk
+// (the top of a snapshot chain) replaces every block of it. Lab: the delta's
+// block map is what reads consult, so the upload marks all blocks present.
+// ESXi: a delta is vmfsSparse/SEsparse, which a raw PUT cannot write (see the
+// replication report); this models the bytes a write through the disk leaves.
+func (l *Lab) uploadedIntoDelta(r *http.Request) {
+	ds := r.URL.Query().Get("dsName")
+	p := strings.TrimPrefix(r.URL.Path, "/folder/")
+	if ds == "" || p == "" {
+		return
+	}
+	_, flat := l.localDiskPaths("[" + ds + "] " + strings.TrimSuffix(p, "-delta.vmdk") + ".vmdk")
+	local := strings.TrimSuffix(flat, "-flat.vmdk") + "-delta.vmdk"
+	if !strings.HasSuffix(p, "-delta.vmdk") {
+		return
+	}
+	l.mu.Lock()
+	recs := make([]*labVM, 0, len(l.byID))
+	for _, v := range l.byID {
+		recs = append(recs, v)
+	}
+	l.mu.Unlock()
+	for _, rec := range recs {
+		vm := simVM(rec.Ref)
+		if vm == nil {
+			continue
+		}
+		simulator.Map.WithLock(vm, func() {
+			for _, d := range rec.Disks {
+				for _, f := range d.files {
+					if f.data == local && f.blocks != nil {
+						for b := int64(0); b*cbtBlock < d.Capacity; b++ {
+							f.blocks[b] = true
+						}
+					}
+				}
+			}
+		})
 	}
 }
