@@ -165,6 +165,8 @@ describe('lab vCenter for replication', () => {
     // While the running helper holds it, the replica cannot take a snapshot.
     const busy = await soap.task('CreateSnapshot_Task', `${ref('_this', rep)}<name>rp3</name><memory>false</memory><quiesce>false</quiesce>`);
     assert.deepEqual([busy.state, busy.fault], ['error', 'FileLocked']);
+    const start = await soap.task('PowerOnVM_Task', ref('_this', rep));
+    assert.deepEqual([start.state, start.fault], ['error', 'FileLocked'], 'nor power on');
 
     // Detach (no fileOperation): the files stay, the replica's disk holds what was written.
     const remove = `${ref('_this', helper)}<spec><deviceChange><operation>remove</operation><device xsi:type="VirtualDisk">${attached}</device></deviceChange></spec>`;

@@ -444,6 +444,10 @@ func (o *LabVirtualMachine) ReconfigVMTask(ctx *simulator.Context, req *types.Re
 // PowerOnVMTask powers a VM on (vcsim) and, if Tools is installed, reports it running.
 func (o *LabVirtualMachine) PowerOnVMTask(ctx *simulator.Context, req *types.PowerOnVM_Task) soap.HasFault {
 	return o.power(ctx, func(vm *simulator.VirtualMachine) soap.HasFault {
+		if f := o.lab.lockedByHelper(vm.Self); f != nil { // its disk is hot-added to a running helper (hotadd.go)
+			return &methods.PowerOnVM_TaskBody{Res: &types.PowerOnVM_TaskResponse{Returnval: simulator.CreateTask(vm, "powerOn",
+				func(*simulator.Task) (types.AnyType, types.BaseMethodFault) { return nil, f }).Run()}}
+		}
 		r := *req
 		r.This = vm.Self
 		return vm.PowerOnVMTask(ctx, &r)
