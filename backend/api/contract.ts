@@ -157,7 +157,7 @@ export interface JobRunVm {
   warnings: string[];
 }
 
-export type RunKind = 'backup' | 'restore' | 'file-restore' | 'replication' | 'copy' | 'verify' | 'retention' | 'gc' | 'catalog';
+export type RunKind = 'backup' | 'restore' | 'file-restore' | 'replicate' | 'replication' | 'copy' | 'verify' | 'retention' | 'gc' | 'catalog';
 
 export interface JobRun {
   id: string;

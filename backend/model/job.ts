@@ -36,7 +36,7 @@ export interface Job {
 export const DEFAULT_TARGET: JobTarget = Object.freeze({ kind: 'repository', repository: 'default' });
 
 /** What a run does: a job kind, an on-demand restore, or a maintenance task on the repository. */
-export type RunKind = JobKind | 'restore' | 'file-restore' | 'retention' | 'gc' | 'catalog';
+export type RunKind = JobKind | 'restore' | 'file-restore' | 'replicate' | 'retention' | 'gc' | 'catalog';
 
 export type RunStatus = 'queued' | 'running' | 'success' | 'warning' | 'failed' | 'cancelled';
 
