@@ -192,6 +192,30 @@ describe('lab vCenter for replication', () => {
     assert.equal((await lab.control.vms())['rep-deep01']!.disks[0]!.chain.length, 33, '32 deltas on the base, no 33rd');
   });
 
+  test('a replica disk grows with ReconfigVM once it has no snapshots; with a snapshot it is InvalidDeviceOperation', async () => {
+    const vm = await createReplica('rep-grow01');
+    const grow = async () => {
+      const disk = devicesOf(await soap.property(vm, 'config.hardware.device'), 'VirtualDisk')[0]!
+        .replace(/<capacityInKB>\d+<\/capacityInKB>/, '<capacityInKB>32768</capacityInKB>')
+        .replace(/<capacityInBytes>\d+<\/capacityInBytes>/, `<capacityInBytes>${32 * MiB}</capacityInBytes>`);
+      return soap.task('ReconfigVM_Task', `${ref('_this', vm)}<spec><deviceChange><operation>edit</operation><device xsi:type="VirtualDisk">${disk}</device></deviceChange></spec>`);
+    };
+    assert.equal((await soap.task('CreateSnapshot_Task', `${ref('_this', vm)}<name>rp1</name><memory>false</memory><quiesce>false</quiesce>`)).state, 'success');
+    const refused = await grow();
+    assert.deepEqual([refused.state, refused.fault], ['error', 'InvalidDeviceOperation']);
+    assert.equal((await soap.task('RemoveAllSnapshots_Task', ref('_this', vm))).state, 'success');
+    assert.equal((await grow()).state, 'success');
+    const disk = devicesOf(await soap.property(vm, 'config.hardware.device'), 'VirtualDisk')[0]!;
+    assert.equal(first(disk, 'capacityInBytes'), String(32 * MiB));
+    const lab0 = (await lab.control.vms())['rep-grow01']!.disks[0]!;
+    assert.equal(lab0.capacityBytes, 32 * MiB);
+    assert.equal((await readFile(lab0.flatPath)).length, 32 * MiB);
+    assert.match(await readFile(lab0.descriptorPath, 'utf8'), new RegExp(`^RW ${(32 * MiB) / 512} VMFS`, 'm'));
+    const tail = randomBytes(4096);
+    await lab.control.writeDisk('rep-grow01', 0, 30 * MiB, tail);
+    assert.ok((await readFile(lab0.flatPath)).subarray(30 * MiB, 30 * MiB + 4096).equals(tail), 'the new space is writable');
+  });
+
   /** A powered-off VM with a 16 MiB thin disk on dr-ds1 at the DR host, made with CreateVM_Task. */
   async function createReplica(name: string): Promise<Moref> {
     const folder = [...(await soap.list('Datacenter', 'vmFolder')).values()][0]!;

@@ -145,20 +145,20 @@ func (l *Lab) addNIC(ctx context.Context, vm *object.VirtualMachine, network str
 // checkNICs runs before vcsim's ReconfigVM/CreateVM device handling.
 //
 // vSphere: a NIC's network must exist and be available on the VM's host
-// (InvalidDeviceBacking otherwise); an edit may send the device as read, with
-// or without deviceInfo. vcsim 0.24.2 panics on an unknown network name and on
-// an edit without deviceInfo. Lab: the faults, and deviceInfo filled in from
-// the device being edited. Caller holds the VM's lock.
+// (InvalidDeviceBacking otherwise); an edit (of any device) may send the device
+// as read, with or without deviceInfo. vcsim 0.24.2 panics on an unknown
+// network name and on an edit without deviceInfo. Lab: the faults, and
+// deviceInfo (label) and backing filled in from the device being edited; an
+// edit of a device the VM lacks is InvalidDeviceSpec. Caller holds the VM's lock.
 func checkNICs(vm *simulator.VirtualMachine, spec *types.VirtualMachineConfigSpec) types.BaseMethodFault {
 	devices := object.VirtualDeviceList(vm.Config.Hardware.Device)
 	for i, change := range spec.DeviceChange {
 		ds := change.GetVirtualDeviceConfigSpec()
-		card, ok := ds.Device.(types.BaseVirtualEthernetCard)
-		if !ok || ds.Operation == types.VirtualDeviceConfigSpecOperationRemove {
+		if ds.Device == nil || ds.Operation == types.VirtualDeviceConfigSpecOperationRemove {
 			continue
 		}
-		d := card.GetVirtualEthernetCard()
-		if ds.Operation == types.VirtualDeviceConfigSpecOperationEdit {
+		if ds.Operation == types.VirtualDeviceConfigSpecOperationEdit { // any device type: vcsim needs deviceInfo
+			d := ds.Device.GetVirtualDevice()
 			old := devices.FindByKey(d.Key)
 			if old == nil {
 				return &types.InvalidDeviceSpec{DeviceIndex: int32(i)}
@@ -174,6 +174,11 @@ func checkNICs(vm *simulator.VirtualMachine, spec *types.VirtualMachineConfigSpe
 				d.Backing = old.GetVirtualDevice().Backing
 			}
 		}
+		card, ok := ds.Device.(types.BaseVirtualEthernetCard)
+		if !ok {
+			continue
+		}
+		d := card.GetVirtualEthernetCard()
 		b, ok := d.Backing.(*types.VirtualEthernetCardNetworkBackingInfo)
 		if !ok {
 			continue

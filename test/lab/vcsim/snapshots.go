@@ -415,6 +415,10 @@ func (o *LabVirtualMachine) ReconfigVMTask(ctx *simulator.Context, req *types.Re
 		if fault == nil {
 			fault = checkNICs(vm, &r.Spec)
 		}
+		var grow []diskGrowth // disk growth (resize.go)
+		if fault == nil {
+			grow, fault = o.lab.prepareResize(rec, &r.Spec)
+		}
 		if fault != nil {
 			res = &methods.ReconfigVM_TaskBody{Res: &types.ReconfigVM_TaskResponse{Returnval: simulator.CreateTask(vm, "reconfigVm",
 				func(*simulator.Task) (types.AnyType, types.BaseMethodFault) { return nil, fault }).Run()}}
@@ -428,6 +432,7 @@ func (o *LabVirtualMachine) ReconfigVMTask(ctx *simulator.Context, req *types.Re
 			o.lab.syncDisks(vm, rec)
 		}
 		o.lab.finishHotAdd(vm, rec, attach)
+		o.lab.finishResize(vm, grow)
 		syncGuestNICs(vm)
 		switch now := cbtEnabled(vm.Config); {
 		case now && !was:
