@@ -53,6 +53,9 @@ import { InvalidLoginError, VCenterUnreachableError } from './vsphere/faults.ts'
 import { sessionFromPluginToken } from '../plugin/session-bridge.ts';
 import { Publications } from './publish/publications.ts';
 import { publishRoutes } from './api/routes/publish.ts';
+import { ReplicateKind, type ReplicateParams } from './replication/run-kind.ts';
+import { allReplicas, replicaOf } from './replication/replica-state.ts';
+import { replicationRoutes } from './api/routes/replication.ts';
 
 const log = childLog('service');
 const rootDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -186,6 +189,11 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     queueRetention: (job) => { runner.runTask('retention', 'Stillpoint (after the job\'s run)', job); },
   }));
   runner.registerVmKind(new RestoreKind({ restore, takeVm: (vmId, owner) => locks.tryAcquire(vmId, owner), onRestored: () => inventory.invalidate() }));
+  // Replication to the DR site (same vCenter as the source VM in this version).
+  runner.registerVmKind(new ReplicateKind({
+    replicateDeps: async (vmId) => { const { site, moref } = sites.parse(vmId, 'VM'); return { vs: await sites.vs(site), journal: journal(site), locks, moref }; },
+    holder: (vmId) => locks.holder(vmId), guestCredentials: (id) => jobs.credentialSecret(id), onReplicated: () => inventory.invalidate(),
+  }));
   // File catalogs of restore points: built after each backup (and on demand) as runs of their own.
   const catalogs = new CatalogService({
     dataDir: config.dataDir, repo,
@@ -303,7 +311,18 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const vcOrigins = [...new Set(sites.list().flatMap((s) => (s.config.url ? [new URL(s.config.url).origin] : [])))];
   const app = createApp({
     version, rootDir, devHost: config.devHost, frameAncestors: vcOrigins,
-    auth, events, health, inventory, extraRoutes: [...operations, ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: async (id) => (await repo()).getRestorePoint(id).catch(() => undefined) })],
+    auth, events, health, inventory, extraRoutes: [...operations, ...replicationRoutes({
+      inventory,
+      replicate: async (vmId, r, user) => runToDto(await runner.start<ReplicateParams>({ kind: 'replicate', vmIds: [vmId], initiatedBy: user.username, concurrency: 1, params: { target: r } })),
+      replicaOf: async (vmId) => {
+        const { site, moref } = sites.parse(vmId, 'VM');
+        const vs = await sites.vs(site);
+        const uuid = (await vs.vms.get(moref)).instanceUuid;
+        return uuid ? replicaOf(vs, uuid) : undefined;
+      },
+      replicas: async () => (await Promise.all(sites.ids().map(async (site) => (await allReplicas(await sites.vs(site))).map((s) => ({ ...s, replicaId: sites.format(site, s.replica.value) }))))).flat(),
+      syncing: (vmId) => runner.active().some((r) => r.kind === 'replicate' && r.vms.some((v) => v.vmId === vmId && v.status === 'running')),
+    }), ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: async (id) => (await repo()).getRestorePoint(id).catch(() => undefined) })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 

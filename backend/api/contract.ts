@@ -13,6 +13,8 @@
 //   GET    /api/vms/:id/jobs                   -> Job[]
 //   GET    /api/vms/:id/runs                   -> JobRun[]           (newest first)
 //   GET    /api/vms/:id/replica                -> ReplicaState          (state 'none' when not replicated)
+//   POST   /api/vms/:id/replicate ReplicateRequest -> JobRun (202)
+//   GET    /api/replicas                       -> ReplicaState[]      (replicas the user can see)
 //   POST   /api/backups          BackupRequest -> JobRun (202)       (right-click "Back up now", 1..n VMs)
 //   GET    /api/restore-points/:id             -> RestorePoint
 //   POST   /api/restore-points/:id/restore RestoreRequest -> JobRun (202)
@@ -180,7 +182,17 @@ export interface JobRun {
 /** A VM's replica at the DR site; state 'none' when the VM is not replicated (a 404 means the VM is unknown or hidden). */
 export type ReplicaState =
   | { vmId: string; state: 'none' }
-  | { vmId: string; replicaVmId: string; targetHost: string; lastSync?: string; recoveryPoints: number; state: 'ready' | 'syncing' | 'failedOver' | 'error' };
+  | { vmId: string; replicaVmId: string; targetHost: string; lastSync?: string; recoveryPoints: number; state: 'ready' | 'syncing' | 'failedOver' | 'error' } & ReplicaDetail;
+
+/** More of a replica (backend/replication): its name, the last run's figures and its recovery points (snapshots on the replica), oldest first. */
+export interface ReplicaDetail {
+  replicaName?: string; sourceName?: string; lastSyncDurationMs?: number; lastSyncBytes?: number;
+  consistency?: 'application' | 'filesystem' | 'crash'; error?: string;
+  points?: { id: string; name: string; createdAt: string; consistency?: 'application' | 'filesystem' | 'crash' }[];
+}
+
+/** POST /api/vms/:id/replicate: an on-demand replication to the DR site (the replica is created on the first run). */
+export interface ReplicateRequest { host: string; datastore: string; folder?: string; suffix?: string; networkMap?: { source: string; target: string }[]; keep?: number }
 
 export interface HostInfo { id: string; name: string; cluster?: string; datastores: string[]; site?: string }
 export interface DatastoreInfo { id: string; name: string; capacityBytes: number; freeBytes: number; site?: string }

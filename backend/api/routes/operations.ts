@@ -2,7 +2,7 @@
 // request names must be visible to the user's own vCenter session, and the user's own vCenter
 // session must hold the privileges the action needs (model/privileges.ts, README "Authorization"),
 // checked before any work starts: the work itself runs with the service account.
-import type { Dashboard, GuestCredentialInput, Job, JobInput, JobRun, ReplicaState, RestorePoint, RestoreRequest, BackupRequest } from '../contract.ts';
+import type { Dashboard, GuestCredentialInput, Job, JobInput, JobRun, RestorePoint, RestoreRequest, BackupRequest } from '../contract.ts';
 import type { Job as JobModel } from '../../model/job.ts';
 import { jobDraftFromDto, jobToDto, runToDto } from '../mappers.ts';
 import { Conflict, Forbidden, NotFound, InvalidRequest } from '../../common/errors.ts';
@@ -75,7 +75,7 @@ const authorizations = new WeakMap<VSphere, Authorization>();
  * Asks vCenter (HasPrivilegeOnEntities, the user's own session) whether the user holds every
  * privilege the checks name; 403 naming each missing privilege and its object otherwise.
  */
-async function requirePrivileges(vs: VSphere, what: string, checks: PrivilegeCheck[]): Promise<void> {
+export async function requirePrivileges(vs: VSphere, what: string, checks: PrivilegeCheck[]): Promise<void> {
   const wanted = checks.map((c) => ({ ...c, privileges: c.rules.filter((r) => r.on === c.on).flatMap((r) => r.privileges) }))
     .filter((c) => c.privileges.length);
   if (!wanted.length) return;
@@ -333,14 +333,6 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
         const id = param(req, 'id', VM_ID, 'VM');
         await requireVisible(user, [id]);
         return d.store.runs({ vmId: id, limit: (query as { limit?: number }).limit ?? 50 }).map(runToDto);
-      },
-    },
-    {
-      method: 'get', path: '/vms/:id/replica', tag: 'replication', summary: 'The VM\'s replica at the DR site (state none when it is not replicated)',
-      handler: async ({ req, user }): Promise<ReplicaState> => {
-        const id = param(req, 'id', VM_ID, 'VM');
-        await visibleVm(d.inventory, user, id);
-        return { vmId: id, state: 'none' };
       },
     },
     // --- jobs
