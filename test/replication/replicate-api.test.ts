@@ -1,0 +1,65 @@
+// Replication through the API, as the UI and the CLI drive it: an on-demand run, the replica's real
+// state, the list of replicas, input errors and the DR target's privileges in the user's own session.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestService, type TestService } from '../helpers/service.ts';
+import type { ApiError, JobRun, ReplicaState } from '../../backend/api/contract.ts';
+
+let t: TestService;
+let token: string;
+before(async () => { t = await startTestService(); token = await t.login(); });
+after(async () => { await t?.stop(); });
+
+const dr = { host: 'esx-dr-01.lab.local', datastore: 'dr-ds1' };
+
+test('POST /vms/:id/replicate runs a replicate run; GET /vms/:id/replica and /replicas then show the ready replica with its point', async () => {
+  const src = (await t.lab.control.vms())['linux-db01']!;
+  const none = await t.call<ReplicaState>('GET', `/api/vms/${src.moref}/replica`, { token });
+  assert.equal(none.status, 200);
+  assert.equal(none.body.state, 'none');
+
+  const r = await t.call<JobRun>('POST', `/api/vms/${src.moref}/replicate`, { token, body: { ...dr, keep: 3 } });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  assert.equal(r.body.kind, 'replicate');
+  const done = await t.waitRun(token, r.body.id);
+  assert.equal(done.status, 'success', JSON.stringify(done));
+  assert.match(done.vms[0]!.message ?? '', /Created replica linux-db01-replica/);
+  assert.equal(done.vms[0]!.bytesRead, src.disks[0]!.capacityBytes, 'the full-upload transport sends the whole disk');
+
+  const state = await t.call<ReplicaState>('GET', `/api/vms/${src.moref}/replica`, { token });
+  assert.equal(state.status, 200);
+  const s = state.body as Extract<ReplicaState, { replicaVmId: string }>;
+  assert.equal(s.state, 'ready');
+  assert.equal(s.replicaName, 'linux-db01-replica');
+  assert.equal(s.targetHost, 'esx-dr-01.lab.local');
+  assert.equal(s.recoveryPoints, 1);
+  assert.match(s.points![0]!.name, /^stillpoint .* (application|filesystem|crash)-consistent$/);
+  assert.ok(s.lastSync && s.lastSyncBytes === src.disks[0]!.capacityBytes && s.consistency);
+
+  const list = await t.call<ReplicaState[]>('GET', '/api/replicas', { token });
+  assert.equal(list.status, 200);
+  assert.ok(list.body.some((x) => x.vmId === src.moref && x.state === 'ready'));
+});
+
+test('replicate input errors answer 400 with what to do; unknown VM 404', async () => {
+  const src = (await t.lab.control.vms())['win-app01']!;
+  const keep = await t.call<ApiError>('POST', `/api/vms/${src.moref}/replicate`, { token, body: { ...dr, keep: 0 } });
+  assert.equal(keep.status, 400);
+  const net = await t.call<ApiError>('POST', `/api/vms/${src.moref}/replicate`, { token, body: { ...dr, networkMap: [{ source: 'VM Network', target: 'DR-Nowhere' }] } });
+  assert.equal(net.status, 400);
+  assert.match(net.body.message, /DR-Nowhere.*does not exist on DR host 'esx-dr-01\.lab\.local'/);
+  const host = await t.call<ApiError>('POST', `/api/vms/${src.moref}/replicate`, { token, body: { host: 'nope.lab.local', datastore: 'dr-ds1' } });
+  assert.equal(host.status, 404);
+  const vm = await t.call<ApiError>('POST', '/api/vms/vm-99999/replicate', { token, body: dr });
+  assert.equal(vm.status, 404);
+});
+
+test('a user without privileges on the DR datastore is refused before any run starts', async () => {
+  const op = await t.login('restricted');
+  const src = (await t.lab.control.vms())['win-app01']!;
+  const before = (await t.call<JobRun[]>('GET', '/api/runs?limit=100', { token })).body.length;
+  const r = await t.call<ApiError>('POST', `/api/vms/${src.moref}/replicate`, { token: op, body: dr });
+  assert.equal(r.status, 403, JSON.stringify(r.body));
+  assert.match(r.body.message, /Datastore\.AllocateSpace on datastore 'dr-ds1'/);
+  assert.equal((await t.call<JobRun[]>('GET', '/api/runs?limit=100', { token })).body.length, before, 'no run was started');
+});
