@@ -600,6 +600,57 @@ func main() {
 		check(err == nil && ref == nil, "FindByUuid: %v %v", ref, err)
 	}
 
+	// --- networks and NIC edits (networks.go) ---
+	pc := property.DefaultCollector(c)
+	iso, err := finder.Network(ctx, "Stillpoint-Test-Isolated")
+	must(err, "isolated network")
+	var isoNet mo.Network
+	must(pc.RetrieveOne(ctx, iso.Reference(), []string{"host", "summary"}, &isoNet), "isolated network properties")
+	check(len(isoNet.Host) == 1 && isoNet.Summary.GetNetworkSummary().Name == "Stillpoint-Test-Isolated", "isolated network on one host: %+v", isoNet.Host)
+	var drHost mo.HostSystem
+	must(pc.RetrieveOne(ctx, isoNet.Host[0], []string{"name", "network", "config.network"}, &drHost), "DR host")
+	check(drHost.Name == "esx-dr-01.lab.local" && len(drHost.Network) == 4, "DR host %s with %d networks", drHost.Name, len(drHost.Network))
+	bubble := false
+	for _, sw := range drHost.Config.Network.Vswitch {
+		if sw.Name == "vSwitch-Isolated" {
+			bubble = len(sw.Pnic) == 0 && sw.Spec.Bridge == nil && reflect.DeepEqual(sw.Portgroup, []string{"key-vim.host.PortGroup-Stillpoint-Test-Isolated"})
+		}
+	}
+	check(bubble, "vSwitch-Isolated without uplinks: %+v", drHost.Config.Network.Vswitch)
+	netBacking := func(name string) types.BaseVirtualDeviceBackingInfo {
+		n, err := finder.Network(ctx, name)
+		must(err, "network "+name)
+		b, err := n.EthernetCardBackingInfo(ctx)
+		must(err, "backing "+name)
+		return b
+	}
+	card, err := object.EthernetCardTypes().CreateEthernetCard("vmxnet3", netBacking("VM Network"))
+	must(err, "vmxnet3")
+	must(off.AddDevice(ctx, card), "add NIC")
+	nic := func() types.BaseVirtualEthernetCard {
+		devs, err := off.Device(ctx)
+		must(err, "devices")
+		for _, d := range devs {
+			if c, ok := d.(types.BaseVirtualEthernetCard); ok {
+				return c
+			}
+		}
+		check(false, "web-off01 has no NIC")
+		return nil
+	}
+	read := nic()
+	e := read.GetVirtualEthernetCard()
+	e.Backing, e.DeviceInfo = netBacking("Prod-App"), nil
+	e.Connectable.Connected = false
+	must(off.EditDevice(ctx, read.(types.BaseVirtualDevice)), "edit NIC as read, without deviceInfo")
+	now := nic().GetVirtualEthernetCard()
+	check(now.Backing.(*types.VirtualEthernetCardNetworkBackingInfo).DeviceName == "Prod-App" && !now.Connectable.Connected && now.MacAddress == e.MacAddress,
+		"edited NIC: %+v %+v", now.Backing, now.Connectable)
+	wrong := nic()
+	wrong.GetVirtualEthernetCard().Backing = netBacking("DR-Network")
+	err = off.EditDevice(ctx, wrong.(types.BaseVirtualDevice))
+	check(faultOf(err) == "InvalidDeviceBacking", "DR network on a production host: %v", err)
+
 	// --- session expiry ---
 	var exp struct{ Expired int }
 	control("POST", "/lab/sessions/expire", nil, &exp)
