@@ -11,6 +11,8 @@
 //     path plus a new extension, or with its stem and another extension, or with its file id, whose
 //     extension is neither a known format nor present in the previous point, and whose content is
 //     high-entropy (or could not be sampled);
+//   - a build samples at most MAX_SAMPLES new or changed files per volume (scan.ts), evenly over the
+//     walk; past that, the rewritten count is the sampled ones' share times the changed files;
 //   - the warning is raised when, on one volume, the affected files are at least MIN_FILES and at least
 //     MIN_SHARE of that volume's files of judgeable size in the previous point, or when at least
 //     MANY_FILES are affected over the whole VM whatever the share.
@@ -95,8 +97,15 @@ export function assessMassEncryption(before: { volumes: { id: string; name?: str
     vol(volume).affected++;
     return true;
   };
+  // Changed files judgeable by content per volume, and how many of them the build sampled (scan.ts
+  // samples at most MAX_SAMPLES per volume, evenly over the walk): the rewritten count is extrapolated
+  // from the sampled share when the cap left some unsampled.
+  const judgeable = new Map<string, { all: number; sampled: number }>();
   for (const c of diff.changed) {
     if (c.after.size < MIN_SAMPLED_SIZE || COMPRESSED_EXTENSIONS.has(extensionOf(c.path))) continue;
+    const j = judgeable.get(c.volume) ?? judgeable.set(c.volume, { all: 0, sampled: 0 }).get(c.volume)!;
+    j.all++;
+    if (c.after.entropy !== undefined) j.sampled++;
     if (high(c.after.entropy) && lowOrUnknown(c.before.entropy) && hit(c.volume, c.path)) {
       vol(c.volume).rewrittenHighEntropy++;
       if (examples.length < 5) examples.push(`${c.path} (rewritten, ${bitsPerByte(c.after.entropy!).toFixed(2)} bits/byte)`);
@@ -125,6 +134,13 @@ export function assessMassEncryption(before: { volumes: { id: string; name?: str
     const withoutExt = n.path.slice(0, n.path.length - ext.length - 1);
     const was = removedByPath.get(`${n.volume}\0${withoutExt}`) ?? removedByStem.get(`${n.volume}\0${withoutExt}`);
     if (was && was.size >= MIN_SAMPLED_SIZE) count(n.volume, was.path, n.path, ext);
+  }
+  for (const [id, j] of judgeable) {
+    const v = vols.get(id);
+    if (!v || !j.sampled || j.sampled >= j.all || !v.rewrittenHighEntropy) continue;
+    const extra = Math.round((v.rewrittenHighEntropy * j.all) / j.sampled) - v.rewrittenHighEntropy;
+    v.rewrittenHighEntropy += extra;
+    v.affected += extra;
   }
   const list = [...vols.values()].map((v) => ({ ...v, share: v.filesBefore ? v.affected / v.filesBefore : 0 }));
   const sum = (k: 'filesBefore' | 'rewrittenHighEntropy' | 'renamedUnknownExtension' | 'affected') => list.reduce((n, v) => n + v[k], 0);
