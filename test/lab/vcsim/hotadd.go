@@ -140,10 +140,11 @@ func (l *Lab) adoptAllExcept(skip types.ManagedObjectReference) {
 // prepareHotAdd looks at a ReconfigVM spec of a helper before vcsim runs it:
 // each added disk naming a lab disk's file is checked (owner powered off,
 // depth) and handed to vcsim as the disk's base file (which vcsim can find);
-// finishHotAdd then gives the helper the real chain. Caller holds the helper's lock.
+// finishHotAdd then gives the helper the real chain. Called without the
+// helper's lock: it takes each owner's lock on its own, so that no VM lock is
+// ever taken while an owner's is held (helper → owner is the only nesting).
 func (l *Lab) prepareHotAdd(vm *simulator.VirtualMachine, spec *types.VirtualMachineConfigSpec) ([]pendingAttach, types.BaseMethodFault) {
 	var out []pendingAttach
-	devices := object.VirtualDeviceList(vm.Config.Hardware.Device)
 	for _, change := range spec.DeviceChange {
 		ds := change.GetVirtualDeviceConfigSpec()
 		disk, ok := ds.Device.(*types.VirtualDisk)
@@ -184,12 +185,20 @@ func (l *Lab) prepareHotAdd(vm *simulator.VirtualMachine, spec *types.VirtualMac
 		if disk.CapacityInBytes == 0 && disk.CapacityInKB == 0 {
 			disk.CapacityInBytes, disk.CapacityInKB = d.Capacity, d.Capacity/1024
 		}
-		if disk.UnitNumber == nil {
-			disk.UnitNumber = freeUnit(devices, disk.ControllerKey, out)
-		}
 		out = append(out, pendingAttach{device: disk, owner: owner, disk: d})
 	}
 	return out, nil
+}
+
+// assignUnits gives attached disks without a unit number the lowest free slots.
+// Caller holds the helper's lock.
+func assignUnits(vm *simulator.VirtualMachine, pending []pendingAttach) {
+	devices := object.VirtualDeviceList(vm.Config.Hardware.Device)
+	for i, p := range pending {
+		if p.device.UnitNumber == nil {
+			p.device.UnitNumber = freeUnit(devices, p.device.ControllerKey, pending[:i])
+		}
+	}
 }
 
 // freeUnit picks the lowest free unit number on a SCSI controller (7 is the controller's own).

@@ -408,12 +408,15 @@ func (o *LabVirtualMachine) ReconfigVMTask(ctx *simulator.Context, req *types.Re
 	r := *req
 	r.This = vm.Self
 	var res soap.HasFault
+	// Hot-add of other VMs' disks (hotadd.go): resolved before taking this VM's
+	// lock, as it locks the owners.
+	attach, attachFault := o.lab.prepareHotAdd(vm, &r.Spec)
 	o.withLock(ctx, vm, func() {
 		was := cbtEnabled(vm.Config)
-		// NIC checks and hot-add of other VMs' disks (networks.go, hotadd.go).
-		attach, fault := o.lab.prepareHotAdd(vm, &r.Spec)
+		fault := attachFault
 		if fault == nil {
-			fault = checkNICs(vm, &r.Spec)
+			assignUnits(vm, attach)
+			fault = checkNICs(vm, &r.Spec) // networks.go
 		}
 		var grow []diskGrowth // disk growth (resize.go)
 		if fault == nil {
