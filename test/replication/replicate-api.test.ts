@@ -2,6 +2,7 @@
 // state, the list of replicas, input errors and the DR target's privileges in the user's own session.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import type { ApiError, JobRun, ReplicaState } from '../../backend/api/contract.ts';
 
@@ -62,4 +63,29 @@ test('a user without privileges on the DR datastore is refused before any run st
   assert.equal(r.status, 403, JSON.stringify(r.body));
   assert.match(r.body.message, /Datastore\.AllocateSpace on datastore 'dr-ds1'/);
   assert.equal((await t.call<JobRun[]>('GET', '/api/runs?limit=100', { token })).body.length, before, 'no run was started');
+});
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/stillpoint.mjs', ...args], {
+      env: { ...process.env, STILLPOINT_URL: t.service.url, STILLPOINT_DATA_DIR: t.dataDir, STILLPOINT_USER: t.lab.username, STILLPOINT_PASSWORD: t.lab.password },
+      timeout: 120_000,
+    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+}
+
+test('stillpoint replicate (second run: a second recovery point) and stillpoint replicas', async () => {
+  const r = await cli(['replicate', 'linux-db01', '--host', 'esx-dr-01.lab.local', '--datastore', 'dr-ds1', '--network', 'VM Network=VM Network', '--keep', '3']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^linux-db01: success, (application|filesystem|crash)-consistent, sent .*Updated replica linux-db01-replica/m);
+  const text = await cli(['replicas']);
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^REPLICA\s+SOURCE\s+STATE\s+HOST\s+LAST SYNC\s+POINTS$/m);
+  assert.match(text.stdout, /^linux-db01-replica\s+linux-db01\s+ready\s+esx-dr-01\.lab\.local\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+2$/m);
+  const json = JSON.parse((await cli(['replicas', '--json'])).stdout) as ReplicaState[];
+  const mine = json.find((x) => x.state !== 'none' && x.replicaName === 'linux-db01-replica') as Extract<ReplicaState, { replicaVmId: string }>;
+  assert.equal(mine.points?.length, 2);
+  const bad = await cli(['replicate', 'linux-db01', '--host', 'esx-dr-01.lab.local']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^stillpoint replicate: give the DR --host and --datastore/);
 });
