@@ -5,13 +5,14 @@
  * (schema included). Each object becomes a datatable row with Windows' layout: DNT_col, PDNT_col,
  * RDNtyp_col, OBJ_col and one tagged column per attribute named ATT<syntax letter><ATTRTYP> from the
  * dumped schema; forward links (member, msDS-EnabledFeature …) go to link_table; sd_table has its
- * columns but no rows (security descriptors are not written). Values too large for one page without
- * long values are left out and listed in `omitted`.
+ * columns but no rows (security descriptors are not written). Values of 1 KiB and more go to the
+ * long-value tree when they are an attribute's only value; others that large are left out and listed
+ * in `omitted`.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { COLTYP, writeEseDatabase, type WTable, type WValue } from './writer.ts'
+import { COLTYP, LONG_VALUE_MIN, writeEseDatabase, type WTable, type WValue } from './writer.ts'
 import { parseLdif, text, first, type LdifRecord } from './ldif.ts'
 
 export const ADMIN_PASSWORD = 'Stillp0int-Lab!Admin'
@@ -127,7 +128,7 @@ function prefixTable(): (oid: string) => number {
 
 export interface BuiltNtds { file: string; dntByDn: Map<string, number>; omitted: string[]; objects: number; links: number }
 
-const MAX_VALUE = 1536
+const MAX_VALUE = 256 * 1024
 const MAX_RECORD = 6000
 
 /** Writes the records (an ldbsearch dump) as a synthetic ntds.dit-shaped database at `file`. */
@@ -225,8 +226,12 @@ export function writeNtdsFromLdif(records: LdifRecord[], file: string): BuiltNtd
         }
         if (v === undefined) { omitted.add(`${a.name} value "${s.slice(0, 40)}" (cannot be mapped)`); continue }
         const bytes = typeof v === 'string' ? v.length * 2 : Buffer.isBuffer(v) ? v.length : 8
-        if (bytes > MAX_VALUE || size + bytes > MAX_RECORD) { omitted.add(`${a.name} (value of ${bytes} bytes: this writer has no long values)`); continue }
-        size += bytes + 4
+        const separated = bytes >= LONG_VALUE_MIN && raw.length === 1
+        if (bytes > MAX_VALUE || (bytes >= LONG_VALUE_MIN && !separated) || size + (separated ? 4 : bytes) > MAX_RECORD) {
+          omitted.add(`${a.name} (value of ${bytes} bytes: this writer separates only single large values)`)
+          continue
+        }
+        size += (separated ? 4 : bytes) + 4
         vals.push(v)
       }
       if (!vals.length) continue

@@ -4,7 +4,8 @@
  * catalog MSysObjects at page 4 and tables with fixed, variable and tagged columns (multi-values
  * too), each table a B+tree of one level or two (a root branch page over linked leaf pages). A file it
  * writes counts only when Debian's esedbexport reads it back with the same values (see its tests).
- * No long values (values must fit in a page), no indexes, no space trees.
+ * Tagged values over LONG_VALUE_MIN bytes go to the table's long-value tree (separated, in chunks).
+ * No indexes, no space trees, no compression.
  */
 import { writeFileSync } from 'node:fs'
 import { eccXor32, xor32, HEADER_SEED } from '../../backend/ese/checksum.ts'
@@ -20,6 +21,9 @@ const CATALOG_PAGE = 4
 /** libesedb also reads the backup catalog, MSysObjectsShadow, at page 24. */
 const SHADOW_CATALOG_PAGE = 24
 const FORMAT_REVISION = 0x14
+const PAGE_LONG_VALUE = 0x80
+/** Tagged values this large are stored as separated long values. */
+export const LONG_VALUE_MIN = 1024
 
 interface Col extends WColumn { id: number; kind: 'fixed' | 'variable' | 'tagged'; size: number; offset: number }
 
@@ -56,7 +60,7 @@ function encodeScalar(c: WColumn, v: WValue): Buffer {
 }
 
 /** One record: fixed part, null bitmap, variable offsets and data, tagged array (revision ≥ 9 layout). */
-function encodeRecord(cols: Col[], row: Record<string, WValue | WValue[]>): Buffer {
+function encodeRecord(cols: Col[], row: Record<string, WValue | WValue[]>, separate: (data: Buffer) => Buffer): Buffer {
   const fixed = cols.filter((c) => c.kind === 'fixed'), vars = cols.filter((c) => c.kind === 'variable'), tagged = cols.filter((c) => c.kind === 'tagged')
   const lastFixed = fixed.length, lastVar = vars.length ? 127 + vars.length : 127
   const fixedBytes = fixed.reduce((n, c) => n + c.size, 0)
@@ -83,8 +87,13 @@ function encodeRecord(cols: Col[], row: Record<string, WValue | WValue[]>): Buff
     const v = row[c.name]
     const vals = (Array.isArray(v) ? v : v === null || v === undefined ? [] : [v]).filter((x) => x !== null && x !== undefined)
     if (!vals.length) continue
-    if (vals.length === 1) { present.push({ c, flags: 0, data: encodeScalar(c, vals[0]) }); continue }
+    if (vals.length === 1) {
+      const d = encodeScalar(c, vals[0])
+      present.push(d.length >= LONG_VALUE_MIN ? { c, flags: 0x05, data: separate(d) } : { c, flags: 0, data: d })
+      continue
+    }
     const parts = vals.map((x) => encodeScalar(c, x))
+    if (parts.some((p) => p.length >= LONG_VALUE_MIN)) throw new Error(`${c.name}: this writer separates single values only, not one of ${parts.length}`)
     const head = Buffer.alloc(parts.length * 2)
     let o = head.length
     parts.forEach((p, i) => { head.writeUInt16LE(o, i * 2); o += p.length })
@@ -113,7 +122,7 @@ interface Node { key: Buffer; data: Buffer }
 const nodeBytes = (n: Node) => 2 + n.key.length + n.data.length
 
 interface PlannedTree { levels: { pages: number[]; nodes: Node[][] }[] }
-interface Tree { objid: number; nodes: Node[]; leaves: Node[][]; root: number; pages: number[] }
+interface Tree { objid: number; nodes: Node[]; leaves: Node[][]; root: number; pages: number[]; lv?: { objid: number; nodes: Node[]; root: number } }
 
 function packLeaves(nodes: Node[], pageSize: number): Node[][] {
   const room = pageSize - 40 - 4 - 64
@@ -204,9 +213,25 @@ function headerPage(pageSize: number): Buffer {
 export function writeEseDatabase(path: string, tables: WTable[], options: WOptions = {}): Buffer {
   const pageSize = options.pageSize ?? 8192
   const laid = tables.map((t, i) => ({ t, objid: 4 + i, cols: layoutColumns(t.columns) }))
+  const chunk = pageSize / 2
   const trees: Tree[] = laid.map(({ t, objid, cols }) => {
-    const nodes = t.rows.map((r, i) => ({ key: keyLong(i + 1), data: encodeRecord(cols, r) }))
-    return { objid, nodes, leaves: packLeaves(nodes, pageSize), root: 0, pages: [] }
+    // Long values: a root node (key = id big-endian; refcount, size) then chunks (key = id, offset).
+    const lvNodes: Node[] = []
+    let lvId = 0
+    const separate = (data: Buffer) => {
+      const id = ++lvId
+      const k = Buffer.alloc(4); k.writeUInt32BE(id)
+      const root = Buffer.alloc(8); root.writeUInt32LE(1, 0); root.writeUInt32LE(data.length, 4)
+      lvNodes.push({ key: k, data: root })
+      for (let o = 0; o < data.length; o += chunk) {
+        const ck = Buffer.alloc(8); ck.writeUInt32BE(id, 0); ck.writeUInt32BE(o, 4)
+        lvNodes.push({ key: ck, data: data.subarray(o, o + chunk) })
+      }
+      const ref = Buffer.alloc(4); ref.writeUInt32LE(id)
+      return ref
+    }
+    const nodes = t.rows.map((r, i) => ({ key: keyLong(i + 1), data: encodeRecord(cols, r, separate) }))
+    return { objid, nodes, leaves: packLeaves(nodes, pageSize), root: 0, pages: [], lv: lvNodes.length ? { objid: 1000 + objid, nodes: lvNodes, root: 0 } : undefined }
   })
   const catCols = layoutColumns(CATALOG_COLUMNS)
   const catalogNodes = (): Node[] => {
@@ -222,6 +247,8 @@ export function writeEseDatabase(path: string, tables: WTable[], options: WOptio
         const cp = c.type === COLTYP.Text || c.type === COLTYP.LongText ? (c.codepage ?? 1252) : 0
         add(objid, 2, c.id, catalogRecord(objid, 2, c.id, c.type, c.kind === 'fixed' ? c.size : c.kind === 'variable' ? 255 : 0, columnFlags(c), cp, c.kind === 'fixed' ? 4 + c.offset : 0, c.name))
       }
+      const lv = trees[i].lv
+      if (lv) add(objid, 4, lv.objid, catalogRecord(objid, 4, lv.objid, lv.root, 80, 0, 1, 0, 'LV'))
     })
     return out
   }
@@ -250,6 +277,7 @@ export function writeEseDatabase(path: string, tables: WTable[], options: WOptio
   const catPlan = plan(catLeaves, CATALOG_PAGE)
   const shadowPlan = plan(packLeaves(catalogNodes(), pageSize), SHADOW_CATALOG_PAGE)
   const tablePlans = trees.map((tr) => { tr.root = next++; return plan(tr.leaves, tr.root) })
+  const lvPlans = trees.map((tr) => { if (!tr.lv) return undefined; tr.lv.root = next++; return plan(packLeaves(tr.lv.nodes, pageSize), tr.lv.root) })
   // Table roots are known only now: lay the catalog out again with them (same sizes, so same pages).
   const finalCat = packLeaves(catalogNodes(), pageSize)
   catPlan.levels[0].nodes = finalCat
@@ -261,13 +289,15 @@ export function writeEseDatabase(path: string, tables: WTable[], options: WOptio
   put(1, page(pageSize, 1, 1, PAGE_ROOT | PAGE_LEAF, rootHeader(pageCount), []))
   put(2, page(pageSize, 2, 1, PAGE_ROOT | PAGE_LEAF | 0x20, rootHeader(1), []))
   put(3, page(pageSize, 3, 1, PAGE_ROOT | PAGE_LEAF | 0x20, rootHeader(1), []))
-  const writeTree = (objid: number, p: PlannedTree) => {
+  const writeTree = (objid: number, p: PlannedTree, extraFlags = 0) => {
     const top = p.levels.length - 1
     p.levels.forEach((lv, li) => {
       const isRoot = li === top
       lv.nodes.forEach((nodes, i) => {
-        const flags = (isRoot ? PAGE_ROOT : 0) | (li === 0 ? PAGE_LEAF : li === 1 ? PAGE_PARENT_OF_LEAF : 0)
-        const prev = isRoot ? 0 : i ? lv.pages[i - 1] : 0, nxt = isRoot ? 0 : i + 1 < lv.pages.length ? lv.pages[i + 1] : 0
+        const flags = (isRoot ? PAGE_ROOT : 0) | (li === 0 ? PAGE_LEAF : li === 1 ? PAGE_PARENT_OF_LEAF : 0) | extraFlags
+        // Only leaves are linked to their siblings (libesedb refuses a branch page with a next page).
+        const linked = !isRoot && li === 0
+        const prev = linked && i ? lv.pages[i - 1] : 0, nxt = linked && i + 1 < lv.pages.length ? lv.pages[i + 1] : 0
         put(lv.pages[i], page(pageSize, lv.pages[i], objid, flags, isRoot ? rootHeader(1) : Buffer.alloc(0), nodes, prev, nxt))
       })
     })
@@ -275,6 +305,7 @@ export function writeEseDatabase(path: string, tables: WTable[], options: WOptio
   writeTree(2, catPlan)
   writeTree(3, shadowPlan)
   trees.forEach((tr, i) => writeTree(tr.objid, tablePlans[i]))
+  trees.forEach((tr, i) => { if (tr.lv && lvPlans[i]) writeTree(tr.lv.objid, lvPlans[i]!, PAGE_LONG_VALUE) })
   writeFileSync(path, file)
   return file
 }
