@@ -170,6 +170,8 @@ export class BrowseHandler {
         if (e.name === '.' || e.name === '..') continue;
         self.#remember(volumeId, e);
         const p = path ? `${path}/${e.name}` : e.name;
+        // Listed by its folder, but its own metadata is damaged: nothing to search in or to zip.
+        if (e.error) { problems.push({ volumeId, message: `${p}: cannot be read: ${e.error}` }); continue; }
         yield { ...e, path: p, volumeId };
         if (e.type !== 'dir') continue;
         const key = e.inode > 0 ? `i${e.inode}` : `r${e.ref}`;
