@@ -43,21 +43,26 @@ function assertComplete(r: Result, words: string[]): void {
 }
 
 /**
- * `stillpoint <args>` inside this process: the family's module (backend/cli/<family>.ts, as main.ts
- * loads it) with stdout and stderr captured. Dozens of help texts cost one Node start this way.
+ * `stillpoint <args>` inside this process, through main.ts's own dispatch (a fresh instance of
+ * main.ts per call; the family modules load once) with stdout and stderr captured: dozens of help
+ * texts cost one Node start this way.
  */
+let calls = 0;
 async function inProcess(args: string[]): Promise<Result> {
-  const [family, ...rest] = args;
-  const mod = await import(`../../backend/cli/${family}.ts`) as { run(a: string[]): Promise<number> };
   let stdout = '', stderr = '';
-  const out = process.stdout.write, err = process.stderr.write;
+  const out = process.stdout.write, err = process.stderr.write, argv = process.argv;
   process.stdout.write = ((c: string | Uint8Array) => { stdout += String(c); return true; }) as typeof process.stdout.write;
   process.stderr.write = ((c: string | Uint8Array) => { stderr += String(c); return true; }) as typeof process.stderr.write;
+  process.argv = [argv[0]!, 'stillpoint', ...args];
+  process.exitCode = undefined;
   try {
-    return { code: await mod.run(rest), stdout, stderr };
+    await import(`../../backend/cli/main.ts?call=${++calls}`);
+    return { code: Number(process.exitCode ?? 0), stdout, stderr };
   } finally {
     process.stdout.write = out;
     process.stderr.write = err;
+    process.argv = argv;
+    process.exitCode = undefined;
   }
 }
 
