@@ -10,7 +10,7 @@ import { showHelp, usageError, wantsHelp, type Help } from './help.ts';
 
 export const help: Help = {
   usage: ['stillpoint replicate <vm name or id> --host <DR host> --datastore <DR datastore> [--folder F] [--suffix S]',
-    '                     [--network SRC=DST]… [--keep N] [--no-wait] [--json]'],
+    '                    [--network SRC=DST]… [--keep N] [--no-wait] [--json]'],
   summary: 'Replicate a VM to the DR site now, from a consistent snapshot of the running VM, and follow the run.\n' +
     'The first run creates the replica (powered off, marked as a replica, named <vm><suffix>); every run\n' +
     'writes its disks whole (full upload) and adds a recovery point (a snapshot on the replica).',

@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { replicateVm, type ReplicateResult } from '../../backend/replication/replicate-vm.ts';
 import { findReplica, REPLICA_OF_FIELD, parseSync, REPLICA_SYNC_FIELD } from '../../backend/replication/marks.ts';
 import { listPoints } from '../../backend/replication/recovery-points.ts';
+import { datastoreFileExists } from '../../backend/restore/datastore-files.ts';
 import type { LabDisk } from '../lab/lab.ts';
 import { DEFAULT_SETTINGS, sha256File, startBackupEnv, type BackupEnv } from '../helpers/backup-env.ts';
 
@@ -132,4 +133,20 @@ test('a DR upload cut mid-disk: no source snapshot left, the replica stays at it
   assert.equal(await replicaSha(), atRun.at(-1)!.sha, 'the next run brings the replica to the source');
   assert.equal(r.replicaId, found.ref.value);
   assert.equal(parseSync((await env.vs.customFields.values(found.ref))[REPLICA_SYNC_FIELD])?.state, 'ready');
+});
+
+test('a first run that fails at DR removes the half-made replica and the source snapshot', async () => {
+  const win = await env.vmId('win-app01');
+  const winUuid = (await env.vs.vms.get(win)).instanceUuid!;
+  await env.lab.control.injectFault({ method: 'DatastorePut', fault: 'WriteFault', path: 'win-app01-replica/', afterBytes: 2 * MiB });
+  await assert.rejects(replicateVm(env, { vmId: win, target, settings: DEFAULT_SETTINGS }));
+  await env.lab.control.clearFaults();
+  assert.equal(await findReplica(env.vs, winUuid), undefined);
+  assert.deepEqual(await env.vs.inventory.findVmsByName('win-app01-replica'), []);
+  assert.equal(await datastoreFileExists(env.vs, '[dr-ds1] win-app01-replica/'), false, 'the replica folder is removed');
+  assert.deepEqual((await env.vs.snapshots.list({ type: 'VirtualMachine', value: win })).map((s) => s.name), []);
+  const r = await replicateVm(env, { vmId: win, target, settings: DEFAULT_SETTINGS });
+  assert.equal(r.created, true, 'the next run creates the replica afresh');
+  assert.equal(r.consistency, 'application');
+  assert.match(r.point.name, /application-consistent$/);
 });
