@@ -9,7 +9,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { request, Agent } from 'node:https';
 import { join } from 'node:path';
 import { defaultDataDir } from '../config.ts';
-import { readCliConfig } from './cli-config.ts';
+import { cliConfigPath, readCliConfig } from './cli-config.ts';
 import { SecretBox } from '../common/secrets.ts';
 import { readJson, writeFileDurable, removeFileDurable } from '../common/durable.ts';
 import type { ApiError, LoginResponse } from '../api/contract.ts';
@@ -40,6 +40,10 @@ export class ServiceClient {
     // The CLI config file (written by `npm run demo`) counts for its own service only.
     const saved = readCliConfig();
     const file = saved && (!envUrl || envUrl === saved.url.replace(/\/$/, '')) ? saved : undefined;
+    if (file?.writtenBy === 'npm run demo' && file.dataDir && !existsSync(file.dataDir)) {
+      throw new ServiceError(0, 'unreachable', `The demo that wrote ${cliConfigPath()} has stopped (its data folder ${file.dataDir} is gone): ` +
+        'start `npm run demo` again, or delete that file (or set STILLPOINT_URL) to use another service.');
+    }
     this.baseUrl = envUrl ?? file?.url.replace(/\/$/, '') ?? 'https://127.0.0.1:8443';
     this.#dataDir = opts.dataDir ?? (process.env.STILLPOINT_DATA_DIR || !file?.dataDir ? defaultDataDir() : file.dataDir);
     const caFile = process.env.STILLPOINT_CA ?? file?.ca ?? join(this.#dataDir, 'tls', 'server.crt');

@@ -1,9 +1,11 @@
 // Every command and subcommand of `stillpoint` answers --help with its usage and examples (exit 0),
 // found the way a user finds them: the top-level help lists the commands, each family's help lists
-// its subcommands. Also: usage mistakes and a piped password say what to do.
+// its subcommands. Also: usage mistakes, a piped password and a stopped demo say what to do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const launcher = join(import.meta.dirname, '..', '..', 'bin', 'stillpoint.mjs');
@@ -110,4 +112,19 @@ test('usage mistakes say what is wrong and show the usage; a piped password name
   });
   assert.equal(login.code, 1);
   assert.match(login.stderr, /no terminal to ask on .*set STILLPOINT_PASSWORD instead/);
+  // A demo that was killed leaves its CLI settings behind: the CLI says so instead of "not logged in".
+  const config = mkdtempSync(join(tmpdir(), 'stillpoint-cli-config-'));
+  try {
+    mkdirSync(join(config, 'stillpoint'));
+    writeFileSync(join(config, 'stillpoint', 'cli.json'), JSON.stringify({ url: 'https://127.0.0.1:1', dataDir: join(config, 'gone'), writtenBy: 'npm run demo' }));
+    const e: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: config };
+    for (const k of Object.keys(e)) if (k.startsWith('STILLPOINT_')) delete e[k];
+    const stale = await new Promise<Result>((resolve) => {
+      execFile(launcher, ['vms'], { env: e, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+    });
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /The demo that wrote .*cli\.json has stopped .*start `npm run demo` again/);
+  } finally {
+    rmSync(config, { recursive: true, force: true });
+  }
 });
