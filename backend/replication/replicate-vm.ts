@@ -191,7 +191,9 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
           }
           const disks = [];
           for (const [i, d] of sourceDisks.entries()) {
-            // The file the disk's current backing points to: the top of its snapshot chain.
+            // The file the disk's current backing points to: the top of its snapshot chain (writing the base
+            // would change every older point). On real ESXi that file is a vmfsSparse/SEsparse delta, which a
+            // raw PUT cannot write: there, runs after the first need the hot-add transport (see README).
             const { extentPath } = await vs.datastores.resolveExtent(targets[i]!.fileName, { dcPath: placement.datacenter.path });
             disks.push(await write(d, extentPath, i));
           }
