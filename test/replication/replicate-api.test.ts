@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import type { ApiError, JobRun, ReplicaState } from '../../backend/api/contract.ts';
+import { TASK_TYPES } from '../../plugin/extension.ts';
+import { connectToLab } from '../helpers/lab-vsphere.ts';
 
 let t: TestService;
 let token: string;
@@ -36,6 +38,17 @@ test('POST /vms/:id/replicate runs a replicate run; GET /vms/:id/replica and /re
   assert.equal(s.recoveryPoints, 1);
   assert.match(s.points![0]!.name, /^stillpoint .* (application|filesystem|crash)-consistent$/);
   assert.ok(s.lastSync && s.lastSyncBytes === src.disks[0]!.capacityBytes && s.consistency);
+
+  // A vCenter task on the source VM, as for a backup.
+  const vs = await connectToLab(t.lab);
+  try {
+    const { recentTask } = await vs.pc.retrieveOne<{ recentTask?: { value: string; type: string }[] }>(vs.client.serviceContent.taskManager!, ['recentTask']);
+    const infos = await Promise.all((recentTask ?? []).map((x) => vs.pc.retrieveOne<{ info: { descriptionId: string; state: string; entity?: { value: string } } }>(x, ['info'])));
+    assert.ok(infos.some((i) => i.info.descriptionId === TASK_TYPES.replicate && i.info.state === 'success' && i.info.entity?.value === src.moref),
+      `no successful ${TASK_TYPES.replicate} task: ${JSON.stringify(infos.map((i) => i.info.descriptionId))}`);
+  } finally {
+    await vs.close();
+  }
 
   const list = await t.call<ReplicaState[]>('GET', '/api/replicas', { token });
   assert.equal(list.status, 200);
