@@ -179,6 +179,15 @@ describe('lab vCenter for replication', () => {
     for (const [off, want] of [[0, a], [MiB, b], [2 * MiB, c], [5 * MiB, d]] as const) {
       assert.ok(flat.subarray(off, off + want.length).equals(want), `consolidated disk at ${off}`);
     }
+
+    // Without snapshots the device is the flat file itself.
+    assert.equal((await soap.task('ReconfigVM_Task', add)).state, 'success');
+    const again = (await lab.control.vms())['dr-transporter01']!.disks.find((x) => x.attachedFrom?.vm === 'rep-web01')!;
+    assert.equal(again.flatPath, owner.flatPath);
+    assert.equal(again.fileName, owner.fileName);
+    const reattached = devicesOf(await soap.property(helper, 'config.hardware.device'), 'VirtualDisk').find((x) => first(x, 'fileName') === owner.fileName)!;
+    assert.equal((await soap.task('ReconfigVM_Task', `${ref('_this', helper)}<spec><deviceChange><operation>remove</operation><device xsi:type="VirtualDisk">${reattached}</device></deviceChange></spec>`)).state, 'success');
+    assert.equal((await lab.control.vms())['dr-transporter01']!.disks.length, 1, 'detached');
   });
 
   test('snapshot depth: the 33rd level is TooManySnapshotLevels', async () => {
