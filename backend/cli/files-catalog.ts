@@ -73,11 +73,13 @@ export async function diff(args: string[], json: boolean): Promise<number> {
 export const catalogSubcommands = {
   versions: {
     usage: "versions VM 'GLOB' [--limit N]",
+    examples: ["stillpoint files versions win-app01 'report.xlsx'", "stillpoint files versions vm-44 '*.docx' --limit 50 --json"],
     summary: "every version of the files a name or glob matches across the VM's restore points (from their catalogs)",
     run: (args: string[], _t: unknown, json: boolean) => versions(args, json),
   },
   diff: {
     usage: 'diff POINT_A POINT_B [--limit N]',
+    examples: ["stillpoint files diff rp-20261201T220000Z-1a2b3c rp-20261202T092611Z-20a592"],
     summary: 'files added, removed, changed and renamed between two restore points of a VM, by folder, with the mass-encryption check (exit 3 when it warns)',
     run: (args: string[], _t: unknown, json: boolean) => diff(args, json),
   },

@@ -82,16 +82,19 @@ export async function publications(args: string[], json: boolean): Promise<numbe
 export const publishSubcommands = {
   publish: {
     usage: 'publish POINT [--disk KEY]... [--tls] [--expires MINUTES] [--allow ADDRESS|CIDR]...',
+    examples: ['stillpoint files publish rp-20261202T092611Z-20a592', 'stillpoint files publish rp-20261202T092611Z-20a592 --disk 2000 --tls --expires 120 --allow 10.0.0.0/24'],
     summary: 'publish the restore point\'s disks read-only over NBD (nbd:// addresses for nbdinfo, nbdcopy, qemu-img, nbd-client) until unpublished',
     run: (args: string[], _t: unknown, json: boolean) => publish(args, json),
   },
   unpublish: {
     usage: 'unpublish ID',
+    examples: ['stillpoint files unpublish pub-5f0c2a9e41d7b863'],
     summary: 'end a publication: its clients are disconnected, its addresses stop working',
     run: (args: string[], _t: unknown, json: boolean) => unpublish(args, json),
   },
   publications: {
     usage: 'publications',
+    examples: ['stillpoint files publications', 'stillpoint files publications --json'],
     summary: 'the published disks of the VMs you can see (addresses only for your own)',
     run: (args: string[], _t: unknown, json: boolean) => publications(args, json),
   },

@@ -57,5 +57,12 @@ export function putSubcommand<T extends PutTarget>(resolveVolume: ResolveVolume<
     process.stderr.write(`usage: stillpoint files ${USAGE} [--json]\n  ${SUMMARY}\n`);
     return 2;
   };
-  return { usage: USAGE, summary: SUMMARY, run: (args: string[], t: T, json: boolean) => putFiles(args, t, json, resolveVolume, usage) };
+  return {
+    usage: USAGE, summary: SUMMARY,
+    examples: [
+      'stillpoint files put rp-20261202T092611Z-20a592 2000-p2/etc/hostname --original --credential linux-root',
+      'stillpoint files put rp-20261202T092611Z-20a592 2000-p1/Users/Public/Documents --to "C:\\Restored" --credential win-admin --existing keep-both',
+    ],
+    run: (args: string[], t: T, json: boolean) => putFiles(args, t, json, resolveVolume, usage),
+  };
 }

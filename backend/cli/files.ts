@@ -208,7 +208,7 @@ const kindOf = (e: FileEntry) => (e.type === 'dir' ? 'dir' : e.type === 'file' ?
 
 // --- subcommands
 
-interface Subcommand { usage: string; summary: string; run(args: string[], t: Target, json: boolean): Promise<number> }
+interface Subcommand { usage: string; summary: string; examples: string[]; run(args: string[], t: Target, json: boolean): Promise<number> }
 
 export const SUBCOMMANDS: Record<string, Subcommand> = {
   put: putSubcommand(resolveVolume),
@@ -217,6 +217,7 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   ls: {
     usage: 'ls POINT [VOLUME[/PATH]]',
     summary: 'the volumes of a restore point, or a folder\'s entries',
+    examples: ['stillpoint files ls rp-20261202T092611Z-20a592', 'stillpoint files ls rp-20261202T092611Z-20a592 2000-p2/etc', 'stillpoint files ls --repo /backups rp-20261202T092611Z-20a592 C/Users --json'],
     async run(args, t, json) {
       const [point, spec] = args;
       if (!point || args.length > 2) return usage('ls');
@@ -241,6 +242,7 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   },
   find: {
     usage: "find POINT 'GLOB' [--volume VOLUME] [--limit N]",
+    examples: ["stillpoint files find rp-20261202T092611Z-20a592 '*.conf'", "stillpoint files find rp-20261202T092611Z-20a592 'Users/**/*.pst' --volume 2000-p1", "stillpoint files find --repo /backups rp-20261202T092611Z-20a592 'report*.xlsx' --json"],
     summary: "files and folders by glob: '*.docx' matches names, 'Users/**/*.pst' paths (no case); --json: one JSON object per line",
     async run(args, t, json) {
       const volumeId = option(args, '--volume');
@@ -262,6 +264,7 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   },
   get: {
     usage: 'get POINT PATH -o FILE',
+    examples: ['stillpoint files get rp-20261202T092611Z-20a592 2000-p1/Users/Public/Documents/readme.txt -o readme.txt', 'stillpoint files get rp-20261202T092611Z-20a592 2000-p2/etc -o etc.zip', 'stillpoint files get --repo /backups rp-20261202T092611Z-20a592 2000-p2/etc/hostname -o -'],
     summary: 'write a file\'s bytes to FILE (a folder: a zip); -o - writes to standard output',
     async run(args, t) {
       const outFile = option(args, '-o') ?? option(args, '--output');
@@ -304,7 +307,7 @@ export async function run(argv: string[]): Promise<number> {
   const sub = SUBCOMMANDS[name];
   if (!sub) { process.stderr.write(`stillpoint files: unknown command '${name}'\n\n`); return usage(); }
   if (flag(args, '--help') || flag(args, '-h')) {
-    process.stdout.write(`usage: stillpoint files ${sub.usage} [--repo DIR] [--json]\n  ${sub.summary}\n\n${PATHS}\n`);
+    process.stdout.write(`usage: stillpoint files ${sub.usage} [--repo DIR] [--json]\n  ${sub.summary}\n\n${PATHS}\n\nexamples:\n${sub.examples.map((e) => `  ${e}\n`).join('')}`);
     return 0;
   }
   let t: Target | undefined;
