@@ -122,7 +122,7 @@ func (l *Lab) serveDatastore(w http.ResponseWriter, r *http.Request, next http.H
 	if rule == nil {
 		next.ServeHTTP(w, r)
 		if method == "DatastorePut" {
-			l.uploadedIntoDelta(r)
+			l.uploadedIntoDelta(r, -1)
 		}
 		return
 	}
@@ -131,6 +131,9 @@ func (l *Lab) serveDatastore(w http.ResponseWriter, r *http.Request, next http.H
 		serveGetFault(w, r, next, rule, p)
 	} else {
 		servePutFault(w, r, next, rule, p)
+		if rule.Fault == "WriteFault" {
+			l.uploadedIntoDelta(r, rule.AfterBytes) // the bytes that arrived stay, as in any file
+		}
 	}
 }
 
@@ -219,12 +222,13 @@ func dropConnection(w http.ResponseWriter) {
 	}
 }
 
-// uploadedIntoDelta: a whole-file PUT into the data file of a lab delta disk
-// (the top of a snapshot chain) replaces every block of it. Lab: the delta's
+// uploadedIntoDelta: a PUT into the data file of a lab delta disk (the top of
+// a snapshot chain) replaces the blocks it wrote: all of them, or those below
+// `limit` bytes for an upload cut off there (limit < 0: the whole disk). Lab: the delta's
 // block map is what reads consult, so the upload marks all blocks present.
 // ESXi: a delta is vmfsSparse/SEsparse, which a raw PUT cannot write (see the
 // replication report); this models the bytes a write through the disk leaves.
-func (l *Lab) uploadedIntoDelta(r *http.Request) {
+func (l *Lab) uploadedIntoDelta(r *http.Request, limit int64) {
 	ds := r.URL.Query().Get("dsName")
 	p := strings.TrimPrefix(r.URL.Path, "/folder/")
 	if ds == "" || p == "" {
@@ -250,7 +254,7 @@ func (l *Lab) uploadedIntoDelta(r *http.Request) {
 			for _, d := range rec.Disks {
 				for _, f := range d.files {
 					if f.data == local && f.blocks != nil {
-						for b := int64(0); b*cbtBlock < d.Capacity; b++ {
+						for b := int64(0); b*cbtBlock < d.Capacity && (limit < 0 || b*cbtBlock < limit); b++ {
 							f.blocks[b] = true
 						}
 					}
