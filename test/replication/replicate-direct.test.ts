@@ -135,8 +135,11 @@ test('a DR upload cut mid-disk: no source snapshot left, the replica stays at it
   assert.equal(parseSync((await env.vs.customFields.values(found.ref))[REPLICA_SYNC_FIELD])?.state, 'ready');
 });
 
-test('a first run that fails at DR removes the half-made replica and the source snapshot', async () => {
+test('a first run that fails at DR removes the half-made replica and the source snapshot; an unmapped NIC is left disconnected', async () => {
   const win = await env.vmId('win-app01');
+  await env.vs.vms.reconfigure({ type: 'VirtualMachine', value: win }, {
+    deviceChange: [{ operation: 'add', device: { _type: 'VirtualE1000e', key: -1, addressType: 'generated', backing: { _type: 'VirtualEthernetCardNetworkBackingInfo', deviceName: 'VM Network' }, connectable: { startConnected: true, allowGuestControl: true, connected: true } } }],
+  });
   const winUuid = (await env.vs.vms.get(win)).instanceUuid!;
   await env.lab.control.injectFault({ method: 'DatastorePut', fault: 'WriteFault', path: 'win-app01-replica/', afterBytes: 2 * MiB });
   await assert.rejects(replicateVm(env, { vmId: win, target, settings: DEFAULT_SETTINGS }));
@@ -145,8 +148,13 @@ test('a first run that fails at DR removes the half-made replica and the source 
   assert.deepEqual(await env.vs.inventory.findVmsByName('win-app01-replica'), []);
   assert.equal(await datastoreFileExists(env.vs, '[dr-ds1] win-app01-replica/'), false, 'the replica folder is removed');
   assert.deepEqual((await env.vs.snapshots.list({ type: 'VirtualMachine', value: win })).map((s) => s.name), []);
-  const r = await replicateVm(env, { vmId: win, target, settings: DEFAULT_SETTINGS });
+  const r = await replicateVm(env, { vmId: win, target: { host: target.host, datastore: target.datastore }, settings: DEFAULT_SETTINGS });
   assert.equal(r.created, true, 'the next run creates the replica afresh');
+  assert.ok(r.warnings.some((w) => /Not in the network mapping, left disconnected/.test(w)), JSON.stringify(r.warnings));
+  const { 'config.hardware.device': devices } = await env.vs.pc.retrieveOne<{ 'config.hardware.device'?: { _type?: string; connectable?: { startConnected?: boolean } }[] }>({ type: 'VirtualMachine', value: r.replicaId }, ['config.hardware.device']);
+  const nics = (devices ?? []).filter((d) => d._type === 'VirtualE1000e');
+  assert.equal(nics.length, 1);
+  assert.equal(nics[0]!.connectable?.startConnected, false, 'an unmapped NIC is not connected at power-on');
   assert.equal(r.consistency, 'application');
   assert.match(r.point.name, /application-consistent$/);
 });
