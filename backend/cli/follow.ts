@@ -19,7 +19,7 @@ function reconnectMs(): number {
 }
 
 export async function followRun(client: ServiceClient, run: JobRun, opts: { quiet?: boolean } = {}): Promise<JobRun> {
-  const bar = opts.quiet ? { update() {}, done() {} } : progressBar(run.kind === 'restore' ? 'restore' : 'backup', { unit: 'percent' });
+  const bar = opts.quiet ? { update() {}, done() {} } : progressBar(run.kind.replace('-', ' '), { unit: 'percent' });
   let last = run;
   const phases = new Map<string, string>();
   const show = (r: JobRun) => {
