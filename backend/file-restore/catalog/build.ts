@@ -94,12 +94,13 @@ export async function buildCatalog(repo: Repository, store: CatalogStore, rp: Re
   }
   const names = store.names(rp.vm.id);
   for (const e of entries) names.intern(e.path.slice(e.path.lastIndexOf('/') + 1).toLowerCase());
-  names.flush();
+  names.flush(true);
   const header = writeCatalog(store.pathForWrite(rp.vm.id, rp.id), {
     rpId: rp.id, vmId: rp.vm.id, vmName: rp.vm.name, createdAt: rp.createdAt, builtAt: new Date().toISOString(), buildMs: Date.now() - t0, ...(o.runId ? { runId: o.runId } : {}),
     volumes, names: names.size,
     ...(o.previous && diff && massEncryption ? { comparedWith: { rpId: o.previous.rp.id, summary: { ...diff.totals }, massEncryption } } : {}),
   }, entries, (n) => names.intern(n));
+  names.flush();
   store.clearFailure(rp.vm.id, rp.id);
   o.progress?.(100, 'catalogue ready');
   return { header, ...(diff ? { diff } : {}), ...(massEncryption ? { massEncryption } : {}) };

@@ -180,8 +180,10 @@ export class CatalogFile {
       for (let k = 0; k < pairs; k++) if (set.has(b.readUInt32LE(8 * k))) out.push(b.readUInt32LE(8 * k + 4));
       return out.sort((x, y) => x - y);
     }
+    // Pages whose range can hold each id (from the last page starting below it to the last starting
+    // at or below it), merged: names next to each other (a glob's) cost one read.
+    const ranges: [number, number][] = [];
     for (const id of wanted) {
-      // Pages whose range can hold the id: from the last page starting below it to the last starting at or below it.
       let lo = 0, hi = pages.length;
       while (lo < hi) { const m = (lo + hi) >>> 1; if (pages[m]! < id) lo = m + 1; else hi = m; }
       const first = Math.max(0, lo - 1);
@@ -190,8 +192,13 @@ export class CatalogFile {
       last = Math.max(first, last - 1);
       const from = first * POSTINGS_PAGE, to = Math.min(pairs, (last + 1) * POSTINGS_PAGE);
       if (from >= to) continue;
+      const prev = ranges.at(-1);
+      if (prev && from <= prev[1]) prev[1] = Math.max(prev[1], to); else ranges.push([from, to]);
+    }
+    const set = new Set(wanted);
+    for (const [from, to] of ranges) {
       const b = this.#read(this.header.postings.offset + 8 * from, 8 * (to - from));
-      for (let k = 0; k < to - from; k++) if (b.readUInt32LE(8 * k) === id) out.push(b.readUInt32LE(8 * k + 4));
+      for (let k = 0; k < to - from; k++) if (set.has(b.readUInt32LE(8 * k))) out.push(b.readUInt32LE(8 * k + 4));
     }
     return out.sort((a, b) => a - b);
   }
