@@ -77,6 +77,14 @@ export function replicationRoutes(d: ReplicationDeps): RouteDef[] {
           { entity: pl.pool, label: `the resource pool of host '${pl.host.name}' (${pl.pool.value})`, rules, on: 'pool' },
           ...mapped.map(([n, ref]) => ({ entity: ref, label: `network '${n}' (${ref.value})`, rules, on: 'network' as const })),
         ]);
+        // Later runs write into the existing replica and manage its snapshots: the user must hold that on it.
+        const existing = await d.replicaOf(id);
+        if (existing) {
+          await requirePrivileges(vs, `Replicating into replica '${existing.replicaName}'`, [{
+            entity: existing.replica, label: `replica VM '${existing.replicaName}' (${existing.replica.value})`, on: 'vm',
+            rules: [{ on: 'vm', privileges: ['VirtualMachine.State.CreateSnapshot', 'VirtualMachine.State.RemoveSnapshot', 'VirtualMachine.State.RevertToSnapshot'] }],
+          }]);
+        }
         return d.replicate(id, r, user);
       },
     },
