@@ -9,7 +9,8 @@ import { DiskImage, type DiskImageDescriptor } from '../repository/disk-image.ts
 import { openVolumes, type Volume } from '../volumes/volumes.ts';
 import { openFileSystem, type FileSystem } from '../filesystems/filesystem.ts';
 import { FsError, type FsEntry } from '../filesystems/types.ts';
-import { READ_BLOCK, type BrowseVolume, type VolumeState, type EntryWithPath, type WalkBatch, type DirPage } from './types.ts';
+import { Transfer } from './transfer.ts';
+import { MAX_READ_BLOCK, type BrowseVolume, type VolumeState, type EntryWithPath, type WalkBatch, type DirPage } from './types.ts';
 
 export interface BrowseDisk { key: string; label: string; descriptor: DiskImageDescriptor }
 
@@ -138,9 +139,14 @@ export class BrowseHandler {
     return e;
   }
 
-  /** Up to READ_BLOCK bytes of a file or named stream; fewer at its end. */
-  async read(volumeId: string, ref: string, offset: number, length: number, stream?: string): Promise<Uint8Array> {
-    return (await this.#fsOf(volumeId)).read(ref, offset, Math.min(length, READ_BLOCK), stream || undefined);
+  /** Up to MAX_READ_BLOCK bytes of a file or named stream; fewer at its end. */
+  async read(volumeId: string, ref: string, offset: number, length: number, stream?: string): Promise<Uint8Array | Transfer<Uint8Array>> {
+    const fs = await this.#fsOf(volumeId);
+    const b = await fs.read(ref, offset, Math.min(length, MAX_READ_BLOCK), stream || undefined);
+    // NTFS returns a buffer of its own for each read (never a cached one): move it, do not copy it.
+    // Small ones may be slices of Node's shared pool and are copied.
+    return fs.type === 'ntfs' && b.byteLength >= 64 << 10 && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
+      ? new Transfer(b, [b.buffer as ArrayBuffer]) : b;
   }
 
   #cursor(gen: AsyncGenerator<EntryWithPath>, match: ((e: EntryWithPath) => boolean) | undefined, problems: Cursor['problems']): number {

@@ -1,9 +1,13 @@
 // The worker side of isolation.ts: imports the module named in workerData and either runs one export
 // once ('once') or builds a handler with it and answers method calls ('serve'). Errors go back as
 // plain { name, message, code } so FsError codes survive the thread boundary.
+// A 'serve' worker loads its module at once and says { ready: true }; its factory runs when the first
+// message ({ seq, init: args }) comes, so it can wait loaded and idle as a spare (isolation.ts).
+// A result wrapped in Transfer (transfer.ts) goes back with its buffers moved, not copied.
 import { parentPort, workerData } from 'node:worker_threads';
+import { Transfer } from './transfer.ts';
 
-interface Data { mode: 'once' | 'serve'; moduleUrl: string; exportName: string; args: unknown[] }
+interface Data { mode: 'once' | 'serve'; moduleUrl: string; exportName: string; args?: unknown[] }
 const { mode, moduleUrl, exportName, args } = workerData as Data;
 const port = parentPort!;
 
@@ -26,19 +30,30 @@ async function exported(): Promise<(...a: unknown[]) => unknown> {
 if (mode === 'once') {
   try {
     const fn = await exported();
-    port.postMessage({ ok: await fn(...args) });
+    port.postMessage({ ok: await fn(...(args ?? [])) });
   } catch (e) {
     port.postMessage({ error: plain(e) });
   }
 } else {
+  const loaded = exported();
+  loaded.then(() => port.postMessage({ ready: true }), () => port.postMessage({ ready: false })); // its error shows on the first call
   let handler: Promise<Record<string, unknown>> | undefined;
-  port.on('message', async (m: { seq: number; method: string; args: unknown[] }) => {
+  port.on('message', async (m: { seq: number; method?: string; args?: unknown[]; init?: unknown[] }) => {
     try {
-      handler ??= exported().then((fn) => fn(...args) as Promise<Record<string, unknown>>);
+      if (m.init) {
+        handler ??= loaded.then((fn) => fn(...m.init!) as Promise<Record<string, unknown>>);
+        await handler;
+        port.postMessage({ seq: m.seq, ok: true });
+        return;
+      }
+      handler ??= loaded.then((fn) => fn(...(args ?? [])) as Promise<Record<string, unknown>>);
       const h = await handler;
-      const f = h[m.method];
-      if (m.method === 'constructor' || m.method.startsWith('_') || typeof f !== 'function') throw new TypeError(`no method '${m.method}'`);
-      port.postMessage({ seq: m.seq, ok: await (f as (...a: unknown[]) => unknown).apply(h, m.args) });
+      const method = String(m.method);
+      const f = h[method];
+      if (method === 'constructor' || method.startsWith('_') || typeof f !== 'function') throw new TypeError(`no method '${method}'`);
+      const r = await (f as (...a: unknown[]) => unknown).apply(h, m.args ?? []);
+      if (r instanceof Transfer) port.postMessage({ seq: m.seq, ok: r.value }, r.list);
+      else port.postMessage({ seq: m.seq, ok: r });
     } catch (e) {
       port.postMessage({ seq: m.seq, error: plain(e) });
     }

@@ -26,6 +26,14 @@
  * `exportName` is a factory: called once per worker with `args`, it returns an object whose methods
  * `call()` invokes. When a call exceeds its time, the worker (and every call running in it, which fail
  * with 'ERESTARTED') is terminated; the next call starts a new worker, which runs the factory again.
+ * A method may return `new Transfer(value, [buffers])` (transfer.ts) to move its buffers back.
+ *
+ * Spares: loading a worker's module graph (type stripping, compiling) costs 1–2 s on a busy machine,
+ * far more than the first call's work. While someone holds `keepSpare(moduleUrl, exportName, heapMb)`,
+ * one worker of that kind is kept started, its module loaded, idle (no state, no data: its factory
+ * has not run) and unref'ed; an IsolatedWorker created with `{ spare: true }` adopts it, giving it
+ * its factory args by a first message, and the next spare starts a moment later. The last release
+ * terminates the spare.
  */
 import { Worker, type Transferable } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +57,9 @@ export interface IsolationOptions {
   /** What the work is, for error messages ("listing C:\\Users"). */
   label?: string;
 }
+
+/** A long-lived worker's options: `spare` adopts a started worker kept by keepSpare() when there is one. */
+export interface WorkerOptions extends IsolationOptions { spare?: boolean }
 
 const WORKER = new URL('./isolation-worker.ts', import.meta.url);
 const DEFAULT_TIMEOUT = 30_000;
@@ -77,13 +88,85 @@ function moduleHref(m: string | URL): string {
   return href;
 }
 
-function spawn(mode: 'once' | 'serve', moduleUrl: string | URL, exportName: string, args: unknown[], heapMb: number, transfer?: readonly Transferable[]): Worker {
+function spawn(mode: 'once' | 'serve', moduleUrl: string | URL, exportName: string, args: unknown[] | undefined, heapMb: number, transfer?: readonly Transferable[]): Worker {
   return new Worker(WORKER, {
     workerData: { mode, moduleUrl: moduleHref(moduleUrl), exportName, args },
     transferList: transfer as Transferable[] | undefined,
     resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.min(32, Math.max(4, heapMb >> 4)), stackSizeMb: 4 },
     stdout: false, stderr: false,
   });
+}
+
+interface Spare { worker: Worker; ready: Promise<boolean>; drop: () => void }
+interface SpareKind { holders: number; spare: Spare | undefined; timer: NodeJS.Timeout | undefined; moduleUrl: string | URL; exportName: string; heapMb: number }
+const spares = new Map<string, SpareKind>();
+/** Delay before the next spare starts after one was adopted: the adopter's first calls go first. */
+const RESPARE_MS = 1000;
+
+const spareKey = (moduleUrl: string | URL, exportName: string, heapMb: number) => `${moduleHref(moduleUrl)}#${exportName}@${heapMb}`;
+
+function startSpare(k: SpareKind): void {
+  if (k.spare || k.holders === 0) return;
+  const w = spawn('serve', k.moduleUrl, k.exportName, undefined, k.heapMb);
+  let settle: (ok: boolean) => void = () => {};
+  const ready = new Promise<boolean>((r) => { settle = r; });
+  const onMessage = (m: { ready?: boolean }) => { if (typeof m?.ready === 'boolean') settle(m.ready); };
+  const onDeath = () => { settle(false); if (k.spare?.worker === w) k.spare = undefined; };
+  w.on('message', onMessage);
+  w.on('error', onDeath);
+  w.on('exit', onDeath);
+  w.unref();
+  k.spare = { worker: w, ready, drop: () => { w.off('message', onMessage); w.off('error', onDeath); w.off('exit', onDeath); settle(true); } };
+}
+
+/**
+ * Keeps one started worker of this kind waiting for an IsolatedWorker with `{ spare: true }` (see the
+ * header) until the returned release is called (once per holder; the last one terminates the spare).
+ */
+export function keepSpare(moduleUrl: string | URL, exportName: string, heapMb = DEFAULT_HEAP): () => void {
+  const key = spareKey(moduleUrl, exportName, heapMb);
+  let k = spares.get(key);
+  if (!k) spares.set(key, k = { holders: 0, spare: undefined, timer: undefined, moduleUrl, exportName, heapMb });
+  const kind = k;
+  kind.holders++;
+  startSpare(kind);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--kind.holders > 0) return;
+    clearTimeout(kind.timer);
+    kind.timer = undefined;
+    const s = kind.spare;
+    kind.spare = undefined;
+    spares.delete(key);
+    if (s) { s.drop(); void s.worker.terminate(); }
+  };
+}
+
+/** Resolves when a spare of this kind has its module loaded (false: none is kept, or it failed to load). */
+export async function spareReady(moduleUrl: string | URL, exportName: string, heapMb = DEFAULT_HEAP): Promise<boolean> {
+  const k = spares.get(spareKey(moduleUrl, exportName, heapMb));
+  if (!k) return false;
+  if (!k.spare) { clearTimeout(k.timer); k.timer = undefined; startSpare(k); }
+  const s = k.spare;
+  if (!s) return false;
+  s.worker.ref(); // an idle spare is unref'ed: while someone waits for it, it keeps the process alive
+  try { return await s.ready; } finally { if (k.spare === s) s.worker.unref(); }
+}
+
+/** The spare of this kind, taken out of the pool (the next one starts after RESPARE_MS). */
+function adoptSpare(moduleUrl: string | URL, exportName: string, heapMb: number): Worker | undefined {
+  const k = spares.get(spareKey(moduleUrl, exportName, heapMb));
+  const s = k?.spare;
+  if (!k || !s) return undefined;
+  k.spare = undefined;
+  s.drop();
+  if (!k.timer) {
+    k.timer = setTimeout(() => { k.timer = undefined; startSpare(k); }, RESPARE_MS);
+    k.timer.unref();
+  }
+  return s.worker;
 }
 
 /** Runs `exportName(...args)` of `moduleUrl` in a fresh, bounded worker and returns its result. */
@@ -128,6 +211,7 @@ export class IsolatedWorker {
   readonly #timeoutMs: number;
   readonly #heapMb: number;
   readonly #label: string;
+  readonly #spare: boolean;
   #worker: Worker | undefined;
   #pending = new Map<number, Pending>();
   #seq = 0;
@@ -136,20 +220,24 @@ export class IsolatedWorker {
   starts = 0;
   lastUsed = Date.now();
 
-  constructor(moduleUrl: string | URL, exportName: string, args: unknown[], opts: IsolationOptions = {}) {
+  constructor(moduleUrl: string | URL, exportName: string, args: unknown[], opts: WorkerOptions = {}) {
     this.#moduleUrl = moduleUrl;
     this.#exportName = exportName;
     this.#args = args;
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT;
     this.#heapMb = opts.maxHeapMb ?? DEFAULT_HEAP;
     this.#label = opts.label ?? exportName;
+    this.#spare = opts.spare ?? false;
   }
 
   /** Calls if the worker is running calls now. */
   get busy(): boolean { return this.#pending.size > 0; }
 
   #start(): Worker {
-    const w = spawn('serve', this.#moduleUrl, this.#exportName, this.#args, this.#heapMb);
+    // The factory's args go in the first message, so a spare (started without them) serves as well.
+    const w = (this.#spare ? adoptSpare(this.#moduleUrl, this.#exportName, this.#heapMb) : undefined)
+      ?? spawn('serve', this.#moduleUrl, this.#exportName, undefined, this.#heapMb);
+    w.postMessage({ seq: 0, init: this.#args });
     this.starts++;
     w.on('message', (m: { seq: number; ok?: unknown; error?: { name: string; message: string; code?: string } }) => {
       const p = this.#pending.get(m.seq);

@@ -11,9 +11,9 @@
  *   s.fileStream(vols[0].id, ref).pipe(res);
  */
 import { Readable } from 'node:stream';
-import { IsolatedWorker, IsolationError } from './isolation.ts';
+import { IsolatedWorker, IsolationError, keepSpare, spareReady } from './isolation.ts';
 import type { BrowseDisk } from './browse-worker.ts';
-import type { BrowseVolume, DirPage, EntryWithPath, VolumeInfo, VolumeState, WalkBatch } from './types.ts';
+import { MAX_READ_BLOCK, type BrowseVolume, type DirPage, type EntryWithPath, type VolumeInfo, type VolumeState, type WalkBatch } from './types.ts';
 import type { FsEntry } from '../filesystems/types.ts';
 import { FsError } from '../filesystems/types.ts';
 import type { DiskImage, Repository, RestorePoint } from '../repository/repository.ts';
@@ -34,7 +34,11 @@ export interface FileRestoreOptions {
 }
 
 const BROWSE_WORKER = new URL('./browse-worker.ts', import.meta.url);
+const BROWSE_FACTORY = 'openBrowseHandler';
 const BLOCK = 1024 * 1024;
+/** A download this long or longer streams in MAX_READ_BLOCK reads, this many in flight (read-ahead). */
+const LARGE_FILE = 16 * BLOCK;
+const READS_IN_FLIGHT = 3;
 
 /** A volume a probe could not open in time (or whose worker died) stays unbrowsable for the session. */
 function probeFailure(v: BrowseVolume, e: unknown): VolumeState {
@@ -61,8 +65,8 @@ export class PointSession {
     this.point = point;
     this.#images = images;
     const disks: BrowseDisk[] = images.map((img, i) => ({ key: point.disks[i]!.key, label: point.disks[i]!.label, descriptor: img.descriptor() }));
-    this.#worker = new IsolatedWorker(BROWSE_WORKER, 'openBrowseHandler', [disks, { cacheBytes: opts.cacheBytes }], {
-      timeoutMs: opts.timeoutMs, maxHeapMb: opts.maxHeapMb, label: `Reading restore point ${point.id}`,
+    this.#worker = new IsolatedWorker(BROWSE_WORKER, BROWSE_FACTORY, [disks, { cacheBytes: opts.cacheBytes }], {
+      timeoutMs: opts.timeoutMs, maxHeapMb: opts.maxHeapMb, label: `Reading restore point ${point.id}`, spare: true,
     });
   }
 
@@ -175,13 +179,32 @@ export class PointSession {
     this.#holds++;
     let released = false;
     const release = () => { if (!released) { released = true; self.#holds--; self.lastUsed = Date.now(); } };
+    // Large files: bigger reads, several in flight, so the worker reads ahead while the consumer works.
+    const large = end - start >= LARGE_FILE;
+    const block = large ? MAX_READ_BLOCK : BLOCK;
+    const depth = large ? READS_IN_FLIGHT : 1;
     const gen = async function* () {
+      const inFlight: { at: number; want: number; p: Promise<Buffer> }[] = [];
+      let next = start;
+      const issue = () => {
+        while (inFlight.length < depth && next < end) {
+          const want = Math.min(block, end - next);
+          const p = self.read(volumeId, ref, next, want, stream);
+          p.catch(() => {}); // awaited below; one left behind (a stop, a short read) must not go unhandled
+          inFlight.push({ at: next, want, p });
+          next += want;
+        }
+      };
       try {
         let pos = start;
         while (pos < end) {
-          const b = await self.read(volumeId, ref, pos, Math.min(BLOCK, end - pos), stream);
+          issue();
+          const r = inFlight.shift()!;
+          const b = await r.p;
           if (b.length === 0) throw new FsError('ECORRUPT', `the file ended at byte ${pos} of ${end}: its data on the volume is shorter than its size says`);
           pos += b.length;
+          // Fewer bytes than asked: the reads after it started too far; ask again from here.
+          if (b.length < r.want) { inFlight.length = 0; next = pos; }
           yield b;
         }
       } finally { release(); }
@@ -211,6 +234,8 @@ export class FileRestore {
   #opts: Required<FileRestoreOptions>;
   #sessions = new Map<string, Promise<PointSession>>();
   #timer: NodeJS.Timeout;
+  /** Keeps a browse worker started (module loaded, no data) for the next session to adopt. */
+  #releaseSpare: () => void;
   #closed = false;
 
   constructor(repo: () => Promise<Repository>, opts: FileRestoreOptions = {}) {
@@ -223,9 +248,25 @@ export class FileRestore {
     this.#opts.openTimeoutMs = opts.openTimeoutMs ?? this.#opts.timeoutMs;
     this.#timer = setInterval(() => void this.closeIdle(), Math.min(30_000, Math.max(1000, this.#opts.idleMs / 4)));
     this.#timer.unref();
+    this.#releaseSpare = keepSpare(BROWSE_WORKER, BROWSE_FACTORY, this.#opts.maxHeapMb);
   }
 
   get timeoutMs(): number { return this.#opts.timeoutMs; }
+
+  /** Resolves when the spare browse worker has its code loaded: the next open() starts no new worker. */
+  async ready(): Promise<void> {
+    await spareReady(BROWSE_WORKER, BROWSE_FACTORY, this.#opts.maxHeapMb);
+  }
+
+  /** Closes the session of a restore point now, if one is open and idle (true if it was closed). */
+  async closeSession(rpId: string): Promise<boolean> {
+    const p = this.#sessions.get(rpId);
+    const s = p && (await p.catch(() => undefined));
+    if (!s || !s.idle || this.#sessions.get(rpId) !== p) return false;
+    this.#sessions.delete(rpId);
+    await s.close();
+    return true;
+  }
 
   /** The open session of a restore point, opened now if needed (its disks; filesystems on first use). */
   open(rpId: string): Promise<PointSession> {
@@ -272,6 +313,7 @@ export class FileRestore {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#releaseSpare();
     const all = await this.sessions();
     this.#sessions.clear();
     await Promise.allSettled(all.map((s) => s.close()));

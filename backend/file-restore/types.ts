@@ -32,5 +32,7 @@ export interface DirPage { dir: FsEntry; entries: FsEntry[]; offset: number; tot
 
 export interface WalkBatch { items: EntryWithPath[]; done: boolean; scanned: number; problems: { volumeId: string; message: string }[] }
 
-/** Bytes one read() of the browse worker returns at most (callers loop). */
+/** Bytes the download route asks for in its first read (callers loop). */
 export const READ_BLOCK = 1024 * 1024;
+/** Bytes one read() of the browse worker returns at most (large files stream in blocks this big). */
+export const MAX_READ_BLOCK = 4 * 1024 * 1024;

@@ -4,6 +4,7 @@
 // Usage: node bench/items/run.ts [--images DIR] [--keep] [--repeat 5] [--downloads 3] [--points 30] [--built 2 | --build-all]
 //        --images DIR   use DIR/disk.img (built there by dataset.sh when missing) instead of the cache
 //        --keep         keep the work folder (repository, catalogs) and print its path
+//        --only LIST    run only these parts (comma-separated: browse, deep, download, catalog); the backup always runs
 //        --built N      of the --points - 1 extra points, the first N get their catalog built (timed); the
 //                       others get a copy of the previous catalog's entries (their disks differ only in a
 //                       file's content, so a build would find the same entries): a build takes minutes
@@ -12,8 +13,9 @@
 // The disk (dataset.sh: 20 GiB sparse GPT, one NTFS partition with 100,000 small files in 1,000 folders,
 // a 1 GiB random file and a 40-level path) takes minutes to build, so it is cached in
 // ${BENCH_DIR:-tmpdir}/sp-bench-items/<hash of dataset.sh>/disk.img and reused while the script is unchanged.
-// Measured: the full backup (CLI, GNU time); listing the NTFS root in a new session each time (new
-// worker, empty caches: what the first click in the UI costs) vs `fls`; a 40-level path vs `ifind -n`
+// Measured: the full backup (CLI, GNU time); listing the NTFS root in a new session each time (a new
+// session of a running service: the browse worker it had started and loaded, empty caches: what the
+// first click in the UI costs) vs `fls`; a 40-level path vs `ifind -n`
 // and a folder-by-folder walk vs `fls` per level; the 1 GiB file streamed as the HTTP download does vs
 // `icat` (both hashed with SHA-256 and compared); the catalog build vs the backup time and vs `fls -r`;
 // a name search across the VM's restore points through CatalogService.versions (what the API calls).
@@ -37,6 +39,8 @@ import { writeCatalog } from '../../backend/file-restore/catalog/format.ts';
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || dflt : dflt);
 const keep = args.includes('--keep');
+const only = args.includes('--only') ? new Set((args[args.indexOf('--only') + 1] ?? '').split(',')) : undefined;
+const want = (part: 'browse' | 'deep' | 'download' | 'catalog') => !only || only.has(part);
 const repeat = Math.max(3, opt('--repeat', 5));
 const downloads = Math.max(1, opt('--downloads', 3));
 const pointCount = Math.max(2, opt('--points', 30));
@@ -132,9 +136,8 @@ const repoDir = join(work, 'repo');
 const dataDir = join(work, 'data');
 let repo: Repository | undefined;
 
-/** A new FileRestore (so a new session and worker) opened on `rpId`, its NTFS volume found. */
-async function newSession(rpId: string): Promise<{ files: FileRestore; s: PointSession; vol: VolumeInfo }> {
-  const files = new FileRestore(async () => repo!);
+/** A session opened on `rpId` (by a new FileRestore unless given), its NTFS volume found. */
+async function newSession(rpId: string, files = new FileRestore(async () => repo!)): Promise<{ files: FileRestore; s: PointSession; vol: VolumeInfo }> {
   const s = await files.open(rpId);
   const vol = (await s.volumes()).find((v) => v.filesystem === 'ntfs' && v.browsable);
   if (!vol) throw new Error(`no browsable NTFS volume on ${rpId}`);
@@ -177,11 +180,15 @@ try {
   const listCold: number[] = [], listOpen: number[] = [], listWarm: number[] = [], fls: number[] = [], listCpu: number[] = [], flsCpu: number[] = [];
   let rootOk = true;
   let rootNames = 0;
-  for (let r = 0; r < repeat; r++) {
+  // As in the service: one FileRestore, running for a while (its spare browse worker loaded, not timed);
+  // each run opens the point in a new session (the spare worker adopted, empty caches) and closes it.
+  const browseFiles = new FileRestore(async () => repo!);
+  for (let r = 0; want('browse') && r < repeat; r++) {
+    await browseFiles.ready();
     sh('sync', []);
     const t0 = now();
     const c0 = process.cpuUsage();
-    const { files, s, vol } = await newSession(rp1);
+    const { s, vol } = await newSession(rp1, browseFiles);
     const opened = ms(t0);
     const page = await s.list(vol.id, undefined, 0, 1000);
     listCold.push(ms(t0));
@@ -190,7 +197,7 @@ try {
     const t1 = now();
     await s.list(vol.id, undefined, 0, 1000);
     listWarm.push(ms(t1));
-    await files.close();
+    if (!(await browseFiles.closeSession(rp1))) throw new Error('the browse session did not close');
     const f = timedCmd('fls', ['-o', String(PART_SECTOR), img]);
     fls.push(f.ms);
     flsCpu.push(f.cpuMs);
@@ -201,14 +208,16 @@ try {
     log(`bench: root list cold ${listCold.at(-1)!.toFixed(0)} ms (session and volumes ${opened.toFixed(0)} ms), warm ${listWarm.at(-1)!.toFixed(1)} ms; fls ${f.ms.toFixed(0)} ms (${ours.size} vs ${theirs.size} names)`);
   }
 
+  await browseFiles.close();
+
   // 3. The 40-level path: one lookup in a new session vs `ifind -n`; folder by folder (as the UI
   //    clicks: 41 listings, the session already open) vs `fls` on each folder's inode.
   const deepCold: number[] = [], deepIfind: number[] = [], walkOurs: number[] = [], walkFls: number[] = [], deepCpu: number[] = [], ifindCpu: number[] = [];
-  const deepInode = ifind(img, DEEP);
+  const deepInode = want('deep') ? ifind(img, DEEP) : '';
   let deepOk = true;
   const levels = DEEP.split('/');
-  const levelInodes = levels.slice(0, -1).map((_, i) => ifind(img, levels.slice(0, i + 1).join('/')));
-  for (let r = 0; r < repeat; r++) {
+  const levelInodes = want('deep') ? levels.slice(0, -1).map((_, i) => ifind(img, levels.slice(0, i + 1).join('/'))) : [];
+  for (let r = 0; want('deep') && r < repeat; r++) {
     sh('sync', []);
     const t0 = now();
     const c0 = process.cpuUsage();
@@ -253,7 +262,7 @@ try {
   const dlOurs: number[] = [], dlIcat: number[] = [], dlCpu: number[] = [], icatCpu: number[] = [];
   let bigSize = 0;
   let dlOk = true;
-  for (let r = 0; r < downloads; r++) {
+  for (let r = 0; want('download') && r < downloads; r++) {
     const { files, s, vol } = await newSession(rp1);
     const e = await s.lookup(vol.id, BIG);
     bigSize = e.size;
@@ -274,6 +283,39 @@ try {
     log(`bench: 1 GiB download ${(e.size / dlOurs.at(-1)! / 1e3).toFixed(0)} MB/s vs icat ${(theirs.bytes / theirs.ms / 1e3).toFixed(0)} MB/s; sha256 ${ours === theirs.sha ? 'equal' : `DIFFERS (${ours} vs ${theirs.sha})`}`);
   }
   const rssBrowse = rssMiB();
+  const mbs = (bytes: number, t: number[]) => three(t.map((x) => bytes / x / 1e3).sort((a, b) => b - a));
+  const mark = (ok: boolean) => (ok ? 'MET' : 'MISSED');
+  const printTable = (rows: string[][], files: number | string) => {
+    const w = rows[0]!.map((_, i) => Math.max(...rows.map((l) => l[i]!.length)));
+    console.log(`\nitems bench: ${(size / 2 ** 30).toFixed(0)} GiB GPT disk, NTFS, ${files} files; ${tsk}; timings min/median/max of ${repeat} runs (download: ${downloads}), ours and sleuthkit's alternating; targets judged on medians (search: on the worst); wall clock`);
+    for (const l of rows) console.log(l.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
+    console.log('worker threads share the process: its peak RSS includes the browse and catalog workers.');
+  };
+  if (!want('catalog')) {
+    // Only some parts: their rows (the same as in the full table below).
+    const rows: string[][] = [['metric', 'Stillpoint', 'sleuthkit', 'target', 'met?']];
+    rows.push(['full backup of the disk, s', backup.secs.toFixed(1), '—', '(reference)', '']);
+    if (want('browse')) {
+      rows.push(['NTFS root list, cold ms min/med/max', three(listCold), three(fls), '≤ 2× fls and < 300', mark(median(listCold) <= 2 * median(fls) && median(listCold) < 300)]);
+      rows.push(['  of which session + volumes() ms', three(listOpen), '', '', '']);
+      rows.push(['  CPU ms (all threads; fls: user+sys)', three(listCpu), three(flsCpu), '', '']);
+      rows.push(['NTFS root list, warm ms', three(listWarm, 1), '—', '', '']);
+      rows.push(['root listing has fls names', rootOk ? `yes (${rootNames})` : 'NO', '', '', mark(rootOk)]);
+    }
+    if (want('deep')) {
+      rows.push([`40-level path lookup, cold ms (ifind -n)`, three(deepCold), three(deepIfind), '≤ 2× ifind', mark(median(deepCold) <= 2 * median(deepIfind))]);
+      rows.push(['  CPU ms', three(deepCpu), three(ifindCpu), '', '']);
+      rows.push([`40-level path, ${levelInodes.length + 1} folder lists ms (fls each, 1 run)`, three(walkOurs), three(walkFls), '', median(walkOurs) <= median(walkFls) ? 'faster' : 'slower']);
+      rows.push(['deep path = ifind inode', deepOk ? 'yes' : 'NO', '', '', mark(deepOk)]);
+    }
+    if (want('download')) {
+      rows.push(['1 GiB download MB/s best/med/worst (icat)', mbs(bigSize, dlOurs), mbs(bigSize, dlIcat), '≥ 500', mark(bigSize / median(dlOurs) / 1e3 >= 500)]);
+      rows.push(['  MB per CPU-second (hashing included)', mbs(bigSize, dlCpu), mbs(bigSize, icatCpu), '', '']);
+      rows.push(['download bytes = icat (sha256)', dlOk ? 'yes' : 'NO', '', 'equal', mark(dlOk)]);
+      rows.push(['peak RSS MiB: browse+download (incl. workers)', rssBrowse.toFixed(0), '', '', '']);
+    }
+    printTable(rows, "~100,000");
+  } else {
 
   // 5. The catalog of the point (buildCatalog: the worker walking the volume, the name dictionary,
   //    the file written), vs the backup time and vs `fls -r` (sleuthkit's whole-volume listing).
@@ -358,8 +400,6 @@ try {
   const searchOk = reportSearch.matches === points.length && reportSearch.points === points.length && searches['invoice-0999*']!.matches > 0;
 
   // The table.
-  const mbs = (bytes: number, t: number[]) => three(t.map((x) => bytes / x / 1e3).sort((a, b) => b - a));
-  const mark = (ok: boolean) => (ok ? 'MET' : 'MISSED');
   const rows: string[][] = [['metric', 'Stillpoint', 'sleuthkit', 'target', 'met?']];
   rows.push(['full backup of the disk, s', backup.secs.toFixed(1), '—', '(reference)', '']);
   rows.push(['NTFS root list, cold ms min/med/max', three(listCold), three(fls), '≤ 2× fls and < 300', mark(median(listCold) <= 2 * median(fls) && median(listCold) < 300)]);
@@ -393,10 +433,8 @@ try {
   rows.push(['root listing has fls names', rootOk ? `yes (${rootNames})` : 'NO', '', '', mark(rootOk)]);
   rows.push(['deep path = ifind inode', deepOk ? 'yes' : 'NO', '', '', mark(deepOk)]);
   rows.push(['report.xlsx found in every point', searchOk ? 'yes' : 'NO', '', '', mark(searchOk)]);
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((l) => l[i]!.length)));
-  console.log(`\nitems bench: ${(size / 2 ** 30).toFixed(0)} GiB GPT disk, NTFS, ${catalogFiles} files; ${tsk}; timings min/median/max of ${repeat} runs (download: ${downloads}), ours and sleuthkit's alternating; targets judged on medians (search: on the worst); wall clock`);
-  for (const l of rows) console.log(l.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  '));
-  console.log('worker threads share the process: its peak RSS includes the browse and catalog workers.');
+  printTable(rows, catalogFiles);
+  }
 } finally {
   await repo?.close().catch(() => {});
   if (!keep) rmSync(work, { recursive: true, force: true });

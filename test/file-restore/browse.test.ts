@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +18,13 @@ let repo: Repository;
 let rpId: string;
 const streamBytes = Buffer.from('Zone.Identifier-like data in a named stream\r\n'.repeat(100));
 const mainBytes = Buffer.from('the main data stream\r\n');
+/** Large enough to stream in several reads at once (sessions.ts LARGE_FILE). */
+const bigBytes = randomBytes(40 << 20);
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'stillpoint-browse-'));
   const img = join(dir, 'ntfs.img');
-  execFileSync('truncate', ['-s', '16M', img]);
+  execFileSync('truncate', ['-s', '64M', img]);
   execFileSync('mkntfs', ['-q', '-F', '-Q', '-s', '512', '-L', 'Streams', img], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
   writeFileSync(join(dir, 'main.txt'), mainBytes);
   writeFileSync(join(dir, 'ads.txt'), streamBytes);
@@ -29,6 +32,8 @@ before(async () => {
   cp(img, join(dir, 'main.txt'), '/report.txt');
   cp('-N', 'Zone.Identifier', img, join(dir, 'ads.txt'), '/report.txt');
   cp(img, join(dir, 'main.txt'), '/naïve file.txt');
+  writeFileSync(join(dir, 'big.bin'), bigBytes);
+  cp(img, join(dir, 'big.bin'), '/big.bin');
   repo = await Repository.init(join(dir, 'repo'), {});
   const w = await repo.beginRestorePoint({ vm: { id: 'vm-ntfs', name: 'ntfs-vm' }, consistency: 'crash' });
   const d = await w.addDisk({ key: '2000', label: 'Hard disk 1', capacity: statSync(img).size, file: img });
@@ -112,4 +117,21 @@ test('HTTP helpers: byte ranges and Content-Disposition with RFC 5987 names', ()
   assert.equal(contentDisposition('naïve file.txt'), `attachment; filename="na_ve file.txt"; filename*=UTF-8''na%C3%AFve%20file.txt`);
   assert.equal(contentDisposition('a"b\\c;d%.txt'), `attachment; filename="a_b_c_d_.txt"; filename*=UTF-8''a%22b%5Cc%3Bd%25.txt`);
   assert.equal(contentDisposition('报告 (1).docx'), `attachment; filename="__ (1).docx"; filename*=UTF-8''%E6%8A%A5%E5%91%8A%20%281%29.docx`);
+});
+
+test('a large file streams in several reads at once, byte for byte, from any offset to any end', async () => {
+  const files = new FileRestore(async () => repo);
+  try {
+    const s = await files.open(rpId);
+    const big = (await s.list('2000', undefined, 0, 100)).entries.find((e) => e.name === 'big.bin')!;
+    assert.equal(big.size, bigBytes.length);
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    for (const [from, to] of [[0, bigBytes.length], [12_345, bigBytes.length - 777]] as const) {
+      const h = createHash('sha256');
+      let n = 0;
+      for await (const c of s.fileStream('2000', big.ref, from, to)) { h.update(c as Buffer); n += (c as Buffer).length; }
+      assert.equal(n, to - from);
+      assert.equal(h.digest('hex'), sha(bigBytes.subarray(from, to)), `bytes ${from}–${to}`);
+    }
+  } finally { await files.close(); }
 });

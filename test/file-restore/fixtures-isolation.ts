@@ -7,7 +7,9 @@ export function hog(): number {
 }
 export function fail(): never { throw Object.assign(new Error('bad superblock'), { name: 'FsError', code: 'ECORRUPT' }); }
 export function crash(): Promise<void> { return new Promise(() => setImmediate(() => { throw new Error('boom from a timer'); })); }
+/** When this module was loaded in its worker (a spare loads it long before its factory runs). */
+const loadedAt = Date.now();
 export function counter(start: number) {
   let n = start;
-  return { next: () => ++n, spin: () => { for (;;) { /* stuck */ } }, echo: (b: Uint8Array) => b.length };
+  return { next: () => ++n, spin: () => { for (;;) { /* stuck */ } }, echo: (b: Uint8Array) => b.length, loadedAt: () => loadedAt };
 }

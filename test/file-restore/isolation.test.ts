@@ -2,7 +2,7 @@
 // crashing one fails its call with a clear error and leaves this process working.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runIsolated, IsolatedWorker, IsolationError } from '../../backend/file-restore/isolation.ts';
+import { runIsolated, IsolatedWorker, IsolationError, keepSpare, spareReady } from '../../backend/file-restore/isolation.ts';
 
 const fx = new URL('./fixtures-isolation.ts', import.meta.url);
 
@@ -36,4 +36,26 @@ test('a long-lived worker keeps state, restarts after a timeout and runs the fac
     await assert.rejects(w.call('constructor'), /no method/);
   } finally { await w.close(); }
   await assert.rejects(w.call('next'), (e: IsolationError) => e.code === 'ECLOSED');
+});
+
+test('a kept spare worker (module loaded, no state) is adopted by the next long-lived worker, given its args then', async () => {
+  const release = keepSpare(fx, 'counter', 64);
+  const workers: IsolatedWorker[] = [];
+  try {
+    assert.equal(await spareReady(fx, 'counter', 64), true);
+    const readyAt = Date.now();
+    const a = new IsolatedWorker(fx, 'counter', [100], { maxHeapMb: 64, spare: true });
+    workers.push(a);
+    assert.ok(await a.call<number>('loadedAt') <= readyAt, 'the worker had loaded its module before it was asked for');
+    assert.equal(await a.call('next'), 101, 'the factory ran with this worker\'s args');
+    assert.equal(await spareReady(fx, 'counter', 64), true, 'another spare is started');
+    const b = new IsolatedWorker(fx, 'counter', [7], { maxHeapMb: 64, spare: true });
+    workers.push(b);
+    assert.equal(await b.call('next'), 8);
+    assert.equal(await a.call('next'), 102, 'each adopter keeps its own state');
+  } finally {
+    release();
+    await Promise.all(workers.map((w) => w.close()));
+  }
+  assert.equal(await spareReady(fx, 'counter', 64), false, 'no spare once released');
 });

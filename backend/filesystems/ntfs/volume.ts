@@ -326,6 +326,18 @@ export class NtfsVolume {
     this.cache.clear()
   }
 
+  /** Where [offset, offset+length) of a stream starts on the volume if one allocated run holds it all. */
+  private singleRunByte(runs: Run[], offset: number, length: number): number | undefined {
+    const cs = this.clusterSize
+    const vcn = Math.floor(offset / cs)
+    let i = findRun(runs, vcn)
+    while (i < runs.length && runs[i]!.vcn + runs[i]!.len <= vcn) i++
+    const run = runs[i]
+    if (!run || run.vcn > vcn || run.lcn < 0 || (run.vcn + run.len) * cs < offset + length) return undefined
+    if (run.lcn + run.len > this.totalClusters) throw new FsError('ERANGE', `run at LCN ${run.lcn}+${run.len} beyond the volume (${this.totalClusters} clusters)`)
+    return (run.lcn + (vcn - run.vcn)) * cs + (offset % cs)
+  }
+
   /** Maps and reads [offset, offset+length) of a non-resident, uncompressed attribute. */
   private async readRuns(runs: Run[], offset: number, length: number, out: Buffer, outOff: number): Promise<void> {
     const cs = this.clusterSize
@@ -449,8 +461,13 @@ export class NtfsVolume {
     const end = Math.min(a.dataSize, offset + length)
     if (offset >= end) return Buffer.alloc(0)
     if (end - offset > MAX_READ) throw new FsError('ELIMIT', `read of ${end - offset} bytes exceeds ${MAX_READ}`)
-    const out = Buffer.alloc(end - offset)
     const initEnd = Math.min(end, a.initializedSize)
+    if (!((a.flags & 0x00ff) !== 0 && a.compressionUnit > 0) && initEnd === end) {
+      // The whole range in one allocated run (large files mostly are): the reader's buffer as is, no copy.
+      const at = this.singleRunByte(a.runs, offset, end - offset)
+      if (at !== undefined) return this.readBytes(at, end - offset)
+    }
+    const out = Buffer.alloc(end - offset)
     if ((a.flags & 0x00ff) !== 0 && a.compressionUnit > 0) {
       await this.readCompressed(a, offset, end, out)
     } else if (initEnd > offset) {
