@@ -7,6 +7,7 @@ import { startTestService, type TestService } from '../helpers/service.ts';
 import type { ApiError, JobRun, ReplicaState } from '../../backend/api/contract.ts';
 import { TASK_TYPES } from '../../plugin/extension.ts';
 import { connectToLab } from '../helpers/lab-vsphere.ts';
+import { REPLICA_SYNC_FIELD } from '../../backend/replication/marks.ts';
 
 let t: TestService;
 let token: string;
@@ -46,6 +47,14 @@ test('POST /vms/:id/replicate runs a replicate run; GET /vms/:id/replica and /re
     const infos = await Promise.all((recentTask ?? []).map((x) => vs.pc.retrieveOne<{ info: { descriptionId: string; state: string; entity?: { value: string } } }>(x, ['info'])));
     assert.ok(infos.some((i) => i.info.descriptionId === TASK_TYPES.replicate && i.info.state === 'success' && i.info.entity?.value === src.moref),
       `no successful ${TASK_TYPES.replicate} task: ${JSON.stringify(infos.map((i) => i.info.descriptionId))}`);
+    // What a service that stopped mid-run leaves on the replica: 'syncing' with no run going. Shown as an error, then put back.
+    const replica = { type: 'VirtualMachine', value: s.replicaVmId };
+    const saved = (await vs.customFields.values(replica))[REPLICA_SYNC_FIELD]!;
+    await vs.customFields.setByName(replica, REPLICA_SYNC_FIELD, JSON.stringify({ ...JSON.parse(saved), state: 'syncing' }));
+    const stale = (await t.call<ReplicaState>('GET', `/api/vms/${src.moref}/replica`, { token })).body as Extract<ReplicaState, { replicaVmId: string }>;
+    assert.equal(stale.state, 'error');
+    assert.match(stale.error ?? '', /interrupted/);
+    await vs.customFields.setByName(replica, REPLICA_SYNC_FIELD, saved);
   } finally {
     await vs.close();
   }

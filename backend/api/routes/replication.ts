@@ -42,12 +42,13 @@ export const ReplicateRequestSchema: Schema = ref('ReplicateRequest', {
 export function toReplicaState(vmId: string, s: ReplicaStatus, replicaId: string, syncing: boolean): ReplicaState {
   return {
     vmId, replicaVmId: replicaId, targetHost: s.host ?? '', recoveryPoints: s.points.length,
-    state: syncing ? 'syncing' : s.state,
+    // 'syncing' recorded on the replica by a run that is not going any more: it was interrupted (service stopped).
+    state: syncing ? 'syncing' : s.state === 'syncing' ? 'error' : s.state,
     replicaName: s.replicaName,
     ...(s.sourceName ? { sourceName: s.sourceName } : {}),
     ...(s.lastSync ? { lastSync: s.lastSync } : {}), ...(s.durationMs !== undefined ? { lastSyncDurationMs: s.durationMs } : {}),
     ...(s.bytes !== undefined ? { lastSyncBytes: s.bytes } : {}), ...(s.consistency ? { consistency: s.consistency } : {}),
-    ...(s.error ? { error: s.error } : {}),
+    ...(s.error ? { error: s.error } : !syncing && s.state === 'syncing' ? { error: 'The last replication run was interrupted; the next run reverts the replica to its latest recovery point and writes it again.' } : {}),
     points: s.points.map((p) => ({ id: p.id, name: p.name, createdAt: p.takenAt ?? p.createdAt, ...(p.consistency ? { consistency: p.consistency } : {}) })),
   };
 }
