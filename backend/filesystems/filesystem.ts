@@ -31,6 +31,8 @@ export interface FileSystem {
   read(ref: string, offset: number, length: number, stream?: string): Promise<Buffer>
   /** Depth-first walk, directories before their children; paths without a leading slash. */
   walk(dirRef?: string): AsyncGenerator<{ path: string; entry: FsEntry }>
+  /** Optional fast path: the entries walk() yields from the root, in any order (NTFS: one sequential $MFT read). */
+  scan?(): AsyncGenerator<{ path: string; entry: FsEntry }>
   label(): Promise<string>
   consistency(): Promise<FsConsistency>
 }
@@ -83,6 +85,7 @@ registerFileSystem({
       lookup: (p) => v.lookup(p),
       read: (ref, o, n, stream) => v.read(ref, stream, o, n),
       walk: (ref) => v.walk(ref),
+      scan: () => v.scan(),
       label: async () => (await v.state()).label,
       async consistency() {
         const s = await v.state()

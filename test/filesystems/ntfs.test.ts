@@ -134,6 +134,21 @@ async function compareWithSleuthkit(img: string, offsetSectors: number): Promise
   } finally { reader.close() }
 }
 
+/** Every entry walk() and scan() yield, by path (scan's order differs). */
+async function walkAndScan(img: string, sector: number): Promise<{ walked: Map<string, string>; scanned: Map<string, string> }> {
+  const reader = fileReader(img, sector * 512)
+  try {
+    const vol = await NtfsVolume.open(reader)
+    const walked = new Map<string, string>(), scanned = new Map<string, string>()
+    for await (const { path, entry } of vol.walk()) walked.set(path, JSON.stringify(entry))
+    for await (const { path, entry } of vol.scan()) {
+      assert.ok(!scanned.has(path), `scan yields ${path} twice`)
+      scanned.set(path, JSON.stringify(entry))
+    }
+    return { walked: new Map([...walked].sort()), scanned: new Map([...scanned].sort()) }
+  } finally { reader.close() }
+}
+
 let dir = ''
 let full = ''
 let small = ''
@@ -232,6 +247,14 @@ describe('NTFS reader vs sleuthkit on an mkntfs + ntfs-3g image', () => {
     } finally { reader.close() }
   })
 
+  it('scan() yields exactly the entries walk() yields (paths, refs, sizes, times, links), reading $MFT in order', async () => {
+    for (const img of [full, small]) {
+      const { walked, scanned } = await walkAndScan(img, 0)
+      assert.ok(walked.size > 100, `${walked.size} entries walked`)
+      assert.deepEqual(scanned, walked, img)
+    }
+  })
+
   it('reports a dirty $Volume and a dirty/clean $LogFile restart area', async () => {
     const img = join(dir, 'state.img')
     writeFileSync(img, readFileSync(small))
@@ -316,6 +339,8 @@ describe('NTFS reader vs sleuthkit on the Debian forensics-samples-ntfs image', 
     execFileSync('sh', ['-c', `xz -dc "${SAMPLE}" > "${img}"`])
     const r = await compareWithSleuthkit(img, 2048)
     assert.ok(r.files >= 25, `compared ${r.files} streams`)
+    const { walked, scanned } = await walkAndScan(img, 2048)
+    assert.deepEqual(scanned, walked, 'scan() = walk() on the sample')
     t.diagnostic(`forensics sample: ${r.files} streams, ${r.bytes} bytes identical`)
   })
 })

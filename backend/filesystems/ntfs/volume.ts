@@ -702,6 +702,67 @@ export class NtfsVolume {
     yield* rec(dirRef, 0, prefix)
   }
 
+  /**
+   * Every entry walk() yields (same paths and entries, another order), from one sequential read of
+   * $MFT instead of a directory-index walk with a record read per file: records are read in large
+   * pieces, names and parents come from their $FILE_NAME attributes (DOS-only names dropped, each
+   * hard link under its own name), and paths are built from the root down, so files whose parent is
+   * gone or stale (not reachable by a walk) are left out as the walk leaves them out. A record that
+   * does not parse is skipped (the walk would list it, as an error, only if an index named it).
+   */
+  async *scan(): AsyncGenerator<{ path: string; entry: NtfsEntry }> {
+    const rs = this.recordSize
+    const total = Math.floor(this.mftSize / rs)
+    const perRead = Math.max(1, Math.floor((4 << 20) / rs))
+    const seqOf = new Map<number, number>()
+    const children = new Map<number, { parentSeq: number; key: string; entry: NtfsEntry }[]>()
+    for (let first = 0; first < total; first += perRead) {
+      const n = Math.min(perRead, total - first)
+      const buf = Buffer.allocUnsafe(n * rs)
+      await guarded(this.readRuns(this.mftRuns, first * rs, n * rs, buf, 0))
+      for (let k = 0; k < n; k++) {
+        const raw = buf.subarray(k * rs, (k + 1) * rs)
+        // Not in use, or an extension record of another file (its attributes are read through the base's list).
+        if (raw.toString('latin1', 0, 4) !== 'FILE' || (raw.readUInt16LE(22) & 1) === 0 || raw.readUIntLE(32, 6) !== 0) continue
+        const number = first + k
+        try {
+          const rec = this.parseRecord(raw, number)
+          seqOf.set(number, rec.sequence)
+          const attrs = rec.attrs.some(a => a.type === AT_ATTRIBUTE_LIST) ? await guarded(this.attributes(rec)) : rec.attrs
+          const seen = new Set<string>()
+          for (const a of attrs) {
+            if (a.type !== AT_FILE_NAME || !a.resident) continue
+            const fn = parseFileName(a.value!)
+            if (fn.namespace === 2) continue
+            const parent = Number(fn.parent & 0xffffffffffffn)
+            if (parent === number) continue // the root's own name
+            const key = `${parent}/${fn.name}`
+            if (seen.has(key)) continue
+            seen.add(key)
+            const entry = await guarded(this.entryFor(rec, attrs, fn))
+            const list = children.get(parent) ?? children.set(parent, []).get(parent)!
+            list.push({ parentSeq: Number(fn.parent >> 48n), key: fn.name, entry })
+          }
+        } catch (e) {
+          if (!(e instanceof FsError)) throw e
+        }
+      }
+    }
+    const onPath = new Set<number>()
+    function* down(dir: number, depth: number, pfx: string): Generator<{ path: string; entry: NtfsEntry }> {
+      if (depth > 256 || onPath.has(dir)) return
+      onPath.add(dir)
+      for (const c of children.get(dir) ?? []) {
+        if (c.parentSeq !== 0 && c.parentSeq !== seqOf.get(dir)) continue // a stale parent reference
+        const path = `${pfx}/${c.entry.name}`
+        yield { path, entry: c.entry }
+        if (c.entry.isDirectory && c.entry.type === 'dir') yield* down(c.entry.inode, depth + 1, path)
+      }
+      onPath.delete(dir)
+    }
+    yield* down(MFT_ROOT, 0, '')
+  }
+
   private async dataAttr(ref: string | number, stream?: string): Promise<Attr> {
     const { rec, attrs } = await this.fileAttrs(ref)
     const name = stream ?? ''
