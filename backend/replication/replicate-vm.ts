@@ -206,7 +206,11 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
         } catch (e) {
           const latestNow = (await listPoints(vs, replica).catch(() => before)).at(-1) ?? latest;
           const back = latestNow ? await vs.snapshots.revert(latestNow.ref, { suppressPowerOn: true }).then(() => '', (x: Error) => ` Reverting the replica to its latest recovery point failed too (${x.message}): revert it from the vSphere Client.`) : '';
-          await writeSync(vs, replica, { ...syncBase(existing.sync, req.vmId, vm.name), state: 'error', error: `${(e as Error).message}${back}`, at: new Date().toISOString() }).catch(() => undefined);
+          // Cancelled and put back: the replica is as ready as before the run. Anything else is an error to show.
+          const after: ReplicaSync = req.signal?.aborted && !back && existing.sync?.state === 'ready'
+            ? existing.sync
+            : { ...syncBase(existing.sync, req.vmId, vm.name), state: 'error', error: `${(e as Error).message}${back}`, at: new Date().toISOString() };
+          await writeSync(vs, replica, after).catch(() => undefined);
           throw e;
         }
       }

@@ -8,6 +8,7 @@ import type { ApiError, JobRun, ReplicaState } from '../../backend/api/contract.
 import { TASK_TYPES } from '../../plugin/extension.ts';
 import { connectToLab } from '../helpers/lab-vsphere.ts';
 import { REPLICA_SYNC_FIELD } from '../../backend/replication/marks.ts';
+import { until } from '../helpers/wait.ts';
 
 let t: TestService;
 let token: string;
@@ -110,4 +111,32 @@ test('stillpoint replicate (second run: a second recovery point) and stillpoint 
   const bad = await cli(['replicate', 'linux-db01', '--host', 'esx-dr-01.lab.local']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^stillpoint replicate: give the DR --host and --datastore/);
+});
+
+test('cancelling a replicate run mid-upload: run cancelled, no source snapshot, the replica ready at its last point', async () => {
+  const src = (await t.lab.control.vms())['linux-db01']!;
+  const before = (await t.call<ReplicaState>('GET', `/api/vms/${src.moref}/replica`, { token })).body as Extract<ReplicaState, { replicaVmId: string }>;
+  await t.lab.control.injectFault({ method: 'DatastorePut', fault: '', path: 'linux-db01-replica/', delayMs: 4000 });
+  try {
+    const r = await t.call<JobRun>('POST', `/api/vms/${src.moref}/replicate`, { token, body: dr });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    await until('the run writing the replica', async () => {
+      const run = (await t.call<JobRun>('GET', `/api/runs/${r.body.id}`, { token })).body;
+      return /^writing /.test(run.vms[0]?.phase ?? '') ? run : undefined;
+    });
+    assert.equal((await t.call<JobRun>('POST', `/api/runs/${r.body.id}/cancel`, { token })).status, 200);
+    const done = await t.waitRun(token, r.body.id);
+    assert.equal(done.status, 'cancelled', JSON.stringify(done));
+  } finally {
+    await t.lab.control.clearFaults();
+  }
+  const vs = await connectToLab(t.lab);
+  try {
+    assert.deepEqual((await vs.snapshots.list({ type: 'VirtualMachine', value: src.moref })).map((x) => x.name), [], 'no source snapshot left');
+  } finally {
+    await vs.close();
+  }
+  const after = (await t.call<ReplicaState>('GET', `/api/vms/${src.moref}/replica`, { token })).body as Extract<ReplicaState, { replicaVmId: string }>;
+  assert.equal(after.state, 'ready');
+  assert.deepEqual(after.points?.map((p) => p.id), before.points?.map((p) => p.id), 'no new recovery point');
 });
