@@ -138,6 +138,17 @@ async function guarded<T>(p: Promise<T>): Promise<T> {
 
 function filetime(buf: Buffer, off: number): string | undefined {
   if (off + 8 > buf.length) return undefined
+  const lo = buf.readUInt32LE(off), hi = buf.readUInt32LE(off + 4)
+  if (hi < 2 ** 30 && (hi | lo) !== 0) {
+    // Without BigInt (a catalog scan converts hundreds of thousands): hi·2^32 = hi·429·10^7 + hi·4967296,
+    // and hi·4967296 + lo stays below 2^53 while hi < 2^30 (dates before the year 16000).
+    const r = hi * 4967296 + lo
+    const frac = r % 10000000
+    const ms = (hi * 429 + Math.floor(r / 10000000)) * 1000 + Math.floor(frac / 10000) - 11644473600000
+    if (Math.abs(ms) > 8.64e15) return undefined
+    const iso = new Date(ms).toISOString()
+    return `${iso.slice(0, -5)}.${String(frac).padStart(7, '0')}Z`
+  }
   const ft = buf.readBigUInt64LE(off)
   if (ft === 0n) return undefined
   const ms = Number(ft / 10000n) - 11644473600000
