@@ -121,7 +121,7 @@ describe('a restore point published from a repository', () => {
     pki = join(dir, 'pki');
     mkdirSync(pki);
     writeFileSync(join(pki, 'ca-cert.pem'), cert.cert); // libnbd's tls-certificates folder: the CA that signed the server
-    pubs = new Publications({ openImage: (rp, disk) => repo.openDiskImage(rp, disk), hold: async (rp, why) => repo.hold(rp, why), listen: { host: '127.0.0.1', port: 0 }, tls: cert, handshakeTimeoutMs: 1500 });
+    pubs = new Publications({ openImage: (rp, disk) => repo.openDiskImage(rp, disk), hold: async (rp, why) => repo.hold(rp, why), listen: { host: '127.0.0.1', port: 0 }, tls: cert, handshakeTimeoutMs: 4000 });
   });
   after(async () => { await pubs?.close(); await repo?.close(); rmSync(dir, { recursive: true, force: true }); });
 
