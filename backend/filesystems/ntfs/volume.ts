@@ -136,6 +136,8 @@ async function guarded<T>(p: Promise<T>): Promise<T> {
   try { return await p } catch (e) { throw guestError(e) }
 }
 
+const isoSeconds = new Map<number, string>()
+
 function filetime(buf: Buffer, off: number): string | undefined {
   if (off + 8 > buf.length) return undefined
   const lo = buf.readUInt32LE(off), hi = buf.readUInt32LE(off + 4)
@@ -144,10 +146,17 @@ function filetime(buf: Buffer, off: number): string | undefined {
     // and hi·4967296 + lo stays below 2^53 while hi < 2^30 (dates before the year 16000).
     const r = hi * 4967296 + lo
     const frac = r % 10000000
-    const ms = (hi * 429 + Math.floor(r / 10000000)) * 1000 + Math.floor(frac / 10000) - 11644473600000
+    const secs = hi * 429 + Math.floor(r / 10000000)
+    const ms = secs * 1000 + Math.floor(frac / 10000) - 11644473600000
     if (Math.abs(ms) > 8.64e15) return undefined
-    const iso = new Date(ms).toISOString()
-    return `${iso.slice(0, -5)}.${String(frac).padStart(7, '0')}Z`
+    // Files written together share their seconds: the date part is formatted once per second seen.
+    let head = isoSeconds.get(secs)
+    if (head === undefined) {
+      if (isoSeconds.size >= 4096) isoSeconds.clear()
+      head = new Date(secs * 1000 - 11644473600000).toISOString().slice(0, -5)
+      isoSeconds.set(secs, head)
+    }
+    return `${head}.${String(frac).padStart(7, '0')}Z`
   }
   const ft = buf.readBigUInt64LE(off)
   if (ft === 0n) return undefined
