@@ -101,7 +101,7 @@ interface Spare { worker: Worker; ready: Promise<boolean>; drop: () => void }
 interface SpareKind { holders: number; spare: Spare | undefined; timer: NodeJS.Timeout | undefined; moduleUrl: string | URL; exportName: string; heapMb: number }
 const spares = new Map<string, SpareKind>();
 /** Delay before the next spare starts after one was adopted: the adopter's first calls go first. */
-const RESPARE_MS = 1000;
+const RESPARE_MS = 3000;
 
 const spareKey = (moduleUrl: string | URL, exportName: string, heapMb: number) => `${moduleHref(moduleUrl)}#${exportName}@${heapMb}`;
 
