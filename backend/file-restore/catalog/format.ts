@@ -145,7 +145,7 @@ export class CatalogFile {
   readonly header: CatalogHeader;
   readonly #file: string;
   readonly #dataStart: number;
-  readonly #blocks = new Map<number, CatalogEntry[]>();
+  readonly #blocks = new Map<number, Row[]>();
 
   constructor(file: string) {
     this.#file = file;
@@ -203,30 +203,39 @@ export class CatalogFile {
     return out.sort((a, b) => a - b);
   }
 
-  block(i: number): CatalogEntry[] {
+  /** A block's rows as stored (cached): a search turns only its matching rows into entries. */
+  #rows(i: number, fd?: number): Row[] {
     const hit = this.#blocks.get(i);
     if (hit) return hit;
     const b = this.header.blocks[i];
     if (!b) throw new Error(`catalog block ${i} does not exist`);
-    const rows = (JSON.parse(zstdDecompressSync(this.#read(b.offset, b.length)).toString('utf8')) as Row[]).map(fromRow);
+    const raw = fd === undefined ? this.#read(b.offset, b.length) : readExactly(fd, b.length, this.#dataStart + b.offset);
+    const rows = JSON.parse(zstdDecompressSync(raw).toString('utf8')) as Row[];
     this.#blocks.set(i, rows);
     if (this.#blocks.size > CACHED_BLOCKS) this.#blocks.delete(this.#blocks.keys().next().value!);
     return rows;
   }
 
-  /** The entries at these (sorted) indexes, read block by block as the caller goes on. */
+  block(i: number): CatalogEntry[] { return this.#rows(i).map(fromRow); }
+
+  /** The entries at these (sorted) indexes, read block by block (one open file) as the caller goes on. */
   *entriesAt(indexes: number[]): Generator<CatalogEntry> {
-    for (const i of indexes) {
-      const e = this.block(Math.floor(i / BLOCK_ENTRIES))[i % BLOCK_ENTRIES];
-      if (e) yield e;
-    }
+    let fd: number | undefined;
+    try {
+      for (const i of indexes) {
+        const k = Math.floor(i / BLOCK_ENTRIES);
+        if (fd === undefined && !this.#blocks.has(k)) fd = openSync(this.#file, 'r');
+        const r = this.#rows(k, fd)[i % BLOCK_ENTRIES];
+        if (r) yield fromRow(r);
+      }
+    } finally { if (fd !== undefined) closeSync(fd); }
   }
 
   /** Every entry, in order (not cached: a diff reads each block once). */
   *all(): Generator<CatalogEntry> {
     for (let i = 0; i < this.header.blocks.length; i++) {
       const b = this.header.blocks[i]!;
-      yield* this.#blocks.get(i) ?? (JSON.parse(zstdDecompressSync(this.#read(b.offset, b.length)).toString('utf8')) as Row[]).map(fromRow);
+      yield* (this.#blocks.get(i) ?? (JSON.parse(zstdDecompressSync(this.#read(b.offset, b.length)).toString('utf8')) as Row[])).map(fromRow);
     }
   }
 }
