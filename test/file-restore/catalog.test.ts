@@ -19,6 +19,9 @@ import type { Run } from '../../backend/model/job.ts';
 import { CatalogStore } from '../../backend/file-restore/catalog/store.ts';
 import { buildCatalog } from '../../backend/file-restore/catalog/build.ts';
 import { tempDir } from '../repository/helpers.ts';
+import { diffCatalogs } from '../../backend/file-restore/catalog/diff.ts';
+import { assessMassEncryption } from '../../backend/file-restore/catalog/mass-encryption.ts';
+import type { CatalogEntry } from '../../backend/file-restore/catalog/format.ts';
 
 const PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: { ...process.env, PATH }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -250,4 +253,24 @@ test('volumes whose walk runs over its time bound are recorded with the reason, 
   for (const v of r.header.volumes) assert.match(v.error ?? '', /took longer than 2 ms and was stopped/);
   const ok = await buildCatalog(f.repo, store, a!, { volumeTimeoutMs: 60_000, maxHeapMb: 256 });
   assert.deepEqual(ok.header.volumes.map((v) => [v.id, v.files, v.error]), [['2000', 51, undefined], ['2001', 21, undefined]]);
+});
+
+test('mass encryption past the sampling cap: the rewritten share of the sampled changed files is extrapolated to all of them', () => {
+  // 100 documents all rewritten; the build sampled 40 of them (scan.ts caps samples per volume): 30 random-looking, 10 not.
+  const vols = [{ id: '2000', name: 'Hard disk 1' }];
+  const path = (i: number) => `docs/f${String(i).padStart(3, '0')}.txt`;
+  const before: CatalogEntry[] = Array.from({ length: 100 }, (_, i) => ({ volume: 0, path: path(i), type: 'file' as const, size: 2000, mtime: 1, fileId: 100 + i }));
+  const after: CatalogEntry[] = before.map((e, i) => ({ ...e, size: 3000, mtime: 2, ...(i % 5 < 2 ? { entropy: i % 10 < 2 && i % 20 >= 10 ? 150 : 254 } : {}) }));
+  const sampled = after.filter((e) => e.entropy !== undefined);
+  assert.equal(sampled.length, 40);
+  const high = sampled.filter((e) => e.entropy === 254).length;
+  const diff = diffCatalogs({ volumes: vols, entries: before }, { volumes: vols, entries: after });
+  const a = assessMassEncryption({ volumes: vols, entries: before }, diff);
+  assert.equal(a.rewrittenHighEntropy, Math.round((high * 100) / 40), `${high} of 40 sampled are high-entropy`);
+  assert.equal(a.affected, a.rewrittenHighEntropy);
+  assert.equal(a.warning, true);
+  // Every changed file sampled: counted as they are, nothing extrapolated.
+  const all = before.map((e, i) => ({ ...e, size: 3000, mtime: 2, entropy: i < 30 ? 254 : 150 }));
+  const b = assessMassEncryption({ volumes: vols, entries: before }, diffCatalogs({ volumes: vols, entries: before }, { volumes: vols, entries: all }));
+  assert.equal(b.rewrittenHighEntropy, 30);
 });
