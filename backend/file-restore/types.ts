@@ -35,4 +35,4 @@ export interface WalkBatch { items: EntryWithPath[]; done: boolean; scanned: num
 /** Bytes the download route asks for in its first read (callers loop). */
 export const READ_BLOCK = 1024 * 1024;
 /** Bytes one read() of the browse worker returns at most (large files stream in blocks this big). */
-export const MAX_READ_BLOCK = 4 * 1024 * 1024;
+export const MAX_READ_BLOCK = 2 * 1024 * 1024;
