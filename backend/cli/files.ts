@@ -5,13 +5,11 @@
 // Subcommands are the SUBCOMMANDS table below: to add one, add an entry (usage, summary, run);
 // `run` gets the arguments after the subcommand and a Target (service or repository) it can use.
 import { createWriteStream } from 'node:fs';
-import { readFileSync, existsSync } from 'node:fs';
-import { request, Agent } from 'node:https';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileDownloadLink, FileEntry, FileListing, FileSearchMatch, FileVolume } from '../api/contract.ts';
-import { defaultDataDir } from '../config.ts';
 import { ServiceClient, ServiceError } from './service-client.ts';
 import { flag, option, table } from './format.ts';
 import { formatBytes, progressBar } from './progress.ts';
@@ -70,11 +68,6 @@ export interface Target {
 // --- the service
 
 /** Trusts the service's own certificate as ServiceClient does (STILLPOINT_CA or the data folder's). */
-function serviceAgent(): Agent {
-  const caFile = process.env.STILLPOINT_CA ?? join(defaultDataDir(), 'tls', 'server.crt');
-  return new Agent({ ...(existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {}) });
-}
-
 function serviceTarget(): Target {
   const c = new ServiceClient();
   const rp = (point: string) => `/api/restore-points/${encodeURIComponent(point)}`;
@@ -101,7 +94,7 @@ function serviceTarget(): Target {
         ? { kind: 'zip', items: [{ volumeId: entry.volumeId, ref: entry.ref }] }
         : { kind: 'file', volumeId: entry.volumeId, ref: entry.ref });
       const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-        request(c.baseUrl + link.url, { agent: serviceAgent() }, resolve).on('error', reject).end();
+        request(c.baseUrl + link.url, { agent: c.agent }, resolve).on('error', reject).end();
       });
       if ((res.statusCode ?? 0) >= 400) {
         const text = Buffer.concat(await res.toArray()).toString('utf8');

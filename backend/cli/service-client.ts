@@ -53,6 +53,9 @@ export class ServiceClient {
 
   get #tokenFile(): string { return join(this.#dataDir, 'cli-session.json'); }
 
+  /** The HTTPS agent that trusts the service's certificate, for requests made outside request() (streamed downloads). */
+  get agent(): Agent { return this.#agent; }
+
   async login(username: string, password: string): Promise<LoginResponse> {
     const r = await this.request<LoginResponse>('POST', '/api/session/login', { username, password }, false);
     this.#token = r.token;
