@@ -61,7 +61,7 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test('fresh clone → npm install && npm run demo → the banner\'s CLI hint → stillpoint vms', async () => {
+test('fresh clone → npm install && npm run demo → the banner\'s CLI hint → stillpoint vms, backup, files get', async () => {
   // The README's first command; only the port is the test's own (the user's demo may hold 8443).
   const port = await freePort();
   demo = spawn('bash', ['-c', 'npm install && npm run demo'], { cwd: clone, env: { ...userEnv(), STILLPOINT_PORT: String(port) }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -79,13 +79,22 @@ test('fresh clone → npm install && npm run demo → the banner\'s CLI hint →
   assert.match(out, /^ {2}stillpoint vms$/m);
   assert.equal(hint[1], join(clone, 'bin', 'stillpoint.mjs'));
 
-  const vms = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(hint[1]!, ['vms'], { cwd: dir, env: userEnv(), timeout: 60_000 },
+  const stillpoint = (...args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(hint[1]!, args, { cwd: dir, env: userEnv(), timeout: 60_000 },
       (e, stdout, stderr) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }));
   });
+  const vms = await stillpoint('vms');
   assert.equal(vms.code, 0, vms.stderr);
   assert.match(vms.stdout, /^ID\s+NAME\s+POWER\s+GUEST\s+HOST\s+PROTECTED\s+LAST BACKUP$/m);
   assert.match(vms.stdout, /\bwin-app01\b.*\bpoweredOn\b/);
+  // The banner's next line, then one file back out of that backup: every request (downloads too) trusts the demo's certificate.
+  const backup = await stillpoint('backup', 'linux-db01');
+  assert.equal(backup.code, 0, backup.stderr);
+  const point = /restore point (rp-[0-9A-Za-z-]+)/.exec(backup.stdout + backup.stderr)?.[1];
+  assert.ok(point, backup.stdout + backup.stderr);
+  const file = await stillpoint('files', 'get', point, '2000-p2/etc/hostname', '-o', '-');
+  assert.equal(file.code, 0, file.stderr);
+  assert.equal(file.stdout, 'linux-db01\n');
 
   // Ctrl-C: the demo stops and takes its CLI settings with it.
   const config = join(dir, 'config', 'stillpoint', 'cli.json');
