@@ -96,81 +96,68 @@ registerFileSystem({
   },
 })
 
+/** A reader whose read() has no stream argument, and the consistency its state() implies. */
+interface PlainReader<S extends { label: string }> {
+  root(): Promise<FsEntry>
+  stat(ref: string): Promise<FsEntry>
+  list(ref: string): Promise<FsEntry[]>
+  lookup(path: string): Promise<FsEntry>
+  read(ref: string, offset: number, length: number): Promise<Buffer>
+  walk(ref?: string): AsyncGenerator<{ path: string; entry: FsEntry }>
+  state(): Promise<S>
+}
+
+function plain<S extends { label: string }>(type: FsType, v: PlainReader<S>, judge: (s: S) => { name: string; clean: boolean; problems: [boolean, string][] }): FileSystem {
+  return {
+    type,
+    root: () => v.root(), stat: (ref) => v.stat(ref), list: (ref) => v.list(ref), lookup: (p) => v.lookup(p),
+    read: (ref, o, n) => v.read(ref, o, n),
+    walk: (ref) => v.walk(ref),
+    label: async () => (await v.state()).label,
+    async consistency() {
+      const s = await v.state()
+      const j = judge(s)
+      return { clean: j.clean, summary: describe(j.name, j.clean, j.problems), details: { ...s } }
+    },
+  }
+}
+
 registerFileSystem({
   type: 'exfat',
   matches: (h) => ascii(h, 3, 8) === 'EXFAT   ',
-  async open(r) {
-    const v = await ExfatVolume.open(r)
-    return {
-      type: 'exfat',
-      root: () => v.root(), stat: (ref) => v.stat(ref), list: (ref) => v.list(ref), lookup: (p) => v.lookup(p),
-      read: (ref, o, n) => v.read(ref, o, n),
-      walk: (ref) => v.walk(ref),
-      label: async () => (await v.state()).label,
-      async consistency() {
-        const s = await v.state()
-        return { clean: s.clean, summary: describe('exFAT', s.clean, [[s.dirty, 'volume dirty (not unmounted cleanly)'], [s.mediaFailure, 'media failures recorded'], [s.truncated, 'volume truncated']]), details: { ...s } }
-      },
-    }
-  },
+  open: async (r) => plain('exfat', await ExfatVolume.open(r), (s) => ({
+    name: 'exFAT', clean: s.clean,
+    problems: [[s.dirty, 'volume dirty (not unmounted cleanly)'], [s.mediaFailure, 'media failures recorded'], [s.truncated, 'volume truncated']],
+  })),
 })
 
 registerFileSystem({
   type: 'ext',
   matches: (h) => h.length >= 1024 + 58 && h.readUInt16LE(1024 + 56) === 0xef53,
-  async open(r) {
-    const v = await Ext4Volume.open(r)
-    return {
-      type: 'ext',
-      root: () => v.root(), stat: (ref) => v.stat(ref), list: (ref) => v.list(ref), lookup: (p) => v.lookup(p),
-      read: (ref, o, n) => v.read(ref, o, n),
-      walk: (ref) => v.walk(ref),
-      label: async () => (await v.state()).label,
-      async consistency() {
-        const s = await v.state()
-        return { clean: s.clean && !s.needsRecovery && !s.errors, summary: describe('ext', s.clean && !s.needsRecovery && !s.errors, [[s.needsRecovery, 'journal needs recovery'], [s.errors, 'errors recorded'], [s.orphanListPresent, 'orphan inodes pending'], [!s.clean && !s.needsRecovery && !s.errors, 'not cleanly unmounted']]), details: { ...s } }
-      },
-    }
-  },
+  open: async (r) => plain('ext', await Ext4Volume.open(r), (s) => ({
+    name: 'ext', clean: s.clean && !s.needsRecovery && !s.errors,
+    problems: [[s.needsRecovery, 'journal needs recovery'], [s.errors, 'errors recorded'], [s.orphanListPresent, 'orphan inodes pending'], [!s.clean && !s.needsRecovery && !s.errors, 'not cleanly unmounted']],
+  })),
 })
 
 registerFileSystem({
   type: 'fat',
   // FAT has no magic number: a boot signature plus the type string where mkfs puts it.
   matches: (h) => h.length >= 512 && h[510] === 0x55 && h[511] === 0xaa && (ascii(h, 54, 3) === 'FAT' || ascii(h, 82, 5) === 'FAT32'),
-  async open(r) {
-    const v = await FatVolume.open(r)
-    return {
-      type: 'fat',
-      root: () => v.root(), stat: (ref) => v.stat(ref), list: (ref) => v.list(ref), lookup: (p) => v.lookup(p),
-      read: (ref, o, n) => v.read(ref, o, n),
-      walk: (ref) => v.walk(ref),
-      label: async () => (await v.state()).label,
-      async consistency() {
-        const s = await v.state()
-        return { clean: s.clean, summary: describe(s.type, s.clean, [[s.dirty, 'dirty (not unmounted cleanly)'], [s.hardError, 'hard errors recorded'], [s.bootSectorDirty, 'boot sector dirty flag set']]), details: { ...s } }
-      },
-    }
-  },
+  open: async (r) => plain('fat', await FatVolume.open(r), (s) => ({
+    name: s.type, clean: s.clean,
+    problems: [[s.dirty, 'dirty (not unmounted cleanly)'], [s.hardError, 'hard errors recorded'], [s.bootSectorDirty, 'boot sector dirty flag set']],
+  })),
 })
 
 registerFileSystem({
   type: 'xfs',
   matches: (h) => ascii(h, 0, 4) === 'XFSB',
-  async open(r) {
-    const v = await XfsVolume.open(r)
-    return {
-      type: 'xfs',
-      root: () => v.root(), stat: (ref) => v.stat(ref), list: (ref) => v.list(ref), lookup: (p) => v.lookup(p),
-      read: (ref, o, n) => v.read(ref, o, n),
-      walk: (ref) => v.walk(ref),
-      label: async () => (await v.state()).label,
-      async consistency() {
-        const s = await v.state()
-        return { clean: s.clean, summary: describe('XFS', s.clean, [[s.log === 'dirty', 'log has unreplayed transactions (not unmounted cleanly: the newest changes may be missing)'], [s.log === 'unknown', 'log state unknown'], [s.log === 'external', 'log on an external device (not checked)'], [s.needsRepair, 'needs xfs_repair'], [s.inProgress, 'mkfs did not finish']]), details: { ...s } }
-      },
-    }
-  },
+  open: async (r) => plain('xfs', await XfsVolume.open(r), (s) => ({
+    name: 'XFS', clean: s.clean,
+    problems: [[s.log === 'dirty', 'log has unreplayed transactions (not unmounted cleanly: the newest changes may be missing)'], [s.log === 'unknown', 'log state unknown'],
+      [s.log === 'external', 'log on an external device (not checked)'], [s.needsRepair, 'needs xfs_repair'], [s.inProgress, 'mkfs did not finish']],
+  })),
 })
 
 export { FsError }

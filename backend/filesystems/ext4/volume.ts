@@ -10,7 +10,7 @@
  * enough to read directly.
  */
 import type { FsEntry, FsEntryType, ReadAt } from '../types.ts'
-import { listEntries, walkInodes } from '../inode-tree.ts'
+import { listEntries, lookupInodePath, readInodeFile, streamInodeFile, walkInodes, type InodeFiles } from '../inode-tree.ts'
 import { FsError } from '../types.ts'
 
 const SB_OFFSET = 1024
@@ -536,19 +536,10 @@ export class Ext4Volume {
   }
 
   async lookup(path: string): Promise<FsEntry> {
-    const parts = path.split('/').filter(p => p !== '' && p !== '.')
-    if (parts.length > 4096) throw fsErr('ELIMIT', 'path too deep')
-    const stack: FsEntry[] = [await this.root()]
-    for (const part of parts) {
-      const cur = stack[stack.length - 1]
-      if (part === '..') { if (stack.length > 1) stack.pop(); continue }
-      if (cur.type !== 'dir') throw fsErr('ENOTDIR', `${cur.name || '/'} is not a directory`)
-      const ents = await this.dirents(await this.readInode(cur.inode))
-      const hit = ents.find(e => e.name === part)
-      if (!hit) throw fsErr('ENOENT', `no such entry: ${path}`)
-      stack.push(await this.entry(hit.ino, hit.name))
-    }
-    return stack[stack.length - 1]
+    return lookupInodePath(path, await this.root(), async (dir, name) => {
+      const hit = (await this.dirents(await this.readInode(dir.inode))).find(e => e.name === name)
+      return hit && this.entry(hit.ino, hit.name)
+    }, fsErr)
   }
 
   /** Depth-first walk yielding every entry with its path (directories before their children). */
@@ -557,22 +548,17 @@ export class Ext4Volume {
   }
 
   async read(ref: string | number, offset: number, length: number): Promise<Buffer> {
-    const inode = await this.readInode(this.parseRef(ref))
-    const fmt = inode.mode & S_IFMT
-    if (fmt === S_IFDIR) throw fsErr('ENOTSUP', `inode ${inode.ino} is a directory`)
-    if (fmt !== S_IFREG && fmt !== S_IFLNK) return Buffer.alloc(0)
-    if (fmt === S_IFLNK) {
-      const t = Buffer.from(await this.symlinkTarget(inode), 'utf8')
-      return t.subarray(Math.min(offset, t.length), Math.min(offset + length, t.length))
-    }
-    return this.readData(inode, offset, length)
+    return readInodeFile(await this.readInode(this.parseRef(ref)), offset, length, this.files)
   }
 
   async *openStream(ref: string | number): AsyncGenerator<Buffer> {
-    const inode = await this.readInode(this.parseRef(ref))
-    if ((inode.mode & S_IFMT) === S_IFDIR) throw fsErr('ENOTSUP', `inode ${inode.ino} is a directory`)
-    if ((inode.mode & S_IFMT) !== S_IFREG) { const b = await this.read(ref, 0, MAX_SYMLINK); if (b.length) yield b; return }
-    for (let off = 0; off < inode.size; off += STREAM_CHUNK) yield await this.readData(inode, off, STREAM_CHUNK)
+    yield* streamInodeFile(await this.readInode(this.parseRef(ref)), STREAM_CHUNK, MAX_SYMLINK, this.files)
+  }
+
+  private readonly files: InodeFiles<Inode> = {
+    symlinkTarget: (inode) => this.symlinkTarget(inode),
+    readData: (inode, offset, length) => this.readData(inode, offset, length),
+    fsErr,
   }
 }
 

@@ -4,21 +4,7 @@ import { FsError, type FsErrorCode } from '../types.ts'
 
 export function fsErr(fs: string, code: FsErrorCode, msg: string): FsError { return new FsError(code, `${fs}: ${msg}`) }
 
-export class Lru<K, V> {
-  private map = new Map<K, V>()
-  private readonly cap: number
-  constructor(cap: number) { this.cap = cap }
-  get(k: K): V | undefined {
-    const v = this.map.get(k)
-    if (v !== undefined) { this.map.delete(k); this.map.set(k, v) }
-    return v
-  }
-  set(k: K, v: V): void {
-    this.map.delete(k)
-    this.map.set(k, v)
-    if (this.map.size > this.cap) this.map.delete(this.map.keys().next().value as K)
-  }
-}
+export { Lru } from '../lru.ts'
 
 /** Reads inside [0, reader.size) only; short reads become ERANGE. */
 export async function readExact(fs: string, reader: ReadAt, offset: number, length: number): Promise<Buffer> {

@@ -8,7 +8,8 @@
  * Why not a library: there is no maintained JavaScript XFS reader; libfsxfs only exists as C.
  */
 import type { FsEntry, FsEntryType, ReadAt } from '../types.ts'
-import { listEntries, walkInodes } from '../inode-tree.ts'
+import { listEntries, lookupInodePath, readInodeFile, streamInodeFile, walkInodes, type InodeFiles } from '../inode-tree.ts'
+import { Lru } from '../lru.ts'
 import { FsError } from '../types.ts'
 import { xfsCrcOk } from './crc32c.ts'
 
@@ -119,20 +120,6 @@ interface Extent { off: number; fsb: number; len: number; unwritten: boolean }
 
 function fsErr(code: ConstructorParameters<typeof FsError>[0], msg: string): FsError { return new FsError(code, `xfs: ${msg}`) }
 
-class Lru<K, V> {
-  private map = new Map<K, V>()
-  private readonly cap: number
-  constructor(cap: number) { this.cap = cap }
-  get(k: K): V | undefined {
-    const v = this.map.get(k)
-    if (v !== undefined) { this.map.delete(k); this.map.set(k, v) }
-    return v
-  }
-  set(k: K, v: V): void {
-    this.map.set(k, v)
-    if (this.map.size > this.cap) this.map.delete(this.map.keys().next().value as K)
-  }
-}
 
 /** 2^n as a number, for shifts wider than JavaScript's 32-bit operators. */
 const pow2 = (n: number) => 2 ** n
@@ -807,24 +794,16 @@ export class XfsVolume {
   }
 
   async lookup(path: string): Promise<FsEntry> {
-    const parts = path.split('/').filter(p => p !== '' && p !== '.')
-    if (parts.length > 4096) throw fsErr('ELIMIT', 'path too deep')
-    const stack: FsEntry[] = [await this.root()]
-    for (const part of parts) {
-      const cur = stack[stack.length - 1]
-      if (part === '..') { if (stack.length > 1) stack.pop(); continue }
-      if (cur.type !== 'dir') throw fsErr('ENOTDIR', `${cur.name || '/'} is not a directory`)
-      const dirInode = await this.readInode(cur.inode)
+    return lookupInodePath(path, await this.root(), async (dir, name) => {
+      const dirInode = await this.readInode(dir.inode)
       let ino: number | undefined
       // the hash index first (a few blocks); a damaged or missing index falls back to reading every entry
       if (dirInode.format !== FMT_LOCAL && !this.asciiCi && (dirInode.mode & S_IFMT) === S_IFDIR) {
-        try { ino = await this.hashedLookup(dirInode, part) } catch (e) { if (!(e instanceof FsError)) throw e }
+        try { ino = await this.hashedLookup(dirInode, name) } catch (e) { if (!(e instanceof FsError)) throw e }
       }
-      if (ino === undefined) ino = (await this.dirents(dirInode)).find(e => e.name === part)?.ino
-      if (ino === undefined) throw fsErr('ENOENT', `no such entry: ${path}`)
-      stack.push(await this.entry(ino, part))
-    }
-    return stack[stack.length - 1]
+      if (ino === undefined) ino = (await this.dirents(dirInode)).find(e => e.name === name)?.ino
+      return ino === undefined ? undefined : this.entry(ino, name)
+    }, fsErr)
   }
 
   /** Depth-first walk yielding every entry with its path (directories before their children). */
@@ -833,21 +812,16 @@ export class XfsVolume {
   }
 
   async read(ref: string | number, offset: number, length: number): Promise<Buffer> {
-    const inode = await this.readInode(this.parseRef(ref))
-    const fmt = inode.mode & S_IFMT
-    if (fmt === S_IFDIR) throw fsErr('ENOTSUP', `inode ${inode.ino} is a directory`)
-    if (fmt !== S_IFREG && fmt !== S_IFLNK) return Buffer.alloc(0)
-    if (fmt === S_IFLNK) {
-      const t = Buffer.from(await this.symlinkTarget(inode), 'utf8')
-      return t.subarray(Math.min(offset, t.length), Math.min(offset + length, t.length))
-    }
-    return this.readData(inode, offset, length)
+    return readInodeFile(await this.readInode(this.parseRef(ref)), offset, length, this.files)
   }
 
   async *openStream(ref: string | number): AsyncGenerator<Buffer> {
-    const inode = await this.readInode(this.parseRef(ref))
-    if ((inode.mode & S_IFMT) === S_IFDIR) throw fsErr('ENOTSUP', `inode ${inode.ino} is a directory`)
-    if ((inode.mode & S_IFMT) !== S_IFREG) { const b = await this.read(ref, 0, MAX_SYMLINK); if (b.length) yield b; return }
-    for (let off = 0; off < inode.size; off += STREAM_CHUNK) yield await this.readData(inode, off, STREAM_CHUNK)
+    yield* streamInodeFile(await this.readInode(this.parseRef(ref)), STREAM_CHUNK, MAX_SYMLINK, this.files)
+  }
+
+  private readonly files: InodeFiles<Inode> = {
+    symlinkTarget: (inode) => this.symlinkTarget(inode),
+    readData: (inode, offset, length) => this.readData(inode, offset, length),
+    fsErr,
   }
 }
