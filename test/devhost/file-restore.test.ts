@@ -19,6 +19,7 @@ import { ensureUiBuilt } from '../helpers/ui-build.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { CHROMIUM, darkTheme, frameOf, newPage, openDevHost, unnamedControls } from '../helpers/devhost-page.ts';
 import type { CatalogStatus, JobRun, RestorePoint, VmSummary } from '../../backend/api/contract.ts';
+import { imageManifest, type LabImageManifest } from '../lab/lab.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const SHOTS = `${root}test-results/`;
@@ -29,13 +30,12 @@ const label = (key: string, locale: 'en-US' | 'de-DE') => manifest.definitions.i
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const fill = (text: string, params: Record<string, string | number>) => text.replace(/\{(\w+)\}/g, (_, k: string) => String(params[k] ?? ''));
 
-interface ImageManifest { partitions: { index: number; fs: string; label: string; files: { path: string; size: number; sha256: string }[] }[] }
 
 let svc: TestService;
 let browser: Browser;
 let token: string;
 let vm: VmSummary;
-let image: ImageManifest;
+let image: LabImageManifest;
 let work: string;
 
 before(async () => {
@@ -47,7 +47,7 @@ before(async () => {
   vm = (await svc.call<VmSummary[]>('GET', '/api/vms', { token })).body.find((v) => v.name === 'linux-db01')!;
   assert.ok(vm, 'the lab has linux-db01');
   assert.ok(svc.lab.imagesDir, 'the lab runs on the built disk images');
-  image = JSON.parse(readFileSync(join(svc.lab.imagesDir, 'linux-db01.manifest.json'), 'utf8')) as ImageManifest;
+  image = imageManifest(svc.lab.imagesDir, 'linux-db01');
   // Two restore points: the file versions view shows a file in both.
   for (let i = 0; i < 2; i++) {
     const started = await svc.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: [vm.id] } });

@@ -11,12 +11,13 @@ import { request } from 'node:https';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { Soap, ref } from '../lab-tests/soap.ts';
 import type { ApiError, FileDownloadLink, FileEntry, FileListing, FileSearchResult, FileVolume, Health, JobRun } from '../../backend/api/contract.ts';
+import { imageManifest, type LabImageManifest } from '../lab/lab.ts';
 
 let t: TestService;
 let admin: string;
 let ids: Record<string, string>;
 const rp: Record<string, string> = {};
-let manifests: Record<string, { partitions: { index: number; fs: string; label: string; startSector: number; sectorCount: number; files: { path: string; size: number; sha256: string }[] }[] }>;
+let manifests: Record<string, LabImageManifest>;
 let tmp: string;
 
 before(async () => {
@@ -29,7 +30,7 @@ before(async () => {
   const run = await t.waitRun(admin, b.body.id, 120_000);
   assert.equal(run.status === 'success' || run.status === 'warning', true, JSON.stringify(run));
   for (const v of run.vms) rp[v.vmName] = v.restorePointId!;
-  manifests = Object.fromEntries(['win-app01', 'linux-db01'].map((n) => [n, JSON.parse(readFileSync(join(t.lab.imagesDir!, `${n}.manifest.json`), 'utf8'))]));
+  manifests = Object.fromEntries(['win-app01', 'linux-db01'].map((n) => [n, imageManifest(t.lab.imagesDir!, n)]));
   tmp = mkdtempSync(join(tmpdir(), 'stillpoint-files-'));
 });
 after(async () => { await t?.stop(); if (tmp) rmSync(tmp, { recursive: true, force: true }); });

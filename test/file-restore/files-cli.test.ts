@@ -9,6 +9,7 @@ import { Repository } from '../../backend/repository/repository.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { imageManifest } from '../lab/lab.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 let dir: string;
@@ -46,7 +47,7 @@ const icat = (vm: string, startSector: number, path: string) => {
   const inode = execFileSync('ifind', ['-o', String(startSector), '-n', path, img], { encoding: 'utf8' }).trim();
   return execFileSync('icat', ['-o', String(startSector), img, inode], { maxBuffer: 64 << 20 });
 };
-const manifest = (vm: string) => JSON.parse(readFileSync(join(images, `${vm}.manifest.json`), 'utf8')) as { partitions: { index: number; startSector: number; files: { path: string; size: number }[] }[] };
+const manifest = (vm: string) => imageManifest(images, vm);
 
 test('files find --repo --json: one JSON object per file with disk, volume, path, type, size, mtime', async () => {
   const r = await cli('files', 'find', '--repo', join(dir, 'repo'), points['linux-db01']!, '*', '--json');

@@ -5,20 +5,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { connectToLab } from '../helpers/lab-vsphere.ts';
 import { until, within } from '../helpers/wait.ts';
 import type { ApiError, FileEntry, FileRestoreRequest, FileVolume, GuestCredential, JobRun, VmSummary } from '../../backend/api/contract.ts';
 import type { VSphere } from '../../backend/vsphere/index.ts';
 import { TASK_TYPES } from '../../plugin/extension.ts';
+import { imageManifest, type LabImageManifest } from '../lab/lab.ts';
 
 interface LabGuestEntry {
   path: string; type: 'file' | 'directory'; size: number; sha256?: string; content?: string; made?: boolean;
   attributes: { kind: string; permissions?: number; ownerId?: number; groupId?: number; hidden?: boolean; readOnly?: boolean; modificationTime?: string; createTime?: string };
 }
-type Manifest = { partitions: { index: number; files: { path: string; size: number; sha256: string }[] }[] };
 
 let t: TestService;
 let vs: VSphere;
@@ -27,7 +25,7 @@ let ids: Record<string, string>;
 const rp: Record<string, string> = {};
 let cred: string;
 let badCred: string;
-let manifests: Record<string, Manifest>;
+let manifests: Record<string, LabImageManifest>;
 
 before(async () => {
   t = await startTestService();
@@ -42,7 +40,7 @@ before(async () => {
   const c = await t.call<GuestCredential>('POST', '/api/credentials', { token: admin, body: { name: 'lab guest', username: t.lab.guestUsername, password: t.lab.guestPassword, scope: 'shared' } });
   cred = c.body.id;
   badCred = (await t.call<GuestCredential>('POST', '/api/credentials', { token: admin, body: { name: 'wrong', username: t.lab.guestUsername, password: 'not-it' } })).body.id;
-  manifests = Object.fromEntries(['win-app01', 'linux-db01'].map((n) => [n, JSON.parse(readFileSync(join(t.lab.imagesDir!, `${n}.manifest.json`), 'utf8')) as Manifest]));
+  manifests = Object.fromEntries(['win-app01', 'linux-db01'].map((n) => [n, imageManifest(t.lab.imagesDir!, n)]));
 });
 after(async () => { await vs?.close(); await t?.stop(); });
 

@@ -10,22 +10,11 @@ import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startLab, type Lab } from '../lab/lab.ts';
+import { imageManifest, startLab, type Lab } from '../lab/lab.ts';
 
 const labDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'lab');
 const sbin = `${process.env.PATH}:/usr/sbin:/sbin`;
 
-interface ManifestFile {
-  path: string;
-  size: number;
-  sha256: string;
-}
-interface Manifest {
-  image: string;
-  sizeBytes: number;
-  table: 'gpt' | 'mbr';
-  partitions: { index: number; fs: string; label: string; startSector: number; sectorCount: number; files: ManifestFile[] }[];
-}
 
 function sleuth(tool: string, args: string[]): Buffer {
   return execFileSync(tool, args, { env: { ...process.env, PATH: sbin }, maxBuffer: 64 << 20 });
@@ -104,7 +93,7 @@ describe('lab vCenter (standard inventory)', () => {
   for (const name of ['win-app01', 'linux-db01']) {
     test(`${name}: partitions and files are readable by sleuthkit and match the manifest`, async () => {
       assert.ok(lab.imagesDir);
-      const manifest = JSON.parse(readFileSync(path.join(lab.imagesDir, `${name}.manifest.json`), 'utf8')) as Manifest;
+      const manifest = imageManifest(lab.imagesDir, name);
       const flat = (await lab.control.vms())[name].disks[0].flatPath;
       const mmls = sleuth('mmls', [flat]).toString('utf8');
       assert.match(mmls, manifest.table === 'gpt' ? /GUID Partition Table/ : /DOS Partition Table/);

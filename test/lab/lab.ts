@@ -2,13 +2,26 @@
 // All vSphere behaviour lives in the Go program; this helper only builds what is
 // missing, spawns it, reads its JSON ready line and wraps its /lab control API.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const labDir = path.dirname(fileURLToPath(import.meta.url));
+
+/** What the image builder (images/build.sh) writes beside each VM's disk image: its partitions and every file. */
+export interface LabImageManifest {
+  image: string;
+  sizeBytes: number;
+  table: 'gpt' | 'mbr';
+  partitions: { index: number; fs: string; label: string; startSector: number; sectorCount: number; files: { path: string; size: number; sha256: string }[] }[];
+}
+
+/** The manifest of a lab VM's disk image (`<imagesDir>/<vm>.manifest.json`). */
+export function imageManifest(imagesDir: string, vm: string): LabImageManifest {
+  return JSON.parse(readFileSync(path.join(imagesDir, `${vm}.manifest.json`), 'utf8')) as LabImageManifest;
+}
 const binary = path.join(labDir, 'bin', 'vcsim-lab');
 
 export interface StartLabOptions {
