@@ -156,6 +156,11 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const cleanup = new CleanupRetrier();
   const journal = (site: string): SessionJournal => journals.get(site)!;
   const locks = new VmLocks();
+  /** A (site-qualified) VM id's own vCenter, the VM's bare reference there, and its site. */
+  const vmAt = async (vmId: string) => {
+    const { site, moref } = sites.parse(vmId, 'VM');
+    return { vs: await sites.vs(site), vm: { type: 'VirtualMachine', value: moref }, moref, site };
+  };
   // A restore goes to the restore point's own site; host and datastore are resolved in that vCenter.
   const restore: RestoreFn = async (id, target, opts) => {
     const r = await repo();
@@ -177,8 +182,8 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     store: jobs,
     // The VM's own vCenter; vSphere is called with the bare moref, the run and the restore point keep the qualified id.
     backupDeps: async (vmId) => {
-      const { site, moref } = sites.parse(vmId, 'VM');
-      return { vs: await sites.vs(site), repo: await repo(), journal: journal(site), locks, moref, site, cleanup };
+      const { vs, moref, site } = await vmAt(vmId);
+      return { vs, repo: await repo(), journal: journal(site), locks, moref, site, cleanup };
     },
     holder: (vmId) => locks.holder(vmId),
     onRestorePoint: (rp, runId) => {
@@ -191,14 +196,14 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   runner.registerVmKind(new RestoreKind({ restore, takeVm: (vmId, owner) => locks.tryAcquire(vmId, owner), onRestored: () => inventory.invalidate() }));
   // Replication to the DR site (same vCenter as the source VM in this version).
   runner.registerVmKind(new ReplicateKind({
-    replicateDeps: async (vmId) => { const { site, moref } = sites.parse(vmId, 'VM'); return { vs: await sites.vs(site), journal: journal(site), locks, moref }; },
+    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref }; },
     holder: (vmId) => locks.holder(vmId), guestCredentials: (id) => jobs.credentialSecret(id), onReplicated: () => inventory.invalidate(),
   }));
   // File catalogs of restore points: built after each backup (and on demand) as runs of their own.
   const catalogs = new CatalogService({
     dataDir: config.dataDir, repo,
     startRun: (rp, by) => runner.start<CatalogParams>({ kind: 'catalog', vmIds: [rp.vm.id], initiatedBy: by, concurrency: 1, params: { restorePointId: rp.id } }),
-    vmEvent: async (vmId, text) => { const { site, moref } = sites.parse(vmId, 'VM'); await (await sites.vs(site)).events.logUserEvent({ type: 'VirtualMachine', value: moref }, text); },
+    vmEvent: async (vmId, text) => { const { vs, vm } = await vmAt(vmId); await vs.events.logUserEvent(vm, text); },
   });
   runner.registerVmKind(catalogs.kind());
   registerMaintenance(runner, { repo, jobVms });
@@ -240,6 +245,9 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   /** Run history, read once per request and only when a restore point of an older version needs it. */
   const allRuns = (): (() => Run[]) => { let runs: Run[] | undefined; return () => (runs ??= jobs.runs({ limit: 10_000 })); };
   function siteOf(vmId: string): string | undefined { return sites.tryParse(vmId)?.site; }
+  /** A restore point by id, or undefined when the repository has none by that id (the routes answer 404). */
+  const findRestorePoint = async (id: string) => (await repo()).getRestorePoint(id).catch(() => undefined);
+  const restorePointById = async (id: string) => { const p = await findRestorePoint(id); return p && restorePointDto(p, allRuns(), siteOf); };
   const operations = operationRoutes({
     store: jobs, runner, inventory,
     maintenance: () => scheduler.maintenance(),
@@ -247,13 +255,9 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       const runs = allRuns();
       return (await (await repo()).listRestorePoints(vmId ? { vmId } : {})).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((p) => restorePointDto(p, runs, siteOf));
     },
-    restorePoint: async (id) => {
-      const r = await repo();
-      const p = await r.getRestorePoint(id).catch(() => undefined);
-      return p && restorePointDto(p, allRuns(), siteOf);
-    },
+    restorePoint: restorePointById,
     restorePointNics: async (id) => {
-      const p = await (await repo()).getRestorePoint(id).catch(() => undefined);
+      const p = await findRestorePoint(id);
       const cfg = (p?.vmConfig ?? p?.metadata?.vmConfig) as { nics?: { network?: string }[] } | undefined;
       return Array.isArray(cfg?.nics) ? cfg.nics : [];
     },
@@ -270,16 +274,14 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const files = new FileRestore(repo);
   const filesRoutes = fileRoutes({
     files,
-    restorePoint: async (id) => { const p = await (await repo()).getRestorePoint(id).catch(() => undefined); return p && restorePointDto(p, allRuns(), siteOf); },
+    restorePoint: restorePointById,
   });
 
   // Restored files put back into the running VM: guest operations with a stored guest credential, as a run.
   runner.registerVmKind(new FileRestoreKind({
     openPoint: (rpId) => files.open(rpId),
     guestOf: async (vmId) => {
-      const { site, moref } = sites.parse(vmId, 'VM');
-      const vs = await sites.vs(site);
-      const vm = { type: 'VirtualMachine', value: moref };
+      const { vs, vm } = await vmAt(vmId);
       const family = guestFamily((await vs.inventory.vm(vm)).guestId);
       const task = (by: string) => vs.tasks.create({ obj: vm, taskTypeId: TASK_TYPES.restoreFiles, initiatedBy: by, cancelable: false })
         .then(async (t) => { await t.running(); return t; }, () => undefined);
@@ -288,7 +290,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     credential: (id) => jobs.credentialSecret(id),
   }));
   const fileRestoreRuns = fileRestoreRunRoutes({
-    restorePoint: async (id) => { const p = await (await repo()).getRestorePoint(id).catch(() => undefined); return p && restorePointDto(p, allRuns(), siteOf); },
+    restorePoint: restorePointById,
     credential: (id) => jobs.credential(id),
     vm: async (vmId) => (await inventory.vms()).find((v) => v.id === vmId),
     start: async (rp, req, user) => runToDto(await runner.start<FileRestoreParams>({
@@ -305,7 +307,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   });
   const publishing = publishRoutes({
     publications,
-    restorePoint: async (id) => { const p = await (await repo()).getRestorePoint(id).catch(() => undefined); return p && restorePointDto(p, allRuns(), siteOf); },
+    restorePoint: restorePointById,
   });
 
   const vcOrigins = [...new Set(sites.list().flatMap((s) => (s.config.url ? [new URL(s.config.url).origin] : [])))];
@@ -315,14 +317,13 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       inventory,
       replicate: async (vmId, r, user) => runToDto(await runner.start<ReplicateParams>({ kind: 'replicate', vmIds: [vmId], initiatedBy: user.username, concurrency: 1, params: { target: r } })),
       replicaOf: async (vmId) => {
-        const { site, moref } = sites.parse(vmId, 'VM');
-        const vs = await sites.vs(site);
+        const { vs, moref } = await vmAt(vmId);
         const uuid = (await vs.vms.get(moref)).instanceUuid;
         return uuid ? replicaOf(vs, uuid) : undefined;
       },
       replicas: async () => (await Promise.all(sites.ids().map(async (site) => (await allReplicas(await sites.vs(site))).map((s) => ({ ...s, replicaId: sites.format(site, s.replica.value) }))))).flat(),
       syncing: (vmId) => runner.active().some((r) => r.kind === 'replicate' && r.vms.some((v) => v.vmId === vmId && v.status === 'running')),
-    }), ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: async (id) => (await repo()).getRestorePoint(id).catch(() => undefined) })],
+    }), ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 
