@@ -67,6 +67,12 @@ export function detectFileSystem(head: Buffer): FsType | undefined {
 
 const ascii = (b: Buffer, o: number, n: number) => (b.length >= o + n ? b.toString('latin1', o, o + n) : '')
 
+/** The volume is read-only: what its state says is read once (label and consistency both ask). */
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined
+  return () => (p ??= f())
+}
+
 function describe(name: string, clean: boolean, problems: [boolean, string][]): string {
   const found = problems.filter(([on]) => on).map(([, what]) => what)
   return clean && found.length === 0 ? `${name}: clean` : `${name}: ${found.join(', ') || 'not clean'}`
@@ -77,6 +83,7 @@ registerFileSystem({
   matches: (h) => ascii(h, 3, 8) === 'NTFS    ',
   async open(r) {
     const v = await NtfsVolume.open(r)
+    const state = once(() => v.state())
     return {
       type: 'ntfs',
       root: () => v.root(),
@@ -86,9 +93,9 @@ registerFileSystem({
       read: (ref, o, n, stream) => v.read(ref, stream, o, n),
       walk: (ref) => v.walk(ref),
       scan: () => v.scan(),
-      label: async () => (await v.state()).label,
+      label: async () => (await state()).label,
       async consistency() {
-        const s = await v.state()
+        const s = await state()
         const clean = !s.dirty && (s.logFile === 'clean' || s.logFile === 'empty')
         return { clean, summary: describe('NTFS', clean, [[s.dirty, 'dirty flag set'], [s.logFile === 'dirty', '$LogFile has unreplayed transactions'], [s.logFile === 'unknown', '$LogFile state unknown']]), details: { ...s } }
       },
@@ -108,14 +115,15 @@ interface PlainReader<S extends { label: string }> {
 }
 
 function plain<S extends { label: string }>(type: FsType, v: PlainReader<S>, judge: (s: S) => { name: string; clean: boolean; problems: [boolean, string][] }): FileSystem {
+  const state = once(() => v.state())
   return {
     type,
     root: () => v.root(), stat: (ref) => v.stat(ref), list: (ref) => v.list(ref), lookup: (p) => v.lookup(p),
     read: (ref, o, n) => v.read(ref, o, n),
     walk: (ref) => v.walk(ref),
-    label: async () => (await v.state()).label,
+    label: async () => (await state()).label,
     async consistency() {
-      const s = await v.state()
+      const s = await state()
       const j = judge(s)
       return { clean: j.clean, summary: describe(j.name, j.clean, j.problems), details: { ...s } }
     },
