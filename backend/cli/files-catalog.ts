@@ -8,8 +8,8 @@ import { option, table } from './format.ts';
 import { formatBytes } from './progress.ts';
 import { ServiceClient } from './service-client.ts';
 import { resolveVms } from './resolve.ts';
+import { usageLine } from './help.ts';
 
-const usageError = (usage: string): number => { process.stderr.write(`usage: stillpoint files ${usage}\n`); return 2; };
 
 function refuseRepo(): void {
   if (process.argv.includes('--repo')) throw new Error('versions and diff use the service\'s catalogs of restore points: leave out --repo');
@@ -24,7 +24,7 @@ export async function versions(args: string[], json: boolean): Promise<number> {
   const usage = "versions VM 'GLOB' [--limit N]";
   const limit = Number(option(args, '--limit') ?? 1000);
   const [vm, pattern] = args;
-  if (!vm || !pattern || args.length > 2 || !(limit > 0)) return usageError(usage);
+  if (!vm || !pattern || args.length > 2 || !(limit > 0)) return usageLine('files', usage);
   const c = new ServiceClient();
   const [target] = await resolveVms(c, [vm]);
   const r = await c.get<FileVersions>(`/api/vms/${encodeURIComponent(target!.id)}/file-versions?name=${encodeURIComponent(pattern)}&limit=${limit}`);
@@ -46,7 +46,7 @@ export async function diff(args: string[], json: boolean): Promise<number> {
   const usage = 'diff POINT_A POINT_B [--limit N]';
   const limit = Number(option(args, '--limit') ?? 1000);
   const [a, b] = args;
-  if (!a || !b || args.length > 2 || !(limit >= 0)) return usageError(usage);
+  if (!a || !b || args.length > 2 || !(limit >= 0)) return usageLine('files', usage);
   const r = await new ServiceClient().get<CatalogChanges>(`/api/restore-points/${encodeURIComponent(a)}/changes?against=${encodeURIComponent(b)}&limit=${limit}`);
   if (json) { process.stdout.write(JSON.stringify(r, null, 2) + '\n'); return 0; }
   const t = r.totals;

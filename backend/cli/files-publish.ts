@@ -8,8 +8,8 @@ import { defaultDataDir } from '../config.ts';
 import { flag, option, table } from './format.ts';
 import { formatBytes } from './progress.ts';
 import { ServiceClient } from './service-client.ts';
+import { usageLine } from './help.ts';
 
-const usageError = (usage: string): number => { process.stderr.write(`usage: stillpoint files ${usage}\n`); return 2; };
 
 function refuseRepo(): void {
   if (process.argv.includes('--repo')) throw new Error('publishing works through the service (it serves the disks over NBD): leave out --repo');
@@ -38,7 +38,7 @@ export async function publish(args: string[], json: boolean): Promise<number> {
   const disks = options(args, '--disk');
   const allow = options(args, '--allow');
   const expires = option(args, '--expires');
-  if (args.length !== 1 || disks.some((d) => !/^\d{1,10}$/.test(d)) || (expires !== undefined && !/^\d{1,6}$/.test(expires))) return usageError(usage);
+  if (args.length !== 1 || disks.some((d) => !/^\d{1,10}$/.test(d)) || (expires !== undefined && !/^\d{1,6}$/.test(expires))) return usageLine('files', usage);
   const body: DiskPublishRequest = {
     ...(disks.length ? { disks: disks.map(Number) } : {}), ...(tls ? { tls } : {}),
     ...(expires ? { expiresInMinutes: Number(expires) } : {}), ...(allow.length ? { allowFrom: allow } : {}),
@@ -61,7 +61,7 @@ export async function publish(args: string[], json: boolean): Promise<number> {
 /** ID */
 export async function unpublish(args: string[], json: boolean): Promise<number> {
   refuseRepo();
-  if (args.length !== 1) return usageError('unpublish ID');
+  if (args.length !== 1) return usageLine('files', 'unpublish ID');
   await new ServiceClient().request('DELETE', `/api/publications/${encodeURIComponent(args[0]!)}`);
   if (json) process.stdout.write(JSON.stringify({ id: args[0], ended: true }) + '\n');
   else process.stdout.write(`publication ${args[0]} ended: its clients were disconnected and its addresses no longer work\n`);
@@ -70,7 +70,7 @@ export async function unpublish(args: string[], json: boolean): Promise<number> 
 
 export async function publications(args: string[], json: boolean): Promise<number> {
   refuseRepo();
-  if (args.length) return usageError('publications');
+  if (args.length) return usageLine('files', 'publications');
   const list = await new ServiceClient().get<DiskPublication[]>('/api/publications');
   if (json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
   else if (!list.length) process.stdout.write('nothing is published: `stillpoint files publish POINT` publishes a restore point\'s disks\n');

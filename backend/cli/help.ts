@@ -45,3 +45,9 @@ export function usageError(command: string, message: string, h: Help, commands?:
   process.stderr.write(`stillpoint ${command}: ${message}\n\n${helpText(h, commands)}`);
   return 2;
 }
+
+/** A subcommand called the wrong way, where its usage line says it all: that line on stderr; exit code 2. */
+export function usageLine(family: string, usage: string): number {
+  process.stderr.write(`usage: stillpoint ${family} ${usage}\n`);
+  return 2;
+}
