@@ -239,13 +239,7 @@ func (l *Lab) uploadedIntoDelta(r *http.Request, limit int64) {
 	if !strings.HasSuffix(p, "-delta.vmdk") {
 		return
 	}
-	l.mu.Lock()
-	recs := make([]*labVM, 0, len(l.byID))
-	for _, v := range l.byID {
-		recs = append(recs, v)
-	}
-	l.mu.Unlock()
-	for _, rec := range recs {
+	for _, rec := range l.records() {
 		vm := simVM(rec.Ref)
 		if vm == nil {
 			continue

@@ -95,15 +95,10 @@ type pendingAttach struct {
 // datastore path (other than the helper's own).
 func (l *Lab) findDiskFile(name string, helper types.ManagedObjectReference) (*labVM, *labDisk) {
 	l.adoptAllExcept(helper)
-	l.mu.Lock()
-	recs := make([]*labVM, 0, len(l.vms))
-	for _, v := range l.vms {
-		if v.Ref != helper {
-			recs = append(recs, v)
+	for _, v := range l.records() {
+		if v.Ref == helper {
+			continue
 		}
-	}
-	l.mu.Unlock()
-	for _, v := range recs {
 		vm := simVM(v.Ref)
 		if vm == nil {
 			continue

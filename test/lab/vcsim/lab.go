@@ -112,6 +112,20 @@ func (l *Lab) live(v *labVM) *labVM {
 	return nil
 }
 
+// records returns the lab's VM records that are still in vcsim (forgetting destroyed ones), a snapshot
+// taken under l.mu that callers walk without it (they lock each vcsim object instead).
+func (l *Lab) records() []*labVM {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	recs := make([]*labVM, 0, len(l.byID))
+	for _, v := range l.byID {
+		if l.live(v) != nil {
+			recs = append(recs, v)
+		}
+	}
+	return recs
+}
+
 func (l *Lab) addVM(v *labVM) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
