@@ -71,8 +71,8 @@ export function defaultDataDir(): string {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: FileConfig = {}): Config {
-  const dataDir = resolve(overrides.dataDir ?? env.STILLPOINT_DATA_DIR ?? defaultDataDir());
-  const file = env.STILLPOINT_CONFIG ?? join(dataDir, 'config.json');
+  const givenDir = overrides.dataDir ?? env.STILLPOINT_DATA_DIR;
+  const file = env.STILLPOINT_CONFIG ?? join(resolve(givenDir ?? defaultDataDir()), 'config.json');
   let fc: FileConfig = {};
   if (existsSync(file)) {
     try {
@@ -80,8 +80,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: File
     } catch (e) {
       throw new Error(`Cannot read the configuration ${file}: ${(e as Error).message}. Fix the JSON or remove the file to start with defaults.`);
     }
-    sealSecretsInFile(file, fc, dataDir);
   }
+  // One data folder decides both where the data lives and which key seals the secrets: the override or
+  // STILLPOINT_DATA_DIR, else the file's own dataDir (a STILLPOINT_CONFIG kept outside it), else the default.
+  const dataDir = resolve(givenDir ?? fc.dataDir ?? defaultDataDir());
+  if (existsSync(file)) sealSecretsInFile(file, fc, dataDir);
   const box = SecretBox.forDataDir(dataDir);
   const merged: FileConfig = {
     ...fc, ...overrides, vcenter: { ...fc.vcenter, ...overrides.vcenter }, repository: { ...fc.repository, ...overrides.repository },
@@ -169,7 +172,7 @@ function chunkKiB(v: string | number | undefined): { chunkKiB: number } | undefi
 
 function sealSecretsInFile(file: string, fc: FileConfig, dataDir: string): void {
   let changed = false;
-  const box = SecretBox.forDataDir(fc.dataDir ? resolve(fc.dataDir) : dataDir);
+  const box = SecretBox.forDataDir(dataDir);
   for (const vc of [fc.vcenter, ...(Array.isArray(fc.vcenters) ? fc.vcenters : [])]) {
     if (vc?.password) {
       vc.passwordSealed = box.seal(vc.password);
