@@ -55,7 +55,8 @@ export interface EseDatabase {
   info(): EseInfo
   tables(): EseTableInfo[]
   columns(table: string): EseColumnInfo[]
-  rows(table: string, options?: { limit?: number }): AsyncGenerator<EseRow>
+  /** `columns`: decode only these (others are left out of `values`), e.g. to skip long values while listing. */
+  rows(table: string, options?: { limit?: number; columns?: string[] }): AsyncGenerator<EseRow>
   rowCount(table: string): Promise<number>
   /** The catalog definition (for layers such as AD and Exchange that need column ids). */
   tableDef(table: string): EseTableDef
@@ -154,7 +155,7 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
     return c.multiValued ? [s] : s
   }
 
-  async function decodeRow(t: EseTableDef, data: Buffer): Promise<EseRow> {
+  async function decodeRow(t: EseTableDef, data: Buffer, only?: Set<string>): Promise<EseRow> {
     const r = parseRecord(data, layout)
     const tagged = new Map<number, RawTagged>()
     for (const tg of r.tagged) tagged.set(tg.id + (tg.derived ? 0x10000 : 0), tg)
@@ -162,6 +163,7 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
     const problems: EseRow['problems'] = []
     const storage: EseRow['storage'] = {}
     for (const c of t.columns) {
+      if (only && !only.has(c.name)) continue
       try {
         let v: EseValue = null
         if (c.kind === 'fixed') {
@@ -215,12 +217,13 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
     },
     async *rows(name, opts = {}) {
       const t = def(name)
+      const only = opts.columns ? new Set(opts.columns) : undefined
       let n = 0
       for await (const node of store.leaves(t.rootPage, tableObjid(t), `table "${t.name}"`)) {
         if (node.flags & NODE_DELETED) continue
         if (opts.limit !== undefined && n >= opts.limit) return
         n++
-        yield await decodeRow(t, node.data)
+        yield await decodeRow(t, node.data, only)
       }
     },
     async rowCount(name) {

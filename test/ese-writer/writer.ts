@@ -1,20 +1,27 @@
 /**
  * TEST-ONLY ESE (JET Blue) database writer — never part of the product. It writes small, cleanly
- * shut down databases (format 0x620 revision 0x14, 4 or 8 KiB pages, new-format page checksums): the
+ * shut down databases (format 0x620 revision 0x14, 4/8 KiB pages or 16/32 KiB large pages, new-format page checksums): the
  * catalog MSysObjects at page 4 and tables with fixed, variable and tagged columns (multi-values
  * too), each table a B+tree of one level or two (a root branch page over linked leaf pages). A file it
  * writes counts only when Debian's esedbexport reads it back with the same values (see its tests).
  * Tagged values over LONG_VALUE_MIN bytes go to the table's long-value tree (separated, in chunks).
- * No indexes, no space trees, no compression.
+ * Optionally 7-bit compressed ASCII text and a dirty header state. No indexes, no space trees, no XPRESS.
  */
 import { writeFileSync } from 'node:fs'
 import { eccXor32, xor32, HEADER_SEED } from '../../backend/ese/checksum.ts'
 import { COLTYP, FIXED_SIZE } from '../../backend/ese/values.ts'
 
 export type WValue = null | undefined | boolean | number | bigint | string | Buffer
-export interface WColumn { name: string; type: number; multi?: boolean; codepage?: 1200 | 1252; /** force tagged storage */ tagged?: boolean }
+export interface WColumn { name: string; type: number; multi?: boolean; codepage?: 1200 | 1252; /** force tagged storage */ tagged?: boolean; /** store ASCII-only text values 7-bit compressed (ESE's JET_bitColumnCompressed) */ compressed?: boolean }
 export interface WTable { name: string; columns: WColumn[]; rows: Record<string, WValue | WValue[]>[] }
-export interface WOptions { pageSize?: 4096 | 8192 }
+export interface WOptions {
+  /** 16/32 KiB pages use the large-page layout: 80-byte page headers with four checksums, 15-bit tags, and a flag byte on every tagged value (Exchange 2010+ uses 32 KiB). */
+  pageSize?: 4096 | 8192 | 16384 | 32768
+  /** Tagged values at least this large go to the long-value tree (default LONG_VALUE_MIN). */
+  longValueMin?: number
+  /** Header state: 3 clean shutdown (default) or 2 dirty shutdown with these required log generations. */
+  dirty?: { minLog: number; maxLog: number }
+}
 
 const PAGE_ROOT = 0x1, PAGE_LEAF = 0x2, PAGE_PARENT_OF_LEAF = 0x4, PAGE_NEW_FORMAT = 0x800, PAGE_NEW_CHECKSUM = 0x2000
 const CATALOG_PAGE = 4
@@ -60,7 +67,7 @@ function encodeScalar(c: WColumn, v: WValue): Buffer {
 }
 
 /** One record: fixed part, null bitmap, variable offsets and data, tagged array (revision ≥ 9 layout). */
-function encodeRecord(cols: Col[], row: Record<string, WValue | WValue[]>, separate: (data: Buffer) => Buffer): Buffer {
+function encodeRecord(cols: Col[], row: Record<string, WValue | WValue[]>, separate: (data: Buffer) => Buffer, large = false, lvMin = LONG_VALUE_MIN): Buffer {
   const fixed = cols.filter((c) => c.kind === 'fixed'), vars = cols.filter((c) => c.kind === 'variable'), tagged = cols.filter((c) => c.kind === 'tagged')
   const lastFixed = fixed.length, lastVar = vars.length ? 127 + vars.length : 127
   const fixedBytes = fixed.reduce((n, c) => n + c.size, 0)
@@ -89,11 +96,12 @@ function encodeRecord(cols: Col[], row: Record<string, WValue | WValue[]>, separ
     if (!vals.length) continue
     if (vals.length === 1) {
       const d = encodeScalar(c, vals[0])
-      present.push(d.length >= LONG_VALUE_MIN ? { c, flags: 0x05, data: separate(d) } : { c, flags: 0, data: d })
+      const packed = c.compressed ? sevenBitCompress(c, vals[0]) : undefined
+      present.push(d.length >= lvMin ? { c, flags: 0x05, data: separate(d) } : packed ? { c, flags: 0x02, data: packed } : { c, flags: 0, data: d })
       continue
     }
     const parts = vals.map((x) => encodeScalar(c, x))
-    if (parts.some((p) => p.length >= LONG_VALUE_MIN)) throw new Error(`${c.name}: this writer separates single values only, not one of ${parts.length}`)
+    if (parts.some((p) => p.length >= lvMin)) throw new Error(`${c.name}: this writer separates single values only, not one of ${parts.length}`)
     const head = Buffer.alloc(parts.length * 2)
     let o = head.length
     parts.forEach((p, i) => { head.writeUInt16LE(o, i * 2); o += p.length })
@@ -104,11 +112,12 @@ function encodeRecord(cols: Col[], row: Record<string, WValue | WValue[]>, separ
   let to = arr.length
   present.forEach((p, i) => {
     arr.writeUInt16LE(p.c.id, i * 4)
-    arr.writeUInt16LE(to | (p.flags ? 0x4000 : 0), i * 4 + 2)
-    const d = p.flags ? Buffer.concat([Buffer.from([p.flags]), p.data]) : p.data
+    // Large pages: every value has a flag byte and offsets use 15 bits; small pages mark a flag byte with 0x4000.
+    arr.writeUInt16LE(to | (p.flags && !large ? 0x4000 : 0), i * 4 + 2)
+    const d = p.flags || large ? Buffer.concat([Buffer.from([p.flags]), p.data]) : p.data
     tdata.push(d); to += d.length
   })
-  if (to > 0x1fff) throw new Error('record too large for this writer (no long values)')
+  if (to > (large ? 0x3fff : 0x1fff)) throw new Error('record too large for this writer (lower longValueMin)')
   const head = Buffer.alloc(4)
   head[0] = lastFixed; head[1] = lastVar; head.writeUInt16LE(4 + fixedBytes + bitmap.length, 2)
   return Buffer.concat([head, fx, bitmap, varOffsets, ...varData, arr, ...tdata])
@@ -125,7 +134,7 @@ interface PlannedTree { levels: { pages: number[]; nodes: Node[][] }[] }
 interface Tree { objid: number; nodes: Node[]; leaves: Node[][]; root: number; pages: number[]; lv?: { objid: number; nodes: Node[]; root: number } }
 
 function packLeaves(nodes: Node[], pageSize: number): Node[][] {
-  const room = pageSize - 40 - 4 - 64
+  const room = pageSize - headerBytes(pageSize) - 4 - 64
   const out: Node[][] = [[]]
   let used = 0
   for (const n of nodes) {
@@ -137,22 +146,52 @@ function packLeaves(nodes: Node[], pageSize: number): Node[][] {
   return out
 }
 
+const headerBytes = (pageSize: number) => (pageSize >= 16384 ? 80 : 40)
+
+/** 7-bit packing (scheme 1 = ASCII bytes, 2 = UTF-16 text), only for text whose characters are all below 128. */
+function sevenBitCompress(c: WColumn, v: WValue): Buffer | undefined {
+  if (typeof v !== 'string' || !(c.type === COLTYP.Text || c.type === COLTYP.LongText) || v.length < 2 || /[^\x00-\x7f]/.test(v)) return undefined
+  const bits = v.length * 7
+  const out = Buffer.alloc(1 + Math.ceil(bits / 8))
+  let acc = 0, have = 0, pos = 1
+  for (let i = 0; i < v.length; i++) {
+    acc |= v.charCodeAt(i) << have; have += 7
+    while (have >= 8) { out[pos++] = acc & 0xff; acc >>>= 8; have -= 8 }
+  }
+  if (have) out[pos++] = acc & 0xff
+  const usedInLast = bits % 8 || 8
+  out[0] = ((c.codepage === 1200 ? 2 : 1) << 3) | (usedInLast - 1)
+  return out
+}
+
 function page(pageSize: number, pgno: number, objid: number, flags: number, tag0: Buffer, nodes: Node[], prev = 0, next = 0): Buffer {
   const p = Buffer.alloc(pageSize)
+  const hb = headerBytes(pageSize)
   const values = [tag0, ...nodes.map((n) => { const b = Buffer.alloc(nodeBytes(n)); b.writeUInt16LE(n.key.length, 0); n.key.copy(b, 2); n.data.copy(b, 2 + n.key.length); return b })]
   let off = 0
   values.forEach((v, i) => {
-    v.copy(p, 40 + off)
+    v.copy(p, hb + off)
     const at = pageSize - 4 * (i + 1)
     p.writeUInt16LE(v.length, at); p.writeUInt16LE(off, at + 2)
     off += v.length
   })
-  const free = pageSize - 40 - off - values.length * 4
+  const free = pageSize - hb - off - values.length * 4
   if (free < 0) throw new Error(`page ${pgno} overflows`)
   p.writeBigUInt64LE(1n, 8)
   p.writeUInt32LE(prev, 16); p.writeUInt32LE(next, 20); p.writeUInt32LE(objid, 24)
   p.writeUInt16LE(free, 28); p.writeUInt16LE(0, 30); p.writeUInt16LE(off, 32); p.writeUInt16LE(values.length, 34)
   p.writeUInt32LE(flags | PAGE_NEW_FORMAT | PAGE_NEW_CHECKSUM, 36)
+  if (hb === 80) {
+    // Large pages: the page number at 64, then one XOR/ECC pair per quarter (at 0, 40, 48, 56).
+    p.writeUInt32LE(pgno, 64)
+    const block = pageSize / 4
+    for (const [b, at] of [[1, 40], [2, 48], [3, 56], [0, 0]]) {
+      const s = b * block
+      const { xor, ecc } = eccXor32(p, b === 0 ? 8 : s, s + block, pgno)
+      p.writeUInt32LE(xor, at); p.writeUInt32LE(ecc, at + 4)
+    }
+    return p
+  }
   const { xor, ecc } = eccXor32(p, 8, pageSize, pgno)
   p.writeUInt32LE(xor, 0); p.writeUInt32LE(ecc, 4)
   return p
@@ -189,10 +228,10 @@ const CATALOG_COLUMNS: WColumn[] = [
 ])
 
 function columnFlags(c: Col): number {
-  return (c.kind === 'fixed' ? 0x1 : 0) | (c.kind === 'tagged' ? 0x2 : 0) | (c.multi ? 0x400 : 0)
+  return (c.kind === 'fixed' ? 0x1 : 0) | (c.kind === 'tagged' ? 0x2 : 0) | (c.multi ? 0x400 : 0) | (c.compressed ? 0x80000 : 0)
 }
 
-function headerPage(pageSize: number): Buffer {
+function headerPage(pageSize: number, dirty?: WOptions['dirty']): Buffer {
   const h = Buffer.alloc(pageSize)
   h.writeUInt32LE(0x89abcdef, 4); h.writeUInt32LE(0x620, 8); h.writeUInt32LE(0, 12)
   h.writeBigUInt64LE(1n, 16)
@@ -200,7 +239,8 @@ function headerPage(pageSize: number): Buffer {
   const now = new Date()
   const lt = Buffer.from([now.getUTCSeconds(), now.getUTCMinutes(), now.getUTCHours(), now.getUTCDate(), now.getUTCMonth() + 1, now.getUTCFullYear() - 1900, 0, 0])
   lt.copy(h, 28); Buffer.from('STILLPOINT-TEST', 'latin1').copy(h, 36)
-  h.writeUInt32LE(3, 52) // clean shutdown
+  h.writeUInt32LE(dirty ? 2 : 3, 52) // dirty or clean shutdown
+  if (dirty) { h.writeInt32LE(dirty.minLog, 296); h.writeInt32LE(dirty.maxLog, 300) }
   lt.copy(h, 64); lt.copy(h, 72); lt.copy(h, 88)
   h.writeUInt32LE(6, 216); h.writeUInt32LE(1, 220); h.writeUInt32LE(7601, 224)
   h.writeUInt32LE(FORMAT_REVISION, 232); h.writeUInt32LE(pageSize, 236)
@@ -212,6 +252,7 @@ function headerPage(pageSize: number): Buffer {
 /** Writes the database to `path` and returns its bytes. Table objids start at 4 (1 = database, 2 = catalog, 3 = its shadow). */
 export function writeEseDatabase(path: string, tables: WTable[], options: WOptions = {}): Buffer {
   const pageSize = options.pageSize ?? 8192
+  const large = pageSize >= 16384, lvMin = options.longValueMin ?? LONG_VALUE_MIN
   const laid = tables.map((t, i) => ({ t, objid: 4 + i, cols: layoutColumns(t.columns) }))
   const chunk = pageSize / 2
   const trees: Tree[] = laid.map(({ t, objid, cols }) => {
@@ -230,7 +271,7 @@ export function writeEseDatabase(path: string, tables: WTable[], options: WOptio
       const ref = Buffer.alloc(4); ref.writeUInt32LE(id)
       return ref
     }
-    const nodes = t.rows.map((r, i) => ({ key: keyLong(i + 1), data: encodeRecord(cols, r, separate) }))
+    const nodes = t.rows.map((r, i) => ({ key: keyLong(i + 1), data: encodeRecord(cols, r, separate, large, lvMin) }))
     return { objid, nodes, leaves: packLeaves(nodes, pageSize), root: 0, pages: [], lv: lvNodes.length ? { objid: 1000 + objid, nodes: lvNodes, root: 0 } : undefined }
   })
   const catCols = layoutColumns(CATALOG_COLUMNS)
@@ -284,9 +325,10 @@ export function writeEseDatabase(path: string, tables: WTable[], options: WOptio
   shadowPlan.levels[0].nodes = packLeaves(catalogNodes(), pageSize)
   const pageCount = next - 1
   const file = Buffer.alloc((Math.max(pageCount, SHADOW_CATALOG_PAGE) + 2) * pageSize)
-  headerPage(pageSize).copy(file, 0); headerPage(pageSize).copy(file, pageSize)
+  headerPage(pageSize, options.dirty).copy(file, 0); headerPage(pageSize, options.dirty).copy(file, pageSize)
   const put = (pgno: number, p: Buffer) => p.copy(file, (pgno + 1) * pageSize)
-  put(1, page(pageSize, 1, 1, PAGE_ROOT | PAGE_LEAF, rootHeader(pageCount), []))
+  // (Large pages keep node flags in the top 3 bits of a value's second byte, tag 0 included: stay below 0x2000.)
+  put(1, page(pageSize, 1, 1, PAGE_ROOT | PAGE_LEAF, rootHeader(Math.min(pageCount, 0x1fff)), []))
   put(2, page(pageSize, 2, 1, PAGE_ROOT | PAGE_LEAF | 0x20, rootHeader(1), []))
   put(3, page(pageSize, 3, 1, PAGE_ROOT | PAGE_LEAF | 0x20, rootHeader(1), []))
   const writeTree = (objid: number, p: PlannedTree, extraFlags = 0) => {
