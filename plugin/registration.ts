@@ -3,6 +3,7 @@
 // decide whether the vSphere Client reloads the plugin.
 import { VSphere } from '../backend/vsphere/index.ts';
 import type { Extension } from '../backend/vsphere/index.ts';
+import { definedAlarms, ensureAlarms, removeAlarms } from '../backend/alarms/definitions.ts';
 import { buildExtension, EXTENSION_KEY, validateExtensionInput, type ExtensionInput } from './extension.ts';
 
 export interface VcenterTarget { url: string; username: string; password: string; thumbprint?: string }
@@ -14,6 +15,8 @@ export interface PluginStatus {
   manifestUrl?: string;
   serverThumbprint?: string;
   tasks?: string[];
+  /** Stillpoint's alarms defined on vCenter's root folder. */
+  alarms?: string[];
 }
 
 async function withVcenter<T>(t: VcenterTarget, fn: (vs: VSphere) => Promise<T>): Promise<T> {
@@ -38,7 +41,8 @@ export async function registerPlugin(t: VcenterTarget, input: ExtensionInput): P
       throw new Error(`Stillpoint is registered in this vCenter already: use \`stillpoint plugin update\` to change it, or unregister it first.`);
     }
     await vs.extensions.register(buildExtension(input) as Extension);
-    return statusOf(await vs.extensions.find(EXTENSION_KEY));
+    const alarms = await ensureAlarms(vs);
+    return { ...statusOf(await vs.extensions.find(EXTENSION_KEY)), alarms };
   });
 }
 
@@ -49,20 +53,25 @@ export async function updatePlugin(t: VcenterTarget, input: Omit<ExtensionInput,
     if (!current) throw new Error('Stillpoint is not registered in this vCenter: use `stillpoint plugin register` first.');
     const version = input.version ?? bumpVersion(current.version);
     await vs.extensions.update(buildExtension({ ...input, version }) as Extension);
-    return statusOf(await vs.extensions.find(EXTENSION_KEY));
+    const alarms = await ensureAlarms(vs);
+    return { ...statusOf(await vs.extensions.find(EXTENSION_KEY)), alarms };
   });
 }
 
 export async function unregisterPlugin(t: VcenterTarget): Promise<PluginStatus> {
   return withVcenter(t, async (vs) => {
     if (!(await vs.extensions.find(EXTENSION_KEY))) throw new Error('Stillpoint is not registered in this vCenter: nothing to unregister.');
+    await removeAlarms(vs);
     await vs.extensions.unregister(EXTENSION_KEY);
     return statusOf(undefined);
   });
 }
 
 export async function pluginStatus(t: VcenterTarget): Promise<PluginStatus> {
-  return withVcenter(t, async (vs) => statusOf(await vs.extensions.find(EXTENSION_KEY)));
+  return withVcenter(t, async (vs) => {
+    const e = await vs.extensions.find(EXTENSION_KEY);
+    return e ? { ...statusOf(e), alarms: await definedAlarms(vs) } : statusOf(undefined);
+  });
 }
 
 export function bumpVersion(v: string): string {

@@ -4,7 +4,7 @@
 import type { AppAwareSettings } from '../model/app-aware.ts';
 import type { Consistency } from '../model/consistency.ts';
 import { guestFamily } from '../model/guest.ts';
-import { TASK_TYPES } from '../model/vcenter-tasks.ts';
+import { EVENT_TYPES, TASK_TYPES } from '../model/vcenter-tasks.ts';
 import { childLog } from '../common/log.ts';
 import type { VmLocks } from '../sources/snapshot/vm-lock.ts';
 import type { Repository, RestorePoint } from '../repository/repository.ts';
@@ -87,6 +87,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
   step('lock');
   const ref: MoRef = { type: 'VirtualMachine', value: deps.moref ?? req.vmId };
   let task: VcTask | undefined;
+  let vmName = ref.value;
   let progress: BackupProgress = { phase: 'starting', percent: 0, bytesRead: 0, bytesStored: 0 };
   const report = (change: Partial<BackupProgress>) => {
     progress = { ...progress, ...change };
@@ -95,6 +96,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
   };
   try {
     const vm = await vs.inventory.vm(ref);
+    vmName = vm.name;
     task = await vs.tasks.create({ obj: ref, taskTypeId: TASK_TYPES.backup, initiatedBy: req.initiatedBy ?? 'Stillpoint', cancelable: false })
       .then(async (t) => { await t.running(); return t; })
       .catch((e) => { log.debug({ err: (e as Error).message }, 'no vCenter task (is the plugin registered?)'); return undefined; });
@@ -218,7 +220,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
     step('remove snapshot');
     if (cbtResetNeeded) await vs.cbt.reset(ref).catch((e) => warnings.push(`Resetting CBT failed: ${(e as Error).message}`));
     const durationMs = Date.now() - t0;
-    await tellVcenter(vs, ref, `Stillpoint: backup of ${vm.name} finished, ${result.consistency}-consistent${warnings.length ? ` with ${warnings.length} warning(s)` : ''}.`,
+    await tellVcenter(vs, { ref, name: vm.name }, warnings.length ? EVENT_TYPES.backupWarning : EVENT_TYPES.backupSucceeded, `Stillpoint: backup of ${vm.name} finished, ${result.consistency}-consistent${warnings.length ? ` with ${warnings.length} warning(s)` : ''}.`,
       `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${warnings.length ? 'warning' : 'success'} (${result.consistency}-consistent)`);
     if (task) await task.succeed().catch(() => undefined);
     step('tell vCenter');
@@ -228,7 +230,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
   } catch (e) {
     const msg = (e as Error).message;
     if (task) await task.fail(msg).catch(() => undefined);
-    await tellVcenter(vs, ref, `Stillpoint: backup failed: ${msg}`, `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} failed`).catch(() => undefined);
+    await tellVcenter(vs, { ref, name: vmName }, EVENT_TYPES.backupFailed, `Stillpoint: backup failed: ${msg}`, `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} failed`).catch(() => undefined);
     throw e;
   } finally {
     release();
@@ -266,9 +268,16 @@ async function latestRestorePoint(repo: Repository, vmId: string): Promise<Resto
   return list.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
 }
 
-/** "Last backup" attribute and an event on the VM; vCenter problems here never fail a backup. */
-async function tellVcenter(vs: VSphere, vm: MoRef, event: string, lastBackup: string): Promise<void> {
-  await vs.events.logUserEvent(vm, event).catch((e) => log.debug({ err: (e as Error).message }, 'could not log the vCenter event'));
+/**
+ * "Last backup" attribute and an event on the VM: our extension event (EventEx, which Stillpoint's vCenter
+ * alarms trigger on; a user event where vCenter refuses it). vCenter problems here never fail a backup.
+ */
+async function tellVcenter(vs: VSphere, entity: { ref: MoRef; name: string }, eventTypeId: string, event: string, lastBackup: string): Promise<void> {
+  const vm = entity.ref;
+  const severity = eventTypeId === EVENT_TYPES.backupFailed ? 'error' : eventTypeId === EVENT_TYPES.backupWarning ? 'warning' : 'info';
+  await vs.events.post({ eventTypeId, entity, message: event, severity })
+    .catch(() => vs.events.logUserEvent(vm, event))
+    .catch((e) => log.debug({ err: (e as Error).message }, 'could not log the vCenter event'));
   await vs.customFields.setByName(vm, LAST_BACKUP_FIELD, lastBackup).catch(async () => {
     await vs.customFields.ensure(LAST_BACKUP_FIELD, 'VirtualMachine');
     await vs.customFields.setByName(vm, LAST_BACKUP_FIELD, lastBackup);

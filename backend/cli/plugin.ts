@@ -94,7 +94,7 @@ export async function run(args: string[]): Promise<number> {
     else status = await pluginStatus(target);
     if (json) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
     else if (!status.registered) process.stdout.write(sub === 'unregister' ? 'Stillpoint is unregistered from vCenter.\n' : 'Stillpoint is not registered in this vCenter.\n');
-    else process.stdout.write(`Stillpoint ${status.version} is registered (${status.key}), manifest ${status.manifestUrl}, server thumbprint ${status.serverThumbprint}.\n`);
+    else process.stdout.write(`Stillpoint ${status.version} is registered (${status.key}), manifest ${status.manifestUrl}, server thumbprint ${status.serverThumbprint}${status.alarms ? `, ${status.alarms.length} vCenter alarms` : ''}.\n`);
     return 0;
   } catch (e) {
     process.stderr.write(`stillpoint plugin: ${(e as Error).message}\n`);

@@ -17,4 +17,10 @@ export const EVENT_TYPES = {
   backupFailed: `${EXTENSION_KEY}.BackupFailed`,
   restoreSucceeded: `${EXTENSION_KEY}.RestoreSucceeded`,
   restoreFailed: `${EXTENSION_KEY}.RestoreFailed`,
+  rpoExceeded: `${EXTENSION_KEY}.RpoExceeded`,
+  rpoMet: `${EXTENSION_KEY}.RpoMet`,
+  repositoryNearlyFull: `${EXTENSION_KEY}.RepositoryNearlyFull`,
+  repositorySpaceOk: `${EXTENSION_KEY}.RepositorySpaceOk`,
+  verifyDamage: `${EXTENSION_KEY}.VerifyFoundDamage`,
+  verifyClean: `${EXTENSION_KEY}.VerifyClean`,
 } as const;

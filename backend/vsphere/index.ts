@@ -1,6 +1,7 @@
 // The typed vSphere layer. `VSphere` is the facade the backup engine and the service use; the module
 // classes are exported too for finer use.
 import { VimClient, type ClientOptions } from './client.ts';
+import { Alarms } from './alarms.ts';
 import { ChangeTracking } from './cbt.ts';
 import { CustomFields } from './custom-fields.ts';
 import { DatastoreHttp } from './datastore-http.ts';
@@ -38,6 +39,7 @@ export class VSphere {
   readonly events: Events;
   readonly customFields: CustomFields;
   readonly extensions: Extensions;
+  readonly alarms: Alarms;
 
   private constructor(client: VimClient, session: Session) {
     this.client = client;
@@ -53,6 +55,7 @@ export class VSphere {
     this.events = new Events(client);
     this.customFields = new CustomFields(client, this.pc);
     this.extensions = new Extensions(client);
+    this.alarms = new Alarms(client, this.pc);
   }
 
   /** Connects (thumbprint-pinned when `thumbprint` is set) and logs in; re-logs in by itself when the session expires. */

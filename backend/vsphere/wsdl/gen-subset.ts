@@ -42,6 +42,7 @@ export const OPERATIONS = [
   'UnregisterExtension',
   // authorization (the user's own privileges)
   'HasPrivilegeOnEntities', 'FetchUserPrivilegeOnEntities',
+  'PostEvent', 'CreateAlarm', 'GetAlarm', 'ReconfigureAlarm', 'RemoveAlarm', 'GetAlarmState', 'AcknowledgeAlarm',
 ];
 
 /** Types read as property values or polymorphic members that no operation signature reaches. */
@@ -81,6 +82,8 @@ const ROOTS = [
   'InvalidLocale', 'NotAuthenticated', 'OutOfBounds', 'Timedout', 'ConcurrentAccess', 'InvalidDatastore',
   'InvalidDatastorePath', 'ToolsUnavailable', 'VmConfigFault', 'VimFault', 'MethodFault', 'HostConfigFault',
   'InvalidController', 'FileLocked', 'CannotCreateFile', 'NoDiskSpace', 'ManagedObjectNotFound',
+  'EventEx', 'AlarmInfo', 'AlarmState', 'AlarmStatusChangedEvent', 'EventAlarmExpression', 'OrAlarmExpression',
+  'AlarmTriggeringAction', 'AlarmSetting',
 ];
 
 /** Hand-written: types govmomi models specially. */

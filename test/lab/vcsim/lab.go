@@ -146,6 +146,8 @@ func simVM(ref types.ManagedObjectReference) *simulator.VirtualMachine {
 func (l *Lab) registerObjects() {
 	content := l.client.ServiceContent
 	simulator.Map.Put(newExtensionManager(*content.ExtensionManager))
+	simulator.Map.Put(newAlarmManager(*content.AlarmManager))
+	presentAsCurrentVcenter(l)
 	gom := simulator.Map.Get(*content.GuestOperationsManager).(*simulator.GuestOperationsManager)
 	pm := &GuestProcessManager{lab: l}
 	pm.Self = *gom.ProcessManager
