@@ -51,12 +51,15 @@ export interface EseRow {
   storage: Record<string, { compressed: boolean; separated: boolean; multi: boolean }>
 }
 
+/** Decodes `columns` of each row first and the rest only for rows that pass `test` (a lookup without decoding every long value). */
+export interface EseRowFilter { columns: string[]; test(values: Record<string, EseValue>): boolean }
+
 export interface EseDatabase {
   info(): EseInfo
   tables(): EseTableInfo[]
   columns(table: string): EseColumnInfo[]
   /** `columns`: decode only these (others are left out of `values`), e.g. to skip long values while listing. */
-  rows(table: string, options?: { limit?: number; columns?: string[] }): AsyncGenerator<EseRow>
+  rows(table: string, options?: { limit?: number; columns?: string[]; where?: EseRowFilter }): AsyncGenerator<EseRow>
   rowCount(table: string): Promise<number>
   /** The catalog definition (for layers such as AD and Exchange that need column ids). */
   tableDef(table: string): EseTableDef
@@ -222,6 +225,7 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
       for await (const node of store.leaves(t.rootPage, tableObjid(t), `table "${t.name}"`)) {
         if (node.flags & NODE_DELETED) continue
         if (opts.limit !== undefined && n >= opts.limit) return
+        if (opts.where && !opts.where.test((await decodeRow(t, node.data, new Set(opts.where.columns))).values)) continue
         n++
         yield await decodeRow(t, node.data, only)
       }
