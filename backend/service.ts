@@ -56,6 +56,8 @@ import { publishRoutes } from './api/routes/publish.ts';
 import { ReplicateKind, type ReplicateParams } from './replication/run-kind.ts';
 import { allReplicas, replicaOf } from './replication/replica-state.ts';
 import { replicationRoutes } from './api/routes/replication.ts';
+import { ReplicationKind } from './replication/jobs/kind.ts';
+import { ReplicationHealth } from './replication/jobs/health-check.ts';
 
 const log = childLog('service');
 const rootDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -199,6 +201,22 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref }; },
     holder: (vmId) => locks.holder(vmId), guestCredentials: (id) => jobs.credentialSecret(id), onReplicated: () => inventory.invalidate(),
   }));
+  // Replication jobs (kind 'replication'): scheduled replication to a DR site of any configured vCenter, with RPO health.
+  const replicationHealth = new ReplicationHealth({
+    jobs: () => jobs.jobs(), jobVms,
+    locate: async (id) => { const r = sites.tryParse(id); return r ? { vs: await sites.vs(r.site), ref: { type: 'VirtualMachine', value: r.moref } } : undefined; },
+  });
+  const listReplicas = async () => (await Promise.all(sites.ids().map(async (site) => (await allReplicas(await sites.vs(site))).map((s) => ({ ...s, replicaId: sites.format(site, s.replica.value) }))))).flat();
+  const checkReplicaHealth = () => void listReplicas().then((l) => replicationHealth.observe(l)).catch((e: Error) => log.warn({ err: e.message }, 'replica health check failed'));
+  runner.registerVmKind(new ReplicationKind({
+    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref }; },
+    siteOf: (vmId) => sites.parse(vmId, 'VM').site,
+    fromBackupDeps: async (site) => ({ target: await sites.vs(site), repo: await repo() }),
+    holder: (vmId) => locks.holder(vmId), guestCredentials: (id) => jobs.credentialSecret(id),
+    onReplicated: () => { inventory.invalidate(); checkReplicaHealth(); },
+  }));
+  const replicaHealthTimer = setInterval(checkReplicaHealth, 5 * 60_000);
+  replicaHealthTimer.unref();
   // File catalogs of restore points: built after each backup (and on demand) as runs of their own.
   const catalogs = new CatalogService({
     dataDir: config.dataDir, repo,
@@ -321,8 +339,15 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
         const uuid = (await vs.vms.get(moref)).instanceUuid;
         return uuid ? replicaOf(vs, uuid) : undefined;
       },
-      replicas: async () => (await Promise.all(sites.ids().map(async (site) => (await allReplicas(await sites.vs(site))).map((s) => ({ ...s, replicaId: sites.format(site, s.replica.value) }))))).flat(),
+      replicas: listReplicas,
       syncing: (vmId) => runner.active().some((r) => r.kind === 'replicate' && r.vms.some((v) => v.vmId === vmId && v.status === 'running')),
+      jobs: {
+        store: jobs, sites: sites.ids(), jobVms,
+        runJob: async (jobId, user) => runToDto(await runner.runJob(jobId, user.username)),
+        changed: (job) => { scheduler.refresh(); inventory.invalidate(); if (job) events.publish({ type: 'job', job: jobToDto(jobs.job(job.id)) }); },
+        observe: (list) => replicationHealth.observe(list),
+        syncing: (vmId) => runner.active().some((r) => r.kind === 'replication' && r.vms.some((v) => v.vmId === vmId && v.status === 'running')),
+      },
     }), ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
@@ -349,6 +374,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     async close() {
       scheduler.stop();
       clearInterval(recoveryTimer);
+      clearInterval(replicaHealthTimer);
       for (const h of heartbeats) h.stop();
       cleanup.stop();
       await runner.drain();

@@ -189,6 +189,8 @@ export interface ReplicaDetail {
   replicaName?: string; sourceName?: string; lastSyncDurationMs?: number; lastSyncBytes?: number;
   consistency?: 'application' | 'filesystem' | 'crash'; error?: string;
   points?: { id: string; name: string; createdAt: string; consistency?: 'application' | 'filesystem' | 'crash' }[];
+  /** RPO compliance, for a replica of a replication job's VM. */
+  rpo?: import('./contracts/replication-jobs.ts').ReplicaRpo;
 }
 
 /** POST /api/vms/:id/replicate: an on-demand replication to the DR site (the replica is created on the first run). */
@@ -218,3 +220,4 @@ export * from './contracts/files.ts';
 export * from './contracts/file-restore-runs.ts';
 export * from './contracts/publish.ts';
 export * from './contracts/catalog.ts';
+export * from './contracts/replication-jobs.ts';

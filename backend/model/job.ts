@@ -11,7 +11,17 @@ export type JobKind = 'backup' | 'replication' | 'copy' | 'verify';
 /** Where a job's data goes. */
 export type JobTarget =
   | { kind: 'repository'; repository: 'default' }
-  | { kind: 'replica'; site: string; host: string; datastore: string; folder?: string; nameSuffix: string; networks: Record<string, string> };
+  | { kind: 'replica'; site: string; host: string; datastore: string; folder?: string; nameSuffix: string; networks: Record<string, string>; replication?: ReplicationSettings };
+
+/** A replication job's own settings (backend/replication/jobs): where its data comes from, its RPO and its points. */
+export interface ReplicationSettings {
+  /** 'snapshot': a consistent snapshot of the running VM (default); 'backup': the newest restore point in the repository. */
+  source: 'snapshot' | 'backup';
+  /** Recovery point objective in minutes: the newest point older than this is an RPO warning, older than twice this an error. */
+  rpoMinutes: number;
+  /** Recovery points kept on each replica, 1..28. */
+  keepPoints: number;
+}
 
 export interface Job {
   id: string;

@@ -19,6 +19,9 @@ export const EVENT_TYPES = {
   restoreFailed: `${EXTENSION_KEY}.RestoreFailed`,
   rpoExceeded: `${EXTENSION_KEY}.RpoExceeded`,
   rpoMet: `${EXTENSION_KEY}.RpoMet`,
+  /** A replica's newest recovery point is older than its replication job's RPO (warning over 1×, error over 2×). */
+  replicaRpoExceeded: `${EXTENSION_KEY}.ReplicaRpoExceeded`,
+  replicaRpoMet: `${EXTENSION_KEY}.ReplicaRpoMet`,
   repositoryNearlyFull: `${EXTENSION_KEY}.RepositoryNearlyFull`,
   repositorySpaceOk: `${EXTENSION_KEY}.RepositorySpaceOk`,
   verifyDamage: `${EXTENSION_KEY}.VerifyFoundDamage`,

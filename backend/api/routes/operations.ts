@@ -138,7 +138,7 @@ const usesGuest = (a: Pick<AppAwareSettings, 'preFreeze' | 'postThaw' | 'guestCr
  * user's own or shared (others are answered as not existing), and the user needs the guest
  * operations privileges on every VM it would be used on.
  */
-async function requireGuestUse(user: UserContext, store: JobStore, appAware: Pick<AppAwareSettings, 'preFreeze' | 'postThaw' | 'guestCredentialId'>, vmIds: string[],
+export async function requireGuestUse(user: UserContext, store: JobStore, appAware: Pick<AppAwareSettings, 'preFreeze' | 'postThaw' | 'guestCredentialId'>, vmIds: string[],
   runningJob?: string): Promise<void> {
   if (!usesGuest(appAware)) return;
   const id = appAware.guestCredentialId;
