@@ -52,6 +52,7 @@ done
 [ -d /usr/share/samba/setup/ad-schema ] || missing+=(samba-ad-provision)  # samba-tool domain provision needs it
 [ -f /usr/lib/x86_64-linux-gnu/samba/ldb/samba_dsdb.so ] || missing+=(samba-dsdb-modules)  # and its ldb modules
 [ -f /usr/lib/x86_64-linux-gnu/samba/vfs/acl_xattr.so ] || missing+=(samba-vfs-modules)  # and acl_xattr for sysvol
+perl -MEmail::Address -e1 2>/dev/null || missing+=(libemail-address-perl)  # msgconvert needs it (only a Recommends)
 # Filesystem images made by others, read by the file-level restore tests next to sleuthkit.
 for fs in ntfs ext2 ext4 vfat exfat multiple; do
   [ -d "/usr/share/doc/forensics-samples-$fs" ] || missing+=("forensics-samples-$fs")
