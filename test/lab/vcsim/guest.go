@@ -27,7 +27,7 @@ import (
 
 // guestCall is one recorded guest operation (GET /lab/guest/calls).
 type guestCall struct {
-	Kind             string      `json:"kind"` // "program" | "upload" | "download" | "mkdir" | "list" | "attributes"
+	Kind             string      `json:"kind"` // "program" | "upload" | "download" | "mkdir" | "list" | "attributes" | "nic"
 	VM               string      `json:"vm"`
 	VMRef            string      `json:"vmRef"`
 	User             string      `json:"user"`
@@ -44,8 +44,12 @@ type guestCall struct {
 	Sha256           string      `json:"sha256,omitempty"`
 	Content          string      `json:"content,omitempty"` // uploads: the content if it is UTF-8 text up to 64 KiB
 	Overwrite        bool        `json:"overwrite,omitempty"`
-	Attributes       *guestAttrs `json:"attributes,omitempty"`    // uploads: the fileAttributes applied
-	CreateParents    bool        `json:"createParents,omitempty"` // mkdir: createParentDirectories
+	Attributes       *guestAttrs `json:"attributes,omitempty"`     // uploads: the fileAttributes applied
+	CreateParents    bool        `json:"createParents,omitempty"`  // mkdir: createParentDirectories
+	DeviceKey        int32       `json:"deviceKey,omitempty"`      // nic: the network adapter's key (nicrecord.go)
+	Network          string      `json:"network,omitempty"`        // nic: its network after the edit
+	Connected        *bool       `json:"connected,omitempty"`      // nic: connectable.connected after the edit
+	StartConnected   *bool       `json:"startConnected,omitempty"` // nic: connectable.startConnected after the edit
 }
 
 // guestRule chooses the outcome of matching StartProgramInGuest calls.

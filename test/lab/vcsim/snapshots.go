@@ -437,6 +437,7 @@ func (o *LabVirtualMachine) ReconfigVMTask(ctx *simulator.Context, req *types.Re
 		o.lab.finishHotAdd(vm, rec, attach)
 		o.lab.finishResize(vm, grow)
 		syncGuestNICs(vm)
+		o.lab.recordNICEdits(vm, &r.Spec) // nicrecord.go
 		switch now := cbtEnabled(vm.Config); {
 		case now && !was:
 			if _, err := o.lab.startEpochs(vm); err != nil {

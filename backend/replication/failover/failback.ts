@@ -1,0 +1,209 @@
+// Failback to the original VM: only what changed on the replica while it ran (CBT since the failover)
+// goes back. The replica is shut down and its state frozen by a snapshot; the source (powered off) gets
+// an undo snapshot; each source disk is written as its frozen self with the replica's changed areas laid
+// over it; the source is powered on. Commit removes the source's undo snapshot and makes the replica a
+// ready replica again (reverted to its latest point); undo reverts the source and starts the replica again.
+//
+// Transport: full upload (datastore HTTP PUT of the whole disk into the source's undo delta, composed
+// at the service: unchanged areas from the source's own frozen file, changed areas from the replica).
+// Bytes taken from the replica are only the changed ones (changedBytes); the PUT at the production site
+// is the disk's capacity (uploadedBytes). On ESXi a delta is SEsparse: there the hot-add transport is the
+// path that writes only changed blocks (see README).
+import { Conflict } from '../../common/errors.ts';
+import { mergeExtents, type DiskChangeExtent, type DiskInfo, type MoRef, type VSphere } from '../../vsphere/index.ts';
+import { SnapshotDiskSource } from '../../sources/snapshot/disk-source.ts';
+import { listPoints } from '../recovery-points.ts';
+import { DatastoreUploadSink } from '../upload-sink.ts';
+import { writeFailover, type FailoverRecord, type ReplicaStatus } from '../replica-state.ts';
+import { loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
+import { editNics, powerOffIfOn, shutDownGuest } from './vm-ops.ts';
+
+const PIECE = 1024 * 1024;
+const READ_SNAPSHOT = 'stillpoint failback (replica state)';
+const UNDO_SNAPSHOT = 'stillpoint failback (undo point)';
+
+export interface FailbackRequest extends OpRequest {
+  /** Commit at once (default false: the source runs, the replica waits for commit or undo). */
+  commit?: boolean;
+  shutdownTimeoutMs?: number;
+}
+
+export interface FailbackResult {
+  replicaName: string;
+  sourceName: string;
+  disks: { label: string; changedBytes: number; uploadedBytes: number; areas: number }[];
+  /** Bytes read from the replica and applied to the source: what changed while it ran. */
+  changedBytes: number;
+  /** Bytes the full-upload transport wrote at the production site. */
+  uploadedBytes: number;
+  committed: boolean;
+  warnings: string[];
+}
+
+async function sourceOf(vs: VSphere, replica: ReplicaStatus): Promise<MoRef> {
+  const src = await vs.inventory.findVmByUuid(replica.sourceUuid, true);
+  if (!src) throw new Conflict(`The original VM of replica '${replica.replicaName}' (instance UUID ${replica.sourceUuid}) is not in vCenter: failback to the original VM is not possible.`);
+  return src;
+}
+
+/** The areas of a disk that changed since `changeId`, as of `snapshot`; the whole disk without a change id. */
+async function changedAreas(vs: VSphere, vm: MoRef, snapshot: MoRef, disk: DiskInfo, changeId: string | undefined): Promise<DiskChangeExtent[]> {
+  if (!changeId) return [{ start: 0, length: disk.capacityBytes }];
+  return mergeExtents(await vs.cbt.changedAreas(vm, { snapshot, deviceKey: disk.key, changeId, capacityBytes: disk.capacityBytes }));
+}
+
+/** Writes one source disk: its frozen content with the replica's changed areas laid over it, piece by piece. */
+async function writeDisk(vs: VSphere, from: { source: SnapshotDiskSource; replica: SnapshotDiskSource }, target: string, capacity: number, areas: DiskChangeExtent[],
+  signal: AbortSignal | undefined, onBytes: (changed: number) => void): Promise<{ changed: number; uploaded: number }> {
+  const sink = DatastoreUploadSink.start(vs, target, capacity, PIECE, signal ? { signal } : {});
+  let changed = 0;
+  try {
+    let i = 0;
+    for (let off = 0; off < capacity; off += PIECE) {
+      signal?.throwIfAborted();
+      const len = Math.min(PIECE, capacity - off);
+      const buf = await from.source.read(off, len, signal);
+      while (i < areas.length && areas[i]!.start + areas[i]!.length <= off) i++;
+      for (let j = i; j < areas.length && areas[j]!.start < off + len; j++) {
+        const a = areas[j]!;
+        const s = Math.max(a.start, off);
+        const e = Math.min(a.start + a.length, off + len);
+        const data = await from.replica.read(s, e - s, signal);
+        data.copy(buf, s - off);
+        changed += e - s;
+        onBytes(e - s);
+      }
+      await sink.write(off, buf);
+    }
+    await sink.finish();
+    return { changed, uploaded: sink.bytes };
+  } catch (e) {
+    sink.fail(e instanceof Error ? e : new Error(String(e)));
+    await sink.settled();
+    throw e;
+  }
+}
+
+export async function failback(deps: FailoverDeps, req: FailbackRequest): Promise<FailbackResult> {
+  const { vs } = deps;
+  const replica = await loadReplica(vs, req.replicaMoref);
+  const rec = replica.failover;
+  if (!rec) throw new Conflict(`Replica '${replica.replicaName}' is not failed over: there is nothing to fail back.`);
+  if (rec.failback) throw new Conflict(`Replica '${replica.replicaName}' was failed back already (${rec.failback.at}): commit or undo that failback.`);
+  const ref = replica.replica;
+  const source = await sourceOf(vs, replica);
+  const sourceInfo = await vs.vms.get(source);
+  if (sourceInfo.powerState !== 'poweredOff') throw new Conflict(`The original VM '${sourceInfo.name}' is powered on: failback overwrites its disks. Shut it down first (it should not run while its replica runs).`);
+  const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `failback ${req.runId ?? ''}`.trim());
+  try {
+    const result = await underTask(vs, ref, req, 'failback', async (report) => {
+      const warnings: string[] = [];
+      report('shutting the replica down', 3);
+      await shutDownGuest(vs, ref, { timeoutMs: req.shutdownTimeoutMs ?? 15 * 60_000, ...(req.signal ? { signal: req.signal } : {}) });
+      const replicaSnap = await vs.snapshots.create(ref, { name: READ_SNAPSHOT, description: 'Stillpoint: the replica\'s state sent back to the original VM (temporary)', memory: false, quiesce: false });
+      let undo: Awaited<ReturnType<typeof vs.snapshots.create>> | undefined;
+      try {
+        const rdisks = replicaSnap.disks;
+        if (rdisks.length !== sourceInfo.disks.length || rdisks.some((d, i) => d.capacityBytes !== sourceInfo.disks[i]!.capacityBytes)) {
+          throw new Conflict(`The replica's disks (${rdisks.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}) do not match the original VM's (${sourceInfo.disks.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}): fail back to a new VM instead.`);
+        }
+        const areas = await Promise.all(rdisks.map((d) => changedAreas(vs, ref, replicaSnap.node.ref, d, rec.changeIds.find((c) => c.key === d.key)?.changeId)));
+        const total = areas.flat().reduce((n, a) => n + a.length, 0) || 1;
+        report('taking the undo snapshot of the original VM', 10);
+        undo = await vs.snapshots.create(source, { name: UNDO_SNAPSHOT, description: `Stillpoint: the original VM before the failback from '${replica.replicaName}' (undo point)`, memory: false, quiesce: false });
+        const current = (await vs.vms.get(source)).disks;
+        const disks: FailbackResult['disks'] = [];
+        let sent = 0;
+        for (const [i, d] of undo.disks.entries()) {
+          const phase = `sending the changes of ${d.label}`;
+          report(phase, 15);
+          const from = { source: await SnapshotDiskSource.open(vs, d), replica: await SnapshotDiskSource.open(vs, rdisks[i]!) };
+          const { extentPath } = await vs.datastores.resolveExtent(current[i]!.fileName);
+          const r = await writeDisk(vs, from, extentPath, d.capacityBytes, areas[i]!, req.signal, (n) => { sent += n; report(phase, 15 + 70 * (sent / total)); });
+          disks.push({ label: d.label, changedBytes: r.changed, uploadedBytes: r.uploaded, areas: areas[i]!.length });
+        }
+        report('switching back: powering on the original VM', 90);
+        await vs.snapshots.remove(replicaSnap.node.ref, { removeChildren: false, consolidate: true });
+        await vs.vms.powerOn(source);
+        const changedBytes = disks.reduce((n, d) => n + d.changedBytes, 0);
+        await writeFailover(vs, ref, { ...rec, failback: { at: new Date().toISOString(), sourceVmId: source.value, sourceSnapshot: undo.node.ref.value, changedBytes } });
+        return { replicaName: replica.replicaName, sourceName: sourceInfo.name, disks, changedBytes, uploadedBytes: disks.reduce((n, d) => n + d.uploadedBytes, 0), committed: false, warnings };
+      } catch (e) {
+        // The original VM as it was, the replica running again.
+        if (undo) {
+          await powerOffIfOn(vs, source).catch(() => undefined);
+          await vs.snapshots.revert(undo.node.ref, { suppressPowerOn: true }).catch(() => undefined);
+          await vs.snapshots.remove(undo.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
+        }
+        await vs.snapshots.remove(replicaSnap.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
+        await vs.vms.powerOn(ref).catch(() => undefined);
+        throw e;
+      }
+    }, (r) => `${r.replicaName} failed back to ${r.sourceName}: ${r.changedBytes} changed bytes sent; the original VM runs (commit or undo the failback).`);
+    if (!req.commit) return result;
+    await commitLocked(deps, replica, { ...rec, failback: { at: '', sourceVmId: source.value, sourceSnapshot: '', changedBytes: result.changedBytes } }, req);
+    return { ...result, committed: true };
+  } finally {
+    release();
+  }
+}
+
+async function commitLocked(deps: FailoverDeps, replica: ReplicaStatus, recIn: FailoverRecord, req: OpRequest): Promise<void> {
+  const { vs } = deps;
+  const ref = replica.replica;
+  const rec = (await loadReplica(vs, ref.value)).failover ?? recIn;
+  const fb = rec.failback!;
+  await underTask(vs, ref, req, 'failback commit', async (report) => {
+    report('removing the original VM\'s undo snapshot', 20);
+    const source = { type: 'VirtualMachine', value: fb.sourceVmId };
+    if (fb.sourceSnapshot) await vs.snapshots.remove({ type: 'VirtualMachineSnapshot', value: fb.sourceSnapshot }, { removeChildren: false, consolidate: true });
+    await vs.snapshots.consolidateIfNeeded(source).catch(() => undefined);
+    report('making the replica a replica again: latest recovery point, NICs as before', 60);
+    await powerOffIfOn(vs, ref);
+    const latest = (await listPoints(vs, ref)).at(-1);
+    if (latest) await vs.snapshots.revert(latest.ref, { suppressPowerOn: true });
+    await editNics(vs, ref, rec.nics.map((n) => ({ key: n.key, ...(n.network ? { network: n.network } : {}), connected: false, startConnected: n.startConnected })));
+    await writeFailover(vs, ref, undefined);
+    return replica.replicaName;
+  }, (name) => `failback of ${name} committed: the original VM runs, ${name} is a ready replica again.`);
+}
+
+export async function commitFailback(deps: FailoverDeps, req: OpRequest): Promise<{ replicaName: string }> {
+  const replica = await loadReplica(deps.vs, req.replicaMoref);
+  if (!replica.failover?.failback) throw new Conflict(`Replica '${replica.replicaName}' has no failback waiting for commit: fail back first.`);
+  const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `failback commit ${req.runId ?? ''}`.trim());
+  try {
+    await commitLocked(deps, replica, replica.failover, req);
+    return { replicaName: replica.replicaName };
+  } finally {
+    release();
+  }
+}
+
+/** Undo a failback: the original VM back to its undo snapshot and off, the replica running again (failed over). */
+export async function undoFailback(deps: FailoverDeps, req: OpRequest): Promise<{ replicaName: string }> {
+  const { vs } = deps;
+  const replica = await loadReplica(vs, req.replicaMoref);
+  const rec = replica.failover;
+  if (!rec?.failback) throw new Conflict(`Replica '${replica.replicaName}' has no failback to undo.`);
+  const fb = rec.failback;
+  const ref = replica.replica;
+  const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `failback undo ${req.runId ?? ''}`.trim());
+  try {
+    return await underTask(vs, ref, req, 'failback undo', async (report) => {
+      const source = { type: 'VirtualMachine', value: fb.sourceVmId };
+      report('powering off the original VM and reverting it to its undo snapshot', 30);
+      await powerOffIfOn(vs, source);
+      const snap = { type: 'VirtualMachineSnapshot', value: fb.sourceSnapshot };
+      await vs.snapshots.revert(snap, { suppressPowerOn: true });
+      await vs.snapshots.remove(snap, { removeChildren: false, consolidate: true });
+      report('starting the replica again', 70);
+      await vs.vms.powerOn(ref);
+      const { failback: _f, ...back } = rec;
+      await writeFailover(vs, ref, back);
+      return { replicaName: replica.replicaName };
+    }, (r) => `failback of ${r.replicaName} undone: the replica runs again, the original VM is off and as before.`);
+  } finally {
+    release();
+  }
+}
