@@ -26,8 +26,10 @@ import { visibleVm } from './vms.ts';
 export interface ReplicationDeps {
   inventory: InventoryApi;
   replicate(vmId: string, req: ReplicateRequest, user: UserContext): Promise<JobRun>;
-  /** The replica of a VM (site-qualified id), read from vCenter. */
-  replicaOf(vmId: string): Promise<ReplicaStatus | undefined>;
+  /** The replica of a VM (site-qualified id), read from vCenter; `site`: where it is, when not at the VM's own site. */
+  replicaOf(vmId: string): Promise<(ReplicaStatus & { site?: string }) | undefined>;
+  /** A site's moref as an id the API hands out. */
+  formatId?(site: string, moref: string): string;
   /** Every replica, with the site-qualified ids of the replica and its source. */
   replicas(): Promise<(ReplicaStatus & { replicaId: string })[]>;
   /** Whether a replicate run of the VM is going now. */
@@ -133,7 +135,7 @@ export function replicationRoutes(d: ReplicationDeps): RouteDef[] {
         await requireDrTarget(vs, { ...r, host: unqualified(r.host), datastore: unqualified(r.datastore), ...(r.folder ? { folder: unqualified(r.folder) } : {}) });
         // Later runs write into the existing replica and manage its snapshots: the user must hold that on it.
         const existing = await d.replicaOf(id);
-        if (existing) {
+        if (existing && !existing.site) {
           await requirePrivileges(vs, `Replicating into replica '${existing.replicaName}'`, [{
             entity: existing.replica, label: `replica VM '${existing.replicaName}' (${existing.replica.value})`, on: 'vm',
             rules: [{ on: 'vm', privileges: ['VirtualMachine.State.CreateSnapshot', 'VirtualMachine.State.RemoveSnapshot', 'VirtualMachine.State.RevertToSnapshot'] }],
@@ -150,7 +152,7 @@ export function replicationRoutes(d: ReplicationDeps): RouteDef[] {
         const s = await d.replicaOf(id);
         if (!s) return { vmId: id, state: 'none' };
         const { prefix } = siteSession(user, id);
-        const replicaId = `${prefix}${s.replica.value}`;
+        const replicaId = s.site && d.formatId ? d.formatId(s.site, s.replica.value) : `${prefix}${s.replica.value}`;
         const state = toReplicaState(id, s, replicaId, d.syncing(id) || !!d.jobs?.syncing(id));
         const rpo = (await d.jobs?.observe([{ ...s, replicaId }]))?.get(replicaId);
         return rpo ? { ...state, rpo } : state;
