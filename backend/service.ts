@@ -56,12 +56,6 @@ import { publishRoutes } from './api/routes/publish.ts';
 import { ReplicateKind, type ReplicateParams } from './replication/run-kind.ts';
 import { allReplicas, replicaOf } from './replication/replica-state.ts';
 import { replicationRoutes } from './api/routes/replication.ts';
-import { NotificationStore } from './notifications/settings.ts';
-import { Notifier } from './notifications/notifier.ts';
-import { notificationRoutes } from './api/routes/notifications.ts';
-import { lastReplicas, newest, protectionWindowHours } from './service/protection.ts';
-import { transporterRoutes } from './api/routes/transporter.ts';
-import { TransporterHub, vcenterAccess } from './replication/transport/hub.ts';
 import { ReplicationKind } from './replication/jobs/kind.ts';
 import { ReplicationHealth } from './replication/jobs/health-check.ts';
 
@@ -91,31 +85,20 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const primary = sites.primary;
   const jobs = new JobStore(config.dataDir, box, { serviceAccount: config.vcenter.username });
   const events = new EventBus();
-  const notificationStore = new NotificationStore(config.dataDir, box);
-  const inventoryWindow = protectionWindowHours();
-  let serviceUrl: string | undefined;
   /** A job's VMs now: the listed ones plus the members of its folders. */
   const jobVms = async (job: Pick<Job, 'vmIds' | 'folderIds'>): Promise<string[]> =>
     [...new Set([...job.vmIds, ...(await inventory.folderMembers(job.folderIds ?? []))])];
   const inventory = new InventoryView(sites, {
     protectedVms: async () => {
-      const map = new Map<string, { nextRun?: string; scheduled?: boolean }>();
+      const map = new Map<string, { nextRun?: string }>();
       for (const j of jobs.jobs().filter((x) => x.enabled)) {
         const members = await jobVms(j).catch(() => j.vmIds);
         for (const id of members) {
           const prev = map.get(id)?.nextRun;
-          const scheduled = map.get(id)?.scheduled === true || j.schedule.cron !== null;
-          map.set(id, { ...(j.nextRun && (!prev || j.nextRun < prev) ? { nextRun: j.nextRun } : prev ? { nextRun: prev } : {}), scheduled });
+          map.set(id, j.nextRun && (!prev || j.nextRun < prev) ? { nextRun: j.nextRun } : { ...(prev ? { nextRun: prev } : {}) });
         }
       }
       return map;
-    },
-    windowHours: inventoryWindow,
-    // Newest good restore point (the repository's) or replica (the run history's) per VM.
-    lastProtected: async () => {
-      const points = new Map<string, string>();
-      for (const p of await (await repo()).listRestorePoints().catch(() => [])) if ((points.get(p.vm.id) ?? '') < p.createdAt) points.set(p.vm.id, p.createdAt);
-      return newest(points, lastReplicas(jobs.runs({ limit: 10_000 })));
     },
     lastBackup: (vmId) => {
       const run = jobs.runs({ vmId, limit: 20 }).find((r) => r.kind === 'backup' && r.status !== 'running' && r.status !== 'queued');
@@ -196,7 +179,6 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     publish: (e) => events.publish(e.type === 'run' ? { type: 'run', run: runToDto(e.run) } : { type: 'job', job: jobToDto(e.job) }),
     jobVms,
     vmName: async (id) => (await inventory.vms().catch(() => [])).find((v) => v.id === id)?.name ?? id,
-    onRunFinished: (run) => { notifier.runFinished(run); },
   });
   runner.registerVmKind(new BackupKind({
     store: jobs,
@@ -214,12 +196,9 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     queueRetention: (job) => { runner.runTask('retention', 'Stillpoint (after the job\'s run)', job); },
   }));
   runner.registerVmKind(new RestoreKind({ restore, takeVm: (vmId, owner) => locks.tryAcquire(vmId, owner), onRestored: () => inventory.invalidate() }));
-  // Transporters (hot-add replication): pairings in the data folder, registrations in memory.
-  const transporterHub = new TransporterHub(config.dataDir);
-  const transportersAt = (site: string) => ({ forDatastore: (vs: VSphere, ds: { type: string; value: string }) => transporterHub.forDatastore(vs, site, ds) });
   // Replication to the DR site (same vCenter as the source VM in this version).
   runner.registerVmKind(new ReplicateKind({
-    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref, transporters: transportersAt(site) }; },
+    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref }; },
     holder: (vmId) => locks.holder(vmId), guestCredentials: (id) => jobs.credentialSecret(id), onReplicated: () => inventory.invalidate(),
   }));
   // Replication jobs (kind 'replication'): scheduled replication to a DR site of any configured vCenter, with RPO health.
@@ -230,7 +209,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const listReplicas = async () => (await Promise.all(sites.ids().map(async (site) => (await allReplicas(await sites.vs(site))).map((s) => ({ ...s, replicaId: sites.format(site, s.replica.value) }))))).flat();
   const checkReplicaHealth = () => void listReplicas().then((l) => replicationHealth.observe(l)).catch((e: Error) => log.warn({ err: e.message }, 'replica health check failed'));
   runner.registerVmKind(new ReplicationKind({
-    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref, transporters: transportersAt(site) }; },
+    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref }; },
     siteOf: (vmId) => sites.parse(vmId, 'VM').site,
     fromBackupDeps: async (site) => ({ target: await sites.vs(site), repo: await repo() }),
     holder: (vmId) => locks.holder(vmId), guestCredentials: (id) => jobs.credentialSecret(id),
@@ -304,7 +283,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       kind: 'restore', vmIds: [rp.vmId], initiatedBy: user.username, concurrency: 1, params: { restorePointId: rp.id, target: req.target },
     })),
     backupNow: async (vmIds, user, jobId) => runToDto(await backupNow(runner, jobs, jobVms, vmIds, user, jobId)),
-    dashboard: async (visible) => dashboard(await repo(), jobs, runner.active().map(runToDto), await inventory.vms(), visible, { protectionWindowHours: inventoryWindow }),
+    dashboard: async (visible) => dashboard(await repo(), jobs, runner.active().map(runToDto), await inventory.vms(), visible),
     jobVms,
     jobsChanged: (job) => { scheduler.refresh(); inventory.invalidate(); if (job) events.publish({ type: 'job', job: jobToDto(jobs.job(job.id)) }); },
   });
@@ -349,27 +328,10 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     restorePoint: restorePointById,
   });
 
-  // Run reports and the daily summary (e-mail, webhook); the summary counts what the dashboard counts.
-  const notifier = new Notifier({
-    store: notificationStore,
-    job: (id) => { try { return jobs.job(id); } catch { return undefined; } },
-    figures: async () => {
-      const vms = await inventory.vms();
-      return dashboard(await repo(), jobs, [], vms, new Set(vms.map((v) => v.id)), { protectionWindowHours: inventoryWindow });
-    },
-    problemRuns: (since) => jobs.runs({ limit: 10_000 }).filter((r) => r.startedAt >= since.toISOString() && (r.status === 'failed' || r.status === 'warning' || r.status === 'cancelled')),
-    serviceUrl: () => process.env.STILLPOINT_PUBLIC_URL ?? serviceUrl,
-  });
-  notifier.start();
-
   const vcOrigins = [...new Set(sites.list().flatMap((s) => (s.config.url ? [new URL(s.config.url).origin] : [])))];
   const app = createApp({
     version, rootDir, devHost: config.devHost, frameAncestors: vcOrigins,
-    auth, events, health, inventory, extraRoutes: [...operations, ...transporterRoutes({
-      hub: transporterHub,
-      locateVm: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { site, moref, name: (await vs.vms.get(moref)).name }; },
-      vcenterAccess: async (site) => vcenterAccess(await sites.vs(site)),
-    }), ...replicationRoutes({
+    auth, events, health, inventory, extraRoutes: [...operations, ...replicationRoutes({
       inventory,
       replicate: async (vmId, r, user) => runToDto(await runner.start<ReplicateParams>({ kind: 'replicate', vmIds: [vmId], initiatedBy: user.username, concurrency: 1, params: { target: r } })),
       replicaOf: async (vmId) => {
@@ -393,7 +355,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
         observe: (list) => replicationHealth.observe(list),
         syncing: (vmId) => runner.active().some((r) => r.kind === 'replication' && r.vms.some((v) => v.vmId === vmId && v.status === 'running')),
       },
-    }), ...notificationRoutes({ store: notificationStore, notifier }), ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
+    }), ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 
@@ -411,7 +373,6 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   });
   const addr = server.address() as AddressInfo;
   const url = `https://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  serviceUrl = url;
   log.info({ url, dataDir: config.dataDir }, 'service started');
   void sites.status();
 
@@ -420,7 +381,6 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     async close() {
       scheduler.stop();
       clearInterval(recoveryTimer);
-      await notifier.stop();
       clearInterval(replicaHealthTimer);
       for (const h of heartbeats) h.stop();
       cleanup.stop();

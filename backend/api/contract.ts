@@ -69,7 +69,15 @@ export interface VmSummary {
   toolsRunning: boolean;
   host: string;               // host name
   datastores: string[];
-  protected: boolean;         // member of at least one enabled job
+  /**
+   * A good (success or warning) restore point or replica newer than the protection window
+   * (Dashboard.protectionWindowHours; STILLPOINT_PROTECTION_WINDOW_HOURS, default 26 h).
+   */
+  protected: boolean;
+  /** When the newest good restore point or replica was made. */
+  lastProtectedAt?: string;
+  /** In at least one enabled job with a schedule (shown apart from "protected"). */
+  inScheduledJob?: boolean;
   lastBackup?: { at: string; status: RunStatus; consistency?: Consistency; restorePointId?: string };
   nextRun?: string;
 }
@@ -132,6 +140,8 @@ export interface JobInput {
   appAware: AppAwareSettings;
   concurrency: number;                        // VMs backed up at once, 1..8
   enabled: boolean;
+  /** Who gets this job's run reports besides the global recipients (contracts/notifications.ts). */
+  notify?: { recipients: string[] };
 }
 
 export interface Job extends Omit<JobInput, 'kind'> { id: string; kind: 'backup' | 'replication' | 'copy' | 'verify'; createdAt: string; nextRun?: string; lastRun?: { id: string; status: RunStatus; endedAt?: string } }
@@ -156,6 +166,8 @@ export interface JobRunVm {
   consistency?: Consistency;
   restorePointId?: string;
   message?: string;
+  /** For a failed VM: what to do about it. */
+  hint?: string;
   warnings: string[];
 }
 
@@ -204,8 +216,15 @@ export interface GuestCredentialInput { name: string; username: string; password
 export interface GuestCredential { id: string; name: string; username: string }
 
 export interface Dashboard {
-  vms: { total: number; protected: number; unprotected: number };
-  last24h: { success: number; warning: number; failed: number };
+  /** scheduled: VMs in an enabled job with a schedule, protected or not. */
+  vms: { total: number; protected: number; unprotected: number; scheduled?: number };
+  /** The window "protected" is measured against, in hours. */
+  protectionWindowHours?: number;
+  /**
+   * Outcomes of finished runs of every kind started since `since`: one per VM of a run, one per run
+   * without VMs (maintenance). GET /api/runs?status=…&since=… lists the runs behind each figure.
+   */
+  last24h: { success: number; warning: number; failed: number; cancelled: number; since: string };
   repository: { capacityBytes: number; usedBytes: number; logicalBytes: number; dedupRatio: number; restorePoints: number };
   running: JobRun[];
   growth: { date: string; storedBytes: number }[];          // per day, cumulative repository size
@@ -221,3 +240,4 @@ export * from './contracts/file-restore-runs.ts';
 export * from './contracts/publish.ts';
 export * from './contracts/catalog.ts';
 export * from './contracts/replication-jobs.ts';
+export * from './contracts/notifications.ts';

@@ -25,6 +25,7 @@ export function jobDraftFromDto(input: JobInput): JobDraft {
     name: input.name, kind: 'backup', target: { ...DEFAULT_TARGET }, vmIds: [...input.vmIds], folderIds: [...(input.folderIds ?? [])],
     schedule: { cron: input.schedule.cron }, retention: retentionFromDto(input.retention), appAware: structuredClone(input.appAware),
     concurrency: input.concurrency, enabled: input.enabled,
+    ...(input.notify ? { notify: { recipients: [...input.notify.recipients] } } : {}),
   };
 }
 
@@ -34,6 +35,7 @@ export function jobToDto(j: Job): JobDto {
     schedule: { cron: j.schedule.cron }, retention: retentionToDto(j.retention), appAware: structuredClone(j.appAware),
     concurrency: j.concurrency, enabled: j.enabled, createdAt: j.createdAt,
     ...(j.nextRun ? { nextRun: j.nextRun } : {}), ...(j.lastRun ? { lastRun: { ...j.lastRun } } : {}),
+    ...(j.notify ? { notify: { recipients: [...j.notify.recipients] } } : {}),
   };
 }
 

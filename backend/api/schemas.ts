@@ -53,6 +53,10 @@ export const JobInputSchema = ref('JobInput', {
     appAware: AppAwareSchema,
     concurrency: { type: 'integer', minimum: 1, maximum: 8 },
     enabled: { type: 'boolean' },
+    notify: {
+      type: 'object', additionalProperties: false, required: ['recipients'], description: 'who gets this job\'s run reports besides the global recipients',
+      properties: { recipients: { type: 'array', items: { type: 'string', pattern: '^[^\\s@<>(),;:"]+@[^\\s@<>(),;:"]+$', maxLength: 254 }, maxItems: 50, uniqueItems: true } },
+    },
   },
 });
 
@@ -103,4 +107,16 @@ export const CredentialInputSchema = ref('GuestCredentialInput', {
 export const LimitQuery: Schema = {
   type: 'object', additionalProperties: false,
   properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } },
+};
+
+/** GET /runs: the runs behind a dashboard figure (status, kind, time window). */
+export const RunsQuery: Schema = {
+  type: 'object', additionalProperties: false,
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 1000 },
+    status: { type: 'string', enum: ['success', 'warning', 'failed', 'cancelled'], description: 'runs with at least one VM (or, without VMs, the run) of this outcome' },
+    kind: { type: 'string', enum: ['backup', 'restore', 'file-restore', 'replicate', 'replication', 'copy', 'verify', 'retention', 'gc', 'catalog'] },
+    since: { type: 'string', maxLength: 40, pattern: '^(\\d+[hd]|\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z)$', description: 'runs started since: an ISO time (…Z) or a span back from now, e.g. 24h, 7d' },
+    until: { type: 'string', maxLength: 40, pattern: '^\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z$', description: 'runs started before this ISO time' },
+  },
 };

@@ -17,6 +17,8 @@ export interface RunnerDeps {
   vmName(vmId: string): Promise<string>;
   /** The job's VMs now: its listed VMs plus those in its folders. */
   jobVms(job: Job): Promise<string[]>;
+  /** Called once per run when it has ended (every kind, maintenance too): reports, alarms. */
+  onRunFinished?(run: Run): void;
 }
 
 export interface StartRequest<P> {
@@ -186,6 +188,8 @@ export class JobRunner {
     } catch (e) {
       const cancelled = a.abort.signal.aborted;
       const msg = (e as Error).message;
+      const hint = (e as { hint?: unknown }).hint;
+      if (!cancelled && typeof hint === 'string' && hint) v.hint = hint;
       this.#finishVm(a, v, cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled: ${msg}` : msg, t0);
     }
   }
@@ -221,6 +225,7 @@ export class JobRunner {
     this.#publish(a, true);
     this.#active.delete(a.run.id);
     log.info({ run: a.run.id, kind: a.run.kind, status: a.run.status }, 'run finished');
+    try { this.#d.onRunFinished?.(structuredClone(a.run)); } catch (e) { log.warn({ err: (e as Error).message }, 'run-finished hook failed'); }
   }
 
   #finishVm(a: Active, v: RunItem, status: RunStatus, message: string, t0 = Date.now()): void {

@@ -41,6 +41,8 @@ export interface Job {
   createdAt: string;
   nextRun?: string;
   lastRun?: { id: string; status: RunStatus; endedAt?: string };
+  /** Who gets this job's run reports besides the global recipients (notifications/settings.ts). */
+  notify?: { recipients: string[] };
 }
 
 export const DEFAULT_TARGET: JobTarget = Object.freeze({ kind: 'repository', repository: 'default' });
@@ -64,6 +66,8 @@ export interface RunItem {
   consistency?: Consistency;
   restorePointId?: string;
   message?: string;
+  /** For a failed VM: what to do about it (the error's own hint, e.g. a vSphere fault's). */
+  hint?: string;
   warnings: string[];
 }
 

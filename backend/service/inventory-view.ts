@@ -9,13 +9,18 @@ import type { SnapshotNode } from '../vsphere/index.ts';
 import { inventoryEpoch } from './user-session.ts';
 import type { SnapshotInfo } from '../api/contract.ts';
 import { childLog } from '../common/log.ts';
+import { isProtected } from './protection.ts';
 import type { Sites } from './sites.ts';
 
 const log = childLog('inventory');
 
 export interface ProtectionState {
-  /** VM ids in at least one enabled job (folder members included), with that job's next run. */
-  protectedVms(): Promise<Map<string, { nextRun?: string }>>;
+  /** VM ids in at least one enabled job (folder members included), with the next run and whether a job is scheduled. */
+  protectedVms(): Promise<Map<string, { nextRun?: string; scheduled?: boolean }>>;
+  /** When each VM's newest good restore point or replica was made (service/protection.ts). */
+  lastProtected(): Promise<Map<string, string>>;
+  /** The protection window in hours. */
+  windowHours: number;
   lastBackup(vmId: string): { at: string; status: RunStatus; consistency?: Consistency; restorePointId?: string } | undefined;
 }
 
@@ -84,8 +89,8 @@ export class InventoryView implements InventoryApi {
 
   async vms(): Promise<VmSummary[]> {
     const invs = await this.#each((s) => this.#site(s));
-    const prot = await this.#protection.protectedVms();
-    return invs.flatMap((inv) => inv.vms.filter((v) => !v.template).map((v) => this.#summary(inv, v, prot)));
+    const [prot, good] = await Promise.all([this.#protection.protectedVms(), this.#protection.lastProtected()]);
+    return invs.flatMap((inv) => inv.vms.filter((v) => !v.template).map((v) => this.#summary(inv, v, prot, good)));
   }
 
   async vm(id: string): Promise<VmDetail | undefined> {
@@ -97,7 +102,7 @@ export class InventoryView implements InventoryApi {
     const vs = await this.#sites.vs(ref.site);
     const extra = await vs.pc.retrieveOne<{ 'config.hardware.numCPU'?: number; 'config.hardware.memoryMB'?: number }>(v.ref, ['config.hardware.numCPU', 'config.hardware.memoryMB']).catch(() => ({} as Record<string, number | undefined>));
     return {
-      ...this.#summary(inv, v, await this.#protection.protectedVms()),
+      ...this.#summary(inv, v, await this.#protection.protectedVms(), await this.#protection.lastProtected()),
       instanceUuid: v.instanceUuid ?? '',
       cpu: extra['config.hardware.numCPU'] ?? 0,
       memoryMiB: extra['config.hardware.memoryMB'] ?? 0,
@@ -167,10 +172,11 @@ export class InventoryView implements InventoryApi {
     })).flat();
   }
 
-  #summary(inv: SiteInventory, v: VmInfo, prot: Map<string, { nextRun?: string }>): VmSummary {
+  #summary(inv: SiteInventory, v: VmInfo, prot: Map<string, { nextRun?: string; scheduled?: boolean }>, good: Map<string, string>): VmSummary {
     const id = this.#id(inv.site, v.ref.value);
     const last = this.#protection.lastBackup(id);
     const p = prot.get(id);
+    const lastGood = good.get(id);
     return {
       id,
       name: v.name,
@@ -181,7 +187,9 @@ export class InventoryView implements InventoryApi {
       toolsRunning: v.toolsRunningStatus === 'guestToolsRunning',
       host: v.host ? inv.hosts.get(v.host.value) ?? v.host.value : '',
       datastores: v.datastores.map((d) => inv.dss.get(d.value) ?? d.value),
-      protected: p !== undefined,
+      protected: isProtected(lastGood, this.#protection.windowHours),
+      ...(lastGood ? { lastProtectedAt: lastGood } : {}),
+      inScheduledJob: p?.scheduled === true,
       ...(last ? { lastBackup: last } : {}),
       ...(p?.nextRun ? { nextRun: p.nextRun } : {}),
     };

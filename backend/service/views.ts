@@ -36,19 +36,40 @@ export function restorePointDto(rp: RepoPoint, runs: () => Run[], siteOf?: (vmId
   };
 }
 
-export async function dashboard(repo: Repository, store: JobStore, active: JobRun[], vms: VmSummary[], visible: Set<string>): Promise<Dashboard> {
-  const mine = vms.filter((v) => visible.has(v.id));
-  const runs = store.runs({ limit: 1000 }).filter((r) => r.vms.every((v) => visible.has(v.vmId)));
-  const since = Date.now() - 24 * 3600_000;
-  const last24h = { success: 0, warning: 0, failed: 0 };
+/** Outcomes a run adds to the "last 24 hours" figures: one per VM, or the run's own for runs without VMs. */
+export function outcomes(r: Run): Run['status'][] {
+  return r.vms.length ? r.vms.map((v) => v.status) : [r.status];
+}
+
+export type CountedStatus = 'success' | 'warning' | 'failed' | 'cancelled';
+
+/** What the runs list filters by: the drill-down behind each dashboard figure. */
+export interface RunFilter { status?: CountedStatus; kind?: Run['kind']; since?: string; until?: string }
+
+/** Whether a run is behind a figure: it started in the window, is of the kind, and has an outcome of the status. */
+export function runMatches(r: Run, f: RunFilter): boolean {
+  if (f.kind && r.kind !== f.kind) return false;
+  if (f.since && r.startedAt < f.since) return false;
+  if (f.until && r.startedAt >= f.until) return false;
+  if (f.status && (r.status === 'running' || r.status === 'queued' || !outcomes(r).includes(f.status))) return false;
+  return true;
+}
+
+/** The "last 24 hours" figures: finished runs of every kind (backup, restore, replication, file restore, catalog, maintenance). */
+export function lastDayCounts(runs: Run[], now = Date.now()): Dashboard['last24h'] {
+  const since = new Date(now - 24 * 3600_000).toISOString();
+  const c = { success: 0, warning: 0, failed: 0, cancelled: 0, since };
   for (const r of runs) {
-    if (r.kind !== 'backup' || Date.parse(r.startedAt) < since) continue;
-    for (const v of r.vms) {
-      if (v.status === 'success') last24h.success++;
-      else if (v.status === 'warning') last24h.warning++;
-      else if (v.status === 'failed') last24h.failed++;
-    }
+    if (r.startedAt < since || r.status === 'running' || r.status === 'queued') continue;
+    for (const st of outcomes(r)) if (st === 'success' || st === 'warning' || st === 'failed' || st === 'cancelled') c[st]++;
   }
+  return c;
+}
+
+export async function dashboard(repo: Repository, store: JobStore, active: JobRun[], vms: VmSummary[], visible: Set<string>, opts: { protectionWindowHours?: number } = {}): Promise<Dashboard> {
+  const mine = vms.filter((v) => visible.has(v.id));
+  const runs = store.runs({ limit: 10_000 }).filter((r) => r.vms.every((v) => visible.has(v.vmId)));
+  const last24h = lastDayCounts(runs);
   const [stats, space, points] = await Promise.all([repo.stats(), repo.space(), repo.listRestorePoints()]);
   const myPoints = points.filter((p) => visible.has(p.vm.id));
   const perDay = new Map<string, number>();
@@ -58,7 +79,11 @@ export async function dashboard(repo: Repository, store: JobStore, active: JobRu
   const durations = runs.filter((r) => r.kind === 'backup' && r.endedAt).slice(0, 50).flatMap((r) =>
     r.vms.filter((v) => v.status === 'success' || v.status === 'warning').map((v) => ({ at: r.endedAt!, vmName: v.vmName, durationMs: v.durationMs }))).reverse();
   return {
-    vms: { total: mine.length, protected: mine.filter((v) => v.protected).length, unprotected: mine.filter((v) => !v.protected).length },
+    vms: {
+      total: mine.length, protected: mine.filter((v) => v.protected).length, unprotected: mine.filter((v) => !v.protected).length,
+      scheduled: mine.filter((v) => v.inScheduledJob).length,
+    },
+    ...(opts.protectionWindowHours ? { protectionWindowHours: opts.protectionWindowHours } : {}),
     last24h,
     repository: {
       capacityBytes: space?.totalBytes ?? 0,

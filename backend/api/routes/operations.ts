@@ -9,7 +9,8 @@ import { Conflict, Forbidden, NotFound, InvalidRequest } from '../../common/erro
 import { param, UUID_ID, VM_ID } from '../http.ts';
 import type { RouteDef } from '../routes.ts';
 import type { UserContext } from '../auth.ts';
-import { AppAwareSchema, BackupRequestSchema, JobInputSchema, LimitQuery, RestoreRequestSchema, VmIdsSchema } from '../schemas.ts';
+import { AppAwareSchema, BackupRequestSchema, JobInputSchema, LimitQuery, RestoreRequestSchema, RunsQuery, VmIdsSchema } from '../schemas.ts';
+import { runMatches, type RunFilter } from '../../service/views.ts';
 import type { JobRunner } from '../../jobs/runner.ts';
 import type { Schema } from '../schema.ts';
 import { Authorization, NoPermissionError, type MoRef, type VSphere } from '../../vsphere/index.ts';
@@ -428,12 +429,18 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
     },
     // --- runs
     {
-      method: 'get', path: '/runs', tag: 'jobs', summary: 'Recent runs, newest first', query: LimitQuery,
+      method: 'get', path: '/runs', tag: 'jobs', query: RunsQuery,
+      summary: 'Recent runs, newest first; filtered by outcome, kind and start time, they are the runs behind a dashboard figure',
       handler: async ({ user, query }) => {
+        const q = query as RunFilter & { limit?: number };
         const visible = await user.session.visibleVmIds();
-        const runs = d.store.runs({ limit: (query as { limit?: number }).limit ?? 100 });
+        const since = q.since && /^\d+[hd]$/.test(q.since)
+          ? new Date(Date.now() - Number.parseInt(q.since, 10) * (q.since.endsWith('d') ? 86_400_000 : 3_600_000)).toISOString() : q.since;
+        const filter: RunFilter = { ...(q.status ? { status: q.status } : {}), ...(q.kind ? { kind: q.kind } : {}), ...(since ? { since } : {}), ...(q.until ? { until: q.until } : {}) };
+        const filtered = Object.keys(filter).length > 0;
+        const runs = d.store.runs({ limit: filtered ? 10_000 : q.limit ?? 100 }).filter((r) => runMatches(r, filter));
         const shown = await Promise.all(runs.map((r) => runVisible(user, r, visible)));
-        return runs.filter((_, i) => shown[i]).map(runToDto);
+        return runs.filter((_, i) => shown[i]).slice(0, q.limit ?? (filtered ? 1000 : 100)).map(runToDto);
       },
     },
     {
