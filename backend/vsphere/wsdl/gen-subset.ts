@@ -30,7 +30,7 @@ export const OPERATIONS = [
   // snapshots / vm
   'CreateSnapshot_Task', 'CreateSnapshotEx_Task', 'RemoveSnapshot_Task', 'RevertToSnapshot_Task', 'RemoveAllSnapshots_Task',
   'ConsolidateVMDisks_Task', 'QueryChangedDiskAreas', 'ReconfigVM_Task', 'CreateVM_Task', 'PowerOnVM_Task',
-  'PowerOffVM_Task', 'Destroy_Task', 'UnregisterVM', 'FindByUuid', 'FindByInventoryPath', 'RenameSnapshot',
+  'PowerOffVM_Task', 'ShutdownGuest', 'Destroy_Task', 'UnregisterVM', 'FindByUuid', 'FindByInventoryPath', 'RenameSnapshot',
   // files
   'MakeDirectory', 'DeleteDatastoreFile_Task',
   // guest
