@@ -56,6 +56,10 @@ import { publishRoutes } from './api/routes/publish.ts';
 import { ReplicateKind, type ReplicateParams } from './replication/run-kind.ts';
 import { allReplicas, replicaOf } from './replication/replica-state.ts';
 import { replicationRoutes } from './api/routes/replication.ts';
+import { NotificationStore } from './notifications/settings.ts';
+import { Notifier } from './notifications/notifier.ts';
+import { notificationRoutes } from './api/routes/notifications.ts';
+import { lastReplicas, newest, protectionWindowHours } from './service/protection.ts';
 import { ReplicationKind } from './replication/jobs/kind.ts';
 import { ReplicationHealth } from './replication/jobs/health-check.ts';
 
@@ -87,21 +91,32 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const events = new EventBus();
   /** A job's VMs now: the listed ones plus the members of its folders. */
   const jobVms = async (job: Pick<Job, 'vmIds' | 'folderIds'>): Promise<string[]> =>
+  const notificationStore = new NotificationStore(config.dataDir, box);
+  const inventoryWindow = protectionWindowHours();
+  let serviceUrl: string | undefined;
     [...new Set([...job.vmIds, ...(await inventory.folderMembers(job.folderIds ?? []))])];
   const inventory = new InventoryView(sites, {
     protectedVms: async () => {
-      const map = new Map<string, { nextRun?: string }>();
+      const map = new Map<string, { nextRun?: string; scheduled?: boolean }>();
       for (const j of jobs.jobs().filter((x) => x.enabled)) {
         const members = await jobVms(j).catch(() => j.vmIds);
         for (const id of members) {
           const prev = map.get(id)?.nextRun;
-          map.set(id, j.nextRun && (!prev || j.nextRun < prev) ? { nextRun: j.nextRun } : { ...(prev ? { nextRun: prev } : {}) });
+          const scheduled = map.get(id)?.scheduled === true || j.schedule.cron !== null;
+          map.set(id, { ...(j.nextRun && (!prev || j.nextRun < prev) ? { nextRun: j.nextRun } : prev ? { nextRun: prev } : {}), scheduled });
         }
       }
       return map;
     },
     lastBackup: (vmId) => {
       const run = jobs.runs({ vmId, limit: 20 }).find((r) => r.kind === 'backup' && r.status !== 'running' && r.status !== 'queued');
+    windowHours: inventoryWindow,
+    // Newest good restore point (the repository's) or replica (the run history's) per VM.
+    lastProtected: async () => {
+      const points = new Map<string, string>();
+      for (const p of await (await repo()).listRestorePoints().catch(() => [])) if ((points.get(p.vm.id) ?? '') < p.createdAt) points.set(p.vm.id, p.createdAt);
+      return newest(points, lastReplicas(jobs.runs({ limit: 10_000 })));
+    },
       const v = run?.vms.find((x) => x.vmId === vmId);
       return run && v ? { at: run.endedAt ?? run.startedAt, status: v.status, ...(v.consistency ? { consistency: v.consistency } : {}), ...(v.restorePointId ? { restorePointId: v.restorePointId } : {}) } : undefined;
     },
@@ -181,6 +196,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     vmName: async (id) => (await inventory.vms().catch(() => [])).find((v) => v.id === id)?.name ?? id,
   });
   runner.registerVmKind(new BackupKind({
+    onRunFinished: (run) => { notifier.runFinished(run); },
     store: jobs,
     // The VM's own vCenter; vSphere is called with the bare moref, the run and the restore point keep the qualified id.
     backupDeps: async (vmId) => {
@@ -283,7 +299,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       kind: 'restore', vmIds: [rp.vmId], initiatedBy: user.username, concurrency: 1, params: { restorePointId: rp.id, target: req.target },
     })),
     backupNow: async (vmIds, user, jobId) => runToDto(await backupNow(runner, jobs, jobVms, vmIds, user, jobId)),
-    dashboard: async (visible) => dashboard(await repo(), jobs, runner.active().map(runToDto), await inventory.vms(), visible),
+    dashboard: async (visible) => dashboard(await repo(), jobs, runner.active().map(runToDto), await inventory.vms(), visible, { protectionWindowHours: inventoryWindow }),
     jobVms,
     jobsChanged: (job) => { scheduler.refresh(); inventory.invalidate(); if (job) events.publish({ type: 'job', job: jobToDto(jobs.job(job.id)) }); },
   });
@@ -333,6 +349,19 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     version, rootDir, devHost: config.devHost, frameAncestors: vcOrigins,
     auth, events, health, inventory, extraRoutes: [...operations, ...replicationRoutes({
       inventory,
+  // Run reports and the daily summary (e-mail, webhook); the summary counts what the dashboard counts.
+  const notifier = new Notifier({
+    store: notificationStore,
+    job: (id) => { try { return jobs.job(id); } catch { return undefined; } },
+    figures: async () => {
+      const vms = await inventory.vms();
+      return dashboard(await repo(), jobs, [], vms, new Set(vms.map((v) => v.id)), { protectionWindowHours: inventoryWindow });
+    },
+    problemRuns: (since) => jobs.runs({ limit: 10_000 }).filter((r) => r.startedAt >= since.toISOString() && (r.status === 'failed' || r.status === 'warning' || r.status === 'cancelled')),
+    serviceUrl: () => process.env.STILLPOINT_PUBLIC_URL ?? serviceUrl,
+  });
+  notifier.start();
+
       replicate: async (vmId, r, user) => runToDto(await runner.start<ReplicateParams>({ kind: 'replicate', vmIds: [vmId], initiatedBy: user.username, concurrency: 1, params: { target: r } })),
       replicaOf: async (vmId) => {
         const { vs, moref, site } = await vmAt(vmId);
@@ -355,7 +384,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
         observe: (list) => replicationHealth.observe(list),
         syncing: (vmId) => runner.active().some((r) => r.kind === 'replication' && r.vms.some((v) => v.vmId === vmId && v.status === 'running')),
       },
-    }), ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
+    }), ...notificationRoutes({ store: notificationStore, notifier }), ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 
@@ -382,6 +411,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       scheduler.stop();
       clearInterval(recoveryTimer);
       clearInterval(replicaHealthTimer);
+  serviceUrl = url;
       for (const h of heartbeats) h.stop();
       cleanup.stop();
       await runner.drain();
@@ -390,6 +420,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       await files.close();
       await repoOpening.then((r) => r.close(), () => undefined);
       events.complete();
+      await notifier.stop();
       await auth.close();
       await sites.close();
     },
