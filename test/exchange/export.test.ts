@@ -10,7 +10,8 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { pipeline } from 'node:stream/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser'
+import { simpleParser } from 'mailparser'
+import { assertSameMail } from './helpers.ts'
 import { writeEdb } from '../ese-writer/edb.ts'
 import { sampleMailboxes } from '../ese-writer/edb-mails.ts'
 import { openFileReader } from '../../backend/ese/file-reader.ts'
@@ -24,23 +25,6 @@ const { mailboxes } = await sampleMailboxes()
 const file = join(dir, 'mailbox.edb')
 writeEdb(file, mailboxes)
 const db = await openMailboxDatabase(openFileReader(file))
-
-const addrs = (o: AddressObject | AddressObject[] | undefined) => (Array.isArray(o) ? o : o ? [o] : []).flatMap((x) => x.value).map((v) => ({ name: v.name, address: v.address }))
-const norm = (s: string | undefined) => (s ?? '').replace(/\r\n/g, '\n').trim()
-
-/** The parsed file carries what the message in the database holds. */
-export function assertSameMail(p: ParsedMail, m: ExchangeMessage, how: string, addressesOnly = false): void {
-  assert.equal(p.subject, m.subject, `${how}: subject`)
-  const pick = (l: { name?: string; address?: string }[]) => (addressesOnly ? l.map((a) => a.address) : l)
-  assert.deepEqual(pick(addrs(p.from)), pick([m.from]), `${how}: from`)
-  assert.deepEqual(pick(addrs(p.to)), pick(m.to), `${how}: to`)
-  assert.deepEqual(pick(addrs(p.cc)), pick(m.cc), `${how}: cc`)
-  assert.equal(p.date?.toISOString(), m.sent, `${how}: date`)
-  assert.equal(norm(p.text), norm(m.text), `${how}: text body`)
-  if (m.html !== undefined) assert.equal(norm(typeof p.html === 'string' ? p.html : ''), norm(m.html), `${how}: html body`)
-  const files = p.attachments.map((a) => [a.filename, a.content.toString('base64')])
-  assert.deepEqual(files, m.attachments.map((a) => [a.filename, a.content.toString('base64')]), `${how}: attachments`)
-}
 
 async function allMessages(mailbox: number): Promise<ExchangeMessage[]> {
   const out: ExchangeMessage[] = []
