@@ -171,7 +171,7 @@ export interface JobRunVm {
   warnings: string[];
 }
 
-export type RunKind = 'backup' | 'restore' | 'file-restore' | 'replicate' | 'replication' | 'copy' | 'verify' | 'retention' | 'gc' | 'catalog';
+export type RunKind = 'failover' | 'failover-test' | 'failover-planned' | 'failover-undo' | 'failover-permanent' | 'failback' | 'failover-plan' | 'backup' | 'restore' | 'file-restore' | 'replicate' | 'replication' | 'copy' | 'verify' | 'retention' | 'gc' | 'catalog';
 
 export interface JobRun {
   id: string;

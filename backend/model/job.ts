@@ -48,7 +48,10 @@ export interface Job {
 export const DEFAULT_TARGET: JobTarget = Object.freeze({ kind: 'repository', repository: 'default' });
 
 /** What a run does: a job kind, an on-demand restore, or a maintenance task on the repository. */
-export type RunKind = JobKind | 'restore' | 'file-restore' | 'replicate' | 'retention' | 'gc' | 'catalog';
+/** The failover operations' runs (backend/replication/failover/run-kinds.ts). */
+export type FailoverRunKind = 'failover' | 'failover-test' | 'failover-planned' | 'failover-undo' | 'failover-permanent' | 'failback' | 'failover-plan';
+
+export type RunKind = FailoverRunKind | JobKind | 'restore' | 'file-restore' | 'replicate' | 'retention' | 'gc' | 'catalog';
 
 export type RunStatus = 'queued' | 'running' | 'success' | 'warning' | 'failed' | 'cancelled';
 
