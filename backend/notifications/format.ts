@@ -15,6 +15,7 @@ export function duration(ms: number): string {
 
 export const KIND_WORDS: Record<RunKind, string> = {
   backup: 'Backup', replication: 'Replication', copy: 'Backup copy', verify: 'Verify', restore: 'Restore',
+  failover: 'Failover', 'failover-test': 'Test failover', 'failover-planned': 'Planned failover', 'failover-undo': 'Undo failover', 'failover-permanent': 'Permanent failover', failback: 'Failback', 'failover-plan': 'Failover plan',
   'file-restore': 'File restore', replicate: 'Replication', retention: 'Retention', gc: 'Garbage collection', catalog: 'File catalog',
 };
 
