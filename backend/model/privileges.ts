@@ -40,6 +40,27 @@ export const PRIVILEGES = {
   guestFileWrite: [{ on: 'vm', privileges: ['VirtualMachine.GuestOperations.Modify'] }],
   /** Publish a restore point's disks read-only over NBD: random reads of the VM's disks, whose bytes leave vCenter's control. */
   publishDisk: [{ on: 'vm', privileges: ['VirtualMachine.Provisioning.DiskRandomRead', 'VirtualMachine.Provisioning.GetVmFiles'] }],
+  /**
+   * Fail a replica over (on the replica VM): revert to a recovery point, NICs to their DR networks,
+   * CBT on, power on; re-IP also needs guestScripts on the replica. Undo: the same rights.
+   */
+  failover: [{
+    on: 'vm', privileges: ['VirtualMachine.State.RevertToSnapshot', 'VirtualMachine.Interact.PowerOn', 'VirtualMachine.Interact.PowerOff',
+      'VirtualMachine.Config.EditDevice', 'VirtualMachine.Config.ChangeTracking'],
+  }, { on: 'network', privileges: ['Network.Assign'] }],
+  /** Test failover (on the replica VM): a protective snapshot, the isolated network, power on and off, revert and remove. */
+  testFailover: [{
+    on: 'vm', privileges: ['VirtualMachine.State.CreateSnapshot', 'VirtualMachine.State.RemoveSnapshot', 'VirtualMachine.State.RevertToSnapshot',
+      'VirtualMachine.Interact.PowerOn', 'VirtualMachine.Interact.PowerOff', 'VirtualMachine.Config.EditDevice'],
+  }, { on: 'network', privileges: ['Network.Assign'] }],
+  /** Permanent failover (on the replica VM): its recovery points removed, its annotation rewritten. */
+  permanentFailover: [{ on: 'vm', privileges: ['VirtualMachine.State.RemoveSnapshot', 'VirtualMachine.Config.Settings'] }],
+  /** Planned failover, on the source VM: its replication snapshot and the shutdown (with failover on the replica). */
+  plannedFailoverSource: [{ on: 'vm', privileges: ['VirtualMachine.State.CreateSnapshot', 'VirtualMachine.State.RemoveSnapshot', 'VirtualMachine.Provisioning.DiskRandomRead', 'VirtualMachine.Interact.PowerOff'] }],
+  /** Failback, on the replica VM: shut down, a snapshot to read its changed blocks from. */
+  failbackReplica: [{ on: 'vm', privileges: ['VirtualMachine.Interact.PowerOff', 'VirtualMachine.Interact.PowerOn', 'VirtualMachine.State.CreateSnapshot', 'VirtualMachine.State.RemoveSnapshot', 'VirtualMachine.State.RevertToSnapshot', 'VirtualMachine.Provisioning.DiskRandomRead', 'VirtualMachine.Config.EditDevice'] }],
+  /** Failback, on the original VM: an undo snapshot, its disks written, powered on (undo: reverted). */
+  failbackSource: [{ on: 'vm', privileges: ['VirtualMachine.State.CreateSnapshot', 'VirtualMachine.State.RemoveSnapshot', 'VirtualMachine.State.RevertToSnapshot', 'VirtualMachine.Provisioning.DiskRandomAccess', 'VirtualMachine.Interact.PowerOn', 'VirtualMachine.Interact.PowerOff'] }],
   /** Delete another user's guest credential; manage the repository. */
   administer: [{ on: 'root', privileges: ['Global.Settings'] }],
 } as const satisfies Record<string, readonly PrivilegeRule[]>;

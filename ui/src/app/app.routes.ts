@@ -23,6 +23,8 @@ export const routes: Routes = [
       { path: P.actionRestore, loadComponent: () => import('./views/restore-wizard').then((m) => m.RestoreWizard) },
       { path: P.actionRecoverFiles, loadComponent: () => import('./views/file-restore/recover-files').then((m) => m.RecoverFilesModal) },
       { path: P.actionAddToJob, loadComponent: () => import('./views/add-to-job').then((m) => m.AddToJobModal) },
+      { path: P.actionReplicate, loadComponent: () => import('./views/replication/replicate').then((m) => m.ReplicateModal) },
+      { path: P.replication, loadComponent: () => import('./views/replication/dr-view').then((m) => m.DrView) },
     ],
   },
   { path: '**', loadComponent: () => import('./views/not-found').then((m) => m.NotFoundPage) },

@@ -12,6 +12,7 @@ import { SdkService } from '../sdk/sdk.service';
       <ul class="nav" role="tablist" style="margin-bottom: 0.5rem">
         <li class="nav-item" role="presentation"><a class="nav-link" role="tab" routerLink="/dashboard" routerLinkActive="active">{{ 'nav.dashboard' | t }}</a></li>
         <li class="nav-item" role="presentation"><a class="nav-link" role="tab" routerLink="/jobs" routerLinkActive="active" [routerLinkActiveOptions]="{ exact: false }">{{ 'nav.jobs' | t }}</a></li>
+        <li class="nav-item" role="presentation"><a class="nav-link" role="tab" routerLink="/replication" routerLinkActive="active">{{ 'nav.replication' | t }}</a></li>
       </ul>
     }`,
 })

@@ -113,7 +113,7 @@ export class DashboardPage {
     // Deep link from other views inside vCenter: app.navigateTo({targetViewId, customData: {route}}).
     const nav = this.sdk.navigationData() as { route?: string; vm?: string } | null;
     const router = inject(Router);
-    if (nav?.route && nav.route.startsWith('/jobs')) { void router.navigate([nav.route], { queryParams: nav.vm ? { vm: nav.vm } : {} }); }
+    if (nav?.route && (nav.route.startsWith('/jobs') || nav.route === '/replication')) { void router.navigate([nav.route], { queryParams: nav.vm ? { vm: nav.vm } : {} }); }
     void this.load();
     liveView(() => void this.load(), (e) => {
       if (e.type !== 'run') return;

@@ -11,11 +11,12 @@ import { ConsistencyBadge, StatusLabel } from '../shared/badges';
 import { ErrorAlert } from '../shared/error-alert';
 import { RunProgress } from '../shared/run-progress';
 import { VmTabs, contextVmIds } from '../shared/vm-context';
+import { RpoBadge } from './replication/rpo-badge';
 
 /** Monitor › Backup: restore points (consistency, size, duration), job history, replica state. */
 @Component({
   selector: 'sp-vm-monitor',
-  imports: [ClrDatagridModule, ClrSpinnerModule, ConsistencyBadge, StatusLabel, ErrorAlert, RunProgress, VmTabs, ...I18N_PIPES],
+  imports: [ClrDatagridModule, ClrSpinnerModule, ConsistencyBadge, StatusLabel, ErrorAlert, RunProgress, VmTabs, RpoBadge, ...I18N_PIPES],
   template: `
     <div [class]="sdk.isPlugin ? 'sp-plugin-view' : 'sp-page'">
       <sp-vm-tabs [vmId]="vmId" [name]="vm()?.name" active="monitor" />
@@ -77,11 +78,19 @@ import { VmTabs, contextVmIds } from '../shared/vm-context';
       @if (replica(); as rep) { @if (rep.state !== 'none') {
         <dl class="sp-kv">
           <dt>{{ 'replica.state' | t }}</dt><dd><span class="label" [class.label-success]="rep.state === 'ready'" [class.label-info]="rep.state === 'syncing'" [class.label-warning]="rep.state === 'failedOver'" [class.label-danger]="rep.state === 'error'">{{ 'replica.state.' + rep.state | t }}</span></dd>
-          <dt>{{ 'replica.vm' | t }}</dt><dd>{{ rep.replicaVmId }}</dd>
+          <dt>{{ 'replica.vm' | t }}</dt><dd>{{ rep.replicaName ?? rep.replicaVmId }}</dd>
           <dt>{{ 'replica.host' | t }}</dt><dd>{{ rep.targetHost }}</dd>
-          <dt>{{ 'replica.lastSync' | t }}</dt><dd>{{ rep.lastSync | dt }}</dd>
+          <dt>{{ 'replica.lastSync' | t }}</dt><dd>{{ rep.lastSync | dt }}@if (rep.consistency) { <sp-consistency [value]="rep.consistency" /> }</dd>
+          @if (rep.lastSyncDurationMs !== undefined) { <dt>{{ 'repl.monitor.duration' | t }}</dt><dd>{{ rep.lastSyncDurationMs | duration }} · {{ 'repl.monitor.bytes' | t }} {{ rep.lastSyncBytes ?? 0 | bytes }}</dd> }
+          <dt>{{ 'repl.monitor.rpo' | t }}</dt><dd id="replica-rpo"><sp-rpo [value]="rep.rpo" />@if (rep.rpo; as r) { <span class="sp-muted"> · {{ 'repl.monitor.job' | t }} {{ r.jobName }}</span> }</dd>
           <dt>{{ 'replica.points' | t }}</dt><dd>{{ rep.recoveryPoints | num }}</dd>
         </dl>
+        @if (rep.points?.length) {
+          <table class="table table-compact" id="replica-points"><caption class="sp-sr-only">{{ 'replica.points' | t }}</caption>
+            <thead><tr><th class="left">{{ 'col.created' | t }}</th><th class="left">{{ 'col.consistency' | t }}</th></tr></thead>
+            <tbody>@for (p of rep.points; track p.id) { <tr><td class="left">{{ p.createdAt | dt }}</td><td class="left">@if (p.consistency) { <sp-consistency [value]="p.consistency" /> }</td></tr> }</tbody>
+          </table>
+        }
       } @else { <p class="sp-muted">{{ 'replica.none' | t }}</p> } }
     </div>`,
 })

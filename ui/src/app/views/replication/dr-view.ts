@@ -1,0 +1,167 @@
+import { Component, computed, inject, signal } from '@angular/core';
+import { FormsModule } from '@angular/forms';
+import { ClrModalModule } from '@clr/angular';
+import type { JobRun, ReplicaState, ReplicationJob } from '@contract';
+import { errorText } from '../../core/api';
+import { I18N_PIPES, I18n } from '../../core/i18n';
+import { RunTracker } from '../../core/run-tracker';
+import { SdkService } from '../../sdk/sdk.service';
+import { ConsistencyBadge, StatusLabel } from '../../shared/badges';
+import { ErrorAlert } from '../../shared/error-alert';
+import { liveView } from '../../shared/live-view';
+import { PluginNav } from '../../shared/plugin-nav';
+import { RunProgress } from '../../shared/run-progress';
+import { asRun, ReplicationApi, type DrAction, type Replica } from './replication-api';
+import { RpoBadge } from './rpo-badge';
+
+/** Which actions a replica in a state offers: failover kinds while it is a replica, the rest once failed over. */
+const OFFERED: Record<Replica['state'], DrAction[]> = {
+  ready: ['failover', 'test', 'planned'], error: ['failover', 'test'], syncing: [], failedOver: ['undo', 'permanent', 'failback'],
+};
+
+/**
+ * The DR view: every replica the user can see (state, last sync, RPO compliance, points) with the
+ * failover actions, each behind a confirmation that says what it does to the replica and the source;
+ * and the replication jobs with "Run now".
+ */
+@Component({
+  selector: 'sp-dr-view',
+  imports: [FormsModule, ClrModalModule, ConsistencyBadge, StatusLabel, ErrorAlert, PluginNav, RunProgress, RpoBadge, ...I18N_PIPES],
+  providers: [RunTracker],
+  template: `
+    <div [class]="sdk.isPlugin ? 'sp-plugin-view' : 'sp-page'">
+      <sp-plugin-nav />
+      <div class="sp-row"><h2 style="margin-top: 0">{{ 'repl.dr.title' | t }}</h2><span class="sp-grow"></span>
+        <button type="button" class="btn btn-sm btn-link" (click)="load()">{{ 'common.refresh' | t }}</button></div>
+      <sp-error [message]="error()" />
+      @if (notice(); as n) { <div class="alert alert-info alert-sm" role="status"><div class="alert-items"><div class="alert-item static"><span class="alert-text">{{ n }}</span></div></div></div> }
+      @if (tracker.run(); as run) { <sp-run-progress [run]="run" /> }
+
+      <h3>{{ 'repl.dr.replicas' | t }}</h3>
+      <table class="table table-compact" id="dr-replicas">
+        <caption class="sp-sr-only">{{ 'repl.dr.replicas' | t }}</caption>
+        <thead><tr>
+          <th class="left">{{ 'repl.col.replica' | t }}</th><th class="left">{{ 'repl.col.source' | t }}</th><th class="left">{{ 'replica.state' | t }}</th>
+          <th class="left">{{ 'replica.lastSync' | t }}</th><th class="left">{{ 'repl.col.rpo' | t }}</th><th>{{ 'replica.points' | t }}</th><th class="left">{{ 'common.actions' | t }}</th>
+        </tr></thead>
+        <tbody>
+          @for (r of replicas(); track r.replicaVmId) {
+            <tr class="sp-dr-replica" [attr.data-replica]="r.replicaName">
+              <td class="left">{{ r.replicaName ?? r.replicaVmId }}<br /><span class="sp-muted">{{ r.targetHost }}</span></td>
+              <td class="left">{{ r.sourceName ?? r.vmId }}</td>
+              <td class="left"><span class="label" [class.label-success]="r.state === 'ready'" [class.label-info]="r.state === 'syncing'" [class.label-warning]="r.state === 'failedOver'" [class.label-danger]="r.state === 'error'">{{ 'replica.state.' + r.state | t }}</span>
+                @if (r.error) { <br /><span class="sp-muted">{{ r.error }}</span> }</td>
+              <td class="left">{{ r.lastSync | dt: 'short' }}@if (r.consistency) { <sp-consistency [value]="r.consistency" /> }
+                @if (r.lastSyncBytes !== undefined) { <br /><span class="sp-muted">{{ r.lastSyncBytes | bytes }} · {{ r.lastSyncDurationMs ?? 0 | duration }}</span> }</td>
+              <td class="left"><sp-rpo [value]="r.rpo" /></td>
+              <td>{{ r.recoveryPoints | num }}</td>
+              <td class="left"><div class="btn-group btn-sm">
+                @for (a of actionsFor(r); track a) { <button type="button" class="btn btn-sm btn-outline" [attr.data-action]="a" (click)="ask(r, a)">{{ 'repl.action.' + a | t }}</button> }
+              </div></td>
+            </tr>
+          } @empty { <tr><td colspan="7" class="left sp-muted">{{ 'repl.dr.noReplicas' | t }}</td></tr> }
+        </tbody>
+      </table>
+
+      <h3>{{ 'repl.dr.jobs' | t }}</h3>
+      <table class="table table-compact" id="dr-jobs">
+        <caption class="sp-sr-only">{{ 'repl.dr.jobs' | t }}</caption>
+        <thead><tr><th class="left">{{ 'col.name' | t }}</th><th>{{ 'col.vms' | t }}</th><th class="left">{{ 'repl.col.target' | t }}</th><th class="left">{{ 'job.schedule' | t }}</th><th>{{ 'repl.col.rpoTarget' | t }}</th><th class="left">{{ 'col.lastRun' | t }}</th><th class="left">{{ 'common.actions' | t }}</th></tr></thead>
+        <tbody>
+          @for (j of jobs(); track j.id) {
+            <tr>
+              <td class="left">{{ j.name }}@if (!j.enabled) { <span class="label">{{ 'job.disabled' | t }}</span> }</td>
+              <td>{{ j.vmIds.length + (j.folderIds?.length ?? 0) | num }}</td>
+              <td class="left">{{ j.target.host }} · {{ j.target.datastore }}@if (j.target.site) { <span class="sp-muted"> ({{ j.target.site }})</span> }</td>
+              <td class="left">{{ j.schedule.cron ?? ('repl.job.cronManual' | t) }}</td>
+              <td>{{ 'repl.minutes' | t: { n: j.rpoMinutes } }}</td>
+              <td class="left">@if (j.lastRun; as lr) { <sp-status [value]="lr.status" /> {{ lr.endedAt | dt: 'short' }} } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</td>
+              <td class="left"><button type="button" class="btn btn-sm btn-outline" (click)="runJob(j)">{{ 'jobs.runNow' | t }}</button>
+                <button type="button" class="btn btn-sm btn-link" (click)="confirmDelete.set(j)">{{ 'common.delete' | t }}</button></td>
+            </tr>
+          } @empty { <tr><td colspan="7" class="left sp-muted">{{ 'repl.dr.noJobs' | t }}</td></tr> }
+        </tbody>
+      </table>
+    </div>
+
+    <clr-modal [clrModalOpen]="!!pending()" (clrModalOpenChange)="!$event && pending.set(null)">
+      <h3 class="modal-title">@if (pending(); as p) { {{ 'repl.confirm.' + p.action + '.title' | t: { name: p.replica.replicaName } }} }</h3>
+      <div class="modal-body" id="dr-confirm">
+        @if (pending(); as p) {
+          <p><strong>{{ 'repl.confirm.replica' | t }}</strong> {{ 'repl.confirm.' + p.action + '.replica' | t }}</p>
+          <p><strong>{{ 'repl.confirm.source' | t: { name: p.replica.sourceName ?? p.replica.vmId } }}</strong> {{ 'repl.confirm.' + p.action + '.source' | t }}</p>
+          @if (pointChoice(p.action) && (p.replica.points?.length ?? 0) > 1) {
+            <label for="dr-point">{{ 'repl.confirm.point' | t }}</label>
+            <select class="clr-select" id="dr-point" name="point" [(ngModel)]="point">
+              <option value="">{{ 'repl.confirm.latest' | t }}</option>
+              @for (pt of p.replica.points ?? []; track pt.id) { <option [value]="pt.id">{{ pt.name }}</option> }
+            </select>
+          }
+        }
+      </div>
+      <div class="modal-footer">
+        @if (pending(); as p) {
+          <button type="button" class="btn btn-outline" (click)="pending.set(null)">{{ 'common.cancel' | t }}</button>
+          <button type="button" class="btn" id="dr-confirm-go" [class.btn-danger]="p.action === 'failover' || p.action === 'permanent'" [class.btn-primary]="p.action !== 'failover' && p.action !== 'permanent'" (click)="go()">{{ 'repl.action.' + p.action | t }}</button>
+        }
+      </div>
+    </clr-modal>
+    <clr-modal [clrModalOpen]="!!confirmDelete()" (clrModalOpenChange)="!$event && confirmDelete.set(null)" clrModalSize="sm">
+      <h3 class="modal-title">{{ 'jobs.deleteTitle' | t }}</h3>
+      <div class="modal-body"><p>{{ 'repl.dr.deleteJob' | t: { name: confirmDelete()?.name } }}</p></div>
+      <div class="modal-footer">
+        <button type="button" class="btn btn-outline" (click)="confirmDelete.set(null)">{{ 'common.cancel' | t }}</button>
+        <button type="button" class="btn btn-danger" (click)="removeJob()">{{ 'common.delete' | t }}</button>
+      </div>
+    </clr-modal>`,
+})
+export class DrView {
+  readonly sdk = inject(SdkService);
+  private readonly repl = inject(ReplicationApi);
+  private readonly i18n = inject(I18n);
+  readonly tracker = inject(RunTracker);
+  readonly all = signal<ReplicaState[]>([]);
+  readonly replicas = computed(() => this.all().filter((r): r is Replica => r.state !== 'none'));
+  readonly jobs = signal<ReplicationJob[]>([]);
+  readonly error = signal<string | null>(null);
+  readonly notice = signal<string | null>(null);
+  readonly pending = signal<{ replica: Replica; action: DrAction } | null>(null);
+  readonly confirmDelete = signal<ReplicationJob | null>(null);
+  point = '';
+
+  constructor() {
+    void this.load();
+    liveView(() => void this.load(), (e) => { if (e.type === 'run' && e.run.endedAt && (e.run.kind === 'replication' || e.run.kind === 'replicate')) void this.load(); });
+  }
+  async load(): Promise<void> {
+    try {
+      const [reps, jobs] = await Promise.all([this.repl.replicas(), this.repl.jobs()]);
+      this.all.set(reps); this.jobs.set(jobs); this.error.set(null);
+    } catch (e) { this.error.set(errorText(e)); }
+  }
+  actionsFor(r: Replica): DrAction[] { return OFFERED[r.state] ?? []; }
+  pointChoice(a: DrAction): boolean { return a === 'failover' || a === 'test'; }
+  ask(replica: Replica, action: DrAction): void { this.point = ''; this.pending.set({ replica, action }); }
+  async go(): Promise<void> {
+    const p = this.pending();
+    this.pending.set(null);
+    if (!p) return;
+    this.error.set(null);
+    try {
+      const r = await this.repl.act(p.replica.replicaVmId, p.action, this.pointChoice(p.action) && this.point ? this.point : undefined);
+      const run = asRun(r);
+      if (run) this.tracker.track(run, (_x: JobRun) => void this.load());
+      this.notice.set(this.i18n.t('repl.dr.started', { action: this.i18n.t('repl.action.' + p.action), name: p.replica.replicaName ?? p.replica.replicaVmId }));
+      await this.load();
+    } catch (e) { this.error.set(errorText(e)); }
+  }
+  async runJob(j: ReplicationJob): Promise<void> {
+    try { this.tracker.track(await this.repl.runJob(j.id), () => void this.load()); this.notice.set(this.i18n.t('jobs.started', { name: j.name })); } catch (e) { this.error.set(errorText(e)); }
+  }
+  async removeJob(): Promise<void> {
+    const j = this.confirmDelete();
+    this.confirmDelete.set(null);
+    if (!j) return;
+    try { await this.repl.deleteJob(j.id); await this.load(); } catch (e) { this.error.set(errorText(e)); }
+  }
+}

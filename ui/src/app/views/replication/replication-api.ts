@@ -1,0 +1,39 @@
+import { HttpClient } from '@angular/common/http';
+import { Injectable, inject } from '@angular/core';
+import { firstValueFrom, type Observable } from 'rxjs';
+import type { JobRun, ReplicaState, ReplicationJob, ReplicationJobInput } from '@contract';
+import { ApiFailure } from '../../core/api';
+import { AuthService } from '../../core/auth';
+
+export type Replica = Extract<ReplicaState, { replicaVmId: string }>;
+export type DrAction = 'failover' | 'test' | 'planned' | 'undo' | 'permanent' | 'failback';
+
+/** Replication jobs, replicas and the failover actions (backend/api/contracts/replication-jobs.ts and the failover routes). */
+@Injectable({ providedIn: 'root' })
+export class ReplicationApi {
+  private readonly http = inject(HttpClient);
+  private readonly auth = inject(AuthService);
+  private async wrap<T>(o: Observable<T>): Promise<T> {
+    try { return await firstValueFrom(o); } catch (e) { throw ApiFailure.from(e); }
+  }
+
+  jobs(): Promise<ReplicationJob[]> { return this.wrap(this.http.get<ReplicationJob[]>(this.auth.url('replication-jobs'))); }
+  createJob(body: ReplicationJobInput): Promise<ReplicationJob> { return this.wrap(this.http.post<ReplicationJob>(this.auth.url('replication-jobs'), body)); }
+  runJob(id: string): Promise<JobRun> { return this.wrap(this.http.post<JobRun>(this.auth.url(`replication-jobs/${encodeURIComponent(id)}/run`), {})); }
+  deleteJob(id: string): Promise<void> { return this.wrap(this.http.delete<void>(this.auth.url(`replication-jobs/${encodeURIComponent(id)}`))); }
+  replicas(): Promise<ReplicaState[]> { return this.wrap(this.http.get<ReplicaState[]>(this.auth.url('replicas'))); }
+
+  /** A failover action on a replica (Failover / Test / Planned take a recovery point; the others act on the failed-over replica). */
+  act(replicaId: string, action: DrAction, point?: string): Promise<unknown> {
+    const id = encodeURIComponent(replicaId);
+    const mode = action === 'test' ? 'test' : action === 'planned' ? 'planned' : 'normal';
+    const path = action === 'failover' || action === 'test' || action === 'planned' ? `replicas/${id}/failover` : `replicas/${id}/${action}`;
+    const body = action === 'failover' || action === 'test' || action === 'planned' ? { mode, ...(point ? { point } : {}) } : {};
+    return this.wrap(this.http.post<unknown>(this.auth.url(path), body));
+  }
+}
+
+/** A run returned by an action, if it is one. */
+export function asRun(v: unknown): JobRun | null {
+  return v && typeof v === 'object' && 'id' in v && 'vms' in v && 'status' in v ? v as JobRun : null;
+}
