@@ -60,6 +60,7 @@ import { NotificationStore } from './notifications/settings.ts';
 import { Notifier } from './notifications/notifier.ts';
 import { notificationRoutes } from './api/routes/notifications.ts';
 import { lastReplicas, newest, protectionWindowHours } from './service/protection.ts';
+import { AlarmMonitor } from './alarms/monitor.ts';
 import { ReplicationKind } from './replication/jobs/kind.ts';
 import { ReplicationHealth } from './replication/jobs/health-check.ts';
 
@@ -196,7 +197,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     vmName: async (id) => (await inventory.vms().catch(() => [])).find((v) => v.id === id)?.name ?? id,
   });
   runner.registerVmKind(new BackupKind({
-    onRunFinished: (run) => { notifier.runFinished(run); },
+    onRunFinished: (run) => { notifier.runFinished(run); alarmMonitor.runFinished(run); },
     store: jobs,
     // The VM's own vCenter; vSphere is called with the bare moref, the run and the restore point keep the qualified id.
     backupDeps: async (vmId) => {
@@ -361,6 +362,14 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     serviceUrl: () => process.env.STILLPOINT_PUBLIC_URL ?? serviceUrl,
   });
   notifier.start();
+  // The conditions behind Stillpoint's vCenter alarms that are not one backup's outcome (RPO, space, verify).
+  const alarmMonitor = new AlarmMonitor({
+    sites: () => sites.ids(), vs: (site) => sites.vs(site), parseVm: (id) => sites.parse(id, 'VM'),
+    jobs: () => jobs.jobs(), jobVms, lastProtected: () => inventory.lastProtected(), windowHours: inventoryWindow,
+    vmName: async (id) => (await inventory.vms()).find((v) => v.id === id)?.name ?? id,
+    space: async () => (await repo()).space(),
+  });
+  alarmMonitor.start();
 
       replicate: async (vmId, r, user) => runToDto(await runner.start<ReplicateParams>({ kind: 'replicate', vmIds: [vmId], initiatedBy: user.username, concurrency: 1, params: { target: r } })),
       replicaOf: async (vmId) => {
@@ -421,6 +430,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       await repoOpening.then((r) => r.close(), () => undefined);
       events.complete();
       await notifier.stop();
+      await alarmMonitor.stop();
       await auth.close();
       await sites.close();
     },

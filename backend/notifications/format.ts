@@ -13,11 +13,16 @@ export function duration(ms: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-export const KIND_WORDS: Record<RunKind, string> = {
+const KIND_WORDS: Partial<Record<RunKind, string>> = {
   backup: 'Backup', replication: 'Replication', copy: 'Backup copy', verify: 'Verify', restore: 'Restore',
   failover: 'Failover', 'failover-test': 'Test failover', 'failover-planned': 'Planned failover', 'failover-undo': 'Undo failover', 'failover-permanent': 'Permanent failover', failback: 'Failback', 'failover-plan': 'Failover plan',
-  'file-restore': 'File restore', replicate: 'Replication', retention: 'Retention', gc: 'Garbage collection', catalog: 'File catalog',
+  'file-restore': 'File restore', replicate: 'Replication', retention: 'Retention', gc: 'Garbage collection', catalog: 'File catalog', 'ad-restore': 'AD object restore',
 };
+
+/** A run kind in words ("Backup", "File restore"); kinds added later read as their id with a capital. */
+export function kindWord(k: RunKind): string {
+  return KIND_WORDS[k] ?? k.charAt(0).toUpperCase() + k.slice(1).replace(/-/g, ' ');
+}
 
 export const STATUS_WORDS: Record<RunStatus, string> = {
   queued: 'Queued', running: 'Running', success: 'Success', warning: 'Warning', failed: 'Failed', cancelled: 'Cancelled',

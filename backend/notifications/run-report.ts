@@ -3,7 +3,7 @@
 // duration and the bytes read and stored.
 import { formatBytes } from '../common/units.ts';
 import type { Run, RunItem } from '../model/job.ts';
-import { duration, esc, KIND_WORDS, STATUS_COLOURS, STATUS_WORDS } from './format.ts';
+import { duration, esc, kindWord, STATUS_COLOURS, STATUS_WORDS } from './format.ts';
 
 export interface Rendered { subject: string; html: string; text: string }
 
@@ -21,7 +21,7 @@ export function whatToDo(v: RunItem, run: Run): string {
 }
 
 function title(run: Run): string {
-  const what = KIND_WORDS[run.kind] ?? run.kind;
+  const what = kindWord(run.kind);
   return run.jobName ? `${what} job '${run.jobName}'` : `${what}${run.vms.length === 1 ? ` of ${run.vms[0]!.vmName}` : ''}`;
 }
 

@@ -1,7 +1,7 @@
 // The daily summary: the dashboard's figures (protection and the last 24 hours, counted exactly as the
 // dashboard counts them, see service/views.ts) and the runs that need attention, as e-mail and JSON.
 import type { Run } from '../model/job.ts';
-import { duration, esc, KIND_WORDS, STATUS_COLOURS, STATUS_WORDS } from './format.ts';
+import { duration, esc, kindWord, STATUS_COLOURS, STATUS_WORDS } from './format.ts';
 import type { Rendered } from './run-report.ts';
 
 export interface SummaryFigures {
@@ -18,7 +18,7 @@ export function renderSummary(f: SummaryFigures, problems: Run[], opts: { servic
   const rows = problems.map((r) => {
     const bad = r.vms.filter((v) => v.status === 'failed' || v.status === 'cancelled' || v.status === 'warning');
     const what = bad.length ? bad.map((v) => `${v.vmName}: ${v.message ?? v.warnings.join(' ')}`).join('; ') : r.message ?? '';
-    return `<tr><td ${cell}>${esc(new Date(r.startedAt).toUTCString())}</td><td ${cell}>${esc(r.jobName ?? KIND_WORDS[r.kind])}</td>`
+    return `<tr><td ${cell}>${esc(new Date(r.startedAt).toUTCString())}</td><td ${cell}>${esc(r.jobName ?? kindWord(r.kind))}</td>`
       + `<td ${cell}><span style="color:${STATUS_COLOURS[r.status]};font-weight:bold">${STATUS_WORDS[r.status]}</span></td><td ${cell}>${esc(what)}</td>`
       + `<td ${cell}>${r.endedAt ? duration(Date.parse(r.endedAt) - Date.parse(r.startedAt)) : ''}</td></tr>`;
   }).join('\n');
@@ -44,7 +44,7 @@ ${rows}
     `Protection: ${f.vms.protected} of ${f.vms.total} VMs protected, ${f.vms.unprotected} not protected.`,
     `Last 24 hours: ${l.success} success, ${l.warning} warning, ${l.failed} failed, ${l.cancelled} cancelled.`,
     `Repository: ${f.repository.restorePoints} restore points.`,
-    ...problems.map((r) => `- ${r.startedAt} ${r.jobName ?? KIND_WORDS[r.kind]}: ${STATUS_WORDS[r.status]}`),
+    ...problems.map((r) => `- ${r.startedAt} ${r.jobName ?? kindWord(r.kind)}: ${STATUS_WORDS[r.status]}`),
   ].join('\n');
   return { subject, html, text };
 }

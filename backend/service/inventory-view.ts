@@ -87,6 +87,9 @@ export class InventoryView implements InventoryApi {
     return (await this.#each((s) => this.#site(s))).flatMap((inv) => inv.vms.map((v) => ({ ...v, id: this.#id(inv.site, v.ref.value), site: inv.site })));
   }
 
+  /** When each VM's newest good restore point or replica was made. */
+  lastProtected(): Promise<Map<string, string>> { return this.#protection.lastProtected(); }
+
   async vms(): Promise<VmSummary[]> {
     const invs = await this.#each((s) => this.#site(s));
     const [prot, good] = await Promise.all([this.#protection.protectedVms(), this.#protection.lastProtected()]);

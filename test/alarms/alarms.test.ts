@@ -3,6 +3,8 @@
 // (our EventEx), with the AlarmStatusChangedEvent in vCenter's events; a good backup resets them.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { closeSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { VSphere } from '../../backend/vsphere/index.ts';
 import { ALARMS } from '../../backend/alarms/definitions.ts';
@@ -69,6 +71,38 @@ test('a failed backup raises "backup failed" on the VM in vCenter; the next good
   assert.notEqual((await t.waitRun(token, good.body.id)).status, 'failed');
   assert.equal((await vs.alarms.triggered(vm.ref)).filter((x) => x.alarm.value === failedAlarm.ref.value).length, 0, 'a good backup resets the alarm');
 });
+
+test('verify finding damage raises "verify found damage" on the datacenter; a clean verify resets it', async () => {
+  const dc = (await vs.inventory.datacenters())[0]!;
+  const alarm = (await ours()).find((a) => a.name === 'Stillpoint: verify found damage')!;
+  const packs = join(t.service.config.repository.path, 'packs');
+  const sub = readdirSync(packs).find((x) => statSync(join(packs, x)).isDirectory())!;
+  const pack = join(packs, sub, readdirSync(join(packs, sub))[0]!);
+  const original = readFileSync(pack);
+  const fd = openSync(pack, 'r+');
+  writeSync(fd, Buffer.from([0xde, 0xad, 0xbe]), 0, 3, 200);
+  closeSync(fd);
+  const verify = async () => t.waitRun(token, (await t.call<JobRun>('POST', '/api/maintenance/verify/run', { token })).body.id);
+  assert.equal((await verify()).status, 'failed');
+  const raised = await until(async () => (await vs.alarms.triggered(dc.ref)).find((x) => x.alarm.value === alarm.ref.value), 'the verify alarm');
+  assert.equal(raised.overallStatus, 'red');
+  const events = await vs.events.recent(50);
+  assert.ok(events.some((e) => e._type === "EventEx" && e.eventTypeId === EVENT_TYPES.verifyDamage && e.objectId === dc.ref.value && /found damage/.test(String(e.fullFormattedMessage))), JSON.stringify(events.map((e) => [e._type, e.eventTypeId, e.fullFormattedMessage])));
+  writeFileSync(pack, original);
+  assert.equal((await verify()).status, 'success');
+  await until(async () => ((await vs.alarms.triggered(dc.ref)).some((x) => x.alarm.value === alarm.ref.value) ? undefined : true), 'the verify alarm to reset');
+});
+
+/** Polls an asynchronous condition (vCenter events are posted after the run ends) until it yields, with a deadline. */
+async function until<T>(f: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 test('unregistering removes the alarms; registering again brings them back', async () => {
   await unregisterPlugin(target());
