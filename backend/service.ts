@@ -56,6 +56,10 @@ import { publishRoutes } from './api/routes/publish.ts';
 import { ReplicateKind, type ReplicateParams } from './replication/run-kind.ts';
 import { allReplicas, replicaOf } from './replication/replica-state.ts';
 import { replicationRoutes } from './api/routes/replication.ts';
+import { FAILOVER_KINDS, FailoverOpKind, FailoverPlanKind, type FailoverKindDeps } from './replication/failover/run-kinds.ts';
+import { FailoverPlans } from './replication/failover/plans.ts';
+import { failoverRoutes } from './api/routes/failover.ts';
+import { replicaByRef } from './replication/replica-state.ts';
 import { NotificationStore } from './notifications/settings.ts';
 import { Notifier } from './notifications/notifier.ts';
 import { notificationRoutes } from './api/routes/notifications.ts';
@@ -218,6 +222,15 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref }; },
     holder: (vmId) => locks.holder(vmId), guestCredentials: (id) => jobs.credentialSecret(id), onReplicated: () => inventory.invalidate(),
   }));
+  // Failover, failback and failover plans of replicas (the replica's own vCenter), each a run kind.
+  const failoverPlans = new FailoverPlans(config.dataDir);
+  const failoverKindDeps: FailoverKindDeps = {
+    at: async (vmId) => { const { vs, moref } = await vmAt(vmId); return { vs, moref }; },
+    locks, dataDir: config.dataDir, plans: failoverPlans, guestCredentials: (id) => jobs.credentialSecret(id), onChanged: () => inventory.invalidate(),
+    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref }; },
+  };
+  for (const k of FAILOVER_KINDS) runner.registerVmKind(new FailoverOpKind(k, failoverKindDeps));
+  runner.registerVmKind(new FailoverPlanKind(failoverKindDeps));
   // Replication jobs (kind 'replication'): scheduled replication to a DR site of any configured vCenter, with RPO health.
   const replicationHealth = new ReplicationHealth({
     jobs: () => jobs.jobs(), jobVms,
@@ -346,6 +359,11 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   });
 
   const vcOrigins = [...new Set(sites.list().flatMap((s) => (s.config.url ? [new URL(s.config.url).origin] : [])))];
+  const failoverApi = failoverRoutes({
+    plans: failoverPlans, credential: (id) => jobs.credential(id),
+    start: async (kind, vmIds, params, user) => runToDto(await runner.start({ kind, vmIds, initiatedBy: user.username, concurrency: 1, params })),
+    replica: async (replicaId) => { const { vs, vm } = await vmAt(replicaId); return replicaByRef(vs, vm); },
+  });
   const app = createApp({
     version, rootDir, devHost: config.devHost, frameAncestors: vcOrigins,
     auth, events, health, inventory, extraRoutes: [...operations, ...replicationRoutes({
@@ -393,7 +411,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
         observe: (list) => replicationHealth.observe(list),
         syncing: (vmId) => runner.active().some((r) => r.kind === 'replication' && r.vms.some((v) => v.vmId === vmId && v.status === 'running')),
       },
-    }), ...notificationRoutes({ store: notificationStore, notifier }), ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
+    }), ...notificationRoutes({ store: notificationStore, notifier }), ...failoverApi, ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 
