@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { simpleParser } from 'mailparser'
-import { assertSameMail } from './helpers.ts'
+import { assertMsgconvertReadsSame, assertSameMail } from './helpers.ts'
 import { writeEdb } from '../ese-writer/edb.ts'
 import { sampleMailboxes } from '../ese-writer/edb-mails.ts'
 import { openFileReader } from '../../backend/ese/file-reader.ts'
@@ -49,27 +49,7 @@ test('export: every message as MSG, read back by msgconvert (Debian) with the sa
       const msg = join(dir, `${m.documentId}.msg`)
       writeFileSync(msg, toMsg(m))
       assert.equal(readFileSync(msg).subarray(0, 8).toString('hex'), 'd0cf11e0a1b11ae1', 'a compound file')
-      const eml = join(dir, `${m.documentId}.from-msg.eml`)
-      execFileSync('msgconvert', ['--outfile', eml, msg], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 })
-      // msgconvert prints display names unquoted ("陈静 (Chen Jing) <chen@…>", where a parser takes
-      // "(Chen Jing)" for a comment): names are compared on its header lines as written, addresses parsed.
-      const raw = readFileSync(eml)
-      // (Its header lines come out as UTF-8, or as Latin-1 when all their characters fit Latin-1.)
-      const lineText = (l: Buffer) => { try { return new TextDecoder('utf-8', { fatal: true }).decode(l) } catch { return l.toString('latin1') } }
-      const headBytes = raw.subarray(0, raw.indexOf('\n\n'))
-      const header = headBytes.toString('latin1').split('\n').map((l) => lineText(Buffer.from(l, 'latin1'))).join('\n').replace(/\r?\n(?=[ \t])/g, '')
-      const line = (h: string) => header.match(new RegExp(`^${h}: (.*)$`, 'm'))?.[1]
-      assert.equal(line('From'), `${m.from.name} <${m.from.address}>`)
-      assert.equal(line('To'), m.to.map((a) => `${a.name} <${a.address}>`).join(', '))
-      assert.equal(line('Cc'), m.cc.length ? m.cc.map((a) => `${a.name} <${a.address}>`).join(', ') : undefined)
-      const parsed = await simpleParser(raw)
-      // msgconvert 0.921 prints a message whose headers hold non-ASCII characters through a wide-character
-      // print ("Wide character in print"), which encodes the (already UTF-8) body bytes a second time.
-      // Undo exactly that: text made only of Latin-1 code points that decodes as UTF-8.
-      const once = (t: string | false | undefined) => (typeof t === 'string' && /^[\x00-\xff]*$/.test(t) && /[\xc2-\xf4][\x80-\xbf]/.test(t) ? Buffer.from(t, 'latin1').toString('utf8') : t)
-      parsed.text = once(parsed.text) as string | undefined
-      parsed.html = once(parsed.html) as string | false
-      assertSameMail(parsed, m, `MSG of "${m.subject}"`, true)
+      await assertMsgconvertReadsSame(msg, m, `MSG of "${m.subject}"`)
     }
   }
 })

@@ -37,6 +37,8 @@ export interface StartLabOptions {
   trace?: boolean;
   /** Standard inventory: NICs on the VMs and the DR helper VM dr-transporter01 (test/lab/vcsim/hotadd.go). */
   replication?: boolean;
+  /** Standard inventory: extra Windows VMs by name → raw disk image (vcsim/appvms.go; "mail…" get the Exchange writer, "dc…" NTDS). */
+  appVms?: Record<string, string>;
 }
 
 /** The JSON line vcsim-lab prints when it is ready. */
@@ -257,6 +259,7 @@ export async function startLab(opts: StartLabOptions = {}): Promise<Lab> {
   if (imagesDir) args.push('-images', imagesDir);
   if (opts.trace) args.push('-trace');
   if (opts.replication) args.push('-replication');
+  for (const [name, image] of Object.entries(opts.appVms ?? {})) args.push('-app-vm', `${name}=${image}`);
 
   // stdin stays open: the lab exits by itself when this process dies and the pipe closes.
   const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -67,6 +67,11 @@ func (l *Lab) buildStandard(ctx context.Context) error {
 		{name: "app-notools01", guestID: string(types.VirtualMachineGuestOsIdentifierWindows9Server64Guest), cluster: "Production", host: 1,
 			datastore: "prod-ds2", diskBytes: small, random: 24, poweredOn: true, tools: false, vmx: "vmx-13", scsi: "lsilogic-sas"},
 	}
+	apps, err := appVMPlans() // appvms.go: -app-vm
+	if err != nil {
+		return err
+	}
+	plans = append(plans, apps...)
 	if err := l.buildNetworks(ctx, s); err != nil {
 		return fmt.Errorf("networks: %w", err)
 	}
