@@ -5,7 +5,7 @@
  * IsolatedWorker.call with a time bound per call. Nothing is written anywhere.
  */
 import picomatch from 'picomatch';
-import { DiskImage, type DiskImageDescriptor } from '../repository/disk-image.ts';
+import { DiskImage, threadDecoder, type DiskImageDescriptor } from '../repository/disk-image.ts';
 import { openVolumes, type Volume } from '../volumes/volumes.ts';
 import { openFileSystem, type FileSystem } from '../filesystems/filesystem.ts';
 import { FsError, type FsEntry } from '../filesystems/types.ts';
@@ -31,7 +31,12 @@ function describeError(e: unknown): string {
 
 /** The factory IsolatedWorker calls once per worker. */
 export async function openBrowseHandler(disks: BrowseDisk[], opts: { cacheBytes?: number } = {}): Promise<BrowseHandler> {
-  const images = disks.map((d) => ({ ...d, image: DiskImage.fromDescriptor(d.descriptor, { cacheBytes: opts.cacheBytes ?? 64 << 20 }) }));
+  // Chunks read ahead of a download are decoded and checked on a thread of their own (started by
+  // the first download), while this one maps and copies the file's bytes: listings stay inline.
+  const first = disks[0]?.descriptor;
+  const keys = first?.keys ? { encKey: Buffer.from(first.keys.encKey), idKey: Buffer.from(first.keys.idKey) } : undefined;
+  const streamDecoder = first ? threadDecoder(keys, first.chunkSize) : undefined;
+  const images = disks.map((d) => ({ ...d, image: DiskImage.fromDescriptor(d.descriptor, { cacheBytes: opts.cacheBytes ?? 64 << 20, ...(streamDecoder ? { streamDecoder } : {}) }) }));
   return new BrowseHandler(images);
 }
 

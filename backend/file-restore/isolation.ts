@@ -32,8 +32,9 @@
  * far more than the first call's work. While someone holds `keepSpare(moduleUrl, exportName, heapMb)`,
  * one worker of that kind is kept started, its module loaded, idle (no state, no data: its factory
  * has not run) and unref'ed; an IsolatedWorker created with `{ spare: true }` adopts it, giving it
- * its factory args by a first message, and the next spare starts a moment later. The last release
- * terminates the spare.
+ * its factory args by a first message, and the next spare starts a moment later, once no worker of
+ * its kind is running a call (loading it would take CPU from a download or listing under way). The
+ * last release terminates the spare.
  */
 import { Worker, type Transferable } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -100,6 +101,8 @@ function spawn(mode: 'once' | 'serve', moduleUrl: string | URL, exportName: stri
 interface Spare { worker: Worker; ready: Promise<boolean>; drop: () => void }
 interface SpareKind { holders: number; spare: Spare | undefined; timer: NodeJS.Timeout | undefined; moduleUrl: string | URL; exportName: string; heapMb: number }
 const spares = new Map<string, SpareKind>();
+/** Calls running in IsolatedWorkers, by spare key: a new spare waits until its kind is idle. */
+const running = new Map<string, number>();
 /** Delay before the next spare starts after one was adopted: the adopter's first calls go first. */
 const RESPARE_MS = 3000;
 
@@ -162,11 +165,18 @@ function adoptSpare(moduleUrl: string | URL, exportName: string, heapMb: number)
   if (!k || !s) return undefined;
   k.spare = undefined;
   s.drop();
-  if (!k.timer) {
-    k.timer = setTimeout(() => { k.timer = undefined; startSpare(k); }, RESPARE_MS);
-    k.timer.unref();
-  }
+  if (!k.timer) respareLater(k, spareKey(moduleUrl, exportName, heapMb));
   return s.worker;
+}
+
+/** Starts the next spare RESPARE_MS from now, or later if workers of its kind are running calls then. */
+function respareLater(k: SpareKind, key: string): void {
+  k.timer = setTimeout(() => {
+    k.timer = undefined;
+    if ((running.get(key) ?? 0) > 0 && k.holders > 0) respareLater(k, key);
+    else startSpare(k);
+  }, RESPARE_MS);
+  k.timer.unref();
 }
 
 /** Runs `exportName(...args)` of `moduleUrl` in a fresh, bounded worker and returns its result. */
@@ -212,6 +222,7 @@ export class IsolatedWorker {
   readonly #heapMb: number;
   readonly #label: string;
   readonly #spare: boolean;
+  readonly #kind: string;
   #worker: Worker | undefined;
   #pending = new Map<number, Pending>();
   #seq = 0;
@@ -228,6 +239,13 @@ export class IsolatedWorker {
     this.#heapMb = opts.maxHeapMb ?? DEFAULT_HEAP;
     this.#label = opts.label ?? exportName;
     this.#spare = opts.spare ?? false;
+    this.#kind = spareKey(moduleUrl, exportName, this.#heapMb);
+  }
+
+  /** Keeps `running` in step with #pending (a spare of this kind waits while calls run). */
+  #counted(delta: number): void {
+    const n = (running.get(this.#kind) ?? 0) + delta;
+    if (n > 0) running.set(this.#kind, n); else running.delete(this.#kind);
   }
 
   /** Calls if the worker is running calls now. */
@@ -243,6 +261,7 @@ export class IsolatedWorker {
       const p = this.#pending.get(m.seq);
       if (!p) return;
       this.#pending.delete(m.seq);
+      this.#counted(-1);
       clearTimeout(p.timer);
       if (this.#pending.size === 0) w.unref();
       if (m.error) p.reject(revive(m.error)); else p.resolve(m.ok);
@@ -261,6 +280,7 @@ export class IsolatedWorker {
   #failAll(e: Error): void {
     const all = [...this.#pending.values()];
     this.#pending.clear();
+    this.#counted(-all.length);
     for (const p of all) { clearTimeout(p.timer); p.reject(e); }
   }
 
@@ -283,10 +303,12 @@ export class IsolatedWorker {
       const timer = setTimeout(() => {
         if (!this.#pending.has(seq)) return;
         this.#pending.delete(seq);
+        this.#counted(-1);
         reject(new IsolationError('ETIMEOUT', `${this.#label}: ${method} took longer than ${timeoutMs} ms and was stopped: the data it reads may be damaged or hostile.`));
         this.#kill(new IsolationError('ERESTARTED', `${this.#label}: ${method} was stopped because another request on the same data ran over its time; try again.`));
       }, timeoutMs);
       this.#pending.set(seq, { resolve: resolve as (v: unknown) => void, reject, timer, method });
+      this.#counted(1);
       w.ref();
       w.postMessage({ seq, method, args }, (opts.transfer ?? []) as Transferable[]);
     });

@@ -8,7 +8,7 @@ import { readSync, writeSync, openSync, closeSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { chunkId, sealChunk } from './crypto.ts';
-import { decodePayload } from './codec.ts';
+import { decodePayload, rawChunkProblem } from './codec.ts';
 import { FRAME_END_ROOM, ZstdCompressor, ZstdDecompressor } from './zstd.ts';
 import { DIRECT_ALIGN, SlotArena, runChunks, writeAsync } from './direct-io.ts';
 import { FLAG_COMPRESSED, FLAG_ENCRYPTED, RECORD_HEADER, headerMatches, packPath } from './format.ts';
@@ -56,9 +56,10 @@ export interface EncodeRes {
 }
 export interface DecodeReq {
   op: 'decode'; seq: number; payload: ArrayBuffer; offset: number; length: number; flags: number; rawLength: number;
-  id: Uint8Array; check: boolean; out: ArrayBuffer;
+  /** Omitted for a raw chunk: its bytes stay in `payload` and only its id is checked. */
+  id: Uint8Array; check: boolean; out?: ArrayBuffer;
 }
-export interface DecodeRes { seq: number; payload: ArrayBuffer; out: ArrayBuffer; error?: string }
+export interface DecodeRes { seq: number; payload: ArrayBuffer; out?: ArrayBuffer; error?: string }
 /**
  * Reads the records of consecutive chunks from their packs, decodes and checks them, and writes their
  * plaintext to `fd` at `pos` with one write (at most runChunks(chunk size) chunks).
@@ -116,6 +117,10 @@ function encode(m: EncodeReq): EncodeRes {
 }
 
 function decode(m: DecodeReq): DecodeRes {
+  if (!m.out) {
+    const error = rawChunkProblem(m.payload, m.offset, m.length, m.flags, m.rawLength, m.id, idKey);
+    return error === undefined ? { seq: m.seq, payload: m.payload } : { seq: m.seq, payload: m.payload, error };
+  }
   try {
     const out = Buffer.from(m.out);
     const into = out.length >= m.rawLength + FRAME_END_ROOM ? { zstd: zstdOut, out } : undefined;
@@ -231,7 +236,7 @@ if (parentPort) {
       let r: EncodeRes;
       try { r = encode(m); } catch (e) { r = { seq: m.seq, buf: m.buf, out: m.out, kind: 'data', error: (e as Error).message }; }
       port.postMessage(r, [r.buf, r.out]);
-    } else if (m.op === 'decode') { const r = decode(m); port.postMessage(r, [r.payload, r.out]); }
+    } else if (m.op === 'decode') { const r = decode(m); port.postMessage(r, r.out ? [r.payload, r.out] : [r.payload]); }
     else if (m.op === 'restore') void restore(m).then((r) => port.postMessage(r));
     else { release(); port.postMessage({ seq: m.seq }); }
   });

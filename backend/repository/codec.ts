@@ -21,3 +21,12 @@ export function decodePayload(payload: Buffer, flags: number, rawLength: number,
   if (check && !chunkId(b, keys.idKey).equals(id)) throw new Error('chunk hash mismatch');
   return b;
 }
+
+/** Why a raw chunk's bytes (payload[offset, offset+length)) are not the chunk `id`, or undefined when they are. */
+export function rawChunkProblem(payload: ArrayBuffer, offset: number, length: number, flags: number, rawLength: number,
+  id: Uint8Array, idKey: Buffer | undefined): string | undefined {
+  if (flags & 3) return 'the chunk is compressed or encrypted, not raw';
+  if (length !== rawLength) return `chunk length ${length} != ${rawLength}`;
+  const got = chunkId(new Uint8Array(payload, offset, length), idKey);
+  return got.equals(id) ? undefined : 'chunk hash mismatch';
+}

@@ -2,6 +2,7 @@
 //
 //   const img = await repo.openDiskImage(rpId, '2000', { cacheBytes: 256 << 20 });
 //   const sector0 = await img.readAt(0, 512);
+//   await img.readInto(offset, buf);                // into the caller's buffer: no allocation
 //   worker.postMessage(img.descriptor());           // in the worker: DiskImage.fromDescriptor(desc)
 //
 // Opening resolves the disk's digest list to chunk locations once (chunk-table.ts). readAt() then
@@ -9,13 +10,18 @@
 // decodes them (decrypt, zstd, id check: codec.ts) and keeps decoded chunks in an LRU bounded in
 // bytes. Concurrent reads of one chunk share one decode; zero chunks cost no I/O; reads past the end
 // are cut; a reader that goes on where one of its last reads ended gets the next chunks read ahead.
+// Chunk bytes live in a few reused buffers (allocating and faulting in fresh ones cost more than
+// decoding): a stored raw chunk is checked where its record was read, a compressed one is decoded
+// into a second pooled buffer, and a buffer goes back to the pool when its chunk has left the cache
+// and no read is copying from it (pinned).
 // This module loads no LevelDB and takes no lock, so it runs in worker threads and child processes.
 import { RECORD_HEADER, chunkCount } from './format.ts';
-import { decodePayload } from './codec.ts';
+import { decodePayload, rawChunkProblem } from './codec.ts';
 import { FRAME_END_ROOM, ZstdDecompressor } from './zstd.ts';
 import { readRecord } from './pack-reader.ts';
 import { ChunkTable, MISSING } from './chunk-table.ts';
 import { Lru } from './lru.ts';
+import { WorkerPool } from './worker-pool.ts';
 import { RepositoryError, damaged } from './errors.ts';
 import { storageFor } from './storage/open.ts';
 import type { Storage, StorageLocation } from './storage/storage.ts';
@@ -23,10 +29,11 @@ import type { RepoKeys } from './crypto.ts';
 
 /**
  * Decodes payload[offset, offset+length) of a record into `out` (room for rawLength + FRAME_END_ROOM);
- * both buffers come back (they may be transferred to a worker and back). WorkerPool.decode fits.
+ * both buffers come back (they may be transferred to a worker and back). Without `out`, the record is
+ * a raw chunk whose bytes stay where they are: only its id is checked. WorkerPool.decode fits.
  */
 export type Decoder = (payload: ArrayBuffer, offset: number, length: number, flags: number, rawLength: number,
-  id: Uint8Array, check: boolean, out: ArrayBuffer) => Promise<{ payload: ArrayBuffer; out: ArrayBuffer; error?: string }>;
+  id: Uint8Array, check: boolean, out: ArrayBuffer | undefined) => Promise<{ payload: ArrayBuffer; out?: ArrayBuffer; error?: string }>;
 
 export interface DiskImageOptions {
   /** Decoded-chunk cache in bytes (default 64 MiB; at least one chunk is always kept). */
@@ -42,6 +49,11 @@ export interface DiskImageOptions {
   verify?: boolean;
   /** Where chunks are decoded: default inline on the calling thread; repo.openDiskImage uses its workers. */
   decoder?: Decoder;
+  /**
+   * Decodes the chunks read ahead of a sequential reader (default: `decoder`). On another thread
+   * (threadDecoder()), decoding and checking the next chunks overlaps the reader's own work.
+   */
+  streamDecoder?: Decoder;
   /** Called once when the image is closed. */
   onClose?: () => void;
 }
@@ -91,15 +103,71 @@ export function inlineDecoder(keys: RepoKeys | undefined): Decoder {
   const k = { encKey: keys?.encKey, idKey: keys?.idKey };
   return async (payload, offset, length, flags, rawLength, id, check, out) => {
     try {
+      if (!out) {
+        const error = rawChunkProblem(payload, offset, length, flags, rawLength, id, k.idKey);
+        return error === undefined ? { payload } : { payload, error };
+      }
       inlineZstd ??= new ZstdDecompressor();
       decodePayload(Buffer.from(payload, offset, length), flags, rawLength, Buffer.from(id.buffer, id.byteOffset, id.byteLength),
         check || !(flags & 3), k, { zstd: inlineZstd, out: Buffer.from(out) });
       return { payload, out };
     } catch (e) {
-      return { payload, out, error: (e as Error).message };
+      return { payload, ...(out ? { out } : {}), error: (e as Error).message };
     }
   };
 }
+
+/**
+ * Decodes on one chunk worker thread (worker-pool.ts) of this thread's own, started on the first
+ * decode and unref'ed while idle: for a thread that reads and also does other work (a browse worker
+ * streaming a download). close() stops it.
+ */
+export function threadDecoder(keys: RepoKeys | undefined, chunkSize: number): Decoder & { close(): Promise<void> } {
+  let pool: WorkerPool | undefined;
+  const decode: Decoder = (payload, offset, length, flags, rawLength, id, check, out) => {
+    pool ??= new WorkerPool({ dir: '', keys, level: 1, chunkSize, threads: 1 });
+    return pool.decode(payload, offset, length, flags, rawLength, id, check, out);
+  };
+  return Object.assign(decode, { close: async () => { const p = pool; pool = undefined; await p?.close(); } });
+}
+
+/**
+ * Room in a pooled chunk buffer beyond the record header and the chunk size: a stored payload is at
+ * most the chunk size (compressed only when smaller) plus AES-GCM's iv and tag; a decoded chunk needs
+ * FRAME_END_ROOM.
+ */
+const BUFFER_ROOM = 64;
+/** Free buffers a pool keeps (the rest go to the garbage collector). */
+const POOL_FREE = 12;
+
+/** Equally sized ArrayBuffers, reused: no zero-filling, no page faults of fresh memory per chunk. */
+class ChunkBuffers {
+  readonly size: number;
+  #free: ArrayBuffer[] = [];
+  constructor(size: number) { this.size = size; }
+  /** A buffer of at least `n` bytes, contents undefined (pooled when `n` fits the pool's size). */
+  take(n: number): ArrayBuffer {
+    if (n <= this.size) { const b = this.#free.pop(); if (b) return b; }
+    return Buffer.allocUnsafeSlow(Math.max(n, this.size)).buffer as ArrayBuffer;
+  }
+  give(b: ArrayBuffer | undefined): void {
+    if (b && b.byteLength === this.size && this.#free.length < POOL_FREE) this.#free.push(b);
+  }
+  clear(): void { this.#free.length = 0; }
+}
+
+/** A decoded chunk, cached or being decoded. Its bytes live in `home`, a pooled buffer, until it is neither cached nor pinned. */
+interface Held {
+  data: Buffer;
+  home: ArrayBuffer | undefined;
+  /** Reads copying from it now (or waiting for its decode to do so). */
+  pins: number;
+  cached: boolean;
+  ready: Promise<Held>;
+  readonly length: number;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 const MAX_STREAMS = 8;
 
@@ -113,9 +181,11 @@ export class DiskImage {
   #p: Parts;
   #table: ChunkTable;
   #decode: Decoder;
+  #streamDecode: Decoder;
   #verify: boolean;
-  #cache: Lru<number, Buffer>;
-  #loading = new Map<number, Promise<Buffer>>();
+  #cache: Lru<number, Held>;
+  #loading = new Map<number, Held>();
+  #buffers: ChunkBuffers;
   #readAhead: number;
   #concurrency: number;
   /** Where recent reads ended: a read starting at one of them is sequential. */
@@ -133,11 +203,13 @@ export class DiskImage {
     this.diskKey = parts.diskKey;
     if (this.#table.count !== chunkCount(parts.capacity, parts.chunkSize)) throw new RepositoryError('EINVAL', `chunk table has ${this.#table.count} chunks, a disk of ${parts.capacity} bytes ${chunkCount(parts.capacity, parts.chunkSize)}`);
     const cacheBytes = Math.max(0, opts.cacheBytes ?? 64 * 1024 * 1024);
-    this.#cache = new Lru(cacheBytes);
+    this.#cache = new Lru<number, Held>(cacheBytes, (_u, h) => { h.cached = false; if (h.pins === 0) this.#recycle(h); });
+    this.#buffers = new ChunkBuffers(RECORD_HEADER + parts.chunkSize + BUFFER_ROOM);
     this.#readAhead = Math.max(0, Math.min(opts.readAhead ?? 8, Math.floor(cacheBytes / parts.chunkSize / 2)));
     this.#concurrency = Math.max(1, opts.concurrency ?? 8);
     this.#verify = opts.verify ?? true;
     this.#decode = opts.decoder ?? inlineDecoder(parts.keys);
+    this.#streamDecode = opts.streamDecoder ?? this.#decode;
     this.#onClose = opts.onClose;
   }
 
@@ -166,30 +238,57 @@ export class DiskImage {
   packs(): readonly string[] { return this.#table.packs(); }
 
   /**
-   * Bytes [offset, offset+length) of the disk; cut at its end (empty past it). Any alignment; safe to
-   * call concurrently. EDAMAGED names the chunk if stored data is missing or fails its check.
+   * Bytes [offset, offset+length) of the disk in a new buffer (the caller's to keep or transfer); cut
+   * at its end (empty past it). Any alignment; safe to call concurrently. EDAMAGED names the chunk if
+   * stored data is missing or fails its check.
    */
   async readAt(offset: number, length: number): Promise<Buffer> {
+    this.#checkRead(offset, length);
+    const end = Math.min(this.capacity, offset + length);
+    if (offset >= end) return Buffer.alloc(0);
+    // Every byte is written below (zero chunks too): no zero-filling, and never a slice of Node's shared pool.
+    const out = Buffer.allocUnsafeSlow(end - offset);
+    await this.#read(offset, end, out);
+    return out;
+  }
+
+  /**
+   * Reads [offset, offset + out.length) of the disk into `out`; returns how many bytes it wrote (fewer
+   * only at the end of the disk). Same rules as readAt().
+   */
+  async readInto(offset: number, out: Uint8Array): Promise<number> {
+    this.#checkRead(offset, out.length);
+    const end = Math.min(this.capacity, offset + out.length);
+    if (offset >= end) return 0;
+    await this.#read(offset, end, out);
+    return end - offset;
+  }
+
+  #checkRead(offset: number, length: number): void {
     if (this.#closed) throw new RepositoryError('ECLOSED', 'the disk image is closed');
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new RepositoryError('EINVAL', `bad read: offset ${offset}, length ${length}`);
     }
-    const end = Math.min(this.capacity, offset + length);
-    if (offset >= end) return Buffer.alloc(0);
-    const out = Buffer.alloc(end - offset);
+  }
+
+  async #read(offset: number, end: number, out: Uint8Array): Promise<void> {
     const cs = this.chunkSize;
     const first = Math.floor(offset / cs);
     const last = Math.floor((end - 1) / cs);
     this.#sequential(offset, end, last);
     const copy = async (i: number): Promise<void> => {
-      const data = await this.#chunk(i);
-      if (!data) return;
       const cstart = i * cs;
       const from = Math.max(offset, cstart);
-      const to = Math.min(end, cstart + data.length);
-      if (to > from) data.copy(out, from - offset, from - cstart, to - cstart);
+      const h = this.#chunk(i);
+      if (!h) { out.fill(0, from - offset, Math.min(end, cstart + cs) - offset); return; }
+      try {
+        const data = (await h.ready).data;
+        const to = Math.min(end, cstart + data.length);
+        if (to > from) out.set(data.subarray(from - cstart, to - cstart), from - offset);
+        // A chunk shorter than the chunk size is the disk's last one: nothing of the disk lies after it.
+      } finally { this.#unpin(h); }
     };
-    if (first === last) { await copy(first); return out; }
+    if (first === last) { await copy(first); return; }
     const running = new Set<Promise<void>>();
     let failure: unknown;
     for (let i = first; i <= last && failure === undefined; i++) {
@@ -199,7 +298,6 @@ export class DiskImage {
     }
     await Promise.all(running);
     if (failure !== undefined) throw failure;
-    return out;
   }
 
   /** Notes where this read ends; if it goes on from an earlier one, starts decoding the next chunks. */
@@ -216,40 +314,81 @@ export class DiskImage {
       const u = s - 1;
       if (this.#cache.has(u) || this.#loading.has(u)) continue;
       this.stats.readAheads++;
-      this.#load(u, i).catch(() => {}); // a failure shows when the chunk is read
+      this.#load(u, i, this.#streamDecode).ready.catch(() => {}); // a failure shows when the chunk is read
     }
   }
 
-  /** The decoded chunk `i` (null for a zero chunk). */
-  #chunk(i: number): Promise<Buffer | null> {
+  /**
+   * Chunk `i`, pinned (its buffer is not reused until #unpin), decoded or being decoded; undefined for
+   * a zero chunk. The pin is taken now, before any await, so no other read can recycle its buffer in between.
+   */
+  #chunk(i: number): Held | undefined {
     const s = this.#table.slot(i);
-    if (s === 0) { this.stats.zeroChunks++; return Promise.resolve(null); }
-    if (s === MISSING) return Promise.reject(damaged(`the digest list of disk ${this.diskKey ?? '?'} in ${this.rpId ?? 'the restore point'} has no entry for chunk ${i}`));
-    const u = s - 1;
-    const hit = this.#cache.get(u) ?? this.#loading.get(u);
-    if (hit) { this.stats.hits++; return Promise.resolve(hit); }
-    return this.#load(u, i);
+    if (s === 0) { this.stats.zeroChunks++; return undefined; }
+    let h: Held;
+    if (s === MISSING) {
+      h = { data: EMPTY, home: undefined, pins: 0, cached: false, length: 0,
+        ready: Promise.reject(damaged(`the digest list of disk ${this.diskKey ?? '?'} in ${this.rpId ?? 'the restore point'} has no entry for chunk ${i}`)) };
+    } else {
+      const u = s - 1;
+      const hit = this.#cache.get(u) ?? this.#loading.get(u);
+      if (hit) this.stats.hits++;
+      h = hit ?? this.#load(u, i);
+    }
+    h.pins++;
+    return h;
   }
 
-  #load(u: number, i: number): Promise<Buffer> {
-    const p = this.#fetch(u, i).finally(() => this.#loading.delete(u));
-    this.#loading.set(u, p);
-    return p;
+  #unpin(h: Held): void {
+    if (--h.pins === 0 && !h.cached) this.#recycle(h);
   }
 
-  async #fetch(u: number, i: number): Promise<Buffer> {
+  /** Gives a chunk's buffer back to the pool: only when it is neither cached, nor pinned, nor still loading. */
+  #recycle(h: Held): void {
+    const b = h.home;
+    if (!b) return;
+    h.home = undefined;
+    h.data = EMPTY;
+    this.#buffers.give(b);
+  }
+
+  #load(u: number, i: number, decode = this.#decode): Held {
+    const h: Held = { data: EMPTY, home: undefined, pins: 0, cached: false, ready: undefined as unknown as Promise<Held>,
+      get length() { return this.data.length; } };
+    h.ready = this.#fetch(u, i, h, decode).finally(() => this.#loading.delete(u));
+    this.#loading.set(u, h);
+    return h;
+  }
+
+  async #fetch(u: number, i: number, h: Held, decode: Decoder): Promise<Held> {
     const id = this.#table.id(u);
     const hex = Buffer.from(id).toString('hex').slice(0, 16);
     const e = this.#table.entry(u);
     if (!e) throw damaged(`chunk ${hex}… (at ${i * this.chunkSize} of disk ${this.diskKey ?? '?'}) is missing from the index`);
     this.stats.decodes++;
-    const payload = new ArrayBuffer(RECORD_HEADER + e.length);
-    await readRecord(this.#p.storage, id, e, payload);
-    const r = await this.#decode(payload, RECORD_HEADER, e.length, e.flags, e.rawLength, id, this.#verify, new ArrayBuffer(e.rawLength + FRAME_END_ROOM));
-    if (r.error !== undefined) throw damaged(`chunk ${hex}… in pack ${e.pack} is damaged (${r.error})`);
-    const data = Buffer.from(r.out, 0, e.rawLength);
-    if (!this.#closed) this.#cache.set(u, data);
-    return data;
+    const payload = this.#buffers.take(RECORD_HEADER + e.length);
+    try {
+      await readRecord(this.#p.storage, id, e, payload);
+    } catch (err) {
+      this.#buffers.give(payload);
+      throw err;
+    }
+    const damagedChunk = (why: string) => damaged(`chunk ${hex}… in pack ${e.pack} is damaged (${why})`);
+    if ((e.flags & 3) === 0) {
+      // Raw: the chunk's bytes are the payload as read; its id is checked where it lies (always).
+      const r = await decode(payload, RECORD_HEADER, e.length, e.flags, e.rawLength, id, true, undefined);
+      if (r.error !== undefined) { this.#buffers.give(r.payload); throw damagedChunk(r.error); }
+      h.home = r.payload;
+      h.data = Buffer.from(r.payload, RECORD_HEADER, e.rawLength);
+    } else {
+      const r = await decode(payload, RECORD_HEADER, e.length, e.flags, e.rawLength, id, this.#verify, this.#buffers.take(e.rawLength + FRAME_END_ROOM));
+      this.#buffers.give(r.payload);
+      if (r.error !== undefined || !r.out) { this.#buffers.give(r.out); throw damagedChunk(r.error ?? 'the decoder returned no data'); }
+      h.home = r.out;
+      h.data = Buffer.from(r.out, 0, e.rawLength);
+    }
+    if (!this.#closed) { h.cached = true; this.#cache.set(u, h); }
+    return h;
   }
 
   /** Drops the cache; readAt fails afterwards. */
@@ -257,6 +396,7 @@ export class DiskImage {
     if (this.#closed) return;
     this.#closed = true;
     this.#cache.clear();
+    this.#buffers.clear();
     await Promise.allSettled([...this.#loading.values()]);
     if (this.#p.ownsStorage) await this.#p.storage.close();
     this.#onClose?.();

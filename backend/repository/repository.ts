@@ -338,12 +338,12 @@ export class Repository {
       const d = this.#disk(rp, diskKey);
       const table = await buildChunkTable(this.#ctx.db, rp.id, d.key, d.capacity, rp.chunkSize);
       const readers = this.#ctx.readers;
-      const pool = this.#workerPool();
       const image = new DiskImage({
         storage: this.#storage, keys: this.#ctx.keys, chunkSize: rp.chunkSize, capacity: d.capacity, table, rpId: rp.id, diskKey: d.key,
       }, {
-        // Decoded in the chunk workers, off this thread, unless the caller wants it inline.
-        decoder: opts.decoder ?? ((payload, offset, length, flags, rawLength, id, check, out) => pool.decode(payload, offset, length, flags, rawLength, id, check, out)),
+        // Decoded in the chunk workers, off this thread, unless the caller wants it inline. The workers
+        // start on the first decode: an image only opened to be read elsewhere (its descriptor) starts none.
+        decoder: opts.decoder ?? ((payload, offset, length, flags, rawLength, id, check, out) => this.#workerPool().decode(payload, offset, length, flags, rawLength, id, check, out)),
         ...opts,
         onClose: () => { readers.delete(image); opts.onClose?.(); },
       });

@@ -72,13 +72,16 @@ export class WorkerPool {
   }
 
   /**
-   * Decrypts/decompresses payload[offset, offset+length) into `out`. `check`: recompute the chunk id
+   * Decrypts/decompresses payload[offset, offset+length) into `out` (without `out`: a raw chunk, only
+   * its id is checked where it lies). `check`: recompute the chunk id
    * (full verify); otherwise integrity comes from the zstd frame checksum / GCM tag, and raw chunks are
    * always hashed. Both buffers come back in the result, also on error (then `error` is set).
    */
-  decode(payload: ArrayBuffer, offset: number, length: number, flags: number, rawLength: number, id: Uint8Array, check: boolean, out: ArrayBuffer): Promise<DecodeRes> {
+  decode(payload: ArrayBuffer, offset: number, length: number, flags: number, rawLength: number, id: Uint8Array, check: boolean, out: ArrayBuffer): Promise<DecodeRes & { out: ArrayBuffer }>;
+  decode(payload: ArrayBuffer, offset: number, length: number, flags: number, rawLength: number, id: Uint8Array, check: boolean, out: ArrayBuffer | undefined): Promise<DecodeRes>;
+  decode(payload: ArrayBuffer, offset: number, length: number, flags: number, rawLength: number, id: Uint8Array, check: boolean, out: ArrayBuffer | undefined): Promise<DecodeRes> {
     const seq = ++this.#seq;
-    return this.#post<DecodeRes>({ op: 'decode', seq, payload, offset, length, flags, rawLength, id, check: check || !(flags & 3), out }, [payload, out]);
+    return this.#post<DecodeRes>({ op: 'decode', seq, payload, offset, length, flags, rawLength, id, check: check || !(flags & 3), ...(out ? { out } : {}) }, out ? [payload, out] : [payload]);
   }
 
   async close(): Promise<void> {

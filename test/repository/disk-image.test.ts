@@ -1,7 +1,8 @@
 // DiskImage: random reads of a restore point's disk against the original image bytes, reads that
 // span chunks, zero chunks without I/O, reads past the end, one decode for concurrent readers of a
 // chunk, read-ahead, a bounded cache, encrypted repositories, and reading from a worker thread and a
-// child process through a descriptor (no index, no lock).
+// child process through a descriptor (no index, no lock), reused chunk buffers under concurrent readers,
+// and read-ahead decoded on a thread of its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { Repository } from '../../backend/repository/repository.ts';
-import { DiskImage, inlineDecoder, type DiskImageDescriptor } from '../../backend/repository/disk-image.ts';
+import { DiskImage, inlineDecoder, threadDecoder, type DiskImageDescriptor } from '../../backend/repository/disk-image.ts';
 import { tempDir, ROOT } from './helpers.ts';
 
 const KiB = 1024;
@@ -249,4 +250,63 @@ test('a damaged record reads as EDAMAGED naming the pack; other chunks still rea
   }
   assert.ok(bad >= 1 && bad < 10, `${bad} damaged chunks`);
   await img.close();
+});
+
+test('reused chunk buffers never mix data: a tiny cache under concurrent readers, read-ahead checked on a thread of its own, readInto; damage found there too', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'disk.img');
+  const want = makeImage(path);
+  const repoDir = join(dir, 'repo');
+  const repo = await Repository.init(repoDir, { chunkSize: CS, packSize: 2 * 1024 * KiB });
+  t.after(() => repo.close());
+  const rp = await backup(repo, path, want.length);
+  const opened = await repo.openDiskImage(rp.id, '2000');
+  const desc = opened.descriptor();
+  await opened.close();
+
+  // Room for one chunk: chunks leave the cache (and their buffers are reused) while other reads still copy from them.
+  for (const readAhead of [0, 2]) {
+    const tiny = DiskImage.fromDescriptor(desc, { cacheBytes: readAhead ? 4 * CS : CS, readAhead });
+    await Promise.all(Array.from({ length: 24 }, (_, k) => randomReads(tiny, want, 30, 500 + k)));
+    await tiny.close();
+  }
+
+  // A sequential reader whose read-ahead is decoded and checked on a chunk worker thread, into one reused buffer.
+  const thread = threadDecoder(undefined, CS);
+  t.after(() => thread.close());
+  const seq = DiskImage.fromDescriptor(desc, { cacheBytes: 8 * CS, readAhead: 4, streamDecoder: thread });
+  const block = Buffer.alloc(48 * KiB + 3);
+  const h = createHash('sha256');
+  for (let o = 0; o < want.length; o += block.length) {
+    const n = await seq.readInto(o, block);
+    assert.equal(n, Math.min(block.length, want.length - o));
+    h.update(block.subarray(0, n));
+  }
+  assert.equal(h.digest('hex'), createHash('sha256').update(want).digest('hex'));
+  assert.ok(seq.stats.readAheads > 10, `read-ahead started ${seq.stats.readAheads} decodes`);
+  assert.equal(await seq.readInto(want.length, block), 0, 'nothing past the end');
+  await seq.close();
+
+  // A flipped byte in each pack: the thread's check (raw chunks: their id) finds it; the rest still reads.
+  for await (const o of repo.storage.list('packs/')) {
+    const file = join(repoDir, o.name);
+    const b = readFileSync(file);
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.from([b[Math.floor(b.length / 2)]! ^ 0xff]), 0, 1, Math.floor(b.length / 2));
+    closeSync(fd);
+  }
+  const damagedImg = DiskImage.fromDescriptor(desc, { cacheBytes: 8 * CS, readAhead: 4, streamDecoder: thread });
+  let bad = 0;
+  for (let i = 0; i < 161; i++) {
+    try {
+      const got = await damagedImg.readAt(i * CS, CS);
+      assert.ok(got.equals(want.subarray(i * CS, Math.min(want.length, (i + 1) * CS))), `chunk ${i}`);
+    } catch (e) {
+      assert.equal((e as { code?: string }).code, 'EDAMAGED');
+      bad++;
+    }
+  }
+  assert.ok(bad >= 1 && bad < 10, `${bad} damaged chunks`);
+  assert.ok(damagedImg.stats.readAheads > 10, 'the chunks came through the thread');
+  await damagedImg.close();
 });
