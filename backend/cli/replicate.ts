@@ -1,6 +1,7 @@
 // `stillpoint replicate <vm> --host H --datastore D [--network SRC=DST]… [--keep N]`: replicate a VM to
-// the DR site now and follow the run; `stillpoint replicas [--json]`: the replicas and their state.
-import type { JobRun, ReplicaState, ReplicateRequest } from '../api/contract.ts';
+// the DR site now and follow the run; with `--job NAME` the same target is saved as a replication job
+// (schedule, RPO, source) and run; `stillpoint replicas [--json]`: the replicas, their state and RPO.
+import type { JobRun, ReplicaRpo, ReplicaState, ReplicateRequest, ReplicationJob, ReplicationJobInput } from '../api/contract.ts';
 import { flag, formatTime, option, table } from './format.ts';
 import { followRun } from './follow.ts';
 import { resolveVms } from './resolve.ts';
@@ -10,7 +11,8 @@ import { showHelp, usageError, wantsHelp, type Help } from './help.ts';
 
 export const help: Help = {
   usage: ['stillpoint replicate <vm name or id> --host <DR host> --datastore <DR datastore> [--folder F] [--suffix S]',
-    '                    [--network SRC=DST]… [--keep N] [--no-wait] [--json]'],
+    '                    [--network SRC=DST]… [--keep N] [--no-wait] [--json]',
+    '                    [--job NAME [--schedule CRON] [--rpo MINUTES] [--site S] [--from-backup] [--no-quiesce] [--no-run]]'],
   summary: 'Replicate a VM to the DR site now, from a consistent snapshot of the running VM, and follow the run.\n' +
     'The first run creates the replica (powered off, marked as a replica, named <vm><suffix>); every run\n' +
     'writes its disks whole (full upload) and adds a recovery point (a snapshot on the replica).',
@@ -21,17 +23,28 @@ export const help: Help = {
     ['--suffix S', 'appended to the VM\'s name for the replica (default -replica)'],
     ['--network SRC=DST', 'put NICs on source network SRC on DR network DST (repeatable); unmapped NICs are disconnected'],
     ['--keep N', 'recovery points to keep, 1..28 (default 7); older ones are removed'],
+    ['--job NAME', 'save this as a replication job named NAME (kept on the service, run by its schedule) and run it now'],
+    ['--schedule CRON', 'with --job: when the job runs, e.g. "*/15 * * * *" (default: on demand only)'],
+    ['--rpo MINUTES', 'with --job: the RPO target; an older newest recovery point is a warning, twice as old an error (default 60)'],
+    ['--site S', 'with --job: the DR site (a configured vCenter) of --host and --datastore (default the primary)'],
+    ['--from-backup', 'with --job: replicate from the VM\'s newest restore point in the repository (no snapshot on production)'],
+    ['--no-quiesce', 'with --job: crash-consistent snapshots (no VMware Tools quiescing)'],
+    ['--no-run', 'with --job: save the job without running it'],
     ['--no-wait', 'start the run and print its id; `stillpoint runs follow <id>` follows it later'],
     ['--json', 'the finished run as JSON (no progress bar)'],
   ],
   notes: 'Exit code 0 when the run succeeded (warnings included), 1 otherwise.',
   examples: ['stillpoint replicate win-app01 --host esx-dr-01.lab.local --datastore dr-ds1',
-    'stillpoint replicate linux-db01 --host esx-dr-01.lab.local --datastore dr-ds1 --network "VM Network=DR Network" --keep 3'],
+    'stillpoint replicate linux-db01 --host esx-dr-01.lab.local --datastore dr-ds1 --network "VM Network=DR Network" --keep 3',
+    'stillpoint replicate linux-db01 --host esx-dr-01.lab.local --datastore dr-ds1 --job "DR db" --schedule "*/30 * * * *" --rpo 60',
+    'stillpoint replicate linux-db01 --site dr --host esx-dr-01.lab.local --datastore dr-ds1 --job "DR db (other vCenter)" --from-backup'],
 };
 
 export const replicasHelp: Help = {
   usage: ['stillpoint replicas [--json]'],
-  summary: 'The replicas you can see: replica, source, state (ready, syncing, error), last sync and recovery points.',
+  summary: 'The replicas you can see: replica, source, state (ready, syncing, failed over, error), last sync,\n' +
+    'RPO compliance (age of the newest point ÷ the replication job\'s RPO: ok, warning over 1×, error over 2×)\n' +
+    'and recovery points.',
   options: [['--json', 'the replicas as JSON, with every recovery point']],
   examples: ['stillpoint replicas', 'stillpoint replicas --json | jq \'.[].points\''],
 };
@@ -41,7 +54,22 @@ export async function run(args: string[]): Promise<number> {
   const json = flag(args, '--json');
   const noWait = flag(args, '--no-wait');
   let body: ReplicateRequest;
+  let job: { name: string; schedule?: string; rpo: number; site?: string; fromBackup: boolean; quiesce: boolean; run: boolean } | undefined;
   try {
+    const jobName = option(args, '--job');
+    const schedule = option(args, '--schedule');
+    const rpo = option(args, '--rpo');
+    const site = option(args, '--site');
+    const fromBackup = flag(args, '--from-backup');
+    const noQuiesce = flag(args, '--no-quiesce');
+    const noRun = flag(args, '--no-run');
+    if (jobName === undefined && (schedule !== undefined || rpo !== undefined || site !== undefined || fromBackup || noQuiesce || noRun)) {
+      return usageError('replicate', '--schedule, --rpo, --site, --from-backup, --no-quiesce and --no-run belong to a job: add --job NAME', help);
+    }
+    if (rpo !== undefined && !/^\d+$/.test(rpo)) return usageError('replicate', `--rpo ${rpo}: give whole minutes, e.g. 60`, help);
+    if (jobName !== undefined) {
+      job = { name: jobName, ...(schedule ? { schedule } : {}), rpo: rpo ? Number(rpo) : 60, ...(site ? { site } : {}), fromBackup, quiesce: !noQuiesce, run: !noRun };
+    }
     const host = option(args, '--host');
     const datastore = option(args, '--datastore');
     const folder = option(args, '--folder');
@@ -65,7 +93,21 @@ export async function run(args: string[]): Promise<number> {
   try {
     const client = new ServiceClient();
     const [vm] = await resolveVms(client, args);
-    const started = await client.post<JobRun>(`/api/vms/${encodeURIComponent(vm!.id)}/replicate`, body);
+    let started: JobRun;
+    if (job) {
+      const input: ReplicationJobInput = {
+        name: job.name, vmIds: [vm!.id], source: job.fromBackup ? 'backup' : 'snapshot',
+        target: { ...(job.site ? { site: job.site } : {}), host: body.host, datastore: body.datastore, ...(body.folder ? { folder: body.folder } : {}), ...(body.suffix ? { suffix: body.suffix } : {}), ...(body.networkMap ? { networkMap: body.networkMap } : {}) },
+        schedule: { cron: job.schedule ?? null }, rpoMinutes: job.rpo, keepPoints: body.keep ?? 7,
+        appAware: { quiesce: job.quiesce, onQuiesceFailure: 'fallback', vssBackupType: 'copy' }, enabled: true,
+      };
+      const saved = await client.post<ReplicationJob>('/api/replication-jobs', input);
+      process.stderr.write(`Saved replication job '${saved.name}' (${saved.id})${saved.nextRun ? `, next run ${formatTime(saved.nextRun)}` : ''}.\n`);
+      if (!job.run) { if (json) process.stdout.write(JSON.stringify(saved, null, 2) + '\n'); return 0; }
+      started = await client.post<JobRun>(`/api/replication-jobs/${encodeURIComponent(saved.id)}/run`);
+    } else {
+      started = await client.post<JobRun>(`/api/vms/${encodeURIComponent(vm!.id)}/replicate`, body);
+    }
     const done = noWait ? started : await followRun(client, started, { quiet: json });
     if (json) process.stdout.write(JSON.stringify(done, null, 2) + '\n');
     else if (noWait) process.stdout.write(`${done.id}\n`);
@@ -91,14 +133,20 @@ export async function listReplicas(args: string[]): Promise<number> {
     const list = await new ServiceClient().get<ReplicaState[]>('/api/replicas');
     if (json) { process.stdout.write(JSON.stringify(list, null, 2) + '\n'); return 0; }
     if (!list.length) { process.stdout.write('No replicas. `stillpoint replicate <vm> --host H --datastore D` makes one.\n'); return 0; }
-    const rows = list.map((r) => r.state === 'none' ? [r.vmId, '', 'none', '', '', ''] : [
-      r.replicaName ?? r.replicaVmId, r.sourceName ?? r.vmId, r.state, r.targetHost, formatTime(r.lastSync), String(r.recoveryPoints),
+    const rows = list.map((r) => r.state === 'none' ? [r.vmId, '', 'none', '', '', '', ''] : [
+      r.replicaName ?? r.replicaVmId, r.sourceName ?? r.vmId, r.state, r.targetHost, formatTime(r.lastSync), rpoText(r.rpo), String(r.recoveryPoints),
     ]);
-    process.stdout.write(table(['REPLICA', 'SOURCE', 'STATE', 'HOST', 'LAST SYNC', 'POINTS'], rows));
+    process.stdout.write(table(['REPLICA', 'SOURCE', 'STATE', 'HOST', 'LAST SYNC', 'RPO', 'POINTS'], rows));
     for (const r of list) if (r.state === 'error' && r.error) process.stdout.write(`${r.replicaName}: ${r.error}\n`);
     return 0;
   } catch (e) {
     process.stderr.write(`stillpoint replicas: ${(e as Error).message}\n`);
     return 1;
   }
+}
+
+/** "ok 0.2× of 60 min", "warning 1.5× of 60 min", "error (no point) of 60 min", "-" without a job. */
+function rpoText(r: ReplicaRpo | undefined): string {
+  if (!r) return '-';
+  return `${r.level} ${r.ratio !== undefined ? `${r.ratio}×` : '(no point)'} of ${r.rpoMinutes} min`;
 }

@@ -5,6 +5,7 @@
 // warning and error, each raised as a vCenter event on the replica and the source VM; the next run
 // brings it back (an "RPO met" event).
 import { after, before, test } from 'node:test';
+import { execFile } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import type { ApiError, JobRun, ReplicaState, ReplicationJob, ReplicationJobInput } from '../../backend/api/contract.ts';
@@ -164,4 +165,32 @@ test('deleting the job keeps the replica', async () => {
   const rep = await replicaOf(src.moref);
   assert.equal(rep.state, 'ready');
   assert.equal(rep.rpo, undefined, 'no job, no RPO');
+});
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/stillpoint.mjs', ...args], {
+      env: { ...process.env, STILLPOINT_URL: t.service.url, STILLPOINT_DATA_DIR: t.dataDir, STILLPOINT_USER: t.lab.username, STILLPOINT_PASSWORD: t.lab.password },
+      timeout: 120_000,
+    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+}
+
+test('stillpoint replicate --job saves a replication job and runs it; stillpoint replicas shows its RPO compliance', async () => {
+  const r = await cli(['replicate', 'win-app01', '--host', 'esx-dr-01.lab.local', '--datastore', 'dr-ds1', '--job', 'cli job', '--rpo', '30', '--keep', '2', '--schedule', '0 3 * * *']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^Saved replication job 'cli job' \([0-9a-f-]{36}\), next run \d{4}-\d\d-\d\d 03:00:00\.$/m);
+  assert.match(r.stdout, /^win-app01: success, (application|filesystem|crash)-consistent, sent .*Created replica win-app01-replica/m);
+  const jobs = (await t.call<ReplicationJob[]>('GET', '/api/replication-jobs', { token })).body;
+  const saved = jobs.find((j) => j.name === 'cli job');
+  assert.deepEqual([saved?.rpoMinutes, saved?.keepPoints, saved?.schedule.cron, saved?.source], [30, 2, '0 3 * * *', 'snapshot']);
+  const list = await cli(['replicas']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^REPLICA\s+SOURCE\s+STATE\s+HOST\s+LAST SYNC\s+RPO\s+POINTS$/m);
+  assert.match(list.stdout, /^win-app01-replica\s+win-app01\s+ready\s+esx-dr-01\.lab\.local\s+\S+ \S+\s+ok 0(\.\d+)?× of 30 min\s+1$/m);
+  const json = JSON.parse((await cli(['replicas', '--json'])).stdout) as Replica[];
+  assert.equal(json.find((x) => x.replicaName === 'win-app01-replica')?.rpo?.level, 'ok');
+  const bad = await cli(['replicate', 'win-app01', '--host', 'esx-dr-01.lab.local', '--datastore', 'dr-ds1', '--rpo', '5']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /belong to a job: add --job NAME/);
 });

@@ -103,8 +103,8 @@ test('stillpoint replicate (second run: a second recovery point) and stillpoint 
   assert.match(r.stdout, /^linux-db01: success, (application|filesystem|crash)-consistent, sent .*Updated replica linux-db01-replica/m);
   const text = await cli(['replicas']);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /^REPLICA\s+SOURCE\s+STATE\s+HOST\s+LAST SYNC\s+POINTS$/m);
-  assert.match(text.stdout, /^linux-db01-replica\s+linux-db01\s+ready\s+esx-dr-01\.lab\.local\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+2$/m);
+  assert.match(text.stdout, /^REPLICA\s+SOURCE\s+STATE\s+HOST\s+LAST SYNC\s+RPO\s+POINTS$/m);
+  assert.match(text.stdout, /^linux-db01-replica\s+linux-db01\s+ready\s+esx-dr-01\.lab\.local\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+-\s+2$/m);
   const json = JSON.parse((await cli(['replicas', '--json'])).stdout) as ReplicaState[];
   const mine = json.find((x) => x.state !== 'none' && x.replicaName === 'linux-db01-replica') as Extract<ReplicaState, { replicaVmId: string }>;
   assert.equal(mine.points?.length, 2);
