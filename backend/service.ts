@@ -46,6 +46,9 @@ import { CatalogService, type CatalogParams } from './file-restore/catalog/servi
 import { FileRestore } from './file-restore/sessions.ts';
 import { FileRestoreKind, type FileRestoreParams } from './jobs/kinds/file-restore.ts';
 import { fileRestoreRunRoutes } from './api/routes/file-restore-runs.ts';
+import { activeDirectoryRoutes } from './api/routes/active-directory.ts';
+import { PointDirectories } from './active-directory/point-directory.ts';
+import { AdRestoreKind, AdRestoreReports, DirectorySecrets, type AdRestoreParams } from './active-directory/restore-run.ts';
 import { guestFamily } from './model/guest.ts';
 import { TASK_TYPES } from './model/vcenter-tasks.ts';
 import { dashboard, restorePointDto } from './service/views.ts';
@@ -352,6 +355,27 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     hold: async (rpId, why) => (await repo()).hold(rpId, why),
     listen: config.publish, ...(config.publish.urlHost ? { urlHost: config.publish.urlHost } : {}),
     tls: loadOrCreateServerCert(config.dataDir, config.tls), log: childLog('publish'),
+  // Active Directory objects of a DC's restore point: restored into the live DC with the user's own directory credentials.
+  const adDirectories = new PointDirectories(files);
+  const adSecrets = new DirectorySecrets();
+  const adReports = new AdRestoreReports();
+  runner.registerVmKind(new AdRestoreKind({ directories: adDirectories, secrets: adSecrets, reports: adReports }));
+  const adRoutes = activeDirectoryRoutes({
+    directories: adDirectories, reports: adReports, restorePoint: restorePointById,
+    start: async (rp, req, user) => {
+      const { password, ...connection } = req.connection;
+      const pw = req.options?.password;
+      const secretsId = adSecrets.hold(password, pw?.mode === 'new' ? pw.value : undefined);
+      return runToDto(await runner.start<AdRestoreParams>({
+        kind: 'ad-restore', vmIds: [rp.vmId], initiatedBy: user.username, concurrency: 1,
+        params: {
+          restorePointId: rp.id, objects: req.objects, subtree: !!req.subtree, connection, secretsId,
+          options: { ...req.options, password: { mode: pw?.mode ?? 'none', ...(pw?.mode === 'new' && pw.mustChange ? { mustChange: true } : {}) } },
+        },
+      }));
+    },
+  });
+
   });
   const publishing = publishRoutes({
     publications,
@@ -411,7 +435,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
         observe: (list) => replicationHealth.observe(list),
         syncing: (vmId) => runner.active().some((r) => r.kind === 'replication' && r.vms.some((v) => v.vmId === vmId && v.status === 'running')),
       },
-    }), ...notificationRoutes({ store: notificationStore, notifier }), ...failoverApi, ...filesRoutes, ...fileRestoreRuns, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
+    }), ...notificationRoutes({ store: notificationStore, notifier }), ...failoverApi, ...filesRoutes, ...fileRestoreRuns, ...adRoutes, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 
@@ -456,6 +480,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
 }
 
 /** The addresses the configured vCenters resolve to: their reverse proxies forward plugin requests. */
+      adDirectories.close();
 async function vCenterAddresses(urls: (string | undefined)[]): Promise<string[]> {
   const hosts = [...new Set(urls.flatMap((u) => (u ? [new URL(u).hostname.replace(/^\[|\]$/g, '')] : [])))];
   const found = await Promise.all(hosts.map((h) => (isIP(h) ? [h] : lookup(h, { all: true }).then((a) => a.map((x) => x.address), () => []))));

@@ -16,6 +16,7 @@ const families: Record<string, { summary: string; load: () => Promise<{ run(args
   replicas: { summary: 'list replicas: source, state, last sync, recovery points', load: async () => ({ run: (await import('./replicate.ts')).listReplicas }) },
   failover: { summary: 'fail a replica over (or --test, --planned, --undo, --permanent) at the DR site', load: () => import('./failover.ts') },
   failback: { summary: 'fail a replica back to its original VM (only its changes), then --commit or --undo', load: async () => ({ run: (await import('./failover.ts')).failback }) },
+  transporter: { summary: 'pair transporters and run one on a DR helper VM (hot-add replication)', load: () => import('./transporter.ts') },
   jobs: { summary: 'list, create, run and delete backup jobs', load: () => import('./jobs.ts') },
   runs: { summary: 'list runs, show one with its results, follow one again', load: () => import('./runs.ts') },
   plugin: { summary: 'register, update, unregister the vSphere Client plugin in vCenter', load: () => import('./plugin.ts') },

@@ -2,6 +2,8 @@
 // attributes on the replica VM naming its source VM's instance UUID and its last sync, and an annotation
 // telling an admin not to power it on.
 import type { Consistency } from '../model/consistency.ts';
+import type { DiskSyncState } from './transport/change-plan.ts';
+import type { TransportName } from './transport/replica-writer.ts';
 import type { MoRef, VSphere } from '../vsphere/index.ts';
 
 /** Custom attribute: the instance UUID of the source VM. Its presence marks a VM as a Stillpoint replica. */
@@ -28,6 +30,12 @@ export interface ReplicaSync {
   /** The last run's problem (state error). */
   error?: string;
   at: string;
+  /** How the last successful run wrote the replica. */
+  transport?: TransportName;
+  /** The recovery point the last successful run made: its changeIds are good only while the replica is there. */
+  pointId?: string;
+  /** Per source disk, the changeId the next run asks CBT from. */
+  disks?: DiskSyncState[];
 }
 
 export async function writeSync(vs: VSphere, replica: MoRef, sync: ReplicaSync): Promise<void> {

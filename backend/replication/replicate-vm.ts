@@ -1,6 +1,8 @@
-// One VM replicated to the DR site from a consistent snapshot of the running VM, with the full-upload
-// transport: the VM is taken (never two sessions at once), the snapshot session opens (quiesce,
-// scripts), every disk is copied whole into the replica's current disk file, a recovery point is
+// One VM replicated to the DR site from a consistent snapshot of the running VM: the VM is taken
+// (never two sessions at once), the snapshot session opens (quiesce, scripts), the first run seeds
+// the replica by uploading every disk whole; later runs write through a replica writer
+// (transport/): hot-add through a paired transporter when one serves the DR datastore (only what
+// changed since the last run: CBT, else digests), else the full upload. Then a recovery point is
 // taken on the replica, retention runs, and the session is closed on every path. A failed run leaves
 // the replica at its last recovery point (its partial writes are discarded by reverting to it); a
 // failed first run removes the half-made replica.
@@ -10,26 +12,27 @@ import { guestFamily } from '../model/guest.ts';
 import { TASK_TYPES } from '../model/vcenter-tasks.ts';
 import { InvalidRequest } from '../common/errors.ts';
 import { childLog } from '../common/log.ts';
-import { copyDisk } from '../pipeline/disk-pipeline.ts';
-import { plan } from '../pipeline/read-plan.ts';
 import { resolvePlacement } from '../restore/placement.ts';
 import { SnapshotDiskSource } from '../sources/snapshot/disk-source.ts';
 import type { SessionJournal } from '../sources/snapshot/journal.ts';
 import { SnapshotSession } from '../sources/snapshot/session.ts';
 import { captureVmConfig } from '../sources/snapshot/vm-config.ts';
 import type { VmLocks } from '../sources/snapshot/vm-lock.ts';
-import type { DiskInfo, GuestCredentials, MoRef, VcTask, VSphere } from '../vsphere/index.ts';
+import type { GuestCredentials, MoRef, VcTask, VirtualDevice, VSphere } from '../vsphere/index.ts';
 import { findReplica, writeSync, type ReplicaSync } from './marks.ts';
 import { MAX_POINTS, applyRetention, createPoint, listPoints, type RecoveryPoint } from './recovery-points.ts';
 import {
   checkMappedNetworks, createReplicaVm, mapNetworks, planReplicaFiles, prepareReplicaFiles, removeHalfMadeReplica,
   replicaDisks, resolveFolder, type NetworkMapping,
 } from './replica-vm.ts';
-import { DatastoreUploadSink } from './upload-sink.ts';
+import { planDisk, type DiskPlan, type DiskSyncState } from './transport/change-plan.ts';
+import { FullUploadWriter } from './transport/full-upload.ts';
+import { HotAddWriter } from './transport/hot-add.ts';
+import type { TransporterLink } from './transport/link.ts';
+import type { DiskWritten, PlanReason, ReplicaDiskTarget, ReplicaWriter, TransportName } from './transport/replica-writer.ts';
+import type { Placement } from '../restore/placement.ts';
 
 const log = childLog('replication');
-
-const PIECE = 1024 * 1024;
 
 export interface ReplicationTarget {
   host: string;
@@ -42,7 +45,12 @@ export interface ReplicationTarget {
   keep?: number;
 }
 
-export interface ReplicateDeps { vs: VSphere; journal: SessionJournal; locks: VmLocks; moref?: string }
+/** The transporters of the site (service: transport/hub.ts): one that serves a DR datastore, if any. */
+export interface TransporterFinder {
+  forDatastore(vs: VSphere, datastore: MoRef): Promise<{ link?: TransporterLink; skipped: string[] }>;
+}
+
+export interface ReplicateDeps { vs: VSphere; journal: SessionJournal; locks: VmLocks; moref?: string; transporters?: TransporterFinder }
 
 export interface ReplicateRequest {
   vmId: string;
@@ -53,6 +61,8 @@ export interface ReplicateRequest {
   initiatedBy?: string;
   onProgress?: (p: { phase: string; percent: number; bytes: number }) => void;
   signal?: AbortSignal;
+  /** Runs after the seed: 'auto' (default) takes hot-add when a transporter serves the DR datastore, else full upload. */
+  transport?: 'auto' | TransportName;
 }
 
 export interface ReplicateResult {
@@ -62,9 +72,20 @@ export interface ReplicateResult {
   point: RecoveryPoint;
   consistency: Consistency;
   reason: string;
+  /** Bytes sent to the DR site (data, framing and digests). */
   bytes: number;
   durationMs: number;
-  disks: { label: string; path: string; bytes: number; sha256: string }[];
+  // The four fields below and a disk's bytesWritten/reason are set by replicateVm; optional for other producers of this shape.
+  /** How the data reached the replica (the seed is always a full upload). */
+  transport?: TransportName;
+  /** Data bytes written into the replica's disks. */
+  bytesWritten?: number;
+  /** Bytes of source ranges looked at: changed per CBT, compared by digest, or the whole disks. */
+  bytesConsidered?: number;
+  /** Per source disk: its key, capacity and the changeId the next run plans from. */
+  diskState?: DiskSyncState[];
+  /** sha256: of what was written when a disk was uploaded whole, else ''. */
+  disks: { label: string; path: string; bytes: number; bytesWritten?: number; reason?: PlanReason; sha256: string }[];
   removedPoints: string[];
   warnings: string[];
 }
@@ -120,6 +141,12 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
       }
     }
 
+    if (!vm.cbtEnabled) {
+      report('enabling changed block tracking');
+      const on = await vs.cbt.setEnabled(ref, true).catch(() => false);
+      if (!on) warnings.push('Changed block tracking could not be enabled on the source: every run compares the whole disks by digest.');
+    }
+
     const session = await SnapshotSession.open({ vs, journal: deps.journal }, {
       vm, guestFamily: guestFamily(vm.guestId), settings: req.settings, purpose: 'replication',
       ...(req.guest ? { guest: req.guest } : {}), ...(req.runId ? { runId: req.runId } : {}), ...(req.signal ? { signal: req.signal } : {}),
@@ -128,30 +155,40 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
     warnings.push(...session.warnings);
     const takenAt = new Date(session.snapshot.node.createTime);
     let result: Omit<ReplicateResult, 'durationMs'>;
+    let cbtResetNeeded = false;
     try {
       const cfg = await captureVmConfig(vs, ref, session.snapshot.node.ref, vm.host?.value);
       const mapped = mapNetworks(cfg, networkMap);
       const sourceDisks = session.snapshot.disks;
-      const total = sourceDisks.reduce((n, d) => n + d.capacityBytes, 0) || 1;
-      const write = async (disk: DiskInfo, path: string, i: number) => {
-        const phase = `writing ${disk.label} to the replica`;
-        report(phase);
-        const source = await SnapshotDiskSource.open(vs, disk);
-        const sink = DatastoreUploadSink.start(vs, path, disk.capacityBytes, PIECE, { dcPath: placement.datacenter.path, ...(req.signal ? { signal: req.signal } : {}) });
+      const diskState = sourceDisks.map((d) => ({ key: d.key, capacity: d.capacityBytes, ...(d.changeId ? { changeId: d.changeId } : {}) }));
+      /** Writes every disk along its plan through the writer; closes the writer on every path. */
+      const writeAll = async (writer: ReplicaWriter, targets: ReplicaDiskTarget[], plans: DiskPlan[]) => {
+        const total = plans.reduce((n, p, i) => n + (writer.partial ? p.ranges.reduce((m, r) => m + r.length, 0) : targets[i]!.capacity), 0) || 1;
+        let considered = 0;
+        const disks: DiskWritten[] = [];
         try {
-          await copyDisk(source, sink, plan('full', undefined, PIECE, disk.capacityBytes), {
-            pieceBytes: 4 * PIECE, ...(req.signal ? { signal: req.signal } : {}),
-            onBytes: (n) => { bytes += n; report(phase, 5 + 85 * (bytes / total)); },
-          });
-          await sink.finish();
-        } catch (e) {
-          sink.fail(e instanceof Error ? e : new Error(String(e)));
-          await sink.settled();
-          throw e;
+          report(writer.transport === 'hot-add' ? 'attaching the replica\'s disks to the transporter' : 'writing the replica\'s disks');
+          await writer.open(targets, req.signal);
+          for (const [i, d] of sourceDisks.entries()) {
+            const phase = `writing ${d.label} to the replica (${writer.transport}${writer.partial ? `, ${plans[i]!.reason}` : ''})`;
+            report(phase);
+            const source = await SnapshotDiskSource.open(vs, d);
+            const w = await writer.write({ index: i, source, target: targets[i]!, ranges: plans[i]!.ranges, reason: plans[i]!.reason }, {
+              ...(req.signal ? { signal: req.signal } : {}),
+              onBytes: (n) => { considered += n; if (!writer.partial) bytes += n; report(phase, 5 + 85 * (considered / total)); },
+            });
+            if (writer.partial) bytes += w.bytesSent;
+            disks.push(w);
+          }
+        } finally {
+          report(writer.transport === 'hot-add' ? 'detaching the replica\'s disks' : 'writing the replica\'s disks');
+          warnings.push(...await writer.close());
         }
-        void i;
-        return { label: disk.label, path, bytes: sink.bytes, sha256: sink.sha256() };
+        return disks;
       };
+      const summary = (disks: DiskWritten[]) => ({
+        bytesWritten: disks.reduce((n, d) => n + d.bytesWritten, 0), bytesConsidered: disks.reduce((n, d) => n + d.bytesConsidered, 0),
+      });
 
       if (!existing) {
         const name = `${vm.name}${suffix}`;
@@ -161,8 +198,10 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
         try {
           report('creating the replica\'s files');
           await prepareReplicaFiles(vs, nr, files, req.signal);
-          const disks = [];
-          for (const [i, d] of sourceDisks.entries()) disks.push(await write(d, files.disks[i]!.flatPath, i));
+          // The seed: every disk whole, by datastore upload (the replica VM is made around the uploaded files).
+          const writer = new FullUploadWriter(vs, placement.datacenter.path);
+          const targets = sourceDisks.map((d, i) => ({ label: d.label, capacity: d.capacityBytes, fileName: files.disks[i]!.descriptorPath, extentPath: files.disks[i]!.flatPath }));
+          const written = await writeAll(writer, targets, sourceDisks.map((d) => ({ ranges: [{ start: 0, length: d.capacityBytes }], reason: 'seed' as const })));
           report('creating the replica VM', 92);
           const made = await createReplicaVm(vs, nr, files, networks);
           replicaRef = made.ref;
@@ -170,7 +209,13 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
           report('creating the recovery point', 95);
           const point = await createPoint(vs, made.ref, { takenAt, consistency: session.consistency, sourceName: vm.name, ...(req.runId ? { runId: req.runId } : {}) });
           if (mapped.unmapped.length) warnings.push(`Not in the network mapping, left disconnected on the replica: ${mapped.unmapped.join(', ')}.`);
-          result = { replicaId: made.ref.value, replicaName: name, created: true, point, consistency: session.consistency, reason: session.reason, bytes, disks, removedPoints: [], warnings };
+          const sum = summary(written);
+          result = {
+            replicaId: made.ref.value, replicaName: name, created: true, point, consistency: session.consistency, reason: session.reason, bytes, transport: 'full-upload',
+            bytesWritten: sum.bytesWritten, bytesConsidered: sum.bytesConsidered, diskState,
+            disks: written.map((w) => ({ label: w.label, path: w.path, bytes: w.bytesSent, bytesWritten: w.bytesWritten, reason: 'seed' as const, sha256: w.sha256 ?? '' })),
+            removedPoints: [], warnings,
+          };
         } catch (e) {
           const left = await removeHalfMadeReplica(vs, replicaRef, files.dir, placement);
           if (left.length) warnings.push(`Left behind by the failed first run: ${left.join('; ')}.`);
@@ -184,25 +229,51 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
         try {
           // A fresh delta on the latest point: whatever an interrupted run wrote after it is dropped.
           if (latest) { report('reverting the replica to its latest recovery point'); await vs.snapshots.revert(latest.ref, { suppressPowerOn: true }); }
-          const targets = await replicaDisks(vs, replica);
-          if (targets.length !== sourceDisks.length || targets.some((d, i) => d.capacityBytes !== sourceDisks[i]!.capacityBytes)) {
+          let targets = await replicaDisks(vs, replica);
+          if (targets.length !== sourceDisks.length || targets.some((d, i) => d.capacityBytes > sourceDisks[i]!.capacityBytes)) {
             throw new InvalidRequest(`The source's disks (${sourceDisks.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}) no longer match the replica's ` +
-              `(${targets.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}): a disk was added, removed or resized. This version cannot follow that: delete the replica to seed a new one.`);
+              `(${targets.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}): a disk was added, removed or shrunk. Delete the replica to seed a new one.`);
           }
-          const disks = [];
+          const grown = sourceDisks.map((d, i) => d.capacityBytes > targets[i]!.capacityBytes);
+          let removedForGrowth: string[] = [];
+          if (grown.some(Boolean)) {
+            report('growing the replica\'s disks');
+            removedForGrowth = await growReplicaDisks(vs, replica, sourceDisks.filter((_d, i) => grown[i]).map((d) => ({ key: targets[sourceDisks.indexOf(d)]!.key, capacity: d.capacityBytes })));
+            warnings.push(`${sourceDisks.filter((_d, i) => grown[i]).map((d) => d.label).join(', ')} of the source grew: the replica's disks were grown to match. vSphere cannot grow a disk that has snapshots, ` +
+              `so the replica's ${removedForGrowth.length} older recovery point(s) were removed (${removedForGrowth.join(', ') || 'none'}); this run's point is the first of the grown disk.`);
+            targets = await replicaDisks(vs, replica);
+          }
+          const chosen = await chooseWriter(vs, deps, replica, placement, req.transport ?? 'auto', warnings);
+          report('planning what to send');
+          // CBT since the previous run is only good for a replica at the point that run made.
+          const atPreviousPoint = !!latest && latest.id === existing.sync?.pointId;
+          const plans: DiskPlan[] = [];
           for (const [i, d] of sourceDisks.entries()) {
-            // The file the disk's current backing points to: the top of its snapshot chain (writing the base
-            // would change every older point). On real ESXi that file is a vmfsSparse/SEsparse delta, which a
-            // raw PUT cannot write: there, runs after the first need the hot-add transport (see README).
-            const { extentPath } = await vs.datastores.resolveExtent(targets[i]!.fileName, { dcPath: placement.datacenter.path });
-            disks.push(await write(d, extentPath, i));
+            const p = await planDisk(vs, ref, session.snapshot.node.ref, d, { previous: existing.sync?.disks, atPreviousPoint, grown: grown[i]! });
+            if (p.cbtInvalid) cbtResetNeeded = true;
+            if (p.reason === 'digest' && chosen.partial) warnings.push(`${d.label}: compared by digest (${p.why}).`);
+            plans.push(p);
           }
+          const dTargets: ReplicaDiskTarget[] = [];
+          for (const [i, t] of targets.entries()) {
+            const { extentPath } = chosen.partial ? { extentPath: '' } : await vs.datastores.resolveExtent(t.fileName, { dcPath: placement.datacenter.path });
+            dTargets.push({ label: sourceDisks[i]!.label, capacity: t.capacityBytes, fileName: t.fileName, extentPath });
+          }
+          // Full upload into the top of the chain: on ESXi a delta is vmfsSparse/SEsparse, which a raw PUT cannot write
+          // (runs after the seed need the hot-add transport there; see README "Replication transports").
+          const written = await writeAll(chosen, dTargets, plans);
           report('creating the recovery point', 93);
           const point = await createPoint(vs, replica, { takenAt, consistency: session.consistency, sourceName: vm.name, ...(req.runId ? { runId: req.runId } : {}) });
           report('removing old recovery points', 96);
           const ret = await applyRetention(vs, replica, keep);
           warnings.push(...ret.warnings);
-          result = { replicaId: replica.value, replicaName: existing.name, created: false, point, consistency: session.consistency, reason: session.reason, bytes, disks, removedPoints: ret.removed, warnings };
+          const sum = summary(written);
+          result = {
+            replicaId: replica.value, replicaName: existing.name, created: false, point, consistency: session.consistency, reason: session.reason, bytes, transport: chosen.transport,
+            bytesWritten: sum.bytesWritten, bytesConsidered: sum.bytesConsidered, diskState,
+            disks: written.map((w, i) => ({ label: w.label, path: w.path, bytes: w.bytesSent, bytesWritten: w.bytesWritten, reason: chosen.partial ? plans[i]!.reason : 'seed', sha256: w.sha256 ?? '' })),
+            removedPoints: [...removedForGrowth, ...ret.removed], warnings,
+          };
         } catch (e) {
           const latestNow = (await listPoints(vs, replica).catch(() => before)).at(-1) ?? latest;
           const back = latestNow ? await vs.snapshots.revert(latestNow.ref, { suppressPowerOn: true }).then(() => '', (x: Error) => ` Reverting the replica to its latest recovery point failed too (${x.message}): revert it from the vSphere Client.`) : '';
@@ -222,10 +293,12 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
         await vs.events.logUserEvent(ref, `Stillpoint warning: ${text}`).catch(() => undefined);
       });
     }
+    if (cbtResetNeeded) await vs.cbt.reset(ref).catch((e: Error) => warnings.push(`Resetting changed block tracking of the source failed: ${e.message}`));
     const durationMs = Date.now() - t0;
     const replica: MoRef = { type: 'VirtualMachine', value: result.replicaId };
     const sync: ReplicaSync = {
       state: 'ready', sourceVmId: req.vmId, sourceName: vm.name, lastSync: takenAt.toISOString(), durationMs, bytes: result.bytes, consistency: result.consistency, at: new Date().toISOString(),
+      ...(result.transport ? { transport: result.transport } : {}), pointId: result.point.id, ...(result.diskState ? { disks: result.diskState } : {}),
     };
     await writeSync(vs, replica, sync).catch((e) => warnings.push(`The replica's state could not be recorded in vCenter: ${(e as Error).message}`));
     await vs.events.logUserEvent(ref, `Stillpoint: ${vm.name} replicated to ${result.replicaName}, ${result.consistency}-consistent (recovery point '${result.point.name}').`).catch(() => undefined);
@@ -245,4 +318,40 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
 function syncBase(prev: ReplicaSync | undefined, vmId: string, name: string): Omit<ReplicaSync, 'state' | 'at'> {
   const { state: _s, at: _a, error: _e, ...rest } = prev ?? { state: 'ready', at: '' };
   return { ...rest, sourceVmId: vmId, sourceName: name };
+}
+
+/**
+ * The writer for a run after the seed: hot-add when asked or when a transporter serves the DR
+ * datastore ('auto'), else the full upload (with a warning when a paired transporter was passed over).
+ */
+async function chooseWriter(vs: VSphere, deps: ReplicateDeps, replica: MoRef, placement: Placement, want: 'auto' | TransportName, warnings: string[]): Promise<ReplicaWriter> {
+  const full = new FullUploadWriter(vs, placement.datacenter.path);
+  if (want === 'full-upload') return full;
+  const found = deps.transporters ? await deps.transporters.forDatastore(vs, placement.datastore.ref) : { skipped: [] };
+  if (found.link) return new HotAddWriter(vs, found.link, replica);
+  if (want === 'hot-add') {
+    throw new InvalidRequest(`No transporter can write to datastore '${placement.datastore.name}'${found.skipped.length ? ` (${found.skipped.join('; ')})` : ''}: ` +
+      'run `stillpoint transporter run` on a helper VM whose host mounts it (pair it first with `stillpoint transporter pair`), or use the full upload.');
+  }
+  if (found.skipped.length) warnings.push(`Full upload instead of hot-add: ${found.skipped.join('; ')}.`);
+  return full;
+}
+
+/**
+ * Grows replica disks to their source's capacity. vSphere cannot grow a disk that has snapshots:
+ * the recovery points go first (the disk keeps the latest point's data). Returns the removed points.
+ */
+async function growReplicaDisks(vs: VSphere, replica: MoRef, grow: { key: number; capacity: number }[]): Promise<string[]> {
+  const points = await listPoints(vs, replica);
+  for (const root of (await vs.snapshots.tree(replica)).roots) await vs.snapshots.remove(root.ref, { removeChildren: true, consolidate: true });
+  await vs.snapshots.consolidateIfNeeded(replica);
+  const { 'config.hardware.device': devices } = await vs.pc.retrieveOne<{ 'config.hardware.device'?: VirtualDevice[] }>(replica, ['config.hardware.device']);
+  await vs.vms.reconfigure(replica, {
+    deviceChange: grow.map((g) => {
+      const device = (devices ?? []).find((d) => d.key === g.key);
+      if (!device) throw new Error(`The replica has no disk ${g.key} to grow.`);
+      return { operation: 'edit', device: { ...device, capacityInBytes: g.capacity, capacityInKB: Math.floor(g.capacity / 1024) } };
+    }),
+  } as never);
+  return points.map((p) => p.name);
 }

@@ -44,7 +44,8 @@ export class ReplicateKind implements VmKind<ReplicateParams> {
     return {
       status: r.warnings.length ? 'warning' : 'success',
       message: `${r.created ? 'Created replica' : 'Updated replica'} ${r.replicaName} (${r.replicaId}): recovery point '${r.point.name}', ` +
-        `${r.consistency}-consistent (${r.reason}); sent ${formatBytes(r.bytes)} (whole disks).${removed}`,
+        `${r.consistency}-consistent (${r.reason}); sent ${formatBytes(r.bytes)} by ${r.transport === 'hot-add' ? 'hot-add' : 'full upload'}` +
+        `${r.transport === 'hot-add' ? ` (${formatBytes(r.bytesWritten ?? 0)} written of ${formatBytes(r.bytesConsidered ?? 0)} compared)` : ' (whole disks)'}.${removed}`,
       consistency: r.consistency, bytesRead: r.bytes, bytesStored: r.bytes, warnings: r.warnings,
     };
   }
