@@ -171,7 +171,7 @@ export interface JobRunVm {
   warnings: string[];
 }
 
-export type RunKind = 'failover' | 'failover-test' | 'failover-planned' | 'failover-undo' | 'failover-permanent' | 'failback' | 'failover-plan' | 'backup' | 'restore' | 'file-restore' | 'replicate' | 'replication' | 'copy' | 'verify' | 'retention' | 'gc' | 'catalog';
+export type RunKind = 'failover' | 'failover-test' | 'failover-planned' | 'failover-undo' | 'failover-permanent' | 'failback' | 'failover-plan' | 'backup' | 'restore' | 'file-restore' | 'replicate' | 'replication' | 'copy' | 'verify' | 'retention' | 'gc' | 'catalog' | 'ad-restore';
 
 export interface JobRun {
   id: string;
@@ -237,6 +237,7 @@ export type ServerEvent =
   | { type: 'job'; job: Job };
 export * from './contracts/files.ts';
 export * from './contracts/file-restore-runs.ts';
+export * from './contracts/active-directory.ts';
 export * from './contracts/publish.ts';
 export * from './contracts/catalog.ts';
 export * from './contracts/replication-jobs.ts';

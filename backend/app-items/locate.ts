@@ -89,7 +89,8 @@ const asFile = (e: FsEntry): LocatedFile => ({ ref: e.ref, name: e.name, size: e
 export async function locateDatabases(session: PointSession): Promise<LocatedDatabase[]> {
   const declared = declaredDatabases(session.point.metadata?.vss)
   if (!declared.length) return []
-  const volumes = (await session.volumes()).filter((v) => v.browsable)
+  const all = await session.volumes()
+  const volumes = all.filter((v) => v.browsable)
   const out: LocatedDatabase[] = []
   for (const d of declared) {
     let found: LocatedDatabase | undefined
@@ -109,7 +110,7 @@ export async function locateDatabases(session: PointSession): Promise<LocatedDat
     }
     out.push(found ?? { ...d, logs: [], problem: volumes.length
       ? `${d.path} is not on any readable volume of this restore point (looked on ${volumes.map((v) => v.id).join(', ')})`
-      : 'this restore point has no volume Stillpoint can read' })
+      : `this restore point has no volume Stillpoint can read${all.length ? ` (${all.map((v) => `${v.id}: ${v.problem ?? 'no filesystem'}`).join('; ')})` : ''}` })
   }
   return out
 }
