@@ -77,6 +77,10 @@ test('a replication job is created with its target, RPO and points; bad input is
   assert.deepEqual(listed.map((j) => j.id), [job.id]);
   const dup = await t.call<ApiError>('POST', '/api/replication-jobs', { token, body: input(vm.moref) });
   assert.equal(dup.status, 409);
+  // The backup job route does not turn it into a backup job.
+  const asBackup = await t.call<ApiError>('PUT', `/api/jobs/${job.id}`, { token, body: { name: 'DR db', vmIds: [vm.moref], schedule: { cron: null }, retention: {}, appAware: { ...appAware }, concurrency: 1, enabled: true } });
+  assert.equal(asBackup.status, 400);
+  assert.match(asBackup.body.message, /is a replication job: change it with PUT \/api\/replication-jobs\//);
 });
 
 test('running the job creates the replica, later runs add points and retention keeps the newest two', async () => {

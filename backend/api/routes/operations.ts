@@ -362,7 +362,9 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       handler: async ({ req, body, user }) => {
         const id = param(req, 'id', UUID_ID, 'job');
         const input = body as JobInput;
-        await jobForUser(user, id);
+        const current = await jobForUser(user, id);
+        // This route writes backup jobs: a replication job keeps its kind and target (routes/replication.ts).
+        if (current.kind !== 'backup') throw new InvalidRequest(`Job '${current.name}' is a ${current.kind} job: change it with PUT /api/replication-jobs/${id}.`);
         await requireWholeJob(user, jobToDto(d.store.job(id)));
         await requireVisible(user, input.vmIds);
         await checkJob(input, d.store, d.inventory);
