@@ -68,6 +68,9 @@ import { Notifier } from './notifications/notifier.ts';
 import { notificationRoutes } from './api/routes/notifications.ts';
 import { lastReplicas, newest, protectionWindowHours } from './service/protection.ts';
 import { AlarmMonitor } from './alarms/monitor.ts';
+import { devhostVcenterRoutes } from './api/routes/devhost-vcenter.ts';
+import { transporterRoutes } from './api/routes/transporter.ts';
+import { TransporterHub, vcenterAccess } from './replication/transport/hub.ts';
 import { ReplicationKind } from './replication/jobs/kind.ts';
 import { ReplicationHealth } from './replication/jobs/health-check.ts';
 
@@ -97,11 +100,11 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const primary = sites.primary;
   const jobs = new JobStore(config.dataDir, box, { serviceAccount: config.vcenter.username });
   const events = new EventBus();
-  /** A job's VMs now: the listed ones plus the members of its folders. */
-  const jobVms = async (job: Pick<Job, 'vmIds' | 'folderIds'>): Promise<string[]> =>
   const notificationStore = new NotificationStore(config.dataDir, box);
   const inventoryWindow = protectionWindowHours();
   let serviceUrl: string | undefined;
+  /** A job's VMs now: the listed ones plus the members of its folders. */
+  const jobVms = async (job: Pick<Job, 'vmIds' | 'folderIds'>): Promise<string[]> =>
     [...new Set([...job.vmIds, ...(await inventory.folderMembers(job.folderIds ?? []))])];
   const inventory = new InventoryView(sites, {
     protectedVms: async () => {
@@ -116,8 +119,6 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       }
       return map;
     },
-    lastBackup: (vmId) => {
-      const run = jobs.runs({ vmId, limit: 20 }).find((r) => r.kind === 'backup' && r.status !== 'running' && r.status !== 'queued');
     windowHours: inventoryWindow,
     // Newest good restore point (the repository's) or replica (the run history's) per VM.
     lastProtected: async () => {
@@ -125,6 +126,8 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       for (const p of await (await repo()).listRestorePoints().catch(() => [])) if ((points.get(p.vm.id) ?? '') < p.createdAt) points.set(p.vm.id, p.createdAt);
       return newest(points, lastReplicas(jobs.runs({ limit: 10_000 })));
     },
+    lastBackup: (vmId) => {
+      const run = jobs.runs({ vmId, limit: 20 }).find((r) => r.kind === 'backup' && r.status !== 'running' && r.status !== 'queued');
       const v = run?.vms.find((x) => x.vmId === vmId);
       return run && v ? { at: run.endedAt ?? run.startedAt, status: v.status, ...(v.consistency ? { consistency: v.consistency } : {}), ...(v.restorePointId ? { restorePointId: v.restorePointId } : {}) } : undefined;
     },
@@ -202,9 +205,9 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     publish: (e) => events.publish(e.type === 'run' ? { type: 'run', run: runToDto(e.run) } : { type: 'job', job: jobToDto(e.job) }),
     jobVms,
     vmName: async (id) => (await inventory.vms().catch(() => [])).find((v) => v.id === id)?.name ?? id,
+    onRunFinished: (run) => { notifier.runFinished(run); alarmMonitor.runFinished(run); },
   });
   runner.registerVmKind(new BackupKind({
-    onRunFinished: (run) => { notifier.runFinished(run); alarmMonitor.runFinished(run); },
     store: jobs,
     // The VM's own vCenter; vSphere is called with the bare moref, the run and the restore point keep the qualified id.
     backupDeps: async (vmId) => {
@@ -220,9 +223,12 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     queueRetention: (job) => { runner.runTask('retention', 'Stillpoint (after the job\'s run)', job); },
   }));
   runner.registerVmKind(new RestoreKind({ restore, takeVm: (vmId, owner) => locks.tryAcquire(vmId, owner), onRestored: () => inventory.invalidate() }));
+  // Transporters (hot-add replication): pairings in the data folder, registrations in memory.
+  const transporterHub = new TransporterHub(config.dataDir);
+  const transportersAt = (site: string) => ({ forDatastore: (vs: VSphere, ds: { type: string; value: string }) => transporterHub.forDatastore(vs, site, ds) });
   // Replication to the DR site (same vCenter as the source VM in this version).
   runner.registerVmKind(new ReplicateKind({
-    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref }; },
+    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref, transporters: transportersAt(site) }; },
     holder: (vmId) => locks.holder(vmId), guestCredentials: (id) => jobs.credentialSecret(id), onReplicated: () => inventory.invalidate(),
   }));
   // Failover, failback and failover plans of replicas (the replica's own vCenter), each a run kind.
@@ -230,7 +236,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const failoverKindDeps: FailoverKindDeps = {
     at: async (vmId) => { const { vs, moref } = await vmAt(vmId); return { vs, moref }; },
     locks, dataDir: config.dataDir, plans: failoverPlans, guestCredentials: (id) => jobs.credentialSecret(id), onChanged: () => inventory.invalidate(),
-    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref }; },
+    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref, transporters: transportersAt(site) }; },
   };
   for (const k of FAILOVER_KINDS) runner.registerVmKind(new FailoverOpKind(k, failoverKindDeps));
   runner.registerVmKind(new FailoverPlanKind(failoverKindDeps));
@@ -242,7 +248,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const listReplicas = async () => (await Promise.all(sites.ids().map(async (site) => (await allReplicas(await sites.vs(site))).map((s) => ({ ...s, replicaId: sites.format(site, s.replica.value) }))))).flat();
   const checkReplicaHealth = () => void listReplicas().then((l) => replicationHealth.observe(l)).catch((e: Error) => log.warn({ err: e.message }, 'replica health check failed'));
   runner.registerVmKind(new ReplicationKind({
-    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref }; },
+    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref, transporters: transportersAt(site) }; },
     siteOf: (vmId) => sites.parse(vmId, 'VM').site,
     fromBackupDeps: async (site) => ({ target: await sites.vs(site), repo: await repo() }),
     holder: (vmId) => locks.holder(vmId), guestCredentials: (id) => jobs.credentialSecret(id),
@@ -349,12 +355,6 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     })),
   });
 
-  // Restore-point disks published read-only over NBD: in memory only, a restart ends them.
-  const publications = new Publications({
-    openImage: async (rpId, disk) => (await repo()).openDiskImage(rpId, disk, { cacheBytes: 32 << 20 }),
-    hold: async (rpId, why) => (await repo()).hold(rpId, why),
-    listen: config.publish, ...(config.publish.urlHost ? { urlHost: config.publish.urlHost } : {}),
-    tls: loadOrCreateServerCert(config.dataDir, config.tls), log: childLog('publish'),
   // Active Directory objects of a DC's restore point: restored into the live DC with the user's own directory credentials.
   const adDirectories = new PointDirectories(files);
   const adSecrets = new DirectorySecrets();
@@ -376,22 +376,18 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     },
   });
 
+  // Restore-point disks published read-only over NBD: in memory only, a restart ends them.
+  const publications = new Publications({
+    openImage: async (rpId, disk) => (await repo()).openDiskImage(rpId, disk, { cacheBytes: 32 << 20 }),
+    hold: async (rpId, why) => (await repo()).hold(rpId, why),
+    listen: config.publish, ...(config.publish.urlHost ? { urlHost: config.publish.urlHost } : {}),
+    tls: loadOrCreateServerCert(config.dataDir, config.tls), log: childLog('publish'),
   });
   const publishing = publishRoutes({
     publications,
     restorePoint: restorePointById,
   });
 
-  const vcOrigins = [...new Set(sites.list().flatMap((s) => (s.config.url ? [new URL(s.config.url).origin] : [])))];
-  const failoverApi = failoverRoutes({
-    plans: failoverPlans, credential: (id) => jobs.credential(id),
-    start: async (kind, vmIds, params, user) => runToDto(await runner.start({ kind, vmIds, initiatedBy: user.username, concurrency: 1, params })),
-    replica: async (replicaId) => { const { vs, vm } = await vmAt(replicaId); return replicaByRef(vs, vm); },
-  });
-  const app = createApp({
-    version, rootDir, devHost: config.devHost, frameAncestors: vcOrigins,
-    auth, events, health, inventory, extraRoutes: [...operations, ...replicationRoutes({
-      inventory,
   // Run reports and the daily summary (e-mail, webhook); the summary counts what the dashboard counts.
   const notifier = new Notifier({
     store: notificationStore,
@@ -413,6 +409,20 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   });
   alarmMonitor.start();
 
+  const vcOrigins = [...new Set(sites.list().flatMap((s) => (s.config.url ? [new URL(s.config.url).origin] : [])))];
+  const failoverApi = failoverRoutes({
+    plans: failoverPlans, credential: (id) => jobs.credential(id),
+    start: async (kind, vmIds, params, user) => runToDto(await runner.start({ kind, vmIds, initiatedBy: user.username, concurrency: 1, params })),
+    replica: async (replicaId) => { const { vs, vm } = await vmAt(replicaId); return replicaByRef(vs, vm); },
+  });
+  const app = createApp({
+    version, rootDir, devHost: config.devHost, frameAncestors: vcOrigins,
+    auth, events, health, inventory, extraRoutes: [...operations, ...transporterRoutes({
+      hub: transporterHub,
+      locateVm: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { site, moref, name: (await vs.vms.get(moref)).name }; },
+      vcenterAccess: async (site) => vcenterAccess(await sites.vs(site)),
+    }), ...replicationRoutes({
+      inventory,
       replicate: async (vmId, r, user) => runToDto(await runner.start<ReplicateParams>({ kind: 'replicate', vmIds: [vmId], initiatedBy: user.username, concurrency: 1, params: { target: r } })),
       replicaOf: async (vmId) => {
         const { vs, moref, site } = await vmAt(vmId);
@@ -435,7 +445,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
         observe: (list) => replicationHealth.observe(list),
         syncing: (vmId) => runner.active().some((r) => r.kind === 'replication' && r.vms.some((v) => v.vmId === vmId && v.status === 'running')),
       },
-    }), ...notificationRoutes({ store: notificationStore, notifier }), ...failoverApi, ...filesRoutes, ...fileRestoreRuns, ...adRoutes, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
+    }), ...notificationRoutes({ store: notificationStore, notifier }), ...(config.devHost ? devhostVcenterRoutes() : []), ...failoverApi, ...filesRoutes, ...fileRestoreRuns, ...adRoutes, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 
@@ -453,6 +463,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   });
   const addr = server.address() as AddressInfo;
   const url = `https://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  serviceUrl = url;
   log.info({ url, dataDir: config.dataDir }, 'service started');
   void sites.status();
 
@@ -461,18 +472,18 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     async close() {
       scheduler.stop();
       clearInterval(recoveryTimer);
+      await notifier.stop();
+      await alarmMonitor.stop();
       clearInterval(replicaHealthTimer);
-  serviceUrl = url;
       for (const h of heartbeats) h.stop();
       cleanup.stop();
       await runner.drain();
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
       await publications.close();
+      adDirectories.close();
       await files.close();
       await repoOpening.then((r) => r.close(), () => undefined);
       events.complete();
-      await notifier.stop();
-      await alarmMonitor.stop();
       await auth.close();
       await sites.close();
     },
@@ -480,7 +491,6 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
 }
 
 /** The addresses the configured vCenters resolve to: their reverse proxies forward plugin requests. */
-      adDirectories.close();
 async function vCenterAddresses(urls: (string | undefined)[]): Promise<string[]> {
   const hosts = [...new Set(urls.flatMap((u) => (u ? [new URL(u).hostname.replace(/^\[|\]$/g, '')] : [])))];
   const found = await Promise.all(hosts.map((h) => (isIP(h) ? [h] : lookup(h, { all: true }).then((a) => a.map((x) => x.address), () => []))));

@@ -283,11 +283,69 @@ function renderMain() {
   main.replaceChildren(head, tabs, body);
 }
 
+// ---------- vCenter's panes: Recent Tasks, Events, Alarms (read from the lab through the service) ----------
+const panes = { current: 'tasks', timer: null };
+const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString(state.locale) : '');
+const statusCell = (text, cls) => el('td', { class: cls ? `st-${cls}` : '' }, text);
+function table(head, rows, empty) {
+  if (!rows.length) return el('p', { class: 'muted' }, empty);
+  return el('table', {}, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, ...rows));
+}
+const PANES = {
+  async tasks() {
+    const list = await api(`/api/devhost/vcenter/tasks?locale=${state.locale.slice(0, 2)}`);
+    return table(['Task name', 'Target', 'Status', 'Initiator', 'Start time', 'Completion time'], list.map((x) => el('tr', { 'data-task': x.key },
+      el('td', {}, x.name), el('td', {}, x.entity ?? ''),
+      statusCell(x.state === 'running' ? `Running ${x.progress ?? 0} %` : x.state === 'error' ? `Failed: ${x.error ?? ''}` : x.state === 'success' ? 'Completed' : x.state, x.state),
+      el('td', {}, x.initiatedBy ?? ''), el('td', {}, fmtTime(x.startTime)), el('td', {}, fmtTime(x.completeTime)))), 'No recent tasks.');
+  },
+  async events() {
+    const list = await api('/api/devhost/vcenter/events?max=100');
+    return table(['Description', 'Type', 'Date time', 'Target', 'User'], list.map((x) => el('tr', { 'data-event': x.key, 'data-type': x.eventTypeId ?? x.type },
+      statusCell(x.message, x.severity), el('td', {}, x.eventTypeId ?? x.type), el('td', {}, fmtTime(x.time)), el('td', {}, x.entity ?? ''), el('td', {}, x.user ?? ''))), 'No events.');
+  },
+  async alarms() {
+    const list = await api('/api/devhost/vcenter/alarms');
+    $('#alarm-count').textContent = list.length ? String(list.length) : '';
+    return table(['Alarm name', 'Object', 'Status', 'Triggered', 'Acknowledged'], list.map((x) => el('tr', { 'data-alarm': x.alarm, 'data-entity': x.entity },
+      el('td', {}, x.alarm), el('td', {}, x.entity), statusCell(x.status === 'red' ? 'Critical' : x.status === 'yellow' ? 'Warning' : x.status, x.status),
+      el('td', {}, fmtTime(x.time)), el('td', {}, x.acknowledged ? 'Yes' : 'No'))), 'No triggered alarms.');
+  },
+};
+async function renderPane() {
+  if (!state.token) return;
+  const name = panes.current;
+  try {
+    const body = await PANES[name]();
+    if (panes.current === name) $('#pane').replaceChildren(body);
+    if (name !== 'alarms') await api('/api/devhost/vcenter/alarms').then((l) => { $('#alarm-count').textContent = l.length ? String(l.length) : ''; });
+  } catch (e) { $('#pane').replaceChildren(el('p', { class: 'error' }, `Cannot read vCenter's ${name}: ${e.message}`)); }
+}
+function showPane(name) {
+  panes.current = name;
+  for (const b of document.querySelectorAll('.pane-tabs [role="tab"]')) b.setAttribute('aria-selected', String(b.dataset.pane === name));
+  $('#pane').setAttribute('aria-labelledby', `pane-tab-${name}`);
+  void renderPane();
+}
+for (const b of document.querySelectorAll('.pane-tabs [role="tab"]')) b.addEventListener('click', () => showPane(b.dataset.pane));
+$('#panes-toggle').addEventListener('click', (e) => {
+  const collapsed = document.querySelector('.panes').classList.toggle('collapsed');
+  e.currentTarget.setAttribute('aria-expanded', String(!collapsed));
+  e.currentTarget.textContent = collapsed ? '▴' : '▾';
+});
+// Like the vSphere Client, the panes follow vCenter by themselves.
+function startPanes() {
+  clearInterval(panes.timer);
+  panes.timer = setInterval(() => { if (!document.hidden && !document.querySelector('.panes').classList.contains('collapsed')) void renderPane(); }, 3000);
+  void renderPane();
+}
+
 // ---------- global refresh (the vSphere Client's refresh button) ----------
 async function refreshAll() {
   state.vms = await api('/api/vms');
   renderTree();
   for (const f of state.frames.values()) post(f, { sp: 'refresh' });
+  void renderPane();
 }
 $('#refresh').addEventListener('click', () => { if (state.manifest) refreshAll().catch((e) => console.warn('refresh failed', e)); });
 
@@ -342,10 +400,13 @@ async function start() {
   const vm = q.get('vm');
   if (q.get('tab')) state.tab = q.get('tab');
   select(vm && state.vms.some((v) => v.id === vm) ? vm : 'global');
+  if (q.get('pane') && PANES[q.get('pane')]) panes.current = q.get('pane');
+  showPane(panes.current);
+  startPanes();
 }
 
 $('#locale').value = state.locale;
 applyTheme();
 // For tests: drive the host without pixel-hunting.
-window.__devhost = { state, select, openMenu, refreshAll, runAction: (id, vmIds) => runAction(vmActions().find((a) => a.id === id), vmIds), closeModal, navigateTo };
+window.__devhost = { state, select, openMenu, refreshAll, showPane, renderPane, runAction: (id, vmIds) => runAction(vmActions().find((a) => a.id === id), vmIds), closeModal, navigateTo };
 start();
