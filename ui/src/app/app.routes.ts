@@ -22,6 +22,8 @@ export const routes: Routes = [
       { path: P.actionBackup, loadComponent: () => import('./views/backup-now').then((m) => m.BackupNowModal) },
       { path: P.actionRestore, loadComponent: () => import('./views/restore-wizard').then((m) => m.RestoreWizard) },
       { path: P.actionRecoverFiles, loadComponent: () => import('./views/file-restore/recover-files').then((m) => m.RecoverFilesModal) },
+      { path: P.runs, loadComponent: () => import('./views/runs').then((m) => m.RunsPage) },
+      { path: P.notifications, loadComponent: () => import('./views/notifications/notification-settings').then((m) => m.NotificationSettingsPage) },
       { path: P.actionAddToJob, loadComponent: () => import('./views/add-to-job').then((m) => m.AddToJobModal) },
       { path: P.actionReplicate, loadComponent: () => import('./views/replication/replicate').then((m) => m.ReplicateModal) },
       { path: P.replication, loadComponent: () => import('./views/replication/dr-view').then((m) => m.DrView) },

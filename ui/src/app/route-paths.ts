@@ -14,6 +14,8 @@ export const ROUTE_PATHS = {
   actionRestore: 'actions/restore',
   actionRecoverFiles: 'actions/recover-files',
   actionAddToJob: 'actions/add-to-job',
+  runs: 'runs',
+  notifications: 'notifications',
   actionReplicate: 'actions/replicate',
   replication: 'replication',
 } as const;

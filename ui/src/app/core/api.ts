@@ -3,7 +3,7 @@ import { Injectable, inject } from '@angular/core';
 import { firstValueFrom } from 'rxjs';
 import type {
   ApiError, BackupRequest, Dashboard, DatastoreInfo, GuestCredential, GuestCredentialInput, HostInfo, Job, JobInput,
-  JobRun, LoginRequest, LoginResponse, ReplicaState, RestorePoint, RestoreRequest, SessionInfo, VmDetail, VmSummary,
+  JobRun, LoginRequest, LoginResponse, NotificationSettingsDto, NotificationSettingsInput, NotificationTestResult, ReplicaState, RestorePoint, RestoreRequest, SessionInfo, VmDetail, VmSummary,
 } from '@contract';
 import type {
   FileDownloadLink, FileDownloadLinkRequest, FileEntry, FileListing, FileRestoreRequest, FileSearchResult, FileVersions, FileVolume,
@@ -55,6 +55,12 @@ export class Api {
   createCredential(body: GuestCredentialInput): Promise<GuestCredential> { return this.post('credentials', body); }
   deleteCredential(id: string): Promise<void> { return this.del(`credentials/${enc(id)}`); }
   dashboard(): Promise<Dashboard> { return this.get('dashboard'); }
+  /** The runs behind a dashboard figure: by outcome, kind and start (ISO time or "24h"). */
+  runsWhere(f: { status?: string; kind?: string; since?: string; limit?: number }): Promise<JobRun[]> { return this.get(`runs?${query(f)}`); }
+  notificationSettings(): Promise<NotificationSettingsDto> { return this.get('notifications/settings'); }
+  saveNotificationSettings(body: NotificationSettingsInput): Promise<NotificationSettingsDto> { return this.put('notifications/settings', body); }
+  testNotifications(to?: string[]): Promise<NotificationTestResult> { return this.post('notifications/test', to?.length ? { to } : {}); }
+  sendSummaryNow(): Promise<{ subject: string }> { return this.post('notifications/summary'); }
 
   // File-level restore (backend/api/contracts/files.ts): volumes, listings, search, download links.
   fileVolumes(rpId: string): Promise<FileVolume[]> { return this.get(`restore-points/${enc(rpId)}/volumes`); }

@@ -19,6 +19,7 @@ import { PluginNav } from '../shared/plugin-nav';
     <div [class]="sdk.isPlugin ? 'sp-plugin-view' : 'sp-page'">
       <sp-plugin-nav />
       <div class="sp-row"><h2 style="margin-top: 0">{{ 'dashboard.title' | t }}</h2><span class="sp-grow"></span>
+        <a class="btn btn-sm btn-link" routerLink="/notifications">{{ 'notif.title' | t }}</a>
         <button type="button" class="btn btn-sm btn-link" (click)="load()">{{ 'common.refresh' | t }}</button></div>
       <sp-error [message]="error()" [retryable]="true" (retry)="load()" />
       @if (!data() && !error()) { <clr-spinner clrInline>{{ 'common.loading' | t }}</clr-spinner> }
@@ -28,18 +29,23 @@ import { PluginNav } from '../shared/plugin-nav';
             <div class="card-header">{{ 'dashboard.protection' | t }}</div>
             <div class="card-block">
               <div class="sp-big">{{ d.vms.protected | num }} / {{ d.vms.total | num }}</div>
-              <div>{{ 'dashboard.protectedOf' | t: { pct: protectedPct() } }}</div>
+              <div>{{ 'dashboard.protectedWithin' | t: { pct: protectedPct(), h: d.protectionWindowHours ?? 26 } }}</div>
               <clr-progress-bar [clrValue]="d.vms.protected" [clrMax]="d.vms.total || 1" clrColor="success" [attr.aria-label]="'dashboard.protection' | t" />
+              @if (d.vms.scheduled !== undefined) { <div class="sp-muted" data-test="scheduled">{{ 'dashboard.scheduledN' | t: { n: d.vms.scheduled } }}</div> }
               @if (d.vms.unprotected > 0) { <p><a [routerLink]="'/vms'" [queryParams]="{ filter: 'unprotected' }">{{ 'dashboard.unprotectedN' | t: { n: d.vms.unprotected } }}</a></p> }
             </div>
           </div>
           <div class="card">
             <div class="card-header">{{ 'dashboard.last24h' | t }}</div>
             <div class="card-block sp-row" style="justify-content: space-around">
-              <div><div class="sp-big">{{ d.last24h.success | num }}</div><span class="label label-success">{{ 'status.success' | t }}</span></div>
-              <div><div class="sp-big">{{ d.last24h.warning | num }}</div><span class="label label-warning">{{ 'status.warning' | t }}</span></div>
-              <div><div class="sp-big">{{ d.last24h.failed | num }}</div><span class="label label-danger">{{ 'status.failed' | t }}</span></div>
+              @for (c of counters; track c.status) {
+                <a class="sp-counter" [routerLink]="'/runs'" [queryParams]="{ status: c.status, since: d.last24h.since }" [attr.data-counter]="c.status"
+                  [attr.aria-label]="'dashboard.showRuns' | t: { n: d.last24h[c.status], status: ('status.' + c.status | t) }">
+                  <div class="sp-big">{{ d.last24h[c.status] | num }}</div><span class="label" [class]="c.cls">{{ 'status.' + c.status | t }}</span>
+                </a>
+              }
             </div>
+            <div class="card-footer sp-muted" style="font-size: 0.55rem">{{ 'dashboard.last24hHelp' | t }}</div>
           </div>
           <div class="card">
             <div class="card-header">{{ 'dashboard.repository' | t }}</div>
@@ -91,6 +97,11 @@ import { PluginNav } from '../shared/plugin-nav';
 })
 export class DashboardPage {
   readonly sdk = inject(SdkService);
+  /** The "last 24 hours" figures, each a link to the runs behind it. */
+  readonly counters = [
+    { status: 'success', cls: 'label label-success' }, { status: 'warning', cls: 'label label-warning' },
+    { status: 'failed', cls: 'label label-danger' }, { status: 'cancelled', cls: 'label' },
+  ] as const;
   private readonly api = inject(Api);
   private readonly i18n = inject(I18n);
   readonly data = signal<Dashboard | null>(null);
