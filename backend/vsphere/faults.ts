@@ -203,7 +203,8 @@ export function faultToError(fault: string, message: string, detail?: Record<str
 export function localizedFaultToError(lmf: { fault?: Record<string, unknown>; localizedMessage?: string } | undefined): VSphereError {
   const f = lmf?.fault ?? {};
   const type = (f._type as string | undefined) ?? 'MethodFault';
-  const msgs = (f.faultMessage as { message?: string }[] | undefined)?.map((m) => m.message).filter(Boolean) ?? [];
+  // A fault type the built-in WSDL subset does not describe parses with a single faultMessage as an object, not a list.
+  const msgs = ([] as { message?: string }[]).concat((f.faultMessage as { message?: string }[] | { message?: string } | undefined) ?? []).map((m) => m.message).filter(Boolean);
   const message = lmf?.localizedMessage || msgs.join('; ') || '';
   return faultToError(type, message, f);
 }
