@@ -78,7 +78,7 @@ export class RunsPage {
     const parts: string[] = [];
     if (q.status) parts.push(this.i18n.t('status.' + q.status));
     if (q.kind) parts.push(this.i18n.t('kind.' + q.kind));
-    if (q.since) parts.push(/^\d+h$/.test(q.since) ? this.i18n.t('runs.sinceHours', { h: q.since.slice(0, -1) }) : this.i18n.t('runs.sinceTime', { t: this.i18n.dateTime(q.since) }));
+    if (q.since) parts.push(/^\d+h$/.test(q.since) ? this.i18n.t('runs.sinceHours', { h: q.since.slice(0, -1) }) : this.i18n.t('runs.sinceTime', { t: this.i18n.dateTime(q.since, 'short') }));
     if (q.run) parts.push(this.i18n.t('runs.oneRun'));
     return parts.join(' · ');
   });
