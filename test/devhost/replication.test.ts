@@ -15,7 +15,7 @@ import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { ensureUiBuilt } from '../helpers/ui-build.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { CHROMIUM, darkTheme, frameOf, newPage, openDevHost, unnamedControls } from '../helpers/devhost-page.ts';
-import type { ReplicaState, ReplicationJob, VmSummary } from '../../backend/api/contract.ts';
+import type { JobRun, ReplicaState, ReplicationJob, VmSummary } from '../../backend/api/contract.ts';
 import { until } from '../helpers/wait.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -125,6 +125,11 @@ test('dev host: right-click › Replicate… creates a job, runs it, the DR view
     if (await failoverRoutesOffered()) {
       await g.locator('#dr-confirm-go').click();
       await g.locator('[role=status]', { hasText: fill(en['repl.dr.started']!, { action: en['repl.action.test']!, name: 'linux-db01-drui' }) }).waitFor({ timeout: 60_000 });
+      const testRun = await until('the test failover run to end', async () => {
+        const runs = (await svc.call<JobRun[]>('GET', '/api/runs?limit=20', { token })).body;
+        return runs.find((r) => r.kind === 'failover-test' && r.endedAt);
+      }, { timeoutMs: 180_000, everyMs: 500 });
+      assert.ok(testRun.status === 'success' || testRun.status === 'warning', JSON.stringify(testRun));
       const after = await until('the replica ready again after the test failover', async () => {
         const r = (await svc.call<Replica>('GET', `/api/vms/${vm.id}/replica`, { token })).body;
         return r.state === 'ready' ? r : undefined;

@@ -11,7 +11,7 @@ import { ErrorAlert } from '../../shared/error-alert';
 import { liveView } from '../../shared/live-view';
 import { PluginNav } from '../../shared/plugin-nav';
 import { RunProgress } from '../../shared/run-progress';
-import { asRun, ReplicationApi, type DrAction, type Replica } from './replication-api';
+import { asRun, ReplicationApi, type DrAction, type FailoverPlan, type Replica } from './replication-api';
 import { RpoBadge } from './rpo-badge';
 
 /** Which actions a replica in a state offers: failover kinds while it is a replica, the rest once failed over. */
@@ -63,6 +63,24 @@ const OFFERED: Record<Replica['state'], DrAction[]> = {
         </tbody>
       </table>
 
+      <h3>{{ 'repl.dr.plans' | t }}</h3>
+      <table class="table table-compact" id="dr-plans">
+        <caption class="sp-sr-only">{{ 'repl.dr.plans' | t }}</caption>
+        <thead><tr><th class="left">{{ 'col.name' | t }}</th><th class="left">{{ 'repl.plan.order' | t }}</th><th class="left">{{ 'common.actions' | t }}</th></tr></thead>
+        <tbody>
+          @for (p of plans(); track p.id) {
+            <tr>
+              <td class="left">{{ p.name }}@if (p.description) { <br /><span class="sp-muted">{{ p.description }}</span> }</td>
+              <td class="left">@for (g of p.groups; track $index; let i = $index) { <div>{{ 'repl.plan.group' | t: { n: i + 1, vms: names(g.replicaIds), delay: g.delaySeconds ?? 0 } }}</div> }</td>
+              <td class="left"><div class="btn-group btn-sm">
+                <button type="button" class="btn btn-sm btn-outline" (click)="askPlan(p, 'normal')">{{ 'repl.action.failover' | t }}</button>
+                <button type="button" class="btn btn-sm btn-outline" (click)="askPlan(p, 'test')">{{ 'repl.action.test' | t }}</button>
+              </div></td>
+            </tr>
+          } @empty { <tr><td colspan="3" class="left sp-muted">{{ 'repl.dr.noPlans' | t }}</td></tr> }
+        </tbody>
+      </table>
+
       <h3>{{ 'repl.dr.jobs' | t }}</h3>
       <table class="table table-compact" id="dr-jobs">
         <caption class="sp-sr-only">{{ 'repl.dr.jobs' | t }}</caption>
@@ -106,6 +124,22 @@ const OFFERED: Record<Replica['state'], DrAction[]> = {
         }
       </div>
     </clr-modal>
+    <clr-modal [clrModalOpen]="!!pendingPlan()" (clrModalOpenChange)="!$event && pendingPlan.set(null)">
+      <h3 class="modal-title">@if (pendingPlan(); as pp) { {{ 'repl.plan.confirm.' + pp.mode + '.title' | t: { name: pp.plan.name } }} }</h3>
+      <div class="modal-body" id="dr-plan-confirm">
+        @if (pendingPlan(); as pp) {
+          <p><strong>{{ 'repl.plan.confirm.replicas' | t }}</strong> {{ 'repl.confirm.' + (pp.mode === 'test' ? 'test' : 'failover') + '.replica' | t }}</p>
+          <p><strong>{{ 'repl.plan.confirm.sources' | t }}</strong> {{ 'repl.confirm.' + (pp.mode === 'test' ? 'test' : 'failover') + '.source' | t }}</p>
+          <p class="sp-muted">{{ 'repl.plan.confirm.order' | t }}</p>
+        }
+      </div>
+      <div class="modal-footer">
+        @if (pendingPlan(); as pp) {
+          <button type="button" class="btn btn-outline" (click)="pendingPlan.set(null)">{{ 'common.cancel' | t }}</button>
+          <button type="button" class="btn" [class.btn-danger]="pp.mode === 'normal'" [class.btn-primary]="pp.mode === 'test'" (click)="runPlan()">{{ 'repl.action.' + (pp.mode === 'test' ? 'test' : 'failover') | t }}</button>
+        }
+      </div>
+    </clr-modal>
     <clr-modal [clrModalOpen]="!!confirmDelete()" (clrModalOpenChange)="!$event && confirmDelete.set(null)" clrModalSize="sm">
       <h3 class="modal-title">{{ 'jobs.deleteTitle' | t }}</h3>
       <div class="modal-body"><p>{{ 'repl.dr.deleteJob' | t: { name: confirmDelete()?.name } }}</p></div>
@@ -127,16 +161,18 @@ export class DrView {
   readonly notice = signal<string | null>(null);
   readonly pending = signal<{ replica: Replica; action: DrAction } | null>(null);
   readonly confirmDelete = signal<ReplicationJob | null>(null);
+  readonly plans = signal<FailoverPlan[]>([]);
+  readonly pendingPlan = signal<{ plan: FailoverPlan; mode: 'normal' | 'test' } | null>(null);
   point = '';
 
   constructor() {
     void this.load();
-    liveView(() => void this.load(), (e) => { if (e.type === 'run' && e.run.endedAt && (e.run.kind === 'replication' || e.run.kind === 'replicate')) void this.load(); });
+    liveView(() => void this.load(), (e) => { if (e.type === 'run' && e.run.endedAt && (e.run.kind === 'replication' || e.run.kind === 'replicate' || e.run.kind.startsWith('failover') || e.run.kind === 'failback')) void this.load(); });
   }
   async load(): Promise<void> {
     try {
-      const [reps, jobs] = await Promise.all([this.repl.replicas(), this.repl.jobs()]);
-      this.all.set(reps); this.jobs.set(jobs); this.error.set(null);
+      const [reps, jobs, plans] = await Promise.all([this.repl.replicas(), this.repl.jobs(), this.repl.plans().catch(() => [])]);
+      this.all.set(reps); this.jobs.set(jobs); this.plans.set(plans); this.error.set(null);
     } catch (e) { this.error.set(errorText(e)); }
   }
   actionsFor(r: Replica): DrAction[] { return OFFERED[r.state] ?? []; }
@@ -153,6 +189,17 @@ export class DrView {
       if (run) this.tracker.track(run, (_x: JobRun) => void this.load());
       this.notice.set(this.i18n.t('repl.dr.started', { action: this.i18n.t('repl.action.' + p.action), name: p.replica.replicaName ?? p.replica.replicaVmId }));
       await this.load();
+    } catch (e) { this.error.set(errorText(e)); }
+  }
+  names(ids: string[]): string { return ids.map((id) => this.replicas().find((r) => r.replicaVmId === id)?.replicaName ?? id).join(', '); }
+  askPlan(plan: FailoverPlan, mode: 'normal' | 'test'): void { this.pendingPlan.set({ plan, mode }); }
+  async runPlan(): Promise<void> {
+    const p = this.pendingPlan();
+    this.pendingPlan.set(null);
+    if (!p) return;
+    try {
+      this.tracker.track(await this.repl.runPlan(p.plan.id, p.mode), () => void this.load());
+      this.notice.set(this.i18n.t('repl.dr.started', { action: this.i18n.t('repl.action.' + (p.mode === 'test' ? 'test' : 'failover')), name: p.plan.name }));
     } catch (e) { this.error.set(errorText(e)); }
   }
   async runJob(j: ReplicationJob): Promise<void> {

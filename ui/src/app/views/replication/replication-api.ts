@@ -6,6 +6,8 @@ import { ApiFailure } from '../../core/api';
 import { AuthService } from '../../core/auth';
 
 export type Replica = Extract<ReplicaState, { replicaVmId: string }>;
+/** A failover plan as GET /api/failover-plans lists it (backend/api/contracts/failover.ts): what the DR view shows of it. */
+export interface FailoverPlan { id: string; name: string; description?: string; groups: { replicaIds: string[]; delaySeconds?: number }[] }
 export type DrAction = 'failover' | 'test' | 'planned' | 'undo' | 'permanent' | 'failback';
 
 /** Replication jobs, replicas and the failover actions (backend/api/contracts/replication-jobs.ts and the failover routes). */
@@ -21,6 +23,8 @@ export class ReplicationApi {
   createJob(body: ReplicationJobInput): Promise<ReplicationJob> { return this.wrap(this.http.post<ReplicationJob>(this.auth.url('replication-jobs'), body)); }
   runJob(id: string): Promise<JobRun> { return this.wrap(this.http.post<JobRun>(this.auth.url(`replication-jobs/${encodeURIComponent(id)}/run`), {})); }
   deleteJob(id: string): Promise<void> { return this.wrap(this.http.delete<void>(this.auth.url(`replication-jobs/${encodeURIComponent(id)}`))); }
+  plans(): Promise<FailoverPlan[]> { return this.wrap(this.http.get<FailoverPlan[]>(this.auth.url('failover-plans'))); }
+  runPlan(id: string, mode: 'normal' | 'test'): Promise<JobRun> { return this.wrap(this.http.post<JobRun>(this.auth.url(`failover-plans/${encodeURIComponent(id)}/run`), { mode })); }
   replicas(): Promise<ReplicaState[]> { return this.wrap(this.http.get<ReplicaState[]>(this.auth.url('replicas'))); }
 
   /** A failover action on a replica (Failover / Test / Planned take a recovery point; the others act on the failed-over replica). */
@@ -28,7 +32,7 @@ export class ReplicationApi {
     const id = encodeURIComponent(replicaId);
     const mode = action === 'test' ? 'test' : action === 'planned' ? 'planned' : 'normal';
     const path = action === 'failover' || action === 'test' || action === 'planned' ? `replicas/${id}/failover` : `replicas/${id}/${action}`;
-    const body = action === 'failover' || action === 'test' || action === 'planned' ? { mode, ...(point ? { point } : {}) } : {};
+    const body = action === 'failover' || action === 'test' || action === 'planned' ? { mode, ...(point ? { point } : {}) } : action === 'permanent' ? { confirm: true } : {};
     return this.wrap(this.http.post<unknown>(this.auth.url(path), body));
   }
 }
