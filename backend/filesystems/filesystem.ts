@@ -6,7 +6,7 @@
 import { ExfatVolume } from './exfat/volume.ts'
 import { Ext4Volume } from './ext4/volume.ts'
 import { FatVolume } from './fat/volume.ts'
-import { NtfsVolume } from './ntfs/volume.ts'
+import { NtfsVolume, formatRef } from './ntfs/volume.ts'
 import { XfsVolume } from './xfs/volume.ts'
 import { FsError, type FsEntry, type ReadAt } from './types.ts'
 
@@ -33,8 +33,26 @@ export interface FileSystem {
   walk(dirRef?: string): AsyncGenerator<{ path: string; entry: FsEntry }>
   /** Optional fast path: the entries walk() yields from the root, in any order (NTFS: one sequential $MFT read). */
   scan?(): AsyncGenerator<{ path: string; entry: FsEntry }>
+  /** Optional, what a catalog keeps of scan()'s entries, in columns (NTFS: one linear pass over $MFT); at most `limit`. */
+  scanTable?(limit: number): Promise<FsTable>
   label(): Promise<string>
   consistency(): Promise<FsConsistency>
+}
+
+/** Entries in columns: entry i is paths[i] (as walk() gives it), types[i], sizes[i], … */
+export interface FsTable {
+  count: number
+  paths: string[]
+  /** 0 file, 1 dir, 2 symlink, 3 other. */
+  types: Uint8Array
+  sizes: Float64Array
+  /** Modification time, ms since 1970; NaN when the entry has none. */
+  mtimes: Float64Array
+  inodes: Float64Array
+  /** Stopped at the limit. */
+  truncated: boolean
+  /** The reference read() and stat() take for entry i. */
+  ref(i: number): string
 }
 
 /** A reader for one filesystem type: a signature test on the first 64 KiB, then open. */
@@ -93,6 +111,10 @@ registerFileSystem({
       read: (ref, o, n, stream) => v.read(ref, stream, o, n),
       walk: (ref) => v.walk(ref),
       scan: () => v.scan(),
+      async scanTable(limit) {
+        const t = await v.scanTable(limit)
+        return { ...t, ref: (i: number) => formatRef(t.inodes[i]!, t.seqs[i]!) }
+      },
       label: async () => (await state()).label,
       async consistency() {
         const s = await state()

@@ -1,7 +1,12 @@
 /** Shared interfaces for the read-only, on-demand filesystem readers (issue 11). */
 
 /** Random-access reader over a partition of a disk image. */
-export interface ReadAt { readonly size: number; readAt(offset: number, length: number): Promise<Buffer> }
+export interface ReadAt {
+  readonly size: number
+  readAt(offset: number, length: number): Promise<Buffer>
+  /** Optional: reads [offset, offset + out.length) into `out` (a reused buffer: no new memory per read); the bytes written, fewer only at the end. */
+  readInto?(offset: number, out: Uint8Array): Promise<number>
+}
 
 export type FsEntryType = 'file' | 'dir' | 'symlink' | 'reparse' | 'other'
 

@@ -11,6 +11,13 @@ export function sliceReader(base: ReadAt, start: number, size: number): ReadAt {
       const n = Math.max(0, Math.min(length, len - offset))
       return n === 0 ? Buffer.alloc(0) : base.readAt(start + offset, n)
     },
+    ...(base.readInto ? {
+      async readInto(offset: number, out: Uint8Array) {
+        if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError('ERANGE', `read of ${out.length} bytes at ${offset} is outside the volume`)
+        const n = Math.max(0, Math.min(out.length, len - offset))
+        return n === 0 ? 0 : base.readInto!(start + offset, n === out.length ? out : out.subarray(0, n))
+      },
+    } : {}),
   }
 }
 

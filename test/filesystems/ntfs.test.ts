@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { NtfsVolume, type NtfsEntry } from '../../backend/filesystems/ntfs/index.ts'
+import { filetime } from '../../backend/filesystems/ntfs/volume.ts'
+import { filetimeMs } from '../../backend/filesystems/ntfs/mft-table.ts'
 import { FsError, type ReadAt } from '../../backend/filesystems/types.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -132,6 +134,23 @@ async function compareWithSleuthkit(img: string, offsetSectors: number): Promise
     }
     return { files, bytes }
   } finally { reader.close() }
+}
+
+/** scan()'s entries as a catalog keeps them, in its order, next to scanTable()'s columns (or each one's error code). */
+async function scanAndTable(vol: NtfsVolume): Promise<{ scanned: unknown; tabled: unknown }> {
+  const code = (t: string) => (t === 'file' ? 0 : t === 'dir' ? 1 : t === 'symlink' ? 2 : 3)
+  const time = (ms: number) => (Number.isFinite(ms) ? ms : null)
+  let scanned: unknown, tabled: unknown
+  try {
+    const rows: unknown[] = []
+    for await (const { path, entry } of vol.scan()) rows.push([path, code(entry.type), entry.size, time(entry.mtime ? Date.parse(entry.mtime) : NaN), entry.inode, entry.ref])
+    scanned = rows
+  } catch (e) { if (!(e instanceof FsError)) throw e; scanned = e.code }
+  try {
+    const t = await vol.scanTable()
+    tabled = t.paths.map((p, i) => [p, t.types[i], t.sizes[i], time(t.mtimes[i]!), t.inodes[i], `${t.inodes[i]}-${t.seqs[i]}`])
+  } catch (e) { if (!(e instanceof FsError)) throw e; tabled = e.code }
+  return { scanned, tabled }
 }
 
 /** Every entry walk() and scan() yield, by path (scan's order differs). */
@@ -255,6 +274,35 @@ describe('NTFS reader vs sleuthkit on an mkntfs + ntfs-3g image', () => {
     }
   })
 
+  it('scanTable() gives what a catalog keeps of every scan() entry (path, type, size, time, record), in order, also through readInto', async () => {
+    for (const img of [full, small]) {
+      const reader = fileReader(img)
+      try {
+        const plain = await scanAndTable(await NtfsVolume.open(reader))
+        assert.ok(Array.isArray(plain.tabled) && plain.tabled.length > 100, `${img}: ${JSON.stringify(plain.tabled).slice(0, 200)}`)
+        assert.deepEqual(plain.tabled, plain.scanned, img)
+        // A reader that reads into the caller's buffer (a restore point's disk image does): the same.
+        const into: ReadAt = { size: reader.size, readAt: (o, n) => reader.readAt(o, n), async readInto(o, out) { const b = await reader.readAt(o, out.length); out.set(b); return b.length } }
+        assert.deepEqual((await scanAndTable(await NtfsVolume.open(into))).tabled, plain.scanned, `${img} through readInto`)
+      } finally { reader.close() }
+    }
+  })
+
+  it('filetimeMs() is Date.parse of filetime() on 200,000 values (clustered, random, 1601, far future, zero)', () => {
+    let seed = 7
+    const rnd = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed }
+    const b = Buffer.alloc(8)
+    const check = (lo: number, hi: number) => {
+      b.writeUInt32LE(lo >>> 0, 0); b.writeUInt32LE(hi >>> 0, 4)
+      const s = filetime(b, 0)
+      assert.equal(filetimeMs(b, 0, 8), s === undefined ? undefined : Date.parse(s), `${hi}:${lo} ${s}`)
+    }
+    for (let i = 0; i < 100_000; i++) check(rnd(), 0x01d0_0000 + (rnd() % 0x0010_0000)) // 2015..2030
+    for (let i = 0; i < 100_000; i++) check(rnd(), rnd())
+    for (const [lo, hi] of [[0, 0], [1, 0], [0, 2 ** 30 - 1], [0xffffffff, 2 ** 30 - 1], [0, 2 ** 30], [0, 0x7fffffff], [0xffffffff, 0xffffffff]]) check(lo!, hi!)
+    assert.equal(filetimeMs(b, 4, 8), undefined, 'past the buffer')
+  })
+
   it('reports a dirty $Volume and a dirty/clean $LogFile restart area', async () => {
     const img = join(dir, 'state.img')
     writeFileSync(img, readFileSync(small))
@@ -341,6 +389,11 @@ describe('NTFS reader vs sleuthkit on the Debian forensics-samples-ntfs image', 
     assert.ok(r.files >= 25, `compared ${r.files} streams`)
     const { walked, scanned } = await walkAndScan(img, 2048)
     assert.deepEqual(scanned, walked, 'scan() = walk() on the sample')
+    const reader = fileReader(img, 2048 * 512)
+    try {
+      const s = await scanAndTable(await NtfsVolume.open(reader))
+      assert.deepEqual(s.tabled, s.scanned, 'scanTable() = scan() on the sample')
+    } finally { reader.close() }
     t.diagnostic(`forensics sample: ${r.files} streams, ${r.bytes} bytes identical`)
   })
 })
@@ -405,6 +458,9 @@ async function exercise(reader: ReadAt): Promise<{ error?: string }> {
   let vol: NtfsVolume
   try { vol = await NtfsVolume.open(reader) } catch (e) { note(e); return { error: first } }
   try { await vol.state() } catch (e) { note(e) }
+  // The catalog's linear pass decides on damaged records exactly as scan() does.
+  const s = await scanAndTable(vol)
+  assert.deepEqual(s.tabled, s.scanned, 'scanTable() = scan() on a mutated image')
   try { await vol.lookup('/unicode/日本語のファイル.txt') } catch (e) { note(e) }
   let n = 0
   try {

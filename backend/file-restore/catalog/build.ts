@@ -5,9 +5,9 @@
 // check) and unchanged files keep their entropy sample instead of being read again.
 import { openVolumes } from '../../volumes/volumes.ts';
 import type { DiskImage, Repository, RestorePoint } from '../../repository/repository.ts';
-import { runIsolated } from '../isolation.ts';
-import { compareEntries, writeCatalog, type CatalogEntry, type CatalogFile, type CatalogHeader, type CatalogVolume } from './format.ts';
-import type { ScanRequest, ScanResult } from './scan.ts';
+import { IsolatedWorker } from '../isolation.ts';
+import { entryAt, nameIds, writeCatalog, type CatalogFile, type CatalogHeader, type CatalogVolume, type EntryColumns } from './format.ts';
+import { unpack, type PackedScan, type ScanColumns, type ScanRequest } from './scan.ts';
 import { diffCatalogs, type CatalogDiff } from './diff.ts';
 import { assessMassEncryption, type MassEncryptionAssessment } from './mass-encryption.ts';
 import type { CatalogStore } from './store.ts';
@@ -40,12 +40,26 @@ export async function buildCatalog(repo: Repository, store: CatalogStore, rp: Re
   const t0 = Date.now();
   o.progress?.(0, 'reading partition tables');
   const images: { key: string; label: string; img: DiskImage }[] = [];
+  const previousImages: { key: string; label: string; img: DiskImage }[] = [];
   const volumes: CatalogVolume[] = [];
-  const entries: CatalogEntry[] = [];
+  const parts: { volume: number; table: ScanColumns }[] = [];
+  const sampledBefore = new Map<string, number>();
   const prev = o.previous?.catalog;
+  // One isolated worker for the build, started now: its modules load while the disks are opened here.
+  const scanner = new IsolatedWorker(SCAN, 'catalogScanner', [], { timeoutMs: o.volumeTimeoutMs ?? 30 * 60_000, maxHeapMb: o.maxHeapMb ?? 1024, label: `Cataloguing ${rp.id}` });
+  scanner.call('ready', [], { timeoutMs: 60_000 }).catch(() => { /* a failed start shows on the first scan */ });
+  const onAbort = () => { void scanner.close(); };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     // Kept open for the whole build: the repository's GC leaves their packs alone meanwhile.
     for (const d of rp.disks) images.push({ key: d.key, label: d.label, img: await repo.openDiskImage(rp.id, d.key) });
+    // The previous point's disks: a changed file whose earlier version the previous catalog did not sample is sampled there.
+    if (prev) {
+      for (const d of o.previous!.rp.disks) {
+        const img = await repo.openDiskImage(o.previous!.rp.id, d.key).catch(() => undefined);
+        if (img) previousImages.push({ key: d.key, label: d.label, img });
+      }
+    }
     const planned = await openVolumes(images.map((d) => ({ key: d.key, label: d.label, reader: { size: d.img.capacity, readAt: (at: number, n: number) => d.img.readAt(at, n) } })));
     for (const [i, v] of planned.entries()) {
       o.signal?.throwIfAborted();
@@ -58,51 +72,77 @@ export async function buildCatalog(repo: Repository, store: CatalogStore, rp: Re
       if (!v.fsType) { if (v.problem) vol.error = v.problem; continue; }
       const prevIndex = prev?.header.volumes.findIndex((x) => x.id === v.id) ?? -1;
       const disks = images.map((d) => ({ key: d.key, label: d.label, image: d.img.descriptor() }));
-      const req: ScanRequest = { disks, volumeId: v.id, ...(prev && prevIndex >= 0 ? { previous: { file: store.path(o.previous!.rp.vm.id, o.previous!.rp.id), volume: prevIndex } } : {}) };
+      const prevDisks = previousImages.map((d) => ({ key: d.key, label: d.label, image: d.img.descriptor() }));
+      const req: ScanRequest = {
+        disks, volumeId: v.id,
+        ...(prev && prevIndex >= 0 ? { previous: { file: store.path(o.previous!.rp.vm.id, o.previous!.rp.id), volume: prevIndex, ...(prevDisks.length ? { disks: prevDisks } : {}) } } : {}),
+      };
       try {
-        const r = await runIsolated<ScanResult>(SCAN, 'scanVolume', [req], {
-          timeoutMs: o.volumeTimeoutMs ?? 30 * 60_000, maxHeapMb: o.maxHeapMb ?? 1024, transfer: disks.map((d) => d.image.table),
-          label: `Cataloguing ${v.name}`, ...(o.signal ? { signal: o.signal } : {}),
-        });
+        const r = unpack(await scanner.call<PackedScan>('scan', [req], { transfer: [...disks, ...prevDisks].map((d) => d.image.table) }));
         if (r.fsType) vol.fsType = r.fsType;
         if (r.label) vol.label = r.label;
         if (r.consistency) vol.consistency = r.consistency;
-        if (r.truncated) vol.error = `catalogued the first ${r.entries.length} entries only`;
+        if (r.truncated) vol.error = `catalogued the first ${r.table.count} entries only`;
         vol.sampled = r.sampled;
-        for (const e of r.entries) {
-          e.volume = i;
-          if (e.type === 'file') { vol.files++; vol.bytes += e.size; } else if (e.type === 'dir') vol.dirs++;
-          entries.push(e);
+        const t = r.table;
+        for (let k = 0; k < t.count; k++) {
+          const type = t.types[k];
+          if (type === 0) { vol.files++; vol.bytes += t.sizes[k]!; } else if (type === 1) vol.dirs++;
         }
+        for (const b of r.before) sampledBefore.set(`${v.id}\0${b.path}`, b.entropy);
+        parts.push({ volume: i, table: t });
       } catch (e) {
-        if (o.signal?.aborted) throw e;
+        o.signal?.throwIfAborted();
         vol.error = (e as Error).message;
       }
     }
   } finally {
-    await Promise.all(images.map((d) => d.img.close()));
+    o.signal?.removeEventListener('abort', onAbort);
+    await scanner.close();
+    await Promise.all([...images, ...previousImages].map((d) => d.img.close()));
   }
   o.signal?.throwIfAborted();
   o.progress?.(92, 'writing the catalog');
-  entries.sort(compareEntries);
+  // Each volume's entries come sorted by path: in volume order they are sorted by (volume, path).
+  const entries = concatColumns(parts);
   let diff: CatalogDiff | undefined;
   let massEncryption: MassEncryptionAssessment | undefined;
   if (prev) {
     const before = [...prev.all()];
-    diff = diffCatalogs({ volumes: prev.header.volumes, entries: before }, { volumes, entries });
+    const after = Array.from({ length: entries.count }, (_, i) => entryAt(entries, i));
+    diff = diffCatalogs({ volumes: prev.header.volumes, entries: before }, { volumes, entries: after });
+    for (const c of diff.changed) {
+      const e = c.before.entropy === undefined ? sampledBefore.get(`${c.volume}\0${c.path}`) : undefined;
+      if (e !== undefined) c.before.entropy = e;
+    }
     massEncryption = assessMassEncryption({ volumes: prev.header.volumes, entries: before }, diff);
   }
   const names = store.names(rp.vm.id);
-  for (const e of entries) names.intern(e.path.slice(e.path.lastIndexOf('/') + 1).toLowerCase());
-  names.flush(true);
+  const ids = nameIds(entries, (n) => names.intern(n));
+  names.flush();
   const header = writeCatalog(store.pathForWrite(rp.vm.id, rp.id), {
     rpId: rp.id, vmId: rp.vm.id, vmName: rp.vm.name, createdAt: rp.createdAt, builtAt: new Date().toISOString(), buildMs: Date.now() - t0, ...(o.runId ? { runId: o.runId } : {}),
     volumes, names: names.size,
     ...(o.previous && diff && massEncryption ? { comparedWith: { rpId: o.previous.rp.id, summary: { ...diff.totals }, massEncryption } } : {}),
-  }, entries, (n) => names.intern(n));
-  names.flush();
+  }, entries, ids);
   store.clearFailure(rp.vm.id, rp.id);
   o.progress?.(100, 'catalogue ready');
   return { header, ...(diff ? { diff } : {}), ...(massEncryption ? { massEncryption } : {}) };
 }
 
+/** The volumes' tables one after the other, as one set of catalog columns. */
+function concatColumns(parts: { volume: number; table: ScanColumns }[]): EntryColumns {
+  const n = parts.reduce((s, p) => s + p.table.count, 0);
+  const c: EntryColumns = {
+    count: n, volumes: new Uint32Array(n), paths: [], types: new Uint8Array(n), sizes: new Float64Array(n),
+    mtimes: new Float64Array(n), fileIds: new Float64Array(n), entropy: new Int16Array(n),
+  };
+  let at = 0;
+  for (const { volume, table: t } of parts) {
+    c.volumes.fill(volume, at, at + t.count);
+    c.types.set(t.types, at); c.sizes.set(t.sizes, at); c.mtimes.set(t.mtimes, at); c.fileIds.set(t.fileIds, at); c.entropy.set(t.entropy, at);
+    c.paths = parts.length === 1 ? t.paths : c.paths.concat(t.paths);
+    at += t.count;
+  }
+  return c;
+}

@@ -141,7 +141,7 @@ export class NameDictionary {
   /** Writes interned names durably (before any catalog that uses their ids); drops the id map unless a build still interns. */
   flush(keepIds = false): void {
     if (this.#pending.length) {
-      const data = Buffer.from(this.#pending.map((n) => `${n}\0`).join(''), 'utf8');
+      const data = Buffer.from(`${this.#pending.join('\0')}\0`, 'utf8');
       const fd = openSync(this.#file, 'a', 0o600);
       try { writeSync(fd, data); fsyncSync(fd); } finally { closeSync(fd); }
       this.#pending = [];

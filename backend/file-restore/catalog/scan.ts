@@ -1,20 +1,30 @@
 // Cataloguing one volume, run inside an isolated worker (file-restore/isolation.ts): guest bytes are
 // parsed with a time and heap bound. Opens the restore point's disk from its descriptor (no index, no
-// lock), recognises the filesystem, records what it says about its own consistency, walks every
-// entry, and samples the content of new or changed files for entropy (the mass-encryption check).
+// lock), recognises the filesystem, records what it says about its own consistency, lists every
+// entry (NTFS: one linear pass over $MFT into columns; others: the walk), sorts them by path, and
+// samples the content of new or changed files for entropy (the mass-encryption check) — and of the
+// previous point's version of a changed file when the previous catalog has no sample of it.
+// The result goes back in columns (typed arrays and one array of paths): one message, no object per entry.
 import { DiskImage, type DiskImageDescriptor } from '../../repository/disk-image.ts';
-import { openFileSystem, type FsConsistency, type FsType } from '../../filesystems/filesystem.ts';
+import { openFileSystem, type FileSystem, type FsConsistency, type FsTable, type FsType } from '../../filesystems/filesystem.ts';
 import { openVolumes } from '../../volumes/volumes.ts';
-import { CatalogFile, type CatalogEntry, type EntryType } from './format.ts';
+import type { ReadAt } from '../../filesystems/types.ts';
+import { CatalogFile } from './format.ts';
+import { Transfer } from '../transfer.ts';
 import { entropyCode, MIN_SAMPLED_SIZE, SAMPLE_BYTES } from './entropy.ts';
+
+type Disks = { key: string; label: string; image: DiskImageDescriptor }[];
 
 export interface ScanRequest {
   /** Every disk of the restore point (a logical volume may span several). */
-  disks: { key: string; label: string; image: DiskImageDescriptor }[];
+  disks: Disks;
   /** The volume to catalogue (volumes/volumes.ts id: "2000", "2000-p1", "lvm-vg-lv"). */
   volumeId: string;
-  /** The previous point's catalog and this volume's index in it: unchanged files keep their sample. */
-  previous?: { file: string; volume: number };
+  /**
+   * The previous point's catalog and this volume's index in it: unchanged files keep their sample;
+   * with its disks, a changed file whose earlier version has no sample gets one from them.
+   */
+  previous?: { file: string; volume: number; disks?: Disks };
   /** Sample new and changed files (default true). */
   sample?: boolean;
   maxEntries?: number;
@@ -22,13 +32,28 @@ export interface ScanRequest {
   maxSamples?: number;
 }
 
+/** A volume's entries sorted by path, in columns: entry i is (paths[i], types[i], …). */
+export interface ScanColumns {
+  count: number;
+  paths: string[];
+  /** format.ts type index: 0 file, 1 dir, 2 symlink, 3 other. */
+  types: Uint8Array;
+  sizes: Float64Array;
+  /** ms since 1970; NaN: none. */
+  mtimes: Float64Array;
+  fileIds: Float64Array;
+  /** Entropy code (entropy.ts); -1: not sampled. */
+  entropy: Int16Array;
+}
+
 export interface ScanResult {
   fsType?: FsType;
   label?: string;
   consistency?: FsConsistency;
-  /** Entries with volume 0 (the caller sets the index). */
-  entries: CatalogEntry[];
+  table: ScanColumns;
   sampled: number;
+  /** Changed files whose previous version had no sample in the previous catalog: sampled from the previous point. */
+  before: { path: string; entropy: number }[];
   /** The walk stopped at maxEntries. */
   truncated?: boolean;
 }
@@ -37,56 +62,147 @@ const DEFAULT_MAX_ENTRIES = 5_000_000;
 /** Each sample may decode its own chunk of the disk (~3 ms): 1,000 keep a build's sampling to seconds. */
 export const MAX_SAMPLES = 1000;
 
-const typeOf = (t: string): EntryType => (t === 'file' || t === 'dir' || t === 'symlink' ? t : 'other');
+const TYPE_CODE: Record<string, number> = { file: 0, dir: 1, symlink: 2 };
+
+/** The walk's entries as a table (filesystems without scanTable). */
+async function walkTable(fs: FileSystem, limit: number): Promise<FsTable> {
+  const paths: string[] = [], types: number[] = [], sizes: number[] = [], mtimes: number[] = [], inodes: number[] = [], refs: string[] = [];
+  let truncated = false;
+  for await (const { path, entry } of fs.scan ? fs.scan() : fs.walk()) {
+    if (paths.length >= limit) { truncated = true; break; }
+    paths.push(path);
+    types.push(TYPE_CODE[entry.type] ?? 3);
+    sizes.push(entry.size);
+    mtimes.push(entry.mtime ? Date.parse(entry.mtime) : NaN);
+    inodes.push(entry.inode);
+    refs.push(entry.ref);
+  }
+  return {
+    count: paths.length, paths, types: Uint8Array.from(types), sizes: Float64Array.from(sizes), mtimes: Float64Array.from(mtimes),
+    inodes: Float64Array.from(inodes), truncated, ref: (i) => refs[i]!,
+  };
+}
+
+/** A disk image as a ReadAt, reading into the caller's buffer where the image can. */
+function diskReader(img: DiskImage): ReadAt {
+  const into = (img as DiskImage & { readInto?(offset: number, out: Uint8Array): Promise<number> }).readInto;
+  return { size: img.capacity, readAt: (o, n) => img.readAt(o, n), ...(into ? { readInto: (o: number, out: Uint8Array) => into.call(img, o, out) } : {}) };
+}
+
+async function openVolume(disks: Disks, volumeId: string): Promise<{ fs: FileSystem | undefined; close(): Promise<void> }> {
+  const images = disks.map((d) => ({ ...d, img: DiskImage.fromDescriptor(d.image, { cacheBytes: 32 << 20, verify: false }) }));
+  const close = async () => { await Promise.all(images.map((d) => d.img.close())); };
+  try {
+    const volumes = await openVolumes(images.map((d) => ({ key: d.key, label: d.label, reader: diskReader(d.img) })));
+    const vol = volumes.find((v) => v.id === volumeId);
+    if (!vol) throw new Error(`volume ${volumeId} is not on the restore point's disks any more`);
+    return { fs: await openFileSystem(vol.reader), close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+async function sample(fs: FileSystem, ref: string, size: number): Promise<number> {
+  const head = await fs.read(ref, 0, SAMPLE_BYTES);
+  const tail = size > 2 * SAMPLE_BYTES ? await fs.read(ref, size - SAMPLE_BYTES, SAMPLE_BYTES) : undefined;
+  return entropyCode(head, tail);
+}
 
 export async function scanVolume(req: ScanRequest): Promise<ScanResult> {
-  const images = req.disks.map((d) => ({ ...d, img: DiskImage.fromDescriptor(d.image, { cacheBytes: 32 << 20, verify: false }) }));
+  const { fs, close } = await openVolume(req.disks, req.volumeId);
+  let previous: Awaited<ReturnType<typeof openVolume>> | undefined;
   try {
-    const volumes = await openVolumes(images.map((d) => ({ key: d.key, label: d.label, reader: { size: d.img.capacity, readAt: (o: number, n: number) => d.img.readAt(o, n) } })));
-    const vol = volumes.find((v) => v.id === req.volumeId);
-    if (!vol) throw new Error(`volume ${req.volumeId} is not on the restore point's disks any more`);
-    const fs = await openFileSystem(vol.reader);
-    if (!fs) return { entries: [], sampled: 0 };
+    const empty: ScanColumns = { count: 0, paths: [], types: new Uint8Array(0), sizes: new Float64Array(0), mtimes: new Float64Array(0), fileIds: new Float64Array(0), entropy: new Int16Array(0) };
+    if (!fs) return { table: empty, sampled: 0, before: [] };
     const consistency = await fs.consistency();
     const label = await fs.label().catch(() => '');
-    const before = new Map<string, CatalogEntry>();
-    if (req.previous) {
-      for (const e of new CatalogFile(req.previous.file).all()) if (e.volume === req.previous.volume && e.type === 'file') before.set(e.path, e);
-    }
     const max = req.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    const entries: CatalogEntry[] = [];
-    let sampled = 0;
-    let truncated = false;
+    const t = fs.scanTable ? await fs.scanTable(max) : await walkTable(fs, max);
+    // Sorted by path (code units, as the catalog orders entries); equal paths keep the scan's order.
+    const order = Array.from({ length: t.count }, (_, i) => i);
+    const paths = t.paths;
+    order.sort((a, b) => { const x = paths[a]!, y = paths[b]!; return x < y ? -1 : x > y ? 1 : a - b; });
+    const n = t.count;
+    const table: ScanColumns = {
+      count: n, paths: new Array<string>(n), types: new Uint8Array(n), sizes: new Float64Array(n), mtimes: new Float64Array(n), fileIds: new Float64Array(n), entropy: new Int16Array(n).fill(-1),
+    };
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      table.paths[k] = paths[i]!; table.types[k] = t.types[i]!; table.sizes[k] = t.sizes[i]!; table.mtimes[k] = t.mtimes[i]!; table.fileIds[k] = t.inodes[i]!;
+    }
     // Sampling serves only the mass-encryption check, which compares with the previous point: nothing
     // is sampled without one; with one, only new and changed files, at most MAX_SAMPLES of them chosen
-    // evenly over the walk (mass-encryption.ts extrapolates the share of the unsampled ones).
-    const sampling = req.sample !== false && req.previous !== undefined;
-    const candidates: { e: CatalogEntry; ref: string }[] = [];
-    // The filesystem's fast scan where it has one (NTFS: $MFT read in order), else the walk.
-    for await (const { path, entry } of fs.scan ? fs.scan() : fs.walk()) {
-      if (entries.length >= max) { truncated = true; break; }
-      const mtime = entry.mtime ? Date.parse(entry.mtime) : NaN;
-      const e: CatalogEntry = { volume: 0, path, type: typeOf(entry.type), size: entry.size, ...(Number.isFinite(mtime) ? { mtime } : {}), fileId: entry.inode };
-      if (e.type === 'file' && sampling && e.size >= MIN_SAMPLED_SIZE) {
-        const prev = before.get(path);
-        if (prev && prev.size === e.size && prev.mtime === e.mtime) { if (prev.entropy !== undefined) e.entropy = prev.entropy; }
-        else candidates.push({ e, ref: entry.ref });
+    // evenly over the volume (mass-encryption.ts extrapolates the share of the unsampled ones).
+    let sampled = 0;
+    const before: ScanResult['before'] = [];
+    if (req.sample !== false && req.previous) {
+      // The previous catalog's files of this volume, sorted by path as ours are: one merge.
+      const candidates: { k: number; prevEntropy: number | null | undefined }[] = [];
+      const prev = new CatalogFile(req.previous.file).rows();
+      let p = prev.next();
+      const vol = req.previous.volume;
+      for (let k = 0; k < n; k++) {
+        if (table.types[k] !== 0 || table.sizes[k]! < MIN_SAMPLED_SIZE) continue;
+        const path = table.paths[k]!;
+        while (!p.done && (p.value[0] < vol || (p.value[0] === vol && (p.value[2] !== 0 || p.value[1] < path)))) p = prev.next();
+        const r = !p.done && p.value[0] === vol && p.value[1] === path ? p.value : undefined;
+        const mtime = table.mtimes[k]!;
+        if (r && r[3] === table.sizes[k] && (r[4] ?? NaN) === mtime) { if (r[6] !== null) table.entropy[k] = r[6]; }
+        else if (r && r[3] === table.sizes[k] && r[4] === null && mtime !== mtime) { if (r[6] !== null) table.entropy[k] = r[6]; }
+        else candidates.push({ k, prevEntropy: r ? r[6] : undefined });
       }
-      entries.push(e);
+      const limit = req.maxSamples ?? MAX_SAMPLES;
+      const step = candidates.length > limit ? candidates.length / limit : 1;
+      for (let s = 0, m = Math.min(limit, candidates.length); s < m; s++) {
+        const c = candidates[Math.floor(s * step)]!;
+        const path = table.paths[c.k]!;
+        try {
+          table.entropy[c.k] = await sample(fs, t.ref(order[c.k]!), table.sizes[c.k]!);
+          sampled++;
+        } catch { continue; /* unreadable content: listed without a sample */ }
+        // A changed file whose earlier version was never sampled: read that version from the previous point.
+        if (c.prevEntropy === null && req.previous.disks) {
+          try {
+            previous ??= await openVolume(req.previous.disks, req.volumeId);
+            if (!previous.fs) continue;
+            const e = await previous.fs.lookup(path);
+            if (e.type === 'file') before.push({ path, entropy: await sample(previous.fs, e.ref, e.size) });
+          } catch { /* gone or unreadable there: the comparison does not count it */ }
+        }
+      }
     }
-    const limit = req.maxSamples ?? MAX_SAMPLES;
-    const step = candidates.length > limit ? candidates.length / limit : 1;
-    for (let k = 0, n = Math.min(limit, candidates.length); k < n; k++) {
-      const c = candidates[Math.floor(k * step)]!;
-      try {
-        const head = await fs.read(c.ref, 0, SAMPLE_BYTES);
-        const tail = c.e.size > 2 * SAMPLE_BYTES ? await fs.read(c.ref, c.e.size - SAMPLE_BYTES, SAMPLE_BYTES) : undefined;
-        c.e.entropy = entropyCode(head, tail);
-        sampled++;
-      } catch { /* unreadable content: listed without a sample */ }
-    }
-    return { fsType: fs.type, ...(label ? { label } : {}), consistency, entries, sampled, ...(truncated ? { truncated } : {}) };
+    return { fsType: fs.type, ...(label ? { label } : {}), consistency, table, sampled, before, ...(t.truncated ? { truncated: true } : {}) };
   } finally {
-    await Promise.all(images.map((d) => d.img.close()));
+    await close();
+    await previous?.close();
   }
+}
+
+/** ScanResult as it crosses threads: the paths as one string and where each ends (one copy, not one per path). */
+export type PackedScan = Omit<ScanResult, 'table'> & { table: Omit<ScanColumns, 'paths'> & { text: string; ends: Uint32Array } };
+
+function pack(r: ScanResult): Transfer<PackedScan> {
+  const { paths, ...columns } = r.table;
+  const ends = new Uint32Array(paths.length);
+  let at = 0;
+  for (let i = 0; i < paths.length; i++) ends[i] = at += paths[i]!.length;
+  const table = { ...columns, text: paths.join(''), ends };
+  return new Transfer({ ...r, table }, [ends, table.types, table.sizes, table.mtimes, table.fileIds, table.entropy].map((a) => a.buffer as ArrayBuffer));
+}
+
+/** The paths back as strings (slices of the one string). */
+export function unpack(p: PackedScan): ScanResult {
+  const { text, ends, ...columns } = p.table;
+  const paths = new Array<string>(ends.length);
+  for (let i = 0, from = 0; i < ends.length; i++) { paths[i] = text.slice(from, ends[i]); from = ends[i]!; }
+  return { ...p, table: { ...columns, paths } };
+}
+
+/**
+ * The isolated worker's face (isolation.ts, a long-lived worker): started when a build starts, so its
+ * modules load while the build opens the disks; then one scan() per volume of the point.
+ */
+export function catalogScanner(): { ready(): boolean; scan(req: ScanRequest): Promise<Transfer<PackedScan>> } {
+  return { ready: () => true, scan: async (req) => pack(await scanVolume(req)) };
 }

@@ -13,6 +13,7 @@
  */
 import { FsError, type FsEntry, type FsEntryType, type ReadAt } from '../types.ts'
 import { lznt1Decompress } from './lznt1.ts'
+import { filetimeMs, fixupRecord, LinkTable, RecordFacts, recordFacts, T_DIR, T_FILE, T_OTHER, T_SYMLINK, type NtfsTable } from './mft-table.ts'
 
 // Limits (generous for real volumes, small enough to stop hostile ones).
 const MAX_ATTRS_PER_RECORD = 512
@@ -138,7 +139,7 @@ async function guarded<T>(p: Promise<T>): Promise<T> {
 
 const isoSeconds = new Map<number, string>()
 
-function filetime(buf: Buffer, off: number): string | undefined {
+export function filetime(buf: Buffer, off: number): string | undefined {
   if (off + 8 > buf.length) return undefined
   const lo = buf.readUInt32LE(off), hi = buf.readUInt32LE(off + 4)
   if (hi < 2 ** 30 && (hi | lo) !== 0) {
@@ -388,12 +389,13 @@ export class NtfsVolume {
 
   // ---------------------------------------------------------------- MFT records
 
-  private parseRecord(buf: Buffer, number: number): MftRecord {
+  /** Parses a record (its fixups applied here unless `fixedUp`). */
+  private parseRecord(buf: Buffer, number: number, fixedUp = false): MftRecord {
     if (buf.toString('latin1', 0, 4) !== 'FILE') {
       if (buf.toString('latin1', 0, 4) === 'BAAD') corrupt(`MFT record ${number} marked BAAD`)
       corrupt(`MFT record ${number}: bad signature`)
     }
-    applyFixups(buf, `MFT record ${number}`)
+    if (!fixedUp) applyFixups(buf, `MFT record ${number}`)
     const sequence = buf.readUInt16LE(16)
     const linkCount = buf.readUInt16LE(18)
     const firstAttr = buf.readUInt16LE(20)
@@ -731,41 +733,18 @@ export class NtfsVolume {
    * does not parse is skipped (the walk would list it, as an error, only if an index named it).
    */
   async *scan(): AsyncGenerator<{ path: string; entry: NtfsEntry }> {
-    const rs = this.recordSize
-    const total = Math.floor(this.mftSize / rs)
-    const perRead = Math.max(1, Math.floor((4 << 20) / rs))
     const seqOf = new Map<number, number>()
-    const children = new Map<number, { parentSeq: number; key: string; entry: NtfsEntry }[]>()
-    for (let first = 0; first < total; first += perRead) {
-      const n = Math.min(perRead, total - first)
-      const buf = Buffer.allocUnsafe(n * rs)
-      await guarded(this.readRuns(this.mftRuns, first * rs, n * rs, buf, 0))
+    const children = new Map<number, { parentSeq: number; entry: NtfsEntry }[]>()
+    for await (const { buf, first, n } of this.mftPieces()) {
+      const rs = this.recordSize
       for (let k = 0; k < n; k++) {
         const raw = buf.subarray(k * rs, (k + 1) * rs)
-        // Not in use, or an extension record of another file (its attributes are read through the base's list).
-        if (raw.toString('latin1', 0, 4) !== 'FILE' || (raw.readUInt16LE(22) & 1) === 0 || raw.readUIntLE(32, 6) !== 0) continue
+        if (!isBaseInUse(raw)) continue
         const number = first + k
-        try {
-          const rec = this.parseRecord(raw, number)
-          seqOf.set(number, rec.sequence)
-          const attrs = rec.attrs.some(a => a.type === AT_ATTRIBUTE_LIST) ? await guarded(this.attributes(rec)) : rec.attrs
-          const seen = new Set<string>()
-          for (const a of attrs) {
-            if (a.type !== AT_FILE_NAME || !a.resident) continue
-            const fn = parseFileName(a.value!)
-            if (fn.namespace === 2) continue
-            const parent = Number(fn.parent & 0xffffffffffffn)
-            if (parent === number) continue // the root's own name
-            const key = `${parent}/${fn.name}`
-            if (seen.has(key)) continue
-            seen.add(key)
-            const entry = await guarded(this.entryFor(rec, attrs, fn))
-            const list = children.get(parent) ?? children.set(parent, []).get(parent)!
-            list.push({ parentSeq: Number(fn.parent >> 48n), key: fn.name, entry })
-          }
-        } catch (e) {
-          if (!(e instanceof FsError)) throw e
-        }
+        const r = await this.linksOf(raw, number, false)
+        if (!r) continue
+        seqOf.set(number, r.sequence)
+        for (const l of r.links) (children.get(l.parent) ?? children.set(l.parent, []).get(l.parent)!).push(l)
       }
     }
     const onPath = new Set<number>()
@@ -781,6 +760,112 @@ export class NtfsVolume {
       onPath.delete(dir)
     }
     yield* down(MFT_ROOT, 0, '')
+  }
+
+  /**
+   * What a catalog keeps of every entry scan() yields (path, type, size, modification time, record
+   * number; same entries, same order), from one linear pass over $MFT read in large pieces: common
+   * records are parsed in place (mft-table.ts), only odd ones (attribute lists, reparse points,
+   * damage) the general way, one record at a time. At most `limit` entries.
+   */
+  async scanTable(limit = Number.MAX_SAFE_INTEGER): Promise<NtfsTable> {
+    const rs = this.recordSize
+    const links = new LinkTable(Math.floor(this.mftSize / rs))
+    const seqOf = links.seqOf
+    const f = new RecordFacts()
+    const typeCode = (e: NtfsEntry) => (e.type === 'file' ? T_FILE : e.type === 'dir' ? T_DIR : e.type === 'symlink' ? T_SYMLINK : T_OTHER)
+    for await (const { buf, first, n } of this.mftPieces(16 << 20)) {
+      for (let k = 0, o = 0; k < n; k++, o += rs) {
+        // 'FILE', in use, a base record (extension records are read through their base's attribute list).
+        if (buf[o] !== 0x46 || buf[o + 1] !== 0x49 || buf[o + 2] !== 0x4c || buf[o + 3] !== 0x45 || (buf[o + 22]! & 1) === 0) continue
+        if ((buf[o + 32]! | buf[o + 33]! | buf[o + 34]! | buf[o + 35]! | buf[o + 36]! | buf[o + 37]!) !== 0) continue
+        const number = first + k
+        if (!fixupRecord(buf, o, rs)) continue // torn: the general parser rejects it too
+        if (!recordFacts(buf, o, rs, f)) {
+          const r = await this.linksOf(buf.subarray(o, o + rs), number, true)
+          if (!r) continue
+          seqOf[number] = r.sequence
+          for (const l of r.links) {
+            const e = l.entry
+            const mtime = e.mtime ? Date.parse(e.mtime) : NaN
+            links.add(l.parent, l.parentSeq, e.name, number, r.sequence, typeCode(e), e.isDirectory && e.type === 'dir', e.size, mtime)
+          }
+          continue
+        }
+        seqOf[number] = f.sequence
+        for (let i = 0; i < f.names; i++) {
+          const v = f.nameAt[i]!
+          if (buf[v + 65] === 2) continue // DOS-only alias of a Win32 name
+          const parent = (buf[v]! | (buf[v + 1]! << 8) | (buf[v + 2]! << 16)) + buf[v + 3]! * 0x1000000 + (buf[v + 4]! | (buf[v + 5]! << 8)) * 2 ** 32
+          if (parent === number) continue // the root's own name
+          const chars = buf[v + 64]!
+          let dup = false
+          for (let j = 0; j < i && !dup; j++) {
+            const w = f.nameAt[j]!
+            dup = buf[w + 65] !== 2 && buf[w + 64] === chars && buf.compare(buf, v, v + 6, w, w + 6) === 0 && buf.compare(buf, v + 66, v + 66 + chars * 2, w + 66, w + 66 + chars * 2) === 0
+          }
+          if (dup) continue
+          const name = buf.toString('utf16le', v + 66, v + 66 + chars * 2)
+          const mtime = f.siMtime === f.siMtime ? f.siMtime : filetimeMs(buf, v + 16, v + f.nameLength[i]!) ?? NaN
+          links.add(parent, buf[v + 6]! | (buf[v + 7]! << 8), name, number, f.sequence, f.isDirectory ? T_DIR : T_FILE, f.isDirectory, f.size, mtime)
+        }
+      }
+    }
+    return links.layout(MFT_ROOT, limit)
+  }
+
+  /**
+   * $MFT in pieces of about `bytes`, read in order: each piece's records, the first one's number. The
+   * piece's buffer is reused for the next one when the reader can read into it (new memory for every
+   * piece costs page faults that show as much as the copying).
+   */
+  private async *mftPieces(bytes = 4 << 20): AsyncGenerator<{ buf: Buffer; first: number; n: number }> {
+    const rs = this.recordSize
+    const total = Math.floor(this.mftSize / rs)
+    const perRead = Math.max(1, Math.floor(bytes / rs))
+    const readInto = this.reader.readInto?.bind(this.reader)
+    const reused = readInto ? Buffer.allocUnsafeSlow(Math.min(total, perRead) * rs) : undefined
+    for (let first = 0; first < total; first += perRead) {
+      const n = Math.min(perRead, total - first)
+      const at = this.singleRunByte(this.mftRuns, first * rs, n * rs)
+      let buf: Buffer
+      if (at !== undefined && reused && readInto) {
+        // One allocated run holds most pieces: read straight into the reused buffer.
+        buf = reused.subarray(0, n * rs)
+        if (at + n * rs > this.reader.size || await guarded(readInto(at, buf)) !== n * rs) throw new FsError('ERANGE', `short read of $MFT at ${at}`)
+      } else if (at !== undefined) buf = await guarded(this.readBytes(at, n * rs))
+      else { buf = reused ? reused.subarray(0, n * rs) : Buffer.allocUnsafe(n * rs); await guarded(this.readRuns(this.mftRuns, first * rs, n * rs, buf, 0)) }
+      yield { buf, first, n }
+    }
+  }
+
+  /**
+   * The names a base record gives its file (one per folder and name: DOS-only names and the root's
+   * own name left out), each with the entry it lists, parsed the general way; undefined when the
+   * record does not parse (a walk lists it, as an error, only if an index names it).
+   */
+  private async linksOf(raw: Buffer, number: number, fixedUp: boolean): Promise<{ sequence: number; links: { parent: number; parentSeq: number; entry: NtfsEntry }[] } | undefined> {
+    let rec: MftRecord
+    try { rec = this.parseRecord(raw, number, fixedUp) } catch (e) { if (e instanceof FsError) return undefined; throw guestError(e) }
+    const links: { parent: number; parentSeq: number; entry: NtfsEntry }[] = []
+    try {
+      const attrs = rec.attrs.some(a => a.type === AT_ATTRIBUTE_LIST) ? await guarded(this.attributes(rec)) : rec.attrs
+      const seen = new Set<string>()
+      for (const a of attrs) {
+        if (a.type !== AT_FILE_NAME || !a.resident) continue
+        const fn = parseFileName(a.value!)
+        if (fn.namespace === 2) continue
+        const parent = Number(fn.parent & 0xffffffffffffn)
+        if (parent === number) continue // the root's own name
+        const key = `${parent}/${fn.name}`
+        if (seen.has(key)) continue
+        seen.add(key)
+        links.push({ parent, parentSeq: Number(fn.parent >> 48n), entry: await guarded(this.entryFor(rec, attrs, fn)) })
+      }
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e
+    }
+    return { sequence: rec.sequence, links }
   }
 
   private async dataAttr(ref: string | number, stream?: string): Promise<Attr> {
@@ -871,6 +956,11 @@ export class NtfsVolume {
     const flags = page.readUInt16LE(ra + 14)
     return { pageSize, info: { lsn, clean: inUse === 0xffff || (flags & 2) !== 0 } }
   }
+}
+
+/** 'FILE', in use, a base record (extension records are read through their base's attribute list). */
+function isBaseInUse(raw: Buffer): boolean {
+  return raw.toString('latin1', 0, 4) === 'FILE' && (raw.readUInt16LE(22) & 1) !== 0 && raw.readUIntLE(32, 6) === 0
 }
 
 function bestName(fns: FileNameKey[]): FileNameKey | undefined {
