@@ -128,15 +128,15 @@ const OFFERED: Record<Replica['state'], DrAction[]> = {
       <h3 class="modal-title">@if (pendingPlan(); as pp) { {{ 'repl.plan.confirm.' + pp.mode + '.title' | t: { name: pp.plan.name } }} }</h3>
       <div class="modal-body" id="dr-plan-confirm">
         @if (pendingPlan(); as pp) {
-          <p><strong>{{ 'repl.plan.confirm.replicas' | t }}</strong> {{ 'repl.confirm.' + (pp.mode === 'test' ? 'test' : 'failover') + '.replica' | t }}</p>
-          <p><strong>{{ 'repl.plan.confirm.sources' | t }}</strong> {{ 'repl.confirm.' + (pp.mode === 'test' ? 'test' : 'failover') + '.source' | t }}</p>
+          <p><strong>{{ 'repl.plan.confirm.replicas' | t }}</strong> {{ 'repl.confirm.' + planKind(pp.mode) + '.replica' | t }}</p>
+          <p><strong>{{ 'repl.plan.confirm.sources' | t }}</strong> {{ 'repl.confirm.' + planKind(pp.mode) + '.source' | t }}</p>
           <p class="sp-muted">{{ 'repl.plan.confirm.order' | t }}</p>
         }
       </div>
       <div class="modal-footer">
         @if (pendingPlan(); as pp) {
           <button type="button" class="btn btn-outline" (click)="pendingPlan.set(null)">{{ 'common.cancel' | t }}</button>
-          <button type="button" class="btn" [class.btn-danger]="pp.mode === 'normal'" [class.btn-primary]="pp.mode === 'test'" (click)="runPlan()">{{ 'repl.action.' + (pp.mode === 'test' ? 'test' : 'failover') | t }}</button>
+          <button type="button" class="btn" [class.btn-danger]="pp.mode === 'normal'" [class.btn-primary]="pp.mode === 'test'" (click)="runPlan()">{{ planAction(pp.mode) | t }}</button>
         }
       </div>
     </clr-modal>
@@ -192,6 +192,8 @@ export class DrView {
     } catch (e) { this.error.set(errorText(e)); }
   }
   names(ids: string[]): string { return ids.map((id) => this.replicas().find((r) => r.replicaVmId === id)?.replicaName ?? id).join(', '); }
+  planKind(mode: 'normal' | 'test'): DrAction { return mode === 'test' ? 'test' : 'failover'; }
+  planAction(mode: 'normal' | 'test'): string { return `repl.action.${this.planKind(mode)}`; }
   askPlan(plan: FailoverPlan, mode: 'normal' | 'test'): void { this.pendingPlan.set({ plan, mode }); }
   async runPlan(): Promise<void> {
     const p = this.pendingPlan();
@@ -199,7 +201,7 @@ export class DrView {
     if (!p) return;
     try {
       this.tracker.track(await this.repl.runPlan(p.plan.id, p.mode), () => void this.load());
-      this.notice.set(this.i18n.t('repl.dr.started', { action: this.i18n.t('repl.action.' + (p.mode === 'test' ? 'test' : 'failover')), name: p.plan.name }));
+      this.notice.set(this.i18n.t('repl.dr.started', { action: this.i18n.t(this.planAction(p.mode)), name: p.plan.name }));
     } catch (e) { this.error.set(errorText(e)); }
   }
   async runJob(j: ReplicationJob): Promise<void> {
