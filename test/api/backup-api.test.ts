@@ -85,11 +85,13 @@ test('jobs: validation names the bad field; a created job is scheduled, protects
   const dup = await t.call<ApiError>('POST', '/api/jobs', { token, body: job() });
   assert.equal(dup.status, 409);
   const vms = await t.call<VmSummary[]>('GET', '/api/vms', { token });
-  assert.equal(vms.body.find((v) => v.id === ids['linux-db01'])!.protected, true);
+  // In a scheduled job is shown apart; protected means a good point within the window (service/protection.ts).
+  assert.equal(vms.body.find((v) => v.id === ids['linux-db01'])!.inScheduledJob, true);
   const run = await t.call<JobRun>('POST', `/api/jobs/${created.body.id}/run`, { token });
   assert.equal(run.status, 202);
   const done = await t.waitRun(token, run.body.id);
   assert.equal(done.status, 'success', JSON.stringify(done));
+  assert.equal((await t.call<VmSummary[]>('GET', '/api/vms', { token })).body.find((v) => v.id === ids['linux-db01'])!.protected, true);
   assert.equal(done.jobId, created.body.id);
   assert.equal((await t.call<Job>('GET', `/api/jobs/${created.body.id}`, { token })).body.lastRun?.status, 'success');
 });
@@ -223,11 +225,13 @@ test('a folder-based job backs up the VMs in the folder at run time', async () =
   const created = await t.call<Job>('POST', '/api/jobs', { token, body: job({ name: 'by-folder', vmIds: [], folderIds: [vmFolder.id], schedule: { cron: null } }) });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const vms = await t.call<VmSummary[]>('GET', '/api/vms', { token });
-  assert.ok(vms.body.every((v) => v.protected), 'every VM in the folder counts as protected');
   const run = await t.call<JobRun>('POST', `/api/jobs/${created.body.id}/run`, { token });
   const done = await t.waitRun(token, run.body.id);
   assert.deepEqual(done.vms.map((v) => v.vmId).sort(), vms.body.map((v) => v.id).sort());
   assert.notEqual(done.status, 'failed', JSON.stringify(done));
+  const after = (await t.call<VmSummary[]>('GET', '/api/vms', { token })).body;
+  const good = new Set(done.vms.filter((v) => v.status === 'success' || v.status === 'warning').map((v) => v.vmId));
+  assert.ok(good.size > 0 && after.every((v) => v.protected === good.has(v.id)), 'the folder\'s VMs with a good point from this run count as protected');
   await t.call('DELETE', `/api/jobs/${created.body.id}`, { token });
 });
 
