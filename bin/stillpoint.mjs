@@ -6,7 +6,6 @@
 // so Node starts once. Run as `node bin/stillpoint.mjs` by an older node, it re-runs itself with
 // the pinned Node 24 (Node starts twice, ~0.3 s more).
 import module from 'node:module';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +23,8 @@ if (major >= 24) {
     console.error('stillpoint: needs Node 24; run `npm install` in ' + root + ' first.');
     process.exit(1);
   }
+  // Loaded only here: node:child_process costs a command under Node 24 ~20-40 ms of start-up for nothing.
+  const { spawnSync } = await import('node:child_process');
   const r = spawnSync(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
