@@ -156,8 +156,9 @@ async function passphraseFor(dir: string): Promise<string | undefined> {
   return process.env.STILLPOINT_PASSPHRASE ?? prompt(`passphrase for ${dir}: `);
 }
 
-async function openRepo(dir: string, command: string): Promise<Repository> {
-  return Repository.open(dir, { passphrase: await passphraseFor(dir), command: `stillpoint repo ${command}` });
+/** `readOnly`: for commands that only read (ls, stats): no lock object written, nothing fsynced. */
+async function openRepo(dir: string, command: string, readOnly = false): Promise<Repository> {
+  return Repository.open(dir, { passphrase: await passphraseFor(dir), command: `stillpoint repo ${command}`, readOnly });
 }
 
 function out(json: boolean, obj: unknown, text: string): void {
@@ -179,8 +180,8 @@ function rpJson(rp: RestorePoint): RestorePoint & { warnings: string[] } {
   return { ...rp, warnings: warningsOf(rp) };
 }
 
-async function withRepo<T>(dir: string, command: string, fn: (repo: Repository) => Promise<T>): Promise<T> {
-  const repo = await openRepo(dir, command);
+async function withRepo<T>(dir: string, command: string, fn: (repo: Repository) => Promise<T>, readOnly = false): Promise<T> {
+  const repo = await openRepo(dir, command, readOnly);
   let interrupted = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) return;
@@ -270,7 +271,7 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
         const text = list.length ? head + list.map(rpLine).join('\n') + '\n' : 'no restore points\n';
         out(json, list.map(rpJson), text);
         return 0;
-      });
+      }, true);
     }
     case 'verify': {
       need(1, '<dir>');
@@ -353,7 +354,7 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
           `logical ${formatBytes(s.logicalBytes)}, non-zero ${formatBytes(s.nonZeroBytes)}, on disk ${formatBytes(s.packBytes)} ` +
           `(${s.dedupRatio.toFixed(2)}× dedup+compression)\nencrypted ${s.encrypted ? 'yes' : 'no'}, chunk size ${formatBytes(s.chunkSize)}\n`);
         return 0;
-      });
+      }, true);
     }
     default:
       throw new UsageError(`unknown repo command '${name}'`);

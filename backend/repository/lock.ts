@@ -28,6 +28,13 @@ async function readLock(storage: Storage): Promise<LockInfo | undefined> {
 
 const encode = (info: LockInfo): Buffer => Buffer.from(JSON.stringify(info));
 
+/** ELOCKED: the repository `where` is held by the process `held` describes. */
+export function lockedError(where: string, held: LockInfo): RepositoryError {
+  return new RepositoryError('ELOCKED', `the repository ${where} is in use by pid ${held.pid} on ${held.host}` +
+    `${held.command ? ` (${held.command})` : ''} since ${held.startedAt}. Wait for it to finish, stop it, ` +
+    'or ask the Stillpoint service (which keeps its repositories open) instead.');
+}
+
 export class RepoLock {
   #storage: Storage;
   #info: LockInfo;
@@ -46,11 +53,7 @@ export class RepoLock {
         return l;
       }
       const held = await readLock(storage);
-      if (held && !isStale(held)) {
-        throw new RepositoryError('ELOCKED', `the repository ${where} is in use by pid ${held.pid} on ${held.host}` +
-          `${held.command ? ` (${held.command})` : ''} since ${held.startedAt}. Wait for it to finish, stop it, ` +
-          'or ask the Stillpoint service (which keeps its repositories open) instead.');
-      }
+      if (held && !isStale(held)) throw lockedError(where, held);
       childLog('repository.lock').warn({ dir: where, holder: held ? { pid: held.pid, host: held.host, heartbeat: held.heartbeat } : 'unreadable' },
         'taking over a stale repository lock');
       // Replace atomically, then check we won a possible race with another taker.

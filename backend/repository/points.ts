@@ -128,15 +128,15 @@ export async function recordIds(db: DB): Promise<Set<string>> {
  * Compares the index's restore points with the point objects (at open: one listing, one key scan).
  * Writes the objects of records that have none (repositories made before point objects, or a crash
  * between a commit's index batch and its object). Returns the objects without a record: the index
- * lost them (the caller reports the index as damaged).
+ * lost them (the caller reports the index as damaged). `write: false` (a read-only open) only compares.
  */
-export async function reconcilePoints(storage: Storage, db: DB, keys: RepoKeys | undefined): Promise<{ exported: string[]; orphans: string[]; incomplete: string[] }> {
+export async function reconcilePoints(storage: Storage, db: DB, keys: RepoKeys | undefined, opts: { write?: boolean } = {}): Promise<{ exported: string[]; orphans: string[]; incomplete: string[] }> {
   const objects = await pointObjects(storage);
   const records = await recordIds(db);
   const orphans = [...objects].filter((id) => !records.has(id)).sort();
   const exported: string[] = [];
   const incomplete: string[] = [];
-  if (orphans.length) return { exported, orphans, incomplete };
+  if (orphans.length || opts.write === false) return { exported, orphans, incomplete };
   for (const id of records) {
     if (objects.has(id)) continue;
     const rp = await getRecord(db, keys, id);

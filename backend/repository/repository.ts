@@ -16,26 +16,26 @@ import { childLog } from '../common/log.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_PACK_SIZE, DEFAULT_ZSTD_LEVEL, FORMAT_VERSION, rpKey } from './format.ts';
 import { createKeyBlock, openKeyBlock, type KeyBlock, type RepoKeys } from './crypto.ts';
 import { RepositoryError, notARepository, needPassphrase, indexDamaged, indexFailure } from './errors.ts';
-import { RepoLock, lockHolder } from './lock.ts';
+import { RepoLock, lockHolder, lockedError, isStale } from './lock.ts';
 import { openDb, allEntries, restrictIndex, badMarkers, indexFileProblem, ChunkLookup, type DB } from './index.ts';
 import { reconcilePoints, digestsOf, writePoint, pointName, POINTS_COMPLETE } from './points.ts';
-import { rebuildIndex, type RebuildReport } from './rebuild.ts';
-import { WorkerPool } from './worker-pool.ts';
 import { Gate } from './gate.ts';
 import { PackReader } from './pack-reader.ts';
-import { ChunkCache } from './reader-cache.ts';
 import { allRecords, getRecord, recordOps, isLocked, metadataProblem, type RestorePoint } from './catalog.ts';
 import { CONSISTENCIES } from '../model/consistency.ts';
 import { LocalStorage } from './storage/local.ts';
 import { isNotFound, type Storage } from './storage/storage.ts';
-import { DiskImage, type DiskImageOptions } from './disk-image.ts';
-import { intoFileSafely } from './restore-target.ts';
 import { deleteOps, buildChunkTable } from './digest-list.ts';
-import { RestorePointWriter, type BeginOptions } from './writer.ts';
-import { restoreDisk } from './restore.ts';
-import { verify, packSizes, type VerifyReport } from './verify.ts';
-import { decideRetention, type RetentionPolicy, type RetentionDecision } from './retention.ts';
-import { gc, type GcReport } from './gc.ts';
+// What only some commands use is loaded when first used (`await import()`): listing restore points
+// (`stillpoint repo ls`) loads neither the writer, restore, verify, GC, rebuild nor the disk image reader.
+import type { RebuildReport } from './rebuild.ts';
+import type { ChunkCache } from './reader-cache.ts';
+import type { DiskImage, DiskImageOptions } from './disk-image.ts';
+import type { RestorePointWriter, BeginOptions } from './writer.ts';
+import type { VerifyReport } from './verify.ts';
+import type { RetentionPolicy, RetentionDecision } from './retention.ts';
+import type { GcReport } from './gc.ts';
+import type { WorkerPool } from './worker-pool.ts';
 import type { RepoContext, InFlight } from './context.ts';
 
 export type { RestorePoint, DiskRecord, DiskInfo, VmIdentity, Consistency, RestorePointMetadata } from './catalog.ts';
@@ -78,6 +78,12 @@ export interface OpenOptions {
   threads?: number;
   /** Decoded-chunk cache for read() (default 64 MiB). */
   cacheBytes?: number;
+  /**
+   * Only to read (list restore points, read their disks): takes no lock and writes nothing of its own
+   * (LevelDB still rewrites its manifest as it opens), and fails with ELOCKED while another process
+   * holds the repository. Methods that change it fail with EREADONLY.
+   */
+  readOnly?: boolean;
 }
 
 export interface RepoStats {
@@ -95,6 +101,12 @@ export interface RepoStats {
   dedupRatio: number;
   encrypted: boolean;
   chunkSize: number;
+}
+
+/** The chunk worker pool's class, loaded by the methods that use workers before they do (node:worker_threads takes a while to load). */
+let Pool: typeof WorkerPool | undefined;
+async function loadPool(): Promise<void> {
+  Pool ??= (await import('./worker-pool.ts')).WorkerPool;
 }
 
 async function openStorage(dir: string): Promise<LocalStorage> {
@@ -129,9 +141,9 @@ export class Repository {
   readonly config: RepoConfig;
   #ctx: RepoContext;
   #storage: LocalStorage;
-  #lock: RepoLock;
+  #lock: RepoLock | undefined;
   #packs: PackReader;
-  #cache: ChunkCache;
+  #cache: Promise<ChunkCache> | undefined;
   #pool: WorkerPool | undefined;
   #opts: OpenOptions;
   #gcRunning: Promise<unknown> | undefined;
@@ -141,7 +153,7 @@ export class Repository {
   #holds = new Map<string, string[]>();
   #closed = false;
 
-  private constructor(dir: string, storage: LocalStorage, config: RepoConfig, db: DB, keys: RepoKeys | undefined, lock: RepoLock, opts: OpenOptions, bad: Set<string>) {
+  private constructor(dir: string, storage: LocalStorage, config: RepoConfig, db: DB, keys: RepoKeys | undefined, lock: RepoLock | undefined, opts: OpenOptions, bad: Set<string>) {
     this.dir = dir;
     this.#storage = storage;
     this.config = config;
@@ -155,12 +167,24 @@ export class Repository {
       log: childLog('repository', { dir }),
     };
     this.#packs = new PackReader(storage);
-    this.#cache = new ChunkCache(this.#ctx, this.#packs, opts.cacheBytes);
   }
 
+  #chunkCache(): Promise<ChunkCache> {
+    return this.#cache ??= import('./reader-cache.ts').then(({ ChunkCache }) => new ChunkCache(this.#ctx, this.#packs, this.#opts.cacheBytes));
+  }
+
+  /** Fails with EREADONLY when the repository was opened read-only. */
+  #writable(what: string): void {
+    if (this.#opts.readOnly) throw new RepositoryError('EREADONLY', `the repository ${this.dir} was opened read-only; ${what} needs it opened for writing.`);
+  }
+
+  /** Whether it was opened with `readOnly` (no lock taken, nothing written). */
+  get readOnly(): boolean { return !!this.#opts.readOnly; }
+
   #workerPool(): WorkerPool {
+    if (!Pool) throw new Error('internal error: the chunk worker pool is used before its module was loaded (await loadPool() first)');
     // The workers open packs by path for positional reads (LocalStorage.pathOf(packName(id)) = packPath(root, id)).
-    this.#pool ??= new WorkerPool({ dir: this.#storage.root, keys: this.#ctx.keys, level: this.config.compression.level, chunkSize: this.config.chunkSize, threads: this.#opts.threads });
+    this.#pool ??= new Pool({ dir: this.#storage.root, keys: this.#ctx.keys, level: this.config.compression.level, chunkSize: this.config.chunkSize, threads: this.#opts.threads });
     return this.#pool;
   }
 
@@ -191,9 +215,15 @@ export class Repository {
   /** Opens a repository; takes the one-process lock. Errors: ENOTREPO, ENEEDPASS, EPASSPHRASE, ELOCKED. */
   static async open(dir: string, opts: OpenOptions = {}): Promise<Repository> {
     const { storage, cfg, keys } = await unlock(dir, opts.passphrase);
-    const lock = await RepoLock.acquire(storage, dir, opts.command);
-    // Repositories made before everything was created private: the root, config.json (an encrypted one's wrapped key) and the index.
-    await storage.restrict(['config.json', 'index']);
+    let lock: RepoLock | undefined;
+    if (opts.readOnly) {
+      const held = await lockHolder(storage);
+      if (held && !isStale(held)) throw lockedError(dir, held);
+    } else {
+      lock = await RepoLock.acquire(storage, dir, opts.command);
+      // Repositories made before everything was created private: the root, config.json (an encrypted one's wrapped key) and the index.
+      await storage.restrict(['config.json', 'index']);
+    }
     try {
       // The index is a local LevelDB folder (a cache of what the packs and point objects hold; see README.md).
       const path = storage.pathOf('index');
@@ -206,7 +236,7 @@ export class Repository {
       }
       try {
         // Restore points the index lost (a truncated log loses writes silently) show as objects without records.
-        const points = await reconcilePoints(storage, db, keys);
+        const points = await reconcilePoints(storage, db, keys, { write: !opts.readOnly });
         if (points.orphans.length) {
           throw indexDamaged(dir, `it lacks ${points.orphans.length} restore point(s) that the repository holds: ` +
             `${points.orphans.slice(0, 5).join(', ')}${points.orphans.length > 5 ? ', …' : ''}`);
@@ -219,7 +249,7 @@ export class Repository {
         throw indexFailure(dir, e);
       }
     } catch (e) {
-      await lock.release();
+      await lock?.release();
       throw e;
     }
   }
@@ -233,6 +263,7 @@ export class Repository {
     const lock = await RepoLock.acquire(storage, dir, opts.command ?? 'rebuild-index');
     try {
       await storage.restrict(['config.json', 'index']);
+      const { rebuildIndex } = await import('./rebuild.ts');
       return await rebuildIndex({ dir, storage, keys, log: childLog('repository', { dir }) }, opts.onProgress);
     } finally {
       await lock.release();
@@ -261,6 +292,7 @@ export class Repository {
   /** Starts a restore point. Nothing is visible until commit(). */
   async beginRestorePoint(opts: BeginOptions): Promise<RestorePointWriter> {
     this.#check();
+    this.#writable('a backup');
     return this.#g(async () => {
       if (!opts.vm?.id || !opts.vm?.name) throw new RepositoryError('EINVAL', 'vm.id and vm.name are required');
       if (opts.metadata !== undefined) {
@@ -272,12 +304,14 @@ export class Repository {
       }
       const consistency = opts.consistency ?? opts.metadata?.consistency.consistency;
       if (!consistency || !CONSISTENCIES.includes(consistency)) throw new RepositoryError('EINVAL', `consistency must be application, filesystem or crash (got ${consistency})`);
+      await loadPool();
       this.#workerPool(); // started now, the workers load while the parent's records are read
       let parent: RestorePoint | undefined;
       if (opts.parent) {
         parent = await getRecord(this.#ctx.db, this.#ctx.keys, opts.parent);
         if (!parent) throw new RepositoryError('ENOTFOUND', `parent restore point ${opts.parent} does not exist`);
       }
+      const { RestorePointWriter } = await import('./writer.ts');
       return new RestorePointWriter(this.#ctx, opts, parent);
     });
   }
@@ -312,7 +346,8 @@ export class Repository {
     return this.#g(async () => {
       const rp = await this.getRestorePoint(rpId);
       const d = this.#disk(rp, diskKey);
-      return this.#cache.read(rp.id, d.key, d.capacity, rp.chunkSize, offset, length);
+      await loadPool();
+      return (await this.#chunkCache()).read(rp.id, d.key, d.capacity, rp.chunkSize, offset, length);
     });
   }
 
@@ -337,6 +372,8 @@ export class Repository {
       const rp = await this.getRestorePoint(rpId);
       const d = this.#disk(rp, diskKey);
       const table = await buildChunkTable(this.#ctx.db, rp.id, d.key, d.capacity, rp.chunkSize);
+      const { DiskImage } = await import('./disk-image.ts');
+      await loadPool();
       const readers = this.#ctx.readers;
       const image = new DiskImage({
         storage: this.#storage, keys: this.#ctx.keys, chunkSize: rp.chunkSize, capacity: d.capacity, table, rpId: rp.id, diskKey: d.key,
@@ -355,10 +392,13 @@ export class Repository {
   /** Writes a disk to a file (sparse: zero chunks become holes), a block device, or a stream. */
   async restoreDisk(rpId: string, diskKey: string, target: string | Writable, onProgress?: Progress): Promise<{ bytes: number; zeroBytes: number }> {
     return this.#g(async () => {
+      await loadPool();
       this.#workerPool(); // started now, the workers load while the restore point is read
       const rp = await this.getRestorePoint(rpId);
       this.#disk(rp, diskKey);
+      const { restoreDisk } = await import('./restore.ts');
       if (typeof target !== 'string') return restoreDisk(this.#ctx, this.#packs, rp, diskKey, target, onProgress);
+      const { intoFileSafely } = await import('./restore-target.ts');
       return intoFileSafely(target, (path) => restoreDisk(this.#ctx, this.#packs, rp, diskKey, path, onProgress));
     });
   }
@@ -366,13 +406,17 @@ export class Repository {
   /** Checks the repository; `quick` checks index/pack consistency only. */
   async verify(opts: { quick?: boolean; onProgress?: Progress } = {}): Promise<VerifyReport> {
     this.#check();
+    this.#writable('verify (it marks damaged chunks)');
     return this.#g(async () => {
+      const { verify } = await import('./verify.ts');
+      await loadPool();
       return verify(this.#ctx, this.#packs, opts);
     });
   }
 
   /** Makes a restore point immutable until `until`: delete and retention refuse it. A lock can only be extended. */
   async lock(rpId: string, until: Date): Promise<RestorePoint> {
+    this.#writable('locking a restore point');
     return this.#g(async () => {
       const rp = await this.getRestorePoint(rpId);
       if (rp.lockedUntil && Date.parse(rp.lockedUntil) > until.getTime()) throw new RepositoryError('ELOCKEDRP', `restore point ${rpId} is locked until ${rp.lockedUntil}; a lock can only be extended.`);
@@ -403,6 +447,7 @@ export class Repository {
 
   /** Deletes a restore point (its chunks are reclaimed by gc()). Refuses locked points, held points and parents of running backups. */
   async deleteRestorePoint(id: string): Promise<void> {
+    this.#writable('deleting a restore point');
     return this.#g(async () => {
       const rp = await this.getRestorePoint(id);
       if (isLocked(rp)) throw new RepositoryError('ELOCKEDRP', `restore point ${id} is locked until ${rp.lockedUntil} and cannot be deleted before then.`);
@@ -420,7 +465,9 @@ export class Repository {
 
   /** Applies keep-last/GFS per VM; deletes what is not kept unless `dryRun`. Run gc() afterwards to reclaim space. */
   async applyRetention(policy: RetentionPolicy, opts: { dryRun?: boolean; vmId?: string } = {}): Promise<RetentionDecision> {
+    if (!opts.dryRun) this.#writable('applying retention');
     const all = await this.listRestorePoints({ vmId: opts.vmId });
+    const { decideRetention } = await import('./retention.ts');
     const decision = decideRetention(all, policy);
     const busy = new Set([...this.#ctx.inflight].map((w) => (w as RestorePointWriter).parent?.id));
     for (const r of [...decision.remove]) {
@@ -437,10 +484,12 @@ export class Repository {
   /** Removes chunks no restore point references; safe while backups run in this process. */
   async gc(opts: { onProgress?: Progress; repackThreshold?: number } = {}): Promise<GcReport> {
     this.#check();
+    this.#writable('garbage collection');
     return this.#g(async () => {
       if (this.#gcRunning) throw new RepositoryError('EBUSY', 'a GC is already running on this repository');
-      this.#cache.clear();
+      if (this.#cache) (await this.#cache).clear();
       const opening = [...this.#opening];
+      const { gc } = await import('./gc.ts');
       const run = Promise.allSettled(opening).then(() => gc(this.#ctx, this.#packs, opts));
       this.#gcRunning = run;
       try { return await run; } finally { this.#gcRunning = undefined; }
@@ -463,6 +512,7 @@ export class Repository {
       }
       let chunks = 0, storedBytes = 0;
       for await (const { entry } of allEntries(this.#ctx.db)) { chunks++; storedBytes += entry.length; }
+      const { packSizes } = await import('./verify.ts');
       const sizes = await packSizes(this.#storage);
       const packBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
       return {
@@ -482,7 +532,7 @@ export class Repository {
     await this.#pool?.close();
     await this.#ctx.db.close();
     await restrictIndex(this.#storage.pathOf('index'));
-    await this.#lock.release();
+    await this.#lock?.release();
     await this.#storage.close();
   }
 }

@@ -1,10 +1,11 @@
 // Clear errors: wrong/missing passphrase, not a repository, lock held by a live process (and stale
-// locks taken over), full disk (a real 20 MiB tmpfs) leaving the repository consistent.
+// locks taken over), a read-only open that writes nothing and refuses changes, full disk (a real
+// 20 MiB tmpfs) leaving the repository consistent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
-import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Repository } from '../../backend/repository/repository.ts';
 import { tempDir, sparseRandomImage, sha256File, ROOT } from './helpers.ts';
@@ -47,6 +48,7 @@ test('one process per repository: a live holder is named, a dead or silent one i
   t.after(() => holder.kill('SIGKILL'));
   await new Promise<void>((r) => holder.stdout.once('data', () => r()));
   await assert.rejects(Repository.open(repoDir), (e: E) => e.code === 'ELOCKED' && e.message.includes(`pid ${holder.pid}`) && /test holder/.test(e.message));
+  await assert.rejects(Repository.open(repoDir, { readOnly: true }), (e: E) => e.code === 'ELOCKED' && e.message.includes(`pid ${holder.pid}`), 'reading too waits for the holder');
   holder.kill('SIGKILL');
   await new Promise((r) => holder.once('exit', r));
   const repo = await Repository.open(repoDir); // dead pid on this host: taken over
@@ -60,6 +62,38 @@ test('one process per repository: a live holder is named, a dead or silent one i
   const r2 = await Repository.open(repoDir);
   assert.equal(JSON.parse(readFileSync(join(repoDir, 'lock'), 'utf8')).pid, process.pid);
   await r2.close();
+});
+
+test('a read-only open (repo ls, stats) lists and reads without a lock object or any write of its own, and refuses changes', async (t) => {
+  const dir = tempDir(t);
+  const repoDir = join(dir, 'repo');
+  const repo = await Repository.init(repoDir);
+  const w = await repo.beginRestorePoint({ vm: { id: 'vm-1', name: 'web01' }, consistency: 'crash' });
+  await (await w.addDisk({ key: '0', label: 'd', capacity: MiB })).write(0, Buffer.alloc(MiB, 7));
+  const rp = await w.commit();
+  await repo.close();
+  const outside = () => Object.fromEntries(['config.json', 'points', `points/${rp.id}`, 'packs'].map((n) => [n, statSync(join(repoDir, n)).mtimeMs]));
+  const before = outside();
+
+  const ro = await Repository.open(repoDir, { readOnly: true });
+  assert.equal(ro.readOnly, true);
+  assert.equal(existsSync(join(repoDir, 'lock')), false, 'no lock object while it is open');
+  assert.deepEqual((await ro.listRestorePoints()).map((p) => p.id), [rp.id]);
+  assert.ok((await ro.read(rp.id, '0', 100, 10)).equals(Buffer.alloc(10, 7)));
+  assert.equal((await ro.stats()).restorePoints, 1);
+  for (const change of [() => ro.beginRestorePoint({ vm: { id: 'vm-1', name: 'web01' }, consistency: 'crash' }), () => ro.deleteRestorePoint(rp.id),
+    () => ro.lock(rp.id, new Date(Date.now() + 3600_000)), () => ro.gc(), () => ro.verify(), () => ro.applyRetention({ keepLast: 0 })]) {
+    await assert.rejects(change(), (e: E) => e.code === 'EREADONLY' && /read-only/.test(e.message));
+  }
+  assert.equal((await ro.applyRetention({ keepLast: 1 }, { dryRun: true })).keep.length, 1, 'a dry run only reads');
+  await ro.close();
+  assert.deepEqual(outside(), before, 'nothing outside the index was written');
+  assert.equal(existsSync(join(repoDir, 'lock')), false);
+
+  // A writer opens it afterwards as usual.
+  const rw = await Repository.open(repoDir);
+  await rw.deleteRestorePoint(rp.id);
+  await rw.close();
 });
 
 test('full disk (20 MiB tmpfs): clear ENOSPC error, repository stays consistent and usable', async (t) => {
