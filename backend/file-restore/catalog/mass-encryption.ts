@@ -5,8 +5,11 @@
 //
 // Thresholds (tested in test/file-restore/catalog.test.ts):
 //   - content is "high-entropy" at ≥ HIGH_ENTROPY bits/byte (sampled head and tail both), "low" below
-//     LOW_ENTROPY; a changed file counts when it went from low (or unknown) to high, unless its
-//     extension is a compressed format (zip, docx, jpg, mp4, …) whose content is high-entropy anyway;
+//     LOW_ENTROPY; a changed file counts when it went from low to high, unless its extension is a
+//     compressed format (zip, docx, jpg, mp4, …) whose content is high-entropy anyway. The earlier
+//     version's sample comes from the previous catalog, or the build reads it from the previous point
+//     (scan.ts); one still unknown is not counted (a rewritten archive or media file is high before
+//     and after: counting unknown as low raised false warnings);
 //   - a file counts as renamed to an unknown extension when it disappeared and a file appeared at its
 //     path plus a new extension, or with its stem and another extension, or with its file id, whose
 //     extension is neither a known format nor present in the previous point, and whose content is
@@ -73,7 +76,7 @@ export function extensionOf(path: string): string {
 
 const stemOf = (path: string): string => { const dot = path.lastIndexOf('.'); return dot > path.lastIndexOf('/') + 1 ? path.slice(0, dot) : path; };
 const high = (code: number | undefined): boolean => code !== undefined && bitsPerByte(code) >= HIGH_ENTROPY;
-const lowOrUnknown = (code: number | undefined): boolean => code === undefined || bitsPerByte(code) < LOW_ENTROPY;
+const low = (code: number | undefined): boolean => code !== undefined && bitsPerByte(code) < LOW_ENTROPY;
 const pct = (x: number): string => `${Math.round(x * 100)}%`;
 
 /** `before`: the previous point's catalog (its volumes name the entries' volume indexes). */
@@ -97,16 +100,17 @@ export function assessMassEncryption(before: { volumes: { id: string; name?: str
     vol(volume).affected++;
     return true;
   };
-  // Changed files judgeable by content per volume, and how many of them the build sampled (scan.ts
-  // samples at most MAX_SAMPLES per volume, evenly over the walk): the rewritten count is extrapolated
-  // from the sampled share when the cap left some unsampled.
+  // Changed files judgeable by content per volume, and how many of them were judged (both versions
+  // sampled; scan.ts samples at most MAX_SAMPLES per volume, evenly over the volume): the rewritten
+  // count is extrapolated from the judged share when the cap left some unjudged.
   const judgeable = new Map<string, { all: number; sampled: number }>();
   for (const c of diff.changed) {
     if (c.after.size < MIN_SAMPLED_SIZE || COMPRESSED_EXTENSIONS.has(extensionOf(c.path))) continue;
     const j = judgeable.get(c.volume) ?? judgeable.set(c.volume, { all: 0, sampled: 0 }).get(c.volume)!;
     j.all++;
-    if (c.after.entropy !== undefined) j.sampled++;
-    if (high(c.after.entropy) && lowOrUnknown(c.before.entropy) && hit(c.volume, c.path)) {
+    // Judged: both versions sampled.
+    if (c.after.entropy !== undefined && c.before.entropy !== undefined) j.sampled++;
+    if (high(c.after.entropy) && low(c.before.entropy) && hit(c.volume, c.path)) {
       vol(c.volume).rewrittenHighEntropy++;
       if (examples.length < 5) examples.push(`${c.path} (rewritten, ${bitsPerByte(c.after.entropy!).toFixed(2)} bits/byte)`);
     }
