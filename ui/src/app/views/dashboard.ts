@@ -37,11 +37,11 @@ import { PluginNav } from '../shared/plugin-nav';
           </div>
           <div class="card">
             <div class="card-header">{{ 'dashboard.last24h' | t }}</div>
-            <div class="card-block sp-row" style="justify-content: space-around">
+            <div class="card-block sp-row" style="justify-content: space-around; flex-wrap: wrap; gap: 0.5rem">
               @for (c of counters; track c.status) {
                 <a class="sp-counter" [routerLink]="'/runs'" [queryParams]="{ status: c.status, since: d.last24h.since }" [attr.data-counter]="c.status"
                   [attr.aria-label]="'dashboard.showRuns' | t: { n: d.last24h[c.status], status: ('status.' + c.status | t) }">
-                  <div class="sp-big">{{ d.last24h[c.status] | num }}</div><span class="label" [class]="c.cls">{{ 'status.' + c.status | t }}</span>
+                  <div><div class="sp-big">{{ d.last24h[c.status] | num }}</div><span [class]="c.cls">{{ 'status.' + c.status | t }}</span></div>
                 </a>
               }
             </div>
