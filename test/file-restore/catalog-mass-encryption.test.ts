@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Repository, type RestorePoint } from '../../backend/repository/repository.ts';
@@ -20,10 +20,17 @@ const PATH = `${process.env.PATH}:/usr/sbin:/sbin`;
 const VM = { id: 'vm-7', name: 'archive-server' };
 const text = (seed: number, n: number) => Buffer.from(Array.from({ length: Math.ceil(n / 40) }, (_, i) => `line ${seed}-${i} of a plain report, nothing odd\n`).join('').slice(0, n));
 
-/** An ext4 image of `files` (path → bytes), made by mke2fs -d. */
-function ext4(dir: string, name: string, files: Map<string, Buffer>): string {
+type Version = { bytes: Buffer; day: number };
+
+/** An ext4 image of `files` (path → bytes and the day they were last written: their mtime), made by mke2fs -d. */
+function ext4(dir: string, name: string, files: Map<string, Version>): string {
   const src = join(dir, `${name}-src`);
-  for (const [p, b] of files) { mkdirSync(join(src, p, '..'), { recursive: true }); writeFileSync(join(src, p), b); }
+  for (const [p, v] of files) {
+    mkdirSync(join(src, p, '..'), { recursive: true });
+    writeFileSync(join(src, p), v.bytes);
+    const at = new Date(Date.UTC(2026, 10, v.day, 9));
+    utimesSync(join(src, p), at, at);
+  }
   const img = join(dir, `${name}.img`);
   execFileSync('truncate', ['-s', '16M', img]);
   execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', src, img], { env: { ...process.env, PATH } });
@@ -32,13 +39,13 @@ function ext4(dir: string, name: string, files: Map<string, Buffer>): string {
 
 test('rewritten high-entropy files (.bin archives) raise no warning; text files overwritten with random bytes do — earlier versions sampled from the previous point', async (t) => {
   const dir = tempDir(t, 'sp-massenc-test-');
-  const day1 = new Map<string, Buffer>();
-  for (let i = 0; i < 40; i++) day1.set(`archive/data-${i}.bin`, randomBytes(3000 + i));
-  for (let i = 0; i < 40; i++) day1.set(`docs/note-${i}.txt`, text(i, 2500 + i));
+  const day1 = new Map<string, Version>();
+  for (let i = 0; i < 40; i++) day1.set(`archive/data-${i}.bin`, { bytes: randomBytes(3000 + i), day: 1 });
+  for (let i = 0; i < 40; i++) day1.set(`docs/note-${i}.txt`, { bytes: text(i, 2500 + i), day: 1 });
   const day2 = new Map(day1);
-  for (let i = 0; i < 40; i++) day2.set(`archive/data-${i}.bin`, randomBytes(5000 + i));
+  for (let i = 0; i < 40; i++) day2.set(`archive/data-${i}.bin`, { bytes: randomBytes(5000 + i), day: 2 });
   const day3 = new Map(day2);
-  for (let i = 0; i < 40; i++) day3.set(`docs/note-${i}.txt`, randomBytes(2600 + i));
+  for (let i = 0; i < 40; i++) day3.set(`docs/note-${i}.txt`, { bytes: randomBytes(2600 + i), day: 3 });
   const images = [ext4(dir, 'day1', day1), ext4(dir, 'day2', day2), ext4(dir, 'day3', day3)];
 
   const repo = await Repository.init(join(dir, 'repo'), { chunkSize: 64 * 1024 });

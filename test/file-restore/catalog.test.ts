@@ -261,7 +261,7 @@ test('mass encryption past the sampling cap: the rewritten share of the sampled 
   const path = (i: number) => `docs/f${String(i).padStart(3, '0')}.txt`;
   // Each one's earlier version sampled as text (the build reads it from the previous point when the previous catalog has none).
   const before: CatalogEntry[] = Array.from({ length: 100 }, (_, i) => ({ volume: 0, path: path(i), type: 'file' as const, size: 2000, mtime: 1, fileId: 100 + i, entropy: 150 }));
-  const after: CatalogEntry[] = before.map((e, i) => ({ ...e, size: 3000, mtime: 2, ...(i % 5 < 2 ? { entropy: i % 10 < 2 && i % 20 >= 10 ? 150 : 254 } : {}) }));
+  const after: CatalogEntry[] = before.map(({ entropy: _, ...e }, i) => ({ ...e, size: 3000, mtime: 2, ...(i % 5 < 2 ? { entropy: i % 10 < 2 && i % 20 >= 10 ? 150 : 254 } : {}) }));
   const sampled = after.filter((e) => e.entropy !== undefined);
   assert.equal(sampled.length, 40);
   const high = sampled.filter((e) => e.entropy === 254).length;
