@@ -113,6 +113,8 @@ export interface RestorePoint {
   lockedUntil?: string;
   notes?: string;
   warnings: string[];
+  /** Item restore its VSS manifest allows: 'ntds' (Active Directory objects), 'exchange' (mailbox items). */
+  applicationItems?: ('ntds' | 'exchange')[];
 }
 
 export interface Script { content: string; interpreter?: string; timeoutSec: number }

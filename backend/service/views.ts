@@ -1,5 +1,6 @@
 // Repository and run history as the UI sees them: restore points joined with the runs that made
 // them (warnings, job), and the dashboard's figures.
+import { declaredDatabases } from '../app-items/locate.ts';
 import type { Dashboard, JobRun, RestorePoint } from '../api/contract.ts';
 import type { Run } from '../model/job.ts';
 import type { Repository, RestorePoint as RepoPoint } from '../repository/repository.ts';
@@ -33,6 +34,7 @@ export function restorePointDto(rp: RepoPoint, runs: () => Run[], siteOf?: (vmId
     ...(rp.lockedUntil ? { lockedUntil: rp.lockedUntil } : {}),
     ...(rp.notes ? { notes: rp.notes } : {}),
     warnings: m ? [...m.warnings] : v?.warnings ?? [],
+    ...(m?.vss && declaredDatabases(m.vss).length ? { applicationItems: [...new Set(declaredDatabases(m.vss).map((d) => d.writer))] } : {}),
   };
 }
 

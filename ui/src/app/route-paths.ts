@@ -13,6 +13,7 @@ export const ROUTE_PATHS = {
   actionBackup: 'actions/backup',
   actionRestore: 'actions/restore',
   actionRecoverFiles: 'actions/recover-files',
+  actionRestoreAd: 'actions/restore-ad',
   actionAddToJob: 'actions/add-to-job',
   runs: 'runs',
   notifications: 'notifications',

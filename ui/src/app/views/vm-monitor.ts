@@ -35,6 +35,7 @@ import { RpoBadge } from './replication/rpo-badge';
           <clr-dg-action-overflow [clrDgActionOverflowButtonLabel]="'common.actions' | t">
             <button type="button" class="action-item" (click)="restore(rp)">{{ 'action.restore' | t }}</button>
             <button type="button" class="action-item" (click)="recover(rp)">{{ 'action.recoverFiles' | t }}</button>
+            @if (rp.applicationItems?.includes('ntds')) { <button type="button" class="action-item" (click)="restoreAd(rp)">{{ 'action.restoreAd' | t }}</button> }
           </clr-dg-action-overflow>
           <clr-dg-cell>{{ rp.createdAt | dt }}</clr-dg-cell>
           <clr-dg-cell><sp-consistency [value]="rp.consistency" /></clr-dg-cell>
@@ -130,4 +131,5 @@ export class VmMonitorView {
   }
   restore(rp: RestorePoint): void { this.actions.open('restore', [this.vmId], { rp: rp.id }, () => void this.load()); }
   recover(rp: RestorePoint): void { this.actions.open('recover-files', [this.vmId], { rp: rp.id }); }
+  restoreAd(rp: RestorePoint): void { this.actions.open('restore-ad', [this.vmId], { rp: rp.id }); }
 }
