@@ -21,6 +21,7 @@ const split = (s: string): string[] => s.split(/[\s,;]+/).map((x) => x.trim()).f
 @Component({
   selector: 'sp-notification-settings',
   imports: [FormsModule, ClrFormsModule, ClrSpinnerModule, ErrorAlert, PluginNav, ...I18N_PIPES],
+  styles: ['.sp-wide { width: 24rem; max-width: 100%; }', 'textarea { width: 24rem; max-width: 100%; }'],
   template: `
     <div [class]="sdk.isPlugin ? 'sp-plugin-view' : 'sp-page'">
       <sp-plugin-nav />
@@ -41,7 +42,7 @@ const split = (s: string): string[] => s.split(/[\s,;]+/).map((x) => x.trim()).f
           @if (m.smtpOn) {
             <clr-input-container>
               <label for="n-host">{{ 'notif.host' | t }}</label>
-              <input clrInput id="n-host" name="host" [(ngModel)]="m.host" required placeholder="smtp.example.com" />
+              <input clrInput id="n-host" class="sp-wide" name="host" [(ngModel)]="m.host" required placeholder="smtp.example.com" />
               <clr-control-error>{{ 'form.required' | t }}</clr-control-error>
             </clr-input-container>
             <clr-input-container>
@@ -58,17 +59,17 @@ const split = (s: string): string[] => s.split(/[\s,;]+/).map((x) => x.trim()).f
             </clr-select-container>
             <clr-input-container>
               <label for="n-user">{{ 'notif.username' | t }}</label>
-              <input clrInput id="n-user" name="username" [(ngModel)]="m.username" autocomplete="off" />
+              <input clrInput id="n-user" class="sp-wide" name="username" [(ngModel)]="m.username" autocomplete="off" />
               <clr-control-helper>{{ 'notif.usernameHelp' | t }}</clr-control-helper>
             </clr-input-container>
             <clr-password-container>
               <label for="n-password">{{ 'notif.password' | t }}</label>
-              <input clrPassword id="n-password" name="password" [(ngModel)]="m.password" autocomplete="new-password"
+              <input clrPassword id="n-password" class="sp-wide" name="password" [(ngModel)]="m.password" autocomplete="new-password"
                 [placeholder]="passwordSet() ? ('notif.passwordKept' | t) : ''" />
             </clr-password-container>
             <clr-input-container>
               <label for="n-from">{{ 'notif.from' | t }}</label>
-              <input clrInput id="n-from" name="from" [(ngModel)]="m.from" required placeholder="Stillpoint <backup@example.com>" />
+              <input clrInput id="n-from" class="sp-wide" name="from" [(ngModel)]="m.from" required placeholder="Stillpoint <backup@example.com>" />
             </clr-input-container>
             <clr-textarea-container>
               <label for="n-recipients">{{ 'notif.recipients' | t }}</label>
@@ -115,7 +116,7 @@ const split = (s: string): string[] => s.split(/[\s,;]+/).map((x) => x.trim()).f
           @if (m.webhookOn) {
             <clr-input-container>
               <label for="n-hook">{{ 'notif.webhookUrl' | t }}</label>
-              <input clrInput id="n-hook" name="webhookUrl" [(ngModel)]="m.webhookUrl" placeholder="https://chat.example.com/hooks/…" />
+              <input clrInput id="n-hook" class="sp-wide" name="webhookUrl" [(ngModel)]="m.webhookUrl" placeholder="https://chat.example.com/hooks/…" />
               <clr-control-helper>{{ 'notif.webhookHelp' | t }}</clr-control-helper>
             </clr-input-container>
           }
