@@ -57,7 +57,7 @@ import { sessionFromPluginToken } from '../plugin/session-bridge.ts';
 import { Publications } from './publish/publications.ts';
 import { publishRoutes } from './api/routes/publish.ts';
 import { ReplicateKind, type ReplicateParams } from './replication/run-kind.ts';
-import { allReplicas, replicaOf } from './replication/replica-state.ts';
+import { allReplicas, permanentFailovers, replicaOf } from './replication/replica-state.ts';
 import { replicationRoutes } from './api/routes/replication.ts';
 import { FAILOVER_KINDS, FailoverOpKind, FailoverPlanKind, type FailoverKindDeps } from './replication/failover/run-kinds.ts';
 import { FailoverPlans } from './replication/failover/plans.ts';
@@ -253,6 +253,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     fromBackupDeps: async (site) => ({ target: await sites.vs(site), repo: await repo() }),
     holder: (vmId) => locks.holder(vmId), guestCredentials: (id) => jobs.credentialSecret(id),
     onReplicated: () => { inventory.invalidate(); checkReplicaHealth(); },
+    permanentlyFailedOver: (vmId) => { const p = permanentFailovers(config.dataDir).find((x) => x.sourceVmId === vmId); return p && { vmName: p.vmName, at: p.at }; },
   }));
   const replicaHealthTimer = setInterval(checkReplicaHealth, 5 * 60_000);
   replicaHealthTimer.unref();

@@ -13,6 +13,7 @@ import { connectToLab } from '../helpers/lab-vsphere.ts';
 import { until } from '../helpers/wait.ts';
 import { EVENT_TYPES } from '../../backend/model/vcenter-tasks.ts';
 import type { VSphere } from '../../backend/vsphere/index.ts';
+import { recordPermanentFailover } from '../../backend/replication/replica-state.ts';
 
 let t: TestService;
 let token: string;
@@ -197,4 +198,18 @@ test('stillpoint replicate --job saves a replication job and runs it; stillpoint
   const bad = await cli(['replicate', 'win-app01', '--host', 'esx-dr-01.lab.local', '--datastore', 'dr-ds1', '--rpo', '5']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /belong to a job: add --job NAME/);
+});
+
+test('a VM permanently failed over is left out of its replication job, saying which VM is production now', async () => {
+  const job = (await t.call<ReplicationJob[]>('GET', '/api/replication-jobs', { token })).body.find((j) => j.name === 'cli job')!;
+  const vm = (await t.lab.control.vms())['win-app01']!;
+  const rep = await replicaOf(vm.moref);
+  // What the permanent failover records (backend/replication/failover/permanent.ts).
+  recordPermanentFailover(t.dataDir, { sourceVmId: vm.moref, sourceUuid: 'x', sourceName: 'win-app01', vmId: rep.replicaVmId, vmName: 'win-app01-replica', at: '2026-12-02T10:00:00.000Z', by: 'test' });
+  const r = await t.call<JobRun>('POST', `/api/replication-jobs/${job.id}/run`, { token });
+  const done = await t.waitRun(token, r.body.id, 60_000);
+  assert.equal(done.status, 'warning', JSON.stringify(done));
+  assert.match(done.vms[0]!.message ?? '', /^Left out: win-app01 was permanently failed over to win-app01-replica on 2026-12-02T10:00:00\.000Z/);
+  assert.equal(done.vms[0]!.bytesRead, 0);
+  assert.equal((await replicaOf(vm.moref)).recoveryPoints, rep.recoveryPoints, 'nothing written');
 });

@@ -32,7 +32,8 @@ export class ReplicationHealth {
 
   /** The replica's RPO compliance, when its source VM is in a replication job. */
   async rpo(s: ReplicaStatus): Promise<ReplicaRpo | undefined> {
-    if (!s.sourceVmId) return undefined;
+    // A failed-over replica runs as the VM: replication does not write it, so it has no RPO until undone or failed back.
+    if (!s.sourceVmId || s.state === 'failedOver') return undefined;
     const job = await this.jobOf(s.sourceVmId);
     if (!job) return undefined;
     const newest = s.points.at(-1);

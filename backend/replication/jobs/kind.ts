@@ -22,6 +22,8 @@ export interface ReplicationKindDeps {
   guestCredentials(id: string): GuestCredentials;
   /** A VM's run ended (the health monitor looks at its replica). */
   onReplicated?(job: Job): void;
+  /** The VM was permanently failed over (its replica is the VM now): the job leaves it out, with the VM it became. */
+  permanentlyFailedOver?(vmId: string): { vmName: string; at: string } | undefined;
 }
 
 export class ReplicationKind implements VmKind<unknown> {
@@ -34,6 +36,14 @@ export class ReplicationKind implements VmKind<unknown> {
     if (!job) throw new InvalidRequest('A replication run belongs to a replication job.');
     const t = replicaTarget(job);
     const target = runTarget(job);
+    const gone = this.#d.permanentlyFailedOver?.(ctx.vmId);
+    if (gone) {
+      return {
+        status: 'warning', bytesRead: 0, bytesStored: 0,
+        message: `Left out: ${ctx.vmName} was permanently failed over to ${gone.vmName} on ${gone.at}; that VM is production now. Remove ${ctx.vmName} from job '${job.name}', or replicate ${gone.vmName} instead.`,
+        warnings: [`${ctx.vmName} is permanently failed over: not replicated.`],
+      };
+    }
     const progress = (p: { phase: string; percent: number; bytes: number }) => ctx.progress({ phase: p.phase, percent: p.percent, bytesRead: p.bytes });
     if (t.replication.source === 'backup') {
       const r = await replicateFromBackup(await this.#d.fromBackupDeps(t.site), { vmId: ctx.vmId, target, runId: ctx.runId, signal: ctx.signal, onProgress: progress });
