@@ -264,7 +264,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     vmEvent: async (vmId, text) => { const { vs, vm } = await vmAt(vmId); await vs.events.logUserEvent(vm, text); },
   });
   runner.registerVmKind(catalogs.kind());
-  registerMaintenance(runner, { repo, jobVms });
+  registerMaintenance(runner, { repo, jobVms, catalogs });
   runner.markInterrupted();
   const scheduler = new Scheduler(jobs, runner, (job) => events.publish({ type: 'job', job: jobToDto(job) }));
   scheduler.refresh();

@@ -14,6 +14,11 @@ export interface MaintenanceDeps {
   repo(): Promise<Repository>;
   /** A job's VMs now (listed and through folders). */
   jobVms(job: NonNullable<TaskContext['job']>): Promise<string[]>;
+  /**
+   * The file catalogs (file-restore/catalog/service.ts): retention removes a deleted point's catalog
+   * at once; GC removes catalogs of points deleted elsewhere (`stillpoint repo prune` on the folder).
+   */
+  catalogs?: { forget(vmId: string, rpId: string): void; pruneAll(): Promise<number> };
 }
 
 export function registerMaintenance(runner: JobRunner, d: MaintenanceDeps): void {
@@ -40,6 +45,7 @@ function retentionTask(d: MaintenanceDeps): RepositoryTask {
         try {
           await repo.deleteRestorePoint(r.id);
           removed.push(`${r.id} (${r.vmId}, ${r.createdAt})`);
+          try { d.catalogs?.forget(r.vmId, r.id); } catch (e) { warnings.push(`Removed ${r.id}, but not its file catalog: ${(e as Error).message}`); }
         } catch (e) {
           warnings.push(`Kept ${r.id}: ${(e as Error).message}`);
         }
@@ -60,7 +66,8 @@ function gcTask(d: MaintenanceDeps): RepositoryTask {
     kind: 'gc',
     async execute(ctx): Promise<TaskOutcome> {
       const r = await (await d.repo()).gc({ onProgress: (done, total) => ctx.progress(total ? (100 * done) / total : 0, 'collecting garbage') });
-      return { status: 'success', message: `Reclaimed ${formatBytes(r.reclaimedBytes)}: ${r.deletedChunks} chunk(s), ${r.deletedPacks} pack(s) deleted, ${r.repackedPacks} repacked.` };
+      const catalogs = await d.catalogs?.pruneAll().catch(() => 0) ?? 0;
+      return { status: 'success', message: `Reclaimed ${formatBytes(r.reclaimedBytes)}: ${r.deletedChunks} chunk(s), ${r.deletedPacks} pack(s) deleted, ${r.repackedPacks} repacked.${catalogs ? ` Removed ${catalogs} file catalog(s) of deleted restore points.` : ''}` };
     },
   };
 }

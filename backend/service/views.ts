@@ -3,6 +3,7 @@
 import { declaredDatabases } from '../app-items/locate.ts';
 import type { Dashboard, JobRun, RestorePoint } from '../api/contract.ts';
 import type { Run } from '../model/job.ts';
+import { outcomes } from '../model/run-filter.ts';
 import type { Repository, RestorePoint as RepoPoint } from '../repository/repository.ts';
 import type { JobStore } from '../jobs/store.ts';
 import type { VmSummary } from '../api/contract.ts';
@@ -36,25 +37,6 @@ export function restorePointDto(rp: RepoPoint, runs: () => Run[], siteOf?: (vmId
     warnings: m ? [...m.warnings] : v?.warnings ?? [],
     ...(m?.vss && declaredDatabases(m.vss).length ? { applicationItems: [...new Set(declaredDatabases(m.vss).map((d) => d.writer))] } : {}),
   };
-}
-
-/** Outcomes a run adds to the "last 24 hours" figures: one per VM, or the run's own for runs without VMs. */
-export function outcomes(r: Run): Run['status'][] {
-  return r.vms.length ? r.vms.map((v) => v.status) : [r.status];
-}
-
-export type CountedStatus = 'success' | 'warning' | 'failed' | 'cancelled';
-
-/** What the runs list filters by: the drill-down behind each dashboard figure. */
-export interface RunFilter { status?: CountedStatus; kind?: Run['kind']; since?: string; until?: string }
-
-/** Whether a run is behind a figure: it started in the window, is of the kind, and has an outcome of the status. */
-export function runMatches(r: Run, f: RunFilter): boolean {
-  if (f.kind && r.kind !== f.kind) return false;
-  if (f.since && r.startedAt < f.since) return false;
-  if (f.until && r.startedAt >= f.until) return false;
-  if (f.status && (r.status === 'running' || r.status === 'queued' || !outcomes(r).includes(f.status))) return false;
-  return true;
 }
 
 /** The "last 24 hours" figures: finished runs of every kind (backup, restore, replication, file restore, catalog, maintenance). */

@@ -10,7 +10,7 @@ import { param, UUID_ID, VM_ID } from '../http.ts';
 import type { RouteDef } from '../routes.ts';
 import type { UserContext } from '../auth.ts';
 import { AppAwareSchema, BackupRequestSchema, JobInputSchema, LimitQuery, RestoreRequestSchema, RunsQuery, VmIdsSchema } from '../schemas.ts';
-import { runMatches, type RunFilter } from '../../service/views.ts';
+import { runMatches, type RunFilter } from '../../model/run-filter.ts';
 import type { JobRunner } from '../../jobs/runner.ts';
 import type { Schema } from '../schema.ts';
 import { Authorization, NoPermissionError, type MoRef, type VSphere } from '../../vsphere/index.ts';

@@ -254,6 +254,18 @@ export class CatalogService {
     return { diff, massEncryption: assessMassEncryption({ volumes: a.header.volumes, entries: entriesBefore }, diff) };
   }
 
+  /** A restore point was deleted (retention, a user): its catalog goes with it. */
+  forget(vmId: string, rpId: string): void {
+    if (this.store.remove(vmId, rpId)) log.debug({ rp: rpId }, 'catalog of a deleted restore point removed');
+  }
+
+  /** Removes the catalogs of every point the repository no longer has, whatever deleted it (e.g. `stillpoint repo prune` on the folder). */
+  async pruneAll(): Promise<number> {
+    const keep = new Set((await (await this.#d.repo()).listRestorePoints()).map((p) => p.id));
+    for (const id of this.#inflight.keys()) keep.add(id);
+    return this.store.pruneAll(keep);
+  }
+
   /** Removes catalogs of points the repository no longer has. */
   async prune(vmId: string): Promise<number> {
     const keep = new Set((await (await this.#d.repo()).listRestorePoints({ vmId })).map((p) => p.id));

@@ -74,6 +74,32 @@ export class CatalogStore {
     rmSync(this.path(vmId, rpId).replace(/\.spcat$/, '.failed.json'), { force: true });
   }
 
+  /** Removes the catalog of one restore point (and its recorded failure); true when there was one. */
+  remove(vmId: string, rpId: string): boolean {
+    const p = this.path(vmId, rpId);
+    const had = existsSync(p);
+    rmSync(p, { force: true });
+    rmSync(p.replace(/\.spcat$/, '.failed.json'), { force: true });
+    this.#files.delete(p);
+    return had;
+  }
+
+  /** Removes catalogs (and failure records) of restore points not in `keep`, in every VM's folder; the catalogs removed. */
+  pruneAll(keep: Set<string>): number {
+    let n = 0;
+    let folders: string[];
+    try { folders = readdirSync(this.dir); } catch { return 0; }
+    for (const folder of folders) {
+      let names: string[];
+      try { names = readdirSync(join(this.dir, folder)); } catch { continue; }
+      for (const f of names) {
+        const m = /^(rp-[0-9A-Za-z-]+)\.(spcat|failed\.json)$/.exec(f);
+        if (m && !keep.has(m[1]!)) { rmSync(join(this.dir, folder, f), { force: true }); this.#files.delete(join(this.dir, folder, f)); if (m[2] === 'spcat') n++; }
+      }
+    }
+    return n;
+  }
+
   /** Removes catalogs of restore points that no longer exist (retention, deletion). */
   prune(vmId: string, keep: Set<string>): number {
     let n = 0;
