@@ -68,6 +68,8 @@ export class TransporterLink {
         : new Error(`Transporter '${this.address.name}' at ${this.address.url} is unreachable or went away (${e.code ?? e.message}): check that \`stillpoint transporter run\` is running on its VM.`))));
       if (body === undefined) { req.end(); return; }
       if (typeof body === 'string') { this.sent += Buffer.byteLength(body); req.end(body); return; }
+      // The transporter sees the write (and its end, should the service die) before the first block is read.
+      req.flushHeaders();
       const src = Readable.from(body, { objectMode: false });
       src.on('data', (c: Buffer) => { this.sent += c.length; });
       src.on('error', (e) => { sourceError = e; req.destroy(e); });
