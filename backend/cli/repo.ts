@@ -1,7 +1,9 @@
 // `stillpoint repo …`: work on a backup repository folder directly.
 import { stat } from 'node:fs/promises'; // the image to back up, not repository files
 import { basename } from 'node:path';
-import { Repository, RepositoryError, warningsOf, type RebuildReport, type RestorePoint, type RetentionPolicy } from '../repository/repository.ts';
+import type { Repository, RebuildReport, RestorePoint, RetentionPolicy } from '../repository/repository.ts';
+import { RepositoryError } from '../repository/errors.ts';
+import { warningsOf } from '../repository/catalog.ts';
 import { progressBar, formatBytes } from './progress.ts';
 import { log } from '../common/log.ts';
 import { promptSecret } from './prompt.ts';
@@ -149,16 +151,21 @@ async function prompt(question: string): Promise<string> {
   }
 }
 
+/** The Repository class, loaded when a command needs it (`--help` and usage errors do not). */
+async function repository(): Promise<typeof Repository> {
+  return (await import('../repository/repository.ts')).Repository;
+}
+
 async function passphraseFor(dir: string): Promise<string | undefined> {
   try {
-    if (!(await Repository.inspect(dir)).encryption) return undefined;
+    if (!(await (await repository()).inspect(dir)).encryption) return undefined;
   } catch { return undefined; } // open() reports what is wrong
   return process.env.STILLPOINT_PASSPHRASE ?? prompt(`passphrase for ${dir}: `);
 }
 
 /** `readOnly`: for commands that only read (ls, stats): no lock object written, nothing fsynced. */
 async function openRepo(dir: string, command: string, readOnly = false): Promise<Repository> {
-  return Repository.open(dir, { passphrase: await passphraseFor(dir), command: `stillpoint repo ${command}`, readOnly });
+  return (await repository()).open(dir, { passphrase: await passphraseFor(dir), command: `stillpoint repo ${command}`, readOnly });
 }
 
 function out(json: boolean, obj: unknown, text: string): void {
@@ -216,7 +223,7 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
       const cs = int(p, 'chunk-size');
       const level = int(p, 'compression-level');
       if (level !== undefined && (level < 1 || level > 19)) throw new UsageError('--compression-level must be between 1 and 19');
-      const repo = await Repository.init(dir, { passphrase, chunkSize: cs ? cs * 1024 * 1024 : undefined, zstdLevel: level });
+      const repo = await (await repository()).init(dir, { passphrase, chunkSize: cs ? cs * 1024 * 1024 : undefined, zstdLevel: level });
       const cfg = repo.config;
       await repo.close();
       out(json, { dir, id: cfg.id, encrypted: !!cfg.encryption, chunkSize: cfg.chunkSize }, `created ${cfg.encryption ? 'encrypted ' : ''}repository ${dir}\n`);
@@ -314,7 +321,7 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
       const bar = progressBar('rebuild index');
       let r: RebuildReport;
       try {
-        r = await Repository.rebuildIndex(dir, { passphrase: await passphraseFor(dir), command: 'stillpoint repo rebuild-index', onProgress: (a, b) => bar.update(a, b) });
+        r = await (await repository()).rebuildIndex(dir, { passphrase: await passphraseFor(dir), command: 'stillpoint repo rebuild-index', onProgress: (a, b) => bar.update(a, b) });
       } finally { bar.done(); }
       let text = r.movedTo ? `moved the previous index (${r.previous}) to ${r.movedTo}; delete it once the repository checks out\n` : 'there was no index\n';
       if (r.exported) text += `wrote ${r.exported} restore point object(s) from the previous index first\n`;
