@@ -173,7 +173,7 @@ export interface JobRunVm {
   warnings: string[];
 }
 
-export type RunKind = 'failover' | 'failover-test' | 'failover-planned' | 'failover-undo' | 'failover-permanent' | 'failback' | 'failover-plan' | 'backup' | 'restore' | 'file-restore' | 'replicate' | 'replication' | 'copy' | 'verify' | 'retention' | 'gc' | 'catalog' | 'ad-restore';
+export type RunKind = 'failover' | 'failover-test' | 'failover-planned' | 'failover-undo' | 'failover-permanent' | 'failback' | 'failover-plan' | 'backup' | 'restore' | 'file-restore' | 'replicate' | 'replication' | 'copy' | 'verify' | 'retention' | 'gc' | 'catalog' | 'ad-restore' | 'exchange-restore' | 'exchange-send';
 
 export interface JobRun {
   id: string;
@@ -240,6 +240,7 @@ export type ServerEvent =
 export * from './contracts/files.ts';
 export * from './contracts/file-restore-runs.ts';
 export * from './contracts/active-directory.ts';
+export * from './contracts/exchange.ts';
 export * from './contracts/publish.ts';
 export * from './contracts/catalog.ts';
 export * from './contracts/replication-jobs.ts';

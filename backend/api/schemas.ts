@@ -115,7 +115,7 @@ export const RunsQuery: Schema = {
   properties: {
     limit: { type: 'integer', minimum: 1, maximum: 1000 },
     status: { type: 'string', enum: ['success', 'warning', 'failed', 'cancelled'], description: 'runs with at least one VM (or, without VMs, the run) of this outcome' },
-    kind: { type: 'string', enum: ['backup', 'restore', 'file-restore', 'replicate', 'replication', 'copy', 'verify', 'retention', 'gc', 'catalog', 'ad-restore'] },
+    kind: { type: 'string', enum: ['backup', 'restore', 'file-restore', 'replicate', 'replication', 'copy', 'verify', 'retention', 'gc', 'catalog', 'ad-restore', 'exchange-restore', 'exchange-send'] },
     since: { type: 'string', maxLength: 40, pattern: '^(\\d+[hd]|\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z)$', description: 'runs started since: an ISO time (…Z) or a span back from now, e.g. 24h, 7d' },
     until: { type: 'string', maxLength: 40, pattern: '^\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z$', description: 'runs started before this ISO time' },
   },

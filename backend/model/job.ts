@@ -51,7 +51,7 @@ export const DEFAULT_TARGET: JobTarget = Object.freeze({ kind: 'repository', rep
 /** The failover operations' runs (backend/replication/failover/run-kinds.ts). */
 export type FailoverRunKind = 'failover' | 'failover-test' | 'failover-planned' | 'failover-undo' | 'failover-permanent' | 'failback' | 'failover-plan';
 
-export type RunKind = FailoverRunKind | JobKind | 'restore' | 'file-restore' | 'replicate' | 'retention' | 'gc' | 'catalog' | 'ad-restore';
+export type RunKind = FailoverRunKind | JobKind | 'restore' | 'file-restore' | 'replicate' | 'retention' | 'gc' | 'catalog' | 'ad-restore' | 'exchange-restore' | 'exchange-send';
 
 export type RunStatus = 'queued' | 'running' | 'success' | 'warning' | 'failed' | 'cancelled';
 

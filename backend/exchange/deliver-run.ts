@@ -1,0 +1,78 @@
+/**
+ * The 'exchange-restore' (IMAP APPEND into a mailbox folder) and 'exchange-send' (SMTP) run kinds:
+ * messages of a restore point's mailbox database delivered one after the other, with progress, as
+ * runs of the JobRunner. The mail server password never enters the run's params (which are saved):
+ * it waits in memory (DirectorySecrets) until the run takes it. Reports are kept in memory.
+ */
+import { InvalidRequest, StillpointError } from '../common/errors.ts'
+import { childLog } from '../common/log.ts'
+import type { VmContext, VmKind, VmOutcome } from '../jobs/kinds.ts'
+import type { DirectorySecrets } from '../active-directory/restore-run.ts'
+import type { ExchangeDeliveryReport, ImapTargetDto, SmtpTargetDto } from '../api/contracts/exchange.ts'
+import type { PointMailboxes } from './point-mailboxes.ts'
+import { restoreToImap, sendViaSmtp } from './deliver.ts'
+import type { ExchangeMessage } from './types.ts'
+
+const log = childLog('exchange-deliver')
+
+export interface ExchangeDeliverParams {
+  restorePointId: string
+  mailbox: number
+  messages: number[]
+  imap?: Omit<ImapTargetDto, 'password'>
+  smtp?: Omit<SmtpTargetDto, 'password'>
+  secretsId: string
+}
+
+export class ExchangeDeliveryReports {
+  #reports = new Map<string, ExchangeDeliveryReport>()
+  get(runId: string): ExchangeDeliveryReport | undefined { return this.#reports.get(runId) }
+  put(r: ExchangeDeliveryReport): void {
+    this.#reports.set(r.runId, r)
+    while (this.#reports.size > 200) this.#reports.delete(this.#reports.keys().next().value!)
+  }
+}
+
+export interface ExchangeDeliverDeps { mailboxes: PointMailboxes; secrets: DirectorySecrets; reports: ExchangeDeliveryReports }
+
+export class ExchangeDeliverKind implements VmKind<ExchangeDeliverParams> {
+  readonly kind: 'exchange-restore' | 'exchange-send'
+  #d: ExchangeDeliverDeps
+  constructor(kind: 'exchange-restore' | 'exchange-send', d: ExchangeDeliverDeps) { this.kind = kind; this.#d = d }
+
+  async processVm(ctx: VmContext<ExchangeDeliverParams>): Promise<VmOutcome> {
+    const p = ctx.params
+    const report: ExchangeDeliveryReport = { runId: ctx.runId, restorePointId: p.restorePointId, kind: this.kind, status: 'running', done: 0, total: p.messages.length, results: [] }
+    this.#d.reports.put(report)
+    const fail = (e: StillpointError) => { report.status = 'failed'; report.error = e.message; return e }
+    const secrets = this.#d.secrets.take(p.secretsId)
+    if (!secrets) throw fail(new InvalidRequest('The mail server password for this run is no longer held (the service restarted, or the run started too late): start it again.'))
+    ctx.progress({ phase: 'opening the backed-up mailbox database', percent: 0 })
+    const { db } = await this.#d.mailboxes.open(p.restorePointId)
+    const messages: ExchangeMessage[] = []
+    let dirty = false
+    for (const doc of p.messages) {
+      const a = await db.message(p.mailbox, doc)
+      dirty ||= a.database.state === 'dirty'
+      messages.push(a.items)
+      ctx.progress({ phase: `reading message ${messages.length} of ${p.messages.length}`, percent: Math.round((20 * messages.length) / p.messages.length) })
+    }
+    const onProgress = (x: { done: number; total: number; subject: string }) => {
+      report.done = x.done
+      ctx.progress({ phase: `${this.kind === 'exchange-restore' ? 'appended' : 'sent'} "${x.subject}"`, percent: 20 + Math.round((80 * x.done) / x.total) })
+    }
+    try {
+      const res = this.kind === 'exchange-restore'
+        ? await restoreToImap({ ...p.imap!, password: secrets.password }, messages, onProgress)
+        : await sendViaSmtp({ ...p.smtp!, ...(p.smtp!.user ? { password: secrets.password } : {}) }, messages, onProgress)
+      report.results = res.delivered
+    } catch (e) {
+      log.warn({ runId: ctx.runId, err: (e as Error).message }, 'the mail server refused an Exchange item delivery')
+      throw fail(new StillpointError('failed', this.kind === 'exchange-restore' ? 'imap_refused' : 'smtp_refused', (e as Error).message))
+    }
+    report.status = 'success'
+    const where = this.kind === 'exchange-restore' ? `into "${p.imap!.folder}" on ${p.imap!.host}` : `to ${p.smtp!.to.join(', ')} via ${p.smtp!.host}`
+    const state = dirty ? ' (from a dirty mailbox database, read without log replay)' : ''
+    return { status: 'success', message: `${messages.length} message${messages.length === 1 ? '' : 's'} ${this.kind === 'exchange-restore' ? 'restored' : 'sent'} ${where}${state}`, bytesRead: 0, bytesStored: 0, warnings: [] }
+  }
+}
