@@ -111,6 +111,7 @@ test('failover to the older point: that point\'s disk, the mapped DR network, re
   assert.equal(s?.state, 'failedOver');
   assert.equal(s?.failover?.pointId, runs[0]!.pointId);
   await assert.rejects(failover(deps(), { replicaMoref: replica.value }), /failed over already/);
+  await assert.rejects(env.replicate(VM, networkMap), /in use by failover to its replica 'win-app01-replica'/, 'replication must not overwrite the running replica');
 });
 
 test('undo failover: powered off, back at the point (what it wrote is gone), NIC as before, ready', async () => {
@@ -128,12 +129,15 @@ test('undo failover: powered off, back at the point (what it wrote is gone), NIC
   assert.equal((await replicaOf(env.vs, uuid))?.state, 'ready');
   assert.deepEqual((await listPoints(env.vs, replica)).map((p) => p.id), runs.map((x) => x.pointId), 'every point kept');
   await assert.rejects(undoFailover(deps(), { replicaMoref: replica.value }), /not failed over/);
+  const again = await env.replicate(VM, networkMap);
+  assert.equal(again.replicaId, replica.value, 'replication resumes into the same replica');
+  runs.push({ pointId: again.point.id, sha: '' });
 });
 
 test('permanent failover: the points are removed, the replica is the VM, its source is out of replication', async () => {
   await failover(deps(), { replicaMoref: replica.value, networkMap });
   const r = await permanentFailover(deps(), { replicaMoref: replica.value, sourceVmId: await env.vmId(VM) });
-  assert.equal(r.removedPoints.length, 2);
+  assert.equal(r.removedPoints.length, 3);
   assert.deepEqual(await env.vs.snapshots.list(replica), []);
   assert.equal((await env.vs.vms.get(replica)).powerState, 'poweredOn');
   assert.equal(await findReplica(env.vs, uuid), undefined, 'no longer marked as a replica');

@@ -15,6 +15,7 @@ import { SnapshotDiskSource } from '../../sources/snapshot/disk-source.ts';
 import { listPoints } from '../recovery-points.ts';
 import { DatastoreUploadSink } from '../upload-sink.ts';
 import { writeFailover, type FailoverRecord, type ReplicaStatus } from '../replica-state.ts';
+import { withHoldReleased } from './holds.ts';
 import { loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
 import { editNics, powerOffIfOn, shutDownGuest } from './vm-ops.ts';
 
@@ -94,58 +95,60 @@ export async function failback(deps: FailoverDeps, req: FailbackRequest): Promis
   const source = await sourceOf(vs, replica);
   const sourceInfo = await vs.vms.get(source);
   if (sourceInfo.powerState !== 'poweredOff') throw new Conflict(`The original VM '${sourceInfo.name}' is powered on: failback overwrites its disks. Shut it down first (it should not run while its replica runs).`);
-  const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `failback ${req.runId ?? ''}`.trim());
-  try {
-    const result = await underTask(vs, ref, req, 'failback', async (report) => {
-      const warnings: string[] = [];
-      report('shutting the replica down', 3);
-      await shutDownGuest(vs, ref, { timeoutMs: req.shutdownTimeoutMs ?? 15 * 60_000, ...(req.signal ? { signal: req.signal } : {}) });
-      const replicaSnap = await vs.snapshots.create(ref, { name: READ_SNAPSHOT, description: 'Stillpoint: the replica\'s state sent back to the original VM (temporary)', memory: false, quiesce: false });
-      let undo: Awaited<ReturnType<typeof vs.snapshots.create>> | undefined;
-      try {
-        const rdisks = replicaSnap.disks;
-        if (rdisks.length !== sourceInfo.disks.length || rdisks.some((d, i) => d.capacityBytes !== sourceInfo.disks[i]!.capacityBytes)) {
-          throw new Conflict(`The replica's disks (${rdisks.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}) do not match the original VM's (${sourceInfo.disks.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}): fail back to a new VM instead.`);
+  return withHoldReleased(deps.locks, replica.sourceVmId, replica.replicaName, async () => {
+    const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `failback ${req.runId ?? ''}`.trim());
+    try {
+      const result = await underTask(vs, ref, req, 'failback', async (report) => {
+        const warnings: string[] = [];
+        report('shutting the replica down', 3);
+        await shutDownGuest(vs, ref, { timeoutMs: req.shutdownTimeoutMs ?? 15 * 60_000, ...(req.signal ? { signal: req.signal } : {}) });
+        const replicaSnap = await vs.snapshots.create(ref, { name: READ_SNAPSHOT, description: 'Stillpoint: the replica\'s state sent back to the original VM (temporary)', memory: false, quiesce: false });
+        let undo: Awaited<ReturnType<typeof vs.snapshots.create>> | undefined;
+        try {
+          const rdisks = replicaSnap.disks;
+          if (rdisks.length !== sourceInfo.disks.length || rdisks.some((d, i) => d.capacityBytes !== sourceInfo.disks[i]!.capacityBytes)) {
+            throw new Conflict(`The replica's disks (${rdisks.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}) do not match the original VM's (${sourceInfo.disks.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}): fail back to a new VM instead.`);
+          }
+          const areas = await Promise.all(rdisks.map((d) => changedAreas(vs, ref, replicaSnap.node.ref, d, rec.changeIds.find((c) => c.key === d.key)?.changeId)));
+          const total = areas.flat().reduce((n, a) => n + a.length, 0) || 1;
+          report('taking the undo snapshot of the original VM', 10);
+          undo = await vs.snapshots.create(source, { name: UNDO_SNAPSHOT, description: `Stillpoint: the original VM before the failback from '${replica.replicaName}' (undo point)`, memory: false, quiesce: false });
+          const current = (await vs.vms.get(source)).disks;
+          const disks: FailbackResult['disks'] = [];
+          let sent = 0;
+          for (const [i, d] of undo.disks.entries()) {
+            const phase = `sending the changes of ${d.label}`;
+            report(phase, 15);
+            const from = { source: await SnapshotDiskSource.open(vs, d), replica: await SnapshotDiskSource.open(vs, rdisks[i]!) };
+            const { extentPath } = await vs.datastores.resolveExtent(current[i]!.fileName);
+            const r = await writeDisk(vs, from, extentPath, d.capacityBytes, areas[i]!, req.signal, (n) => { sent += n; report(phase, 15 + 70 * (sent / total)); });
+            disks.push({ label: d.label, changedBytes: r.changed, uploadedBytes: r.uploaded, areas: areas[i]!.length });
+          }
+          report('switching back: powering on the original VM', 90);
+          await vs.snapshots.remove(replicaSnap.node.ref, { removeChildren: false, consolidate: true });
+          await vs.vms.powerOn(source);
+          const changedBytes = disks.reduce((n, d) => n + d.changedBytes, 0);
+          await writeFailover(vs, ref, { ...rec, failback: { at: new Date().toISOString(), sourceVmId: source.value, sourceSnapshot: undo.node.ref.value, changedBytes } });
+          return { replicaName: replica.replicaName, sourceName: sourceInfo.name, disks, changedBytes, uploadedBytes: disks.reduce((n, d) => n + d.uploadedBytes, 0), committed: false, warnings };
+        } catch (e) {
+          // The original VM as it was, the replica running again.
+          if (undo) {
+            await powerOffIfOn(vs, source).catch(() => undefined);
+            await vs.snapshots.revert(undo.node.ref, { suppressPowerOn: true }).catch(() => undefined);
+            await vs.snapshots.remove(undo.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
+          }
+          await vs.snapshots.remove(replicaSnap.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
+          await vs.vms.powerOn(ref).catch(() => undefined);
+          throw e;
         }
-        const areas = await Promise.all(rdisks.map((d) => changedAreas(vs, ref, replicaSnap.node.ref, d, rec.changeIds.find((c) => c.key === d.key)?.changeId)));
-        const total = areas.flat().reduce((n, a) => n + a.length, 0) || 1;
-        report('taking the undo snapshot of the original VM', 10);
-        undo = await vs.snapshots.create(source, { name: UNDO_SNAPSHOT, description: `Stillpoint: the original VM before the failback from '${replica.replicaName}' (undo point)`, memory: false, quiesce: false });
-        const current = (await vs.vms.get(source)).disks;
-        const disks: FailbackResult['disks'] = [];
-        let sent = 0;
-        for (const [i, d] of undo.disks.entries()) {
-          const phase = `sending the changes of ${d.label}`;
-          report(phase, 15);
-          const from = { source: await SnapshotDiskSource.open(vs, d), replica: await SnapshotDiskSource.open(vs, rdisks[i]!) };
-          const { extentPath } = await vs.datastores.resolveExtent(current[i]!.fileName);
-          const r = await writeDisk(vs, from, extentPath, d.capacityBytes, areas[i]!, req.signal, (n) => { sent += n; report(phase, 15 + 70 * (sent / total)); });
-          disks.push({ label: d.label, changedBytes: r.changed, uploadedBytes: r.uploaded, areas: areas[i]!.length });
-        }
-        report('switching back: powering on the original VM', 90);
-        await vs.snapshots.remove(replicaSnap.node.ref, { removeChildren: false, consolidate: true });
-        await vs.vms.powerOn(source);
-        const changedBytes = disks.reduce((n, d) => n + d.changedBytes, 0);
-        await writeFailover(vs, ref, { ...rec, failback: { at: new Date().toISOString(), sourceVmId: source.value, sourceSnapshot: undo.node.ref.value, changedBytes } });
-        return { replicaName: replica.replicaName, sourceName: sourceInfo.name, disks, changedBytes, uploadedBytes: disks.reduce((n, d) => n + d.uploadedBytes, 0), committed: false, warnings };
-      } catch (e) {
-        // The original VM as it was, the replica running again.
-        if (undo) {
-          await powerOffIfOn(vs, source).catch(() => undefined);
-          await vs.snapshots.revert(undo.node.ref, { suppressPowerOn: true }).catch(() => undefined);
-          await vs.snapshots.remove(undo.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
-        }
-        await vs.snapshots.remove(replicaSnap.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
-        await vs.vms.powerOn(ref).catch(() => undefined);
-        throw e;
-      }
-    }, (r) => `${r.replicaName} failed back to ${r.sourceName}: ${r.changedBytes} changed bytes sent; the original VM runs (commit or undo the failback).`);
-    if (!req.commit) return result;
-    await commitLocked(deps, replica, { ...rec, failback: { at: '', sourceVmId: source.value, sourceSnapshot: '', changedBytes: result.changedBytes } }, req);
-    return { ...result, committed: true };
-  } finally {
-    release();
-  }
+      }, (r) => `${r.replicaName} failed back to ${r.sourceName}: ${r.changedBytes} changed bytes sent; the original VM runs (commit or undo the failback).`);
+      if (!req.commit) return result;
+      await commitLocked(deps, replica, { ...rec, failback: { at: '', sourceVmId: source.value, sourceSnapshot: '', changedBytes: result.changedBytes } }, req);
+      return { ...result, committed: true };
+    } finally {
+      release();
+    }
+  }, (r) => !r.committed);
 }
 
 async function commitLocked(deps: FailoverDeps, replica: ReplicaStatus, recIn: FailoverRecord, req: OpRequest): Promise<void> {
@@ -171,13 +174,15 @@ async function commitLocked(deps: FailoverDeps, replica: ReplicaStatus, recIn: F
 export async function commitFailback(deps: FailoverDeps, req: OpRequest): Promise<{ replicaName: string }> {
   const replica = await loadReplica(deps.vs, req.replicaMoref);
   if (!replica.failover?.failback) throw new Conflict(`Replica '${replica.replicaName}' has no failback waiting for commit: fail back first.`);
-  const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `failback commit ${req.runId ?? ''}`.trim());
-  try {
-    await commitLocked(deps, replica, replica.failover, req);
-    return { replicaName: replica.replicaName };
-  } finally {
-    release();
-  }
+  return withHoldReleased(deps.locks, replica.sourceVmId, replica.replicaName, async () => {
+    const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `failback commit ${req.runId ?? ''}`.trim());
+    try {
+      await commitLocked(deps, replica, replica.failover!, req);
+      return { replicaName: replica.replicaName };
+    } finally {
+      release();
+    }
+  }, () => false);
 }
 
 /** Undo a failback: the original VM back to its undo snapshot and off, the replica running again (failed over). */
@@ -188,22 +193,24 @@ export async function undoFailback(deps: FailoverDeps, req: OpRequest): Promise<
   if (!rec?.failback) throw new Conflict(`Replica '${replica.replicaName}' has no failback to undo.`);
   const fb = rec.failback;
   const ref = replica.replica;
-  const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `failback undo ${req.runId ?? ''}`.trim());
-  try {
-    return await underTask(vs, ref, req, 'failback undo', async (report) => {
-      const source = { type: 'VirtualMachine', value: fb.sourceVmId };
-      report('powering off the original VM and reverting it to its undo snapshot', 30);
-      await powerOffIfOn(vs, source);
-      const snap = { type: 'VirtualMachineSnapshot', value: fb.sourceSnapshot };
-      await vs.snapshots.revert(snap, { suppressPowerOn: true });
-      await vs.snapshots.remove(snap, { removeChildren: false, consolidate: true });
-      report('starting the replica again', 70);
-      await vs.vms.powerOn(ref);
-      const { failback: _f, ...back } = rec;
-      await writeFailover(vs, ref, back);
-      return { replicaName: replica.replicaName };
-    }, (r) => `failback of ${r.replicaName} undone: the replica runs again, the original VM is off and as before.`);
-  } finally {
-    release();
-  }
+  return withHoldReleased(deps.locks, replica.sourceVmId, replica.replicaName, async () => {
+    const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `failback undo ${req.runId ?? ''}`.trim());
+    try {
+      return await underTask(vs, ref, req, 'failback undo', async (report) => {
+        const source = { type: 'VirtualMachine', value: fb.sourceVmId };
+        report('powering off the original VM and reverting it to its undo snapshot', 30);
+        await powerOffIfOn(vs, source);
+        const snap = { type: 'VirtualMachineSnapshot', value: fb.sourceSnapshot };
+        await vs.snapshots.revert(snap, { suppressPowerOn: true });
+        await vs.snapshots.remove(snap, { removeChildren: false, consolidate: true });
+        report('starting the replica again', 70);
+        await vs.vms.powerOn(ref);
+        const { failback: _f, ...back } = rec;
+        await writeFailover(vs, ref, back);
+        return { replicaName: replica.replicaName };
+      }, (r) => `failback of ${r.replicaName} undone: the replica runs again, the original VM is off and as before.`);
+    } finally {
+      release();
+    }
+  }, () => true);
 }

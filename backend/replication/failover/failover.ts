@@ -8,6 +8,7 @@ import { guestFamily } from '../../model/guest.ts';
 import type { MoRef, VSphere } from '../../vsphere/index.ts';
 import type { NetworkMapping } from '../replica-vm.ts';
 import { writeFailover, type FailoverRecord, type NicState } from '../replica-state.ts';
+import { holdFailedOver } from './holds.ts';
 import { choosePoint, loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
 import { applyReIp, checkReIpRules, type ReIpDone, type ReIpRule } from './reip.ts';
 import { editNics, nicStates, powerOffIfOn, readNics, waitForVm, type Nic } from './vm-ops.ts';
@@ -57,11 +58,14 @@ export async function failover(deps: FailoverDeps, req: FailoverRequest): Promis
   if (replica.failover) throw new Conflict(`Replica '${replica.replicaName}' is failed over already (since ${replica.failover.at}, point '${replica.failover.pointName}'): undo that failover, make it permanent or fail back first.`);
   if (reIp.length && !req.guest) throw new InvalidRequest('Re-IP rules need a guest credential (guestCredentialId): the new addresses are set through guest operations.');
   const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `failover ${req.runId ?? ''}`.trim());
+  let r: FailoverResult;
   try {
-    return await runFailover(deps, req, replica, reIp);
+    r = await runFailover(deps, req, replica, reIp);
   } finally {
     release();
   }
+  holdFailedOver(deps.locks, replica.sourceVmId, replica.replicaName);
+  return r;
 }
 
 /** The failover itself, for callers that hold the replica already (planned failover, plans). */

@@ -5,6 +5,7 @@ import { Conflict } from '../../common/errors.ts';
 import { REPLICA_OF_FIELD, REPLICA_SYNC_FIELD } from '../marks.ts';
 import { listPoints } from '../recovery-points.ts';
 import { FAILOVER_FIELD, recordPermanentFailover } from '../replica-state.ts';
+import { withHoldReleased } from './holds.ts';
 import { loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
 
 export interface PermanentRequest extends OpRequest {
@@ -20,35 +21,37 @@ export async function permanentFailover(deps: FailoverDeps, req: PermanentReques
   const rec = replica.failover;
   if (!rec) throw new Conflict(`Replica '${replica.replicaName}' is not failed over: fail it over first, check it runs as it should, then make it permanent.`);
   if (rec.failback) throw new Conflict(`Replica '${replica.replicaName}' has been failed back to its source: commit or undo that failback first.`);
-  const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `permanent failover ${req.runId ?? ''}`.trim());
   const ref = replica.replica;
-  try {
-    return await underTask(vs, ref, req, 'permanent failover', async (report) => {
-      const warnings: string[] = [];
-      const removed: string[] = [];
-      const points = await listPoints(vs, ref);
-      for (const [i, p] of points.entries()) {
-        report(`removing recovery point '${p.name}'`, 5 + (70 * i) / Math.max(1, points.length));
-        await vs.snapshots.remove(p.ref, { removeChildren: false, consolidate: true });
-        removed.push(p.name);
-      }
-      report('consolidating the disks', 80);
-      try {
-        await vs.snapshots.consolidateIfNeeded(ref);
-      } catch (e) {
-        warnings.push(`The disks need consolidation, which failed (${(e as Error).message}): consolidate them from the vSphere Client.`);
-      }
-      report('clearing the replica marks', 90);
-      const sourceName = replica.sourceName ?? replica.sourceUuid;
-      await vs.vms.reconfigure(ref, { annotation: `Permanently failed over from VM '${sourceName}' (instance UUID ${replica.sourceUuid}) on ${new Date().toISOString()} by ${req.initiatedBy ?? 'Stillpoint'}: this is the production VM now.` });
-      for (const f of [REPLICA_OF_FIELD, REPLICA_SYNC_FIELD, FAILOVER_FIELD]) await vs.customFields.setByName(ref, f, '');
-      recordPermanentFailover(deps.dataDir, {
-        sourceVmId: req.sourceVmId ?? replica.sourceVmId ?? replica.sourceUuid, sourceUuid: replica.sourceUuid, ...(replica.sourceName ? { sourceName: replica.sourceName } : {}),
-        vmId: req.replicaId ?? ref.value, vmName: replica.replicaName, at: new Date().toISOString(), by: req.initiatedBy ?? 'Stillpoint',
-      });
-      return { vmId: req.replicaId ?? ref.value, vmName: replica.replicaName, removedPoints: removed, warnings };
-    }, (r) => `${r.vmName} is the production VM now (permanent failover): ${r.removedPoints.length} recovery point(s) removed, no longer a replica.`);
-  } finally {
-    release();
-  }
+  return withHoldReleased(deps.locks, replica.sourceVmId, replica.replicaName, async () => {
+    const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `permanent failover ${req.runId ?? ''}`.trim());
+    try {
+      return await underTask(vs, ref, req, 'permanent failover', async (report) => {
+        const warnings: string[] = [];
+        const removed: string[] = [];
+        const points = await listPoints(vs, ref);
+        for (const [i, p] of points.entries()) {
+          report(`removing recovery point '${p.name}'`, 5 + (70 * i) / Math.max(1, points.length));
+          await vs.snapshots.remove(p.ref, { removeChildren: false, consolidate: true });
+          removed.push(p.name);
+        }
+        report('consolidating the disks', 80);
+        try {
+          await vs.snapshots.consolidateIfNeeded(ref);
+        } catch (e) {
+          warnings.push(`The disks need consolidation, which failed (${(e as Error).message}): consolidate them from the vSphere Client.`);
+        }
+        report('clearing the replica marks', 90);
+        const sourceName = replica.sourceName ?? replica.sourceUuid;
+        await vs.vms.reconfigure(ref, { annotation: `Permanently failed over from VM '${sourceName}' (instance UUID ${replica.sourceUuid}) on ${new Date().toISOString()} by ${req.initiatedBy ?? 'Stillpoint'}: this is the production VM now.` });
+        for (const f of [REPLICA_OF_FIELD, REPLICA_SYNC_FIELD, FAILOVER_FIELD]) await vs.customFields.setByName(ref, f, '');
+        recordPermanentFailover(deps.dataDir, {
+          sourceVmId: req.sourceVmId ?? replica.sourceVmId ?? replica.sourceUuid, sourceUuid: replica.sourceUuid, ...(replica.sourceName ? { sourceName: replica.sourceName } : {}),
+          vmId: req.replicaId ?? ref.value, vmName: replica.replicaName, at: new Date().toISOString(), by: req.initiatedBy ?? 'Stillpoint',
+        });
+        return { vmId: req.replicaId ?? ref.value, vmName: replica.replicaName, removedPoints: removed, warnings };
+      }, (r) => `${r.vmName} is the production VM now (permanent failover): ${r.removedPoints.length} recovery point(s) removed, no longer a replica.`);
+    } finally {
+      release();
+    }
+  }, () => false);
 }

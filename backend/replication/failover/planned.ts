@@ -7,6 +7,7 @@ import { parseDatastorePath, type MoRef } from '../../vsphere/index.ts';
 import { MAX_POINTS } from '../recovery-points.ts';
 import { replicateVm, type ReplicateDeps, type ReplicateResult, type ReplicationTarget } from '../replicate-vm.ts';
 import type { NetworkMapping } from '../replica-vm.ts';
+import { holdFailedOver } from './holds.ts';
 import { loadReplica, log, takeReplica, type FailoverDeps } from './context.ts';
 import { runFailover, type FailoverRequest, type FailoverResult } from './failover.ts';
 import { checkReIpRules } from './reip.ts';
@@ -67,5 +68,6 @@ export async function plannedFailover(deps: PlannedDeps, req: PlannedRequest): P
     return { ...r, syncs: [{ point: first.point.name, bytes: first.bytes }, { point: second.point.name, bytes: second.bytes }], shutdown, warnings: [...first.warnings, ...second.warnings, ...r.warnings] };
   } finally {
     release();
+    if ((await loadReplica(vs, req.replicaMoref).catch(() => undefined))?.failover) holdFailedOver(deps.locks, sourceVmId, replica.replicaName);
   }
 }
