@@ -17,6 +17,8 @@ interface Model {
   retentionMode: 'keepLast' | 'gfs'; keepLast: number; daily: number; weekly: number; monthly: number; yearly: number;
   quiesce: boolean; onQuiesceFailure: 'fail' | 'fallback'; vssBackupType: 'copy' | 'full'; guestCredentialId: string;
   preFreeze: ScriptModel; postThaw: ScriptModel;
+  /** Run reports for this job also go here (one address per line), besides the global recipients. */
+  recipients: string;
 }
 
 /** Job wizard (create at #/jobs/new, edit at #/jobs/:id): VMs, schedule, retention, app-aware, scripts, credentials, concurrency. */
@@ -55,6 +57,11 @@ interface Model {
               <label for="job-enabled">{{ 'jobWizard.enabled' | t }}</label>
             </clr-checkbox-wrapper>
           </clr-checkbox-container>
+          <clr-textarea-container>
+            <label for="job-recipients">{{ 'jobWizard.recipients' | t }}</label>
+            <textarea clrTextarea id="job-recipients" name="recipients" [(ngModel)]="m.recipients" rows="2"></textarea>
+            <clr-control-helper>{{ 'jobWizard.recipientsHelp' | t }}</clr-control-helper>
+          </clr-textarea-container>
         </form>
       </clr-wizard-page>
 
@@ -249,6 +256,7 @@ export class JobWizardPage {
     quiesce: true, onQuiesceFailure: 'fallback', vssBackupType: 'copy', guestCredentialId: '',
     preFreeze: { enabled: false, content: '', interpreter: '', timeoutSec: 300 },
     postThaw: { enabled: false, content: '', interpreter: '', timeoutSec: 300 },
+    recipients: '',
   };
 
   constructor() { void this.load(); }
@@ -275,6 +283,7 @@ export class JobWizardPage {
       quiesce: job.appAware.quiesce, onQuiesceFailure: job.appAware.onQuiesceFailure, vssBackupType: job.appAware.vssBackupType,
       guestCredentialId: job.appAware.guestCredentialId ?? '',
       preFreeze: script(job.appAware.preFreeze), postThaw: script(job.appAware.postThaw),
+      recipients: (job.notify?.recipients ?? []).join('\n'),
     };
   }
   cronValid(): boolean { return isValidCron(this.m.cron); }
@@ -319,6 +328,7 @@ export class JobWizardPage {
       },
       concurrency: this.m.concurrency,
       enabled: this.m.enabled,
+      notify: { recipients: this.m.recipients.split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean) },
     };
   }
   async save(): Promise<void> {
