@@ -2,13 +2,14 @@
 // restore point of the VM (its disks read from the repository, its configuration as backed up), so
 // production sees no second snapshot. The replica may be in another vCenter than the source: only
 // the DR site's vCenter is talked to. Same replica, points and marks as replication from a snapshot
-// (replicate-vm.ts): created on the first run, reverted to its latest point and rewritten on later
-// runs, a recovery point named with the restore point's consistency and time.
+// (replicate-vm.ts): created on the first run by a full upload, reverted to its latest point on later
+// runs and written through a replica writer — hot-add through a transporter at the DR site when one
+// serves the datastore (the whole disk compared by digest, only differing pieces sent: a restore point
+// carries no CBT change list against the replica), else a full upload — and a recovery point named with
+// the restore point's consistency and time.
 import { InvalidRequest } from '../common/errors.ts';
 import { childLog } from '../common/log.ts';
 import type { VmConfig } from '../model/vm-config.ts';
-import { copyDisk } from '../pipeline/disk-pipeline.ts';
-import { plan } from '../pipeline/read-plan.ts';
 import type { Repository, RestorePoint } from '../repository/repository.ts';
 import { resolvePlacement } from '../restore/placement.ts';
 import { RestorePointDiskSource } from '../sources/restore-point.ts';
@@ -18,16 +19,19 @@ import { applyRetention, createPoint, listPoints } from './recovery-points.ts';
 import {
   checkMappedNetworks, createReplicaVm, mapNetworks, planReplicaFiles, prepareReplicaFiles, removeHalfMadeReplica, replicaDisks, resolveFolder,
 } from './replica-vm.ts';
-import { checkTarget, type ReplicateResult, type ReplicationTarget } from './replicate-vm.ts';
-import { DatastoreUploadSink } from './upload-sink.ts';
+import { checkTarget, type ReplicateResult, type ReplicationTarget, type TransporterFinder } from './replicate-vm.ts';
+import { FullUploadWriter } from './transport/full-upload.ts';
+import { HotAddWriter } from './transport/hot-add.ts';
+import type { PlanReason, ReplicaDiskTarget, ReplicaWriter } from './transport/replica-writer.ts';
 
 const log = childLog('replication');
-const PIECE = 1024 * 1024;
 
 export interface FromBackupDeps {
   /** The DR site's vCenter (where the replica is). */
   target: VSphere;
   repo: Repository;
+  /** The DR site's transporters: hot-add for runs after the seed when one serves the replica's datastore. */
+  transporters?: TransporterFinder;
 }
 
 export interface FromBackupRequest {
@@ -90,25 +94,32 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
   const sourceDisks = pointDisks(rp, cfg);
   const total = sourceDisks.reduce((n, d) => n + d.capacityBytes, 0) || 1;
 
-  const write = async (disk: DiskInfo, path: string) => {
-    const phase = `writing ${disk.label} from restore point ${rp.id}`;
-    report(phase);
-    const source = await RestorePointDiskSource.open(deps.repo, rp.id, String(disk.key));
-    const sink = DatastoreUploadSink.start(vs, path, disk.capacityBytes, PIECE, { dcPath: placement.datacenter.path, ...(req.signal ? { signal: req.signal } : {}) });
+  /** Writes every disk of the restore point whole (reason seed or digest) through the writer; closes it on every path. */
+  const writeAll = async (writer: ReplicaWriter, targets: ReplicaDiskTarget[], reason: PlanReason) => {
+    let considered = 0;
+    const disks: FromBackupResult['disks'] = [];
     try {
-      await copyDisk(source, sink, plan('full', undefined, PIECE, disk.capacityBytes), {
-        pieceBytes: 4 * PIECE, ...(req.signal ? { signal: req.signal } : {}),
-        onBytes: (n) => { bytes += n; report(phase, 5 + 85 * (bytes / total)); },
-      });
-      await sink.finish();
-    } catch (e) {
-      sink.fail(e instanceof Error ? e : new Error(String(e)));
-      await sink.settled();
-      throw e;
+      report(writer.transport === 'hot-add' ? 'attaching the replica\'s disks to the transporter' : 'writing the replica\'s disks');
+      await writer.open(targets, req.signal);
+      for (const [i, d] of sourceDisks.entries()) {
+        const phase = `writing ${d.label} from restore point ${rp.id} (${writer.transport})`;
+        report(phase);
+        const source = await RestorePointDiskSource.open(deps.repo, rp.id, String(d.key));
+        try {
+          const w = await writer.write({ index: i, source, target: targets[i]!, ranges: [{ start: 0, length: d.capacityBytes }], reason }, {
+            ...(req.signal ? { signal: req.signal } : {}),
+            onBytes: (n) => { considered += n; if (!writer.partial) bytes += n; report(phase, 5 + 85 * (considered / total)); },
+          });
+          if (writer.partial) bytes += w.bytesSent;
+          disks.push({ label: w.label, path: w.path, bytes: w.bytesSent, bytesWritten: w.bytesWritten, reason, sha256: w.sha256 ?? '' });
+        } finally {
+          await source.close();
+        }
+      }
     } finally {
-      await source.close();
+      warnings.push(...await writer.close());
     }
-    return { label: disk.label, path, bytes: sink.bytes, sha256: sink.sha256() };
+    return disks;
   };
   const pointMeta = { takenAt, consistency: rp.consistency, sourceName, ...(req.runId ? { runId: req.runId } : {}) };
   let result: Omit<FromBackupResult, 'durationMs'>;
@@ -121,8 +132,8 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
     try {
       report('creating the replica\'s files');
       await prepareReplicaFiles(vs, nr, files, req.signal);
-      const disks = [];
-      for (const [i, d] of sourceDisks.entries()) disks.push(await write(d, files.disks[i]!.flatPath));
+      const disks = await writeAll(new FullUploadWriter(vs, placement.datacenter.path),
+        files.disks.map((d) => ({ label: d.label, capacity: d.capacity, fileName: d.descriptorPath, extentPath: d.flatPath })), 'seed');
       report('creating the replica VM', 92);
       const made = await createReplicaVm(vs, nr, files, networks);
       replicaRef = made.ref;
@@ -130,7 +141,7 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
       report('creating the recovery point', 95);
       const point = await createPoint(vs, made.ref, pointMeta);
       if (mapped.unmapped.length) warnings.push(`Not in the network mapping, left disconnected on the replica: ${mapped.unmapped.join(', ')}.`);
-      result = { replicaId: made.ref.value, replicaName: name, created: true, point, consistency: rp.consistency, reason: `from restore point ${rp.id}`, bytes, disks, removedPoints: [], warnings, restorePointId: rp.id, upToDate: false };
+      result = { replicaId: made.ref.value, replicaName: name, created: true, point, consistency: rp.consistency, reason: `from restore point ${rp.id}`, bytes, disks, removedPoints: [], warnings, restorePointId: rp.id, upToDate: false, transport: 'full-upload' };
     } catch (e) {
       const left = await removeHalfMadeReplica(vs, replicaRef, files.dir, placement);
       if (left.length) warnings.push(`Left behind by the failed first run: ${left.join('; ')}.`);
@@ -159,17 +170,19 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
         throw new InvalidRequest(`The restore point's disks (${sourceDisks.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}) no longer match the replica's ` +
           `(${targets.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}): a disk was added, removed or resized. Delete the replica to seed a new one.`);
       }
-      const disks = [];
-      for (const [i, d] of sourceDisks.entries()) {
-        const { extentPath } = await vs.datastores.resolveExtent(targets[i]!.fileName, { dcPath: placement.datacenter.path });
-        disks.push(await write(d, extentPath));
+      const diskTargets: ReplicaDiskTarget[] = [];
+      for (const t of targets) {
+        const { extentPath } = await vs.datastores.resolveExtent(t.fileName, { dcPath: placement.datacenter.path });
+        diskTargets.push({ label: t.label, capacity: t.capacityBytes, fileName: t.fileName, extentPath });
       }
+      const writer = await chooseWriter(vs, deps.transporters, replica, placement.datastore, placement.datacenter.path, warnings);
+      const disks = await writeAll(writer, diskTargets, 'digest');
       report('creating the recovery point', 93);
       const point = await createPoint(vs, replica, pointMeta);
       report('removing old recovery points', 96);
       const ret = await applyRetention(vs, replica, keep);
       warnings.push(...ret.warnings);
-      result = { replicaId: replica.value, replicaName: existing.name, created: false, point, consistency: rp.consistency, reason: `from restore point ${rp.id}`, bytes, disks, removedPoints: ret.removed, warnings, restorePointId: rp.id, upToDate: false };
+      result = { replicaId: replica.value, replicaName: existing.name, created: false, point, consistency: rp.consistency, reason: `from restore point ${rp.id}`, bytes, disks, removedPoints: ret.removed, warnings, restorePointId: rp.id, upToDate: false, transport: writer.transport };
     } catch (e) {
       const latestNow = (await listPoints(vs, replica).catch(() => before)).at(-1) ?? latest;
       const back = latestNow ? await vs.snapshots.revert(latestNow.ref, { suppressPowerOn: true }).then(() => '', (x: Error) => ` Reverting the replica to its latest recovery point failed too (${x.message}): revert it from the vSphere Client.`) : '';
@@ -189,6 +202,14 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
   report('done', 100);
   log.info({ vm: req.vmId, replica: result.replicaId, restorePoint: rp.id, bytes: result.bytes, durationMs }, 'replication from backup finished');
   return { ...result, durationMs };
+}
+
+/** Hot-add when a transporter of the DR site serves the replica's datastore, else the full upload (saying why a paired one was passed over). */
+async function chooseWriter(vs: VSphere, transporters: TransporterFinder | undefined, replica: MoRef, datastore: { ref: MoRef }, dcPath: string, warnings: string[]): Promise<ReplicaWriter> {
+  const found = transporters ? await transporters.forDatastore(vs, datastore.ref) : { skipped: [] };
+  if (found.link) return new HotAddWriter(vs, found.link, replica);
+  if (found.skipped.length) warnings.push(`Full upload instead of hot-add: ${found.skipped.join('; ')}.`);
+  return new FullUploadWriter(vs, dcPath);
 }
 
 function base(prev: ReplicaSync | undefined, vmId: string, name: string): Omit<ReplicaSync, 'state' | 'at'> {

@@ -73,7 +73,7 @@ function outcome(r: ReplicateResult, why: string): VmOutcome {
   return {
     status: r.warnings.length ? 'warning' : 'success',
     message: `${r.created ? 'Created replica' : 'Updated replica'} ${r.replicaName} (${r.replicaId}): recovery point '${r.point.name}', ` +
-      `${r.consistency}-consistent (${why}); sent ${formatBytes(r.bytes)} (whole disks).${removed}`,
+      `${r.consistency}-consistent (${why}); sent ${formatBytes(r.bytes)} ${r.transport === 'hot-add' ? 'by hot-add' : 'by full upload (whole disks)'}.${removed}`,
     consistency: r.consistency, bytesRead: r.bytes, bytesStored: r.bytes, warnings: r.warnings,
   };
 }
