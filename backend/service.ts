@@ -49,6 +49,9 @@ import { fileRestoreRunRoutes } from './api/routes/file-restore-runs.ts';
 import { activeDirectoryRoutes } from './api/routes/active-directory.ts';
 import { PointDirectories } from './active-directory/point-directory.ts';
 import { AdRestoreKind, AdRestoreReports, DirectorySecrets, type AdRestoreParams } from './active-directory/restore-run.ts';
+import { exchangeRoutes } from './api/routes/exchange.ts';
+import { PointMailboxes } from './exchange/point-mailboxes.ts';
+import { ExchangeDeliverKind, ExchangeDeliveryReports, type ExchangeDeliverParams } from './exchange/deliver-run.ts';
 import { guestFamily } from './model/guest.ts';
 import { TASK_TYPES } from './model/vcenter-tasks.ts';
 import { dashboard, restorePointDto } from './service/views.ts';
@@ -61,6 +64,7 @@ import { allReplicas, permanentFailovers, replicaOf } from './replication/replic
 import { replicationRoutes } from './api/routes/replication.ts';
 import { FAILOVER_KINDS, FailoverOpKind, FailoverPlanKind, type FailoverKindDeps } from './replication/failover/run-kinds.ts';
 import { FailoverPlans } from './replication/failover/plans.ts';
+import { restoreHolds } from './replication/failover/holds.ts';
 import { failoverRoutes } from './api/routes/failover.ts';
 import { replicaByRef } from './replication/replica-state.ts';
 import { NotificationStore } from './notifications/settings.ts';
@@ -240,6 +244,9 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   };
   for (const k of FAILOVER_KINDS) runner.registerVmKind(new FailoverOpKind(k, failoverKindDeps));
   runner.registerVmKind(new FailoverPlanKind(failoverKindDeps));
+  // Sources of failed-over replicas stay taken (no replication run may overwrite a running replica), also after a restart.
+  void Promise.all(sites.ids().map(async (site) => restoreHolds(await sites.vs(site), locks)))
+    .catch((e: Error) => log.warn({ err: e.message }, 'could not read the failed-over replicas at start: replication of their sources is not blocked until they are read'));
   // Replication jobs (kind 'replication'): scheduled replication to a DR site of any configured vCenter, with RPO health.
   const replicationHealth = new ReplicationHealth({
     jobs: () => jobs.jobs(), jobVms,
@@ -377,6 +384,24 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     },
   });
 
+  // Exchange mail items of a mail server's restore point: restored over IMAP or sent over SMTP with the user's own mail account.
+  const exchangeMailboxes = new PointMailboxes(files);
+  const exchangeSecrets = new DirectorySecrets();
+  const exchangeReports = new ExchangeDeliveryReports();
+  for (const kind of ['exchange-restore', 'exchange-send'] as const) runner.registerVmKind(new ExchangeDeliverKind(kind, { mailboxes: exchangeMailboxes, secrets: exchangeSecrets, reports: exchangeReports }));
+  const exchangeApi = exchangeRoutes({
+    mailboxes: exchangeMailboxes, reports: exchangeReports, restorePoint: restorePointById,
+    start: async (kind, rp, req, user) => {
+      const imap = 'imap' in req ? req.imap : undefined, smtp = 'smtp' in req ? req.smtp : undefined;
+      const secretsId = exchangeSecrets.hold(imap?.password ?? smtp?.password ?? '');
+      const strip = <T extends { password?: string }>(t: T): Omit<T, 'password'> => { const { password: _p, ...rest } = t; return rest; };
+      return runToDto(await runner.start<ExchangeDeliverParams>({
+        kind, vmIds: [rp.vmId], initiatedBy: user.username, concurrency: 1,
+        params: { restorePointId: rp.id, mailbox: req.mailbox, messages: req.messages, ...(imap ? { imap: strip(imap) } : {}), ...(smtp ? { smtp: strip(smtp) } : {}), secretsId },
+      }));
+    },
+  });
+
   // Restore-point disks published read-only over NBD: in memory only, a restart ends them.
   const publications = new Publications({
     openImage: async (rpId, disk) => (await repo()).openDiskImage(rpId, disk, { cacheBytes: 32 << 20 }),
@@ -446,7 +471,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
         observe: (list) => replicationHealth.observe(list),
         syncing: (vmId) => runner.active().some((r) => r.kind === 'replication' && r.vms.some((v) => v.vmId === vmId && v.status === 'running')),
       },
-    }), ...notificationRoutes({ store: notificationStore, notifier }), ...(config.devHost ? devhostVcenterRoutes() : []), ...failoverApi, ...filesRoutes, ...fileRestoreRuns, ...adRoutes, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
+    }), ...notificationRoutes({ store: notificationStore, notifier }), ...(config.devHost ? devhostVcenterRoutes() : []), ...failoverApi, ...filesRoutes, ...fileRestoreRuns, ...adRoutes, ...exchangeApi, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 
@@ -482,6 +507,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
       await publications.close();
       adDirectories.close();
+      await exchangeMailboxes.close();
       await files.close();
       await repoOpening.then((r) => r.close(), () => undefined);
       events.complete();
