@@ -24,6 +24,7 @@ const families: Record<string, { summary: string; load: () => Promise<{ run(args
   files: { summary: 'browse, search and download files inside a restore point (file-level restore)', load: () => import('./files.ts') },
   ese: { summary: 'read an ESE database file (ntds.dit, Exchange .edb): state, tables, rows', load: () => import('./ese.ts') },
   ad: { summary: 'Active Directory objects from an ntds.dit file: ls, find, show (secrets never shown)', load: () => import('./ad.ts') },
+  exchange: { summary: 'Exchange mail items from a mailbox database (.edb): ls, find, show, export EML/MSG/zip, restore over IMAP, send', load: () => import('./exchange.ts') },
 };
 
 async function main(argv: string[]): Promise<number> {
