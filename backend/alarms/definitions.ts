@@ -29,6 +29,11 @@ export const ALARMS: readonly AlarmDefinition[] = [
     triggers: [ev(EVENT_TYPES.rpoExceeded, 'VirtualMachine', 'red'), ev(EVENT_TYPES.rpoMet, 'VirtualMachine', 'green'), ev(EVENT_TYPES.backupSucceeded, 'VirtualMachine', 'green'), ev(EVENT_TYPES.backupWarning, 'VirtualMachine', 'green')],
   },
   {
+    name: 'Stillpoint: replica RPO exceeded', enabled: true,
+    description: 'This VM\'s replica (or the replica of this VM) has no recovery point within its replication job\'s RPO. Check the replication job\'s last runs; the next good replication resets the alarm.',
+    triggers: [ev(EVENT_TYPES.replicaRpoExceeded, 'VirtualMachine', 'red'), ev(EVENT_TYPES.replicaRpoMet, 'VirtualMachine', 'green')],
+  },
+  {
     name: 'Stillpoint: repository nearly full', enabled: true,
     description: 'The Stillpoint backup repository is nearly full: shorten retention, run garbage collection or give the repository more space.',
     triggers: [ev(EVENT_TYPES.repositoryNearlyFull, 'Datacenter', 'red'), ev(EVENT_TYPES.repositorySpaceOk, 'Datacenter', 'green')],
