@@ -285,7 +285,10 @@ export class DiskImage {
         const data = (await h.ready).data;
         const to = Math.min(end, cstart + data.length);
         if (to > from) out.set(data.subarray(from - cstart, to - cstart), from - offset);
-        // A chunk shorter than the chunk size is the disk's last one: nothing of the disk lies after it.
+        // Only the disk's last chunk is shorter than the chunk size; should a damaged table say
+        // otherwise, the rest reads as zeros, never as whatever the unfilled buffer held.
+        const want = Math.min(end, cstart + cs);
+        if (want > Math.max(to, from)) out.fill(0, Math.max(to, from) - offset, want - offset);
       } finally { this.#unpin(h); }
     };
     if (first === last) { await copy(first); return; }
