@@ -1,7 +1,7 @@
 // Shared by the failover, failback and plan tests: a lab with production and DR networks (VMs with
 // NICs), a service-account session, and helpers to replicate a VM and read a replica's disk files.
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +54,7 @@ export const sha256 = (b: Buffer): string => createHash('sha256').update(b).dige
 /** Files in a VM's datastore folder (name → size), for "nothing changed" checks. */
 export function folderFiles(vm: LabVm): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const f of readdirSync(vm.datastoreDir, { withFileTypes: true })) if (f.isFile() && !f.name.endsWith('.log')) out[f.name] = readFileSync(join(vm.datastoreDir, f.name)).length;
+  for (const f of readdirSync(vm.datastoreDir, { withFileTypes: true })) if (f.isFile() && !f.name.endsWith('.log')) out[f.name] = statSync(join(vm.datastoreDir, f.name)).size;
   return out;
 }
 
