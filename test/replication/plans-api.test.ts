@@ -64,7 +64,7 @@ test('POST /replicas/:id/failover mode test: a failover-test run with a vCenter 
   assert.equal(undo.status, 409, 'nothing to undo');
 });
 
-test('failover plan: CRUD, then one run fails both replicas over in order, group 2 after its delay and with its script', async () => {
+test('failover plan: CRUD, a test run (drill), then one run fails both replicas over in order, group 2 after its delay and with its script', async () => {
   const cred = await t.call<{ id: string }>('POST', '/api/credentials', { token, body: { name: 'lab guest', username: t.lab.guestUsername, password: t.lab.guestPassword } });
   assert.equal(cred.status, 201);
   const a = replicas['win-app01']!.replicaVmId;
@@ -80,6 +80,14 @@ test('failover plan: CRUD, then one run fails both replicas over in order, group
   const renamed = await t.call<FailoverPlan>('PUT', `/api/failover-plans/${created.body.id}`, { token, body: { ...input, name: 'DR drill 2' } });
   assert.equal(renamed.status, 200);
   assert.deepEqual((await t.call<FailoverPlan[]>('GET', '/api/failover-plans', { token })).body.map((p) => p.name), ['DR drill 2']);
+
+  // A drill first: the same plan as test failovers, the replicas ready afterwards and no script run.
+  const drill = await t.call<JobRun>('POST', `/api/failover-plans/${created.body.id}/run`, { token, body: { mode: 'test' } });
+  assert.equal(drill.status, 202, JSON.stringify(drill.body));
+  const drilled = await t.waitRun(token, drill.body.id, 300_000);
+  assert.equal(drilled.status, 'success', JSON.stringify(drilled));
+  assert.deepEqual(drilled.vms.map((v) => v.message?.match(/^Group \d: Test failover/)?.[0]), ['Group 1: Test failover', 'Group 2: Test failover']);
+  assert.equal((await replicaState('linux-db01')).state, 'ready');
 
   await t.lab.control.resetGuest();
   const run = await t.call<JobRun>('POST', `/api/failover-plans/${created.body.id}/run`, { token, body: {} });
