@@ -42,9 +42,9 @@ export interface WatchedReplica {
 /** The text of the event raised when a replica's RPO level changes. */
 export function rpoEventText(w: Pick<WatchedReplica, 'name' | 'sourceName' | 'compliance'>): string {
   const c = w.compliance;
-  const age = c.ageMinutes === undefined ? 'has no recovery point' : `newest recovery point is ${formatMinutes(c.ageMinutes)} old, ${c.ratio}× the RPO of ${formatMinutes(c.rpoMinutes)}`;
+  const age = c.ageMinutes === undefined ? 'it has no recovery point' : `its newest recovery point is ${formatMinutes(c.ageMinutes)} old, ${c.ratio}× the RPO of ${formatMinutes(c.rpoMinutes)}`;
   if (c.level === 'ok') return `Stillpoint: RPO met again for replica '${w.name}' of VM '${w.sourceName}': ${age}.`;
-  return `Stillpoint RPO ${c.level}: replica '${w.name}' of VM '${w.sourceName}' ${age}. ` +
+  return `Stillpoint RPO ${c.level}: replica '${w.name}' of VM '${w.sourceName}': ${age}. ` +
     (c.level === 'error' ? 'Replication is not keeping up: check the replication job\'s last runs and run it now.' : 'Check that the replication job runs often enough for its RPO.');
 }
 

@@ -140,7 +140,7 @@ test('RPO: a newest point 90 min old is a warning, 150 min an error, each a vCen
   assert.equal(warn.rpo?.level, 'warning', JSON.stringify(warn.rpo));
   assert.ok(warn.rpo!.ratio! > 1.45 && warn.rpo!.ratio! < 1.6, JSON.stringify(warn.rpo));
   const hasEvent = async (moref: string, re: RegExp) => (await eventsOn(moref)).some((e) => re.test(e.text));
-  assert.ok(await hasEvent(src.moref, /^Stillpoint RPO warning: replica 'linux-db01-dr' of VM 'linux-db01' newest recovery point is 90 min old, 1\.5\d?× the RPO of 60 min/),
+  assert.ok(await hasEvent(src.moref, /^Stillpoint RPO warning: replica 'linux-db01-dr' of VM 'linux-db01': its newest recovery point is 90 min old, 1\.5\d?× the RPO of 60 min/),
     JSON.stringify(await eventsOn(src.moref)));
   assert.ok(await hasEvent(replicaId, /^Stillpoint RPO warning: replica 'linux-db01-dr'/));
   const warnings = (await eventsOn(src.moref)).filter((e) => /RPO warning/.test(e.text)).length;
