@@ -122,7 +122,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-test('stillpoint failover --undo by the source\'s name; usage mistakes exit 2', async () => {
+test('stillpoint failover --undo and stillpoint failback --commit-now by the source\'s name; usage mistakes exit 2', async () => {
   const r = await cli(['failover', 'win-app01', '--undo']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^win-app01-replica: success: Failover undone: win-app01-replica is back at recovery point/m);
@@ -133,6 +133,14 @@ test('stillpoint failover --undo by the source\'s name; usage mistakes exit 2', 
   const perm = await cli(['failover', 'linux-db01', '--permanent']);
   assert.equal(perm.code, 2);
   assert.match(perm.stderr, /add --yes/);
+  // linux-db01's replica runs since the plan: fail it back (its source shut down first) and commit in one run.
+  const vs = await connectToLab(t.lab);
+  try { await vs.vms.powerOff({ type: 'VirtualMachine', value: replicas['linux-db01']!.vmId }); } finally { await vs.close(); }
+  await t.lab.control.writeDisk('linux-db01-replica', 0, 6 * 1024 * 1024, Buffer.alloc(64 * 1024, 7));
+  const back = await cli(['failback', 'linux-db01', '--commit-now', '--timeout', '60']);
+  assert.equal(back.code, 0, back.stderr);
+  assert.match(back.stdout, /^linux-db01-replica: success: Failed back to linux-db01: 64(\.0)? KiB changed on the replica sent back .*committed\.$/m);
+  assert.equal((await replicaState('linux-db01')).state, 'ready');
   const none = await cli(['failback', 'no-such-vm']);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /no replica of or named 'no-such-vm'/);
