@@ -3,7 +3,7 @@
 // (BENCHES below): `ntds` is an ntds.dit-shaped database with ≥ 100,000 objects; other kinds (EDB)
 // add a function of the same shape and an entry in BENCHES.
 //
-// Usage: node bench/ese/run.ts [--only ntds] [--objects 100000] [--searches 25] [--repeat 3] [--keep]
+// Usage: node bench/ese/run.ts [--only ntds,edb] [--messages 50000] [--objects 100000] [--searches 25] [--repeat 3] [--keep]
 //
 // The ntds.dit is SYNTHETIC: the test-only ESE writer (test/ese-writer/) fills it from a real Samba AD
 // DC's directory (provisioned offline into a temp dir: schema, configuration, built-in objects) plus
@@ -26,6 +26,7 @@ import { openFileReader } from '../../backend/ese/file-reader.ts';
 import { openActiveDirectory } from '../../backend/active-directory/directory.ts';
 import { dumpSamba, provisionSamba, writeNtdsFromLdif } from '../../test/ese-writer/ntds-from-samba.ts';
 import { first, type LdifRecord } from '../../test/ese-writer/ldif.ts';
+import { benchEdb } from './edb.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || dflt : dflt);
@@ -180,6 +181,7 @@ async function benchNtds(): Promise<void> {
 /** Database kinds: add one function per kind (EDB next) with its own synthetic file and figures. */
 const BENCHES: Record<string, () => Promise<void>> = {
   ntds: benchNtds,
+  edb: () => benchEdb({ messages: opt('--messages', 50_000), repeat: REPEAT, keep: args.includes('--keep') }),
 };
 
 for (const [name, run] of Object.entries(BENCHES)) {
