@@ -101,8 +101,10 @@ export async function openActiveDirectory(db: EseDatabase, options: OpenAdOption
   for await (const row of db.rows('datatable')) {
     const dnt = num(row.values.DNT_col)
     if (dnt === undefined) continue
+    // datatable has a column per attribute (over a thousand), nearly all null in a row: no entries array per row.
     const values = new Map<string, EseValue>()
-    for (const [k, v] of Object.entries(row.values)) if (v !== null && !(Array.isArray(v) && v.length === 0)) values.set(k, v)
+    const rv = row.values
+    for (const k in rv) { const v = rv[k]!; if (v !== null && !(Array.isArray(v) && v.length === 0)) values.set(k, v) }
     const rdn = row.values[`ATTm${A.name}`]
     entries.set(dnt, {
       dnt, pdnt: num(row.values.PDNT_col) ?? 0, rdn: typeof rdn === 'string' ? rdn : '', rdnType: num(row.values.RDNtyp_col) ?? 0,
@@ -110,7 +112,9 @@ export async function openActiveDirectory(db: EseDatabase, options: OpenAdOption
     })
     if (entries.size > maxObjects) throw new FsError('ELIMIT', `ntds.dit has more than ${maxObjects} objects`)
   }
-  const schema = schemaFromRows([...entries.values()].map((e) => Object.fromEntries(e.values)))
+  // Only schema objects (they have an lDAPDisplayName) are turned into records for the schema reader.
+  const nameCol = `ATTm${A.lDAPDisplayName}`
+  const schema = schemaFromRows((function* () { for (const e of entries.values()) if (e.values.has(nameCol)) yield Object.fromEntries(e.values) })())
   if (!schema.attributes.length) throw new FsError('ECORRUPT', 'ntds.dit: datatable has no attributeSchema objects, so attribute names cannot be known')
   const dns: DnBuilder = dnBuilder([...entries.values()], (t) => schema.nameOf(t))
   const byDn = new Map<string, number>()
