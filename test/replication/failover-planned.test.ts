@@ -1,5 +1,6 @@
 // Planned failover against the lab: sync, shut the source down through VMware Tools, sync again, fail
-// over. A write made on the source just before its shutdown is on the replica the failover started.
+// over. A write made on the source just before its shutdown is on the replica the failover started,
+// and the Linux guest is re-IP'd (ip addr/route, resolv.conf) while its NIC is disconnected.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -8,12 +9,14 @@ import { listPoints } from '../../backend/replication/recovery-points.ts';
 import { replicaOf } from '../../backend/replication/replica-state.ts';
 import type { MoRef } from '../../backend/vsphere/index.ts';
 import { until } from '../helpers/wait.ts';
-import { readThroughChain, startFailoverLab, type FailoverLab } from './failover-lab.ts';
+import { readThroughChain, startFailoverLab, type FailoverLab, type GuestLogEntry } from './failover-lab.ts';
+import { translate } from '../../backend/replication/failover/reip.ts';
 
 const VM = 'linux-db01';
 const REPLICA = `${VM}-replica`;
 const MiB = 1024 * 1024;
 const networkMap = [{ source: 'VM Network', target: 'DR-Network' }];
+const reIp = [{ sourceSubnet: '10.20.0.0/16', targetSubnet: '172.30.0.0/16', gateway: '172.30.0.1', dns: ['172.30.0.53'] }];
 
 let env: FailoverLab;
 let replica: MoRef;
@@ -33,7 +36,7 @@ test('planned failover: a write made just before the shutdown is on the replica;
   const going = plannedFailover({
     vs: env.vs, locks: env.locks, dataDir: env.dataDir,
     replicateDeps: async () => ({ vs: env.vs, journal: env.journal, locks: env.locks }),
-  }, { replicaMoref: replica.value, networkMap, shutdownTimeoutMs: 60_000, onProgress: (phase) => { if (phases.at(-1) !== phase) phases.push(phase); } });
+  }, { replicaMoref: replica.value, networkMap, reIp, guest: { username: env.lab.guestUsername, password: env.lab.guestPassword }, shutdownTimeoutMs: 60_000, onProgress: (phase) => { if (phases.at(-1) !== phase) phases.push(phase); } });
   going.catch(() => undefined);
   await until('the source being shut down', () => phases.some((p) => /shutting the source down/.test(p)), { timeoutMs: 120_000 });
   await env.lab.control.writeDisk(VM, 0, 7 * MiB, lastWrite);
@@ -50,6 +53,13 @@ test('planned failover: a write made just before the shutdown is on the replica;
   const info = await env.vs.vms.get(replica);
   assert.equal(info.powerState, 'poweredOn');
   assert.deepEqual(r.networks.map((n) => [n.network, n.connected]), [['DR-Network', true]]);
+  // A Linux guest's re-IP: ip addr/route for the adapter with the NIC's MAC, then resolv.conf, while disconnected.
+  const calls = ((await env.lab.control.guestCalls()) as unknown as GuestLogEntry[]).filter((c) => c.vm === REPLICA && (c.kind === 'nic' || c.kind === 'program'));
+  assert.deepEqual(calls.map((c) => (c.kind === 'nic' ? `nic ${c.network} ${c.connected ? 'on' : 'off'}` : c.programPath)), ['nic DR-Network off', '/bin/sh', '/bin/sh', 'nic DR-Network on']);
+  const { 'guest.ipAddress': old } = await env.vs.pc.retrieveOne<{ 'guest.ipAddress'?: string }>(replica, ['guest.ipAddress']);
+  const to = translate(old!, reIp)!;
+  assert.ok(calls[1]!.arguments!.includes(`ip addr add ${to.ip}/16 dev`) && calls[1]!.arguments!.includes('ip route replace default via 172.30.0.1'), calls[1]!.arguments);
+  assert.ok(calls[2]!.arguments!.includes('nameserver 172.30.0.53') && calls[2]!.arguments!.includes('/etc/resolv.conf'), calls[2]!.arguments);
   const s = await replicaOf(env.vs, info.instanceUuid ? (await env.vs.vms.get(await env.vmId(VM))).instanceUuid! : '');
   assert.equal(s?.state, 'failedOver');
   assert.equal(s?.failover?.mode, 'planned');
