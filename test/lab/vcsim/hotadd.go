@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log"
 	"os"
+	"sort"
 	"sync"
 
 	"github.com/vmware/govmomi/object"
@@ -335,17 +337,22 @@ func (l *Lab) checkNewSnapshot(vm *simulator.VirtualMachine) types.BaseMethodFau
 }
 
 // materialize copies every block holding data below the top delta up into it,
-// so the top file alone is the whole disk. Caller holds the owner's lock.
+// so the top file alone is the whole disk. Blocks are copied in disk order,
+// consecutive blocks held by the same file in one read and one write (up to
+// 4 MiB), each file opened once. Caller holds the owner's lock.
 func (l *Lab) materialize(d *labDisk) types.BaseMethodFault {
 	top := d.current
 	if top.blocks == nil {
 		return nil
 	}
-	present := map[int64]bool{}
+	// holder: the file below the top that holds each block with data.
+	holder := map[int64]*diskFile{}
 	for x := top.parent; x != nil; x = x.parent {
 		if x.blocks != nil {
 			for b := range x.blocks {
-				present[b] = true
+				if _, ok := holder[b]; !ok {
+					holder[b] = x
+				}
 			}
 			continue
 		}
@@ -355,27 +362,60 @@ func (l *Lab) materialize(d *labDisk) types.BaseMethodFault {
 		}
 		for _, e := range ext {
 			for b := e[0] / cbtBlock; b*cbtBlock < e[1]; b++ {
-				present[b] = true
+				if _, ok := holder[b]; !ok {
+					holder[b] = x
+				}
 			}
 		}
 	}
-	f, err := os.OpenFile(top.data, os.O_WRONLY, 0)
+	blocks := make([]int64, 0, len(holder))
+	for b := range holder {
+		if !top.blocks[b] {
+			blocks = append(blocks, b)
+		}
+	}
+	sort.Slice(blocks, func(i, j int) bool { return blocks[i] < blocks[j] })
+	out, err := os.OpenFile(top.data, os.O_WRONLY, 0)
 	if err != nil {
 		return &types.FileFault{File: top.name}
 	}
-	defer f.Close()
-	buf := make([]byte, cbtBlock)
-	for b := range present {
-		if top.blocks[b] {
-			continue
+	defer out.Close()
+	files := map[*diskFile]*os.File{}
+	defer func() {
+		for _, f := range files {
+			f.Close()
 		}
-		if err := d.readBlock(top.parent, b, buf); err != nil {
+	}()
+	const maxRun = 64 // blocks: 4 MiB
+	buf := make([]byte, maxRun*cbtBlock)
+	for i := 0; i < len(blocks); {
+		from := holder[blocks[i]]
+		j := i + 1
+		for j < len(blocks) && j-i < maxRun && blocks[j] == blocks[j-1]+1 && holder[blocks[j]] == from {
+			j++
+		}
+		in := files[from]
+		if in == nil {
+			if in, err = os.Open(from.data); err != nil {
+				return &types.FileFault{File: from.name}
+			}
+			files[from] = in
+		}
+		part := buf[:int64(j-i)*cbtBlock]
+		n, err := in.ReadAt(part, blocks[i]*cbtBlock)
+		if err != nil && err != io.EOF {
+			return &types.FileFault{File: from.name}
+		}
+		for k := n; k < len(part); k++ {
+			part[k] = 0 // past the end of a shorter file: zeros
+		}
+		if _, err := out.WriteAt(part, blocks[i]*cbtBlock); err != nil {
 			return &types.FileFault{File: top.name}
 		}
-		if _, err := f.WriteAt(buf, b*cbtBlock); err != nil {
-			return &types.FileFault{File: top.name}
+		for _, b := range blocks[i:j] {
+			top.blocks[b] = true
 		}
-		top.blocks[b] = true
+		i = j
 	}
 	return nil
 }
