@@ -35,6 +35,12 @@ export interface FileSystem {
   scan?(): AsyncGenerator<{ path: string; entry: FsEntry }>
   /** Optional, what a catalog keeps of scan()'s entries, in columns (NTFS: one linear pass over $MFT); at most `limit`. */
   scanTable?(limit: number): Promise<FsTable>
+  /**
+   * Optional, scanTable() fed by the caller: it reads `extents` of the volume in order (whole units,
+   * e.g. NTFS $MFT records) and hands them over; undefined when the metadata is not plainly laid out
+   * (scanTable() reads it itself then).
+   */
+  tableFeed?(): TableFeed | undefined
   label(): Promise<string>
   consistency(): Promise<FsConsistency>
 }
@@ -53,6 +59,17 @@ export interface FsTable {
   truncated: boolean
   /** The reference read() and stat() take for entry i. */
   ref(i: number): string
+}
+
+/** See FileSystem.tableFeed(). Units are fed in order from unit 0; a fed buffer is changed in place. */
+export interface TableFeed {
+  /** Bytes per unit. */
+  unit: number
+  units: number
+  /** Volume byte ranges holding units 0.. in order. */
+  extents: { offset: number; length: number }[]
+  feed(buf: Buffer, firstUnit: number, n: number): Promise<void>
+  finish(limit: number): FsTable
 }
 
 /** A reader for one filesystem type: a signature test on the first 64 KiB, then open. */
@@ -114,6 +131,15 @@ registerFileSystem({
       async scanTable(limit) {
         const t = await v.scanTable(limit)
         return { ...t, ref: (i: number) => formatRef(t.inodes[i]!, t.seqs[i]!) }
+      },
+      tableFeed() {
+        const layout = v.mftLayout()
+        if (!layout) return undefined
+        const b = v.tableBuilder()
+        return {
+          unit: layout.recordSize, units: layout.records, extents: layout.extents, feed: (buf, first, n) => b.feed(buf, first, n),
+          finish(limit) { const t = b.finish(limit); return { ...t, ref: (i: number) => formatRef(t.inodes[i]!, t.seqs[i]!) } },
+        }
       },
       label: async () => (await state()).label,
       async consistency() {

@@ -7,7 +7,8 @@ import { openVolumes } from '../../volumes/volumes.ts';
 import type { DiskImage, Repository, RestorePoint } from '../../repository/repository.ts';
 import { IsolatedWorker } from '../isolation.ts';
 import { entryAt, nameIds, writeCatalog, type CatalogFile, type CatalogHeader, type CatalogVolume, type EntryColumns } from './format.ts';
-import { unpack, type PackedScan, type ScanColumns, type ScanRequest } from './scan.ts';
+import { unpack, type FeedPlan, type PackedScan, type ScanColumns, type ScanRequest } from './scan.ts';
+import type { ReadAt } from '../../filesystems/types.ts';
 import { diffCatalogs, type CatalogDiff } from './diff.ts';
 import { assessMassEncryption, type MassEncryptionAssessment } from './mass-encryption.ts';
 import type { CatalogStore } from './store.ts';
@@ -78,7 +79,11 @@ export async function buildCatalog(repo: Repository, store: CatalogStore, rp: Re
         ...(prev && prevIndex >= 0 ? { previous: { file: store.path(o.previous!.rp.vm.id, o.previous!.rp.id), volume: prevIndex, ...(prevDisks.length ? { disks: prevDisks } : {}) } } : {}),
       };
       try {
-        const r = unpack(await scanner.call<PackedScan>('scan', [req], { transfer: [...disks, ...prevDisks].map((d) => d.image.table) }));
+        // The worker parses; where it can be fed (NTFS $MFT), the bytes are read here, where chunks decode on
+        // the repository's threads while the worker parses the piece before.
+        const plan = await scanner.call<FeedPlan | null>('open', [req], { transfer: [...disks, ...prevDisks].map((d) => d.image.table) });
+        const fed = plan !== null && planFits(plan, v.reader.size) && await feed(scanner, v.reader, plan);
+        const r = unpack(await scanner.call<PackedScan>('finish', [fed]));
         if (r.fsType) vol.fsType = r.fsType;
         if (r.label) vol.label = r.label;
         if (r.consistency) vol.consistency = r.consistency;
@@ -145,4 +150,64 @@ function concatColumns(parts: { volume: number; table: ScanColumns }[]): EntryCo
     at += t.count;
   }
   return c;
+}
+
+/** Bytes fed to the worker per call. */
+const FEED_PIECE = 16 << 20;
+
+/** A plan the worker made from guest bytes, checked before anything is read for it: units inside the volume. */
+function planFits(p: FeedPlan, volumeSize: number): boolean {
+  const isPow2 = (n: number) => Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0;
+  if (!isPow2(p.unit) || p.unit < 256 || p.unit > 65536 || !Number.isSafeInteger(p.units) || p.units < 0 || p.units * p.unit > volumeSize) return false;
+  if (!Array.isArray(p.extents) || p.extents.length > 65536) return false;
+  let sum = 0;
+  for (const e of p.extents) {
+    if (!Number.isSafeInteger(e.offset) || !Number.isSafeInteger(e.length) || e.offset < 0 || e.length <= 0 || e.offset + e.length > volumeSize) return false;
+    sum += e.length;
+  }
+  return sum === p.units * p.unit;
+}
+
+/**
+ * Reads the plan's units in pieces and feeds them to the worker in order, the next piece read while
+ * the worker parses the current one. Each piece moves to the worker (no copy). true when all were fed.
+ */
+async function feed(scanner: IsolatedWorker, reader: ReadAt, plan: FeedPlan): Promise<boolean> {
+  const total = plan.units * plan.unit;
+  const per = Math.max(1, Math.floor(FEED_PIECE / plan.unit)) * plan.unit;
+  const starts: number[] = [];
+  for (let at = 0, k = 0; k < plan.extents.length; at += plan.extents[k]!.length, k++) starts.push(at);
+  /** Bytes [at, at + len) of the extents laid end to end, in a buffer of their own. */
+  const read = async (at: number): Promise<Buffer> => {
+    const len = Math.min(per, total - at);
+    let k = starts.length - 1;
+    while (starts[k]! > at) k--;
+    const e = plan.extents[k]!;
+    const inFirst = at - starts[k]!;
+    if (inFirst + len <= e.length) {
+      const b = await reader.readAt(e.offset + inFirst, len);
+      if (b.length !== len) throw new Error(`short read of the volume at ${e.offset + inFirst}`);
+      return b.byteOffset === 0 && b.buffer.byteLength === len ? b : Buffer.from(b);
+    }
+    const out = Buffer.allocUnsafeSlow(len);
+    for (let got = 0; got < len; k++) {
+      const x = plan.extents[k]!;
+      const from = at + got - starts[k]!;
+      const n = Math.min(x.length - from, len - got);
+      const b = await reader.readAt(x.offset + from, n);
+      if (b.length !== n) throw new Error(`short read of the volume at ${x.offset + from}`);
+      b.copy(out, got);
+      got += n;
+    }
+    return out;
+  };
+  let next: Promise<Buffer> | undefined = total > 0 ? read(0) : undefined;
+  next?.catch(() => { /* seen when awaited */ });
+  for (let at = 0; at < total; at += per) {
+    const buf = await next!;
+    next = at + per < total ? read(at + per) : undefined;
+    next?.catch(() => { /* seen when awaited */ });
+    await scanner.call('feed', [buf, at / plan.unit, buf.length / plan.unit], { transfer: [buf.buffer as ArrayBuffer] });
+  }
+  return true;
 }

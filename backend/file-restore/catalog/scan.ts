@@ -6,7 +6,7 @@
 // previous point's version of a changed file when the previous catalog has no sample of it.
 // The result goes back in columns (typed arrays and one array of paths): one message, no object per entry.
 import { DiskImage, type DiskImageDescriptor } from '../../repository/disk-image.ts';
-import { openFileSystem, type FileSystem, type FsConsistency, type FsTable, type FsType } from '../../filesystems/filesystem.ts';
+import { openFileSystem, type FileSystem, type FsConsistency, type FsTable, type FsType, type TableFeed } from '../../filesystems/filesystem.ts';
 import { openVolumes } from '../../volumes/volumes.ts';
 import type { ReadAt } from '../../filesystems/types.ts';
 import { CatalogFile } from './format.ts';
@@ -109,16 +109,40 @@ async function sample(fs: FileSystem, ref: string, size: number): Promise<number
   return entropyCode(head, tail);
 }
 
-export async function scanVolume(req: ScanRequest): Promise<ScanResult> {
+/** A volume opened for a scan: its filesystem, what it says about itself, the table fed by the caller (NTFS $MFT). */
+interface OpenScan {
+  req: ScanRequest;
+  fs: FileSystem | undefined;
+  close(): Promise<void>;
+  consistency?: FsConsistency;
+  label: string;
+  feed?: TableFeed;
+}
+
+async function openScan(req: ScanRequest, withFeed: boolean): Promise<OpenScan> {
   const { fs, close } = await openVolume(req.disks, req.volumeId);
-  let previous: Awaited<ReturnType<typeof openVolume>> | undefined;
   try {
-    const empty: ScanColumns = { count: 0, paths: [], types: new Uint8Array(0), sizes: new Float64Array(0), mtimes: new Float64Array(0), fileIds: new Float64Array(0), entropy: new Int16Array(0) };
-    if (!fs) return { table: empty, sampled: 0, before: [] };
+    if (!fs) return { req, fs, close, label: '' };
     const consistency = await fs.consistency();
     const label = await fs.label().catch(() => '');
+    const feed = withFeed ? fs.tableFeed?.() : undefined;
+    return { req, fs, close, consistency, label, ...(feed ? { feed } : {}) };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+const EMPTY: ScanColumns = { count: 0, paths: [], types: new Uint8Array(0), sizes: new Float64Array(0), mtimes: new Float64Array(0), fileIds: new Float64Array(0), entropy: new Int16Array(0) };
+
+/** The volume's table (fed, or read here), sorted by path, sampled; closes the volume. */
+async function finishScan(o: OpenScan, fed: boolean): Promise<ScanResult> {
+  const { req, fs } = o;
+  let previous: Awaited<ReturnType<typeof openVolume>> | undefined;
+  try {
+    if (!fs) return { table: EMPTY, sampled: 0, before: [] };
     const max = req.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    const t = fs.scanTable ? await fs.scanTable(max) : await walkTable(fs, max);
+    const t = fed && o.feed ? o.feed.finish(max) : fs.scanTable ? await fs.scanTable(max) : await walkTable(fs, max);
     // Sorted by path (code units, as the catalog orders entries); equal paths keep the scan's order.
     const order = Array.from({ length: t.count }, (_, i) => i);
     const paths = t.paths;
@@ -172,12 +196,18 @@ export async function scanVolume(req: ScanRequest): Promise<ScanResult> {
         }
       }
     }
-    return { fsType: fs.type, ...(label ? { label } : {}), consistency, table, sampled, before, ...(t.truncated ? { truncated: true } : {}) };
+    return { fsType: fs.type, ...(o.label ? { label: o.label } : {}), ...(o.consistency ? { consistency: o.consistency } : {}), table, sampled, before, ...(t.truncated ? { truncated: true } : {}) };
   } finally {
-    await close();
+    await o.close();
     await previous?.close();
   }
 }
+
+/** Catalogues one volume: opens it, lists every entry, sorts and samples them. */
+export async function scanVolume(req: ScanRequest): Promise<ScanResult> {
+  return finishScan(await openScan(req, false), false);
+}
+
 
 /** ScanResult as it crosses threads: the paths as one string and where each ends (one copy, not one per path). */
 export type PackedScan = Omit<ScanResult, 'table'> & { table: Omit<ScanColumns, 'paths'> & { text: string; ends: Uint32Array } };
@@ -203,6 +233,36 @@ export function unpack(p: PackedScan): ScanResult {
  * The isolated worker's face (isolation.ts, a long-lived worker): started when a build starts, so its
  * modules load while the build opens the disks; then one scan() per volume of the point.
  */
-export function catalogScanner(): { ready(): boolean; scan(req: ScanRequest): Promise<Transfer<PackedScan>> } {
-  return { ready: () => true, scan: async (req) => pack(await scanVolume(req)) };
+export function catalogScanner() {
+  let cur: OpenScan | undefined;
+  const drop = async () => { const c = cur; cur = undefined; await c?.close(); };
+  return {
+    ready: () => true,
+    /** The whole scan of a volume in this call. */
+    scan: async (req: ScanRequest): Promise<Transfer<PackedScan>> => { await drop(); return pack(await scanVolume(req)); },
+    /**
+     * Opens a volume; where its filesystem can be fed (NTFS), says which volume bytes to feed: the
+     * caller reads them (its reads decode on the repository's threads while this one parses).
+     */
+    open: async (req: ScanRequest): Promise<FeedPlan | null> => {
+      await drop();
+      cur = await openScan(req, true);
+      const f = cur.feed;
+      return f ? { unit: f.unit, units: f.units, extents: f.extents } : null;
+    },
+    feed: async (bytes: Uint8Array, first: number, n: number): Promise<void> => {
+      if (!cur?.feed) throw new Error('no volume is open to feed');
+      await cur.feed.feed(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), first, n);
+    },
+    /** The open volume's result: `fed` when every unit of the plan was fed, else the table is read here. */
+    finish: async (fed: boolean): Promise<Transfer<PackedScan>> => {
+      const c = cur;
+      cur = undefined;
+      if (!c) throw new Error('no volume is open');
+      return pack(await finishScan(c, fed));
+    },
+  };
 }
+
+/** What open() asks the caller to read and feed: `units` of `unit` bytes, from these volume ranges in order. */
+export interface FeedPlan { unit: number; units: number; extents: { offset: number; length: number }[] }

@@ -769,49 +769,81 @@ export class NtfsVolume {
    * damage) the general way, one record at a time. At most `limit` entries.
    */
   async scanTable(limit = Number.MAX_SAFE_INTEGER): Promise<NtfsTable> {
+    const t = this.tableBuilder()
+    for await (const { buf, first, n } of this.mftPieces(16 << 20)) await t.feed(buf, first, n)
+    return t.finish(limit)
+  }
+
+  /**
+   * Where $MFT's records lie on the volume, in order (what scanTable() reads), so a caller can read
+   * them and feed tableBuilder(); undefined when $MFT is not plainly laid out inside the volume
+   * (sparse or overlapping runs, more runs than a real volume has): scanTable() reads it then.
+   */
+  mftLayout(): { recordSize: number; records: number; extents: { offset: number; length: number }[] } | undefined {
+    const rs = this.recordSize, cs = this.clusterSize
+    const records = Math.floor(this.mftSize / rs)
+    const end = records * rs
+    if (end > this.reader.size) return undefined
+    const extents: { offset: number; length: number }[] = []
+    let pos = 0
+    for (const r of this.mftRuns) {
+      if (pos >= end) break
+      if (r.vcn * cs !== pos || r.lcn < 0 || r.lcn + r.len > this.totalClusters || extents.length >= 65536) return undefined
+      const length = Math.min(r.len * cs, end - pos)
+      extents.push({ offset: r.lcn * cs, length })
+      pos += length
+    }
+    return pos === end ? { recordSize: rs, records, extents } : undefined
+  }
+
+  /** scanTable()'s pass, fed piece by piece: whole records, in order from record 0 (pieces are changed in place). */
+  tableBuilder(): { feed(buf: Buffer, first: number, n: number): Promise<void>; finish(limit?: number): NtfsTable } {
     const rs = this.recordSize
     const links = new LinkTable(Math.floor(this.mftSize / rs))
     const seqOf = links.seqOf
     const f = new RecordFacts()
     const typeCode = (e: NtfsEntry) => (e.type === 'file' ? T_FILE : e.type === 'dir' ? T_DIR : e.type === 'symlink' ? T_SYMLINK : T_OTHER)
-    for await (const { buf, first, n } of this.mftPieces(16 << 20)) {
-      for (let k = 0, o = 0; k < n; k++, o += rs) {
-        // 'FILE', in use, a base record (extension records are read through their base's attribute list).
-        if (buf[o] !== 0x46 || buf[o + 1] !== 0x49 || buf[o + 2] !== 0x4c || buf[o + 3] !== 0x45 || (buf[o + 22]! & 1) === 0) continue
-        if ((buf[o + 32]! | buf[o + 33]! | buf[o + 34]! | buf[o + 35]! | buf[o + 36]! | buf[o + 37]!) !== 0) continue
-        const number = first + k
-        if (!fixupRecord(buf, o, rs)) continue // torn: the general parser rejects it too
-        if (!recordFacts(buf, o, rs, f)) {
-          const r = await this.linksOf(buf.subarray(o, o + rs), number, true)
-          if (!r) continue
-          seqOf[number] = r.sequence
-          for (const l of r.links) {
-            const e = l.entry
-            const mtime = e.mtime ? Date.parse(e.mtime) : NaN
-            links.add(l.parent, l.parentSeq, e.name, number, r.sequence, typeCode(e), e.isDirectory && e.type === 'dir', e.size, mtime)
-          }
-          continue
+    let next = 0
+    const feed = async (buf: Buffer, first: number, n: number): Promise<void> => {
+      if (first !== next || n < 0 || buf.length < n * rs || first + n > seqOf.length) throw new FsError('ERANGE', `MFT records ${first}+${n} fed out of order (next is ${next})`)
+      next = first + n
+    for (let k = 0, o = 0; k < n; k++, o += rs) {
+      // 'FILE', in use, a base record (extension records are read through their base's attribute list).
+      if (buf[o] !== 0x46 || buf[o + 1] !== 0x49 || buf[o + 2] !== 0x4c || buf[o + 3] !== 0x45 || (buf[o + 22]! & 1) === 0) continue
+      if ((buf[o + 32]! | buf[o + 33]! | buf[o + 34]! | buf[o + 35]! | buf[o + 36]! | buf[o + 37]!) !== 0) continue
+      const number = first + k
+      if (!fixupRecord(buf, o, rs)) continue // torn: the general parser rejects it too
+      if (!recordFacts(buf, o, rs, f)) {
+        const r = await this.linksOf(buf.subarray(o, o + rs), number, true)
+        if (!r) continue
+        seqOf[number] = r.sequence
+        for (const l of r.links) {
+          const e = l.entry
+          const mtime = e.mtime ? Date.parse(e.mtime) : NaN
+          links.add(l.parent, l.parentSeq, e.name, number, r.sequence, typeCode(e), e.isDirectory && e.type === 'dir', e.size, mtime)
         }
-        seqOf[number] = f.sequence
-        for (let i = 0; i < f.names; i++) {
-          const v = f.nameAt[i]!
-          if (buf[v + 65] === 2) continue // DOS-only alias of a Win32 name
-          const parent = (buf[v]! | (buf[v + 1]! << 8) | (buf[v + 2]! << 16)) + buf[v + 3]! * 0x1000000 + (buf[v + 4]! | (buf[v + 5]! << 8)) * 2 ** 32
-          if (parent === number) continue // the root's own name
-          const chars = buf[v + 64]!
-          let dup = false
-          for (let j = 0; j < i && !dup; j++) {
-            const w = f.nameAt[j]!
-            dup = buf[w + 65] !== 2 && buf[w + 64] === chars && buf.compare(buf, v, v + 6, w, w + 6) === 0 && buf.compare(buf, v + 66, v + 66 + chars * 2, w + 66, w + 66 + chars * 2) === 0
-          }
-          if (dup) continue
-          const name = buf.toString('utf16le', v + 66, v + 66 + chars * 2)
-          const mtime = f.siMtime === f.siMtime ? f.siMtime : filetimeMs(buf, v + 16, v + f.nameLength[i]!) ?? NaN
-          links.add(parent, buf[v + 6]! | (buf[v + 7]! << 8), name, number, f.sequence, f.isDirectory ? T_DIR : T_FILE, f.isDirectory, f.size, mtime)
+        continue
+      }
+      seqOf[number] = f.sequence
+      for (let i = 0; i < f.names; i++) {
+        const v = f.nameAt[i]!
+        if (buf[v + 65] === 2) continue // DOS-only alias of a Win32 name
+        const parent = (buf[v]! | (buf[v + 1]! << 8) | (buf[v + 2]! << 16)) + buf[v + 3]! * 0x1000000 + (buf[v + 4]! | (buf[v + 5]! << 8)) * 2 ** 32
+        if (parent === number) continue // the root's own name
+        const chars = buf[v + 64]!
+        let dup = false
+        for (let j = 0; j < i && !dup; j++) {
+          const w = f.nameAt[j]!
+          dup = buf[w + 65] !== 2 && buf[w + 64] === chars && buf.compare(buf, v, v + 6, w, w + 6) === 0 && buf.compare(buf, v + 66, v + 66 + chars * 2, w + 66, w + 66 + chars * 2) === 0
         }
+        if (dup) continue
+        const name = buf.toString('utf16le', v + 66, v + 66 + chars * 2)
+        const mtime = f.siMtime === f.siMtime ? f.siMtime : filetimeMs(buf, v + 16, v + f.nameLength[i]!) ?? NaN
+        links.add(parent, buf[v + 6]! | (buf[v + 7]! << 8), name, number, f.sequence, f.isDirectory ? T_DIR : T_FILE, f.isDirectory, f.size, mtime)
       }
     }
-    return links.layout(MFT_ROOT, limit)
+    }
+    return { feed, finish: (limit = Number.MAX_SAFE_INTEGER) => links.layout(MFT_ROOT, limit) }
   }
 
   /**
