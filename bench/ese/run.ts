@@ -3,7 +3,7 @@
 // (BENCHES below): `ntds` is an ntds.dit-shaped database with ≥ 100,000 objects; other kinds (EDB)
 // add a function of the same shape and an entry in BENCHES.
 //
-// Usage: node bench/ese/run.ts [--only ntds,edb] [--messages 50000] [--objects 100000] [--searches 25] [--repeat 3] [--keep]
+// Usage: node bench/ese/run.ts [--only ntds,edb] [--objects 100000] [--messages 50000] [--searches 25] [--repeat 3] [--keep]
 //
 // The ntds.dit is SYNTHETIC: the test-only ESE writer (test/ese-writer/) fills it from a real Samba AD
 // DC's directory (provisioned offline into a temp dir: schema, configuration, built-in objects) plus
@@ -52,13 +52,10 @@ function timed(cmd: string, argv: string[], opts: { cwd?: string } = {}): number
   return performance.now() - t0;
 }
 
-/** One table row per measured figure: ours beside the peer's. */
-interface Row { what: string; ours: string; peer: string }
-function print(title: string, rows: Row[]): void {
-  const w = Math.max(...rows.map((r) => r.what.length), 10);
-  const w2 = Math.max(...rows.map((r) => r.ours.length), 10);
-  process.stdout.write(`\n${title}\n${'figure'.padEnd(w)}  ${'Stillpoint (TypeScript ESE reader)'.padEnd(w2)}  esedbexport / esedbinfo (libesedb 20181229)\n`);
-  for (const r of rows) process.stdout.write(`${r.what.padEnd(w)}  ${r.ours.padEnd(w2)}  ${r.peer}\n`);
+/** A table printed row by row as figures come in (a long run shows what it has): ours beside the peer's. */
+function table(title: string): (what: string, ours: string, peer: string) => void {
+  process.stdout.write(`\n${title}\n${'figure'.padEnd(34)}  ${'Stillpoint (TypeScript ESE reader)'.padEnd(44)}  esedbexport / esedbinfo (libesedb 20181229)\n`);
+  return (what, ours, peer) => process.stdout.write(`${what.padEnd(34)}  ${ours.padEnd(44)}  ${peer}\n`);
 }
 
 // ---- ntds.dit ------------------------------------------------------------------------------------
@@ -116,6 +113,7 @@ async function benchNtds(): Promise<void> {
   const size = statSync(file).size;
   const out = mkdtempSync(join(cacheDir, 'export-'));
   try {
+    const row = table(`ntds.dit-shaped database (SYNTHETIC, test writer), ${(size / 2 ** 20).toFixed(1)} MiB, ${REPEAT} runs each: min / median / max`)
     // First listing.
     const oursFirst: number[] = [], peerFirst: number[] = [];
     let objectCount = 0;
@@ -130,6 +128,7 @@ async function benchNtds(): Promise<void> {
       reader.close();
       peerFirst.push(timed('esedbinfo', [file]));
     }
+    row(`time to first listing (${objectCount} objects)`, ms(stats(oursFirst)), `${ms(stats(peerFirst))} (esedbinfo: the tables only)`);
     // Full scan of datatable.
     const oursScan: number[] = [], peerScan: number[] = [];
     let rows = 0;
@@ -144,7 +143,11 @@ async function benchNtds(): Promise<void> {
       rmSync(join(out, 'x.export'), { recursive: true, force: true });
       peerScan.push(timed('esedbexport', ['-T', 'datatable', '-t', join(out, 'x'), file]));
     }
-    // Search: ours on the opened directory; the peer exports and scans the text.
+    const scanO = stats(oursScan), scanP = stats(peerScan);
+    row(`full scan of datatable (${rows} rows)`, ms(scanO), `${ms(scanP)} (export to text)`);
+    row('scan throughput (median)', `${rate(rows, scanO.median).toFixed(0)} rows/s, ${rate(size / 2 ** 20, scanO.median).toFixed(1)} MiB/s`,
+      `${rate(rows, scanP.median).toFixed(0)} rows/s, ${rate(size / 2 ** 20, scanP.median).toFixed(1)} MiB/s`);
+    // Search: ours on the opened directory; the peer has no search: export + a scan of the text.
     const reader = openFileReader(file);
     const ad = await openActiveDirectory(await openEseDatabase(reader));
     const picks = Array.from({ length: searches }, (_, i) => names[(i * 7919) % names.length]!);
@@ -166,13 +169,7 @@ async function benchNtds(): Promise<void> {
       if (!text.includes(`\t${sam}\t`)) throw new Error(`esedbexport's export has no ${sam}`);
       peerSearch.push(performance.now() - t0);
     }
-    const scanO = stats(oursScan), scanP = stats(peerScan);
-    print(`ntds.dit-shaped database (SYNTHETIC, test writer): ${objectCount} objects, ${rows} datatable rows, ${(size / 2 ** 20).toFixed(1)} MiB, ${REPEAT} runs, min / median / max`, [
-      { what: 'time to first listing', ours: ms(stats(oursFirst)), peer: `${ms(stats(peerFirst))} (esedbinfo: tables only)` },
-      { what: 'full scan of datatable', ours: ms(scanO), peer: `${ms(scanP)} (export to text)` },
-      { what: 'scan throughput (median)', ours: `${rate(rows, scanO.median).toFixed(0)} rows/s, ${rate(size / 2 ** 20, scanO.median).toFixed(1)} MiB/s`, peer: `${rate(rows, scanP.median).toFixed(0)} rows/s, ${rate(size / 2 ** 20, scanP.median).toFixed(1)} MiB/s` },
-      { what: `search (${picks.length} names; found ${found})`, ours: ms(stats(oursSearch)), peer: `${ms(stats(peerSearch))} (export + text scan, ${Math.min(REPEAT, picks.length)} names)` },
-    ]);
+    row(`search (${picks.length} names, ${found} found)`, ms(stats(oursSearch)), `${ms(stats(peerSearch))} (export + text scan, ${Math.min(REPEAT, picks.length)} names)`);
   } finally {
     if (!args.includes('--keep')) rmSync(out, { recursive: true, force: true });
   }
