@@ -70,6 +70,7 @@ import { replicaByRef } from './replication/replica-state.ts';
 import { NotificationStore } from './notifications/settings.ts';
 import { Notifier } from './notifications/notifier.ts';
 import { notificationRoutes } from './api/routes/notifications.ts';
+import { repositoryRoutes } from './api/routes/repository.ts';
 import { lastReplicas, newest, protectionWindowHours } from './service/protection.ts';
 import { AlarmMonitor } from './alarms/monitor.ts';
 import { devhostVcenterRoutes } from './api/routes/devhost-vcenter.ts';
@@ -471,7 +472,11 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
         observe: (list) => replicationHealth.observe(list),
         syncing: (vmId) => runner.active().some((r) => r.kind === 'replication' && r.vms.some((v) => v.vmId === vmId && v.status === 'running')),
       },
-    }), ...notificationRoutes({ store: notificationStore, notifier }), ...(config.devHost ? devhostVcenterRoutes() : []), ...failoverApi, ...filesRoutes, ...fileRestoreRuns, ...adRoutes, ...exchangeApi, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint })],
+    }), ...notificationRoutes({ store: notificationStore, notifier }), ...(config.devHost ? devhostVcenterRoutes() : []), ...failoverApi, ...filesRoutes, ...fileRestoreRuns, ...adRoutes, ...exchangeApi, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint }),
+      ...repositoryRoutes({
+        repo, store: jobs, runner, jobVms, maintenance: () => scheduler.maintenance(),
+        dashboard: async (visible) => dashboard(await repo(), jobs, runner.active().map(runToDto), await inventory.vms(), visible, { protectionWindowHours: inventoryWindow }),
+      })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });
 

@@ -6,7 +6,7 @@
 // Each run's message says what it did, so the history shows every point retention removed.
 import { formatBytes } from '../common/units.ts';
 import type { Repository, RestorePoint } from '../repository/repository.ts';
-import { decideRetention } from '../repository/retention.ts';
+import { decideRetention, type RetentionDecision } from '../repository/retention.ts';
 import type { JobRunner } from './runner.ts';
 import type { RepositoryTask, TaskContext, TaskOutcome } from './kinds.ts';
 
@@ -32,13 +32,9 @@ function retentionTask(d: MaintenanceDeps): RepositoryTask {
       const job = ctx.job;
       if (!job) throw new Error('retention runs for a job: name the job');
       const repo = await d.repo();
-      const vmIds = await d.jobVms(job);
+      const doomed = (await retentionPlan(repo, await d.jobVms(job), job)).remove;
       const removed: string[] = [];
       const warnings: string[] = [];
-      // Only this job's own points of its current VMs: on-demand backups and other jobs' points are never the job's to prune.
-      const members = new Set(vmIds);
-      const mine = (await repo.listRestorePoints()).filter((p) => members.has(p.vm.id) && madeByJob(p, job.id));
-      const doomed = mine.length ? decideRetention(mine, job.retention).remove : [];
       for (const [i, r] of doomed.entries()) {
         ctx.signal.throwIfAborted();
         ctx.progress((100 * i) / doomed.length, `removing ${r.id}`);
@@ -54,6 +50,17 @@ function retentionTask(d: MaintenanceDeps): RepositoryTask {
       return { status: warnings.length ? 'warning' : 'success', message: [message, ...warnings].join(' '), warnings };
     },
   };
+}
+
+/**
+ * What the job's retention run would remove and keep now: the run itself and the repository page's
+ * preview both ask this, so the preview lists exactly what the run removes.
+ * Only this job's own points of its current VMs: on-demand backups and other jobs' points are never the job's to prune.
+ */
+export async function retentionPlan(repo: Repository, vmIds: string[], job: Pick<NonNullable<TaskContext['job']>, 'id' | 'retention'>): Promise<RetentionDecision> {
+  const members = new Set(vmIds);
+  const mine = (await repo.listRestorePoints()).filter((p) => members.has(p.vm.id) && madeByJob(p, job.id));
+  return mine.length ? decideRetention(mine, job.retention) : { keep: [], remove: [] };
 }
 
 /** Points made by a run of this job. Points without a recorded origin (older versions) are kept: better a point too many than one lost. */
