@@ -1,6 +1,6 @@
 /**
- * Fuzz: 1,000 seeded mutations of the SYNTHETIC 32 KiB-page EDB (bytes flipped in catalog, table,
- * long-value and header pages; most pages resealed so the parsers, not just the checksums, meet the
+ * Fuzz: 1,000 seeded mutations of the SYNTHETIC 32 KiB-page EDB (bytes flipped in the pages it uses —
+ * catalog, table, long-value — and in the header; most pages resealed so the parsers, not just the checksums, meet the
  * damage), each read whole — mailboxes, folders, every message with its attachments — through the
  * isolated reader (worker with a heap limit and a time bound). Every case ends in data or a clear
  * error (an FsError code, or the isolation's ETIMEOUT/EMEMORY), never a crash of the service or a
@@ -25,6 +25,8 @@ const { mailboxes } = await sampleMailboxes()
 writeEdb(join(dir, 'fuzz.edb'), [mailboxes[0]!])
 const base = readFileSync(join(dir, 'fuzz.edb'))
 const pages = base.length / PAGE - 2
+/** Pages the database uses (the writer leaves 5–23 blank, as a fresh database's reserved space): mutations go there. */
+const used = Array.from({ length: pages }, (_, i) => i + 1).filter((p) => p >= 4 && base.subarray((p + 1) * PAGE, (p + 2) * PAGE).some((b) => b !== 0))
 const worker = exchangeWorker({ timeoutMs: 5_000, maxHeapMb: 256, label: 'reading a fuzzed EDB' })
 after(() => worker.close())
 
@@ -48,7 +50,7 @@ function mutate(seed: number): Buffer {
     b.writeUInt32LE(xor32(b, 4, PAGE, HEADER_SEED), 0)
     return b
   }
-  const pgno = 4 + Math.floor(rnd() * (pages - 4))
+  const pgno = used[Math.floor(rnd() * used.length)]!
   const at = (pgno + 1) * PAGE
   const n = 1 + Math.floor(rnd() * 6)
   for (let i = 0; i < n; i++) {
