@@ -245,3 +245,4 @@ export * from './contracts/publish.ts';
 export * from './contracts/catalog.ts';
 export * from './contracts/replication-jobs.ts';
 export * from './contracts/notifications.ts';
+export * from './contracts/repository.ts';

@@ -28,6 +28,7 @@ export const routes: Routes = [
       { path: P.actionAddToJob, loadComponent: () => import('./views/add-to-job').then((m) => m.AddToJobModal) },
       { path: P.actionReplicate, loadComponent: () => import('./views/replication/replicate').then((m) => m.ReplicateModal) },
       { path: P.replication, loadComponent: () => import('./views/replication/dr-view').then((m) => m.DrView) },
+      { path: P.repository, loadComponent: () => import('./views/repository/repository-page').then((m) => m.RepositoryPage) },
     ],
   },
   { path: '**', loadComponent: () => import('./views/not-found').then((m) => m.NotFoundPage) },

@@ -43,6 +43,7 @@ import { SdkService } from './sdk/sdk.service';
             <a class="nav-link nav-text" routerLink="/vms" routerLinkActive="active">{{ 'nav.vms' | t }}</a>
             <a class="nav-link nav-text" routerLink="/jobs" routerLinkActive="active">{{ 'nav.jobs' | t }}</a>
             <a class="nav-link nav-text" routerLink="/replication" routerLinkActive="active">{{ 'nav.replication' | t }}</a>
+            <a class="nav-link nav-text" routerLink="/repository" routerLinkActive="active">{{ 'nav.repository' | t }}</a>
           </div>
           <div class="sp-header-controls">
             <label class="sp-sr-only" for="sp-locale">{{ 'shell.language' | t }}</label>

@@ -19,6 +19,7 @@ export const ROUTE_PATHS = {
   notifications: 'notifications',
   actionReplicate: 'actions/replicate',
   replication: 'replication',
+  repository: 'repository',
 } as const;
 
 export type RouteName = keyof typeof ROUTE_PATHS;

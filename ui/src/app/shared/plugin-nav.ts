@@ -13,6 +13,7 @@ import { SdkService } from '../sdk/sdk.service';
         <li class="nav-item" role="presentation"><a class="nav-link" role="tab" routerLink="/dashboard" routerLinkActive="active">{{ 'nav.dashboard' | t }}</a></li>
         <li class="nav-item" role="presentation"><a class="nav-link" role="tab" routerLink="/jobs" routerLinkActive="active" [routerLinkActiveOptions]="{ exact: false }">{{ 'nav.jobs' | t }}</a></li>
         <li class="nav-item" role="presentation"><a class="nav-link" role="tab" routerLink="/replication" routerLinkActive="active">{{ 'nav.replication' | t }}</a></li>
+        <li class="nav-item" role="presentation"><a class="nav-link" role="tab" routerLink="/repository" routerLinkActive="active">{{ 'nav.repository' | t }}</a></li>
       </ul>
     }`,
 })
