@@ -10,7 +10,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- page functions run in the browser */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Attribute, Change, type Client } from 'ldapts'
@@ -239,4 +239,16 @@ test('restore the deleted user (reanimated: same objectGUID and objectSid, attri
   const left = again.body.objects.filter((o) => o.status !== 'unchanged')
   // Only what the restore was asked to change on purpose (pwdLastSet is not compared) may differ: nothing.
   assert.deepEqual(left.map((o) => [o.dn, o.status, o.attributes, o.memberOf, o.members]), [])
+
+  // The directory passwords went through the service but are stored nowhere in its data folder.
+  const leaked: string[] = []
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (e.isFile()) { const b = readFileSync(p); for (const secret of [dc.adminPassword, HELPDESK_PASSWORD]) if (b.includes(secret) || b.includes(Buffer.from(secret, 'utf16le'))) leaked.push(p) }
+    }
+  }
+  walk(t.dataDir)
+  assert.deepEqual(leaked, [])
 })
