@@ -155,6 +155,8 @@ export type RestoreTarget =
   | { kind: 'new'; name: string; host: string; datastore: string; powerOn: boolean }
   | { kind: 'original'; confirm: true; powerOn: boolean };
 export interface RestoreRequest { target: RestoreTarget }
+/** GET /api/restore-points/:id/target-name?name=…: whether a VM of that name already exists in the restore point's vCenter. */
+export interface TargetNameCheck { name: string; available: boolean; existingVmIds?: string[] }
 
 export interface JobRunVm {
   vmId: string;

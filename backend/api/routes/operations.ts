@@ -2,7 +2,7 @@
 // request names must be visible to the user's own vCenter session, and the user's own vCenter
 // session must hold the privileges the action needs (model/privileges.ts, README "Authorization"),
 // checked before any work starts: the work itself runs with the service account.
-import type { Dashboard, GuestCredentialInput, Job, JobInput, JobRun, RestorePoint, RestoreRequest, BackupRequest } from '../contract.ts';
+import type { Dashboard, GuestCredentialInput, Job, JobInput, JobRun, RestorePoint, RestoreRequest, BackupRequest, TargetNameCheck } from '../contract.ts';
 import type { Job as JobModel } from '../../model/job.ts';
 import { jobDraftFromDto, jobToDto, runToDto } from '../mappers.ts';
 import { Conflict, Forbidden, NotFound, InvalidRequest } from '../../common/errors.ts';
@@ -27,6 +27,13 @@ import type { InventoryApi } from './vms.ts';
 import { visibleVm } from './vms.ts';
 
 export const RP_ID = /^rp-[0-9A-Za-z-]{1,64}$/;
+
+/** GET /restore-points/:id/target-name?name=…: the name the restored VM would get. */
+const TargetNameQuery: Schema = {
+  type: 'object', additionalProperties: false, required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 80 } },
+};
+
 
 export interface OperationsDeps {
   store: JobStore;
@@ -222,6 +229,13 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
     }
     return members;
   };
+  /** VMs (ids) in the vCenter of `siteVmId` whose name is `name` (vCenter compares names case-sensitively). */
+  const vmsNamed = async (siteVmId: string, name: string): Promise<string[]> => {
+    const i = siteVmId.indexOf(':');
+    const prefix = i < 0 ? '' : siteVmId.slice(0, i + 1);
+    const atSite = (id: string) => (prefix ? id.startsWith(prefix) : !id.includes(':'));
+    return (await d.inventory.vms()).filter((v) => atSite(v.id) && v.name === name.trim()).map((v) => v.id);
+  };
   return [
     // --- backups and restore points
     {
@@ -265,6 +279,19 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
       },
     },
     {
+      method: 'get', path: '/restore-points/:id/target-name', tag: 'restore', query: TargetNameQuery,
+      summary: 'Whether a new VM restored from this point may take a name: no VM of that name exists in the point\'s vCenter',
+      handler: async ({ req, user, query }): Promise<TargetNameCheck> => {
+        const id = param(req, 'id', RP_ID, 'restore point');
+        const rp = await d.restorePoint(id);
+        if (!rp) throw new NotFound('Restore point', id);
+        await requireVisible(user, [rp.vmId]);
+        const name = (query as { name: string }).name;
+        const taken = await vmsNamed(rp.vmId, name);
+        return { name, available: taken.length === 0, ...(taken.length ? { existingVmIds: taken } : {}) };
+      },
+    },
+    {
       method: 'post', path: '/restore-points/:id/restore', tag: 'restore', status: 202, body: RestoreRequestSchema,
       summary: 'Restore the VM of a restore point, to a new VM or over the original',
       handler: async ({ req, user, body }) => {
@@ -281,6 +308,9 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
           const rules = [...PRIVILEGES.restoreOriginal, ...(r.target.powerOn ? PRIVILEGES.restoreOriginalPowerOn : [])];
           await requirePrivileges(vs, 'Restoring over the original VM', [{ entity: { type: 'VirtualMachine', value: local }, label: await vmLabel(vs, local), rules, on: 'vm' }]);
         } else {
+          // A name already in use is refused before the run starts (the run checks again, just before creating the VM).
+          const taken = await vmsNamed(rp.vmId, r.target.name);
+          if (taken.length) throw new Conflict(`A VM named '${r.target.name.trim()}' already exists in this vCenter: choose another name for the restored VM, or restore over the original VM.`);
           // Placement as the restore will resolve it, but in the user's own session: what the user cannot see is not found.
           const unqualified = (arg: string) => (prefix && arg.startsWith(prefix) ? arg.slice(prefix.length) : arg);
           let pl: Awaited<ReturnType<typeof resolvePlacement>>;

@@ -11,7 +11,7 @@ export interface RestoreParams {
 /** A full VM restore (backend/restore), reporting progress as phases with byte counts. */
 export type RestoreFn = (restorePointId: string, target: RestoreTarget, opts: {
   onProgress: (p: { phase: string; done: number; total: number }) => void; signal: AbortSignal;
-}) => Promise<{ vmId: string; vmName: string }>;
+}) => Promise<{ vmId: string; vmName: string; disks?: { bytes: number }[] }>;
 
 export interface RestoreKindDeps {
   restore: RestoreFn;
@@ -33,15 +33,20 @@ export class RestoreKind implements VmKind<RestoreParams> {
   }
 
   async processVm(ctx: VmContext<RestoreParams>): Promise<VmOutcome> {
-    let bytesRead = 0;
+    // Bytes of the disks copied so far: every finished disk's phase plus the current one (the other
+    // phases count steps, not bytes, and must not overwrite the figure).
+    const diskBytes = new Map<string, number>();
+    const copied = () => [...diskBytes.values()].reduce((a, b) => a + b, 0);
     const r = await this.#d.restore(ctx.params.restorePointId, ctx.params.target, {
       signal: ctx.signal,
       onProgress: (p) => {
-        bytesRead = p.done;
-        ctx.progress({ phase: p.phase, bytesRead: p.done, ...(p.total > 0 ? { percent: (100 * p.done) / p.total } : {}) });
+        if (p.phase.startsWith('uploading disk')) diskBytes.set(p.phase, p.done);
+        ctx.progress({ phase: p.phase, bytesRead: copied(), ...(p.total > 0 ? { percent: (100 * p.done) / p.total } : {}) });
       },
     });
-    return { status: 'success', message: `Restored to VM ${r.vmName} (${r.vmId}).`, restorePointId: ctx.params.restorePointId, bytesRead, bytesStored: 0, warnings: [] };
+    // Read from the repository and written to the datastore: the restored disks' bytes.
+    const bytes = r.disks?.length ? r.disks.reduce((a, d) => a + d.bytes, 0) : copied();
+    return { status: 'success', message: `Restored to VM ${r.vmName} (${r.vmId}).`, restorePointId: ctx.params.restorePointId, bytesRead: bytes, bytesStored: bytes, warnings: [] };
   }
 
   finished(): void { this.#d.onRestored?.(); }

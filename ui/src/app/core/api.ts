@@ -3,7 +3,7 @@ import { Injectable, inject } from '@angular/core';
 import { firstValueFrom } from 'rxjs';
 import type {
   ApiError, BackupRequest, Dashboard, DatastoreInfo, GuestCredential, GuestCredentialInput, HostInfo, Job, JobInput,
-  JobRun, LoginRequest, LoginResponse, NotificationSettingsDto, NotificationSettingsInput, NotificationTestResult, ReplicaState, RestorePoint, RestoreRequest, SessionInfo, VmDetail, VmSummary,
+  JobRun, LoginRequest, LoginResponse, NotificationSettingsDto, NotificationSettingsInput, NotificationTestResult, ReplicaState, RestorePoint, RestoreRequest, SessionInfo, TargetNameCheck, VmDetail, VmSummary,
 } from '@contract';
 import type {
   FileDownloadLink, FileDownloadLinkRequest, FileEntry, FileListing, FileRestoreRequest, FileSearchResult, FileVersions, FileVolume,
@@ -39,6 +39,8 @@ export class Api {
   backup(body: BackupRequest): Promise<JobRun> { return this.post('backups', body); }
   restorePoint(id: string): Promise<RestorePoint> { return this.get(`restore-points/${enc(id)}`); }
   restore(id: string, body: RestoreRequest): Promise<JobRun> { return this.post(`restore-points/${enc(id)}/restore`, body); }
+  /** Whether a VM restored from the point may take this name (no VM of that name in the point's vCenter). */
+  restoreTargetName(id: string, name: string): Promise<TargetNameCheck> { return this.get(`restore-points/${enc(id)}/target-name?${query({ name })}`); }
   jobs(): Promise<Job[]> { return this.get('jobs'); }
   job(id: string): Promise<Job> { return this.get(`jobs/${enc(id)}`); }
   createJob(body: JobInput): Promise<Job> { return this.post('jobs', body); }

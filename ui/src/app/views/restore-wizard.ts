@@ -1,8 +1,9 @@
 import { Component, computed, inject, signal } from '@angular/core';
 import { FormsModule } from '@angular/forms';
-import { ActivatedRoute } from '@angular/router';
+import { ActivatedRoute, RouterLink } from '@angular/router';
 import { ClrCheckboxModule, ClrFormsModule, ClrWizardModule, ClrSpinnerModule } from '@clr/angular';
 import type { DatastoreInfo, HostInfo, JobRun, RestorePoint, RestoreTarget, VmDetail } from '@contract';
+import { vcGuidFromContextId } from '../sdk/html-client-sdk';
 import { Api, errorText } from '../core/api';
 import { I18N_PIPES } from '../core/i18n';
 import { RunTracker } from '../core/run-tracker';
@@ -20,16 +21,27 @@ import { contextVmIds } from '../shared/vm-context';
  */
 @Component({
   selector: 'sp-restore-wizard',
-  imports: [FormsModule, ClrWizardModule, ClrFormsModule, ClrCheckboxModule, ClrSpinnerModule, ConsistencyBadge, ErrorAlert, RunProgress, ...I18N_PIPES],
+  imports: [FormsModule, RouterLink, ClrWizardModule, ClrFormsModule, ClrCheckboxModule, ClrSpinnerModule, ConsistencyBadge, ErrorAlert, RunProgress, ...I18N_PIPES],
   providers: [RunTracker],
   template: `
     @if (tracker.run(); as run) {
       <div class="sp-modal-body" [class.sp-page]="!sdk.isPlugin">
         <h2 tabindex="-1" id="sp-restore-progress">{{ (done() ? 'restore.progressDone' : 'restore.progress') | t: { vm: vm()?.name ?? vmId } }}</h2>
         <sp-run-progress [run]="run" />
-        @if (done()) { <p role="status">{{ 'restore.done.' + run.status | t }}</p> }
+        @if (done()) {
+          <p role="status">{{ 'restore.done.' + run.status | t }}
+            @if (restoredVm(); as rv) {
+              @if (sdk.isPlugin) { <button type="button" class="btn btn-link btn-sm" id="sp-open-restored" (click)="openRestored(rv.id)">{{ 'restore.openVm' | t: { vm: rv.name } }}</button> }
+              @else { <a id="sp-open-restored" routerLink="/vm/summary" [queryParams]="{ vm: rv.id }">{{ 'restore.openVm' | t: { vm: rv.name } }}</a> }
+            }
+          </p>
+        }
+        <sp-error [message]="error()" />
       </div>
-      <div class="sp-modal-footer"><button type="button" class="btn btn-primary" (click)="close(run)">{{ (done() ? 'common.close' : 'backup.runInBackground') | t }}</button></div>
+      <div class="sp-modal-footer">
+        @if (!done()) { <button type="button" class="btn btn-outline" id="sp-cancel-restore" [disabled]="cancelling()" (click)="cancel(run)">{{ (cancelling() ? 'restore.cancelling' : 'restore.cancelRun') | t }}</button> }
+        <button type="button" class="btn btn-primary" (click)="close(run)">{{ (done() ? 'common.close' : 'backup.runInBackground') | t }}</button>
+      </div>
     } @else {
       <div class="sp-wizard-host" [class.sp-page]="!sdk.isPlugin">
       <clr-wizard [clrWizardOpen]="true" [clrWizardInPage]="true" [clrWizardInPageFillContentArea]="true" [clrWizardClosable]="false"
@@ -44,7 +56,7 @@ import { contextVmIds } from '../shared/vm-context';
           <ng-template clrPageTitle>{{ 'restore.step.point' | t }}</ng-template>
           <sp-error [message]="error()" />
           @if (loading()) { <clr-spinner clrInline>{{ 'common.loading' | t }}</clr-spinner> }
-          @else if (points().length === 0) { <p>{{ 'monitor.noRestorePoints' | t }}</p> }
+          @else if (points().length === 0) { <p role="status" id="sp-no-points">{{ 'restore.noPoints' | t: { vm: vm()?.name ?? vmId } }}</p> }
           @else {
             <fieldset class="sp-fieldset">
               <legend class="sp-sr-only">{{ 'restore.step.point' | t }}</legend>
@@ -86,7 +98,15 @@ import { contextVmIds } from '../shared/vm-context';
             @if (kind === 'new') {
               <clr-input-container>
                 <label for="new-name">{{ 'restore.newName' | t }}</label>
-                <input clrInput id="new-name" name="newName" [(ngModel)]="newName" required maxlength="80" />
+                <input clrInput id="new-name" name="newName" [(ngModel)]="newName" (ngModelChange)="nameChanged()" required maxlength="80" aria-describedby="sp-name-check" />
+                <clr-control-helper><span id="sp-name-check" role="status" [class.sp-name-taken]="nameState() === 'taken'">
+                  @switch (nameState()) {
+                    @case ('checking') { {{ 'restore.name.checking' | t }} }
+                    @case ('available') { {{ 'restore.name.available' | t }} }
+                    @case ('taken') { {{ 'restore.name.taken' | t: { name: checkedName() } }} }
+                    @case ('error') { {{ 'restore.name.checkFailed' | t: { error: nameError() } }} }
+                  }
+                </span></clr-control-helper>
                 <clr-control-error>{{ 'form.required' | t }}</clr-control-error>
               </clr-input-container>
               <clr-select-container>
@@ -114,6 +134,7 @@ import { contextVmIds } from '../shared/vm-context';
                 </clr-checkbox-wrapper>
               </clr-checkbox-container>
             }
+            @if (nextBlockedBy(); as why) { <p class="sp-next-hint" id="sp-next-hint" role="note">{{ why | t: { name: checkedName() } }}</p> }
             <clr-checkbox-container>
               <label class="sp-sr-only">{{ 'restore.powerOn' | t }}</label>
               <clr-checkbox-wrapper>
@@ -147,6 +168,8 @@ import { contextVmIds } from '../shared/vm-context';
     .sp-fieldset { border: 0; padding: 0; margin: 0; }
     tr.sp-selected td { background: var(--cds-alias-object-interaction-background-selected, rgba(0, 114, 163, 0.12)); }
     input[type='radio'] { margin-right: 0.25rem; }
+    .sp-name-taken, .sp-next-hint { color: var(--cds-alias-status-danger, #c21d00); }
+    .sp-next-hint { margin-top: 0.75rem; }
   `],
 })
 export class RestoreWizard {
@@ -165,6 +188,15 @@ export class RestoreWizard {
   readonly starting = signal(false);
   readonly done = signal(false);
   readonly error = signal<string | null>(null);
+  readonly cancelling = signal(false);
+  /** The VM the restore made (or overwrote), once it finished. */
+  readonly restoredVm = signal<{ id: string; name: string } | null>(null);
+  /** The name check against the target vCenter's VMs (GET /api/restore-points/:id/target-name). */
+  readonly nameState = signal<'idle' | 'checking' | 'available' | 'taken' | 'error'>('idle');
+  readonly checkedName = signal('');
+  readonly nameError = signal('');
+  private nameTimer: ReturnType<typeof setTimeout> | undefined;
+  private nameSeq = 0;
   kind: 'new' | 'original' = 'new';
   newName = '';
   host = '';
@@ -187,6 +219,7 @@ export class RestoreWizard {
       const want = this.route.snapshot.queryParamMap.get('rp') ?? this.actions.customData()['rp'];
       this.selected.set(points.find((p) => p.id === want) ?? points[0]);
       this.newName = `${vm.name}-restored`;
+      this.nameChanged(0);
       this.host = hosts.find((h) => h.name === vm.host)?.name ?? hosts[0]?.name ?? '';
       this.hostChanged();
       this.datastore = this.hostDatastores().find((d) => vm.datastores.includes(d.name))?.name ?? this.hostDatastores()[0]?.name ?? '';
@@ -196,9 +229,35 @@ export class RestoreWizard {
     this.hostSig.set(this.host);
     if (!this.hostDatastores().some((d) => d.name === this.datastore)) this.datastore = this.hostDatastores()[0]?.name ?? '';
   }
-  targetValid(): boolean {
-    return this.kind === 'new' ? !!this.newName.trim() && !!this.host && !!this.datastore : this.confirmOriginal;
+  /** Checks the new VM's name against the VMs of the restore point's vCenter, shortly after typing stops. */
+  nameChanged(delayMs = 300): void {
+    clearTimeout(this.nameTimer);
+    const name = this.newName.trim();
+    const rp = this.selected();
+    const seq = ++this.nameSeq;
+    if (!name || !rp) { this.nameState.set('idle'); return; }
+    this.nameState.set('checking');
+    this.nameTimer = setTimeout(() => {
+      this.api.restoreTargetName(rp.id, name).then((c) => {
+        if (seq !== this.nameSeq) return;
+        this.checkedName.set(c.name); this.nameState.set(c.available ? 'available' : 'taken');
+      }, (e) => {
+        if (seq !== this.nameSeq) return;
+        this.nameError.set(errorText(e)); this.nameState.set('error');
+      });
+    }, delayMs);
   }
+  /** Why Next is disabled on the Target step (an i18n key), or null. */
+  nextBlockedBy(): string | null {
+    if (this.kind === 'original') return this.confirmOriginal ? null : 'restore.why.confirm';
+    if (!this.newName.trim()) return 'restore.why.name';
+    if (this.nameState() === 'taken') return 'restore.why.nameTaken';
+    if (this.nameState() === 'checking' || this.nameState() === 'idle') return 'restore.why.checking';
+    if (this.nameState() === 'error') return 'restore.why.checkFailed';
+    if (!this.host || !this.datastore) return 'restore.why.placement';
+    return null;
+  }
+  targetValid(): boolean { return this.nextBlockedBy() === null; }
   async start(): Promise<void> {
     const rp = this.selected();
     if (!rp || !this.targetValid()) return;
@@ -208,9 +267,31 @@ export class RestoreWizard {
     this.starting.set(true); this.error.set(null);
     try {
       const run = await this.api.restore(rp.id, { target });
-      this.tracker.track(run, () => this.done.set(true));
+      this.tracker.track(run, (r) => { this.done.set(true); void this.findRestored(r, target); });
       setTimeout(() => document.getElementById('sp-restore-progress')?.focus());
     } catch (e) { this.error.set(errorText(e)); } finally { this.starting.set(false); }
+  }
+  async cancel(run: JobRun): Promise<void> {
+    this.cancelling.set(true); this.error.set(null);
+    try { await this.api.cancelRun(run.id); } catch (e) { this.error.set(errorText(e)); this.cancelling.set(false); }
+  }
+  /** After a good restore: the new VM by its name in the restore point's vCenter, or the original VM. */
+  private async findRestored(run: JobRun, target: RestoreTarget): Promise<void> {
+    if (run.status !== 'success' && run.status !== 'warning') return;
+    if (target.kind === 'original') { this.restoredVm.set({ id: this.vmId, name: this.vm()?.name ?? this.vmId }); return; }
+    const site = this.vmId.includes(':') ? this.vmId.slice(0, this.vmId.indexOf(':') + 1) : '';
+    const atSite = (id: string) => (site ? id.startsWith(site) : !id.includes(':'));
+    try {
+      const vm = (await this.api.vms()).find((v) => v.name === target.name && atSite(v.id));
+      if (vm) this.restoredVm.set({ id: vm.id, name: vm.name });
+    } catch (e) { this.error.set(errorText(e)); }
+  }
+  /** Inside vCenter: the new VM's Monitor › Backup view (same vCenter as the VM the wizard was opened on). */
+  openRestored(id: string): void {
+    const guid = vcGuidFromContextId(String(this.sdk.contextObjects()[0]?.id ?? ''));
+    const moref = id.includes(':') ? id.slice(id.indexOf(':') + 1) : id;
+    this.sdk.navigateTo({ targetViewId: 'stillpointVmMonitor', objectId: `urn:vmomi:VirtualMachine:${moref}${guid ? ':' + guid : ':'}` });
+    this.sdk.closeModal();
   }
   close(run?: JobRun): void { this.actions.close(run ? { runId: run.id, status: run.status } : undefined, '/vm/monitor?vm=' + this.vmId); }
 }

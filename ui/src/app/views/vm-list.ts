@@ -7,23 +7,30 @@ import { I18N_PIPES } from '../core/i18n';
 import { Actions } from '../shared/actions';
 import { ConsistencyBadge, StatusLabel } from '../shared/badges';
 import { ErrorAlert } from '../shared/error-alert';
+import { PluginNav } from '../shared/plugin-nav';
 
-/** Standalone VM list: rows open the VM's Backup tab; the action bar runs the right-click actions. */
+/**
+ * VM list with each VM's protection: a page of the standalone UI and, inside vCenter, the "Virtual machines"
+ * tab of the plugin's global view (beside Dashboard and Jobs). Rows open the VM's Backup tab; the action bar
+ * runs the right-click actions.
+ */
 @Component({
   selector: 'sp-vm-list',
-  imports: [RouterLink, ClrDatagridModule, ConsistencyBadge, StatusLabel, ErrorAlert, ...I18N_PIPES],
+  imports: [RouterLink, ClrDatagridModule, PluginNav, ConsistencyBadge, StatusLabel, ErrorAlert, ...I18N_PIPES],
   template: `
     <div class="sp-page">
+      <sp-plugin-nav />
       <div class="sp-row"><h2 style="margin-top: 0">{{ 'nav.vms' | t }}</h2><span class="sp-grow"></span>
         <label><input type="checkbox" [checked]="onlyUnprotected()" (change)="onlyUnprotected.set($any($event.target).checked)" /> {{ 'vms.onlyUnprotected' | t }}</label>
         <button type="button" class="btn btn-sm btn-link" (click)="load()">{{ 'common.refresh' | t }}</button></div>
       <sp-error [message]="error()" [retryable]="true" (retry)="load()" />
+      @if (selected().length === 1 && restoreBlockedBy(); as why) { <p class="sp-muted" id="sp-vms-restore-why" role="note">{{ why | t: { vm: selected()[0]!.name } }}</p> }
       <clr-datagrid [clrDgLoading]="loading()" clrDgSelectionType="multi" [clrDgSelected]="selected()" (clrDgSelectedChange)="selected.set($event)" [attr.aria-label]="'nav.vms' | t">
         <clr-dg-action-bar>
           <div class="btn-group" role="group" [attr.aria-label]="'common.actions' | t">
             <button type="button" class="btn btn-sm btn-primary" [disabled]="!selected().length" (click)="open('backup')">{{ 'action.backup' | t }}</button>
             <button type="button" class="btn btn-sm btn-outline" [disabled]="!selected().length" (click)="open('add-to-job')">{{ 'action.addToJob' | t }}</button>
-            <button type="button" class="btn btn-sm btn-outline" [disabled]="selected().length !== 1" (click)="open('restore')">{{ 'action.restore' | t }}</button>
+            <span [attr.title]="restoreBlockedBy() ? (restoreBlockedBy() | t: { vm: selected()[0]?.name ?? '' }) : null"><button type="button" class="btn btn-sm btn-outline" id="sp-vms-restore" [disabled]="!!restoreBlockedBy()" [attr.aria-describedby]="restoreBlockedBy() ? 'sp-vms-restore-why' : null" (click)="open('restore')">{{ 'action.restore' | t }}</button></span>
             <button type="button" class="btn btn-sm btn-outline" [disabled]="selected().length !== 1" (click)="open('recover-files')">{{ 'action.recoverFiles' | t }}</button>
           </div>
         </clr-dg-action-bar>
@@ -56,6 +63,13 @@ export class VmListPage {
   readonly loading = signal(true);
   readonly error = signal<string | null>(null);
   readonly onlyUnprotected = signal(inject(ActivatedRoute).snapshot.queryParamMap.get('filter') === 'unprotected');
+  /** Why "Restore VM…" is disabled for the selection (an i18n key), or '' when it is enabled. */
+  readonly restoreBlockedBy = computed(() => {
+    const sel = this.selected();
+    if (sel.length !== 1) return 'vms.restoreOne';
+    const vm = sel[0]!;
+    return vm.lastProtectedAt || vm.lastBackup?.restorePointId ? '' : 'vms.restoreNoPoints';
+  });
   readonly shown = computed(() => this.onlyUnprotected() ? this.vms().filter((v) => !v.protected) : this.vms());
 
   constructor() { void this.load(); }
