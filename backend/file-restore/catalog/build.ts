@@ -1,6 +1,9 @@
 // Building the catalog of one restore point: every volume of its disks (volumes/volumes.ts: partitions,
-// whole disks, LVM; the filesystem by its own signature) is walked in an isolated worker (scan.ts) with a
-// time and heap bound; a damaged volume is recorded with its error and the others still catalogued.
+// whole disks, LVM; the filesystem by its own signature) is listed in one isolated worker (scan.ts) with a
+// time bound per call and a heap bound; a damaged volume is recorded with its error and the others still
+// catalogued. NTFS is one linear pass: this thread reads $MFT in large pieces (decoded on the repository's
+// threads) and hands them to the worker, which parses them as they come; the entries come back as columns
+// and are written in one go (names interned once, blocks compressed through one zstd context).
 // When the VM's previous point has a catalog, the new one is compared with it (diff + mass-encryption
 // check) and unchanged files keep their entropy sample instead of being read again.
 import { openVolumes } from '../../volumes/volumes.ts';

@@ -110,9 +110,6 @@ export interface EntryColumns {
   entropy: Int16Array;
 }
 
-export const typeIndex = (t: EntryType): number => TYPES.indexOf(t);
-export const typeAt = (i: number): EntryType => TYPES[i] ?? 'other';
-
 /** Entries as columns. */
 export function toColumns(entries: CatalogEntry[]): EntryColumns {
   const n = entries.length;

@@ -203,11 +203,6 @@ async function finishScan(o: OpenScan, fed: boolean): Promise<ScanResult> {
   }
 }
 
-/** Catalogues one volume: opens it, lists every entry, sorts and samples them. */
-export async function scanVolume(req: ScanRequest): Promise<ScanResult> {
-  return finishScan(await openScan(req, false), false);
-}
-
 
 /** ScanResult as it crosses threads: the paths as one string and where each ends (one copy, not one per path). */
 export type PackedScan = Omit<ScanResult, 'table'> & { table: Omit<ScanColumns, 'paths'> & { text: string; ends: Uint32Array } };
@@ -231,15 +226,14 @@ export function unpack(p: PackedScan): ScanResult {
 
 /**
  * The isolated worker's face (isolation.ts, a long-lived worker): started when a build starts, so its
- * modules load while the build opens the disks; then one scan() per volume of the point.
+ * modules load while the build opens the disks; then per volume open(), feed() when open() asked
+ * for bytes, and finish().
  */
 export function catalogScanner() {
   let cur: OpenScan | undefined;
   const drop = async () => { const c = cur; cur = undefined; await c?.close(); };
   return {
     ready: () => true,
-    /** The whole scan of a volume in this call. */
-    scan: async (req: ScanRequest): Promise<Transfer<PackedScan>> => { await drop(); return pack(await scanVolume(req)); },
     /**
      * Opens a volume; where its filesystem can be fed (NTFS), says which volume bytes to feed: the
      * caller reads them (its reads decode on the repository's threads while this one parses).
