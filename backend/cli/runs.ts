@@ -19,10 +19,16 @@ export const help: Help = {
 
 export const commands: Record<string, Help> = {
   list: {
-    usage: ['stillpoint runs [list] [--limit N] [--json]'],
-    summary: 'the latest runs, newest first (local time)',
-    options: [['--limit N', 'how many (default 20)'], ['--json', 'the runs as JSON']],
-    examples: ['stillpoint runs', 'stillpoint runs list --limit 100 --json'],
+    usage: ['stillpoint runs [list] [--limit N] [--status S] [--kind K] [--since 24h|7d|ISO time] [--json]'],
+    summary: 'the latest runs, newest first (local time); filtered, the runs behind a dashboard figure',
+    options: [
+      ['--limit N', 'how many (default 20)'],
+      ['--status S', 'runs with a VM (or, without VMs, the run) that ended success, warning, failed or cancelled'],
+      ['--kind K', 'backup, restore, file-restore, replicate, replication, verify, retention, gc, catalog…'],
+      ['--since T', 'started since: a span back from now (24h, 7d) or an ISO time (2026-12-01T00:00:00Z)'],
+      ['--json', 'the runs as JSON'],
+    ],
+    examples: ['stillpoint runs', 'stillpoint runs --status failed --since 24h', 'stillpoint runs list --kind restore --limit 100 --json'],
   },
   show: {
     usage: ['stillpoint runs show <run id> [--json]'],
@@ -42,7 +48,9 @@ export const commands: Record<string, Help> = {
 export async function run(args: string[]): Promise<number> {
   const askedHelp = wantsHelp(args);
   const json = flag(args, '--json');
-  const [sub = 'list', ...rest] = args;
+  // `stillpoint runs --status failed` lists: options alone mean the list.
+  const sub = !args[0] || args[0].startsWith('--') ? 'list' : args[0];
+  const rest = sub === args[0] ? args.slice(1) : args;
   if (askedHelp) return args.length && commands[sub] ? showHelp(commands[sub]) : showHelp(help, commands);
   try {
     const client = new ServiceClient();
@@ -54,7 +62,9 @@ export async function run(args: string[]): Promise<number> {
       case 'list': {
         const limit = option(rest, '--limit') ?? '20';
         if (!/^[1-9]\d*$/.test(limit)) throw new Error('--limit needs a whole number above 0');
-        const runs = await client.get<JobRun[]>(`/api/runs?limit=${limit}`);
+        const q = new URLSearchParams({ limit });
+        for (const k of ['status', 'kind', 'since'] as const) { const v = option(rest, `--${k}`); if (v) q.set(k, v); }
+        const runs = await client.get<JobRun[]>(`/api/runs?${q}`);
         if (json) process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
         else process.stdout.write(table(['ID', 'KIND', 'STATUS', 'STARTED', 'ENDED', 'WHAT'],
           runs.map((r) => [r.id, r.kind, r.status, formatTime(r.startedAt), formatTime(r.endedAt), what(r)])));

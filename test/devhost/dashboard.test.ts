@@ -6,6 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ensureUiBuilt } from '../helpers/ui-build.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
@@ -67,6 +69,13 @@ test('failed and cancelled runs of every kind count, and each figure lists the r
   const restores = (await svc.call<JobRun[]>('GET', '/api/runs?kind=restore', { token })).body;
   assert.deepEqual(restores.map((r) => r.id), [runs.restore!.id]);
   assert.equal((await svc.call('GET', '/api/runs?status=bogus', { token })).status, 400);
+  // The same drill-down from the command line.
+  // (asynchronously: the service answers from this process)
+  const cli = await promisify(execFile)(process.execPath, ['bin/stillpoint.mjs', 'runs', '--status', 'failed', '--since', '24h', '--json'], {
+    cwd: root, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, STILLPOINT_URL: svc.service.url, STILLPOINT_DATA_DIR: svc.dataDir, STILLPOINT_USER: svc.lab.username, STILLPOINT_PASSWORD: svc.lab.password },
+  });
+  assert.deepEqual((JSON.parse(cli.stdout) as JobRun[]).map((r) => r.id).sort(), [runs.failed!.id, runs.restore!.id].sort(), cli.stderr);
 });
 
 test('Protected: backed up a minute ago is protected; only in a manual job without a point is not', async () => {
