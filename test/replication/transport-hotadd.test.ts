@@ -144,6 +144,25 @@ test('a grown source disk grows the replica\'s: older points removed (said), who
   assert.deepEqual(await helperAttached(lab), []);
 });
 
+test('CBT turned off and on again on the source (earlier changeIds invalid): the run compares by digest and stays exact', async () => {
+  const vmId = (await lab.control.vms())[VM]!.moref;
+  await vs.cbt.setEnabled({ type: 'VirtualMachine', value: vmId }, false);
+  await vs.cbt.setEnabled({ type: 'VirtualMachine', value: vmId }, true);
+  const writes = [{ start: 20 * MiB + 4096, length: 200 * 1024 }];
+  for (const w of writes) await lab.control.writeDisk(VM, 0, w.start, randomBytes(w.length));
+  const { run } = await replicate();
+  const v = run.vms[0]!;
+  assert.ok(v.warnings.some((w) => /: compared by digest \(/.test(w)), JSON.stringify(v.warnings));
+  const cap = (await source()).capacityBytes;
+  const changed = writes.reduce((n, w) => n + w.length, 0);
+  assert.ok(v.bytesRead <= 1.1 * (changed + (cap / 4096) * 16), `sent ${v.bytesRead} B for ${changed} B changed`);
+  expectedWritten += pieceCover(writes);
+  const replica = { type: 'VirtualMachine', value: (await lab.control.vms())[REPLICA]!.moref };
+  const points = await listPoints(vs, replica);
+  await vs.snapshots.revert(points.at(-1)!.ref, { suppressPowerOn: true });
+  assert.equal(await diskShaViaHelper(vs, lab, REPLICA), atPoint.get(points.at(-1)!.id));
+});
+
 test('the transporter counted exactly the pieces that changed, and stops cleanly', async () => {
   assert.equal(await transporter.stop(), expectedWritten);
   const list = JSON.parse((await cli(['transporter', 'list', '--json'])).stdout) as { online: boolean }[];

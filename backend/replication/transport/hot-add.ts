@@ -16,6 +16,7 @@ import { DIGEST_BYTES, frameHeader, pieceDigest, pieceSizeFor } from './wire.ts'
 const log = childLog('replication.hot-add');
 const READ = 4 * 1024 * 1024;
 const MAX_FRAME = 4 * 1024 * 1024;
+const AHEAD = 4;
 
 export class HotAddWriter implements ReplicaWriter {
   readonly transport = 'hot-add' as const;
@@ -88,7 +89,7 @@ export class HotAddWriter implements ReplicaWriter {
 
 /**
  * The frames of the source's pieces whose digest differs from the replica's, adjacent ones merged.
- * Reads the ranges in 4 MiB parts, one read ahead.
+ * Reads the ranges in 4 MiB parts, AHEAD of them in flight.
  */
 async function* differingFrames(source: DiskSource, ranges: DiskChangeExtent[], piece: number, remote: Buffer, opts: { onBytes?: (n: number) => void; signal?: AbortSignal }): AsyncGenerator<Buffer> {
   const reads: DiskChangeExtent[] = [];
@@ -101,11 +102,21 @@ async function* differingFrames(source: DiskSource, ranges: DiskChangeExtent[], 
     yield* pending.parts;
     pending = undefined;
   };
-  let ahead = reads.length ? source.read(reads[0]!.start, reads[0]!.length, opts.signal) : undefined;
+  // Datastore reads are bound by round trips: keep AHEAD of them in flight, consumed in order.
+  const inflight: Promise<Buffer>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (next < reads.length && inflight.length < AHEAD) {
+      const p = source.read(reads[next]!.start, reads[next]!.length, opts.signal);
+      p.catch(() => undefined);
+      inflight.push(p);
+      next++;
+    }
+  };
   for (let i = 0; i < reads.length; i++) {
-    const buf = await ahead!;
-    ahead = i + 1 < reads.length ? source.read(reads[i + 1]!.start, reads[i + 1]!.length, opts.signal) : undefined;
-    ahead?.catch(() => undefined);
+    fill();
+    const buf = await inflight.shift()!;
+    fill();
     const r = reads[i]!;
     // Pieces restart at each range's start: a read never straddles two ranges.
     for (let p = 0; p < buf.length; p += piece) {
