@@ -1,6 +1,28 @@
 import { Component, Directive, computed, input } from '@angular/core';
 
-export interface ChartPoint { label: string; value: number }
+/**
+ * One point or bar: `label` under the axis (e.g. a date, or date and time), `detail` what its tooltip names
+ * besides the label (e.g. the VM of a backup's duration).
+ */
+export interface ChartPoint { label: string; value: number; detail?: string }
+
+/** Tooltip text of a point: "detail · label: value". */
+const tooltip = (p: ChartPoint, fmt: (n: number) => string): string => `${p.detail ? `${p.detail} · ` : ''}${p.label}: ${fmt(p.value)}`;
+
+/**
+ * Which of `labels` to print under the axis: about six spread over the axis, and never the same text twice
+ * in a row (bars of one day labelled by date alone would otherwise all read "12/02").
+ */
+export function tickIndexes(labels: string[], most = 6): Set<number> {
+  const step = Math.max(1, Math.ceil(labels.length / most));
+  const shown = new Set<number>();
+  let previous: string | undefined;
+  labels.forEach((l, i) => {
+    if (i % step !== 0 || l === previous) return;
+    shown.add(i); previous = l;
+  });
+  return shown;
+}
 
 const W = 480, H = 160, PAD_L = 70, PAD_B = 22, PAD_T = 8, PAD_R = 8;
 
@@ -41,11 +63,11 @@ export class LineChart extends Chart {
     const y = (v: number) => H - PAD_B - (v / max) * (H - PAD_B - PAD_T);
     const line = pts.map((p, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
     const area = `${line} L${x(pts.length - 1).toFixed(1)},${H - PAD_B} L${PAD_L},${H - PAD_B} Z`;
-    const step = Math.max(1, Math.ceil(pts.length / 6));
-    const ticks = pts.map((p, i) => ({ x: x(i), label: p.label })).filter((_, i) => i % step === 0);
+    const shown = tickIndexes(pts.map((p) => p.label));
+    const ticks = pts.map((p, i) => ({ x: x(i), label: p.label })).filter((_, i) => shown.has(i));
     const fmt = this.format();
     // A line needs two points: dots keep a single day (a new repository) visible.
-    const dots = pts.length <= 31 ? pts.map((p, i) => ({ x: x(i), y: y(p.value), title: `${p.label}: ${fmt(p.value)}` })) : [];
+    const dots = pts.length <= 31 ? pts.map((p, i) => ({ x: x(i), y: y(p.value), title: tooltip(p, fmt) })) : [];
     return { line, area, ticks, dots };
   });
 }
@@ -70,11 +92,11 @@ export class BarChart extends Chart {
     const pts = this.points();
     const slot = (W - PAD_L - PAD_R) / Math.max(1, pts.length);
     const max = this.max();
-    const step = Math.max(1, Math.ceil(pts.length / 6));
+    const shown = tickIndexes(pts.map((p) => p.label));
     const fmt = this.format();
     return pts.map((p, i) => {
       const h = (p.value / max) * (H - PAD_B - PAD_T);
-      return { x: PAD_L + i * slot + slot * 0.15, w: slot * 0.7, y: H - PAD_B - h, h, label: p.label, title: `${p.label}: ${fmt(p.value)}`, showLabel: i % step === 0 };
+      return { x: PAD_L + i * slot + slot * 0.15, w: slot * 0.7, y: H - PAD_B - h, h, label: p.label, title: tooltip(p, fmt), showLabel: shown.has(i) };
     });
   });
 }

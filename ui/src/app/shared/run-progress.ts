@@ -40,7 +40,8 @@ import { ConsistencyBadge, StatusLabel } from './badges';
       </tbody>
     </table>`,
   styles: [`
-    .sp-stopped { align-items: center; gap: 0.75rem; }
+    .sp-stopped { display: flex; flex-wrap: nowrap; align-items: center; gap: 0.75rem; }
+    .sp-stopped clr-progress-bar { flex: 1 1 auto; min-width: 0; }
     .sp-stopped-text { white-space: nowrap; font-weight: 600; }
     .sp-failed { color: var(--cds-alias-status-danger, #c21d00); }
   `],
