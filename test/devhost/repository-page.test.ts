@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { ensureUiBuilt } from '../helpers/ui-build.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import type { Dashboard, Job, JobRun, RepositoryOverviewDto, RestorePoint, RetentionPreviewDto, VmSummary } from '../../backend/api/contract.ts';
@@ -134,5 +134,29 @@ test('the page in dark de-DE speaks German', async () => {
     await page.screenshot({ path: `${SHOTS}repository-dark-de.png`, fullPage: true });
   } finally {
     await page.context().close();
+  }
+});
+
+test('inside vCenter (dev host) the Repository tab sits beside Dashboard and Jobs and opens the page', async () => {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 1000 } });
+  const page = await ctx.newPage();
+  try {
+    const q = new URLSearchParams({ user: svc.lab.username, password: svc.lab.password });
+    await page.goto(`${svc.service.url}/devhost/?${q}`);
+    await page.locator('#tree li[data-id]').first().waitFor();
+    await page.getByRole('treeitem', { name: 'Stillpoint Backup' }).click();
+    const handle = await page.locator('iframe.view-frame').elementHandle();
+    const frame = (await handle?.contentFrame()) as Frame;
+    assert.ok(frame, 'the global view is shown');
+    const tabs = frame.locator('sp-plugin-nav [role="tab"]');
+    await tabs.first().waitFor();
+    const names = (await tabs.allTextContents()).map((t) => t.trim());
+    assert.ok(names.includes('Dashboard') && names.includes('Jobs') && names.includes('Repository'), names.join(', '));
+    await frame.getByRole('tab', { name: 'Repository' }).click();
+    await frame.locator(`[data-test="repo-vms"] tr[data-vm="${vm.id}"]`).waitFor();
+    assert.match(await frame.locator(`[data-test="repo-vms"] tr[data-vm="${vm.id}"] [data-test="count"]`).innerText(), /^1$/);
+    await page.screenshot({ path: `${SHOTS}devhost-repository.png` });
+  } finally {
+    await ctx.close();
   }
 });
