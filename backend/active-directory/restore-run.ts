@@ -13,7 +13,6 @@ import type { PointDirectories } from './point-directory.ts'
 import { connectLive, LiveDirectoryError, type LiveTarget } from './live.ts'
 import { objectsOf } from './compare.ts'
 import { restoreObject, type AdRestoreOptions, type ObjectRestoreResult, type PasswordOption } from './restore.ts'
-import type { AdRestoreReport } from '../api/contracts/active-directory.ts'
 
 const log = childLog('ad-restore')
 
@@ -58,6 +57,18 @@ export function directoryError(e: LiveDirectoryError): StillpointError {
     case 'connection': return new StillpointError('unavailable', 'directory_unreachable', e.message, details, { cause: e })
     default: return new StillpointError('invalid', 'directory_refused', e.message, details)
   }
+}
+
+/** What an 'ad-restore' run did so far, object by object (the API's AdRestoreReport has this shape). */
+export interface AdRestoreReport {
+  runId: string
+  restorePointId: string
+  status: 'running' | 'success' | 'warning' | 'failed'
+  done: number
+  total: number
+  results: ObjectRestoreResult[]
+  /** Why the restore stopped: the directory's answer (status 403 for insufficientAccessRights (50), 401 for bad credentials…). */
+  error?: { status: number; message: string; ldapCode?: number; ldapResult?: string }
 }
 
 export class AdRestoreReports {

@@ -3,8 +3,7 @@
 // replicas raises the vCenter events of RpoMonitor (health.ts) on the replica and its source VM.
 import type { Job } from '../../model/job.ts';
 import type { MoRef, VSphere } from '../../vsphere/index.ts';
-import type { ReplicaRpo } from '../../api/contracts/replication-jobs.ts';
-import { RpoMonitor, rpoCompliance, type WatchedReplica } from '../health.ts';
+import { RpoMonitor, rpoCompliance, type RpoCompliance, type WatchedReplica } from '../health.ts';
 import type { ReplicaStatus } from '../replica-state.ts';
 import { isReplicationJob, replicaTarget } from './job-input.ts';
 
@@ -17,6 +16,9 @@ export interface ReplicationHealthDeps {
 }
 
 export type ListedReplica = ReplicaStatus & { replicaId: string };
+
+/** A replica's RPO compliance under the replication job that covers its source VM. */
+export type JobRpo = RpoCompliance & { jobId: string; jobName: string };
 
 export class ReplicationHealth {
   readonly #d: ReplicationHealthDeps;
@@ -31,7 +33,7 @@ export class ReplicationHealth {
   }
 
   /** The replica's RPO compliance, when its source VM is in a replication job. */
-  async rpo(s: ReplicaStatus): Promise<ReplicaRpo | undefined> {
+  async rpo(s: ReplicaStatus): Promise<JobRpo | undefined> {
     // A failed-over replica runs as the VM: replication does not write it, so it has no RPO until undone or failed back.
     if (!s.sourceVmId || s.state === 'failedOver') return undefined;
     const job = await this.jobOf(s.sourceVmId);
@@ -42,8 +44,8 @@ export class ReplicationHealth {
   }
 
   /** Computes each replica's RPO compliance and raises an event for each level that changed. */
-  async observe(list: ListedReplica[]): Promise<Map<string, ReplicaRpo>> {
-    const out = new Map<string, ReplicaRpo>();
+  async observe(list: ListedReplica[]): Promise<Map<string, JobRpo>> {
+    const out = new Map<string, JobRpo>();
     const watched: WatchedReplica[] = [];
     for (const s of list) {
       const rpo = await this.rpo(s);
