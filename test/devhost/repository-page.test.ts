@@ -88,7 +88,7 @@ test('usage and growth are the dashboard\'s figures; points per VM count what th
   assert.equal(row.newest, pointsBefore[0]!.createdAt);
 });
 
-test('the retention preview lists exactly the points the job\'s retention then removes; Verify now succeeds (light, en-US)', async () => {
+test('the retention preview lists exactly the points the job\'s retention then removes; Verify and GC now succeed (light, en-US)', async () => {
   const preview = (await svc.call<RetentionPreviewDto>('GET', `/api/repository/retention-preview?jobId=${job.id}`, { token })).body;
   const expected = pointsBefore.slice(1).map((p) => p.id).sort();  // keep last 1: the two older points go
   assert.deepEqual(preview.jobs[0]!.remove.map((r) => r.id).sort(), expected);
@@ -117,6 +117,10 @@ test('the retention preview lists exactly the points the job\'s retention then r
     await page.locator('[data-test="task-verify"][data-status="success"]').waitFor({ timeout: 60_000 });
     assert.match(await page.locator('[data-test="task-verify"] [data-test="task-message"]').innerText(), /matched its hash/);
     await page.screenshot({ path: `${SHOTS}repository-verified-light.png`, fullPage: true });
+    await page.locator('[data-test="gc-now"]').click();
+    await page.locator('[data-test="task-gc"][data-status="success"]').waitFor({ timeout: 60_000 });
+    assert.match(await page.locator('[data-test="task-gc"] [data-test="task-message"]').innerText(), /^Reclaimed /);
+    assert.deepEqual((await points()).map((p) => p.id), [pointsBefore[0]!.id], 'GC removes no restore point');
   } finally {
     await page.context().close();
   }
