@@ -8,9 +8,8 @@ import { InvalidRequest, StillpointError } from '../common/errors.ts'
 import { childLog } from '../common/log.ts'
 import type { VmContext, VmKind, VmOutcome } from '../jobs/kinds.ts'
 import type { DirectorySecrets } from '../active-directory/restore-run.ts'
-import type { ExchangeDeliveryReport, ImapTargetDto, SmtpTargetDto } from '../api/contracts/exchange.ts'
 import type { PointMailboxes } from './point-mailboxes.ts'
-import { restoreToImap, sendViaSmtp } from './deliver.ts'
+import { restoreToImap, sendViaSmtp, type ImapTarget, type SmtpTarget } from './deliver.ts'
 import type { ExchangeMessage } from './types.ts'
 
 const log = childLog('exchange-deliver')
@@ -19,9 +18,18 @@ export interface ExchangeDeliverParams {
   restorePointId: string
   mailbox: number
   messages: number[]
-  imap?: Omit<ImapTargetDto, 'password'>
-  smtp?: Omit<SmtpTargetDto, 'password'>
+  imap?: Omit<ImapTarget, 'password'>
+  smtp?: Omit<SmtpTarget, 'password'>
   secretsId: string
+}
+
+/** What an 'exchange-restore' or 'exchange-send' run did so far, message by message (the API's report has this shape). */
+export interface ExchangeDeliveryReport {
+  runId: string; restorePointId: string; kind: 'exchange-restore' | 'exchange-send'
+  status: 'running' | 'success' | 'failed'
+  done: number; total: number
+  results: { documentId: number; subject: string; detail: string }[]
+  error?: string
 }
 
 export class ExchangeDeliveryReports {
