@@ -104,6 +104,11 @@ export function notificationRoutes(d: NotificationDeps): RouteDef[] {
       summary: 'Send the daily summary now (to the global recipients and the webhook)',
       handler: async ({ user }) => {
         await requireAdmin(user, 'Sending the daily summary');
+        const s = d.store.settings();
+        // Nothing set up is the caller's to fix (400), not a delivery that failed (503).
+        if (!(s.smtp && s.recipients.length) && !s.webhook?.enabled) {
+          throw new InvalidRequest('Nothing to send the summary with: set up e-mail (SMTP server and recipients) or the webhook first.');
+        }
         try { return await d.notifier.sendSummary(); } catch (e) {
           if (e instanceof DeliveryError) throw new Unavailable('delivery_failed', e.message, e);
           throw e;
