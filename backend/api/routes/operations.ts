@@ -304,13 +304,18 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
           throw new InvalidRequest('Restoring over the original VM replaces its disks: confirm with target.confirm = true.');
         }
         const { vs, local, prefix } = siteSession(user, rp.vmId);
+        // After the privilege checks: a name already in use is refused before the run starts (the run checks
+        // again, just before creating the VM).
+        const start = async (): Promise<JobRun> => {
+          if (r.target.kind === 'new' && (await vmsNamed(rp.vmId, r.target.name)).length) {
+            throw new Conflict(`A VM named '${r.target.name.trim()}' already exists in this vCenter: choose another name for the restored VM, or restore over the original VM.`);
+          }
+          return d.restore(rp, r, user);
+        };
         if (r.target.kind === 'original') {
           const rules = [...PRIVILEGES.restoreOriginal, ...(r.target.powerOn ? PRIVILEGES.restoreOriginalPowerOn : [])];
           await requirePrivileges(vs, 'Restoring over the original VM', [{ entity: { type: 'VirtualMachine', value: local }, label: await vmLabel(vs, local), rules, on: 'vm' }]);
         } else {
-          // A name already in use is refused before the run starts (the run checks again, just before creating the VM).
-          const taken = await vmsNamed(rp.vmId, r.target.name);
-          if (taken.length) throw new Conflict(`A VM named '${r.target.name.trim()}' already exists in this vCenter: choose another name for the restored VM, or restore over the original VM.`);
           // Placement as the restore will resolve it, but in the user's own session: what the user cannot see is not found.
           const unqualified = (arg: string) => (prefix && arg.startsWith(prefix) ? arg.slice(prefix.length) : arg);
           let pl: Awaited<ReturnType<typeof resolvePlacement>>;
@@ -319,14 +324,14 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
           } catch (e) {
             // A target that is invalid or unknown for the service account too fails in the restore run,
             // as it always did (with the run's message); one only the user cannot see is refused here.
-            if (e instanceof InvalidRequest) return d.restore(rp, r, user);
+            if (e instanceof InvalidRequest) return start();
             if (!(e instanceof NotFound)) throw e;
             const atSite = (id: string) => (prefix ? id.startsWith(prefix) : !id.includes(':'));
             const known = (items: { id: string; name: string }[], arg: string) => items.some((x) => atSite(x.id)
               && (x.id === arg || x.id === prefix + arg || x.name.toLowerCase() === arg.trim().toLowerCase()));
             const [hosts, datastores] = await Promise.all([d.inventory.hosts(), d.inventory.datastores()]);
             if (known(hosts, r.target.host) && known(datastores, r.target.datastore)) throw e;
-            return d.restore(rp, r, user);
+            return start();
           }
           const folderName = await vs.pc.retrieveOne<{ name?: string }>(pl.folder, ['name']).then((p) => p.name ?? pl.folder.value, () => pl.folder.value);
           const rules = [...PRIVILEGES.restoreNew, ...(r.target.powerOn ? PRIVILEGES.restoreNewPowerOn : [])];
@@ -341,7 +346,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
             ...[...networks.values()].map(([name, ref]) => ({ entity: ref, label: `network '${name}' (${ref.value})`, rules, on: 'network' as const })),
           ]);
         }
-        return d.restore(rp, r, user);
+        return start();
       },
     },
     {
