@@ -55,6 +55,7 @@ import { ExchangeDeliverKind, ExchangeDeliveryReports, type ExchangeDeliverParam
 import { guestFamily } from './model/guest.ts';
 import { TASK_TYPES } from './model/vcenter-tasks.ts';
 import { dashboard, restorePointDto } from './service/views.ts';
+import { GrowthHistory } from './service/growth-history.ts';
 import { InvalidLoginError, VCenterUnreachableError } from './vsphere/faults.ts';
 import { sessionFromPluginToken } from '../plugin/session-bridge.ts';
 import { Publications } from './publish/publications.ts';
@@ -107,6 +108,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const events = new EventBus();
   const notificationStore = new NotificationStore(config.dataDir, box);
   const inventoryWindow = protectionWindowHours();
+  const growthHistory = new GrowthHistory(config.dataDir);
   let serviceUrl: string | undefined;
   /** A job's VMs now: the listed ones plus the members of its folders. */
   const jobVms = async (job: Pick<Job, 'vmIds' | 'folderIds'>): Promise<string[]> =>
@@ -331,7 +333,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       kind: 'restore', vmIds: [rp.vmId], initiatedBy: user.username, concurrency: 1, params: { restorePointId: rp.id, target: req.target },
     })),
     backupNow: async (vmIds, user, jobId) => runToDto(await backupNow(runner, jobs, jobVms, vmIds, user, jobId)),
-    dashboard: async (visible) => dashboard(await repo(), jobs, runner.active().map(runToDto), await inventory.vms(), visible, { protectionWindowHours: inventoryWindow }),
+    dashboard: async (visible) => dashboard(await repo(), jobs, runner.active().map(runToDto), await inventory.vms(), visible, { protectionWindowHours: inventoryWindow, growth: growthHistory }),
     jobVms,
     jobsChanged: (job) => { scheduler.refresh(); inventory.invalidate(); if (job) events.publish({ type: 'job', job: jobToDto(jobs.job(job.id)) }); },
   });
@@ -421,7 +423,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     job: (id) => { try { return jobs.job(id); } catch { return undefined; } },
     figures: async () => {
       const vms = await inventory.vms();
-      return dashboard(await repo(), jobs, [], vms, new Set(vms.map((v) => v.id)), { protectionWindowHours: inventoryWindow });
+      return dashboard(await repo(), jobs, [], vms, new Set(vms.map((v) => v.id)), { protectionWindowHours: inventoryWindow, growth: growthHistory });
     },
     problemRuns: (since) => jobs.runs({ limit: 10_000 }).filter((r) => r.startedAt >= since.toISOString() && (r.status === 'failed' || r.status === 'warning' || r.status === 'cancelled')),
     serviceUrl: () => process.env.STILLPOINT_PUBLIC_URL ?? serviceUrl,
@@ -475,7 +477,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     }), ...notificationRoutes({ store: notificationStore, notifier }), ...(config.devHost ? devhostVcenterRoutes() : []), ...failoverApi, ...filesRoutes, ...fileRestoreRuns, ...adRoutes, ...exchangeApi, ...publishing, ...catalogRoutes({ catalogs, restorePoint: findRestorePoint }),
       ...repositoryRoutes({
         repo, store: jobs, runner, jobVms, maintenance: () => scheduler.maintenance(),
-        dashboard: async (visible) => dashboard(await repo(), jobs, runner.active().map(runToDto), await inventory.vms(), visible, { protectionWindowHours: inventoryWindow }),
+        dashboard: async (visible) => dashboard(await repo(), jobs, runner.active().map(runToDto), await inventory.vms(), visible, { protectionWindowHours: inventoryWindow, growth: growthHistory }),
       })],
     ...(extras.devHostUiSession ? { devHostUiSession: extras.devHostUiSession } : {}),
   });

@@ -1,5 +1,6 @@
 // Repository and run history as the UI sees them: restore points joined with the runs that made
 // them (warnings, job), and the dashboard's figures.
+import type { GrowthHistory } from './growth-history.ts';
 import { declaredDatabases } from '../app-items/locate.ts';
 import type { Dashboard, JobRun, RestorePoint } from '../api/contract.ts';
 import type { Run } from '../model/job.ts';
@@ -50,7 +51,7 @@ export function lastDayCounts(runs: Run[], now = Date.now()): Dashboard['last24h
   return c;
 }
 
-export async function dashboard(repo: Repository, store: JobStore, active: JobRun[], vms: VmSummary[], visible: Set<string>, opts: { protectionWindowHours?: number } = {}): Promise<Dashboard> {
+export async function dashboard(repo: Repository, store: JobStore, active: JobRun[], vms: VmSummary[], visible: Set<string>, opts: { protectionWindowHours?: number; growth?: GrowthHistory } = {}): Promise<Dashboard> {
   const mine = vms.filter((v) => visible.has(v.id));
   const runs = store.runs({ limit: 10_000 }).filter((r) => r.vms.every((v) => visible.has(v.vmId)));
   const last24h = lastDayCounts(runs);
@@ -59,7 +60,9 @@ export async function dashboard(repo: Repository, store: JobStore, active: JobRu
   const perDay = new Map<string, number>();
   for (const p of myPoints) perDay.set(p.createdAt.slice(0, 10), (perDay.get(p.createdAt.slice(0, 10)) ?? 0) + p.newStoredBytes);
   let cumulative = 0;
-  const growth = [...perDay.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([date, n]) => ({ date, storedBytes: (cumulative += n) }));
+  const estimated = [...perDay.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([date, n]) => ({ date, storedBytes: (cumulative += n) }));
+  opts.growth?.record(stats.packBytes);
+  const growth = opts.growth ? opts.growth.series(estimated) : estimated;
   const durations = runs.filter((r) => r.kind === 'backup' && r.endedAt).slice(0, 50).flatMap((r) =>
     r.vms.filter((v) => v.status === 'success' || v.status === 'warning').map((v) => ({ at: r.endedAt!, vmName: v.vmName, durationMs: v.durationMs }))).reverse();
   return {
