@@ -1,7 +1,7 @@
 // The restore wizard (issue 14, item 4) against the real service and the lab vCenter: a name that already
 // exists in vCenter is refused on the Target step (Next disabled, with the reason) and by the API with a 409
 // before any run starts; "Restore VM…" is disabled, with its reason, for a VM without restore points; a
-// restore shows a Cancel button, its result shows the bytes it copied and opens the new VM; a failed restore
+// restore can be cancelled, its result shows the bytes it copied and opens the new VM; a failed restore
 // shows where it stopped, not a red 100 % bar. In the dev host (plugin mode) dark + de-DE, standalone light en-US.
 /* eslint-disable @typescript-eslint/no-explicit-any -- page functions run in the browser */
 import { after, before, test } from 'node:test';
@@ -129,7 +129,7 @@ test('dev host, dark de-DE: the Target step refuses an existing name with the re
   await ctx.close();
 });
 
-test('standalone en-US: "Restore VM…" is disabled with its reason for a VM without restore points; a failed restore shows where it stopped', async () => {
+test('standalone en-US: "Restore VM…" is disabled with its reason for a VM without restore points; a failed or cancelled restore shows where it stopped', async () => {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 }, locale: 'en-US' });
   const page = await ctx.newPage();
   const errors: string[] = [];
@@ -172,6 +172,22 @@ test('standalone en-US: "Restore VM…" is disabled with its reason for a VM wit
   assert.notEqual(stopped, fill(en['run.failedAt']!, { p: 100 }));
   assert.equal(await page.locator('sp-run-progress clr-progress-bar[clrlabeled], sp-run-progress .progress.labeled').count(), 0, 'no labelled bar');
   await page.screenshot({ path: `${SHOTS}restore-wizard-failed.png` });
+
+  // Cancel while restoring: the run ends cancelled and the wizard says where it stopped.
+  await page.goto(`${svc.service.url}/ui/#/actions/restore?vm=${vms['win-app01']!.id}`);
+  await page.reload();
+  await page.locator('input[name=sp-rp]').first().waitFor();
+  await page.getByRole('button', { name: en['common.next']!, exact: true }).click();
+  await page.locator('#new-name').fill('win-app01-cancelled');
+  await page.locator('#sp-name-check', { hasText: en['restore.name.available']! }).waitFor();
+  await page.getByRole('button', { name: en['common.next']!, exact: true }).click();
+  await svc.lab.control.injectFault({ method: 'CreateVM_Task', fault: '', delayMs: 5000, count: 1 });
+  await page.getByRole('button', { name: en['restore.start']!, exact: true }).click();
+  await page.locator('#sp-cancel-restore', { hasText: en['restore.cancelRun']! }).click();
+  await page.locator('p[role=status]', { hasText: en['restore.done.cancelled']! }).waitFor({ timeout: 120_000 });
+  assert.match(await page.locator('.sp-stopped-text').textContent() ?? '', /^Cancelled at \d+ %$/);
+  const cancelled = (await svc.call<JobRun[]>('GET', '/api/runs?kind=restore&status=cancelled', { token })).body;
+  assert.equal(cancelled.length, 1, JSON.stringify(cancelled));
   assert.deepEqual(errors, []);
   await ctx.close();
 });
