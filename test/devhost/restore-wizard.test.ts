@@ -74,7 +74,7 @@ async function modalFrame(page: Page): Promise<Frame> {
   return frame;
 }
 
-test('dev host, dark de-DE: the Target step refuses an existing name with the reason; a restore can be cancelled, shows its bytes and opens the new VM', async () => {
+test('dev host, dark de-DE: the Target step refuses an existing name with the reason; a restore offers Cancel, shows its bytes and opens the new VM', async () => {
   const { ctx, page, errors } = await devHost({ locale: 'de-DE', dark: true, vm: vms['win-app01']!.id });
   const name = 'win-app01-h9';
   await page.evaluate((id) => (globalThis as any).__devhost.runAction('stillpoint.restoreVm', [id]), vms['win-app01']!.id);
