@@ -137,3 +137,19 @@ test('the VM list says Protected for the VM backed up a minute ago and Not prote
     await page.context().close();
   }
 });
+
+test('a backup faster than a refresh shows under Running jobs with its outcome, and its duration bar names the VM', async () => {
+  const page = await standalone('/dashboard', {});
+  try {
+    await page.locator('[data-counter="failed"]').waitFor();
+    const run = (await svc.call<JobRun>('POST', '/api/backups', { token, body: { vmIds: [vms['win-app01']!.id] } })).body;
+    assert.equal((await svc.waitRun(token, run.id)).status, 'success');
+    const card = page.locator('.card', { hasText: 'Running jobs' });
+    await card.getByText('Just finished: Success').waitFor({ timeout: 30_000 });
+    assert.match(await card.innerText(), /win-app01/);
+    const titles = await page.locator('rect.bar title').allTextContents();
+    assert.ok(titles.some((t) => t.startsWith('win-app01 · ')), `a duration bar's tooltip names the VM: ${JSON.stringify(titles)}`);
+  } finally {
+    await page.context().close();
+  }
+});

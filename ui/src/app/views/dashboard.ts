@@ -11,6 +11,9 @@ import { BarChart, LineChart, type ChartPoint } from '../shared/charts';
 import { ErrorAlert } from '../shared/error-alert';
 import { PluginNav } from '../shared/plugin-nav';
 
+/** How long a run that ended stays under Running jobs. */
+const RECENT_MS = 2 * 60_000;
+
 /** Global view: protection, last 24 h, repository capacity/dedup, running jobs (live), growth and duration charts. */
 @Component({
   selector: 'sp-dashboard',
@@ -68,7 +71,8 @@ import { PluginNav } from '../shared/plugin-nav';
             @for (r of running(); track r.id) {
               <div style="margin-bottom: 0.75rem">
                 <div class="sp-row"><strong>{{ r.jobName ?? ('kind.' + r.kind | t) }}</strong>
-                  <span class="sp-muted">{{ vmNames(r) }}</span><span class="sp-grow"></span><span>{{ r.progress | num }} %</span></div>
+                  <span class="sp-muted">{{ vmNames(r) }}</span><span class="sp-grow"></span>
+                  @if (isTerminal(r.status)) { <span class="sp-muted">{{ 'dashboard.justFinished' | t: { status: ('status.' + r.status | t) } }}</span> } @else { <span>{{ r.progress | num }} %</span> }</div>
                 <clr-progress-bar [clrValue]="r.progress" [clrMax]="100" [attr.aria-label]="'run.progressAria' | t: { p: r.progress }" />
                 @for (vm of r.vms; track vm.vmId) { @if (vm.status === 'running') { <div class="sp-muted">{{ vm.vmName }}: {{ vm.phase }} · {{ vm.bytesRead | bytes }}</div> } }
               </div>
@@ -107,16 +111,20 @@ export class DashboardPage {
   readonly data = signal<Dashboard | null>(null);
   readonly error = signal<string | null>(null);
   private readonly live = signal<Map<string, JobRun>>(new Map());
+  /** Runs that ended while this view was open stay listed for a while with their outcome: a run faster than a refresh would never show otherwise. */
+  private readonly finished = signal<Map<string, JobRun>>(new Map());
   readonly running = computed(() => {
     const byId = new Map((this.data()?.running ?? []).map((r) => [r.id, r]));
     for (const [id, r] of this.live()) byId.set(id, r);
-    return [...byId.values()].filter((r) => !isTerminal(r.status));
+    const active = [...byId.values()].filter((r) => !isTerminal(r.status));
+    return [...active, ...[...this.finished().values()].filter((r) => !byId.has(r.id) || isTerminal(byId.get(r.id)!.status))];
   });
   readonly protectedPct = computed(() => { const d = this.data(); return d && d.vms.total ? this.i18n.percent(d.vms.protected / d.vms.total) : '—'; });
   readonly usedPct = computed(() => { const d = this.data(); return d && d.repository.capacityBytes ? this.i18n.percent(d.repository.usedBytes / d.repository.capacityBytes) : '—'; });
   readonly usedColor = computed(() => { const d = this.data(); const f = d && d.repository.capacityBytes ? d.repository.usedBytes / d.repository.capacityBytes : 0; return f > 0.9 ? 'danger' : f > 0.75 ? 'warning' : ''; });
   readonly growth = computed<ChartPoint[]>(() => { this.i18n.locale(); return (this.data()?.growth ?? []).map((g) => ({ label: this.i18n.date(g.date), value: g.storedBytes })); });
-  readonly durations = computed<ChartPoint[]>(() => { this.i18n.locale(); return (this.data()?.durations ?? []).map((d) => ({ label: this.i18n.date(d.at), value: d.durationMs / 1000 })); });
+  readonly durations = computed<ChartPoint[]>(() => { this.i18n.locale(); return (this.data()?.durations ?? []).map((d) => ({ label: this.i18n.dateTime(d.at, 'short'), detail: d.vmName, value: d.durationMs / 1000 })); });
+  readonly isTerminal = isTerminal;
   readonly fmtBytes = (n: number) => this.i18n.bytes(n);
   readonly fmtDuration = (s: number) => this.i18n.duration(s * 1000);
 
@@ -129,7 +137,11 @@ export class DashboardPage {
     liveView(() => void this.load(), (e) => {
       if (e.type !== 'run') return;
       const m = new Map(this.live()); m.set(e.run.id, e.run); this.live.set(m);
-      if (isTerminal(e.run.status)) void this.load();
+      if (isTerminal(e.run.status)) {
+        const f = new Map(this.finished()); f.set(e.run.id, e.run); this.finished.set(f);
+        setTimeout(() => { const g = new Map(this.finished()); g.delete(e.run.id); this.finished.set(g); }, RECENT_MS);
+        void this.load();
+      }
     });
   }
   async load(): Promise<void> {
