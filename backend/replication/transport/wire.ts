@@ -22,30 +22,40 @@ export function frameHeader(offset: number, length: number): Buffer {
  * keep it). Throws on a body that ends inside a frame.
  */
 export class FrameReader {
-  #buf: Buffer = Buffer.alloc(0);
+  /** Bytes received and not yet returned as frames, in arrival order (joined only once a frame is whole). */
+  #chunks: Buffer[] = [];
+  #held = 0;
   readonly maxFrame: number;
   constructor(maxFrame = 64 * 1024 * 1024) { this.maxFrame = maxFrame; }
 
   /** The complete frames in what arrived so far. */
   push(chunk: Buffer): { offset: number; data: Buffer }[] {
-    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    this.#chunks.push(chunk);
+    this.#held += chunk.length;
     const out: { offset: number; data: Buffer }[] = [];
-    let pos = 0;
-    while (this.#buf.length - pos >= FRAME_HEADER) {
-      const offset = this.#buf.readUInt32BE(pos) * 0x1_0000_0000 + this.#buf.readUInt32BE(pos + 4);
-      const length = this.#buf.readUInt32BE(pos + 8);
+    for (;;) {
+      if (this.#held < FRAME_HEADER) break;
+      if (this.#chunks[0]!.length < FRAME_HEADER) this.#join();
+      const head = this.#chunks[0]!;
+      const length = head.readUInt32BE(8);
       if (length > this.maxFrame) throw new Error(`a block frame of ${length} bytes is larger than ${this.maxFrame}`);
-      if (this.#buf.length - pos - FRAME_HEADER < length) break;
-      out.push({ offset, data: this.#buf.subarray(pos + FRAME_HEADER, pos + FRAME_HEADER + length) });
-      pos += FRAME_HEADER + length;
+      if (this.#held < FRAME_HEADER + length) break;
+      if (head.length < FRAME_HEADER + length) this.#join();
+      const buf = this.#chunks[0]!;
+      const offset = buf.readUInt32BE(0) * 0x1_0000_0000 + buf.readUInt32BE(4);
+      out.push({ offset, data: buf.subarray(FRAME_HEADER, FRAME_HEADER + length) });
+      const rest = buf.subarray(FRAME_HEADER + length);
+      if (rest.length) this.#chunks[0] = rest; else this.#chunks.shift();
+      this.#held -= FRAME_HEADER + length;
     }
-    this.#buf = pos ? Buffer.from(this.#buf.subarray(pos)) : this.#buf;
     return out;
   }
 
   end(): void {
-    if (this.#buf.length) throw new Error(`the block stream ended inside a frame (${this.#buf.length} bytes left over)`);
+    if (this.#held) throw new Error(`the block stream ended inside a frame (${this.#held} bytes left over)`);
   }
+
+  #join(): void { this.#chunks = [Buffer.concat(this.#chunks)]; }
 }
 
 export function pieceDigest(data: Buffer): Buffer {
