@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { ImapFlow } from 'imapflow'
 import { simpleParser } from 'mailparser'
-import { startLab } from '../lab/lab.ts'
+import { startLab, type Lab } from '../lab/lab.ts'
 import { buildMail01Image } from '../lab/images/mail01.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 import { startDovecot, type Dovecot } from '../helpers/dovecot.ts'
@@ -24,10 +24,11 @@ import type {
 import { assertMsgconvertReadsSame, assertSameMail } from './helpers.ts'
 import type { ExchangeMessage } from '../../backend/exchange/types.ts'
 
-let t: TestService, admin: string, rp: string, imap: Dovecot, smtp: SmtpSink, tmp: string
+let lab: Lab | undefined, t: TestService, admin: string, rp: string, imap: Dovecot, smtp: SmtpSink, tmp: string
 before(async () => {
   const img = await buildMail01Image()
-  t = await startTestService({ lab: await startLab({ appVms: { mail01: img.image } }) })
+  lab = await startLab({ appVms: { mail01: img.image } })
+  t = await startTestService({ lab })
   admin = await t.login()
   imap = await startDovecot({ user: 'alice', password: 'Api-Restore-1' })
   smtp = await startSmtpSink()
@@ -40,7 +41,8 @@ before(async () => {
   assert.equal(run.vms[0]!.consistency, 'application')
   rp = run.vms[0]!.restorePointId!
 })
-after(async () => { await t?.stop(); await imap?.stop(); await smtp?.stop(); if (tmp) rmSync(tmp, { recursive: true, force: true }) })
+// The service's stop() leaves a lab it was given running: this file stops its own, or it never ends.
+after(async () => { await t?.stop(); await lab?.stop(); await imap?.stop(); await smtp?.stop(); if (tmp) rmSync(tmp, { recursive: true, force: true }) })
 
 const api = <T>(method: string, path: string, body?: unknown, token = admin) => t.call<T>(method, `/api/restore-points/${rp}/exchange${path}`, { token, ...(body ? { body } : {}) })
 function download(path: string): Promise<{ status: number; type: string; state: string; body: Buffer }> {
