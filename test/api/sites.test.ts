@@ -179,6 +179,7 @@ test('a job with a folder of the dr site and a primary VM backs up each at its o
   assert.notEqual(run.status, 'failed', JSON.stringify(run));
   assert.ok(run.vms.some((v) => v.vmId === web));
   assert.ok(run.vms.filter((v) => v.vmId !== web).length >= 1 && run.vms.filter((v) => v.vmId !== web).every((v) => v.vmId.startsWith('dr:')), JSON.stringify(run.vms.map((v) => v.vmId)));
+  // Each VM the run backed up, at either site, now has a recent good restore point: protected.
   const vms = (await t.call<VmSummary[]>('GET', '/api/vms', { token })).body;
-  assert.ok(vms.filter((v) => v.protected).every((v) => v.id === web || v.id.startsWith('dr:')));
+  for (const v of run.vms) assert.equal(vms.find((x) => x.id === v.vmId)?.protected, true, `${v.vmId} is protected after its backup`);
 });
