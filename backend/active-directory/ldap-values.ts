@@ -6,7 +6,7 @@
  */
 import { normalizeDn } from './dn.ts'
 import { isSecret } from './secrets.ts'
-import { isTimeAttribute, type AdValue } from './values.ts'
+import { isTimeAttribute, sidBytes, type AdValue } from './values.ts'
 import type { AdAttribute } from './schema.ts'
 
 export type LdapValue = string | Buffer
@@ -79,16 +79,7 @@ export function guidFromBytes(b: Buffer): string {
 }
 
 /** S-1-… → the binary SID LDAP carries (every sub-authority little-endian). */
-export function sidToLdap(sid: string): Buffer {
-  const m = /^S-1-(\d+)((?:-\d+)*)$/i.exec(sid)
-  if (!m) throw new RangeError(`"${sid}" is not a SID`)
-  const subs = m[2] ? m[2].slice(1).split('-').map(Number) : []
-  const b = Buffer.alloc(8 + 4 * subs.length)
-  b[0] = 1; b[1] = subs.length
-  b.writeUIntBE(Number(m[1]), 2, 6)
-  subs.forEach((s, i) => b.writeUInt32LE(s, 8 + 4 * i))
-  return b
-}
+export function sidToLdap(sid: string): Buffer { return sidBytes(sid, 'wire') }
 
 export function sidFromLdap(b: Buffer): string | undefined {
   if (b.length < 8 || b[0] !== 1 || b.length !== 8 + 4 * b[1]!) return undefined

@@ -23,14 +23,20 @@ export function sidFromNtds(b: Buffer): string | undefined {
 }
 
 /** S-1-… to the bytes ntds.dit stores (the inverse of sidFromNtds). */
-export function sidToNtds(sid: string): Buffer {
+export function sidToNtds(sid: string): Buffer { return sidBytes(sid, 'rid-big-endian') }
+
+/**
+ * S-1-… to a binary SID: revision, count, 48-bit authority, then the sub-authorities little-endian —
+ * on the wire (LDAP) all of them; ntds.dit stores the last one (the RID) big-endian so that SIDs sort.
+ */
+export function sidBytes(sid: string, layout: 'wire' | 'rid-big-endian'): Buffer {
   const m = /^S-1-(\d+)((?:-\d+)*)$/i.exec(sid)
   if (!m) throw new RangeError(`"${sid}" is not a SID`)
   const subs = m[2] ? m[2].slice(1).split('-').map(Number) : []
   const b = Buffer.alloc(8 + 4 * subs.length)
   b[0] = 1; b[1] = subs.length
   b.writeUIntBE(Number(m[1]), 2, 6)
-  subs.forEach((s, i) => (i === subs.length - 1 ? b.writeUInt32BE(s, 8 + 4 * i) : b.writeUInt32LE(s, 8 + 4 * i)))
+  subs.forEach((s, i) => (layout === 'rid-big-endian' && i === subs.length - 1 ? b.writeUInt32BE(s, 8 + 4 * i) : b.writeUInt32LE(s, 8 + 4 * i)))
   return b
 }
 
