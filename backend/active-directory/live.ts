@@ -22,8 +22,6 @@ export interface LiveTarget {
   caPem?: string
   /** Name to check the certificate against when the URL holds an address (e.g. dc01.corp.example). */
   serverName?: string
-  /** Accept any certificate (a lab without a CA): the connection is encrypted but the DC is not authenticated. */
-  insecureTls?: boolean
   timeoutMs?: number
 }
 
@@ -109,7 +107,6 @@ export async function connectLive(target: LiveTarget): Promise<LiveDirectory> {
   const tlsOptions = {
     ...(target.caPem ? { ca: target.caPem } : {}),
     ...(target.serverName ? { servername: target.serverName } : {}),
-    ...(target.insecureTls ? { rejectUnauthorized: false } : {}),
   }
   const client = new Client({ url: target.url, timeout: target.timeoutMs ?? 30_000, connectTimeout: Math.min(target.timeoutMs ?? 30_000, 15_000), tlsOptions })
   try {

@@ -43,7 +43,6 @@ live DC (compare, restore):
                           a password is never taken on the command line
   --ca FILE               PEM of the CA that issued the DC's certificate
   --server-name NAME      the name the DC's certificate carries, when --dc holds an address
-  --insecure-tls          accept any certificate (labs only)
 
 restore options:
   --attributes A,B        only these attributes (default: every restorable one)
@@ -82,7 +81,7 @@ export async function run(args: string[]): Promise<number> {
   const pos: string[] = [];
   let json = false, deleted = false, limit = 1000, subtree = false, importable = false;
   const q: AdSearch = {};
-  const liveOpts: { dc?: string; user?: string; passwordEnv: string; ca?: string; serverName?: string; insecure: boolean } = { passwordEnv: 'STILLPOINT_AD_PASSWORD', insecure: false };
+  const liveOpts: { dc?: string; user?: string; passwordEnv: string; ca?: string; serverName?: string } = { passwordEnv: 'STILLPOINT_AD_PASSWORD' };
   const restoreOpts: AdRestoreOptions = {};
   let newPasswordEnv: string | undefined, mustChange = false;
   const need = (i: number, opt: string) => { if (args[i] === undefined) throw new UsageError(`${opt} needs a value`); return args[i]; };
@@ -99,7 +98,6 @@ export async function run(args: string[]): Promise<number> {
       else if (a === '--password-env') liveOpts.passwordEnv = need(++i, a);
       else if (a === '--ca') liveOpts.ca = need(++i, a);
       else if (a === '--server-name') liveOpts.serverName = need(++i, a);
-      else if (a === '--insecure-tls') liveOpts.insecure = true;
       else if (a === '--attributes') restoreOpts.attributes = need(++i, a).split(',').map((x) => x.trim()).filter(Boolean);
       else if (a === '--no-memberships') restoreOpts.memberships = false;
       else if (a === '--new-password-env') newPasswordEnv = need(++i, a);
@@ -186,13 +184,13 @@ export async function run(args: string[]): Promise<number> {
 
 class UsageError extends Error {}
 
-function liveTarget(o: { dc?: string; user?: string; passwordEnv: string; ca?: string; serverName?: string; insecure: boolean }): LiveTarget | string {
+function liveTarget(o: { dc?: string; user?: string; passwordEnv: string; ca?: string; serverName?: string }): LiveTarget | string {
   if (!o.dc || !o.user) return 'compare and restore need --dc ldaps://… and --user NAME';
   const password = process.env[o.passwordEnv];
   if (!password) return `no password: set it in the environment variable ${o.passwordEnv} (or name another with --password-env)`;
   return {
     url: o.dc, username: o.user, password,
-    ...(o.ca ? { caPem: readFileSync(o.ca, 'utf8') } : {}), ...(o.serverName ? { serverName: o.serverName } : {}), ...(o.insecure ? { insecureTls: true } : {}),
+    ...(o.ca ? { caPem: readFileSync(o.ca, 'utf8') } : {}), ...(o.serverName ? { serverName: o.serverName } : {}),
   };
 }
 

@@ -59,8 +59,6 @@ export interface AdConnection {
   caPem?: string;
   /** Name the certificate must carry, when url holds an address. */
   serverName?: string;
-  /** Accept any certificate (labs): encrypted, but the DC is not authenticated. */
-  insecureTls?: boolean;
 }
 
 export interface AdCompareRequest { ref: string; subtree?: boolean; connection: AdConnection }

@@ -53,7 +53,6 @@ export const AdConnectionSchema = named('AdConnection', {
     password: { type: 'string', minLength: 1, maxLength: 1024, description: 'used for this request only; never stored or logged' },
     caPem: { type: 'string', maxLength: 65536, description: "PEM of the CA that issued the DC's certificate" },
     serverName: { type: 'string', maxLength: 255, description: 'name the certificate must carry when url holds an address' },
-    insecureTls: { type: 'boolean', description: 'accept any certificate (labs only)' },
   },
 });
 

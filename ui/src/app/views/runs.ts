@@ -53,7 +53,7 @@ interface RunQuery { status?: string; kind?: string; since?: string; run?: strin
                   <span class="sp-muted">{{ v.durationMs | duration }} · {{ 'col.read' | t }} {{ v.bytesRead | bytes }} · {{ 'col.stored' | t }} {{ v.bytesStored | bytes }}</span>
                 </div>
                 @if (v.message && v.status !== 'success') { <div class="sp-vm-message">{{ v.message }}</div> }
-                @if (v.hint && v.status === 'failed') { <div class="sp-muted">{{ 'runs.whatToDo' | t }} {{ v.hint }}</div> }
+                @if (v.hint && v.status === 'failed') { <div class="sp-muted">{{ 'runs.remedy' | t }} {{ v.hint }}</div> }
                 @for (w of v.warnings; track $index) { <div class="sp-muted">⚠ {{ w }}</div> }
               }
             </div>

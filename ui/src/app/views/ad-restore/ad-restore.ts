@@ -101,7 +101,7 @@ interface Node { o: AdObjectSummary; depth: number; open: boolean }
           <div class="clr-form-control"><label for="ad-user">{{ 'ad.user' | t }}</label><input id="ad-user" class="clr-input" autocomplete="username" [value]="user()" (input)="user.set($any($event.target).value)" /></div>
           <div class="clr-form-control"><label for="ad-pw">{{ 'ad.password' | t }}</label><input id="ad-pw" type="password" class="clr-input" autocomplete="current-password" [value]="password()" (input)="password.set($any($event.target).value)" /></div>
           <div class="clr-form-control"><label for="ad-ca">{{ 'ad.ca' | t }}</label><textarea id="ad-ca" class="clr-textarea" rows="3" [value]="caPem()" (input)="caPem.set($any($event.target).value)"></textarea></div>
-          <label><input type="checkbox" id="ad-insecure" [checked]="insecure()" (change)="insecure.set($any($event.target).checked)" /> {{ 'ad.insecure' | t }}</label>
+          <div class="clr-form-control"><label for="ad-server-name">{{ 'ad.serverName' | t }}</label><input id="ad-server-name" class="clr-input" [value]="serverName()" (input)="serverName.set($any($event.target).value)" placeholder="dc01.corp.example" /></div>
         }
         @case ('compare') {
           @if (comparing()) { <clr-spinner clrInline>{{ 'ad.comparing' | t }}</clr-spinner> }
@@ -191,7 +191,7 @@ export class AdRestoreModal {
   readonly user = signal('');
   readonly password = signal('');
   readonly caPem = signal('');
-  readonly insecure = signal(false);
+  readonly serverName = signal('');
   readonly comparing = signal(false);
   readonly comparisons = signal<AdComparison['objects']>([]);
   readonly pwMode = signal<'none' | 'new' | 'must-change'>('none');
@@ -265,7 +265,7 @@ export class AdRestoreModal {
   }
 
   private connection(): AdConnection {
-    return { url: this.url().trim(), username: this.user().trim(), password: this.password(), ...(this.caPem().trim() ? { caPem: this.caPem() } : {}), ...(this.insecure() ? { insecureTls: true } : {}) };
+    return { url: this.url().trim(), username: this.user().trim(), password: this.password(), ...(this.caPem().trim() ? { caPem: this.caPem() } : {}), ...(this.serverName().trim() ? { serverName: this.serverName().trim() } : {}) };
   }
 
   async next(): Promise<void> {
