@@ -3,7 +3,7 @@
 // problems are logged and never touch the run; nothing here logs a password or a whole message.
 import { childLog } from '../common/log.ts';
 import type { Job, Run } from '../model/job.ts';
-import { renderRunReport, runLink, subjectOf, whatToDo } from './run-report.ts';
+import { renderRunReport, runLink, subjectOf, remedy } from './run-report.ts';
 import type { NotificationStore } from './settings.ts';
 import { renderSummary, type SummaryFigures } from './summary.ts';
 import { DeliveryError, postWebhook, sendMail } from './transport.ts';
@@ -150,7 +150,7 @@ export function runPayload(run: Run, serviceUrl?: string): Record<string, unknow
       ...(run.endedAt ? { endedAt: run.endedAt } : {}), ...(run.message ? { message: run.message } : {}), ...(link ? { url: link } : {}),
       vms: run.vms.map((v) => ({
         name: v.vmName, status: v.status, durationMs: v.durationMs, bytesRead: v.bytesRead, bytesStored: v.bytesStored,
-        ...(v.message && v.status !== 'success' ? { error: v.message } : {}), ...(whatToDo(v, run) ? { whatToDo: whatToDo(v, run) } : {}),
+        ...(v.message && v.status !== 'success' ? { error: v.message } : {}), ...(remedy(v, run) ? { remedy: remedy(v, run) } : {}),
         ...(v.warnings.length ? { warnings: v.warnings } : {}),
       })),
     },

@@ -8,7 +8,7 @@ import { duration, esc, kindWord, STATUS_COLOURS, STATUS_WORDS } from './format.
 export interface Rendered { subject: string; html: string; text: string }
 
 /** What the admin should do about a VM's result (the error's own hint first). */
-export function whatToDo(v: RunItem, run: Run): string {
+export function remedy(v: RunItem, run: Run): string {
   if (v.status === 'failed') {
     if (v.hint) return v.hint;
     return run.jobId
@@ -54,7 +54,7 @@ export function renderRunReport(run: Run, opts: { serviceUrl?: string } = {}): R
     const error = v.status === 'failed' || v.status === 'cancelled' ? v.message ?? '' : v.warnings.join(' ');
     return `<tr><td ${cell}>${esc(v.vmName)}</td>`
       + `<td ${cell}><span style="color:${STATUS_COLOURS[v.status]};font-weight:bold">${STATUS_WORDS[v.status]}</span></td>`
-      + `<td ${cell}>${esc(error)}${whatToDo(v, run) ? `<br><em>What to do:</em> ${esc(whatToDo(v, run))}` : ''}</td>`
+      + `<td ${cell}>${esc(error)}${remedy(v, run) ? `<br><em>What to do:</em> ${esc(remedy(v, run))}` : ''}</td>`
       + `<td ${cell}>${duration(v.durationMs)}</td>`
       + `<td ${cell}>read ${formatBytes(v.bytesRead)}, stored ${formatBytes(v.bytesStored)}</td></tr>`;
   }).join('\n');
@@ -72,9 +72,9 @@ ${link ? `<p><a href="${esc(link)}">Open this run in Stillpoint</a></p>` : ''}
 </body></html>`;
   const lines = run.vms.map((v) => {
     const error = v.status === 'failed' || v.status === 'cancelled' ? v.message ?? '' : v.warnings.join(' ');
-    const todo = whatToDo(v, run);
+    const step = remedy(v, run);
     return `- ${v.vmName}: ${STATUS_WORDS[v.status]}, ${duration(v.durationMs)}, read ${formatBytes(v.bytesRead)}, stored ${formatBytes(v.bytesStored)}`
-      + `${error ? `\n  Error: ${error}` : ''}${todo ? `\n  What to do: ${todo}` : ''}`;
+      + `${error ? `\n  Error: ${error}` : ''}${step ? `\n  What to do: ${step}` : ''}`;
   });
   const text = [head, `Started ${started.toUTCString()}${took ? `, took ${took}` : ''}.`, ...(run.vms.length ? lines : [run.message ?? '']), ...(link ? [`Open: ${link}`] : [])].join('\n');
   return { subject: subjectOf(run), html, text };

@@ -76,11 +76,11 @@ test('a job run with an injected failure delivers one report naming the VM, the 
   const post = await hook.waitFor((all) => all.find((p) => (p.body.run as { id?: string } | undefined)?.id === run.id), 'the webhook post');
   assert.equal(post.body.event, 'run.finished');
   assert.match(String(post.body.text), /Failed: Backup job 'Nightly DB'/);
-  const hv = (post.body.run as { vms: { name: string; status: string; error?: string; whatToDo?: string }[] }).vms[0]!;
+  const hv = (post.body.run as { vms: { name: string; status: string; error?: string; remedy?: string }[] }).vms[0]!;
   assert.equal(hv.name, 'linux-db01');
   assert.equal(hv.status, 'failed');
   assert.equal(hv.error, run.vms[0]!.message);
-  assert.ok(hv.whatToDo);
+  assert.ok(hv.remedy);
 
   // One report per run: the test message sent afterwards arrives behind it, with no second report.
   const tested = await t.call<NotificationTestResult>('POST', '/api/notifications/test', { token, body: {} });
