@@ -91,7 +91,9 @@ export async function startSambaDc(opts: { readyTimeoutMs?: number } = {}): Prom
   const exit = new Promise<void>((resolve) => child.once('exit', (code, signal) => { exited = `${code ?? signal}`; live.delete(child); resolve() }))
   const url = `ldaps://${address}:636`
   const client = async (user = `Administrator@${SAMBA_REALM.toLowerCase()}`, password = SAMBA_ADMIN_PASSWORD) => {
-    const c = new Client({ url, timeout: 30_000, connectTimeout: 10_000, tlsOptions: { rejectUnauthorized: false } })
+    // Verified like the product's connections: Samba's own CA (written when it first serves TLS) and the DC's name.
+    const ca = readFileSync(join(dir, 'private', 'tls', 'ca.pem'), 'utf8')
+    const c = new Client({ url, timeout: 30_000, connectTimeout: 10_000, tlsOptions: { ca, servername: `dc01.${SAMBA_REALM.toLowerCase()}` } })
     await c.bind(user, password)
     return c
   }
