@@ -4,14 +4,13 @@
 // it was backed up, and nothing stays attached to the helper VM.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { startLab, type Lab } from '../lab/lab.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { connectToLab } from '../helpers/lab-vsphere.ts';
 import type { JobRun, ReplicationJob } from '../../backend/api/contract.ts';
 import type { VSphere } from '../../backend/vsphere/index.ts';
-import { diskShaViaHelper, helperAttached, shaOfFile, startTransporter, type TransporterProc } from './transport-lab.ts';
+import { diskShaViaHelper, helperAttached, pairAndStartTransporter, shaOfFile, type TransporterProc } from './transport-lab.ts';
 
 const MiB = 1024 * 1024;
 const VM = 'linux-db01';
@@ -22,23 +21,12 @@ let vs: VSphere;
 let token: string;
 let transporter: TransporterProc;
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/stillpoint.mjs', ...args], {
-      env: { ...process.env, STILLPOINT_URL: t.service.url, STILLPOINT_DATA_DIR: t.dataDir, STILLPOINT_USER: lab.username, STILLPOINT_PASSWORD: lab.password },
-      timeout: 120_000,
-    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
-}
-
 before(async () => {
   lab = await startLab({ replication: true });
   t = await startTestService({ lab, register: false });
   token = await t.login();
   vs = await connectToLab(lab);
-  const paired = await cli(['transporter', 'pair', 'dr-transporter01', '--json']);
-  assert.equal(paired.code, 0, paired.stderr);
-  transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: (JSON.parse(paired.stdout) as { token: string }).token });
+  transporter = await pairAndStartTransporter(t);
 });
 after(async () => {
   if (transporter && transporter.proc.exitCode === null) await transporter.kill9();

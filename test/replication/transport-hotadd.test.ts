@@ -5,7 +5,6 @@
 // nothing stays attached to the helper.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { startLab, type Lab } from '../lab/lab.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
@@ -13,7 +12,7 @@ import { connectToLab } from '../helpers/lab-vsphere.ts';
 import type { JobRun, ReplicaState } from '../../backend/api/contract.ts';
 import type { VSphere } from '../../backend/vsphere/index.ts';
 import { listPoints } from '../../backend/replication/recovery-points.ts';
-import { diskShaViaHelper, helperAttached, pieceCover, shaOfFile, startTransporter, type TransporterProc } from './transport-lab.ts';
+import { diskShaViaHelper, helperAttached, pairAndStartTransporter, pieceCover, serviceCli, shaOfFile, type TransporterProc } from './transport-lab.ts';
 
 const MiB = 1024 * 1024;
 const VM = 'linux-db01';
@@ -30,24 +29,14 @@ const atPoint = new Map<string, string>();
 /** What the transporter must have written: the 4 KiB pieces of every change sent by hot-add. */
 let expectedWritten = 0;
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/stillpoint.mjs', ...args], {
-      env: { ...process.env, STILLPOINT_URL: t.service.url, STILLPOINT_DATA_DIR: t.dataDir, STILLPOINT_USER: lab.username, STILLPOINT_PASSWORD: lab.password },
-      timeout: 120_000,
-    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => serviceCli(t, args);
 
 before(async () => {
   lab = await startLab({ replication: true });
   t = await startTestService({ lab, register: false });
   token = await t.login();
   vs = await connectToLab(lab);
-  const paired = await cli(['transporter', 'pair', 'dr-transporter01', '--json']);
-  assert.equal(paired.code, 0, paired.stderr);
-  const { token: pairing } = JSON.parse(paired.stdout) as { token: string };
-  transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: pairing });
+  transporter = await pairAndStartTransporter(t);
 });
 after(async () => {
   if (transporter && transporter.proc.exitCode === null) await transporter.kill9();

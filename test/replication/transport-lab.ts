@@ -1,12 +1,13 @@
 // For the hot-add tests: the transporter as a real child process (`stillpoint transporter run` with
 // the lab's device paths), and the whole disk of a replica as its current chain shows it, read the way
 // a helper VM sees it (attached to the DR helper VM, its device read, detached).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, openSync, readSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Lab, LabDisk } from '../lab/lab.ts';
+import type { TestService } from '../helpers/service.ts';
 import type { MoRef, VSphere } from '../../backend/vsphere/index.ts';
 import { attachDisks, detachDisks } from '../../backend/replication/transport/helper-disks.ts';
 
@@ -101,4 +102,22 @@ export function pieceCover(ranges: { start: number; length: number }[], piece = 
   const pieces = new Set<number>();
   for (const r of ranges) for (let p = Math.floor(r.start / piece); p * piece < r.start + r.length; p++) pieces.add(p);
   return pieces.size * piece;
+}
+
+/** `stillpoint ARGS` against the test service, signed in as the lab's administrator. */
+export function serviceCli(t: TestService, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/stillpoint.mjs', ...args], {
+      env: { ...process.env, STILLPOINT_URL: t.service.url, STILLPOINT_DATA_DIR: t.dataDir, STILLPOINT_USER: t.lab.username, STILLPOINT_PASSWORD: t.lab.password },
+      timeout: 120_000,
+    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+}
+
+/** The DR helper VM paired through the CLI, and its transporter started with the pairing token. */
+export async function pairAndStartTransporter(t: TestService): Promise<TransporterProc> {
+  const paired = await serviceCli(t, ['transporter', 'pair', HELPER, '--json']);
+  if (paired.code !== 0) throw new Error(`stillpoint transporter pair failed: ${paired.stderr}`);
+  const { token } = JSON.parse(paired.stdout) as { token: string };
+  return startTransporter({ lab: t.lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token });
 }
