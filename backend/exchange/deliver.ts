@@ -17,6 +17,8 @@ export interface ImapTarget {
   password: string
   /** Folder path, e.g. "Restored/2026-12-02" (created when missing). */
   folder: string
+  /** PEM of the CA that signed the server's certificate, when it is not one the system trusts. */
+  caPem?: string
   /** Accept a server certificate that does not verify (lab and self-signed servers). */
   allowUntrustedCertificate?: boolean
 }
@@ -30,6 +32,8 @@ export interface SmtpTarget {
   /** Envelope: who the server hears it from, and the mailboxes to deliver to. */
   envelopeFrom: string
   to: string[]
+  /** PEM of the CA that signed the server's certificate, when it is not one the system trusts. */
+  caPem?: string
   allowUntrustedCertificate?: boolean
 }
 
@@ -43,11 +47,14 @@ function explain(e: unknown, what: string): Error {
   return new Error(`${what}: ${err.responseText ?? err.response ?? err.message ?? String(e)}`)
 }
 
+const tlsOptions = (t: { caPem?: string; allowUntrustedCertificate?: boolean }) =>
+  ({ rejectUnauthorized: !t.allowUntrustedCertificate, ...(t.caPem?.trim() ? { ca: t.caPem } : {}) })
+
 /** Appends each message to `target.folder` (flags: \Seen when it was read; internal date = received). */
 export async function restoreToImap(target: ImapTarget, messages: ExchangeMessage[], onProgress?: (p: DeliveryProgress) => void): Promise<DeliveryResult> {
   const client = new ImapFlow({
     host: target.host, port: target.port, secure: target.secure, auth: { user: target.user, pass: target.password },
-    logger: false, tls: { rejectUnauthorized: !target.allowUntrustedCertificate }, connectionTimeout: 30_000,
+    logger: false, tls: tlsOptions(target), connectionTimeout: 30_000,
   })
   try { await client.connect() } catch (e) { throw explain(e, `IMAP ${target.host}:${target.port}`) }
   const delivered: DeliveryResult['delivered'] = []
@@ -76,7 +83,7 @@ export async function sendViaSmtp(target: SmtpTarget, messages: ExchangeMessage[
   const transport = nodemailer.createTransport({
     host: target.host, port: target.port, secure: target.secure,
     ...(target.user ? { auth: { user: target.user, pass: target.password ?? '' } } : {}),
-    tls: { rejectUnauthorized: !target.allowUntrustedCertificate }, connectionTimeout: 30_000,
+    tls: tlsOptions(target), connectionTimeout: 30_000,
   })
   const delivered: DeliveryResult['delivered'] = []
   try {

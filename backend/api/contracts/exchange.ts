@@ -54,14 +54,20 @@ export interface ImapTargetDto {
   host: string; port: number; secure: boolean; user: string;
   /** Used by this run only: held in memory until the run starts, never stored or logged. */
   password: string;
-  folder: string; allowUntrustedCertificate?: boolean;
+  folder: string;
+  /** PEM of the CA that signed the server's certificate, when the system does not trust it. */
+  caPem?: string;
+  allowUntrustedCertificate?: boolean;
 }
 
 export interface SmtpTargetDto {
   host: string; port: number; secure: boolean; user?: string;
   /** Used by this run only: held in memory until the run starts, never stored or logged. */
   password?: string;
-  envelopeFrom: string; to: string[]; allowUntrustedCertificate?: boolean;
+  envelopeFrom: string; to: string[];
+  /** PEM of the CA that signed the server's certificate, when the system does not trust it. */
+  caPem?: string;
+  allowUntrustedCertificate?: boolean;
 }
 
 export interface ExchangeRestoreRequest { mailbox: number; messages: number[]; imap: ImapTargetDto }

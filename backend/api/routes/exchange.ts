@@ -56,6 +56,7 @@ const ImapTargetSchema = named('ImapTarget', {
     user: { type: 'string', minLength: 1, maxLength: 512 },
     password: { type: 'string', minLength: 1, maxLength: 1024, description: 'used by this run only; never stored or logged' },
     folder: { type: 'string', minLength: 1, maxLength: 512, description: 'created when missing, e.g. "Restored items"' },
+    caPem: { type: 'string', maxLength: 65536, description: "PEM of the CA that signed the server's certificate, when the system does not trust it" },
     allowUntrustedCertificate: { type: 'boolean', description: 'labs only' },
   },
 });
@@ -66,6 +67,7 @@ const SmtpTargetSchema = named('SmtpTarget', {
     user: { type: 'string', maxLength: 512 }, password: { type: 'string', maxLength: 1024, description: 'used by this run only; never stored or logged' },
     envelopeFrom: { type: 'string', minLength: 3, maxLength: 512 },
     to: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', minLength: 3, maxLength: 512 } },
+    caPem: { type: 'string', maxLength: 65536, description: "PEM of the CA that signed the server's certificate, when the system does not trust it" },
     allowUntrustedCertificate: { type: 'boolean', description: 'labs only' },
   },
 });

@@ -23,6 +23,7 @@ export const routes: Routes = [
       { path: P.actionRestore, loadComponent: () => import('./views/restore-wizard').then((m) => m.RestoreWizard) },
       { path: P.actionRecoverFiles, loadComponent: () => import('./views/file-restore/recover-files').then((m) => m.RecoverFilesModal) },
       { path: P.actionRestoreAd, loadComponent: () => import('./views/ad-restore/ad-restore').then((m) => m.AdRestoreModal) },
+      { path: P.actionRestoreExchange, loadComponent: () => import('./views/exchange-restore/exchange-restore').then((m) => m.ExchangeRestoreModal) },
       { path: P.runs, loadComponent: () => import('./views/runs').then((m) => m.RunsPage) },
       { path: P.notifications, loadComponent: () => import('./views/notifications/notification-settings').then((m) => m.NotificationSettingsPage) },
       { path: P.actionAddToJob, loadComponent: () => import('./views/add-to-job').then((m) => m.AddToJobModal) },

@@ -14,6 +14,7 @@ export const ROUTE_PATHS = {
   actionRestore: 'actions/restore',
   actionRecoverFiles: 'actions/recover-files',
   actionRestoreAd: 'actions/restore-ad',
+  actionRestoreExchange: 'actions/restore-exchange',
   actionAddToJob: 'actions/add-to-job',
   runs: 'runs',
   notifications: 'notifications',

@@ -3,7 +3,7 @@ import { Router } from '@angular/router';
 import { I18n } from '../core/i18n';
 import { SdkService } from '../sdk/sdk.service';
 
-export type ActionName = 'backup' | 'restore' | 'recover-files' | 'add-to-job' | 'replicate' | 'restore-ad';
+export type ActionName = 'backup' | 'restore' | 'recover-files' | 'add-to-job' | 'replicate' | 'restore-ad' | 'restore-exchange';
 const SIZES: Record<ActionName, { width: number; height: number; titleKey: string }> = {
   backup: { width: 640, height: 460, titleKey: 'action.backup.title' },
   restore: { width: 960, height: 640, titleKey: 'action.restore.title' },
@@ -11,6 +11,7 @@ const SIZES: Record<ActionName, { width: number; height: number; titleKey: strin
   'add-to-job': { width: 600, height: 440, titleKey: 'action.addToJob.title' },
   replicate: { width: 900, height: 680, titleKey: 'repl.wizard.title' },
   'restore-ad': { width: 1000, height: 680, titleKey: 'action.restoreAd.title' },
+  'restore-exchange': { width: 1200, height: 720, titleKey: 'exchange.title' },
 };
 
 /** Opens an action: a vSphere Client modal inside vCenter, a route standalone. Closes it again. */

@@ -36,6 +36,7 @@ import { RpoBadge } from './replication/rpo-badge';
             <button type="button" class="action-item" (click)="restore(rp)">{{ 'action.restore' | t }}</button>
             <button type="button" class="action-item" (click)="recover(rp)">{{ 'action.recoverFiles' | t }}</button>
             @if (rp.applicationItems?.includes('ntds')) { <button type="button" class="action-item" (click)="restoreAd(rp)">{{ 'action.restoreAd' | t }}</button> }
+            @if (rp.applicationItems?.includes('exchange')) { <button type="button" class="action-item" (click)="restoreExchange(rp)">{{ 'exchange.action' | t }}</button> }
           </clr-dg-action-overflow>
           <clr-dg-cell>{{ rp.createdAt | dt }}</clr-dg-cell>
           <clr-dg-cell><sp-consistency [value]="rp.consistency" /></clr-dg-cell>
@@ -132,4 +133,5 @@ export class VmMonitorView {
   restore(rp: RestorePoint): void { this.actions.open('restore', [this.vmId], { rp: rp.id }, () => void this.load()); }
   recover(rp: RestorePoint): void { this.actions.open('recover-files', [this.vmId], { rp: rp.id }); }
   restoreAd(rp: RestorePoint): void { this.actions.open('restore-ad', [this.vmId], { rp: rp.id }); }
+  restoreExchange(rp: RestorePoint): void { this.actions.open('restore-exchange', [this.vmId], { rp: rp.id }); }
 }
