@@ -244,6 +244,10 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
     at: async (vmId) => { const { vs, moref } = await vmAt(vmId); return { vs, moref }; },
     locks, dataDir: config.dataDir, plans: failoverPlans, guestCredentials: (id) => jobs.credentialSecret(id), onChanged: () => inventory.invalidate(),
     replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref, transporters: transportersAt(site) }; },
+    // Failback: a transporter at production (the replica's vCenter), and jobs re-pointed to a new VM.
+    transportersFor: (vmId) => transportersAt(sites.parse(vmId, 'VM').site),
+    repointSource: (from, to) => jobs.jobs().filter((j) => j.kind === 'replication' && j.vmIds.includes(from))
+      .map((j) => jobs.updateJob(j.id, { vmIds: [...new Set(j.vmIds.map((v) => (v === from ? to : v)))] }).name),
   };
   for (const k of FAILOVER_KINDS) runner.registerVmKind(new FailoverOpKind(k, failoverKindDeps));
   runner.registerVmKind(new FailoverPlanKind(failoverKindDeps));

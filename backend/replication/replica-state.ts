@@ -30,7 +30,13 @@ export interface FailoverRecord {
   /** CBT change id of each replica disk at the failover: failback sends what changed since. */
   changeIds: { key: number; changeId: string }[];
   /** Set by a failback that has switched back and waits for commit or undo. */
-  failback?: { at: string; sourceVmId: string; sourceSnapshot: string; replicaSnapshot?: string; changedBytes: number };
+  failback?: {
+    at: string; sourceVmId: string; sourceSnapshot: string; replicaSnapshot?: string; changedBytes: number;
+    /** How the data went to production. */
+    transport?: 'full-upload' | 'hot-add';
+    /** A failback to a new VM (sourceVmId is its moref): the source the replica had before, put back by undo. */
+    newVm?: { name: string; previousSourceUuid: string; previousSourceVmId?: string; previousSourceName?: string; previousSync?: string; newSourceVmId: string; jobs: string[] };
+  };
 }
 
 export async function readFailover(vs: VSphere, replica: MoRef): Promise<FailoverRecord | undefined> {

@@ -56,7 +56,7 @@ test('failback sends back only what changed on the replica, and the original VM 
   const r = await failback(deps(), { replicaMoref: replica.value, shutdownTimeoutMs: 60_000 });
   assert.equal(r.changedBytes, changedBlocks * BLOCK, 'only the changed blocks were taken from the replica');
   assert.equal(r.disks[0]!.changedBytes, changedBlocks * BLOCK);
-  assert.equal(r.uploadedBytes, (await env.vm(VM)).disks[0]!.capacityBytes, 'the full-upload transport writes the whole disk at production');
+  assert.equal(r.sentBytes, (await env.vm(VM)).disks[0]!.capacityBytes, 'the full-upload transport writes the whole disk at production');
   assert.equal(r.committed, false);
   const now = await sourceDisk();
   assert.equal(sha256(now), sha256(expected), 'the original VM = its own disk with the replica\'s changes');

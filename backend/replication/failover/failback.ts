@@ -4,39 +4,76 @@
 // over it; the source is powered on. Commit removes the source's undo snapshot and makes the replica a
 // ready replica again (reverted to its latest point); undo reverts the source and starts the replica again.
 //
-// Transport: full upload (datastore HTTP PUT of the whole disk into the source's undo delta, composed
-// at the service: unchanged areas from the source's own frozen file, changed areas from the replica).
-// Bytes taken from the replica are only the changed ones (changedBytes); the PUT at the production site
-// is the disk's capacity (uploadedBytes). On ESXi a delta is SEsparse: there the hot-add transport is the
-// path that writes only changed blocks (see README).
-import { Conflict } from '../../common/errors.ts';
+// Two transports carry the changes to production (transport/):
+//   hot-add      a paired transporter at the production site (`stillpoint transporter run` on a helper
+//                VM whose host mounts the original VM's datastore) attaches the original VM's disks
+//                (their undo delta on top) to its helper VM and writes only the 4 KiB pieces of the
+//                changed areas that differ: the bytes sent are about the bytes changed on the replica;
+//   full upload  a datastore HTTP PUT of each whole disk into the undo delta, composed at the service
+//                (unchanged areas from the original's own frozen file, changed areas from the replica):
+//                the bytes sent are the disks' capacity.
+// 'auto' takes hot-add when a transporter serves the original VM's datastore, else the full upload.
+import { Conflict, InvalidRequest } from '../../common/errors.ts';
+import { alignToChunks } from '../../pipeline/read-plan.ts';
 import { mergeExtents, type DiskChangeExtent, type DiskInfo, type MoRef, type VSphere } from '../../vsphere/index.ts';
 import { SnapshotDiskSource } from '../../sources/snapshot/disk-source.ts';
 import { listPoints } from '../recovery-points.ts';
 import { DatastoreUploadSink } from '../upload-sink.ts';
 import { writeFailover, type FailoverRecord, type ReplicaStatus } from '../replica-state.ts';
+import type { TransporterFinder } from '../replicate-vm.ts';
+import { CBT_BLOCK } from '../transport/change-plan.ts';
+import { HotAddWriter } from '../transport/hot-add.ts';
+import type { TransportName } from '../transport/replica-writer.ts';
+import { undoNewVm } from './failback-new-vm.ts';
 import { withHoldReleased } from './holds.ts';
 import { loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
 import { editNics, powerOffIfOn, shutDownGuest } from './vm-ops.ts';
 
 const PIECE = 1024 * 1024;
-const READ_SNAPSHOT = 'stillpoint failback (replica state)';
+export const READ_SNAPSHOT = 'stillpoint failback (replica state)';
 const UNDO_SNAPSHOT = 'stillpoint failback (undo point)';
+
+/** Failback's dependencies: the failover ones, the transporters of the site, and the jobs (re-pointed by a failback to a new VM). */
+export interface FailbackDeps extends FailoverDeps {
+  transporters?: TransporterFinder;
+  /** Replication jobs naming `from` as a VM name `to` instead; returns the jobs changed. */
+  repointSource?(from: string, to: string): string[];
+}
+
+export type FailbackTransport = 'auto' | TransportName;
 
 export interface FailbackRequest extends OpRequest {
   /** Commit at once (default false: the source runs, the replica waits for commit or undo). */
   commit?: boolean;
   shutdownTimeoutMs?: number;
+  /** How the changes reach the original VM (default 'auto'). */
+  transport?: FailbackTransport;
+}
+
+export interface FailbackDisk {
+  label: string;
+  /** Bytes of the areas that changed on the replica while it ran (CBT since the failover). */
+  changedBytes: number;
+  /** Bytes that crossed the wire to the production site for this disk (data, framing, digests). */
+  sentBytes: number;
+  /** Data bytes written into the original VM's disk. */
+  writtenBytes: number;
+  areas: number;
 }
 
 export interface FailbackResult {
   replicaName: string;
   sourceName: string;
-  disks: { label: string; changedBytes: number; uploadedBytes: number; areas: number }[];
-  /** Bytes read from the replica and applied to the source: what changed while it ran. */
+  transport: TransportName;
+  /** The transporter that wrote the disks (hot-add). */
+  transporter?: string;
+  disks: FailbackDisk[];
+  /** Bytes of the areas that changed on the replica while it ran: what failback looks at. */
   changedBytes: number;
-  /** Bytes the full-upload transport wrote at the production site. */
-  uploadedBytes: number;
+  /** Bytes sent to the production site: about changedBytes by hot-add, the disks' capacity by full upload. */
+  sentBytes: number;
+  /** Data bytes written into the original VM's disks. */
+  writtenBytes: number;
   committed: boolean;
   warnings: string[];
 }
@@ -85,7 +122,28 @@ async function writeDisk(vs: VSphere, from: { source: SnapshotDiskSource; replic
   }
 }
 
-export async function failback(deps: FailoverDeps, req: FailbackRequest): Promise<FailbackResult> {
+/** The hot-add writer for the original VM's disks: a transporter that serves its datastore (`want` hot-add: required). */
+async function hotAddWriter(deps: FailbackDeps, source: MoRef, sourceName: string, disks: DiskInfo[], want: FailbackTransport, warnings: string[]): Promise<HotAddWriter | undefined> {
+  if (want === 'full-upload') return undefined;
+  const datastores = [...new Map(disks.filter((d) => d.datastore).map((d) => [d.datastore!.value, d.datastore!])).values()];
+  const skipped: string[] = [];
+  let found: Awaited<ReturnType<TransporterFinder['forDatastore']>> | undefined;
+  if (deps.transporters && datastores.length === 1) {
+    found = await deps.transporters.forDatastore(deps.vs, datastores[0]!);
+    skipped.push(...found.skipped);
+  } else if (datastores.length > 1) {
+    skipped.push(`the disks of '${sourceName}' are on ${datastores.length} datastores (one transporter writes one datastore's disks)`);
+  }
+  if (found?.link) return new HotAddWriter(deps.vs, found.link, source, `the disks of the original VM '${sourceName}'`);
+  if (want === 'hot-add') {
+    throw new InvalidRequest(`No transporter at the production site can write the disks of '${sourceName}'${skipped.length ? ` (${skipped.join('; ')})` : ''}: ` +
+      'run `stillpoint transporter run` on a helper VM whose host mounts its datastore (pair it first with `stillpoint transporter pair`), or fail back by full upload.');
+  }
+  if (skipped.length) warnings.push(`Failed back by full upload (the whole disks): ${skipped.join('; ')}.`);
+  return undefined;
+}
+
+export async function failback(deps: FailbackDeps, req: FailbackRequest): Promise<FailbackResult> {
   const { vs } = deps;
   const replica = await loadReplica(vs, req.replicaMoref);
   const rec = replica.failover;
@@ -100,6 +158,7 @@ export async function failback(deps: FailoverDeps, req: FailbackRequest): Promis
     try {
       const result = await underTask(vs, ref, req, 'failback', async (report) => {
         const warnings: string[] = [];
+        const writer = await hotAddWriter(deps, source, sourceInfo.name, sourceInfo.disks, req.transport ?? 'auto', warnings);
         report('shutting the replica down', 3);
         await shutDownGuest(vs, ref, { timeoutMs: req.shutdownTimeoutMs ?? 15 * 60_000, ...(req.signal ? { signal: req.signal } : {}) });
         const replicaSnap = await vs.snapshots.create(ref, { name: READ_SNAPSHOT, description: 'Stillpoint: the replica\'s state sent back to the original VM (temporary)', memory: false, quiesce: false });
@@ -114,34 +173,64 @@ export async function failback(deps: FailoverDeps, req: FailbackRequest): Promis
           report('taking the undo snapshot of the original VM', 10);
           undo = await vs.snapshots.create(source, { name: UNDO_SNAPSHOT, description: `Stillpoint: the original VM before the failback from '${replica.replicaName}' (undo point)`, memory: false, quiesce: false });
           const current = (await vs.vms.get(source)).disks;
-          const disks: FailbackResult['disks'] = [];
-          let sent = 0;
-          for (const [i, d] of undo.disks.entries()) {
-            const phase = `sending the changes of ${d.label}`;
-            report(phase, 15);
-            const from = { source: await SnapshotDiskSource.open(vs, d), replica: await SnapshotDiskSource.open(vs, rdisks[i]!) };
-            const { extentPath } = await vs.datastores.resolveExtent(current[i]!.fileName);
-            const r = await writeDisk(vs, from, extentPath, d.capacityBytes, areas[i]!, req.signal, (n) => { sent += n; report(phase, 15 + 70 * (sent / total)); });
-            disks.push({ label: d.label, changedBytes: r.changed, uploadedBytes: r.uploaded, areas: areas[i]!.length });
+          const disks: FailbackDisk[] = [];
+          let done = 0;
+          const progress = (phase: string) => (n: number) => { done += n; report(phase, 15 + 70 * Math.min(1, done / total)); };
+          if (writer) {
+            report(`attaching the original VM's disks to transporter '${writer.transporter}'`, 12);
+            const targets = current.map((d) => ({ label: d.label, capacity: d.capacityBytes, fileName: d.fileName, extentPath: '' }));
+            try {
+              await writer.open(targets, req.signal);
+              for (const [i, d] of rdisks.entries()) {
+                const phase = `sending the changes of ${d.label} (hot-add through '${writer.transporter}')`;
+                report(phase, 15);
+                // CBT areas, as vSphere's bitmap blocks; the transporter's digests narrow them to the pieces that differ.
+                const ranges = alignToChunks(areas[i]!, CBT_BLOCK, d.capacityBytes);
+                const w = await writer.write({ index: i, source: await SnapshotDiskSource.open(vs, d), target: targets[i]!, ranges, reason: 'cbt' }, {
+                  onBytes: progress(phase), ...(req.signal ? { signal: req.signal } : {}),
+                });
+                disks.push({ label: d.label, changedBytes: areas[i]!.reduce((n, a) => n + a.length, 0), sentBytes: w.bytesSent, writtenBytes: w.bytesWritten, areas: areas[i]!.length });
+              }
+            } catch (e) {
+              throw new Error(`Writing the changes into '${sourceInfo.name}' through transporter '${writer.transporter}' failed: ${(e as Error).message}`);
+            } finally {
+              report('detaching the original VM\'s disks', 86);
+              warnings.push(...await writer.close());
+            }
+          } else {
+            for (const [i, d] of undo.disks.entries()) {
+              const phase = `sending the changes of ${d.label} (full upload)`;
+              report(phase, 15);
+              const from = { source: await SnapshotDiskSource.open(vs, d), replica: await SnapshotDiskSource.open(vs, rdisks[i]!) };
+              const { extentPath } = await vs.datastores.resolveExtent(current[i]!.fileName);
+              const r = await writeDisk(vs, from, extentPath, d.capacityBytes, areas[i]!, req.signal, progress(phase));
+              disks.push({ label: d.label, changedBytes: r.changed, sentBytes: r.uploaded, writtenBytes: r.uploaded, areas: areas[i]!.length });
+            }
           }
           report('switching back: powering on the original VM', 90);
           await vs.snapshots.remove(replicaSnap.node.ref, { removeChildren: false, consolidate: true });
           await vs.vms.powerOn(source);
           const changedBytes = disks.reduce((n, d) => n + d.changedBytes, 0);
-          await writeFailover(vs, ref, { ...rec, failback: { at: new Date().toISOString(), sourceVmId: source.value, sourceSnapshot: undo.node.ref.value, changedBytes } });
-          return { replicaName: replica.replicaName, sourceName: sourceInfo.name, disks, changedBytes, uploadedBytes: disks.reduce((n, d) => n + d.uploadedBytes, 0), committed: false, warnings };
+          const transport: TransportName = writer ? 'hot-add' : 'full-upload';
+          await writeFailover(vs, ref, { ...rec, failback: { at: new Date().toISOString(), sourceVmId: source.value, sourceSnapshot: undo.node.ref.value, changedBytes, transport } });
+          return {
+            replicaName: replica.replicaName, sourceName: sourceInfo.name, transport, ...(writer ? { transporter: writer.transporter } : {}), disks, changedBytes,
+            sentBytes: disks.reduce((n, d) => n + d.sentBytes, 0), writtenBytes: disks.reduce((n, d) => n + d.writtenBytes, 0), committed: false, warnings,
+          };
         } catch (e) {
           // The original VM as it was, the replica running again.
+          const back: string[] = [];
           if (undo) {
             await powerOffIfOn(vs, source).catch(() => undefined);
-            await vs.snapshots.revert(undo.node.ref, { suppressPowerOn: true }).catch(() => undefined);
-            await vs.snapshots.remove(undo.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
+            await vs.snapshots.revert(undo.node.ref, { suppressPowerOn: true }).catch((x: Error) => back.push(`reverting '${sourceInfo.name}' to its undo snapshot failed (${x.message}): revert it to '${UNDO_SNAPSHOT}' from the vSphere Client`));
+            if (!back.length) await vs.snapshots.remove(undo.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
           }
           await vs.snapshots.remove(replicaSnap.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
-          await vs.vms.powerOn(ref).catch(() => undefined);
-          throw e;
+          await vs.vms.powerOn(ref).catch((x: Error) => back.push(`starting the replica again failed (${x.message})`));
+          const msg = `${(e as Error).message} ${back.length ? `Also: ${back.join('; ')}.` : `Nothing changed: '${sourceInfo.name}' is as before the failback (off), '${replica.replicaName}' runs again; fail back again when the cause is fixed.`}`;
+          throw Object.assign(e instanceof Error ? e : new Error(String(e)), { message: msg });
         }
-      }, (r) => `${r.replicaName} failed back to ${r.sourceName}: ${r.changedBytes} changed bytes sent; the original VM runs (commit or undo the failback).`);
+      }, (r) => `${r.replicaName} failed back to ${r.sourceName} (${r.transport}): ${r.changedBytes} changed bytes, ${r.sentBytes} bytes sent; the original VM runs (commit or undo the failback).`);
       if (!req.commit) return result;
       await commitLocked(deps, replica, { ...rec, failback: { at: '', sourceVmId: source.value, sourceSnapshot: '', changedBytes: result.changedBytes } }, req);
       return { ...result, committed: true };
@@ -151,7 +240,7 @@ export async function failback(deps: FailoverDeps, req: FailbackRequest): Promis
   }, (r) => !r.committed);
 }
 
-async function commitLocked(deps: FailoverDeps, replica: ReplicaStatus, recIn: FailoverRecord, req: OpRequest): Promise<void> {
+async function commitLocked(deps: FailbackDeps, replica: ReplicaStatus, recIn: FailoverRecord, req: OpRequest): Promise<void> {
   const { vs } = deps;
   const ref = replica.replica;
   const rec = (await loadReplica(vs, ref.value)).failover ?? recIn;
@@ -168,10 +257,10 @@ async function commitLocked(deps: FailoverDeps, replica: ReplicaStatus, recIn: F
     await editNics(vs, ref, rec.nics.map((n) => ({ key: n.key, ...(n.network ? { network: n.network } : {}), connected: false, startConnected: n.startConnected })));
     await writeFailover(vs, ref, undefined);
     return replica.replicaName;
-  }, (name) => `failback of ${name} committed: the original VM runs, ${name} is a ready replica again.`);
+  }, (name) => `failback of ${name} committed: ${fb.newVm ? `the new VM '${fb.newVm.name}' runs and is the replica's source` : 'the original VM runs'}, ${name} is a ready replica again.`);
 }
 
-export async function commitFailback(deps: FailoverDeps, req: OpRequest): Promise<{ replicaName: string }> {
+export async function commitFailback(deps: FailbackDeps, req: OpRequest): Promise<{ replicaName: string }> {
   const replica = await loadReplica(deps.vs, req.replicaMoref);
   if (!replica.failover?.failback) throw new Conflict(`Replica '${replica.replicaName}' has no failback waiting for commit: fail back first.`);
   return withHoldReleased(deps.locks, replica.sourceVmId, replica.replicaName, async () => {
@@ -186,7 +275,7 @@ export async function commitFailback(deps: FailoverDeps, req: OpRequest): Promis
 }
 
 /** Undo a failback: the original VM back to its undo snapshot and off, the replica running again (failed over). */
-export async function undoFailback(deps: FailoverDeps, req: OpRequest): Promise<{ replicaName: string }> {
+export async function undoFailback(deps: FailbackDeps, req: OpRequest): Promise<{ replicaName: string; warnings: string[] }> {
   const { vs } = deps;
   const replica = await loadReplica(vs, req.replicaMoref);
   const rec = replica.failover;
@@ -197,20 +286,26 @@ export async function undoFailback(deps: FailoverDeps, req: OpRequest): Promise<
     const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `failback undo ${req.runId ?? ''}`.trim());
     try {
       return await underTask(vs, ref, req, 'failback undo', async (report) => {
-        const source = { type: 'VirtualMachine', value: fb.sourceVmId };
-        report('powering off the original VM and reverting it to its undo snapshot', 30);
-        await powerOffIfOn(vs, source);
-        const snap = { type: 'VirtualMachineSnapshot', value: fb.sourceSnapshot };
-        await vs.snapshots.revert(snap, { suppressPowerOn: true });
-        await vs.snapshots.remove(snap, { removeChildren: false, consolidate: true });
+        const warnings: string[] = [];
+        if (fb.newVm) {
+          report(`deleting the new VM '${fb.newVm.name}', pointing the replica back at its previous source`, 30);
+          warnings.push(...await undoNewVm(deps, ref, fb));
+        } else {
+          const source = { type: 'VirtualMachine', value: fb.sourceVmId };
+          report('powering off the original VM and reverting it to its undo snapshot', 30);
+          await powerOffIfOn(vs, source);
+          const snap = { type: 'VirtualMachineSnapshot', value: fb.sourceSnapshot };
+          await vs.snapshots.revert(snap, { suppressPowerOn: true });
+          await vs.snapshots.remove(snap, { removeChildren: false, consolidate: true });
+        }
         report('starting the replica again', 70);
         await vs.vms.powerOn(ref);
         const { failback: _f, ...back } = rec;
         await writeFailover(vs, ref, back);
-        return { replicaName: replica.replicaName };
-      }, (r) => `failback of ${r.replicaName} undone: the replica runs again, the original VM is off and as before.`);
+        return { replicaName: replica.replicaName, warnings };
+      }, (r) => `failback of ${r.replicaName} undone: the replica runs again, ${fb.newVm ? `the new VM '${fb.newVm.name}' is deleted` : 'the original VM is off and as before'}.`);
     } finally {
       release();
     }
-  }, () => true);
+  }, () => true, fb.newVm?.previousSourceVmId);
 }

@@ -40,16 +40,19 @@ export async function restoreHolds(vs: VSphere, locks: VmLocks): Promise<number>
 /**
  * Runs an operation on a failed-over replica with its source's hold given back for the duration
  * (the operation takes the source itself); afterwards the source is held again when `stillHeld` says
- * the replica is still failed over (always after a failure).
+ * the replica is still failed over (always after a failure). `heldAfter`: the VM held after a success
+ * when that is another one (undoing a failback to a new VM holds the previous source again).
  */
-export async function withHoldReleased<T>(locks: VmLocks, sourceVmId: string | undefined, replicaName: string, body: () => Promise<T>, stillHeld: (r: T) => boolean): Promise<T> {
+export async function withHoldReleased<T>(locks: VmLocks, sourceVmId: string | undefined, replicaName: string, body: () => Promise<T>, stillHeld: (r: T) => boolean, heldAfter?: string): Promise<T> {
   releaseFailedOver(locks, sourceVmId);
   let held = true;
+  let which = sourceVmId;
   try {
     const r = await body();
     held = stillHeld(r);
+    which = heldAfter ?? sourceVmId;
     return r;
   } finally {
-    if (held) holdFailedOver(locks, sourceVmId, replicaName);
+    if (held) holdFailedOver(locks, which, replicaName);
   }
 }

@@ -12,7 +12,9 @@ import type { VmContext, VmKind, VmOutcome } from '../../jobs/kinds.ts';
 import type { ReplicateDeps } from '../replicate-vm.ts';
 import type { NetworkMapping } from '../replica-vm.ts';
 import type { FailoverDeps, OpRequest } from './context.ts';
-import { commitFailback, failback, undoFailback } from './failback.ts';
+import { commitFailback, failback, undoFailback, type FailbackDeps, type FailbackTransport } from './failback.ts';
+import { failbackToNewVm, type NewVmTarget } from './failback-new-vm.ts';
+import type { TransporterFinder } from '../replicate-vm.ts';
 import { failover } from './failover.ts';
 import { permanentFailover } from './permanent.ts';
 import { plannedFailover } from './planned.ts';
@@ -31,6 +33,10 @@ export interface FailoverKindDeps {
   plans: FailoverPlans;
   /** A replica changed state (inventory caches, UI). */
   onChanged?(): void;
+  /** The transporters of a VM's site (failback through a transporter at production). */
+  transportersFor?(vmId: string): TransporterFinder;
+  /** Replication jobs naming VM `from` name `to` instead (failback to a new VM); returns the jobs changed. */
+  repointSource?(from: string, to: string): string[];
 }
 
 export interface FailoverParams {
@@ -43,6 +49,10 @@ export interface FailoverParams {
   /** Failback: fail back (default), or commit / undo the failback that waits. */
   action?: 'failback' | 'commit' | 'undo';
   commit?: boolean;
+  /** Failback: how the changes reach the original VM. */
+  transport?: FailbackTransport;
+  /** Failback to a new VM at production instead of the original. */
+  toNew?: NewVmTarget;
   /** Permanent failover: the source's id as replication jobs name it. */
   sourceVmId?: string;
   timeoutMs?: number;
@@ -50,7 +60,7 @@ export interface FailoverParams {
 
 export interface FailoverPlanParams { planId: string; mode: 'normal' | 'test' }
 
-type Handler<P> = (d: FailoverKindDeps, deps: FailoverDeps, req: OpRequest, p: P, ctx: VmContext<P>) => Promise<VmOutcome>;
+type Handler<P> = (d: FailoverKindDeps, deps: FailbackDeps, req: OpRequest, p: P, ctx: VmContext<P>) => Promise<VmOutcome>;
 
 const ok = (message: string, warnings: string[] = [], bytes = 0): VmOutcome => ({ status: warnings.length ? 'warning' : 'success', message, bytesRead: bytes, bytesStored: bytes, warnings });
 
@@ -86,10 +96,19 @@ const HANDLERS: Record<string, Handler<FailoverParams>> = {
   },
   failback: async (_d, deps, req, p) => {
     if (p.action === 'commit') { const r = await commitFailback(deps, req); return ok(`Failback committed: the original VM runs, ${r.replicaName} is a ready replica again.`); }
-    if (p.action === 'undo') { const r = await undoFailback(deps, req); return ok(`Failback undone: ${r.replicaName} runs again, the original VM is off and as before.`); }
-    const r = await failback(deps, { ...req, ...(p.commit ? { commit: true } : {}), ...(p.timeoutMs ? { shutdownTimeoutMs: p.timeoutMs } : {}) });
-    return ok(`Failed back to ${r.sourceName}: ${formatBytes(r.changedBytes)} changed on the replica sent back (full upload wrote ${formatBytes(r.uploadedBytes)} at production); ` +
-      (r.committed ? 'committed.' : 'the original VM runs: commit or undo the failback.'), r.warnings, r.changedBytes);
+    if (p.action === 'undo') { const r = await undoFailback(deps, req); return ok(`Failback undone: ${r.replicaName} runs again; what the failback made at production is undone.`, r.warnings); }
+    const shutdown = p.timeoutMs ? { shutdownTimeoutMs: p.timeoutMs } : {};
+    if (p.toNew) {
+      const r = await failbackToNewVm(deps, { ...req, toNew: p.toNew, ...shutdown });
+      if (p.commit) await commitFailback(deps, req);
+      return ok(`Failed back to the new VM ${r.vmName}: the replica's disks copied whole (${formatBytes(r.sentBytes)}); ` +
+        `${r.jobs.length ? `replication job${r.jobs.length > 1 ? 's' : ''} ${r.jobs.map((j) => `'${j}'`).join(', ')} now replicate${r.jobs.length > 1 ? '' : 's'} ${r.vmName}; ` : ''}` +
+        (p.commit ? 'committed.' : 'the new VM runs: commit or undo the failback.'), r.warnings, r.sentBytes);
+    }
+    const r = await failback(deps, { ...req, ...(p.commit ? { commit: true } : {}), ...shutdown, ...(p.transport ? { transport: p.transport } : {}) });
+    const how = r.transport === 'hot-add' ? `hot-add through transporter '${r.transporter}'` : 'full upload of the whole disks';
+    return ok(`Failed back to ${r.sourceName}: ${formatBytes(r.changedBytes)} changed on the replica, ${formatBytes(r.sentBytes)} sent to production (${how}); ` +
+      (r.committed ? 'committed.' : 'the original VM runs: commit or undo the failback.'), r.warnings, r.sentBytes);
   },
 };
 
@@ -115,7 +134,12 @@ export class FailoverOpKind implements VmKind<FailoverParams> {
       replicaMoref: moref, replicaId: ctx.vmId, runId: ctx.runId, initiatedBy: ctx.initiatedBy, signal: ctx.signal,
       onProgress: (phase, percent) => ctx.progress({ phase, percent }),
     };
-    return HANDLERS[this.kind]!(this.#d, { vs, locks: this.#d.locks, dataDir: this.#d.dataDir }, req, ctx.params, ctx as VmContext<FailoverParams>);
+    const deps: FailbackDeps = {
+      vs, locks: this.#d.locks, dataDir: this.#d.dataDir,
+      ...(this.#d.transportersFor ? { transporters: this.#d.transportersFor(ctx.vmId) } : {}),
+      ...(this.#d.repointSource ? { repointSource: this.#d.repointSource } : {}),
+    };
+    return HANDLERS[this.kind]!(this.#d, deps, req, ctx.params, ctx as VmContext<FailoverParams>);
   }
 
   finished(): void { this.#d.onChanged?.(); }

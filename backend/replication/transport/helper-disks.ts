@@ -73,6 +73,21 @@ export async function disksInFolders(vs: VSphere, helper: MoRef, folders: string
   return (await devices(vs, helper)).filter((d) => isDisk(d) && folders.includes(folderOf(fileOf(d)))).map((d) => ({ key: d.key, fileName: fileOf(d) }));
 }
 
+/**
+ * Detaches from the helper every disk whose file is in one of this VM's folders (its own folder and
+ * its disks' folders): what a run writing that VM's disks (a replica, or an original VM during a
+ * failback) left attached when its transporter died. Returns the files detached.
+ */
+export async function detachVmLeftovers(vs: VSphere, helper: MoRef, vm: MoRef): Promise<string[]> {
+  const p = await vs.pc.retrieveOne<{ 'config.files.vmPathName'?: string; 'config.hardware.device'?: VirtualDevice[] }>(vm, ['config.files.vmPathName', 'config.hardware.device']);
+  const folders = new Set<string>();
+  if (p['config.files.vmPathName']) folders.add(folderOf(p['config.files.vmPathName']));
+  for (const d of p['config.hardware.device'] ?? []) if (isDisk(d) && fileOf(d)) folders.add(folderOf(fileOf(d)));
+  const left = await disksInFolders(vs, helper, [...folders]);
+  if (left.length) await detachDisks(vs, helper, left.map((d) => d.key));
+  return left.map((d) => d.fileName);
+}
+
 /** Detaches every disk of a Stillpoint replica from the helper (what a killed run or transporter left). */
 export async function detachReplicaLeftovers(vs: VSphere, helper: MoRef, only?: MoRef): Promise<string[]> {
   const replicas = (await findReplicas(vs)).filter((r) => !only || r.ref.value === only.value);

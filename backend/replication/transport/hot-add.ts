@@ -8,7 +8,7 @@
 import { childLog } from '../../common/log.ts';
 import type { DiskSource } from '../../pipeline/disk-pipeline.ts';
 import type { DiskChangeExtent, MoRef, VSphere } from '../../vsphere/index.ts';
-import { detachReplicaLeftovers } from './helper-disks.ts';
+import { detachVmLeftovers } from './helper-disks.ts';
 import type { TransporterLink } from './link.ts';
 import type { DiskWork, DiskWritten, ReplicaDiskTarget, ReplicaWriter } from './replica-writer.ts';
 import { DIGEST_BYTES, frameHeader, pieceDigest, pieceSizeFor } from './wire.ts';
@@ -24,13 +24,19 @@ export class HotAddWriter implements ReplicaWriter {
   readonly #vs: VSphere;
   readonly #link: TransporterLink;
   readonly #replica: MoRef;
+  readonly #what: string;
   #session: string | undefined;
   #paths: string[] = [];
 
-  constructor(vs: VSphere, link: TransporterLink, replica: MoRef) {
+  /**
+   * `replica`: the VM whose disks are written (a replica, or the original VM when failing back);
+   * `what` names its disks in warnings.
+   */
+  constructor(vs: VSphere, link: TransporterLink, replica: MoRef, what = 'the replica\'s disks') {
     this.#vs = vs;
     this.#link = link;
     this.#replica = replica;
+    this.#what = what;
   }
 
   get transporter(): string { return this.#link.address.name; }
@@ -78,10 +84,10 @@ export class HotAddWriter implements ReplicaWriter {
     // The transporter went away (or never answered the attach): free its VM through vCenter.
     try {
       const helper: MoRef = { type: 'VirtualMachine', value: this.#link.address.helperVm };
-      const left = await detachReplicaLeftovers(this.#vs, helper, this.#replica);
-      if (left.length) warnings.push(`Transporter '${this.#link.address.name}' did not detach the replica's disks; Stillpoint detached them through vCenter (${left.join(', ')}).`);
+      const left = await detachVmLeftovers(this.#vs, helper, this.#replica);
+      if (left.length) warnings.push(`Transporter '${this.#link.address.name}' did not detach ${this.#what}; Stillpoint detached them through vCenter (${left.join(', ')}).`);
     } catch (e) {
-      warnings.push(`The replica's disks may still be attached to transporter '${this.#link.address.name}' (${(e as Error).message}): the transporter detaches them at its next start.`);
+      warnings.push(`${this.#what[0]!.toUpperCase()}${this.#what.slice(1)} may still be attached to transporter '${this.#link.address.name}' (${(e as Error).message}): the transporter detaches them at its next start.`);
     }
     return warnings;
   }

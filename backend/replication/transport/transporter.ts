@@ -15,7 +15,8 @@ import { childLog } from '../../common/log.ts';
 import { VSphere, type MoRef } from '../../vsphere/index.ts';
 import type { DiskChangeExtent } from '../../vsphere/index.ts';
 import type { DeviceLocator } from './devices.ts';
-import { attachDisks, detachDisks, detachReplicaLeftovers, type AttachedDisk } from './helper-disks.ts';
+import { AttachJournal } from './attach-journal.ts';
+import { attachDisks, detachDisks, detachReplicaLeftovers, disksInFolders, folderOf, type AttachedDisk } from './helper-disks.ts';
 import { DIGEST_BYTES, FrameReader, pieceDigest, piecesOf } from './wire.ts';
 
 const log = childLog('transporter');
@@ -65,6 +66,7 @@ export class Transporter {
   #registration: Registration | undefined;
   #renew: NodeJS.Timeout | undefined;
   #lease: NodeJS.Timeout | undefined;
+  #journal: AttachJournal | undefined;
   /** Bytes written to attached devices since the start. */
   bytesWritten = 0;
 
@@ -77,6 +79,7 @@ export class Transporter {
   async start(): Promise<{ registration: Registration; url: string; cleaned: string[] }> {
     const cert = loadOrCreateServerCert(this.#o.dataDir, { hostnames: this.#o.advertiseHost ? [this.#o.advertiseHost] : [] });
     this.#thumbprint = cert.thumbprint;
+    this.#journal = new AttachJournal(this.#o.dataDir);
     this.#server = createServer({ cert: cert.cert, key: cert.key }, (req, res) => { void this.#handle(req, res); });
     await new Promise<void>((resolve, reject) => {
       this.#server!.once('error', reject);
@@ -130,6 +133,14 @@ export class Transporter {
     const vs = await connect(reg.vcenter);
     try {
       const left = await detachReplicaLeftovers(vs, helperRef(reg));
+      // Disks of other VMs (an original VM during a failback) that a killed predecessor had attached.
+      const folders = [...new Set(this.#journal!.files().map(folderOf))];
+      const other = folders.length ? await disksInFolders(vs, helperRef(reg), folders) : [];
+      if (other.length) {
+        await detachDisks(vs, helperRef(reg), other.map((d) => d.key));
+        left.push(...other.map((d) => d.fileName));
+      }
+      this.#journal!.clear();
       if (left.length) log.warn({ left }, 'detached replica disks a previous transporter left attached');
       return left;
     } finally {
@@ -151,6 +162,7 @@ export class Transporter {
       let n = 0;
       try {
         n = await detachDisks(s.vs, helperRef(this.#registration!), s.disks.map((d) => d.key));
+        this.#journal?.remove(s.id);
         log.info({ session: s.id, detached: n, why }, 'session ended, disks detached');
       } catch (e) {
         log.error({ session: s.id, err: (e as Error).message }, 'detaching the replica disks failed; the next start detaches them');
@@ -211,6 +223,7 @@ export class Transporter {
     const s: Session = { id: randomUUID(), vs, disks: [], handles: [], paths: [], lastUsed: Date.now(), busy: 1 };
     this.#sessions.set(s.id, s);
     try {
+      this.#journal?.add(s.id, q.disks.map((d) => d.fileName));
       s.disks = await attachDisks(vs, helperRef(reg), q.disks);
       for (const d of s.disks) {
         const path = await this.#o.devices.find(reg.helperVm, d);
