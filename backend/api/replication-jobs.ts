@@ -32,7 +32,7 @@ export function replicationJobDraft(input: ReplicationJobInput, primarySite: str
     name: input.name, kind: 'replication', vmIds: [...input.vmIds], folderIds: [...(input.folderIds ?? [])],
     target: {
       kind: 'replica', site: input.target.site ?? primarySite, host: input.target.host, datastore: input.target.datastore,
-      ...(input.target.folder ? { folder: input.target.folder } : {}), nameSuffix: input.target.suffix ?? DEFAULT_SUFFIX,
+      ...(input.target.folder ? { folder: input.target.folder } : {}), ...(input.target.pool ? { pool: input.target.pool } : {}), nameSuffix: input.target.suffix ?? DEFAULT_SUFFIX,
       networks: mappingToRecord(input.target.networkMap), replication,
     },
     schedule: { cron: input.schedule.cron }, retention: {}, appAware: structuredClone(input.appAware), concurrency: input.concurrency ?? 1, enabled: input.enabled,
@@ -44,7 +44,7 @@ export function replicationJobToDto(job: Job): ReplicationJob {
   return {
     id: job.id, name: job.name, vmIds: [...job.vmIds], ...(job.folderIds.length ? { folderIds: [...job.folderIds] } : {}),
     target: {
-      site: t.site, host: t.host, datastore: t.datastore, ...(t.folder ? { folder: t.folder } : {}), suffix: t.nameSuffix,
+      site: t.site, host: t.host, datastore: t.datastore, ...(t.folder ? { folder: t.folder } : {}), ...(t.pool ? { pool: t.pool } : {}), suffix: t.nameSuffix,
       networkMap: mappingFromRecord(t.networks),
     },
     source: t.replication.source, schedule: { cron: job.schedule.cron }, rpoMinutes: t.replication.rpoMinutes, keepPoints: t.replication.keepPoints,

@@ -11,7 +11,7 @@ export type JobKind = 'backup' | 'replication' | 'copy' | 'verify';
 /** Where a job's data goes. */
 export type JobTarget =
   | { kind: 'repository'; repository: 'default' }
-  | { kind: 'replica'; site: string; host: string; datastore: string; folder?: string; nameSuffix: string; networks: Record<string, string>; replication?: ReplicationSettings };
+  | { kind: 'replica'; site: string; host: string; datastore: string; folder?: string; pool?: string; nameSuffix: string; networks: Record<string, string>; replication?: ReplicationSettings };
 
 /** A replication job's own settings (backend/replication/jobs): where its data comes from, its RPO and its points. */
 export interface ReplicationSettings {

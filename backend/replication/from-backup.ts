@@ -11,13 +11,12 @@ import { InvalidRequest } from '../common/errors.ts';
 import { childLog } from '../common/log.ts';
 import type { VmConfig } from '../model/vm-config.ts';
 import type { Repository, RestorePoint } from '../repository/repository.ts';
-import { resolvePlacement } from '../restore/placement.ts';
 import { RestorePointDiskSource } from '../sources/restore-point.ts';
 import type { DiskInfo, MoRef, VSphere } from '../vsphere/index.ts';
 import { findReplica, writeSync, type ReplicaSync } from './marks.ts';
 import { applyRetention, createPoint, listPoints } from './recovery-points.ts';
 import {
-  checkMappedNetworks, createReplicaVm, mapNetworks, planReplicaFiles, prepareReplicaFiles, removeHalfMadeReplica, replicaDisks, resolveFolder,
+  checkMappedNetworks, createReplicaVm, mapNetworks, planReplicaFiles, prepareReplicaFiles, removeHalfMadeReplica, replicaDisks, resolveFolder, resolveReplicaPlacement, applyNetworkMap,
 } from './replica-vm.ts';
 import { checkTarget, type ReplicateResult, type ReplicationTarget, type TransporterFinder } from './replicate-vm.ts';
 import { FullUploadWriter } from './transport/full-upload.ts';
@@ -86,7 +85,7 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
   const sourceName = rp.vm.name;
   const takenAt = new Date(rp.createdAt);
   report('checking the DR target', 2);
-  const placement = await resolvePlacement(vs, req.target.host, req.target.datastore);
+  const placement = await resolveReplicaPlacement(vs, req.target);
   const folder = await resolveFolder(vs, placement, req.target.folder);
   const networks = await checkMappedNetworks(vs, placement.host.ref, placement.host.name, networkMap);
   const existing = await findReplica(vs, uuid);
@@ -175,6 +174,8 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
         const { extentPath } = await vs.datastores.resolveExtent(t.fileName, { dcPath: placement.datacenter.path });
         diskTargets.push({ label: t.label, capacity: t.capacityBytes, fileName: t.fileName, extentPath });
       }
+      const net = await applyNetworkMap(vs, replica, mapped.cfg.nics);
+      if (net.warning) warnings.push(net.warning);
       const writer = await chooseWriter(vs, deps.transporters, replica, placement.datastore, placement.datacenter.path, warnings);
       const disks = await writeAll(writer, diskTargets, 'digest');
       report('creating the recovery point', 93);

@@ -1,14 +1,16 @@
 // The replica VM: created on the first run at the DR host/datastore/folder with the source's
 // configuration (CPU, memory, controllers, disks; NICs remapped by the network mapping, unmapped NICs
-// disconnected), powered off and marked as a replica. Its disks are matched to the source's by order.
+// disconnected), powered off and marked as a replica, in the job's resource pool (default the DR host's
+// root pool). Its disks are matched to the source's by order.
 import { Conflict, InvalidRequest, NotFound } from '../common/errors.ts';
 import type { VmConfig } from '../model/vm-config.ts';
 import { formatDatastorePath, disksOf, type DiskInfo, type MoRef, type VirtualDevice, type VSphere } from '../vsphere/index.ts';
 import { datastoreFileExists, deleteDatastoreFile, makeDirectory } from '../restore/datastore-files.ts';
-import { hostNetworks, type Placement } from '../restore/placement.ts';
+import { hostNetworks, resolvePlacement, type Placement } from '../restore/placement.ts';
 import { buildConfigSpec, placeDisks, vmPathName, type PlannedDisk } from '../restore/vm-spec.ts';
 import { diskFileNames, vmdkDescriptor } from '../restore/vmdk.ts';
 import { REPLICA_OF_FIELD, replicaAnnotation } from './marks.ts';
+import { editNics, readNics, type NicEdit } from './failover/vm-ops.ts';
 
 export interface NetworkMapping { source: string; target: string }
 
@@ -120,4 +122,61 @@ export async function resolveFolder(vs: VSphere, placement: Placement, arg: stri
   const f = vmFolders.find((x) => x.ref.value === a) ?? vmFolders.find((x) => x.props.name === a) ?? vmFolders.find((x) => x.props.name?.toLowerCase() === a.toLowerCase());
   if (!f) throw new NotFound('VM folder', arg, `folders of datacenter '${placement.datacenter.name}': ${vmFolders.map((x) => x.props.name).sort().join(', ') || '(none)'}.`);
   return f.ref;
+}
+
+/** The DR host, datastore and resource pool of a replica, checked before anything is done to the source. */
+export async function resolveReplicaPlacement(vs: VSphere, t: { host: string; datastore: string; pool?: string }): Promise<Placement> {
+  const placement = await resolvePlacement(vs, t.host, t.datastore);
+  return { ...placement, pool: await resolvePool(vs, placement, t.pool) };
+}
+
+/**
+ * The resource pool a replica goes to: a pool id or name under the DR host's cluster (or standalone
+ * host), else its root pool. A pool of another cluster is refused: vCenter places a VM only in a pool
+ * of its host's own compute resource.
+ */
+export async function resolvePool(vs: VSphere, placement: Placement, arg: string | undefined): Promise<MoRef> {
+  if (!arg?.trim()) return placement.pool;
+  const a = arg.trim();
+  const pools = await vs.pc.retrieveAllOfType<{ name?: string; owner?: MoRef }>('ResourcePool', ['name', 'owner'], { container: placement.datacenter.ref });
+  const own = pools.filter((p) => p.props.owner?.value === placement.computeResource.value);
+  const byName = (list: typeof pools) => list.find((x) => x.props.name === a) ?? list.find((x) => x.props.name?.toLowerCase() === a.toLowerCase());
+  const found = pools.find((x) => x.ref.value === a) ?? byName(own) ?? byName(pools);
+  const ownNames = own.map((p) => `'${p.props.name}'`).sort().join(', ') || '(none)';
+  const crName = async (ref: MoRef) => (await vs.pc.retrieveOne<{ name?: string }>(ref, ['name']).catch(() => ({ name: undefined }))).name ?? ref.value;
+  const mine = await crName(placement.computeResource);
+  if (!found) throw new NotFound('Resource pool', arg, `resource pools of '${mine}' (the compute resource of DR host '${placement.host.name}'): ${ownNames}.`);
+  if (found.props.owner?.value !== placement.computeResource.value) {
+    const theirs = found.props.owner ? await crName(found.props.owner) : '?';
+    throw new InvalidRequest(`Resource pool '${found.props.name ?? a}' belongs to '${theirs}', not to '${mine}' of DR host '${placement.host.name}': ` +
+      `choose one of ${ownNames}, or a DR host of '${theirs}'.`);
+  }
+  return found.ref;
+}
+
+/**
+ * Puts the replica's NICs on the networks the job's mapping gives now (a run after the seed applies the
+ * current mapping; NICs of unmapped networks are set not to connect). NICs are matched to the source's
+ * by order, as they were created. Returns what changed, for the run's message.
+ */
+export async function applyNetworkMap(vs: VSphere, replica: MoRef, mapped: VmConfig['nics']): Promise<{ changed: string[]; warning?: string }> {
+  const nics = await readNics(vs, replica);
+  if (nics.length !== mapped.length) {
+    return { changed: [], warning: `The network mapping was not applied: the replica has ${nics.length} network adapter(s), the source ${mapped.length}. Edit the replica's adapters in the vSphere Client, or delete the replica to seed a new one.` };
+  }
+  const edits: NicEdit[] = [];
+  const said: string[] = [];
+  for (const [i, n] of nics.entries()) {
+    const want = mapped[i];
+    if (!want) continue;
+    const now = n.backing?.deviceName;
+    if (want.connected === false) {
+      if (n.connectable?.startConnected || n.connectable?.connected) { edits.push({ key: n.key, connected: false, startConnected: false }); said.push(`network adapter ${n.key} disconnected (not mapped)`); }
+    } else if (want.network && (want.network !== now || !n.connectable?.startConnected)) {
+      edits.push({ key: n.key, network: want.network, startConnected: true });
+      said.push(`network adapter ${n.key} → '${want.network}'`);
+    }
+  }
+  await editNics(vs, replica, edits);
+  return { changed: said };
 }

@@ -12,7 +12,6 @@ import { guestFamily } from '../model/guest.ts';
 import { TASK_TYPES } from '../model/vcenter-tasks.ts';
 import { InvalidRequest } from '../common/errors.ts';
 import { childLog } from '../common/log.ts';
-import { resolvePlacement } from '../restore/placement.ts';
 import { SnapshotDiskSource } from '../sources/snapshot/disk-source.ts';
 import type { SessionJournal } from '../sources/snapshot/journal.ts';
 import { SnapshotSession } from '../sources/snapshot/session.ts';
@@ -23,7 +22,7 @@ import { findReplica, writeSync, type ReplicaSync } from './marks.ts';
 import { MAX_POINTS, applyRetention, createPoint, listPoints, type RecoveryPoint } from './recovery-points.ts';
 import {
   checkMappedNetworks, createReplicaVm, mapNetworks, planReplicaFiles, prepareReplicaFiles, removeHalfMadeReplica,
-  replicaDisks, resolveFolder, type NetworkMapping,
+  applyNetworkMap, replicaDisks, resolveFolder, resolveReplicaPlacement, type NetworkMapping,
 } from './replica-vm.ts';
 import { planDisk, type DiskPlan, type DiskSyncState } from './transport/change-plan.ts';
 import { FullUploadWriter } from './transport/full-upload.ts';
@@ -38,6 +37,8 @@ export interface ReplicationTarget {
   host: string;
   datastore: string;
   folder?: string;
+  /** Resource pool (name or id) of the DR host's cluster or host; default its root pool. */
+  pool?: string;
   /** Appended to the source's name (default "-replica"). */
   suffix?: string;
   networkMap?: NetworkMapping[];
@@ -50,7 +51,17 @@ export interface TransporterFinder {
   forDatastore(vs: VSphere, datastore: MoRef): Promise<{ link?: TransporterLink; skipped: string[] }>;
 }
 
-export interface ReplicateDeps { vs: VSphere; journal: SessionJournal; locks: VmLocks; moref?: string; transporters?: TransporterFinder }
+export interface ReplicateDeps {
+  /** The source VM's vCenter (snapshot, CBT, reads). */
+  vs: VSphere;
+  /** The DR site's vCenter when it is another one than the source's (the replica, its points, the transporters' hot-add). */
+  target?: VSphere;
+  journal: SessionJournal;
+  locks: VmLocks;
+  moref?: string;
+  /** The DR site's transporters. */
+  transporters?: TransporterFinder;
+}
 
 export interface ReplicateRequest {
   vmId: string;
@@ -109,6 +120,8 @@ export function checkTarget(t: ReplicationTarget): Required<Pick<ReplicationTarg
 
 export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): Promise<ReplicateResult> {
   const { vs } = deps;
+  // Everything about the replica happens in the DR site's vCenter; the source is only read through its own.
+  const dr = deps.target ?? vs;
   const t0 = Date.now();
   const { suffix, keep, networkMap } = checkTarget(req.target);
   const release = deps.locks.tryAcquire(req.vmId, `replication ${req.runId ?? ''}`.trim());
@@ -130,12 +143,12 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
       .catch((e) => { log.debug({ err: (e as Error).message }, 'no vCenter task (is the plugin registered?)'); return undefined; });
 
     report('checking the DR target', 1);
-    const placement = await resolvePlacement(vs, req.target.host, req.target.datastore);
-    const folder = await resolveFolder(vs, placement, req.target.folder);
-    const networks = await checkMappedNetworks(vs, placement.host.ref, placement.host.name, networkMap);
-    const existing = await findReplica(vs, vm.instanceUuid);
+    const placement = await resolveReplicaPlacement(dr, req.target);
+    const folder = await resolveFolder(dr, placement, req.target.folder);
+    const networks = await checkMappedNetworks(dr, placement.host.ref, placement.host.name, networkMap);
+    const existing = await findReplica(dr, vm.instanceUuid);
     if (existing) {
-      const info = await vs.vms.get(existing.ref);
+      const info = await dr.vms.get(existing.ref);
       if (info.powerState !== 'poweredOff') {
         throw new InvalidRequest(`Replica '${existing.name}' is ${info.powerState}: a running replica (failed over, or started by hand) is not written to. Power it off and revert it to a recovery point first.`);
       }
@@ -197,17 +210,17 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
         let replicaRef: MoRef | undefined;
         try {
           report('creating the replica\'s files');
-          await prepareReplicaFiles(vs, nr, files, req.signal);
+          await prepareReplicaFiles(dr, nr, files, req.signal);
           // The seed: every disk whole, by datastore upload (the replica VM is made around the uploaded files).
-          const writer = new FullUploadWriter(vs, placement.datacenter.path);
+          const writer = new FullUploadWriter(dr, placement.datacenter.path);
           const targets = sourceDisks.map((d, i) => ({ label: d.label, capacity: d.capacityBytes, fileName: files.disks[i]!.descriptorPath, extentPath: files.disks[i]!.flatPath }));
           const written = await writeAll(writer, targets, sourceDisks.map((d) => ({ ranges: [{ start: 0, length: d.capacityBytes }], reason: 'seed' as const })));
           report('creating the replica VM', 92);
-          const made = await createReplicaVm(vs, nr, files, networks);
+          const made = await createReplicaVm(dr, nr, files, networks);
           replicaRef = made.ref;
           warnings.push(...made.warnings.filter((w) => !/left out/.test(w)));
           report('creating the recovery point', 95);
-          const point = await createPoint(vs, made.ref, { takenAt, consistency: session.consistency, sourceName: vm.name, ...(req.runId ? { runId: req.runId } : {}) });
+          const point = await createPoint(dr, made.ref, { takenAt, consistency: session.consistency, sourceName: vm.name, ...(req.runId ? { runId: req.runId } : {}) });
           if (mapped.unmapped.length) warnings.push(`Not in the network mapping, left disconnected on the replica: ${mapped.unmapped.join(', ')}.`);
           const sum = summary(written);
           result = {
@@ -217,19 +230,19 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
             removedPoints: [], warnings,
           };
         } catch (e) {
-          const left = await removeHalfMadeReplica(vs, replicaRef, files.dir, placement);
+          const left = await removeHalfMadeReplica(dr, replicaRef, files.dir, placement);
           if (left.length) warnings.push(`Left behind by the failed first run: ${left.join('; ')}.`);
           throw e;
         }
       } else {
         const replica = existing.ref;
-        const before = await listPoints(vs, replica);
+        const before = await listPoints(dr, replica);
         const latest = before[before.length - 1];
-        await writeSync(vs, replica, { ...syncBase(existing.sync, req.vmId, vm.name), state: 'syncing', at: new Date().toISOString() }).catch(() => undefined);
+        await writeSync(dr, replica, { ...syncBase(existing.sync, req.vmId, vm.name), state: 'syncing', at: new Date().toISOString() }).catch(() => undefined);
         try {
           // A fresh delta on the latest point: whatever an interrupted run wrote after it is dropped.
-          if (latest) { report('reverting the replica to its latest recovery point'); await vs.snapshots.revert(latest.ref, { suppressPowerOn: true }); }
-          let targets = await replicaDisks(vs, replica);
+          if (latest) { report('reverting the replica to its latest recovery point'); await dr.snapshots.revert(latest.ref, { suppressPowerOn: true }); }
+          let targets = await replicaDisks(dr, replica);
           if (targets.length !== sourceDisks.length || targets.some((d, i) => d.capacityBytes > sourceDisks[i]!.capacityBytes)) {
             throw new InvalidRequest(`The source's disks (${sourceDisks.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}) no longer match the replica's ` +
               `(${targets.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}): a disk was added, removed or shrunk. Delete the replica to seed a new one.`);
@@ -238,12 +251,16 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
           let removedForGrowth: string[] = [];
           if (grown.some(Boolean)) {
             report('growing the replica\'s disks');
-            removedForGrowth = await growReplicaDisks(vs, replica, sourceDisks.filter((_d, i) => grown[i]).map((d) => ({ key: targets[sourceDisks.indexOf(d)]!.key, capacity: d.capacityBytes })));
+            removedForGrowth = await growReplicaDisks(dr, replica, sourceDisks.filter((_d, i) => grown[i]).map((d) => ({ key: targets[sourceDisks.indexOf(d)]!.key, capacity: d.capacityBytes })));
             warnings.push(`${sourceDisks.filter((_d, i) => grown[i]).map((d) => d.label).join(', ')} of the source grew: the replica's disks were grown to match. vSphere cannot grow a disk that has snapshots, ` +
               `so the replica's ${removedForGrowth.length} older recovery point(s) were removed (${removedForGrowth.join(', ') || 'none'}); this run's point is the first of the grown disk.`);
-            targets = await replicaDisks(vs, replica);
+            targets = await replicaDisks(dr, replica);
           }
-          const chosen = await chooseWriter(vs, deps, replica, placement, req.transport ?? 'auto', warnings);
+          report('applying the network mapping');
+          const net = await applyNetworkMap(dr, replica, mapped.cfg.nics);
+          if (net.warning) warnings.push(net.warning);
+          if (net.changed.length) log.info({ replica: replica.value, changed: net.changed }, 'network mapping applied to the replica');
+          const chosen = await chooseWriter(dr, deps, replica, placement, req.transport ?? 'auto', warnings);
           report('planning what to send');
           // CBT since the previous run is only good for a replica at the point that run made.
           const atPreviousPoint = !!latest && latest.id === existing.sync?.pointId;
@@ -256,16 +273,16 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
           }
           const dTargets: ReplicaDiskTarget[] = [];
           for (const [i, t] of targets.entries()) {
-            const { extentPath } = chosen.partial ? { extentPath: '' } : await vs.datastores.resolveExtent(t.fileName, { dcPath: placement.datacenter.path });
+            const { extentPath } = chosen.partial ? { extentPath: '' } : await dr.datastores.resolveExtent(t.fileName, { dcPath: placement.datacenter.path });
             dTargets.push({ label: sourceDisks[i]!.label, capacity: t.capacityBytes, fileName: t.fileName, extentPath });
           }
           // Full upload into the top of the chain: on ESXi a delta is vmfsSparse/SEsparse, which a raw PUT cannot write
           // (runs after the seed need the hot-add transport there; see README "Replication transports").
           const written = await writeAll(chosen, dTargets, plans);
           report('creating the recovery point', 93);
-          const point = await createPoint(vs, replica, { takenAt, consistency: session.consistency, sourceName: vm.name, ...(req.runId ? { runId: req.runId } : {}) });
+          const point = await createPoint(dr, replica, { takenAt, consistency: session.consistency, sourceName: vm.name, ...(req.runId ? { runId: req.runId } : {}) });
           report('removing old recovery points', 96);
-          const ret = await applyRetention(vs, replica, keep);
+          const ret = await applyRetention(dr, replica, keep);
           warnings.push(...ret.warnings);
           const sum = summary(written);
           result = {
@@ -275,13 +292,13 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
             removedPoints: [...removedForGrowth, ...ret.removed], warnings,
           };
         } catch (e) {
-          const latestNow = (await listPoints(vs, replica).catch(() => before)).at(-1) ?? latest;
-          const back = latestNow ? await vs.snapshots.revert(latestNow.ref, { suppressPowerOn: true }).then(() => '', (x: Error) => ` Reverting the replica to its latest recovery point failed too (${x.message}): revert it from the vSphere Client.`) : '';
+          const latestNow = (await listPoints(dr, replica).catch(() => before)).at(-1) ?? latest;
+          const back = latestNow ? await dr.snapshots.revert(latestNow.ref, { suppressPowerOn: true }).then(() => '', (x: Error) => ` Reverting the replica to its latest recovery point failed too (${x.message}): revert it from the vSphere Client.`) : '';
           // Cancelled and put back: the replica is as ready as before the run. Anything else is an error to show.
           const after: ReplicaSync = req.signal?.aborted && !back && existing.sync?.state === 'ready'
             ? existing.sync
             : { ...syncBase(existing.sync, req.vmId, vm.name), state: 'error', error: `${(e as Error).message}${back}`, at: new Date().toISOString() };
-          await writeSync(vs, replica, after).catch(() => undefined);
+          await writeSync(dr, replica, after).catch(() => undefined);
           throw e;
         }
       }
@@ -300,7 +317,7 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
       state: 'ready', sourceVmId: req.vmId, sourceName: vm.name, lastSync: takenAt.toISOString(), durationMs, bytes: result.bytes, consistency: result.consistency, at: new Date().toISOString(),
       ...(result.transport ? { transport: result.transport } : {}), pointId: result.point.id, ...(result.diskState ? { disks: result.diskState } : {}),
     };
-    await writeSync(vs, replica, sync).catch((e) => warnings.push(`The replica's state could not be recorded in vCenter: ${(e as Error).message}`));
+    await writeSync(dr, replica, sync).catch((e) => warnings.push(`The replica's state could not be recorded in vCenter: ${(e as Error).message}`));
     await vs.events.logUserEvent(ref, `Stillpoint: ${vm.name} replicated to ${result.replicaName}, ${result.consistency}-consistent (recovery point '${result.point.name}').`).catch(() => undefined);
     if (task) await task.succeed().catch(() => undefined);
     report('done', 100);

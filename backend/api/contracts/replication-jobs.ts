@@ -21,6 +21,8 @@ export interface ReplicationJobTarget {
   datastore: string;
   /** VM folder at DR (name or id); default the datacenter's VM folder. */
   folder?: string;
+  /** Resource pool (name or id) of the DR host's cluster or standalone host; default its root pool. */
+  pool?: string;
   /** Appended to the source's name (default "-replica"). */
   suffix?: string;
   /** Source network → DR network, applied on every run; NICs on unmapped networks stay disconnected. */

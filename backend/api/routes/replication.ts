@@ -5,10 +5,10 @@
 import type { JobRun, ReplicaRpo, ReplicaState, ReplicateRequest, ReplicationJob, ReplicationJobInput } from '../contract.ts';
 import { param, UUID_ID, VM_ID } from '../http.ts';
 import { AppAwareSchema } from '../schemas.ts';
-import { Forbidden, NotFound } from '../../common/errors.ts';
+import { Conflict, Forbidden, NotFound } from '../../common/errors.ts';
 import type { JobStore } from '../../jobs/store.ts';
 import type { Job } from '../../model/job.ts';
-import { isReplicationJob } from '../../replication/jobs/job-input.ts';
+import { DEFAULT_SUFFIX, isReplicationJob } from '../../replication/jobs/job-input.ts';
 import { checkReplicationJob, replicationJobDraft, replicationJobToDto } from '../replication-jobs.ts';
 import type { ListedReplica } from '../../replication/jobs/health-check.ts';
 import type { RouteDef } from '../routes.ts';
@@ -16,8 +16,7 @@ import type { UserContext } from '../auth.ts';
 import { ref, type Schema } from '../schema.ts';
 import { PRIVILEGES } from '../../model/privileges.ts';
 import type { MoRef, VSphere } from '../../vsphere/index.ts';
-import { resolvePlacement } from '../../restore/placement.ts';
-import { checkMappedNetworks, resolveFolder } from '../../replication/replica-vm.ts';
+import { checkMappedNetworks, resolveFolder, resolveReplicaPlacement } from '../../replication/replica-vm.ts';
 import { checkTarget } from '../../replication/replicate-vm.ts';
 import type { ReplicaStatus } from '../../replication/replica-state.ts';
 import { requireGuestUse, requireOnVms, requirePrivileges, requireVisible, siteSession } from './operations.ts';
@@ -75,7 +74,7 @@ export const ReplicationJobInputSchema: Schema = ref('ReplicationJobInput', {
       type: 'object', additionalProperties: false, required: ['host', 'datastore'],
       properties: {
         site: { type: 'string', minLength: 1, maxLength: 32, description: 'a configured site id (default the primary)' },
-        host: name, datastore: name, folder: name,
+        host: name, datastore: name, folder: name, pool: name,
         suffix: { type: 'string', minLength: 1, maxLength: 40, pattern: '^[^/\\\\\\[\\]%]+$' },
         networkMap: netMap,
       },
@@ -91,8 +90,8 @@ export const ReplicationJobInputSchema: Schema = ref('ReplicationJobInput', {
 });
 
 /** The DR target's privileges in the user's own session at the DR site (restore to a new VM there, the mapped networks). */
-async function requireDrTarget(vs: VSphere, r: { host: string; datastore: string; folder?: string; networkMap?: { source: string; target: string }[] }): Promise<void> {
-  const pl = await resolvePlacement(vs, r.host, r.datastore);
+async function requireDrTarget(vs: VSphere, r: { host: string; datastore: string; folder?: string; pool?: string; networkMap?: { source: string; target: string }[] }): Promise<void> {
+  const pl = await resolveReplicaPlacement(vs, r);
   const folder = await resolveFolder(vs, pl, r.folder);
   const nets = await checkMappedNetworks(vs, pl.host.ref, pl.host.name, r.networkMap ?? []);
   const mapped = [...new Set((r.networkMap ?? []).map((m) => m.target))].map((n) => [n, nets.get(n)!] as [string, MoRef]);
@@ -100,9 +99,37 @@ async function requireDrTarget(vs: VSphere, r: { host: string; datastore: string
   await requirePrivileges(vs, `Replicating to host '${pl.host.name}'`, [
     { entity: folder, label: `VM folder ${folder.value} of datacenter '${pl.datacenter.name}'`, rules, on: 'folder' },
     { entity: pl.datastore.ref, label: `datastore '${pl.datastore.name}' (${pl.datastore.ref.value})`, rules, on: 'datastore' },
-    { entity: pl.pool, label: `the resource pool of host '${pl.host.name}' (${pl.pool.value})`, rules, on: 'pool' },
+    { entity: pl.pool, label: r.pool ? `resource pool '${r.pool}' (${pl.pool.value})` : `the resource pool of host '${pl.host.name}' (${pl.pool.value})`, rules, on: 'pool' },
     ...mapped.map(([n, ref]) => ({ entity: ref, label: `network '${n}' (${ref.value})`, rules, on: 'network' as const })),
   ]);
+}
+
+/** What of a job's DR target decides where a replica is made: fixed once the job's VMs have replicas. */
+const PLACEMENT_FIELDS = ['site', 'host', 'datastore', 'folder', 'pool', 'suffix'] as const;
+
+/**
+ * Editing a job may change its network mapping, schedule, RPO, points, source and application-aware
+ * settings at any time; its placement (site, host, datastore, folder, pool, suffix) only while none of
+ * its VMs has a replica yet: a run writes into the existing replica wherever it is, so a changed
+ * placement would be ignored, or (another site) leave the old replica behind.
+ */
+async function refuseMovingReplicas(old: Job, input: ReplicationJobInput, primary: string, jobVms: ReplicationJobDeps['jobVms'],
+  replicaOf: ReplicationDeps['replicaOf']): Promise<void> {
+  const before = replicationJobToDto(old).target;
+  const after = { ...input.target, site: input.target.site ?? primary, suffix: input.target.suffix ?? DEFAULT_SUFFIX };
+  const changed = PLACEMENT_FIELDS.filter((f) => (before[f] ?? '') !== (after[f] ?? ''));
+  if (!changed.length) return;
+  const members = await jobVms(old);
+  const withReplica: string[] = [];
+  for (const vm of members) {
+    const r = await replicaOf(vm).catch(() => undefined);
+    if (r) withReplica.push(r.replicaName);
+  }
+  if (!withReplica.length) return;
+  throw new Conflict(`Job '${old.name}' already has replicas (${withReplica.slice(0, 5).join(', ')}${withReplica.length > 5 ? ', …' : ''}): ` +
+    `its ${changed.join(', ')} cannot change, as the next run writes into these replicas where they are. ` +
+    'Keep the target and change the network mapping, schedule, RPO, recovery points or application-aware settings; ' +
+    'to replicate elsewhere, create a new job (and delete these replicas when the new ones are ready).');
 }
 
 export function toReplicaState(vmId: string, s: ReplicaStatus, replicaId: string, syncing: boolean): Extract<ReplicaState, { replicaVmId: string }> {
@@ -177,12 +204,12 @@ export function replicationRoutes(d: ReplicationDeps): RouteDef[] {
         return out;
       },
     },
-    ...(d.jobs ? replicationJobRoutes(d.jobs) : []),
+    ...(d.jobs ? replicationJobRoutes(d.jobs, d.replicaOf) : []),
   ];
 }
 
 /** CRUD and "run now" of replication jobs; each is a job of kind 'replication' in the one job store. */
-function replicationJobRoutes(j: ReplicationJobDeps): RouteDef[] {
+function replicationJobRoutes(j: ReplicationJobDeps, replicaOf: ReplicationDeps['replicaOf']): RouteDef[] {
   const primary = j.sites[0]!;
   /** The user's own session at a site (a qualified dummy id picks it). */
   const sessionAt = (user: UserContext, site: string) => siteSession(user, site === primary ? 'vm-0' : `${site}:vm-0`).vs;
@@ -246,6 +273,7 @@ function replicationJobRoutes(j: ReplicationJobDeps): RouteDef[] {
         const input = body as ReplicationJobInput;
         check(input);
         await requireRights(user, input);
+        await refuseMovingReplicas(old, input, primary, j.jobVms, replicaOf);
         const { name, vmIds, folderIds, target, schedule, retention, appAware, concurrency, enabled } = replicationJobDraft(input, primary);
         const job = j.store.updateJob(old.id, { name, vmIds, folderIds, target, schedule, retention, appAware, concurrency, enabled });
         j.changed(job);

@@ -1,6 +1,6 @@
 // Replication jobs are jobs of kind 'replication' in the one job store (schedule, history, next run
 // and "run now" as every job), with a replica target: the DR site, host, datastore, folder, name
-// suffix, network mapping, and the replication settings (source, RPO, points kept).
+// suffix, resource pool, network mapping, and the replication settings (source, RPO, points kept).
 import { InvalidRequest } from '../../common/errors.ts';
 import type { Job, ReplicationSettings } from '../../model/job.ts';
 import { mappingFromRecord } from '../network-map.ts';
@@ -21,7 +21,7 @@ export function replicaTarget(job: Job): ReplicaJobTarget & { replication: Repli
 export function runTarget(job: Job): ReplicationTarget {
   const t = replicaTarget(job);
   return {
-    host: t.host, datastore: t.datastore, ...(t.folder ? { folder: t.folder } : {}), suffix: t.nameSuffix,
+    host: t.host, datastore: t.datastore, ...(t.folder ? { folder: t.folder } : {}), ...(t.pool ? { pool: t.pool } : {}), suffix: t.nameSuffix,
     networkMap: mappingFromRecord(t.networks), keep: t.replication.keepPoints,
   };
 }

@@ -1,6 +1,7 @@
 // The replication run kind: a replication job's run replicates each of its VMs to the job's DR target,
 // from a consistent snapshot of the running VM (replicate-vm.ts, the job's application-aware
-// settings: quiesce, scripts, guest credential) or from the VM's newest restore point (from-backup.ts).
+// settings: quiesce, scripts, guest credential; the DR site may be another vCenter than the VM's) or
+// from the VM's newest restore point (from-backup.ts).
 import { InvalidRequest } from '../../common/errors.ts';
 import { formatBytes } from '../../common/units.ts';
 import type { Job, Run } from '../../model/job.ts';
@@ -11,10 +12,8 @@ import { replicateVm, type ReplicateDeps, type ReplicateResult } from '../replic
 import { replicaTarget, runTarget } from './job-input.ts';
 
 export interface ReplicationKindDeps {
-  /** What replicating this VM from a snapshot needs (its own vCenter, journal, locks). */
-  replicateDeps(vmId: string): Promise<ReplicateDeps>;
-  /** The site of a (site-qualified) VM id. */
-  siteOf(vmId: string): string;
+  /** What replicating this VM from a snapshot to a DR site needs (its own vCenter, journal, locks; the DR site's vCenter and transporters). */
+  replicateDeps(vmId: string, drSite: string): Promise<ReplicateDeps>;
   /** What replicating from the repository to this DR site needs. */
   fromBackupDeps(site: string): Promise<FromBackupDeps>;
   /** A VM is in a session (backup, restore, replication) on this node. */
@@ -52,14 +51,9 @@ export class ReplicationKind implements VmKind<unknown> {
       }
       return outcome(r, `from restore point ${r.restorePointId}`);
     }
-    const vmSite = this.#d.siteOf(ctx.vmId);
-    if (vmSite !== t.site) {
-      throw new InvalidRequest(`Job '${job.name}' replicates from a snapshot of the running VM, which this version writes only to a DR host of the VM's own vCenter (site '${vmSite}'), not to site '${t.site}'. ` +
-        'Set the job\'s source to "latest restore point" (back the VM up first), or choose a DR host of the VM\'s own vCenter.');
-    }
     const settings = job.appAware;
     const guest = settings.guestCredentialId ? { id: settings.guestCredentialId, credentials: this.#d.guestCredentials(settings.guestCredentialId) } : undefined;
-    const r = await replicateVm(await this.#d.replicateDeps(ctx.vmId), {
+    const r = await replicateVm(await this.#d.replicateDeps(ctx.vmId, t.site), {
       vmId: ctx.vmId, target, settings, runId: ctx.runId, initiatedBy: ctx.initiatedBy, signal: ctx.signal, onProgress: progress, ...(guest ? { guest } : {}),
     });
     return outcome(r, r.reason);

@@ -1,0 +1,75 @@
+// A replication job's resource pool at the DR site: the replica is created in the chosen pool (read back
+// from the lab vCenter); a pool of another cluster than the DR host's is refused when the job is saved,
+// and — when the pool moved to another cluster after the job was saved — by "Run now" before any snapshot
+// is taken of the source.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestService, type TestService } from '../helpers/service.ts';
+import type { ApiError, JobRun, ReplicationJob, ReplicationJobInput } from '../../backend/api/contract.ts';
+import { connectToLab } from '../helpers/lab-vsphere.ts';
+import { findReplicas } from '../../backend/replication/marks.ts';
+import type { MoRef, VSphere } from '../../backend/vsphere/index.ts';
+import { Soap, first, ref } from '../lab-tests/soap.ts';
+
+let t: TestService;
+let token: string;
+let vs: VSphere;
+let soap: Soap;
+before(async () => { t = await startTestService(); token = await t.login(); vs = await connectToLab(t.lab); soap = new Soap(t.lab); await soap.login(); });
+after(async () => { await vs?.close(); await t?.stop(); });
+
+const appAware = { quiesce: true, onQuiesceFailure: 'fallback', vssBackupType: 'copy' } as const;
+const input = (vmId: string, pool: string, over: Partial<ReplicationJobInput> = {}): ReplicationJobInput => ({
+  name: `to pool ${pool}`, vmIds: [vmId], target: { host: 'esx-dr-01.lab.local', datastore: 'dr-ds1', pool, suffix: '-pool' },
+  schedule: { cron: null }, rpoMinutes: 60, keepPoints: 2, appAware: { ...appAware }, enabled: true, ...over,
+});
+
+const allocation = '<reservation>0</reservation><expandableReservation>true</expandableReservation><limit>-1</limit><shares><shares>4000</shares><level>normal</level></shares>';
+/** A child pool of a cluster's root pool, made the vSphere way (CreateResourcePool, raw SOAP: the service never makes pools). */
+async function createPool(cluster: string, name: string): Promise<MoRef> {
+  const clusters = await vs.pc.retrieveAllOfType<{ name?: string; resourcePool?: MoRef }>('ClusterComputeResource', ['name', 'resourcePool']);
+  const root = clusters.find((c) => c.props.name === cluster)!.props.resourcePool!;
+  const xml = await soap.ok('CreateResourcePool', `${ref('_this', root)}<name>${name}</name><spec><cpuAllocation>${allocation}</cpuAllocation><memoryAllocation>${allocation}</memoryAllocation></spec>`);
+  return { type: 'ResourcePool', value: first(xml, 'returnval')! };
+}
+
+test('the replica is created in the job\'s resource pool of the DR cluster', async () => {
+  const pool = await createPool('DR', 'Replicas');
+  const src = (await t.lab.control.vms())['web-off01']!;
+  const made = await t.call<ReplicationJob>('POST', '/api/replication-jobs', { token, body: input(src.moref, 'Replicas') });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  assert.equal(made.body.target.pool, 'Replicas', 'the job keeps its pool');
+  const r = await t.call<JobRun>('POST', `/api/replication-jobs/${made.body.id}/run`, { token });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const done = await t.waitRun(token, r.body.id, 120_000);
+  assert.ok(done.status === 'success' || done.status === 'warning', JSON.stringify(done));
+  const replica = (await findReplicas(vs)).find((x) => x.name === 'web-off01-pool');
+  assert.ok(replica, 'the replica exists');
+  const { resourcePool } = await vs.pc.retrieveOne<{ resourcePool?: MoRef }>(replica.ref, ['resourcePool']);
+  assert.equal(resourcePool?.value, pool.value, 'the replica is in the chosen pool');
+  const { vm } = await vs.pc.retrieveOne<{ vm?: MoRef[] }>(pool, ['vm']);
+  assert.ok(vm?.some((v) => v.value === replica.ref.value), 'the pool lists the replica');
+});
+
+test('a resource pool of another cluster is refused when the job is saved and by a run before any snapshot', async () => {
+  await createPool('Production', 'Prod-Only');
+  const src = (await t.lab.control.vms())['linux-db01']!;
+  const bad = await t.call<ApiError>('POST', '/api/replication-jobs', { token, body: input(src.moref, 'Prod-Only') });
+  assert.equal(bad.status, 400, JSON.stringify(bad.body));
+  assert.match(bad.body.message, /Resource pool 'Prod-Only' belongs to 'Production', not to 'DR' of DR host 'esx-dr-01\.lab\.local': choose one of .*'Replicas'.*, or a DR host of 'Production'/);
+  const unknown = await t.call<ApiError>('POST', '/api/replication-jobs', { token, body: input(src.moref, 'No-Such-Pool') });
+  assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+  assert.match(unknown.body.message, /No-Such-Pool[\s\S]*resource pools of 'DR'/);
+
+  // The pool the job names is moved to another cluster after the job was saved (deleted, one of that name made elsewhere).
+  const moving = await createPool('DR', 'Moving');
+  const made = await t.call<ReplicationJob>('POST', '/api/replication-jobs', { token, body: input(src.moref, 'Moving', { name: 'moving pool' }) });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  await vs.waitForTask({ type: 'Task', value: first(await soap.ok('Destroy_Task', ref('_this', moving)), 'returnval')! });
+  await createPool('Production', 'Moving');
+  const r = await t.call<JobRun & ApiError>('POST', `/api/replication-jobs/${made.body.id}/run`, { token });
+  assert.equal(r.status, 400, 'run now checks the target in the user\'s session first');
+  assert.match(r.body.message, /Resource pool 'Moving' belongs to 'Production'/);
+  assert.deepEqual(await vs.snapshots.list({ type: 'VirtualMachine', value: src.moref }).then((l) => l.map((s) => s.name)), [], 'no snapshot was taken');
+  assert.equal((await findReplicas(vs)).some((x) => x.name === 'linux-db01-pool'), false, 'no replica was made');
+});
