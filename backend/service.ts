@@ -262,8 +262,11 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const listReplicas = async () => (await Promise.all(sites.ids().map(async (site) => (await allReplicas(await sites.vs(site))).map((s) => ({ ...s, replicaId: sites.format(site, s.replica.value) }))))).flat();
   const checkReplicaHealth = () => void listReplicas().then((l) => replicationHealth.observe(l)).catch((e: Error) => log.warn({ err: e.message }, 'replica health check failed'));
   runner.registerVmKind(new ReplicationKind({
-    replicateDeps: async (vmId) => { const { vs, moref, site } = await vmAt(vmId); return { vs, journal: journal(site), locks, moref, transporters: transportersAt(site) }; },
-    siteOf: (vmId) => sites.parse(vmId, 'VM').site,
+    // A DR site of another vCenter: the replica is written there (its transporters), the source read through its own.
+    replicateDeps: async (vmId, drSite) => {
+      const { vs, moref, site } = await vmAt(vmId);
+      return { vs, journal: journal(site), locks, moref, transporters: transportersAt(drSite), ...(drSite !== site ? { target: await sites.vs(drSite) } : {}) };
+    },
     fromBackupDeps: async (site) => ({ target: await sites.vs(site), repo: await repo(), transporters: transportersAt(site) }),
     holder: (vmId) => locks.holder(vmId), guestCredentials: (id) => jobs.credentialSecret(id),
     onReplicated: () => { inventory.invalidate(); checkReplicaHealth(); },
