@@ -1,8 +1,9 @@
 // Cross-vCenter replication: the DR site is a second configured vCenter (site "dr", a second lab). A
 // replication job from the latest restore point creates the replica in the DR vCenter (never in the
 // source's), its disk equal to the source's; the VM's replica, the list of replicas and its RPO name it
-// by its site-qualified id. A job replicating from a snapshot to another vCenter is refused at its run
-// with what to do instead.
+// by its site-qualified id. A job replicating from a snapshot of the running VM (the default source)
+// seeds its replica in the DR vCenter by full upload, then sends only the changed bytes (CBT on the
+// source) through a transporter on the DR vCenter's helper VM; the replica equals the source at each point.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -13,6 +14,8 @@ import { connectToLab } from '../helpers/lab-vsphere.ts';
 import { findReplicas } from '../../backend/replication/marks.ts';
 import { replicaDisks } from '../../backend/replication/replica-vm.ts';
 import type { VSphere } from '../../backend/vsphere/index.ts';
+import { randomBytes } from 'node:crypto';
+import { HELPER, diskShaViaHelper, helperAttached, pieceCover, shaOfFile, startTransporter, type TransporterProc } from './transport-lab.ts';
 
 let prod: Lab;
 let dr: Lab;
@@ -20,13 +23,15 @@ let t: TestService;
 let token: string;
 let prodVs: VSphere;
 let drVs: VSphere;
+let transporter: TransporterProc | undefined;
 before(async () => {
-  [prod, dr] = await Promise.all([startLab(), startLab()]);
+  [prod, dr] = await Promise.all([startLab(), startLab({ replication: true })]);
   t = await startTestService({ lab: prod, extraSites: [{ id: 'dr', lab: dr }] });
   token = await t.login();
   [prodVs, drVs] = await Promise.all([connectToLab(prod), connectToLab(dr)]);
 });
 after(async () => {
+  if (transporter && transporter.proc.exitCode === null) await transporter.kill9();
   await Promise.all([prodVs?.close(), drVs?.close()]);
   await t?.stop();
   await Promise.all([prod?.stop(), dr?.stop()]);
@@ -94,13 +99,48 @@ test('a job from the latest restore point replicates a VM of the primary vCenter
 
 });
 
-test('replicating from a snapshot to another vCenter is refused at the run, saying what to do', async () => {
-  const src = (await prod.control.vms())['win-app01']!;
-  const made = await t.call<ReplicationJob>('POST', '/api/replication-jobs', { token, body: job(src.moref, { name: 'snapshot to dr', source: 'snapshot', target: { site: 'dr', host: 'esx-dr-01.lab.local', datastore: 'dr-ds1' } }) });
+test('a job from a snapshot of the running VM seeds a replica in the DR vCenter, then sends only the changed bytes by hot-add at the DR site', async () => {
+  // The DR site's transporter: its helper VM in the DR vCenter, paired by the service, the device paths from the DR lab.
+  const helper = (await dr.control.vms())[HELPER]!;
+  const paired = await t.call<{ token: string }>('POST', '/api/transporters/pair', { token, body: { vm: `dr:${helper.moref}` } });
+  assert.equal(paired.status, 200, JSON.stringify(paired.body));
+  transporter = await startTransporter({ lab: dr, serviceUrl: t.service.url, serviceCert: t.service.cert, token: paired.body.token });
+
+  const VM = 'win-app01';
+  const src = (await prod.control.vms())[VM]!;
+  const sourceSha = async () => { const d = (await prod.control.vms())[VM]!.disks[0]!; return shaOfFile(d.flatPath, d.capacityBytes); };
+  const made = await t.call<ReplicationJob>('POST', '/api/replication-jobs', { token, body: job(src.moref, { name: 'snapshot to dr', source: 'snapshot', target: { site: 'dr', host: 'esx-dr-01.lab.local', datastore: 'dr-ds1', suffix: '-xsnap' } }) });
   assert.equal(made.status, 201, JSON.stringify(made.body));
-  const r = await t.call<JobRun>('POST', `/api/replication-jobs/${made.body.id}/run`, { token });
-  const done = await t.waitRun(token, r.body.id, 60_000);
-  assert.equal(done.status, 'failed');
-  assert.match(done.vms[0]!.message ?? '', /writes only to a DR host of the VM's own vCenter \(site 'primary'\), not to site 'dr'.*latest restore point/);
-  assert.deepEqual((await prodVs.snapshots.list({ type: 'VirtualMachine', value: src.moref })).map((s) => s.name), [], 'no snapshot was taken');
+  const run = async () => {
+    const sha = await sourceSha();
+    const r = await t.call<JobRun>('POST', `/api/replication-jobs/${made.body.id}/run`, { token });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const done = await t.waitRun(token, r.body.id, 180_000);
+    assert.ok(done.status === 'success' || done.status === 'warning', JSON.stringify(done));
+    assert.deepEqual(await prodVs.snapshots.list({ type: 'VirtualMachine', value: src.moref }).then((l) => l.map((x) => x.name)), [], 'no snapshot left on the source');
+    return { done, sha };
+  };
+
+  const seed = await run();
+  assert.match(seed.done.vms[0]!.message ?? '', /Created replica win-app01-xsnap .*by full upload \(whole disks\)/);
+  const replica = (await findReplicas(drVs)).find((x) => x.name === 'win-app01-xsnap');
+  assert.ok(replica, 'the replica is in the DR vCenter');
+  assert.equal((await findReplicas(prodVs)).some((x) => x.name === 'win-app01-xsnap'), false, 'nothing made in the source vCenter');
+  assert.equal(await diskShaViaHelper(drVs, dr, 'win-app01-xsnap'), seed.sha, 'the seeded replica equals the source at its snapshot');
+
+  // Known byte ranges written as the guest would; the next run sends them (CBT on the source) through the DR transporter.
+  const MiB = 1024 * 1024;
+  const writes = [{ start: MiB + 512, length: 300 * 1024 }, { start: 9 * MiB, length: MiB }, { start: 30 * MiB + 123, length: 8 * 1024 }];
+  for (const w of writes) await prod.control.writeDisk(VM, 0, w.start, randomBytes(w.length));
+  const changed = writes.reduce((n, w) => n + w.length, 0);
+  const second = await run();
+  const v = second.done.vms[0]!;
+  assert.match(v.message ?? '', /Updated replica win-app01-xsnap .*by hot-add/);
+  assert.ok(v.bytesRead >= changed && v.bytesRead <= 1.1 * changed, `hot-add sent ${v.bytesRead} B for ${changed} B changed`);
+  assert.equal(await diskShaViaHelper(drVs, dr, 'win-app01-xsnap'), second.sha, 'the replica equals the source at the second point');
+  const rep = (await t.call<Replica>('GET', `/api/vms/${src.moref}/replica`, { token })).body;
+  assert.equal(rep.replicaVmId, `dr:${replica.ref.value}`);
+  assert.equal(rep.recoveryPoints, 2);
+  assert.deepEqual(await helperAttached(dr), [], 'no replica disk stays attached to the DR helper');
+  assert.equal(await transporter.stop(), pieceCover(writes), 'the DR transporter wrote exactly the changed pieces');
 });
