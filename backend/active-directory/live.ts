@@ -4,13 +4,25 @@
  * default naming context, and modifications. Directory refusals keep their LDAP result code and
  * text, so "insufficientAccessRights (50)" reaches the user as it came from the DC.
  */
-import { Client, Change, Attribute, Control, EqualityFilter, ResultCodeError, type Filter } from 'ldapts'
+import { Client, Change, Attribute, Control, EqualityFilter, ResultCodeError, type Filter, type BerWriter } from 'ldapts'
 import { guidToBytes, type LdapValue } from './ldap-values.ts'
 
 /** LDAP_SERVER_SHOW_DELETED_OID: tombstones and deleted objects are returned. */
 export const SHOW_DELETED = '1.2.840.113556.1.4.417'
 /** LDAP_SERVER_SHOW_RECYCLED_OID: recycled objects too (Recycle Bin on). */
 export const SHOW_RECYCLED = '1.2.840.113556.1.4.2064'
+
+/** LDAP_SERVER_SD_FLAGS_OID: which parts of nTSecurityDescriptor a read returns or a write replaces. */
+export const SD_FLAGS = '1.2.840.113556.1.4.801'
+
+/** The SD_FLAGS control: its value is SEQUENCE { INTEGER flags } (owner 1, group 2, DACL 4, SACL 8). */
+class SdFlagsControl extends Control {
+  readonly flags: number
+  constructor(flags: number) { super(SD_FLAGS, { critical: true }); this.flags = flags }
+  protected override writeControl(writer: BerWriter): void {
+    writer.writeBuffer(Buffer.from([0x30, 0x03, 0x02, 0x01, this.flags & 0x0f]), 4)
+  }
+}
 
 export interface LiveTarget {
   /** ldaps://dc01.corp.example:636 (ldap:// is refused: credentials and passwords travel). */
@@ -86,7 +98,14 @@ export interface LiveDirectory {
   byDn(dn: string, binary?: string[]): Promise<LiveEntry | undefined>
   /** Objects under a DN (scope sub), not deleted ones. */
   subtree(dn: string, attributes: string[], binary?: string[]): Promise<LiveEntry[]>
-  modify(dn: string, changes: { operation: 'add' | 'delete' | 'replace'; type: string; values: LdapValue[] }[], opts?: { showDeleted?: boolean }): Promise<void>
+  /**
+   * Whether the forest has the AD Recycle Bin on: the Recycle Bin Feature among msDS-EnabledFeature of
+   * CN=Partitions of the configuration naming context.
+   */
+  recycleBinEnabled(): Promise<boolean>
+  /** The object's nTSecurityDescriptor (binary), the parts asked for with the SD_FLAGS control; undefined when none is readable. */
+  securityDescriptor(dn: string, sdFlags: number): Promise<Buffer | undefined>
+  modify(dn: string, changes: { operation: 'add' | 'delete' | 'replace'; type: string; values: LdapValue[] }[], opts?: { showDeleted?: boolean; sdFlags?: number }): Promise<void>
   add(dn: string, attributes: Record<string, LdapValue[]>): Promise<void>
   close(): Promise<void>
 }
@@ -117,6 +136,7 @@ export async function connectLive(target: LiveTarget): Promise<LiveDirectory> {
   }
   const showDeleted = () => [new Control(SHOW_DELETED, { critical: true })]
   let nc: string | undefined
+  let recycleBin: boolean | undefined
   const search = async (base: string, scope: 'base' | 'sub', filter: string | Filter, attributes: string[], binary: string[], controls?: Control[]) => {
     try {
       const r = await client.search(base, { scope, filter, attributes, explicitBufferAttributes: binary, paged: scope === 'sub' ? { pageSize: 500 } : false }, controls)
@@ -135,6 +155,23 @@ export async function connectLive(target: LiveTarget): Promise<LiveDirectory> {
       if (typeof v !== 'string') throw new LiveDirectoryError('refused', `${target.url} did not name its defaultNamingContext: is it an Active Directory domain controller?`)
       return (nc = v)
     },
+    async recycleBinEnabled() {
+      if (recycleBin !== undefined) return recycleBin
+      const [root] = await search('', 'base', '(objectClass=*)', ['configurationNamingContext'], [])
+      const config = root?.attributes.get('configurationNamingContext')?.[0]
+      if (typeof config !== 'string') throw new LiveDirectoryError('refused', `${target.url} did not name its configurationNamingContext: is it an Active Directory domain controller?`)
+      const [partitions] = await search(`CN=Partitions,${config}`, 'base', '(objectClass=*)', ['msDS-EnabledFeature'], [])
+      const features = (partitions?.attributes.get('msDS-EnabledFeature') ?? []).map(String)
+      // Windows and Samba both name the feature object so (CN=Recycle Bin Feature,CN=Optional Features,…).
+      recycleBin = features.some((f) => /^CN=Recycle Bin Feature,CN=Optional Features,/i.test(f))
+      return recycleBin
+    },
+    async securityDescriptor(dn, sdFlags) {
+      const [hit] = await search(dn, 'base', '(objectClass=*)', ['nTSecurityDescriptor'], ['nTSecurityDescriptor'],
+        [new Control(SHOW_DELETED, { critical: true }), new SdFlagsControl(sdFlags)])
+      const v = hit?.attributes.get('nTSecurityDescriptor')?.[0]
+      return Buffer.isBuffer(v) ? v : undefined
+    },
     async byGuid(guid, binary = []) {
       const base = await self.defaultNamingContext()
       const filter = new EqualityFilter({ attribute: 'objectGUID', value: guidToBytes(guid) })
@@ -152,7 +189,7 @@ export async function connectLive(target: LiveTarget): Promise<LiveDirectory> {
     async modify(dn, changes, opts = {}) {
       try {
         await client.modify(dn, changes.map((c) => new Change({ operation: c.operation, modification: new Attribute({ type: c.type, values: c.values as string[] }) })),
-          opts.showDeleted ? showDeleted() : undefined)
+          [...(opts.showDeleted ? showDeleted() : []), ...(opts.sdFlags ? [new SdFlagsControl(opts.sdFlags)] : [])])
       } catch (e) { throw liveError(e, `Changing ${changes.map((c) => c.type).join(', ')} of ${dn}`) }
     },
     async add(dn, attributes) {

@@ -1,11 +1,16 @@
 /**
  * Restore backed-up objects into a live DC over LDAPS, with the user's own credentials:
- * - a deleted object whose tombstone (or, Recycle Bin off, recycled object) is still on the DC is REANIMATED (delete isDeleted, replace
- *   distinguishedName, with the Show Deleted control): it keeps its objectGUID and objectSid;
+ * - a deleted object still on the DC is REANIMATED (delete isDeleted, replace distinguishedName, with the
+ *   Show Deleted control): it keeps its objectGUID and objectSid. With the forest's Recycle Bin on, a
+ *   deleted object kept all its attributes and link values, and reanimation brings them back (we then write
+ *   only what still differs); with it off, it is a tombstone that kept only a few attributes, and the rest
+ *   comes from the backup. A recycled object (isRecycled) cannot be reanimated: it is recreated;
  * - a missing object is RECREATED (the DC gives it a new objectGUID and objectSid);
  * - an existing one is UPDATED;
  * then the chosen attributes get their backed-up values, the group memberships are put back, the
- * password is left, set or must be changed at next logon, and the account is enabled/disabled.
+ * password is left, set or must be changed at next logon, and the account is enabled/disabled, and
+ * (option permissions) the backed-up owner, group and explicit ACEs of its security descriptor are written
+ * back with the SD_FLAGS control (never the SACL; inherited ACEs are the DC's to recompute).
  * Password hashes and other secrets are never read from the backup nor written.
  * A refusal of the directory for lack of rights stops the restore with the LDAP result
  * (LiveDirectoryError kind 'rights'); other refusals are reported per attribute and the rest goes on.
@@ -15,6 +20,8 @@ import { normalizeDn, splitDn } from './dn.ts'
 import { binaryAttributes, liveValues, restorableValues } from './compare.ts'
 import { canonical, guidFromBytes, sidFromLdap, type LdapValue } from './ldap-values.ts'
 import { LiveDirectoryError, type LiveDirectory, type LiveEntry } from './live.ts'
+import type { BackupSecurityDescriptors } from './sd-table.ts'
+import { encodeSecurityDescriptor, parseSecurityDescriptor, permissionDifferences, restorablePart, SD_DACL, SD_GROUP, SD_OWNER } from './security-descriptor.ts'
 
 export type PasswordOption = { mode: 'none' } | { mode: 'new'; value: string; mustChange?: boolean } | { mode: 'must-change' }
 
@@ -29,9 +36,26 @@ export interface AdRestoreOptions {
   targetContainer?: string
   /** When no tombstone is left: create the object anew (new objectGUID/objectSid). Default true. */
   recreate?: boolean
+  /**
+   * Write back the backed-up owner, group and explicit (non-inherited) ACEs of the object's security
+   * descriptor. Default: for reanimated and recreated objects, when the DC's differ (a tombstone loses
+   * them); never for objects that were only updated unless asked for.
+   */
+  permissions?: boolean
 }
 
 export type RestoreAction = 'reanimated' | 'recreated' | 'updated'
+/** How a deleted object came back: from the Recycle Bin (all attributes and links kept by the DC) or from a tombstone. */
+export type ReanimatedFrom = 'recycle-bin' | 'tombstone'
+
+export interface PermissionsResult {
+  status: 'restored' | 'unchanged' | 'not-asked' | 'not-in-backup' | 'failed'
+  /** What was different on the DC before (owner, group, explicit ACEs missing or extra). */
+  changes: string[]
+}
+
+/** Where the restore reads the backed-up object's security descriptor from (the ntds.dit's sd_table). */
+export interface RestoreSources { securityDescriptors?: BackupSecurityDescriptors }
 
 export interface ObjectRestoreResult {
   /** DN in the backup and on the DC after the restore. */
@@ -42,6 +66,11 @@ export interface ObjectRestoreResult {
   liveObjectGUID?: string
   liveObjectSid?: string
   action: RestoreAction
+  /** For a reanimated object: Recycle Bin reanimation or tombstone reanimation. */
+  reanimatedFrom?: ReanimatedFrom
+  /** The live forest's Recycle Bin state, as read before restoring a deleted object. */
+  recycleBin?: boolean
+  permissions: PermissionsResult
   attributesWritten: string[]
   groupsAdded: string[]
   membersAdded: string[]
@@ -69,7 +98,7 @@ async function attempt(problems: string[], what: () => Promise<void>): Promise<b
   }
 }
 
-export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, ref: string | number, options: AdRestoreOptions = {}): Promise<ObjectRestoreResult> {
+export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, ref: string | number, options: AdRestoreOptions = {}, sources: RestoreSources = {}): Promise<ObjectRestoreResult> {
   const o = ad.get(ref).result
   if (!o.objectGUID) throw new RangeError(`${o.dn} has no objectGUID in the backup`)
   const binary = binaryAttributes(ad)
@@ -79,11 +108,31 @@ export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, re
   const values = restorableValues(ad, o)
   let current = await live.byGuid(o.objectGUID, binary)
   let action: RestoreAction
-  if (current && liveValues(current, 'isDeleted').some((v) => String(v).toUpperCase() === 'TRUE')) {
-    await live.modify(current.dn, [
-      { operation: 'delete', type: 'isDeleted', values: [] },
-      { operation: 'replace', type: 'distinguishedName', values: [targetDn] },
-    ], { showDeleted: true })
+  let reanimatedFrom: ReanimatedFrom | undefined
+  let recycleBin: boolean | undefined
+  const isTrue = (e: LiveEntry, a: string) => liveValues(e, a).some((v) => String(v).toUpperCase() === 'TRUE')
+  if (current && isTrue(current, 'isDeleted')) {
+    recycleBin = await live.recycleBinEnabled()
+    if (recycleBin && isTrue(current, 'isRecycled')) {
+      // Recycled (Recycle Bin on, deleted-object lifetime over): stripped and not reanimatable. With the
+      // Recycle Bin off, a tombstone carries isRecycled too and is reanimated.
+      problems.push(`${current.dn} is recycled (past the Recycle Bin's deleted-object lifetime): it cannot be reanimated`)
+      current = undefined
+    }
+  }
+  if (current && recycleBin !== undefined) {
+    reanimatedFrom = recycleBin ? 'recycle-bin' : 'tombstone'
+    try {
+      await live.modify(current.dn, [
+        { operation: 'delete', type: 'isDeleted', values: [] },
+        { operation: 'replace', type: 'distinguishedName', values: [targetDn] },
+      ], { showDeleted: true })
+    } catch (e) {
+      if (!(e instanceof LiveDirectoryError) || !recycleBin || e.kind !== 'refused') throw e
+      throw new LiveDirectoryError('refused', `${e.message}. The Recycle Bin of this forest is on, and the DC refused to reanimate the deleted object ${current.dn} `
+        + `(Samba 4.17 cannot: it deletes isRecycled, which a deleted-but-not-recycled object does not have). Restore it with Active Directory's own tools, or turn the Recycle Bin off on a test forest.`,
+      e.ldapCode !== undefined ? { code: e.ldapCode, name: e.ldapResult! } : undefined)
+    }
     action = 'reanimated'
   } else if (!current) {
     if (options.recreate === false) throw new LiveDirectoryError('not-found', `${o.dn} (objectGUID ${o.objectGUID}) is not on the DC, not even as a tombstone; allow recreating it`)
@@ -97,6 +146,8 @@ export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, re
   current = await live.byGuid(o.objectGUID, binary)
   if (!current) throw new LiveDirectoryError('not-found', `${o.dn} is not on the DC after the ${action === 'recreated' ? 'creation' : 'reanimation'}`)
   const liveDn = current.dn
+
+  const permissions = await restorePermissions(live, liveDn, o, action, options.permissions, sources.securityDescriptors, problems)
 
   // Attributes: the chosen ones that differ. userAccountControl goes last, after the password.
   const wanted = options.attributes === undefined || options.attributes === 'all' ? undefined : new Set(options.attributes.map((n) => n.toLowerCase()))
@@ -187,18 +238,59 @@ export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, re
     dn: o.dn, liveDn: after?.dn ?? liveDn, objectGUID: o.objectGUID,
     ...(Buffer.isBuffer(guidBuf) ? { liveObjectGUID: guidFromBytes(guidBuf) } : {}),
     ...(Buffer.isBuffer(sidBuf) ? { liveObjectSid: sidFromLdap(sidBuf) } : {}),
-    action, attributesWritten, groupsAdded, membersAdded, password, ...(accountState ? { accountState } : {}), problems,
+    action, ...(reanimatedFrom ? { reanimatedFrom } : {}), ...(recycleBin !== undefined ? { recycleBin } : {}), permissions, attributesWritten, groupsAdded, membersAdded, password, ...(accountState ? { accountState } : {}), problems,
   }
+}
+
+/**
+ * Owner, group and explicit ACEs from the backup, when they differ from the DC's. Owner and group are
+ * written with the DACL (SD_FLAGS 7); when the DC refuses the owner (only holders of the restore privilege
+ * may give an object to someone else), the DACL alone is written and the refusal reported.
+ */
+async function restorePermissions(live: LiveDirectory, liveDn: string, o: AdObject, action: RestoreAction, asked: boolean | undefined,
+  sds: BackupSecurityDescriptors | undefined, problems: string[]): Promise<PermissionsResult> {
+  const wanted = asked ?? action !== 'updated'
+  if (!wanted) return { status: 'not-asked', changes: [] }
+  const found = sds ? sds.of(o) : { missing: 'the backup\'s security descriptors were not read' }
+  if ('missing' in found) {
+    if (asked) problems.push(`permissions not restored: ${found.missing}`)
+    return { status: 'not-in-backup', changes: [] }
+  }
+  let backup
+  try { backup = restorablePart(parseSecurityDescriptor(found.sd)) } catch (e) {
+    problems.push(`permissions not restored: the backed-up security descriptor of ${o.dn} is malformed (${(e as Error).message})`)
+    return { status: 'failed', changes: [] }
+  }
+  const read = async () => {
+    const b = await live.securityDescriptor(liveDn, SD_OWNER | SD_GROUP | SD_DACL)
+    return b ? parseSecurityDescriptor(b) : undefined
+  }
+  const before = await read()
+  const changes = before ? permissionDifferences(backup, before) : ['the DC returned no security descriptor']
+  if (!changes.length) return { status: 'unchanged', changes }
+  const write = (flags: number, sd: typeof backup) => live.modify(liveDn, [{ operation: 'replace', type: 'nTSecurityDescriptor', values: [encodeSecurityDescriptor(sd)] }], { sdFlags: flags })
+  try {
+    await write(SD_OWNER | SD_GROUP | SD_DACL, backup)
+  } catch (e) {
+    if (!(e instanceof LiveDirectoryError) || e.kind !== 'refused') throw e
+    const daclOnly = { control: backup.control, ...(backup.dacl ? { dacl: backup.dacl } : {}) }
+    if (!(await attempt(problems, () => write(SD_DACL, daclOnly)))) return { status: 'failed', changes }
+    problems.push(`owner and group of ${liveDn} not restored: ${e.message}`)
+  }
+  const after = await read()
+  const left = after ? permissionDifferences(backup, after).filter((c) => !/^(owner|group) /.test(c) || !problems.some((p) => p.startsWith('owner and group'))) : []
+  if (left.length) { problems.push(`permissions of ${liveDn} still differ after writing them: ${left.join('; ')}`); return { status: 'failed', changes } }
+  return { status: 'restored', changes }
 }
 
 export interface AdRestoreSummary { results: ObjectRestoreResult[]; restored: number; withProblems: number }
 
 /** Restores objects one after the other (parents first as given); a rights refusal stops the whole restore. */
-export async function restoreObjects(ad: ActiveDirectory, live: LiveDirectory, refs: (string | number)[], options: AdRestoreOptions = {}, onProgress?: (done: number, total: number, current: string) => void): Promise<AdRestoreSummary> {
+export async function restoreObjects(ad: ActiveDirectory, live: LiveDirectory, refs: (string | number)[], options: AdRestoreOptions = {}, onProgress?: (done: number, total: number, current: string) => void, sources: RestoreSources = {}): Promise<AdRestoreSummary> {
   const results: ObjectRestoreResult[] = []
   for (const ref of refs) {
     onProgress?.(results.length, refs.length, String(ref))
-    results.push(await restoreObject(ad, live, ref, options))
+    results.push(await restoreObject(ad, live, ref, options, sources))
   }
   onProgress?.(results.length, refs.length, '')
   return { results, restored: results.length, withProblems: results.filter((r) => r.problems.length).length }

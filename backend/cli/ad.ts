@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { compareWithLive, objectsOf, type AdComparison } from '../active-directory/compare.ts';
 import { exportLdif } from '../active-directory/ldif.ts';
 import { connectLive, LiveDirectoryError, type LiveTarget } from '../active-directory/live.ts';
-import { restoreObjects, type AdRestoreOptions, type PasswordOption } from '../active-directory/restore.ts';
+import { restoreObjects, type AdRestoreOptions, type PasswordOption, type RestoreSources } from '../active-directory/restore.ts';
+import { readSecurityDescriptors } from '../active-directory/sd-table.ts';
 import { progressBar } from './progress.ts';
 
 const USAGE = `usage: stillpoint ad <command> FILE [ARG] [options]
@@ -52,6 +53,9 @@ restore options:
   --enable | --disable    the restored accounts' state (default: as in the backup)
   --target DN             the container to restore into (default: where each object was)
   --no-recreate           never create an object anew (only reanimate or update)
+  --permissions           write back the owner, group and explicit ACEs of each object's security
+                          descriptor (default: for reanimated and recreated objects, when they differ)
+  --no-permissions        leave the DC's security descriptors as they are
 
 The file is read as it stands, without log replay: a dirty ntds.dit (the normal case in a VSS snapshot
 of a live domain controller) may lack its latest changes, and every answer says so. Password hashes and
@@ -106,6 +110,8 @@ export async function run(args: string[]): Promise<number> {
       else if (a === '--disable') restoreOpts.accountState = 'disabled';
       else if (a === '--target') restoreOpts.targetContainer = need(++i, a);
       else if (a === '--no-recreate') restoreOpts.recreate = false;
+      else if (a === '--permissions') restoreOpts.permissions = true;
+      else if (a === '--no-permissions') restoreOpts.permissions = false;
       else if (a === '--class') q.objectClass = need(++i, a);
       else if (a === '--sam') q.sAMAccountName = need(++i, a);
       else if (a === '--base') q.base = need(++i, a);
@@ -135,7 +141,8 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   try {
-    const ad = await openActiveDirectory(await openEseDatabase(reader));
+    const db = await openEseDatabase(reader);
+    const ad = await openActiveDirectory(db);
     if (ad.consistency.state === 'dirty' && !json) process.stderr.write(`stillpoint ad: warning: ${file} is ${ad.consistency.detail}\n`);
     const out = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2) + '\n');
     if (cmd === 'ls') {
@@ -154,7 +161,7 @@ export async function run(args: string[]): Promise<number> {
         ? { mode: 'new', value: process.env[newPasswordEnv] ?? '', ...(mustChange ? { mustChange: true } : {}) }
         : mustChange ? { mode: 'must-change' } : { mode: 'none' };
       if (password.mode === 'new' && !password.value) { process.stderr.write(`stillpoint ad: --new-password-env ${newPasswordEnv}: that variable is empty or not set\n`); return 2; }
-      return await restoreCommand(ad, target, pos.slice(2), subtree, { ...restoreOpts, password }, json);
+      return await restoreCommand(ad, target, pos.slice(2), subtree, { ...restoreOpts, password }, json, { securityDescriptors: await readSecurityDescriptors(db) });
     } else if (cmd === 'recycle-bin') {
       const a = ad.recycleBin();
       if (json) out(a); else process.stdout.write(a.result.enabled ? `on (enabled on ${a.result.enabledOn.join('; ')})\n` : 'off\n');
@@ -214,15 +221,17 @@ async function compareCommand(ad: ActiveDirectory, target: LiveTarget, ref: stri
   return 0;
 }
 
-async function restoreCommand(ad: ActiveDirectory, target: LiveTarget, refs: string[], subtree: boolean, options: AdRestoreOptions, json: boolean): Promise<number> {
+async function restoreCommand(ad: ActiveDirectory, target: LiveTarget, refs: string[], subtree: boolean, options: AdRestoreOptions, json: boolean, sources: RestoreSources): Promise<number> {
   const all = [...new Set(refs.flatMap((r) => objectsOf(ad, r, subtree)))];
   const live = await connectLive(target);
   const bar = progressBar('restoring', { unit: 'count' });
   let r;
-  try { r = await restoreObjects(ad, live, all, options, (d, t) => bar.update(d, t)); } finally { bar.done(); await live.close(); }
+  try { r = await restoreObjects(ad, live, all, options, (d, t) => bar.update(d, t), sources); } finally { bar.done(); await live.close(); }
   if (json) { process.stdout.write(JSON.stringify(r, null, 2) + '\n'); return r.withProblems ? 3 : 0; }
   for (const o of r.results) {
-    process.stdout.write(`${o.action.padEnd(11)} ${o.liveDn}${o.action === 'reanimated' ? `  objectGUID ${o.liveObjectGUID}, objectSid ${o.liveObjectSid}` : ''}\n`);
+    const how = o.reanimatedFrom === 'recycle-bin' ? 'from the Recycle Bin' : o.reanimatedFrom === 'tombstone' ? 'from a tombstone (Recycle Bin off)' : '';
+    process.stdout.write(`${o.action.padEnd(11)} ${o.liveDn}${o.action === 'reanimated' ? `  ${how}, objectGUID ${o.liveObjectGUID}, objectSid ${o.liveObjectSid}` : ''}\n`);
+    if (o.permissions.status === 'restored') process.stdout.write(`  permissions: ${o.permissions.changes.join('; ')}\n`);
     if (o.attributesWritten.length) process.stdout.write(`  attributes: ${o.attributesWritten.join(', ')}\n`);
     for (const g of o.groupsAdded) process.stdout.write(`  member of ${g} again\n`);
     for (const m of o.membersAdded) process.stdout.write(`  member ${m} added back\n`);

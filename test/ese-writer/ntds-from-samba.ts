@@ -4,12 +4,13 @@
  * objects are deleted, and `ldbsearch --show-deleted --show-recycled --cross-ncs` dumps everything
  * (schema included). Each object becomes a datatable row with Windows' layout: DNT_col, PDNT_col,
  * RDNtyp_col, OBJ_col and one tagged column per attribute named ATT<syntax letter><ATTRTYP> from the
- * dumped schema; forward links (member, msDS-EnabledFeature …) go to link_table; sd_table has its
- * columns but no rows (security descriptors are not written). Values of 1 KiB and more go to the
+ * dumped schema; forward links (member, msDS-EnabledFeature …) go to link_table; sd_table holds the
+ * binary security descriptors given by DN (read over LDAP; the dump's SDDL is not encoded). Values of 1 KiB and more go to the
  * long-value tree when they are an attribute's only value; others that large are left out and listed
  * in `omitted`.
  */
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { COLTYP, LONG_VALUE_MIN, writeEseDatabase, type WTable, type WValue } from './writer.ts'
@@ -131,8 +132,21 @@ export interface BuiltNtds { file: string; dntByDn: Map<string, number>; omitted
 const MAX_VALUE = 256 * 1024
 const MAX_RECORD = 6000
 
+export interface NtdsWriteOptions {
+  /**
+   * Binary security descriptors by DN (as a DC returns nTSecurityDescriptor over LDAP with the SD_FLAGS
+   * control): written to sd_table, one row per distinct descriptor, and the object's nTSecurityDescriptor
+   * column holds its 8-byte sd_id, as on Windows since 2003. ldbsearch prints descriptors as SDDL, which
+   * this writer does not encode: objects without one here get no descriptor.
+   */
+  securityDescriptors?: Map<string, Buffer>
+}
+
 /** Writes the records (an ldbsearch dump) as a synthetic ntds.dit-shaped database at `file`. */
-export function writeNtdsFromLdif(records: LdifRecord[], file: string): BuiltNtds {
+export function writeNtdsFromLdif(records: LdifRecord[], file: string, options: NtdsWriteOptions = {}): BuiltNtds {
+  const sdByDn = new Map([...options.securityDescriptors ?? []].map(([dn, sd]) => [dnKey(dn), sd]))
+  const sdRows: { sd_id: bigint; sd_hash: Buffer; sd_refcount: number; sd_value: Buffer }[] = []
+  const sdIdOf = new Map<string, (typeof sdRows)[number]>()
   const toAttrtyp = prefixTable()
   const attrs = new Map<string, SchemaAttr>()
   const classes = new Map<string, number>()
@@ -199,6 +213,7 @@ export function writeNtdsFromLdif(records: LdifRecord[], file: string): BuiltNtd
       const a = attrOf(attrName)
       if (!a) { omitted.add(`${attrName} (not in schema)`); continue }
       if (a.name === 'name') continue
+      if (a.syntax === 15) continue // descriptors: from options.securityDescriptors, below
       if (a.linkId !== undefined) {
         if (a.linkId % 2 === 1) continue // back links (memberOf …) are never stored: derived from link_table
         for (const v of raw) {
@@ -239,6 +254,15 @@ export function writeNtdsFromLdif(records: LdifRecord[], file: string): BuiltNtd
       // Windows lists objectClass most specific first; ldbsearch prints top first.
       out[col] = a.name === 'objectClass' ? vals.reverse() : a.single ? vals[0] : vals
     }
+    const sd = row.rec && sdByDn.get(dnKey(row.rec.dn))
+    const sdAttr = attrOf('nTSecurityDescriptor')
+    if (sd && sdAttr) {
+      const hash = createHash('md5').update(sd).digest()
+      let sdRow = sdIdOf.get(hash.toString('hex'))
+      if (!sdRow) { sdRow = { sd_id: BigInt(sdRows.length + 1), sd_hash: hash, sd_refcount: 0, sd_value: sd }; sdRows.push(sdRow); sdIdOf.set(hash.toString('hex'), sdRow) }
+      sdRow.sd_refcount++
+      out[colFor(sdAttr)] = sdRow.sd_id
+    }
     dataRows.push(out)
   }
   const fixedCols = [
@@ -250,7 +274,7 @@ export function writeNtdsFromLdif(records: LdifRecord[], file: string): BuiltNtd
     { name: 'link_table', columns: [{ name: 'link_DNT', type: COLTYP.Long }, { name: 'backlink_DNT', type: COLTYP.Long }, { name: 'link_base', type: COLTYP.Long },
       { name: 'link_deltime', type: COLTYP.Currency }, { name: 'link_data', type: COLTYP.LongBinary }], rows: links },
     { name: 'sd_table', columns: [{ name: 'sd_id', type: COLTYP.Currency }, { name: 'sd_hash', type: COLTYP.Binary }, { name: 'sd_refcount', type: COLTYP.Long },
-      { name: 'sd_value', type: COLTYP.LongBinary }], rows: [] },
+      { name: 'sd_value', type: COLTYP.LongBinary }], rows: sdRows },
   ]
   writeEseDatabase(file, tables, { pageSize: 8192 })
   const m = new Map<string, number>()

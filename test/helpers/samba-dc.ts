@@ -71,10 +71,29 @@ function loopbackAddress(): string {
 const live = new Set<ChildProcess>()
 process.on('exit', () => { for (const p of live) p.kill('SIGKILL') })
 
-export async function startSambaDc(opts: { readyTimeoutMs?: number } = {}): Promise<SambaDc> {
+export interface SambaDcOptions {
+  readyTimeoutMs?: number
+  /**
+   * Enable the AD Recycle Bin optional feature before the DC starts. Samba allows this only to the
+   * local system (rootDSE enableOptionalFeature through ldbmodify on sam.ldb, as Windows' Enable-ADOptionalFeature
+   * does over LDAP): deleted objects then keep their attributes and links until recycled.
+   */
+  recycleBin?: boolean
+}
+
+/** rootDSE enableOptionalFeature: the Partitions container : the Recycle Bin Feature's GUID. */
+function enableRecycleBin(dir: string): void {
+  const ldif = join(dir, 'enable-recycle-bin.ldif')
+  writeFileSync(ldif, `dn:\nchangetype: modify\nadd: enableOptionalFeature\nenableOptionalFeature: CN=Partitions,CN=Configuration,${SAMBA_BASE_DN}:766ddcd8-acd0-445e-f3b9-a7f9b6744f2a\n`)
+  execFileSync('ldbmodify', ['-H', join(dir, 'private', 'sam.ldb'), ldif], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+  rmSync(ldif)
+}
+
+export async function startSambaDc(opts: SambaDcOptions = {}): Promise<SambaDc> {
   const tpl = template()
   const dir = mkdtempSync(join(tmpdir(), 'stillpoint-samba-dc-'))
   cpSync(tpl, dir, { recursive: true })
+  if (opts.recycleBin) enableRecycleBin(dir)
   const address = loopbackAddress()
   const conf = join(dir, 'etc', 'smb.conf')
   writeFileSync(conf, readFileSync(conf, 'utf8').split(TEMPLATE_MARK).join(dir).replace(/interfaces = .*/, `interfaces = ${address}/8`))
