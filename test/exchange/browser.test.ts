@@ -1,0 +1,161 @@
+/**
+ * The "Restore Exchange items…" wizard in Chromium, end to end: lab VM "mail01" (NTFS disk with a
+ * SYNTHETIC, dirty Exchange mailbox database; Exchange writer in its VSS manifest) backed up through
+ * the service; the restore point's row offers the wizard (dc-less points do not); the database step
+ * says dirty with the log generations it needs; a message found by subject through the search, opened
+ * in the details pane, downloaded as EML (read back by mailparser) and its folder as a zip; then
+ * restored into a folder of a real IMAP server (Debian's Dovecot) and fetched back identical.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- page functions run in the browser */
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ImapFlow } from 'imapflow'
+import { simpleParser } from 'mailparser'
+import { chromium } from 'playwright-core'
+import { startLab, type Lab } from '../lab/lab.ts'
+import { buildMail01Image, MAIL01_DIRTY_LOGS } from '../lab/images/mail01.ts'
+import { startTestService, type TestService } from '../helpers/service.ts'
+import { startDovecot, type Dovecot } from '../helpers/dovecot.ts'
+import { ensureUiBuilt } from '../helpers/ui-build.ts'
+import { CHROMIUM, newPage, unnamedControls } from '../helpers/devhost-page.ts'
+import type { ExchangeAnswerDto, ExchangeDatabaseInfo, ExchangeMessageDto, ExchangeMessageSummaryDto, JobRun, RestorePoint } from '../../backend/api/contract.ts'
+import type { ExchangeMessage } from '../../backend/exchange/types.ts'
+import { assertSameMail } from './helpers.ts'
+
+const en = JSON.parse(readFileSync(new URL('../../ui/src/app/i18n/en-US.json', import.meta.url), 'utf8')) as Record<string, string>
+const SUBJECT = 'Quarterly report Q3 — figures attached'
+let lab: Lab | undefined, t: TestService | undefined, imap: Dovecot | undefined, admin: string, rp: string, vmId: string, tmp: string
+
+before(async () => {
+  ensureUiBuilt()
+  const img = await buildMail01Image()
+  lab = await startLab({ appVms: { mail01: img.image } })
+  t = await startTestService({ lab })
+  admin = await t.login()
+  imap = await startDovecot({ user: 'alice', password: 'Wizard-Restore-1' })
+  tmp = mkdtempSync(join(tmpdir(), 'stillpoint-exchange-ui-'))
+  vmId = (await t.lab.control.vms()).mail01!.moref
+  const b = await t.call<JobRun>('POST', '/api/backups', { token: admin, body: { vmIds: [vmId] } })
+  assert.equal(b.status, 202, JSON.stringify(b.body))
+  const run = await t.waitRun(admin, b.body.id, 180_000)
+  assert.equal(run.status, 'success', JSON.stringify(run))
+  rp = run.vms[0]!.restorePointId!
+})
+// The service's stop() leaves a lab it was given running: this file stops its own, or it never ends.
+after(async () => { await t?.stop(); await lab?.stop(); await imap?.stop(); if (tmp) rmSync(tmp, { recursive: true, force: true }) })
+
+/** The message as the API has it, with the attachment bytes from its EML export (what a restored copy must carry). */
+async function backedUp(mb: number, doc: number, eml: Buffer): Promise<ExchangeMessage> {
+  const m = (await t!.call<ExchangeAnswerDto<ExchangeMessageDto>>('GET', `/api/restore-points/${rp}/exchange/mailboxes/${mb}/messages/${doc}`, { token: admin })).body.items
+  const parsed = await simpleParser(eml)
+  return { ...m, attachments: m.attachments.map((a, i) => ({ ...a, content: parsed.attachments[i]!.content })) }
+}
+
+test('UI: "Restore Exchange items…" from the restore point: search by subject, details, EML and folder zip downloads, restore into Dovecot', async () => {
+  const points = await t!.call<RestorePoint[]>('GET', `/api/vms/${encodeURIComponent(vmId)}/restore-points`, { token: admin })
+  assert.deepEqual(points.body.find((p) => p.id === rp)?.applicationItems, ['exchange'])
+  const info = (await t!.call<ExchangeDatabaseInfo>('GET', `/api/restore-points/${rp}/exchange`, { token: admin })).body
+  const alice = info.mailboxes.find((m) => m.displayName === 'Alice Müller')!
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] })
+  const { ctx, page, errors } = await newPage(browser)
+  let emlBytes: Buffer
+  let doc: number
+  try {
+    await page.goto(`${t!.service.url}/ui/#/login`)
+    await page.locator('#sp-user').fill(t!.lab.username)
+    await page.locator('#sp-pass').fill(t!.lab.password)
+    await page.locator('.login button[type=submit]').click()
+    await page.waitForFunction(() => !(globalThis as any).location.hash.startsWith('#/login'))
+
+    // The restore point's row actions offer the wizard (its manifest has the Exchange writer), not the AD one.
+    await page.goto(`${t!.service.url}/ui/#/vm/monitor?vm=${encodeURIComponent(vmId)}`)
+    const row = page.locator('clr-dg-row').first()
+    await row.waitFor({ timeout: 60_000 })
+    await row.locator('clr-dg-action-overflow button').first().click()
+    await page.locator('.action-item', { hasText: en['action.recoverFiles']! }).waitFor()
+    assert.equal(await page.locator('.action-item', { hasText: en['action.restoreAd']! }).count(), 0, 'no NTDS writer: no "Restore AD objects…"')
+    await page.locator('.action-item', { hasText: en['exchange.action']! }).click()
+
+    // Database: dirty, with the log generations it needs, as the API says.
+    await page.locator('#ex-db').waitFor({ timeout: 120_000 })
+    assert.match(await page.locator('#ex-db').innerText(), /Mailbox Database 0123456789\.edb/)
+    assert.match(await page.locator('#ex-state').innerText(), new RegExp(en['exchange.state.dirty']!))
+    assert.match(await page.locator('#ex-logs-needed').innerText(), new RegExp(`${MAIL01_DIRTY_LOGS.minLog}–${MAIL01_DIRTY_LOGS.maxLog}`))
+    await page.locator('#ex-next').click()
+
+    // Items: folder tree (Clarity), the Inbox listed first; search by subject.
+    await page.locator('clr-tree .sp-ex-folder', { hasText: 'Projects' }).waitFor({ timeout: 60_000 })
+    await page.locator('#ex-messages tbody tr').first().waitFor()
+    assert.equal(await page.locator('#ex-mailbox').inputValue(), String(alice.number))
+    await page.locator('#ex-q-subject').fill('quarterly')
+    await page.locator('#ex-q-from').fill('bob')
+    await page.locator('#ex-search-go').click()
+    const hit = page.locator('#ex-messages tbody tr', { hasText: SUBJECT })
+    await hit.waitFor()
+    assert.equal(await page.locator('#ex-messages tbody tr').count(), 1, 'the search finds only that message (not the reply from Alice)')
+    assert.match(await hit.innerText(), /Bob Søndergaard/)
+    assert.equal(await hit.locator('.sp-ex-clip').count(), 1, 'attachment icon')
+    await hit.locator('.sp-ex-subject').click()
+    await page.locator('#ex-details h3', { hasText: SUBJECT }).waitFor()
+    assert.match(await page.locator('#ex-d-from').innerText(), /Bob Søndergaard <bob@/)
+    assert.match(await page.locator('#ex-d-attachments').innerText(), /Q3-report\.pdf/)
+    assert.ok((await page.locator('#ex-d-body').innerText()).trim().length > 0, 'the body text is shown')
+    assert.deepEqual(await unnamedControls(page), [])
+    await page.screenshot({ path: join(tmp, 'exchange-items.png') })
+
+    // EML download: bytes that mailparser reads, with that subject and sender.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.locator('#ex-eml').click()])
+    emlBytes = readFileSync((await dl.path())!)
+    const parsed = await simpleParser(emlBytes)
+    assert.equal(parsed.subject, SUBJECT)
+    assert.match(parsed.from?.text ?? '', /bob@/)
+    assert.match(dl.suggestedFilename(), /\.eml$/)
+
+    // The folder (back from the search) as a zip of EML files, one per message of the folder.
+    await page.getByRole('button', { name: en['exchange.search.clear']! }).click()
+    const inbox = page.locator('#ex-list-title')
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('#ex-list-title')?.textContent.trim() === 'Inbox')
+    const inboxRows = await page.locator('#ex-messages tbody tr').count()
+    const [zip] = await Promise.all([page.waitForEvent('download'), page.locator('#ex-folder-zip').click()])
+    const zipPath = join(tmp, 'inbox.zip')
+    await zip.saveAs(zipPath)
+    assert.equal(execFileSync('unzip', ['-Z1', zipPath], { encoding: 'utf8' }).trim().split('\n').length, inboxRows, `${await inbox.innerText()} as zip`)
+
+    // Pick the message and restore it into a folder of Dovecot.
+    await page.locator('#ex-messages tbody tr', { hasText: SUBJECT }).locator('input[type=checkbox]').check()
+    assert.match(await page.locator('#ex-selected').innerText(), /1/)
+    await page.locator('#ex-next').click()
+    await page.locator('#ex-host').fill(imap!.host)
+    await page.locator('#ex-secure').uncheck()
+    await page.locator('#ex-port').fill(String(imap!.port))
+    await page.locator('#ex-user').fill(imap!.user)
+    await page.locator('#ex-pw').fill(imap!.password)
+    await page.locator('#ex-folder').fill('Restored/From wizard')
+    assert.deepEqual(await unnamedControls(page), [])
+    await page.locator('#ex-start').click()
+    await page.locator('#ex-report tbody tr', { hasText: SUBJECT }).waitFor({ timeout: 120_000 })
+    assert.match(await page.locator('#ex-report').innerText(), /UID \d+ in Restored\/From wizard/)
+    assert.deepEqual(errors, [])
+    doc = (await t!.call<ExchangeAnswerDto<ExchangeMessageSummaryDto[]>>('GET', `/api/restore-points/${rp}/exchange/mailboxes/${alice.number}/messages?subject=${encodeURIComponent('Quarterly report Q3')}`, { token: admin })).body.items[0]!.documentId
+  } finally {
+    await ctx.close()
+    await browser.close()
+  }
+
+  // What arrived in Dovecot is the backed-up message.
+  const c = new ImapFlow({ host: imap!.host, port: imap!.port, secure: false, auth: { user: imap!.user, pass: imap!.password }, logger: false })
+  await c.connect()
+  try {
+    const lock = await c.getMailboxLock('Restored/From wizard')
+    try {
+      const got = []
+      for await (const x of c.fetch('1:*', { source: true })) got.push(x)
+      assert.equal(got.length, 1)
+      assertSameMail(await simpleParser(got[0]!.source!), await backedUp(alice.number, doc, emlBytes), 'IMAP copy restored by the wizard')
+    } finally { lock.release() }
+  } finally { await c.logout() }
+})
