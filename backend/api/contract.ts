@@ -42,6 +42,14 @@ export type Consistency = 'application' | 'filesystem' | 'crash';
 export type RunStatus = 'queued' | 'running' | 'success' | 'warning' | 'failed' | 'cancelled';
 export type PowerState = 'poweredOn' | 'poweredOff' | 'suspended';
 
+/**
+ * A text the service wrote in English (a phase, an outcome, a warning, a remedy) as a stable message key and
+ * its parameters, so the UI can render it from its own catalogs (key "svc.<key>", backend/common/service-text.ts
+ * lists the keys). The English text stays in the field beside it for the CLI and other clients. A parameter
+ * is data (a VM name, vCenter's own message) or a service text itself, or a list of them.
+ */
+export interface ServiceText { key: string; params?: Record<string, string | ServiceText | ServiceText[]> }
+
 export interface ApiError {
   error: string;       // machine-readable code, e.g. "not_found", "invalid_request", "vcenter_unreachable"
   message: string;     // what went wrong and what to do next, for a human
@@ -113,6 +121,8 @@ export interface RestorePoint {
   lockedUntil?: string;
   notes?: string;
   warnings: string[];
+  /** consistencyReason and warnings as message keys where the service wrote them (warnings: null for a text without a key). */
+  texts?: { consistencyReason?: ServiceText; warnings?: (ServiceText | null)[] };
   /** Item restore its VSS manifest allows: 'ntds' (Active Directory objects), 'exchange' (mailbox items). */
   applicationItems?: ('ntds' | 'exchange')[];
 }
@@ -173,6 +183,8 @@ export interface JobRunVm {
   /** For a failed VM: what to do about it. */
   hint?: string;
   warnings: string[];
+  /** phase, message, hint and warnings as message keys where the service wrote them (warnings: null for a text without a key). */
+  texts?: { phase?: ServiceText; message?: ServiceText; hint?: ServiceText; warnings?: (ServiceText | null)[] };
 }
 
 export type RunKind = 'failover' | 'failover-test' | 'failover-planned' | 'failover-undo' | 'failover-permanent' | 'failback' | 'failover-plan' | 'backup' | 'restore' | 'file-restore' | 'replicate' | 'replication' | 'copy' | 'verify' | 'retention' | 'gc' | 'catalog' | 'ad-restore' | 'exchange-restore' | 'exchange-send';
@@ -184,6 +196,8 @@ export interface JobRun {
   initiatedBy?: string;
   /** What a maintenance run did (e.g. the restore points retention removed), or a run-level problem. */
   message?: string;
+  /** message as a message key, when the service wrote it. */
+  texts?: { message?: ServiceText };
   /** Maintenance for one job (its retention). */
   forJob?: { id: string; name: string };
   jobId?: string;

@@ -1,7 +1,8 @@
 // Domain model ↔ REST DTOs (contract.ts). The UI and the CLI see only DTOs; the engine sees only
 // the model, so a domain field is a public API change only when a mapper here says so.
-import type { Job as JobDto, JobInput, JobRun, RetentionPolicy as RetentionDto } from './contract.ts';
-import { DEFAULT_TARGET, type Job, type Run } from '../model/job.ts';
+import type { Job as JobDto, JobInput, JobRun, JobRunVm, RetentionPolicy as RetentionDto } from './contract.ts';
+import { DEFAULT_TARGET, type Job, type Run, type RunItem } from '../model/job.ts';
+import { textKey, textKeys, textsOf } from './service-texts.ts';
 import type { JobDraft } from '../jobs/store.ts';
 import type { RetentionPolicy } from '../model/retention.ts';
 
@@ -43,7 +44,20 @@ export function runToDto(r: Run): JobRun {
   return {
     id: r.id, kind: r.kind, ...(r.jobId ? { jobId: r.jobId } : {}), ...(r.jobName ? { jobName: r.jobName } : {}),
     ...(r.initiatedBy ? { initiatedBy: r.initiatedBy } : {}), startedAt: r.startedAt, ...(r.endedAt ? { endedAt: r.endedAt } : {}),
-    status: r.status, progress: r.progress, vms: r.vms.map((v) => ({ ...v, warnings: [...v.warnings] })),
+    status: r.status, progress: r.progress, vms: r.vms.map(runItemToDto),
     ...(r.message ? { message: r.message } : {}), ...(r.forJob ? { forJob: { ...r.forJob } } : {}),
+    ...withTexts({ message: textKey(r.message) }),
   };
+}
+
+function runItemToDto(v: RunItem): JobRunVm {
+  return {
+    ...v, warnings: [...v.warnings],
+    ...withTexts({ phase: textKey(v.phase), message: textKey(v.message), hint: textKey(v.hint), warnings: textKeys(v.warnings) }),
+  };
+}
+
+function withTexts<T extends Record<string, unknown>>(fields: T): { texts?: { [K in keyof T]?: NonNullable<T[K]> } } {
+  const texts = textsOf(fields);
+  return texts ? { texts } : {};
 }

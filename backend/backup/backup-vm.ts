@@ -20,6 +20,7 @@ import { captureVmConfig } from '../sources/snapshot/vm-config.ts';
 import type { DiskLayout } from '../model/restore-point.ts';
 import type { VmConfigController, VmConfigDisk } from '../model/vm-config.ts';
 import { PARTITION_TABLE_BYTES, readPartitionTable } from '../volumes/partition-table.ts';
+import { say } from '../common/service-text.ts';
 
 const log = childLog('backup');
 
@@ -102,9 +103,9 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
       .catch((e) => { log.debug({ err: (e as Error).message }, 'no vCenter task (is the plugin registered?)'); return undefined; });
     const warnings: string[] = [];
     if (!vm.cbtEnabled) {
-      report({ phase: 'enabling changed block tracking' });
+      report({ phase: say('phase.enablingCbt') });
       const on = await vs.cbt.setEnabled(ref, true).catch(() => false);
-      if (!on) warnings.push('Changed block tracking could not be enabled: every backup of this VM reads the whole disk.');
+      if (!on) warnings.push(say('warning.cbtNotEnabled'));
     }
     const parent = await latestRestorePoint(repo, req.vmId);
     const family = guestFamily(vm.guestId);
@@ -122,13 +123,13 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
     try {
       const vmConfig = await captureVmConfig(vs, ref, session.snapshot.node.ref, vm.host?.value);
       const chunkSize = repo.config.chunkSize;
-      report({ phase: 'planning reads' });
+      report({ phase: say('phase.planningReads') });
       const plans: { disk: DiskInfo; plan: ReadPlan }[] = [];
       for (const disk of session.snapshot.disks) {
         const p = await planDisk(vs, ref, session.snapshot.node.ref, disk, parent, chunkSize).catch((e) => {
           if (!(e instanceof ChangeTrackingInvalidError)) throw e;
           cbtResetNeeded = true;
-          warnings.push(`Changed block tracking of ${disk.label} is invalid (${e.message}); read the whole disk and reset CBT.`);
+          warnings.push(say('warning.cbtInvalid', { disk: disk.label, error: e.message }));
           return plan('full', undefined, chunkSize, disk.capacityBytes);
         });
         plans.push({ disk, plan: p });
@@ -168,7 +169,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
       let bytesRead = 0;
       try {
         for (const { disk, plan: p } of plans) {
-          report({ phase: `reading ${disk.label}` });
+          report({ phase: say('phase.readingDisk', { disk: disk.label }) });
           const dw = await writer.addDisk({ key: String(disk.key), label: disk.label, capacity: disk.capacityBytes, file: disk.fileName, ...(disk.changeId ? { changeId: disk.changeId } : {}) });
           const parentDisk = incremental && parent ? parent.disks.find((d) => d.key === String(disk.key) && d.capacity === disk.capacityBytes) : undefined;
           const source = await SnapshotDiskSource.open(vs, disk);
@@ -178,7 +179,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
           const todo = damaged.length
             ? plan('incremental', [...(p.areas ?? []), ...damaged.map((start) => ({ start, length: Math.min(chunkSize, disk.capacityBytes - start) }))], chunkSize, disk.capacityBytes)
             : p;
-          if (damaged.length) warnings.push(`${damaged.length} chunk(s) of ${disk.label} that verify had found damaged in the previous restore point were read again from the VM and stored anew.`);
+          if (damaged.length) warnings.push(say('warning.damagedReread', { n: damaged.length, disk: disk.label }));
           const r = await copyDisk(source, repositorySink(dw), todo, {
             ...(req.signal ? { signal: req.signal } : {}),
             ...(parentDisk && p.kind === 'incremental' ? { patch: true } : {}),
@@ -188,7 +189,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
           disks.push({ key: String(disk.key), label: disk.label, plan: p.kind, bytesRead: r.bytesRead });
         }
         step('read');
-        report({ phase: 'saving restore point' });
+        report({ phase: say('phase.savingRestorePoint') });
         const rp = await writer.commit();
         step('commit');
         result = {
@@ -200,13 +201,13 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
         throw e;
       }
     } finally {
-      report({ phase: 'removing snapshot' });
+      report({ phase: say('phase.removingSnapshot') });
       await session.close().catch(async (e: Error) => {
         const consolidation = e instanceof SnapshotCleanupError && e.step === 'consolidate';
         const retrying = deps.cleanup ? 'Stillpoint keeps retrying in the background (and at its next start)' : 'Stillpoint retries at its next start';
         const text = consolidation
-          ? `The backup snapshot was removed, but the VM's disks could not be consolidated (${e.message}); ${retrying}.`
-          : `The backup snapshot could not be removed (${e.message}); ${retrying}.`;
+          ? say('warning.snapshotNotConsolidated', { error: e.message, retrying })
+          : say('warning.snapshotNotRemoved', { error: e.message, retrying });
         warnings.push(text);
         await vs.events.logUserEvent(ref, `Stillpoint warning: ${text}`).catch(() => undefined);
         deps.cleanup?.schedule({
@@ -218,13 +219,13 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
       });
     }
     step('remove snapshot');
-    if (cbtResetNeeded) await vs.cbt.reset(ref).catch((e) => warnings.push(`Resetting CBT failed: ${(e as Error).message}`));
+    if (cbtResetNeeded) await vs.cbt.reset(ref).catch((e) => warnings.push(say('warning.cbtResetFailed', { error: (e as Error).message })));
     const durationMs = Date.now() - t0;
     await tellVcenter(vs, { ref, name: vm.name }, warnings.length ? EVENT_TYPES.backupWarning : EVENT_TYPES.backupSucceeded, `Stillpoint: backup of ${vm.name} finished, ${result.consistency}-consistent${warnings.length ? ` with ${warnings.length} warning(s)` : ''}.`,
       `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${warnings.length ? 'warning' : 'success'} (${result.consistency}-consistent)`);
     if (task) await task.succeed().catch(() => undefined);
     step('tell vCenter');
-    report({ phase: 'done', percent: 100 });
+    report({ phase: say('phase.done'), percent: 100 });
     log.info({ vm: req.vmId, rp: result.restorePoint.id, consistency: result.consistency, bytesRead: result.bytesRead, bytesStored: result.bytesStored, durationMs, steps }, 'backup finished');
     return { ...result, durationMs };
   } catch (e) {

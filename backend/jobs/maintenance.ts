@@ -9,6 +9,7 @@ import type { Repository, RestorePoint } from '../repository/repository.ts';
 import { decideRetention, type RetentionDecision } from '../repository/retention.ts';
 import type { JobRunner } from './runner.ts';
 import type { RepositoryTask, TaskContext, TaskOutcome } from './kinds.ts';
+import { say } from '../common/service-text.ts';
 
 export interface MaintenanceDeps {
   repo(): Promise<Repository>;
@@ -46,7 +47,7 @@ function retentionTask(d: MaintenanceDeps): RepositoryTask {
           warnings.push(`Kept ${r.id}: ${(e as Error).message}`);
         }
       }
-      const message = removed.length ? `Removed ${removed.length} restore point(s) by job '${job.name}' retention: ${removed.join(', ')}.` : `Job '${job.name}' retention kept every restore point.`;
+      const message = removed.length ? say('maintenance.retentionRemoved', { n: removed.length, job: job.name, points: removed.join(', ') }) : say('maintenance.retentionKeptAll', { job: job.name });
       return { status: warnings.length ? 'warning' : 'success', message: [message, ...warnings].join(' '), warnings };
     },
   };
@@ -84,7 +85,7 @@ function verifyTask(d: MaintenanceDeps): RepositoryTask {
     kind: 'verify',
     async execute(ctx): Promise<TaskOutcome> {
       const r = await (await d.repo()).verify({ onProgress: (done, total) => ctx.progress(total ? (100 * done) / total : 0, 'verifying chunks') });
-      if (r.ok) return { status: 'success', message: 'Every chunk of every restore point read back and matched its hash.' };
+      if (r.ok) return { status: 'success', message: say('maintenance.verifyOk') };
       const points = r.affected.map((a) => `${a.restorePoint} (${a.vm.name})`);
       throw new Error(`Verify found ${r.damaged.length} damaged chunk(s) affecting ${points.length} restore point(s): ${points.join(', ')}. Back these VMs up again; damaged points cannot be restored whole.`);
     },

@@ -8,6 +8,7 @@ import { childLog } from '../common/log.ts';
 import { overallStatus, type Job, type Run, type RunItem, type RunKind, type RunStatus } from '../model/job.ts';
 import type { EngineEvent, RepositoryTask, VmKind, VmOutcome } from './kinds.ts';
 import type { JobStore } from './store.ts';
+import { say } from '../common/service-text.ts';
 
 const log = childLog('runner');
 
@@ -121,10 +122,10 @@ export class JobRunner {
       for (const v of r.vms) {
         if (v.status !== 'running' && v.status !== 'queued') continue;
         v.status = 'failed';
-        v.message = `Interrupted: the Stillpoint service stopped during this ${r.kind}.`;
+        v.message = say('run.interrupted', { kind: r.kind });
       }
       r.status = r.vms.length ? overallStatus(r.vms) : 'failed';
-      if (!r.vms.length) r.message = `Interrupted: the Stillpoint service stopped during this ${r.kind}.`;
+      if (!r.vms.length) r.message = say('run.interrupted', { kind: r.kind });
       r.endedAt = new Date().toISOString();
       this.#d.store.saveRun(r);
       fixed.push(r);
@@ -154,7 +155,7 @@ export class JobRunner {
     const worker = async () => {
       while (next < a.run.vms.length) {
         const v = a.run.vms[next++]!;
-        if (a.abort.signal.aborted) { this.#finishVm(a, v, 'cancelled', 'Cancelled before it started.'); continue; }
+        if (a.abort.signal.aborted) { this.#finishVm(a, v, 'cancelled', say('run.cancelledBeforeStart')); continue; }
         await this.#processVm(a, v, kind, o);
       }
     };
@@ -164,7 +165,7 @@ export class JobRunner {
   async #processVm<P>(a: Active, v: RunItem, kind: VmKind<P>, o: StartRequest<P>): Promise<void> {
     const t0 = Date.now();
     v.status = 'running';
-    v.phase = 'starting';
+    v.phase = say('phase.starting');
     this.#publish(a, true);
     try {
       const r: VmOutcome = await kind.processVm({
@@ -190,7 +191,7 @@ export class JobRunner {
       const msg = (e as Error).message;
       const hint = (e as { hint?: unknown }).hint;
       if (!cancelled && typeof hint === 'string' && hint) v.hint = hint;
-      this.#finishVm(a, v, cancelled ? 'cancelled' : 'failed', cancelled ? `Cancelled: ${msg}` : msg, t0);
+      this.#finishVm(a, v, cancelled ? 'cancelled' : 'failed', cancelled ? say('run.cancelled', { reason: msg }) : msg, t0);
     }
   }
 
@@ -230,7 +231,7 @@ export class JobRunner {
 
   #finishVm(a: Active, v: RunItem, status: RunStatus, message: string, t0 = Date.now()): void {
     v.status = status;
-    v.phase = status === 'success' || status === 'warning' ? 'done' : status;
+    v.phase = say(status === 'success' || status === 'warning' ? 'phase.done' : status === 'failed' ? 'phase.failed' : status === 'cancelled' ? 'phase.cancelled' : 'phase.queued');
     v.message = message;
     if (status === 'success' || status === 'warning') v.progress = 100;
     v.durationMs = Date.now() - t0;
@@ -255,5 +256,5 @@ export class JobRunner {
 }
 
 function newItem(vmId: string, vmName: string): RunItem {
-  return { vmId, vmName, status: 'queued', phase: 'queued', progress: 0, bytesRead: 0, bytesStored: 0, durationMs: 0, warnings: [] };
+  return { vmId, vmName, status: 'queued', phase: say('phase.queued'), progress: 0, bytesRead: 0, bytesStored: 0, durationMs: 0, warnings: [] };
 }

@@ -17,6 +17,7 @@ import type { RestoreDeps, RestoredDisk, RestoreOptions, RestoreProgress, Restor
 import { verifyUploadedDisk } from './verify.ts';
 import { buildConfigSpec, placeDisks, type PlannedDisk } from './vm-spec.ts';
 import { diskFileNames, vmdkDescriptor } from './vmdk.ts';
+import { say } from '../common/service-text.ts';
 
 const log = childLog('restore');
 
@@ -87,7 +88,7 @@ interface DiskTarget { key: string; label: string; capacity: number; path: strin
 async function uploadPhase(vs: VSphere, repo: RestoreDeps['repo'], rpId: string, d: DiskTarget, dcPath: string, signal: AbortSignal | undefined,
   enter: (phase: string) => void, emit: Emit, prepare: () => Promise<void>): Promise<RestoredDisk> {
   signal?.throwIfAborted();
-  const phase = `uploading disk ${d.label}`;
+  const phase = say('phase.uploadingDisk', { disk: d.label });
   enter(phase);
   emit(phase, 0, d.capacity);
   await prepare();
@@ -102,7 +103,7 @@ async function verifyPhase(vs: VSphere, disks: DiskTarget[], uploaded: RestoredD
   enter: (phase: string) => void, emit: Emit): Promise<void> {
   for (const [i, d] of disks.entries()) {
     signal?.throwIfAborted();
-    const phase = `verifying disk ${d.label}`;
+    const phase = say('phase.verifyingDisk', { disk: d.label });
     enter(phase);
     emit(phase, 0, d.capacity);
     await verifyUploadedDisk(vs, d.path, d.label, uploaded[i]!, {
@@ -175,7 +176,7 @@ async function restoreToNewVm(deps: RestoreDeps, rp: RestorePoint, cfg: VmConfig
 
   const rlog = log.child({ rp: rp.id, vm: name, host: pl.host.name, datastore: ds });
   rlog.info({ disks: disks.length, bytes: diskBytes }, 'restoring to a new VM');
-  let phase = 'creating the VM folder';
+  let phase = say('phase.creatingVmFolder');
   let dirCreated = false;
   let createAttempted = false;
   let vmRef: MoRef | undefined;
@@ -198,7 +199,7 @@ async function restoreToNewVm(deps: RestoreDeps, rp: RestorePoint, cfg: VmConfig
     }
 
     opts.signal?.throwIfAborted();
-    phase = 'creating VM';
+    phase = say('phase.creatingVm');
     emit(phase, 0, 1);
     const networks = cfg.nics.length ? await hostNetworks(vs, pl.host.ref) : new Map<string, MoRef>();
     const { spec, warnings } = buildConfigSpec({ name, datastore: ds, cfg, disks, networks });
@@ -214,13 +215,13 @@ async function restoreToNewVm(deps: RestoreDeps, rp: RestorePoint, cfg: VmConfig
   } catch (err) {
     const cleanup = await cleanUpNewVm(vs, { name, dir, datacenter: pl.datacenter.ref, dcPath, dirCreated, createAttempted, vmRef, vmxPath: `[${ds}] ${name}/${name}.vmx` });
     rlog.warn({ phase, err: messageOf(err), ...cleanup }, 'restore failed; cleaned up');
-    throw failure(err, opts.signal, `Restore of ${rp.id} to new VM '${name}'`, {
+    throw failure(err, opts.signal, { restorePoint: rp.id, name }, {
       restorePoint: rp.id, phase, cleanedUp: cleanup.cleanedUp, leftBehind: cleanup.leftBehind,
     });
   }
 
   if (target.powerOn) {
-    phase = 'powering on';
+    phase = say('phase.poweringOn');
     emit(phase, 0, 1);
     try {
       await vs.vms.powerOn(vmRef!, { host: pl.host.ref });
@@ -287,13 +288,14 @@ async function cleanUpNewVm(vs: VSphere, s: NewVmState): Promise<{ cleanedUp: st
 
 const sentence = (m: string): string => m.replace(/[.\s]+$/, '');
 
-function failure(err: unknown, signal: AbortSignal | undefined, what: string, details: RestoreFailureDetails): Error {
-  const done = details.cleanedUp.length ? ` Cleaned up: ${details.cleanedUp.join('; ')}.` : ' Nothing had been created yet.';
-  const left = details.leftBehind.length ? ` Left behind (remove by hand): ${details.leftBehind.join('; ')}.` : '';
-  if (isAbort(err, signal)) return new RestoreCancelled(`${what} was cancelled while ${details.phase}.${done}${left}`, details, err);
+function failure(err: unknown, signal: AbortSignal | undefined, what: { restorePoint: string; name: string }, details: RestoreFailureDetails): Error {
+  const cleanup = details.cleanedUp.length ? say('restore.cleanedUp', { items: details.cleanedUp.join('; ') }) : say('restore.nothingCreated');
+  const left = details.leftBehind.length ? say('restore.leftBehind', { items: details.leftBehind.join('; ') }) : '';
+  const about = { restorePoint: what.restorePoint, name: what.name, phase: details.phase, cleanup, left };
+  if (isAbort(err, signal)) return new RestoreCancelled(say('restore.cancelled', about), details, err);
   const hint = (err as { hint?: unknown })?.hint;
-  const next = typeof hint === 'string' && hint ? ` ${hint}` : ' Fix the cause and run the restore again.';
-  return new RestoreFailed(`${what} failed while ${details.phase}: ${sentence(messageOf(err))}.${done}${left}${next}`, details, err);
+  const remedy = typeof hint === 'string' && hint ? hint : say('restore.fixAndRetry');
+  return new RestoreFailed(say('restore.failed', { ...about, error: sentence(messageOf(err)), remedy }), details, err);
 }
 
 // ---- over the original VM ------------------------------------------------------------------------
@@ -372,7 +374,7 @@ async function restoreOverOriginal(deps: RestoreDeps, rp: RestorePoint, target: 
     await verifyPhase(vs, plan.map((d) => ({ ...d, path: d.extentPath })), results, dcPath, opts.signal, (p) => { phase = p; }, emit);
     opts.signal?.throwIfAborted();
     if (target.powerOn) {
-      phase = 'powering on';
+      phase = say('phase.poweringOn');
       emit(phase, 0, 1);
       await vs.vms.powerOn(vm.ref);
       emit(phase, 1, 1);

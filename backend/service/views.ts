@@ -8,6 +8,7 @@ import { outcomes } from '../model/run-filter.ts';
 import type { Repository, RestorePoint as RepoPoint } from '../repository/repository.ts';
 import type { JobStore } from '../jobs/store.ts';
 import type { VmSummary } from '../api/contract.ts';
+import { textKey, textKeys, textsOf } from '../api/service-texts.ts';
 
 /** `siteOf` names the site of a (qualified) VM id when several vCenters are configured. */
 /** `runs` is only called for points of older versions, which do not record their origin themselves. */
@@ -36,8 +37,14 @@ export function restorePointDto(rp: RepoPoint, runs: () => Run[], siteOf?: (vmId
     ...(rp.lockedUntil ? { lockedUntil: rp.lockedUntil } : {}),
     ...(rp.notes ? { notes: rp.notes } : {}),
     warnings: m ? [...m.warnings] : v?.warnings ?? [],
+    ...withPointTexts(m ? m.consistency.reason : undefined, m ? m.warnings : v?.warnings ?? []),
     ...(m?.vss && declaredDatabases(m.vss).length ? { applicationItems: [...new Set(declaredDatabases(m.vss).map((d) => d.writer))] } : {}),
   };
+}
+
+function withPointTexts(reason: string | undefined, warnings: readonly string[]): Pick<RestorePoint, 'texts'> {
+  const texts = textsOf({ consistencyReason: textKey(reason), warnings: textKeys(warnings) });
+  return texts ? { texts } : {};
 }
 
 /** The "last 24 hours" figures: finished runs of every kind (backup, restore, replication, file restore, catalog, maintenance). */

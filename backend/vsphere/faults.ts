@@ -1,6 +1,7 @@
 // vSphere faults and connection failures as typed errors. Every error names the fault, carries the
 // server's message, and says what to do next (`hint`), so the service can show it to an operator as is.
 import type { ManagedObjectReference } from './types.ts';
+import { say } from '../common/service-text.ts';
 
 export class VSphereError extends Error {
   /** vim25 fault type name (e.g. "InvalidLogin") or a Stillpoint condition (e.g. "ThumbprintMismatch"). */
@@ -22,14 +23,14 @@ export class VSphereError extends Error {
 export class InvalidLoginError extends VSphereError {
   constructor(message: string, detail?: Record<string, unknown>) {
     super('InvalidLogin', message || 'Cannot complete login due to an incorrect user name or password.',
-      'Check the vCenter user name and password (user@domain, e.g. administrator@vsphere.local).', detail);
+      say('remedy.invalidLogin'), detail);
   }
 }
 
 export class NotAuthenticatedError extends VSphereError {
   constructor(message: string, detail?: Record<string, unknown>) {
     super('NotAuthenticated', message || 'The session is not authenticated.',
-      'The vCenter session expired or was terminated; log in again (the client does so once automatically).', detail);
+      say('remedy.notAuthenticated'), detail);
   }
 }
 
@@ -38,7 +39,7 @@ export class ManagedObjectNotFoundError extends VSphereError {
   constructor(message: string, detail?: Record<string, unknown>) {
     const obj = detail?.obj as ManagedObjectReference | undefined;
     super('ManagedObjectNotFound', message || `The object ${obj ? `${obj.type}:${obj.value}` : ''} has already been deleted or has not been completely created`,
-      'The object was deleted or its id is wrong: refresh the inventory and pick it again (VMs get a new id when re-registered).', detail);
+      say('remedy.objectNotFound'), detail);
     this.obj = obj;
   }
 }
@@ -46,15 +47,14 @@ export class ManagedObjectNotFoundError extends VSphereError {
 export class ApplicationQuiesceError extends VSphereError {
   constructor(message: string, detail?: Record<string, unknown>) {
     super('ApplicationQuiesceFault', message || 'An application in the guest failed to quiesce.',
-      "Check the guest's pre-freeze scripts (/usr/sbin/pre-freeze-script, backupScripts.d, C:\\Windows\\pre-freeze-script.bat) " +
-      "and VSS writers (vssadmin list writers), or allow the crash-consistent fallback for this VM.", detail);
+      say('remedy.applicationQuiesce'), detail);
   }
 }
 
 export class TaskInProgressError extends VSphereError {
   constructor(message: string, detail?: Record<string, unknown>) {
     super('TaskInProgress', message || 'Another task is in progress on this object.',
-      'Wait for the running operation on this VM (snapshot, consolidation, backup by another tool) to finish, then retry.', detail);
+      say('remedy.taskInProgress'), detail);
   }
 }
 
@@ -62,8 +62,8 @@ export class InvalidStateError extends VSphereError {
   constructor(fault: string, message: string, detail?: Record<string, unknown>) {
     super(fault, message || 'The operation is not allowed in the current state.',
       fault === 'InvalidPowerState'
-        ? 'The VM is in the wrong power state for this operation: power it on/off first or choose another option.'
-        : 'The object is in a state that does not allow this operation (e.g. a consolidation or another task is running): retry later.',
+        ? say('remedy.invalidPowerState')
+        : say('remedy.invalidState'),
       detail);
   }
 }
@@ -72,7 +72,7 @@ export class FileFaultError extends VSphereError {
   readonly file: string | undefined;
   constructor(fault: string, message: string, detail?: Record<string, unknown>) {
     super(fault, message || `File error ${detail?.file ?? ''}`,
-      'Check the datastore: is it accessible, is there free space, is the file locked by another host or backup tool?', detail);
+      say('remedy.fileFault'), detail);
     this.file = detail?.file as string | undefined;
   }
 }
@@ -82,7 +82,7 @@ export class InvalidArgumentError extends VSphereError {
   constructor(fault: string, message: string, detail?: Record<string, unknown>) {
     const prop = detail?.invalidProperty as string | undefined;
     super(fault, message || `A specified parameter was not correct${prop ? `: ${prop}` : ''}`,
-      `vCenter rejected an argument${prop ? ` (${prop})` : ''}; this is usually a Stillpoint bug or an unsupported vSphere version — report it with the log.`, detail);
+      prop ? say('remedy.invalidArgumentNamed', { property: prop }) : say('remedy.invalidArgument'), detail);
     this.invalidProperty = prop;
   }
 }
@@ -92,7 +92,7 @@ export class NoPermissionError extends VSphereError {
   constructor(message: string, detail?: Record<string, unknown>) {
     const priv = detail?.privilegeId as string | undefined;
     super('NoPermission', message || `Permission to perform this operation was denied${priv ? ` (privilege ${priv})` : ''}`,
-      `Give the Stillpoint vCenter user the privilege ${priv ?? '(see the vCenter role)'} on this object, or use the Stillpoint role.`, detail);
+      priv ? say('remedy.noPermission', { privilege: priv }) : say('remedy.noPermissionRole'), detail);
     this.privilegeId = priv;
   }
 }
@@ -100,10 +100,10 @@ export class NoPermissionError extends VSphereError {
 export class GuestOperationsError extends VSphereError {
   constructor(fault: string, message: string, detail?: Record<string, unknown>) {
     const hint = fault === 'InvalidGuestLogin' || fault === 'GuestPermissionDenied'
-      ? 'Check the guest OS credentials configured for this VM.'
+      ? say('remedy.guestCredentials')
       : fault === 'GuestOperationsUnavailable' || fault === 'ToolsUnavailable'
-        ? 'VMware Tools is not running in the guest: power the VM on and install/start VMware Tools.'
-        : 'Guest operations failed: check VMware Tools in the guest and the guest credentials.';
+        ? say('remedy.toolsNotRunning')
+        : say('remedy.guestOperations');
     super(fault, message || 'Guest operation failed', hint, detail);
   }
 }
@@ -112,7 +112,7 @@ export class GuestOperationsError extends VSphereError {
 export class ChangeTrackingInvalidError extends VSphereError {
   constructor(message: string, detail?: Record<string, unknown>, cause?: unknown) {
     super('ChangeTrackingInvalid', message || 'Changed block tracking data is invalid for this disk',
-      'Reset CBT on this VM (disable, snapshot, enable) and take a full backup; Stillpoint does this automatically for the next run.',
+      say('remedy.cbtInvalid'),
       detail, { cause });
   }
 }
@@ -139,7 +139,7 @@ export class VCenterUnreachableError extends VSphereError {
         : code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT' || code === 'TIMEOUT' ? 'timed out'
           : code === 'ECONNRESET' ? 'connection reset' : (cause as Error)?.message ?? String(cause);
     super('VCenterUnreachable', `vCenter unreachable at ${url} (${why})`,
-      'Check the vCenter address and port, that vCenter is running, and that this machine can reach it (firewall, proxy, DNS).',
+      say('remedy.vcenterUnreachable'),
       { url, code }, { cause });
     this.url = url;
     this.code = code;
@@ -149,14 +149,14 @@ export class VCenterUnreachableError extends VSphereError {
 export class TimeoutError extends VSphereError {
   constructor(what: string, ms: number) {
     super('Timeout', `${what} did not finish within ${Math.round(ms / 1000)} s`,
-      'The operation may still be running in vCenter: check Recent Tasks; raise the timeout if the environment is slow.');
+      say('remedy.timeout'));
   }
 }
 
 /** Any other vSphere fault. */
 export class VSphereFault extends VSphereError {}
 
-const HINT_GENERIC = 'See the message; check the vCenter task and event log for this object.';
+const HINT_GENERIC = say('remedy.generic');
 
 /**
  * Builds the typed error for a vim25 fault. `fault` is the type name (xsi:type of the detail / MethodFault),

@@ -10,6 +10,7 @@ import type { RestorePoint } from '../../repository/repository.ts';
 import type { VmContext, VmKind, VmOutcome } from '../kinds.ts';
 import type { JobRunner } from '../runner.ts';
 import type { JobStore } from '../store.ts';
+import { say, sayList } from '../../common/service-text.ts';
 
 export interface BackupParams {
   /** 'wait' queues behind another session on the VM; 'fail' reports "in use" at once. */
@@ -41,7 +42,7 @@ export class BackupKind implements VmKind<BackupParams> {
   }
 
   async processVm(ctx: VmContext<BackupParams>): Promise<VmOutcome> {
-    ctx.progress({ phase: 'waiting for the VM' });
+    ctx.progress({ phase: say('phase.waitingForVm') });
     const deps = await this.#d.backupDeps(ctx.vmId);
     const job = ctx.params.settingsFrom?.[ctx.vmId] ?? ctx.job;
     const settings = job?.appAware ?? DEFAULT_APP_AWARE;
@@ -65,11 +66,9 @@ export class BackupKind implements VmKind<BackupParams> {
   }
 }
 
-const HOW = { incremental: 'changed areas', allocated: 'allocated areas', full: 'whole disk' } as const;
-
 function describe(r: BackupVmResult): string {
-  return `${r.consistency[0]!.toUpperCase()}${r.consistency.slice(1)}-consistent: ${r.reason}. ` +
-    `Read ${r.disks.map((d) => `${d.label} (${HOW[d.plan]}, ${formatBytes(d.bytesRead)})`).join(', ')}.`;
+  const disks = r.disks.map((d) => say('backup.diskRead', { disk: d.label, how: say(`backup.how.${d.plan}`), bytes: formatBytes(d.bytesRead) }));
+  return say(`backup.result.${r.consistency}`, { reason: r.reason, disks: sayList(disks) });
 }
 
 /**

@@ -2,6 +2,7 @@
 // VM and whose message names the VM the restore made (or overwrote).
 import type { RestoreTarget } from '../../restore/types.ts';
 import type { VmContext, VmKind, VmOutcome } from '../kinds.ts';
+import { say } from '../../common/service-text.ts';
 
 export interface RestoreParams {
   restorePointId: string;
@@ -46,7 +47,7 @@ export class RestoreKind implements VmKind<RestoreParams> {
     });
     // Read from the repository and written to the datastore: the restored disks' bytes.
     const bytes = r.disks?.length ? r.disks.reduce((a, d) => a + d.bytes, 0) : copied();
-    return { status: 'success', message: `Restored to VM ${r.vmName} (${r.vmId}).`, restorePointId: ctx.params.restorePointId, bytesRead: bytes, bytesStored: bytes, warnings: [] };
+    return { status: 'success', message: say('restore.result', { vmName: r.vmName, vmId: r.vmId }), restorePointId: ctx.params.restorePointId, bytesRead: bytes, bytesStored: bytes, warnings: [] };
   }
 
   finished(): void { this.#d.onRestored?.(); }

@@ -8,6 +8,7 @@
 import type { Consistency } from '../../model/consistency.ts';
 import type { VssComponent, VssFile, VssManifest, VssWriter } from '../../model/vss.ts';
 import { readZip } from './zip.ts';
+import { say } from '../../common/service-text.ts';
 
 export type { VssManifest } from '../../model/vss.ts';
 
@@ -159,11 +160,11 @@ export interface ConsistencyFacts {
 }
 
 export function classify(f: ConsistencyFacts): { consistency: Consistency; reason: string } {
-  if (!f.quiesced) return { consistency: 'crash', reason: 'vSphere did not quiesce the guest (snapshot not quiesced)' };
+  if (!f.quiesced) return { consistency: 'crash', reason: say('consistency.notQuiesced') };
   if (f.guestFamily === 'windows' && f.vss && f.vss.writers.length > 0) {
-    return { consistency: 'application', reason: `VSS writers took part: ${f.vss.writers.map((w) => w.name).join(', ')}` };
+    return { consistency: 'application', reason: say('consistency.vssWriters', { writers: f.vss.writers.map((w) => w.name).join(', ') }) };
   }
-  if (f.preFreezeSucceeded) return { consistency: 'application', reason: 'quiesced, and the pre-freeze script quiesced the application' };
-  if (f.guestFamily === 'windows') return { consistency: 'filesystem', reason: f.vss ? 'quiesced, but no VSS writer took part' : 'quiesced, but VMware Tools left no VSS manifest' };
-  return { consistency: 'filesystem', reason: 'file systems quiesced by VMware Tools' };
+  if (f.preFreezeSucceeded) return { consistency: 'application', reason: say('consistency.preFreezeQuiesced') };
+  if (f.guestFamily === 'windows') return { consistency: 'filesystem', reason: say(f.vss ? 'consistency.noVssWriter' : 'consistency.noVssManifest') };
+  return { consistency: 'filesystem', reason: say('consistency.fsQuiesced') };
 }

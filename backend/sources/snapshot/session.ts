@@ -17,6 +17,7 @@ import { classify, parseVssManifest, type VssManifest } from './consistency.ts';
 import { runGuestScript, type GuestFamily } from './guest-script.ts';
 import type { SessionJournal, SessionRecord } from './journal.ts';
 import { judgeLeftovers, nodeGraceMs, snapshotTag } from './ownership.ts';
+import { say } from '../../common/service-text.ts';
 
 const log = childLog('snapshot-session');
 
@@ -74,7 +75,7 @@ export class SnapshotSession {
     const phase = (p: string) => req.onPhase?.(p);
     const warn = (w: string) => { warnings.push(w); log.warn({ vm: vm.value, warning: w }, 'snapshot session warning'); };
 
-    phase('preflight');
+    phase(say('phase.preflight'));
     await preflight(ctx, vm, warn, req.signal);
     if ((s.preFreeze || s.postThaw) && !req.guest) {
       throw new VSphereError('GuestCredentialsMissing', `the job runs scripts in ${req.vm.name} but has no guest credentials`,
@@ -91,26 +92,26 @@ export class SnapshotSession {
     let snapshot: SnapshotDetails | undefined;
     try {
       if (s.preFreeze) {
-        phase('pre-freeze script');
+        phase(say('phase.preFreezeScript'));
         journal.update(rec, { preFreezeStarted: true });
         try {
           await runGuestScript(vs, vm, req.guest!.credentials, s.preFreeze, req.guestFamily, 'pre-freeze', { sessionId: rec.id, ...(req.signal ? { signal: req.signal } : {}) });
           preFreezeOk = true;
         } catch (e) {
           if (s.onQuiesceFailure === 'fail' || req.signal?.aborted) throw prefixed(e, 'pre-freeze failed');
-          warn(`Pre-freeze script failed (${(e as Error).message}); fell back to a crash-consistent snapshot.`);
+          warn(say('warning.preFreezeFallback', { error: (e as Error).message }));
           quiesce = false;
         }
       }
 
-      phase(quiesce ? 'quiesced snapshot' : 'snapshot');
+      phase(say(quiesce ? 'phase.quiescedSnapshot' : 'phase.snapshot'));
       req.signal?.throwIfAborted();
       journal.update(rec, { snapshotRequested: true });
       try {
         snapshot = await createSnapshot(vs, vm, rec, quiesce, req);
       } catch (e) {
         if (!quiesce || !isQuiesceFailure(e) || s.onQuiesceFailure === 'fail') throw e;
-        warn(`Quiescing failed (${(e as Error).message}); fell back to a crash-consistent snapshot.`);
+        warn(say('warning.quiesceFallback', { error: (e as Error).message }));
         await removeTagged(vs, vm, rec.tag);
         snapshot = await createSnapshot(vs, vm, rec, false, req);
       }
@@ -118,7 +119,7 @@ export class SnapshotSession {
     } catch (e) {
       // The snapshot may exist even though the call failed (task timed out, connection lost).
       await thawOnce(ctx, rec, req, warn);
-      await removeTagged(vs, vm, rec.tag).catch((err) => warn(`Could not remove the snapshot after the failure: ${(err as Error).message}`));
+      await removeTagged(vs, vm, rec.tag).catch((err) => warn(say('warning.snapshotCleanupFailed', { error: (err as Error).message })));
       journal.close(rec);
       throw e;
     }
@@ -127,13 +128,13 @@ export class SnapshotSession {
     let vss: VssManifest | undefined;
     if (snapshot.node.quiesced && req.guestFamily === 'windows') {
       vss = await readVssManifest(vs, req.vm, snapshot).catch((e) => {
-        warn(`The VSS manifest could not be read (${(e as Error).message}); the restore point is recorded as filesystem-consistent.`);
+        warn(say('warning.vssManifestUnreadable', { error: (e as Error).message }));
         return undefined;
       });
     }
     const c = classify({ quiesced: snapshot.node.quiesced, guestFamily: req.guestFamily, preFreezeSucceeded: preFreezeOk && snapshot.node.quiesced, ...(vss ? { vss } : {}) });
     if (s.quiesce && c.consistency === 'crash' && !warnings.length) {
-      warn('vSphere took the snapshot without quiescing (VMware Tools not running or the VM is off): the restore point is crash-consistent.');
+      warn(say('warning.notQuiesced'));
     }
     log.info({ vm: vm.value, snapshot: snapshot.node.ref.value, consistency: c.consistency, reason: c.reason }, 'snapshot ready');
     return new SnapshotSession(ctx, rec, snapshot, c, warnings, vss);

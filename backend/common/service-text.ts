@@ -1,0 +1,188 @@
+// Texts the service writes for people (run phases, outcomes, warnings, remedies): each has a stable key in
+// SERVICE_TEXTS with its English template. Producers call say(key, params) and keep an English string in the
+// domain (the CLI, the log, vCenter events and e-mail reports use it as it is); the API mappers add the key
+// and parameters beside it (identify), so the UI renders the same message from its own catalogs
+// (ui/src/app/i18n/*.json, keys "svc.<key>", checked against this table by test/manifest/ui-i18n.test.ts).
+//
+// A template is a string or, when it counts something, ICU-like plural forms { one, other } chosen by {n}.
+// A parameter may itself be a service text (a reason inside an outcome), or several joined with LIST_SEPARATOR.
+
+export type Template = string | { one: string; other: string };
+export type TextParam = string | number;
+
+/** The wire shape (contract.ts ServiceText): a key of SERVICE_TEXTS and its parameters. */
+export interface IdentifiedText { key: string; params?: Record<string, string | IdentifiedText | IdentifiedText[]> }
+
+export const LIST_SEPARATOR = '; ';
+/** Parameters that hold service texts themselves; any other parameter is data (a VM name, a vCenter message). */
+const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left']);
+
+export const SERVICE_TEXTS = {
+  // Phases of a run item (backend/jobs/runner.ts and the kinds).
+  'phase.queued': 'queued',
+  'phase.starting': 'starting',
+  'phase.done': 'done',
+  'phase.failed': 'failed',
+  'phase.cancelled': 'cancelled',
+  'phase.waitingForVm': 'waiting for the VM',
+  'phase.enablingCbt': 'enabling changed block tracking',
+  'phase.planningReads': 'planning reads',
+  'phase.readingDisk': 'reading {disk}',
+  'phase.savingRestorePoint': 'saving restore point',
+  'phase.removingSnapshot': 'removing snapshot',
+  'phase.preflight': 'preflight',
+  'phase.preFreezeScript': 'pre-freeze script',
+  'phase.quiescedSnapshot': 'quiesced snapshot',
+  'phase.snapshot': 'snapshot',
+  'phase.creatingVmFolder': 'creating the VM folder',
+  'phase.uploadingDisk': 'uploading disk {disk}',
+  'phase.verifyingDisk': 'verifying disk {disk}',
+  'phase.creatingVm': 'creating VM',
+  'phase.poweringOn': 'powering on',
+  // Outcomes of a run item or a run.
+  'run.cancelledBeforeStart': 'Cancelled before it started.',
+  'run.cancelled': 'Cancelled: {reason}',
+  'run.interrupted': 'Interrupted: the Stillpoint service stopped during this {kind}.',
+  'backup.result.application': 'Application-consistent: {reason}. Read {disks}.',
+  'backup.result.filesystem': 'Filesystem-consistent: {reason}. Read {disks}.',
+  'backup.result.crash': 'Crash-consistent: {reason}. Read {disks}.',
+  'backup.diskRead': '{disk} ({how}, {bytes})',
+  'backup.how.incremental': 'changed areas',
+  'backup.how.allocated': 'allocated areas',
+  'backup.how.full': 'whole disk',
+  'restore.result': 'Restored to VM {vmName} ({vmId}).',
+  'restore.failed': 'Restore of {restorePoint} to new VM \'{name}\' failed while {phase}: {error}.{cleanup}{left} {remedy}',
+  'restore.cancelled': 'Restore of {restorePoint} to new VM \'{name}\' was cancelled while {phase}.{cleanup}{left}',
+  'restore.cleanedUp': ' Cleaned up: {items}.',
+  'restore.nothingCreated': ' Nothing had been created yet.',
+  'restore.leftBehind': ' Left behind (remove by hand): {items}.',
+  'restore.fixAndRetry': 'Fix the cause and run the restore again.',
+  'maintenance.retentionRemoved': { one: 'Removed {n} restore point by job \'{job}\' retention: {points}.', other: 'Removed {n} restore points by job \'{job}\' retention: {points}.' },
+  'maintenance.retentionKeptAll': 'Job \'{job}\' retention kept every restore point.',
+  'maintenance.verifyOk': 'Every chunk of every restore point read back and matched its hash.',
+  // Why a restore point has its consistency (backend/sources/snapshot/consistency.ts).
+  'consistency.notQuiesced': 'vSphere did not quiesce the guest (snapshot not quiesced)',
+  'consistency.vssWriters': 'VSS writers took part: {writers}',
+  'consistency.preFreezeQuiesced': 'quiesced, and the pre-freeze script quiesced the application',
+  'consistency.noVssWriter': 'quiesced, but no VSS writer took part',
+  'consistency.noVssManifest': 'quiesced, but VMware Tools left no VSS manifest',
+  'consistency.fsQuiesced': 'file systems quiesced by VMware Tools',
+  // Warnings of a backup.
+  'warning.cbtNotEnabled': 'Changed block tracking could not be enabled: every backup of this VM reads the whole disk.',
+  'warning.cbtInvalid': 'Changed block tracking of {disk} is invalid ({error}); read the whole disk and reset CBT.',
+  'warning.damagedReread': { one: '{n} chunk of {disk} that verify had found damaged in the previous restore point was read again from the VM and stored anew.', other: '{n} chunks of {disk} that verify had found damaged in the previous restore point were read again from the VM and stored anew.' },
+  'warning.snapshotNotConsolidated': 'The backup snapshot was removed, but the VM\'s disks could not be consolidated ({error}); {retrying}.',
+  'warning.snapshotNotRemoved': 'The backup snapshot could not be removed ({error}); {retrying}.',
+  'warning.cbtResetFailed': 'Resetting CBT failed: {error}',
+  'warning.preFreezeFallback': 'Pre-freeze script failed ({error}); fell back to a crash-consistent snapshot.',
+  'warning.quiesceFallback': 'Quiescing failed ({error}); fell back to a crash-consistent snapshot.',
+  'warning.snapshotCleanupFailed': 'Could not remove the snapshot after the failure: {error}',
+  'warning.vssManifestUnreadable': 'The VSS manifest could not be read ({error}); the restore point is recorded as filesystem-consistent.',
+  'warning.notQuiesced': 'vSphere took the snapshot without quiescing (VMware Tools not running or the VM is off): the restore point is crash-consistent.',
+  // What to do about a vSphere fault (backend/vsphere/faults.ts).
+  'remedy.invalidLogin': 'Check the vCenter user name and password (user@domain, e.g. administrator@vsphere.local).',
+  'remedy.notAuthenticated': 'The vCenter session expired or was terminated; log in again (the client does so once automatically).',
+  'remedy.objectNotFound': 'The object was deleted or its id is wrong: refresh the inventory and pick it again (VMs get a new id when re-registered).',
+  'remedy.applicationQuiesce': 'Check the guest\'s pre-freeze scripts (/usr/sbin/pre-freeze-script, backupScripts.d, C:\\Windows\\pre-freeze-script.bat) and VSS writers (vssadmin list writers), or allow the crash-consistent fallback for this VM.',
+  'remedy.taskInProgress': 'Wait for the running operation on this VM (snapshot, consolidation, backup by another tool) to finish, then retry.',
+  'remedy.invalidPowerState': 'The VM is in the wrong power state for this operation: power it on/off first or choose another option.',
+  'remedy.invalidState': 'The object is in a state that does not allow this operation (e.g. a consolidation or another task is running): retry later.',
+  'remedy.generic': 'See the message; check the vCenter task and event log for this object.',
+  'remedy.fileFault': 'Check the datastore: is it accessible, is there free space, is the file locked by another host or backup tool?',
+  'remedy.invalidArgument': 'vCenter rejected an argument; this is usually a Stillpoint bug or an unsupported vSphere version — report it with the log.',
+  'remedy.invalidArgumentNamed': 'vCenter rejected an argument ({property}); this is usually a Stillpoint bug or an unsupported vSphere version — report it with the log.',
+  'remedy.noPermission': 'Give the Stillpoint vCenter user the privilege {privilege} on this object, or use the Stillpoint role.',
+  'remedy.noPermissionRole': 'Give the Stillpoint vCenter user the privilege (see the vCenter role) on this object, or use the Stillpoint role.',
+  'remedy.guestCredentials': 'Check the guest OS credentials configured for this VM.',
+  'remedy.toolsNotRunning': 'VMware Tools is not running in the guest: power the VM on and install/start VMware Tools.',
+  'remedy.guestOperations': 'Guest operations failed: check VMware Tools in the guest and the guest credentials.',
+  'remedy.cbtInvalid': 'Reset CBT on this VM (disable, snapshot, enable) and take a full backup; Stillpoint does this automatically for the next run.',
+  'remedy.vcenterUnreachable': 'Check the vCenter address and port, that vCenter is running, and that this machine can reach it (firewall, proxy, DNS).',
+  'remedy.timeout': 'The operation may still be running in vCenter: check Recent Tasks; raise the timeout if the environment is slow.',
+} as const satisfies Record<string, Template>;
+
+export type ServiceTextKey = keyof typeof SERVICE_TEXTS;
+type Params = Record<string, TextParam | undefined>;
+
+const fill = (template: string, params: Params): string =>
+  template.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? ''));
+
+const EN_PLURALS = new Intl.PluralRules('en-US');
+
+/** The English text of a service message (what the domain keeps and the CLI prints). */
+export function say(key: ServiceTextKey, params: Params = {}): string {
+  const t: Template = SERVICE_TEXTS[key];
+  if (typeof t === 'string') return fill(t, params);
+  return fill(EN_PLURALS.select(Number(params.n)) === 'one' ? t.one : t.other, params);
+}
+
+/** Several service texts as one parameter (identify splits them again). */
+export function sayList(items: string[]): string { return items.join(LIST_SEPARATOR); }
+
+/**
+ * Parameters that can only be one of a few texts (or nothing): matching them against those alone keeps a
+ * message whose free parameter ends in a full stop (vCenter's message before "{cleanup}") unambiguous.
+ */
+const ONE_OF: Record<string, { texts: ServiceTextKey[]; orNothing: boolean } | undefined> = {
+  cleanup: { texts: ['restore.cleanedUp', 'restore.nothingCreated'], orNothing: false },
+  left: { texts: ['restore.leftBehind'], orNothing: true },
+};
+
+/** A template as a pattern without groups, for ONE_OF. */
+function literalPattern(key: ServiceTextKey): string {
+  const t: Template = SERVICE_TEXTS[key];
+  const forms = typeof t === 'string' ? [t] : [t.one, t.other];
+  return forms.map((f) => f.split(/(\{\w+\})/).map((part) => (/^\{\w+\}$/.test(part) ? '[\\s\\S]*?' : escapeRegExp(part))).join('')).join('|');
+}
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+interface Compiled { key: string; re: RegExp; names: string[] }
+let compiled: Compiled[] | undefined;
+
+function compile(): Compiled[] {
+  const out: Compiled[] = [];
+  for (const [key, t] of Object.entries(SERVICE_TEXTS) as [string, Template][]) {
+    for (const form of typeof t === 'string' ? [t] : [t.one, t.other]) {
+      const names: string[] = [];
+      const source = form.split(/(\{\w+\})/).map((part) => {
+        const m = /^\{(\w+)\}$/.exec(part);
+        if (!m) return escapeRegExp(part);
+        names.push(m[1]!);
+        if (m[1] === 'n') return '(\\d+)';
+        const only = ONE_OF[m[1]!];
+        return only ? `(${only.texts.map((k) => literalPattern(k)).join('|')}${only.orNothing ? '|' : ''})` : '([\\s\\S]*?)';
+      }).join('');
+      out.push({ key, re: new RegExp(`^${source}$`), names });
+    }
+  }
+  // Constant texts first, then the most specific (longest literal part): "reading {disk}" loses to a constant.
+  return out.sort((a, b) => a.names.length - b.names.length || literalLength(b) - literalLength(a));
+}
+const literalLength = (c: Compiled): number => c.re.source.replace(/\(\[\\s\\S\]\*\?\)|\(\\d\+\)/g, '').length;
+
+/**
+ * The key and parameters of a text say() wrote, or undefined for any other text (a vCenter message, a
+ * path). Parameters that are service texts themselves, or lists of them, come back identified too.
+ */
+export function identify(text: string | undefined, depth = 0): IdentifiedText | undefined {
+  if (!text || depth > 4) return undefined;
+  compiled ??= compile();
+  for (const c of compiled) {
+    const m = c.re.exec(text);
+    if (!m) continue;
+    if (!c.names.length) return { key: c.key };
+    const params: Record<string, string | IdentifiedText | IdentifiedText[]> = {};
+    c.names.forEach((name, i) => { params[name] = TEXT_PARAMS.has(name) ? identifyParam(m[i + 1] ?? '', depth + 1) : m[i + 1] ?? ''; });
+    return { key: c.key, params };
+  }
+  return undefined;
+}
+
+function identifyParam(value: string, depth: number): string | IdentifiedText | IdentifiedText[] {
+  // A list first: "A (…); B (…)" would otherwise match one item's template with the rest in its last parameter.
+  if (value.includes(LIST_SEPARATOR)) {
+    const parts = value.split(LIST_SEPARATOR).map((p) => identify(p, depth));
+    if (parts.every((p) => p)) return parts as IdentifiedText[];
+  }
+  return identify(value, depth) ?? value;
+}

@@ -1,0 +1,68 @@
+// Service texts (backend/common/service-text.ts): the English text the CLI prints and the key + parameters the
+// API adds beside it for the UI's catalogs must describe the same message, nested reasons and lists included.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SERVICE_TEXTS, identify, say, sayList, type ServiceTextKey } from '../../backend/common/service-text.ts';
+import { runToDto } from '../../backend/api/mappers.ts';
+import type { Run } from '../../backend/model/job.ts';
+
+test('every service text is found again by its key, with its parameters', () => {
+  for (const key of Object.keys(SERVICE_TEXTS) as ServiceTextKey[]) {
+    const names = [...new Set([...JSON.stringify(SERVICE_TEXTS[key]).matchAll(/\{(\w+)\}/g)].map((m) => m[1]!))];
+    // The outcome parts of a restore failure are texts of their own; any other parameter is data here.
+    const texts: Record<string, string> = { cleanup: say('restore.nothingCreated'), left: '' };
+    const params = Object.fromEntries(names.map((n, i) => [n, texts[n] ?? (n === 'n' ? 2 : `value ${i}. of ${key}`)]));
+    const got = identify(say(key, params));
+    assert.equal(got?.key, key, `${key}: ${say(key, params)}`);
+    for (const n of names.filter((x) => !(x in texts))) assert.equal(got?.params?.[n], String(params[n]), `${key} {${n}}`);
+  }
+});
+
+test('plural forms in English: 1 restore point, 2 restore points', () => {
+  assert.equal(say('maintenance.retentionRemoved', { n: 1, job: 'nightly', points: 'rp-1' }), "Removed 1 restore point by job 'nightly' retention: rp-1.");
+  assert.equal(say('maintenance.retentionRemoved', { n: 2, job: 'nightly', points: 'rp-1, rp-2' }), "Removed 2 restore points by job 'nightly' retention: rp-1, rp-2.");
+  assert.deepEqual(identify("Removed 1 restore point by job 'nightly' retention: rp-1."), { key: 'maintenance.retentionRemoved', params: { n: '1', job: 'nightly', points: 'rp-1' } });
+});
+
+test('a backup outcome names its reason and each disk read as texts of their own', () => {
+  const text = say('backup.result.crash', {
+    reason: say('consistency.notQuiesced'),
+    disks: sayList([
+      say('backup.diskRead', { disk: 'Hard disk 1', how: say('backup.how.full'), bytes: '1.5 MiB' }),
+      say('backup.diskRead', { disk: 'Hard disk 2', how: say('backup.how.incremental'), bytes: '64 KiB' }),
+    ]),
+  });
+  assert.equal(text, 'Crash-consistent: vSphere did not quiesce the guest (snapshot not quiesced). Read Hard disk 1 (whole disk, 1.5 MiB); Hard disk 2 (changed areas, 64 KiB).');
+  assert.deepEqual(identify(text), {
+    key: 'backup.result.crash',
+    params: {
+      reason: { key: 'consistency.notQuiesced' },
+      disks: [
+        { key: 'backup.diskRead', params: { disk: 'Hard disk 1', how: { key: 'backup.how.full' }, bytes: '1.5 MiB' } },
+        { key: 'backup.diskRead', params: { disk: 'Hard disk 2', how: { key: 'backup.how.incremental' }, bytes: '64 KiB' } },
+      ],
+    },
+  });
+});
+
+test('data parameters are never taken for texts, and other texts get no key', () => {
+  assert.deepEqual(identify(say('restore.result', { vmName: 'done', vmId: 'vm-7' })), { key: 'restore.result', params: { vmName: 'done', vmId: 'vm-7' } });
+  assert.equal(identify('FileFault: Cannot create snapshot'), undefined);
+  assert.equal(identify(''), undefined);
+});
+
+test('a run on the wire carries the keys beside the English texts; a text without a key gets none', () => {
+  const run: Run = {
+    id: 'r1', kind: 'backup', startedAt: '2026-12-02T10:00:00Z', status: 'failed', progress: 100,
+    vms: [{
+      vmId: 'vm-1', vmName: 'linux-db01', status: 'failed', phase: say('phase.failed'), progress: 0, bytesRead: 0, bytesStored: 0, durationMs: 5,
+      message: 'FileFault: no space', hint: say('remedy.fileFault'), warnings: ['a free text', say('warning.notQuiesced')],
+    }],
+  };
+  const dto = runToDto(run);
+  const vm = dto.vms[0]!;
+  assert.equal(vm.phase, 'failed');
+  assert.equal(vm.hint, run.vms[0]!.hint, 'the English text stays for the CLI');
+  assert.deepEqual(vm.texts, { phase: { key: 'phase.failed' }, hint: { key: 'remedy.fileFault' }, warnings: [null, { key: 'warning.notQuiesced' }] });
+  assert.equal(dto.texts, undefined);
+});
