@@ -36,12 +36,32 @@ export interface FailoverRequest {
 
 export interface PermanentFailoverRequest { confirm: true }
 
+/** Failback to a new VM at production: the replica's current disks copied whole, the replica's jobs re-pointed to it. */
+export interface FailbackNewVmDto {
+  /** The new VM's name (no VM may have it: refused with 409 before anything starts). */
+  name: string;
+  /** Production host and datastore (name or id). */
+  host: string;
+  datastore: string;
+  /** VM folder (name or id); default the datacenter's VM folder. */
+  folder?: string;
+  /** The replica's (DR) network → production network; unmapped NICs keep their network if the host has it. */
+  networkMap?: NetworkMappingDto[];
+}
+
 export interface FailbackRequest {
   /** 'failback' (default): send the replica's changes back, start the original VM; then 'commit' or 'undo'. */
   action?: 'failback' | 'commit' | 'undo';
   /** With action failback: commit at once. */
   commit?: boolean;
   timeoutSeconds?: number;
+  /**
+   * To the original VM: 'hot-add' through a paired transporter at production (only the changed pieces are sent),
+   * 'full-upload' (the whole disks), 'auto' (default: hot-add when a transporter serves the VM's datastore).
+   */
+  transport?: 'auto' | 'hot-add' | 'full-upload';
+  /** Fail back to a new VM instead of the original (a full copy). */
+  toNew?: FailbackNewVmDto;
 }
 
 export interface FailoverPlanGroupDto {

@@ -3,7 +3,7 @@
 // the action's privileges on it (and on its source, for planned failover and failback), and a guest
 // credential must be the user's own or shared.
 import type { JobRun } from '../contract.ts';
-import type { FailbackRequest, FailoverPlan, FailoverPlanInput, FailoverPlanRunRequest, FailoverRequest } from '../contracts/failover.ts';
+import type { FailbackNewVmDto, FailbackRequest, FailoverPlan, FailoverPlanInput, FailoverPlanRunRequest, FailoverRequest } from '../contracts/failover.ts';
 import { param, VM_ID } from '../http.ts';
 import type { RouteDef } from '../routes.ts';
 import type { UserContext } from '../auth.ts';
@@ -12,7 +12,9 @@ import { Conflict, InvalidRequest, NotFound } from '../../common/errors.ts';
 import { credentialVisibleTo, type GuestCredential } from '../../model/credential.ts';
 import type { FailoverRunKind } from '../../model/job.ts';
 import { PRIVILEGES, type PrivilegeRule } from '../../model/privileges.ts';
-import { hostNetworks } from '../../restore/placement.ts';
+import { hostNetworks, resolvePlacement } from '../../restore/placement.ts';
+import { resolveFolder } from '../../replication/replica-vm.ts';
+import { checkNewVmName } from '../../replication/failover/failback-new-vm.ts';
 import type { MoRef } from '../../vsphere/index.ts';
 import type { ReplicaStatus } from '../../replication/replica-state.ts';
 import { checkPlan, planVmIds, type FailoverPlans } from '../../replication/failover/plans.ts';
@@ -51,7 +53,15 @@ export const FailoverRequestSchema: Schema = ref('FailoverRequest', {
 const PermanentSchema: Schema = ref('PermanentFailoverRequest', { type: 'object', additionalProperties: false, required: ['confirm'], properties: { confirm: { type: 'boolean', description: 'true: the recovery points are removed, the replica becomes the VM, its source leaves replication' } } });
 const FailbackSchema: Schema = ref('FailbackRequest', {
   type: 'object', additionalProperties: false,
-  properties: { action: { type: 'string', enum: ['failback', 'commit', 'undo'] }, commit: { type: 'boolean' }, timeoutSeconds },
+  properties: {
+    action: { type: 'string', enum: ['failback', 'commit', 'undo'] }, commit: { type: 'boolean' }, timeoutSeconds,
+    transport: { type: 'string', enum: ['auto', 'hot-add', 'full-upload'], description: "To the original VM: 'hot-add' through a transporter at production (only the changed pieces), 'full-upload' (whole disks), 'auto' (default)" },
+    toNew: ref('FailbackNewVm', {
+      type: 'object', additionalProperties: false, required: ['name', 'host', 'datastore'],
+      description: 'Fail back to a new VM at production (a full copy of the replica); the replica\'s jobs then replicate the new VM',
+      properties: { name: { type: 'string', minLength: 1, maxLength: 80 }, host: name, datastore: name, folder: name, networkMap },
+    }),
+  },
 });
 const PlanSchema: Schema = ref('FailoverPlanInput', {
   type: 'object', additionalProperties: false, required: ['name', 'groups'],
@@ -107,6 +117,27 @@ export function failoverRoutes(d: FailoverRouteDeps): RouteDef[] {
     return r.sourceVmId;
   };
   const timeoutMs = (s?: number) => (s ? { timeoutMs: s * 1000 } : {});
+  /** A failback to a new VM: the name free, and the restore-to-new-VM privileges where it goes (the replica's vCenter). */
+  const onNewVm = async (user: UserContext, replicaId: string, t: FailbackNewVmDto) => {
+    const { vs } = siteSession(user, replicaId);
+    const pl = await resolvePlacement(vs, t.host, t.datastore);
+    const folder = await resolveFolder(vs, pl, t.folder);
+    const folderName = await vs.pc.retrieveOne<{ name?: string }>(folder, ['name']).then((p) => p.name ?? folder.value, () => folder.value);
+    const rules = [...PRIVILEGES.restoreNew, ...PRIVILEGES.restoreNewPowerOn];
+    const nets = await hostNetworks(vs, pl.host.ref);
+    const checks: Parameters<typeof requirePrivileges>[2] = [
+      { entity: folder, label: `folder '${folderName}' of datacenter '${pl.datacenter.name}' (${folder.value})`, rules, on: 'folder' },
+      { entity: pl.datastore.ref, label: `datastore '${pl.datastore.name}' (${pl.datastore.ref.value})`, rules, on: 'datastore' },
+      { entity: pl.pool, label: `the resource pool of host '${pl.host.name}' (${pl.pool.value})`, rules, on: 'pool' },
+    ];
+    for (const n of [...new Set((t.networkMap ?? []).map((m) => m.target))]) {
+      const net = nets.get(n);
+      if (!net) throw new InvalidRequest(`Network '${n}' does not exist on host '${pl.host.name}': choose among ${[...nets.keys()].sort().map((x) => `'${x}'`).join(', ') || '(none)'}.`);
+      checks.push({ entity: net, label: `network '${n}' (${net.value})`, rules, on: 'network' });
+    }
+    await requirePrivileges(vs, `Failback to a new VM on host '${pl.host.name}'`, checks);
+    await checkNewVmName(vs, t.name);
+  };
 
   const plan = (p: FailoverPlan) => p;
   const checkPlanReplicas = async (user: UserContext, input: FailoverPlanInput) => {
@@ -171,7 +202,7 @@ export function failoverRoutes(d: FailoverRouteDeps): RouteDef[] {
     },
     {
       method: 'post', path: '/replicas/:id/failback', tag: 'failover', status: 202, body: FailbackSchema,
-      summary: 'Fail back to the original VM (only what changed on the replica is sent), then commit or undo',
+      summary: 'Fail back to the original VM (only what changed on the replica is sent: hot-add through a transporter at production, or a full upload) or to a new VM (a full copy; the replica\'s jobs then replicate it), then commit or undo',
       handler: async ({ req, user, body }) => {
         const id = param(req, 'id', VM_ID, 'replica VM');
         const b = body as FailbackRequest;
@@ -180,9 +211,15 @@ export function failoverRoutes(d: FailoverRouteDeps): RouteDef[] {
         if (!r.failover) throw new Conflict(`Replica '${r.replicaName}' is not failed over: there is nothing to fail back.`);
         if (action !== 'failback' && !r.failover.failback) throw new Conflict(`Replica '${r.replicaName}' has no failback waiting for ${action}: fail back first.`);
         if (action === 'failback' && r.failover.failback) throw new Conflict(`Replica '${r.replicaName}' was failed back already: commit or undo that failback.`);
+        if (b.toNew && (action !== 'failback' || b.transport)) throw new InvalidRequest('toNew goes with action failback only, and without transport (a new VM gets a full copy).');
         await onReplica(user, id, r, 'Failback', PRIVILEGES.failbackReplica);
-        await requireOnVms(user, [sourceIdOf(r)], 'Failback (the original VM\'s disks are written)', PRIVILEGES.failbackSource);
-        return d.start('failback', [id], { action, ...(b.commit ? { commit: true } : {}), ...timeoutMs(b.timeoutSeconds) }, user);
+        if (b.toNew) {
+          await onNewVm(user, id, b.toNew);
+          return d.start('failback', [id], { action, toNew: b.toNew, ...(b.commit ? { commit: true } : {}), ...timeoutMs(b.timeoutSeconds) }, user);
+        }
+        const fb = r.failover.failback;
+        await requireOnVms(user, [fb?.newVm ? fb.newVm.newSourceVmId : sourceIdOf(r)], fb?.newVm ? 'Failback (the new VM is deleted or kept)' : 'Failback (the original VM\'s disks are written)', PRIVILEGES.failbackSource);
+        return d.start('failback', [id], { action, ...(b.commit ? { commit: true } : {}), ...(b.transport ? { transport: b.transport } : {}), ...timeoutMs(b.timeoutSeconds) }, user);
       },
     },
     {
