@@ -6,6 +6,7 @@ import { errorText } from '../../core/api';
 import { I18N_PIPES, I18n } from '../../core/i18n';
 import { RunTracker } from '../../core/run-tracker';
 import { SdkService } from '../../sdk/sdk.service';
+import { Actions } from '../../shared/actions';
 import { ConsistencyBadge, StatusLabel } from '../../shared/badges';
 import { ErrorAlert } from '../../shared/error-alert';
 import { liveView } from '../../shared/live-view';
@@ -95,6 +96,7 @@ const OFFERED: Record<Replica['state'], DrAction[]> = {
               <td>{{ 'repl.minutes' | t: { n: j.rpoMinutes } }}</td>
               <td class="left">@if (j.lastRun; as lr) { <sp-status [value]="lr.status" /> {{ lr.endedAt | dt: 'short' }} } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</td>
               <td class="left"><button type="button" class="btn btn-sm btn-outline" (click)="runJob(j)">{{ 'jobs.runNow' | t }}</button>
+                <button type="button" class="btn btn-sm btn-link" [attr.data-edit-job]="j.id" (click)="editJob(j)">{{ 'replication.edit.button' | t }}</button>
                 <button type="button" class="btn btn-sm btn-link" (click)="confirmDelete.set(j)">{{ 'common.delete' | t }}</button></td>
             </tr>
           } @empty { <tr><td colspan="7" class="left sp-muted">{{ 'repl.dr.noJobs' | t }}</td></tr> }
@@ -153,6 +155,7 @@ export class DrView {
   readonly sdk = inject(SdkService);
   private readonly repl = inject(ReplicationApi);
   private readonly i18n = inject(I18n);
+  private readonly actions = inject(Actions);
   readonly tracker = inject(RunTracker);
   readonly all = signal<ReplicaState[]>([]);
   readonly replicas = computed(() => this.all().filter((r): r is Replica => r.state !== 'none'));
@@ -207,6 +210,8 @@ export class DrView {
   async runJob(j: ReplicationJob): Promise<void> {
     try { this.tracker.track(await this.repl.runJob(j.id), () => void this.load()); this.notice.set(this.i18n.t('jobs.started', { name: j.name })); } catch (e) { this.error.set(errorText(e)); }
   }
+  /** Opens the replication job wizard filled with the job's settings (saving updates the job). */
+  editJob(j: ReplicationJob): void { this.actions.open('replicate', j.vmIds, { job: j.id }, () => void this.load()); }
   async removeJob(): Promise<void> {
     const j = this.confirmDelete();
     this.confirmDelete.set(null);

@@ -21,6 +21,9 @@ export class ReplicationApi {
 
   jobs(): Promise<ReplicationJob[]> { return this.wrap(this.http.get<ReplicationJob[]>(this.auth.url('replication-jobs'))); }
   createJob(body: ReplicationJobInput): Promise<ReplicationJob> { return this.wrap(this.http.post<ReplicationJob>(this.auth.url('replication-jobs'), body)); }
+  job(id: string): Promise<ReplicationJob> { return this.wrap(this.http.get<ReplicationJob>(this.auth.url(`replication-jobs/${encodeURIComponent(id)}`))); }
+  /** Saves an edited job (PUT: the same checks as creating it; its placement is fixed once it has replicas). */
+  updateJob(id: string, body: ReplicationJobInput): Promise<ReplicationJob> { return this.wrap(this.http.put<ReplicationJob>(this.auth.url(`replication-jobs/${encodeURIComponent(id)}`), body)); }
   runJob(id: string): Promise<JobRun> { return this.wrap(this.http.post<JobRun>(this.auth.url(`replication-jobs/${encodeURIComponent(id)}/run`), {})); }
   deleteJob(id: string): Promise<void> { return this.wrap(this.http.delete<void>(this.auth.url(`replication-jobs/${encodeURIComponent(id)}`))); }
   plans(): Promise<FailoverPlan[]> { return this.wrap(this.http.get<FailoverPlan[]>(this.auth.url('failover-plans'))); }
