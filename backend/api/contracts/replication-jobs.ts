@@ -7,7 +7,8 @@
 //   GET    /api/replication-jobs                            -> ReplicationJob[]
 //   POST   /api/replication-jobs      ReplicationJobInput   -> ReplicationJob (201)
 //   GET    /api/replication-jobs/:id                        -> ReplicationJob
-//   PUT    /api/replication-jobs/:id  ReplicationJobInput   -> ReplicationJob
+//   PUT    /api/replication-jobs/:id  ReplicationJobInput   -> ReplicationJob (409 when its placement — site, host,
+//          datastore, folder, pool, suffix — changes while its VMs have replicas)
 //   DELETE /api/replication-jobs/:id                        -> 204 (replicas stay)
 //   POST   /api/replication-jobs/:id/run                    -> JobRun (202, kind 'replication')
 // GET /api/replicas and GET /api/vms/:id/replica carry `rpo` (ReplicaRpo) for replicas of a job's VMs.
