@@ -31,7 +31,36 @@ test('every literal translation key used in the UI source exists', () => {
     for (const m of src.matchAll(/\?\s*'([\w.]+)'\s*:\s*'([\w.]+)'\)\s*\|\s*t\b/g)) { used.add(m[1]); used.add(m[2]); }
   }
   assert.ok(used.size > 150, `found ${used.size} keys`);
-  for (const k of used) assert.ok(k in en, `key "${k}" is used but not in en-US.json`);
+  for (const k of used) assert.ok(k in en || `${k}.other` in en, `key "${k}" is used but not in en-US.json`);
+});
+
+test('a count is said with plural forms (one/other), never with "(s)"', () => {
+  for (const [cat, name] of [[en, 'en-US'], [de, 'de-DE']] as const) {
+    for (const [k, v] of Object.entries(cat)) {
+      if (k.startsWith('exchange.')) continue; // the Exchange wizard's texts: issue 14 item 6 follow-up
+      assert.doesNotMatch(v, /\w\((s|e|n|en)\)/, `${name} ${k}: "${v}" needs plural forms`);
+    }
+    for (const k of Object.keys(cat).filter((x) => x.endsWith('.other'))) {
+      const base = k.slice(0, -'.other'.length);
+      assert.ok(`${base}.one` in cat, `${name} ${base} has .other but no .one`);
+      assert.ok(!(base in cat), `${name} ${base} is both a text and a plural`);
+    }
+  }
+  assert.equal(en['vms.count.one'], '{n} virtual machine');
+  assert.equal(de['monitor.restorePointCount.one'], '{n} Wiederherstellungspunkt');
+});
+
+test('every text the service writes has a key in both catalogs, and the en-US text is the service\'s own', async () => {
+  const { SERVICE_TEXTS } = await import('../../backend/common/service-text.ts');
+  for (const [key, t] of Object.entries(SERVICE_TEXTS)) {
+    const forms: [string, string][] = typeof t === 'string' ? [[`svc.${key}`, t]] : [[`svc.${key}.one`, t.one], [`svc.${key}.other`, t.other]];
+    for (const [k, text] of forms) {
+      assert.equal(en[k], text, `en-US ${k}`);
+      assert.ok(de[k] && (de[k] !== text || !/[a-z]/i.test(text.replace(/\{\w+\}/g, ''))), `de-DE ${k} is missing or still English`);
+    }
+  }
+  const svcKeys = Object.keys(en).filter((k) => k.startsWith('svc.')).map((k) => k.slice(4).replace(/\.(one|other)$/, ''));
+  for (const k of svcKeys) assert.ok(k in SERVICE_TEXTS, `svc.${k} is in the catalog but the service has no such text`);
 });
 
 test('keys built from contract enums are complete', () => {

@@ -6,6 +6,7 @@ import { provideAnimations } from '@angular/platform-browser/animations';
 import { provideRouter, withComponentInputBinding, withHashLocation } from '@angular/router';
 import { routes } from './app.routes';
 import { authInterceptor } from './core/auth.interceptor';
+import { serviceTextInterceptor } from './core/service-texts';
 import { AuthService } from './core/auth';
 import { I18n } from './core/i18n';
 import { ThemeService } from './core/theme';
@@ -17,7 +18,7 @@ export const appConfig: ApplicationConfig = {
     provideZoneChangeDetection({ eventCoalescing: true }),
     provideAnimations(),
     provideRouter(routes, withHashLocation(), withComponentInputBinding()),
-    provideHttpClient(withInterceptors([authInterceptor])),
+    provideHttpClient(withInterceptors([authInterceptor, serviceTextInterceptor])),
     provideAppInitializer(() => {
       const sdk = inject(SdkService);
       registerIcons();

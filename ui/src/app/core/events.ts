@@ -2,6 +2,8 @@ import { Injectable, NgZone, inject } from '@angular/core';
 import { Observable, Subject, filter, map, share } from 'rxjs';
 import type { JobRun, ServerEvent } from '@contract';
 import { AuthService } from './auth';
+import { I18n } from './i18n';
+import { localizeServiceTexts } from './service-texts';
 
 /**
  * Live updates from GET /api/events (server-sent events). EventSource cannot set headers, so the token
@@ -13,6 +15,7 @@ const EVENT_TYPES: readonly ServerEvent['type'][] = ['run', 'restorePoint', 'job
 export class EventsService {
   private readonly auth = inject(AuthService);
   private readonly zone = inject(NgZone);
+  private readonly i18n = inject(I18n);
   private readonly subject = new Subject<ServerEvent>();
   private source: EventSource | null = null;
   private subscribers = 0;
@@ -43,7 +46,7 @@ export class EventsService {
     es.onopen = () => { this.retryMs = 1000; };
     const onEvent = (msg: MessageEvent<string>) => {
       let ev: ServerEvent;
-      try { ev = JSON.parse(msg.data) as ServerEvent; } catch { return; }
+      try { ev = localizeServiceTexts(JSON.parse(msg.data) as ServerEvent, this.i18n); } catch { return; }
       this.zone.run(() => this.subject.next(ev));
     };
     // The service names each event after its type (`event: run`); EventSource hands named events only to

@@ -1,12 +1,14 @@
 import { Injectable, Pipe, type PipeTransform, inject, signal } from '@angular/core';
 import enUS from '../i18n/en-US.json';
 import deDE from '../i18n/de-DE.json';
+import type { ServiceText } from '@contract';
 
 export const LOCALES = ['en-US', 'de-DE'] as const;
 export type Locale = (typeof LOCALES)[number];
 type Catalog = Record<string, string>;
 const CATALOGS: Record<Locale, Catalog> = { 'en-US': enUS as Catalog, 'de-DE': deDE as Catalog };
 const STORAGE_KEY = 'stillpoint.locale';
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Maps whatever a client reports ("de", "de_DE", "de-AT", "en") onto a supported locale. */
 export function normalizeLocale(raw: string | null | undefined): Locale | null {
@@ -35,12 +37,42 @@ export class I18n {
     document.documentElement.lang = loc;
     if (remember) sessionStorageSet(STORAGE_KEY, loc);
   }
+  /**
+   * A catalog text with `{name}` placeholders. A key with plural forms (`key.one`, `key.other`, … as
+   * Intl.PluralRules names them) picks the form for the number in `n`.
+   */
   t(key: string, params?: Record<string, string | number | undefined | null>): string {
-    const text = CATALOGS[this.locale()][key] ?? CATALOGS['en-US'][key] ?? key;
+    const text = this.lookup(this.pluralKey(key, params?.['n'])) ?? key;
     if (!params) return text;
     return text.replace(/\{(\w+)\}/g, (_, name: string) => (params[name] ?? '') + '');
   }
-  has(key: string): boolean { return key in CATALOGS['en-US']; }
+  has(key: string): boolean { return key in CATALOGS['en-US'] || `${key}.other` in CATALOGS['en-US']; }
+
+  private lookup(key: string): string | undefined { return CATALOGS[this.locale()][key] ?? CATALOGS['en-US'][key]; }
+  private pluralKey(key: string, n: unknown): string {
+    if (key in CATALOGS['en-US'] || !(`${key}.other` in CATALOGS['en-US'])) return key;
+    const count = Number(n);
+    const form = Number.isFinite(count) ? new Intl.PluralRules(this.locale()).select(count) : 'other';
+    return this.lookup(`${key}.${form}`) !== undefined ? `${key}.${form}` : `${key}.other`;
+  }
+
+  /**
+   * A text the service wrote: rendered from the catalog by its message key (svc.<key>) when the service sent
+   * one and the catalog knows it, else the service's own (English) text. Parameters that are service texts
+   * are rendered the same way; ISO timestamps in parameters get the one date format.
+   */
+  svc(text: string | null | undefined, key?: ServiceText | null): string {
+    if (key && this.has(`svc.${key.key}`)) return this.serviceText(key);
+    return text ?? '';
+  }
+  private serviceText(st: ServiceText): string {
+    const params: Record<string, string> = {};
+    for (const [name, v] of Object.entries(st.params ?? {})) {
+      params[name] = typeof v === 'string' ? (ISO_TIMESTAMP.test(v) ? this.dateTime(v) : v)
+        : Array.isArray(v) ? v.map((x) => this.serviceText(x)).join('; ') : this.serviceText(v);
+    }
+    return this.t(`svc.${st.key}`, params);
+  }
 
   number(n: number | null | undefined, digits = 0): string {
     if (n == null || Number.isNaN(n)) return '—';
@@ -65,26 +97,18 @@ export class I18n {
     if (m < 60) return this.t('unit.minutesSeconds', { m, s: s % 60 });
     return this.t('unit.hoursMinutes', { h: Math.floor(m / 60), m: m % 60 });
   }
-  dateTime(iso: string | null | undefined, style: 'short' | 'medium' = 'medium'): string {
+  /** The one date-and-time format of the UI (per locale): every timestamp a screen shows goes through here. */
+  dateTime(iso: string | null | undefined): string {
     if (!iso) return '—';
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return '—';
-    return new Intl.DateTimeFormat(this.locale(), { dateStyle: style, timeStyle: 'short' }).format(d);
+    return new Intl.DateTimeFormat(this.locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(d);
   }
+  /** A day as a chart axis label (day and month only). */
   date(iso: string | null | undefined): string {
     if (!iso) return '—';
     const d = new Date(iso);
     return Number.isNaN(d.getTime()) ? '—' : new Intl.DateTimeFormat(this.locale(), { day: '2-digit', month: '2-digit' }).format(d);
-  }
-  relative(iso: string | null | undefined): string {
-    if (!iso) return '—';
-    const diff = (new Date(iso).getTime() - Date.now()) / 1000;
-    const rtf = new Intl.RelativeTimeFormat(this.locale(), { numeric: 'auto' });
-    const abs = Math.abs(diff);
-    if (abs < 60) return rtf.format(Math.round(diff), 'second');
-    if (abs < 3600) return rtf.format(Math.round(diff / 60), 'minute');
-    if (abs < 86400) return rtf.format(Math.round(diff / 3600), 'hour');
-    return rtf.format(Math.round(diff / 86400), 'day');
   }
 }
 
@@ -110,16 +134,11 @@ export class DurationPipe implements PipeTransform {
 @Pipe({ name: 'dt', pure: false })
 export class DateTimePipe implements PipeTransform {
   private readonly i18n = inject(I18n);
-  transform(iso: string | null | undefined, style: 'short' | 'medium' = 'medium'): string { return this.i18n.dateTime(iso, style); }
+  transform(iso: string | null | undefined): string { return this.i18n.dateTime(iso); }
 }
 @Pipe({ name: 'num', pure: false })
 export class NumberPipe implements PipeTransform {
   private readonly i18n = inject(I18n);
   transform(n: number | null | undefined, digits = 0): string { return this.i18n.number(n, digits); }
 }
-@Pipe({ name: 'rel', pure: false })
-export class RelativeTimePipe implements PipeTransform {
-  private readonly i18n = inject(I18n);
-  transform(iso: string | null | undefined): string { return this.i18n.relative(iso); }
-}
-export const I18N_PIPES = [TranslatePipe, BytesPipe, DurationPipe, DateTimePipe, NumberPipe, RelativeTimePipe] as const;
+export const I18N_PIPES = [TranslatePipe, BytesPipe, DurationPipe, DateTimePipe, NumberPipe] as const;

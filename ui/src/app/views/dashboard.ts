@@ -123,7 +123,7 @@ export class DashboardPage {
   readonly usedPct = computed(() => { const d = this.data(); return d && d.repository.capacityBytes ? this.i18n.percent(d.repository.usedBytes / d.repository.capacityBytes) : '—'; });
   readonly usedColor = computed(() => { const d = this.data(); const f = d && d.repository.capacityBytes ? d.repository.usedBytes / d.repository.capacityBytes : 0; return f > 0.9 ? 'danger' : f > 0.75 ? 'warning' : ''; });
   readonly growth = computed<ChartPoint[]>(() => { this.i18n.locale(); return (this.data()?.growth ?? []).map((g) => ({ label: this.i18n.date(g.date), value: g.storedBytes })); });
-  readonly durations = computed<ChartPoint[]>(() => { this.i18n.locale(); return (this.data()?.durations ?? []).map((d) => ({ label: this.i18n.dateTime(d.at, 'short'), detail: d.vmName, value: d.durationMs / 1000 })); });
+  readonly durations = computed<ChartPoint[]>(() => { this.i18n.locale(); return (this.data()?.durations ?? []).map((d) => ({ label: this.i18n.dateTime(d.at), detail: d.vmName, value: d.durationMs / 1000 })); });
   readonly isTerminal = isTerminal;
   readonly fmtBytes = (n: number) => this.i18n.bytes(n);
   readonly fmtDuration = (s: number) => this.i18n.duration(s * 1000);

@@ -40,8 +40,8 @@ import { PluginNav } from '../shared/plugin-nav';
           <clr-dg-cell>{{ job.vmIds.length | num }}</clr-dg-cell>
           <clr-dg-cell>{{ schedule(job) }}</clr-dg-cell>
           <clr-dg-cell>{{ retention(job) }}</clr-dg-cell>
-          <clr-dg-cell>@if (job.lastRun; as lr) { <sp-status [value]="lr.status" /> {{ lr.endedAt | dt: 'short' }} } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</clr-dg-cell>
-          <clr-dg-cell>{{ job.nextRun | dt: 'short' }}</clr-dg-cell>
+          <clr-dg-cell>@if (job.lastRun; as lr) { <sp-status [value]="lr.status" /> {{ lr.endedAt | dt }} } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</clr-dg-cell>
+          <clr-dg-cell>{{ job.nextRun | dt }}</clr-dg-cell>
         </clr-dg-row>
         <clr-dg-placeholder>{{ 'jobs.none' | t }}</clr-dg-placeholder>
       </clr-datagrid>

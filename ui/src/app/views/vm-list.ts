@@ -47,8 +47,8 @@ import { PluginNav } from '../shared/plugin-nav';
           <clr-dg-cell>{{ vm.guestOs }}</clr-dg-cell>
           <clr-dg-cell>{{ vm.host }}</clr-dg-cell>
           <clr-dg-cell>@if (vm.protected) { <span class="label label-success">{{ 'summary.protected' | t }}</span> } @else { <span class="label label-warning">{{ 'summary.unprotected' | t }}</span> }</clr-dg-cell>
-          <clr-dg-cell>@if (vm.lastBackup; as lb) { {{ lb.at | rel }} <sp-status [value]="lb.status" /> @if (lb.consistency) { <sp-consistency [value]="lb.consistency" /> } } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</clr-dg-cell>
-          <clr-dg-cell>{{ vm.nextRun | dt: 'short' }}</clr-dg-cell>
+          <clr-dg-cell>@if (vm.lastBackup; as lb) { {{ lb.at | dt }} <sp-status [value]="lb.status" /> @if (lb.consistency) { <sp-consistency [value]="lb.consistency" /> } } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</clr-dg-cell>
+          <clr-dg-cell>{{ vm.nextRun | dt }}</clr-dg-cell>
         </clr-dg-row>
         <clr-dg-placeholder>{{ 'vms.none' | t }}</clr-dg-placeholder>
         <clr-dg-footer>{{ 'vms.count' | t: { n: shown().length } }}</clr-dg-footer>

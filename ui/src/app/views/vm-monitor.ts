@@ -44,7 +44,7 @@ import { RpoBadge } from './replication/rpo-badge';
           <clr-dg-cell>{{ rp.storedBytes | bytes }}</clr-dg-cell>
           <clr-dg-cell>{{ rp.durationMs | duration }}</clr-dg-cell>
           <clr-dg-cell>
-            @if (rp.lockedUntil) { <span class="label">{{ 'monitor.locked' | t: { until: (rp.lockedUntil | dt: 'short') } }}</span> }
+            @if (rp.lockedUntil) { <span class="label">{{ 'monitor.locked' | t: { until: (rp.lockedUntil | dt) } }}</span> }
             @for (w of rp.warnings; track $index) { <div class="sp-muted">⚠ {{ w }}</div> }
             @if (rp.notes) { <div>{{ rp.notes }}</div> }
           </clr-dg-cell>

@@ -32,13 +32,13 @@ import { ErrorAlert } from '../shared/error-alert';
               <dt>{{ 'summary.lastBackup' | t }}</dt>
               <dd>
                 @if (v.lastBackup; as lb) {
-                  <span [attr.title]="lb.at | dt">{{ lb.at | rel }}</span>&nbsp;
+                  <span [attr.title]="lb.at | dt">{{ lb.at | dt }}</span>&nbsp;
                   <sp-status [value]="lb.status" />
                   @if (lb.consistency) { <sp-consistency [value]="lb.consistency" /> }
                 } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }
               </dd>
               <dt>{{ 'summary.nextRun' | t }}</dt>
-              <dd>@if (v.nextRun) { <span [attr.title]="v.nextRun | dt">{{ v.nextRun | rel }}</span> } @else { <span class="sp-muted">{{ 'summary.noSchedule' | t }}</span> }</dd>
+              <dd>@if (v.nextRun) { <span [attr.title]="v.nextRun | dt">{{ v.nextRun | dt }}</span> } @else { <span class="sp-muted">{{ 'summary.noSchedule' | t }}</span> }</dd>
               <dt>{{ 'summary.restorePoints' | t }}</dt>
               <dd>{{ points().length | num }}@if (points()[0]; as p) { · {{ p.logicalBytes | bytes }} }</dd>
             </dl>

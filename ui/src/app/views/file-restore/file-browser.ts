@@ -73,7 +73,7 @@ ClarityIcons.addIcons(fileIcon, folderIcon, linkIcon);
             </td>
             @if (searching()) { <td class="left sp-muted sp-fr-path">{{ folderOf(e) }}</td> }
             <td class="sp-nowrap">{{ e.type === 'dir' ? '' : (e.size | bytes) }}</td>
-            <td class="left sp-nowrap">{{ e.mtime | dt: 'short' }}</td>
+            <td class="left sp-nowrap">{{ e.mtime | dt }}</td>
             <td class="left sp-muted">{{ attrs(e) }}</td>
             @if (searching()) {
               <td>@if (e.type === 'file') { <button type="button" class="btn btn-link btn-sm sp-fr-versions" (click)="versionsOf.set(asMatch(e))" [attr.aria-label]="'fileRestore.versionsOfName' | t: { name: e.name }">{{ 'fileRestore.versions' | t }}</button> }</td>

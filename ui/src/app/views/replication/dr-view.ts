@@ -52,7 +52,7 @@ const OFFERED: Record<Replica['state'], DrAction[]> = {
               <td class="left">{{ r.sourceName ?? r.vmId }}</td>
               <td class="left"><span class="label" [class.label-success]="r.state === 'ready'" [class.label-info]="r.state === 'syncing'" [class.label-warning]="r.state === 'failedOver'" [class.label-danger]="r.state === 'error'">{{ 'replica.state.' + r.state | t }}</span>
                 @if (r.error) { <br /><span class="sp-muted">{{ r.error }}</span> }</td>
-              <td class="left">{{ r.lastSync | dt: 'short' }}@if (r.consistency) { <sp-consistency [value]="r.consistency" /> }
+              <td class="left">{{ r.lastSync | dt }}@if (r.consistency) { <sp-consistency [value]="r.consistency" /> }
                 @if (r.lastSyncBytes !== undefined) { <br /><span class="sp-muted">{{ r.lastSyncBytes | bytes }} · {{ r.lastSyncDurationMs ?? 0 | duration }}</span> }</td>
               <td class="left"><sp-rpo [value]="r.rpo" /></td>
               <td>{{ r.recoveryPoints | num }}</td>
@@ -94,7 +94,7 @@ const OFFERED: Record<Replica['state'], DrAction[]> = {
               <td class="left">{{ j.target.host }} · {{ j.target.datastore }}@if (j.target.site) { <span class="sp-muted"> ({{ j.target.site }})</span> }</td>
               <td class="left">{{ j.schedule.cron ?? ('repl.job.cronManual' | t) }}</td>
               <td>{{ 'repl.minutes' | t: { n: j.rpoMinutes } }}</td>
-              <td class="left">@if (j.lastRun; as lr) { <sp-status [value]="lr.status" /> {{ lr.endedAt | dt: 'short' }} } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</td>
+              <td class="left">@if (j.lastRun; as lr) { <sp-status [value]="lr.status" /> {{ lr.endedAt | dt }} } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</td>
               <td class="left"><button type="button" class="btn btn-sm btn-outline" (click)="runJob(j)">{{ 'jobs.runNow' | t }}</button>
                 <button type="button" class="btn btn-sm btn-link" [attr.data-edit-job]="j.id" (click)="editJob(j)">{{ 'replication.edit.button' | t }}</button>
                 <button type="button" class="btn btn-sm btn-link" (click)="confirmDelete.set(j)">{{ 'common.delete' | t }}</button></td>

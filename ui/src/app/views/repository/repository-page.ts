@@ -87,7 +87,7 @@ type Task = 'verify' | 'gc' | 'retention';
           <tbody>
             @for (v of d.vms; track v.vmId) {
               <tr [attr.data-vm]="v.vmId"><td class="left">{{ v.vmName }}</td><td data-test="count">{{ v.restorePoints | num }}</td>
-                <td class="left">{{ v.oldest | dt: 'short' }}</td><td class="left">{{ v.newest | dt: 'short' }}</td>
+                <td class="left">{{ v.oldest | dt }}</td><td class="left">{{ v.newest | dt }}</td>
                 <td>{{ v.storedBytes | bytes }}</td><td>{{ v.logicalBytes | bytes }}</td></tr>
             } @empty { <tr><td colspan="6" class="left sp-muted">{{ 'repo.noPoints' | t }}</td></tr> }
           </tbody>
@@ -99,7 +99,7 @@ type Task = 'verify' | 'gc' | 'retention';
           <thead><tr><th class="left">{{ 'col.vm' | t }}</th><th class="left">{{ 'repo.point' | t }}</th><th class="left">{{ 'repo.created' | t }}</th><th class="left">{{ 'repo.lockedUntil' | t }}</th></tr></thead>
           <tbody>
             @for (l of d.locks; track l.restorePointId) {
-              <tr><td class="left">{{ l.vmName }}</td><td class="left">{{ l.restorePointId }}</td><td class="left">{{ l.createdAt | dt: 'short' }}</td><td class="left">{{ l.lockedUntil | dt: 'short' }}</td></tr>
+              <tr><td class="left">{{ l.vmName }}</td><td class="left">{{ l.restorePointId }}</td><td class="left">{{ l.createdAt | dt }}</td><td class="left">{{ l.lockedUntil | dt }}</td></tr>
             } @empty { <tr><td colspan="4" class="left sp-muted">{{ 'repo.noLocks' | t }}</td></tr> }
           </tbody>
         </table>
@@ -117,7 +117,7 @@ type Task = 'verify' | 'gc' | 'retention';
                   <table class="table table-compact" data-test="would-remove">
                     <thead><tr><th class="left">{{ 'col.vm' | t }}</th><th class="left">{{ 'repo.point' | t }}</th><th class="left">{{ 'repo.created' | t }}</th></tr></thead>
                     <tbody>
-                      @for (r of j.remove; track r.id) { <tr class="sp-remove" [attr.data-point]="r.id"><td class="left">{{ r.vmName }}</td><td class="left">{{ r.id }}</td><td class="left">{{ r.createdAt | dt: 'short' }}</td></tr> }
+                      @for (r of j.remove; track r.id) { <tr class="sp-remove" [attr.data-point]="r.id"><td class="left">{{ r.vmName }}</td><td class="left">{{ r.id }}</td><td class="left">{{ r.createdAt | dt }}</td></tr> }
                     </tbody>
                   </table>
                 }
