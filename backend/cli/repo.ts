@@ -158,14 +158,16 @@ async function repository(): Promise<typeof Repository> {
 
 async function passphraseFor(dir: string): Promise<string | undefined> {
   try {
-    if (!(await (await repository()).inspect(dir)).encryption) return undefined;
+    const { openStorage, readConfig } = await import('../repository/config.ts'); // no LevelDB loaded (repo ls)
+    if (!(await readConfig(await openStorage(dir), dir)).encryption) return undefined;
   } catch { return undefined; } // open() reports what is wrong
   return process.env.STILLPOINT_PASSPHRASE ?? prompt(`passphrase for ${dir}: `);
 }
 
 /** `readOnly`: for commands that only read (ls, stats): no lock object written, nothing fsynced. */
-async function openRepo(dir: string, command: string, readOnly = false): Promise<Repository> {
-  return (await repository()).open(dir, { passphrase: await passphraseFor(dir), command: `stillpoint repo ${command}`, readOnly });
+/** `passphrase`: one the command already asked for (else it is asked for when the repository is encrypted). */
+async function openRepo(dir: string, command: string, readOnly = false, passphrase?: string): Promise<Repository> {
+  return (await repository()).open(dir, { passphrase: passphrase ?? await passphraseFor(dir), command: `stillpoint repo ${command}`, readOnly });
 }
 
 function out(json: boolean, obj: unknown, text: string): void {
@@ -187,8 +189,8 @@ function rpJson(rp: RestorePoint): RestorePoint & { warnings: string[] } {
   return { ...rp, warnings: warningsOf(rp) };
 }
 
-async function withRepo<T>(dir: string, command: string, fn: (repo: Repository) => Promise<T>, readOnly = false): Promise<T> {
-  const repo = await openRepo(dir, command, readOnly);
+async function withRepo<T>(dir: string, command: string, fn: (repo: Repository) => Promise<T>, readOnly = false, passphrase?: string): Promise<T> {
+  const repo = await openRepo(dir, command, readOnly, passphrase);
   let interrupted = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) return;
@@ -272,13 +274,19 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
     }
     case 'ls': {
       need(1, '<dir>');
-      return withRepo(dir, 'ls', async (repo) => {
-        const list = await repo.listRestorePoints({ vmId: str(p, 'vm-id') });
+      const show = (list: RestorePoint[]) => {
         const head = `${'id'.padEnd(26)}  ${'vm'.padEnd(16)} ${'created'.padEnd(24)}  ${'consistency'.padEnd(11)} warnings\n`;
         const text = list.length ? head + list.map(rpLine).join('\n') + '\n' : 'no restore points\n';
         out(json, list.map(rpJson), text);
         return 0;
-      }, true);
+      };
+      const filter = { vmId: str(p, 'vm-id') };
+      // From the restore point objects alone (no index: fast, and works while the service has it open);
+      // through the index where the objects can't say everything.
+      const { listFromPointObjects } = await import('../repository/point-list.ts');
+      const passphrase = await passphraseFor(dir);
+      const fromObjects = await listFromPointObjects(dir, passphrase, filter);
+      return fromObjects ? show(fromObjects) : withRepo(dir, 'ls', async (repo) => show(await repo.listRestorePoints(filter)), true, passphrase);
     }
     case 'verify': {
       need(1, '<dir>');

@@ -103,6 +103,11 @@ export function metadataProblem(m: RestorePointMetadata): string | undefined {
 }
 
 /** A point's warnings, wherever its record keeps them. */
+/** Sort order of restore point lists: newest first (ties: the later id first). */
+export function byNewest(a: RestorePoint, b: RestorePoint): number {
+  return a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1;
+}
+
 export function warningsOf(rp: RestorePoint): string[] {
   return rp.metadata?.warnings ?? rp.warnings ?? [];
 }

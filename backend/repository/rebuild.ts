@@ -12,7 +12,8 @@ import { readRecord } from './pack-reader.ts';
 import { allEntries, entryOps, indexFileProblem, lookupMany, markOp, moveIndexAside, openDb, restrictIndex, salvageIndex, type DB } from './index.ts';
 import { getRecord, recordOps, type RestorePoint } from './catalog.ts';
 import { segmentOps } from './digest-list.ts';
-import { POINTS_COMPLETE, decodePoint, digestsOf, pointName, pointObjects, pointsComplete, recordIds, writePoint } from './points.ts';
+import { POINTS_COMPLETE, digestsOf, pointsComplete, recordIds, writePoint } from './points.ts';
+import { decodePoint, markPointsComplete, pointName, pointObjects } from './point-object.ts';
 import { Bloom } from './gc.ts';
 import type { LocalStorage } from './storage/local.ts';
 import { isExists } from './storage/storage.ts';
@@ -256,6 +257,7 @@ export async function rebuildIndex(ctx: RebuildContext, onProgress?: (done: numb
     // One synced write makes all of the above durable (LevelDB syncs its log up to here).
     const now = Buffer.from(new Date().toISOString());
     await db.batch([{ type: 'put', key: POINTS_COMPLETE, value: now }, { type: 'put', key: Buffer.from('mrebuilt'), value: now }], { sync: true });
+    await markPointsComplete(storage);
   } finally {
     await db.close();
     await restrictIndex(path);

@@ -14,17 +14,19 @@ import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { childLog } from '../common/log.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_PACK_SIZE, DEFAULT_ZSTD_LEVEL, FORMAT_VERSION, rpKey } from './format.ts';
-import { createKeyBlock, openKeyBlock, type KeyBlock, type RepoKeys } from './crypto.ts';
-import { RepositoryError, notARepository, needPassphrase, indexDamaged, indexFailure } from './errors.ts';
+import { createKeyBlock, type RepoKeys } from './crypto.ts';
+import { RepositoryError, indexDamaged, indexFailure } from './errors.ts';
 import { RepoLock, lockHolder, lockedError, isStale } from './lock.ts';
 import { openDb, allEntries, restrictIndex, badMarkers, indexFileProblem, ChunkLookup, type DB } from './index.ts';
-import { reconcilePoints, digestsOf, writePoint, pointName, POINTS_COMPLETE } from './points.ts';
+import { reconcilePoints, digestsOf, writePoint, POINTS_COMPLETE } from './points.ts';
+import { markPointsComplete, pointName } from './point-object.ts';
 import { Gate } from './gate.ts';
 import { PackReader } from './pack-reader.ts';
-import { allRecords, getRecord, recordOps, isLocked, metadataProblem, type RestorePoint } from './catalog.ts';
+import { allRecords, byNewest, getRecord, recordOps, isLocked, metadataProblem, type RestorePoint } from './catalog.ts';
 import { CONSISTENCIES } from '../model/consistency.ts';
 import { LocalStorage } from './storage/local.ts';
-import { isNotFound, type Storage } from './storage/storage.ts';
+import { openStorage, readConfig, unlock, type RepoConfig } from './config.ts';
+import type { Storage } from './storage/storage.ts';
 import { deleteOps, buildChunkTable } from './digest-list.ts';
 // What only some commands use is loaded when first used (`await import()`): listing restore points
 // (`stillpoint repo ls`) loads neither the writer, restore, verify, GC, rebuild nor the disk image reader.
@@ -48,19 +50,9 @@ export type { RetentionPolicy, RetentionDecision } from './retention.ts';
 export type { GcReport } from './gc.ts';
 export type { RebuildReport } from './rebuild.ts';
 export { RepositoryError } from './errors.ts';
+export type { RepoConfig } from './config.ts';
 
 export type Progress = (done: number, total: number) => void;
-
-export interface RepoConfig {
-  format: 'stillpoint-repository';
-  version: number;
-  id: string;
-  createdAt: string;
-  chunkSize: number;
-  packSize: number;
-  compression: { algorithm: 'zstd'; level: number };
-  encryption: KeyBlock | null;
-}
 
 export interface InitOptions {
   /** Encrypts the repository (AES-256-GCM, scrypt-wrapped master key). */
@@ -107,33 +99,6 @@ export interface RepoStats {
 let Pool: typeof WorkerPool | undefined;
 async function loadPool(): Promise<void> {
   Pool ??= (await import('./worker-pool.ts')).WorkerPool;
-}
-
-async function openStorage(dir: string): Promise<LocalStorage> {
-  try {
-    return await LocalStorage.open(dir);
-  } catch (e) {
-    throw notARepository(dir, isNotFound(e) ? 'the folder does not exist' : 'not a folder');
-  }
-}
-
-async function readConfig(storage: Storage, dir: string): Promise<RepoConfig> {
-  let text: string;
-  try { text = (await storage.read('config.json')).toString('utf8'); } catch { throw notARepository(dir, 'no config.json'); }
-  let cfg: RepoConfig;
-  try { cfg = JSON.parse(text) as RepoConfig; } catch { throw notARepository(dir, 'config.json is not valid JSON'); }
-  if (cfg.format !== 'stillpoint-repository') throw notARepository(dir, 'config.json is not a Stillpoint repository config');
-  if (cfg.version > FORMAT_VERSION) throw new RepositoryError('EVERSION', `${dir} has repository format ${cfg.version}; this Stillpoint understands up to ${FORMAT_VERSION}. Upgrade Stillpoint.`);
-  return cfg;
-}
-
-/** The repository's storage and configuration, and its keys when it is encrypted (ENEEDPASS, EPASSPHRASE). */
-async function unlock(dir: string, passphrase: string | undefined): Promise<{ storage: LocalStorage; cfg: RepoConfig; keys: RepoKeys | undefined }> {
-  const storage = await openStorage(dir);
-  const cfg = await readConfig(storage, dir);
-  if (!cfg.encryption) return { storage, cfg, keys: undefined };
-  if (passphrase === undefined) throw needPassphrase(dir);
-  return { storage, cfg, keys: await openKeyBlock(dir, cfg.encryption, passphrase) };
 }
 
 export class Repository {
@@ -206,6 +171,7 @@ export class Repository {
     const db = await openDb(storage.pathOf('index'), true);
     await db.put(POINTS_COMPLETE, Buffer.from(cfg.createdAt), { sync: true }); // every point will have its object
     await db.close();
+    await markPointsComplete(storage);
     // Last: a folder with config.json is a repository (written once, durable, never half written).
     await storage.writeOnce('config.json', Buffer.from(JSON.stringify(cfg, null, 2) + '\n'));
     childLog('repository').info({ dir, encrypted: !!block, chunkSize }, 'repository created');
@@ -322,7 +288,7 @@ export class Repository {
     return this.#g(async () => {
       const out: RestorePoint[] = [];
       for await (const rp of allRecords(this.#ctx.db, this.#ctx.keys)) if (!filter.vmId || rp.vm.id === filter.vmId) out.push(rp);
-      return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+      return out.sort(byNewest);
     });
   }
 

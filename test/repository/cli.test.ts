@@ -71,4 +71,6 @@ test('CLI: init/backup/ls/restore/verify/stats/prune/lock/delete with --json and
   const busy = cli(['verify', repo], env);
   assert.equal(busy.code, 1);
   assert.ok(busy.stderr.includes(`pid ${holder.pid}`) && /stillpoint service/.test(busy.stderr), busy.stderr);
+  // ls reads the restore point objects, not the index: it answers while the service holds the repository.
+  assert.deepEqual(json(cli(['ls', repo, '--json'], env)).map((r: { id: string }) => r.id), [id3, id1]);
 });
