@@ -21,12 +21,13 @@ import { buildMail01Image, MAIL01_DIRTY_LOGS } from '../lab/images/mail01.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 import { startDovecot, type Dovecot } from '../helpers/dovecot.ts'
 import { ensureUiBuilt } from '../helpers/ui-build.ts'
-import { CHROMIUM, newPage, unnamedControls } from '../helpers/devhost-page.ts'
+import { CHROMIUM, frameOf, newPage, openDevHost, unnamedControls } from '../helpers/devhost-page.ts'
 import type { ExchangeAnswerDto, ExchangeDatabaseInfo, ExchangeMessageDto, ExchangeMessageSummaryDto, JobRun, RestorePoint } from '../../backend/api/contract.ts'
 import type { ExchangeMessage } from '../../backend/exchange/types.ts'
 import { assertSameMail } from './helpers.ts'
 
-const en = JSON.parse(readFileSync(new URL('../../ui/src/app/i18n/en-US.json', import.meta.url), 'utf8')) as Record<string, string>
+const catalog = (l: string) => JSON.parse(readFileSync(new URL(`../../ui/src/app/i18n/${l}.json`, import.meta.url), 'utf8')) as Record<string, string>
+const en = catalog('en-US'), de = catalog('de-DE')
 const SUBJECT = 'Quarterly report Q3 — figures attached'
 let lab: Lab | undefined, t: TestService | undefined, imap: Dovecot | undefined, admin: string, rp: string, vmId: string, tmp: string
 
@@ -34,7 +35,7 @@ before(async () => {
   ensureUiBuilt()
   const img = await buildMail01Image()
   lab = await startLab({ appVms: { mail01: img.image } })
-  t = await startTestService({ lab })
+  t = await startTestService({ lab, config: { devHost: true } })
   admin = await t.login()
   imap = await startDovecot({ user: 'alice', password: 'Wizard-Restore-1' })
   tmp = mkdtempSync(join(tmpdir(), 'stillpoint-exchange-ui-'))
@@ -105,7 +106,6 @@ test('UI: "Restore Exchange items…" from the restore point: search by subject,
     assert.match(await page.locator('#ex-d-attachments').innerText(), /Q3-report\.pdf/)
     assert.ok((await page.locator('#ex-d-body').innerText()).trim().length > 0, 'the body text is shown')
     assert.deepEqual(await unnamedControls(page), [])
-    await page.screenshot({ path: join(tmp, 'exchange-items.png') })
 
     // EML download: bytes that mailparser reads, with that subject and sender.
     const [dl] = await Promise.all([page.waitForEvent('download'), page.locator('#ex-eml').click()])
@@ -158,4 +158,28 @@ test('UI: "Restore Exchange items…" from the restore point: search by subject,
       assertSameMail(await simpleParser(got[0]!.source!), await backedUp(alice.number, doc, emlBytes), 'IMAP copy restored by the wizard')
     } finally { lock.release() }
   } finally { await c.logout() }
+})
+
+test('dev host (de-DE): the VM menu\'s "Restore Exchange items…" opens at the restore point step with mail01\'s point, then its database', async () => {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] })
+  const { ctx, page, errors } = await newPage(browser, { locale: 'de-DE' })
+  try {
+    await openDevHost(t!, page, { vm: vmId, locale: 'de-DE' })
+    await page.getByRole('treeitem', { name: 'mail01', exact: true }).click({ button: 'right' })
+    await page.getByRole('menuitem', { name: 'Exchange-Elemente wiederherstellen…' }).click()
+    await page.locator('#modal').waitFor()
+    const frame = await frameOf(page, '#modal-frame')
+    await frame.locator('#ex-points input[type=radio]').first().waitFor({ timeout: 60_000 })
+    assert.equal(await frame.locator('#ex-points input[type=radio]').count(), 1)
+    assert.ok(await frame.locator('#ex-points input[type=radio]').first().isChecked(), 'the newest Exchange point is chosen')
+    assert.match(await frame.locator('#ex-points').innerText(), new RegExp(de['consistency.application']!))
+    await frame.getByRole('button', { name: de['common.next']!, exact: true }).click()
+    await frame.locator('#ex-state').waitFor({ timeout: 120_000 })
+    assert.match(await frame.locator('#ex-state').innerText(), new RegExp(de['exchange.state.dirty']!))
+    assert.deepEqual(await unnamedControls(frame), [])
+    assert.deepEqual(errors, [])
+  } finally {
+    await ctx.close()
+    await browser.close()
+  }
 })

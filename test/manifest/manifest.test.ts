@@ -151,7 +151,7 @@ test('actions: unique ids, documented trigger shapes, multi-target requirement',
   const navIds = new Set([manifest.global.view.navigationId, ...views().map((v) => v.navigationId)]);
   assert.equal(navIds.size, views().length + 1, 'navigationIds are unique');
   const list = actions();
-  assert.deepEqual(list.map((a) => a.id).sort(), ['stillpoint.addToJob', 'stillpoint.backupNow', 'stillpoint.recoverFiles', 'stillpoint.replicate', 'stillpoint.restoreVm']);
+  assert.deepEqual(list.map((a) => a.id).sort(), ['stillpoint.addToJob', 'stillpoint.backupNow', 'stillpoint.recoverFiles', 'stillpoint.replicate', 'stillpoint.restoreExchange', 'stillpoint.restoreVm']);
   for (const a of list) {
     if (a.trigger?.type === 'separator' && Object.keys(a).length === 1) continue;
     onlyKeys(a, ['id', 'labelKey', 'icon', 'trigger', 'acceptsMultipleTargets', 'dynamic'], `action ${a.id}`);
@@ -174,5 +174,5 @@ test('actions: unique ids, documented trigger shapes, multi-target requirement',
     }
   }
   const multi = Object.fromEntries(list.map((a) => [a.id, !!a.acceptsMultipleTargets]));
-  assert.deepEqual(multi, { 'stillpoint.backupNow': true, 'stillpoint.restoreVm': false, 'stillpoint.recoverFiles': false, 'stillpoint.addToJob': true, 'stillpoint.replicate': true });
+  assert.deepEqual(multi, { 'stillpoint.backupNow': true, 'stillpoint.restoreVm': false, 'stillpoint.recoverFiles': false, 'stillpoint.addToJob': true, 'stillpoint.replicate': true, 'stillpoint.restoreExchange': false });
 });

@@ -93,8 +93,7 @@ function htmlText(html: string): string {
               <dt>{{ 'exchange.db.state' | t }}</dt>
               <dd id="ex-state"><span class="label" [class.label-warning]="db.database.state === 'dirty'" [class.label-success]="db.database.state === 'clean'">{{ 'exchange.state.' + db.database.state | t }}</span>
                 <div class="sp-muted">{{ (db.database.state === 'dirty' ? 'exchange.state.dirtyHelp' : 'exchange.state.cleanHelp') | t }}</div>
-                @if (db.database.requiredLogs; as l) { <div id="ex-logs-needed">{{ 'exchange.logsNeeded' | t: { min: l.min, max: l.max, minHex: hex(l.min), maxHex: hex(l.max) } }}</div> }
-                <div class="sp-muted">{{ db.database.detail }}</div></dd>
+                @if (db.database.requiredLogs; as l) { <div id="ex-logs-needed">{{ 'exchange.logsNeeded' | t: { min: l.min, max: l.max, minHex: hex(l.min), maxHex: hex(l.max) } }}</div> }</dd>
               <dt>{{ 'exchange.db.logs' | t }}</dt>
               <dd id="ex-logs">@if (db.logs.length) { {{ 'exchange.logsFound' | t: { n: db.logs.length, dir: db.logDir ?? '' } }}
                   <div class="sp-muted">{{ logNames(db) }}</div> } @else { {{ 'exchange.noLogs' | t }} }</dd>
@@ -150,7 +149,7 @@ function htmlText(html: string): string {
                       <td class="left"><button type="button" class="btn btn-link btn-sm sp-ex-subject" (click)="show(m)">{{ m.subject || ('exchange.noSubject' | t) }}</button></td>
                       <td class="left">{{ (m.sent ?? m.received) | dt }}</td>
                       <td>{{ m.size | bytes }}</td>
-                      <td>@if (m.hasAttachments) { <span role="img" class="sp-ex-clip" [attr.aria-label]="'exchange.hasAttachments' | t" [title]="'exchange.hasAttachments' | t">📎</span> }</td>
+                      <td>@if (m.hasAttachments) { <span role="img" class="sp-ex-clip" [attr.aria-label]="'exchange.hasAttachments' | t" [title]="'exchange.hasAttachments' | t"><svg class="sp-ex-clip-icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/></svg></span> }</td>
                     </tr>
                   } @empty { @if (!loadingMessages()) { <tr><td colspan="6" class="left sp-muted">{{ 'exchange.noMessages' | t }}</td></tr> } }
                 </tbody>
@@ -176,7 +175,7 @@ function htmlText(html: string): string {
                 @if (d.attachments.length) {
                   <h4>{{ 'exchange.attachments' | t: { n: d.attachments.length } }}</h4>
                   <ul class="sp-ex-attachments" id="ex-d-attachments">
-                    @for (a of d.attachments; track a.id) { <li>📎 {{ a.filename }} <span class="sp-muted">{{ a.contentType }} · {{ a.size | bytes }}</span></li> }
+                    @for (a of d.attachments; track a.id) { <li><svg class="sp-ex-clip-icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/></svg> {{ a.filename }} <span class="sp-muted">{{ a.contentType }} · {{ a.size | bytes }}</span></li> }
                   </ul>
                 }
                 <h4>{{ 'exchange.body' | t }}</h4>
@@ -220,6 +219,8 @@ function htmlText(html: string): string {
     </div>
     }`,
   styles: [`
+    /* Inside vCenter the iframe is the modal: the content scrolls, the button row stays at the bottom. */
+    :host-context(html[data-mode='plugin']) { display: flex; flex-direction: column; height: 100vh; }
     .sp-steps { list-style: none; margin: 0 0 0.5rem; padding: 0; display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; font-size: 0.65rem; }
     .sp-steps li { opacity: 0.7; }
     .sp-steps li.sp-step-active { opacity: 1; font-weight: 600; border-bottom: 2px solid var(--cds-alias-status-info, #0072a3); }
@@ -240,6 +241,7 @@ function htmlText(html: string): string {
     .sp-ex-body { white-space: pre-wrap; word-break: break-word; max-height: 12rem; overflow: auto; font-size: 0.6rem; }
     .sp-ex-mono { font-family: monospace; word-break: break-all; }
     .sp-ex-attachments { list-style: none; margin: 0; padding: 0; }
+    .sp-ex-clip-icon { width: 0.8rem; height: 0.8rem; vertical-align: middle; }
     .sp-ex-problem { color: var(--cds-alias-status-danger, #c21d00); }
     fieldset { margin: 0.5rem 0; }
     fieldset label { margin-right: 1rem; }
