@@ -520,7 +520,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
       await runner.drain();
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
       await publications.close();
-      adDirectories.close();
+      await adDirectories.close();
       await exchangeMailboxes.close();
       await files.close();
       await repoOpening.then((r) => r.close(), () => undefined);

@@ -72,6 +72,7 @@ export const A = {
   msDsLastKnownRdn: 591891, msDsEnabledFeature: 591885, lDAPDisplayName: 131532, attributeId: 131102,
   attributeSyntax: 131104, msDsIntId: 591540, linkId: 131122, isSingleValued: 131105, governsId: 131094,
   searchFlags: 131406, objectCategory: 590606, whenCreated: 131074, whenChanged: 131075,
+  displayName: 131085, userPrincipalName: 590480, msDsOptionalFeatureGuid: 591886,
 } as const
 
 /** Class ATTRTYPs (governsID through the default prefix table). */

@@ -106,7 +106,7 @@ const isTrue = (v: LdapValue[]) => v.some((x) => String(x).toUpperCase() === 'TR
 
 /** One backed-up object against the DC. */
 export async function compareObject(ad: ActiveDirectory, live: LiveDirectory, ref: string | number, binary = binaryAttributes(ad)): Promise<ObjectComparison> {
-  const o = ad.get(ref).result
+  const o = (await ad.get(ref)).result
   if (!o.objectGUID) throw new RangeError(`${o.dn} has no objectGUID in the backup: it cannot be matched with the live directory`)
   const e = await live.byGuid(o.objectGUID, binary)
   const deleted = !!e && isTrue(liveValues(e, 'isDeleted'))
@@ -128,17 +128,17 @@ export async function compareObject(ad: ActiveDirectory, live: LiveDirectory, re
 }
 
 /** The backed-up objects to work on: the object, or it and everything under it (not the ones deleted at backup time), parents first. */
-export function objectsOf(ad: ActiveDirectory, ref: string, subtree: boolean): string[] {
-  const root = ad.get(ref).result
+export async function objectsOf(ad: ActiveDirectory, ref: string, subtree: boolean): Promise<string[]> {
+  const root = (await ad.get(ref)).result
   if (!subtree) return [root.dn]
-  const under = ad.search({ base: root.dn, limit: 1_000_000 }).result.map((s) => s.dn)
+  const under = (await ad.search({ base: root.dn, limit: 1_000_000 })).result.map((s) => s.dn)
   const all = [...new Set([root.dn, ...under])]
   const depth = (dn: string) => normalizeDn(dn).split(',').length
   return all.sort((a, b) => depth(a) - depth(b) || a.localeCompare(b))
 }
 
 export async function compareWithLive(ad: ActiveDirectory, live: LiveDirectory, ref: string, options: { subtree?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<AdComparison> {
-  const dns = objectsOf(ad, ref, !!options.subtree)
+  const dns = await objectsOf(ad, ref, !!options.subtree)
   const binary = binaryAttributes(ad)
   const objects: ObjectComparison[] = []
   for (const dn of dns) {

@@ -5,13 +5,19 @@
  * Recycle Bin state. Every answer carries the database's consistency: a dirty ntds.dit (a VSS copy
  * of a live DC) is read without log replay and says so. PEK-encrypted secrets and confidential
  * attributes are never returned.
+ *
+ * Opening reads datatable once, but only the few columns a tree and a listing need (DNT, parent,
+ * RDN, class, GUID, SID, account and display names, deleted flags) and the schema's columns, and
+ * remembers where each row is stored: an object's other attributes (over a thousand columns, long
+ * values) are read when it is shown, link_table when links are first needed, and a search on any
+ * other attribute scans only that column.
  */
 import { FsError } from '../filesystems/types.ts'
-import type { EseConsistency, EseDatabase } from '../ese/database.ts'
+import type { EseConsistency, EseDatabase, EseRowLocation } from '../ese/database.ts'
 import type { EseScalar, EseValue } from '../ese/values.ts'
 import { A, parseColumnName } from './attrtyp.ts'
-import { dnBuilder, normalizeDn, type DnBuilder } from './dn.ts'
-import { schemaFromRows, type AdAttribute, type AdSchema } from './schema.ts'
+import { dnBuilder, normalizeDn, rdnString, ROOT_DNT, splitDn, type DnBuilder } from './dn.ts'
+import { schemaFromRows, SCHEMA_COLUMNS, type AdAttribute, type AdSchema } from './schema.ts'
 import { isSecret, isSecretColumn } from './secrets.ts'
 import { decodeAdValue, sidFromNtds, type AdValue } from './values.ts'
 import { guidString } from '../ese/values.ts'
@@ -66,29 +72,52 @@ export interface ActiveDirectory {
   schema: AdSchema
   objectCount: number
   /** Naming contexts (domain, configuration, schema…): the objects right under the root. */
-  roots(): AdAnswer<AdObjectSummary[]>
-  children(dn: string, options?: { includeDeleted?: boolean; limit?: number }): AdAnswer<AdObjectSummary[]>
-  search(q: AdSearch): AdAnswer<AdObjectSummary[]>
+  roots(): Promise<AdAnswer<AdObjectSummary[]>>
+  children(dn: string, options?: { includeDeleted?: boolean; limit?: number }): Promise<AdAnswer<AdObjectSummary[]>>
+  search(q: AdSearch): Promise<AdAnswer<AdObjectSummary[]>>
   /** An object by DN, objectGUID or DNT, with all its attributes (secrets withheld). */
-  get(ref: string | number): AdAnswer<AdObject>
-  recycleBin(): AdAnswer<RecycleBinState>
+  get(ref: string | number): Promise<AdAnswer<AdObject>>
+  recycleBin(): Promise<AdAnswer<RecycleBinState>>
 }
 
+/** What opening keeps of each row: enough for the tree, DNs, listings and text search. */
 interface Entry {
   dnt: number
   pdnt: number
   rdn: string
   rdnType: number
-  /** Non-null values by column. */
-  values: Map<string, EseValue>
-  problems: { column: string; error: string }[]
-  children: number[]
+  classes: EseScalar[]
+  guid?: Buffer
+  sid?: Buffer
+  sam?: string
+  displayName?: string
+  upn?: string
+  lastKnownParent?: number
+  deleted: boolean
+  recycled: boolean
+  /** Where datatable stores the row (read again for all its attributes). */
+  at: EseRowLocation
+  problems?: { column: string; error: string }[]
+  children?: number[]
 }
 
 interface Link { from: number; to: number; base: number }
 
 const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined)
 const list = (v: EseValue | undefined): EseScalar[] => (Array.isArray(v) ? v : v === null || v === undefined ? [] : [v])
+const text = (v: EseValue | undefined) => (typeof v === 'string' ? v : undefined)
+const bytes = (v: EseValue | undefined) => (Buffer.isBuffer(v) ? v : undefined)
+const flag = (v: EseValue | undefined) => v === 1 || v === true
+
+const COL = {
+  rdn: `ATTm${A.name}`, objectClass: `ATTc${A.objectClass}`, guid: `ATTk${A.objectGUID}`, sid: `ATTr${A.objectSid}`,
+  sam: `ATTm${A.sAMAccountName}`, displayName: `ATTm${A.displayName}`, upn: `ATTm${A.userPrincipalName}`,
+  lastKnownParent: `ATTb${A.lastKnownParent}`, isDeleted: `ATTi${A.isDeleted}`, isRecycled: `ATTi${A.isRecycled}`,
+  lDAPDisplayName: `ATTm${A.lDAPDisplayName}`,
+} as const
+
+/** The columns opening reads: the tree's and listing's, and the schema's. */
+export const OPEN_COLUMNS = [...new Set(['DNT_col', 'PDNT_col', 'RDNtyp_col', ...Object.values(COL), ...SCHEMA_COLUMNS])]
 
 export interface OpenAdOptions { maxObjects?: number }
 
@@ -98,100 +127,143 @@ export async function openActiveDirectory(db: EseDatabase, options: OpenAdOption
   if (!tables.has('datatable')) throw new FsError('ENOTSUP', `not an ntds.dit: it has no datatable (tables: ${[...tables].join(', ')})`)
   const maxObjects = options.maxObjects ?? 5_000_000
   const entries = new Map<number, Entry>()
-  for await (const row of db.rows('datatable')) {
-    const dnt = num(row.values.DNT_col)
+  const schemaRows: Record<string, EseValue>[] = []
+  for await (const row of db.rows('datatable', { columns: OPEN_COLUMNS, locate: true })) {
+    const v = row.values
+    const dnt = num(v.DNT_col)
     if (dnt === undefined) continue
-    // datatable has a column per attribute (over a thousand), nearly all null in a row: no entries array per row.
-    const values = new Map<string, EseValue>()
-    const rv = row.values
-    for (const k in rv) { const v = rv[k]!; if (v !== null && !(Array.isArray(v) && v.length === 0)) values.set(k, v) }
-    const rdn = row.values[`ATTm${A.name}`]
-    entries.set(dnt, {
-      dnt, pdnt: num(row.values.PDNT_col) ?? 0, rdn: typeof rdn === 'string' ? rdn : '', rdnType: num(row.values.RDNtyp_col) ?? 0,
-      values, problems: row.problems, children: [],
-    })
+    if (typeof v[COL.lDAPDisplayName] === 'string') schemaRows.push(v)
+    const e: Entry = {
+      dnt, pdnt: num(v.PDNT_col) ?? 0, rdn: text(v[COL.rdn]) ?? '', rdnType: num(v.RDNtyp_col) ?? 0,
+      classes: list(v[COL.objectClass]), guid: bytes(v[COL.guid]), sid: bytes(v[COL.sid]),
+      sam: text(v[COL.sam]), displayName: text(v[COL.displayName]), upn: text(v[COL.upn]),
+      lastKnownParent: num(v[COL.lastKnownParent]), deleted: flag(v[COL.isDeleted]), recycled: flag(v[COL.isRecycled]),
+      at: row.location!,
+    }
+    if (row.problems.length) e.problems = row.problems
+    entries.set(dnt, e)
     if (entries.size > maxObjects) throw new FsError('ELIMIT', `ntds.dit has more than ${maxObjects} objects`)
   }
-  // Only schema objects (they have an lDAPDisplayName) are turned into records for the schema reader.
-  const nameCol = `ATTm${A.lDAPDisplayName}`
-  const schema = schemaFromRows((function* () { for (const e of entries.values()) if (e.values.has(nameCol)) yield Object.fromEntries(e.values) })())
+  const schema = schemaFromRows(schemaRows)
+  schemaRows.length = 0
   if (!schema.attributes.length) throw new FsError('ECORRUPT', 'ntds.dit: datatable has no attributeSchema objects, so attribute names cannot be known')
-  const dns: DnBuilder = dnBuilder([...entries.values()], (t) => schema.nameOf(t))
-  const byDn = new Map<string, number>()
-  const byGuid = new Map<string, number>()
+  const typeName = (t: number) => schema.nameOf(t)
+  const dns: DnBuilder = dnBuilder(entries.values(), typeName)
+  const isObject = (e: Entry) => e.dnt > 2 && e.classes.length > 0
+  let objectCount = 0
+  /** Starts of parent chains: the root object's children, and rows whose chain ends elsewhere (damaged). */
+  const tops: number[] = []
   for (const e of entries.values()) {
-    if (e.dnt !== e.pdnt) entries.get(e.pdnt)?.children.push(e.dnt)
-    let dn: string | undefined
-    try { dn = dns.dn(e.dnt) } catch (err) { if (!(err instanceof FsError)) throw err; e.problems.push({ column: 'PDNT_col', error: err.message }) }
-    if (dn) byDn.set(normalizeDn(dn), e.dnt)
-    const g = e.values.get(`ATTk${A.objectGUID}`)
-    if (Buffer.isBuffer(g) && g.length === 16) byGuid.set(guidString(g), e.dnt)
+    if (isObject(e)) objectCount++
+    if (e.dnt === ROOT_DNT) continue
+    if (e.pdnt === ROOT_DNT || e.pdnt === 0 || e.pdnt === e.dnt) tops.push(e.dnt)
+    if (e.dnt !== e.pdnt) { const p = entries.get(e.pdnt); if (p) (p.children ??= []).push(e.dnt) }
   }
 
-  // Links: link_base = linkID / 2.
-  const links: Link[] = []
-  if (tables.has('link_table')) {
-    for await (const row of db.rows('link_table')) {
+  const safeDn = (dnt: number) => { try { return dns.dn(dnt) } catch { return undefined } }
+  const ctx = { dnOf: safeDn, nameOf: typeName, sdTable: tables.has('sd_table') }
+
+  // DN → object: walk down from the top, matching each RDN among the children (per-parent maps built on first use).
+  const childKeys = new Map<number, Map<string, number>>()
+  const keyOf = (e: Entry) => normalizeDn(rdnString(e, typeName))
+  const keysUnder = (dnt: number) => {
+    let m = childKeys.get(dnt)
+    if (!m) {
+      m = new Map()
+      for (const c of dnt === ROOT_DNT ? tops : entries.get(dnt)?.children ?? []) { const k = keyOf(entries.get(c)!); if (!m.has(k)) m.set(k, c) }
+      childKeys.set(dnt, m)
+    }
+    return m
+  }
+  const byDn = (dn: string): number | undefined => {
+    const parts = splitDn(dn).map((p) => normalizeDn(p))
+    let cur: number | undefined = ROOT_DNT
+    for (let i = parts.length - 1; i >= 0 && cur !== undefined; i--) cur = keysUnder(cur).get(parts[i]!)
+    return parts.length ? cur : undefined
+  }
+  let guids: Map<string, number> | undefined
+  const byGuid = (g: string) => {
+    if (!guids) { guids = new Map(); for (const e of entries.values()) if (e.guid?.length === 16) guids.set(guidString(e.guid), e.dnt) }
+    return guids.get(g)
+  }
+
+  // Links (link_base = linkID / 2), read on first need with only link_table's own columns.
+  let links: Promise<{ forward: Map<number, Link[]>; backward: Map<number, Link[]> }> | undefined
+  const loadLinks = () => (links ??= (async () => {
+    const forward = new Map<number, Link[]>(), backward = new Map<number, Link[]>()
+    if (!tables.has('link_table')) return { forward, backward }
+    const cols = ['link_DNT', 'backlink_DNT', 'link_base', 'link_deltime', 'link_deactivetime']
+    for await (const row of db.rows('link_table', { columns: cols })) {
       const from = num(row.values.link_DNT), to = num(row.values.backlink_DNT), base = num(row.values.link_base)
       if (from === undefined || to === undefined || base === undefined) continue
       // A removed value keeps its row with link_deltime; a deactivated one (owner deleted with the
       // Recycle Bin on) with link_deactivetime: neither is a current value.
       const set = (v: unknown) => v !== null && v !== undefined && v !== 0 && v !== 0n
       if (set(row.values.link_deltime) || set(row.values.link_deactivetime)) continue
-      links.push({ from, to, base })
+      const l = { from, to, base }
+      ;(forward.get(from) ?? forward.set(from, []).get(from)!).push(l)
+      ;(backward.get(to) ?? backward.set(to, []).get(to)!).push(l)
     }
-  }
-  const forward = new Map<number, Link[]>(), backward = new Map<number, Link[]>()
-  for (const l of links) {
-    (forward.get(l.from) ?? forward.set(l.from, []).get(l.from)!).push(l)
-    ;(backward.get(l.to) ?? backward.set(l.to, []).get(l.to)!).push(l)
+    return { forward, backward }
+  })())
+  const linkedValues = async (e: Entry, a: AdAttribute): Promise<string[]> => {
+    if (a.linkId === undefined) return []
+    const { forward, backward } = await loadLinks()
+    const out: string[] = []
+    if (a.linkId % 2 === 0) { if (!isSecret(a)) for (const l of forward.get(e.dnt) ?? []) if (l.base * 2 === a.linkId) { const d = safeDn(l.to); if (d !== undefined) out.push(d) } }
+    else for (const l of backward.get(e.dnt) ?? []) if (l.base * 2 + 1 === a.linkId) { const d = safeDn(l.from); if (d !== undefined) out.push(d) }
+    return out
   }
 
-  const safeDn = (dnt: number) => { try { return dns.dn(dnt) } catch { return undefined } }
-  const ctx = { dnOf: safeDn, nameOf: (t: number) => schema.nameOf(t), sdTable: tables.has('sd_table') }
-  const colOf = (name: string) => schema.byName.get(name.toLowerCase())?.column
-  const str = (e: Entry, col: string | undefined) => { const v = col ? e.values.get(col) : undefined; return typeof v === 'string' ? v : undefined }
-
-  const isDeleted = (e: Entry) => { const v = e.values.get(`ATTi${A.isDeleted}`); return v === 1 || v === true }
-  const isRecycled = (e: Entry) => { const v = e.values.get(`ATTi${A.isRecycled}`); return v === 1 || v === true }
-  const classesOf = (e: Entry) => list(e.values.get(`ATTc${A.objectClass}`)).map((t) => (typeof t === 'number' ? schema.nameOf(t >>> 0) : String(t)))
+  const classesOf = (e: Entry) => e.classes.map((t) => (typeof t === 'number' ? schema.nameOf(t >>> 0) : String(t)))
 
   function summary(e: Entry): AdObjectSummary {
-    const guid = e.values.get(`ATTk${A.objectGUID}`)
-    const sid = e.values.get(`ATTr${A.objectSid}`)
-    const lkp = num(e.values.get(`ATTb${A.lastKnownParent}`))
     return {
       dn: safeDn(e.dnt) ?? `<DNT=${e.dnt}>`, dnt: e.dnt, name: e.rdn, objectClass: classesOf(e),
-      objectGUID: Buffer.isBuffer(guid) && guid.length === 16 ? guidString(guid) : undefined,
-      objectSid: Buffer.isBuffer(sid) ? sidFromNtds(sid) : undefined,
-      sAMAccountName: str(e, `ATTm${A.sAMAccountName}`), deleted: isDeleted(e), recycled: isRecycled(e),
-      lastKnownParent: lkp !== undefined ? safeDn(lkp) : undefined, hasChildren: e.children.length > 0,
+      objectGUID: e.guid?.length === 16 ? guidString(e.guid) : undefined,
+      objectSid: e.sid ? sidFromNtds(e.sid) : undefined,
+      sAMAccountName: e.sam, deleted: e.deleted, recycled: e.recycled,
+      lastKnownParent: e.lastKnownParent !== undefined ? safeDn(e.lastKnownParent) : undefined,
+      hasChildren: !!e.children?.some((c) => isObject(entries.get(c)!)),
     }
   }
-
-  const isObject = (e: Entry) => e.dnt > 2 && e.values.has(`ATTc${A.objectClass}`)
 
   function resolve(ref: string | number): Entry {
     let dnt: number | undefined
     if (typeof ref === 'number') dnt = ref
-    else if (/^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$/i.test(ref)) dnt = byGuid.get(ref.replace(/[{}]/g, '').toLowerCase())
-    else dnt = byDn.get(normalizeDn(ref))
+    else if (/^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$/i.test(ref)) dnt = byGuid(ref.replace(/[{}]/g, '').toLowerCase())
+    else dnt = byDn(ref)
     const e = dnt !== undefined ? entries.get(dnt) : undefined
     if (!e) throw new FsError('ENOENT', `no object "${ref}" in this ntds.dit (give a DN, an objectGUID or a DNT; search to find one)`)
     return e
   }
 
-  function attributesOf(e: Entry): Pick<AdObject, 'attributes' | 'withheld' | 'problems'> {
+  /** Is `e` at or under `base` (by the parent chain, bounded like DN building)? */
+  const within = (e: Entry, base: number) => {
+    let cur: Entry | undefined = e
+    for (let depth = 0; cur && depth <= 256; depth++) {
+      if (cur.dnt === base) return true
+      if (cur.dnt === ROOT_DNT || cur.pdnt === cur.dnt) return false
+      cur = entries.get(cur.pdnt)
+    }
+    return false
+  }
+
+  async function attributesOf(e: Entry): Promise<Pick<AdObject, 'attributes' | 'withheld' | 'problems'>> {
+    const row = await db.rowAt('datatable', e.at)
+    if (num(row.values.DNT_col) !== e.dnt) throw new FsError('ECORRUPT', `ntds.dit: the row of DNT ${e.dnt} moved while reading (page ${e.at.page})`)
     const attributes: Record<string, AdValue | AdValue[]> = {}
     const withheld: string[] = []
-    const problems = [...e.problems]
+    const problems = [...row.problems]
     const put = (a: AdAttribute, vals: AdValue[]) => {
       if (!vals.length) return
       const prev = attributes[a.name]
       const all = prev === undefined ? vals : [...(Array.isArray(prev) ? prev : [prev]), ...vals]
       attributes[a.name] = a.single && all.length === 1 ? all[0] : all
     }
-    for (const [column, v] of e.values) {
+    for (const column in row.values) {
+      const v = row.values[column]!
+      if (v === null || (Array.isArray(v) && v.length === 0)) continue
       const a = schema.byColumn.get(column)
       if (!a) {
         if (isSecretColumn(column)) withheld.push(column)
@@ -207,6 +279,7 @@ export async function openActiveDirectory(db: EseDatabase, options: OpenAdOption
       }
       put(a, vals)
     }
+    const { forward, backward } = await loadLinks()
     for (const l of forward.get(e.dnt) ?? []) {
       const a = schema.byLinkId.get(l.base * 2)
       const dn = safeDn(l.to)
@@ -222,64 +295,93 @@ export async function openActiveDirectory(db: EseDatabase, options: OpenAdOption
 
   const answer = <T>(result: T): AdAnswer<T> => ({ consistency, result })
   const byName = (a: AdObjectSummary, b: AdObjectSummary) => a.name.localeCompare(b.name)
+  let recycleBin: Promise<RecycleBinState> | undefined
+
+  async function findRecycleBin(): Promise<RecycleBinState> {
+    const featureCol = schema.byName.get('msds-optionalfeatureguid')?.column
+    if (!featureCol) return { enabled: false, enabledOn: [] }
+    const isFeature = (g: EseValue | undefined) => Buffer.isBuffer(g) && g.length === 16 && guidString(g) === RECYCLE_BIN_FEATURE_GUID
+    let feature: Entry | undefined
+    // Optional features are few: read that column of msDS-OptionalFeature objects only.
+    const cls = schema.classByName.get('msds-optionalfeature')
+    for (const e of entries.values()) {
+      if (cls === undefined || !e.classes.some((c) => typeof c === 'number' && c >>> 0 === cls)) continue
+      if (isFeature((await db.rowAt('datatable', e.at, [featureCol])).values[featureCol])) { feature = e; break }
+    }
+    if (!feature) return { enabled: false, enabledOn: [] }
+    const enabledAttr = schema.byName.get('msds-enabledfeature')
+    const { backward } = await loadLinks()
+    const on = (backward.get(feature.dnt) ?? []).filter((l) => enabledAttr?.linkId !== undefined && l.base * 2 === enabledAttr.linkId).map((l) => safeDn(l.from) ?? `<DNT=${l.from}>`)
+    return { enabled: on.length > 0, featureDn: safeDn(feature.dnt), enabledOn: on }
+  }
 
   return {
-    consistency, schema, objectCount: [...entries.values()].filter(isObject).length,
-    roots() {
+    consistency, schema, objectCount,
+    async roots() {
       // Naming contexts: objects whose parent is the root or a phantom (DC=com above DC=corp,DC=com).
       // Configuration and Schema sit under the domain NC in the parent chain, so they are its children.
-      const phantomOrRoot = (dnt: number) => { const p = entries.get(dnt); return !p || p.dnt === 2 || !isObject(p) }
-      return answer([...entries.values()].filter((e) => isObject(e) && phantomOrRoot(e.pdnt)).map(summary).sort(byName))
+      const phantomOrRoot = (dnt: number) => { const p = entries.get(dnt); return !p || p.dnt === ROOT_DNT || !isObject(p) }
+      const out: AdObjectSummary[] = []
+      for (const e of entries.values()) if (isObject(e) && phantomOrRoot(e.pdnt)) out.push(summary(e))
+      return answer(out.sort(byName))
     },
-    children(dn, opts = {}) {
+    async children(dn, opts = {}) {
       const e = resolve(dn)
       const limit = opts.limit ?? 10_000
-      const out = e.children.map((c) => entries.get(c)!).filter((c) => isObject(c) && (opts.includeDeleted || !isDeleted(c))).map(summary).sort(byName)
+      const out = (e.children ?? []).map((c) => entries.get(c)!).filter((c) => isObject(c) && (opts.includeDeleted || !c.deleted)).map(summary).sort(byName)
       return answer(out.slice(0, limit))
     },
-    search(q) {
+    async search(q) {
       const limit = q.limit ?? 1000
-      const text = q.text?.toLowerCase()
+      const want = q.text?.toLowerCase()
       const sam = q.sAMAccountName?.toLowerCase()
       const cls = q.objectClass?.toLowerCase()
-      const baseDn = q.base ? normalizeDn(safeDn(resolve(q.base).dnt) ?? q.base) : undefined
+      const base = q.base !== undefined ? resolve(q.base).dnt : undefined
       const attr = q.attribute ? schema.byName.get(q.attribute.name.toLowerCase()) : undefined
       if (q.attribute && !attr) throw new FsError('ENOENT', `no attribute "${q.attribute.name}" in this directory's schema`)
       if (attr && isSecret(attr)) throw new FsError('ENOTSUP', `${attr.name} is a secret or confidential attribute: it is never searched or shown`)
-      const textCols = [`ATTm${A.name}`, `ATTm${A.sAMAccountName}`, colOf('displayName'), colOf('userPrincipalName')].filter((c): c is string => !!c)
+      const has = (s: string | undefined) => s !== undefined && s.toLowerCase().includes(want!)
+      const passes = (e: Entry) => isObject(e) && (q.includeDeleted || !e.deleted)
+        && (!want || has(e.rdn) || has(e.sam) || has(e.displayName) || has(e.upn))
+        && (!sam || e.sam?.toLowerCase() === sam)
+        && (!cls || classesOf(e).some((c) => c.toLowerCase() === cls))
+        && (base === undefined || within(e, base))
       const out: AdObjectSummary[] = []
-      for (const e of entries.values()) {
-        if (out.length >= limit) break
-        if (!isObject(e) || (!q.includeDeleted && isDeleted(e))) continue
-        if (text && !textCols.some((c) => { const v = e.values.get(c); return typeof v === 'string' && v.toLowerCase().includes(text) })) continue
-        if (sam && str(e, `ATTm${A.sAMAccountName}`)?.toLowerCase() !== sam) continue
-        if (cls && !classesOf(e).some((c) => c.toLowerCase() === cls)) continue
-        if (baseDn !== undefined) { const d = safeDn(e.dnt); if (!d || !(normalizeDn(d) === baseDn || normalizeDn(d).endsWith(`,${baseDn}`))) continue }
-        if (attr && q.attribute) {
-          const vals = attributesOf(e).attributes[attr.name]
-          if (vals === undefined) continue
-          const want = q.attribute.value.toLowerCase()
-          if (want !== '*' && !(Array.isArray(vals) ? vals : [vals]).some((v) => String(v).toLowerCase() === want)) continue
+      if (!attr || !q.attribute) {
+        for (const e of entries.values()) { if (out.length >= limit) break; if (passes(e)) out.push(summary(e)) }
+        return answer(out)
+      }
+      const value = q.attribute.value.toLowerCase()
+      const matches = (vals: AdValue[]) => vals.length > 0 && (value === '*' || vals.some((v) => String(v).toLowerCase() === value))
+      if (attr.linkId !== undefined) {
+        for (const e of entries.values()) {
+          if (out.length >= limit) break
+          if (passes(e) && matches(await linkedValues(e, attr))) out.push(summary(e))
         }
-        out.push(summary(e))
+        return answer(out)
+      }
+      // Any other attribute: one pass over datatable reading that column only.
+      for await (const row of db.rows('datatable', { columns: ['DNT_col', attr.column] })) {
+        if (out.length >= limit) break
+        const v = row.values[attr.column]
+        if (v === null || v === undefined) continue
+        const e = entries.get(num(row.values.DNT_col) ?? -1)
+        if (!e || !passes(e)) continue
+        const vals = list(v).map((s) => decodeAdValue(attr, s, ctx)).filter((d): d is AdValue => d !== undefined)
+        if (matches(vals)) out.push(summary(e))
       }
       return answer(out)
     },
-    get(ref) {
+    async get(ref) {
       const e = resolve(ref)
-      return answer({ ...summary(e), ...attributesOf(e) })
+      const attrs = await attributesOf(e)
+      try { dns.dn(e.dnt) } catch (err) { if (!(err instanceof FsError)) throw err; attrs.problems.unshift({ column: 'PDNT_col', error: err.message }) }
+      return answer({ ...summary(e), ...attrs })
     },
-    recycleBin() {
-      const featureCol = colOf('msDS-OptionalFeatureGUID')
-      let feature: Entry | undefined
-      for (const e of entries.values()) {
-        const g = featureCol ? e.values.get(featureCol) : undefined
-        if (Buffer.isBuffer(g) && g.length === 16 && guidString(g) === RECYCLE_BIN_FEATURE_GUID) { feature = e; break }
-      }
-      if (!feature) return answer({ enabled: false, enabledOn: [] })
-      const enabledAttr = schema.byName.get('msds-enabledfeature')
-      const on = (backward.get(feature.dnt) ?? []).filter((l) => enabledAttr?.linkId !== undefined && l.base * 2 === enabledAttr.linkId).map((l) => safeDn(l.from) ?? `<DNT=${l.from}>`)
-      return answer({ enabled: on.length > 0, featureDn: safeDn(feature.dnt), enabledOn: on })
+    async recycleBin() {
+      recycleBin ??= findRecycleBin()
+      recycleBin.catch(() => { recycleBin = undefined })
+      return answer(await recycleBin)
     },
   }
 }

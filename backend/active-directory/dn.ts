@@ -52,6 +52,12 @@ export function normalizeDn(dn: string): string {
   }).join(',')
 }
 
+/** One object's RDN as it appears in its DN (CN=…, OU=…, DC=…). */
+export function rdnString(r: DnRow, typeName: (attrtyp: number) => string | undefined = () => undefined): string {
+  const t = RDN_SHORT_NAMES[r.rdnType] ?? typeName(r.rdnType) ?? `${r.rdnType}`
+  return `${t}=${escapeRdnValue(r.rdn)}`
+}
+
 export interface DnBuilder {
   /** The DN of an object, '' for the root object, undefined when the DNT is unknown. */
   dn(dnt: number): string | undefined
@@ -66,10 +72,7 @@ export function dnBuilder(rows: Iterable<DnRow>, typeName: (attrtyp: number) => 
   const byDnt = new Map<number, DnRow>()
   for (const r of rows) byDnt.set(r.dnt, r)
   const cache = new Map<number, string>()
-  const rdnOf = (r: DnRow) => {
-    const t = RDN_SHORT_NAMES[r.rdnType] ?? typeName(r.rdnType) ?? `${r.rdnType}`
-    return `${t}=${escapeRdnValue(r.rdn)}`
-  }
+  const rdnOf = (r: DnRow) => rdnString(r, typeName)
   return {
     dn(dnt) {
       const hit = cache.get(dnt)

@@ -31,7 +31,7 @@ export interface LdifOptions {
 }
 
 /** The objects (by DN, objectGUID or DNT) as LDIF text. */
-export function exportLdif(ad: ActiveDirectory, refs: (string | number)[], options: LdifOptions = {}): string {
+export async function exportLdif(ad: ActiveDirectory, refs: (string | number)[], options: LdifOptions = {}): Promise<string> {
   const c = ad.consistency
   const out: string[] = [
     'version: 1',
@@ -40,7 +40,7 @@ export function exportLdif(ad: ActiveDirectory, refs: (string | number)[], optio
     '',
   ]
   for (const ref of refs) {
-    const o = ad.get(ref).result
+    const o = (await ad.get(ref)).result
     out.push(fold(line('dn', o.dn)))
     if (options.importable) out.push('changetype: add')
     const names = Object.keys(o.attributes).sort((a, b) => (a === 'objectClass' ? -1 : b === 'objectClass' ? 1 : a.localeCompare(b)))

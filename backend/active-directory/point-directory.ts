@@ -1,21 +1,22 @@
 /**
  * The Active Directory of a restore point: the ntds.dit its VSS manifest names (NTDS writer), found
- * on its volumes and read through the point's browse session (no copy of the volume), opened once
- * and kept in memory for a while (the AD layer reads datatable and link_table whole on open), so
- * browsing, searching, comparing and restoring reuse it.
+ * on its volumes and read through the point's browse session (no copy of the volume), parsed in an
+ * isolated worker shared by all open directories (heap limit, time bound per call: a hostile
+ * ntds.dit stops the worker, not the service), opened once and kept for a while, so browsing,
+ * searching, comparing and restoring reuse it.
  */
 import { childLog } from '../common/log.ts'
-import { openEseDatabase } from '../ese/database.ts'
 import type { FileRestore } from '../file-restore/sessions.ts'
+import type { IsolatedWorker } from '../file-restore/isolation.ts'
 import { locateDatabase, pointFileReader, type LocatedDatabase, type LocatedFile } from '../app-items/locate.ts'
-import { openActiveDirectory, type ActiveDirectory } from './directory.ts'
+import { activeDirectoryWorker, openIsolatedActiveDirectory, type IsolatedActiveDirectory } from './isolated.ts'
 
 const log = childLog('ad-items')
 
 export interface PointDirectory {
   restorePointId: string
   located: LocatedDatabase & { volume: string; file: LocatedFile }
-  ad: ActiveDirectory
+  ad: IsolatedActiveDirectory
   openedInMs: number
 }
 
@@ -28,6 +29,7 @@ export interface PointDirectoriesOptions {
 
 export class PointDirectories {
   #files: FileRestore
+  #worker: IsolatedWorker | undefined
   #open = new Map<string, { p: Promise<PointDirectory>; used: number }>()
   #keep: number
   #idleMs: number
@@ -41,7 +43,7 @@ export class PointDirectories {
   /** The restore point's directory (opened now, or the one kept). */
   open(rpId: string): Promise<PointDirectory> {
     const now = Date.now()
-    for (const [id, e] of this.#open) if (now - e.used > this.#idleMs) this.#open.delete(id)
+    for (const [id, e] of this.#open) if (now - e.used > this.#idleMs) this.#drop(id)
     const have = this.#open.get(rpId)
     if (have) { have.used = now; return have.p }
     const p = (async () => {
@@ -50,8 +52,8 @@ export class PointDirectories {
       const release = session.hold()
       try {
         const located = await locateDatabase(session, 'ntds')
-        const db = await openEseDatabase(pointFileReader(session, located.volume, located.file))
-        const ad = await openActiveDirectory(db)
+        this.#worker ??= activeDirectoryWorker({ label: 'reading an ntds.dit from a backup' })
+        const ad = await openIsolatedActiveDirectory(pointFileReader(session, located.volume, located.file), { worker: this.#worker })
         const openedInMs = Date.now() - t0
         log.info({ rpId, path: located.path, objects: ad.objectCount, state: ad.consistency.state, ms: openedInMs }, 'opened ntds.dit of a restore point')
         return { restorePointId: rpId, located, ad, openedInMs }
@@ -59,12 +61,18 @@ export class PointDirectories {
     })()
     this.#open.set(rpId, { p, used: now })
     p.catch(() => { if (this.#open.get(rpId)?.p === p) this.#open.delete(rpId) })
-    while (this.#open.size > this.#keep) {
-      const oldest = [...this.#open].sort((a, b) => a[1].used - b[1].used)[0]!
-      this.#open.delete(oldest[0])
-    }
+    while (this.#open.size > this.#keep) this.#drop([...this.#open].sort((a, b) => a[1].used - b[1].used)[0]![0])
     return p
   }
 
-  close(): void { this.#open.clear() }
+  #drop(rpId: string): void {
+    const e = this.#open.get(rpId)
+    this.#open.delete(rpId)
+    e?.p.then((x) => x.ad.close(), () => undefined)
+  }
+
+  async close(): Promise<void> {
+    for (const id of [...this.#open.keys()]) this.#drop(id)
+    await this.#worker?.close()
+  }
 }

@@ -115,7 +115,7 @@ export class AdRestoreKind implements VmKind<AdRestoreParams> {
     if (!secrets) throw fail(new InvalidRequest('The directory password for this restore is no longer held (the service restarted, or the run started too late): start the restore again.'))
     ctx.progress({ phase: 'opening the backed-up ntds.dit', percent: 0 })
     const dir = await this.#d.directories.open(p.restorePointId)
-    const refs = [...new Set(p.objects.flatMap((o) => objectsOf(dir.ad, o, p.subtree)))]
+    const refs = [...new Set((await Promise.all(p.objects.map((o) => objectsOf(dir.ad, o, p.subtree)))).flat())]
     report.total = refs.length
     ctx.progress({ phase: `signing in to ${p.connection.url}`, percent: 2 })
     let live

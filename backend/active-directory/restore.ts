@@ -99,7 +99,7 @@ async function attempt(problems: string[], what: () => Promise<void>): Promise<b
 }
 
 export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, ref: string | number, options: AdRestoreOptions = {}, sources: RestoreSources = {}): Promise<ObjectRestoreResult> {
-  const o = ad.get(ref).result
+  const o = (await ad.get(ref)).result
   if (!o.objectGUID) throw new RangeError(`${o.dn} has no objectGUID in the backup`)
   const binary = binaryAttributes(ad)
   const problems: string[] = []
@@ -209,7 +209,7 @@ export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, re
   if (options.memberships !== false) {
     const liveDnOf = async (backupDn: string): Promise<LiveEntry | undefined> => {
       let guid: string | undefined
-      try { guid = ad.get(backupDn).result.objectGUID } catch { guid = undefined }
+      try { guid = (await ad.get(backupDn)).result.objectGUID } catch { guid = undefined }
       const e = guid ? await live.byGuid(guid) : await live.byDn(backupDn)
       return e && !liveValues(e, 'isDeleted').some((v) => String(v).toUpperCase() === 'TRUE') ? e : undefined
     }

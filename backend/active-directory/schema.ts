@@ -56,6 +56,11 @@ export function schemaFromRows(rows: Iterable<Record<string, unknown>>): AdSchem
       if (governsId !== undefined) classes.set(governsId >>> 0, ldapName)
     }
   }
+  return schemaOf(attributes, classes)
+}
+
+/** The schema's lookups from its attributes and classes (also to rebuild it on the far side of a worker). */
+export function schemaOf(attributes: AdAttribute[], classes: Map<number, string>): AdSchema {
   const byAttrtyp = new Map(attributes.map((a) => [a.attrtyp, a]))
   return {
     attributes,

@@ -146,13 +146,13 @@ export async function run(args: string[]): Promise<number> {
     if (ad.consistency.state === 'dirty' && !json) process.stderr.write(`stillpoint ad: warning: ${file} is ${ad.consistency.detail}\n`);
     const out = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2) + '\n');
     if (cmd === 'ls') {
-      const a = arg ? ad.children(arg, { includeDeleted: deleted, limit }) : ad.roots();
+      const a = arg ? await ad.children(arg, { includeDeleted: deleted, limit }) : await ad.roots();
       if (json) out(a); else for (const o of a.result) process.stdout.write(line(o));
     } else if (cmd === 'find') {
-      const a = ad.search({ ...q, text: arg, includeDeleted: deleted, limit });
+      const a = await ad.search({ ...q, text: arg, includeDeleted: deleted, limit });
       if (json) out(a); else { for (const o of a.result) process.stdout.write(line(o)); process.stdout.write(`${a.result.length} object(s)\n`); }
     } else if (cmd === 'ldif') {
-      process.stdout.write(exportLdif(ad, objectsOf(ad, arg, subtree), { importable }));
+      process.stdout.write(await exportLdif(ad, await objectsOf(ad, arg, subtree), { importable }));
     } else if (cmd === 'compare' || cmd === 'restore') {
       const target = liveTarget(liveOpts);
       if (typeof target === 'string') { process.stderr.write(`stillpoint ad: ${target}\n\n${USAGE}`); return 2; }
@@ -163,10 +163,10 @@ export async function run(args: string[]): Promise<number> {
       if (password.mode === 'new' && !password.value) { process.stderr.write(`stillpoint ad: --new-password-env ${newPasswordEnv}: that variable is empty or not set\n`); return 2; }
       return await restoreCommand(ad, target, pos.slice(2), subtree, { ...restoreOpts, password }, json, { securityDescriptors: await readSecurityDescriptors(db) });
     } else if (cmd === 'recycle-bin') {
-      const a = ad.recycleBin();
+      const a = await ad.recycleBin();
       if (json) out(a); else process.stdout.write(a.result.enabled ? `on (enabled on ${a.result.enabledOn.join('; ')})\n` : 'off\n');
     } else {
-      const a = ad.get(/^\d+$/.test(arg) ? Number(arg) : arg);
+      const a = await ad.get(/^\d+$/.test(arg) ? Number(arg) : arg);
       if (json) out(a);
       else {
         const o = a.result;
@@ -222,7 +222,7 @@ async function compareCommand(ad: ActiveDirectory, target: LiveTarget, ref: stri
 }
 
 async function restoreCommand(ad: ActiveDirectory, target: LiveTarget, refs: string[], subtree: boolean, options: AdRestoreOptions, json: boolean, sources: RestoreSources): Promise<number> {
-  const all = [...new Set(refs.flatMap((r) => objectsOf(ad, r, subtree)))];
+  const all = [...new Set((await Promise.all(refs.map((r) => objectsOf(ad, r, subtree)))).flat())];
   const live = await connectLive(target);
   const bar = progressBar('restoring', { unit: 'count' });
   let r;

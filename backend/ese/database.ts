@@ -49,7 +49,12 @@ export interface EseRow {
   problems: { column: string; error: string }[]
   /** How tagged values were stored, where not plainly inline (for diagnostics and format checks). */
   storage: Record<string, { compressed: boolean; separated: boolean; multi: boolean }>
+  /** Where the row is stored (with `rows(…, { locate: true })`): give it to rowAt() to read the row again. */
+  location?: EseRowLocation
 }
+
+/** A row's place in its table's B+tree: leaf page and node index (valid for the file as it is). */
+export interface EseRowLocation { page: number; index: number }
 
 /** Decodes `columns` of each row first and the rest only for rows that pass `test` (a lookup without decoding every long value). */
 export interface EseRowFilter { columns: string[]; test(values: Record<string, EseValue>): boolean }
@@ -59,7 +64,9 @@ export interface EseDatabase {
   tables(): EseTableInfo[]
   columns(table: string): EseColumnInfo[]
   /** `columns`: decode only these (others are left out of `values`), e.g. to skip long values while listing. */
-  rows(table: string, options?: { limit?: number; columns?: string[]; where?: EseRowFilter }): AsyncGenerator<EseRow>
+  rows(table: string, options?: { limit?: number; columns?: string[]; where?: EseRowFilter; locate?: boolean }): AsyncGenerator<EseRow>
+  /** One row read again from where rows(…, { locate: true }) found it (only `columns` when given). */
+  rowAt(table: string, location: EseRowLocation, columns?: string[]): Promise<EseRow>
   rowCount(table: string): Promise<number>
   /** The catalog definition (for layers such as AD and Exchange that need column ids). */
   tableDef(table: string): EseTableDef
@@ -158,15 +165,35 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
     return c.multiValued ? [s] : s
   }
 
-  async function decodeRow(t: EseTableDef, data: Buffer, only?: Set<string>): Promise<EseRow> {
+  // Column subsets by table and names: a row of a wide table (datatable: over a thousand columns)
+  // decodes only the few asked for, without walking all of its columns.
+  const subsets = new Map<string, EseColumn[]>()
+  const columnsOf = (t: EseTableDef, names?: string[]): EseColumn[] => {
+    if (!names) return t.columns
+    const k = `${t.name}\0${names.join('\0')}`
+    let cols = subsets.get(k)
+    if (!cols) {
+      const want = new Set(names)
+      cols = t.columns.filter((c) => want.has(c.name))
+      if (subsets.size > 256) subsets.clear()
+      subsets.set(k, cols)
+    }
+    return cols
+  }
+
+  async function decodeRow(t: EseTableDef, data: Buffer, cols: EseColumn[]): Promise<EseRow> {
     const r = parseRecord(data, layout)
-    const tagged = new Map<number, RawTagged>()
-    for (const tg of r.tagged) tagged.set(tg.id + (tg.derived ? 0x10000 : 0), tg)
+    // A few columns: look each tagged one up in the record's (short, sorted) array; many: index it once.
+    let tagged: Map<number, RawTagged> | undefined
+    const taggedOf = (key: number): RawTagged | undefined => {
+      if (cols.length <= 24) { for (const tg of r.tagged) if (tg.id + (tg.derived ? 0x10000 : 0) === key) return tg; return undefined }
+      if (!tagged) { tagged = new Map(); for (const tg of r.tagged) tagged.set(tg.id + (tg.derived ? 0x10000 : 0), tg) }
+      return tagged.get(key)
+    }
     const values: Record<string, EseValue> = {}
     const problems: EseRow['problems'] = []
     const storage: EseRow['storage'] = {}
-    for (const c of t.columns) {
-      if (only && !only.has(c.name)) continue
+    for (const c of cols) {
       try {
         let v: EseValue = null
         if (c.kind === 'fixed') {
@@ -176,7 +203,7 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
           const b = r.variable(c.id)
           v = b === undefined ? (c.defaultValue ? decodeScalar(c.type, c.defaultValue, c.codepage, c.name) : null) : b === null ? null : decodeScalar(c.type, b, c.codepage, c.name)
         } else {
-          const tg = tagged.get(c.id + (c.fromTemplate ? 0x10000 : 0))
+          const tg = taggedOf(c.id + (c.fromTemplate ? 0x10000 : 0))
           if (tg) {
             if (tg.flags & (TAGGED_COMPRESSED | TAGGED_SEPARATED | TAGGED_MULTI | TAGGED_TWO_VALUES)) {
               storage[c.name] = { compressed: !!(tg.flags & TAGGED_COMPRESSED), separated: !!(tg.flags & TAGGED_SEPARATED), multi: !!(tg.flags & (TAGGED_MULTI | TAGGED_TWO_VALUES)) }
@@ -220,15 +247,30 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
     },
     async *rows(name, opts = {}) {
       const t = def(name)
-      const only = opts.columns ? new Set(opts.columns) : undefined
+      const cols = columnsOf(t, opts.columns)
+      const whereCols = opts.where ? columnsOf(t, opts.where.columns) : undefined
       let n = 0
-      for await (const node of store.leaves(t.rootPage, tableObjid(t), `table "${t.name}"`)) {
-        if (node.flags & NODE_DELETED) continue
-        if (opts.limit !== undefined && n >= opts.limit) return
-        if (opts.where && !opts.where.test((await decodeRow(t, node.data, new Set(opts.where.columns))).values)) continue
-        n++
-        yield await decodeRow(t, node.data, only)
+      for await (const p of store.leafPages(t.rootPage, tableObjid(t), `table "${t.name}"`)) {
+        for (let i = 0; i < p.nodes.length; i++) {
+          const node = p.nodes[i]
+          if (node.flags & NODE_DELETED) continue
+          if (opts.limit !== undefined && n >= opts.limit) return
+          if (opts.where && !opts.where.test((await decodeRow(t, node.data, whereCols!)).values)) continue
+          n++
+          const row = await decodeRow(t, node.data, cols)
+          if (opts.locate) row.location = { page: p.pgno, index: i }
+          yield row
+        }
       }
+    },
+    async rowAt(name, location, columns) {
+      const t = def(name)
+      const p = await store.page(location.page)
+      const node = p.nodes[location.index]
+      if (p.objid !== tableObjid(t) || !p.isLeaf || !node || (node.flags & NODE_DELETED)) {
+        throw new FsError('ECORRUPT', `ESE table "${t.name}": no row at page ${location.page}, node ${location.index}`)
+      }
+      return { ...(await decodeRow(t, node.data, columnsOf(t, columns))), location }
     },
     async rowCount(name) {
       const t = def(name)

@@ -8,6 +8,8 @@ import { verifyPage } from './checksum.ts'
 import { childOf, parsePage, type EsePage, type PageNode } from './page.ts'
 
 export const MAX_DEPTH = 16
+/** Largest single read of prefetch(). */
+export const PREFETCH_BYTES = 1 << 20
 
 export interface PageStoreOptions { verifyChecksums: boolean; cachePages: number }
 
@@ -20,6 +22,8 @@ export class PageStore {
   /** Pages whose checksum failed (only counted when verification is off, otherwise they throw). */
   readonly badChecksums = new Set<number>()
   private readonly cache = new Map<number, EsePage>()
+  /** Raw pages read ahead by prefetch(), taken (and verified, parsed) when first asked for. */
+  private readonly ahead = new Map<number, Buffer>()
 
   constructor(reader: ReadAt, pageSize: number, options: PageStoreOptions) {
     this.reader = reader
@@ -36,7 +40,9 @@ export class PageStore {
     if (!Number.isInteger(pgno) || pgno < 1 || pgno > this.pageCount) {
       throw new FsError('ECORRUPT', `ESE page ${pgno} is referenced but the file holds pages 1–${this.pageCount}`)
     }
-    const buf = await this.reader.readAt((pgno + 1) * this.pageSize, this.pageSize)
+    let buf = this.ahead.get(pgno)
+    if (buf) this.ahead.delete(pgno)
+    else buf = await this.reader.readAt((pgno + 1) * this.pageSize, this.pageSize)
     if (buf.length !== this.pageSize) throw new FsError('ECORRUPT', `ESE page ${pgno} is cut short (${buf.length} of ${this.pageSize} bytes)`)
     const sum = verifyPage(buf, pgno, this.largePages)
     if (sum === 'blank') throw new FsError('ECORRUPT', `ESE page ${pgno} is referenced but blank (never written)`)
@@ -52,18 +58,48 @@ export class PageStore {
     return p
   }
 
+  /**
+   * Reads pages that will be needed soon (a branch page's children during a scan) in few large
+   * reads instead of one per page: runs of near pages become one read of at most PREFETCH_BYTES.
+   */
+  async prefetch(pgnos: number[]): Promise<void> {
+    const want = [...new Set(pgnos)].filter((p) => Number.isInteger(p) && p >= 1 && p <= this.pageCount && !this.cache.has(p) && !this.ahead.has(p)).sort((a, b) => a - b)
+    const maxSpan = Math.max(1, Math.floor(PREFETCH_BYTES / this.pageSize))
+    if (this.ahead.size + want.length > Math.max(this.options.cachePages, maxSpan) * 2) this.ahead.clear()
+    for (let i = 0; i < want.length;) {
+      let j = i
+      while (j + 1 < want.length && want[j + 1] - want[j] <= 4 && want[j + 1] - want[i] < maxSpan) j++
+      if (j > i) {
+        const first = want[i]
+        const buf = await this.reader.readAt((first + 1) * this.pageSize, (want[j] - first + 1) * this.pageSize)
+        for (let k = i; k <= j; k++) {
+          const off = (want[k] - first) * this.pageSize
+          if (off + this.pageSize <= buf.length) this.ahead.set(want[k], buf.subarray(off, off + this.pageSize))
+        }
+      }
+      i = j + 1
+    }
+  }
+
   /** Every leaf node of the tree rooted at `root` (owned by `objid`), in key order. */
   async *leaves(root: number, objid: number, what: string): AsyncGenerator<PageNode> {
+    for await (const p of this.leafPages(root, objid, what)) yield* p.nodes
+  }
+
+  /** Every leaf page of the tree rooted at `root` (owned by `objid`), in key order. */
+  async *leafPages(root: number, objid: number, what: string): AsyncGenerator<EsePage> {
     const visited = new Set<number>()
     const stack: { pgno: number; depth: number }[] = [{ pgno: root, depth: 0 }]
     while (stack.length) {
       const { pgno, depth } = stack.pop()!
       const p = await this.visit(pgno, depth, objid, visited, what, depth === 0)
       if (p.isLeaf) {
-        for (const n of p.nodes) yield n
+        yield p
         continue
       }
-      for (let i = p.nodes.length - 1; i >= 0; i--) stack.push({ pgno: childOf(p.nodes[i], pgno), depth: depth + 1 })
+      const children = p.nodes.map((n) => childOf(n, pgno))
+      await this.prefetch(children)
+      for (let i = children.length - 1; i >= 0; i--) stack.push({ pgno: children[i], depth: depth + 1 })
     }
   }
 

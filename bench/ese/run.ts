@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { openEseDatabase } from '../../backend/ese/database.ts';
 import { openFileReader } from '../../backend/ese/file-reader.ts';
 import { openActiveDirectory } from '../../backend/active-directory/directory.ts';
+import { openIsolatedActiveDirectory } from '../../backend/active-directory/isolated.ts';
 import { dumpSamba, provisionSamba, writeNtdsFromLdif } from '../../test/ese-writer/ntds-from-samba.ts';
 import { first, type LdifRecord } from '../../test/ese-writer/ldif.ts';
 import { benchEdb } from './edb.ts';
@@ -121,14 +122,26 @@ async function benchNtds(): Promise<void> {
       const t0 = performance.now();
       const reader = openFileReader(file);
       const ad = await openActiveDirectory(await openEseDatabase(reader));
-      const roots = ad.roots().result;
-      ad.children(roots[0]!.dn);
+      const roots = (await ad.roots()).result;
+      await ad.children(roots[0]!.dn);
       oursFirst.push(performance.now() - t0);
       objectCount = ad.objectCount;
       reader.close();
       peerFirst.push(timed('esedbinfo', [file]));
     }
     row(`time to first listing (${objectCount} objects)`, ms(stats(oursFirst)), `${ms(stats(peerFirst))} (esedbinfo: the tables only)`);
+    // The same through the isolated worker the service uses (bytes read over a MessagePort, heap and time bounds).
+    const oursIsolated: number[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const t0 = performance.now();
+      const reader = openFileReader(file);
+      const ad = await openIsolatedActiveDirectory(reader);
+      await ad.children((await ad.roots()).result[0]!.dn);
+      oursIsolated.push(performance.now() - t0);
+      await ad.close();
+      reader.close();
+    }
+    row('first listing, isolated worker', ms(stats(oursIsolated)), `${ms(stats(peerFirst))} (esedbinfo: the tables only)`);
     // Full scan of datatable.
     const oursScan: number[] = [], peerScan: number[] = [];
     let rows = 0;
@@ -155,7 +168,7 @@ async function benchNtds(): Promise<void> {
     let found = 0;
     for (const sam of picks) {
       const t0 = performance.now();
-      found += ad.search({ text: sam, limit: 10 }).result.length;
+      found += (await ad.search({ text: sam, limit: 10 })).result.length;
       oursSearch.push(performance.now() - t0);
     }
     reader.close();
@@ -170,6 +183,23 @@ async function benchNtds(): Promise<void> {
       peerSearch.push(performance.now() - t0);
     }
     row(`search (${picks.length} names, ${found} found)`, ms(stats(oursSearch)), `${ms(stats(peerSearch))} (export + text scan, ${Math.min(REPEAT, picks.length)} names)`);
+    // Other searches: exact sAMAccountName and class (in memory since opening), any attribute (a scan
+    // of datatable reading that one column), and showing one object with all its attributes.
+    const reader2 = openFileReader(file);
+    const ad2 = await openActiveDirectory(await openEseDatabase(reader2));
+    const kinds: [string, (i: number) => Promise<number>][] = [
+      ['search sAMAccountName =', async (i) => (await ad2.search({ sAMAccountName: picks[i % picks.length]! })).result.length],
+      ['search objectClass = group', async () => (await ad2.search({ objectClass: 'group', limit: 100_000 })).result.length],
+      ['search any attribute (sn =)', async (i) => (await ad2.search({ attribute: { name: 'sn', value: picks[i % picks.length]!.slice(4) } })).result.length],
+      ['show one object (all attributes)', async (i) => Object.keys((await ad2.get(`CN=User ${picks[i % picks.length]!.slice(4).padStart(6, '0')},OU=Dept${Number(picks[i % picks.length]!.slice(4)) % 100},${(await ad2.roots()).result[0]!.dn}`)).result.attributes).length],
+    ];
+    for (const [what, run] of kinds) {
+      const times: number[] = [];
+      let hits = 0;
+      for (let i = 0; i < Math.max(REPEAT, 5); i++) { const t0 = performance.now(); hits = await run(i); times.push(performance.now() - t0); }
+      row(`${what} (${hits})`, ms(stats(times)), `${ms(stats(peerSearch))} (export + text scan)`);
+    }
+    reader2.close();
   } finally {
     if (!args.includes('--keep')) rmSync(out, { recursive: true, force: true });
   }

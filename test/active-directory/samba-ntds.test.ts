@@ -118,10 +118,10 @@ test('the synthetic ntds.dit is read by esedbexport: datatable, link_table, sd_t
   assert.equal(alice[col('ATTr589970')].slice(-8), rid.toString(16).padStart(8, '0'))
 })
 
-test('every object of the Samba dump: same DN, objectGUID, objectSid, sAMAccountName, deleted state and lastKnownParent', () => {
+test('every object of the Samba dump: same DN, objectGUID, objectSid, sAMAccountName, deleted state and lastKnownParent', async () => {
   let deleted = 0
   for (const r of records) {
-    const o = ad.get(r.dn).result
+    const o = (await ad.get(r.dn)).result
     assert.equal(normalizeDn(o.dn), normalizeDn(r.dn), r.dn)
     assert.equal(o.objectGUID, first(r, 'objectGUID'), r.dn)
     assert.equal(o.objectSid, first(r, 'objectSid'), r.dn)
@@ -131,35 +131,35 @@ test('every object of the Samba dump: same DN, objectGUID, objectSid, sAMAccount
     const lkp = first(r, 'lastKnownParent')
     assert.equal(o.lastKnownParent && normalizeDn(o.lastKnownParent), lkp && normalizeDn(lkp), r.dn)
     assert.deepEqual(o.objectClass.slice().sort(), text(r, 'objectClass').sort(), r.dn)
-    assert.equal(ad.get(o.objectGUID!).result.dnt, o.dnt)
+    assert.equal((await ad.get(o.objectGUID!)).result.dnt, o.dnt)
   }
   assert.ok(deleted >= 3, `${deleted} deleted objects`) // Bob, Chloé and Samba's own tombstones
-  const bob = ad.search({ sAMAccountName: 'bob', includeDeleted: true }).result
+  const bob = (await ad.search({ sAMAccountName: 'bob', includeDeleted: true })).result
   assert.equal(bob.length, 1)
   assert.match(bob[0].dn, /^CN=Bob\\, Jr\.\\0ADEL:[0-9a-f-]{36},CN=Deleted Objects,DC=lab,DC=local$/)
   assert.equal(bob[0].lastKnownParent, `OU=Staff\\, Temp,OU=Sales,${BASE}`)
-  assert.equal(ad.search({ sAMAccountName: 'bob' }).result.length, 0, 'deleted objects only when asked for')
+  assert.equal((await ad.search({ sAMAccountName: 'bob' })).result.length, 0, 'deleted objects only when asked for')
 })
 
-test('memberships: member from link_table and memberOf derived equal the dump', () => {
+test('memberships: member from link_table and memberOf derived equal the dump', async () => {
   const norm = (v: unknown) => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => normalizeDn(String(x))).sort())
   let compared = 0
   for (const r of records) {
     const members = text(r, 'member'), memberOf = text(r, 'memberOf')
     if (!members.length && !memberOf.length) continue
-    const o = ad.get(r.dn).result
+    const o = (await ad.get(r.dn)).result
     assert.deepEqual(norm(o.attributes.member), norm(members), `member of ${r.dn}`)
     assert.deepEqual(norm(o.attributes.memberOf), norm(memberOf), `memberOf of ${r.dn}`)
     compared++
   }
   assert.ok(compared > 20, `${compared} objects with memberships`)
-  const team = ad.get(`CN=Sales Team,OU=Sales,${BASE}`).result
+  const team = (await ad.get(`CN=Sales Team,OU=Sales,${BASE}`)).result
   assert.deepEqual(norm(team.attributes.member), norm([`CN=Alice Martin,OU=Sales,${BASE}`, `CN=Dan #2,OU=Staff\\, Temp,OU=Sales,${BASE}`]))
   assert.deepEqual(norm(team.attributes.memberOf), norm([`CN=Managers,OU=Sales,${BASE}`]))
 })
 
-test('password hashes and other secrets are never returned, and every answer carries the database state', () => {
-  const alice = ad.get(`CN=Alice Martin,OU=Sales,${BASE}`)
+test('password hashes and other secrets are never returned, and every answer carries the database state', async () => {
+  const alice = (await ad.get(`CN=Alice Martin,OU=Sales,${BASE}`))
   assert.equal(alice.consistency.state, 'clean')
   assert.ok(alice.result.withheld.includes('unicodePwd'), `withheld: ${alice.result.withheld}`)
   // Kerberos keys (stored as a long value in the synthetic file) are withheld too.
@@ -167,30 +167,30 @@ test('password hashes and other secrets are never returned, and every answer car
   assert.ok(alice.result.withheld.includes('supplementalCredentials'), `withheld: ${alice.result.withheld}`)
   const secrets = ['unicodePwd', 'dBCSPwd', 'ntPwdHistory', 'lmPwdHistory', 'supplementalCredentials', 'pekList', 'currentValue', 'priorValue', 'trustAuthIncoming', 'trustAuthOutgoing']
   for (const r of records) {
-    const o = ad.get(r.dn).result
+    const o = (await ad.get(r.dn)).result
     for (const s of secrets) assert.equal(o.attributes[s], undefined, `${s} of ${r.dn}`)
   }
   // The hash bytes themselves appear nowhere in any answer.
-  const dumped = JSON.stringify(records.map((r) => ad.get(r.dn).result))
+  const dumped = JSON.stringify(await Promise.all(records.map(async (r) => (await ad.get(r.dn)).result)))
   for (const r of records) for (const s of ['unicodePwd', 'ntPwdHistory']) for (const v of r.attrs.get(s) ?? []) {
     assert.ok(!dumped.includes(v.toString('hex')) && !dumped.includes(v.toString('base64')), `${s} of ${r.dn} leaked`)
   }
-  assert.throws(() => ad.search({ attribute: { name: 'unicodePwd', value: '*' } }), /secret/)
-  for (const a of [ad.search({ text: 'alice' }), ad.children(BASE), ad.roots(), ad.recycleBin()]) assert.equal(a.consistency.state, 'clean')
+  await assert.rejects(ad.search({ attribute: { name: 'unicodePwd', value: '*' } }), /secret/)
+  for (const a of [await ad.search({ text: 'alice' }), await ad.children(BASE), await ad.roots(), await ad.recycleBin()]) assert.equal(a.consistency.state, 'clean')
 })
 
-test('browse, search, decoded values and the Recycle Bin state', () => {
-  assert.deepEqual(ad.roots().result.map((o) => o.dn), [BASE])
-  const underDomain = ad.children(BASE).result.map((o) => o.name)
+test('browse, search, decoded values and the Recycle Bin state', async () => {
+  assert.deepEqual((await ad.roots()).result.map((o) => o.dn), [BASE])
+  const underDomain = (await ad.children(BASE)).result.map((o) => o.name)
   assert.ok(underDomain.includes('Configuration') && underDomain.includes('Users'), `${underDomain}`)
-  const sales = ad.children(`OU=Sales,${BASE}`).result.map((o) => o.name).sort()
+  const sales = (await ad.children(`OU=Sales,${BASE}`)).result.map((o) => o.name).sort()
   assert.deepEqual(sales, ['Alice Martin', 'Managers', 'Sales Team', 'Staff, Temp'])
-  assert.deepEqual(ad.children(`ou=staff\\, temp,ou=sales,dc=LAB,dc=local`).result.map((o) => o.sAMAccountName), ['dan2'])
-  assert.deepEqual(ad.search({ text: 'martin' }).result.map((o) => o.sAMAccountName), ['alice'])
-  assert.deepEqual(ad.search({ objectClass: 'group', base: `OU=Sales,${BASE}` }).result.map((o) => o.name).sort(), ['Managers', 'Sales Team'])
-  assert.deepEqual(ad.search({ attribute: { name: 'givenName', value: 'alice' } }).result.map((o) => o.sAMAccountName), ['alice'])
-  assert.deepEqual(ad.search({ attribute: { name: 'description', value: 'Sales people, Paris+Lyon' } }).result.map((o) => o.dn), [`OU=Sales,${BASE}`])
-  const a = ad.get(`CN=Alice Martin,OU=Sales,${BASE}`).result
+  assert.deepEqual((await ad.children(`ou=staff\\, temp,ou=sales,dc=LAB,dc=local`)).result.map((o) => o.sAMAccountName), ['dan2'])
+  assert.deepEqual((await ad.search({ text: 'martin' })).result.map((o) => o.sAMAccountName), ['alice'])
+  assert.deepEqual((await ad.search({ objectClass: 'group', base: `OU=Sales,${BASE}` })).result.map((o) => o.name).sort(), ['Managers', 'Sales Team'])
+  assert.deepEqual((await ad.search({ attribute: { name: 'givenName', value: 'alice' } })).result.map((o) => o.sAMAccountName), ['alice'])
+  assert.deepEqual((await ad.search({ attribute: { name: 'description', value: 'Sales people, Paris+Lyon' } })).result.map((o) => o.dn), [`OU=Sales,${BASE}`])
+  const a = (await ad.get(`CN=Alice Martin,OU=Sales,${BASE}`)).result
   const r = rec('alice')
   assert.equal(a.attributes.userPrincipalName, 'alice@lab.local')
   assert.equal(a.attributes.userAccountControl, Number(first(r, 'userAccountControl')))
@@ -201,10 +201,10 @@ test('browse, search, decoded values and the Recycle Bin state', () => {
   assert.equal(a.attributes.pwdLastSet, new Date(Number(pls / 10000n) - 11644473600000).toISOString())
   assert.equal(a.attributes.accountExpires, 'never')
   assert.equal(a.attributes.objectSid, first(r, 'objectSid'))
-  const rb = ad.recycleBin().result
+  const rb = (await ad.recycleBin()).result
   assert.equal(rb.enabled, true)
   assert.deepEqual(rb.enabledOn.map(normalizeDn), [normalizeDn(`CN=Partitions,CN=Configuration,${BASE}`)])
-  assert.throws(() => ad.get(`CN=Nobody,${BASE}`), /no object/)
+  await assert.rejects(ad.get(`CN=Nobody,${BASE}`), /no object/)
 })
 
 test('a dirty ntds.dit (the normal VSS case) is read as it stands and every answer says so', async () => {
@@ -218,11 +218,11 @@ test('a dirty ntds.dit (the normal VSS case) is read as it stands and every answ
   const dirtyFile = join(dir, 'dirty.dit')
   writeFileSync(dirtyFile, bytes)
   const dirty = await openActiveDirectory(await openEseDatabase(openFileReader(dirtyFile)))
-  const answer = dirty.get(`CN=Alice Martin,OU=Sales,${BASE}`)
+  const answer = (await dirty.get(`CN=Alice Martin,OU=Sales,${BASE}`))
   assert.equal(answer.consistency.state, 'dirty')
   assert.deepEqual(answer.consistency.requiredLogs, { min: 41, max: 44 })
   assert.equal(answer.result.sAMAccountName, 'alice')
-  assert.equal(dirty.search({ text: 'alice' }).consistency.state, 'dirty')
+  assert.equal((await dirty.search({ text: 'alice' })).consistency.state, 'dirty')
 })
 
 test('CLI: stillpoint ad ls|find|show|recycle-bin on the ntds.dit file, --help and --json', () => {

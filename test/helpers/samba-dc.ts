@@ -40,8 +40,8 @@ export interface SambaDc {
 
 function samba(): string { return existsSync('/usr/sbin/samba') ? '/usr/sbin/samba' : 'samba' }
 
-/** The provisioned template (cached across test runs under the temp dir; built atomically). */
-function template(): string {
+/** The provisioned template (cached across test runs under the temp dir; built atomically). Copy it before use. */
+export function sambaTemplate(): string {
   const version = execFileSync(samba(), ['--version'], { env, encoding: 'utf8' }).trim().replace(/[^\w.-]+/g, '_')
   const dir = join(tmpdir(), `stillpoint-samba-template-${version}-v1`)
   if (existsSync(join(dir, '.done'))) return dir
@@ -90,7 +90,7 @@ function enableRecycleBin(dir: string): void {
 }
 
 export async function startSambaDc(opts: SambaDcOptions = {}): Promise<SambaDc> {
-  const tpl = template()
+  const tpl = sambaTemplate()
   const dir = mkdtempSync(join(tmpdir(), 'stillpoint-samba-dc-'))
   cpSync(tpl, dir, { recursive: true })
   if (opts.recycleBin) enableRecycleBin(dir)

@@ -11,6 +11,7 @@ import { param, UUID_ID } from '../http.ts';
 import { InvalidRequest, NotFound, StillpointError } from '../../common/errors.ts';
 import { PRIVILEGES } from '../../model/privileges.ts';
 import { FsError } from '../../filesystems/types.ts';
+import { IsolationError } from '../../file-restore/isolation.ts';
 import type { PointDirectories, PointDirectory } from '../../active-directory/point-directory.ts';
 import { connectLive, LiveDirectoryError } from '../../active-directory/live.ts';
 import { compareWithLive } from '../../active-directory/compare.ts';
@@ -32,6 +33,8 @@ const isFsError = (e: unknown): e is FsError => e instanceof FsError || ((e as E
 /** Backup-side problems (no NTDS writer, a damaged ntds.dit) and directory refusals as HTTP answers. */
 function translate(e: unknown): unknown {
   if (e instanceof LiveDirectoryError) return directoryError(e);
+  // The ntds.dit is read in an isolated worker: running over its time or memory means a damaged or hostile file.
+  if (e instanceof IsolationError) return new StillpointError('invalid', 'ntds_damaged', `The ntds.dit in this restore point cannot be read here: ${e.message} (${e.code}). Try another restore point.`);
   if (isFsError(e)) {
     if (e.code === 'ENOENT') return new StillpointError('not_found', 'not_found', `${e.message}.`);
     if (e.code === 'ENOTSUP') return new StillpointError('invalid', 'not_an_ntds', `${e.message}.`);
@@ -122,7 +125,7 @@ export function activeDirectoryRoutes(d: ActiveDirectoryDeps): RouteDef[] {
           ...(located.logDir ? { logDir: located.logDir } : {}),
           logs: located.logs.map((l) => ({ name: l.name, size: l.size, ...(l.mtime ? { mtime: l.mtime } : {}) })),
           consistency: ad.consistency, objectCount: ad.objectCount,
-          recycleBin: ad.recycleBin().result, roots: ad.roots().result,
+          recycleBin: (await guarded(() => ad.recycleBin())).result, roots: (await guarded(() => ad.roots())).result,
         };
       },
     },
@@ -161,7 +164,7 @@ export function activeDirectoryRoutes(d: ActiveDirectoryDeps): RouteDef[] {
       summary: 'LDIF export of an object (or its subtree); secrets are never in it',
       handler: async ({ req, res, user, query }) => {
         const { ad } = await directory(user, req);
-        const text = await guarded(() => exportLdif(ad, objectsOf(ad, query.ref, !!query.subtree), { importable: !!query.importable }));
+        const text = await guarded(async () => exportLdif(ad, await objectsOf(ad, query.ref, !!query.subtree), { importable: !!query.importable }));
         res.status(200).type('text/plain; charset=utf-8').setHeader('content-disposition', 'attachment; filename="objects.ldif"');
         res.end(text);
         return undefined;
