@@ -40,9 +40,12 @@ export interface SmtpTarget {
 export interface DeliveryProgress { done: number; total: number; subject: string }
 export interface DeliveryResult { delivered: { documentId: number; subject: string; detail: string }[] }
 
+const CERTIFICATE_ERRORS = /CERT|SELF_SIGNED|ISSUER|ALTNAME|UNABLE_TO_VERIFY/
+
 function explain(e: unknown, what: string): Error {
   const err = e as { authenticationFailed?: boolean; responseText?: string; response?: string; code?: string; message?: string }
   if (err.authenticationFailed || err.code === 'EAUTH') return new Error(`${what}: the server refused the login (check the user name and password)`)
+  if (CERTIFICATE_ERRORS.test(err.code ?? '') || /certificate/i.test(err.message ?? '')) return new Error(`${what}: the server's certificate is not trusted (${[err.code, err.message].filter(Boolean).join(': ')}); give the PEM of the CA that signed it, or check the host name`)
   if (err.code === 'ECONNREFUSED' || err.code === 'ETIMEDOUT' || err.code === 'ENOTFOUND') return new Error(`${what}: cannot reach the server (${err.code}); check host and port`)
   return new Error(`${what}: ${err.responseText ?? err.response ?? err.message ?? String(e)}`)
 }

@@ -5,7 +5,8 @@
  */
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
@@ -57,6 +58,40 @@ test('restore to IMAP: messages are appended into a new folder of Dovecot and fe
 test('restore to IMAP: a wrong password is a clear error', async () => {
   await assert.rejects(restoreToImap({ host: imap.host, port: imap.port, secure: false, user: imap.user, password: 'wrong', folder: 'INBOX' }, [quarterly]),
     /IMAP 127\.0\.0\.1:\d+: the server refused the login \(check the user name and password\)/)
+})
+
+/** A private CA (openssl) and a server certificate it signed for 127.0.0.1. */
+function privateCa(): { caPem: string; certFile: string; keyFile: string } {
+  const f = (n: string) => join(dir, n)
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=Stillpoint test mail CA')
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('imap.key'), '-out', f('imap.csr'), '-subj', '/CN=127.0.0.1')
+  writeFileSync(f('imap.ext'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n')
+  ssl('x509', '-req', '-in', f('imap.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('imap.pem'), '-days', '2', '-extfile', f('imap.ext'))
+  return { caPem: readFileSync(f('ca.pem'), 'utf8'), certFile: f('imap.pem'), keyFile: f('imap.key') }
+}
+
+test('restore to IMAP over STARTTLS: a certificate from a private CA is refused with what to do, and accepted with that CA given', async () => {
+  const ca = privateCa()
+  const tlsImap = await startDovecot({ user: 'carol', password: 'Tls-Restore-1', tls: { certFile: ca.certFile, keyFile: ca.keyFile } })
+  try {
+    const target = { host: tlsImap.host, port: tlsImap.port, secure: false, user: tlsImap.user, password: tlsImap.password, folder: 'Restored/TLS' }
+    await assert.rejects(restoreToImap(target, [quarterly]), /IMAP 127\.0\.0\.1:\d+: the server's certificate is not trusted \(.+\); give the PEM of the CA that signed it/)
+    const res = await restoreToImap({ ...target, caPem: ca.caPem }, [quarterly])
+    assert.equal(res.delivered.length, 1)
+    const c = new ImapFlow({ host: tlsImap.host, port: tlsImap.port, secure: false, auth: { user: tlsImap.user, pass: tlsImap.password }, logger: false, tls: { ca: ca.caPem } })
+    await c.connect()
+    try {
+      assert.ok(c.secureConnection, 'the session was upgraded to TLS')
+      const lock = await c.getMailboxLock('Restored/TLS')
+      try {
+        const got = []
+        for await (const m of c.fetch('1:*', { source: true })) got.push(m)
+        assert.equal(got.length, 1)
+        assertSameMail(await simpleParser(got[0]!.source!), quarterly, 'IMAP copy over TLS')
+      } finally { lock.release() }
+    } finally { await c.logout() }
+  } finally { await tlsImap.stop() }
 })
 
 test('send via SMTP: the message reaches the mailbox named, with the same content', async () => {

@@ -1,6 +1,6 @@
 /**
  * A real IMAP server for tests: Debian's Dovecot (dovecot-imapd) started as a child process with a
- * temp config — one loopback IMAP port, passwd-file users, maildir mail in a temp dir, no SSL — and
+ * temp config — one loopback IMAP port, passwd-file users, maildir mail in a temp dir, no SSL unless asked — and
  * ready once its IMAP greeting arrives (polled with a deadline). stop() ends exactly that process.
  *
  *   const imap = await startDovecot()          // imap.port, imap.user, imap.password
@@ -35,7 +35,8 @@ function greets(port: number, expect: RegExp): Promise<boolean> {
   })
 }
 
-export async function startDovecot(opts: { user?: string; password?: string } = {}): Promise<Dovecot> {
+/** `tls`: PEM files of the server's certificate and key; IMAP then offers STARTTLS (and still takes plain logins). */
+export async function startDovecot(opts: { user?: string; password?: string; tls?: { certFile: string; keyFile: string } } = {}): Promise<Dovecot> {
   const user = opts.user ?? 'alice', password = opts.password ?? 'Imap-Test-Pass-1'
   const dir = mkdtempSync(join(tmpdir(), 'stillpoint-dovecot-'))
   const mail = join(dir, 'mail'), run = join(dir, 'run')
@@ -48,7 +49,7 @@ export async function startDovecot(opts: { user?: string; password?: string } = 
   const port = await freePort()
   const conf = join(dir, 'dovecot.conf')
   writeFileSync(conf, [
-    `base_dir = ${run}`, `state_dir = ${join(dir, 'state')}`, 'protocols = imap', 'listen = 127.0.0.1', 'ssl = no',
+    `base_dir = ${run}`, `state_dir = ${join(dir, 'state')}`, 'protocols = imap', 'listen = 127.0.0.1', ...(opts.tls ? ['ssl = yes', `ssl_cert = <${opts.tls.certFile}`, `ssl_key = <${opts.tls.keyFile}`] : ['ssl = no']),
     'disable_plaintext_auth = no', 'auth_mechanisms = plain login', `log_path = ${join(dir, 'dovecot.log')}`,
     'first_valid_uid = 1', 'mail_location = maildir:~/Maildir',
     process.getuid?.() === 0 ? 'default_internal_user = dovecot\ndefault_login_user = dovenull' : `default_internal_user = ${process.env.USER ?? 'nobody'}\ndefault_login_user = ${process.env.USER ?? 'nobody'}`,
