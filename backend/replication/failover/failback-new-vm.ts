@@ -1,7 +1,9 @@
 // Failback to a new VM at production: when the original VM is gone, or the admin wants the running
 // replica back as a new VM. There is no base to diff against, so the replica's current disks are
-// copied whole (full upload from a snapshot of the shut-down replica) into a new VM made with the
-// replica's configuration at the host/datastore/folder the admin chose, its NICs moved by the admin's
+// copied whole into a new VM made with the
+// replica's configuration at the host/datastore/folder the admin chose (read through a transporter at
+// the DR site, which hot-adds the shut-down replica's disks: they are snapshot chains, which no
+// datastore read of one file shows whole; written by full upload), its NICs moved by the admin's
 // network mapping (DR network → production network). Then the switch-back: the new VM runs, the
 // replica is off, and the replica is re-pointed to the new VM as its source (its replica mark, and
 // every replication job naming the old source), so replication resumes from the new VM. Commit makes
@@ -9,7 +11,6 @@
 // source's change ids mean nothing for them); undo deletes the new VM and points everything back.
 import { Conflict, InvalidRequest } from '../../common/errors.ts';
 import { captureVmConfig } from '../../sources/snapshot/vm-config.ts';
-import { SnapshotDiskSource } from '../../sources/snapshot/disk-source.ts';
 import { datastoreFileExists, makeDirectory } from '../../restore/datastore-files.ts';
 import { hostNetworks, resolvePlacement } from '../../restore/placement.ts';
 import { buildConfigSpec, vmPathName } from '../../restore/vm-spec.ts';
@@ -19,13 +20,12 @@ import { findReplicas, REPLICA_OF_FIELD, REPLICA_SYNC_FIELD, replicaAnnotation }
 import { mapNetworks, planReplicaFiles, removeHalfMadeReplica, resolveFolder, type NetworkMapping } from '../replica-vm.ts';
 import { writeFailover, type FailoverRecord } from '../replica-state.ts';
 import { FullUploadWriter } from '../transport/full-upload.ts';
+import { openHotAddReader } from '../transport/hot-add-reader.ts';
 import type { DiskWritten } from '../transport/replica-writer.ts';
 import { holdFailedOver, releaseFailedOver } from './holds.ts';
 import { loadReplica, takeReplica, underTask, type OpRequest } from './context.ts';
 import type { FailbackDeps } from './failback.ts';
 import { powerOffIfOn, shutDownGuest } from './vm-ops.ts';
-
-const READ_SNAPSHOT = 'stillpoint failback (replica state)';
 
 export interface NewVmTarget {
   /** The new VM's name: no VM of this vCenter may have it. */
@@ -106,14 +106,21 @@ export async function failbackToNewVm(deps: FailbackDeps, req: FailbackNewVmRequ
     try {
       const result = await underTask(vs, ref, req, 'failback to a new VM', async (report) => {
         const warnings: string[] = [];
+        const replicaDisks = (await vs.vms.get(ref)).disks;
+        const ds = replicaDisks[0]?.datastore;
+        const found = deps.transporters && ds ? await deps.transporters.forDatastore(vs, ds) : { skipped: [] as string[] };
+        if (!found.link) {
+          throw new InvalidRequest(`No transporter at the DR site can read the replica's disks${found.skipped.length ? ` (${found.skipped.join('; ')})` : ''}: ` +
+            'failback to a new VM reads them through one (they are snapshot chains). Run `stillpoint transporter run` on a helper VM whose host mounts the replica\'s datastore (pair it first with `stillpoint transporter pair`).');
+        }
+        const link = found.link;
         report('shutting the replica down', 3);
         await shutDownGuest(vs, ref, { timeoutMs: req.shutdownTimeoutMs ?? 15 * 60_000, ...(req.signal ? { signal: req.signal } : {}) });
-        const snap = await vs.snapshots.create(ref, { name: READ_SNAPSHOT, description: `Stillpoint: the replica's state copied to the new VM '${t.name}' (temporary)`, memory: false, quiesce: false });
         let made: MoRef | undefined;
         const name = vmPathName(t.name);
-        const captured = await captureVmConfig(vs, ref, snap.node.ref);
+        const captured = await captureVmConfig(vs, ref);
         const cfg = t.networkMap?.length ? mapNetworks(captured, t.networkMap).cfg : captured;
-        const files = planReplicaFiles({ name, placement, cfg, sourceDisks: snap.disks });
+        const files = planReplicaFiles({ name, placement, cfg, sourceDisks: replicaDisks });
         let folderMade = false;
         try {
           await checkNewVmName(vs, t.name);
@@ -129,22 +136,26 @@ export async function failbackToNewVm(deps: FailbackDeps, req: FailbackNewVmRequ
             await vs.datastores.put(d.descriptorPath, Buffer.from(text, 'utf8'), { dcPath: placement.datacenter.path, ...(req.signal ? { signal: req.signal } : {}) });
           }
           // A full copy of the replica's current disks: the new VM has no base to diff against.
+          report(`attaching the replica's disks to transporter '${link.address.name}'`, 7);
+          const reader = await openHotAddReader(vs, link, ref, replicaDisks.map((d) => ({ label: d.label, fileName: d.fileName, capacity: d.capacityBytes })), req.signal);
           const writer = new FullUploadWriter(vs, placement.datacenter.path);
-          const total = snap.disks.reduce((n, d) => n + d.capacityBytes, 0) || 1;
+          const total = replicaDisks.reduce((n, d) => n + d.capacityBytes, 0) || 1;
           let done = 0;
           const written: DiskWritten[] = [];
           try {
             await writer.open();
-            for (const [i, d] of snap.disks.entries()) {
-              const phase = `copying ${d.label} to the new VM (full upload)`;
+            for (const [i, d] of replicaDisks.entries()) {
+              const phase = `copying ${d.label} to the new VM (read through '${link.address.name}', full upload)`;
               report(phase, 8);
               const target = { label: d.label, capacity: d.capacityBytes, fileName: files.disks[i]!.descriptorPath, extentPath: files.disks[i]!.flatPath };
-              written.push(await writer.write({ index: i, source: await SnapshotDiskSource.open(vs, d), target, ranges: [{ start: 0, length: d.capacityBytes }], reason: 'seed' }, {
+              written.push(await writer.write({ index: i, source: reader.sources[i]!, target, ranges: [{ start: 0, length: d.capacityBytes }], reason: 'seed' }, {
                 onBytes: (n) => { done += n; report(phase, 8 + 75 * (done / total)); }, ...(req.signal ? { signal: req.signal } : {}),
               }));
             }
           } finally {
-            warnings.push(...await writer.close());
+            report('detaching the replica\'s disks', 84);
+            warnings.push(...await writer.close(), ...await reader.close());
+            link.destroy();
           }
           report('creating the new VM', 85);
           const built = buildConfigSpec({ name, datastore: placement.datastore.name, cfg, disks: files.disks, networks });
@@ -154,7 +165,6 @@ export async function failbackToNewVm(deps: FailbackDeps, req: FailbackNewVmRequ
           const info = await vs.vms.get(made);
           if (!info.instanceUuid) throw new Error(`The new VM '${name}' has no instance UUID: vCenter cannot link it to the replica.`);
           report('switching back: powering on the new VM', 90);
-          await vs.snapshots.remove(snap.node.ref, { removeChildren: false, consolidate: true });
           await vs.vms.powerOn(made);
           report('re-pointing replication to the new VM', 95);
           const vmId = sameSiteId(req.replicaId, made.value);
@@ -179,7 +189,6 @@ export async function failbackToNewVm(deps: FailbackDeps, req: FailbackNewVmRequ
         } catch (e) {
           // Nothing made stays; the replica runs again as before.
           const left = folderMade || made ? await removeHalfMadeReplica(vs, made, files.dir, placement) : [];
-          await vs.snapshots.remove(snap.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
           await vs.vms.powerOn(ref).catch((x: Error) => left.push(`the replica could not be started again (${x.message}): power it on from the vSphere Client`));
           (e as Error).message = `${(e as Error).message} ${left.length ? `Left behind: ${left.join('; ')}.` : `Nothing was kept: '${replica.replicaName}' runs again; fail back again when the cause is fixed.`}`;
           throw e;

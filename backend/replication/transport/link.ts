@@ -38,6 +38,11 @@ export class TransporterLink {
     return JSON.parse((await this.#call('PUT', `/sessions/${session}/disks/${disk}/blocks`, frames, { signal, timeoutMs: 3_600_000 })).toString('utf8')) as never;
   }
 
+  /** Bytes of an attached disk as the transporter's device shows them (the whole chain of a replica disk). */
+  async read(session: string, disk: number, start: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    return this.#call('GET', `/sessions/${session}/disks/${disk}/blocks?start=${start}&length=${length}`, undefined, { signal, timeoutMs: 600_000 });
+  }
+
   /** Ends the session: the transporter detaches its disks. */
   async close(session: string): Promise<{ detached: number }> {
     return JSON.parse((await this.#call('DELETE', `/sessions/${session}`, undefined, { timeoutMs: 600_000 })).toString('utf8')) as never;

@@ -20,6 +20,7 @@ import { attachDisks, detachDisks, detachReplicaLeftovers, disksInFolders, folde
 import { DIGEST_BYTES, FrameReader, pieceDigest, piecesOf } from './wire.ts';
 
 const log = childLog('transporter');
+const MAX_READ = 16 * 1024 * 1024;
 
 /** What the service hands a transporter to reach vCenter: a one-time clone ticket of its session. */
 export interface VcenterAccess { url: string; thumbprint?: string; ticket: string }
@@ -69,6 +70,8 @@ export class Transporter {
   #journal: AttachJournal | undefined;
   /** Bytes written to attached devices since the start. */
   bytesWritten = 0;
+  /** Bytes read from attached devices for the service (a replica copied to a new VM at failback). */
+  bytesRead = 0;
 
   constructor(o: TransporterOptions) { this.#o = o; }
 
@@ -199,6 +202,9 @@ export class Transporter {
             res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length }).end(out);
           } else if (req.method === 'PUT' && parts[4] === 'blocks') {
             send(res, 200, await this.#write(s, i, req));
+          } else if (req.method === 'GET' && parts[4] === 'blocks') {
+            const out = await this.#read(s, i, Number(url.searchParams.get('start')), Number(url.searchParams.get('length')));
+            res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length }).end(out);
           } else {
             send(res, 404, { message: `${req.method} ${url.pathname}: no such call` });
           }
@@ -259,6 +265,22 @@ export class Transporter {
       }
     }
     return out;
+  }
+
+  /** Bytes of an attached disk as the device shows them (zeros past the end of a sparse device file). */
+  async #read(s: Session, i: number, start: number, length: number): Promise<Buffer> {
+    const cap = s.disks[i]!.capacity;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length < 0 || length > MAX_READ || start + length > cap) {
+      throw new Error(`a read of ${length} bytes at ${start} is outside the disk (${cap} bytes) or larger than ${MAX_READ}`);
+    }
+    const buf = Buffer.alloc(length);
+    for (let done = 0; done < length;) {
+      const { bytesRead } = await s.handles[i]!.read(buf, done, length - done, start + done);
+      if (!bytesRead) break;
+      done += bytesRead;
+    }
+    this.bytesRead += length;
+    return buf;
   }
 
   async #write(s: Session, i: number, req: IncomingMessage): Promise<{ bytesWritten: number; frames: number }> {
