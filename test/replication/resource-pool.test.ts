@@ -1,7 +1,8 @@
 // A replication job's resource pool at the DR site: the replica is created in the chosen pool (read back
 // from the lab vCenter); a pool of another cluster than the DR host's is refused when the job is saved,
 // and — when the pool moved to another cluster after the job was saved — by "Run now" before any snapshot
-// is taken of the source.
+// is taken of the source, and by a scheduled run (failed, saying why); the user's own
+// Resource.AssignVMToPool on the chosen pool is checked.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestService, type TestService } from '../helpers/service.ts';
@@ -10,6 +11,7 @@ import { connectToLab } from '../helpers/lab-vsphere.ts';
 import { findReplicas } from '../../backend/replication/marks.ts';
 import type { MoRef, VSphere } from '../../backend/vsphere/index.ts';
 import { Soap, first, ref } from '../lab-tests/soap.ts';
+import { until } from '../helpers/wait.ts';
 
 let t: TestService;
 let token: string;
@@ -72,4 +74,50 @@ test('a resource pool of another cluster is refused when the job is saved and by
   assert.match(r.body.message, /Resource pool 'Moving' belongs to 'Production'/);
   assert.deepEqual(await vs.snapshots.list({ type: 'VirtualMachine', value: src.moref }).then((l) => l.map((s) => s.name)), [], 'no snapshot was taken');
   assert.equal((await findReplicas(vs)).some((x) => x.name === 'linux-db01-pool'), false, 'no replica was made');
+});
+
+test('the user\'s own right to assign VMs to the chosen pool is checked (Resource.AssignVMToPool), naming the pool', async () => {
+  const op = await t.login('restricted');
+  await createPool('Production', 'Prod-Open');
+  const locked = await createPool('Production', 'Prod-Locked');
+  // The operator holds the pool consumer role on cluster Production (propagating); on Prod-Locked it gets ReadOnly instead.
+  const AM = { type: 'AuthorizationManager', value: 'AuthorizationManager' };
+  await soap.ok('SetEntityPermissions', `${ref('_this', AM)}${ref('entity', locked)}<permission>${ref('entity', locked)}<principal>VSPHERE.LOCAL\\operator</principal><group>false</group><roleId>-2</roleId><propagate>false</propagate></permission>`);
+  const src = (await t.lab.control.vms())['linux-db01']!;
+  const onProd = (pool: string) => input(src.moref, pool, { name: `operator to ${pool}`, target: { host: 'esx-prod-01.lab.local', datastore: 'prod-ds1', pool, suffix: '-op' } });
+  const refused = await t.call<ApiError>('POST', '/api/replication-jobs', { token: op, body: onProd('Prod-Locked') });
+  assert.equal(refused.status, 403, JSON.stringify(refused.body));
+  assert.match(refused.body.message, new RegExp(`Resource\\.AssignVMToPool on resource pool 'Prod-Locked' \\(${locked.value}\\)`));
+  assert.doesNotMatch(refused.body.message, /AllocateSpace|Inventory\.Create/, 'only the pool is missing');
+  const allowed = await t.call<ReplicationJob>('POST', '/api/replication-jobs', { token: op, body: onProd('Prod-Open') });
+  assert.equal(allowed.status, 201, JSON.stringify(allowed.body));
+  assert.equal(allowed.body.target.pool, 'Prod-Open');
+});
+
+test('a scheduled run whose pool moved to another cluster fails before any snapshot, saying so; the job can still be deleted', async () => {
+  const pool = await createPool('DR', 'Sched');
+  const src = (await t.lab.control.vms())['app-notools01']!;
+  const made = await t.call<ReplicationJob>('POST', '/api/replication-jobs', { token, body: input(src.moref, 'Sched', { name: 'scheduled pool', schedule: { cron: '*/2 * * * * *' }, target: { host: 'esx-dr-01.lab.local', datastore: 'dr-ds1', pool: 'Sched', suffix: '-sched' } }) });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const lastRun = async () => (await t.call<ReplicationJob>('GET', `/api/replication-jobs/${made.body.id}`, { token })).body.lastRun;
+  const ok = await until('a scheduled run to succeed', async () => { const r = await lastRun(); return r && r.status !== 'running' && r.status !== 'queued' ? r : undefined; }, { timeoutMs: 120_000, everyMs: 300 });
+  assert.ok(ok.status === 'success' || ok.status === 'warning', JSON.stringify(ok));
+  const points = async () => (await findReplicas(vs)).find((x) => x.name === 'app-notools01-sched')!;
+  assert.ok(await points(), 'the scheduled run made the replica');
+
+  await vs.waitForTask({ type: 'Task', value: first(await soap.ok('Destroy_Task', ref('_this', pool)), 'returnval')! });
+  await createPool('Production', 'Sched');
+  const failed = await until('a scheduled run to fail on the moved pool', async () => {
+    const r = await lastRun();
+    return r && r.id !== ok.id && r.status === 'failed' ? r : undefined;
+  }, { timeoutMs: 120_000, everyMs: 300 });
+  const run = await t.waitRun(token, failed.id, 10_000);
+  assert.match(run.vms[0]!.message ?? '', /Resource pool 'Sched' belongs to 'Production', not to 'DR' of DR host 'esx-dr-01\.lab\.local'/);
+  assert.deepEqual(await vs.snapshots.list({ type: 'VirtualMachine', value: src.moref }).then((l) => l.map((x) => x.name)), [], 'no snapshot left on the source');
+
+  // Back to the root pool is a placement change of a job with a replica (409); deleting the job still works.
+  const fix = await t.call<ApiError>('PUT', `/api/replication-jobs/${made.body.id}`, { token, body: input(src.moref, '', { name: 'scheduled pool', schedule: { cron: null }, target: { host: 'esx-dr-01.lab.local', datastore: 'dr-ds1', suffix: '-sched' } }) });
+  assert.equal(fix.status, 409, JSON.stringify(fix.body));
+  assert.match(fix.body.message, /its pool cannot change/);
+  assert.equal((await t.call('DELETE', `/api/replication-jobs/${made.body.id}`, { token })).status, 204, 'a job whose pool is gone can be deleted');
 });

@@ -5,7 +5,7 @@
 import type { JobRun, ReplicaRpo, ReplicaState, ReplicateRequest, ReplicationJob, ReplicationJobInput } from '../contract.ts';
 import { param, UUID_ID, VM_ID } from '../http.ts';
 import { AppAwareSchema } from '../schemas.ts';
-import { Conflict, Forbidden, NotFound } from '../../common/errors.ts';
+import { Conflict, Forbidden, InvalidRequest, NotFound } from '../../common/errors.ts';
 import type { JobStore } from '../../jobs/store.ts';
 import type { Job } from '../../model/job.ts';
 import { DEFAULT_SUFFIX, isReplicationJob } from '../../replication/jobs/job-input.ts';
@@ -221,14 +221,22 @@ function replicationJobRoutes(j: ReplicationJobDeps, replicaOf: ReplicationDeps[
     if (!job || (members.length && !members.some((m) => visible!.has(m)))) throw new NotFound('Replication job', id, 'list them with GET /api/replication-jobs.');
     return job;
   };
-  /** Changing or running a job: every VM visible, backup privileges on them, guest use, and the DR target's privileges at its site. */
-  const requireRights = async (user: UserContext, input: ReplicationJobInput, running?: string): Promise<void> => {
+  /**
+   * Changing or running a job: every VM visible, backup privileges on them, guest use, and the DR target's privileges at its site.
+   * `saved`: the job as it is stored, checked before it is changed or deleted; a DR target of it that no longer resolves
+   * (host, datastore or pool gone or moved) does not stop the user from fixing or deleting the job — missing rights still do.
+   */
+  const requireRights = async (user: UserContext, input: ReplicationJobInput, running?: string, saved = false): Promise<void> => {
     const members = await j.jobVms({ vmIds: input.vmIds, folderIds: input.folderIds ?? [] });
     const visible = await user.session.visibleVmIds();
     if (members.some((m) => !visible.has(m))) throw new Forbidden(`Replication job '${input.name}' includes VMs your vCenter account cannot see: only a user who can see all of them may change or run it.`);
     await requireOnVms(user, members, 'Replicating', PRIVILEGES.backup);
     await requireGuestUse(user, j.store, input.appAware, members, running);
-    await requireDrTarget(sessionAt(user, input.target.site ?? primary), input.target);
+    try {
+      await requireDrTarget(sessionAt(user, input.target.site ?? primary), input.target);
+    } catch (e) {
+      if (!saved || !(e instanceof InvalidRequest || e instanceof NotFound)) throw e;
+    }
   };
   const check = (input: ReplicationJobInput) => {
     checkReplicationJob(input, j.sites);
@@ -269,7 +277,7 @@ function replicationJobRoutes(j: ReplicationJobDeps, replicaOf: ReplicationDeps[
       method: 'put', path: '/replication-jobs/:id', tag: 'replication', body: ReplicationJobInputSchema, summary: 'Change a replication job',
       handler: async ({ req, user, body }): Promise<ReplicationJob> => {
         const old = await jobOf(user, param(req, 'id', UUID_ID, 'replication job'));
-        await requireRights(user, replicationJobToDto(old));
+        await requireRights(user, replicationJobToDto(old), undefined, true);
         const input = body as ReplicationJobInput;
         check(input);
         await requireRights(user, input);
@@ -284,7 +292,7 @@ function replicationJobRoutes(j: ReplicationJobDeps, replicaOf: ReplicationDeps[
       method: 'delete', path: '/replication-jobs/:id', tag: 'replication', status: 204, summary: 'Delete a replication job (its replicas and their recovery points stay)',
       handler: async ({ req, user }) => {
         const job = await jobOf(user, param(req, 'id', UUID_ID, 'replication job'));
-        await requireRights(user, replicationJobToDto(job));
+        await requireRights(user, replicationJobToDto(job), undefined, true);
         j.store.deleteJob(job.id);
         j.changed();
         return undefined;
