@@ -177,6 +177,22 @@ test('dev host (de-DE): the VM menu\'s "Restore Exchange items…" opens at the 
     await frame.locator('#ex-state').waitFor({ timeout: 120_000 })
     assert.match(await frame.locator('#ex-state').innerText(), new RegExp(de['exchange.state.dirty']!))
     assert.deepEqual(await unnamedControls(frame), [])
+
+    // A restore the mail server refuses (wrong password) ends failed, and the dialog says why.
+    await frame.getByRole('button', { name: de['common.next']!, exact: true }).click()
+    await frame.locator('#ex-messages tbody tr input[type=checkbox]').first().check({ timeout: 60_000 })
+    await frame.getByRole('button', { name: de['common.next']!, exact: true }).click()
+    await frame.locator('#ex-host').fill(imap!.host)
+    await frame.locator('#ex-secure').uncheck()
+    await frame.locator('#ex-port').fill(String(imap!.port))
+    await frame.locator('#ex-user').fill(imap!.user)
+    await frame.locator('#ex-pw').fill('not-the-password')
+    assert.deepEqual(await unnamedControls(frame), [])
+    await frame.locator('#ex-start').click()
+    const why = frame.locator('.sp-ex-problem[role=alert]')
+    await why.waitFor({ timeout: 120_000 })
+    assert.match(await why.innerText(), /refused the login \(check the user name and password\)/)
+    assert.match(await frame.locator('#ex-progress').innerText(), new RegExp(de['exchange.progressDone']!.replace('{n}', '1').replace(/[()]/g, '\\$&')))
     assert.deepEqual(errors, [])
   } finally {
     await ctx.close()
