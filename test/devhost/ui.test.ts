@@ -537,3 +537,167 @@ test('accessibility: every route (and every wizard page) has an accessible name 
   assert.deepEqual(visited.sort(), Object.keys(ROUTE_PATHS).sort());
   assert.deepEqual([...new Set(problems)], []);
 });
+
+// Issue 14 item 7: result views lead with the outcome and say each explanation once; Add to job, the job wizard's
+// Next and Run now tell the user what happened or why not.
+
+test('standalone (modal size): Back up now of three VMs: the outcome line is in the first viewport, the crash-consistent explanation is said once', async () => {
+  const all = (await svc.call<VmSummary[]>('GET', '/api/vms', { token })).body;
+  const three = ['linux-db01', 'web-off01', 'app-notools01'].map((n) => all.find((v) => v.name === n)!);
+  // The Back up now modal's size in the manifest: the standalone page (with its app header) must fit it too.
+  const size = manifest.objects.VirtualMachine.menu.actions.find((a) => a.trigger.uri.includes('actions/backup'))!.trigger.size;
+  const { ctx, page, errors } = await newPage({ width: size.width, height: size.height });
+  try {
+    await login(page, `/actions/backup?vm=${three.map((v) => v.id).join(',')}`);
+    await page.getByRole('button', { name: en['action.backup']!, exact: true }).click();
+    await page.locator('[role=status].sp-done').waitFor({ timeout: 180_000 });
+    const run = (await svc.call<JobRun[]>('GET', '/api/runs?kind=backup&limit=5', { token })).body
+      .find((r) => r.vms.length === 3 && three.every((v) => r.vms.some((x) => x.vmId === v.id)))!;
+    assert.ok(run, 'the three-VM backup run in GET /api/runs');
+    const count = (s: string) => run.vms.filter((v) => v.status === s).length;
+    const crash = run.vms.filter((v) => v.consistency === 'crash');
+    assert.ok(crash.length >= 2, `web-off01 and app-notools01 have no running Tools: ${JSON.stringify(run.vms.map((v) => [v.vmName, v.consistency, v.status]))}`);
+
+    // The outcome line: the counts the API has, and the whole line inside the first viewport without scrolling.
+    const outcome = page.locator('[data-test=run-outcome]');
+    const line = (await outcome.innerText()).replace(/\s+/g, ' ');
+    for (const [key, n] of [['ux.outcome.succeeded', count('success')], ['ux.outcome.warnings', count('warning')], ['ux.outcome.failed', count('failed')]] as const) {
+      assert.ok(line.includes(fill(en[key]!, { n })), `"${fill(en[key]!, { n })}" in the outcome line "${line}"`);
+    }
+    assert.match(line, /\d+ s|\d+ min/, 'the duration');
+    assert.match(line, / stored \(/, 'the bytes stored and read');
+    assert.equal(await page.evaluate(() => (globalThis as any).scrollY as number), 0);
+    const box = (await outcome.boundingBox())!;
+    assert.ok(box.y >= 0 && box.y + box.height <= size.height, `the outcome line (y ${box.y}..${box.y + box.height}) is within the first ${size.height} px`);
+    await page.screenshot({ path: `${SHOTS}backup-three-vms-outcome.png` });
+
+    // The crash-consistent explanation once for both VMs; each reason the service gave once, not once per VM.
+    const text = await page.locator('sp-run-progress').textContent() ?? '';
+    const times = (s: string) => text.split(s).length - 1;
+    assert.equal(times(en['ux.crash.meaning']!), 1, 'the explanation once');
+    assert.equal(times(en['ux.crash.remedy']!), 1, 'what to do once');
+    const note = await page.locator('[data-test=crash-note]').innerText();
+    for (const v of crash) assert.ok(note.includes(v.vmName), `the crash note names ${v.vmName}`);
+    for (const w of new Set(crash.flatMap((v) => v.warnings))) assert.equal(times(w), 1, `"${w}" once`);
+    assert.equal(await page.locator('sp-run-vm-table tbody tr[data-vm]').count(), 3);
+    assert.equal((await page.locator('sp-run-vm-table tr[data-vm="web-off01"] sp-consistency').innerText()).trim(), en['ux.consistency.short.crash']);
+    // The VM's own texts on expand.
+    const w0 = crash.find((v) => v.vmName === 'web-off01')!.warnings[0];
+    await page.getByRole('button', { name: fill(en['ux.run.detailsFor']!, { vm: 'web-off01' }) }).click();
+    if (w0) await page.locator('sp-run-vm-table tr.sp-detail', { hasText: w0 }).waitFor();
+    assert.equal(await page.getByRole('button', { name: fill(en['ux.run.detailsFor']!, { vm: 'web-off01' }) }).getAttribute('aria-expanded'), 'true');
+    assert.deepEqual(errors, []);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('standalone (de-DE): Add to job says what happened, with the next run and a link to the job; a failure stays in the dialog', async () => {
+  const name = `ux-nightly-${Date.now().toString(36)}`;
+  const body = (n: string) => ({ name: n, vmIds: [winApp.id], schedule: { cron: '0 22 * * *' }, retention: { keepLast: 3 }, appAware: { quiesce: true, onQuiesceFailure: 'fallback', vssBackupType: 'copy' }, concurrency: 1, enabled: true });
+  const job = (await svc.call<Job>('POST', '/api/jobs', { token, body: body(name) })).body;
+  const gone = (await svc.call<Job>('POST', '/api/jobs', { token, body: body(`${name}-gone`) })).body;
+  const { ctx, page, errors } = await newPage({ locale: 'de-DE' });
+  try {
+    await login(page, `/actions/add-to-job?vm=${linuxDb.id}`);
+    await page.locator(`label[for="job-${job.id}"]`).click();
+    await page.getByRole('button', { name: de['addToJob.add']!, exact: true }).click();
+    const done = page.locator('[data-test=added-to-job]');
+    await done.getByText(fill(de['ux.addToJob.done']!, { vms: linuxDb.name, job: name })).waitFor();
+    assert.match(await done.innerText(), new RegExp(`${de['ux.addToJob.nextRun']!.split('{')[0]}\\S`), 'the next run');
+    const after = (await svc.call<Job>('GET', `/api/jobs/${job.id}`, { token })).body;
+    assert.deepEqual([...after.vmIds].sort(), [winApp.id, linuxDb.id].sort(), 'the job really has the VM');
+    await page.screenshot({ path: `${SHOTS}add-to-job-done-de.png` });
+    await done.getByRole('link', { name: fill(de['ux.addToJob.openJob']!, { job: name }) }).click();
+    await page.waitForFunction((id) => (globalThis as any).location.hash === `#/jobs/${id}`, job.id);
+    await page.locator('#job-name').waitFor();
+    assert.equal(await page.locator('#job-name').inputValue(), name);
+
+    // The job disappears between choosing it and Add: the error is shown and the dialog stays, with the choice.
+    await page.goto(`${svc.service.url}/ui/#/actions/add-to-job?vm=${linuxDb.id}`);
+    await page.locator(`label[for="job-${gone.id}"]`).click();
+    assert.equal((await svc.call('DELETE', `/api/jobs/${gone.id}`, { token })).status, 204);
+    await page.getByRole('button', { name: de['addToJob.add']!, exact: true }).click();
+    await page.locator('sp-error [role=alert]').waitFor();
+    assert.equal(await page.locator('[data-test=added-to-job]').count(), 0);
+    await page.getByRole('button', { name: de['addToJob.add']!, exact: true }).waitFor();
+    assert.equal(await page.locator(`#job-${gone.id}`).isChecked(), true);
+    assert.deepEqual(errors, []);
+  } finally {
+    await svc.call('DELETE', `/api/jobs/${job.id}`, { token });
+    await svc.call('DELETE', `/api/jobs/${gone.id}`, { token });
+    await ctx.close();
+  }
+});
+
+test('standalone (de-DE): the job wizard says why Next is disabled, beside the fields and as the button\'s description', async () => {
+  const { ctx, page, errors } = await newPage({ locale: 'de-DE' });
+  try {
+    await login(page, '/jobs/new');
+    await page.locator('#job-name').waitFor();
+    const next = page.getByRole('button', { name: de['common.next']!, exact: true });
+    const expectHint = async (id: string, text: string) => {
+      await page.locator(`#${id}`, { hasText: text }).waitFor();
+      assert.equal(await next.isDisabled(), true);
+      assert.equal(await next.getAttribute('aria-describedby'), id);
+      assert.equal(await next.getAttribute('title'), text);
+    };
+    const expectNoHint = async () => {
+      await page.waitForFunction(() => !(globalThis as any).document.querySelector('clr-wizard-page.active .sp-next-hint'));
+      assert.equal(await next.isDisabled(), false);
+      assert.equal(await next.getAttribute('aria-describedby'), null);
+    };
+    await page.locator('#job-name').fill('');
+    await page.locator('#job-name').blur();
+    await expectHint('sp-next-hint-general', fill(de['ux.wizard.why.name']!, { field: de['col.name']! }));
+    await page.locator('clr-control-error', { hasText: de['form.required']! }).waitFor();
+    await page.screenshot({ path: `${SHOTS}job-wizard-next-hint-de.png` });
+    await page.locator('#job-name').fill('ux-wizard-hint');
+    await expectNoHint();
+    await next.click();
+    await expectHint('sp-next-hint-vms', de['ux.wizard.why.vms']!);
+    await page.locator('clr-dg-row', { hasText: linuxDb.name }).locator('input[type=checkbox]').check({ force: true });
+    await expectNoHint();
+    await next.click();
+    await page.locator('label[for=preset-custom]').click();
+    await page.locator('#job-cron').fill('99 * * * *');
+    await expectHint('sp-next-hint-schedule', fill(de['ux.wizard.why.cron']!, { field: de['schedule.cron']! }));
+    await page.locator('#job-cron').fill('0 3 * * *');
+    await expectNoHint();
+    assert.deepEqual(errors, []);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('standalone: Run now on a job\'s row starts a run, confirmed with a link to its progress', async () => {
+  const name = `ux-run-now-${Date.now().toString(36)}`;
+  const job = (await svc.call<Job>('POST', '/api/jobs', { token, body: { name, vmIds: [winApp.id], schedule: { cron: null }, retention: { keepLast: 3 }, appAware: { quiesce: true, onQuiesceFailure: 'fallback', vssBackupType: 'copy' }, concurrency: 1, enabled: true } })).body;
+  const { ctx, page, errors } = await newPage();
+  let runId: string | undefined;
+  try {
+    await login(page, '/jobs');
+    const row = page.locator('clr-dg-row', { hasText: name });
+    const button = row.getByRole('button', { name: fill(en['ux.jobs.runNowFor']!, { name }) });
+    assert.equal((await button.innerText()).trim().toLowerCase(), en['jobs.runNow']!.toLowerCase(), 'a visible button on the row, not in the menu');
+    await button.click();
+    const started = page.locator('[data-test=run-started]');
+    await started.waitFor();
+    assert.match(await started.innerText(), new RegExp(name));
+    const runs = (await svc.call<JobRun[]>('GET', '/api/runs?limit=50', { token })).body.filter((r) => r.jobId === job.id);
+    assert.equal(runs.length, 1, 'one run of the job');
+    runId = runs[0]!.id;
+    await page.screenshot({ path: `${SHOTS}job-run-now-started.png` });
+    await started.getByRole('link', { name: en['ux.jobs.showProgress']! }).click();
+    await page.waitForFunction((id) => (globalThis as any).location.hash === `#/runs?run=${id}`, runId);
+    // The run opened, its outcome line filled in once it ends (live, without a refresh).
+    const opened = page.locator(`clr-dg-row[data-run="${runId}"]`);
+    await opened.locator('[data-test=run-outcome]', { hasText: fill(en['ux.outcome.succeeded']!, { n: 1 }) }).waitFor({ timeout: 120_000 });
+    assert.equal((await svc.waitRun(token, runId)).status, 'success');
+    assert.deepEqual(errors, []);
+  } finally {
+    if (runId) await svc.waitRun(token, runId).catch(() => undefined);
+    await svc.call('DELETE', `/api/jobs/${job.id}`, { token });
+    await ctx.close();
+  }
+});

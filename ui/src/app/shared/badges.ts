@@ -6,10 +6,12 @@ import { TranslatePipe } from '../core/i18n';
 @Component({
   selector: 'sp-consistency',
   imports: [TranslatePipe],
-  template: `<span class="badge" [class]="cls()" [attr.title]="'consistency.' + value() + '.help' | t">{{ 'consistency.' + value() | t }}</span>`,
+  template: `<span class="badge" [class]="cls()" [attr.title]="'consistency.' + value() + '.help' | t">{{ (short() ? 'ux.consistency.short.' : 'consistency.') + value() | t }}</span>`,
 })
 export class ConsistencyBadge {
   readonly value = input.required<Consistency>();
+  /** One word (Application / File system / Crash) for compact tables; the title still explains it. */
+  readonly short = input(false);
   readonly cls = computed(() => ({ application: 'badge badge-success', filesystem: 'badge badge-info', crash: 'badge badge-warning' })[this.value()]);
 }
 

@@ -2,12 +2,16 @@ import { Component, computed, input } from '@angular/core';
 import type { JobRun } from '@contract';
 import { ClrProgressBarModule } from '@clr/angular';
 import { I18N_PIPES } from '../core/i18n';
-import { ConsistencyBadge, StatusLabel } from './badges';
+import { StatusLabel } from './badges';
+import { RunOutcome, RunVmTable } from './run-result';
 
-/** Progress of one JobRun: overall bar plus one line per VM (phase, bytes, warnings). */
+/**
+ * Progress of one JobRun: overall bar, the outcome in one line with each explanation said once, then a compact
+ * row per VM (details on expand), so the outcome stays in view however many VMs the run has.
+ */
 @Component({
   selector: 'sp-run-progress',
-  imports: [ClrProgressBarModule, StatusLabel, ConsistencyBadge, ...I18N_PIPES],
+  imports: [ClrProgressBarModule, StatusLabel, RunOutcome, RunVmTable, ...I18N_PIPES],
   template: `
     @let r = run();
     <div class="sp-row"><strong>{{ (r.kind === 'restore' ? 'run.restore' : r.kind === 'file-restore' ? 'run.fileRestore' : 'run.backup') | t }}</strong>
@@ -20,25 +24,8 @@ import { ConsistencyBadge, StatusLabel } from './badges';
     } @else {
       <clr-progress-bar [clrValue]="r.progress" [clrMax]="100" clrLabeled [clrColor]="color()" [attr.aria-label]="'run.progressAria' | t: { p: r.progress }" />
     }
-    <table class="table table-compact table-noborder" style="margin-top: 0.5rem">
-      <thead><tr><th class="left">{{ 'col.vm' | t }}</th><th class="left">{{ 'col.phase' | t }}</th><th>{{ 'col.progress' | t }}</th><th>{{ 'col.read' | t }}</th><th>{{ (r.kind === 'restore' ? 'col.written' : 'col.stored') | t }}</th><th class="left">{{ 'col.result' | t }}</th></tr></thead>
-      <tbody>
-        @for (vm of r.vms; track vm.vmId) {
-          <tr>
-            <td class="left">{{ vm.vmName }}</td>
-            <td class="left">{{ vm.phase }}</td>
-            <td>{{ (vm.status === 'success' || vm.status === 'warning' ? 100 : vm.progress) | num }} %</td>
-            <td>{{ vm.bytesRead | bytes }}</td>
-            <td>{{ vm.bytesStored | bytes }}</td>
-            <td class="left"><sp-status [value]="vm.status" />
-              @if (vm.consistency) { <sp-consistency [value]="vm.consistency" /> }
-              @if (vm.message) { <div class="sp-muted">{{ vm.message }}</div> }
-              @for (w of vm.warnings; track $index) { <div class="sp-muted">⚠ {{ w }}</div> }
-            </td>
-          </tr>
-        }
-      </tbody>
-    </table>`,
+    <sp-run-outcome [run]="r" />
+    <sp-run-vm-table [run]="r" />`,
   styles: [`
     .sp-stopped { display: flex; flex-wrap: nowrap; align-items: center; gap: 0.75rem; }
     .sp-stopped clr-progress-bar { flex: 1 1 auto; min-width: 0; }

@@ -1,6 +1,6 @@
 import { Component, inject, signal } from '@angular/core';
 import { FormsModule } from '@angular/forms';
-import { ActivatedRoute, Router } from '@angular/router';
+import { ActivatedRoute, Router, RouterLink } from '@angular/router';
 import { ClrFormsModule, ClrSpinnerModule } from '@clr/angular';
 import type { Job, VmSummary } from '@contract';
 import { Api, errorText } from '../core/api';
@@ -11,17 +11,29 @@ import { describeSchedule } from '../shared/describe';
 import { ErrorAlert } from '../shared/error-alert';
 import { contextVmIds } from '../shared/vm-context';
 
-/** "Add to job…": pick an existing job → POST /api/jobs/:id/vms, or go to the job wizard with the VMs preselected. */
+/**
+ * "Add to job…": pick an existing job → POST /api/jobs/:id/vms, then say what happened (which VMs, which job, its
+ * next run) with a link to the job; or go to the job wizard with the VMs preselected.
+ */
 @Component({
   selector: 'sp-add-to-job',
-  imports: [FormsModule, ClrFormsModule, ClrSpinnerModule, ErrorAlert, ...I18N_PIPES],
+  imports: [FormsModule, RouterLink, ClrFormsModule, ClrSpinnerModule, ErrorAlert, ...I18N_PIPES],
   template: `
     <div class="sp-modal-body" [class.sp-page]="!sdk.isPlugin">
       @if (!sdk.isPlugin) { <h2>{{ 'action.addToJob.title' | t }}</h2> }
       <sp-error [message]="error()" />
       @if (loading()) { <clr-spinner clrInline>{{ 'common.loading' | t }}</clr-spinner> }
       @else if (saved(); as job) {
-        <div class="alert alert-success" role="status"><div class="alert-items"><div class="alert-item static"><span class="alert-text">{{ 'addToJob.saved' | t: { n: ids.length, job: job.name } }}</span></div></div></div>
+        <div class="alert alert-success" role="status" data-test="added-to-job"><div class="alert-items"><div class="alert-item static"><div class="alert-text">
+          <div>{{ 'ux.addToJob.done' | t: { vms: vmNames(), job: job.name } }}</div>
+          <div>@if (!job.enabled) { {{ 'ux.addToJob.disabled' | t }} }
+            @else if (job.nextRun) { {{ 'ux.addToJob.nextRun' | t: { at: (job.nextRun | dt) } }} }
+            @else { {{ 'ux.addToJob.manual' | t }} }</div>
+          <div class="alert-actions" style="margin-left: 0">
+            @if (sdk.isPlugin) { <button type="button" class="btn btn-sm btn-link alert-action" id="sp-open-job" (click)="openJob(job)">{{ 'ux.addToJob.openJob' | t: { job: job.name } }}</button> }
+            @else { <a class="alert-action" id="sp-open-job" [routerLink]="['/jobs', job.id]">{{ 'ux.addToJob.openJob' | t: { job: job.name } }}</a> }
+          </div>
+        </div></div></div></div>
       } @else {
         <p>{{ 'addToJob.intro' | t: { vms: vmNames() } }}</p>
         @if (jobs().length === 0) { <p class="sp-muted">{{ 'addToJob.noJobs' | t }}</p> }
@@ -76,7 +88,8 @@ export class AddToJobModal {
   schedule(job: Job): string { return describeSchedule(job.schedule.cron, this.i18n); }
   async save(): Promise<void> {
     this.busy.set(true); this.error.set(null);
-    try { this.saved.set(await this.api.addVmsToJob(this.jobId, this.ids)); if (this.sdk.isPlugin) setTimeout(() => this.sdk.closeModal({ jobId: this.jobId }), 1500); }
+    // The dialog stays open on both outcomes: what happened (and when the job runs next), or the error to act on.
+    try { this.saved.set(await this.api.addVmsToJob(this.jobId, this.ids)); }
     catch (e) { this.error.set(errorText(e)); } finally { this.busy.set(false); }
   }
   newJob(): void {
@@ -84,6 +97,11 @@ export class AddToJobModal {
       this.sdk.navigateTo({ targetViewId: 'stillpointDashboard', customData: { route: '/jobs/new', vm: this.ids.join(',') } });
       this.sdk.closeModal();
     } else void this.router.navigate(['/jobs/new'], { queryParams: { vm: this.ids.join(',') } });
+  }
+  /** Inside vCenter: the job in the plugin's global view; the modal closes. */
+  openJob(job: Job): void {
+    this.sdk.navigateTo({ targetViewId: 'stillpointDashboard', customData: { route: `/jobs/${job.id}` } });
+    this.sdk.closeModal({ jobId: job.id });
   }
   close(): void { this.actions.close(this.saved() ? { jobId: this.jobId } : undefined); }
 }

@@ -26,10 +26,10 @@ import { contextVmIds } from '../shared/vm-context';
       @if (!sdk.isPlugin) { <h2>{{ 'action.backup.title' | t }}</h2> }
       <sp-error [message]="error()" />
       @if (tracker.run(); as run) {
-        <sp-run-progress [run]="run" />
         @if (done()) {
-          <p role="status">{{ ('backup.done.' + run.status) | t }}@if (run.status === 'success' && sdk.isPlugin) { {{ 'backup.closing' | t }} }</p>
+          <p role="status" class="sp-done">{{ ('backup.done.' + run.status) | t }}@if (run.status === 'success' && sdk.isPlugin) { {{ 'backup.closing' | t }} }</p>
         }
+        <sp-run-progress [run]="run" />
       } @else if (loading()) {
         <clr-spinner clrInline>{{ 'common.loading' | t }}</clr-spinner>
       } @else {
@@ -41,7 +41,7 @@ import { contextVmIds } from '../shared/vm-context';
             @for (vm of vms(); track vm.id) {
               <tr>
                 <td class="left">{{ vm.name }}</td>
-                <td class="left">@if (vm.lastBackup; as lb) { {{ lb.at | dt }} <sp-status [value]="lb.status" /> @if (lb.consistency) { <sp-consistency [value]="lb.consistency" /> } } @else { {{ 'summary.never' | t }} }</td>
+                <td class="left">@if (vm.lastBackup; as lb) { {{ lb.at | rel }} <sp-status [value]="lb.status" /> @if (lb.consistency) { <sp-consistency [value]="lb.consistency" /> } } @else { {{ 'summary.never' | t }} }</td>
                 <td class="left">{{ (vm.toolsRunning ? 'configure.toolsRunning' : 'backup.crashOnly') | t }}</td>
               </tr>
             }

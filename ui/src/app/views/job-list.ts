@@ -11,7 +11,7 @@ import { describeRetention, describeSchedule } from '../shared/describe';
 import { ErrorAlert } from '../shared/error-alert';
 import { PluginNav } from '../shared/plugin-nav';
 
-/** Backup jobs: list, run now, edit (wizard), delete with confirmation. */
+/** Backup jobs: list, Run now on each row (confirmed with a link to the run's progress), edit (wizard), delete with confirmation. */
 @Component({
   selector: 'sp-job-list',
   imports: [RouterLink, ClrDatagridModule, ClrModalModule, StatusLabel, ErrorAlert, PluginNav, ...I18N_PIPES],
@@ -22,7 +22,12 @@ import { PluginNav } from '../shared/plugin-nav';
         <a class="btn btn-sm btn-primary" routerLink="/jobs/new">{{ 'jobs.new' | t }}</a>
         <button type="button" class="btn btn-sm btn-link" (click)="load()">{{ 'common.refresh' | t }}</button></div>
       <sp-error [message]="error()" />
-      @if (notice(); as n) { <div class="alert alert-info alert-sm" role="status"><div class="alert-items"><div class="alert-item static"><span class="alert-text">{{ n }}</span></div></div></div> }
+      @if (started(); as st) {
+        <div class="alert alert-success alert-sm" role="status" data-test="run-started"><div class="alert-items"><div class="alert-item static">
+          <span class="alert-text">{{ 'ux.jobs.started' | t: { name: st.job, at: (st.at | dt) } }}
+            <a [routerLink]="['/runs']" [queryParams]="{ run: st.runId }" id="sp-run-progress-link">{{ 'ux.jobs.showProgress' | t }}</a></span>
+        </div></div></div>
+      }
       <clr-datagrid [clrDgLoading]="loading()" [attr.aria-label]="'jobs.title' | t">
         <clr-dg-column [clrDgField]="'name'">{{ 'col.name' | t }}</clr-dg-column>
         <clr-dg-column>{{ 'col.vms' | t }}</clr-dg-column>
@@ -30,7 +35,8 @@ import { PluginNav } from '../shared/plugin-nav';
         <clr-dg-column>{{ 'job.retention' | t }}</clr-dg-column>
         <clr-dg-column>{{ 'col.lastRun' | t }}</clr-dg-column>
         <clr-dg-column>{{ 'summary.nextRun' | t }}</clr-dg-column>
-        <clr-dg-row *clrDgItems="let job of jobs()" [clrDgItem]="job">
+        <clr-dg-column><span class="sp-sr-only">{{ 'jobs.runNow' | t }}</span></clr-dg-column>
+        <clr-dg-row *clrDgItems="let job of jobs(); trackBy: byId" [clrDgItem]="job">
           <clr-dg-action-overflow [clrDgActionOverflowButtonLabel]="'common.actions' | t">
             <button type="button" class="action-item" (click)="run(job)">{{ 'jobs.runNow' | t }}</button>
             <a class="action-item" [routerLink]="['/jobs', job.id]">{{ 'common.edit' | t }}</a>
@@ -40,8 +46,10 @@ import { PluginNav } from '../shared/plugin-nav';
           <clr-dg-cell>{{ job.vmIds.length | num }}</clr-dg-cell>
           <clr-dg-cell>{{ schedule(job) }}</clr-dg-cell>
           <clr-dg-cell>{{ retention(job) }}</clr-dg-cell>
-          <clr-dg-cell>@if (job.lastRun; as lr) { <sp-status [value]="lr.status" /> {{ lr.endedAt | dt }} } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</clr-dg-cell>
-          <clr-dg-cell>{{ job.nextRun | dt }}</clr-dg-cell>
+          <clr-dg-cell>@if (job.lastRun; as lr) { <a [routerLink]="['/runs']" [queryParams]="{ run: lr.id }" [attr.title]="'ux.jobs.lastRunLink' | t: { name: job.name }"><sp-status [value]="lr.status" /></a> {{ lr.endedAt | dt: 'short' }} } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</clr-dg-cell>
+          <clr-dg-cell>{{ job.nextRun | dt: 'short' }}</clr-dg-cell>
+          <clr-dg-cell><button type="button" class="btn btn-sm btn-secondary sp-run-now" [disabled]="startingId() === job.id" (click)="run(job)"
+            [attr.aria-label]="'ux.jobs.runNowFor' | t: { name: job.name }">{{ 'jobs.runNow' | t }}</button></clr-dg-cell>
         </clr-dg-row>
         <clr-dg-placeholder>{{ 'jobs.none' | t }}</clr-dg-placeholder>
       </clr-datagrid>
@@ -62,7 +70,9 @@ export class JobListPage {
   readonly jobs = signal<Job[]>([]);
   readonly loading = signal(true);
   readonly error = signal<string | null>(null);
-  readonly notice = signal<string | null>(null);
+  /** The run that "Run now" started, confirmed with a link to its progress. */
+  readonly started = signal<{ job: string; runId: string; at: string } | null>(null);
+  readonly startingId = signal<string | null>(null);
   readonly confirmDelete = signal<Job | null>(null);
 
   constructor() {
@@ -75,10 +85,16 @@ export class JobListPage {
   async load(): Promise<void> {
     try { this.jobs.set(await this.api.jobs()); this.error.set(null); } catch (e) { this.error.set(errorText(e)); } finally { this.loading.set(false); }
   }
+  /** Rows stay while the list refreshes (a job running every few seconds), so an open row menu stays open. */
+  byId(_: number, job: Job): string { return job.id; }
   schedule(job: Job): string { return describeSchedule(job.schedule.cron, this.i18n); }
   retention(job: Job): string { return describeRetention(job.retention, this.i18n); }
   async run(job: Job): Promise<void> {
-    try { await this.api.runJob(job.id); this.notice.set(this.i18n.t('jobs.started', { name: job.name })); } catch (e) { this.error.set(errorText(e)); }
+    this.startingId.set(job.id); this.error.set(null); this.started.set(null);
+    try {
+      const run = await this.api.runJob(job.id);
+      this.started.set({ job: job.name, runId: run.id, at: run.startedAt });
+    } catch (e) { this.error.set(errorText(e)); } finally { this.startingId.set(null); }
   }
   async remove(): Promise<void> {
     const job = this.confirmDelete();

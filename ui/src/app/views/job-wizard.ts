@@ -1,4 +1,4 @@
-import { Component, inject, signal } from '@angular/core';
+import { Component, ElementRef, afterEveryRender, inject, signal, viewChild } from '@angular/core';
 import { FormsModule } from '@angular/forms';
 import { ActivatedRoute, Router } from '@angular/router';
 import { ClrCheckboxModule, ClrDatagridModule, ClrFormsModule, ClrSpinnerModule, ClrWizardModule } from '@clr/angular';
@@ -33,10 +33,10 @@ interface Model {
       <clr-wizard-title>{{ (editId ? 'jobWizard.editTitle' : 'jobWizard.newTitle') | t: { name: m.name } }}</clr-wizard-title>
       <clr-wizard-button [type]="'cancel'">{{ 'common.cancel' | t }}</clr-wizard-button>
       <clr-wizard-button [type]="'previous'">{{ 'common.back' | t }}</clr-wizard-button>
-      <clr-wizard-button [type]="'next'">{{ 'common.next' | t }}</clr-wizard-button>
+      <clr-wizard-button #nextButton [type]="'next'">{{ 'common.next' | t }}</clr-wizard-button>
       <clr-wizard-button [type]="'finish'">{{ (editId ? 'common.save' : 'jobWizard.create') | t }}</clr-wizard-button>
 
-      <clr-wizard-page [clrWizardPageNextDisabled]="!m.name.trim() || m.concurrency < 1 || m.concurrency > 8">
+      <clr-wizard-page [clrWizardPageNextDisabled]="!!whyGeneral()">
         <ng-template clrPageTitle>{{ 'jobWizard.step.general' | t }}</ng-template>
         <form clrForm clrLayout="horizontal" (submit)="$event.preventDefault()">
           <clr-input-container>
@@ -63,9 +63,10 @@ interface Model {
             <clr-control-helper>{{ 'jobWizard.recipientsHelp' | t }}</clr-control-helper>
           </clr-textarea-container>
         </form>
+        @if (whyGeneral(); as why) { <p class="sp-next-hint" id="sp-next-hint-general" role="note">{{ why }}</p> }
       </clr-wizard-page>
 
-      <clr-wizard-page [clrWizardPageNextDisabled]="selectedVms().length === 0">
+      <clr-wizard-page [clrWizardPageNextDisabled]="!!whyVms()">
         <ng-template clrPageTitle>{{ 'jobWizard.step.vms' | t }}</ng-template>
         <clr-datagrid clrDgSelectionType="multi" [clrDgSelected]="selectedVms()" (clrDgSelectedChange)="selectedVms.set($event)" [attr.aria-label]="'jobWizard.step.vms' | t">
           <clr-dg-column [clrDgField]="'name'">{{ 'col.name' | t }}</clr-dg-column>
@@ -80,9 +81,10 @@ interface Model {
           </clr-dg-row>
           <clr-dg-footer>{{ 'jobWizard.vmsSelected' | t: { n: selectedVms().length } }}</clr-dg-footer>
         </clr-datagrid>
+        @if (whyVms(); as why) { <p class="sp-next-hint" id="sp-next-hint-vms" role="note">{{ why }}</p> }
       </clr-wizard-page>
 
-      <clr-wizard-page [clrWizardPageNextDisabled]="m.preset === 'custom' && !cronValid()">
+      <clr-wizard-page [clrWizardPageNextDisabled]="!!whySchedule()">
         <ng-template clrPageTitle>{{ 'jobWizard.step.schedule' | t }}</ng-template>
         <form clrForm clrLayout="horizontal" (submit)="$event.preventDefault()">
           <clr-radio-container>
@@ -106,9 +108,10 @@ interface Model {
             </clr-input-container>
           }
         </form>
+        @if (whySchedule(); as why) { <p class="sp-next-hint" id="sp-next-hint-schedule" role="note">{{ why }}</p> }
       </clr-wizard-page>
 
-      <clr-wizard-page [clrWizardPageNextDisabled]="!retentionValid()">
+      <clr-wizard-page [clrWizardPageNextDisabled]="!!whyRetention()">
         <ng-template clrPageTitle>{{ 'jobWizard.step.retention' | t }}</ng-template>
         <form clrForm clrLayout="horizontal" (submit)="$event.preventDefault()">
           <clr-radio-container>
@@ -131,6 +134,7 @@ interface Model {
           }
           <p class="sp-muted">{{ retentionText() }}</p>
         </form>
+        @if (whyRetention(); as why) { <p class="sp-next-hint" id="sp-next-hint-retention" role="note">{{ why }}</p> }
       </clr-wizard-page>
 
       <clr-wizard-page>
@@ -175,7 +179,7 @@ interface Model {
         </details>
       </clr-wizard-page>
 
-      <clr-wizard-page [clrWizardPageNextDisabled]="!scriptsValid()">
+      <clr-wizard-page [clrWizardPageNextDisabled]="!!whyScripts()">
         <ng-template clrPageTitle>{{ 'jobWizard.step.scripts' | t }}</ng-template>
         <p class="sp-muted">{{ 'scripts.help' | t }}</p>
         @for (s of scriptKinds; track s) {
@@ -204,6 +208,7 @@ interface Model {
             }
           </form>
         }
+        @if (whyScripts(); as why) { <p class="sp-next-hint" id="sp-next-hint-scripts" role="note">{{ why }}</p> }
       </clr-wizard-page>
 
       <clr-wizard-page [clrWizardPagePreventDefault]="true" (clrWizardPageFinish)="save()" [clrWizardPageNextDisabled]="saving()">
@@ -229,6 +234,7 @@ interface Model {
     .sp-page.sp-wizard-host { height: calc(100vh - 5rem); }
     .sp-newcred { margin-top: 1rem; }
     .sp-newcred summary { cursor: pointer; font-weight: 600; }
+    .sp-next-hint { margin-top: 0.75rem; color: var(--cds-alias-status-danger, #c21d00); }
   `],
 })
 export class JobWizardPage {
@@ -259,7 +265,12 @@ export class JobWizardPage {
     recipients: '',
   };
 
-  constructor() { void this.load(); }
+  private readonly nextButton = viewChild('nextButton', { read: ElementRef<HTMLElement> });
+
+  constructor() {
+    void this.load();
+    afterEveryRender({ write: () => this.describeNext() });
+  }
   private async load(): Promise<void> {
     try {
       const [vms, creds, job] = await Promise.all([this.api.vms(), this.api.credentials(), this.editId ? this.api.job(this.editId) : Promise.resolve(null)]);
@@ -287,6 +298,45 @@ export class JobWizardPage {
     };
   }
   cronValid(): boolean { return isValidCron(this.m.cron); }
+
+  // Why Next is disabled on each page, naming the field to fix (null: Next is enabled). Shown under the page's
+  // fields and given to the Next button as its description (aria-describedby) and tooltip.
+  whyGeneral(): string | null {
+    if (!this.m.name.trim()) return this.i18n.t('ux.wizard.why.name', { field: this.i18n.t('col.name') });
+    if (!(this.m.concurrency >= 1 && this.m.concurrency <= 8)) return this.i18n.t('ux.wizard.why.concurrency', { field: this.i18n.t('job.concurrency') });
+    return null;
+  }
+  whyVms(): string | null { return this.selectedVms().length ? null : this.i18n.t('ux.wizard.why.vms'); }
+  whySchedule(): string | null {
+    if (this.m.preset !== 'custom' || this.cronValid()) return null;
+    return this.i18n.t(this.m.cron.trim() ? 'ux.wizard.why.cron' : 'ux.wizard.why.cronEmpty', { field: this.i18n.t('schedule.cron') });
+  }
+  whyRetention(): string | null {
+    if (this.retentionValid()) return null;
+    if (this.m.retentionMode === 'keepLast') return this.i18n.t('ux.wizard.why.keepLast', { field: this.i18n.t('retention.restorePoints') });
+    return this.i18n.t('ux.wizard.why.gfs');
+  }
+  whyScripts(): string | null {
+    for (const k of this.scriptKinds) {
+      const sc = this.m[k];
+      if (!sc.enabled) continue;
+      if (!sc.content.trim()) return this.i18n.t('ux.wizard.why.scriptContent', { script: this.i18n.t('scripts.' + k) });
+      if (!(sc.timeoutSec >= 1)) return this.i18n.t('ux.wizard.why.scriptTimeout', { script: this.i18n.t('scripts.' + k), field: this.i18n.t('scripts.timeout') });
+    }
+    return null;
+  }
+  /** The hint of the page on show, given to Clarity's Next button (which renders outside our templates). */
+  private describeNext(): void {
+    const btn = this.nextButton()?.nativeElement.querySelector('button');
+    if (!btn) return;
+    const hint = document.querySelector<HTMLElement>('clr-wizard-page.active .sp-next-hint');
+    if (hint) {
+      if (btn.getAttribute('aria-describedby') !== hint.id) btn.setAttribute('aria-describedby', hint.id);
+      if (btn.title !== hint.textContent?.trim()) btn.title = hint.textContent?.trim() ?? '';
+    } else if (btn.hasAttribute('aria-describedby') || btn.title) {
+      btn.removeAttribute('aria-describedby'); btn.removeAttribute('title');
+    }
+  }
   cron(): string | null { return this.m.preset === 'custom' ? this.m.cron.trim() : CRON_PRESETS.find((p) => p.id === this.m.preset)?.cron ?? null; }
   retentionValid(): boolean {
     return this.m.retentionMode === 'keepLast' ? this.m.keepLast >= 1 : this.gfsKeys.some((k) => this.m[k] > 0) && this.gfsKeys.every((k) => this.m[k] >= 0);

@@ -6,6 +6,7 @@ import { Api, errorText } from '../core/api';
 import { I18N_PIPES, I18n } from '../core/i18n';
 import { SdkService } from '../sdk/sdk.service';
 import { StatusLabel } from '../shared/badges';
+import { RunOutcome, RunVmTable } from '../shared/run-result';
 import { ErrorAlert } from '../shared/error-alert';
 import { PluginNav } from '../shared/plugin-nav';
 import { liveView } from '../shared/live-view';
@@ -19,7 +20,7 @@ interface RunQuery { status?: string; kind?: string; since?: string; run?: strin
  */
 @Component({
   selector: 'sp-runs',
-  imports: [RouterLink, ClrDatagridModule, StatusLabel, ErrorAlert, PluginNav, ...I18N_PIPES],
+  imports: [RouterLink, ClrDatagridModule, StatusLabel, RunOutcome, RunVmTable, ErrorAlert, PluginNav, ...I18N_PIPES],
   template: `
     <div [class]="sdk.isPlugin ? 'sp-plugin-view' : 'sp-page'">
       <sp-plugin-nav />
@@ -37,8 +38,8 @@ interface RunQuery { status?: string; kind?: string; since?: string; run?: strin
         <clr-dg-column>{{ 'col.result' | t }}</clr-dg-column>
         <clr-dg-column>{{ 'col.vms' | t }}</clr-dg-column>
         <clr-dg-column>{{ 'col.duration' | t }}</clr-dg-column>
-        <clr-dg-row *clrDgItems="let r of runs()" [clrDgItem]="r" [clrDgExpanded]="r.id === opened()" [attr.data-run]="r.id">
-          <clr-dg-cell>{{ r.startedAt | dt }}</clr-dg-cell>
+        <clr-dg-row *clrDgItems="let r of runs(); trackBy: byId" [clrDgItem]="r" [clrDgExpanded]="r.id === opened()" [attr.data-run]="r.id">
+          <clr-dg-cell>{{ r.startedAt | dt: 'short' }}</clr-dg-cell>
           <clr-dg-cell>{{ ('kind.' + r.kind) | t }}</clr-dg-cell>
           <clr-dg-cell>{{ r.jobName ?? r.forJob?.name ?? '—' }}</clr-dg-cell>
           <clr-dg-cell><sp-status [value]="r.status" /></clr-dg-cell>
@@ -47,14 +48,9 @@ interface RunQuery { status?: string; kind?: string; since?: string; run?: strin
           <clr-dg-row-detail *clrIfExpanded>
             <div style="width: 100%">
               @if (r.message) { <p>{{ r.message }}</p> }
-              @for (v of r.vms; track v.vmId) {
-                <div class="sp-row" style="align-items: baseline; margin-bottom: 0.25rem">
-                  <strong>{{ v.vmName }}</strong> <sp-status [value]="v.status" />
-                  <span class="sp-muted">{{ v.durationMs | duration }} · {{ 'col.read' | t }} {{ v.bytesRead | bytes }} · {{ 'col.stored' | t }} {{ v.bytesStored | bytes }}</span>
-                </div>
-                @if (v.message && v.status !== 'success') { <div class="sp-vm-message">{{ v.message }}</div> }
-                @if (v.hint && v.status === 'failed') { <div class="sp-muted">{{ 'runs.remedy' | t }} {{ v.hint }}</div> }
-                @for (w of v.warnings; track $index) { <div class="sp-muted">⚠ {{ w }}</div> }
+              @if (r.vms.length) {
+                <sp-run-outcome [run]="r" />
+                <sp-run-vm-table [run]="r" />
               }
             </div>
           </clr-dg-row-detail>
@@ -78,7 +74,7 @@ export class RunsPage {
     const parts: string[] = [];
     if (q.status) parts.push(this.i18n.t('status.' + q.status));
     if (q.kind) parts.push(this.i18n.t('kind.' + q.kind));
-    if (q.since) parts.push(/^\d+h$/.test(q.since) ? this.i18n.t('runs.sinceHours', { h: q.since.slice(0, -1) }) : this.i18n.t('runs.sinceTime', { t: this.i18n.dateTime(q.since) }));
+    if (q.since) parts.push(/^\d+h$/.test(q.since) ? this.i18n.t('runs.sinceHours', { h: q.since.slice(0, -1) }) : this.i18n.t('runs.sinceTime', { t: this.i18n.dateTime(q.since, 'short') }));
     if (q.run) parts.push(this.i18n.t('runs.oneRun'));
     return parts.join(' · ');
   });
@@ -90,7 +86,12 @@ export class RunsPage {
       this.query.set(q);
       void this.load();
     });
-    liveView(() => void this.load(), (e) => { if (e.type === 'run' && !['running', 'queued'].includes(e.run.status)) void this.load(); });
+    // A listed run that is still going is updated in place (a run opened from "Run now" shows its progress).
+    liveView(() => void this.load(), (e) => {
+      if (e.type !== 'run') return;
+      if (this.runs().some((r) => r.id === e.run.id)) this.runs.set(this.runs().map((r) => (r.id === e.run.id ? e.run : r)));
+      if (!['running', 'queued'].includes(e.run.status)) void this.load();
+    });
   }
 
   async load(): Promise<void> {
@@ -103,6 +104,7 @@ export class RunsPage {
     } catch (e) { this.error.set(errorText(e)); } finally { this.loading.set(false); }
   }
 
+  byId(_: number, r: JobRun): string { return r.id; }
   vmNames(r: JobRun): string { return r.vms.map((v) => v.vmName).join(', ') || '—'; }
   took(r: JobRun): number { return r.endedAt ? Date.parse(r.endedAt) - Date.parse(r.startedAt) : 0; }
 }
