@@ -1,8 +1,8 @@
 // `stillpoint failover <vm> [--point P] [--test|--planned|--undo|--permanent]` and `stillpoint failback
-// <vm> [--commit|--undo]`: fail a replica over (or test, plan, undo, make permanent) and fail it back,
+// <vm> [--transport M | --to-new NAME --host H --datastore D] [--commit|--undo]`: fail a replica over (or test, plan, undo, make permanent) and fail it back,
 // following the run. <vm> is the replica or its source, by name or id.
 import type { JobRun, ReplicaState } from '../api/contract.ts';
-import type { FailbackRequest, FailoverRequest, ReIpRuleDto } from '../api/contracts/failover.ts';
+import type { FailbackNewVmDto, FailbackRequest, FailoverRequest, ReIpRuleDto } from '../api/contracts/failover.ts';
 import { flag, option } from './format.ts';
 import { followRun } from './follow.ts';
 import { ServiceClient } from './service-client.ts';
@@ -41,11 +41,22 @@ export const help: Help = {
 };
 
 export const failbackHelp: Help = {
-  usage: ['stillpoint failback <vm> [--commit | --undo | --commit-now] [--timeout S] [--no-wait] [--json]'],
-  summary: 'Fail a failed-over replica back to its original VM: the replica is shut down, only what changed on it\n' +
-    'since the failover (CBT) is sent back, the original VM (powered off) gets it and is powered on.\n' +
-    'Then --commit (the replica becomes a ready replica again) or --undo (the original VM back as it was, the replica runs).',
+  usage: ['stillpoint failback <vm> [--transport auto|hot-add|full-upload] [--commit-now] [--timeout S] [--no-wait] [--json]',
+    'stillpoint failback <vm> --to-new NAME --host H --datastore D [--folder F] [--network DR=PROD]… [--commit-now] …',
+    'stillpoint failback <vm> --commit | --undo'],
+  summary: 'Fail a failed-over replica back. To its original VM (powered off): the replica is shut down, only what\n' +
+    'changed on it since the failover (CBT) is sent back, the original VM gets it and is powered on. With --to-new: a new\n' +
+    'VM is made at production with the replica\'s configuration and a full copy of its disks (read through a transporter\n' +
+    'at the DR site), it is powered on and the replica\'s replication jobs replicate it from then on.\n' +
+    'Then --commit (the replica becomes a ready replica again) or --undo (the original VM back as it was, or the new VM\n' +
+    'deleted and the jobs pointed back; the replica runs).',
   options: [
+    ['--transport MODE', 'to the original VM: hot-add (through a transporter paired at production: only the changed pieces are sent), full-upload (the whole disks), auto (default: hot-add when a transporter serves its datastore)'],
+    ['--to-new NAME', 'fail back to a new VM of this name (refused when a VM has it) instead of the original'],
+    ['--host H', 'with --to-new: the production host (name or id)'],
+    ['--datastore D', 'with --to-new: the datastore of the new VM'],
+    ['--folder F', 'with --to-new: the VM folder (default the datacenter\'s)'],
+    ['--network DR=PROD', 'with --to-new: the replica\'s network DR goes to production network PROD (repeatable)'],
     ['--commit', 'commit the failback that waits'],
     ['--undo', 'undo the failback that waits'],
     ['--commit-now', 'fail back and commit in one run'],
@@ -54,7 +65,11 @@ export const failbackHelp: Help = {
     ['--json', 'the finished run as JSON'],
   ],
   notes: 'Exit code 0 when the run succeeded (warnings included), 1 when it failed, 2 for a usage mistake.',
-  examples: ['stillpoint failback win-app01', 'stillpoint failback win-app01 --commit', 'stillpoint failback win-app01 --undo'],
+  examples: [
+    'stillpoint failback win-app01', 'stillpoint failback win-app01 --transport hot-add',
+    'stillpoint failback win-app01 --to-new win-app01-new --host esx-prod-02.lab.local --datastore prod-ds2 --network DR-App=Prod-App',
+    'stillpoint failback win-app01 --commit', 'stillpoint failback win-app01 --undo',
+  ],
 };
 
 /** "10.20.0.0/16=192.168.120.0/24,gw=192.168.120.1,dns=192.168.120.53+192.168.120.54" */
@@ -154,12 +169,39 @@ export async function failback(args: string[]): Promise<number> {
   const undo = flag(args, '--undo');
   const now = flag(args, '--commit-now');
   let timeout: string | undefined;
-  try { timeout = option(args, '--timeout'); } catch (e) { return usageError('failback', (e as Error).message, failbackHelp); }
+  let transport: string | undefined;
+  let toNew: FailbackNewVmDto | undefined;
+  try {
+    timeout = option(args, '--timeout');
+    transport = option(args, '--transport');
+    const name = option(args, '--to-new');
+    const host = option(args, '--host');
+    const datastore = option(args, '--datastore');
+    const folder = option(args, '--folder');
+    const networkMap: { source: string; target: string }[] = [];
+    for (let n = option(args, '--network'); n !== undefined; n = option(args, '--network')) {
+      const i = n.lastIndexOf('=');
+      if (i <= 0 || i === n.length - 1) return usageError('failback', `--network ${n}: write it as DR=PRODUCTION network names`, failbackHelp);
+      networkMap.push({ source: n.slice(0, i), target: n.slice(i + 1) });
+    }
+    if (name !== undefined) {
+      if (!host || !datastore) return usageError('failback', '--to-new needs --host and --datastore: where the new VM goes at production', failbackHelp);
+      toNew = { name, host, datastore, ...(folder ? { folder } : {}), ...(networkMap.length ? { networkMap } : {}) };
+    } else if (host || datastore || folder || networkMap.length) {
+      return usageError('failback', '--host, --datastore, --folder and --network go with --to-new NAME', failbackHelp);
+    }
+  } catch (e) { return usageError('failback', (e as Error).message, failbackHelp); }
   if ([commit, undo, now].filter(Boolean).length > 1) return usageError('failback', 'choose one of --commit, --undo, --commit-now', failbackHelp);
   if (timeout !== undefined && !/^\d+$/.test(timeout)) return usageError('failback', `--timeout ${timeout}: give whole seconds`, failbackHelp);
+  if (transport !== undefined && !['auto', 'hot-add', 'full-upload'].includes(transport)) return usageError('failback', `--transport ${transport}: choose auto, hot-add or full-upload`, failbackHelp);
+  if (toNew && transport) return usageError('failback', '--transport is for the original VM: a new VM gets a full copy', failbackHelp);
+  if ((commit || undo) && (toNew || transport)) return usageError('failback', '--commit and --undo act on the failback that waits: leave out --to-new and --transport', failbackHelp);
   const unknown = args.find((a) => a.startsWith('-'));
   if (unknown) return usageError('failback', `unknown option ${unknown}`, failbackHelp);
   if (args.length !== 1) return usageError('failback', args.length ? 'name one VM' : 'name the replica or its source VM', failbackHelp);
-  const body: FailbackRequest = { action: commit ? 'commit' : undo ? 'undo' : 'failback', ...(now ? { commit: true } : {}), ...(timeout ? { timeoutSeconds: Number(timeout) } : {}) };
+  const body: FailbackRequest = {
+    action: commit ? 'commit' : undo ? 'undo' : 'failback', ...(now ? { commit: true } : {}), ...(timeout ? { timeoutSeconds: Number(timeout) } : {}),
+    ...(transport ? { transport: transport as NonNullable<FailbackRequest['transport']> } : {}), ...(toNew ? { toNew } : {}),
+  };
   return start('failback', args, (id) => `/api/replicas/${encodeURIComponent(id)}/failback`, body, json, noWait);
 }

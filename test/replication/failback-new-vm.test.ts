@@ -12,7 +12,7 @@ import { connectToLab } from '../helpers/lab-vsphere.ts';
 import type { ApiError, JobRun, ReplicaState, ReplicationJob, ReplicationJobInput } from '../../backend/api/contract.ts';
 import type { MoRef, VSphere } from '../../backend/vsphere/index.ts';
 import { readNics } from '../../backend/replication/failover/vm-ops.ts';
-import { diskShaViaHelper, helperAttached, pairAndStartTransporter, shaOfFile, type TransporterProc } from './transport-lab.ts';
+import { diskShaViaHelper, helperAttached, pairAndStartTransporter, serviceCli, shaOfFile, type TransporterProc } from './transport-lab.ts';
 
 const MiB = 1024 * 1024;
 const VM = 'win-app01';
@@ -111,12 +111,17 @@ test('failback to a new VM: without a transporter at the DR site it says what to
   assert.equal((await vs.vms.get({ type: 'VirtualMachine', value: replicaId })).powerState, 'poweredOn');
 });
 
-test('failback to a new VM, committed: the replica is ready again and the job\'s next run replicates the new VM into it', async () => {
-  const r = await run(`/api/replicas/${replicaId}/failback`, { toNew });
-  assert.ok(r.status === 'success' || r.status === 'warning', JSON.stringify(r));
+test('stillpoint failback --to-new, then --commit: the replica is ready again and the job\'s next run replicates the new VM into it', async () => {
+  const usage = await serviceCli(t, ['failback', REPLICA, '--to-new', NEW, '--host', toNew.host]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--to-new needs --host and --datastore/);
+  const r = await serviceCli(t, ['failback', REPLICA, '--to-new', NEW, '--host', toNew.host, '--datastore', toNew.datastore, '--network', 'DR-App=Prod-App']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, new RegExp(`${REPLICA}: (success|warning): Failed back to the new VM ${NEW}`));
   const made = (await lab.control.vms())[NEW]!;
-  const c = await run(`/api/replicas/${replicaId}/failback`, { action: 'commit' });
-  assert.equal(c.status, 'success', JSON.stringify(c));
+  const c = await serviceCli(t, ['failback', REPLICA, '--commit']);
+  assert.equal(c.code, 0, c.stderr + c.stdout);
+  assert.match(c.stdout, /success: Failback committed/);
   const s = await replicaOf(made.moref);
   assert.equal(s.state, 'ready');
   assert.equal(s.replicaVmId, replicaId);
