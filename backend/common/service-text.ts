@@ -15,7 +15,7 @@ export interface IdentifiedText { key: string; params?: Record<string, string | 
 
 export const LIST_SEPARATOR = '; ';
 /** Parameters that hold service texts themselves; any other parameter is data (a VM name, a vCenter message). */
-const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left']);
+const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left', 'catalogs', 'items']);
 
 export const SERVICE_TEXTS = {
   // Phases of a run item (backend/jobs/runner.ts and the kinds).
@@ -56,9 +56,17 @@ export const SERVICE_TEXTS = {
   'restore.cleanedUp': ' Cleaned up: {items}.',
   'restore.nothingCreated': ' Nothing had been created yet.',
   'restore.leftBehind': ' Left behind (remove by hand): {items}.',
+  'restore.item.destroyedVm': 'destroyed VM \'{name}\' ({vmId})',
+  'restore.item.unregisteredVm': 'unregistered VM \'{name}\' ({vmId})',
+  'restore.item.deletedFolder': 'deleted {path}',
+  'restore.item.maybeVm': 'possibly a VM named \'{name}\' (could not check: {error})',
+  'restore.item.deleteVm': 'VM \'{name}\' ({vmId}): delete it from the vSphere Client ({error})',
+  'restore.item.deleteFolder': '{path} (delete the folder from the datastore browser: {error})',
   'restore.fixAndRetry': 'Fix the cause and run the restore again.',
   'maintenance.retentionRemoved': { one: 'Removed {n} restore point by job \'{job}\' retention: {points}.', other: 'Removed {n} restore points by job \'{job}\' retention: {points}.' },
   'maintenance.retentionKeptAll': 'Job \'{job}\' retention kept every restore point.',
+  'maintenance.gcDone': 'Reclaimed {bytes}: deleted chunks: {chunks}, deleted packs: {packs}, repacked packs: {repacked}.{catalogs}',
+  'maintenance.gcCatalogs': { one: ' Removed {n} file catalog of deleted restore points.', other: ' Removed {n} file catalogs of deleted restore points.' },
   'maintenance.verifyOk': 'Every chunk of every restore point read back and matched its hash.',
   // Why a restore point has its consistency (backend/sources/snapshot/consistency.ts).
   'consistency.notQuiesced': 'vSphere did not quiesce the guest (snapshot not quiesced)',
@@ -126,6 +134,7 @@ export function sayList(items: string[]): string { return items.join(LIST_SEPARA
 const ONE_OF: Record<string, { texts: ServiceTextKey[]; orNothing: boolean } | undefined> = {
   cleanup: { texts: ['restore.cleanedUp', 'restore.nothingCreated'], orNothing: false },
   left: { texts: ['restore.leftBehind'], orNothing: true },
+  catalogs: { texts: ['maintenance.gcCatalogs'], orNothing: true },
 };
 
 /** A template as a pattern without groups, for ONE_OF. */

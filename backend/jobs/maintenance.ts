@@ -75,7 +75,13 @@ function gcTask(d: MaintenanceDeps): RepositoryTask {
     async execute(ctx): Promise<TaskOutcome> {
       const r = await (await d.repo()).gc({ onProgress: (done, total) => ctx.progress(total ? (100 * done) / total : 0, 'collecting garbage') });
       const catalogs = await d.catalogs?.pruneAll().catch(() => 0) ?? 0;
-      return { status: 'success', message: `Reclaimed ${formatBytes(r.reclaimedBytes)}: ${r.deletedChunks} chunk(s), ${r.deletedPacks} pack(s) deleted, ${r.repackedPacks} repacked.${catalogs ? ` Removed ${catalogs} file catalog(s) of deleted restore points.` : ''}` };
+      return {
+        status: 'success',
+        message: say('maintenance.gcDone', {
+          bytes: formatBytes(r.reclaimedBytes), chunks: r.deletedChunks, packs: r.deletedPacks, repacked: r.repackedPacks,
+          catalogs: catalogs ? say('maintenance.gcCatalogs', { n: catalogs }) : '',
+        }),
+      };
     },
   };
 }

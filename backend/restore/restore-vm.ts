@@ -17,7 +17,7 @@ import type { RestoreDeps, RestoredDisk, RestoreOptions, RestoreProgress, Restor
 import { verifyUploadedDisk } from './verify.ts';
 import { buildConfigSpec, placeDisks, type PlannedDisk } from './vm-spec.ts';
 import { diskFileNames, vmdkDescriptor } from './vmdk.ts';
-import { say } from '../common/service-text.ts';
+import { say, sayList } from '../common/service-text.ts';
 
 const log = childLog('restore');
 
@@ -255,7 +255,7 @@ async function cleanUpNewVm(vs: VSphere, s: NewVmState): Promise<{ cleanedUp: st
         if (info?.vmPathName === s.vmxPath) vm = ref;
       }
     } catch (err) {
-      leftBehind.push(`possibly a VM named '${s.name}' (could not check: ${messageOf(err)})`);
+      leftBehind.push(say('restore.item.maybeVm', { name: s.name, error: messageOf(err) }));
     }
   }
   if (vm) {
@@ -263,24 +263,24 @@ async function cleanUpNewVm(vs: VSphere, s: NewVmState): Promise<{ cleanedUp: st
       const info = await vs.vms.get(vm);
       if (info.powerState !== 'poweredOff') await vs.vms.powerOff(vm);
       await vs.vms.destroy(vm);
-      cleanedUp.push(`destroyed VM '${s.name}' (${vm.value})`);
+      cleanedUp.push(say('restore.item.destroyedVm', { name: s.name, vmId: vm.value }));
     } catch (err) {
       try {
         await vs.vms.unregister(vm);
-        cleanedUp.push(`unregistered VM '${s.name}' (${vm.value})`);
+        cleanedUp.push(say('restore.item.unregisteredVm', { name: s.name, vmId: vm.value }));
       } catch {
-        leftBehind.push(`VM '${s.name}' (${vm.value}): delete it from the vSphere Client (${messageOf(err)})`);
+        leftBehind.push(say('restore.item.deleteVm', { name: s.name, vmId: vm.value, error: messageOf(err) }));
       }
     }
   }
   if (s.dirCreated) {
     try {
       if (await datastoreFileExists(vs, `${s.dir}/`, s.dcPath)) await deleteDatastoreFile(vs, s.dir, s.datacenter);
-      cleanedUp.push(`deleted ${s.dir}`);
+      cleanedUp.push(say('restore.item.deletedFolder', { path: s.dir }));
     } catch (err) {
       const still = await datastoreFileExists(vs, `${s.dir}/`, s.dcPath).catch(() => true);
-      if (still) leftBehind.push(`${s.dir} (delete the folder from the datastore browser: ${messageOf(err)})`);
-      else cleanedUp.push(`deleted ${s.dir}`);
+      if (still) leftBehind.push(say('restore.item.deleteFolder', { path: s.dir, error: messageOf(err) }));
+      else cleanedUp.push(say('restore.item.deletedFolder', { path: s.dir }));
     }
   }
   return { cleanedUp, leftBehind };
@@ -289,8 +289,8 @@ async function cleanUpNewVm(vs: VSphere, s: NewVmState): Promise<{ cleanedUp: st
 const sentence = (m: string): string => m.replace(/[.\s]+$/, '');
 
 function failure(err: unknown, signal: AbortSignal | undefined, what: { restorePoint: string; name: string }, details: RestoreFailureDetails): Error {
-  const cleanup = details.cleanedUp.length ? say('restore.cleanedUp', { items: details.cleanedUp.join('; ') }) : say('restore.nothingCreated');
-  const left = details.leftBehind.length ? say('restore.leftBehind', { items: details.leftBehind.join('; ') }) : '';
+  const cleanup = details.cleanedUp.length ? say('restore.cleanedUp', { items: sayList(details.cleanedUp) }) : say('restore.nothingCreated');
+  const left = details.leftBehind.length ? say('restore.leftBehind', { items: sayList(details.leftBehind) }) : '';
   const about = { restorePoint: what.restorePoint, name: what.name, phase: details.phase, cleanup, left };
   if (isAbort(err, signal)) return new RestoreCancelled(say('restore.cancelled', about), details, err);
   const hint = (err as { hint?: unknown })?.hint;

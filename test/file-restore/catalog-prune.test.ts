@@ -77,7 +77,7 @@ test('retention removes a deleted point\'s catalog at once; GC removes catalogs 
   const gc = runner.runTask('gc', 'test');
   const g = await until('the GC run', () => { const x = store.run(gc.id); return x.endedAt ? x : undefined; });
   assert.equal(g.status, 'success', JSON.stringify(g));
-  assert.match(g.message ?? '', /Removed 1 file catalog\(s\) of deleted restore points/);
+  assert.match(g.message ?? '', /Removed 1 file catalog of deleted restore points/);
   assert.equal(catalogs.store.has(VM.id, other.id), false);
   assert.equal(catalogs.store.has(VM.id, points[2]!.id), true, 'the kept point keeps its catalog');
 });

@@ -10,7 +10,7 @@ test('every service text is found again by its key, with its parameters', () => 
   for (const key of Object.keys(SERVICE_TEXTS) as ServiceTextKey[]) {
     const names = [...new Set([...JSON.stringify(SERVICE_TEXTS[key]).matchAll(/\{(\w+)\}/g)].map((m) => m[1]!))];
     // The outcome parts of a restore failure are texts of their own; any other parameter is data here.
-    const texts: Record<string, string> = { cleanup: say('restore.nothingCreated'), left: '' };
+    const texts: Record<string, string> = { cleanup: say('restore.nothingCreated'), left: '', catalogs: say('maintenance.gcCatalogs', { n: 1 }) };
     const params = Object.fromEntries(names.map((n, i) => [n, texts[n] ?? (n === 'n' ? 2 : `value ${i}. of ${key}`)]));
     const got = identify(say(key, params));
     assert.equal(got?.key, key, `${key}: ${say(key, params)}`);
