@@ -54,7 +54,16 @@ test('the replica is created in the job\'s resource pool of the DR cluster', asy
 });
 
 test('a resource pool of another cluster is refused when the job is saved and by a run before any snapshot', async () => {
-  await createPool('Production', 'Prod-Only');
+  const prodOnly = await createPool('Production', 'Prod-Only');
+  // The lab refuses such a placement as vCenter does (CreateVM_Task: InvalidArgument "host").
+  const folder = first(await soap.ok('RetrieveProperties', `${ref('_this', { type: 'PropertyCollector', value: 'propertyCollector' })}<specSet><propSet><type>Datacenter</type><pathSet>vmFolder</pathSet></propSet><objectSet><obj type="Datacenter">${(await vs.inventory.datacenters())[0]!.ref.value}</obj></objectSet></specSet>`), 'val');
+  const drHost = (await vs.inventory.hosts()).find((h) => h.name === 'esx-dr-01.lab.local')!.ref;
+  const direct = await soap.call('CreateVM_Task', `${ref('_this', { type: 'Folder', value: folder! })}<config><name>pool-mismatch</name><guestId>otherGuest</guestId><files><vmPathName>[dr-ds1]</vmPathName></files><numCPUs>1</numCPUs><memoryMB>64</memoryMB></config>${ref('pool', prodOnly)}${ref('host', drHost)}`);
+  assert.equal(direct.fault, 'InvalidArgument', direct.body.slice(0, 400));
+  const drRoot = (await vs.pc.retrieveAllOfType<{ name?: string; resourcePool?: MoRef }>('ClusterComputeResource', ['name', 'resourcePool'])).find((c) => c.props.name === 'DR')!.props.resourcePool!;
+  const same = await soap.task('CreateVM_Task', `${ref('_this', { type: 'Folder', value: folder! })}<config><name>pool-match</name><guestId>otherGuest</guestId><files><vmPathName>[dr-ds1]</vmPathName></files><numCPUs>1</numCPUs><memoryMB>64</memoryMB></config>${ref('pool', drRoot)}${ref('host', drHost)}`);
+  assert.equal(same.state, 'success', `the DR cluster's own pool is accepted: ${same.fault}`);
+  await vs.vms.destroy({ type: 'VirtualMachine', value: same.result! });
   const src = (await t.lab.control.vms())['linux-db01']!;
   const bad = await t.call<ApiError>('POST', '/api/replication-jobs', { token, body: input(src.moref, 'Prod-Only') });
   assert.equal(bad.status, 400, JSON.stringify(bad.body));

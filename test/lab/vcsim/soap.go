@@ -126,6 +126,10 @@ func (l *Lab) serveSDK(w http.ResponseWriter, r *http.Request, next http.Handler
 	if done := l.applyFaults(w, method); done {
 		return
 	}
+	if msg, fault := createVMPlacementFault(method.Body); fault != nil { // pools.go
+		writeFault(w, msg, fault)
+		return
+	}
 
 	if overlays[method.This.Type][method.Name] ||
 		(restricted && method.This.Type == "PropertyCollector" && permissionFiltered[method.Name]) ||
