@@ -1,6 +1,6 @@
-import { Component, computed, input, signal } from '@angular/core';
-import type { JobRun, JobRunVm } from '@contract';
-import { I18N_PIPES } from '../core/i18n';
+import { Component, computed, inject, input, signal } from '@angular/core';
+import type { JobRun, JobRunVm, ServiceText } from '@contract';
+import { I18N_PIPES, I18n } from '../core/i18n';
 import { ConsistencyBadge, StatusLabel } from './badges';
 
 /** What a run's VMs came to, counted for the one-line outcome. */
@@ -30,6 +30,10 @@ export interface RunNotes {
   warnings: GroupedNote[];
 }
 
+/** Renders a text the service wrote, from its message key when it sent one (I18n.svc). */
+export type ServiceTextRenderer = (text: string | undefined, key: ServiceText | null | undefined) => string;
+const asIs: ServiceTextRenderer = (text) => text ?? '';
+
 function group(items: { text: string; vm: string; hint?: string }[]): GroupedNote[] {
   const out = new Map<string, GroupedNote>();
   for (const it of items) {
@@ -46,14 +50,15 @@ function group(items: { text: string; vm: string; hint?: string }[]): GroupedNot
  * backups gave, each once), failures by message, other warnings by text. A crash-consistent VM's warnings are
  * its reasons, so they are not repeated among the warnings.
  */
-export function runNotes(run: JobRun): RunNotes {
+export function runNotes(run: JobRun, say: ServiceTextRenderer = asIs): RunNotes {
+  const warnings = (v: JobRunVm) => v.warnings.map((w, i) => ({ text: say(w, v.texts?.warnings?.[i]), vm: v.vmName }));
   const snapshotKinds = ['backup', 'replicate', 'replication', 'copy'];
   const crashVms = snapshotKinds.includes(run.kind) ? run.vms.filter((v) => v.consistency === 'crash' && (v.status === 'success' || v.status === 'warning')) : [];
   const crashIds = new Set(crashVms.map((v) => v.vmId));
   return {
-    crash: crashVms.length ? { vms: crashVms.map((v) => v.vmName), reasons: group(crashVms.flatMap((v) => v.warnings.map((w) => ({ text: w, vm: v.vmName })))) } : null,
-    failures: group(run.vms.filter((v) => v.status === 'failed' && v.message).map((v) => ({ text: v.message!, vm: v.vmName, hint: v.hint }))),
-    warnings: group(run.vms.filter((v) => !crashIds.has(v.vmId)).flatMap((v) => v.warnings.map((w) => ({ text: w, vm: v.vmName })))),
+    crash: crashVms.length ? { vms: crashVms.map((v) => v.vmName), reasons: group(crashVms.flatMap(warnings)) } : null,
+    failures: group(run.vms.filter((v) => v.status === 'failed' && v.message).map((v) => ({ text: say(v.message, v.texts?.message), vm: v.vmName, hint: v.hint ? say(v.hint, v.texts?.hint) : undefined }))),
+    warnings: group(run.vms.filter((v) => !crashIds.has(v.vmId)).flatMap(warnings)),
   };
 }
 
@@ -107,13 +112,15 @@ export function runNotes(run: JobRun): RunNotes {
     .sp-warn { color: var(--cds-alias-status-warning-dark, #a36500); }
     .sp-bad { color: var(--cds-alias-status-danger, #c21d00); }
     .sp-note { margin: 0.25rem 0; }
+    .sp-note strong:not(:first-child) { margin-left: 0.25em; }
     .sp-warnings { margin: 0.25rem 0; }
   `],
 })
 export class RunOutcome {
+  private readonly i18n = inject(I18n);
   readonly run = input.required<JobRun>();
   readonly totals = computed(() => runTotals(this.run()));
-  readonly notes = computed(() => runNotes(this.run()));
+  readonly notes = computed(() => { this.i18n.locale(); return runNotes(this.run(), (text, key) => this.i18n.svc(text, key)); });
   readonly isRestore = computed(() => this.run().kind === 'restore' || this.run().kind === 'file-restore');
 }
 
@@ -134,7 +141,7 @@ export class RunOutcome {
             <td class="left">{{ vm.vmName }}</td>
             <td class="left">@if (vm.consistency) { <sp-consistency [value]="vm.consistency" [short]="true" /> }</td>
             <td class="left"><sp-status [value]="vm.status" />
-              @if (vm.status === 'running' || vm.status === 'queued') { <span class="sp-muted"> {{ vm.phase }} · {{ vm.progress | num }} %</span> }</td>
+              @if (vm.status === 'running' || vm.status === 'queued') { <span class="sp-muted"> {{ i18n.svc(vm.phase, vm.texts?.phase) }} · {{ vm.progress | num }} %</span> }</td>
             <td>{{ vm.bytesStored | bytes }}</td>
             <td>{{ vm.durationMs | duration }}</td>
             <td><button type="button" class="btn btn-sm btn-link sp-expand" [attr.aria-expanded]="isOpen(vm.vmId)" [attr.aria-controls]="idPrefix + i"
@@ -142,11 +149,11 @@ export class RunOutcome {
           </tr>
           @if (isOpen(vm.vmId)) {
             <tr class="sp-detail" [id]="idPrefix + i"><td class="left" colspan="6">
-              <div class="sp-muted">{{ 'col.phase' | t }}: {{ vm.phase }} · {{ 'col.read' | t }} {{ vm.bytesRead | bytes }} · {{ (isRestore() ? 'col.written' : 'col.stored') | t }} {{ vm.bytesStored | bytes }}
+              <div class="sp-muted">{{ 'col.phase' | t }}: {{ i18n.svc(vm.phase, vm.texts?.phase) }} · {{ 'col.read' | t }} {{ vm.bytesRead | bytes }} · {{ (isRestore() ? 'col.written' : 'col.stored') | t }} {{ vm.bytesStored | bytes }}
                 @if (vm.consistency) { · {{ 'consistency.' + vm.consistency | t }} }</div>
-              @if (vm.message) { <div>{{ vm.message }}</div> }
-              @if (vm.hint && vm.status === 'failed') { <div>{{ 'runs.remedy' | t }} {{ vm.hint }}</div> }
-              @for (w of vm.warnings; track $index) { <div>⚠ {{ w }}</div> }
+              @if (vm.message) { <div>{{ i18n.svc(vm.message, vm.texts?.message) }}</div> }
+              @if (vm.hint && vm.status === 'failed') { <div>{{ 'runs.remedy' | t }} {{ i18n.svc(vm.hint, vm.texts?.hint) }}</div> }
+              @for (w of vm.warnings; track $index) { <div>⚠ {{ i18n.svc(w, vm.texts?.warnings?.[$index]) }}</div> }
             </td></tr>
           }
         }
@@ -161,6 +168,7 @@ export class RunOutcome {
 })
 export class RunVmTable {
   private static seq = 0;
+  readonly i18n = inject(I18n);
   readonly run = input.required<JobRun>();
   readonly idPrefix = `sp-vm-detail-${++RunVmTable.seq}-`;
   private readonly open = signal<ReadonlySet<string>>(new Set());
