@@ -14,7 +14,7 @@ import { writeEdb } from '../ese-writer/edb.ts'
 import { sampleMailboxes } from '../ese-writer/edb-mails.ts'
 import { openFileReader } from '../../backend/ese/file-reader.ts'
 import { openMailboxDatabase } from '../../backend/exchange/mailbox-database.ts'
-import { startDovecot } from '../helpers/dovecot.ts'
+import { makeTestCa, startDovecot } from '../helpers/dovecot.ts'
 import { ImapFlow } from 'imapflow'
 import { assertMsgconvertReadsSame, assertSameMail } from './helpers.ts'
 
@@ -69,6 +69,23 @@ test('stillpoint exchange restore: into a Dovecot folder with the password from 
       assertSameMail(await simpleParser(got[0]!.source!), (await db.message(101, s.documentId)).items, 'CLI IMAP restore')
     } finally { lock.release() }
   } finally { await c.logout() }
+})
+
+test('stillpoint exchange restore over STARTTLS: refused with what to do without the CA, done with --ca FILE', async () => {
+  const ca = makeTestCa(mkdtempSync(join(dir, 'ca-')))
+  const imap = await startDovecot({ user: 'dave', password: 'Cli-Pass-1', tls: { certFile: ca.certFile, keyFile: ca.keyFile } })
+  after(() => imap.stop())
+  const s = (await db.search(101, { subject: 'kickoff' })).items[0]!
+  const args = ['restore', file, '101', String(s.documentId), '--imap', `${imap.host}:${imap.port}`, '--user', 'dave', '--folder', 'TLS']
+  const refused = await cli(...args)
+  assert.equal(refused.code, 1)
+  assert.match(refused.stderr, /the server's certificate is not trusted .*give the PEM of the CA that signed it/)
+  const r = await cli(...args, '--ca', ca.caFile)
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /UID 1 in TLS/)
+  const missing = await cli(...args, '--ca', join(dir, 'no-such-ca.pem'))
+  assert.equal(missing.code, 2)
+  assert.match(missing.stderr, /--ca: cannot read .*no-such-ca\.pem \(ENOENT\): give the CA certificate as a PEM file/)
 })
 
 test('stillpoint exchange: --help has examples; mistakes say what is wrong', async () => {

@@ -5,8 +5,7 @@
  */
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
@@ -16,7 +15,7 @@ import { sampleMailboxes } from '../ese-writer/edb-mails.ts'
 import { openFileReader } from '../../backend/ese/file-reader.ts'
 import { openMailboxDatabase } from '../../backend/exchange/mailbox-database.ts'
 import { restoreToImap, sendViaSmtp } from '../../backend/exchange/deliver.ts'
-import { startDovecot } from '../helpers/dovecot.ts'
+import { makeTestCa, startDovecot } from '../helpers/dovecot.ts'
 import { startSmtpSink } from '../helpers/smtp.ts'
 import { assertSameMail } from './helpers.ts'
 
@@ -60,19 +59,8 @@ test('restore to IMAP: a wrong password is a clear error', async () => {
     /IMAP 127\.0\.0\.1:\d+: the server refused the login \(check the user name and password\)/)
 })
 
-/** A private CA (openssl) and a server certificate it signed for 127.0.0.1. */
-function privateCa(): { caPem: string; certFile: string; keyFile: string } {
-  const f = (n: string) => join(dir, n)
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] })
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=Stillpoint test mail CA')
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('imap.key'), '-out', f('imap.csr'), '-subj', '/CN=127.0.0.1')
-  writeFileSync(f('imap.ext'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n')
-  ssl('x509', '-req', '-in', f('imap.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('imap.pem'), '-days', '2', '-extfile', f('imap.ext'))
-  return { caPem: readFileSync(f('ca.pem'), 'utf8'), certFile: f('imap.pem'), keyFile: f('imap.key') }
-}
-
 test('restore to IMAP over STARTTLS: a certificate from a private CA is refused with what to do, and accepted with that CA given', async () => {
-  const ca = privateCa()
+  const ca = makeTestCa(dir)
   const tlsImap = await startDovecot({ user: 'carol', password: 'Tls-Restore-1', tls: { certFile: ca.certFile, keyFile: ca.keyFile } })
   try {
     const target = { host: tlsImap.host, port: tlsImap.port, secure: false, user: tlsImap.user, password: tlsImap.password, folder: 'Restored/TLS' }

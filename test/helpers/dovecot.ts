@@ -7,7 +7,7 @@
  *   …
  *   await imap.stop()
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -33,6 +33,17 @@ function greets(port: number, expect: RegExp): Promise<boolean> {
     sock.on('data', (d) => { got += d.toString(); if (expect.test(got)) done(true) })
     sock.on('error', () => done(false))
   })
+}
+
+/** A private CA made with openssl in `dir` and a server certificate it signed for 127.0.0.1 (for `tls` below). */
+export function makeTestCa(dir: string): { caPem: string; caFile: string; certFile: string; keyFile: string } {
+  const f = (n: string) => join(dir, n)
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=Stillpoint test mail CA')
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1')
+  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n')
+  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '2', '-extfile', f('server.ext'))
+  return { caPem: readFileSync(f('ca.pem'), 'utf8'), caFile: f('ca.pem'), certFile: f('server.pem'), keyFile: f('server.key') }
 }
 
 /** `tls`: PEM files of the server's certificate and key; IMAP then offers STARTTLS (and still takes plain logins). */
