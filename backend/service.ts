@@ -377,7 +377,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
   const adDirectories = new PointDirectories(files);
   const adSecrets = new DirectorySecrets();
   const adReports = new AdRestoreReports();
-  runner.registerVmKind(new AdRestoreKind({ directories: adDirectories, secrets: adSecrets, reports: adReports }));
+  runner.registerVmKind(new AdRestoreKind({ directories: adDirectories, secrets: adSecrets, reports: adReports, files }));
   const adRoutes = activeDirectoryRoutes({
     directories: adDirectories, reports: adReports, restorePoint: restorePointById,
     start: async (rp, req, user) => {

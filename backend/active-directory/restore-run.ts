@@ -10,6 +10,9 @@ import { childLog } from '../common/log.ts'
 import { InvalidRequest, StillpointError } from '../common/errors.ts'
 import type { VmContext, VmKind, VmOutcome } from '../jobs/kinds.ts'
 import type { PointDirectories } from './point-directory.ts'
+import type { FileRestore } from '../file-restore/sessions.ts'
+import { pointSecurityDescriptors } from './point-sd.ts'
+import type { BackupSecurityDescriptors } from './sd-table.ts'
 import { connectLive, LiveDirectoryError, type LiveTarget } from './live.ts'
 import { objectsOf } from './compare.ts'
 import { restoreObject, type AdRestoreOptions, type ObjectRestoreResult, type PasswordOption } from './restore.ts'
@@ -84,16 +87,24 @@ export interface AdRestoreKindDeps {
   directories: PointDirectories
   secrets: DirectorySecrets
   reports: AdRestoreReports
+  /** To read the point's sd_table when permissions are restored (without it they are not). */
+  files?: FileRestore
 }
 
 const summarize = (rs: ObjectRestoreResult[]) => {
   const by = (a: string) => rs.filter((r) => r.action === a).length
   const parts = [`${rs.length} object${rs.length === 1 ? '' : 's'} restored`]
-  if (by('reanimated')) parts.push(`${by('reanimated')} reanimated (same objectGUID and objectSid)`)
+  const from = (f: string) => rs.filter((r) => r.reanimatedFrom === f).length
+  if (by('reanimated')) {
+    const how = [from('recycle-bin') && `${from('recycle-bin')} from the Recycle Bin`, from('tombstone') && `${from('tombstone')} from a tombstone`].filter(Boolean).join(', ')
+    parts.push(`${by('reanimated')} reanimated (same objectGUID and objectSid${how ? `; ${how}` : ''})`)
+  }
   if (by('recreated')) parts.push(`${by('recreated')} recreated (new objectGUID and objectSid)`)
   if (by('updated')) parts.push(`${by('updated')} updated`)
   const groups = rs.reduce((n, r) => n + r.groupsAdded.length + r.membersAdded.length, 0)
   if (groups) parts.push(`${groups} membership${groups === 1 ? '' : 's'} put back`)
+  const perms = rs.filter((r) => r.permissions.status === 'restored').length
+  if (perms) parts.push(`permissions of ${perms} object${perms === 1 ? '' : 's'} restored`)
   return parts.join(', ')
 }
 
@@ -127,11 +138,19 @@ export class AdRestoreKind implements VmKind<AdRestoreParams> {
       ? { mode: 'new', value: secrets.newPassword ?? '', ...(p.options.password.mustChange ? { mustChange: true } : {}) }
       : p.options.password.mode === 'must-change' ? { mode: 'must-change' } : { mode: 'none' }
     if (password.mode === 'new' && !password.value) throw fail(new InvalidRequest('A new password was asked for but none was given.'))
+    let securityDescriptors: BackupSecurityDescriptors | undefined
+    if (p.options.permissions !== false && this.#d.files) {
+      ctx.progress({ phase: 'reading the backed-up security descriptors', percent: 3 })
+      try { securityDescriptors = await pointSecurityDescriptors(this.#d.files, p.restorePointId, dir.located) } catch (e) {
+        // Without them the rest of the restore goes on; the objects report their permissions as not in the backup.
+        log.warn({ runId: ctx.runId, err: (e as Error).message }, 'the sd_table of the backed-up ntds.dit could not be read')
+      }
+    }
     try {
       for (const ref of refs) {
         if (ctx.signal.aborted) break
         ctx.progress({ phase: `restoring ${ref}`, percent: 5 + Math.round((90 * report.done) / Math.max(1, refs.length)) })
-        report.results.push(await restoreObject(dir.ad, live, ref, { ...p.options, password }))
+        report.results.push(await restoreObject(dir.ad, live, ref, { ...p.options, password }, { ...(securityDescriptors ? { securityDescriptors } : {}) }))
         report.done++
       }
     } catch (e) {

@@ -15,14 +15,22 @@ export interface BackupSecurityDescriptors {
 
 const asId = (v: unknown) => (typeof v === 'bigint' ? v : typeof v === 'number' ? BigInt(v) : undefined)
 
-export async function readSecurityDescriptors(db: EseDatabase): Promise<BackupSecurityDescriptors> {
+/** sd_id → descriptor, for every row of sd_table (none when the table is missing). */
+export async function readSdTable(db: EseDatabase): Promise<Map<bigint, Buffer>> {
   const byId = new Map<bigint, Buffer>()
-  if (db.tables().some((t) => t.name === 'sd_table')) {
-    for await (const row of db.rows('sd_table', { columns: ['sd_id', 'sd_value'] })) {
-      const id = asId(row.values.sd_id), value = row.values.sd_value
-      if (id !== undefined && Buffer.isBuffer(value)) byId.set(id, value)
-    }
+  if (!db.tables().some((t) => t.name === 'sd_table')) return byId
+  for await (const row of db.rows('sd_table', { columns: ['sd_id', 'sd_value'] })) {
+    const id = asId(row.values.sd_id), value = row.values.sd_value
+    if (id !== undefined && Buffer.isBuffer(value)) byId.set(id, value)
   }
+  return byId
+}
+
+export async function readSecurityDescriptors(db: EseDatabase): Promise<BackupSecurityDescriptors> {
+  return securityDescriptorsOf(await readSdTable(db))
+}
+
+export function securityDescriptorsOf(byId: Map<bigint, Buffer>): BackupSecurityDescriptors {
   return {
     count: byId.size,
     of(o) {

@@ -11,9 +11,10 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Attribute, Change, type Client } from 'ldapts'
+import { Attribute, Change, Control, type BerWriter, type Client } from 'ldapts'
 import { startSambaDc, type SambaDc } from '../helpers/samba-dc.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 import { connectToLab } from '../helpers/lab-vsphere.ts'
@@ -21,6 +22,7 @@ import { dumpSamba, writeNtdsFromLdif } from '../ese-writer/ntds-from-samba.ts'
 import { first, type LdifRecord } from '../ese-writer/ldif.ts'
 import { buildDc01Image, createDc01 } from './dc01.ts'
 import { guidFromBytes, sidFromLdap } from '../../backend/active-directory/ldap-values.ts'
+import { explicitAces, parseSecurityDescriptor } from '../../backend/active-directory/security-descriptor.ts'
 import type { AdComparison, AdConnection, AdDatabaseInfo, AdRestoreReport, ApiError, JobRun, RestorePoint } from '../../backend/api/contract.ts'
 import { chromium } from 'playwright-core'
 import { ensureUiBuilt } from '../helpers/ui-build.ts'
@@ -52,6 +54,16 @@ async function liveEntry(dn: string, attributes = ['*', 'memberOf']) {
   const r = await ldap.search(dn, { scope: 'base', attributes, explicitBufferAttributes: ['objectGUID', 'objectSid'] }).catch(() => undefined)
   return r?.searchEntries[0]
 }
+/** SD_FLAGS (owner, group, DACL): nTSecurityDescriptor is returned only with it. */
+class SdFlags extends Control {
+  constructor() { super('1.2.840.113556.1.4.801', { critical: true }) }
+  protected override writeControl(w: BerWriter): void { w.writeBuffer(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x07]), 4) }
+}
+async function sds(base: string, scope: 'base' | 'sub') {
+  const r = await ldap.search(base, { scope, attributes: ['nTSecurityDescriptor'], explicitBufferAttributes: ['nTSecurityDescriptor'], paged: scope === 'sub' ? { pageSize: 500 } : false }, [new SdFlags()])
+  return new Map(r.searchEntries.filter((e) => Buffer.isBuffer(e.nTSecurityDescriptor)).map((e) => [e.dn, e.nTSecurityDescriptor as Buffer]))
+}
+let bobSid: string
 const values = (v: unknown) => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String))
 
 before(async () => {
@@ -74,10 +86,15 @@ before(async () => {
   await ldap.add(TEAM, { objectClass: 'group', sAMAccountName: 'sales-team', member: [ALICE, BOB] })
   await ldap.add(`CN=Helpdesk,CN=Users,${B}`, [new Attribute({ type: 'objectClass', values: ['user'] }), new Attribute({ type: 'sAMAccountName', values: ['helpdesk'] }),
     new Attribute({ type: 'unicodePwd', values: [pw(HELPDESK_PASSWORD)] }), new Attribute({ type: 'userAccountControl', values: ['512'] })])
+  // Bob may read and write Alice's properties: an explicit ACE on Alice (Samba's own tool), which the restore must bring back.
+  bobSid = sidFromLdap((await liveEntry(BOB))!.objectSid as Buffer)!
+  execFileSync('samba-tool', ['dsacl', 'set', '-H', join(dc.dir, 'private', 'sam.ldb'), `--objectdn=${ALICE}`, `--sddl=(A;;RPWP;;;${bobSid})`],
+    { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` }, stdio: ['ignore', 'ignore', 'pipe'] })
   timings.populate = Date.now() - t0; t0 = Date.now()
   tmp = mkdtempSync(join(tmpdir(), 'stillpoint-live-dc-'))
   records = dumpSamba(dc.dir).records
-  const built = writeNtdsFromLdif(records, join(tmp, 'ntds.dit'))
+  // The dump prints descriptors as SDDL: the synthetic ntds.dit's sd_table gets the binary ones, read over LDAP.
+  const built = writeNtdsFromLdif(records, join(tmp, 'ntds.dit'), { securityDescriptors: await sds(B, 'sub') })
   buildDc01Image(built.file, join(tmp, 'dc01.img'))
   timings.image = Date.now() - t0; t0 = Date.now()
   t = await startTestService()
@@ -199,6 +216,8 @@ test('UI: the restore point offers "Restore AD objects…"; search, details, com
     assert.match(await row.innerText(), /No longer member of CN=Sales Team/)
     await page.locator('#ad-next').click()
     await page.locator('#ad-memberships').waitFor()
+    assert.equal(await page.locator('#ad-permissions').isChecked(), true, 'restoring permissions is on by default')
+    assert.match(await page.locator('label', { has: page.locator('#ad-permissions') }).innerText(), new RegExp(en['ad.opt.permissions']!.replace(/[()]/g, '\\$&')))
     await page.screenshot({ path: join(tmp, 'ad-restore-options.png') })
     await page.locator('#ad-start').click()
     await page.locator('#ad-report tbody tr', { hasText: BOB }).waitFor({ timeout: 120_000 })
@@ -219,6 +238,9 @@ test('restore the deleted user (reanimated: same objectGUID and objectSid, attri
   const rep = (await t.call<AdRestoreReport>('GET', `/api/ad-restores/${r.body.id}`, { token: admin })).body
   const alice = rep.results.find((x) => x.dn === ALICE)!
   assert.equal(alice.action, 'reanimated')
+  assert.equal(alice.reanimatedFrom, 'tombstone')
+  assert.equal(alice.recycleBin, false)
+  assert.ok(['restored', 'unchanged'].includes(alice.permissions.status), JSON.stringify(alice.permissions))
   assert.equal(alice.liveObjectGUID, first(rec('alice'), 'objectGUID'))
   assert.equal(alice.liveObjectSid, first(rec('alice'), 'objectSid'))
   assert.equal(alice.password, 'must-change')
@@ -232,6 +254,8 @@ test('restore the deleted user (reanimated: same objectGUID and objectSid, attri
   }
   assert.deepEqual(values(a.memberOf), [TEAM])
   assert.equal(String(a.pwdLastSet), '0')
+  const sd = parseSecurityDescriptor((await sds(ALICE, 'base')).get(ALICE)!)
+  assert.deepEqual(explicitAces(sd.dacl).filter((x) => x.sid === bobSid).map((x) => [x.type, x.mask]), [[0, 0x30]], "Bob's ACE on Alice is back")
   assert.deepEqual(values((await liveEntry(TEAM))!.member).sort(), [ALICE, BOB].sort())
   assert.deepEqual(values((await liveEntry(BOB))!.memberOf), [TEAM])
 

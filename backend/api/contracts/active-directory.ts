@@ -91,6 +91,11 @@ export interface AdRestoreOptions {
   targetContainer?: string;
   /** Create objects the DC no longer has at all (new objectGUID/objectSid). Default true. */
   recreate?: boolean;
+  /**
+   * Write back the backed-up owner, group and explicit ACEs of each object's security descriptor (never
+   * the SACL). Default: for reanimated and recreated objects, when the DC's differ; false: never.
+   */
+  permissions?: boolean;
 }
 
 export interface AdRestoreRequest { objects: string[]; subtree?: boolean; connection: AdConnection; options?: AdRestoreOptions }
@@ -98,6 +103,11 @@ export interface AdRestoreRequest { objects: string[]; subtree?: boolean; connec
 export interface AdObjectRestoreResult {
   dn: string; liveDn: string; objectGUID: string; liveObjectGUID?: string; liveObjectSid?: string;
   action: 'reanimated' | 'recreated' | 'updated';
+  /** A reanimated object came back from the Recycle Bin (the DC kept its attributes and links) or from a tombstone. */
+  reanimatedFrom?: 'recycle-bin' | 'tombstone';
+  /** The live forest's Recycle Bin state, read when the object was found deleted on the DC. */
+  recycleBin?: boolean;
+  permissions: { status: 'restored' | 'unchanged' | 'not-asked' | 'not-in-backup' | 'failed'; changes: string[] };
   attributesWritten: string[]; groupsAdded: string[]; membersAdded: string[];
   password: 'unchanged' | 'set' | 'must-change' | 'set, must change';
   accountState?: 'enabled' | 'disabled';

@@ -82,6 +82,7 @@ const AdRestoreRequestSchema = named('AdRestoreRequest', {
         accountState: { type: 'string', enum: ['keep', 'enabled', 'disabled'] },
         targetContainer: { type: 'string', maxLength: 2048 },
         recreate: BOOL,
+        permissions: { type: 'boolean', description: 'write back owner, group and explicit ACEs from the backup (default: for reanimated and recreated objects)' },
       },
     },
   },

@@ -39,6 +39,8 @@ interface Node { o: AdObjectSummary; depth: number; open: boolean }
             <tbody>
               @for (r of rep.results; track r.objectGUID) {
                 <tr><td class="left">{{ r.liveDn }}</td><td class="left">{{ 'ad.action.' + r.action | t }}
+                  @if (r.reanimatedFrom) { <div class="sp-muted" [id]="'ad-from-' + r.objectGUID">{{ 'ad.from.' + r.reanimatedFrom | t }}</div> }
+                  @if (r.permissions.status === 'restored') { <div class="sp-muted">{{ 'ad.permissionsRestored' | t: { changes: r.permissions.changes.join('; ') } }}</div> }
                   @if (r.groupsAdded.length) { <div class="sp-muted">{{ 'ad.groupsAdded' | t: { n: r.groupsAdded.length } }}</div> }
                   @for (p of r.problems; track $index) { <div class="sp-ad-problem">⚠ {{ p }}</div> }</td></tr>
               }
@@ -137,6 +139,7 @@ interface Node { o: AdObjectSummary; depth: number; open: boolean }
             }
           </fieldset>
           <label><input type="checkbox" id="ad-memberships" [checked]="memberships()" (change)="memberships.set($any($event.target).checked)" /> {{ 'ad.opt.memberships' | t }}</label>
+          <label><input type="checkbox" id="ad-permissions" [checked]="permissions()" (change)="permissions.set($any($event.target).checked)" /> {{ 'ad.opt.permissions' | t }}</label>
           <div class="clr-form-control"><label for="ad-target">{{ 'ad.opt.target' | t }}</label><input id="ad-target" class="clr-input" [value]="target()" (input)="target.set($any($event.target).value)" [placeholder]="'ad.opt.targetDefault' | t" /></div>
         }
       }
@@ -199,6 +202,8 @@ export class AdRestoreModal {
   readonly mustChange = signal(false);
   readonly accountState = signal<'keep' | 'enabled' | 'disabled'>('keep');
   readonly memberships = signal(true);
+  /** On: the default (permissions of reanimated and recreated objects put back when they differ); off: never. */
+  readonly permissions = signal(true);
   readonly target = signal('');
   readonly starting = signal(false);
   readonly done = signal(false);
@@ -297,7 +302,7 @@ export class AdRestoreModal {
       const pw = this.pwMode() === 'new' ? { mode: 'new' as const, value: this.newPassword(), ...(this.mustChange() ? { mustChange: true } : {}) } : { mode: this.pwMode() as 'none' | 'must-change' };
       const run = await this.ad.restore(this.rpId, {
         objects: [...this.selected().values()].map((o) => o.objectGUID ?? o.dn), connection: this.connection(),
-        options: { memberships: this.memberships(), password: pw, accountState: this.accountState(), ...(this.target().trim() ? { targetContainer: this.target().trim() } : {}) },
+        options: { memberships: this.memberships(), ...(this.permissions() ? {} : { permissions: false }), password: pw, accountState: this.accountState(), ...(this.target().trim() ? { targetContainer: this.target().trim() } : {}) },
       });
       this.password.set(''); this.newPassword.set('');
       this.tracker.track(run, (r) => { this.done.set(true); void this.ad.report(r.id).then((rep) => this.report.set(rep), () => undefined); });
