@@ -221,6 +221,8 @@ export interface ReplicaDetail {
   points?: { id: string; name: string; createdAt: string; consistency?: 'application' | 'filesystem' | 'crash' }[];
   /** RPO compliance, for a replica of a replication job's VM. */
   rpo?: import('./contracts/replication-jobs.ts').ReplicaRpo;
+  /** A failback that has switched back and waits for commit or undo (to the original VM, or to the new VM it names). */
+  failback?: { at: string; newVmName?: string };
 }
 
 /** POST /api/vms/:id/replicate: an on-demand replication to the DR site (the replica is created on the first run). */

@@ -143,6 +143,7 @@ export function toReplicaState(vmId: string, s: ReplicaStatus, replicaId: string
     ...(s.bytes !== undefined ? { lastSyncBytes: s.bytes } : {}), ...(s.consistency ? { consistency: s.consistency } : {}),
     ...(s.error ? { error: s.error } : !syncing && s.state === 'syncing' ? { error: 'The last replication run was interrupted; the next run reverts the replica to its latest recovery point and writes it again.' } : {}),
     points: s.points.map((p) => ({ id: p.id, name: p.name, createdAt: p.takenAt ?? p.createdAt, ...(p.consistency ? { consistency: p.consistency } : {}) })),
+    ...(s.failover?.failback ? { failback: { at: s.failover.failback.at, ...(s.failover.failback.newVm ? { newVmName: s.failover.failback.newVm.name } : {}) } } : {}),
   };
 }
 
