@@ -85,6 +85,7 @@ test('dev host: Edit in the DR view opens the wizard filled with the job; the ch
 
     // The wizard, filled with the job's settings.
     await page.locator('#modal').waitFor();
+    assert.equal(await page.locator('#modal-title').innerText(), en['replication.edit.title']);
     const frame = await frameOf(page, '#modal-frame');
     const w = page.frameLocator('#modal-frame');
     await w.locator('#rp-save').waitFor();

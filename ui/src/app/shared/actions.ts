@@ -21,14 +21,16 @@ export class Actions {
   private readonly router = inject(Router);
   private readonly i18n = inject(I18n);
 
-  open(action: ActionName, vmIds: string[], extra: Record<string, string> = {}, onClosed?: () => void): void {
+  /** `titleKey`: the modal's title when the action opens in another mode (e.g. the replication wizard editing a job). */
+  open(action: ActionName, vmIds: string[], extra: Record<string, string> = {}, onClosed?: () => void, titleKey?: string): void {
     if (this.sdk.isPlugin) {
       const ctx = this.sdk.contextObjects();
       const s = SIZES[action];
+      const title = this.i18n.t(titleKey ?? s.titleKey);
       this.sdk.openModal({
         url: `ui/index.html#/actions/${action}`,
-        title: this.i18n.t(s.titleKey),
-        accessibilityTitle: this.i18n.t(s.titleKey),
+        title,
+        accessibilityTitle: title,
         size: { width: s.width, height: s.height },
         contextObjects: ctx.length ? ctx : vmIds.map((id) => ({ id })),
         customData: extra,

@@ -211,7 +211,7 @@ export class DrView {
     try { this.tracker.track(await this.repl.runJob(j.id), () => void this.load()); this.notice.set(this.i18n.t('jobs.started', { name: j.name })); } catch (e) { this.error.set(errorText(e)); }
   }
   /** Opens the replication job wizard filled with the job's settings (saving updates the job). */
-  editJob(j: ReplicationJob): void { this.actions.open('replicate', j.vmIds, { job: j.id }, () => void this.load()); }
+  editJob(j: ReplicationJob): void { this.actions.open('replicate', j.vmIds, { job: j.id }, () => void this.load(), 'replication.edit.title'); }
   async removeJob(): Promise<void> {
     const j = this.confirmDelete();
     this.confirmDelete.set(null);
