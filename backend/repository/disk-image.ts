@@ -21,6 +21,7 @@ import { FRAME_END_ROOM, ZstdDecompressor } from './zstd.ts';
 import { readRecord } from './pack-reader.ts';
 import { ChunkTable, MISSING } from './chunk-table.ts';
 import { Lru } from './lru.ts';
+import { availableParallelism } from 'node:os';
 import { WorkerPool } from './worker-pool.ts';
 import { RepositoryError, damaged } from './errors.ts';
 import { storageFor } from './storage/open.ts';
@@ -118,14 +119,15 @@ export function inlineDecoder(keys: RepoKeys | undefined): Decoder {
 }
 
 /**
- * Decodes on one chunk worker thread (worker-pool.ts) of this thread's own, started on the first
- * decode and unref'ed while idle: for a thread that reads and also does other work (a browse worker
- * streaming a download). close() stops it.
+ * Decodes on chunk worker threads (worker-pool.ts) of this thread's own, one per core (at most
+ * `threads`), started on the first decode and unref'ed while idle: for a thread that reads and also
+ * does other work (a browse worker streaming a download, whose raw chunks' SHA-256 alone would keep
+ * one core busy). Decodes run in parallel; the reader copies chunks out in order. close() stops them.
  */
-export function threadDecoder(keys: RepoKeys | undefined, chunkSize: number): Decoder & { close(): Promise<void> } {
+export function threadDecoder(keys: RepoKeys | undefined, chunkSize: number, threads = 2): Decoder & { close(): Promise<void> } {
   let pool: WorkerPool | undefined;
   const decode: Decoder = (payload, offset, length, flags, rawLength, id, check, out) => {
-    pool ??= new WorkerPool({ dir: '', keys, level: 1, chunkSize, threads: 1 });
+    pool ??= new WorkerPool({ dir: '', keys, level: 1, chunkSize, threads: Math.max(1, Math.min(threads, availableParallelism())) });
     return pool.decode(payload, offset, length, flags, rawLength, id, check, out);
   };
   return Object.assign(decode, { close: async () => { const p = pool; pool = undefined; await p?.close(); } });
