@@ -56,7 +56,10 @@ export async function buildCatalog(repo: Repository, store: CatalogStore, rp: Re
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     // Kept open for the whole build: the repository's GC leaves their packs alone meanwhile.
-    for (const d of rp.disks) images.push({ key: d.key, label: d.label, img: await repo.openDiskImage(rp.id, d.key) });
+    // Read once, in order: a small cache (its chunk buffers reused instead of fresh memory per chunk);
+    // compressed chunks are checked by their zstd checksum (encrypted ones by their GCM tag) as a
+    // restore checks them, raw ones by their hash: hashing every decoded MiB again cost the build CPU.
+    for (const d of rp.disks) images.push({ key: d.key, label: d.label, img: await repo.openDiskImage(rp.id, d.key, { verify: false, cacheBytes: BUILD_CACHE }) });
     // The previous point's disks: a changed file whose earlier version the previous catalog did not sample is sampled there.
     if (prev) {
       for (const d of o.previous!.rp.disks) {
@@ -64,7 +67,7 @@ export async function buildCatalog(repo: Repository, store: CatalogStore, rp: Re
         if (img) previousImages.push({ key: d.key, label: d.label, img });
       }
     }
-    const planned = await openVolumes(images.map((d) => ({ key: d.key, label: d.label, reader: { size: d.img.capacity, readAt: (at: number, n: number) => d.img.readAt(at, n) } })));
+    const planned = await openVolumes(images.map((d) => ({ key: d.key, label: d.label, reader: { size: d.img.capacity, readAt: (at: number, n: number) => d.img.readAt(at, n), readInto: (at: number, out: Uint8Array) => d.img.readInto(at, out) } })));
     for (const [i, v] of planned.entries()) {
       o.signal?.throwIfAborted();
       o.progress?.((90 * i) / planned.length, `cataloguing ${v.name}`);
@@ -157,6 +160,8 @@ function concatColumns(parts: { volume: number; table: ScanColumns }[]): EntryCo
 
 /** Bytes fed to the worker per call. */
 const FEED_PIECE = 16 << 20;
+/** Decoded-chunk cache of the build's disk images: the feed's read-ahead, not more. */
+const BUILD_CACHE = 24 << 20;
 
 /** A plan the worker made from guest bytes, checked before anything is read for it: units inside the volume. */
 function planFits(p: FeedPlan, volumeSize: number): boolean {
@@ -173,26 +178,34 @@ function planFits(p: FeedPlan, volumeSize: number): boolean {
 
 /**
  * Reads the plan's units in pieces and feeds them to the worker in order, the next piece read while
- * the worker parses the current one. Each piece moves to the worker (no copy). true when all were fed.
+ * the worker parses the current one. Each piece moves to the worker (no copy) and comes back when
+ * parsed, to be read into again: fresh memory for every piece cost page faults and garbage
+ * collections in both threads. true when all were fed.
  */
 async function feed(scanner: IsolatedWorker, reader: ReadAt, plan: FeedPlan): Promise<boolean> {
   const total = plan.units * plan.unit;
   const per = Math.max(1, Math.floor(FEED_PIECE / plan.unit)) * plan.unit;
   const starts: number[] = [];
   for (let at = 0, k = 0; k < plan.extents.length; at += plan.extents[k]!.length, k++) starts.push(at);
-  /** Bytes [at, at + len) of the extents laid end to end, in a buffer of their own. */
+  const spare: ArrayBuffer[] = [];
+  /** Bytes [at, at + len) of the extents laid end to end, in a buffer of their own (a whole ArrayBuffer of `per` bytes, or of len). */
   const read = async (at: number): Promise<Buffer> => {
     const len = Math.min(per, total - at);
     let k = starts.length - 1;
     while (starts[k]! > at) k--;
     const e = plan.extents[k]!;
     const inFirst = at - starts[k]!;
+    if (inFirst + len <= e.length && reader.readInto) {
+      const b = Buffer.from(spare.pop() ?? new ArrayBuffer(per), 0, len);
+      if (await reader.readInto(e.offset + inFirst, b) !== len) throw new Error(`short read of the volume at ${e.offset + inFirst}`);
+      return b;
+    }
     if (inFirst + len <= e.length) {
       const b = await reader.readAt(e.offset + inFirst, len);
       if (b.length !== len) throw new Error(`short read of the volume at ${e.offset + inFirst}`);
       return b.byteOffset === 0 && b.buffer.byteLength === len ? b : Buffer.from(b);
     }
-    const out = Buffer.allocUnsafeSlow(len);
+    const out = Buffer.from(spare.pop() ?? new ArrayBuffer(per), 0, len);
     for (let got = 0; got < len; k++) {
       const x = plan.extents[k]!;
       const from = at + got - starts[k]!;
@@ -210,7 +223,8 @@ async function feed(scanner: IsolatedWorker, reader: ReadAt, plan: FeedPlan): Pr
     const buf = await next!;
     next = at + per < total ? read(at + per) : undefined;
     next?.catch(() => { /* seen when awaited */ });
-    await scanner.call('feed', [buf, at / plan.unit, buf.length / plan.unit], { transfer: [buf.buffer as ArrayBuffer] });
+    const back = await scanner.call<Uint8Array | undefined>('feed', [buf, at / plan.unit, buf.length / plan.unit], { transfer: [buf.buffer as ArrayBuffer] });
+    if (back?.buffer instanceof ArrayBuffer && back.buffer.byteLength === per && spare.length < 2) spare.push(back.buffer);
   }
   return true;
 }

@@ -244,9 +244,11 @@ export function catalogScanner() {
       const f = cur.feed;
       return f ? { unit: f.unit, units: f.units, extents: f.extents } : null;
     },
-    feed: async (bytes: Uint8Array, first: number, n: number): Promise<void> => {
+    /** Parses a piece; its buffer goes back to the caller to be read into again (nothing here keeps it). */
+    feed: async (bytes: Uint8Array, first: number, n: number): Promise<Transfer<Uint8Array>> => {
       if (!cur?.feed) throw new Error('no volume is open to feed');
       await cur.feed.feed(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), first, n);
+      return new Transfer(bytes, [bytes.buffer as ArrayBuffer]);
     },
     /** The open volume's result: `fed` when every unit of the plan was fed, else the table is read here. */
     finish: async (fed: boolean): Promise<Transfer<PackedScan>> => {
