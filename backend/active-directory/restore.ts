@@ -143,9 +143,12 @@ export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, re
   } else {
     action = 'updated'
   }
-  current = await live.byGuid(o.objectGUID, binary)
+  // A recreated object has the new objectGUID the DC gave it: found by its DN, then followed by that GUID.
+  current = action === 'recreated' ? await live.byDn(targetDn, binary) : await live.byGuid(o.objectGUID, binary)
   if (!current) throw new LiveDirectoryError('not-found', `${o.dn} is not on the DC after the ${action === 'recreated' ? 'creation' : 'reanimation'}`)
   const liveDn = current.dn
+  const newGuid = liveValues(current, 'objectGUID')[0]
+  const liveGuid = Buffer.isBuffer(newGuid) ? guidFromBytes(newGuid) : o.objectGUID
 
   const permissions = await restorePermissions(live, liveDn, o, action, options.permissions, sources.securityDescriptors, problems)
 
@@ -191,7 +194,7 @@ export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, re
   // userAccountControl from the backup, then the account state asked for.
   let accountState: ObjectRestoreResult['accountState']
   if (isUser(o) || o.objectClass.some((c) => c.toLowerCase() === 'computer')) {
-    const fresh = await live.byGuid(o.objectGUID, binary) ?? current
+    const fresh = await live.byGuid(liveGuid, binary) ?? current
     const backupUac = uac && (!wanted || wanted.has('useraccountcontrol')) ? Number(first(uac)) : undefined
     let target = backupUac ?? Number(first(liveValues(fresh, 'userAccountControl')) ?? 0)
     if (options.accountState === 'enabled') target &= ~UF_ACCOUNTDISABLE
@@ -199,7 +202,7 @@ export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, re
     if (String(target) !== first(liveValues(fresh, 'userAccountControl'))) {
       if (await attempt(problems, () => live.modify(liveDn, [{ operation: 'replace', type: 'userAccountControl', values: [String(target)] }]))) attributesWritten.push('userAccountControl')
     }
-    const now = Number(first(liveValues(await live.byGuid(o.objectGUID, binary) ?? fresh, 'userAccountControl')) ?? target)
+    const now = Number(first(liveValues(await live.byGuid(liveGuid, binary) ?? fresh, 'userAccountControl')) ?? target)
     accountState = now & UF_ACCOUNTDISABLE ? 'disabled' : 'enabled'
   }
 
@@ -221,7 +224,7 @@ export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, re
       if (await attempt(problems, () => live.modify(group.dn, [{ operation: 'add', type: 'member', values: [liveDn] }]))) groupsAdded.push(group.dn)
     }
     if (isGroup(o)) {
-      const self = await live.byGuid(o.objectGUID)
+      const self = await live.byGuid(liveGuid)
       for (const m of [o.attributes.member ?? []].flat().map(String)) {
         const member = await liveDnOf(m)
         if (!member) { problems.push(`member ${m} is not on the DC: not added`); continue }
@@ -231,7 +234,7 @@ export async function restoreObject(ad: ActiveDirectory, live: LiveDirectory, re
     }
   }
 
-  const after = await live.byGuid(o.objectGUID, binary)
+  const after = await live.byGuid(liveGuid, binary)
   const guidBuf = after && liveValues(after, 'objectGUID')[0]
   const sidBuf = after && liveValues(after, 'objectSid')[0]
   return {

@@ -3,7 +3,8 @@
  * - the Recycle Bin state of the live forest and the reanimation path the restore took (tombstone
  *   reanimation with it off; with it on, Samba 4.17 refuses to reanimate and the refusal says why);
  * - security descriptors: an explicit ACE given to a user (samba-tool dsacl) is in the backup's sd_table
- *   and is back after the user is deleted and reanimated, and after it was removed from a live object.
+ *   and is back after the user is deleted and reanimated (Samba's tombstone kept it), after it was removed
+ *   from a live object, and on a user recreated after its tombstone was expunged (the DC gave it defaults).
  * The ntds.dit is SYNTHETIC (test ESE writer, from the DC's own directory; binary descriptors read over
  * LDAP with the SD_FLAGS control, as the dump prints them as SDDL).
  */
@@ -30,9 +31,9 @@ class SdFlags extends Control {
   protected override writeControl(w: BerWriter): void { w.writeBuffer(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x07]), 4) }
 }
 
-function cli(args: string[], password: string): Promise<{ code: number; out: string; err: string }> {
+function cli(args: string[], password: string, more: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/stillpoint.mjs', 'ad', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, STILLPOINT_AD_PASSWORD: password } }, (e, out, err) => {
+    execFile(process.execPath, ['bin/stillpoint.mjs', 'ad', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, STILLPOINT_AD_PASSWORD: password, ...more } }, (e, out, err) => {
       resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err })
     })
   })
@@ -63,6 +64,7 @@ describe('Recycle Bin off: tombstone reanimation, and the explicit ACE back from
   const ERIN = `CN=Erin Walsh,OU=Eng,${B}`
   const FRANK = `CN=Frank Ode,OU=Eng,${B}`
   const ENG = `CN=Eng Team,OU=Eng,${B}`
+  const HANK = `CN=Hank Moss,OU=Eng,${B}`
   let dc: SambaDc, ldap: Client, tmp: string, file: string, records: LdifRecord[], frankSid: string
   let backupSd: SecurityDescriptor
 
@@ -76,6 +78,8 @@ describe('Recycle Bin off: tombstone reanimation, and the explicit ACE back from
     frankSid = sidOfEntry((await entry(ldap, FRANK))!)
     // Frank may read and write Erin's properties: an explicit ACE on Erin, set with Samba's own tool.
     execFileSync('samba-tool', ['dsacl', 'set', '-H', join(dc.dir, 'private', 'sam.ldb'), `--objectdn=${ERIN}`, `--sddl=(A;;RPWP;;;${frankSid})`], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    await addUser(ldap, HANK, 'hank', { title: 'Intern' })
+    execFileSync('samba-tool', ['dsacl', 'set', '-H', join(dc.dir, 'private', 'sam.ldb'), `--objectdn=${HANK}`, `--sddl=(A;;RPWP;;;${frankSid})`], { env, stdio: ['ignore', 'ignore', 'pipe'] })
     backupSd = await sdOf(ldap, ERIN)
     assert.ok(explicitAces(backupSd.dacl).some((a) => a.sid === frankSid && a.mask === 0x30), 'samba-tool dsacl set did not add the ACE')
     tmp = mkdtempSync(join(tmpdir(), 'stillpoint-ad-rbperm-'))
@@ -110,8 +114,8 @@ describe('Recycle Bin off: tombstone reanimation, and the explicit ACE back from
     assert.equal(now.owner, backupSd.owner)
     assert.equal(now.group, backupSd.group)
     assert.deepEqual(explicitAces(now.dacl).map((a) => a.raw.toString('hex')).sort(), explicitAces(backupSd.dacl).map((a) => a.raw.toString('hex')).sort())
-    // What the restore found different on the tombstone is reported, or it had kept them (Samba keeps the descriptor).
-    assert.ok(['restored', 'unchanged'].includes(res.permissions.status), JSON.stringify(res.permissions))
+    // Samba's tombstone kept the descriptor (as Windows' does): nothing to write, and the restore says so.
+    assert.deepEqual(res.permissions, { status: 'unchanged', changes: [] })
   })
 
   test('an ACE removed from a live object is written back with --permissions; --no-permissions leaves it removed', async () => {
@@ -135,6 +139,27 @@ describe('Recycle Bin off: tombstone reanimation, and the explicit ACE back from
     const text = await cli(['restore', file, ERIN, ...live(dc), '--permissions'], dc.adminPassword)
     assert.equal(text.code, 0, text.out + text.err)
     assert.doesNotMatch(text.out, /permissions:/, 'nothing left to restore the second time')
+  })
+
+  test('a user whose tombstone is gone is recreated and gets its explicit ACE from the backup (the DC gave it only the defaults)', async () => {
+    await ldap.del(HANK)
+    // Past the tombstone lifetime: Samba's own expunge removes the tombstone for good.
+    const later = new Date(Date.now() + 3 * 86400_000).toISOString().slice(0, 10)
+    execFileSync('samba-tool', ['domain', 'tombstones', 'expunge', B, '-H', join(dc.dir, 'private', 'sam.ldb'), '--tombstone-lifetime=1', `--current-time=${later}`], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    const gone = await ldap.search(`CN=Deleted Objects,${B}`, { scope: 'one', filter: '(sAMAccountName=hank)' }, [new Control('1.2.840.113556.1.4.417', { critical: true })])
+    assert.equal(gone.searchEntries.length, 0, 'the tombstone was not expunged')
+
+    const r = await cli(['restore', file, HANK, ...live(dc), '--new-password-env', 'NEW_PW', '--json'], dc.adminPassword, { NEW_PW: 'Hank-New-Pass-2!' })
+    assert.equal(r.code, 0, r.out + r.err)
+    const res = JSON.parse(r.out).results[0]
+    assert.equal(res.action, 'recreated')
+    assert.equal(res.reanimatedFrom, undefined)
+    assert.equal(res.permissions.status, 'restored')
+    assert.match(res.permissions.changes.join('\n'), new RegExp(`explicit ACE missing \\(allow 0x30 to ${frankSid}\\)`))
+    const e = (await entry(ldap, HANK))!
+    assert.notEqual(guidFromBytes(e.objectGUID as Buffer), first(records.find((x) => first(x, 'sAMAccountName') === 'hank')!, 'objectGUID'), 'a new object')
+    assert.equal(e.title, 'Intern')
+    assert.ok(explicitAces((await sdOf(ldap, HANK)).dacl).some((a) => a.sid === frankSid && a.mask === 0x30), "Frank's ACE on Hank is back")
   })
 })
 
