@@ -12,10 +12,10 @@ import { ErrorAlert } from '../../shared/error-alert';
 import { liveView } from '../../shared/live-view';
 import { PluginNav } from '../../shared/plugin-nav';
 import { RunProgress } from '../../shared/run-progress';
-import { asRun, ReplicationApi, type DrAction, type FailoverPlan, type Replica } from './replication-api';
+import { asRun, ReplicationApi, type DrAction, type FailbackChoice, type FailoverPlan, type Replica } from './replication-api';
 import { RpoBadge } from './rpo-badge';
 
-/** Which actions a replica in a state offers: failover kinds while it is a replica, the rest once failed over. */
+/** Which actions a replica in a state offers: failover kinds while it is a replica, the rest once failed over (commit or undo while a failback waits). */
 const OFFERED: Record<Replica['state'], DrAction[]> = {
   ready: ['failover', 'test', 'planned'], error: ['failover', 'test'], syncing: [], failedOver: ['undo', 'permanent', 'failback'],
 };
@@ -51,13 +51,14 @@ const OFFERED: Record<Replica['state'], DrAction[]> = {
               <td class="left">{{ r.replicaName ?? r.replicaVmId }}<br /><span class="sp-muted">{{ r.targetHost }}</span></td>
               <td class="left">{{ r.sourceName ?? r.vmId }}</td>
               <td class="left"><span class="label" [class.label-success]="r.state === 'ready'" [class.label-info]="r.state === 'syncing'" [class.label-warning]="r.state === 'failedOver'" [class.label-danger]="r.state === 'error'">{{ 'replica.state.' + r.state | t }}</span>
-                @if (r.error) { <br /><span class="sp-muted">{{ r.error }}</span> }</td>
+                @if (r.error) { <br /><span class="sp-muted">{{ r.error }}</span> }
+                @if (r.failback; as fb) { <br /><span class="sp-muted" data-failback-waits>{{ (fb.newVmName ? 'dr.failback.waitsNew' : 'dr.failback.waits') | t: { name: fb.newVmName ?? r.sourceName ?? r.vmId } }}</span> }</td>
               <td class="left">{{ r.lastSync | dt }}@if (r.consistency) { <sp-consistency [value]="r.consistency" /> }
                 @if (r.lastSyncBytes !== undefined) { <br /><span class="sp-muted">{{ r.lastSyncBytes | bytes }} · {{ r.lastSyncDurationMs ?? 0 | duration }}</span> }</td>
               <td class="left"><sp-rpo [value]="r.rpo" /></td>
               <td>{{ r.recoveryPoints | num }}</td>
               <td class="left"><div class="btn-group btn-sm">
-                @for (a of actionsFor(r); track a) { <button type="button" class="btn btn-sm btn-outline" [attr.data-action]="a" (click)="ask(r, a)">{{ 'repl.action.' + a | t }}</button> }
+                @for (a of actionsFor(r); track a) { <button type="button" class="btn btn-sm btn-outline" [attr.data-action]="a" (click)="ask(r, a)">{{ actionKey(a) | t }}</button> }
               </div></td>
             </tr>
           } @empty { <tr><td colspan="7" class="left sp-muted">{{ 'repl.dr.noReplicas' | t }}</td></tr> }
@@ -105,11 +106,33 @@ const OFFERED: Record<Replica['state'], DrAction[]> = {
     </div>
 
     <clr-modal [clrModalOpen]="!!pending()" (clrModalOpenChange)="!$event && pending.set(null)">
-      <h3 class="modal-title">@if (pending(); as p) { {{ 'repl.confirm.' + p.action + '.title' | t: { name: p.replica.replicaName } }} }</h3>
+      <h3 class="modal-title">@if (pending(); as p) { {{ confirmKey(p, 'title') | t: { name: p.replica.replicaName } }} }</h3>
       <div class="modal-body" id="dr-confirm">
         @if (pending(); as p) {
-          <p><strong>{{ 'repl.confirm.replica' | t }}</strong> {{ 'repl.confirm.' + p.action + '.replica' | t }}</p>
-          <p><strong>{{ 'repl.confirm.source' | t: { name: p.replica.sourceName ?? p.replica.vmId } }}</strong> {{ 'repl.confirm.' + p.action + '.source' | t }}</p>
+          @if (p.action === 'failback') {
+            <fieldset class="sp-failback-choice">
+              <legend>{{ 'dr.failback.to' | t }}</legend>
+              <label><input type="radio" name="fbTarget" value="original" [(ngModel)]="fbTarget" /> {{ 'dr.failback.toOriginal' | t: { name: p.replica.sourceName ?? p.replica.vmId } }}</label><br />
+              <label><input type="radio" name="fbTarget" value="new" [(ngModel)]="fbTarget" /> {{ 'dr.failback.toNew' | t }}</label>
+            </fieldset>
+            @if (fbTarget === 'original') {
+              <label for="dr-fb-transport">{{ 'dr.failback.transport' | t }}</label>
+              <select class="clr-select" id="dr-fb-transport" name="fbTransport" [(ngModel)]="fbTransport">
+                <option value="auto">{{ 'dr.failback.transport.auto' | t }}</option>
+                <option value="hot-add">{{ 'dr.failback.transport.hot-add' | t }}</option>
+                <option value="full-upload">{{ 'dr.failback.transport.full-upload' | t }}</option>
+              </select>
+            } @else {
+              <div class="sp-failback-new">
+                <label for="dr-fb-name">{{ 'dr.failback.name' | t }}</label> <input class="clr-input" id="dr-fb-name" name="fbName" [(ngModel)]="fbName" /><br />
+                <label for="dr-fb-host">{{ 'dr.failback.host' | t }}</label> <input class="clr-input" id="dr-fb-host" name="fbHost" [(ngModel)]="fbHost" /><br />
+                <label for="dr-fb-datastore">{{ 'dr.failback.datastore' | t }}</label> <input class="clr-input" id="dr-fb-datastore" name="fbDatastore" [(ngModel)]="fbDatastore" /><br />
+                <label for="dr-fb-folder">{{ 'dr.failback.folder' | t }}</label> <input class="clr-input" id="dr-fb-folder" name="fbFolder" [(ngModel)]="fbFolder" />
+              </div>
+            }
+          }
+          <p><strong>{{ 'repl.confirm.replica' | t }}</strong> {{ confirmKey(p, 'replica') | t }}</p>
+          <p><strong>{{ 'repl.confirm.source' | t: { name: p.replica.failback?.newVmName ?? p.replica.sourceName ?? p.replica.vmId } }}</strong> {{ confirmKey(p, 'source') | t: { name: fbName || p.replica.failback?.newVmName || '' } }}</p>
           @if (pointChoice(p.action) && (p.replica.points?.length ?? 0) > 1) {
             <label for="dr-point">{{ 'repl.confirm.point' | t }}</label>
             <select class="clr-select" id="dr-point" name="point" [(ngModel)]="point">
@@ -122,7 +145,7 @@ const OFFERED: Record<Replica['state'], DrAction[]> = {
       <div class="modal-footer">
         @if (pending(); as p) {
           <button type="button" class="btn btn-outline" (click)="pending.set(null)">{{ 'common.cancel' | t }}</button>
-          <button type="button" class="btn" id="dr-confirm-go" [class.btn-danger]="p.action === 'failover' || p.action === 'permanent'" [class.btn-primary]="p.action !== 'failover' && p.action !== 'permanent'" (click)="go()">{{ 'repl.action.' + p.action | t }}</button>
+          <button type="button" class="btn" id="dr-confirm-go" [class.btn-danger]="p.action === 'failover' || p.action === 'permanent'" [class.btn-primary]="p.action !== 'failover' && p.action !== 'permanent'" [disabled]="p.action === 'failback' && !fbReady()" (click)="go()">{{ actionKey(p.action) | t }}</button>
         }
       </div>
     </clr-modal>
@@ -167,6 +190,13 @@ export class DrView {
   readonly plans = signal<FailoverPlan[]>([]);
   readonly pendingPlan = signal<{ plan: FailoverPlan; mode: 'normal' | 'test' } | null>(null);
   point = '';
+  /** The failback confirmation's choices: to the original VM (transport) or to a new VM (where). */
+  fbTarget: 'original' | 'new' = 'original';
+  fbTransport: 'auto' | 'hot-add' | 'full-upload' = 'auto';
+  fbName = '';
+  fbHost = '';
+  fbDatastore = '';
+  fbFolder = '';
 
   constructor() {
     void this.load();
@@ -178,19 +208,38 @@ export class DrView {
       this.all.set(reps); this.jobs.set(jobs); this.plans.set(plans); this.error.set(null);
     } catch (e) { this.error.set(errorText(e)); }
   }
-  actionsFor(r: Replica): DrAction[] { return OFFERED[r.state] ?? []; }
+  actionsFor(r: Replica): DrAction[] { return r.state === 'failedOver' && r.failback ? ['failbackCommit', 'failbackUndo'] : OFFERED[r.state] ?? []; }
+  /** i18n key of an action's label, and of its confirmation's parts (failback's own keys live under dr.failback.). */
+  actionKey(a: DrAction): string { return a === 'failbackCommit' ? 'dr.failback.action.commit' : a === 'failbackUndo' ? 'dr.failback.action.undo' : 'repl.action.' + a; }
+  confirmKey(p: { replica: Replica; action: DrAction }, part: 'title' | 'replica' | 'source'): string {
+    if (p.action === 'failbackCommit' || p.action === 'failbackUndo') return `dr.failback.${p.action === 'failbackCommit' ? 'commit' : 'undo'}${p.replica.failback?.newVmName ? 'New' : ''}.${part}`;
+    if (p.action === 'failback' && part !== 'title') {
+      return this.fbTarget === 'new' ? `dr.failback.new.${part}` : `dr.failback.original.${this.fbTransport}.${part}`;
+    }
+    return `repl.confirm.${p.action}.${part}`;
+  }
+  fbReady(): boolean { return this.fbTarget === 'original' || (!!this.fbName.trim() && !!this.fbHost.trim() && !!this.fbDatastore.trim()); }
+  private fbChoice(): FailbackChoice {
+    return this.fbTarget === 'new'
+      ? { target: 'new', name: this.fbName.trim(), host: this.fbHost.trim(), datastore: this.fbDatastore.trim(), ...(this.fbFolder.trim() ? { folder: this.fbFolder.trim() } : {}) }
+      : { target: 'original', transport: this.fbTransport };
+  }
   pointChoice(a: DrAction): boolean { return a === 'failover' || a === 'test'; }
-  ask(replica: Replica, action: DrAction): void { this.point = ''; this.pending.set({ replica, action }); }
+  ask(replica: Replica, action: DrAction): void {
+    this.point = '';
+    this.fbTarget = 'original'; this.fbTransport = 'auto'; this.fbName = ''; this.fbHost = ''; this.fbDatastore = ''; this.fbFolder = '';
+    this.pending.set({ replica, action });
+  }
   async go(): Promise<void> {
     const p = this.pending();
     this.pending.set(null);
     if (!p) return;
     this.error.set(null);
     try {
-      const r = await this.repl.act(p.replica.replicaVmId, p.action, this.pointChoice(p.action) && this.point ? this.point : undefined);
+      const r = await this.repl.act(p.replica.replicaVmId, p.action, this.pointChoice(p.action) && this.point ? this.point : undefined, p.action === 'failback' ? this.fbChoice() : undefined);
       const run = asRun(r);
       if (run) this.tracker.track(run, (_x: JobRun) => void this.load());
-      this.notice.set(this.i18n.t('repl.dr.started', { action: this.i18n.t('repl.action.' + p.action), name: p.replica.replicaName ?? p.replica.replicaVmId }));
+      this.notice.set(this.i18n.t('repl.dr.started', { action: this.i18n.t(this.actionKey(p.action)), name: p.replica.replicaName ?? p.replica.replicaVmId }));
       await this.load();
     } catch (e) { this.error.set(errorText(e)); }
   }

@@ -8,7 +8,12 @@ import { AuthService } from '../../core/auth';
 export type Replica = Extract<ReplicaState, { replicaVmId: string }>;
 /** A failover plan as GET /api/failover-plans lists it (backend/api/contracts/failover.ts): what the DR view shows of it. */
 export interface FailoverPlan { id: string; name: string; description?: string; groups: { replicaIds: string[]; delaySeconds?: number }[] }
-export type DrAction = 'failover' | 'test' | 'planned' | 'undo' | 'permanent' | 'failback';
+export type DrAction = 'failover' | 'test' | 'planned' | 'undo' | 'permanent' | 'failback' | 'failbackCommit' | 'failbackUndo';
+
+/** Where a failback goes: the original VM (and how the changes travel) or a new VM at production (a full copy). */
+export type FailbackChoice =
+  | { target: 'original'; transport: 'auto' | 'hot-add' | 'full-upload' }
+  | { target: 'new'; name: string; host: string; datastore: string; folder?: string };
 
 /** Replication jobs, replicas and the failover actions (backend/api/contracts/replication-jobs.ts and the failover routes). */
 @Injectable({ providedIn: 'root' })
@@ -31,8 +36,15 @@ export class ReplicationApi {
   replicas(): Promise<ReplicaState[]> { return this.wrap(this.http.get<ReplicaState[]>(this.auth.url('replicas'))); }
 
   /** A failover action on a replica (Failover / Test / Planned take a recovery point; the others act on the failed-over replica). */
-  act(replicaId: string, action: DrAction, point?: string): Promise<unknown> {
+  act(replicaId: string, action: DrAction, point?: string, failback?: FailbackChoice): Promise<unknown> {
     const id = encodeURIComponent(replicaId);
+    if (action === 'failback' || action === 'failbackCommit' || action === 'failbackUndo') {
+      const f = failback;
+      const body = action === 'failbackCommit' ? { action: 'commit' } : action === 'failbackUndo' ? { action: 'undo' }
+        : f?.target === 'new' ? { toNew: { name: f.name, host: f.host, datastore: f.datastore, ...(f.folder ? { folder: f.folder } : {}) } }
+        : f?.transport && f.transport !== 'auto' ? { transport: f.transport } : {};
+      return this.wrap(this.http.post<unknown>(this.auth.url(`replicas/${id}/failback`), body));
+    }
     const mode = action === 'test' ? 'test' : action === 'planned' ? 'planned' : 'normal';
     const path = action === 'failover' || action === 'test' || action === 'planned' ? `replicas/${id}/failover` : `replicas/${id}/${action}`;
     const body = action === 'failover' || action === 'test' || action === 'planned' ? { mode, ...(point ? { point } : {}) } : action === 'permanent' ? { confirm: true } : {};
