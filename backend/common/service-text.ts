@@ -15,7 +15,7 @@ export interface IdentifiedText { key: string; params?: Record<string, string | 
 
 export const LIST_SEPARATOR = '; ';
 /** Parameters that hold service texts themselves; any other parameter is data (a VM name, a vCenter message). */
-const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left', 'catalogs', 'items']);
+const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left', 'catalogs', 'items', 'points']);
 
 export const SERVICE_TEXTS = {
   // Phases of a run item (backend/jobs/runner.ts and the kinds).
@@ -64,6 +64,7 @@ export const SERVICE_TEXTS = {
   'restore.item.deleteFolder': '{path} (delete the folder from the datastore browser: {error})',
   'restore.fixAndRetry': 'Fix the cause and run the restore again.',
   'maintenance.retentionRemoved': { one: 'Removed {n} restore point by job \'{job}\' retention: {points}.', other: 'Removed {n} restore points by job \'{job}\' retention: {points}.' },
+  'maintenance.removedPoint': '{id} ({vmId}, made {createdAt})',
   'maintenance.retentionKeptAll': 'Job \'{job}\' retention kept every restore point.',
   'maintenance.gcDone': 'Reclaimed {bytes}: deleted chunks: {chunks}, deleted packs: {packs}, repacked packs: {repacked}.{catalogs}',
   'maintenance.gcCatalogs': { one: ' Removed {n} file catalog of deleted restore points.', other: ' Removed {n} file catalogs of deleted restore points.' },

@@ -9,7 +9,7 @@ import type { Repository, RestorePoint } from '../repository/repository.ts';
 import { decideRetention, type RetentionDecision } from '../repository/retention.ts';
 import type { JobRunner } from './runner.ts';
 import type { RepositoryTask, TaskContext, TaskOutcome } from './kinds.ts';
-import { say } from '../common/service-text.ts';
+import { say, sayList } from '../common/service-text.ts';
 
 export interface MaintenanceDeps {
   repo(): Promise<Repository>;
@@ -41,13 +41,13 @@ function retentionTask(d: MaintenanceDeps): RepositoryTask {
         ctx.progress((100 * i) / doomed.length, `removing ${r.id}`);
         try {
           await repo.deleteRestorePoint(r.id);
-          removed.push(`${r.id} (${r.vmId}, ${r.createdAt})`);
+          removed.push(say('maintenance.removedPoint', { id: r.id, vmId: r.vmId, createdAt: r.createdAt }));
           try { d.catalogs?.forget(r.vmId, r.id); } catch (e) { warnings.push(`Removed ${r.id}, but not its file catalog: ${(e as Error).message}`); }
         } catch (e) {
           warnings.push(`Kept ${r.id}: ${(e as Error).message}`);
         }
       }
-      const message = removed.length ? say('maintenance.retentionRemoved', { n: removed.length, job: job.name, points: removed.join(', ') }) : say('maintenance.retentionKeptAll', { job: job.name });
+      const message = removed.length ? say('maintenance.retentionRemoved', { n: removed.length, job: job.name, points: sayList(removed) }) : say('maintenance.retentionKeptAll', { job: job.name });
       return { status: warnings.length ? 'warning' : 'success', message: [message, ...warnings].join(' '), warnings };
     },
   };
