@@ -587,6 +587,21 @@ test('standalone (modal size): Back up now of three VMs: the outcome line is in 
     if (w0) await page.locator('sp-run-vm-table tr.sp-detail', { hasText: w0 }).waitFor();
     assert.equal(await page.getByRole('button', { name: fill(en['ux.run.detailsFor']!, { vm: 'web-off01' }) }).getAttribute('aria-expanded'), 'true');
     assert.deepEqual(errors, []);
+
+    // The same run in the runs list (de-DE): outcome first, the explanation once and in German, no English reason.
+    const deCtx = await newPage({ locale: 'de-DE' });
+    try {
+      await login(deCtx.page, `/runs?run=${run.id}`);
+      const detail = deCtx.page.locator(`clr-dg-row[data-run="${run.id}"]`);
+      await detail.locator('[data-test=run-outcome]', { hasText: fill(de['ux.outcome.warnings']!, { n: count('warning') }) }).waitFor();
+      const deText = await detail.textContent() ?? '';
+      assert.equal(deText.split(de['ux.crash.meaning']!).length - 1, 1, 'the German explanation once');
+      for (const w of new Set(crash.flatMap((v) => v.warnings))) assert.ok(!deText.includes(w), `the reason "${w}" is shown in German`);
+      await deCtx.page.screenshot({ path: `${SHOTS}runs-detail-three-vms-de.png` });
+      assert.deepEqual(deCtx.errors, []);
+    } finally {
+      await deCtx.ctx.close();
+    }
   } finally {
     await ctx.close();
   }
