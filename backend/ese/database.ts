@@ -183,12 +183,12 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
 
   async function decodeRow(t: EseTableDef, data: Buffer, cols: EseColumn[]): Promise<EseRow> {
     const r = parseRecord(data, layout)
-    // A few columns: look each tagged one up in the record's (short, sorted) array; many: index it once.
+    // A few columns: find each tagged one in the record's sorted array; many: split the array once.
     let tagged: Map<number, RawTagged> | undefined
-    const taggedOf = (key: number): RawTagged | undefined => {
-      if (cols.length <= 24) { for (const tg of r.tagged) if (tg.id + (tg.derived ? 0x10000 : 0) === key) return tg; return undefined }
+    const taggedOf = (c: EseColumn): RawTagged | undefined => {
+      if (cols.length <= 24) return r.findTagged(c.id, c.fromTemplate)
       if (!tagged) { tagged = new Map(); for (const tg of r.tagged) tagged.set(tg.id + (tg.derived ? 0x10000 : 0), tg) }
-      return tagged.get(key)
+      return tagged.get(c.id + (c.fromTemplate ? 0x10000 : 0))
     }
     const values: Record<string, EseValue> = {}
     const problems: EseRow['problems'] = []
@@ -203,7 +203,7 @@ export async function openEseDatabase(reader: ReadAt, options: EseOpenOptions = 
           const b = r.variable(c.id)
           v = b === undefined ? (c.defaultValue ? decodeScalar(c.type, c.defaultValue, c.codepage, c.name) : null) : b === null ? null : decodeScalar(c.type, b, c.codepage, c.name)
         } else {
-          const tg = taggedOf(c.id + (c.fromTemplate ? 0x10000 : 0))
+          const tg = taggedOf(c)
           if (tg) {
             if (tg.flags & (TAGGED_COMPRESSED | TAGGED_SEPARATED | TAGGED_MULTI | TAGGED_TWO_VALUES)) {
               storage[c.name] = { compressed: !!(tg.flags & TAGGED_COMPRESSED), separated: !!(tg.flags & TAGGED_SEPARATED), multi: !!(tg.flags & (TAGGED_MULTI | TAGGED_TWO_VALUES)) }

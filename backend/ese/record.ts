@@ -25,14 +25,20 @@ export interface RawRecord {
   fixed(id: number, offset: number, size: number): Buffer | null | undefined
   /** Variable column bytes by id; null = stored null, undefined = beyond lastVariable (use the default). */
   variable(id: number): Buffer | null | undefined
-  tagged: RawTagged[]
+  /** Every tagged value (the whole array checked and split on first access). */
+  readonly tagged: RawTagged[]
+  /**
+   * One tagged value by column id (`derived`: a template column's instance), found without splitting
+   * the others: a binary search of the sorted (id, offset) array on 9+ layouts.
+   */
+  findTagged(id: number, derived: boolean): RawTagged | undefined
 }
 
 export interface RecordLayout { largePages: boolean; linearTagged: boolean }
 
 export function parseRecord(d: Buffer, layout: RecordLayout): RawRecord {
   if (d.length < 4) {
-    return { lastFixed: 0, lastVariable: 127, fixed: () => undefined, variable: () => undefined, tagged: [] }
+    return { lastFixed: 0, lastVariable: 127, fixed: () => undefined, variable: () => undefined, tagged: [], findTagged: () => undefined }
   }
   const bad = (why: string) => new FsError('ECORRUPT', `ESE record is damaged: ${why}`)
   const lastFixed = d[0], lastVariable = d[1], endFixed = d.readUInt16LE(2)
@@ -64,8 +70,54 @@ export function parseRecord(d: Buffer, layout: RecordLayout): RawRecord {
     if (end < start || varData + end > taggedStart) throw bad(`variable column ${id} spans ${start}..${end}`)
     return d.subarray(varData + start, varData + end)
   }
-  const tagged = layout.linearTagged ? linearTagged(d, taggedStart, bad) : indexedTagged(d, taggedStart, layout.largePages, bad)
-  return { lastFixed, lastVariable: nVar ? lastVariable : 127, fixed, variable, tagged }
+  let all: RawTagged[] | undefined
+  const tagged = () => (all ??= layout.linearTagged ? linearTagged(d, taggedStart, bad) : indexedTagged(d, taggedStart, layout.largePages, bad))
+  const findTagged = (id: number, derived: boolean): RawTagged | undefined => {
+    if (all || layout.linearTagged) { for (const t of tagged()) if (t.id === id && t.derived === derived) return t; return undefined }
+    return findIndexedTagged(d, taggedStart, layout.largePages, bad, id, derived)
+  }
+  return { lastFixed, lastVariable: nVar ? lastVariable : 127, fixed, variable, get tagged() { return tagged() }, findTagged }
+}
+
+/** The sort key of the (id, offset) array: derived (template) columns first, each part by id. */
+const taggedOrder = (id: number, derived: boolean) => id + (derived ? 0 : 0x10000)
+
+function findIndexedTagged(d: Buffer, start: number, large: boolean, bad: (w: string) => FsError, id: number, derived: boolean): RawTagged | undefined {
+  if (d.length - start < 4) return undefined
+  const t = d.subarray(start)
+  const mask = large ? 0x7fff : 0x1fff
+  const first = t.readUInt16LE(2) & mask
+  if (first < 4 || first % 4 !== 0 || first > t.length) throw bad(`tagged column array length ${first} does not fit ${t.length} bytes`)
+  const n = first / 4
+  const want = taggedOrder(id, derived)
+  let lo = 0, hi = n - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    const ib = t.readUInt16LE(mid * 4 + 2)
+    const k = taggedOrder(t.readUInt16LE(mid * 4), (ib & 0x8000) !== 0)
+    if (k < want) lo = mid + 1
+    else if (k > want) hi = mid - 1
+    else return taggedAt(t, mid, n, first, large, bad)
+  }
+  return undefined
+}
+
+/** Entry `i` of the (id, offset) array, bounds-checked. */
+function taggedAt(t: Buffer, i: number, n: number, first: number, large: boolean, bad: (w: string) => FsError): RawTagged {
+  const mask = large ? 0x7fff : 0x1fff
+  const id = t.readUInt16LE(i * 4), ib = t.readUInt16LE(i * 4 + 2)
+  const off = ib & mask
+  const end = i + 1 < n ? t.readUInt16LE(i * 4 + 6) & mask : t.length
+  if (off < first || off > end || end > t.length) throw bad(`tagged column ${id} spans ${off}..${end} of ${t.length} bytes`)
+  if (id < 256) throw bad(`tagged column id ${id} is below 256`)
+  const derived = (ib & 0x8000) !== 0
+  if (!large && (ib & 0x2000)) return { id, derived, flags: TAGGED_NULL, data: Buffer.alloc(0) }
+  let flags = 0, data = t.subarray(off, end)
+  if (large || (ib & 0x4000) !== 0) {
+    if (data.length < 1) throw bad(`tagged column ${id} lacks its flag byte`)
+    flags = data[0]; data = data.subarray(1)
+  }
+  return { id, derived, flags, data }
 }
 
 function indexedTagged(d: Buffer, start: number, large: boolean, bad: (w: string) => FsError): RawTagged[] {
@@ -78,23 +130,11 @@ function indexedTagged(d: Buffer, start: number, large: boolean, bad: (w: string
   const n = first / 4
   let prevId = -1
   for (let i = 0; i < n; i++) {
-    const id = t.readUInt16LE(i * 4), ib = t.readUInt16LE(i * 4 + 2)
-    const off = ib & mask
-    const end = i + 1 < n ? t.readUInt16LE(i * 4 + 6) & mask : t.length
-    if (off < first || off > end || end > t.length) throw bad(`tagged column ${id} spans ${off}..${end} of ${t.length} bytes`)
-    if (id < 256) throw bad(`tagged column id ${id} is below 256`)
-    const derived = (ib & 0x8000) !== 0
-    const key = id + (derived ? 0 : 0x10000)
-    if (key <= prevId) throw bad(`tagged column ids are not ascending at ${id}`)
+    const tg = taggedAt(t, i, n, first, large, bad)
+    const key = taggedOrder(tg.id, tg.derived)
+    if (key <= prevId) throw bad(`tagged column ids are not ascending at ${tg.id}`)
     prevId = key
-    const hasFlags = large || (ib & 0x4000) !== 0
-    let flags = 0, data = t.subarray(off, end)
-    if (!large && (ib & 0x2000)) { out.push({ id, derived, flags: TAGGED_NULL, data: Buffer.alloc(0) }); continue }
-    if (hasFlags) {
-      if (data.length < 1) throw bad(`tagged column ${id} lacks its flag byte`)
-      flags = data[0]; data = data.subarray(1)
-    }
-    out.push({ id, derived, flags, data })
+    out.push(tg)
   }
   return out
 }
