@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
@@ -20,6 +21,7 @@ import { startLab, type Lab } from '../lab/lab.ts'
 import { buildMail01Image, MAIL01_DIRTY_LOGS } from '../lab/images/mail01.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
 import { startDovecot, type Dovecot } from '../helpers/dovecot.ts'
+import { startSmtpSink } from '../helpers/smtp.ts'
 import { ensureUiBuilt } from '../helpers/ui-build.ts'
 import { CHROMIUM, frameOf, newPage, openDevHost, unnamedControls } from '../helpers/devhost-page.ts'
 import type { ExchangeAnswerDto, ExchangeDatabaseInfo, ExchangeMessageDto, ExchangeMessageSummaryDto, JobRun, RestorePoint } from '../../backend/api/contract.ts'
@@ -54,6 +56,19 @@ async function backedUp(mb: number, doc: number, eml: Buffer): Promise<ExchangeM
   const m = (await t!.call<ExchangeAnswerDto<ExchangeMessageDto>>('GET', `/api/restore-points/${rp}/exchange/mailboxes/${mb}/messages/${doc}`, { token: admin })).body.items
   const parsed = await simpleParser(eml)
   return { ...m, attachments: m.attachments.map((a, i) => ({ ...a, content: parsed.attachments[i]!.content })) }
+}
+
+/** The API's EML export of a message (its attachment bytes are what a delivered copy must carry). */
+function apiEml(mb: number, doc: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${t!.service.url}/api/restore-points/${rp}/exchange/mailboxes/${mb}/messages/${doc}/export?format=eml`, { headers: { authorization: `Bearer ${admin}` }, ca: t!.service.cert }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`EML export: ${res.statusCode}`))))
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 test('UI: "Restore Exchange items…" from the restore point: search by subject, details, EML and folder zip downloads, restore into Dovecot', async () => {
@@ -119,7 +134,10 @@ test('UI: "Restore Exchange items…" from the restore point: search by subject,
     await page.getByRole('button', { name: en['exchange.search.clear']! }).click()
     const inbox = page.locator('#ex-list-title')
     await page.waitForFunction(() => (globalThis as any).document.querySelector('#ex-list-title')?.textContent.trim() === 'Inbox')
-    const inboxRows = await page.locator('#ex-messages tbody tr').count()
+    await page.locator('#ex-messages tbody tr', { hasText: 'Grüße aus München' }).waitFor()
+    await page.locator('.sp-ex-list clr-spinner').waitFor({ state: 'detached' })
+    const inboxRows = await page.locator('#ex-messages tbody tr input[type=checkbox]').count()
+    assert.ok(inboxRows >= 2, `the Inbox lists its messages (${inboxRows})`)
     const [zip] = await Promise.all([page.waitForEvent('download'), page.locator('#ex-folder-zip').click()])
     const zipPath = join(tmp, 'inbox.zip')
     await zip.saveAs(zipPath)
@@ -198,4 +216,48 @@ test('dev host (de-DE): the VM menu\'s "Restore Exchange items…" opens at the 
     await ctx.close()
     await browser.close()
   }
+})
+
+test('UI: "Send to mailboxes (SMTP)" sends the picked messages as they were to the addresses given', async () => {
+  const smtp = await startSmtpSink()
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] })
+  const { ctx, page, errors } = await newPage(browser)
+  try {
+    await page.goto(`${t!.service.url}/ui/#/login`)
+    await page.locator('#sp-user').fill(t!.lab.username)
+    await page.locator('#sp-pass').fill(t!.lab.password)
+    await page.locator('.login button[type=submit]').click()
+    await page.waitForFunction(() => !(globalThis as any).location.hash.startsWith('#/login'))
+    await page.goto(`${t!.service.url}/ui/#/actions/restore-exchange?vm=${encodeURIComponent(vmId)}&rp=${rp}`)
+    await page.locator('#ex-db').waitFor({ timeout: 120_000 })
+    await page.locator('#ex-next').click()
+    await page.locator('#ex-q-attachment').fill('.csv')
+    await page.locator('#ex-search-go').click()
+    const hit = page.locator('#ex-messages tbody tr', { hasText: SUBJECT })
+    await hit.waitFor({ timeout: 60_000 })
+    assert.equal(await page.locator('#ex-messages tbody tr').count(), 1, 'only the message with a .csv attachment')
+    await hit.locator('input[type=checkbox]').check()
+    await page.locator('#ex-next').click()
+    await page.locator('#ex-how-smtp').check()
+    await page.locator('#ex-host').fill(smtp.host)
+    await page.locator('#ex-secure').uncheck()
+    await page.locator('#ex-port').fill(String(smtp.port))
+    await page.locator('#ex-envelope-from').fill('restore@corp.example.test')
+    await page.locator('#ex-to').fill('helpdesk@corp.example.test, audit@corp.example.test')
+    await page.locator('#ex-start').click()
+    await page.locator('#ex-report tbody tr', { hasText: SUBJECT }).waitFor({ timeout: 120_000 })
+    assert.deepEqual(errors, [])
+  } finally {
+    await ctx.close()
+    await browser.close()
+  }
+  try {
+    const got = smtp.received()
+    assert.equal(got.length, 1)
+    assert.deepEqual(got[0]!.envelope.to, ['helpdesk@corp.example.test', 'audit@corp.example.test'])
+    assert.equal(got[0]!.envelope.from, 'restore@corp.example.test')
+    const mb = (await t!.call<ExchangeDatabaseInfo>('GET', `/api/restore-points/${rp}/exchange`, { token: admin })).body.mailboxes[0]!.number
+    const doc = (await t!.call<ExchangeAnswerDto<ExchangeMessageSummaryDto[]>>('GET', `/api/restore-points/${rp}/exchange/mailboxes/${mb}/messages?subject=${encodeURIComponent('Quarterly report Q3')}&attachment=csv`, { token: admin })).body.items[0]!.documentId
+    assertSameMail(await simpleParser(got[0]!.raw), await backedUp(mb, doc, await apiEml(mb, doc)), 'SMTP copy sent by the wizard')
+  } finally { await smtp.stop() }
 })

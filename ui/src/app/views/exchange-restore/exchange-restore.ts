@@ -373,15 +373,19 @@ export class ExchangeRestoreModal {
     if (f) await this.openFolder(f); else { this.searching.set(false); this.messages.set([]); }
   }
 
+  /** Lists messages; only the latest request's answer is shown (a folder click and a search may overlap). */
   private async list(q: ExchangeQuery): Promise<void> {
     const mb = this.mailbox();
     if (mb === null) return;
+    const seq = ++this.listSeq;
     this.error.set(null); this.loadingMessages.set(true); this.messages.set([]);
     try {
       const r = await this.exchange.messages(this.rpId(), mb, q);
+      if (seq !== this.listSeq) return;
       this.messages.set(r.items); this.databaseState.set(r.database);
-    } catch (e) { this.error.set(errorText(e)); } finally { this.loadingMessages.set(false); }
+    } catch (e) { if (seq === this.listSeq) this.error.set(errorText(e)); } finally { if (seq === this.listSeq) this.loadingMessages.set(false); }
   }
+  private listSeq = 0;
 
   async show(m: ExchangeMessageSummaryDto): Promise<void> {
     this.error.set(null);
