@@ -149,6 +149,66 @@ const LinkRequestSchema: Schema = {
 
 interface Link { rpId: string; request: FileDownloadLinkRequest; expires: number }
 
+/**
+ * Sends one file (or stream), honouring Range/If-Range; streamed block by block. Exported for the
+ * items bench, which serves downloads through it (bench/items/run.ts).
+ */
+export async function sendFile(req: Request, res: Response, s: PointSession, volumeId: string, ref: string, stream?: string): Promise<void> {
+  const e = await guarded(s.stat(volumeId, ref));
+  if (e.type !== 'file') throw new InvalidRequest(`'${e.name}' is a ${e.type === 'dir' ? 'folder: download it as a zip' : e.type}, not a file.`);
+  let size = e.size;
+  if (stream) {
+    const st = e.streams?.find((x) => x.name === stream);
+    if (!st) throw new NotFound('Data stream', stream, `'${e.name}' has ${e.streams?.length ? `the streams ${e.streams.map((x) => x.name).join(', ')}` : 'no named streams'}.`);
+    size = st.size;
+  }
+  const etag = `"${createHash('sha256').update(`${s.rpId}\0${volumeId}\0${ref}\0${stream ?? ''}\0${size}`).digest('base64url').slice(0, 32)}"`;
+  const lastModified = e.mtime ? new Date(e.mtime).toUTCString() : undefined;
+  const ifRange = req.headers['if-range'];
+  const rangeAllowed = !ifRange || ifRange === etag || (lastModified !== undefined && ifRange === lastModified);
+  const range = rangeAllowed ? parseRange(req.headers.range, size) : undefined;
+  res.set({
+    'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes', ETag: etag, 'Cache-Control': 'private, no-store',
+    'Content-Disposition': contentDisposition(stream ? `${e.name}_${stream}` : e.name),
+    ...(lastModified ? { 'Last-Modified': lastModified } : {}),
+  });
+  if (range === 'unsatisfiable') {
+    res.status(416).set('Content-Range', `bytes */${size}`).end();
+    return;
+  }
+  const { start, end } = range ?? { start: 0, end: size };
+  res.status(range ? 206 : 200).set('Content-Length', String(end - start));
+  if (range) res.set('Content-Range', `bytes ${start}-${end - 1}/${size}`);
+  if (req.method === 'HEAD' || end === start) { res.end(); return; }
+  // The first block is read before anything is sent: a file that cannot be read gets an error answer, not a cut download.
+  const first = await guarded(s.read(volumeId, ref, start, Math.min(READ_BLOCK, end - start), stream)).catch((err) => {
+    for (const h of ['Content-Disposition', 'Content-Type', 'Content-Range', 'Content-Length', 'ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(h);
+    throw err;
+  });
+  if (first.length === 0) throw new FileRestoreProblem(422, 'filesystem_damaged', `'${e.name}' ends before its size says: its data on the volume is damaged.`);
+  res.write(first);
+  await sendStream(res, s.fileStream(volumeId, ref, start + first.length, end, stream));
+}
+
+/**
+ * Pipes a body. A failure before anything was sent becomes an error answer; after the headers went
+ * out it cuts the connection (the client sees an incomplete download, never a complete-looking one).
+ * A client that leaves stops the reading.
+ */
+export function sendStream(res: Response, body: Readable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    body.once('error', (e) => {
+      body.unpipe(res);
+      if (!res.headersSent) {
+        for (const h of ['Content-Disposition', 'Content-Type', 'Content-Range', 'Content-Length', 'ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(h);
+        reject(translate(e));
+      } else { res.destroy(e); resolve(); }
+    });
+    res.once('close', () => { if (!res.writableFinished) body.destroy(); resolve(); });
+    body.pipe(res);
+  });
+}
+
 export function fileRoutes(d: FilesDeps): RouteDef[] {
   const links = new Map<string, Link>();
   const granted = new WeakMap<object, Map<string, number>>();
@@ -169,63 +229,6 @@ export function fileRoutes(d: FilesDeps): RouteDef[] {
   }
   const session = (rpId: string): Promise<PointSession> => guarded(d.files.open(rpId));
   const volumeParam = (req: Request) => param(req, 'volumeId', VOLUME_ID, 'volume');
-
-  /** Sends one file (or stream), honouring Range/If-Range; streamed block by block. */
-  async function sendFile(req: Request, res: Response, s: PointSession, volumeId: string, ref: string, stream?: string): Promise<void> {
-    const e = await guarded(s.stat(volumeId, ref));
-    if (e.type !== 'file') throw new InvalidRequest(`'${e.name}' is a ${e.type === 'dir' ? 'folder: download it as a zip' : e.type}, not a file.`);
-    let size = e.size;
-    if (stream) {
-      const st = e.streams?.find((x) => x.name === stream);
-      if (!st) throw new NotFound('Data stream', stream, `'${e.name}' has ${e.streams?.length ? `the streams ${e.streams.map((x) => x.name).join(', ')}` : 'no named streams'}.`);
-      size = st.size;
-    }
-    const etag = `"${createHash('sha256').update(`${s.rpId}\0${volumeId}\0${ref}\0${stream ?? ''}\0${size}`).digest('base64url').slice(0, 32)}"`;
-    const lastModified = e.mtime ? new Date(e.mtime).toUTCString() : undefined;
-    const ifRange = req.headers['if-range'];
-    const rangeAllowed = !ifRange || ifRange === etag || (lastModified !== undefined && ifRange === lastModified);
-    const range = rangeAllowed ? parseRange(req.headers.range, size) : undefined;
-    res.set({
-      'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes', ETag: etag, 'Cache-Control': 'private, no-store',
-      'Content-Disposition': contentDisposition(stream ? `${e.name}_${stream}` : e.name),
-      ...(lastModified ? { 'Last-Modified': lastModified } : {}),
-    });
-    if (range === 'unsatisfiable') {
-      res.status(416).set('Content-Range', `bytes */${size}`).end();
-      return;
-    }
-    const { start, end } = range ?? { start: 0, end: size };
-    res.status(range ? 206 : 200).set('Content-Length', String(end - start));
-    if (range) res.set('Content-Range', `bytes ${start}-${end - 1}/${size}`);
-    if (req.method === 'HEAD' || end === start) { res.end(); return; }
-    // The first block is read before anything is sent: a file that cannot be read gets an error answer, not a cut download.
-    const first = await guarded(s.read(volumeId, ref, start, Math.min(READ_BLOCK, end - start), stream)).catch((err) => {
-      for (const h of ['Content-Disposition', 'Content-Type', 'Content-Range', 'Content-Length', 'ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(h);
-      throw err;
-    });
-    if (first.length === 0) throw new FileRestoreProblem(422, 'filesystem_damaged', `'${e.name}' ends before its size says: its data on the volume is damaged.`);
-    res.write(first);
-    await sendStream(res, s.fileStream(volumeId, ref, start + first.length, end, stream));
-  }
-
-  /**
-   * Pipes a body. A failure before anything was sent becomes an error answer; after the headers went
-   * out it cuts the connection (the client sees an incomplete download, never a complete-looking one).
-   * A client that leaves stops the reading.
-   */
-  function sendStream(res: Response, body: Readable): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      body.once('error', (e) => {
-        body.unpipe(res);
-        if (!res.headersSent) {
-          for (const h of ['Content-Disposition', 'Content-Type', 'Content-Range', 'Content-Length', 'ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(h);
-          reject(translate(e));
-        } else { res.destroy(e); resolve(); }
-      });
-      res.once('close', () => { if (!res.writableFinished) body.destroy(); resolve(); });
-      body.pipe(res);
-    });
-  }
 
   async function sendZip(res: Response, s: PointSession, rp: RestorePoint, items: FileZipRequest['items'], name?: string): Promise<void> {
     for (const it of items) await guarded(s.volume(it.volumeId));
