@@ -107,7 +107,7 @@ const HANDLERS: Record<string, Handler<FailoverParams>> = {
     }
     const r = await failback(deps, { ...req, ...(p.commit ? { commit: true } : {}), ...shutdown, ...(p.transport ? { transport: p.transport } : {}) });
     const how = r.transport === 'hot-add' ? `hot-add through transporter '${r.transporter}'` : 'full upload of the whole disks';
-    return ok(`Failed back to ${r.sourceName}: ${formatBytes(r.changedBytes)} changed on the replica, ${formatBytes(r.sentBytes)} sent to production (${how}); ` +
+    return ok(`Failed back to ${r.sourceName}: ${formatBytes(r.changedBytes)} changed on the replica sent back with ${formatBytes(r.sentBytes)} sent to production (${how}); ` +
       (r.committed ? 'committed.' : 'the original VM runs: commit or undo the failback.'), r.warnings, r.sentBytes);
   },
 };
