@@ -22,6 +22,7 @@ import { checkTarget, type ReplicateResult, type ReplicationTarget, type Transpo
 import { FullUploadWriter } from './transport/full-upload.ts';
 import { HotAddWriter } from './transport/hot-add.ts';
 import type { PlanReason, ReplicaDiskTarget, ReplicaWriter } from './transport/replica-writer.ts';
+import { say } from '../common/service-text.ts';
 
 const log = childLog('replication');
 
@@ -80,11 +81,11 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
   const report = (phase: string, p = percent) => { percent = p; req.onProgress?.({ phase, percent, bytes }); };
   const warnings: string[] = [];
 
-  report('finding the latest restore point', 1);
+  report(say('phase.findingLatestRestorePoint'), 1);
   const { rp, cfg, uuid } = await latestRestorePoint(deps.repo, req.vmId);
   const sourceName = rp.vm.name;
   const takenAt = new Date(rp.createdAt);
-  report('checking the DR target', 2);
+  report(say('phase.checkingDrTarget'), 2);
   const placement = await resolveReplicaPlacement(vs, req.target);
   const folder = await resolveFolder(vs, placement, req.target.folder);
   const networks = await checkMappedNetworks(vs, placement.host.ref, placement.host.name, networkMap);
@@ -129,15 +130,15 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
     const files = planReplicaFiles(nr);
     let replicaRef: MoRef | undefined;
     try {
-      report('creating the replica\'s files');
+      report(say('phase.creatingReplicaFiles'));
       await prepareReplicaFiles(vs, nr, files, req.signal);
       const disks = await writeAll(new FullUploadWriter(vs, placement.datacenter.path),
         files.disks.map((d) => ({ label: d.label, capacity: d.capacity, fileName: d.descriptorPath, extentPath: d.flatPath })), 'seed');
-      report('creating the replica VM', 92);
+      report(say('phase.creatingReplicaVm'), 92);
       const made = await createReplicaVm(vs, nr, files, networks);
       replicaRef = made.ref;
       warnings.push(...made.warnings.filter((w) => !/left out/.test(w)));
-      report('creating the recovery point', 95);
+      report(say('phase.creatingRecoveryPoint'), 95);
       const point = await createPoint(vs, made.ref, pointMeta);
       if (mapped.unmapped.length) warnings.push(`Not in the network mapping, left disconnected on the replica: ${mapped.unmapped.join(', ')}.`);
       result = { replicaId: made.ref.value, replicaName: name, created: true, point, consistency: rp.consistency, reason: `from restore point ${rp.id}`, bytes, disks, removedPoints: [], warnings, restorePointId: rp.id, upToDate: false, transport: 'full-upload' };
@@ -163,7 +164,7 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
     }
     await writeSync(vs, replica, { ...base(existing.sync, req.vmId, sourceName), state: 'syncing', at: new Date().toISOString() }).catch(() => undefined);
     try {
-      if (latest) { report('reverting the replica to its latest recovery point'); await vs.snapshots.revert(latest.ref, { suppressPowerOn: true }); }
+      if (latest) { report(say('phase.revertingReplica')); await vs.snapshots.revert(latest.ref, { suppressPowerOn: true }); }
       const targets = await replicaDisks(vs, replica);
       if (targets.length !== sourceDisks.length || targets.some((d, i) => d.capacityBytes !== sourceDisks[i]!.capacityBytes)) {
         throw new InvalidRequest(`The restore point's disks (${sourceDisks.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}) no longer match the replica's ` +
@@ -178,9 +179,9 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
       if (net.warning) warnings.push(net.warning);
       const writer = await chooseWriter(vs, deps.transporters, replica, placement.datastore, placement.datacenter.path, warnings);
       const disks = await writeAll(writer, diskTargets, 'digest');
-      report('creating the recovery point', 93);
+      report(say('phase.creatingRecoveryPoint'), 93);
       const point = await createPoint(vs, replica, pointMeta);
-      report('removing old recovery points', 96);
+      report(say('phase.removingOldRecoveryPoints'), 96);
       const ret = await applyRetention(vs, replica, keep);
       warnings.push(...ret.warnings);
       result = { replicaId: replica.value, replicaName: existing.name, created: false, point, consistency: rp.consistency, reason: `from restore point ${rp.id}`, bytes, disks, removedPoints: ret.removed, warnings, restorePointId: rp.id, upToDate: false, transport: writer.transport };
@@ -200,7 +201,7 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
     state: 'ready', sourceVmId: req.vmId, sourceName, lastSync: takenAt.toISOString(), durationMs, bytes: result.bytes, consistency: result.consistency, at: new Date().toISOString(),
   }).catch((e) => warnings.push(`The replica's state could not be recorded in vCenter: ${(e as Error).message}`));
   await vs.events.logUserEvent(replica, `Stillpoint: ${result.replicaName} updated from restore point ${rp.id} of ${sourceName}, ${result.consistency}-consistent (recovery point '${result.point.name}').`).catch(() => undefined);
-  report('done', 100);
+  report(say('phase.done'), 100);
   log.info({ vm: req.vmId, replica: result.replicaId, restorePoint: rp.id, bytes: result.bytes, durationMs }, 'replication from backup finished');
   return { ...result, durationMs };
 }

@@ -30,6 +30,7 @@ import { HotAddWriter } from './transport/hot-add.ts';
 import type { TransporterLink } from './transport/link.ts';
 import type { DiskWritten, PlanReason, ReplicaDiskTarget, ReplicaWriter, TransportName } from './transport/replica-writer.ts';
 import type { Placement } from '../restore/placement.ts';
+import { say } from '../common/service-text.ts';
 
 const log = childLog('replication');
 
@@ -142,7 +143,7 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
       .then(async (x) => { await x.running(); return x; })
       .catch((e) => { log.debug({ err: (e as Error).message }, 'no vCenter task (is the plugin registered?)'); return undefined; });
 
-    report('checking the DR target', 1);
+    report(say('phase.checkingDrTarget'), 1);
     const placement = await resolveReplicaPlacement(dr, req.target);
     const folder = await resolveFolder(dr, placement, req.target.folder);
     const networks = await checkMappedNetworks(dr, placement.host.ref, placement.host.name, networkMap);
@@ -155,7 +156,7 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
     }
 
     if (!vm.cbtEnabled) {
-      report('enabling changed block tracking');
+      report(say('phase.enablingCbt'));
       const on = await vs.cbt.setEnabled(ref, true).catch(() => false);
       if (!on) warnings.push('Changed block tracking could not be enabled on the source: every run compares the whole disks by digest.');
     }
@@ -209,17 +210,17 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
         const files = planReplicaFiles(nr);
         let replicaRef: MoRef | undefined;
         try {
-          report('creating the replica\'s files');
+          report(say('phase.creatingReplicaFiles'));
           await prepareReplicaFiles(dr, nr, files, req.signal);
           // The seed: every disk whole, by datastore upload (the replica VM is made around the uploaded files).
           const writer = new FullUploadWriter(dr, placement.datacenter.path);
           const targets = sourceDisks.map((d, i) => ({ label: d.label, capacity: d.capacityBytes, fileName: files.disks[i]!.descriptorPath, extentPath: files.disks[i]!.flatPath }));
           const written = await writeAll(writer, targets, sourceDisks.map((d) => ({ ranges: [{ start: 0, length: d.capacityBytes }], reason: 'seed' as const })));
-          report('creating the replica VM', 92);
+          report(say('phase.creatingReplicaVm'), 92);
           const made = await createReplicaVm(dr, nr, files, networks);
           replicaRef = made.ref;
           warnings.push(...made.warnings.filter((w) => !/left out/.test(w)));
-          report('creating the recovery point', 95);
+          report(say('phase.creatingRecoveryPoint'), 95);
           const point = await createPoint(dr, made.ref, { takenAt, consistency: session.consistency, sourceName: vm.name, ...(req.runId ? { runId: req.runId } : {}) });
           if (mapped.unmapped.length) warnings.push(`Not in the network mapping, left disconnected on the replica: ${mapped.unmapped.join(', ')}.`);
           const sum = summary(written);
@@ -241,7 +242,7 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
         await writeSync(dr, replica, { ...syncBase(existing.sync, req.vmId, vm.name), state: 'syncing', at: new Date().toISOString() }).catch(() => undefined);
         try {
           // A fresh delta on the latest point: whatever an interrupted run wrote after it is dropped.
-          if (latest) { report('reverting the replica to its latest recovery point'); await dr.snapshots.revert(latest.ref, { suppressPowerOn: true }); }
+          if (latest) { report(say('phase.revertingReplica')); await dr.snapshots.revert(latest.ref, { suppressPowerOn: true }); }
           let targets = await replicaDisks(dr, replica);
           if (targets.length !== sourceDisks.length || targets.some((d, i) => d.capacityBytes > sourceDisks[i]!.capacityBytes)) {
             throw new InvalidRequest(`The source's disks (${sourceDisks.map((d) => `${d.label} ${d.capacityBytes} B`).join(', ')}) no longer match the replica's ` +
@@ -250,18 +251,18 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
           const grown = sourceDisks.map((d, i) => d.capacityBytes > targets[i]!.capacityBytes);
           let removedForGrowth: string[] = [];
           if (grown.some(Boolean)) {
-            report('growing the replica\'s disks');
+            report(say('phase.growingReplicaDisks'));
             removedForGrowth = await growReplicaDisks(dr, replica, sourceDisks.filter((_d, i) => grown[i]).map((d) => ({ key: targets[sourceDisks.indexOf(d)]!.key, capacity: d.capacityBytes })));
             warnings.push(`${sourceDisks.filter((_d, i) => grown[i]).map((d) => d.label).join(', ')} of the source grew: the replica's disks were grown to match. vSphere cannot grow a disk that has snapshots, ` +
               `so the replica's ${removedForGrowth.length} older recovery point(s) were removed (${removedForGrowth.join(', ') || 'none'}); this run's point is the first of the grown disk.`);
             targets = await replicaDisks(dr, replica);
           }
-          report('applying the network mapping');
+          report(say('phase.applyingNetworkMap'));
           const net = await applyNetworkMap(dr, replica, mapped.cfg.nics);
           if (net.warning) warnings.push(net.warning);
           if (net.changed.length) log.info({ replica: replica.value, changed: net.changed }, 'network mapping applied to the replica');
           const chosen = await chooseWriter(dr, deps, replica, placement, req.transport ?? 'auto', warnings);
-          report('planning what to send');
+          report(say('phase.planningSend'));
           // CBT since the previous run is only good for a replica at the point that run made.
           const atPreviousPoint = !!latest && latest.id === existing.sync?.pointId;
           const plans: DiskPlan[] = [];
@@ -279,9 +280,9 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
           // Full upload into the top of the chain: on ESXi a delta is vmfsSparse/SEsparse, which a raw PUT cannot write
           // (runs after the seed need the hot-add transport there; see README "Replication transports").
           const written = await writeAll(chosen, dTargets, plans);
-          report('creating the recovery point', 93);
+          report(say('phase.creatingRecoveryPoint'), 93);
           const point = await createPoint(dr, replica, { takenAt, consistency: session.consistency, sourceName: vm.name, ...(req.runId ? { runId: req.runId } : {}) });
-          report('removing old recovery points', 96);
+          report(say('phase.removingOldRecoveryPoints'), 96);
           const ret = await applyRetention(dr, replica, keep);
           warnings.push(...ret.warnings);
           const sum = summary(written);
@@ -303,7 +304,7 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
         }
       }
     } finally {
-      report('removing the source snapshot');
+      report(say('phase.removingSourceSnapshot'));
       await session.close().catch(async (e: Error) => {
         const text = `The replication snapshot of ${vm.name} could not be removed (${e.message}); Stillpoint retries at its next start.`;
         warnings.push(text);
@@ -320,7 +321,7 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
     await writeSync(dr, replica, sync).catch((e) => warnings.push(`The replica's state could not be recorded in vCenter: ${(e as Error).message}`));
     await vs.events.logUserEvent(ref, `Stillpoint: ${vm.name} replicated to ${result.replicaName}, ${result.consistency}-consistent (recovery point '${result.point.name}').`).catch(() => undefined);
     if (task) await task.succeed().catch(() => undefined);
-    report('done', 100);
+    report(say('phase.done'), 100);
     log.info({ vm: req.vmId, replica: result.replicaId, bytes: result.bytes, durationMs, point: result.point.name }, 'replication finished');
     return { ...result, durationMs };
   } catch (e) {

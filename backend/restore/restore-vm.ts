@@ -357,7 +357,7 @@ async function restoreOverOriginal(deps: RestoreDeps, rp: RestorePoint, target: 
 
   const rlog = log.child({ rp: rp.id, vm: vm.name, vmId: vm.ref.value });
   rlog.info({ disks: plan.length, powerState: vm.powerState }, 'restoring over the original VM');
-  let phase = 'powering off';
+  let phase = say('phase.poweringOff');
   const touched: string[] = [];
   const results: RestoredDisk[] = [];
   try {
@@ -380,7 +380,7 @@ async function restoreOverOriginal(deps: RestoreDeps, rp: RestorePoint, target: 
       emit(phase, 1, 1);
     }
   } catch (err) {
-    const verified = phase === 'powering on';
+    const verified = phase === say('phase.poweringOn');
     const left = verified ? [] : touched.map((t) => `disk ${t} may be partly overwritten`);
     rlog.warn({ phase, err: messageOf(err) }, 'restore over the original VM failed');
     const details: RestoreFailureDetails = { restorePoint: rp.id, phase, cleanedUp: [], leftBehind: left, vmId: vm.ref.value };
