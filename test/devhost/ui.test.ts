@@ -228,7 +228,7 @@ test('standalone: Back up now shows live progress, then the restore point with i
   await status.waitFor({ timeout: 120_000 });
   assert.match(await status.textContent() ?? '', /Backup finished/);
   await page.goto(`${svc.service.url}/ui/#/vm/monitor?vm=${vm.id}`);
-  await page.waitForFunction(() => /[1-9]\d* restore points/.test((globalThis as any).document.querySelector('clr-dg-footer')?.textContent ?? ''));
+  await page.waitForFunction(() => /(^|\D)(1 restore point\b|[1-9]\d* restore points)/.test((globalThis as any).document.querySelector('clr-dg-footer')?.textContent ?? ''));
   await page.locator('clr-datagrid sp-consistency').first().waitFor();
   assert.deepEqual(errors, []);
   await ctx.close();
@@ -262,7 +262,7 @@ test('dev host: right-click › Back up now, the modal closes itself, the Backup
   await page.getByRole('tab', { name: 'Monitor' }).click();
   const tab = page.frameLocator('iframe.view-frame');
   await tab.getByRole('heading', { name: en['monitor.restorePoints']! }).waitFor();
-  await tab.locator('clr-dg-footer', { hasText: fill(en['monitor.restorePointCount']!, { n: before + 1 }) }).first().waitFor();
+  await tab.locator('clr-dg-footer', { hasText: fill(en[`monitor.restorePointCount.${before + 1 === 1 ? 'one' : 'other'}`]!, { n: before + 1 }) }).first().waitFor();
   const newest = tab.locator('clr-datagrid').first().locator('clr-dg-row').first();
   assert.equal((await newest.locator('sp-consistency').textContent())?.trim(), en['consistency.application']);
   assert.equal(await newest.locator('sp-consistency .badge').getAttribute('class').then((c) => /badge-success/.test(c ?? '')), true);
