@@ -7,7 +7,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startLab, type Lab } from '../lab/lab.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { connectToLab } from '../helpers/lab-vsphere.ts';
@@ -30,6 +32,8 @@ let vs: VSphere;
 let token: string;
 let pairing: string;
 let transporter: TransporterProc;
+/** The production transporter's data folder, kept across its restarts as on a real helper VM. */
+const dataDir = mkdtempSync(join(tmpdir(), 'stillpoint-prod-transporter-'));
 let source: MoRef;
 let replicaId: string;
 
@@ -81,7 +85,7 @@ before(async () => {
   const paired = await t.call<{ token: string }>('POST', '/api/transporters/pair', { token, body: { vm: (await lab.control.vms())[PROD_HELPER]!.moref } });
   assert.equal(paired.status, 200, JSON.stringify(paired.body));
   pairing = paired.body.token;
-  transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: pairing });
+  transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: pairing, dataDir });
 });
 after(async () => {
   await lab?.control.clearFaults().catch(() => undefined);
@@ -89,6 +93,7 @@ after(async () => {
   await vs?.close();
   await t?.stop();
   await lab?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 test('failback through the transporter at production sends only what changed on the replica; the original VM keeps its own bytes; commit', async () => {
@@ -125,7 +130,7 @@ test('failback through the transporter at production sends only what changed on 
   assert.ok(now.subarray(20 * MiB, 20 * MiB + own.length).equals(own), 'its own change stayed');
   assert.equal((await replicaState()).state, 'ready');
   assert.equal(await transporter.stop(), pieceCover(writes.map((w) => ({ start: w.at, length: w.data.length }))), 'the transporter wrote exactly the 4 KiB pieces that changed');
-  transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: pairing });
+  transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: pairing, dataDir });
 });
 
 test('the transporter is killed mid-write: failback fails saying so, nothing attached, the original VM as before, the replica runs; the next failback succeeds', async () => {
@@ -156,7 +161,7 @@ test('the transporter is killed mid-write: failback fails saying so, nothing att
   const s = await replicaState();
   assert.equal(s.state, 'failedOver');
 
-  transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: pairing });
+  transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: pairing, dataDir });
   assert.deepEqual(transporter.ready.cleaned, [], 'the service had detached the disk already');
   const again = await run(`/api/replicas/${replicaId}/failback`, { transport: 'hot-add', commit: true });
   assert.equal(again.status, 'success', JSON.stringify(again));
@@ -166,4 +171,50 @@ test('the transporter is killed mid-write: failback fails saying so, nothing att
   assert.deepEqual(await prodAttached(), []);
   assert.equal((await replicaState()).state, 'ready');
   assert.equal(await transporter.stop(), pieceCover(writes.map((w) => ({ start: w.at, length: w.data.length }))), 'the new transporter wrote exactly the changed pieces');
+  transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: pairing, dataDir });
+});
+
+test('killed mid-write while vCenter refuses the service\'s detach: the error says what to revert, the transporter\'s next start detaches the original VM\'s disk (its journal), the admin\'s revert repairs, the next failback succeeds', async () => {
+  await failover();
+  const writes = Array.from({ length: 4 }, (_, i) => ({ at: (8 + 5 * i) * MiB, data: randomBytes(MiB) }));
+  for (const w of writes) await lab.control.writeDisk(REPLICA, 0, w.at, w.data);
+  const d = await sourceDisk();
+  const before = shaOfFile(d.flatPath, d.capacityBytes);
+  const expected = await expectedWith(writes);
+  await lab.control.injectFault({ method: 'DatastoreGet', fault: '', path: `${REPLICA}/`, delayMs: 1500, count: -1 });
+  const started = await t.call<JobRun>('POST', `/api/replicas/${replicaId}/failback`, { token, body: { transport: 'hot-add' } });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  await until('the original VM\'s disk attached to the production helper and the changes being sent', async () => {
+    const now = (await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token })).body;
+    return /^sending the changes .*hot-add/.test(now.vms[0]?.phase ?? '') && (await prodAttached()).length > 0;
+  }, { timeoutMs: 120_000 });
+  await lab.control.injectFault({ method: 'ReconfigVM_Task', fault: 'InaccessibleDatastore', vm: PROD_HELPER, message: 'The datastore prod-ds1 is not accessible.' });
+  await transporter.kill9();
+  const failed = await t.waitRun(token, started.body.id, 240_000);
+  await lab.control.clearFaults();
+  assert.equal(failed.status, 'failed', JSON.stringify(failed));
+  const msg = failed.vms[0]!.message ?? '';
+  assert.match(msg, /through transporter 'prod-transporter01' failed/);
+  assert.equal((await prodAttached()).length, 1, 'still attached: vCenter refused the detach');
+  assert.equal((await vs.vms.get({ type: 'VirtualMachine', value: replicaId })).powerState, 'poweredOn', 'the replica runs again');
+
+  transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: pairing, dataDir });
+  assert.equal(transporter.ready.cleaned.length, 1, `the new transporter detached what the killed one left: ${JSON.stringify(transporter.ready.cleaned)}`);
+  assert.match(transporter.ready.cleaned[0]!, /^\[prod-ds1\] win-app01\//);
+  assert.deepEqual(await prodAttached(), []);
+  // Repairable: whatever the failed failback could not undo, the undo snapshot named in its message takes back.
+  const undo = (await vs.snapshots.list(source)).find((s) => s.name === 'stillpoint failback (undo point)');
+  if (undo) {
+    assert.match(msg, /revert it to 'stillpoint failback \(undo point\)'/);
+    await vs.snapshots.revert(undo.ref, { suppressPowerOn: true });
+    await vs.snapshots.remove(undo.ref, { removeChildren: false, consolidate: true });
+  } else {
+    assert.match(msg, /Nothing changed/);
+  }
+  assert.equal(shaOfFile((await sourceDisk()).flatPath, d.capacityBytes), before, 'the original VM\'s disk as before');
+
+  const again = await run(`/api/replicas/${replicaId}/failback`, { transport: 'hot-add', commit: true });
+  assert.equal(again.status, 'success', JSON.stringify(again));
+  assert.equal(shaOfFile((await sourceDisk()).flatPath, d.capacityBytes), sha256(expected), 'the next failback brought the changes back');
+  assert.deepEqual(await prodAttached(), []);
 });

@@ -22,11 +22,12 @@ export interface TransporterProc {
   kill9(): Promise<void>;
 }
 
-export async function startTransporter(o: { lab: Lab; serviceUrl: string; serviceCert: string; token: string; leaseSeconds?: number; renewSeconds?: number }): Promise<TransporterProc> {
+/** `dataDir`: the transporter's data folder, kept across starts (its certificate, its journal of attached disks); default a fresh one removed at exit. */
+export async function startTransporter(o: { lab: Lab; serviceUrl: string; serviceCert: string; token: string; leaseSeconds?: number; renewSeconds?: number; dataDir?: string }): Promise<TransporterProc> {
   const dir = mkdtempSync(join(tmpdir(), 'stillpoint-transporter-'));
   writeFileSync(join(dir, 'service.crt'), o.serviceCert);
   writeFileSync(join(dir, 'lab.crt'), o.lab.certPem);
-  const proc = spawn(process.execPath, ['bin/stillpoint.mjs', 'transporter', 'run', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'),
+  const proc = spawn(process.execPath, ['bin/stillpoint.mjs', 'transporter', 'run', '--listen', '127.0.0.1:0', '--data-dir', o.dataDir ?? join(dir, 'data'),
     '--devices', 'lab', '--lab-url', o.lab.url, '--lab-token', o.lab.controlToken, '--lab-ca', join(dir, 'lab.crt'),
     '--lease-seconds', String(o.leaseSeconds ?? 120), '--renew-seconds', String(o.renewSeconds ?? 20)], {
     env: { ...process.env, STILLPOINT_URL: o.serviceUrl, STILLPOINT_CA: join(dir, 'service.crt'), STILLPOINT_TRANSPORTER_TOKEN: o.token, STILLPOINT_LOG_LEVEL: 'warn' },
