@@ -41,7 +41,7 @@ import { contextVmIds } from '../shared/vm-context';
             @for (vm of vms(); track vm.id) {
               <tr>
                 <td class="left">{{ vm.name }}</td>
-                <td class="left">@if (vm.lastBackup; as lb) { {{ lb.at | rel }} <sp-status [value]="lb.status" /> @if (lb.consistency) { <sp-consistency [value]="lb.consistency" /> } } @else { {{ 'summary.never' | t }} }</td>
+                <td class="left">@if (vm.lastBackup; as lb) { {{ lb.at | dt }} <sp-status [value]="lb.status" /> @if (lb.consistency) { <sp-consistency [value]="lb.consistency" /> } } @else { {{ 'summary.never' | t }} }</td>
                 <td class="left">{{ (vm.toolsRunning ? 'configure.toolsRunning' : 'backup.crashOnly') | t }}</td>
               </tr>
             }

@@ -46,8 +46,8 @@ import { PluginNav } from '../shared/plugin-nav';
           <clr-dg-cell>{{ job.vmIds.length | num }}</clr-dg-cell>
           <clr-dg-cell>{{ schedule(job) }}</clr-dg-cell>
           <clr-dg-cell>{{ retention(job) }}</clr-dg-cell>
-          <clr-dg-cell>@if (job.lastRun; as lr) { <a [routerLink]="['/runs']" [queryParams]="{ run: lr.id }" [attr.title]="'ux.jobs.lastRunLink' | t: { name: job.name }"><sp-status [value]="lr.status" /></a> {{ lr.endedAt | dt: 'short' }} } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</clr-dg-cell>
-          <clr-dg-cell>{{ job.nextRun | dt: 'short' }}</clr-dg-cell>
+          <clr-dg-cell>@if (job.lastRun; as lr) { <a [routerLink]="['/runs']" [queryParams]="{ run: lr.id }" [attr.title]="'ux.jobs.lastRunLink' | t: { name: job.name }"><sp-status [value]="lr.status" /></a> {{ lr.endedAt | dt }} } @else { <span class="sp-muted">{{ 'summary.never' | t }}</span> }</clr-dg-cell>
+          <clr-dg-cell>{{ job.nextRun | dt }}</clr-dg-cell>
           <clr-dg-cell><button type="button" class="btn btn-sm btn-secondary sp-run-now" [disabled]="startingId() === job.id" (click)="run(job)"
             [attr.aria-label]="'ux.jobs.runNowFor' | t: { name: job.name }">{{ 'jobs.runNow' | t }}</button></clr-dg-cell>
         </clr-dg-row>

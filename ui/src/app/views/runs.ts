@@ -39,7 +39,7 @@ interface RunQuery { status?: string; kind?: string; since?: string; run?: strin
         <clr-dg-column>{{ 'col.vms' | t }}</clr-dg-column>
         <clr-dg-column>{{ 'col.duration' | t }}</clr-dg-column>
         <clr-dg-row *clrDgItems="let r of runs(); trackBy: byId" [clrDgItem]="r" [clrDgExpanded]="r.id === opened()" [attr.data-run]="r.id">
-          <clr-dg-cell>{{ r.startedAt | dt: 'short' }}</clr-dg-cell>
+          <clr-dg-cell>{{ r.startedAt | dt }}</clr-dg-cell>
           <clr-dg-cell>{{ ('kind.' + r.kind) | t }}</clr-dg-cell>
           <clr-dg-cell>{{ r.jobName ?? r.forJob?.name ?? '—' }}</clr-dg-cell>
           <clr-dg-cell><sp-status [value]="r.status" /></clr-dg-cell>
@@ -74,7 +74,7 @@ export class RunsPage {
     const parts: string[] = [];
     if (q.status) parts.push(this.i18n.t('status.' + q.status));
     if (q.kind) parts.push(this.i18n.t('kind.' + q.kind));
-    if (q.since) parts.push(/^\d+h$/.test(q.since) ? this.i18n.t('runs.sinceHours', { h: q.since.slice(0, -1) }) : this.i18n.t('runs.sinceTime', { t: this.i18n.dateTime(q.since, 'short') }));
+    if (q.since) parts.push(/^\d+h$/.test(q.since) ? this.i18n.t('runs.sinceHours', { h: q.since.slice(0, -1) }) : this.i18n.t('runs.sinceTime', { t: this.i18n.dateTime(q.since) }));
     if (q.run) parts.push(this.i18n.t('runs.oneRun'));
     return parts.join(' · ');
   });
