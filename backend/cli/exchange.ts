@@ -46,7 +46,6 @@ mail server (restore, send):
   --to ADDRESS            send: a mailbox to deliver to (repeat for more)
   --envelope-from ADDR    send: the sender the server is told (default: each message's sender)
   --ca FILE               the PEM of the CA that signed the server's certificate (when the system does not trust it)
-  --insecure-tls          accept any certificate (labs only)
 
 The file is read as it stands, without log replay: a dirty database (the normal case in a VSS snapshot
 of a live mailbox server) may lack its latest changes, and every answer says so.
@@ -81,7 +80,7 @@ export async function run(args: string[]): Promise<number> {
   const pos: string[] = [];
   let json = false, limit = 1000, format: 'eml' | 'msg' = 'eml', output: string | undefined, folderPath: string | undefined;
   let imap: string | undefined, smtp: string | undefined, tls = false, user: string | undefined, passwordEnv = 'STILLPOINT_MAIL_PASSWORD';
-  let envelopeFrom: string | undefined, insecure = false, imapFolder: string | undefined, caPem: string | undefined;
+  let envelopeFrom: string | undefined, imapFolder: string | undefined, caPem: string | undefined;
   const to: string[] = [];
   const q: ExchangeSearch = {};
   const need = (i: number, opt: string) => { if (args[i] === undefined) throw new UsageError(`${opt} needs a value`); return args[i]!; };
@@ -107,7 +106,6 @@ export async function run(args: string[]): Promise<number> {
       else if (a === '--password-env') passwordEnv = need(++i, a);
       else if (a === '--to') to.push(need(++i, a));
       else if (a === '--envelope-from') envelopeFrom = need(++i, a);
-      else if (a === '--insecure-tls') insecure = true;
       else if (a === '--ca') {
         const file = need(++i, a);
         try { caPem = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError(`--ca: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? e}): give the CA certificate as a PEM file`); }
@@ -197,8 +195,8 @@ export async function run(args: string[]): Promise<number> {
       const bar = json ? undefined : progressBar(`${cmd === 'restore' ? 'restoring' : 'sending'} ${list.length} message(s)`, { unit: 'count' });
       const onProgress = (p: { done: number; total: number }) => bar?.update(p.done, p.total);
       const res = cmd === 'restore'
-        ? await restoreToImap({ ...hostPort(imap!, tls, 'imap'), secure: tls, user: user!, password: password!, folder: imapFolder!, ...(caPem ? { caPem } : {}), allowUntrustedCertificate: insecure }, list, onProgress)
-        : await sendViaSmtp({ ...hostPort(smtp!, tls, 'smtp'), secure: tls, ...(user ? { user, password: password ?? '' } : {}), envelopeFrom: envelopeFrom ?? list[0]!.from.address, to, ...(caPem ? { caPem } : {}), allowUntrustedCertificate: insecure }, list, onProgress);
+        ? await restoreToImap({ ...hostPort(imap!, tls, 'imap'), secure: tls, user: user!, password: password!, folder: imapFolder!, ...(caPem ? { caPem } : {}) }, list, onProgress)
+        : await sendViaSmtp({ ...hostPort(smtp!, tls, 'smtp'), secure: tls, ...(user ? { user, password: password ?? '' } : {}), envelopeFrom: envelopeFrom ?? list[0]!.from.address, to, ...(caPem ? { caPem } : {}) }, list, onProgress);
       bar?.done();
       if (json) out({ database: state, items: res.delivered });
       else for (const d of res.delivered) process.stdout.write(`${d.documentId}  ${d.subject}: ${d.detail}\n`);

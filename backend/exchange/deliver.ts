@@ -19,8 +19,6 @@ export interface ImapTarget {
   folder: string
   /** PEM of the CA that signed the server's certificate, when it is not one the system trusts. */
   caPem?: string
-  /** Accept a server certificate that does not verify (lab and self-signed servers). */
-  allowUntrustedCertificate?: boolean
 }
 
 export interface SmtpTarget {
@@ -34,7 +32,6 @@ export interface SmtpTarget {
   to: string[]
   /** PEM of the CA that signed the server's certificate, when it is not one the system trusts. */
   caPem?: string
-  allowUntrustedCertificate?: boolean
 }
 
 export interface DeliveryProgress { done: number; total: number; subject: string }
@@ -50,8 +47,8 @@ function explain(e: unknown, what: string): Error {
   return new Error(`${what}: ${err.responseText ?? err.response ?? err.message ?? String(e)}`)
 }
 
-const tlsOptions = (t: { caPem?: string; allowUntrustedCertificate?: boolean }) =>
-  ({ rejectUnauthorized: !t.allowUntrustedCertificate, ...(t.caPem?.trim() ? { ca: t.caPem } : {}) })
+// Always verified, as vCenter's and the DC's certificates are: a private CA is given, never switched off.
+const tlsOptions = (t: { caPem?: string }) => ({ rejectUnauthorized: true, ...(t.caPem?.trim() ? { ca: t.caPem } : {}) })
 
 /** Appends each message to `target.folder` (flags: \Seen when it was read; internal date = received). */
 export async function restoreToImap(target: ImapTarget, messages: ExchangeMessage[], onProgress?: (p: DeliveryProgress) => void): Promise<DeliveryResult> {

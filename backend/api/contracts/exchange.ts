@@ -57,7 +57,6 @@ export interface ImapTargetDto {
   folder: string;
   /** PEM of the CA that signed the server's certificate, when the system does not trust it. */
   caPem?: string;
-  allowUntrustedCertificate?: boolean;
 }
 
 export interface SmtpTargetDto {
@@ -67,7 +66,6 @@ export interface SmtpTargetDto {
   envelopeFrom: string; to: string[];
   /** PEM of the CA that signed the server's certificate, when the system does not trust it. */
   caPem?: string;
-  allowUntrustedCertificate?: boolean;
 }
 
 export interface ExchangeRestoreRequest { mailbox: number; messages: number[]; imap: ImapTargetDto }

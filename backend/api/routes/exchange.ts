@@ -57,7 +57,6 @@ const ImapTargetSchema = named('ImapTarget', {
     password: { type: 'string', minLength: 1, maxLength: 1024, description: 'used by this run only; never stored or logged' },
     folder: { type: 'string', minLength: 1, maxLength: 512, description: 'created when missing, e.g. "Restored items"' },
     caPem: { type: 'string', maxLength: 65536, description: "PEM of the CA that signed the server's certificate, when the system does not trust it" },
-    allowUntrustedCertificate: { type: 'boolean', description: 'labs only' },
   },
 });
 const SmtpTargetSchema = named('SmtpTarget', {
@@ -68,7 +67,6 @@ const SmtpTargetSchema = named('SmtpTarget', {
     envelopeFrom: { type: 'string', minLength: 3, maxLength: 512 },
     to: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', minLength: 3, maxLength: 512 } },
     caPem: { type: 'string', maxLength: 65536, description: "PEM of the CA that signed the server's certificate, when the system does not trust it" },
-    allowUntrustedCertificate: { type: 'boolean', description: 'labs only' },
   },
 });
 const MESSAGES: Schema = { type: 'array', minItems: 1, maxItems: 10_000, items: { type: 'integer', minimum: 0 }, description: 'document ids from a listing' };
