@@ -56,7 +56,7 @@ export class BrowseHandler {
   constructor(disks: (BrowseDisk & { image: DiskImage })[]) { this.#disks = disks; }
 
   #allVolumes(): Promise<Volume[]> {
-    return this.#volumes ??= openVolumes(this.#disks.map((d) => ({ key: d.key, label: d.label, reader: { size: d.image.capacity, readAt: (o: number, n: number) => d.image.readAt(o, n) } })));
+    return this.#volumes ??= openVolumes(this.#disks.map((d) => ({ key: d.key, label: d.label, reader: { size: d.image.capacity, readAt: (o: number, n: number) => d.image.readAt(o, n), readInto: (o: number, out: Uint8Array) => d.image.readInto(o, out) } })));
   }
 
   async #volume(id: string): Promise<Volume> {
@@ -155,6 +155,23 @@ export class BrowseHandler {
     // Small ones may be slices of Node's shared pool and are copied.
     return fs.type === 'ntfs' && b.byteLength >= 64 << 10 && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
       ? new Transfer(b, [b.buffer as ArrayBuffer]) : b;
+  }
+
+  /**
+   * Up to `buffer.byteLength` bytes of a file into a buffer the main thread lends (a download's pool,
+   * sessions.ts), moved back with the count: no new memory per block on either side.
+   */
+  async readInto(volumeId: string, ref: string, offset: number, length: number, stream: string | undefined, buffer: ArrayBuffer): Promise<Transfer<{ buffer: ArrayBuffer; length: number }>> {
+    const fs = await this.#fsOf(volumeId);
+    const out = new Uint8Array(buffer, 0, Math.max(0, Math.min(length, buffer.byteLength, MAX_READ_BLOCK)));
+    let got: number;
+    if (fs.readInto) got = await fs.readInto(ref, offset, out, stream || undefined);
+    else {
+      const b = await fs.read(ref, offset, out.length, stream || undefined);
+      out.set(b);
+      got = b.length;
+    }
+    return new Transfer({ buffer, length: got }, [buffer]);
   }
 
   #cursor(gen: AsyncGenerator<EntryWithPath>, match: ((e: EntryWithPath) => boolean) | undefined, problems: Cursor['problems']): number {

@@ -39,6 +39,11 @@ const BLOCK = 1024 * 1024;
 /** A download this long or longer streams in MAX_READ_BLOCK reads, this many in flight (read-ahead). */
 const LARGE_FILE = 16 * BLOCK;
 const READS_IN_FLIGHT = 3;
+/** Buffers of one download's fileBlocks(): those in flight plus one being written to the socket. */
+const POOL_BUFFERS = READS_IN_FLIGHT + 1;
+
+/** A block of a download; release() gives its buffer back once the bytes are written. */
+export interface FileBlock { bytes: Buffer; release(): void }
 
 /** A volume a probe could not open in time (or whose worker died) stays unbrowsable for the session. */
 function probeFailure(v: BrowseVolume, e: unknown): VolumeState {
@@ -75,9 +80,9 @@ export class PointSession {
   /** Workers started for this session (more than one after a call ran over its time). */
   get workerStarts(): number { return this.#worker.starts; }
 
-  #call<T>(method: string, args: unknown[] = [], timeoutMs?: number): Promise<T> {
+  #call<T>(method: string, args: unknown[] = [], timeoutMs?: number, transfer?: ArrayBuffer[]): Promise<T> {
     this.lastUsed = Date.now();
-    return this.#worker.call<T>(method, args, timeoutMs !== undefined ? { timeoutMs } : {});
+    return this.#worker.call<T>(method, args, { ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(transfer ? { transfer } : {}) });
   }
 
   /** Every volume of every disk, each filesystem opened (once per session) with its label and consistency. */
@@ -212,6 +217,61 @@ export class PointSession {
     const r = Readable.from(gen(), { objectMode: false, highWaterMark: 2 * BLOCK });
     r.once('close', release);
     return r;
+  }
+
+  /**
+   * A file's bytes [start, end) as blocks of up to MAX_READ_BLOCK for a consumer that says when it is
+   * done with each (a socket's write callback): the worker reads into a few buffers lent to it and
+   * moved back (never copied), READS_IN_FLIGHT at a time, so a 1 GiB download allocates 4 buffers, not
+   * 512, and leaves the main thread no garbage to collect. A block's bytes must not be touched after
+   * its release(). Stopping the iteration early (a client that left) is fine; unreleased buffers are
+   * simply dropped.
+   */
+  async *fileBlocks(volumeId: string, ref: string, start: number, end: number, stream?: string): AsyncGenerator<FileBlock> {
+    this.#holds++;
+    const free: ArrayBuffer[] = [];
+    let lent = 0;
+    let wake: (() => void) | undefined;
+    const signal = () => { const w = wake; wake = undefined; w?.(); };
+    const take = () => free.pop() ?? (lent < POOL_BUFFERS ? (lent++, new ArrayBuffer(MAX_READ_BLOCK)) : undefined);
+    const give = (b: ArrayBuffer) => { free.push(b); signal(); };
+    // A read that failed left its buffer in the worker (or a dead worker): the pool may make another.
+    const lost = () => { lent--; signal(); };
+    const inFlight: { want: number; p: Promise<{ buffer: ArrayBuffer; length: number }> }[] = [];
+    let next = start;
+    const issue = () => {
+      while (inFlight.length < READS_IN_FLIGHT && next < end) {
+        const buf = take();
+        if (!buf) break;
+        const want = Math.min(MAX_READ_BLOCK, end - next);
+        const p = this.#call<{ buffer: ArrayBuffer; length: number }>('readInto', [volumeId, ref, next, want, stream, buf], undefined, [buf]);
+        p.catch(lost); // awaited below; one left behind (a stop, a short read) must not go unhandled
+        inFlight.push({ want, p });
+        next += want;
+      }
+    };
+    try {
+      let pos = start;
+      while (pos < end) {
+        issue();
+        if (inFlight.length === 0) { await new Promise<void>((r) => { wake = r; }); continue; }
+        const r = inFlight.shift()!;
+        const { buffer, length } = await r.p;
+        if (length === 0) throw new FsError('ECORRUPT', `the file ended at byte ${pos} of ${end}: its data on the volume is shorter than its size says`);
+        pos += length;
+        // Fewer bytes than asked: the reads after it started too far; ask again from here.
+        if (length < r.want) {
+          for (const f of inFlight) f.p.then((x) => give(x.buffer), () => {});
+          inFlight.length = 0;
+          next = pos;
+        }
+        let released = false;
+        yield { bytes: Buffer.from(buffer, 0, length), release: () => { if (!released) { released = true; give(buffer); } } };
+      }
+    } finally {
+      this.#holds--;
+      this.lastUsed = Date.now();
+    }
   }
 
   /** Keeps the session open while something outside it (a zip) uses it. */

@@ -29,6 +29,8 @@ export interface FileSystem {
   lookup(path: string): Promise<FsEntry>
   /** Bytes of a file (or of a named stream where the filesystem has them); fewer at the end of the file. */
   read(ref: string, offset: number, length: number, stream?: string): Promise<Buffer>
+  /** Optional: read() into the caller's buffer (reused across reads); the bytes written, fewer only at the end of the file. */
+  readInto?(ref: string, offset: number, out: Uint8Array, stream?: string): Promise<number>
   /** Depth-first walk, directories before their children; paths without a leading slash. */
   walk(dirRef?: string): AsyncGenerator<{ path: string; entry: FsEntry }>
   /** Optional fast path: the entries walk() yields from the root, in any order (NTFS: one sequential $MFT read). */
@@ -126,6 +128,7 @@ registerFileSystem({
       list: (ref) => v.list(ref),
       lookup: (p) => v.lookup(p),
       read: (ref, o, n, stream) => v.read(ref, stream, o, n),
+      readInto: (ref, o, out, stream) => v.readInto(ref, stream, o, out),
       walk: (ref) => v.walk(ref),
       scan: () => v.scan(),
       async scanTable(limit) {

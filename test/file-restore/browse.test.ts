@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Repository } from '../../backend/repository/repository.ts';
-import { FileRestore } from '../../backend/file-restore/sessions.ts';
+import { FileRestore, type FileBlock } from '../../backend/file-restore/sessions.ts';
 import { contentDisposition, parseRange } from '../../backend/api/routes/files.ts';
 
 let dir: string;
@@ -135,6 +135,27 @@ test('a large file streams in several reads at once, byte for byte, from any off
       for await (const c of s.fileStream('2000', big.ref, from, to)) { h.update(c as Buffer); n += (c as Buffer).length; }
       assert.equal(n, to - from);
       assert.equal(h.digest('hex'), sha(bigBytes.subarray(from, to)), `bytes ${from}–${to}`);
+    }
+  } finally { await files.close(); }
+});
+
+test('a download\'s blocks come in reused buffers: a block is never overwritten before its release, byte for byte from any offset', async () => {
+  const files = new FileRestore(async () => repo);
+  try {
+    const s = await files.open(rpId);
+    const big = (await s.list('2000', undefined, 0, 100)).entries.find((e) => e.name === 'big.bin')!;
+    for (const [from, to] of [[0, bigBytes.length], [1_000_003, bigBytes.length - 4097]] as const) {
+      let held: { block: FileBlock; copy: Buffer } | undefined;
+      let pos = from;
+      for await (const b of s.fileBlocks('2000', big.ref, from, to)) {
+        // The block written before (a socket still sending it) keeps its bytes while later ones arrive.
+        if (held) { assert.ok(held.block.bytes.equals(held.copy), 'a held block was overwritten'); held.block.release(); }
+        assert.ok(b.bytes.equals(bigBytes.subarray(pos, pos + b.bytes.length)), `bytes at ${pos}`);
+        pos += b.bytes.length;
+        held = { block: b, copy: Buffer.from(b.bytes) };
+      }
+      held?.block.release();
+      assert.equal(pos, to);
     }
   } finally { await files.close(); }
 });

@@ -18,7 +18,7 @@ import { InvalidRequest, NotFound, StillpointError } from '../../common/errors.t
 import { PRIVILEGES } from '../../model/privileges.ts';
 import { FsError, type FsEntry } from '../../filesystems/types.ts';
 import { IsolationError } from '../../file-restore/isolation.ts';
-import type { FileRestore, PointSession } from '../../file-restore/sessions.ts';
+import type { FileBlock, FileRestore, PointSession } from '../../file-restore/sessions.ts';
 import { READ_BLOCK, type VolumeInfo } from '../../file-restore/types.ts';
 import { zipStream, zipName } from '../../file-restore/zip.ts';
 
@@ -187,7 +187,33 @@ export async function sendFile(req: Request, res: Response, s: PointSession, vol
   });
   if (first.length === 0) throw new FileRestoreProblem(422, 'filesystem_damaged', `'${e.name}' ends before its size says: its data on the volume is damaged.`);
   res.write(first);
-  await sendStream(res, s.fileStream(volumeId, ref, start + first.length, end, stream));
+  await sendBlocks(res, s.fileBlocks(volumeId, ref, start + first.length, end, stream));
+}
+
+/**
+ * Writes a download's blocks (the headers and first block are out already). Each block's buffer goes
+ * back to its pool only in its write callback, when the socket no longer needs the bytes; a full
+ * socket is waited for (drain). A failure cuts the connection (never a complete-looking download);
+ * a client that leaves stops the reading.
+ */
+async function sendBlocks(res: Response, blocks: AsyncGenerator<FileBlock>): Promise<void> {
+  const gone = () => res.destroyed || res.writableEnded;
+  try {
+    for await (const b of blocks) {
+      if (gone()) { b.release(); break; }
+      if (!res.write(b.bytes, () => b.release())) {
+        await new Promise<void>((resolve) => {
+          const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+      if (gone()) break;
+    }
+    if (!gone()) res.end();
+  } catch (e) {
+    res.destroy(e as Error);
+  }
 }
 
 /**

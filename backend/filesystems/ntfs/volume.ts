@@ -919,6 +919,32 @@ export class NtfsVolume {
     return this.readAttr(a, offset, length)
   }
 
+  /**
+   * Bytes of a file into the caller's buffer (reused by a download: no new memory per read); the count
+   * written, fewer only at the end of the file. A range in one plain allocated run is read straight
+   * into `out`; anything else (resident, compressed, sparse, past the initialized size) through read().
+   */
+  readInto(ref: string | number, stream: string | undefined, offset: number, out: Uint8Array): Promise<number> { return guarded(this.readIntoImpl(ref, stream, offset, out)) }
+
+  private async readIntoImpl(ref: string | number, stream: string | undefined, offset: number, out: Uint8Array): Promise<number> {
+    const a = await this.dataAttr(ref, stream)
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new FsError('ERANGE', 'bad offset/length')
+    const end = Math.min(a.dataSize, offset + out.length)
+    const plain = !a.resident && !(a.flags & 0x4000) && !((a.flags & 0x00ff) !== 0 && a.compressionUnit > 0)
+    if (plain && this.reader.readInto && a.dataSize <= MAX_STREAM_SIZE && offset < end && end <= a.initializedSize) {
+      const at = this.singleRunByte(a.runs, offset, end - offset)
+      if (at !== undefined) {
+        if (at + (end - offset) > this.reader.size) throw new FsError('ERANGE', `read ${at}+${end - offset} beyond the partition (${this.reader.size} bytes)`)
+        const n = await this.reader.readInto(at, out.subarray(0, end - offset))
+        if (n !== end - offset) throw new FsError('ERANGE', `short read at ${at}`)
+        return n
+      }
+    }
+    const b = await this.readAttr(a, offset, out.length)
+    out.set(b)
+    return b.length
+  }
+
   /** The size of a data stream. */
   streamSize(ref: string | number, stream?: string): Promise<number> { return guarded(this.streamSizeImpl(ref, stream)) }
 
