@@ -48,7 +48,8 @@ import { FileRestoreKind, type FileRestoreParams } from './jobs/kinds/file-resto
 import { fileRestoreRunRoutes } from './api/routes/file-restore-runs.ts';
 import { activeDirectoryRoutes } from './api/routes/active-directory.ts';
 import { PointDirectories } from './active-directory/point-directory.ts';
-import { AdRestoreKind, AdRestoreReports, DirectorySecrets, type AdRestoreParams } from './active-directory/restore-run.ts';
+import { AdRestoreKind, AdRestoreReports, type AdRestoreParams } from './active-directory/restore-run.ts';
+import { PendingSecrets } from './app-items/pending-secrets.ts';
 import { exchangeRoutes } from './api/routes/exchange.ts';
 import { PointMailboxes } from './exchange/point-mailboxes.ts';
 import { ExchangeDeliverKind, ExchangeDeliveryReports, type ExchangeDeliverParams } from './exchange/deliver-run.ts';
@@ -375,7 +376,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
 
   // Active Directory objects of a DC's restore point: restored into the live DC with the user's own directory credentials.
   const adDirectories = new PointDirectories(files);
-  const adSecrets = new DirectorySecrets();
+  const adSecrets = new PendingSecrets();
   const adReports = new AdRestoreReports();
   runner.registerVmKind(new AdRestoreKind({ directories: adDirectories, secrets: adSecrets, reports: adReports, files }));
   const adRoutes = activeDirectoryRoutes({
@@ -396,7 +397,7 @@ export async function startService(config: Config, extras: ServiceExtras = {}): 
 
   // Exchange mail items of a mail server's restore point: restored over IMAP or sent over SMTP with the user's own mail account.
   const exchangeMailboxes = new PointMailboxes(files);
-  const exchangeSecrets = new DirectorySecrets();
+  const exchangeSecrets = new PendingSecrets();
   const exchangeReports = new ExchangeDeliveryReports();
   for (const kind of ['exchange-restore', 'exchange-send'] as const) runner.registerVmKind(new ExchangeDeliverKind(kind, { mailboxes: exchangeMailboxes, secrets: exchangeSecrets, reports: exchangeReports }));
   const exchangeApi = exchangeRoutes({

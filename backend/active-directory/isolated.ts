@@ -7,7 +7,7 @@
  */
 import { IsolatedWorker } from '../file-restore/isolation.ts'
 import type { ReadAt } from '../filesystems/types.ts'
-import { serveReads } from '../exchange/remote-read.ts'
+import { serveReads } from '../app-items/remote-read.ts'
 import type { ActiveDirectory, AdAnswer, AdObject, AdObjectSummary, AdSearch, RecycleBinState } from './directory.ts'
 import { schemaOf, type AdSchema } from './schema.ts'
 import type { OpenedDirectory } from './worker.ts'

@@ -6,7 +6,7 @@
  */
 import { IsolatedWorker } from '../file-restore/isolation.ts'
 import type { FileRestore } from '../file-restore/sessions.ts'
-import { serveReads } from '../exchange/remote-read.ts'
+import { serveReads } from '../app-items/remote-read.ts'
 import { pointFileReader, type LocatedFile } from '../app-items/locate.ts'
 import { securityDescriptorsOf, type BackupSecurityDescriptors } from './sd-table.ts'
 

@@ -2,10 +2,10 @@
  * The 'ad-restore' run kind: objects of a restore point's ntds.dit restored into a live DC over
  * LDAPS, one after the other, with progress, as a run of the JobRunner (history, events, cancel).
  * The user's directory password (and a new password for the restored accounts) never enter the
- * run's params, which are saved: they wait in memory (DirectorySecrets) until the run takes them,
+ * run's params, which are saved: they wait in memory (PendingSecrets) until the run takes them,
  * and are gone after. Per-object results are kept in memory for the report endpoint.
  */
-import { randomUUID } from 'node:crypto'
+import type { PendingSecrets } from '../app-items/pending-secrets.ts'
 import { childLog } from '../common/log.ts'
 import { InvalidRequest, StillpointError } from '../common/errors.ts'
 import type { VmContext, VmKind, VmOutcome } from '../jobs/kinds.ts'
@@ -28,25 +28,6 @@ export interface AdRestoreParams {
   options: Omit<AdRestoreOptions, 'password'> & { password: { mode: PasswordOption['mode']; mustChange?: boolean } }
   /** Key of the secrets held in memory for this run. */
   secretsId: string
-}
-
-interface HeldSecrets { password: string; newPassword?: string; expires: number }
-
-/** Passwords waiting for their run, in memory only, for a few minutes at most. */
-export class DirectorySecrets {
-  #held = new Map<string, HeldSecrets>()
-  hold(password: string, newPassword?: string, ttlMs = 10 * 60_000): string {
-    const now = Date.now()
-    for (const [k, v] of this.#held) if (v.expires < now) this.#held.delete(k)
-    const id = randomUUID()
-    this.#held.set(id, { password, ...(newPassword !== undefined ? { newPassword } : {}), expires: now + ttlMs })
-    return id
-  }
-  take(id: string): HeldSecrets | undefined {
-    const s = this.#held.get(id)
-    this.#held.delete(id)
-    return s && s.expires >= Date.now() ? s : undefined
-  }
 }
 
 /** A directory refusal as the engine's error: the API answers its status, the run shows its message. */
@@ -85,7 +66,7 @@ export class AdRestoreReports {
 
 export interface AdRestoreKindDeps {
   directories: PointDirectories
-  secrets: DirectorySecrets
+  secrets: PendingSecrets
   reports: AdRestoreReports
   /** To read the point's sd_table when permissions are restored (without it they are not). */
   files?: FileRestore

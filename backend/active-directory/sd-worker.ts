@@ -4,7 +4,7 @@
  */
 import type { MessagePort } from 'node:worker_threads'
 import { openEseDatabase } from '../ese/database.ts'
-import { portReader } from '../exchange/remote-read.ts'
+import { portReader } from '../app-items/remote-read.ts'
 import { readSdTable } from './sd-table.ts'
 
 export function securityDescriptorsHandler() {

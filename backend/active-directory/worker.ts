@@ -6,7 +6,7 @@
 import type { MessagePort } from 'node:worker_threads'
 import { FsError } from '../filesystems/types.ts'
 import { openEseDatabase } from '../ese/database.ts'
-import { portReader } from '../exchange/remote-read.ts'
+import { portReader } from '../app-items/remote-read.ts'
 import { openActiveDirectory, type ActiveDirectory, type AdSearch } from './directory.ts'
 import type { AdAttribute } from './schema.ts'
 

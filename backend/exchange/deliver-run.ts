@@ -2,12 +2,12 @@
  * The 'exchange-restore' (IMAP APPEND into a mailbox folder) and 'exchange-send' (SMTP) run kinds:
  * messages of a restore point's mailbox database delivered one after the other, with progress, as
  * runs of the JobRunner. The mail server password never enters the run's params (which are saved):
- * it waits in memory (DirectorySecrets) until the run takes it. Reports are kept in memory.
+ * it waits in memory (PendingSecrets) until the run takes it. Reports are kept in memory.
  */
 import { InvalidRequest, StillpointError } from '../common/errors.ts'
 import { childLog } from '../common/log.ts'
 import type { VmContext, VmKind, VmOutcome } from '../jobs/kinds.ts'
-import type { DirectorySecrets } from '../active-directory/restore-run.ts'
+import type { PendingSecrets } from '../app-items/pending-secrets.ts'
 import type { PointMailboxes } from './point-mailboxes.ts'
 import { restoreToImap, sendViaSmtp, type ImapTarget, type SmtpTarget } from './deliver.ts'
 import type { ExchangeMessage } from './types.ts'
@@ -41,7 +41,7 @@ export class ExchangeDeliveryReports {
   }
 }
 
-export interface ExchangeDeliverDeps { mailboxes: PointMailboxes; secrets: DirectorySecrets; reports: ExchangeDeliveryReports }
+export interface ExchangeDeliverDeps { mailboxes: PointMailboxes; secrets: PendingSecrets; reports: ExchangeDeliveryReports }
 
 export class ExchangeDeliverKind implements VmKind<ExchangeDeliverParams> {
   readonly kind: 'exchange-restore' | 'exchange-send'

@@ -6,7 +6,7 @@
  */
 import { IsolatedWorker } from '../file-restore/isolation.ts'
 import type { ReadAt } from '../filesystems/types.ts'
-import { serveReads } from './remote-read.ts'
+import { serveReads } from '../app-items/remote-read.ts'
 import type { ExchangeAnswer, ExchangeDatabaseState, ExchangeFolder, ExchangeMailbox, ExchangeMessage, ExchangeMessageSummary, ExchangeSearch } from './types.ts'
 
 const WORKER = new URL('./worker.ts', import.meta.url)

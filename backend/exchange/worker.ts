@@ -6,7 +6,7 @@
 import type { MessagePort } from 'node:worker_threads'
 import { FsError } from '../filesystems/types.ts'
 import { openMailboxDatabase, type MailboxDatabase } from './mailbox-database.ts'
-import { portReader } from './remote-read.ts'
+import { portReader } from '../app-items/remote-read.ts'
 import type { ExchangeSearch } from './types.ts'
 
 export function exchangeHandler() {
