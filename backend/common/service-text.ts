@@ -15,7 +15,7 @@ export interface IdentifiedText { key: string; params?: Record<string, string | 
 
 export const LIST_SEPARATOR = '; ';
 /** Parameters that hold service texts themselves; any other parameter is data (a VM name, a vCenter message). */
-const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left', 'catalogs', 'items', 'points']);
+const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left', 'catalogs', 'items', 'points', 'onNetworks', 'reIp', 'result', 'next', 'repointed']);
 
 export const SERVICE_TEXTS = {
   // Phases of a run item (backend/jobs/runner.ts and the kinds).
@@ -52,6 +52,43 @@ export const SERVICE_TEXTS = {
   'phase.removingOldRecoveryPoints': 'removing old recovery points',
   'phase.removingSourceSnapshot': 'removing the source snapshot',
   'phase.findingLatestRestorePoint': 'finding the latest restore point',
+  // Phases of failover, test failover, undo, failback and permanent failover (backend/replication/failover).
+  'phase.revertingToPoint': "reverting to recovery point '{point}'",
+  'phase.movingNicsToDrNetworks': 'moving the network adapters to their DR networks, disconnected',
+  'phase.enablingCbtForFailback': 'turning on changed block tracking (for failback)',
+  'phase.waitingForTools': 'waiting for VMware Tools',
+  'phase.connectingMappedNics': 'connecting the mapped network adapters',
+  'phase.takingProtectiveSnapshot': 'taking the protective snapshot',
+  'phase.movingNicsTo': "moving the network adapters to '{network}'",
+  'phase.poweringOnIsolated': 'powering on in the isolated network',
+  'phase.waitingForHeartbeat': 'waiting for the VMware Tools heartbeat',
+  'phase.cleaningUpTestFailover': 'cleaning up: power off, revert to the protective snapshot, remove it',
+  'phase.poweringOffReplica': 'powering off the replica',
+  'phase.puttingNicsBack': 'putting the network adapters back',
+  'phase.shuttingReplicaDown': 'shutting the replica down',
+  'phase.takingUndoSnapshot': 'taking the undo snapshot of the original VM',
+  'phase.attachingOriginalDisks': "attaching the original VM's disks to transporter '{transporter}'",
+  'phase.sendingChangesHotAdd': "sending the changes of {disk} (hot-add through '{transporter}')",
+  'phase.detachingOriginalDisks': "detaching the original VM's disks",
+  'phase.sendingChangesFullUpload': 'sending the changes of {disk} (full upload)',
+  'phase.switchingBackToOriginal': 'switching back: powering on the original VM',
+  'phase.removingUndoSnapshot': "removing the original VM's undo snapshot",
+  'phase.makingReplicaAgain': 'making the replica a replica again: latest recovery point, NICs as before',
+  'phase.deletingNewVm': "deleting the new VM '{name}', pointing the replica back at its previous source",
+  'phase.revertingOriginalToUndo': 'powering off the original VM and reverting it to its undo snapshot',
+  'phase.startingReplicaAgain': 'starting the replica again',
+  'phase.creatingNewVmFiles': "creating the new VM's files",
+  'phase.attachingReplicaDisks': "attaching the replica's disks to transporter '{transporter}'",
+  'phase.copyingToNewVm': "copying {disk} to the new VM (read through '{transporter}', full upload)",
+  'phase.detachingReplicaDisks': "detaching the replica's disks",
+  'phase.creatingNewVm': 'creating the new VM',
+  'phase.switchingBackToNewVm': 'switching back: powering on the new VM',
+  'phase.repointingReplication': 're-pointing replication to the new VM',
+  'phase.removingRecoveryPoint': "removing recovery point '{point}'",
+  'phase.consolidatingDisks': 'consolidating the disks',
+  'phase.clearingReplicaMarks': 'clearing the replica marks',
+  'phase.waitingBeforeGroup': 'waiting {seconds} s before group {group}',
+  'phase.runningGroupScript': "running the group's script in the guest: {path}",
   // Outcomes of a run item or a run.
   'run.cancelledBeforeStart': 'Cancelled before it started.',
   'run.cancelled': 'Cancelled: {reason}',
@@ -76,6 +113,28 @@ export const SERVICE_TEXTS = {
   'restore.item.deleteVm': 'VM \'{name}\' ({vmId}): delete it from the vSphere Client ({error})',
   'restore.item.deleteFolder': '{path} (delete the folder from the datastore browser: {error})',
   'restore.fixAndRetry': 'Fix the cause and run the restore again.',
+  // Outcomes of failover operations (backend/replication/failover/run-kinds.ts).
+  'failover.result': "Failed over to recovery point '{point}': {replica} runs{onNetworks}{reIp}.",
+  'failover.onNetworks': ' on {networks}',
+  'failover.reIp': '; re-IP {pairs}',
+  'failover.testResult': "Test failover of '{point}' in '{network}': VMware Tools heartbeat after {seconds} s; cleaned up (the replica is as before).",
+  'failover.plannedResult': "Planned failover: synced twice ({syncs}), source {shutdown}, failed over to '{point}'.",
+  'failover.undone': "Failover undone: {replica} is back at recovery point '{point}', powered off; replication resumes.",
+  'failover.permanent': { one: '{vm} is the production VM now: {n} recovery point removed; its source is left out of replication.', other: '{vm} is the production VM now: {n} recovery points removed; its source is left out of replication.' },
+  'failover.groupResult': 'Group {group}: {result}',
+  'failover.groupResultScriptOk': 'Group {group}: {result} Script: exit code 0.',
+  'failover.groupResultScriptWarned': 'Group {group}: {result} Script: see the warnings.',
+  'failback.committed': 'Failback committed: the original VM runs, {replica} is a ready replica again.',
+  'failback.undone': 'Failback undone: {replica} runs again; what the failback made at production is undone.',
+  'failback.result': 'Failed back to {source}: {changed} changed on the replica sent back with {sent} sent to production ({how}); {next}',
+  'failback.how.hotAdd': "hot-add through transporter '{transporter}'",
+  'failback.how.fullUpload': 'full upload of the whole disks',
+  'failback.next.committed': 'committed.',
+  'failback.next.original': 'the original VM runs: commit or undo the failback.',
+  'failback.next.newVm': 'the new VM runs: commit or undo the failback.',
+  'failback.newVmResult': "Failed back to the new VM {vm}: the replica's disks copied whole ({bytes}); {repointed}{next}",
+  'failback.repointedOne': 'replication job {jobs} now replicates {vm}; ',
+  'failback.repointedMany': 'replication jobs {jobs} now replicate {vm}; ',
   'maintenance.retentionRemoved': { one: 'Removed {n} restore point by job \'{job}\' retention: {points}.', other: 'Removed {n} restore points by job \'{job}\' retention: {points}.' },
   'maintenance.removedPoint': '{id} ({vmId}, made {createdAt})',
   'maintenance.retentionKeptAll': 'Job \'{job}\' retention kept every restore point.',
@@ -149,6 +208,10 @@ const ONE_OF: Record<string, { texts: ServiceTextKey[]; orNothing: boolean } | u
   cleanup: { texts: ['restore.cleanedUp', 'restore.nothingCreated'], orNothing: false },
   left: { texts: ['restore.leftBehind'], orNothing: true },
   catalogs: { texts: ['maintenance.gcCatalogs'], orNothing: true },
+  onNetworks: { texts: ['failover.onNetworks'], orNothing: true },
+  reIp: { texts: ['failover.reIp'], orNothing: true },
+  repointed: { texts: ['failback.repointedOne', 'failback.repointedMany'], orNothing: true },
+  next: { texts: ['failback.next.committed', 'failback.next.original', 'failback.next.newVm'], orNothing: false },
 };
 
 /** A template as a pattern without groups, for ONE_OF. */

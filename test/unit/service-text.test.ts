@@ -9,8 +9,8 @@ import type { Run } from '../../backend/model/job.ts';
 test('every service text is found again by its key, with its parameters', () => {
   for (const key of Object.keys(SERVICE_TEXTS) as ServiceTextKey[]) {
     const names = [...new Set([...JSON.stringify(SERVICE_TEXTS[key]).matchAll(/\{(\w+)\}/g)].map((m) => m[1]!))];
-    // The outcome parts of a restore failure are texts of their own; any other parameter is data here.
-    const texts: Record<string, string> = { cleanup: say('restore.nothingCreated'), left: '', catalogs: say('maintenance.gcCatalogs', { n: 1 }) };
+    // The outcome parts of a restore failure or a failover/failback are texts of their own; any other parameter is data here.
+    const texts: Record<string, string> = { cleanup: say('restore.nothingCreated'), left: '', catalogs: say('maintenance.gcCatalogs', { n: 1 }), onNetworks: '', reIp: '', repointed: '', next: say('failback.next.committed') };
     const params = Object.fromEntries(names.map((n, i) => [n, texts[n] ?? (n === 'n' ? 2 : `value ${i}. of ${key}`)]));
     const got = identify(say(key, params));
     assert.equal(got?.key, key, `${key}: ${say(key, params)}`);
@@ -65,4 +65,29 @@ test('a run on the wire carries the keys beside the English texts; a text withou
   assert.equal(vm.hint, run.vms[0]!.hint, 'the English text stays for the CLI');
   assert.deepEqual(vm.texts, { phase: { key: 'phase.failed' }, hint: { key: 'remedy.fileFault' }, warnings: [null, { key: 'warning.notQuiesced' }] });
   assert.equal(dto.texts, undefined);
+});
+
+test('failover and failback outcomes keep their optional parts apart: networks, re-IP, re-pointed jobs, what comes next', () => {
+  const text = say('failover.groupResult', {
+    group: 2,
+    result: say('failover.result', { point: 'rp 1', replica: 'db_replica', onNetworks: say('failover.onNetworks', { networks: 'DR-LAN, DR-DMZ (disconnected)' }), reIp: say('failover.reIp', { pairs: '10.0.0.5 → 10.9.0.5' }) }),
+  });
+  assert.equal(text, "Group 2: Failed over to recovery point 'rp 1': db_replica runs on DR-LAN, DR-DMZ (disconnected); re-IP 10.0.0.5 → 10.9.0.5.");
+  assert.deepEqual(identify(text), {
+    key: 'failover.groupResult',
+    params: {
+      group: '2',
+      result: { key: 'failover.result', params: { point: 'rp 1', replica: 'db_replica', onNetworks: { key: 'failover.onNetworks', params: { networks: 'DR-LAN, DR-DMZ (disconnected)' } }, reIp: { key: 'failover.reIp', params: { pairs: '10.0.0.5 → 10.9.0.5' } } } },
+    },
+  });
+  assert.deepEqual(identify("Failed over to recovery point 'rp 1': db_replica runs."), { key: 'failover.result', params: { point: 'rp 1', replica: 'db_replica', onNetworks: '', reIp: '' } });
+
+  const back = say('failback.newVmResult', { vm: 'db-new', bytes: '2 GiB', repointed: say('failback.repointedMany', { jobs: "'a', 'b'", vm: 'db-new' }), next: say('failback.next.newVm') });
+  assert.equal(back, "Failed back to the new VM db-new: the replica's disks copied whole (2 GiB); replication jobs 'a', 'b' now replicate db-new; the new VM runs: commit or undo the failback.");
+  assert.deepEqual(identify(back), {
+    key: 'failback.newVmResult',
+    params: { vm: 'db-new', bytes: '2 GiB', repointed: { key: 'failback.repointedMany', params: { jobs: "'a', 'b'", vm: 'db-new' } }, next: { key: 'failback.next.newVm' } },
+  });
+  assert.deepEqual(identify("Failed back to db01: 4 MiB changed on the replica sent back with 1 MiB sent to production (hot-add through transporter 'tp-1'); committed.")?.params?.how,
+    { key: 'failback.how.hotAdd', params: { transporter: 'tp-1' } });
 });

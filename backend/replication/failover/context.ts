@@ -8,6 +8,7 @@ import type { VmLocks } from '../../sources/snapshot/vm-lock.ts';
 import type { GuestCredentials, MoRef, VcTask, VSphere } from '../../vsphere/index.ts';
 import { listPoints, type RecoveryPoint } from '../recovery-points.ts';
 import { replicaByRef, type ReplicaStatus } from '../replica-state.ts';
+import { say } from '../../common/service-text.ts';
 
 export const log = childLog('failover');
 
@@ -86,7 +87,7 @@ export async function underTask<T>(vs: VSphere, vm: MoRef, req: OpRequest, what:
     const r = await body(report);
     await vs.events.logUserEvent(vm, `Stillpoint: ${done(r)}`).catch(() => undefined);
     if (task) await task.succeed().catch(() => undefined);
-    report('done', 100);
+    report(say('phase.done'), 100);
     return r;
   } catch (e) {
     await vs.events.logUserEvent(vm, `Stillpoint: ${what} failed: ${(e as Error).message}`).catch(() => undefined);

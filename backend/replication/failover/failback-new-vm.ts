@@ -26,6 +26,7 @@ import { holdFailedOver, releaseFailedOver } from './holds.ts';
 import { loadReplica, takeReplica, underTask, type OpRequest } from './context.ts';
 import type { FailbackDeps } from './failback.ts';
 import { powerOffIfOn, shutDownGuest } from './vm-ops.ts';
+import { say } from '../../common/service-text.ts';
 
 export interface NewVmTarget {
   /** The new VM's name: no VM of this vCenter may have it. */
@@ -114,7 +115,7 @@ export async function failbackToNewVm(deps: FailbackDeps, req: FailbackNewVmRequ
             'failback to a new VM reads them through one (they are snapshot chains). Run `stillpoint transporter run` on a helper VM whose host mounts the replica\'s datastore (pair it first with `stillpoint transporter pair`).');
         }
         const link = found.link;
-        report('shutting the replica down', 3);
+        report(say('phase.shuttingReplicaDown'), 3);
         await shutDownGuest(vs, ref, { timeoutMs: req.shutdownTimeoutMs ?? 15 * 60_000, ...(req.signal ? { signal: req.signal } : {}) });
         let made: MoRef | undefined;
         const name = vmPathName(t.name);
@@ -127,7 +128,7 @@ export async function failbackToNewVm(deps: FailbackDeps, req: FailbackNewVmRequ
           if (await datastoreFileExists(vs, `${files.dir}/`, placement.datacenter.path)) {
             throw new Conflict(`The folder ${files.dir} exists already on datastore '${placement.datastore.name}': remove it or choose another name.`);
           }
-          report('creating the new VM\'s files', 6);
+          report(say('phase.creatingNewVmFiles'), 6);
           await makeDirectory(vs, files.dir, placement.datacenter.ref);
           folderMade = true;
           for (const d of files.disks) {
@@ -136,7 +137,7 @@ export async function failbackToNewVm(deps: FailbackDeps, req: FailbackNewVmRequ
             await vs.datastores.put(d.descriptorPath, Buffer.from(text, 'utf8'), { dcPath: placement.datacenter.path, ...(req.signal ? { signal: req.signal } : {}) });
           }
           // A full copy of the replica's current disks: the new VM has no base to diff against.
-          report(`attaching the replica's disks to transporter '${link.address.name}'`, 7);
+          report(say('phase.attachingReplicaDisks', { transporter: link.address.name }), 7);
           const reader = await openHotAddReader(vs, link, ref, replicaDisks.map((d) => ({ label: d.label, fileName: d.fileName, capacity: d.capacityBytes })), req.signal);
           const writer = new FullUploadWriter(vs, placement.datacenter.path);
           const total = replicaDisks.reduce((n, d) => n + d.capacityBytes, 0) || 1;
@@ -145,7 +146,7 @@ export async function failbackToNewVm(deps: FailbackDeps, req: FailbackNewVmRequ
           try {
             await writer.open();
             for (const [i, d] of replicaDisks.entries()) {
-              const phase = `copying ${d.label} to the new VM (read through '${link.address.name}', full upload)`;
+              const phase = say('phase.copyingToNewVm', { disk: d.label, transporter: link.address.name });
               report(phase, 8);
               const target = { label: d.label, capacity: d.capacityBytes, fileName: files.disks[i]!.descriptorPath, extentPath: files.disks[i]!.flatPath };
               written.push(await writer.write({ index: i, source: reader.sources[i]!, target, ranges: [{ start: 0, length: d.capacityBytes }], reason: 'seed' }, {
@@ -153,20 +154,20 @@ export async function failbackToNewVm(deps: FailbackDeps, req: FailbackNewVmRequ
               }));
             }
           } finally {
-            report('detaching the replica\'s disks', 84);
+            report(say('phase.detachingReplicaDisks'), 84);
             warnings.push(...await writer.close(), ...await reader.close());
             link.destroy();
           }
-          report('creating the new VM', 85);
+          report(say('phase.creatingNewVm'), 85);
           const built = buildConfigSpec({ name, datastore: placement.datastore.name, cfg, disks: files.disks, networks });
           warnings.push(...built.warnings);
           built.spec.annotation = `Failed back from replica '${replica.replicaName}' on ${new Date().toISOString()} by ${req.initiatedBy ?? 'Stillpoint'}.`;
           made = await vs.vms.create({ folder, pool: placement.pool, host: placement.host.ref, config: built.spec });
           const info = await vs.vms.get(made);
           if (!info.instanceUuid) throw new Error(`The new VM '${name}' has no instance UUID: vCenter cannot link it to the replica.`);
-          report('switching back: powering on the new VM', 90);
+          report(say('phase.switchingBackToNewVm'), 90);
           await vs.vms.powerOn(made);
-          report('re-pointing replication to the new VM', 95);
+          report(say('phase.repointingReplication'), 95);
           const vmId = sameSiteId(req.replicaId, made.value);
           await pointReplicaAt(vs, ref, { uuid: info.instanceUuid, vmId, name });
           const jobs = oldSourceId ? deps.repointSource?.(oldSourceId, vmId) ?? [] : [];

@@ -28,6 +28,7 @@ import { undoNewVm } from './failback-new-vm.ts';
 import { withHoldReleased } from './holds.ts';
 import { loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
 import { editNics, powerOffIfOn, shutDownGuest } from './vm-ops.ts';
+import { say } from '../../common/service-text.ts';
 
 const PIECE = 1024 * 1024;
 export const READ_SNAPSHOT = 'stillpoint failback (replica state)';
@@ -159,7 +160,7 @@ export async function failback(deps: FailbackDeps, req: FailbackRequest): Promis
       const result = await underTask(vs, ref, req, 'failback', async (report) => {
         const warnings: string[] = [];
         const writer = await hotAddWriter(deps, source, sourceInfo.name, sourceInfo.disks, req.transport ?? 'auto', warnings);
-        report('shutting the replica down', 3);
+        report(say('phase.shuttingReplicaDown'), 3);
         await shutDownGuest(vs, ref, { timeoutMs: req.shutdownTimeoutMs ?? 15 * 60_000, ...(req.signal ? { signal: req.signal } : {}) });
         const replicaSnap = await vs.snapshots.create(ref, { name: READ_SNAPSHOT, description: 'Stillpoint: the replica\'s state sent back to the original VM (temporary)', memory: false, quiesce: false });
         let undo: Awaited<ReturnType<typeof vs.snapshots.create>> | undefined;
@@ -170,19 +171,19 @@ export async function failback(deps: FailbackDeps, req: FailbackRequest): Promis
           }
           const areas = await Promise.all(rdisks.map((d) => changedAreas(vs, ref, replicaSnap.node.ref, d, rec.changeIds.find((c) => c.key === d.key)?.changeId)));
           const total = areas.flat().reduce((n, a) => n + a.length, 0) || 1;
-          report('taking the undo snapshot of the original VM', 10);
+          report(say('phase.takingUndoSnapshot'), 10);
           undo = await vs.snapshots.create(source, { name: UNDO_SNAPSHOT, description: `Stillpoint: the original VM before the failback from '${replica.replicaName}' (undo point)`, memory: false, quiesce: false });
           const current = (await vs.vms.get(source)).disks;
           const disks: FailbackDisk[] = [];
           let done = 0;
           const progress = (phase: string) => (n: number) => { done += n; report(phase, 15 + 70 * Math.min(1, done / total)); };
           if (writer) {
-            report(`attaching the original VM's disks to transporter '${writer.transporter}'`, 12);
+            report(say('phase.attachingOriginalDisks', { transporter: writer.transporter }), 12);
             const targets = current.map((d) => ({ label: d.label, capacity: d.capacityBytes, fileName: d.fileName, extentPath: '' }));
             try {
               await writer.open(targets, req.signal);
               for (const [i, d] of rdisks.entries()) {
-                const phase = `sending the changes of ${d.label} (hot-add through '${writer.transporter}')`;
+                const phase = say('phase.sendingChangesHotAdd', { disk: d.label, transporter: writer.transporter });
                 report(phase, 15);
                 // CBT areas, as vSphere's bitmap blocks; the transporter's digests narrow them to the pieces that differ.
                 const ranges = alignToChunks(areas[i]!, CBT_BLOCK, d.capacityBytes);
@@ -194,12 +195,12 @@ export async function failback(deps: FailbackDeps, req: FailbackRequest): Promis
             } catch (e) {
               throw new Error(`Writing the changes into '${sourceInfo.name}' through transporter '${writer.transporter}' failed: ${(e as Error).message}`);
             } finally {
-              report('detaching the original VM\'s disks', 86);
+              report(say('phase.detachingOriginalDisks'), 86);
               warnings.push(...await writer.close());
             }
           } else {
             for (const [i, d] of undo.disks.entries()) {
-              const phase = `sending the changes of ${d.label} (full upload)`;
+              const phase = say('phase.sendingChangesFullUpload', { disk: d.label });
               report(phase, 15);
               const from = { source: await SnapshotDiskSource.open(vs, d), replica: await SnapshotDiskSource.open(vs, rdisks[i]!) };
               const { extentPath } = await vs.datastores.resolveExtent(current[i]!.fileName);
@@ -207,7 +208,7 @@ export async function failback(deps: FailbackDeps, req: FailbackRequest): Promis
               disks.push({ label: d.label, changedBytes: r.changed, sentBytes: r.uploaded, writtenBytes: r.uploaded, areas: areas[i]!.length });
             }
           }
-          report('switching back: powering on the original VM', 90);
+          report(say('phase.switchingBackToOriginal'), 90);
           await vs.snapshots.remove(replicaSnap.node.ref, { removeChildren: false, consolidate: true });
           await vs.vms.powerOn(source);
           const changedBytes = disks.reduce((n, d) => n + d.changedBytes, 0);
@@ -246,11 +247,11 @@ async function commitLocked(deps: FailbackDeps, replica: ReplicaStatus, recIn: F
   const rec = (await loadReplica(vs, ref.value)).failover ?? recIn;
   const fb = rec.failback!;
   await underTask(vs, ref, req, 'failback commit', async (report) => {
-    report('removing the original VM\'s undo snapshot', 20);
+    report(say('phase.removingUndoSnapshot'), 20);
     const source = { type: 'VirtualMachine', value: fb.sourceVmId };
     if (fb.sourceSnapshot) await vs.snapshots.remove({ type: 'VirtualMachineSnapshot', value: fb.sourceSnapshot }, { removeChildren: false, consolidate: true });
     await vs.snapshots.consolidateIfNeeded(source).catch(() => undefined);
-    report('making the replica a replica again: latest recovery point, NICs as before', 60);
+    report(say('phase.makingReplicaAgain'), 60);
     await powerOffIfOn(vs, ref);
     const latest = (await listPoints(vs, ref)).at(-1);
     if (latest) await vs.snapshots.revert(latest.ref, { suppressPowerOn: true });
@@ -288,17 +289,17 @@ export async function undoFailback(deps: FailbackDeps, req: OpRequest): Promise<
       return await underTask(vs, ref, req, 'failback undo', async (report) => {
         const warnings: string[] = [];
         if (fb.newVm) {
-          report(`deleting the new VM '${fb.newVm.name}', pointing the replica back at its previous source`, 30);
+          report(say('phase.deletingNewVm', { name: fb.newVm.name }), 30);
           warnings.push(...await undoNewVm(deps, ref, fb));
         } else {
           const source = { type: 'VirtualMachine', value: fb.sourceVmId };
-          report('powering off the original VM and reverting it to its undo snapshot', 30);
+          report(say('phase.revertingOriginalToUndo'), 30);
           await powerOffIfOn(vs, source);
           const snap = { type: 'VirtualMachineSnapshot', value: fb.sourceSnapshot };
           await vs.snapshots.revert(snap, { suppressPowerOn: true });
           await vs.snapshots.remove(snap, { removeChildren: false, consolidate: true });
         }
-        report('starting the replica again', 70);
+        report(say('phase.startingReplicaAgain'), 70);
         await vs.vms.powerOn(ref);
         const { failback: _f, ...back } = rec;
         await writeFailover(vs, ref, back);

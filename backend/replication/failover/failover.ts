@@ -12,6 +12,7 @@ import { holdFailedOver } from './holds.ts';
 import { choosePoint, loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
 import { applyReIp, checkReIpRules, type ReIpDone, type ReIpRule } from './reip.ts';
 import { editNics, nicStates, powerOffIfOn, readNics, waitForVm, type Nic } from './vm-ops.ts';
+import { say } from '../../common/service-text.ts';
 
 export interface FailoverRequest extends OpRequest {
   /** Recovery point id or name; the latest when not given. */
@@ -76,22 +77,22 @@ export async function runFailover(deps: FailoverDeps, req: FailoverRequest, repl
   return underTask(vs, ref, req, 'failover', async (report) => {
     const warnings: string[] = [];
     const before: NicState[] = nicStates(await readNics(vs, ref));
-    report(`reverting to recovery point '${point.name}'`, 5);
+    report(say('phase.revertingToPoint', { point: point.name }), 5);
     await powerOffIfOn(vs, ref);
     await vs.snapshots.revert(point.ref, { suppressPowerOn: true });
     try {
       const nics = await planNics(vs, await readNics(vs, ref), replica.sourceUuid, req.networkMap);
-      report('moving the network adapters to their DR networks, disconnected', 15);
+      report(say('phase.movingNicsToDrNetworks'), 15);
       await editNics(vs, ref, nics.map((n) => ({ key: n.key, ...(n.network ? { network: n.network } : {}), connected: false, startConnected: false })));
-      report('turning on changed block tracking (for failback)', 25);
+      report(say('phase.enablingCbtForFailback'), 25);
       await startChangeTracking(vs, ref);
-      report('powering on', 35);
+      report(say('phase.poweringOn'), 35);
       await vs.vms.powerOn(ref);
       const changeIds = (await vs.vms.get(ref)).disks.flatMap((d) => (d.changeId ? [{ key: d.key, changeId: d.changeId }] : []));
       if (!changeIds.length) warnings.push('The replica\'s disks report no CBT change id: a failback will send its whole disks.');
       let done: ReIpDone[] = [];
       if (reIp.length && req.guest) {
-        report('waiting for VMware Tools', 50);
+        report(say('phase.waitingForTools'), 50);
         await waitForVm<string>(vs, ref, 'guest.toolsRunningStatus', (v) => v === 'guestToolsRunning', 'VMware Tools starting in the replica', { timeoutMs: req.toolsTimeoutMs ?? 600_000, ...(req.signal ? { signal: req.signal } : {}) });
         const family = guestFamily((await vs.vms.get(ref)).guestId);
         done = await applyReIp(vs, ref, family, req.guest, nics.filter((n) => n.mac && n.connect).map((n) => ({ key: n.key, mac: n.mac! })), reIp, {
@@ -100,7 +101,7 @@ export async function runFailover(deps: FailoverDeps, req: FailoverRequest, repl
         if (!done.length) warnings.push(`No re-IP rule matched the replica's addresses (as VMware Tools reports them): its addresses were left as they are.`);
       }
       const connect = nics.filter((n) => n.connect);
-      report('connecting the mapped network adapters', 85);
+      report(say('phase.connectingMappedNics'), 85);
       await editNics(vs, ref, connect.map((n) => ({ key: n.key, connected: true, startConnected: true })));
       const left = nics.filter((n) => !n.connect);
       if (left.length) warnings.push(`Not in the network mapping, left disconnected: ${left.map((n) => `network adapter ${n.key} on '${n.network ?? '?'}'`).join(', ')}.`);

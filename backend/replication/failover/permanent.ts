@@ -7,6 +7,7 @@ import { listPoints } from '../recovery-points.ts';
 import { FAILOVER_FIELD, recordPermanentFailover } from '../replica-state.ts';
 import { withHoldReleased } from './holds.ts';
 import { loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
+import { say } from '../../common/service-text.ts';
 
 export interface PermanentRequest extends OpRequest {
   /** The source's site-qualified id, as replication jobs name it (defaults to the id the replica recorded). */
@@ -30,17 +31,17 @@ export async function permanentFailover(deps: FailoverDeps, req: PermanentReques
         const removed: string[] = [];
         const points = await listPoints(vs, ref);
         for (const [i, p] of points.entries()) {
-          report(`removing recovery point '${p.name}'`, 5 + (70 * i) / Math.max(1, points.length));
+          report(say('phase.removingRecoveryPoint', { point: p.name }), 5 + (70 * i) / Math.max(1, points.length));
           await vs.snapshots.remove(p.ref, { removeChildren: false, consolidate: true });
           removed.push(p.name);
         }
-        report('consolidating the disks', 80);
+        report(say('phase.consolidatingDisks'), 80);
         try {
           await vs.snapshots.consolidateIfNeeded(ref);
         } catch (e) {
           warnings.push(`The disks need consolidation, which failed (${(e as Error).message}): consolidate them from the vSphere Client.`);
         }
-        report('clearing the replica marks', 90);
+        report(say('phase.clearingReplicaMarks'), 90);
         const sourceName = replica.sourceName ?? replica.sourceUuid;
         await vs.vms.reconfigure(ref, { annotation: `Permanently failed over from VM '${sourceName}' (instance UUID ${replica.sourceUuid}) on ${new Date().toISOString()} by ${req.initiatedBy ?? 'Stillpoint'}: this is the production VM now.` });
         for (const f of [REPLICA_OF_FIELD, REPLICA_SYNC_FIELD, FAILOVER_FIELD]) await vs.customFields.setByName(ref, f, '');

@@ -22,6 +22,7 @@ import { groupDelay, placeInPlan, type FailoverPlans } from './plans.ts';
 import type { ReIpRule } from './reip.ts';
 import { testFailover } from './test-failover.ts';
 import { undoFailover } from './undo.ts';
+import { say } from '../../common/service-text.ts';
 
 export interface FailoverKindDeps {
   /** The replica VM's (site-qualified id's) own vCenter and its bare moref there. */
@@ -71,12 +72,15 @@ function guestOf(d: FailoverKindDeps, p: { guestCredentialId?: string }): { gues
 const HANDLERS: Record<string, Handler<FailoverParams>> = {
   failover: async (d, deps, req, p) => {
     const r = await failover(deps, { ...req, ...guestOf(d, p), ...(p.point ? { point: p.point } : {}), ...(p.networkMap ? { networkMap: p.networkMap } : {}), ...(p.reIp ? { reIp: p.reIp } : {}), ...(p.timeoutMs ? { toolsTimeoutMs: p.timeoutMs } : {}) });
-    return ok(`Failed over to recovery point '${r.point.name}': ${r.replicaName} runs${r.networks.length ? ` on ${r.networks.map((n) => `${n.network ?? '?'}${n.connected ? '' : ' (disconnected)'}`).join(', ')}` : ''}` +
-      `${r.reIp.length ? `; re-IP ${r.reIp.map((x) => `${x.from} → ${x.to}`).join(', ')}` : ''}.`, r.warnings);
+    return ok(say('failover.result', {
+      point: r.point.name, replica: r.replicaName,
+      onNetworks: r.networks.length ? say('failover.onNetworks', { networks: r.networks.map((n) => `${n.network ?? '?'}${n.connected ? '' : ' (disconnected)'}`).join(', ') }) : '',
+      reIp: r.reIp.length ? say('failover.reIp', { pairs: r.reIp.map((x) => `${x.from} → ${x.to}`).join(', ') }) : '',
+    }), r.warnings);
   },
   'failover-test': async (_d, deps, req, p) => {
     const r = await testFailover(deps, { ...req, ...(p.point ? { point: p.point } : {}), ...(p.isolatedNetwork ? { isolatedNetwork: p.isolatedNetwork } : {}), ...(p.timeoutMs ? { heartbeatTimeoutMs: p.timeoutMs } : {}) });
-    return ok(`Test failover of '${r.point.name}' in '${r.network}': VMware Tools heartbeat after ${r.bootSeconds} s; cleaned up (the replica is as before).`, r.warnings);
+    return ok(say('failover.testResult', { point: r.point.name, network: r.network, seconds: r.bootSeconds }), r.warnings);
   },
   'failover-planned': async (d, deps, req, p) => {
     const r = await plannedFailover({ ...deps, replicateDeps: d.replicateDeps }, {
@@ -84,31 +88,33 @@ const HANDLERS: Record<string, Handler<FailoverParams>> = {
       ...(p.timeoutMs ? { shutdownTimeoutMs: p.timeoutMs } : {}),
     });
     const bytes = r.syncs.reduce((n, s) => n + s.bytes, 0);
-    return ok(`Planned failover: synced twice (${r.syncs.map((s) => formatBytes(s.bytes)).join(' + ')}), source ${r.shutdown}, failed over to '${r.point.name}'.`, r.warnings, bytes);
+    return ok(say('failover.plannedResult', { syncs: r.syncs.map((s) => formatBytes(s.bytes)).join(' + '), shutdown: r.shutdown, point: r.point.name }), r.warnings, bytes);
   },
   'failover-undo': async (_d, deps, req) => {
     const r = await undoFailover(deps, req);
-    return ok(`Failover undone: ${r.replicaName} is back at recovery point '${r.point.name}', powered off; replication resumes.`);
+    return ok(say('failover.undone', { replica: r.replicaName, point: r.point.name }));
   },
   'failover-permanent': async (_d, deps, req, p) => {
     const r = await permanentFailover(deps, { ...req, ...(p.sourceVmId ? { sourceVmId: p.sourceVmId } : {}) });
-    return ok(`${r.vmName} is the production VM now: ${r.removedPoints.length} recovery point(s) removed; its source is left out of replication.`, r.warnings);
+    return ok(say('failover.permanent', { vm: r.vmName, n: r.removedPoints.length }), r.warnings);
   },
   failback: async (_d, deps, req, p) => {
-    if (p.action === 'commit') { const r = await commitFailback(deps, req); return ok(`Failback committed: the original VM runs, ${r.replicaName} is a ready replica again.`); }
-    if (p.action === 'undo') { const r = await undoFailback(deps, req); return ok(`Failback undone: ${r.replicaName} runs again; what the failback made at production is undone.`, r.warnings); }
+    if (p.action === 'commit') { const r = await commitFailback(deps, req); return ok(say('failback.committed', { replica: r.replicaName })); }
+    if (p.action === 'undo') { const r = await undoFailback(deps, req); return ok(say('failback.undone', { replica: r.replicaName }), r.warnings); }
     const shutdown = p.timeoutMs ? { shutdownTimeoutMs: p.timeoutMs } : {};
     if (p.toNew) {
       const r = await failbackToNewVm(deps, { ...req, toNew: p.toNew, ...shutdown });
       if (p.commit) await commitFailback(deps, req);
-      return ok(`Failed back to the new VM ${r.vmName}: the replica's disks copied whole (${formatBytes(r.sentBytes)}); ` +
-        `${r.jobs.length ? `replication job${r.jobs.length > 1 ? 's' : ''} ${r.jobs.map((j) => `'${j}'`).join(', ')} now replicate${r.jobs.length > 1 ? '' : 's'} ${r.vmName}; ` : ''}` +
-        (p.commit ? 'committed.' : 'the new VM runs: commit or undo the failback.'), r.warnings, r.sentBytes);
+      const jobs = r.jobs.map((j) => `'${j}'`).join(', ');
+      const repointed = !r.jobs.length ? '' : say(r.jobs.length > 1 ? 'failback.repointedMany' : 'failback.repointedOne', { jobs, vm: r.vmName });
+      return ok(say('failback.newVmResult', { vm: r.vmName, bytes: formatBytes(r.sentBytes), repointed, next: say(p.commit ? 'failback.next.committed' : 'failback.next.newVm') }), r.warnings, r.sentBytes);
     }
     const r = await failback(deps, { ...req, ...(p.commit ? { commit: true } : {}), ...shutdown, ...(p.transport ? { transport: p.transport } : {}) });
-    const how = r.transport === 'hot-add' ? `hot-add through transporter '${r.transporter}'` : 'full upload of the whole disks';
-    return ok(`Failed back to ${r.sourceName}: ${formatBytes(r.changedBytes)} changed on the replica sent back with ${formatBytes(r.sentBytes)} sent to production (${how}); ` +
-      (r.committed ? 'committed.' : 'the original VM runs: commit or undo the failback.'), r.warnings, r.sentBytes);
+    const how = r.transport === 'hot-add' ? say('failback.how.hotAdd', { transporter: r.transporter ?? '' }) : say('failback.how.fullUpload');
+    return ok(say('failback.result', {
+      source: r.sourceName, changed: formatBytes(r.changedBytes), sent: formatBytes(r.sentBytes), how,
+      next: say(r.committed ? 'failback.next.committed' : 'failback.next.original'),
+    }), r.warnings, r.sentBytes);
   },
 };
 
@@ -157,7 +163,7 @@ export class FailoverPlanKind implements VmKind<FailoverPlanParams> {
     const plan = this.#d.plans.get(ctx.params.planId);
     const place = placeInPlan(plan, ctx.vmId);
     if (place.first && place.index > 0 && place.group.delaySeconds) {
-      ctx.progress({ phase: `waiting ${place.group.delaySeconds} s before group ${place.index + 1}`, percent: 0 });
+      ctx.progress({ phase: say('phase.waitingBeforeGroup', { seconds: place.group.delaySeconds, group: place.index + 1 }), percent: 0 });
       await groupDelay(place.group, ctx.signal);
     }
     const p: FailoverParams = {
@@ -167,8 +173,8 @@ export class FailoverPlanKind implements VmKind<FailoverPlanParams> {
     const op = new FailoverOpKind(ctx.params.mode === 'test' ? 'failover-test' : 'failover', this.#d);
     const out = await op.processVm({ ...ctx, params: p } as VmContext<FailoverParams>);
     const script = place.group.script;
-    if (!script || ctx.params.mode === 'test' || !plan.guestCredentialId) return { ...out, message: `Group ${place.index + 1}: ${out.message}` };
-    ctx.progress({ phase: `running the group's script in the guest: ${script.programPath}`, percent: 95 });
+    if (!script || ctx.params.mode === 'test' || !plan.guestCredentialId) return { ...out, message: say('failover.groupResult', { group: place.index + 1, result: out.message }) };
+    ctx.progress({ phase: say('phase.runningGroupScript', { path: script.programPath }), percent: 95 });
     const { vs, moref } = await this.#d.at(ctx.vmId);
     const vm = { type: 'VirtualMachine', value: moref };
     const warnings = [...out.warnings];
@@ -179,7 +185,7 @@ export class FailoverPlanKind implements VmKind<FailoverPlanParams> {
     } catch (e) {
       warnings.push(`The group's script ${script.programPath} could not run: ${(e as Error).message}`);
     }
-    return { ...out, status: warnings.length ? 'warning' : out.status, warnings, message: `Group ${place.index + 1}: ${out.message}${warnings.length > out.warnings.length ? ' Script: see the warnings.' : ' Script: exit code 0.'}` };
+    return { ...out, status: warnings.length ? 'warning' : out.status, warnings, message: say(warnings.length > out.warnings.length ? 'failover.groupResultScriptWarned' : 'failover.groupResultScriptOk', { group: place.index + 1, result: out.message }) };
   }
 
   finished(): void { this.#d.onChanged?.(); }

@@ -5,6 +5,7 @@
 import { Conflict } from '../../common/errors.ts';
 import { choosePoint, loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
 import { editNics, nicStates, powerOffIfOn, readNics, waitForHeartbeat } from './vm-ops.ts';
+import { say } from '../../common/service-text.ts';
 
 export const ISOLATED_NETWORK = 'Stillpoint-Test-Isolated';
 const PROTECTIVE = 'stillpoint test failover (protective)';
@@ -45,22 +46,22 @@ export async function testFailover(deps: FailoverDeps, req: TestFailoverRequest)
       const nicsBefore = nicStates(await readNics(vs, ref));
       await powerOffIfOn(vs, ref);
       if (moved) {
-        report(`reverting to recovery point '${point.name}'`, 5);
+        report(say('phase.revertingToPoint', { point: point.name }), 5);
         await vs.snapshots.revert(point.ref, { suppressPowerOn: true });
       }
-      report('taking the protective snapshot', 10);
+      report(say('phase.takingProtectiveSnapshot'), 10);
       const protective = await vs.snapshots.create(ref, { name: PROTECTIVE, description: JSON.stringify({ runId: req.runId, point: point.id }), memory: false, quiesce: false });
       try {
-        report(`moving the network adapters to '${network}'`, 20);
+        report(say('phase.movingNicsTo', { network }), 20);
         await editNics(vs, ref, nicsBefore.map((n) => ({ key: n.key, network, connected: false, startConnected: true })));
-        report('powering on in the isolated network', 30);
+        report(say('phase.poweringOnIsolated'), 30);
         const t0 = Date.now();
         await vs.vms.powerOn(ref);
-        report('waiting for the VMware Tools heartbeat', 45);
+        report(say('phase.waitingForHeartbeat'), 45);
         const heartbeatAt = await waitForHeartbeat(vs, ref, { timeoutMs: req.heartbeatTimeoutMs ?? 600_000, ...(req.signal ? { signal: req.signal } : {}) });
         return { replicaId: ref.value, replicaName: replica.replicaName, point: { id: point.id, name: point.name }, network, heartbeatAt, bootSeconds: Math.round((Date.now() - t0) / 100) / 10, warnings };
       } finally {
-        report('cleaning up: power off, revert to the protective snapshot, remove it', 80);
+        report(say('phase.cleaningUpTestFailover'), 80);
         await powerOffIfOn(vs, ref);
         await vs.snapshots.revert(protective.node.ref, { suppressPowerOn: true });
         await vs.snapshots.remove(protective.node.ref, { removeChildren: false, consolidate: true });

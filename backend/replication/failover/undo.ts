@@ -6,6 +6,7 @@ import { writeFailover } from '../replica-state.ts';
 import { withHoldReleased } from './holds.ts';
 import { loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
 import { editNics, powerOffIfOn } from './vm-ops.ts';
+import { say } from '../../common/service-text.ts';
 
 export interface UndoResult { replicaId: string; replicaName: string; point: { id: string; name: string } }
 
@@ -20,11 +21,11 @@ export async function undoFailover(deps: FailoverDeps, req: OpRequest): Promise<
     const release = takeReplica(deps.locks, req.replicaId ?? req.replicaMoref, replica.sourceVmId, `undo failover ${req.runId ?? ''}`.trim());
     try {
       return await underTask(vs, ref, req, 'undo failover', async (report) => {
-        report('powering off the replica', 10);
+        report(say('phase.poweringOffReplica'), 10);
         await powerOffIfOn(vs, ref);
-        report(`reverting to recovery point '${rec.pointName}'`, 40);
+        report(say('phase.revertingToPoint', { point: rec.pointName }), 40);
         await vs.snapshots.revert({ type: 'VirtualMachineSnapshot', value: rec.pointId }, { suppressPowerOn: true });
-        report('putting the network adapters back', 70);
+        report(say('phase.puttingNicsBack'), 70);
         await editNics(vs, ref, rec.nics.map((n) => ({ key: n.key, ...(n.network ? { network: n.network } : {}), connected: false, startConnected: n.startConnected })));
         await writeFailover(vs, ref, undefined);
         return { replicaId: ref.value, replicaName: replica.replicaName, point: { id: rec.pointId, name: rec.pointName } };
