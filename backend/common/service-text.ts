@@ -15,7 +15,7 @@ export interface IdentifiedText { key: string; params?: Record<string, string | 
 
 export const LIST_SEPARATOR = '; ';
 /** Parameters that hold service texts themselves; any other parameter is data (a VM name, a vCenter message). */
-const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left', 'catalogs', 'items', 'points', 'onNetworks', 'reIp', 'result', 'next', 'repointed']);
+const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left', 'catalogs', 'items', 'points', 'onNetworks', 'reIp', 'result', 'next', 'repointed', 'consistency', 'removed']);
 
 export const SERVICE_TEXTS = {
   // Phases of a run item (backend/jobs/runner.ts and the kinds).
@@ -52,6 +52,7 @@ export const SERVICE_TEXTS = {
   'phase.removingOldRecoveryPoints': 'removing old recovery points',
   'phase.removingSourceSnapshot': 'removing the source snapshot',
   'phase.findingLatestRestorePoint': 'finding the latest restore point',
+  'phase.writingToReplica': 'writing {disk} to the replica ({transport})',
   // Phases of failover, test failover, undo, failback and permanent failover (backend/replication/failover).
   'phase.revertingToPoint': "reverting to recovery point '{point}'",
   'phase.movingNicsToDrNetworks': 'moving the network adapters to their DR networks, disconnected',
@@ -113,6 +114,16 @@ export const SERVICE_TEXTS = {
   'restore.item.deleteVm': 'VM \'{name}\' ({vmId}): delete it from the vSphere Client ({error})',
   'restore.item.deleteFolder': '{path} (delete the folder from the datastore browser: {error})',
   'restore.fixAndRetry': 'Fix the cause and run the restore again.',
+  // Outcomes of a replication (backend/replication/run-kind.ts).
+  'replication.created': "Created replica {replica} ({replicaId}): recovery point '{point}', {consistency} ({reason}); sent {bytes} by {how}.{removed}",
+  'replication.updated': "Updated replica {replica} ({replicaId}): recovery point '{point}', {consistency} ({reason}); sent {bytes} by {how}.{removed}",
+  'replication.consistency.application': 'application-consistent',
+  'replication.consistency.filesystem': 'filesystem-consistent',
+  'replication.consistency.crash': 'crash-consistent',
+  'replication.fromRestorePoint': 'from restore point {id}',
+  'replication.how.hotAdd': 'hot-add ({written} written of {compared} compared)',
+  'replication.how.fullUpload': 'full upload (whole disks)',
+  'replication.removedPoints': { one: ' Removed {n} old recovery point.', other: ' Removed {n} old recovery points.' },
   // Outcomes of failover operations (backend/replication/failover/run-kinds.ts).
   'failover.result': "Failed over to recovery point '{point}': {replica} runs{onNetworks}{reIp}.",
   'failover.onNetworks': ' on {networks}',
@@ -211,6 +222,7 @@ const ONE_OF: Record<string, { texts: ServiceTextKey[]; orNothing: boolean } | u
   onNetworks: { texts: ['failover.onNetworks'], orNothing: true },
   reIp: { texts: ['failover.reIp'], orNothing: true },
   repointed: { texts: ['failback.repointedOne', 'failback.repointedMany'], orNothing: true },
+  removed: { texts: ['replication.removedPoints'], orNothing: true },
   next: { texts: ['failback.next.committed', 'failback.next.original', 'failback.next.newVm'], orNothing: false },
 };
 

@@ -141,7 +141,7 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
       report(say('phase.creatingRecoveryPoint'), 95);
       const point = await createPoint(vs, made.ref, pointMeta);
       if (mapped.unmapped.length) warnings.push(`Not in the network mapping, left disconnected on the replica: ${mapped.unmapped.join(', ')}.`);
-      result = { replicaId: made.ref.value, replicaName: name, created: true, point, consistency: rp.consistency, reason: `from restore point ${rp.id}`, bytes, disks, removedPoints: [], warnings, restorePointId: rp.id, upToDate: false, transport: 'full-upload' };
+      result = { replicaId: made.ref.value, replicaName: name, created: true, point, consistency: rp.consistency, reason: say('replication.fromRestorePoint', { id: rp.id }), bytes, disks, removedPoints: [], warnings, restorePointId: rp.id, upToDate: false, transport: 'full-upload' };
     } catch (e) {
       const left = await removeHalfMadeReplica(vs, replicaRef, files.dir, placement);
       if (left.length) warnings.push(`Left behind by the failed first run: ${left.join('; ')}.`);
@@ -184,7 +184,7 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
       report(say('phase.removingOldRecoveryPoints'), 96);
       const ret = await applyRetention(vs, replica, keep);
       warnings.push(...ret.warnings);
-      result = { replicaId: replica.value, replicaName: existing.name, created: false, point, consistency: rp.consistency, reason: `from restore point ${rp.id}`, bytes, disks, removedPoints: ret.removed, warnings, restorePointId: rp.id, upToDate: false, transport: writer.transport };
+      result = { replicaId: replica.value, replicaName: existing.name, created: false, point, consistency: rp.consistency, reason: say('replication.fromRestorePoint', { id: rp.id }), bytes, disks, removedPoints: ret.removed, warnings, restorePointId: rp.id, upToDate: false, transport: writer.transport };
     } catch (e) {
       const latestNow = (await listPoints(vs, replica).catch(() => before)).at(-1) ?? latest;
       const back = latestNow ? await vs.snapshots.revert(latestNow.ref, { suppressPowerOn: true }).then(() => '', (x: Error) => ` Reverting the replica to its latest recovery point failed too (${x.message}): revert it from the vSphere Client.`) : '';

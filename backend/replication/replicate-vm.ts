@@ -184,7 +184,7 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
           report(writer.transport === 'hot-add' ? 'attaching the replica\'s disks to the transporter' : 'writing the replica\'s disks');
           await writer.open(targets, req.signal);
           for (const [i, d] of sourceDisks.entries()) {
-            const phase = `writing ${d.label} to the replica (${writer.transport}${writer.partial ? `, ${plans[i]!.reason}` : ''})`;
+            const phase = say('phase.writingToReplica', { disk: d.label, transport: `${writer.transport}${writer.partial ? `, ${plans[i]!.reason}` : ''}` });
             report(phase);
             const source = await SnapshotDiskSource.open(vs, d);
             const w = await writer.write({ index: i, source, target: targets[i]!, ranges: plans[i]!.ranges, reason: plans[i]!.reason }, {

@@ -6,6 +6,7 @@ import { DEFAULT_APP_AWARE, type AppAwareSettings } from '../model/app-aware.ts'
 import type { GuestCredentials } from '../vsphere/index.ts';
 import type { VmContext, VmKind, VmOutcome } from '../jobs/kinds.ts';
 import { replicateVm, type ReplicateDeps, type ReplicationTarget } from './replicate-vm.ts';
+import { say } from '../common/service-text.ts';
 
 export interface ReplicateParams {
   target: ReplicationTarget;
@@ -40,12 +41,15 @@ export class ReplicateKind implements VmKind<ReplicateParams> {
       ...(guest ? { guest } : {}),
       onProgress: (p) => ctx.progress({ phase: p.phase, percent: p.percent, bytesRead: p.bytes }),
     });
-    const removed = r.removedPoints.length ? ` Removed ${r.removedPoints.length} old recovery point(s).` : '';
+    const removed = r.removedPoints.length ? say('replication.removedPoints', { n: r.removedPoints.length }) : '';
+    const how = r.transport === 'hot-add'
+      ? say('replication.how.hotAdd', { written: formatBytes(r.bytesWritten ?? 0), compared: formatBytes(r.bytesConsidered ?? 0) }) : say('replication.how.fullUpload');
     return {
       status: r.warnings.length ? 'warning' : 'success',
-      message: `${r.created ? 'Created replica' : 'Updated replica'} ${r.replicaName} (${r.replicaId}): recovery point '${r.point.name}', ` +
-        `${r.consistency}-consistent (${r.reason}); sent ${formatBytes(r.bytes)} by ${r.transport === 'hot-add' ? 'hot-add' : 'full upload'}` +
-        `${r.transport === 'hot-add' ? ` (${formatBytes(r.bytesWritten ?? 0)} written of ${formatBytes(r.bytesConsidered ?? 0)} compared)` : ' (whole disks)'}.${removed}`,
+      message: say(r.created ? 'replication.created' : 'replication.updated', {
+        replica: r.replicaName, replicaId: r.replicaId, point: r.point.name, consistency: say(`replication.consistency.${r.consistency}`),
+        reason: r.reason, bytes: formatBytes(r.bytes), how, removed,
+      }),
       consistency: r.consistency, bytesRead: r.bytes, bytesStored: r.bytes, warnings: r.warnings,
     };
   }

@@ -10,7 +10,7 @@ test('every service text is found again by its key, with its parameters', () => 
   for (const key of Object.keys(SERVICE_TEXTS) as ServiceTextKey[]) {
     const names = [...new Set([...JSON.stringify(SERVICE_TEXTS[key]).matchAll(/\{(\w+)\}/g)].map((m) => m[1]!))];
     // The outcome parts of a restore failure or a failover/failback are texts of their own; any other parameter is data here.
-    const texts: Record<string, string> = { cleanup: say('restore.nothingCreated'), left: '', catalogs: say('maintenance.gcCatalogs', { n: 1 }), onNetworks: '', reIp: '', repointed: '', next: say('failback.next.committed') };
+    const texts: Record<string, string> = { cleanup: say('restore.nothingCreated'), left: '', catalogs: say('maintenance.gcCatalogs', { n: 1 }), onNetworks: '', reIp: '', repointed: '', removed: '', next: say('failback.next.committed') };
     const params = Object.fromEntries(names.map((n, i) => [n, texts[n] ?? (n === 'n' ? 2 : `value ${i}. of ${key}`)]));
     const got = identify(say(key, params));
     assert.equal(got?.key, key, `${key}: ${say(key, params)}`);
@@ -90,4 +90,21 @@ test('failover and failback outcomes keep their optional parts apart: networks, 
   });
   assert.deepEqual(identify("Failed back to db01: 4 MiB changed on the replica sent back with 1 MiB sent to production (hot-add through transporter 'tp-1'); committed.")?.params?.how,
     { key: 'failback.how.hotAdd', params: { transporter: 'tp-1' } });
+});
+
+test('a replication outcome keys its consistency, reason, transport and removed points', () => {
+  const text = say('replication.updated', {
+    replica: 'db_replica', replicaId: 'vm-42', point: 'sp-2', consistency: say('replication.consistency.crash'), reason: say('consistency.notQuiesced'),
+    bytes: '3 MiB', how: say('replication.how.hotAdd', { written: '1 MiB', compared: '8 GiB' }), removed: say('replication.removedPoints', { n: 1 }),
+  });
+  assert.equal(text, "Updated replica db_replica (vm-42): recovery point 'sp-2', crash-consistent (vSphere did not quiesce the guest (snapshot not quiesced)); sent 3 MiB by hot-add (1 MiB written of 8 GiB compared). Removed 1 old recovery point.");
+  assert.deepEqual(identify(text), {
+    key: 'replication.updated',
+    params: {
+      replica: 'db_replica', replicaId: 'vm-42', point: 'sp-2', consistency: { key: 'replication.consistency.crash' }, reason: { key: 'consistency.notQuiesced' },
+      bytes: '3 MiB', how: { key: 'replication.how.hotAdd', params: { written: '1 MiB', compared: '8 GiB' } }, removed: { key: 'replication.removedPoints', params: { n: '1' } },
+    },
+  });
+  assert.deepEqual(identify("Created replica r (vm-1): recovery point 'sp-1', application-consistent (from restore point rp-7); sent 2 GiB by full upload (whole disks).")?.params?.reason,
+    { key: 'replication.fromRestorePoint', params: { id: 'rp-7' } });
 });
