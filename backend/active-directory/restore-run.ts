@@ -16,6 +16,7 @@ import type { BackupSecurityDescriptors } from './sd-table.ts'
 import { connectLive, LiveDirectoryError, type LiveTarget } from './live.ts'
 import { objectsOf } from './compare.ts'
 import { restoreObject, type AdRestoreOptions, type ObjectRestoreResult, type PasswordOption } from './restore.ts'
+import { say } from '../common/service-text.ts'
 
 const log = childLog('ad-restore')
 
@@ -105,11 +106,11 @@ export class AdRestoreKind implements VmKind<AdRestoreParams> {
       return e
     }
     if (!secrets) throw fail(new InvalidRequest('The directory password for this restore is no longer held (the service restarted, or the run started too late): start the restore again.'))
-    ctx.progress({ phase: 'opening the backed-up ntds.dit', percent: 0 })
+    ctx.progress({ phase: say('phase.openingNtds'), percent: 0 })
     const dir = await this.#d.directories.open(p.restorePointId)
     const refs = [...new Set((await Promise.all(p.objects.map((o) => objectsOf(dir.ad, o, p.subtree)))).flat())]
     report.total = refs.length
-    ctx.progress({ phase: `signing in to ${p.connection.url}`, percent: 2 })
+    ctx.progress({ phase: say('phase.signingInTo', { url: p.connection.url }), percent: 2 })
     let live
     try { live = await connectLive({ ...p.connection, password: secrets.password }) } catch (e) {
       if (e instanceof LiveDirectoryError) throw fail(directoryError(e), e)
@@ -121,7 +122,7 @@ export class AdRestoreKind implements VmKind<AdRestoreParams> {
     if (password.mode === 'new' && !password.value) throw fail(new InvalidRequest('A new password was asked for but none was given.'))
     let securityDescriptors: BackupSecurityDescriptors | undefined
     if (p.options.permissions !== false && this.#d.files) {
-      ctx.progress({ phase: 'reading the backed-up security descriptors', percent: 3 })
+      ctx.progress({ phase: say('phase.readingSecurityDescriptors'), percent: 3 })
       try { securityDescriptors = await pointSecurityDescriptors(this.#d.files, p.restorePointId, dir.located) } catch (e) {
         // Without them the rest of the restore goes on; the objects report their permissions as not in the backup.
         log.warn({ runId: ctx.runId, err: (e as Error).message }, 'the sd_table of the backed-up ntds.dit could not be read')
@@ -130,7 +131,7 @@ export class AdRestoreKind implements VmKind<AdRestoreParams> {
     try {
       for (const ref of refs) {
         if (ctx.signal.aborted) break
-        ctx.progress({ phase: `restoring ${ref}`, percent: 5 + Math.round((90 * report.done) / Math.max(1, refs.length)) })
+        ctx.progress({ phase: say('phase.restoringObject', { object: ref }), percent: 5 + Math.round((90 * report.done) / Math.max(1, refs.length)) })
         report.results.push(await restoreObject(dir.ad, live, ref, { ...p.options, password }, { ...(securityDescriptors ? { securityDescriptors } : {}) }))
         report.done++
       }

@@ -15,7 +15,7 @@ export interface IdentifiedText { key: string; params?: Record<string, string | 
 
 export const LIST_SEPARATOR = '; ';
 /** Parameters that hold service texts themselves; any other parameter is data (a VM name, a vCenter message). */
-const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left', 'catalogs', 'items', 'points', 'onNetworks', 'reIp', 'result', 'next', 'repointed', 'consistency', 'removed']);
+const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left', 'catalogs', 'items', 'points', 'onNetworks', 'reIp', 'result', 'next', 'repointed', 'consistency', 'removed', 'dirty']);
 
 export const SERVICE_TEXTS = {
   // Phases of a run item (backend/jobs/runner.ts and the kinds).
@@ -53,6 +53,19 @@ export const SERVICE_TEXTS = {
   'phase.removingSourceSnapshot': 'removing the source snapshot',
   'phase.findingLatestRestorePoint': 'finding the latest restore point',
   'phase.writingToReplica': 'writing {disk} to the replica ({transport})',
+  // Phases of AD restores and Exchange item deliveries (backend/active-directory, backend/exchange).
+  'phase.openingNtds': 'opening the backed-up ntds.dit',
+  'phase.signingInTo': 'signing in to {url}',
+  'phase.readingSecurityDescriptors': 'reading the backed-up security descriptors',
+  'phase.restoringObject': 'restoring {object}',
+  'phase.openingMailboxDb': 'opening the backed-up mailbox database',
+  'phase.readingMessage': 'reading message {n} of {total}',
+  'phase.appendedMessage': 'appended "{subject}"',
+  'phase.sentMessage': 'sent "{subject}"',
+  // Phases of putting files back into a guest (backend/jobs/kinds/file-restore.ts).
+  'phase.openingRestorePoint': 'opening the restore point',
+  'phase.writingFile': 'writing {file}',
+  'phase.writingFilesIntoGuest': 'writing files into the guest',
   // Phases of failover, test failover, undo, failback and permanent failover (backend/replication/failover).
   'phase.revertingToPoint': "reverting to recovery point '{point}'",
   'phase.movingNicsToDrNetworks': 'moving the network adapters to their DR networks, disconnected',
@@ -124,6 +137,10 @@ export const SERVICE_TEXTS = {
   'replication.how.hotAdd': 'hot-add ({written} written of {compared} compared)',
   'replication.how.fullUpload': 'full upload (whole disks)',
   'replication.removedPoints': { one: ' Removed {n} old recovery point.', other: ' Removed {n} old recovery points.' },
+  // Outcomes of Exchange item deliveries (backend/exchange/deliver-run.ts).
+  'exchange.restored': { one: '{n} message restored into "{folder}" on {host}{dirty}', other: '{n} messages restored into "{folder}" on {host}{dirty}' },
+  'exchange.sent': { one: '{n} message sent to {to} via {host}{dirty}', other: '{n} messages sent to {to} via {host}{dirty}' },
+  'exchange.dirtyDatabase': ' (from a dirty mailbox database, read without log replay)',
   // Outcomes of failover operations (backend/replication/failover/run-kinds.ts).
   'failover.result': "Failed over to recovery point '{point}': {replica} runs{onNetworks}{reIp}.",
   'failover.onNetworks': ' on {networks}',
@@ -223,6 +240,7 @@ const ONE_OF: Record<string, { texts: ServiceTextKey[]; orNothing: boolean } | u
   reIp: { texts: ['failover.reIp'], orNothing: true },
   repointed: { texts: ['failback.repointedOne', 'failback.repointedMany'], orNothing: true },
   removed: { texts: ['replication.removedPoints'], orNothing: true },
+  dirty: { texts: ['exchange.dirtyDatabase'], orNothing: true },
   next: { texts: ['failback.next.committed', 'failback.next.original', 'failback.next.newVm'], orNothing: false },
 };
 
@@ -254,7 +272,7 @@ function compile(): Compiled[] {
     }
   }
   // Constant texts first, then the most specific (longest literal part): "reading {disk}" loses to a constant.
-  return out.sort((a, b) => a.names.length - b.names.length || literalLength(b) - literalLength(a));
+  return out.sort((a, b) => Math.min(1, a.names.length) - Math.min(1, b.names.length) || literalLength(b) - literalLength(a) || a.names.length - b.names.length);
 }
 const literalLength = (c: Compiled): number => c.re.source.replace(/\(\[\\s\\S\]\*\?\)|\(\\d\+\)/g, '').length;
 

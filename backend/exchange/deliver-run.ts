@@ -11,6 +11,7 @@ import type { PendingSecrets } from '../app-items/pending-secrets.ts'
 import type { PointMailboxes } from './point-mailboxes.ts'
 import { restoreToImap, sendViaSmtp, type ImapTarget, type SmtpTarget } from './deliver.ts'
 import type { ExchangeMessage } from './types.ts'
+import { say } from '../common/service-text.ts'
 
 const log = childLog('exchange-deliver')
 
@@ -55,7 +56,7 @@ export class ExchangeDeliverKind implements VmKind<ExchangeDeliverParams> {
     const fail = (e: StillpointError) => { report.status = 'failed'; report.error = e.message; return e }
     const secrets = this.#d.secrets.take(p.secretsId)
     if (!secrets) throw fail(new InvalidRequest('The mail server password for this run is no longer held (the service restarted, or the run started too late): start it again.'))
-    ctx.progress({ phase: 'opening the backed-up mailbox database', percent: 0 })
+    ctx.progress({ phase: say('phase.openingMailboxDb'), percent: 0 })
     const { db } = await this.#d.mailboxes.open(p.restorePointId)
     const messages: ExchangeMessage[] = []
     let dirty = false
@@ -63,11 +64,11 @@ export class ExchangeDeliverKind implements VmKind<ExchangeDeliverParams> {
       const a = await db.message(p.mailbox, doc)
       dirty ||= a.database.state === 'dirty'
       messages.push(a.items)
-      ctx.progress({ phase: `reading message ${messages.length} of ${p.messages.length}`, percent: Math.round((20 * messages.length) / p.messages.length) })
+      ctx.progress({ phase: say('phase.readingMessage', { n: messages.length, total: p.messages.length }), percent: Math.round((20 * messages.length) / p.messages.length) })
     }
     const onProgress = (x: { done: number; total: number; subject: string }) => {
       report.done = x.done
-      ctx.progress({ phase: `${this.kind === 'exchange-restore' ? 'appended' : 'sent'} "${x.subject}"`, percent: 20 + Math.round((80 * x.done) / x.total) })
+      ctx.progress({ phase: say(this.kind === 'exchange-restore' ? 'phase.appendedMessage' : 'phase.sentMessage', { subject: x.subject }), percent: 20 + Math.round((80 * x.done) / x.total) })
     }
     try {
       const res = this.kind === 'exchange-restore'
@@ -79,8 +80,10 @@ export class ExchangeDeliverKind implements VmKind<ExchangeDeliverParams> {
       throw fail(new StillpointError('failed', this.kind === 'exchange-restore' ? 'imap_refused' : 'smtp_refused', (e as Error).message))
     }
     report.status = 'success'
-    const where = this.kind === 'exchange-restore' ? `into "${p.imap!.folder}" on ${p.imap!.host}` : `to ${p.smtp!.to.join(', ')} via ${p.smtp!.host}`
-    const state = dirty ? ' (from a dirty mailbox database, read without log replay)' : ''
-    return { status: 'success', message: `${messages.length} message${messages.length === 1 ? '' : 's'} ${this.kind === 'exchange-restore' ? 'restored' : 'sent'} ${where}${state}`, bytesRead: 0, bytesStored: 0, warnings: [] }
+    const state = dirty ? say('exchange.dirtyDatabase') : ''
+    const message = this.kind === 'exchange-restore'
+      ? say('exchange.restored', { n: messages.length, folder: p.imap!.folder, host: p.imap!.host, dirty: state })
+      : say('exchange.sent', { n: messages.length, to: p.smtp!.to.join(', '), host: p.smtp!.host, dirty: state })
+    return { status: 'success', message, bytesRead: 0, bytesStored: 0, warnings: [] }
   }
 }

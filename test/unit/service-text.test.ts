@@ -10,7 +10,7 @@ test('every service text is found again by its key, with its parameters', () => 
   for (const key of Object.keys(SERVICE_TEXTS) as ServiceTextKey[]) {
     const names = [...new Set([...JSON.stringify(SERVICE_TEXTS[key]).matchAll(/\{(\w+)\}/g)].map((m) => m[1]!))];
     // The outcome parts of a restore failure or a failover/failback are texts of their own; any other parameter is data here.
-    const texts: Record<string, string> = { cleanup: say('restore.nothingCreated'), left: '', catalogs: say('maintenance.gcCatalogs', { n: 1 }), onNetworks: '', reIp: '', repointed: '', removed: '', next: say('failback.next.committed') };
+    const texts: Record<string, string> = { cleanup: say('restore.nothingCreated'), left: '', catalogs: say('maintenance.gcCatalogs', { n: 1 }), onNetworks: '', reIp: '', repointed: '', removed: '', dirty: '', next: say('failback.next.committed') };
     const params = Object.fromEntries(names.map((n, i) => [n, texts[n] ?? (n === 'n' ? 2 : `value ${i}. of ${key}`)]));
     const got = identify(say(key, params));
     assert.equal(got?.key, key, `${key}: ${say(key, params)}`);
@@ -107,4 +107,10 @@ test('a replication outcome keys its consistency, reason, transport and removed 
   });
   assert.deepEqual(identify("Created replica r (vm-1): recovery point 'sp-1', application-consistent (from restore point rp-7); sent 2 GiB by full upload (whole disks).")?.params?.reason,
     { key: 'replication.fromRestorePoint', params: { id: 'rp-7' } });
+});
+
+test('the most specific template wins: a message being read is not a disk being read', () => {
+  assert.deepEqual(identify(say('phase.readingMessage', { n: 3, total: 5 })), { key: 'phase.readingMessage', params: { n: '3', total: '5' } });
+  assert.deepEqual(identify(say('phase.readingDisk', { disk: 'Hard disk 1' })), { key: 'phase.readingDisk', params: { disk: 'Hard disk 1' } });
+  assert.deepEqual(identify(say('exchange.restored', { n: 2, folder: 'Restored/From backup', host: 'mail01', dirty: say('exchange.dirtyDatabase') }))?.params?.dirty, { key: 'exchange.dirtyDatabase' });
 });

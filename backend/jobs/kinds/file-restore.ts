@@ -13,6 +13,7 @@ import {
 } from '../../sinks/guest-files.ts';
 import type { GuestCredentials, MoRef, VcTask } from '../../vsphere/index.ts';
 import type { VmContext, VmKind, VmOutcome } from '../kinds.ts';
+import { say } from '../../common/service-text.ts';
 
 const log = childLog('file-restore-run');
 
@@ -169,7 +170,7 @@ export class FileRestoreKind implements VmKind<FileRestoreParams> {
 
   async processVm(ctx: VmContext<FileRestoreParams>): Promise<VmOutcome> {
     const p = ctx.params;
-    ctx.progress({ phase: 'opening the restore point', percent: 0 });
+    ctx.progress({ phase: say('phase.openingRestorePoint'), percent: 0 });
     const { guest, vm, family, task: openTask } = await this.#d.guestOf(ctx.vmId);
     const task = await openTask(ctx.initiatedBy);
     try {
@@ -187,7 +188,7 @@ export class FileRestoreKind implements VmKind<FileRestoreParams> {
           guest, vm, creds, family, target: p.target, existing: p.existing, signal: ctx.signal,
           onProgress: (pr) => {
             const percent = pr.totalBytes ? Math.min(99, (100 * pr.bytesDone) / pr.totalBytes) : pr.totalFiles ? Math.min(99, (100 * pr.filesDone) / pr.totalFiles) : undefined;
-            ctx.progress({ phase: pr.current ? `writing ${pr.current}` : 'writing files into the guest', bytesRead: pr.bytesDone, ...(percent !== undefined ? { percent } : {}) });
+            ctx.progress({ phase: pr.current ? say('phase.writingFile', { file: pr.current }) : say('phase.writingFilesIntoGuest'), bytesRead: pr.bytesDone, ...(percent !== undefined ? { percent } : {}) });
             if (task && percent !== undefined && Date.now() - lastTask > 1000) { lastTask = Date.now(); void task.progress(percent).catch(() => undefined); }
           },
         });
