@@ -140,11 +140,11 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
       warnings.push(...made.warnings.filter((w) => !/left out/.test(w)));
       report(say('phase.creatingRecoveryPoint'), 95);
       const point = await createPoint(vs, made.ref, pointMeta);
-      if (mapped.unmapped.length) warnings.push(`Not in the network mapping, left disconnected on the replica: ${mapped.unmapped.join(', ')}.`);
+      if (mapped.unmapped.length) warnings.push(say('warning.unmappedOnReplica', { nics: mapped.unmapped.join(', ') }));
       result = { replicaId: made.ref.value, replicaName: name, created: true, point, consistency: rp.consistency, reason: say('replication.fromRestorePoint', { id: rp.id }), bytes, disks, removedPoints: [], warnings, restorePointId: rp.id, upToDate: false, transport: 'full-upload' };
     } catch (e) {
       const left = await removeHalfMadeReplica(vs, replicaRef, files.dir, placement);
-      if (left.length) warnings.push(`Left behind by the failed first run: ${left.join('; ')}.`);
+      if (left.length) warnings.push(say('warning.leftByFailedFirstRun', { what: left.join('; ') }));
       throw e;
     }
   } else {
@@ -199,7 +199,7 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
   const replica: MoRef = { type: 'VirtualMachine', value: result.replicaId };
   await writeSync(vs, replica, {
     state: 'ready', sourceVmId: req.vmId, sourceName, lastSync: takenAt.toISOString(), durationMs, bytes: result.bytes, consistency: result.consistency, at: new Date().toISOString(),
-  }).catch((e) => warnings.push(`The replica's state could not be recorded in vCenter: ${(e as Error).message}`));
+  }).catch((e) => warnings.push(say('warning.replicaStateNotRecorded', { error: (e as Error).message })));
   await vs.events.logUserEvent(replica, `Stillpoint: ${result.replicaName} updated from restore point ${rp.id} of ${sourceName}, ${result.consistency}-consistent (recovery point '${result.point.name}').`).catch(() => undefined);
   report(say('phase.done'), 100);
   log.info({ vm: req.vmId, replica: result.replicaId, restorePoint: rp.id, bytes: result.bytes, durationMs }, 'replication from backup finished');
@@ -210,7 +210,7 @@ export async function replicateFromBackup(deps: FromBackupDeps, req: FromBackupR
 async function chooseWriter(vs: VSphere, transporters: TransporterFinder | undefined, replica: MoRef, datastore: { ref: MoRef }, dcPath: string, warnings: string[]): Promise<ReplicaWriter> {
   const found = transporters ? await transporters.forDatastore(vs, datastore.ref) : { skipped: [] };
   if (found.link) return new HotAddWriter(vs, found.link, replica);
-  if (found.skipped.length) warnings.push(`Full upload instead of hot-add: ${found.skipped.join('; ')}.`);
+  if (found.skipped.length) warnings.push(say('warning.fullUploadInsteadOfHotAdd', { why: found.skipped.join('; ') }));
   return new FullUploadWriter(vs, dcPath);
 }
 

@@ -2,6 +2,7 @@
 // the source's consistency and time; retention removes the oldest ones with consolidation checked.
 import type { Consistency } from '../model/consistency.ts';
 import type { MoRef, SnapshotNode, VSphere } from '../vsphere/index.ts';
+import { say } from '../common/service-text.ts';
 
 export const POINT_PREFIX = 'stillpoint ';
 /** vSphere allows a snapshot depth of 31; a few stay free for a run's working snapshot and a test failover. */
@@ -66,15 +67,15 @@ export async function applyRetention(vs: VSphere, replica: MoRef, keep: number):
       await vs.snapshots.remove(p.ref, { removeChildren: false, consolidate: true });
       removed.push(p.name);
     } catch (e) {
-      warnings.push(`Recovery point '${p.name}' could not be removed (${(e as Error).message}); it is removed at the next run.`);
+      warnings.push(say('warning.recoveryPointNotRemoved', { point: p.name, error: (e as Error).message }));
       break;
     }
   }
   if (removed.length) {
     try {
-      if (await vs.snapshots.consolidateIfNeeded(replica)) warnings.push('The replica\'s disks needed consolidation after removing old recovery points; it was done.');
+      if (await vs.snapshots.consolidateIfNeeded(replica)) warnings.push(say('warning.replicaConsolidated'));
     } catch (e) {
-      warnings.push(`The replica's disks need consolidation, which failed (${(e as Error).message}): consolidate them from the vSphere Client.`);
+      warnings.push(say('warning.replicaConsolidationFailed', { error: (e as Error).message }));
     }
   }
   return { removed, warnings };

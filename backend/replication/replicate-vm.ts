@@ -158,7 +158,7 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
     if (!vm.cbtEnabled) {
       report(say('phase.enablingCbt'));
       const on = await vs.cbt.setEnabled(ref, true).catch(() => false);
-      if (!on) warnings.push('Changed block tracking could not be enabled on the source: every run compares the whole disks by digest.');
+      if (!on) warnings.push(say('warning.sourceCbtNotEnabled'));
     }
 
     const session = await SnapshotSession.open({ vs, journal: deps.journal }, {
@@ -222,7 +222,7 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
           warnings.push(...made.warnings.filter((w) => !/left out/.test(w)));
           report(say('phase.creatingRecoveryPoint'), 95);
           const point = await createPoint(dr, made.ref, { takenAt, consistency: session.consistency, sourceName: vm.name, ...(req.runId ? { runId: req.runId } : {}) });
-          if (mapped.unmapped.length) warnings.push(`Not in the network mapping, left disconnected on the replica: ${mapped.unmapped.join(', ')}.`);
+          if (mapped.unmapped.length) warnings.push(say('warning.unmappedOnReplica', { nics: mapped.unmapped.join(', ') }));
           const sum = summary(written);
           result = {
             replicaId: made.ref.value, replicaName: name, created: true, point, consistency: session.consistency, reason: session.reason, bytes, transport: 'full-upload',
@@ -232,7 +232,7 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
           };
         } catch (e) {
           const left = await removeHalfMadeReplica(dr, replicaRef, files.dir, placement);
-          if (left.length) warnings.push(`Left behind by the failed first run: ${left.join('; ')}.`);
+          if (left.length) warnings.push(say('warning.leftByFailedFirstRun', { what: left.join('; ') }));
           throw e;
         }
       } else {
@@ -311,14 +311,14 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
         await vs.events.logUserEvent(ref, `Stillpoint warning: ${text}`).catch(() => undefined);
       });
     }
-    if (cbtResetNeeded) await vs.cbt.reset(ref).catch((e: Error) => warnings.push(`Resetting changed block tracking of the source failed: ${e.message}`));
+    if (cbtResetNeeded) await vs.cbt.reset(ref).catch((e: Error) => warnings.push(say('warning.sourceCbtResetFailed', { error: e.message })));
     const durationMs = Date.now() - t0;
     const replica: MoRef = { type: 'VirtualMachine', value: result.replicaId };
     const sync: ReplicaSync = {
       state: 'ready', sourceVmId: req.vmId, sourceName: vm.name, lastSync: takenAt.toISOString(), durationMs, bytes: result.bytes, consistency: result.consistency, at: new Date().toISOString(),
       ...(result.transport ? { transport: result.transport } : {}), pointId: result.point.id, ...(result.diskState ? { disks: result.diskState } : {}),
     };
-    await writeSync(dr, replica, sync).catch((e) => warnings.push(`The replica's state could not be recorded in vCenter: ${(e as Error).message}`));
+    await writeSync(dr, replica, sync).catch((e) => warnings.push(say('warning.replicaStateNotRecorded', { error: (e as Error).message })));
     await vs.events.logUserEvent(ref, `Stillpoint: ${vm.name} replicated to ${result.replicaName}, ${result.consistency}-consistent (recovery point '${result.point.name}').`).catch(() => undefined);
     if (task) await task.succeed().catch(() => undefined);
     report(say('phase.done'), 100);
@@ -351,7 +351,7 @@ async function chooseWriter(vs: VSphere, deps: ReplicateDeps, replica: MoRef, pl
     throw new InvalidRequest(`No transporter can write to datastore '${placement.datastore.name}'${found.skipped.length ? ` (${found.skipped.join('; ')})` : ''}: ` +
       'run `stillpoint transporter run` on a helper VM whose host mounts it (pair it first with `stillpoint transporter pair`), or use the full upload.');
   }
-  if (found.skipped.length) warnings.push(`Full upload instead of hot-add: ${found.skipped.join('; ')}.`);
+  if (found.skipped.length) warnings.push(say('warning.fullUploadInsteadOfHotAdd', { why: found.skipped.join('; ') }));
   return full;
 }
 

@@ -171,7 +171,7 @@ export async function failbackToNewVm(deps: FailbackDeps, req: FailbackNewVmRequ
           const vmId = sameSiteId(req.replicaId, made.value);
           await pointReplicaAt(vs, ref, { uuid: info.instanceUuid, vmId, name });
           const jobs = oldSourceId ? deps.repointSource?.(oldSourceId, vmId) ?? [] : [];
-          if (deps.repointSource && !jobs.length) warnings.push(`No replication job names '${replica.sourceName ?? oldSourceId ?? replica.sourceUuid}' as a VM: add '${name}' to a replication job to protect it (its replica '${replica.replicaName}' is kept for it).`);
+          if (deps.repointSource && !jobs.length) warnings.push(say('warning.noJobForNewVm', { source: replica.sourceName ?? oldSourceId ?? replica.sourceUuid ?? '', name, replica: replica.replicaName }));
           const failback: NonNullable<FailoverRecord['failback']> = {
             at: new Date().toISOString(), sourceVmId: made.value, sourceSnapshot: '', changedBytes: 0, transport: 'full-upload',
             newVm: {
@@ -215,7 +215,7 @@ export async function undoNewVm(deps: FailbackDeps, replica: MoRef, fb: NonNulla
     await powerOffIfOn(vs, vm);
     await vs.vms.destroy(vm);
   } else {
-    warnings.push(`The new VM '${nv.name}' (${fb.sourceVmId}) was gone already.`);
+    warnings.push(say('warning.newVmGone', { name: nv.name, vmId: fb.sourceVmId }));
   }
   const sync = nv.previousSync;
   await pointReplicaAt(vs, replica, { uuid: nv.previousSourceUuid, vmId: nv.previousSourceVmId ?? '', name: nv.previousSourceName ?? nv.previousSourceUuid, ...(sync ? { sync } : {}) });

@@ -140,7 +140,7 @@ async function hotAddWriter(deps: FailbackDeps, source: MoRef, sourceName: strin
     throw new InvalidRequest(`No transporter at the production site can write the disks of '${sourceName}'${skipped.length ? ` (${skipped.join('; ')})` : ''}: ` +
       'run `stillpoint transporter run` on a helper VM whose host mounts its datastore (pair it first with `stillpoint transporter pair`), or fail back by full upload.');
   }
-  if (skipped.length) warnings.push(`Failed back by full upload (the whole disks): ${skipped.join('; ')}.`);
+  if (skipped.length) warnings.push(say('warning.failedBackByFullUpload', { why: skipped.join('; ') }));
   return undefined;
 }
 

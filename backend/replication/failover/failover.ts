@@ -89,7 +89,7 @@ export async function runFailover(deps: FailoverDeps, req: FailoverRequest, repl
       report(say('phase.poweringOn'), 35);
       await vs.vms.powerOn(ref);
       const changeIds = (await vs.vms.get(ref)).disks.flatMap((d) => (d.changeId ? [{ key: d.key, changeId: d.changeId }] : []));
-      if (!changeIds.length) warnings.push('The replica\'s disks report no CBT change id: a failback will send its whole disks.');
+      if (!changeIds.length) warnings.push(say('warning.noCbtChangeId'));
       let done: ReIpDone[] = [];
       if (reIp.length && req.guest) {
         report(say('phase.waitingForTools'), 50);
@@ -98,13 +98,13 @@ export async function runFailover(deps: FailoverDeps, req: FailoverRequest, repl
         done = await applyReIp(vs, ref, family, req.guest, nics.filter((n) => n.mac && n.connect).map((n) => ({ key: n.key, mac: n.mac! })), reIp, {
           ...(req.signal ? { signal: req.signal } : {}), onStep: (what) => report(what, 65),
         });
-        if (!done.length) warnings.push(`No re-IP rule matched the replica's addresses (as VMware Tools reports them): its addresses were left as they are.`);
+        if (!done.length) warnings.push(say('warning.noReIpRuleMatched'));
       }
       const connect = nics.filter((n) => n.connect);
       report(say('phase.connectingMappedNics'), 85);
       await editNics(vs, ref, connect.map((n) => ({ key: n.key, connected: true, startConnected: true })));
       const left = nics.filter((n) => !n.connect);
-      if (left.length) warnings.push(`Not in the network mapping, left disconnected: ${left.map((n) => `network adapter ${n.key} on '${n.network ?? '?'}'`).join(', ')}.`);
+      if (left.length) warnings.push(say('warning.unmappedAfterFailover', { nics: left.map((n) => `network adapter ${n.key} on '${n.network ?? '?'}'`).join(', ') }));
       const rec: FailoverRecord = {
         mode: req.mode ?? 'normal', pointId: point.id, pointName: point.name, at: new Date().toISOString(), by: req.initiatedBy ?? 'Stillpoint',
         ...(req.runId ? { runId: req.runId } : {}), nics: before, changeIds,

@@ -39,7 +39,7 @@ export async function permanentFailover(deps: FailoverDeps, req: PermanentReques
         try {
           await vs.snapshots.consolidateIfNeeded(ref);
         } catch (e) {
-          warnings.push(`The disks need consolidation, which failed (${(e as Error).message}): consolidate them from the vSphere Client.`);
+          warnings.push(say('warning.disksNeedConsolidation', { error: (e as Error).message }));
         }
         report(say('phase.clearingReplicaMarks'), 90);
         const sourceName = replica.sourceName ?? replica.sourceUuid;

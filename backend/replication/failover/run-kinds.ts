@@ -181,9 +181,9 @@ export class FailoverPlanKind implements VmKind<FailoverPlanParams> {
     try {
       const r = await vs.guest.run(vm, this.#d.guestCredentials(plan.guestCredentialId), { programPath: script.programPath, ...(script.arguments ? { arguments: script.arguments } : {}) },
         { timeoutMs: (script.timeoutSeconds ?? 600) * 1000, signal: ctx.signal });
-      if (r.exitCode !== 0) warnings.push(`The group's script ${script.programPath} exited with code ${r.exitCode} (${guestFamily((await vs.vms.get(vm)).guestId)} guest): check the application.`);
+      if (r.exitCode !== 0) warnings.push(say('warning.groupScriptExit', { path: script.programPath, code: r.exitCode, family: guestFamily((await vs.vms.get(vm)).guestId) }));
     } catch (e) {
-      warnings.push(`The group's script ${script.programPath} could not run: ${(e as Error).message}`);
+      warnings.push(say('warning.groupScriptFailed', { path: script.programPath, error: (e as Error).message }));
     }
     return { ...out, status: warnings.length ? 'warning' : out.status, warnings, message: say(warnings.length > out.warnings.length ? 'failover.groupResultScriptWarned' : 'failover.groupResultScriptOk', { group: place.index + 1, result: out.message }) };
   }
