@@ -72,6 +72,7 @@ export const SERVICE_TEXTS = {
   'phase.enablingCbtForFailback': 'turning on changed block tracking (for failback)',
   'phase.waitingForTools': 'waiting for VMware Tools',
   'phase.connectingMappedNics': 'connecting the mapped network adapters',
+  'phase.reIpStep': 're-IP of network adapter {nic}: {step}',
   'phase.takingProtectiveSnapshot': 'taking the protective snapshot',
   'phase.movingNicsTo': "moving the network adapters to '{network}'",
   'phase.poweringOnIsolated': 'powering on in the isolated network',

@@ -5,6 +5,7 @@
 import { InvalidRequest } from '../../common/errors.ts';
 import type { GuestFamily } from '../../model/guest.ts';
 import type { GuestCredentials, GuestProgram, MoRef, VSphere } from '../../vsphere/index.ts';
+import { say } from '../../common/service-text.ts';
 
 export interface ReIpRule {
   /** The production subnet a guest address must be in, CIDR ("10.20.0.0/16"). */
@@ -116,7 +117,7 @@ export async function applyReIp(vs: VSphere, vm: MoRef, family: GuestFamily, cre
       if (!to) continue;
       const cmds = reIpCommands(family, n.mac, to);
       for (const c of cmds) {
-        opts.onStep?.(`re-IP of network adapter ${n.key}: ${c.what}`);
+        opts.onStep?.(say('phase.reIpStep', { nic: n.key, step: c.what }));
         const r = await vs.guest.run(vm, creds, c.program, { timeoutMs: 120_000, ...(opts.signal ? { signal: opts.signal } : {}) });
         if (r.exitCode !== 0) {
           throw new Error(`Re-IP of network adapter ${n.key} (${ip} → ${to.ip}): '${c.what}' exited with code ${r.exitCode}` +
