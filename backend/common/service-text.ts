@@ -15,7 +15,7 @@ export interface IdentifiedText { key: string; params?: Record<string, string | 
 
 export const LIST_SEPARATOR = '; ';
 /** Parameters that hold service texts themselves; any other parameter is data (a VM name, a vCenter message). */
-const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left', 'catalogs', 'items', 'points', 'onNetworks', 'reIp', 'result', 'next', 'repointed', 'consistency', 'removed', 'dirty']);
+const TEXT_PARAMS = new Set(['reason', 'disks', 'how', 'phase', 'remedy', 'cleanup', 'left', 'catalogs', 'items', 'points', 'onNetworks', 'reIp', 'result', 'next', 'repointed', 'consistency', 'removed', 'dirty', 'more']);
 
 export const SERVICE_TEXTS = {
   // Phases of a run item (backend/jobs/runner.ts and the kinds).
@@ -142,6 +142,13 @@ export const SERVICE_TEXTS = {
   'exchange.restored': { one: '{n} message restored into "{folder}" on {host}{dirty}', other: '{n} messages restored into "{folder}" on {host}{dirty}' },
   'exchange.sent': { one: '{n} message sent to {to} via {host}{dirty}', other: '{n} messages sent to {to} via {host}{dirty}' },
   'exchange.dirtyDatabase': ' (from a dirty mailbox database, read without log replay)',
+  // Outcome of putting files back into a VM (backend/jobs/kinds/file-restore.ts).
+  'putBack.result': { one: "Restored {n} file ({size}) into VM '{vm}'{more}.", other: "Restored {n} files ({size}) into VM '{vm}'{more}." },
+  'putBack.more': '; {items}',
+  'putBack.renamed': '{n} kept next to the existing file under a new name (e.g. {example})',
+  'putBack.skipped': '{n} skipped because they exist in the guest',
+  'putBack.folders': { one: '{n} folder made', other: '{n} folders made' },
+  'putBack.failed': '{n} could not be written',
   // Outcomes of failover operations (backend/replication/failover/run-kinds.ts).
   'failover.result': "Failed over to recovery point '{point}': {replica} runs{onNetworks}{reIp}.",
   'failover.onNetworks': ' on {networks}',
@@ -261,6 +268,7 @@ const ONE_OF: Record<string, { texts: ServiceTextKey[]; orNothing: boolean } | u
   repointed: { texts: ['failback.repointedOne', 'failback.repointedMany'], orNothing: true },
   removed: { texts: ['replication.removedPoints'], orNothing: true },
   dirty: { texts: ['exchange.dirtyDatabase'], orNothing: true },
+  more: { texts: ['putBack.more'], orNothing: true },
   next: { texts: ['failback.next.committed', 'failback.next.original', 'failback.next.newVm'], orNothing: false },
 };
 

@@ -89,7 +89,7 @@ test('files and a folder of a Linux restore point into a guest folder: bytes, mo
   await within('the run to end in the event stream', stream.done, 60_000);
   const done = await t.waitRun(admin, runId);
   assert.equal(done.status, 'success', JSON.stringify(done));
-  assert.match(done.vms[0]!.message ?? '', /Restored 3 file\(s\).*into VM 'linux-db01'/);
+  assert.match(done.vms[0]!.message ?? '', /Restored 3 files .*into VM 'linux-db01'/);
   assert.ok(seen.some((s) => s.id === runId && s.vms[0]!.status === 'running' && /writing/.test(s.vms[0]!.phase)), `progress events: ${JSON.stringify(seen.map((s) => [s.vms[0]?.phase, s.progress]))}`);
   assert.equal(seen.at(-1)!.progress, 100);
 
@@ -209,7 +209,7 @@ test('CLI: files put PATH... --to FOLDER --credential NAME --existing keep-both,
   await place('linux-db01', '/srv/cli/todo.txt', 'mine');
   const r = await cli(['files', 'put', rp['linux-db01']!, `${ext.id}/home/alice/notes/todo.txt`, `${ext.id}/etc/app`, '--to', '/srv/cli', '--credential', 'lab guest', '--existing', 'keep-both']);
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.match(r.stdout, /^success: Restored 2 file\(s\).*kept next to the existing file/m);
+  assert.match(r.stdout, /^success: Restored 2 files .*kept next to the existing file/m);
   assert.equal((await guestFile('linux-db01', '/srv/cli/todo.txt'))?.content, 'mine');
   assert.equal((await guestFile('linux-db01', '/srv/cli/todo (1).txt'))?.sha256, sha('linux-db01', 2, '/home/alice/notes/todo.txt'));
   assert.equal((await guestFile('linux-db01', '/srv/cli/app/app.conf'))?.sha256, sha('linux-db01', 2, '/etc/app/app.conf'));

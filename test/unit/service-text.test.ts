@@ -10,7 +10,7 @@ test('every service text is found again by its key, with its parameters', () => 
   for (const key of Object.keys(SERVICE_TEXTS) as ServiceTextKey[]) {
     const names = [...new Set([...JSON.stringify(SERVICE_TEXTS[key]).matchAll(/\{(\w+)\}/g)].map((m) => m[1]!))];
     // The outcome parts of a restore failure or a failover/failback are texts of their own; any other parameter is data here.
-    const texts: Record<string, string> = { cleanup: say('restore.nothingCreated'), left: '', catalogs: say('maintenance.gcCatalogs', { n: 1 }), onNetworks: '', reIp: '', repointed: '', removed: '', dirty: '', next: say('failback.next.committed') };
+    const texts: Record<string, string> = { cleanup: say('restore.nothingCreated'), left: '', catalogs: say('maintenance.gcCatalogs', { n: 1 }), onNetworks: '', reIp: '', repointed: '', removed: '', dirty: '', more: '', next: say('failback.next.committed') };
     const params = Object.fromEntries(names.map((n, i) => [n, texts[n] ?? (n === 'n' ? 2 : `value ${i}. of ${key}`)]));
     const got = identify(say(key, params));
     assert.equal(got?.key, key, `${key}: ${say(key, params)}`);
@@ -113,4 +113,22 @@ test('the most specific template wins: a message being read is not a disk being 
   assert.deepEqual(identify(say('phase.readingMessage', { n: 3, total: 5 })), { key: 'phase.readingMessage', params: { n: '3', total: '5' } });
   assert.deepEqual(identify(say('phase.readingDisk', { disk: 'Hard disk 1' })), { key: 'phase.readingDisk', params: { disk: 'Hard disk 1' } });
   assert.deepEqual(identify(say('exchange.restored', { n: 2, folder: 'Restored/From backup', host: 'mail01', dirty: say('exchange.dirtyDatabase') }))?.params?.dirty, { key: 'exchange.dirtyDatabase' });
+});
+
+test('a put-back outcome keys each of its optional parts (renamed, skipped, folders, failed)', () => {
+  const parts = [say('putBack.renamed', { n: 1, example: '/srv/a (restored 2026-12-02).txt' }), say('putBack.folders', { n: 2 }), say('putBack.failed', { n: 1 })];
+  const text = say('putBack.result', { n: 3, size: '1.5 MiB', vm: 'linux-db01', more: say('putBack.more', { items: sayList(parts) }) });
+  assert.equal(text, "Restored 3 files (1.5 MiB) into VM 'linux-db01'; 1 kept next to the existing file under a new name (e.g. /srv/a (restored 2026-12-02).txt); 2 folders made; 1 could not be written.");
+  assert.deepEqual(identify(text), {
+    key: 'putBack.result',
+    params: {
+      n: '3', size: '1.5 MiB', vm: 'linux-db01',
+      more: { key: 'putBack.more', params: { items: [
+        { key: 'putBack.renamed', params: { n: '1', example: '/srv/a (restored 2026-12-02).txt' } },
+        { key: 'putBack.folders', params: { n: '2' } },
+        { key: 'putBack.failed', params: { n: '1' } },
+      ] } },
+    },
+  });
+  assert.deepEqual(identify(say('putBack.result', { n: 1, size: '12 bytes', vm: 'w', more: '' })), { key: 'putBack.result', params: { n: '1', size: '12 bytes', vm: 'w', more: '' } });
 });

@@ -13,7 +13,7 @@ import {
 } from '../../sinks/guest-files.ts';
 import type { GuestCredentials, MoRef, VcTask } from '../../vsphere/index.ts';
 import type { VmContext, VmKind, VmOutcome } from '../kinds.ts';
-import { say } from '../../common/service-text.ts';
+import { say, sayList } from '../../common/service-text.ts';
 
 const log = childLog('file-restore-run');
 
@@ -154,13 +154,13 @@ export async function pointFileSource(files: PointFiles, items: FileItemRef[], t
 
 function summary(r: GuestFilesResult, vmName: string): string {
   const mb = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${n} bytes`);
-  const parts = [`Restored ${r.written.length} file(s) (${mb(r.bytes)}) into VM '${vmName}'`];
+  const parts: string[] = [];
   const renamed = r.written.filter((w) => w.renamed);
-  if (renamed.length) parts.push(`${renamed.length} kept next to the existing file under a new name (e.g. ${renamed[0]!.to})`);
-  if (r.skipped.length) parts.push(`${r.skipped.length} skipped because they exist in the guest`);
-  if (r.folders.length) parts.push(`${r.folders.length} folder(s) made`);
-  if (r.failed.length) parts.push(`${r.failed.length} could not be written`);
-  return `${parts.join('; ')}.`;
+  if (renamed.length) parts.push(say('putBack.renamed', { n: renamed.length, example: renamed[0]!.to }));
+  if (r.skipped.length) parts.push(say('putBack.skipped', { n: r.skipped.length }));
+  if (r.folders.length) parts.push(say('putBack.folders', { n: r.folders.length }));
+  if (r.failed.length) parts.push(say('putBack.failed', { n: r.failed.length }));
+  return say('putBack.result', { n: r.written.length, size: mb(r.bytes), vm: vmName, more: parts.length ? say('putBack.more', { items: sayList(parts) }) : '' });
 }
 
 export class FileRestoreKind implements VmKind<FileRestoreParams> {
