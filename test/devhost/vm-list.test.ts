@@ -18,6 +18,8 @@ const texts: Record<string, Record<string, string>> = {
   'de-DE': JSON.parse(readFileSync(`${root}ui/src/app/i18n/de-DE.json`, 'utf8')),
 };
 const fill = (text: string, params: Record<string, string | number>) => text.replace(/\{(\w+)\}/g, (_, k: string) => String(params[k] ?? ''));
+/** A counted catalog text in the UI's plural form for n (key.one / key.other, as I18n.t picks them). */
+const counted = (locale: string, key: string, n: number) => fill(texts[locale]![`${key}.${new Intl.PluralRules(locale).select(n)}`] ?? texts[locale]![`${key}.other`]!, { n });
 
 let svc: TestService;
 let browser: Browser;
@@ -64,7 +66,7 @@ for (const variant of [{ name: 'light en-US', locale: 'en-US', dark: false }, { 
 
     // The tab: every VM with its protection.
     await tab('nav.vms').click();
-    await view.locator('clr-dg-footer', { hasText: fill(t['vms.count']!, { n: vms.length }) }).waitFor();
+    await view.locator('clr-dg-footer', { hasText: counted(variant.locale, 'vms.count', vms.length) }).waitFor();
     for (const vm of vms) {
       const row = view.locator('clr-dg-row', { has: view.locator('a', { hasText: new RegExp(`^\\s*${vm.name}\\s*$`) }) });
       await row.locator('.label', { hasText: t[vm.protected ? 'summary.protected' : 'summary.unprotected']! }).waitFor();
@@ -75,8 +77,8 @@ for (const variant of [{ name: 'light en-US', locale: 'en-US', dark: false }, { 
     // Dashboard › "N unprotected VMs": the list, filtered, still inside the plugin's tabs.
     await tab('nav.dashboard').click();
     const unprotected = vms.filter((v) => !v.protected).length;
-    await view.getByRole('link', { name: fill(t['dashboard.unprotectedN']!, { n: unprotected }) }).click();
-    await view.locator('clr-dg-footer', { hasText: fill(t['vms.count']!, { n: unprotected }) }).waitFor();
+    await view.getByRole('link', { name: counted(variant.locale, 'dashboard.unprotectedN', unprotected) }).click();
+    await view.locator('clr-dg-footer', { hasText: counted(variant.locale, 'vms.count', unprotected) }).waitFor();
     assert.equal(await view.locator('clr-dg-row', { hasText: 'win-app01' }).count(), 0, 'the protected VM is filtered out');
     await tab('nav.dashboard').waitFor();
     await tab('nav.jobs').waitFor();
