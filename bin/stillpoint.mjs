@@ -6,24 +6,22 @@
 // so Node starts once. Run as `node bin/stillpoint.mjs` by an older node, it re-runs itself with
 // the pinned Node 24 (Node starts twice, ~0.3 s more).
 import module from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'backend', 'cli', 'main.ts');
+const cli = new URL('../backend/cli/main.ts', import.meta.url);
 const major = Number(process.versions.node.split('.')[0]);
 if (major >= 24) {
   // Keeps compiled and type-stripped modules on disk between runs: most of a command's start-up.
   module.enableCompileCache?.();
-  await import(cli);
+  await import(cli.href);
 } else {
-  const pinned = join(root, 'node_modules', 'node', 'bin', 'node');
+  // Loaded only here: node:fs/path/url/child_process cost a command under Node 24 start-up time for nothing.
+  const { existsSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const pinned = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
   if (!existsSync(pinned)) {
-    console.error('stillpoint: needs Node 24; run `npm install` in ' + root + ' first.');
+    console.error('stillpoint: needs Node 24; run `npm install` in ' + fileURLToPath(new URL('..', import.meta.url)) + ' first.');
     process.exit(1);
   }
-  // Loaded only here: node:child_process costs a command under Node 24 ~20-40 ms of start-up for nothing.
   const { spawnSync } = await import('node:child_process');
   const r = spawnSync(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
