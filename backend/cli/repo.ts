@@ -158,8 +158,8 @@ async function repository(): Promise<typeof Repository> {
 
 async function passphraseFor(dir: string): Promise<string | undefined> {
   try {
-    const { openStorage, readConfig } = await import('../repository/config.ts'); // no LevelDB loaded (repo ls)
-    if (!(await readConfig(await openStorage(dir), dir)).encryption) return undefined;
+    const { inspectRepository } = await import('../repository/config.ts'); // no LevelDB loaded (repo ls)
+    if (!(await inspectRepository(dir)).encryption) return undefined;
   } catch { return undefined; } // open() reports what is wrong
   return process.env.STILLPOINT_PASSPHRASE ?? prompt(`passphrase for ${dir}: `);
 }

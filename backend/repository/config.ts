@@ -35,6 +35,11 @@ export async function readConfig(storage: Storage, dir: string): Promise<RepoCon
   return cfg;
 }
 
+/** A folder's repository config without opening it (no lock, no passphrase, no index): e.g. to learn whether it is encrypted. */
+export async function inspectRepository(dir: string): Promise<RepoConfig> {
+  return readConfig(await openStorage(dir), dir);
+}
+
 /** The repository's storage and configuration, and its keys when it is encrypted (ENEEDPASS, EPASSPHRASE). */
 export async function unlock(dir: string, passphrase: string | undefined): Promise<{ storage: LocalStorage; cfg: RepoConfig; keys: RepoKeys | undefined }> {
   const storage = await openStorage(dir);

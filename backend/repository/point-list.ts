@@ -2,8 +2,7 @@
 // lock taken, like `restic snapshots` reading snapshot files. So it answers at once, and also while the
 // service holds the repository. A point whose commit crashed between its index batch and its object is
 // not listed until the next writable open writes that object (its backup never reported success either).
-import type { RestorePoint } from './catalog.ts';
-import { byNewest } from './catalog.ts';
+import { byNewest, type RestorePoint } from './catalog.ts';
 import { unlock } from './config.ts';
 import { decodePoint, pointName, pointObjects, pointsCompleteMarked } from './point-object.ts';
 

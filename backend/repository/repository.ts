@@ -25,7 +25,7 @@ import { PackReader } from './pack-reader.ts';
 import { allRecords, byNewest, getRecord, recordOps, isLocked, metadataProblem, type RestorePoint } from './catalog.ts';
 import { CONSISTENCIES } from '../model/consistency.ts';
 import { LocalStorage } from './storage/local.ts';
-import { openStorage, readConfig, unlock, type RepoConfig } from './config.ts';
+import { inspectRepository, unlock, type RepoConfig } from './config.ts';
 import type { Storage } from './storage/storage.ts';
 import { deleteOps, buildChunkTable } from './digest-list.ts';
 // What only some commands use is loaded when first used (`await import()`): listing restore points
@@ -239,7 +239,7 @@ export class Repository {
 
   /** A folder's repository config without opening it (no lock, no passphrase): e.g. to learn whether it is encrypted. */
   static async inspect(dir: string): Promise<RepoConfig> {
-    return readConfig(await openStorage(dir), dir);
+    return inspectRepository(dir);
   }
 
   /** The storage the repository's packs, config and lock live in. */
