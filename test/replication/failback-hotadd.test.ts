@@ -60,6 +60,25 @@ async function expectedWith(writes: { at: number; data: Buffer }[]): Promise<Buf
   return b;
 }
 
+/**
+ * Starts a hot-add failback of `writes` made on the replica and returns once the original VM's disk is attached to
+ * the production helper and the changes are being sent (slow reads of the replica keep the write open), with the
+ * original disk's hash before and the bytes it must end with.
+ */
+async function hotAddFailbackUnderWay(writes: { at: number; data: Buffer }[]) {
+  const d = await sourceDisk();
+  const before = shaOfFile(d.flatPath, d.capacityBytes);
+  const expected = await expectedWith(writes);
+  await lab.control.injectFault({ method: 'DatastoreGet', fault: '', path: `${REPLICA}/`, delayMs: 1500, count: -1 });
+  const started = await t.call<JobRun>('POST', `/api/replicas/${replicaId}/failback`, { token, body: { transport: 'hot-add' } });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  await until('the original VM\'s disk attached to the production helper and the changes being sent', async () => {
+    const now = (await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token })).body;
+    return /^sending the changes .*hot-add/.test(now.vms[0]?.phase ?? '') && (await prodAttached()).length > 0;
+  }, { timeoutMs: 120_000 });
+  return { d, before, expected, started };
+}
+
 /** A VM on a production host with a SCSI controller: where the production transporter runs. */
 async function makeProductionHelper(): Promise<void> {
   const p = await resolvePlacement(vs, 'esx-prod-01.lab.local', 'prod-ds1');
@@ -137,17 +156,7 @@ test('the transporter is killed mid-write: failback fails saying so, nothing att
   await failover();
   const writes = Array.from({ length: 6 }, (_, i) => ({ at: (12 + 4 * i) * MiB, data: randomBytes(MiB) }));
   for (const w of writes) await lab.control.writeDisk(REPLICA, 0, w.at, w.data);
-  const d = await sourceDisk();
-  const before = shaOfFile(d.flatPath, d.capacityBytes);
-  const expected = await expectedWith(writes);
-  // Slow reads of the replica's disk keep the write open while the transporter dies.
-  await lab.control.injectFault({ method: 'DatastoreGet', fault: '', path: `${REPLICA}/`, delayMs: 1500, count: -1 });
-  const started = await t.call<JobRun>('POST', `/api/replicas/${replicaId}/failback`, { token, body: { transport: 'hot-add' } });
-  assert.equal(started.status, 202, JSON.stringify(started.body));
-  await until('the original VM\'s disk attached to the production helper and the changes being sent', async () => {
-    const now = (await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token })).body;
-    return /^sending the changes .*hot-add/.test(now.vms[0]?.phase ?? '') && (await prodAttached()).length > 0;
-  }, { timeoutMs: 120_000 });
+  const { d, before, expected, started } = await hotAddFailbackUnderWay(writes);
   await transporter.kill9();
   const failed = await t.waitRun(token, started.body.id, 240_000);
   await lab.control.clearFaults();
@@ -178,16 +187,7 @@ test('killed mid-write while vCenter refuses the service\'s detach: the error sa
   await failover();
   const writes = Array.from({ length: 4 }, (_, i) => ({ at: (8 + 5 * i) * MiB, data: randomBytes(MiB) }));
   for (const w of writes) await lab.control.writeDisk(REPLICA, 0, w.at, w.data);
-  const d = await sourceDisk();
-  const before = shaOfFile(d.flatPath, d.capacityBytes);
-  const expected = await expectedWith(writes);
-  await lab.control.injectFault({ method: 'DatastoreGet', fault: '', path: `${REPLICA}/`, delayMs: 1500, count: -1 });
-  const started = await t.call<JobRun>('POST', `/api/replicas/${replicaId}/failback`, { token, body: { transport: 'hot-add' } });
-  assert.equal(started.status, 202, JSON.stringify(started.body));
-  await until('the original VM\'s disk attached to the production helper and the changes being sent', async () => {
-    const now = (await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token })).body;
-    return /^sending the changes .*hot-add/.test(now.vms[0]?.phase ?? '') && (await prodAttached()).length > 0;
-  }, { timeoutMs: 120_000 });
+  const { d, before, expected, started } = await hotAddFailbackUnderWay(writes);
   await lab.control.injectFault({ method: 'ReconfigVM_Task', fault: 'InaccessibleDatastore', vm: PROD_HELPER, message: 'The datastore prod-ds1 is not accessible.' });
   await transporter.kill9();
   const failed = await t.waitRun(token, started.body.id, 240_000);
