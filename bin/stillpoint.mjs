@@ -1,9 +1,10 @@
 #!/bin/sh
-':' //; r="$(dirname "$(readlink -f "$0")")/.."; n="$r/node_modules/node/bin/node"; [ -x "$n" ] || n=node; exec "$n" "$0" "$@"
+':' //; f="$0"; [ -L "$f" ] && f="$(readlink -f "$f")"; n="${f%/*}/../node_modules/node/bin/node"; [ -x "$n" ] || n=node; exec "$n" "$0" "$@"
 // Launcher for the `stillpoint` CLI, a file that is both a shell script and an ES module. The
 // CLI is TypeScript run by Node 24's type stripping; the machine's own node may be older. Run as a
 // program, the shell line above starts the project's pinned Node 24 (node_modules/node) directly,
-// so Node starts once. Run as `node bin/stillpoint.mjs` by an older node, it re-runs itself with
+// so Node starts once; it runs no other program unless it was started through a symlink (readlink),
+// since each fork costs a command's start-up a few ms. Run as `node bin/stillpoint.mjs` by an older node, it re-runs itself with
 // the pinned Node 24 (Node starts twice, ~0.3 s more).
 import module from 'node:module';
 

@@ -1,16 +1,15 @@
 // `stillpoint repo …`: work on a backup repository folder directly.
 import { stat } from 'node:fs/promises'; // the image to back up, not repository files
 import { basename } from 'node:path';
-import type { Repository, RebuildReport, RestorePoint, RetentionPolicy } from '../repository/repository.ts';
+import type { RebuildReport, RetentionPolicy } from '../repository/repository.ts';
 import { RepositoryError } from '../repository/errors.ts';
-import { warningsOf } from '../repository/catalog.ts';
 import { progressBar, formatBytes } from './progress.ts';
-import { log } from '../common/log.ts';
-import { promptSecret } from './prompt.ts';
 import { hasRetention } from '../model/retention.ts';
 import { showHelp, wantsHelp, type Help } from './help.ts';
+import { int, out, passphraseFor, prompt, repository, runCommand, str, UsageError, withRepo, type Parsed } from './repo-common.ts';
+import { ls } from './repo-ls.ts';
 
-const USAGE = `usage: stillpoint repo <command> <dir> [options]
+export const USAGE = `usage: stillpoint repo <command> <dir> [options]
 
 commands:
   init <dir> [--encrypt] [--chunk-size MiB] [--compression-level N]
@@ -103,110 +102,6 @@ export const commands: Record<string, Help> = {
   stats: { usage: ['stillpoint repo stats <dir> [--json]'], summary: 'sizes and deduplication', examples: [`stillpoint repo stats ${R}`, `stillpoint repo stats ${R} --json`] },
 };
 
-interface Parsed { pos: string[]; flags: Map<string, string | true> }
-
-const VALUE_FLAGS = new Set(['name', 'vm-id', 'consistency', 'notes', 'disk', 'keep-last', 'keep-daily', 'keep-weekly',
-  'keep-monthly', 'keep-yearly', 'until', 'chunk-size', 'parent', 'compression-level']);
-
-function parse(args: string[]): Parsed {
-  const pos: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-      if (eq > 0) flags.set(name, a.slice(eq + 1));
-      else if (VALUE_FLAGS.has(name)) {
-        if (i + 1 >= args.length) throw new UsageError(`--${name} needs a value`);
-        flags.set(name, args[++i]);
-      } else flags.set(name, true);
-    } else pos.push(a);
-  }
-  return { pos, flags };
-}
-
-class UsageError extends Error {}
-
-function str(p: Parsed, name: string): string | undefined {
-  const v = p.flags.get(name);
-  return typeof v === 'string' ? v : undefined;
-}
-
-function int(p: Parsed, name: string): number | undefined {
-  const v = str(p, name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} needs a whole number, got '${v}'`);
-  return n;
-}
-
-/** Asks for a passphrase on the terminal (no echo); without a terminal, says how to give it instead. */
-async function prompt(question: string): Promise<string> {
-  if (!process.stdin.isTTY) throw new RepositoryError('ENEEDPASS', 'a passphrase is needed: set STILLPOINT_PASSPHRASE (no terminal to ask on).');
-  try {
-    return await promptSecret(question);
-  } catch (e) {
-    throw new RepositoryError('EABORTED', (e as Error).message);
-  }
-}
-
-/** The Repository class, loaded when a command needs it (`--help` and usage errors do not). */
-async function repository(): Promise<typeof Repository> {
-  return (await import('../repository/repository.ts')).Repository;
-}
-
-async function passphraseFor(dir: string): Promise<string | undefined> {
-  try {
-    const { inspectRepository } = await import('../repository/config.ts'); // no LevelDB loaded (repo ls)
-    if (!(await inspectRepository(dir)).encryption) return undefined;
-  } catch { return undefined; } // open() reports what is wrong
-  return process.env.STILLPOINT_PASSPHRASE ?? prompt(`passphrase for ${dir}: `);
-}
-
-/** `readOnly`: for commands that only read (ls, stats): no lock object written, nothing fsynced. */
-/** `passphrase`: one the command already asked for (else it is asked for when the repository is encrypted). */
-async function openRepo(dir: string, command: string, readOnly = false, passphrase?: string): Promise<Repository> {
-  return (await repository()).open(dir, { passphrase: passphrase ?? await passphraseFor(dir), command: `stillpoint repo ${command}`, readOnly });
-}
-
-function out(json: boolean, obj: unknown, text: string): void {
-  process.stdout.write(json ? JSON.stringify(obj, null, 2) + '\n' : text);
-}
-
-function rpLine(rp: RestorePoint): string {
-  const locked = rp.lockedUntil && Date.parse(rp.lockedUntil) > Date.now() ? ` locked until ${rp.lockedUntil}` : '';
-  const warnings = warningsOf(rp).length;
-  const o = rp.metadata?.origin;
-  const job = o ? ` ${o.kind === 'job' ? `job ${o.jobName ?? o.jobId ?? '?'}` : 'on-demand'}` : '';
-  return `${rp.id}  ${rp.vm.name.padEnd(16)} ${rp.createdAt}  ${rp.consistency.padEnd(11)} ${String(warnings).padStart(2)} warning(s) ` +
-    `${String(rp.disks.length).padStart(2)} disk(s) ` +
-    `${formatBytes(rp.logicalBytes).padStart(10)} logical ${formatBytes(rp.newStoredBytes).padStart(10)} new${job}${locked}`;
-}
-
-/** `ls --json`: each record as stored (with `metadata` when it has one) plus its warnings wherever they are kept. */
-function rpJson(rp: RestorePoint): RestorePoint & { warnings: string[] } {
-  return { ...rp, warnings: warningsOf(rp) };
-}
-
-async function withRepo<T>(dir: string, command: string, fn: (repo: Repository) => Promise<T>, readOnly = false, passphrase?: string): Promise<T> {
-  const repo = await openRepo(dir, command, readOnly, passphrase);
-  let interrupted = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) return;
-    interrupted = true;
-    process.stderr.write(`\nstillpoint repo: ${sig}, stopping (nothing partial is kept)\n`);
-    repo.close().finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try { return await fn(repo); } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (!interrupted) await repo.close();
-  }
-}
-
 async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
   const need = (n: number, what: string) => { if (p.pos.length < n) throw new UsageError(`repo ${name} needs ${what}`); };
   const dir = p.pos[0];
@@ -272,22 +167,7 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
         return 0;
       });
     }
-    case 'ls': {
-      need(1, '<dir>');
-      const show = (list: RestorePoint[]) => {
-        const head = `${'id'.padEnd(26)}  ${'vm'.padEnd(16)} ${'created'.padEnd(24)}  ${'consistency'.padEnd(11)} warnings\n`;
-        const text = list.length ? head + list.map(rpLine).join('\n') + '\n' : 'no restore points\n';
-        out(json, list.map(rpJson), text);
-        return 0;
-      };
-      const filter = { vmId: str(p, 'vm-id') };
-      // From the restore point objects alone (no index: fast, and works while the service has it open);
-      // through the index where the objects can't say everything.
-      const { listFromPointObjects } = await import('../repository/point-list.ts');
-      const passphrase = await passphraseFor(dir);
-      const fromObjects = await listFromPointObjects(dir, passphrase, filter);
-      return fromObjects ? show(fromObjects) : withRepo(dir, 'ls', async (repo) => show(await repo.listRestorePoints(filter)), true, passphrase);
-    }
+    case 'ls': return ls(p, json);
     case 'verify': {
       need(1, '<dir>');
       return withRepo(dir, 'verify', async (repo) => {
@@ -385,22 +265,5 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`stillpoint repo: unknown repo command '${name}'\n\n${USAGE}`);
     return 2;
   }
-  let json = false;
-  try {
-    const p = parse(rest);
-    json = p.flags.has('json');
-    // Log records go to stdout; keep it for results (and pure JSON with --json) unless asked otherwise.
-    if (!process.env.STILLPOINT_LOG_LEVEL) log.level = json ? 'error' : 'warn';
-    return await cmd(name, p, json);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`stillpoint repo: ${e.message}\n\n${USAGE}`);
-      return 2;
-    }
-    const code = (e as RepositoryError).code ?? 'ERROR';
-    const message = (e as Error).message;
-    if (json) process.stdout.write(JSON.stringify({ error: { code, message } }, null, 2) + '\n');
-    process.stderr.write(`stillpoint repo: ${message}\n`);
-    return 1;
-  }
+  return runCommand(rest, async () => USAGE, (p, json) => cmd(name, p, json));
 }

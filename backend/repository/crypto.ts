@@ -2,10 +2,11 @@
 // key derived from the passphrase with scrypt. Chunk ids of encrypted repositories are HMAC-SHA256(idKey,
 // plaintext), so they do not reveal plaintext hashes. Keys never leave this module in log records.
 import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCb, createHash, createHmac } from 'node:crypto';
-import { promisify } from 'node:util';
 import { wrongPassphrase } from './errors.ts';
 
-const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
+// Not util.promisify: importing node:util loads ~30 more of Node's own modules at every CLI start.
+const scrypt = (pw: string, salt: Buffer, len: number, opts: object): Promise<Buffer> =>
+  new Promise((resolve, reject) => scryptCb(pw, salt, len, opts, (err, key) => (err ? reject(err) : resolve(key))));
 
 export interface RepoKeys { encKey: Buffer; idKey: Buffer }
 

@@ -172,9 +172,9 @@ test('restore points carry their metadata; a cp -a copy lists it through the CLI
   const text = stillpoint(['repo', 'ls', copy]);
   assert.equal(text.code, 0, text.stderr);
   const line1 = text.stdout.split('\n').find((l) => l.startsWith(rp1.id))!;
-  assert.match(line1, /application\s+2 warning\(s\)/);
+  assert.match(line1, /application\s+2 warnings\s+2 disks/);
   assert.match(line1, /job Nightly AD/);
-  assert.match(text.stdout.split('\n').find((l) => l.startsWith(rp2.id))!, /crash\s+1 warning\(s\).*on-demand/);
+  assert.match(text.stdout.split('\n').find((l) => l.startsWith(rp2.id))!, /crash\s+1 warning\s+1 disk\s.*on-demand/);
   assert.match(text.stdout, /consistency/);
 
   // The copy is a working repository: its points still read.
