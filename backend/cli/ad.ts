@@ -10,6 +10,7 @@ import { connectLive, LiveDirectoryError, type LiveTarget } from '../active-dire
 import { restoreObjects, type AdRestoreOptions, type PasswordOption, type RestoreSources } from '../active-directory/restore.ts';
 import { readSecurityDescriptors } from '../active-directory/sd-table.ts';
 import { progressBar } from './progress.ts';
+import { count } from '../common/units.ts';
 
 const USAGE = `usage: stillpoint ad <command> FILE [ARG] [options]
 
@@ -150,7 +151,7 @@ export async function run(args: string[]): Promise<number> {
       if (json) out(a); else for (const o of a.result) process.stdout.write(line(o));
     } else if (cmd === 'find') {
       const a = await ad.search({ ...q, text: arg, includeDeleted: deleted, limit });
-      if (json) out(a); else { for (const o of a.result) process.stdout.write(line(o)); process.stdout.write(`${a.result.length} object(s)\n`); }
+      if (json) out(a); else { for (const o of a.result) process.stdout.write(line(o)); process.stdout.write(`${count(a.result.length, 'object')}\n`); }
     } else if (cmd === 'ldif') {
       process.stdout.write(await exportLdif(ad, await objectsOf(ad, arg, subtree), { importable }));
     } else if (cmd === 'compare' || cmd === 'restore') {
@@ -176,7 +177,7 @@ export async function run(args: string[]): Promise<number> {
           for (const x of Array.isArray(v) ? v : [v]) process.stdout.write(`${k}: ${String(x).replace(/\n/g, '\\n')}\n`);
         }
         if (o.withheld.length) process.stdout.write(`# withheld (secrets, never shown): ${o.withheld.join(', ')}\n`);
-        if (o.problems.length) process.stdout.write(`# ${o.problems.length} value(s) not decoded: ${o.problems.slice(0, 5).map((p) => `${p.column}: ${p.error}`).join('; ')}\n`);
+        if (o.problems.length) process.stdout.write(`# ${count(o.problems.length, 'value')} not decoded: ${o.problems.slice(0, 5).map((p) => `${p.column}: ${p.error}`).join('; ')}\n`);
       }
     }
     return 0;
@@ -217,7 +218,7 @@ async function compareCommand(ad: ActiveDirectory, target: LiveTarget, ref: stri
     for (const m of o.members.added) process.stdout.write(`  member added: ${m}\n`);
   }
   const s = c.summary;
-  process.stdout.write(`${c.objects.length} object(s): ${s.unchanged} unchanged, ${s.changed} changed, ${s.deleted} deleted, ${s.missing} missing\n`);
+  process.stdout.write(`${count(c.objects.length, 'object')}: ${s.unchanged} unchanged, ${s.changed} changed, ${s.deleted} deleted, ${s.missing} missing\n`);
   return 0;
 }
 
@@ -238,6 +239,6 @@ async function restoreCommand(ad: ActiveDirectory, target: LiveTarget, refs: str
     if (o.password !== 'unchanged') process.stdout.write(`  password: ${o.password}\n`);
     for (const p of o.problems) process.stdout.write(`  problem: ${p}\n`);
   }
-  process.stdout.write(`${r.restored} object(s) restored${r.withProblems ? `, ${r.withProblems} with problems` : ''}\n`);
+  process.stdout.write(`${count(r.restored, 'object')} restored${r.withProblems ? `, ${r.withProblems} with problems` : ''}\n`);
   return r.withProblems ? 3 : 0;
 }

@@ -10,6 +10,7 @@ import { emlZip, messageFileName, toEml, toMsg } from '../exchange/export.ts';
 import { restoreToImap, sendViaSmtp } from '../exchange/deliver.ts';
 import type { ExchangeMessage, ExchangeMessageSummary, ExchangeSearch } from '../exchange/types.ts';
 import { progressBar } from './progress.ts';
+import { count } from '../common/units.ts';
 
 const USAGE = `usage: stillpoint exchange <command> FILE [MAILBOX] [MESSAGE…] [options]
 
@@ -151,7 +152,7 @@ export async function run(args: string[]): Promise<number> {
     if (cmd === 'ls') {
       if (pos[2] === undefined) {
         const a = await db.mailboxes();
-        if (json) out(a); else for (const m of a.items) process.stdout.write(`${String(m.number).padStart(6)}  ${m.displayName}${m.smtp ? ` <${m.smtp}>` : ''}  ${m.messageCount} message(s)\n`);
+        if (json) out(a); else for (const m of a.items) process.stdout.write(`${String(m.number).padStart(6)}  ${m.displayName}${m.smtp ? ` <${m.smtp}>` : ''}  ${count(m.messageCount, 'message')}\n`);
       } else {
         const a = await db.folders(mb);
         const byId = new Map(a.items.map((f) => [f.id, f]));
@@ -161,7 +162,7 @@ export async function run(args: string[]): Promise<number> {
     } else if (cmd === 'find') {
       const a = await db.search(mb, { ...q, ...(folderPath ? { folderId: await folderIdOf(folderPath) } : {}), limit });
       a.items.sort((x, y) => (y.sent ?? '').localeCompare(x.sent ?? ''));
-      if (json) out(a); else { for (const s of a.items) process.stdout.write(line(s)); process.stdout.write(`${a.items.length} message(s)\n`); }
+      if (json) out(a); else { for (const s of a.items) process.stdout.write(line(s)); process.stdout.write(`${count(a.items.length, 'message')}\n`); }
     } else if (cmd === 'show') {
       const a = await db.message(mb, Number(pos[3]));
       const m = a.items;
@@ -171,17 +172,17 @@ export async function run(args: string[]): Promise<number> {
         process.stdout.write(`Sent: ${m.sent ?? '-'}\nReceived: ${m.received ?? '-'}\nFolder: ${m.folderPath}\n${m.messageId ? `Message-ID: ${m.messageId}\n` : ''}`);
         for (const at of m.attachments) process.stdout.write(`Attachment: ${at.filename} (${at.contentType}, ${at.size} bytes)\n`);
         process.stdout.write(`\n${m.text ?? (m.html ? '(HTML body only; export it to read it)' : '(no body)')}\n`);
-        if (m.problems.length) process.stdout.write(`\n# ${m.problems.length} value(s) not decoded: ${m.problems.slice(0, 5).join('; ')}\n`);
+        if (m.problems.length) process.stdout.write(`\n# ${count(m.problems.length, 'value')} not decoded: ${m.problems.slice(0, 5).join('; ')}\n`);
       }
     } else if (cmd === 'export') {
       if (folderPath) {
         const list = (await db.search(mb, { folderId: await folderIdOf(folderPath) })).items;
         const target = output ?? `${folderPath.split('/').pop() || 'folder'}.zip`;
-        const bar = json ? undefined : progressBar(`exporting ${list.length} message(s)`, { unit: 'count' });
+        const bar = json ? undefined : progressBar(`exporting ${count(list.length, 'message')}`, { unit: 'count' });
         async function* all() { for (const s of list) yield (await db.message(mb, s.documentId)).items; }
         await pipeline(emlZip(all(), (n) => bar?.update(n, list.length)), createWriteStream(target));
         bar?.done();
-        if (json) out({ database: state, items: { file: target, messages: list.length } }); else process.stdout.write(`${target}: ${list.length} message(s)\n`);
+        if (json) out({ database: state, items: { file: target, messages: list.length } }); else process.stdout.write(`${target}: ${count(list.length, 'message')}\n`);
       } else {
         const [m] = await messages();
         const target = output ?? messageFileName(m!, format);
@@ -192,7 +193,7 @@ export async function run(args: string[]): Promise<number> {
       const password = process.env[passwordEnv];
       if (cmd === 'restore' && !password) { process.stderr.write(`stillpoint exchange: set ${passwordEnv} to the password of ${user} (it is never taken on the command line)\n`); return 2; }
       const list = await messages();
-      const bar = json ? undefined : progressBar(`${cmd === 'restore' ? 'restoring' : 'sending'} ${list.length} message(s)`, { unit: 'count' });
+      const bar = json ? undefined : progressBar(`${cmd === 'restore' ? 'restoring' : 'sending'} ${count(list.length, 'message')}`, { unit: 'count' });
       const onProgress = (p: { done: number; total: number }) => bar?.update(p.done, p.total);
       const res = cmd === 'restore'
         ? await restoreToImap({ ...hostPort(imap!, tls, 'imap'), secure: tls, user: user!, password: password!, folder: imapFolder!, ...(caPem ? { caPem } : {}) }, list, onProgress)

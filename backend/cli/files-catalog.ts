@@ -6,6 +6,7 @@
 import type { CatalogChanges, FileVersions } from '../api/contract.ts';
 import { option, table } from './format.ts';
 import { formatBytes } from './progress.ts';
+import { count } from '../common/units.ts';
 import { ServiceClient } from './service-client.ts';
 import { resolveVms } from './resolve.ts';
 import { usageLine } from './help.ts';
@@ -34,7 +35,7 @@ export async function versions(args: string[], json: boolean): Promise<number> {
     process.stdout.write(table(['PATH', 'SIZE', 'MODIFIED', 'IN RESTORE POINTS', 'FROM', 'TO'],
       r.versions.map((v) => [`${v.volumeId}/${v.path}`, formatBytes(v.size), when(v.mtime), v.restorePoints.length === 1 ? v.restorePoints[0]! : `${v.restorePoints.length} points`, when(v.firstSeen), when(v.lastSeen)])));
   } else process.stdout.write(`nothing matches '${pattern}' in the catalogued restore points of ${target!.name}\n`);
-  process.stderr.write(`searched ${r.restorePoints.length - pending.length} of ${r.restorePoints.length} restore point(s) in ${r.searchMs} ms\n`);
+  process.stderr.write(`searched ${r.restorePoints.length - pending.length} of ${count(r.restorePoints.length, 'restore point')} in ${r.searchMs} ms\n`);
   for (const p of pending) process.stderr.write(`  ${p.id}: catalog ${p.catalog}${p.catalog === 'failed' ? '' : ' (try again when it is ready)'}\n`);
   if (r.truncated) process.stderr.write(`stopped at ${limit} matches: narrow the pattern or raise --limit\n`);
   return 0;

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import type { RebuildReport, RetentionPolicy } from '../repository/repository.ts';
 import { RepositoryError } from '../repository/errors.ts';
 import { progressBar, formatBytes } from './progress.ts';
+import { count } from '../common/units.ts';
 import { hasRetention } from '../model/retention.ts';
 import { showHelp, wantsHelp, type Help } from './help.ts';
 import { int, out, passphraseFor, prompt, repository, runCommand, str, UsageError, withRepo, type Parsed } from './repo-common.ts';
@@ -174,7 +175,7 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
         const bar = progressBar('verify');
         const r = await repo.verify({ quick: p.flags.has('quick'), onProgress: (a, b) => bar.update(a, b) });
         bar.done();
-        let text = `${r.mode} verify: ${r.chunks} chunks in ${r.packs} packs, ${r.restorePoints} restore points: ${r.ok ? 'no errors' : `${r.damaged.length} damaged chunk(s)`}\n`;
+        let text = `${r.mode} verify: ${r.chunks} chunks in ${r.packs} packs, ${r.restorePoints} restore points: ${r.ok ? 'no errors' : count(r.damaged.length, 'damaged chunk')}\n`;
         for (const d of r.damaged.slice(0, 20)) text += `  chunk ${d.id.slice(0, 16)}… ${d.pack ? `pack ${d.pack}: ` : ''}${d.problem}\n`;
         for (const a of r.affected) text += `  affected: ${a.restorePoint} (${a.vm.name}) disks ${a.disks.map((d) => `${d.key} (${d.damagedChunks} chunks)`).join(', ')}\n`;
         if (r.repair) text += `${r.repair}\n`;
@@ -212,13 +213,13 @@ async function cmd(name: string, p: Parsed, json: boolean): Promise<number> {
         r = await (await repository()).rebuildIndex(dir, { passphrase: await passphraseFor(dir), command: 'stillpoint repo rebuild-index', onProgress: (a, b) => bar.update(a, b) });
       } finally { bar.done(); }
       let text = r.movedTo ? `moved the previous index (${r.previous}) to ${r.movedTo}; delete it once the repository checks out\n` : 'there was no index\n';
-      if (r.exported) text += `wrote ${r.exported} restore point object(s) from the previous index first\n`;
-      text += `rebuilt the index from ${r.packs} pack(s) (${r.chunks} chunks${r.duplicates ? `, ${r.duplicates} found twice` : ''}) and ${r.restorePoints.length} restore point(s)` +
+      if (r.exported) text += `wrote ${count(r.exported, 'restore point object')} from the previous index first\n`;
+      text += `rebuilt the index from ${count(r.packs, 'pack')} (${r.chunks} chunks${r.duplicates ? `, ${r.duplicates} found twice` : ''}) and ${count(r.restorePoints.length, 'restore point')}` +
         `${r.fromOldIndex.length ? `, ${r.fromOldIndex.length} of them recovered from the damaged index` : ''}\n`;
       for (const p of r.packProblems) text += `  pack ${p.pack}: ${p.problem} at offset ${p.offset}; the records after it are not indexed\n`;
       for (const l of r.lost) text += `  not recovered: ${l.restorePoint ? `${l.restorePoint}: ` : ''}${l.problem}\n`;
-      for (const i of r.incomplete) text += `  damaged: ${i.restorePoint} references ${i.missingChunks} chunk(s) that no pack holds\n`;
-      if (r.unreferencedChunks) text += `${r.unreferencedChunks} chunk(s) in the packs belong to no recovered restore point (\`stillpoint repo gc ${dir}\` reclaims them)\n`;
+      for (const i of r.incomplete) text += `  damaged: ${i.restorePoint} references ${count(i.missingChunks, 'chunk')} that no pack holds\n`;
+      if (r.unreferencedChunks) text += `${count(r.unreferencedChunks, 'chunk')} in the packs belong to no recovered restore point (\`stillpoint repo gc ${dir}\` reclaims them)\n`;
       text += `check the repository with \`stillpoint repo verify ${dir}\`\n`;
       out(json, r, text);
       return r.lost.length || r.incomplete.length ? 1 : 0;

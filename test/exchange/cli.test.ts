@@ -31,7 +31,7 @@ const cli = (...args: string[]) => run(process.execPath, ['backend/cli/main.ts',
 test('stillpoint exchange: ls, find, show and export a message (EML, MSG) and a folder (zip)', async () => {
   const ls = await cli('ls', file)
   assert.equal(ls.code, 0, ls.stderr)
-  assert.match(ls.stdout, /^ +101 {2}Alice Müller <alice@corp\.example\.test> {2}5 message\(s\)$/m)
+  assert.match(ls.stdout, /^ +101 {2}Alice Müller <alice@corp\.example\.test> {2}5 messages$/m)
   assert.match(ls.stderr, /warning: .* dirty-shutdown .*without log replay/)
   assert.match((await cli('ls', file, '101')).stdout, /^ {2}Inbox {2}\(2, 1 unread\)\n {4}Projects/m)
   const found = await cli('find', file, '101', '--subject', 'kickoff', '--json')
@@ -49,7 +49,7 @@ test('stillpoint exchange: ls, find, show and export a message (EML, MSG) and a 
   await assertMsgconvertReadsSame(join(dir, 'k.msg'), m, 'CLI MSG')
   const zip = await cli('export', file, '101', '--folder', 'Inbox', '-o', join(dir, 'inbox.zip'))
   assert.equal(zip.code, 0, zip.stderr)
-  assert.match(zip.stdout, /inbox\.zip: 2 message\(s\)/)
+  assert.match(zip.stdout, /inbox\.zip: 2 messages/)
 })
 
 test('stillpoint exchange restore: into a Dovecot folder with the password from the environment', async () => {

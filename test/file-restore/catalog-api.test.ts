@@ -102,7 +102,7 @@ test('stillpoint files versions VM GLOB and files diff A B', async () => {
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, /^PATH\s+SIZE\s+MODIFIED\s+IN RESTORE POINTS/m);
   assert.match(v.stdout, /2000-p2\/var\/lib\/db\/data\.db\s+2\.00 MiB\s+\S+ \S+\s+2 points/);
-  assert.match(v.stderr, /searched 2 of 2 restore point\(s\)/);
+  assert.match(v.stderr, /searched 2 of 2 restore points/);
   const d = await cli(['files', 'diff', rp1, rp2, '--json']);
   assert.equal(d.code, 0, d.stderr);
   const changes = JSON.parse(d.stdout) as CatalogChanges;

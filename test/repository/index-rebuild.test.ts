@@ -193,7 +193,7 @@ test('repositories made before point objects: open writes them; a damaged index 
     const rb = cli(['rebuild-index', c], env);
     assert.equal(rb.code, 1, 'something was not recovered');
     assert.match(rb.stdout, new RegExp(`not recovered: ${A.id}: its digest lists are incomplete in the damaged index`));
-    assert.match(rb.stdout, /chunk\(s\) in the packs belong to no recovered restore point/);
+    assert.match(rb.stdout, /chunks? in the packs belong to no recovered restore point/);
     assert.match(rb.stdout, /moved the previous index \(damaged\) to .*index\.damaged-/);
     const r = await Repository.open(c, { passphrase: PASS });
     t.after(() => r.close());
