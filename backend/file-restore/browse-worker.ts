@@ -10,7 +10,7 @@ import { openVolumes, type Volume } from '../volumes/volumes.ts';
 import { openFileSystem, type FileSystem } from '../filesystems/filesystem.ts';
 import { FsError, type FsEntry } from '../filesystems/types.ts';
 import { Transfer } from './transfer.ts';
-import { MAX_READ_BLOCK, type BrowseVolume, type VolumeState, type EntryWithPath, type WalkBatch, type DirPage } from './types.ts';
+import { DOWNLOAD_BLOCK, MAX_READ_BLOCK, type BrowseVolume, type VolumeState, type EntryWithPath, type WalkBatch, type DirPage } from './types.ts';
 
 export interface BrowseDisk { key: string; label: string; descriptor: DiskImageDescriptor }
 
@@ -35,11 +35,13 @@ export async function openBrowseHandler(disks: BrowseDisk[], opts: { cacheBytes?
   // the first download), while this one maps and copies the file's bytes: listings stay inline.
   const first = disks[0]?.descriptor;
   const keys = first?.keys ? { encKey: Buffer.from(first.keys.encKey), idKey: Buffer.from(first.keys.idKey) } : undefined;
-  const streamDecoder = first ? threadDecoder(keys, first.chunkSize) : undefined;
+  // In a local repository those threads read a download's chunks from the packs themselves, straight
+  // into the shared buffers the main thread sends to the socket (DiskImageOptions.streamFill).
+  const streamDecoder = first ? threadDecoder(keys, first.chunkSize, 2, first.storage.kind === 'local' ? first.storage.path : undefined) : undefined;
   // A compressed chunk is checked by its zstd frame checksum (an encrypted one by its GCM tag), as a
   // restore checks it; a raw one is always hashed. Hashing every decoded chunk again cost a cold
   // listing or path lookup a SHA-256 of each MiB it touched.
-  const images = disks.map((d) => ({ ...d, image: DiskImage.fromDescriptor(d.descriptor, { cacheBytes: opts.cacheBytes ?? 64 << 20, verify: false, ...(streamDecoder ? { streamDecoder } : {}) }) }));
+  const images = disks.map((d) => ({ ...d, image: DiskImage.fromDescriptor(d.descriptor, { cacheBytes: opts.cacheBytes ?? 64 << 20, verify: false, ...(streamDecoder ? { streamDecoder } : {}), ...(streamDecoder?.fill ? { streamFill: streamDecoder.fill } : {}) }) }));
   return new BrowseHandler(images);
 }
 
@@ -158,12 +160,14 @@ export class BrowseHandler {
   }
 
   /**
-   * Up to `buffer.byteLength` bytes of a file into a buffer the main thread lends (a download's pool,
-   * sessions.ts), moved back with the count: no new memory per block on either side.
+   * Up to `buffer.byteLength` bytes of a file into a buffer of the main thread's (a download's pool,
+   * sessions.ts): the count. The buffer is shared with the main thread, which reads it only once this
+   * call answered, and with the repository's threads that fill whole chunks of it: no new memory per
+   * block, no copy of it between threads.
    */
-  async readInto(volumeId: string, ref: string, offset: number, length: number, stream: string | undefined, buffer: ArrayBuffer): Promise<Transfer<{ buffer: ArrayBuffer; length: number }>> {
+  async readInto(volumeId: string, ref: string, offset: number, length: number, stream: string | undefined, buffer: SharedArrayBuffer): Promise<number> {
     const fs = await this.#fsOf(volumeId);
-    const out = new Uint8Array(buffer, 0, Math.max(0, Math.min(length, buffer.byteLength, MAX_READ_BLOCK)));
+    const out = new Uint8Array(buffer, 0, Math.max(0, Math.min(length, buffer.byteLength, DOWNLOAD_BLOCK)));
     let got: number;
     if (fs.readInto) got = await fs.readInto(ref, offset, out, stream || undefined);
     else {
@@ -171,7 +175,7 @@ export class BrowseHandler {
       out.set(b);
       got = b.length;
     }
-    return new Transfer({ buffer, length: got }, [buffer]);
+    return got;
   }
 
   #cursor(gen: AsyncGenerator<EntryWithPath>, match: ((e: EntryWithPath) => boolean) | undefined, problems: Cursor['problems']): number {

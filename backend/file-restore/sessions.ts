@@ -13,7 +13,7 @@
 import { Readable } from 'node:stream';
 import { IsolatedWorker, IsolationError, keepSpare, spareReady } from './isolation.ts';
 import type { BrowseDisk } from './browse-worker.ts';
-import { MAX_READ_BLOCK, type BrowseVolume, type DirPage, type EntryWithPath, type VolumeInfo, type VolumeState, type WalkBatch } from './types.ts';
+import { DOWNLOAD_BLOCK, MAX_READ_BLOCK, type BrowseVolume, type DirPage, type EntryWithPath, type VolumeInfo, type VolumeState, type WalkBatch } from './types.ts';
 import type { FsEntry } from '../filesystems/types.ts';
 import { FsError } from '../filesystems/types.ts';
 import type { DiskImage, Repository, RestorePoint } from '../repository/repository.ts';
@@ -220,33 +220,34 @@ export class PointSession {
   }
 
   /**
-   * A file's bytes [start, end) as blocks of up to MAX_READ_BLOCK for a consumer that says when it is
-   * done with each (a socket's write callback): the worker reads into a few buffers lent to it and
-   * moved back (never copied), READS_IN_FLIGHT at a time, so a 1 GiB download allocates 4 buffers, not
-   * 512, and leaves the main thread no garbage to collect. A block's bytes must not be touched after
-   * its release(). Stopping the iteration early (a client that left) is fine; unreleased buffers are
-   * simply dropped.
+   * A file's bytes [start, end) as blocks of up to DOWNLOAD_BLOCK for a consumer that says when it is
+   * done with each (a socket's write callback): the worker reads into a few SharedArrayBuffers
+   * (never copied between threads; the repository's threads write whole chunks straight into them),
+   * READS_IN_FLIGHT at a time, so a 1 GiB download allocates 4 buffers, not 512, and leaves the main
+   * thread no garbage to collect. A buffer is written only while the worker's read of it runs, so a
+   * block's bytes stay until its release(). Stopping the iteration early (a client that left) is fine;
+   * unreleased buffers are simply dropped.
    */
   async *fileBlocks(volumeId: string, ref: string, start: number, end: number, stream?: string): AsyncGenerator<FileBlock> {
     this.#holds++;
-    const free: ArrayBuffer[] = [];
+    const free: SharedArrayBuffer[] = [];
     let lent = 0;
     let wake: (() => void) | undefined;
     const signal = () => { const w = wake; wake = undefined; w?.(); };
-    const take = () => free.pop() ?? (lent < POOL_BUFFERS ? (lent++, new ArrayBuffer(MAX_READ_BLOCK)) : undefined);
-    const give = (b: ArrayBuffer) => { free.push(b); signal(); };
-    // A read that failed left its buffer in the worker (or a dead worker): the pool may make another.
+    const take = () => free.pop() ?? (lent < POOL_BUFFERS ? (lent++, new SharedArrayBuffer(DOWNLOAD_BLOCK)) : undefined);
+    const give = (b: SharedArrayBuffer) => { free.push(b); signal(); };
+    // A read that failed (or timed out: its worker may still be writing) does not give its buffer back: the pool may make another.
     const lost = () => { lent--; signal(); };
-    const inFlight: { want: number; p: Promise<{ buffer: ArrayBuffer; length: number }> }[] = [];
+    const inFlight: { want: number; buffer: SharedArrayBuffer; p: Promise<number> }[] = [];
     let next = start;
     const issue = () => {
       while (inFlight.length < READS_IN_FLIGHT && next < end) {
         const buf = take();
         if (!buf) break;
-        const want = Math.min(MAX_READ_BLOCK, end - next);
-        const p = this.#call<{ buffer: ArrayBuffer; length: number }>('readInto', [volumeId, ref, next, want, stream, buf], undefined, [buf]);
+        const want = Math.min(DOWNLOAD_BLOCK, end - next);
+        const p = this.#call<number>('readInto', [volumeId, ref, next, want, stream, buf]);
         p.catch(lost); // awaited below; one left behind (a stop, a short read) must not go unhandled
-        inFlight.push({ want, p });
+        inFlight.push({ want, buffer: buf, p });
         next += want;
       }
     };
@@ -256,12 +257,13 @@ export class PointSession {
         issue();
         if (inFlight.length === 0) { await new Promise<void>((r) => { wake = r; }); continue; }
         const r = inFlight.shift()!;
-        const { buffer, length } = await r.p;
+        const length = await r.p;
+        const buffer = r.buffer;
         if (length === 0) throw new FsError('ECORRUPT', `the file ended at byte ${pos} of ${end}: its data on the volume is shorter than its size says`);
         pos += length;
         // Fewer bytes than asked: the reads after it started too far; ask again from here.
         if (length < r.want) {
-          for (const f of inFlight) f.p.then((x) => give(x.buffer), () => {});
+          for (const f of inFlight) f.p.then(() => give(f.buffer), () => {});
           inFlight.length = 0;
           next = pos;
         }

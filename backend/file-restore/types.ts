@@ -36,3 +36,8 @@ export interface WalkBatch { items: EntryWithPath[]; done: boolean; scanned: num
 export const READ_BLOCK = 1024 * 1024;
 /** Bytes one read() of the browse worker returns at most (large files stream in blocks this big). */
 export const MAX_READ_BLOCK = 2 * 1024 * 1024;
+/**
+ * Bytes of a download's blocks (fileBlocks, readInto into shared buffers): whole chunks in them are
+ * split among the repository's threads in one message each, so bigger blocks mean fewer thread wake-ups.
+ */
+export const DOWNLOAD_BLOCK = 8 * 1024 * 1024;

@@ -27,6 +27,7 @@ import { RepositoryError, damaged } from './errors.ts';
 import { storageFor } from './storage/open.ts';
 import type { Storage, StorageLocation } from './storage/storage.ts';
 import type { RepoKeys } from './crypto.ts';
+import type { FillRes, StoredChunk } from './chunk-worker.ts';
 
 /**
  * Decodes payload[offset, offset+length) of a record into `out` (room for rawLength + FRAME_END_ROOM);
@@ -35,6 +36,12 @@ import type { RepoKeys } from './crypto.ts';
  */
 export type Decoder = (payload: ArrayBuffer, offset: number, length: number, flags: number, rawLength: number,
   id: Uint8Array, check: boolean, out: ArrayBuffer | undefined) => Promise<{ payload: ArrayBuffer; out?: ArrayBuffer; error?: string }>;
+
+/**
+ * Reads chunks' records from their packs on another thread, checks them and puts each one's plaintext
+ * at into[at, at + rawLength) (WorkerPool.fill): threadDecoder().fill for a local repository.
+ */
+export type Filler = (chunks: { chunk: StoredChunk; at: number }[], into: SharedArrayBuffer) => Promise<FillRes>;
 
 export interface DiskImageOptions {
   /** Decoded-chunk cache in bytes (default 64 MiB; at least one chunk is always kept). */
@@ -55,6 +62,13 @@ export interface DiskImageOptions {
    * (threadDecoder()), decoding and checking the next chunks overlaps the reader's own work.
    */
   streamDecoder?: Decoder;
+  /**
+   * For reads of at least a chunk into a SharedArrayBuffer (a download's blocks, sessions.ts): the
+   * chunks they cover whole are read from their packs and checked on the filler's threads straight
+   * into the caller's memory, the others (at the read's ends, cached) into shared chunk buffers there.
+   * No pass through this thread's I/O pool, no copy of whole chunks, no read-ahead needed.
+   */
+  streamFill?: Filler;
   /** Called once when the image is closed. */
   onClose?: () => void;
 }
@@ -124,13 +138,13 @@ export function inlineDecoder(keys: RepoKeys | undefined): Decoder {
  * does other work (a browse worker streaming a download, whose raw chunks' SHA-256 alone would keep
  * one core busy). Decodes run in parallel; the reader copies chunks out in order. close() stops them.
  */
-export function threadDecoder(keys: RepoKeys | undefined, chunkSize: number, threads = 2): Decoder & { close(): Promise<void> } {
+export function threadDecoder(keys: RepoKeys | undefined, chunkSize: number, threads = 2, dir?: string): Decoder & { close(): Promise<void>; fill?: Filler } {
   let pool: WorkerPool | undefined;
-  const decode: Decoder = (payload, offset, length, flags, rawLength, id, check, out) => {
-    pool ??= new WorkerPool({ dir: '', keys, level: 1, chunkSize, threads: Math.max(1, Math.min(threads, availableParallelism())) });
-    return pool.decode(payload, offset, length, flags, rawLength, id, check, out);
-  };
-  return Object.assign(decode, { close: async () => { const p = pool; pool = undefined; await p?.close(); } });
+  const start = () => pool ??= new WorkerPool({ dir: dir ?? '', keys, level: 1, chunkSize, threads: Math.max(1, Math.min(threads, availableParallelism())) });
+  const decode: Decoder = (payload, offset, length, flags, rawLength, id, check, out) => start().decode(payload, offset, length, flags, rawLength, id, check, out);
+  // `dir`: a local repository's folder, whose packs the threads read themselves (fill).
+  const fill: Filler | undefined = dir ? (chunks, into) => start().fill(chunks, into) : undefined;
+  return Object.assign(decode, { close: async () => { const p = pool; pool = undefined; await p?.close(); }, ...(fill ? { fill } : {}) });
 }
 
 /**
@@ -142,17 +156,18 @@ const BUFFER_ROOM = 64;
 /** Free buffers a pool keeps (the rest go to the garbage collector). */
 const POOL_FREE = 12;
 
-/** Equally sized ArrayBuffers, reused: no zero-filling, no page faults of fresh memory per chunk. */
-class ChunkBuffers {
+/** Equally sized ArrayBuffers (or SharedArrayBuffers), reused: no zero-filling, no page faults of fresh memory per chunk. */
+class ChunkBuffers<B extends ArrayBuffer | SharedArrayBuffer = ArrayBuffer> {
   readonly size: number;
-  #free: ArrayBuffer[] = [];
-  constructor(size: number) { this.size = size; }
+  #free: B[] = [];
+  #make: (n: number) => B;
+  constructor(size: number, make: (n: number) => B) { this.size = size; this.#make = make; }
   /** A buffer of at least `n` bytes, contents undefined (pooled when `n` fits the pool's size). */
-  take(n: number): ArrayBuffer {
+  take(n: number): B {
     if (n <= this.size) { const b = this.#free.pop(); if (b) return b; }
-    return Buffer.allocUnsafeSlow(Math.max(n, this.size)).buffer as ArrayBuffer;
+    return this.#make(Math.max(n, this.size));
   }
-  give(b: ArrayBuffer | undefined): void {
+  give(b: B | undefined): void {
     if (b && b.byteLength === this.size && this.#free.length < POOL_FREE) this.#free.push(b);
   }
   clear(): void { this.#free.length = 0; }
@@ -161,7 +176,7 @@ class ChunkBuffers {
 /** A decoded chunk, cached or being decoded. Its bytes live in `home`, a pooled buffer, until it is neither cached nor pinned. */
 interface Held {
   data: Buffer;
-  home: ArrayBuffer | undefined;
+  home: ArrayBuffer | SharedArrayBuffer | undefined;
   /** Reads copying from it now (or waiting for its decode to do so). */
   pins: number;
   cached: boolean;
@@ -172,6 +187,8 @@ interface Held {
 const EMPTY = Buffer.alloc(0);
 
 const MAX_STREAMS = 8;
+/** Calls a read's whole chunks are split into for a filler: one per thread of threadDecoder(). */
+const FILL_GROUPS = 2;
 
 export class DiskImage {
   readonly chunkSize: number;
@@ -184,10 +201,13 @@ export class DiskImage {
   #table: ChunkTable;
   #decode: Decoder;
   #streamDecode: Decoder;
+  #fill: Filler | undefined;
   #verify: boolean;
   #cache: Lru<number, Held>;
   #loading = new Map<number, Held>();
   #buffers: ChunkBuffers;
+  /** Chunk buffers the filler's threads write into (only with streamFill). */
+  #shared: ChunkBuffers<SharedArrayBuffer>;
   #readAhead: number;
   #concurrency: number;
   /** Where recent reads ended: a read starting at one of them is sequential. */
@@ -206,12 +226,14 @@ export class DiskImage {
     if (this.#table.count !== chunkCount(parts.capacity, parts.chunkSize)) throw new RepositoryError('EINVAL', `chunk table has ${this.#table.count} chunks, a disk of ${parts.capacity} bytes ${chunkCount(parts.capacity, parts.chunkSize)}`);
     const cacheBytes = Math.max(0, opts.cacheBytes ?? 64 * 1024 * 1024);
     this.#cache = new Lru<number, Held>(cacheBytes, (_u, h) => { h.cached = false; if (h.pins === 0) this.#recycle(h); });
-    this.#buffers = new ChunkBuffers(RECORD_HEADER + parts.chunkSize + BUFFER_ROOM);
+    this.#buffers = new ChunkBuffers(RECORD_HEADER + parts.chunkSize + BUFFER_ROOM, (n) => Buffer.allocUnsafeSlow(n).buffer as ArrayBuffer);
+    this.#shared = new ChunkBuffers(parts.chunkSize, (n) => new SharedArrayBuffer(n));
     this.#readAhead = Math.max(0, Math.min(opts.readAhead ?? 8, Math.floor(cacheBytes / parts.chunkSize / 2)));
     this.#concurrency = Math.max(1, opts.concurrency ?? 8);
     this.#verify = opts.verify ?? true;
     this.#decode = opts.decoder ?? inlineDecoder(parts.keys);
     this.#streamDecode = opts.streamDecoder ?? this.#decode;
+    this.#fill = opts.streamFill;
     this.#onClose = opts.onClose;
   }
 
@@ -277,11 +299,13 @@ export class DiskImage {
     const cs = this.chunkSize;
     const first = Math.floor(offset / cs);
     const last = Math.floor((end - 1) / cs);
-    this.#sequential(offset, end, last);
+    const fill = end - offset >= cs && out.buffer instanceof SharedArrayBuffer ? this.#fill : undefined;
+    this.#sequential(offset, end, last, !fill);
+    const whole = fill ? this.#wholeChunks(first, last, offset, end, out) : undefined;
     const copy = async (i: number): Promise<void> => {
       const cstart = i * cs;
       const from = Math.max(offset, cstart);
-      const h = this.#chunk(i);
+      const h = this.#chunk(i, fill);
       if (!h) { out.fill(0, from - offset, Math.min(end, cstart + cs) - offset); return; }
       try {
         const data = (await h.ready).data;
@@ -293,10 +317,20 @@ export class DiskImage {
         if (want > Math.max(to, from)) out.fill(0, Math.max(to, from) - offset, want - offset);
       } finally { this.#unpin(h); }
     };
-    if (first === last) { await copy(first); return; }
+    if (first === last && !whole?.has(first)) { await copy(first); return; }
     const running = new Set<Promise<void>>();
     let failure: unknown;
+    if (whole?.size) {
+      // In FILL_GROUPS calls (one per filler thread), each a run of chunks.
+      const list = [...whole.values()];
+      const per = Math.ceil(list.length / FILL_GROUPS);
+      for (let k = 0; k < list.length; k += per) {
+        const p: Promise<void> = this.#fillWhole(fill!, list.slice(k, k + per), out.buffer as SharedArrayBuffer).catch((e) => { failure ??= e; }).finally(() => running.delete(p));
+        running.add(p);
+      }
+    }
     for (let i = first; i <= last && failure === undefined; i++) {
+      if (whole?.has(i)) continue;
       const p: Promise<void> = copy(i).catch((e) => { failure ??= e; }).finally(() => running.delete(p));
       running.add(p);
       if (running.size >= this.#concurrency) await Promise.race(running);
@@ -305,13 +339,36 @@ export class DiskImage {
     if (failure !== undefined) throw failure;
   }
 
-  /** Notes where this read ends; if it goes on from an earlier one, starts decoding the next chunks. */
-  #sequential(offset: number, end: number, last: number): void {
+  /**
+   * The chunks of first..last that a filler puts straight into `out`: those the read [offset, end)
+   * covers whole, stored (not zero, not missing), neither cached nor loading; with where each goes.
+   */
+  #wholeChunks(first: number, last: number, offset: number, end: number, out: Uint8Array): Map<number, { chunk: StoredChunk; at: number }> {
+    const cs = this.chunkSize;
+    const whole = new Map<number, { chunk: StoredChunk; at: number }>();
+    for (let i = first; i <= last; i++) {
+      const cstart = i * cs;
+      const s = this.#table.slot(i);
+      if (cstart < offset || cstart + cs > end || s === 0 || s === MISSING || this.#cache.has(s - 1) || this.#loading.has(s - 1)) continue;
+      const e = this.#table.entry(s - 1);
+      if (e?.rawLength === cs) whole.set(i, { chunk: { ...e, id: this.#table.id(s - 1) }, at: out.byteOffset + cstart - offset });
+    }
+    return whole;
+  }
+
+  async #fillWhole(fill: Filler, chunks: { chunk: StoredChunk; at: number }[], into: SharedArrayBuffer): Promise<void> {
+    this.stats.decodes += chunks.length;
+    const r = await fill(chunks, into);
+    if (r.error !== undefined) throw r.damaged ? damaged(r.error) : new RepositoryError('EIO', `reading disk ${this.diskKey ?? '?'} of ${this.rpId ?? 'the restore point'}: ${r.error}`);
+  }
+
+  /** Notes where this read ends; if it goes on from an earlier one (and `ahead`), starts decoding the next chunks. */
+  #sequential(offset: number, end: number, last: number, ahead: boolean): void {
     const k = this.#ends.indexOf(offset);
     if (k >= 0) this.#ends.splice(k, 1);
     this.#ends.push(end);
     if (this.#ends.length > MAX_STREAMS) this.#ends.shift();
-    if (k < 0 || !this.#readAhead) return;
+    if (k < 0 || !this.#readAhead || !ahead) return;
     const stop = Math.min(this.#table.count - 1, last + this.#readAhead);
     // Only a stream of whole chunks (a download) goes to the stream decoder's thread: starting that
     // thread for the small sequential reads of a listing (MFT records, index blocks) cost a cold list
@@ -331,7 +388,7 @@ export class DiskImage {
    * Chunk `i`, pinned (its buffer is not reused until #unpin), decoded or being decoded; undefined for
    * a zero chunk. The pin is taken now, before any await, so no other read can recycle its buffer in between.
    */
-  #chunk(i: number): Held | undefined {
+  #chunk(i: number, fill?: Filler): Held | undefined {
     const s = this.#table.slot(i);
     if (s === 0) { this.stats.zeroChunks++; return undefined; }
     let h: Held;
@@ -342,7 +399,7 @@ export class DiskImage {
       const u = s - 1;
       const hit = this.#cache.get(u) ?? this.#loading.get(u);
       if (hit) this.stats.hits++;
-      h = hit ?? this.#load(u, i);
+      h = hit ?? this.#load(u, i, fill);
     }
     h.pins++;
     return h;
@@ -358,10 +415,11 @@ export class DiskImage {
     if (!b) return;
     h.home = undefined;
     h.data = EMPTY;
-    this.#buffers.give(b);
+    if (b instanceof SharedArrayBuffer) this.#shared.give(b);
+    else this.#buffers.give(b);
   }
 
-  #load(u: number, i: number, decode = this.#decode): Held {
+  #load(u: number, i: number, decode: Decoder | Filler = this.#decode): Held {
     const h: Held = { data: EMPTY, home: undefined, pins: 0, cached: false, ready: undefined as unknown as Promise<Held>,
       get length() { return this.data.length; } };
     h.ready = this.#fetch(u, i, h, decode).finally(() => this.#loading.delete(u));
@@ -369,12 +427,25 @@ export class DiskImage {
     return h;
   }
 
-  async #fetch(u: number, i: number, h: Held, decode: Decoder): Promise<Held> {
+  async #fetch(u: number, i: number, h: Held, decode: Decoder | Filler): Promise<Held> {
     const id = this.#table.id(u);
     const hex = Buffer.from(id).toString('hex').slice(0, 16);
     const e = this.#table.entry(u);
     if (!e) throw damaged(`chunk ${hex}… (at ${i * this.chunkSize} of disk ${this.diskKey ?? '?'}) is missing from the index`);
     this.stats.decodes++;
+    if (decode === this.#fill && decode) {
+      const home = this.#shared.take(e.rawLength);
+      const r = await decode([{ chunk: { ...e, id }, at: 0 }], home);
+      if (r.error !== undefined) {
+        this.#shared.give(home);
+        throw r.damaged ? damaged(r.error) : new RepositoryError('EIO', `reading chunk ${i} of disk ${this.diskKey ?? '?'}: ${r.error}`);
+      }
+      h.home = home;
+      h.data = Buffer.from(home, 0, e.rawLength);
+      if (!this.#closed) { h.cached = true; this.#cache.set(u, h); }
+      return h;
+    }
+    decode = decode as Decoder;
     const payload = this.#buffers.take(RECORD_HEADER + e.length);
     try {
       await readRecord(this.#p.storage, id, e, payload);
@@ -406,6 +477,7 @@ export class DiskImage {
     this.#closed = true;
     this.#cache.clear();
     this.#buffers.clear();
+    this.#shared.clear();
     await Promise.allSettled([...this.#loading.values()]);
     if (this.#p.ownsStorage) await this.#p.storage.close();
     this.#onClose?.();

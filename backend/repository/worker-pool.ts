@@ -2,7 +2,7 @@
 // decryption/decompression/checking for reads run here, off the main thread.
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import type { ChunkPatch, EncodeReq, EncodeRes, DecodeReq, DecodeRes, RestoreReq, RestoreRes, ReleaseReq } from './chunk-worker.ts';
+import type { ChunkPatch, EncodeReq, EncodeRes, DecodeReq, DecodeRes, RestoreReq, RestoreRes, ReleaseReq, FillReq, FillRes, StoredChunk } from './chunk-worker.ts';
 import type { RepoKeys } from './crypto.ts';
 
 type Pending = { resolve: (v: any) => void; reject: (e: Error) => void };
@@ -38,7 +38,7 @@ export class WorkerPool {
 
   get size(): number { return this.#workers.length; }
 
-  #post<T>(msg: EncodeReq | DecodeReq | RestoreReq | ReleaseReq, transfer: ArrayBuffer[], to?: { w: Worker; busy: number }): Promise<T> {
+  #post<T>(msg: EncodeReq | DecodeReq | RestoreReq | ReleaseReq | FillReq, transfer: ArrayBuffer[], to?: { w: Worker; busy: number }): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('repository is closed'));
     let best = to ?? this.#workers[0];
     if (!to) for (const s of this.#workers) if (s.busy < best.busy) best = s;
@@ -66,7 +66,13 @@ export class WorkerPool {
     return this.#post<RestoreRes>({ op: 'restore', seq, ...r }, []);
   }
 
-  /** Makes every worker close the pack descriptors restore() opened. */
+  /** Reads, checks and places chunks' plaintext at into[at, at + rawLength) (FillReq); needs the pool's `dir`. */
+  fill(chunks: { chunk: StoredChunk; at: number }[], into: SharedArrayBuffer): Promise<FillRes> {
+    const seq = ++this.#seq;
+    return this.#post<FillRes>({ op: 'fill', seq, chunks, into }, []);
+  }
+
+  /** Makes every worker close the pack descriptors restore() and fill() opened. */
   async release(): Promise<void> {
     await Promise.all(this.#workers.map((s) => this.#post({ op: 'release', seq: ++this.#seq }, [], s)));
   }

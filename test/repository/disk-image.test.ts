@@ -2,7 +2,7 @@
 // span chunks, zero chunks without I/O, reads past the end, one decode for concurrent readers of a
 // chunk, read-ahead, a bounded cache, encrypted repositories, and reading from a worker thread and a
 // child process through a descriptor (no index, no lock), reused chunk buffers under concurrent readers,
-// and read-ahead decoded on a thread of its own.
+// read-ahead decoded on a thread of its own, and reads into shared buffers filled by those threads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -287,6 +287,27 @@ test('reused chunk buffers never mix data: a tiny cache under concurrent readers
   assert.equal(await seq.readInto(want.length, block), 0, 'nothing past the end');
   await seq.close();
 
+  // A download's reads into shared buffers: the threads read whole chunks from the packs straight into
+  // them, the partly covered ones into shared chunk buffers (cached: each chunk read once).
+  const filler = threadDecoder(undefined, CS, 2, repoDir);
+  t.after(() => filler.close());
+  assert.ok(filler.fill, 'a local repository gets a filler');
+  const nonZero = Array.from({ length: Math.ceil(want.length / CS) }, (_, i) => want.subarray(i * CS, (i + 1) * CS)).filter((c) => c.some((x) => x !== 0)).length;
+  for (const start of [0, 4099]) {
+    const filled = DiskImage.fromDescriptor(desc, { cacheBytes: 8 * CS, streamDecoder: filler, streamFill: filler.fill });
+    const shared = new Uint8Array(new SharedArrayBuffer(5 * CS + 4099 + 16), 16);
+    const hf = createHash('sha256').update(want.subarray(0, start));
+    for (let o = start; o < want.length; o += shared.length) {
+      const n = await filled.readInto(o, shared);
+      assert.equal(n, Math.min(shared.length, want.length - o));
+      hf.update(shared.subarray(0, n));
+    }
+    assert.equal(hf.digest('hex'), createHash('sha256').update(want).digest('hex'), `reads into shared buffers from ${start}`);
+    assert.ok(filled.stats.decodes <= nonZero, `${filled.stats.decodes} chunk reads for ${nonZero} stored chunks`);
+    assert.equal(filled.stats.readAheads, 0, 'no read-ahead: the threads read what each block covers');
+    await filled.close();
+  }
+
   // A flipped byte in each pack: the thread's check (raw chunks: their id) finds it; the rest still reads.
   for await (const o of repo.storage.list('packs/')) {
     const file = join(repoDir, o.name);
@@ -309,4 +330,21 @@ test('reused chunk buffers never mix data: a tiny cache under concurrent readers
   assert.ok(bad >= 1 && bad < 10, `${bad} damaged chunks`);
   assert.ok(damagedImg.stats.readAheads > 10, 'the chunks came through the thread');
   await damagedImg.close();
+
+  // The filler's threads check what they read: the same chunks fail, as EDAMAGED naming the pack.
+  const filledDamaged = DiskImage.fromDescriptor(desc, { cacheBytes: 8 * CS, streamDecoder: filler, streamFill: filler.fill });
+  const one = new Uint8Array(new SharedArrayBuffer(CS));
+  let badFilled = 0;
+  for (let i = 0; i < 161; i++) {
+    try {
+      const n = await filledDamaged.readInto(i * CS, one);
+      assert.ok(Buffer.from(one.subarray(0, n)).equals(want.subarray(i * CS, Math.min(want.length, (i + 1) * CS))), `chunk ${i}`);
+    } catch (e) {
+      assert.equal((e as { code?: string }).code, 'EDAMAGED');
+      assert.match((e as Error).message, /pack [0-9a-f]{16}/);
+      badFilled++;
+    }
+  }
+  assert.equal(badFilled, bad, 'the filler finds the damaged chunks the decoder found');
+  await filledDamaged.close();
 });
