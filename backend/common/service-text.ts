@@ -165,6 +165,7 @@ export const SERVICE_TEXTS = {
   'failback.result': 'Failed back to {source}: {changed} changed on the replica sent back with {sent} sent to production ({how}); {next}',
   'failback.how.hotAdd': "hot-add through transporter '{transporter}'",
   'failback.how.fullUpload': 'full upload of the whole disks',
+  'failback.readThrough': "the replica read through transporter '{transporter}', {bytes} received",
   'failback.next.committed': 'committed.',
   'failback.next.original': 'the original VM runs: commit or undo the failback.',
   'failback.next.newVm': 'the new VM runs: commit or undo the failback.',

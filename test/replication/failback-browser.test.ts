@@ -17,6 +17,7 @@ import { connectToLab } from '../helpers/lab-vsphere.ts';
 import { until } from '../helpers/wait.ts';
 import type { JobRun, ReplicaState } from '../../backend/api/contract.ts';
 import type { VSphere } from '../../backend/vsphere/index.ts';
+import { startDrTransporter, type TransporterProc } from './transport-lab.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const SHOTS = `${root}test-results/`;
@@ -32,6 +33,8 @@ let t: TestService;
 let token: string;
 let browser: Browser;
 let vmId: string;
+/** The DR site's transporter: failback reads the replica through it. */
+let drTransporter: TransporterProc;
 
 async function run(path: string, body: unknown): Promise<JobRun> {
   const r = await t.call<JobRun>('POST', path, { token, body });
@@ -53,10 +56,12 @@ before(async () => {
   await vs.vms.powerOff({ type: 'VirtualMachine', value: vmId });
   const f = await run(`/api/replicas/${(await replica()).replicaVmId}/failover`, {});
   assert.ok(f.status === 'success' || f.status === 'warning', JSON.stringify(f));
+  drTransporter = (await startDrTransporter(t, token)).transporter;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
 });
 after(async () => {
   await browser?.close();
+  if (drTransporter && drTransporter.proc.exitCode === null) await drTransporter.kill9();
   await vs?.close();
   await t?.stop();
   await lab?.stop();
@@ -106,7 +111,7 @@ test('DR view › Failback: original VM or new VM, each said; a name in use refu
     await page.locator('[role=status]', { hasText: fill(en['repl.dr.started']!, { action: en['repl.action.failback']!, name: REPLICA }) }).waitFor({ timeout: 60_000 });
     const fb = await until('the failback run to end', async () => (await t.call<JobRun[]>('GET', '/api/runs?limit=20', { token })).body.find((r) => r.kind === 'failback' && r.endedAt), { timeoutMs: 180_000, everyMs: 500 });
     assert.equal(fb.status, 'success', JSON.stringify(fb));
-    assert.match(fb.vms[0]!.message ?? '', /sent to production \(full upload of the whole disks\)/);
+    assert.match(fb.vms[0]!.message ?? '', /sent to production \(full upload of the whole disks; the replica read through transporter 'dr-transporter01', [\d.]+ (B|KiB) received\)/);
     await row.locator('[data-failback-waits]', { hasText: fill(en['dr.failback.waits']!, { name: VM }) }).waitFor({ timeout: 30_000 });
     assert.deepEqual(await row.locator('button[data-action]').evaluateAll((bs) => bs.map((b: any) => b.getAttribute('data-action'))), ['failbackCommit', 'failbackUndo']);
 

@@ -1,9 +1,10 @@
 // Failback through a transporter at the production site, with the transporter as a real child process
-// paired to a helper VM on a production host: after a failover, the changes made on the running replica
-// go back into the original VM's disks (hot-added to the helper, detached after), and only those: the
-// bytes sent are counted and the transporter says what it wrote. Fault: the transporter killed in the
-// middle of the write → the failback fails saying so, nothing stays attached, the original VM is as it
-// was, the replica runs again; the next failback (a new transporter) succeeds.
+// paired to a helper VM on a production host, and a second one at the DR site reading the replica (its
+// disks hot-added to the DR helper): after a failover, the changes made on the running replica go back
+// into the original VM's disks (hot-added to the production helper, detached after), and only those: the
+// bytes sent are counted and the transporter says what it wrote. Fault: the production transporter killed
+// in the middle of the write → the failback fails saying so, nothing stays attached to either helper, the
+// original VM is as it was, the replica runs again; the next failback (a new transporter) succeeds.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +18,7 @@ import { until } from '../helpers/wait.ts';
 import type { JobRun, ReplicaState } from '../../backend/api/contract.ts';
 import type { MoRef, VSphere } from '../../backend/vsphere/index.ts';
 import { resolvePlacement } from '../../backend/restore/placement.ts';
-import { pieceCover, shaOfFile, startTransporter, type TransporterProc } from './transport-lab.ts';
+import { helperAttached, pieceCover, shaOfFile, startDrTransporter, startTransporter, type TransporterProc } from './transport-lab.ts';
 import { sha256 } from './failover-lab.ts';
 
 const MiB = 1024 * 1024;
@@ -32,6 +33,8 @@ let vs: VSphere;
 let token: string;
 let pairing: string;
 let transporter: TransporterProc;
+/** The DR site's transporter: reads the replica's disks. */
+let drTransporter: TransporterProc;
 /** The production transporter's data folder, kept across its restarts as on a real helper VM. */
 const dataDir = mkdtempSync(join(tmpdir(), 'stillpoint-prod-transporter-'));
 let source: MoRef;
@@ -62,21 +65,22 @@ async function expectedWith(writes: { at: number; data: Buffer }[]): Promise<Buf
 
 /**
  * Starts a hot-add failback of `writes` made on the replica and returns once the original VM's disk is attached to
- * the production helper and the changes are being sent (slow reads of the replica keep the write open), with the
- * original disk's hash before and the bytes it must end with.
+ * the production helper and the changes are being sent, with the original disk's hash before and the bytes it must
+ * end with. The write stays open: the DR transporter is paused (SIGSTOP) once it has the replica's disk attached,
+ * before the first read (the undo snapshot is held meanwhile); `resumeDr` lets it go on.
  */
 async function hotAddFailbackUnderWay(writes: { at: number; data: Buffer }[]) {
   const d = await sourceDisk();
   const before = shaOfFile(d.flatPath, d.capacityBytes);
   const expected = await expectedWith(writes);
-  await lab.control.injectFault({ method: 'DatastoreGet', fault: '', path: `${REPLICA}/`, delayMs: 1500, count: -1 });
+  for (const method of ['CreateSnapshot_Task', 'CreateSnapshotEx_Task']) await lab.control.injectFault({ method, fault: '', vm: VM, delayMs: 3000, count: 1 });
   const started = await t.call<JobRun>('POST', `/api/replicas/${replicaId}/failback`, { token, body: { transport: 'hot-add' } });
   assert.equal(started.status, 202, JSON.stringify(started.body));
-  await until('the original VM\'s disk attached to the production helper and the changes being sent', async () => {
-    const now = (await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token })).body;
-    return /^sending the changes .*hot-add/.test(now.vms[0]?.phase ?? '') && (await prodAttached()).length > 0;
-  }, { timeoutMs: 120_000 });
-  return { d, before, expected, started };
+  const phase = async () => (await t.call<JobRun>('GET', `/api/runs/${started.body.id}`, { token })).body.vms[0]?.phase ?? '';
+  await until('the replica\'s disk attached to the DR helper (the undo snapshot under way)', async () => /^taking the undo snapshot/.test(await phase()) && (await helperAttached(lab)).length > 0, { timeoutMs: 120_000 });
+  drTransporter.proc.kill('SIGSTOP');
+  await until('the original VM\'s disk attached to the production helper and the changes being sent', async () => /^sending the changes .*hot-add/.test(await phase()) && (await prodAttached()).length > 0, { timeoutMs: 120_000 });
+  return { d, before, expected, started, resumeDr: () => { drTransporter.proc.kill('SIGCONT'); } };
 }
 
 /** A VM on a production host with a SCSI controller: where the production transporter runs. */
@@ -105,10 +109,12 @@ before(async () => {
   assert.equal(paired.status, 200, JSON.stringify(paired.body));
   pairing = paired.body.token;
   transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: pairing, dataDir });
+  drTransporter = (await startDrTransporter(t, token)).transporter;
 });
 after(async () => {
   await lab?.control.clearFaults().catch(() => undefined);
   if (transporter && transporter.proc.exitCode === null) await transporter.kill9();
+  if (drTransporter && drTransporter.proc.exitCode === null) { drTransporter.proc.kill('SIGCONT'); await drTransporter.kill9(); }
   await vs?.close();
   await t?.stop();
   await lab?.stop();
@@ -131,12 +137,13 @@ test('failback through the transporter at production sends only what changed on 
   const r = await run(`/api/replicas/${replicaId}/failback`, { transport: 'hot-add' });
   assert.equal(r.status, 'success', JSON.stringify(r));
   const v = r.vms[0]!;
-  assert.match(v.message ?? '', /sent to production \(hot-add through transporter 'prod-transporter01'\).*commit or undo/);
+  assert.match(v.message ?? '', /sent to production \(hot-add through transporter 'prod-transporter01'; the replica read through transporter 'dr-transporter01', [\d.]+ KiB received\).*commit or undo/);
   const sent = v.bytesRead;
   assert.ok(sent >= changed, `sent ${sent} B, fewer than the ${changed} B changed`);
   assert.ok(sent <= 1.1 * changed, `hot-add failback sent ${sent} B for ${changed} B changed on the replica (${(sent / changed).toFixed(3)}×)`);
   console.log(`failback by hot-add: ${changed} B changed on the replica, ${sent} B sent (${(sent / changed).toFixed(3)}×), disk ${(await sourceDisk()).capacityBytes} B`);
   assert.deepEqual(await prodAttached(), [], 'nothing stays attached to the production helper');
+  assert.deepEqual(await helperAttached(lab), [], 'nor to the DR helper');
   assert.equal((await vs.vms.get(source)).powerState, 'poweredOn', 'switched back: the original VM runs');
   const s = await replicaState();
   assert.equal(s.state, 'failedOver', 'waiting for commit or undo');
@@ -156,13 +163,15 @@ test('the transporter is killed mid-write: failback fails saying so, nothing att
   await failover();
   const writes = Array.from({ length: 6 }, (_, i) => ({ at: (12 + 4 * i) * MiB, data: randomBytes(MiB) }));
   for (const w of writes) await lab.control.writeDisk(REPLICA, 0, w.at, w.data);
-  const { d, before, expected, started } = await hotAddFailbackUnderWay(writes);
+  const { d, before, expected, started, resumeDr } = await hotAddFailbackUnderWay(writes);
   await transporter.kill9();
+  resumeDr();
   const failed = await t.waitRun(token, started.body.id, 240_000);
   await lab.control.clearFaults();
   assert.equal(failed.status, 'failed', JSON.stringify(failed));
   assert.match(failed.vms[0]!.message ?? '', /through transporter 'prod-transporter01' failed: Transporter 'prod-transporter01'.*(went away|unreachable).*Nothing changed: 'win-app01' is as before the failback/);
   assert.deepEqual(await prodAttached(), [], 'the service detached the original VM\'s disk through vCenter');
+  assert.deepEqual(await helperAttached(lab), [], 'the DR transporter detached the replica\'s disk');
   assert.equal((await vs.vms.get(source)).powerState, 'poweredOff');
   assert.deepEqual(await vs.snapshots.list(source), [], 'no undo snapshot left');
   assert.equal(shaOfFile((await sourceDisk()).flatPath, d.capacityBytes), before, 'the original VM\'s disk is unchanged');
@@ -187,9 +196,10 @@ test('killed mid-write while vCenter refuses the service\'s detach: the error sa
   await failover();
   const writes = Array.from({ length: 4 }, (_, i) => ({ at: (8 + 5 * i) * MiB, data: randomBytes(MiB) }));
   for (const w of writes) await lab.control.writeDisk(REPLICA, 0, w.at, w.data);
-  const { d, before, expected, started } = await hotAddFailbackUnderWay(writes);
+  const { d, before, expected, started, resumeDr } = await hotAddFailbackUnderWay(writes);
   await lab.control.injectFault({ method: 'ReconfigVM_Task', fault: 'InaccessibleDatastore', vm: PROD_HELPER, message: 'The datastore prod-ds1 is not accessible.' });
   await transporter.kill9();
+  resumeDr();
   const failed = await t.waitRun(token, started.body.id, 240_000);
   await lab.control.clearFaults();
   assert.equal(failed.status, 'failed', JSON.stringify(failed));

@@ -1,5 +1,6 @@
 // Shared by the failover, failback and plan tests: a lab with production and DR networks (VMs with
-// NICs), a service-account session, and helpers to replicate a VM and read a replica's disk files.
+// NICs), a service-account session, and helpers to replicate a VM and read a replica's disk files; for
+// failback, the service and a transporter at the DR site (a failback reads the replica through it).
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +14,16 @@ import type { VSphere } from '../../backend/vsphere/index.ts';
 import { replicateVm, type ReplicateResult } from '../../backend/replication/replicate-vm.ts';
 import type { NetworkMapping } from '../../backend/replication/replica-vm.ts';
 import { DEFAULT_SETTINGS } from '../helpers/backup-env.ts';
+import { startTestService, type TestService } from '../helpers/service.ts';
+import { startDrTransporter, startTransporter, type TransporterProc } from './transport-lab.ts';
+
+/** The service on the lab with the DR helper's transporter running (`restart` after a test stopped it). */
+export interface FailbackSite {
+  t: TestService;
+  token: string;
+  transporter: TransporterProc;
+  restart(): Promise<void>;
+}
 
 export interface FailoverLab {
   lab: Lab;
@@ -23,6 +34,8 @@ export interface FailoverLab {
   vmId(name: string): Promise<string>;
   vm(name: string): Promise<LabVm>;
   replicate(vm: string, networkMap: NetworkMapping[], keep?: number): Promise<ReplicateResult>;
+  /** The service and the DR transporter for failback, started at the first call (after the VMs the test made: its inventory knows them). */
+  failbackSite(): Promise<FailbackSite>;
   close(): Promise<void>;
 }
 
@@ -32,6 +45,7 @@ export async function startFailoverLab(): Promise<FailoverLab> {
   const dataDir = mkdtempSync(join(tmpdir(), 'stillpoint-failover-'));
   const journal = new SessionJournal(join(dataDir, 'data'));
   const locks = new VmLocks();
+  let site: FailbackSite | undefined;
   const self: FailoverLab = {
     lab, vs, locks, journal, dataDir,
     async vmId(name) { return (await lab.control.vms())[name]!.moref; },
@@ -40,7 +54,21 @@ export async function startFailoverLab(): Promise<FailoverLab> {
       const vmId = await self.vmId(vm);
       return replicateVm({ vs, journal, locks }, { vmId, target: { host: 'esx-dr-01.lab.local', datastore: 'dr-ds1', networkMap, ...(keep ? { keep } : {}) }, settings: DEFAULT_SETTINGS });
     },
+    async failbackSite() {
+      if (site) return site;
+      const t = await startTestService({ lab, register: false });
+      const token = await t.login();
+      const dr = await startDrTransporter(t, token);
+      const made: FailbackSite = {
+        t, token, transporter: dr.transporter,
+        async restart() { made.transporter = await startTransporter({ lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: dr.pairing }); },
+      };
+      site = made;
+      return made;
+    },
     async close() {
+      if (site?.transporter.proc.exitCode === null) await site.transporter.kill9();
+      await site?.t.stop();
       await vs.close().catch(() => undefined);
       await lab.stop();
       rmSync(dataDir, { recursive: true, force: true });

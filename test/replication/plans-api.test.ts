@@ -11,12 +11,15 @@ import type { ApiError, JobRun, ReplicaState } from '../../backend/api/contract.
 import type { FailoverPlan, FailoverPlanInput } from '../../backend/api/contracts/failover.ts';
 import { TASK_TYPES } from '../../backend/model/vcenter-tasks.ts';
 import type { GuestLogEntry } from './failover-lab.ts';
+import { startDrTransporter, type TransporterProc } from './transport-lab.ts';
 
 type Replica = Extract<ReplicaState, { replicaVmId: string }>;
 let lab: Lab;
 let t: TestService;
 let token: string;
 const replicas: Record<string, Replica> = {};
+/** The DR site's transporter: failback reads the replica through it. */
+let drTransporter: TransporterProc;
 const networkMap = [{ source: 'Prod-App', target: 'DR-App' }, { source: 'VM Network', target: 'DR-Network' }];
 
 before(async () => {
@@ -30,8 +33,13 @@ before(async () => {
     assert.equal((await t.waitRun(token, r.body.id, 300_000)).status, 'success');
     replicas[name] = (await t.call<Replica>('GET', `/api/vms/${vms[name]!.moref}/replica`, { token })).body;
   }
+  drTransporter = (await startDrTransporter(t, token)).transporter;
 });
-after(async () => { await t?.stop(); await lab?.stop(); });
+after(async () => {
+  if (drTransporter && drTransporter.proc.exitCode === null) await drTransporter.kill9();
+  await t?.stop();
+  await lab?.stop();
+});
 
 const replicaState = async (name: string) => ((await t.call<Replica>('GET', `/api/vms/${replicas[name]!.vmId}/replica`, { token })).body);
 
@@ -139,7 +147,7 @@ test('stillpoint failover --undo and stillpoint failback --commit-now by the sou
   await t.lab.control.writeDisk('linux-db01-replica', 0, 6 * 1024 * 1024, Buffer.alloc(64 * 1024, 7));
   const back = await cli(['failback', 'linux-db01', '--commit-now', '--timeout', '60']);
   assert.equal(back.code, 0, back.stderr);
-  assert.match(back.stdout, /^linux-db01-replica: success: Failed back to linux-db01: 64(\.0)? KiB changed on the replica sent back .*committed\.$/m);
+  assert.match(back.stdout, /^linux-db01-replica: success: Failed back to linux-db01: 64(\.0)? KiB changed on the replica sent back .*the replica read through transporter 'dr-transporter01'.*committed\.$/m);
   assert.equal((await replicaState('linux-db01')).state, 'ready');
   const none = await cli(['failback', 'no-such-vm']);
   assert.equal(none.code, 1);

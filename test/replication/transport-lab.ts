@@ -35,7 +35,8 @@ export async function startTransporter(o: { lab: Lab; serviceUrl: string; servic
   });
   let err = '';
   proc.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  // 'close': the process ended and its stdio is read to the end (its last words on stderr included).
+  const exited = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   void exited.then(() => rmSync(dir, { recursive: true, force: true }));
   const ready = await new Promise<TransporterProc['ready']>((resolve, reject) => {
     let out = '';
@@ -121,4 +122,19 @@ export async function pairAndStartTransporter(t: TestService): Promise<Transport
   if (paired.code !== 0) throw new Error(`stillpoint transporter pair failed: ${paired.stderr}`);
   const { token } = JSON.parse(paired.stdout) as { token: string };
   return startTransporter({ lab: t.lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token });
+}
+
+/** The DR helper VM paired through the API, its transporter started: a failback reads the replica through it. */
+export async function startDrTransporter(t: TestService, token: string): Promise<{ transporter: TransporterProc; pairing: string }> {
+  const vm = (await t.lab.control.vms())[HELPER]!.moref;
+  const paired = await t.call<{ token: string }>('POST', '/api/transporters/pair', { token, body: { vm } });
+  if (paired.status !== 200) throw new Error(`pairing ${HELPER} failed: ${paired.status} ${JSON.stringify(paired.body)}`);
+  const pairing = paired.body.token;
+  return { transporter: await startTransporter({ lab: t.lab, serviceUrl: t.service.url, serviceCert: t.service.cert, token: pairing }), pairing };
+}
+
+/** Counts the lab's calls of `method` (on a VM, or datastore HTTP under a path) from now on: a delay-only lab fault counts its hits. */
+export async function watchCalls(lab: Lab, rule: { method: string; vm?: string; path?: string }): Promise<() => Promise<number>> {
+  const w = await lab.control.injectFault({ ...rule, fault: '', delayMs: 1, count: -1 });
+  return async () => (await lab.control.faults()).find((f) => f.id === w.id)?.hits ?? 0;
 }

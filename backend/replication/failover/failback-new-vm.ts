@@ -23,6 +23,7 @@ import { FullUploadWriter } from '../transport/full-upload.ts';
 import { openHotAddReader } from '../transport/hot-add-reader.ts';
 import type { DiskWritten } from '../transport/replica-writer.ts';
 import { holdFailedOver, releaseFailedOver } from './holds.ts';
+import { drTransporterFor } from './replica-reader.ts';
 import { loadReplica, takeReplica, underTask, type OpRequest } from './context.ts';
 import type { FailbackDeps } from './failback.ts';
 import { powerOffIfOn, shutDownGuest } from './vm-ops.ts';
@@ -108,13 +109,7 @@ export async function failbackToNewVm(deps: FailbackDeps, req: FailbackNewVmRequ
       const result = await underTask(vs, ref, req, 'failback to a new VM', async (report) => {
         const warnings: string[] = [];
         const replicaDisks = (await vs.vms.get(ref)).disks;
-        const ds = replicaDisks[0]?.datastore;
-        const found = deps.transporters && ds ? await deps.transporters.forDatastore(vs, ds) : { skipped: [] as string[] };
-        if (!found.link) {
-          throw new InvalidRequest(`No transporter at the DR site can read the replica's disks${found.skipped.length ? ` (${found.skipped.join('; ')})` : ''}: ` +
-            'failback to a new VM reads them through one (they are snapshot chains). Run `stillpoint transporter run` on a helper VM whose host mounts the replica\'s datastore (pair it first with `stillpoint transporter pair`).');
-        }
-        const link = found.link;
+        const link = await drTransporterFor(vs, deps.transporters, replicaDisks);
         report(say('phase.shuttingReplicaDown'), 3);
         await shutDownGuest(vs, ref, { timeoutMs: req.shutdownTimeoutMs ?? 15 * 60_000, ...(req.signal ? { signal: req.signal } : {}) });
         let made: MoRef | undefined;

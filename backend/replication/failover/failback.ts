@@ -1,8 +1,10 @@
 // Failback to the original VM: only what changed on the replica while it ran (CBT since the failover)
-// goes back. The replica is shut down and its state frozen by a snapshot; the source (powered off) gets
-// an undo snapshot; each source disk is written as its frozen self with the replica's changed areas laid
-// over it; the source is powered on. Commit removes the source's undo snapshot and makes the replica a
-// ready replica again (reverted to its latest point); undo reverts the source and starts the replica again.
+// goes back. The replica is shut down and its state frozen by a snapshot (for the CBT query); its disks
+// are read through a transporter at the DR site (hot-added to its helper VM: they are snapshot chains,
+// which no datastore read of one file shows whole); the source (powered off) gets an undo snapshot; each
+// source disk is written as its frozen self with the replica's changed areas laid over it; the source is
+// powered on. Commit removes the source's undo snapshot and makes the replica a ready replica again
+// (reverted to its latest point); undo reverts the source and starts the replica again.
 //
 // Two transports carry the changes to production (transport/):
 //   hot-add      a paired transporter at the production site (`stillpoint transporter run` on a helper
@@ -16,6 +18,7 @@
 import { Conflict, InvalidRequest } from '../../common/errors.ts';
 import { alignToChunks } from '../../pipeline/read-plan.ts';
 import { mergeExtents, type DiskChangeExtent, type DiskInfo, type MoRef, type VSphere } from '../../vsphere/index.ts';
+import type { DiskSource } from '../../pipeline/disk-pipeline.ts';
 import { SnapshotDiskSource } from '../../sources/snapshot/disk-source.ts';
 import { listPoints } from '../recovery-points.ts';
 import { DatastoreUploadSink } from '../upload-sink.ts';
@@ -23,9 +26,11 @@ import { writeFailover, type FailoverRecord, type ReplicaStatus } from '../repli
 import type { TransporterFinder } from '../replicate-vm.ts';
 import { CBT_BLOCK } from '../transport/change-plan.ts';
 import { HotAddWriter } from '../transport/hot-add.ts';
+import { openHotAddReader, type HotAddReader } from '../transport/hot-add-reader.ts';
 import type { TransportName } from '../transport/replica-writer.ts';
 import { undoNewVm } from './failback-new-vm.ts';
 import { withHoldReleased } from './holds.ts';
+import { datastoresOf, drTransporterFor } from './replica-reader.ts';
 import { loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
 import { editNics, powerOffIfOn, shutDownGuest } from './vm-ops.ts';
 import { say } from '../../common/service-text.ts';
@@ -68,6 +73,8 @@ export interface FailbackResult {
   transport: TransportName;
   /** The transporter that wrote the disks (hot-add). */
   transporter?: string;
+  /** The transporter at the DR site that read the replica's disks, and the bytes received from it. */
+  reader: { transporter: string; receivedBytes: number };
   disks: FailbackDisk[];
   /** Bytes of the areas that changed on the replica while it ran: what failback looks at. */
   changedBytes: number;
@@ -92,7 +99,7 @@ async function changedAreas(vs: VSphere, vm: MoRef, snapshot: MoRef, disk: DiskI
 }
 
 /** Writes one source disk: its frozen content with the replica's changed areas laid over it, piece by piece. */
-async function writeDisk(vs: VSphere, from: { source: SnapshotDiskSource; replica: SnapshotDiskSource }, target: string, capacity: number, areas: DiskChangeExtent[],
+async function writeDisk(vs: VSphere, from: { source: SnapshotDiskSource; replica: DiskSource }, target: string, capacity: number, areas: DiskChangeExtent[],
   signal: AbortSignal | undefined, onBytes: (changed: number) => void): Promise<{ changed: number; uploaded: number }> {
   const sink = DatastoreUploadSink.start(vs, target, capacity, PIECE, signal ? { signal } : {});
   let changed = 0;
@@ -124,14 +131,15 @@ async function writeDisk(vs: VSphere, from: { source: SnapshotDiskSource; replic
 }
 
 /** The hot-add writer for the original VM's disks: a transporter that serves its datastore (`want` hot-add: required). */
-async function hotAddWriter(deps: FailbackDeps, source: MoRef, sourceName: string, disks: DiskInfo[], want: FailbackTransport, warnings: string[]): Promise<HotAddWriter | undefined> {
+async function hotAddWriter(deps: FailbackDeps, source: MoRef, sourceName: string, disks: DiskInfo[], want: FailbackTransport, reader: string, warnings: string[]): Promise<HotAddWriter | undefined> {
   if (want === 'full-upload') return undefined;
-  const datastores = [...new Map(disks.filter((d) => d.datastore).map((d) => [d.datastore!.value, d.datastore!])).values()];
+  const datastores = datastoresOf(disks);
   const skipped: string[] = [];
   let found: Awaited<ReturnType<TransporterFinder['forDatastore']>> | undefined;
   if (deps.transporters && datastores.length === 1) {
     found = await deps.transporters.forDatastore(deps.vs, datastores[0]!);
-    skipped.push(...found.skipped);
+    // The DR transporter reading the replica is no writer at production: no reason to mention it.
+    skipped.push(...found.skipped.filter((x) => !x.startsWith(`transporter '${reader}'`)));
   } else if (datastores.length > 1) {
     skipped.push(`the disks of '${sourceName}' are on ${datastores.length} datastores (one transporter writes one datastore's disks)`);
   }
@@ -159,11 +167,30 @@ export async function failback(deps: FailbackDeps, req: FailbackRequest): Promis
     try {
       const result = await underTask(vs, ref, req, 'failback', async (report) => {
         const warnings: string[] = [];
-        const writer = await hotAddWriter(deps, source, sourceInfo.name, sourceInfo.disks, req.transport ?? 'auto', warnings);
-        report(say('phase.shuttingReplicaDown'), 3);
-        await shutDownGuest(vs, ref, { timeoutMs: req.shutdownTimeoutMs ?? 15 * 60_000, ...(req.signal ? { signal: req.signal } : {}) });
-        const replicaSnap = await vs.snapshots.create(ref, { name: READ_SNAPSHOT, description: 'Stillpoint: the replica\'s state sent back to the original VM (temporary)', memory: false, quiesce: false });
+        const link = await drTransporterFor(vs, deps.transporters, (await vs.vms.get(ref)).disks);
+        let writer: HotAddWriter | undefined;
+        let replicaSnap: Awaited<ReturnType<typeof vs.snapshots.create>>;
+        try {
+          writer = await hotAddWriter(deps, source, sourceInfo.name, sourceInfo.disks, req.transport ?? 'auto', link.address.name, warnings);
+          report(say('phase.shuttingReplicaDown'), 3);
+          await shutDownGuest(vs, ref, { timeoutMs: req.shutdownTimeoutMs ?? 15 * 60_000, ...(req.signal ? { signal: req.signal } : {}) });
+          replicaSnap = await vs.snapshots.create(ref, { name: READ_SNAPSHOT, description: 'Stillpoint: the replica\'s state sent back to the original VM (temporary)', memory: false, quiesce: false });
+        } catch (e) {
+          link.destroy();
+          throw e;
+        }
         let undo: Awaited<ReturnType<typeof vs.snapshots.create>> | undefined;
+        let reader: HotAddReader | undefined;
+        const readerWarnings: string[] = [];
+        /** Detaches the replica's disks from the DR transporter (before its snapshot can go); never throws. */
+        const closeReader = async () => {
+          if (reader) {
+            report(say('phase.detachingReplicaDisks'), 88);
+            readerWarnings.push(...await reader.close());
+            reader = undefined;
+          }
+          link.destroy();
+        };
         try {
           const rdisks = replicaSnap.disks;
           if (rdisks.length !== sourceInfo.disks.length || rdisks.some((d, i) => d.capacityBytes !== sourceInfo.disks[i]!.capacityBytes)) {
@@ -171,6 +198,11 @@ export async function failback(deps: FailbackDeps, req: FailbackRequest): Promis
           }
           const areas = await Promise.all(rdisks.map((d) => changedAreas(vs, ref, replicaSnap.node.ref, d, rec.changeIds.find((c) => c.key === d.key)?.changeId)));
           const total = areas.flat().reduce((n, a) => n + a.length, 0) || 1;
+          // The replica's current top is an empty delta on the frozen state: its chain shows exactly that state.
+          report(say('phase.attachingReplicaDisks', { transporter: link.address.name }), 6);
+          const replicaNow = (await vs.vms.get(ref)).disks;
+          reader = await openHotAddReader(vs, link, ref, replicaNow.map((d) => ({ label: d.label, fileName: d.fileName, capacity: d.capacityBytes })), req.signal);
+          const replicaSide = reader.sources;
           report(say('phase.takingUndoSnapshot'), 10);
           undo = await vs.snapshots.create(source, { name: UNDO_SNAPSHOT, description: `Stillpoint: the original VM before the failback from '${replica.replicaName}' (undo point)`, memory: false, quiesce: false });
           const current = (await vs.vms.get(source)).disks;
@@ -187,7 +219,7 @@ export async function failback(deps: FailbackDeps, req: FailbackRequest): Promis
                 report(phase, 15);
                 // CBT areas, as vSphere's bitmap blocks; the transporter's digests narrow them to the pieces that differ.
                 const ranges = alignToChunks(areas[i]!, CBT_BLOCK, d.capacityBytes);
-                const w = await writer.write({ index: i, source: await SnapshotDiskSource.open(vs, d), target: targets[i]!, ranges, reason: 'cbt' }, {
+                const w = await writer.write({ index: i, source: replicaSide[i]!, target: targets[i]!, ranges, reason: 'cbt' }, {
                   onBytes: progress(phase), ...(req.signal ? { signal: req.signal } : {}),
                 });
                 disks.push({ label: d.label, changedBytes: areas[i]!.reduce((n, a) => n + a.length, 0), sentBytes: w.bytesSent, writtenBytes: w.bytesWritten, areas: areas[i]!.length });
@@ -202,12 +234,15 @@ export async function failback(deps: FailbackDeps, req: FailbackRequest): Promis
             for (const [i, d] of undo.disks.entries()) {
               const phase = say('phase.sendingChangesFullUpload', { disk: d.label });
               report(phase, 15);
-              const from = { source: await SnapshotDiskSource.open(vs, d), replica: await SnapshotDiskSource.open(vs, rdisks[i]!) };
+              const from = { source: await SnapshotDiskSource.open(vs, d), replica: replicaSide[i]! };
               const { extentPath } = await vs.datastores.resolveExtent(current[i]!.fileName);
               const r = await writeDisk(vs, from, extentPath, d.capacityBytes, areas[i]!, req.signal, progress(phase));
               disks.push({ label: d.label, changedBytes: r.changed, sentBytes: r.uploaded, writtenBytes: r.uploaded, areas: areas[i]!.length });
             }
           }
+          const receivedBytes = reader.received;
+          await closeReader();
+          warnings.push(...readerWarnings);
           report(say('phase.switchingBackToOriginal'), 90);
           await vs.snapshots.remove(replicaSnap.node.ref, { removeChildren: false, consolidate: true });
           await vs.vms.powerOn(source);
@@ -215,20 +250,25 @@ export async function failback(deps: FailbackDeps, req: FailbackRequest): Promis
           const transport: TransportName = writer ? 'hot-add' : 'full-upload';
           await writeFailover(vs, ref, { ...rec, failback: { at: new Date().toISOString(), sourceVmId: source.value, sourceSnapshot: undo.node.ref.value, changedBytes, transport } });
           return {
-            replicaName: replica.replicaName, sourceName: sourceInfo.name, transport, ...(writer ? { transporter: writer.transporter } : {}), disks, changedBytes,
+            replicaName: replica.replicaName, sourceName: sourceInfo.name, transport, ...(writer ? { transporter: writer.transporter } : {}),
+            reader: { transporter: link.address.name, receivedBytes }, disks, changedBytes,
             sentBytes: disks.reduce((n, d) => n + d.sentBytes, 0), writtenBytes: disks.reduce((n, d) => n + d.writtenBytes, 0), committed: false, warnings,
           };
         } catch (e) {
-          // The original VM as it was, the replica running again.
+          // The original VM as it was, nothing attached to the DR transporter, the replica running again.
+          await closeReader();
           const back: string[] = [];
           if (undo) {
             await powerOffIfOn(vs, source).catch(() => undefined);
-            await vs.snapshots.revert(undo.node.ref, { suppressPowerOn: true }).catch((x: Error) => back.push(`reverting '${sourceInfo.name}' to its undo snapshot failed (${x.message}): revert it to '${UNDO_SNAPSHOT}' from the vSphere Client`));
-            if (!back.length) await vs.snapshots.remove(undo.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
+            const reverted = await vs.snapshots.revert(undo.node.ref, { suppressPowerOn: true }).then(() => true, (x: Error) => {
+              back.push(`reverting '${sourceInfo.name}' to its undo snapshot failed (${x.message}): revert it to '${UNDO_SNAPSHOT}' from the vSphere Client`);
+              return false;
+            });
+            if (reverted) await vs.snapshots.remove(undo.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
           }
           await vs.snapshots.remove(replicaSnap.node.ref, { removeChildren: false, consolidate: true }).catch(() => undefined);
           await vs.vms.powerOn(ref).catch((x: Error) => back.push(`starting the replica again failed (${x.message})`));
-          const msg = `${(e as Error).message} ${back.length ? `Also: ${back.join('; ')}.` : `Nothing changed: '${sourceInfo.name}' is as before the failback (off), '${replica.replicaName}' runs again; fail back again when the cause is fixed.`}`;
+          const msg = `${(e as Error).message} ${back.length ? `Also: ${back.join('; ')}.` : `Nothing changed: '${sourceInfo.name}' is as before the failback (off), '${replica.replicaName}' runs again; fail back again when the cause is fixed.`}${readerWarnings.map((w) => ` ${w}`).join('')}`;
           throw Object.assign(e instanceof Error ? e : new Error(String(e)), { message: msg });
         }
       }, (r) => `${r.replicaName} failed back to ${r.sourceName} (${r.transport}): ${r.changedBytes} changed bytes, ${r.sentBytes} bytes sent; the original VM runs (commit or undo the failback).`);

@@ -22,7 +22,7 @@ import { groupDelay, placeInPlan, type FailoverPlans } from './plans.ts';
 import type { ReIpRule } from './reip.ts';
 import { testFailover } from './test-failover.ts';
 import { undoFailover } from './undo.ts';
-import { say } from '../../common/service-text.ts';
+import { say, sayList } from '../../common/service-text.ts';
 
 export interface FailoverKindDeps {
   /** The replica VM's (site-qualified id's) own vCenter and its bare moref there. */
@@ -110,7 +110,8 @@ const HANDLERS: Record<string, Handler<FailoverParams>> = {
       return ok(say('failback.newVmResult', { vm: r.vmName, bytes: formatBytes(r.sentBytes), repointed, next: say(p.commit ? 'failback.next.committed' : 'failback.next.newVm') }), r.warnings, r.sentBytes);
     }
     const r = await failback(deps, { ...req, ...(p.commit ? { commit: true } : {}), ...shutdown, ...(p.transport ? { transport: p.transport } : {}) });
-    const how = r.transport === 'hot-add' ? say('failback.how.hotAdd', { transporter: r.transporter ?? '' }) : say('failback.how.fullUpload');
+    const how = sayList([r.transport === 'hot-add' ? say('failback.how.hotAdd', { transporter: r.transporter ?? '' }) : say('failback.how.fullUpload'),
+      say('failback.readThrough', { transporter: r.reader.transporter, bytes: formatBytes(r.reader.receivedBytes) })]);
     return ok(say('failback.result', {
       source: r.sourceName, changed: formatBytes(r.changedBytes), sent: formatBytes(r.sentBytes), how,
       next: say(r.committed ? 'failback.next.committed' : 'failback.next.original'),
