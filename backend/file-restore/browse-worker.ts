@@ -4,6 +4,7 @@
  * Everything here reads guest-controlled bytes; the main thread reaches it only through
  * IsolatedWorker.call with a time bound per call. Nothing is written anywhere.
  */
+import { availableParallelism } from 'node:os';
 import picomatch from 'picomatch';
 import { DiskImage, threadDecoder, type DiskImageDescriptor } from '../repository/disk-image.ts';
 import { openVolumes, type Volume } from '../volumes/volumes.ts';
@@ -31,13 +32,17 @@ function describeError(e: unknown): string {
 
 /** The factory IsolatedWorker calls once per worker. */
 export async function openBrowseHandler(disks: BrowseDisk[], opts: { cacheBytes?: number } = {}): Promise<BrowseHandler> {
-  // Chunks read ahead of a download are decoded and checked on a thread of their own (started by
-  // the first download), while this one maps and copies the file's bytes: listings stay inline.
+  // Chunks read ahead of a download are decoded and checked on threads of their own (started by
+  // the first download), while this one maps the file's bytes: listings stay inline.
   const first = disks[0]?.descriptor;
   const keys = first?.keys ? { encKey: Buffer.from(first.keys.encKey), idKey: Buffer.from(first.keys.idKey) } : undefined;
   // In a local repository those threads read a download's chunks from the packs themselves, straight
-  // into the shared buffers the main thread sends to the socket (DiskImageOptions.streamFill).
-  const streamDecoder = first ? threadDecoder(keys, first.chunkSize, 2, first.storage.kind === 'local' ? first.storage.path : undefined) : undefined;
+  // into the shared buffers the main thread sends to the socket (DiskImageOptions.streamFill). One
+  // core is left to the main thread and the client: on 2 cores one thread (~750 MB/s of reading and
+  // hashing); a second one cost each session's first download ~0.35 CPU-s to start (TypeScript
+  // loading) and measured slower (bench/items: 201/247 vs 248/325 MB/s median, load ~4).
+  const threads = Math.max(1, Math.min(2, availableParallelism() - 1));
+  const streamDecoder = first ? threadDecoder(keys, first.chunkSize, threads, first.storage.kind === 'local' ? first.storage.path : undefined) : undefined;
   // A compressed chunk is checked by its zstd frame checksum (an encrypted one by its GCM tag), as a
   // restore checks it; a raw one is always hashed. Hashing every decoded chunk again cost a cold
   // listing or path lookup a SHA-256 of each MiB it touched.

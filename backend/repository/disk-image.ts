@@ -321,7 +321,7 @@ export class DiskImage {
     const running = new Set<Promise<void>>();
     let failure: unknown;
     if (whole?.size) {
-      // In FILL_GROUPS calls (one per filler thread), each a run of chunks.
+      // In FILL_GROUPS calls (one per filler thread, threadDecoder() has at most 2), each a run of chunks.
       const list = [...whole.values()];
       const per = Math.ceil(list.length / FILL_GROUPS);
       for (let k = 0; k < list.length; k += per) {
