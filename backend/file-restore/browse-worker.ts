@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import picomatch from 'picomatch';
-import { DiskImage, threadDecoder, type DiskImageDescriptor } from '../repository/disk-image.ts';
+import { DiskImage, inlineFiller, threadDecoder, type DiskImageDescriptor } from '../repository/disk-image.ts';
 import { openVolumes, type Volume } from '../volumes/volumes.ts';
 import { openFileSystem, type FileSystem } from '../filesystems/filesystem.ts';
 import { FsError, type FsEntry } from '../filesystems/types.ts';
@@ -32,21 +32,24 @@ function describeError(e: unknown): string {
 
 /** The factory IsolatedWorker calls once per worker. */
 export async function openBrowseHandler(disks: BrowseDisk[], opts: { cacheBytes?: number } = {}): Promise<BrowseHandler> {
-  // Chunks read ahead of a download are decoded and checked on threads of their own (started by
-  // the first download), while this one maps the file's bytes: listings stay inline.
+  // Chunks read ahead of a stream (fileStream, zips) are decoded and checked on threads of their own
+  // (started by the first one), while this one maps the file's bytes: listings stay inline. One
+  // core is left to the main thread and the client (2 threads at most).
   const first = disks[0]?.descriptor;
   const keys = first?.keys ? { encKey: Buffer.from(first.keys.encKey), idKey: Buffer.from(first.keys.idKey) } : undefined;
-  // In a local repository those threads read a download's chunks from the packs themselves, straight
-  // into the shared buffers the main thread sends to the socket (DiskImageOptions.streamFill). One
-  // core is left to the main thread and the client: on 2 cores one thread (~750 MB/s of reading and
-  // hashing); a second one cost each session's first download ~0.35 CPU-s to start (TypeScript
-  // loading) and measured slower (bench/items: 201/247 vs 248/325 MB/s median, load ~4).
-  const threads = Math.max(1, Math.min(2, availableParallelism() - 1));
-  const streamDecoder = first ? threadDecoder(keys, first.chunkSize, threads, first.storage.kind === 'local' ? first.storage.path : undefined) : undefined;
+  const cores = availableParallelism();
+  const dir = first?.storage.kind === 'local' ? first.storage.path : undefined;
+  const streamDecoder = first ? threadDecoder(keys, first.chunkSize, Math.max(1, Math.min(2, cores - 1)), cores > 2 ? dir : undefined) : undefined;
+  // A download's blocks (shared buffers, sessions.ts fileBlocks) are filled from the packs of a local
+  // repository straight into them (DiskImageOptions.streamFill): on those threads where there are
+  // cores to spare; on 2 cores by this thread, which has nothing else to do meanwhile: a thread cost
+  // each session's first download ~0.35 CPU-s to start, and measured slower (bench/items, load ~3:
+  // 2.0-2.1 server CPU-s per GiB inline vs 2.2-2.6 on a thread).
+  const streamFill = dir === undefined ? undefined : streamDecoder?.fill ?? inlineFiller(dir, keys);
   // A compressed chunk is checked by its zstd frame checksum (an encrypted one by its GCM tag), as a
   // restore checks it; a raw one is always hashed. Hashing every decoded chunk again cost a cold
   // listing or path lookup a SHA-256 of each MiB it touched.
-  const images = disks.map((d) => ({ ...d, image: DiskImage.fromDescriptor(d.descriptor, { cacheBytes: opts.cacheBytes ?? 64 << 20, verify: false, ...(streamDecoder ? { streamDecoder } : {}), ...(streamDecoder?.fill ? { streamFill: streamDecoder.fill } : {}) }) }));
+  const images = disks.map((d) => ({ ...d, image: DiskImage.fromDescriptor(d.descriptor, { cacheBytes: opts.cacheBytes ?? 64 << 20, verify: false, ...(streamDecoder ? { streamDecoder } : {}), ...(streamFill ? { streamFill } : {}) }) }));
   return new BrowseHandler(images);
 }
 

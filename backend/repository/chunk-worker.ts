@@ -4,7 +4,8 @@
 // Image reads (backup) and pack reads + target writes (restore) happen here too, with positional
 // synchronous I/O on descriptors the main thread owns: no extra copy or hop through the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { readSync, readvSync, writeSync, openSync, closeSync } from 'node:fs';
+import { readSync, writeSync, openSync, closeSync } from 'node:fs';
+import { ChunkFiller, type StoredChunk } from './fill.ts';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { chunkId, sealChunk } from './crypto.ts';
@@ -38,8 +39,7 @@ function allocated(bytes: number): void {
   if (garbage >= GARBAGE_LIMIT && collectGarbage) { garbage = 0; collectGarbage({ type: 'minor' }); }
 }
 
-/** Where a stored chunk's record is (from its index entry). */
-export interface StoredChunk { pack: string; offset: number; length: number; flags: number; rawLength: number; id: Uint8Array }
+export type { StoredChunk } from './fill.ts';
 /** A chunk made of a stored one (or zeros) with `patches` laid over it (offsets within the chunk). */
 export interface ChunkPatch { base: StoredChunk | 'zero'; patches: { at: number; data: Uint8Array }[] }
 /**
@@ -200,45 +200,12 @@ function restoreChunk(c: Omit<StoredChunk, 'id'>, id: Uint8Array, out: Buffer): 
   return undefined;
 }
 
-const recordHeader = Buffer.allocUnsafeSlow(RECORD_HEADER);
-let fillScratch: Buffer | undefined;
+let filler: ChunkFiller | undefined;
 
-function fill(m: FillReq): FillRes {
-  for (const x of m.chunks) {
-    const why = fillOne(x.chunk, m.into, x.at);
-    if (why) return { seq: m.seq, error: why, damaged: true };
-  }
-  return { seq: m.seq };
-}
-
-/** Puts chunk `c` at into[at, at + c.rawLength); returns why not when its stored data is missing or bad (throws on I/O errors). */
-function fillOne(c: StoredChunk, into: SharedArrayBuffer, at: number): string | undefined {
-  const out = Buffer.from(into, at, c.rawLength);
-  if (c.flags & 3) {
-    // Compressed or encrypted: decoded beside (zstd may write a byte past the end) and copied over.
-    if (!fillScratch || fillScratch.length < c.rawLength + FRAME_END_ROOM) fillScratch = Buffer.allocUnsafeSlow(Math.max(chunkBytes, c.rawLength) + FRAME_END_ROOM);
-    const why = restoreChunk(c, c.id, fillScratch);
-    if (!why) out.set(fillScratch.subarray(0, c.rawLength));
-    return why;
-  }
-  const chunk = `chunk ${Buffer.from(c.id).toString('hex').slice(0, 16)}…`;
-  let fd: number;
-  try { fd = packFd(c.pack); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return `pack ${c.pack} is missing (${chunk})`;
-    throw e;
-  }
-  if (c.length !== c.rawLength) return `${chunk} in pack ${c.pack} is damaged (chunk length ${c.length} != ${c.rawLength})`;
-  const need = RECORD_HEADER + c.length;
-  for (let got = 0; got < need;) {
-    const n = got < RECORD_HEADER
-      ? readvSync(fd, [recordHeader.subarray(got), out], c.offset + got)
-      : readSync(fd, out, got - RECORD_HEADER, need - got, c.offset + got);
-    if (n === 0) return `pack ${c.pack} is truncated: ${chunk} at offset ${c.offset} needs ${need} bytes, ${got} present`;
-    got += n;
-  }
-  if (!headerMatches(recordHeader, c.id, c.length)) return `pack ${c.pack} has a bad record header at offset ${c.offset} (${chunk})`;
-  const why = rawChunkProblem(into as unknown as ArrayBuffer, at, c.length, c.flags, c.rawLength, c.id, idKey);
-  return why && `${chunk} in pack ${c.pack} is damaged (${why})`;
+async function fill(m: FillReq): Promise<FillRes> {
+  filler ??= new ChunkFiller(dir, { encKey, idKey });
+  const why = await filler.fill(m.chunks, m.into);
+  return why ? { seq: m.seq, error: why, damaged: true } : { seq: m.seq };
 }
 
 async function restore(m: RestoreReq): Promise<RestoreRes> {
@@ -274,6 +241,8 @@ async function restore(m: RestoreReq): Promise<RestoreRes> {
 }
 
 function release(): void {
+  void filler?.close();
+  filler = undefined;
   for (const fd of packFds.values()) closeSync(fd);
   packFds.clear();
   slots.forget();
@@ -288,11 +257,7 @@ if (parentPort) {
       port.postMessage(r, [r.buf, r.out]);
     } else if (m.op === 'decode') { const r = decode(m); port.postMessage(r, r.out ? [r.payload, r.out] : [r.payload]); }
     else if (m.op === 'restore') void restore(m).then((r) => port.postMessage(r));
-    else if (m.op === 'fill') {
-      let r: FillRes;
-      try { r = fill(m); } catch (e) { r = { seq: m.seq, error: (e as Error).message }; }
-      port.postMessage(r);
-    }
+    else if (m.op === 'fill') void fill(m).catch((e) => ({ seq: m.seq, error: (e as Error).message })).then((r) => port.postMessage(r));
     else { release(); port.postMessage({ seq: m.seq }); }
   });
 }

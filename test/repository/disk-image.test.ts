@@ -11,7 +11,7 @@ import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { Repository } from '../../backend/repository/repository.ts';
-import { DiskImage, inlineDecoder, threadDecoder, type DiskImageDescriptor } from '../../backend/repository/disk-image.ts';
+import { DiskImage, inlineDecoder, inlineFiller, threadDecoder, type DiskImageDescriptor } from '../../backend/repository/disk-image.ts';
 import { tempDir, ROOT } from './helpers.ts';
 
 const KiB = 1024;
@@ -289,12 +289,15 @@ test('reused chunk buffers never mix data: a tiny cache under concurrent readers
 
   // A download's reads into shared buffers: the threads read whole chunks from the packs straight into
   // them, the partly covered ones into shared chunk buffers (cached: each chunk read once).
+  // On chunk-worker threads, and inline (synchronous reads on this thread).
   const filler = threadDecoder(undefined, CS, 2, repoDir);
   t.after(() => filler.close());
   assert.ok(filler.fill, 'a local repository gets a filler');
+  const inline = inlineFiller(repoDir, undefined);
+  t.after(() => inline.close());
   const nonZero = Array.from({ length: Math.ceil(want.length / CS) }, (_, i) => want.subarray(i * CS, (i + 1) * CS)).filter((c) => c.some((x) => x !== 0)).length;
-  for (const start of [0, 4099]) {
-    const filled = DiskImage.fromDescriptor(desc, { cacheBytes: 8 * CS, streamDecoder: filler, streamFill: filler.fill });
+  for (const [start, streamFill] of [[0, filler.fill], [4099, filler.fill], [4099, inline]] as const) {
+    const filled = DiskImage.fromDescriptor(desc, { cacheBytes: 8 * CS, streamDecoder: filler, streamFill });
     const shared = new Uint8Array(new SharedArrayBuffer(5 * CS + 4099 + 16), 16);
     const hf = createHash('sha256').update(want.subarray(0, start));
     for (let o = start; o < want.length; o += shared.length) {
@@ -331,20 +334,22 @@ test('reused chunk buffers never mix data: a tiny cache under concurrent readers
   assert.ok(damagedImg.stats.readAheads > 10, 'the chunks came through the thread');
   await damagedImg.close();
 
-  // The filler's threads check what they read: the same chunks fail, as EDAMAGED naming the pack.
-  const filledDamaged = DiskImage.fromDescriptor(desc, { cacheBytes: 8 * CS, streamDecoder: filler, streamFill: filler.fill });
-  const one = new Uint8Array(new SharedArrayBuffer(CS));
-  let badFilled = 0;
-  for (let i = 0; i < 161; i++) {
-    try {
-      const n = await filledDamaged.readInto(i * CS, one);
-      assert.ok(Buffer.from(one.subarray(0, n)).equals(want.subarray(i * CS, Math.min(want.length, (i + 1) * CS))), `chunk ${i}`);
-    } catch (e) {
-      assert.equal((e as { code?: string }).code, 'EDAMAGED');
-      assert.match((e as Error).message, /pack [0-9a-f]{16}/);
-      badFilled++;
+  // The fillers check what they read: the same chunks fail, as EDAMAGED naming the pack.
+  for (const streamFill of [filler.fill, inline]) {
+    const filledDamaged = DiskImage.fromDescriptor(desc, { cacheBytes: 8 * CS, streamDecoder: filler, streamFill });
+    const one = new Uint8Array(new SharedArrayBuffer(CS));
+    let badFilled = 0;
+    for (let i = 0; i < 161; i++) {
+      try {
+        const n = await filledDamaged.readInto(i * CS, one);
+        assert.ok(Buffer.from(one.subarray(0, n)).equals(want.subarray(i * CS, Math.min(want.length, (i + 1) * CS))), `chunk ${i}`);
+      } catch (e) {
+        assert.equal((e as { code?: string }).code, 'EDAMAGED');
+        assert.match((e as Error).message, /pack [0-9a-f]{16}/);
+        badFilled++;
+      }
     }
+    assert.equal(badFilled, bad, 'the filler finds the damaged chunks the decoder found');
+    await filledDamaged.close();
   }
-  assert.equal(badFilled, bad, 'the filler finds the damaged chunks the decoder found');
-  await filledDamaged.close();
 });
