@@ -170,7 +170,7 @@ export class BrowseHandler {
   /**
    * Up to `buffer.byteLength` bytes of a file into a buffer of the main thread's (a download's pool,
    * sessions.ts): the count. The buffer is shared with the main thread, which reads it only once this
-   * call answered, and with the repository's threads that fill whole chunks of it: no new memory per
+   * call answered (the disk image's filler puts whole chunks straight into it, sometimes from other threads): no new memory per
    * block, no copy of it between threads.
    */
   async readInto(volumeId: string, ref: string, offset: number, length: number, stream: string | undefined, buffer: SharedArrayBuffer): Promise<number> {

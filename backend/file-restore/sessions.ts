@@ -222,7 +222,7 @@ export class PointSession {
   /**
    * A file's bytes [start, end) as blocks of up to DOWNLOAD_BLOCK for a consumer that says when it is
    * done with each (a socket's write callback): the worker reads into a few SharedArrayBuffers
-   * (never copied between threads; the repository's threads write whole chunks straight into them),
+   * (never copied between threads; whole chunks are read from the packs straight into them),
    * READS_IN_FLIGHT at a time, so a 1 GiB download allocates 4 buffers, not 512, and leaves the main
    * thread no garbage to collect. A buffer is written only while the worker's read of it runs, so a
    * block's bytes stay until its release(). Stopping the iteration early (a client that left) is fine;

@@ -37,7 +37,8 @@ export const READ_BLOCK = 1024 * 1024;
 /** Bytes one read() of the browse worker returns at most (large files stream in blocks this big). */
 export const MAX_READ_BLOCK = 2 * 1024 * 1024;
 /**
- * Bytes of a download's blocks (fileBlocks, readInto into shared buffers): whole chunks in them are
- * split among the repository's threads in one message each, so bigger blocks mean fewer thread wake-ups.
+ * Bytes of a download's blocks (fileBlocks, readInto into shared buffers): each is one message to the
+ * browse worker (and, on more than 2 cores, one to each filler thread), so bigger blocks mean fewer
+ * thread wake-ups; most of a block's chunks are whole and read straight into it.
  */
 export const DOWNLOAD_BLOCK = 8 * 1024 * 1024;

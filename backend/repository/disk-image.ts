@@ -13,7 +13,8 @@
 // Chunk bytes live in a few reused buffers (allocating and faulting in fresh ones cost more than
 // decoding): a stored raw chunk is checked where its record was read, a compressed one is decoded
 // into a second pooled buffer, and a buffer goes back to the pool when its chunk has left the cache
-// and no read is copying from it (pinned).
+// and no read is copying from it (pinned). A large read into a SharedArrayBuffer with a filler
+// (streamFill, fill.ts: a download's blocks) gets its whole chunks read from the packs straight into it.
 // This module loads no LevelDB and takes no lock, so it runs in worker threads and child processes.
 import { RECORD_HEADER, chunkCount } from './format.ts';
 import { decodePayload, rawChunkProblem } from './codec.ts';
@@ -65,9 +66,9 @@ export interface DiskImageOptions {
   streamDecoder?: Decoder;
   /**
    * For reads of at least a chunk into a SharedArrayBuffer (a download's blocks, sessions.ts): the
-   * chunks they cover whole are read from their packs and checked on the filler's threads straight
-   * into the caller's memory, the others (at the read's ends, cached) into shared chunk buffers there.
-   * No pass through this thread's I/O pool, no copy of whole chunks, no read-ahead needed.
+   * chunks they cover whole are read from their packs and checked by the filler (on other threads,
+   * or inline) straight into the caller's memory, the others (at the read's ends, cached) into shared
+   * chunk buffers. No pass through this thread's I/O pool, no copy of whole chunks, no read-ahead.
    */
   streamFill?: Filler;
   /** Called once when the image is closed. */
@@ -225,7 +226,7 @@ export class DiskImage {
   #cache: Lru<number, Held>;
   #loading = new Map<number, Held>();
   #buffers: ChunkBuffers;
-  /** Chunk buffers the filler's threads write into (only with streamFill). */
+  /** Chunk buffers the filler writes into (only with streamFill). */
   #shared: ChunkBuffers<SharedArrayBuffer>;
   #readAhead: number;
   #concurrency: number;
