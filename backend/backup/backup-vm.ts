@@ -21,6 +21,7 @@ import type { DiskLayout } from '../model/restore-point.ts';
 import type { VmConfigController, VmConfigDisk } from '../model/vm-config.ts';
 import { PARTITION_TABLE_BYTES, readPartitionTable } from '../volumes/partition-table.ts';
 import { say } from '../common/service-text.ts';
+import { count } from '../common/units.ts';
 
 const log = childLog('backup');
 
@@ -221,7 +222,7 @@ export async function backupVm(deps: BackupDeps, req: BackupVmRequest): Promise<
     step('remove snapshot');
     if (cbtResetNeeded) await vs.cbt.reset(ref).catch((e) => warnings.push(say('warning.cbtResetFailed', { error: (e as Error).message })));
     const durationMs = Date.now() - t0;
-    await tellVcenter(vs, { ref, name: vm.name }, warnings.length ? EVENT_TYPES.backupWarning : EVENT_TYPES.backupSucceeded, `Stillpoint: backup of ${vm.name} finished, ${result.consistency}-consistent${warnings.length ? ` with ${warnings.length} warning(s)` : ''}.`,
+    await tellVcenter(vs, { ref, name: vm.name }, warnings.length ? EVENT_TYPES.backupWarning : EVENT_TYPES.backupSucceeded, `Stillpoint: backup of ${vm.name} finished, ${result.consistency}-consistent${warnings.length ? ` with ${count(warnings.length, 'warning')}` : ''}.`,
       `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} ${warnings.length ? 'warning' : 'success'} (${result.consistency}-consistent)`);
     if (task) await task.succeed().catch(() => undefined);
     step('tell vCenter');

@@ -4,7 +4,7 @@
 //   gc        — reclaims chunks no restore point references (scheduled, or on demand),
 //   verify    — checks every chunk of every restore point (scheduled, or on demand).
 // Each run's message says what it did, so the history shows every point retention removed.
-import { formatBytes } from '../common/units.ts';
+import { count, formatBytes } from '../common/units.ts';
 import type { Repository, RestorePoint } from '../repository/repository.ts';
 import { decideRetention, type RetentionDecision } from '../repository/retention.ts';
 import type { JobRunner } from './runner.ts';
@@ -93,7 +93,7 @@ function verifyTask(d: MaintenanceDeps): RepositoryTask {
       const r = await (await d.repo()).verify({ onProgress: (done, total) => ctx.progress(total ? (100 * done) / total : 0, 'verifying chunks') });
       if (r.ok) return { status: 'success', message: say('maintenance.verifyOk') };
       const points = r.affected.map((a) => `${a.restorePoint} (${a.vm.name})`);
-      throw new Error(`Verify found ${r.damaged.length} damaged chunk(s) affecting ${points.length} restore point(s): ${points.join(', ')}. Back these VMs up again; damaged points cannot be restored whole.`);
+      throw new Error(`Verify found ${count(r.damaged.length, 'damaged chunk')} affecting ${count(points.length, 'restore point')}: ${points.join(', ')}. Back these VMs up again; damaged points cannot be restored whole.`);
     },
   };
 }

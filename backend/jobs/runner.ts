@@ -9,6 +9,7 @@ import { overallStatus, type Job, type Run, type RunItem, type RunKind, type Run
 import type { EngineEvent, RepositoryTask, VmKind, VmOutcome } from './kinds.ts';
 import type { JobStore } from './store.ts';
 import { say } from '../common/service-text.ts';
+import { count } from '../common/units.ts';
 
 const log = childLog('runner');
 
@@ -141,7 +142,7 @@ export class JobRunner {
       try { run = this.#d.store.run(a.runId); } catch { continue; }
       const v = run.vms.find((x) => x.vmId === a.vmId);
       if (!v) continue;
-      const did = [`removed ${a.snapshotsRemoved} leftover snapshot(s)`];
+      const did = [`removed ${count(a.snapshotsRemoved, 'leftover snapshot')}`];
       if (a.postThawRan) did.push('ran the post-thaw script');
       if (a.postThawError) did.push(`the post-thaw script failed (${a.postThawError})`);
       if (a.error) did.push(`cleanup problem: ${a.error}`);

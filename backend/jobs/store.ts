@@ -9,6 +9,7 @@ import { DEFAULT_TARGET, type Job, type Run } from '../model/job.ts';
 import { NotFound, Conflict } from '../common/errors.ts';
 import { readJson, removeFileDurable, writeFileDurable } from '../common/durable.ts';
 import type { SecretBox } from '../common/secrets.ts';
+import { count } from '../common/units.ts';
 
 interface SealedCredential extends GuestCredential { passwordSealed: string }
 /** credentials.json as older versions wrote it: no owner, no scope. */
@@ -102,7 +103,7 @@ export class JobStore {
     if (!this.#credentials.some((c) => c.id === id)) throw new NotFound('Guest credential', id);
     // No job names here: the caller may not see those jobs (the API names the ones it may see).
     const users = this.credentialUsers(id);
-    if (users.length) throw new Conflict(`Guest credential is used by ${users.length} job(s): change those jobs first.`);
+    if (users.length) throw new Conflict(`Guest credential is used by ${count(users.length, 'job')}: change ${users.length === 1 ? 'that job' : 'those jobs'} first.`);
     this.#credentials = this.#credentials.filter((c) => c.id !== id);
     this.#saveCredentials();
   }

@@ -39,6 +39,7 @@ import type { RetentionPolicy, RetentionDecision } from './retention.ts';
 import type { GcReport } from './gc.ts';
 import type { WorkerPool } from './worker-pool.ts';
 import type { RepoContext, InFlight } from './context.ts';
+import { count } from '../common/units.ts';
 
 export type { RestorePoint, DiskRecord, DiskInfo, VmIdentity, Consistency, RestorePointMetadata } from './catalog.ts';
 export { warningsOf } from './catalog.ts';
@@ -204,10 +205,10 @@ export class Repository {
         // Restore points the index lost (a truncated log loses writes silently) show as objects without records.
         const points = await reconcilePoints(storage, db, keys, { write: !opts.readOnly });
         if (points.orphans.length) {
-          throw indexDamaged(dir, `it lacks ${points.orphans.length} restore point(s) that the repository holds: ` +
+          throw indexDamaged(dir, `it lacks ${count(points.orphans.length, 'restore point')} that the repository holds: ` +
             `${points.orphans.slice(0, 5).join(', ')}${points.orphans.length > 5 ? ', …' : ''}`);
         }
-        if (points.incomplete.length) throw indexDamaged(dir, `the digest lists of restore point(s) ${points.incomplete.slice(0, 5).join(', ')} are incomplete`);
+        if (points.incomplete.length) throw indexDamaged(dir, `the digest lists of ${points.incomplete.length === 1 ? 'restore point' : 'restore points'} ${points.incomplete.slice(0, 5).join(', ')} are incomplete`);
         if (points.exported.length) childLog('repository').info({ dir, points: points.exported.length }, 'wrote restore point objects the repository lacked (the index can be rebuilt from them)');
         return new Repository(dir, storage, cfg, db, keys, lock, opts, await badMarkers(db));
       } catch (e) {

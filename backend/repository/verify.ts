@@ -127,8 +127,8 @@ export async function verify(ctx: RepoContext, packs: PackReader, opts: { quick?
 
   const report: VerifyReport = { ok: damaged.length === 0, mode: opts.quick ? 'quick' : 'full', chunks, bytesChecked: bytes, packs: sizes.size, restorePoints: rps, damaged, affected, marked: damaged.length };
   if (damaged.length) {
-    report.repair = `The ${damaged.length} damaged chunk(s) are marked: the next backup that reads the same data (a full read ` +
-      `of the disk, not only changed blocks) stores good copies, which repairs ${affected.length ? `the restore point(s) named above` : 'them'} and ` +
+    report.repair = `${damaged.length === 1 ? 'The damaged chunk is' : `The ${damaged.length} damaged chunks are`} marked: the next backup that reads the same data (a full read ` +
+      `of the disk, not only changed blocks) stores good copies, which repairs ${affected.length ? `the restore ${affected.length === 1 ? 'point' : 'points'} named above` : 'them'} and ` +
       'every other restore point sharing those chunks. Data the source no longer has cannot be stored again: restore ' +
       'those points from another copy of the repository, or delete them.';
   }

@@ -21,6 +21,7 @@ import { BufferPool } from './worker-pool.ts';
 import { FRAME_END_ROOM } from './zstd.ts';
 import { RepositoryError, diskFull, indexFailure, isNoSpace } from './errors.ts';
 import { writePoint } from './points.ts';
+import { count } from '../common/units.ts';
 
 export interface BeginOptions {
   vm: VmIdentity;
@@ -550,8 +551,8 @@ export class DiskWriter {
       if (this.digests.compare(this.parentDigests!, at, at + DIGEST_LEN, at, at + DIGEST_LEN) === 0 && !this.#w.repairs.has(this.digests.toString('hex', at, at + DIGEST_LEN))) inherited++;
     }
     if (inherited) {
-      this.#w.note(`disk ${this.info.label} (${this.info.key}): ${inherited} chunk(s) taken unchanged from the parent restore point ` +
-        `${this.#w.parent?.id} are damaged (marked by verify), so this restore point shares the damage; a backup that reads the whole disk stores them again and repairs both.`);
+      this.#w.note(`disk ${this.info.label} (${this.info.key}): ${count(inherited, 'chunk')} taken unchanged from the parent restore point ` +
+        `${this.#w.parent?.id} ${inherited === 1 ? 'is' : 'are'} damaged (marked by verify), so this restore point shares the damage; a backup that reads the whole disk stores them again and repairs both.`);
     }
     this.#finished = { ...this.info, chunks: this.count, zeroChunks: zero, newChunks: this.#stats.newChunks, newRawBytes: this.#stats.newRawBytes, newStoredBytes: this.#stats.newStoredBytes };
     return this.#finished;

@@ -137,9 +137,9 @@ test('killed while the guest is frozen, while the snapshot exists, and while rea
   }
   // What recovery did is in the history too.
   const msg = async (id: string) => (await svc.call<JobRun>('GET', `/api/runs/${id}`)).body.vms[0]!.message ?? '';
-  assert.match(await msg(run1.id), /At restart Stillpoint removed 0 leftover snapshot\(s\), ran the post-thaw script/);
-  assert.match(await msg(run2.id), /At restart Stillpoint removed 1 leftover snapshot\(s\)/);
-  assert.match(await msg(run3.id), /removed 1 leftover snapshot\(s\), ran the post-thaw script/);
+  assert.match(await msg(run1.id), /At restart Stillpoint removed 0 leftover snapshots, ran the post-thaw script/);
+  assert.match(await msg(run2.id), /At restart Stillpoint removed 1 leftover snapshot(?!s)/);
+  assert.match(await msg(run3.id), /removed 1 leftover snapshot, ran the post-thaw script/);
   // The service still works after all this.
   const ok = (await svc.call<JobRun>('POST', '/api/backups', { vmIds: [win] })).body;
   const done = await until('a new backup', async () => { const r = (await svc.call<JobRun>('GET', `/api/runs/${ok.id}`)).body; return r.status !== 'running' && r; });

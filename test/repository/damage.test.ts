@@ -196,7 +196,7 @@ test('damage left to the parent (CBT) is named in a warning; patching it is refu
   const cbt = await w.commit();
   const warnings = cbt.warnings ?? [];
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0], new RegExp(`1 chunk\\(s\\) taken unchanged from the parent restore point ${s.rpA.id} are damaged`));
+  assert.match(warnings[0], new RegExp(`1 chunk taken unchanged from the parent restore point ${s.rpA.id} is damaged`));
   const v = await repo.verify();
   assert.deepEqual(v.affected.map((a) => a.restorePoint).sort(), [s.rpA.id, cbt.id].sort());
 

@@ -25,6 +25,7 @@ import type { JobStore } from '../../jobs/store.ts';
 import { parseCron, CronError } from '../../jobs/cron.ts';
 import type { InventoryApi } from './vms.ts';
 import { visibleVm } from './vms.ts';
+import { count } from '../../common/units.ts';
 
 export const RP_ID = /^rp-[0-9A-Za-z-]{1,64}$/;
 
@@ -524,7 +525,7 @@ export function operationRoutes(d: OperationsDeps): RouteDef[] {
           const names: string[] = [];
           for (const j of d.store.jobs().filter((x) => users.includes(x.id))) if (await shownJob(user, j)) names.push(`'${j.name}'`);
           const others = users.length - names.length;
-          const list = [...names, ...(others ? [`${others} job(s) you cannot see`] : [])].join(', ');
+          const list = [...names, ...(others ? [`${count(others, 'job')} you cannot see`] : [])].join(', ');
           throw new Conflict(`Guest credential '${cred.name}' is used by ${list}: change those jobs first.`);
         }
         d.store.deleteCredential(id);

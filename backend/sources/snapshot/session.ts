@@ -18,6 +18,7 @@ import { runGuestScript, type GuestFamily } from './guest-script.ts';
 import type { SessionJournal, SessionRecord } from './journal.ts';
 import { judgeLeftovers, nodeGraceMs, snapshotTag } from './ownership.ts';
 import { say } from '../../common/service-text.ts';
+import { count } from '../../common/units.ts';
 
 const log = childLog('snapshot-session');
 
@@ -162,11 +163,11 @@ async function preflight(ctx: SessionContext, vm: MoRef, warn: (w: string) => vo
   const doomed = new Set(decisions.filter((d) => d.remove).map((d) => d.snapshot.ref.value));
   if (doomed.size) await vs.snapshots.removeMatching(vm, (n) => doomed.has(n.ref.value));
   const own = decisions.filter((d) => d.verdict === 'own').length;
-  if (own) warn(`Removed ${own} leftover Stillpoint snapshot(s) from an earlier run.`);
+  if (own) warn(`Removed ${count(own, 'leftover Stillpoint snapshot')} from an earlier run.`);
   const unknown = decisions.filter((d) => d.verdict === 'owner-unknown').length;
-  if (unknown) warn(`Left ${unknown} Stillpoint snapshot(s) of an older version alone: they name no owning node. Remove them in vSphere once no Stillpoint backup of this VM is running.`);
+  if (unknown) warn(`Left ${count(unknown, 'Stillpoint snapshot')} of an older version alone: ${unknown === 1 ? 'it names' : 'they name'} no owning node. Remove them in vSphere once no Stillpoint backup of this VM is running.`);
   const gone = [...new Set(decisions.filter((d) => d.verdict === 'owner-gone').map((d) => d.owner))];
-  if (gone.length) warn(`Removed snapshot(s) left by Stillpoint ${gone.join(', ')}, which stopped reporting to vCenter.`);
+  if (gone.length) warn(`Removed the snapshots left by Stillpoint ${gone.join(', ')}, which stopped reporting to vCenter.`);
   const alive = [...new Set(decisions.filter((d) => d.verdict === 'owner-alive').map((d) => d.owner))];
   if (alive.length) warn(`Stillpoint ${alive.join(', ')} holds a snapshot of this VM too (a session of its own); left alone.`);
   if (await vs.snapshots.consolidateIfNeeded(vm)) warn('The VM needed disk consolidation; consolidated before the backup.');
