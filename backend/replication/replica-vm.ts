@@ -11,6 +11,7 @@ import { buildConfigSpec, placeDisks, vmPathName, type PlannedDisk } from '../re
 import { diskFileNames, vmdkDescriptor } from '../restore/vmdk.ts';
 import { REPLICA_OF_FIELD, replicaAnnotation } from './marks.ts';
 import { editNics, readNics, type NicEdit } from './failover/vm-ops.ts';
+import { count } from '../common/units.ts';
 
 export interface NetworkMapping { source: string; target: string }
 
@@ -162,7 +163,7 @@ export async function resolvePool(vs: VSphere, placement: Placement, arg: string
 export async function applyNetworkMap(vs: VSphere, replica: MoRef, mapped: VmConfig['nics']): Promise<{ changed: string[]; warning?: string }> {
   const nics = await readNics(vs, replica);
   if (nics.length !== mapped.length) {
-    return { changed: [], warning: `The network mapping was not applied: the replica has ${nics.length} network adapter(s), the source ${mapped.length}. Edit the replica's adapters in the vSphere Client, or delete the replica to seed a new one.` };
+    return { changed: [], warning: `The network mapping was not applied: the replica has ${count(nics.length, 'network adapter')}, the source ${mapped.length}. Edit the replica's adapters in the vSphere Client, or delete the replica to seed a new one.` };
   }
   const edits: NicEdit[] = [];
   const said: string[] = [];

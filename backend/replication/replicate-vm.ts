@@ -31,6 +31,7 @@ import type { TransporterLink } from './transport/link.ts';
 import type { DiskWritten, PlanReason, ReplicaDiskTarget, ReplicaWriter, TransportName } from './transport/replica-writer.ts';
 import type { Placement } from '../restore/placement.ts';
 import { say } from '../common/service-text.ts';
+import { count } from '../common/units.ts';
 
 const log = childLog('replication');
 
@@ -254,7 +255,7 @@ export async function replicateVm(deps: ReplicateDeps, req: ReplicateRequest): P
             report(say('phase.growingReplicaDisks'));
             removedForGrowth = await growReplicaDisks(dr, replica, sourceDisks.filter((_d, i) => grown[i]).map((d) => ({ key: targets[sourceDisks.indexOf(d)]!.key, capacity: d.capacityBytes })));
             warnings.push(`${sourceDisks.filter((_d, i) => grown[i]).map((d) => d.label).join(', ')} of the source grew: the replica's disks were grown to match. vSphere cannot grow a disk that has snapshots, ` +
-              `so the replica's ${removedForGrowth.length} older recovery point(s) were removed (${removedForGrowth.join(', ') || 'none'}); this run's point is the first of the grown disk.`);
+              `so the replica's ${count(removedForGrowth.length, 'older recovery point')} ${removedForGrowth.length === 1 ? 'was' : 'were'} removed (${removedForGrowth.join(', ') || 'none'}); this run's point is the first of the grown disk.`);
             targets = await replicaDisks(dr, replica);
           }
           report(say('phase.applyingNetworkMap'));

@@ -8,6 +8,7 @@ import { FAILOVER_FIELD, recordPermanentFailover } from '../replica-state.ts';
 import { withHoldReleased } from './holds.ts';
 import { loadReplica, takeReplica, underTask, type FailoverDeps, type OpRequest } from './context.ts';
 import { say } from '../../common/service-text.ts';
+import { count } from '../../common/units.ts';
 
 export interface PermanentRequest extends OpRequest {
   /** The source's site-qualified id, as replication jobs name it (defaults to the id the replica recorded). */
@@ -50,7 +51,7 @@ export async function permanentFailover(deps: FailoverDeps, req: PermanentReques
           vmId: req.replicaId ?? ref.value, vmName: replica.replicaName, at: new Date().toISOString(), by: req.initiatedBy ?? 'Stillpoint',
         });
         return { vmId: req.replicaId ?? ref.value, vmName: replica.replicaName, removedPoints: removed, warnings };
-      }, (r) => `${r.vmName} is the production VM now (permanent failover): ${r.removedPoints.length} recovery point(s) removed, no longer a replica.`);
+      }, (r) => `${r.vmName} is the production VM now (permanent failover): ${count(r.removedPoints.length, 'recovery point')} removed, no longer a replica.`);
     } finally {
       release();
     }

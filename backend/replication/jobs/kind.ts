@@ -10,6 +10,7 @@ import type { VmContext, VmKind, VmOutcome } from '../../jobs/kinds.ts';
 import { replicateFromBackup, type FromBackupDeps } from '../from-backup.ts';
 import { replicateVm, type ReplicateDeps, type ReplicateResult } from '../replicate-vm.ts';
 import { replicaTarget, runTarget } from './job-input.ts';
+import { say } from '../../common/service-text.ts';
 
 export interface ReplicationKindDeps {
   /** What replicating this VM from a snapshot to a DR site needs (its own vCenter, journal, locks; the DR site's vCenter and transporters). */
@@ -63,7 +64,7 @@ export class ReplicationKind implements VmKind<unknown> {
 }
 
 function outcome(r: ReplicateResult, why: string): VmOutcome {
-  const removed = r.removedPoints.length ? ` Removed ${r.removedPoints.length} old recovery point(s).` : '';
+  const removed = r.removedPoints.length ? say('replication.removedPoints', { n: r.removedPoints.length }) : '';
   return {
     status: r.warnings.length ? 'warning' : 'success',
     message: `${r.created ? 'Created replica' : 'Updated replica'} ${r.replicaName} (${r.replicaId}): recovery point '${r.point.name}', ` +
