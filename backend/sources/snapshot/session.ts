@@ -165,7 +165,7 @@ async function preflight(ctx: SessionContext, vm: MoRef, warn: (w: string) => vo
   const own = decisions.filter((d) => d.verdict === 'own').length;
   if (own) warn(`Removed ${count(own, 'leftover Stillpoint snapshot')} from an earlier run.`);
   const unknown = decisions.filter((d) => d.verdict === 'owner-unknown').length;
-  if (unknown) warn(`Left ${count(unknown, 'Stillpoint snapshot')} of an older version alone: ${unknown === 1 ? 'it names' : 'they name'} no owning node. Remove them in vSphere once no Stillpoint backup of this VM is running.`);
+  if (unknown) warn(`Left ${count(unknown, 'Stillpoint snapshot')} of an older version alone: ${unknown === 1 ? 'it names no owning node. Remove it' : 'they name no owning node. Remove them'} in vSphere once no Stillpoint backup of this VM is running.`);
   const gone = [...new Set(decisions.filter((d) => d.verdict === 'owner-gone').map((d) => d.owner))];
   if (gone.length) warn(`Removed the snapshots left by Stillpoint ${gone.join(', ')}, which stopped reporting to vCenter.`);
   const alive = [...new Set(decisions.filter((d) => d.verdict === 'owner-alive').map((d) => d.owner))];
