@@ -10,7 +10,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { chunkId, sealChunk } from './crypto.ts';
 import { decodePayload, rawChunkProblem } from './codec.ts';
-import { FRAME_END_ROOM, ZstdCompressor, ZstdDecompressor } from './zstd.ts';
+import { FRAME_END_ROOM, ZstdCompressor, ZstdDecompressor, rawFrameBound } from './zstd.ts';
 import { DIRECT_ALIGN, SlotArena, runChunks, writeAsync } from './direct-io.ts';
 import { FLAG_COMPRESSED, FLAG_ENCRYPTED, RECORD_HEADER, headerMatches, packPath } from './format.ts';
 
@@ -118,7 +118,10 @@ function encode(m: EncodeReq): EncodeRes {
   let flags = 0;
   let out: Buffer = data;
   const z = compressor.compress(data);
-  if (z.length < data.length) { out = z; flags |= FLAG_COMPRESSED; }
+  // Kept even when it does not shrink the chunk: an incompressible chunk's frame is its bytes in raw
+  // blocks (37 bytes more per MiB), and reading it back is checked by the frame's XXH64 checksum, 7×
+  // cheaper than recomputing its SHA-256 (which was a third of a download's CPU: bench/items).
+  if (z.length <= rawFrameBound(data.length)) { out = z; flags |= FLAG_COMPRESSED; }
   if (encKey) { out = sealChunk(out, encKey, id); flags |= FLAG_ENCRYPTED; allocated(out.length); }
   if (out.length > m.out.byteLength) return { seq: m.seq, buf: m.buf, out: m.out, kind: 'data', error: 'payload larger than the output buffer' };
   Buffer.from(m.out).set(out);

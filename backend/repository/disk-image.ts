@@ -11,14 +11,14 @@
 // bytes. Concurrent reads of one chunk share one decode; zero chunks cost no I/O; reads past the end
 // are cut; a reader that goes on where one of its last reads ended gets the next chunks read ahead.
 // Chunk bytes live in a few reused buffers (allocating and faulting in fresh ones cost more than
-// decoding): a stored raw chunk is checked where its record was read, a compressed one is decoded
-// into a second pooled buffer, and a buffer goes back to the pool when its chunk has left the cache
-// and no read is copying from it (pinned). A large read into a SharedArrayBuffer with a filler
+// decoding): a raw chunk (older repositories) is checked where its record was read, a compressed one
+// is decoded into a second pooled buffer, and a buffer goes back to the pool when its chunk has left
+// the cache and no read is copying from it (pinned). A large read into a SharedArrayBuffer with a filler
 // (streamFill, fill.ts: a download's blocks) gets its whole chunks read from the packs straight into it.
 // This module loads no LevelDB and takes no lock, so it runs in worker threads and child processes.
 import { RECORD_HEADER, chunkCount } from './format.ts';
 import { decodePayload, rawChunkProblem } from './codec.ts';
-import { FRAME_END_ROOM, ZstdDecompressor } from './zstd.ts';
+import { FRAME_END_ROOM, ZstdDecompressor, rawFrameBound } from './zstd.ts';
 import { readRecord } from './pack-reader.ts';
 import { ChunkTable, MISSING } from './chunk-table.ts';
 import { Lru } from './lru.ts';
@@ -137,7 +137,7 @@ export function inlineDecoder(keys: RepoKeys | undefined): Decoder {
 /**
  * Decodes on chunk worker threads (worker-pool.ts) of this thread's own, one per core (at most
  * `threads`), started on the first decode and unref'ed while idle: for a thread that reads and also
- * does other work (a browse worker streaming a download, whose raw chunks' SHA-256 alone would keep
+ * does other work (a browse worker streaming a download, whose chunks' checks and copies would keep
  * one core busy). Decodes run in parallel; the reader copies chunks out in order. close() stops them.
  */
 export function threadDecoder(keys: RepoKeys | undefined, chunkSize: number, threads = 2, dir?: string): Decoder & { close(): Promise<void>; fill?: Filler } {
@@ -168,11 +168,10 @@ export function inlineFiller(dir: string, keys: RepoKeys | undefined): Filler & 
 }
 
 /**
- * Room in a pooled chunk buffer beyond the record header and the chunk size: a stored payload is at
- * most the chunk size (compressed only when smaller) plus AES-GCM's iv and tag; a decoded chunk needs
- * FRAME_END_ROOM.
+ * Pooled chunk buffers hold a record (header and payload: at most an incompressible chunk's zstd
+ * frame plus AES-GCM's iv and tag) or a decoded chunk (with FRAME_END_ROOM).
  */
-const BUFFER_ROOM = 64;
+const bufferSize = (chunkSize: number) => RECORD_HEADER + rawFrameBound(chunkSize) + 12 + 16;
 /** Free buffers a pool keeps (the rest go to the garbage collector). */
 const POOL_FREE = 12;
 
@@ -246,7 +245,7 @@ export class DiskImage {
     if (this.#table.count !== chunkCount(parts.capacity, parts.chunkSize)) throw new RepositoryError('EINVAL', `chunk table has ${this.#table.count} chunks, a disk of ${parts.capacity} bytes ${chunkCount(parts.capacity, parts.chunkSize)}`);
     const cacheBytes = Math.max(0, opts.cacheBytes ?? 64 * 1024 * 1024);
     this.#cache = new Lru<number, Held>(cacheBytes, (_u, h) => { h.cached = false; if (h.pins === 0) this.#recycle(h); });
-    this.#buffers = new ChunkBuffers(RECORD_HEADER + parts.chunkSize + BUFFER_ROOM, (n) => Buffer.allocUnsafeSlow(n).buffer as ArrayBuffer);
+    this.#buffers = new ChunkBuffers(bufferSize(parts.chunkSize), (n) => Buffer.allocUnsafeSlow(n).buffer as ArrayBuffer);
     this.#shared = new ChunkBuffers(parts.chunkSize, (n) => new SharedArrayBuffer(n));
     this.#readAhead = Math.max(0, Math.min(opts.readAhead ?? 8, Math.floor(cacheBytes / parts.chunkSize / 2)));
     this.#concurrency = Math.max(1, opts.concurrency ?? 8);

@@ -2,8 +2,9 @@
 // disk-image.ts streamFill): each record is read from its pack with synchronous positional reads (on
 // FileHandles, which a terminated worker's cleanup closes; plain descriptors would stay open), a
 // raw chunk straight into place (its header beside it) and hashed where it lies; a compressed or
-// encrypted one decoded beside it and copied over. Used on a chunk-worker thread (chunk-worker.ts
-// 'fill') or inline on the reading thread (inlineFiller in disk-image.ts).
+// encrypted one decoded in place (or beside it and copied over when the byte after it is not this
+// call's to write). Used on a chunk-worker thread (chunk-worker.ts 'fill') or inline on the reading
+// thread (inlineFiller in disk-image.ts).
 import { readSync, readvSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { decodePayload, rawChunkProblem } from './codec.ts';
@@ -32,14 +33,17 @@ export class ChunkFiller {
    * Throws on I/O errors. Calls may overlap: each chunk is read and checked without a pause.
    */
   async fill(chunks: { chunk: StoredChunk; at: number }[], into: SharedArrayBuffer): Promise<string | undefined> {
-    for (const x of chunks) {
+    for (let k = 0; k < chunks.length; k++) {
+      const x = chunks[k]!;
       const chunk = `chunk ${Buffer.from(x.chunk.id).toString('hex').slice(0, 16)}…`;
       let fd: number;
       try { fd = (this.#handles.get(x.chunk.pack) ?? await this.#open(x.chunk.pack)).fd; } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return `pack ${x.chunk.pack} is missing (${chunk})`;
         throw e;
       }
-      const why = this.#one(fd, chunk, x.chunk, into, x.at);
+      // zstd may use the byte after a chunk's place (FRAME_END_ROOM): decoded in place only when the next
+      // chunk of this call goes there (written after this one); else beside, then copied.
+      const why = this.#one(fd, chunk, x.chunk, into, x.at, chunks[k + 1]?.at === x.at + x.chunk.rawLength);
       if (why) return why;
     }
     return undefined;
@@ -58,7 +62,7 @@ export class ChunkFiller {
     return h;
   }
 
-  #one(fd: number, chunk: string, c: StoredChunk, into: SharedArrayBuffer, at: number): string | undefined {
+  #one(fd: number, chunk: string, c: StoredChunk, into: SharedArrayBuffer, at: number, roomAfter: boolean): string | undefined {
     const out = Buffer.from(into, at, c.rawLength);
     const raw = (c.flags & 3) === 0;
     if (raw && c.length !== c.rawLength) return `${chunk} in pack ${c.pack} is damaged (chunk length ${c.length} != ${c.rawLength})`;
@@ -79,13 +83,17 @@ export class ChunkFiller {
     let why: string | undefined;
     if (raw) why = rawChunkProblem(into as unknown as ArrayBuffer, at, c.length, c.flags, c.rawLength, c.id, this.#keys.idKey);
     else {
-      // zstd may write a byte past the end: decoded beside, then copied over.
-      if (!this.#decoded || this.#decoded.length < c.rawLength + FRAME_END_ROOM) this.#decoded = Buffer.allocUnsafeSlow(Math.max(c.rawLength, 1 << 20) + FRAME_END_ROOM);
+      let place: Buffer;
+      if (roomAfter) place = Buffer.from(into, at, c.rawLength + FRAME_END_ROOM);
+      else {
+        if (!this.#decoded || this.#decoded.length < c.rawLength + FRAME_END_ROOM) this.#decoded = Buffer.allocUnsafeSlow(Math.max(c.rawLength, 1 << 20) + FRAME_END_ROOM);
+        place = this.#decoded;
+      }
       this.#zstd ??= new ZstdDecompressor();
       try {
         // Checked by the zstd frame checksum / GCM tag, as a restore checks them.
-        const data = decodePayload(payload, c.flags, c.rawLength, Buffer.from(c.id), false, this.#keys, { zstd: this.#zstd, out: this.#decoded });
-        out.set(data);
+        const data = decodePayload(payload, c.flags, c.rawLength, Buffer.from(c.id), false, this.#keys, { zstd: this.#zstd, out: place });
+        if (!roomAfter) out.set(data);
       } catch (e) { why = (e as Error).message; }
     }
     return why && `${chunk} in pack ${c.pack} is damaged (${why})`;

@@ -96,6 +96,12 @@ export function frameLength(b: Uint8Array): number {
 }
 
 /**
+ * The longest frame zstd makes of `n` bytes it cannot compress: the bytes in raw blocks of at most
+ * 128 KiB with a 3-byte header each, the frame header (at most 18 bytes) and the 4-byte checksum.
+ */
+export function rawFrameBound(n: number): number { return n + 18 + 3 * Math.max(1, Math.ceil(n / (128 << 10))) + 4; }
+
+/**
  * Output room a ZstdDecompressor needs beyond the decoded length: with one spare byte, a frame that
  * would decode to more than expected shows as overlong instead of stopping at a full buffer mid-frame.
  * Every buffer a chunk is decoded into is sized chunk size + FRAME_END_ROOM.

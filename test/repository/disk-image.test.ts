@@ -311,7 +311,7 @@ test('reused chunk buffers never mix data: a tiny cache under concurrent readers
     await filled.close();
   }
 
-  // A flipped byte in each pack: the thread's check (raw chunks: their id) finds it; the rest still reads.
+  // A flipped byte in each pack: the thread's check (the zstd frame checksum) finds it; the rest still reads.
   for await (const o of repo.storage.list('packs/')) {
     const file = join(repoDir, o.name);
     const b = readFileSync(file);

@@ -92,23 +92,23 @@ for (const passphrase of [undefined, 'pw']) {
 test('a damaged chunk inside a run fails the restore with EDAMAGED; the next restore works', async (t) => {
   const s = await backup(t);
   await s.repo.close();
-  // Flip one byte in the payload of the second raw (random, 1 MiB) record: it sits inside a run.
+  // Flip one byte in the payload of the second incompressible (random, 1 MiB) record: it sits inside a run.
   const packs = readdirSync(join(s.repoDir, 'packs')).flatMap((d) => readdirSync(join(s.repoDir, 'packs', d)).map((f) => join(s.repoDir, 'packs', d, f)));
   let target: { pack: string; at: number } | undefined;
-  let raw = 0;
+  let random = 0;
   for (const pack of packs.sort()) {
     const fd = openSync(pack, 'r');
     const h = Buffer.alloc(RECORD_HEADER);
     for (let off = 0; off < statSync(pack).size && !target;) {
       readSync(fd, h, 0, RECORD_HEADER, off);
       const len = h.readUInt32BE(12);
-      if (len === MiB && ++raw === 2) target = { pack, at: off + RECORD_HEADER + 777 };
+      if (h.readUInt32BE(8) === MiB && len >= MiB && ++random === 2) target = { pack, at: off + RECORD_HEADER + 777 };
       off += RECORD_HEADER + len;
     }
     closeSync(fd);
     if (target) break;
   }
-  assert.ok(target, 'found a raw record');
+  assert.ok(target, 'found an incompressible record');
   const fd = openSync(target.pack, 'r+');
   const b = Buffer.alloc(1);
   readSync(fd, b, 0, 1, target.at);
