@@ -22,7 +22,12 @@ before(async () => {
   vs = await connectToLab(lab);
   dataDir = mkdtempSync(join(tmpdir(), 'stillpoint-crash-'));
 });
-after(async () => { await vs?.close(); await lab?.stop(); rmSync(dataDir, { recursive: true, force: true }); });
+// A failed assertion leaves its service running: it is killed here, or its pipes would keep this file from ending.
+const running = new Set<ChildProcess>();
+after(async () => {
+  await Promise.all([...running].map((p) => new Promise((resolve) => { p.once('exit', resolve); p.kill('SIGKILL'); })));
+  await vs?.close(); await lab?.stop(); rmSync(dataDir, { recursive: true, force: true });
+});
 
 interface Svc { proc: ChildProcess; url: string; call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>; token?: string }
 
@@ -35,6 +40,8 @@ async function startSvc(): Promise<Svc> {
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (c: Buffer) => {
