@@ -181,8 +181,15 @@ export class DatastoreHttp {
       throw new VSphereError('UnsupportedDiskFormat', `${descriptorPath} is a monolithic sparse VMDK`, 'Only descriptor + flat/delta extents are read over datastore HTTP.');
     }
     const descriptor = parseVmdkDescriptor(head.toString('utf8'));
-    const ext = descriptor.extents.find((e) => e.file);
+    const files = descriptor.extents.filter((e) => e.file);
+    const ext = files[0];
     if (!ext?.file) throw new VSphereError('UnsupportedDiskFormat', `${descriptorPath}: no extent in the descriptor`, 'Is this a VMDK descriptor?');
+    // Every reader and writer of a disk's bytes goes through this one extent: a split disk (hosted
+    // twoGbMaxExtent formats, a descriptor edited by hand) would be read or written as its first part.
+    if (files.length > 1) {
+      throw new VSphereError('UnsupportedDiskFormat', `${descriptorPath} is split into ${files.length} extent files (${files.map((e) => e.file).join(', ')})`,
+        'Stillpoint reads and writes disks held in one extent file, as ESXi creates them. Convert the disk to one file (vmkfstools -i, or migrate it with Storage vMotion), then run again.');
+    }
     return { descriptor, extentPath: siblingPath(descriptorPath, ext.file) };
   }
 

@@ -40,6 +40,15 @@ describe('vsphere: datastore HTTP', () => {
     assert.equal(descriptor.extents[0]!.sizeSectors * 512, l.disks[0]!.capacityBytes);
   });
 
+  it('a disk split into several extent files is refused, naming them and what to do', async () => {
+    const l = labVms['win-app01']!;
+    const p = `[${l.datastore}] ${l.dir}/split.vmdk`;
+    await vs.datastores.put(p, Buffer.from('# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="twoGbMaxExtentFlat"\n\n' +
+      'RW 4192256 FLAT "split-f001.vmdk" 0\nRW 4192256 FLAT "split-f002.vmdk" 0\n\nddb.adapterType = "lsilogic"\n'));
+    await assert.rejects(vs.datastores.resolveExtent(p), (err: unknown) => err instanceof VSphereError && err.fault === 'UnsupportedDiskFormat' &&
+      /split into 2 extent files \(split-f001\.vmdk, split-f002\.vmdk\)/.test(err.message) && /vmkfstools -i/.test(err.hint));
+  });
+
   it('ranged reads return exactly the bytes of the flat file (buffer, stream, parallel)', async () => {
     const l = labVms['win-app01']!;
     const { extentPath } = await vs.datastores.resolveExtent(l.disks[0]!.fileName);
