@@ -82,21 +82,26 @@ test('DR view › Failback: original VM or new VM, each said; a name in use refu
     const confirm = page.locator('#dr-confirm');
     await confirm.waitFor();
     const said = async () => confirm.innerText();
+    // Each choice's texts appear once Angular has rendered it: waited for, not read at once.
+    const says = async (text: string) => {
+      const shown = await page.waitForFunction((t) => ((globalThis as any).document.querySelector('#dr-confirm')?.innerText ?? '').includes(t), text, { timeout: 10_000 }).then(() => true, () => false);
+      assert.ok(shown, `the dialog does not say "${text}": ${await said()}`);
+    };
     // The original VM by default, automatic transport: what happens to each.
-    assert.ok((await said()).includes(fill(en['dr.failback.toOriginal']!, { name: VM })), await said());
-    assert.ok((await said()).includes(en['dr.failback.original.auto.replica']!));
-    assert.ok((await said()).includes(en['dr.failback.original.auto.source']!));
+    await says(fill(en['dr.failback.toOriginal']!, { name: VM }));
+    await says(en['dr.failback.original.auto.replica']!);
+    await says(en['dr.failback.original.auto.source']!);
     await page.locator('#dr-fb-transport').selectOption('hot-add');
-    assert.ok((await said()).includes(en['dr.failback.original.hot-add.replica']!));
+    await says(en['dr.failback.original.hot-add.replica']!);
     for (const p of await unnamedControls(page)) assert.fail(`failback dialog: unnamed ${p}`);
     // A new VM: the button waits for name, host and datastore; the texts say what a new VM means.
     await confirm.getByLabel(en['dr.failback.toNew']!).check();
-    assert.ok((await said()).includes(en['dr.failback.new.replica']!));
+    await says(en['dr.failback.new.replica']!);
     assert.ok(await page.locator('#dr-confirm-go').isDisabled(), 'not before name, host and datastore');
     await page.locator('#dr-fb-name').fill('linux-db01');
     await page.locator('#dr-fb-host').fill('esx-prod-02.lab.local');
     await page.locator('#dr-fb-datastore').fill('prod-ds2');
-    assert.ok((await said()).includes(fill(en['dr.failback.new.source']!, { name: 'linux-db01' })));
+    await says(fill(en['dr.failback.new.source']!, { name: 'linux-db01' }));
     await page.screenshot({ path: `${SHOTS}failback-confirm-new.png` });
     await page.locator('#dr-confirm-go').click();
     await page.locator('.alert-danger, [role=alert]', { hasText: /A VM named 'linux-db01' exists already: choose another name/ }).first().waitFor({ timeout: 30_000 });
@@ -106,7 +111,7 @@ test('DR view › Failback: original VM or new VM, each said; a name in use refu
     await row.locator('button[data-action=failback]').click();
     await confirm.waitFor();
     await page.locator('#dr-fb-transport').selectOption('full-upload');
-    assert.ok((await said()).includes(en['dr.failback.original.full-upload.source']!));
+    await says(en['dr.failback.original.full-upload.source']!);
     await page.locator('#dr-confirm-go').click();
     await page.locator('[role=status]', { hasText: fill(en['repl.dr.started']!, { action: en['repl.action.failback']!, name: REPLICA }) }).waitFor({ timeout: 60_000 });
     const fb = await until('the failback run to end', async () => (await t.call<JobRun[]>('GET', '/api/runs?limit=20', { token })).body.find((r) => r.kind === 'failback' && r.endedAt), { timeoutMs: 180_000, everyMs: 500 });
@@ -118,8 +123,8 @@ test('DR view › Failback: original VM or new VM, each said; a name in use refu
     // Undo failback: said, done, the replica runs again.
     await row.locator('button[data-action=failbackUndo]').click();
     await confirm.waitFor();
-    assert.ok((await said()).includes(en['dr.failback.undo.replica']!));
-    assert.ok((await said()).includes(en['dr.failback.undo.source']!));
+    await says(en['dr.failback.undo.replica']!);
+    await says(en['dr.failback.undo.source']!);
     await page.screenshot({ path: `${SHOTS}failback-confirm-undo.png` });
     await page.locator('#dr-confirm-go').click();
     const undone = await until('the undo run to end', async () => (await t.call<JobRun[]>('GET', '/api/runs?limit=20', { token })).body.find((r) => r.kind === 'failback' && r.endedAt && r.id !== fb.id), { timeoutMs: 180_000, everyMs: 500 });
