@@ -1,8 +1,11 @@
 // Decoding of stored chunk payloads (decrypt, decompress, check the id); used by workers and the main thread.
 import zlib from 'node:zlib';
-import { chunkId, openChunk } from './crypto.ts';
+import { SEAL_OVERHEAD, chunkId, openChunk } from './crypto.ts';
 import { FLAG_COMPRESSED, FLAG_ENCRYPTED } from './format.ts';
-import type { ZstdDecompressor } from './zstd.ts';
+import { rawFrameBound, type ZstdDecompressor } from './zstd.ts';
+
+/** The longest stored payload of a chunk of `rawLength` bytes: an incompressible one's zstd frame, sealed. */
+export function maxPayloadLength(rawLength: number): number { return rawFrameBound(rawLength) + SEAL_OVERHEAD; }
 
 /**
  * `into`: decompress with this long-lived context into this buffer (room for rawLength + 1 bytes)

@@ -58,6 +58,9 @@ export function chunkId(data: Uint8Array, idKey: Buffer | undefined): Buffer {
   return idKey ? createHmac('sha256', idKey).update(data).digest() : createHash('sha256').update(data).digest();
 }
 
+/** Bytes sealChunk adds: the iv and the tag. */
+export const SEAL_OVERHEAD = 12 + 16;
+
 /** AES-256-GCM: iv[12] ‖ ciphertext ‖ tag[16], the chunk id as additional data. */
 export function sealChunk(data: Uint8Array, encKey: Buffer, id: Buffer): Buffer {
   const iv = randomBytes(12);

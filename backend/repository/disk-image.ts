@@ -17,8 +17,8 @@
 // (streamFill, fill.ts: a download's blocks) gets its whole chunks read from the packs straight into it.
 // This module loads no LevelDB and takes no lock, so it runs in worker threads and child processes.
 import { RECORD_HEADER, chunkCount } from './format.ts';
-import { decodePayload, rawChunkProblem } from './codec.ts';
-import { FRAME_END_ROOM, ZstdDecompressor, rawFrameBound } from './zstd.ts';
+import { decodePayload, maxPayloadLength, rawChunkProblem } from './codec.ts';
+import { FRAME_END_ROOM, ZstdDecompressor } from './zstd.ts';
 import { readRecord } from './pack-reader.ts';
 import { ChunkTable, MISSING } from './chunk-table.ts';
 import { Lru } from './lru.ts';
@@ -167,11 +167,8 @@ export function inlineFiller(dir: string, keys: RepoKeys | undefined): Filler & 
   return Object.assign(fill, { close: () => filler.close() });
 }
 
-/**
- * Pooled chunk buffers hold a record (header and payload: at most an incompressible chunk's zstd
- * frame plus AES-GCM's iv and tag) or a decoded chunk (with FRAME_END_ROOM).
- */
-const bufferSize = (chunkSize: number) => RECORD_HEADER + rawFrameBound(chunkSize) + 12 + 16;
+/** Pooled chunk buffers hold a record (header and payload) or a decoded chunk (with FRAME_END_ROOM, less). */
+const bufferSize = (chunkSize: number) => RECORD_HEADER + maxPayloadLength(chunkSize);
 /** Free buffers a pool keeps (the rest go to the garbage collector). */
 const POOL_FREE = 12;
 

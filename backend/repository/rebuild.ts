@@ -7,8 +7,7 @@
 // What cannot be recovered is named.
 import { DIGEST_LEN, PACKS_PREFIX, RECORD_HEADER, RECORD_MAGIC, isZeroDigest, packIdOf, packName, type ChunkEntry } from './format.ts';
 import type { RepoKeys } from './crypto.ts';
-import { decodePayload } from './codec.ts';
-import { rawFrameBound } from './zstd.ts';
+import { decodePayload, maxPayloadLength } from './codec.ts';
 import { readRecord } from './pack-reader.ts';
 import { allEntries, entryOps, indexFileProblem, lookupMany, markOp, moveIndexAside, openDb, restrictIndex, salvageIndex, type DB } from './index.ts';
 import { getRecord, recordOps, type RestorePoint } from './catalog.ts';
@@ -60,12 +59,8 @@ export interface RebuildContext {
 /** Where unreadable point objects are moved (kept for inspection). */
 const DAMAGED_POINTS = 'points.damaged/';
 
-/**
- * Largest plausible record: 16 MiB chunks (the chunk size limit), stored at most as an incompressible
- * zstd frame in a GCM envelope (nonce and tag).
- */
+/** Largest plausible record: 16 MiB chunks (the chunk size limit), stored at most maxPayloadLength(). */
 const MAX_RAW = 16 * 1024 * 1024;
-const SEAL_OVERHEAD = 12 + 16;
 
 /** The records of one pack, from their headers; stops at the first header that cannot be right. */
 async function scanPack(storage: LocalStorage, pack: string, size: number, problems: RebuildReport['packProblems']): Promise<{ id: Buffer; entry: ChunkEntry }[]> {
@@ -75,7 +70,7 @@ async function scanPack(storage: LocalStorage, pack: string, size: number, probl
     if (off + RECORD_HEADER > size) { problems.push({ pack, offset: off, problem: 'the pack ends inside a record header' }); break; }
     const h = await storage.readAt(name, off, RECORD_HEADER);
     const flags = h[4]!, rawLength = h.readUInt32BE(8), length = h.readUInt32BE(12);
-    if (h.length < RECORD_HEADER || h.readUInt32BE(0) !== RECORD_MAGIC || flags > 3 || rawLength === 0 || rawLength > MAX_RAW || length > rawFrameBound(rawLength) + SEAL_OVERHEAD) {
+    if (h.length < RECORD_HEADER || h.readUInt32BE(0) !== RECORD_MAGIC || flags > 3 || rawLength === 0 || rawLength > MAX_RAW || length > maxPayloadLength(rawLength)) {
       problems.push({ pack, offset: off, problem: 'bad record header' });
       break;
     }
