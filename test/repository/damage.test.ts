@@ -7,15 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, openSync, readSync, writeSync, closeSync, truncateSync, renameSync } from 'node:fs';
 import { Repository } from '../../backend/repository/repository.ts';
 import { RECORD_HEADER } from '../../backend/repository/format.ts';
-import { tempDir, sparseRandomImage, sha256File } from './helpers.ts';
+import { tempDir, sparseRandomImage, sha256File, packFiles } from './helpers.ts';
 
 const MiB = 1024 * 1024;
-
-function packFiles(repoDir: string): string[] {
-  const out: string[] = [];
-  for (const sub of readdirSync(join(repoDir, 'packs'))) for (const f of readdirSync(join(repoDir, 'packs', sub))) out.push(join(repoDir, 'packs', sub, f));
-  return out.sort();
-}
 
 async function setup(t: { after: (fn: () => void) => void }, passphrase?: string) {
   const dir = tempDir(t);

@@ -91,6 +91,13 @@ export function sparseRandomImage(path: string, sizeMiB: number, islands: [offse
   return path;
 }
 
+/** Every pack file of a repository folder, sorted. */
+export function packFiles(repoDir: string): string[] {
+  const out: string[] = [];
+  for (const sub of readdirSync(join(repoDir, 'packs'))) for (const f of readdirSync(join(repoDir, 'packs', sub))) out.push(join(repoDir, 'packs', sub, f));
+  return out.sort();
+}
+
 export function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }

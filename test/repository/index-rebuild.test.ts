@@ -11,7 +11,7 @@ import { cpSync, readdirSync, statSync, truncateSync, rmSync, existsSync, openSy
 import { Level } from 'level';
 import { Repository, type RestorePoint } from '../../backend/repository/repository.ts';
 import { RECORD_HEADER } from '../../backend/repository/format.ts';
-import { tempDir, sparseRandomImage, sha256File, mutate, cli } from './helpers.ts';
+import { tempDir, sparseRandomImage, sha256File, mutate, cli, packFiles } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 const PASS = 'rebuild pass';
@@ -206,21 +206,18 @@ test('repositories made before point objects: open writes them; a damaged index 
 
 /** Flips bytes inside the first large record of a pack; returns the pack file. */
 function damageOneRecord(repoDir: string): string {
-  for (const sub of readdirSync(join(repoDir, 'packs')).sort()) {
-    for (const f of readdirSync(join(repoDir, 'packs', sub)).sort()) {
-      const p = join(repoDir, 'packs', sub, f);
-      const fd = openSync(p, 'r+');
-      try {
-        const h = Buffer.alloc(RECORD_HEADER);
-        readSync(fd, h, 0, RECORD_HEADER, 0);
-        if (h.readUInt32BE(12) < 100_000) continue;
-        const x = Buffer.alloc(3);
-        readSync(fd, x, 0, 3, RECORD_HEADER + 500);
-        for (let i = 0; i < 3; i++) x[i] ^= 0xff;
-        writeSync(fd, x, 0, 3, RECORD_HEADER + 500);
-        return p;
-      } finally { closeSync(fd); }
-    }
+  for (const p of packFiles(repoDir)) {
+    const fd = openSync(p, 'r+');
+    try {
+      const h = Buffer.alloc(RECORD_HEADER);
+      readSync(fd, h, 0, RECORD_HEADER, 0);
+      if (h.readUInt32BE(12) < 100_000) continue;
+      const x = Buffer.alloc(3);
+      readSync(fd, x, 0, 3, RECORD_HEADER + 500);
+      for (let i = 0; i < 3; i++) x[i] ^= 0xff;
+      writeSync(fd, x, 0, 3, RECORD_HEADER + 500);
+      return p;
+    } finally { closeSync(fd); }
   }
   throw new Error('no large record');
 }

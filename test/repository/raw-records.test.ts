@@ -6,12 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { readFileSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { zstdDecompressSync } from 'node:zlib';
 import { Repository } from '../../backend/repository/repository.ts';
 import { DiskImage, inlineFiller, threadDecoder } from '../../backend/repository/disk-image.ts';
 import { FLAG_COMPRESSED, RECORD_HEADER } from '../../backend/repository/format.ts';
-import { tempDir, sha256File, cli } from './helpers.ts';
+import { tempDir, sha256File, cli, packFiles } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -26,26 +26,23 @@ function image(path: string): Buffer {
 /** Rewrites every pack with its incompressible records stored raw, as the writer did before; returns how many. */
 function rawifyPacks(repoDir: string): number {
   let n = 0;
-  for (const d of readdirSync(join(repoDir, 'packs'))) {
-    for (const f of readdirSync(join(repoDir, 'packs', d))) {
-      const file = join(repoDir, 'packs', d, f);
-      const pack = readFileSync(file);
-      const out: Buffer[] = [];
-      for (let off = 0; off < pack.length;) {
-        const h = Buffer.from(pack.subarray(off, off + RECORD_HEADER));
-        const rawLength = h.readUInt32BE(8), length = h.readUInt32BE(12);
-        const payload = pack.subarray(off + RECORD_HEADER, off + RECORD_HEADER + length);
-        off += RECORD_HEADER + length;
-        if (h[4] !== FLAG_COMPRESSED || length < rawLength) { out.push(h, payload); continue; }
-        const bytes = zstdDecompressSync(payload);
-        assert.equal(bytes.length, rawLength);
-        h[4] = 0;
-        h.writeUInt32BE(rawLength, 12);
-        out.push(h, bytes);
-        n++;
-      }
-      writeFileSync(file, Buffer.concat(out));
+  for (const file of packFiles(repoDir)) {
+    const pack = readFileSync(file);
+    const out: Buffer[] = [];
+    for (let off = 0; off < pack.length;) {
+      const h = Buffer.from(pack.subarray(off, off + RECORD_HEADER));
+      const rawLength = h.readUInt32BE(8), length = h.readUInt32BE(12);
+      const payload = pack.subarray(off + RECORD_HEADER, off + RECORD_HEADER + length);
+      off += RECORD_HEADER + length;
+      if (h[4] !== FLAG_COMPRESSED || length < rawLength) { out.push(h, payload); continue; }
+      const bytes = zstdDecompressSync(payload);
+      assert.equal(bytes.length, rawLength);
+      h[4] = 0;
+      h.writeUInt32BE(rawLength, 12);
+      out.push(h, bytes);
+      n++;
     }
+    writeFileSync(file, Buffer.concat(out));
   }
   return n;
 }
@@ -90,9 +87,10 @@ test('raw records of older repositories restore and stream byte-identical; a dam
   for (const streamFill of [filler.fill!, inline]) assert.ok((await stream(streamFill)).equals(want), 'a download of the raw records');
 
   // One flipped byte in the first raw record (chunk 1): the restore and both fill paths name it.
-  const pack = readdirSync(join(repoDir, 'packs')).flatMap((d) => readdirSync(join(repoDir, 'packs', d)).map((f) => join(repoDir, 'packs', d, f))).find((f) => readFileSync(f).includes(want.subarray(MiB, MiB + 64)))!;
-  const at = readFileSync(pack).indexOf(want.subarray(MiB, MiB + 64)) + 100;
-  const fd = openSync(pack, 'r+');
+  const where = packFiles(repoDir).map((pack) => ({ pack, at: readFileSync(pack).indexOf(want.subarray(MiB, MiB + 64)) })).find((x) => x.at >= 0);
+  assert.ok(where, 'chunk 1 is in a pack, raw');
+  const at = where.at + 100;
+  const fd = openSync(where.pack, 'r+');
   writeSync(fd, Buffer.from([want[MiB + 100]! ^ 0x01]), 0, 1, at);
   closeSync(fd);
   const damaged = (e: Error & { code?: string }) => e.code === 'EDAMAGED' && /hash mismatch/.test(e.message);

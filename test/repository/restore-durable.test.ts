@@ -6,12 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync, openSync, readSync, writeSync, writeFileSync, closeSync } from 'node:fs';
+import { mkdirSync, statSync, openSync, readSync, writeSync, writeFileSync, closeSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { Repository } from '../../backend/repository/repository.ts';
 import { RECORD_HEADER } from '../../backend/repository/format.ts';
 import { RUN_BYTES } from '../../backend/repository/direct-io.ts';
-import { tempDir, sha256File } from './helpers.ts';
+import { tempDir, sha256File, packFiles } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 const TAIL = 12345;
@@ -93,10 +93,9 @@ test('a damaged chunk inside a run fails the restore with EDAMAGED; the next res
   const s = await backup(t);
   await s.repo.close();
   // Flip one byte in the payload of the second incompressible (random, 1 MiB) record: it sits inside a run.
-  const packs = readdirSync(join(s.repoDir, 'packs')).flatMap((d) => readdirSync(join(s.repoDir, 'packs', d)).map((f) => join(s.repoDir, 'packs', d, f)));
   let target: { pack: string; at: number } | undefined;
   let random = 0;
-  for (const pack of packs.sort()) {
+  for (const pack of packFiles(s.repoDir)) {
     const fd = openSync(pack, 'r');
     const h = Buffer.alloc(RECORD_HEADER);
     for (let off = 0; off < statSync(pack).size && !target;) {
