@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
 import { simpleParser } from 'mailparser'
-import { chromium } from 'playwright-core'
+import { chromium, type Page } from 'playwright-core'
 import { startLab, type Lab } from '../lab/lab.ts'
 import { buildMail01Image, MAIL01_DIRTY_LOGS } from '../lab/images/mail01.ts'
 import { startTestService, type TestService } from '../helpers/service.ts'
@@ -71,6 +71,18 @@ function apiEml(mb: number, doc: number): Promise<Buffer> {
   })
 }
 
+/**
+ * Waits until the message list shows a search's answer with messages in it: the folder listed before
+ * (which may hold the same message) and the empty list while the search runs do not count.
+ */
+async function searchAnswered(page: Page): Promise<void> {
+  const titles = [en['exchange.results.one']!, en['exchange.results.other']!]
+  await page.waitForFunction((ts) => {
+    const title = (globalThis as any).document.querySelector('#ex-list-title')?.textContent.trim() ?? ''
+    return ts.some((t) => new RegExp(`^${t.replace('{n}', '[1-9]\\d*')}$`).test(title))
+  }, titles, { timeout: 60_000 })
+}
+
 test('UI: "Restore Exchange items…" from the restore point: search by subject, details, EML and folder zip downloads, restore into Dovecot', async () => {
   const points = await t!.call<RestorePoint[]>('GET', `/api/vms/${encodeURIComponent(vmId)}/restore-points`, { token: admin })
   assert.deepEqual(points.body.find((p) => p.id === rp)?.applicationItems, ['exchange'])
@@ -110,6 +122,7 @@ test('UI: "Restore Exchange items…" from the restore point: search by subject,
     await page.locator('#ex-q-subject').fill('quarterly')
     await page.locator('#ex-q-from').fill('bob')
     await page.locator('#ex-search-go').click()
+    await searchAnswered(page)
     const hit = page.locator('#ex-messages tbody tr', { hasText: SUBJECT })
     await hit.waitFor()
     assert.equal(await page.locator('#ex-messages tbody tr').count(), 1, 'the search finds only that message (not the reply from Alice)')
@@ -145,7 +158,9 @@ test('UI: "Restore Exchange items…" from the restore point: search by subject,
 
     // Pick the message and restore it into a folder of Dovecot.
     await page.locator('#ex-messages tbody tr', { hasText: SUBJECT }).locator('input[type=checkbox]').check()
-    assert.match(await page.locator('#ex-selected').innerText(), /1/)
+    // The count follows the pick once Angular has rendered it: waited for, not read at once.
+    const counted = await page.waitForFunction(() => /1/.test((globalThis as any).document.querySelector('#ex-selected')?.innerText ?? ''), undefined, { timeout: 10_000 }).then(() => true, () => false)
+    assert.ok(counted, `one message picked: ${await page.locator('#ex-selected').innerText()}`)
     await page.locator('#ex-next').click()
     await page.locator('#ex-host').fill(imap!.host)
     await page.locator('#ex-secure').uncheck()
@@ -210,7 +225,7 @@ test('dev host (de-DE): the VM menu\'s "Restore Exchange items…" opens at the 
     const why = frame.locator('.sp-ex-problem[role=alert]')
     await why.waitFor({ timeout: 120_000 })
     assert.match(await why.innerText(), /refused the login \(check the user name and password\)/)
-    assert.match(await frame.locator('#ex-progress').innerText(), new RegExp(de['exchange.progressDone']!.replace('{n}', '1').replace(/[()]/g, '\\$&')))
+    assert.match(await frame.locator('#ex-progress').innerText(), new RegExp(de['exchange.progressDone.one']!.replace('{n}', '1')))
     assert.deepEqual(errors, [])
   } finally {
     await ctx.close()
@@ -220,38 +235,43 @@ test('dev host (de-DE): the VM menu\'s "Restore Exchange items…" opens at the 
 
 test('UI: "Send to mailboxes (SMTP)" sends the picked messages as they were to the addresses given', async () => {
   const smtp = await startSmtpSink()
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] })
-  const { ctx, page, errors } = await newPage(browser)
+  // The sink is stopped whatever fails below: a running child process would keep this file from ending.
   try {
-    await page.goto(`${t!.service.url}/ui/#/login`)
-    await page.locator('#sp-user').fill(t!.lab.username)
-    await page.locator('#sp-pass').fill(t!.lab.password)
-    await page.locator('.login button[type=submit]').click()
-    await page.waitForFunction(() => !(globalThis as any).location.hash.startsWith('#/login'))
-    await page.goto(`${t!.service.url}/ui/#/actions/restore-exchange?vm=${encodeURIComponent(vmId)}&rp=${rp}`)
-    await page.locator('#ex-db').waitFor({ timeout: 120_000 })
-    await page.locator('#ex-next').click()
-    await page.locator('#ex-q-attachment').fill('.csv')
-    await page.locator('#ex-search-go').click()
-    const hit = page.locator('#ex-messages tbody tr', { hasText: SUBJECT })
-    await hit.waitFor({ timeout: 60_000 })
-    assert.equal(await page.locator('#ex-messages tbody tr').count(), 1, 'only the message with a .csv attachment')
-    await hit.locator('input[type=checkbox]').check()
-    await page.locator('#ex-next').click()
-    await page.locator('#ex-how-smtp').check()
-    await page.locator('#ex-host').fill(smtp.host)
-    await page.locator('#ex-secure').uncheck()
-    await page.locator('#ex-port').fill(String(smtp.port))
-    await page.locator('#ex-envelope-from').fill('restore@corp.example.test')
-    await page.locator('#ex-to').fill('helpdesk@corp.example.test, audit@corp.example.test')
-    await page.locator('#ex-start').click()
-    await page.locator('#ex-report tbody tr', { hasText: SUBJECT }).waitFor({ timeout: 120_000 })
-    assert.deepEqual(errors, [])
-  } finally {
-    await ctx.close()
-    await browser.close()
-  }
-  try {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] })
+    const { ctx, page, errors } = await newPage(browser)
+    try {
+      await page.goto(`${t!.service.url}/ui/#/login`)
+      await page.locator('#sp-user').fill(t!.lab.username)
+      await page.locator('#sp-pass').fill(t!.lab.password)
+      await page.locator('.login button[type=submit]').click()
+      await page.waitForFunction(() => !(globalThis as any).location.hash.startsWith('#/login'))
+      await page.goto(`${t!.service.url}/ui/#/actions/restore-exchange?vm=${encodeURIComponent(vmId)}&rp=${rp}`)
+      await page.locator('#ex-db').waitFor({ timeout: 120_000 })
+      await page.locator('#ex-next').click()
+      await page.locator('#ex-q-attachment').fill('.csv')
+      await page.locator('#ex-search-go').click()
+      await searchAnswered(page)
+      const hit = page.locator('#ex-messages tbody tr', { hasText: SUBJECT })
+      await hit.waitFor({ timeout: 60_000 })
+      assert.equal(await page.locator('#ex-messages tbody tr').count(), 1, 'only the message with a .csv attachment')
+      await hit.locator('input[type=checkbox]').check()
+      await page.locator('#ex-next').click()
+      await page.locator('#ex-how-smtp').check()
+      await page.locator('#ex-host').fill(smtp.host)
+      await page.locator('#ex-secure').uncheck()
+      await page.locator('#ex-port').fill(String(smtp.port))
+      await page.locator('#ex-envelope-from').fill('restore@corp.example.test')
+      await page.locator('#ex-to').fill('helpdesk@corp.example.test, audit@corp.example.test')
+      // Enabled once every field has been taken; if not, say which values the form holds.
+      const ready = await page.waitForFunction(() => !(globalThis as any).document.querySelector('#ex-start')?.disabled, undefined, { timeout: 10_000 }).then(() => true, () => false)
+      assert.ok(ready, `Send stays disabled with ${JSON.stringify(await page.evaluate(() => ['#ex-host', '#ex-port', '#ex-secure', '#ex-envelope-from', '#ex-to'].map((id) => { const e = (globalThis as any).document.querySelector(id); return [id, e?.type === 'checkbox' ? e.checked : e?.value] })))}`)
+      await page.locator('#ex-start').click()
+      await page.locator('#ex-report tbody tr', { hasText: SUBJECT }).waitFor({ timeout: 120_000 })
+      assert.deepEqual(errors, [])
+    } finally {
+      await ctx.close()
+      await browser.close()
+    }
     const got = smtp.received()
     assert.equal(got.length, 1)
     assert.deepEqual(got[0]!.envelope.to, ['helpdesk@corp.example.test', 'audit@corp.example.test'])
